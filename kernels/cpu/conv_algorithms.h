@@ -1,0 +1,26 @@
+// The CPU backend's convolution algorithms, in the planner's preference
+// order for ties: winograd_f43, winograd_f23, im2col, direct.
+#ifndef CONVD_KERNELS_CPU_CONV_ALGORITHMS_H_
+#define CONVD_KERNELS_CPU_CONV_ALGORITHMS_H_
+
+#include <string_view>
+#include <vector>
+
+#include "kernels/conv_algorithm.h"
+
+namespace convd::cpu {
+
+const ConvAlgorithm& DirectConv();
+const ConvAlgorithm& Im2colGemmConv();
+const ConvAlgorithm& WinogradF23Conv();
+const ConvAlgorithm& WinogradF43Conv();
+
+// All of the above; the pointers live for the whole process.
+const std::vector<const ConvAlgorithm*>& AllConvAlgorithms();
+
+// nullptr when no algorithm has that name.
+const ConvAlgorithm* FindConvAlgorithm(std::string_view name);
+
+}  // namespace convd::cpu
+
+#endif  // CONVD_KERNELS_CPU_CONV_ALGORITHMS_H_

@@ -1,0 +1,137 @@
+// im2col + GEMM. Per (image, group, block of output columns) a task unrolls
+// the input patches into a [C/g*R*S, cols] matrix in its own workspace slot
+// and multiplies it by the group's filters [K/g, C/g*R*S] with OpenBLAS:
+//   out[K/g, cols] = W[K/g, CRS] * col[CRS, cols]
+// Column blocks bound the workspace and give both cores work even at batch 1.
+// 1x1 stride-1 unpadded layers skip the unrolling: the input already is the
+// column matrix.
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/conv_algorithm.h"
+#include "kernels/cpu/conv_algorithms.h"
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/thread_pool.h"
+#include "kernels/epilogue_inl.h"
+
+namespace convd::cpu {
+namespace {
+
+bool IsPointwise(const ConvParams& p) {
+  return p.r == 1 && p.s == 1 && p.stride_h == 1 && p.stride_w == 1 &&
+         p.pad_top == 0 && p.pad_left == 0 && p.pad_bottom == 0 &&
+         p.pad_right == 0;
+}
+
+// Output columns per task: about 2 MiB of unrolled patches, at least 64.
+int ColumnsPerTask(const ConvParams& p) {
+  const int64_t crs = int64_t{p.c_per_group()} * p.r * p.s;
+  const int64_t plane = int64_t{p.p} * p.q;
+  int64_t cols = (int64_t{1} << 19) / crs / 16 * 16;
+  cols = std::max<int64_t>(cols, 64);
+  return static_cast<int>(std::min(cols, plane));
+}
+
+// Unrolls output columns [col_begin, col_end) of one image and group.
+void Im2col(const ConvParams& p, const float* in, int col_begin, int col_end,
+            float* col) {
+  const int cols = col_end - col_begin;
+  const int cg = p.c_per_group();
+  for (int c = 0; c < cg; ++c) {
+    const float* plane = in + int64_t{c} * p.h * p.w;
+    for (int r = 0; r < p.r; ++r) {
+      for (int s = 0; s < p.s; ++s) {
+        float* row = col + ((int64_t{c} * p.r + r) * p.s + s) * cols;
+        int oh = col_begin / p.q, ow = col_begin % p.q;
+        for (int i = 0; i < cols; ++i) {
+          const int ih = oh * p.stride_h - p.pad_top + r * p.dilation_h;
+          const int iw = ow * p.stride_w - p.pad_left + s * p.dilation_w;
+          row[i] = (ih >= 0 && ih < p.h && iw >= 0 && iw < p.w)
+                       ? plane[int64_t{ih} * p.w + iw]
+                       : 0.0f;
+          if (++ow == p.q) {
+            ow = 0;
+            ++oh;
+          }
+        }
+      }
+    }
+  }
+}
+
+class Im2colGemmAlgorithm final : public ConvAlgorithm {
+ public:
+  std::string_view name() const override { return "im2col"; }
+
+  absl::Status CanImplement(const ConvParams&) const override {
+    return absl::OkStatus();
+  }
+
+  int64_t WorkspaceBytes(const ConvParams& p, int threads) const override {
+    if (IsPointwise(p)) return 0;
+    const int64_t crs = int64_t{p.c_per_group()} * p.r * p.s;
+    return int64_t{threads} * crs * ColumnsPerTask(p) * sizeof(float);
+  }
+
+  absl::StatusOr<PackedWeights> PrepareWeights(const ConvParams& params,
+                                               const float* weights) const override {
+    PackedWeights packed{AlignedBuffer(params.weight_elements())};
+    std::memcpy(packed.data.data(), weights, packed.data.bytes());
+    return packed;
+  }
+
+  absl::Status Run(const ConvArgs& args, const ExecContext& context) const override {
+    const ConvParams& p = args.params;
+    const int cg = p.c_per_group(), kg = p.k_per_group();
+    const int crs = cg * p.r * p.s;
+    const int plane = p.p * p.q;
+    const int cols_per_task = ColumnsPerTask(p);
+    const int blocks = (plane + cols_per_task - 1) / cols_per_task;
+    const bool pointwise = IsPointwise(p);
+    const int64_t slot_floats = int64_t{crs} * cols_per_task;
+    ParallelFor(context.thread_pool, int64_t{p.n} * p.groups * blocks,
+                [&](int64_t begin, int64_t end, int slot) {
+      for (int64_t task = begin; task < end; ++task) {
+        const int block = static_cast<int>(task % blocks);
+        const int g = static_cast<int>(task / blocks % p.groups);
+        const int n = static_cast<int>(task / blocks / p.groups);
+        const int col_begin = block * cols_per_task;
+        const int col_end = std::min(plane, col_begin + cols_per_task);
+        const int cols = col_end - col_begin;
+        const float* in = args.input + (int64_t{n} * p.c + int64_t{g} * cg) * p.h * p.w;
+        const float* b;
+        int ldb;
+        if (pointwise) {
+          b = in + col_begin;
+          ldb = plane;
+        } else {
+          float* col = args.workspace + slot * slot_floats;
+          Im2col(p, in, col_begin, col_end, col);
+          b = col;
+          ldb = cols;
+        }
+        const int64_t out_offset = (int64_t{n} * p.k + int64_t{g} * kg) * plane + col_begin;
+        float* out = args.output + out_offset;
+        Sgemm(false, false, kg, cols, crs, 1.0f,
+              args.weights->data.data() + int64_t{g} * kg * crs, crs, b, ldb,
+              0.0f, out, plane);
+        for (int k = 0; k < kg; ++k) {
+          const float* residual = args.epilogue.residual
+                                      ? args.epilogue.residual + out_offset + int64_t{k} * plane
+                                      : nullptr;
+          ApplyEpilogue(args.epilogue, g * kg + k, out + int64_t{k} * plane, residual, cols);
+        }
+      }
+    });
+    return absl::OkStatus();
+  }
+};
+
+}  // namespace
+
+const ConvAlgorithm& Im2colGemmConv() {
+  static const Im2colGemmAlgorithm algorithm;
+  return algorithm;
+}
+
+}  // namespace convd::cpu

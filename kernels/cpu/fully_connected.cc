@@ -1,0 +1,35 @@
+// Fully connected layer: GEMM against the [out, in] weight matrix, with
+// output features split across threads (each slice is its own GEMM) so
+// batch 1, the common serving case, still uses every core.
+#include <algorithm>
+
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/ops.h"
+#include "kernels/cpu/thread_pool.h"
+#include "kernels/epilogue_inl.h"
+
+namespace convd::cpu {
+
+void FullyConnected(const FullyConnectedParams& p, const float* input,
+                    const float* weights, const Epilogue& epilogue,
+                    float* output, ThreadPool* pool) {
+  constexpr int kFeaturesPerTask = 128;
+  const int tasks = (p.out_features + kFeaturesPerTask - 1) / kFeaturesPerTask;
+  ParallelFor(pool, tasks, [&](int64_t begin, int64_t end, int) {
+    const int o_begin = static_cast<int>(begin) * kFeaturesPerTask;
+    const int o_end = std::min(p.out_features, static_cast<int>(end) * kFeaturesPerTask);
+    const int width = o_end - o_begin;
+    Sgemm(false, true, p.n, width, p.in_features, 1.0f, input, p.in_features,
+          weights + int64_t{o_begin} * p.in_features, p.in_features, 0.0f,
+          output + o_begin, p.out_features);
+    for (int n = 0; n < p.n; ++n) {
+      for (int o = o_begin; o < o_end; ++o) {
+        const int64_t index = int64_t{n} * p.out_features + o;
+        ApplyEpilogue(epilogue, o, output + index,
+                      epilogue.residual ? epilogue.residual + index : nullptr, 1);
+      }
+    }
+  });
+}
+
+}  // namespace convd::cpu

@@ -1,0 +1,58 @@
+// A fixed pool of worker threads for data-parallel loops. The calling thread
+// takes part, so ParallelFor may be called from several threads at once and
+// from inside another ParallelFor without deadlock.
+//
+//   ThreadPool pool(2);
+//   pool.ParallelFor(rows, [&](int64_t begin, int64_t end, int slot) {
+//     for (int64_t i = begin; i < end; ++i) Work(i, scratch[slot]);
+//   });
+#ifndef CONVD_KERNELS_CPU_THREAD_POOL_H_
+#define CONVD_KERNELS_CPU_THREAD_POOL_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace convd {
+
+class ThreadPool {
+ public:
+  // `num_threads` counts the caller: num_threads - 1 workers are started.
+  explicit ThreadPool(int num_threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int num_threads() const { return num_threads_; }
+
+  // Splits [0, count) into contiguous chunks and calls fn(begin, end, slot)
+  // for each; returns when all are done. `slot` in [0, num_threads()) is
+  // unique among the chunks running at the same moment within this call, so
+  // it can index per-thread scratch space.
+  using RangeFn = std::function<void(int64_t begin, int64_t end, int slot)>;
+  void ParallelFor(int64_t count, const RangeFn& fn);
+
+  // One pool per process, sized to the hardware (at least 1).
+  static ThreadPool* Default();
+
+ private:
+  void WorkerLoop();
+
+  const int num_threads_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::function<void()>> tasks_;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+};
+
+// ParallelFor on `pool`, or inline (slot 0) when pool is null.
+void ParallelFor(ThreadPool* pool, int64_t count, const ThreadPool::RangeFn& fn);
+
+}  // namespace convd
+
+#endif  // CONVD_KERNELS_CPU_THREAD_POOL_H_
