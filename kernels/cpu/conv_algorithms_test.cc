@@ -1,0 +1,175 @@
+// Every CPU convolution algorithm against the float64 reference over a grid
+// of odd shapes, with and without the fused epilogue, single-threaded and on
+// a thread pool. Failures print every shape parameter.
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "kernels/cpu/conv_algorithms.h"
+#include "kernels/cpu/thread_pool.h"
+#include "kernels/reference/reference_ops.h"
+#include "kernels/testing/numeric.h"
+
+namespace convd::cpu {
+namespace {
+
+using ::convd::testing::MaxRelativeError;
+using ::convd::testing::RandomVector;
+
+struct Shape {
+  int n, c, h, w, k, r, s, stride, pad_top, pad_left, pad_bottom, pad_right,
+      dilation, groups;
+};
+
+ConvParams ToParams(const Shape& x) {
+  ConvParams p;
+  p.n = x.n, p.c = x.c, p.h = x.h, p.w = x.w, p.k = x.k, p.r = x.r, p.s = x.s;
+  p.stride_h = p.stride_w = x.stride;
+  p.pad_top = x.pad_top, p.pad_left = x.pad_left;
+  p.pad_bottom = x.pad_bottom, p.pad_right = x.pad_right;
+  p.dilation_h = p.dilation_w = x.dilation;
+  p.groups = x.groups;
+  return p;
+}
+
+// n c h w k r s stride pads(t,l,b,r) dilation groups
+const Shape kShapes[] = {
+    {1, 3, 11, 13, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+    {2, 5, 9, 7, 6, 3, 3, 1, 0, 0, 0, 0, 1, 1},
+    {3, 7, 17, 15, 9, 3, 3, 1, 2, 2, 2, 2, 1, 1},
+    {2, 4, 10, 10, 8, 3, 3, 1, 1, 1, 1, 1, 1, 2},
+    {1, 6, 8, 8, 6, 3, 3, 1, 1, 1, 1, 1, 1, 6},
+    {2, 3, 16, 16, 4, 1, 1, 1, 0, 0, 0, 0, 1, 1},
+    {1, 5, 9, 9, 7, 1, 1, 2, 0, 0, 0, 0, 1, 1},
+    {2, 3, 19, 17, 5, 5, 5, 1, 2, 2, 2, 2, 1, 1},
+    {1, 4, 20, 20, 3, 5, 5, 2, 2, 2, 2, 2, 1, 1},
+    {2, 3, 23, 23, 4, 7, 7, 2, 3, 3, 3, 3, 1, 1},
+    {1, 3, 35, 35, 5, 11, 11, 4, 2, 2, 2, 2, 1, 1},
+    {2, 4, 9, 11, 5, 3, 3, 1, 2, 2, 2, 2, 2, 1},
+    {1, 3, 1, 1, 4, 1, 1, 1, 0, 0, 0, 0, 1, 1},
+    {1, 2, 1, 1, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+    {4, 17, 6, 6, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+    {1, 64, 14, 14, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+    {1, 3, 10, 9, 4, 3, 3, 1, 0, 1, 2, 1, 1, 1},
+    {3, 8, 31, 29, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+    {1, 128, 40, 40, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+    {2, 6, 13, 13, 10, 3, 3, 2, 1, 1, 1, 1, 1, 2},
+    {1, 1, 28, 28, 6, 5, 5, 1, 2, 2, 2, 2, 1, 1},
+};
+
+double Tolerance(std::string_view algorithm) {
+  return algorithm == "winograd_f43" ? 1e-4 : 1e-5;
+}
+
+struct EpilogueCase {
+  const char* name;
+  bool bias;
+  bool residual;
+  Activation activation;
+};
+
+const EpilogueCase kEpilogues[] = {
+    {"plain", false, false, Activation::kNone},
+    {"bias_relu", true, false, Activation::kRelu},
+    {"bias_residual_relu", true, true, Activation::kRelu},
+    {"bias_leaky_relu", true, false, Activation::kLeakyRelu},
+};
+
+void CheckAlgorithm(const ConvAlgorithm& algorithm, ThreadPool* pool) {
+  int implemented = 0;
+  for (const Shape& shape : kShapes) {
+    ConvParams params = ToParams(shape);
+    ASSERT_TRUE(ComputeConvOutput(params).ok()) << params.ToString();
+    if (!algorithm.CanImplement(params).ok()) continue;
+    ++implemented;
+    const std::vector<float> input = RandomVector(params.input_elements());
+    const std::vector<float> weights = RandomVector(params.weight_elements());
+    const std::vector<float> bias = RandomVector(params.k);
+    const std::vector<float> residual = RandomVector(params.output_elements());
+    auto packed = algorithm.PrepareWeights(params, weights.data());
+    ASSERT_TRUE(packed.ok()) << packed.status();
+    const int threads = pool ? pool->num_threads() : 1;
+    AlignedBuffer workspace(algorithm.WorkspaceBytes(params, threads) / sizeof(float) + 1);
+    for (const EpilogueCase& e : kEpilogues) {
+      ConvArgs args;
+      args.params = params;
+      args.input = input.data();
+      args.weights = &*packed;
+      args.epilogue.bias = e.bias ? bias.data() : nullptr;
+      args.epilogue.residual = e.residual ? residual.data() : nullptr;
+      args.epilogue.activation = e.activation;
+      std::vector<float> output(params.output_elements(), -7.0f);
+      args.output = output.data();
+      args.workspace = workspace.data();
+      ExecContext context{pool};
+      ASSERT_TRUE(algorithm.Run(args, context).ok());
+      const std::vector<double> expected = reference::Convolution(
+          params, input.data(), weights.data(), args.epilogue.bias,
+          args.epilogue.residual, e.activation);
+      const double error = MaxRelativeError(output.data(), expected);
+      EXPECT_LE(error, Tolerance(algorithm.name()))
+          << algorithm.name() << " epilogue=" << e.name << " threads=" << threads
+          << " " << params.ToString();
+    }
+  }
+  EXPECT_GT(implemented, 0) << algorithm.name() << " implemented no shape";
+}
+
+class ConvAlgorithmTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ConvAlgorithmTest, MatchesReferenceSingleThreaded) {
+  CheckAlgorithm(*FindConvAlgorithm(GetParam()), nullptr);
+}
+
+TEST_P(ConvAlgorithmTest, MatchesReferenceOnThreadPool) {
+  ThreadPool pool(3);
+  CheckAlgorithm(*FindConvAlgorithm(GetParam()), &pool);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllCpuAlgorithms, ConvAlgorithmTest,
+                         ::testing::Values("direct", "im2col", "winograd_f23",
+                                           "winograd_f43"),
+                         [](const auto& info) { return info.param; });
+
+TEST(ConvAlgorithmRegistry, ListsEveryAlgorithmOnce) {
+  EXPECT_EQ(AllConvAlgorithms().size(), 4u);
+  EXPECT_EQ(FindConvAlgorithm("nope"), nullptr);
+  for (const ConvAlgorithm* algorithm : AllConvAlgorithms()) {
+    EXPECT_EQ(FindConvAlgorithm(algorithm->name()), algorithm);
+  }
+}
+
+TEST(WinogradCanImplement, RejectsWithTheRuleAndTheValues) {
+  ConvParams p = ToParams({1, 3, 20, 20, 4, 5, 5, 2, 0, 0, 0, 0, 1, 1});
+  ASSERT_TRUE(ComputeConvOutput(p).ok());
+  for (const ConvAlgorithm* algorithm : {&WinogradF23Conv(), &WinogradF43Conv()}) {
+    const absl::Status status = algorithm->CanImplement(p);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(status.message(),
+              std::string(algorithm->name()) +
+                  " needs 3x3 stride 1 dilation 1; got 5x5 stride 2x2 dilation 1x1");
+    EXPECT_FALSE(algorithm->PrepareWeights(p, nullptr).ok());
+  }
+  ConvParams dilated = ToParams({1, 3, 20, 20, 4, 3, 3, 1, 0, 0, 0, 0, 2, 1});
+  ASSERT_TRUE(ComputeConvOutput(dilated).ok());
+  EXPECT_FALSE(WinogradF43Conv().CanImplement(dilated).ok());
+}
+
+TEST(ComputeConvOutput, RejectsBadGeometryNamingTheValues) {
+  ConvParams p = ToParams({1, 3, 4, 4, 8, 5, 5, 1, 0, 0, 0, 0, 1, 1});
+  absl::Status status = ComputeConvOutput(p);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("exceeds the padded input 4x4"), std::string::npos)
+      << status;
+  p = ToParams({1, 3, 8, 8, 8, 3, 3, 1, 0, 0, 0, 0, 1, 2});
+  status = ComputeConvOutput(p);
+  EXPECT_NE(status.message().find("divisible by groups (2)"), std::string::npos) << status;
+  p = ToParams({1, 3, 8, 8, -2, 3, 3, 1, 0, 0, 0, 0, 1, 1});
+  status = ComputeConvOutput(p);
+  EXPECT_EQ(status.message(), "output channels must be positive; got -2");
+  p = ToParams({1, 3, 8, 8, 4, 3, 3, 0, 0, 0, 0, 0, 1, 1});
+  EXPECT_EQ(ComputeConvOutput(p).message(), "stride height must be positive; got 0");
+}
+
+}  // namespace
+}  // namespace convd::cpu

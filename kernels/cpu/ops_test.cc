@@ -1,0 +1,217 @@
+// Pooling, LRN, fully connected, activations, softmax, add, concat and
+// scale-shift against the float64 reference on fresh random inputs.
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "kernels/cpu/ops.h"
+#include "kernels/cpu/thread_pool.h"
+#include "kernels/reference/reference_ops.h"
+#include "kernels/testing/numeric.h"
+
+namespace convd::cpu {
+namespace {
+
+using ::convd::testing::MaxRelativeError;
+using ::convd::testing::RandomVector;
+
+constexpr double kTolerance = 1e-5;
+
+TEST(PoolingTest, MatchesReferenceForAllParameters) {
+  ThreadPool pool(2);
+  struct Case {
+    int n, c, h, w, kernel, stride, pad_top, pad_left, pad_bottom, pad_right;
+    bool ceil_mode;
+  };
+  const Case cases[] = {
+      {1, 3, 13, 13, 3, 2, 0, 0, 0, 0, false}, {2, 5, 55, 55, 3, 2, 0, 0, 0, 0, false},
+      {1, 4, 14, 15, 3, 2, 0, 0, 0, 0, true},  {3, 2, 7, 9, 2, 2, 1, 1, 1, 1, true},
+      {1, 2, 10, 11, 3, 3, 1, 1, 1, 1, true},  {2, 3, 6, 7, 3, 1, 1, 0, 2, 1, false},
+      {1, 1, 1, 1, 1, 1, 0, 0, 0, 0, false},   {2, 3, 8, 8, 8, 8, 0, 0, 0, 0, false},
+      {1, 6, 5, 5, 4, 3, 1, 2, 1, 2, true},
+  };
+  for (const Case& x : cases) {
+    for (PoolMethod method : {PoolMethod::kMax, PoolMethod::kAverage}) {
+      for (bool count_include_pad : {true, false}) {
+        PoolParams p;
+        p.n = x.n, p.c = x.c, p.h = x.h, p.w = x.w, p.method = method;
+        p.kernel_h = p.kernel_w = x.kernel;
+        p.stride_h = p.stride_w = x.stride;
+        p.pad_top = x.pad_top, p.pad_left = x.pad_left;
+        p.pad_bottom = x.pad_bottom, p.pad_right = x.pad_right;
+        p.ceil_mode = x.ceil_mode;
+        p.count_include_pad = count_include_pad;
+        ASSERT_TRUE(ComputePoolOutput(p).ok()) << p.ToString();
+        const std::vector<float> input = RandomVector(int64_t{p.n} * p.c * p.h * p.w);
+        std::vector<float> output(int64_t{p.n} * p.c * p.p * p.q);
+        Pooling(p, input.data(), output.data(), &pool);
+        EXPECT_LE(MaxRelativeError(output.data(), reference::Pooling(p, input.data())),
+                  kTolerance)
+            << p.ToString();
+      }
+    }
+  }
+}
+
+TEST(PoolingTest, CeilModeDropsWindowsStartingInThePadding) {
+  PoolParams p;
+  p.n = 1, p.c = 1, p.h = 6, p.w = 6, p.kernel_h = p.kernel_w = 2;
+  p.stride_h = p.stride_w = 2, p.pad_bottom = p.pad_right = 1, p.ceil_mode = true;
+  ASSERT_TRUE(ComputePoolOutput(p).ok());
+  EXPECT_EQ(p.p, 3);  // PyTorch: ceil((6+1-2)/2)+1 = 4, but window 4 starts at 8 > 6.
+  p.ceil_mode = false;
+  ASSERT_TRUE(ComputePoolOutput(p).ok());
+  EXPECT_EQ(p.p, 3);
+  p.h = 7, p.ceil_mode = true;
+  ASSERT_TRUE(ComputePoolOutput(p).ok());
+  EXPECT_EQ(p.p, 4);
+}
+
+TEST(PoolingTest, RejectsBadParameters) {
+  PoolParams p;
+  p.n = 1, p.c = 1, p.h = 4, p.w = 4, p.kernel_h = p.kernel_w = 2;
+  p.pad_top = 2;
+  EXPECT_EQ(ComputePoolOutput(p).message(),
+            "pads (2,0,0,0) must be smaller than the kernel 2x2");
+  p.pad_top = 0, p.kernel_h = 9;
+  EXPECT_EQ(ComputePoolOutput(p).message(), "kernel 9x2 exceeds the padded input 4x4");
+  p.kernel_h = 2, p.stride_w = 0;
+  EXPECT_EQ(ComputePoolOutput(p).message(), "stride width must be positive; got 0");
+}
+
+TEST(LrnTest, MatchesReference) {
+  ThreadPool pool(2);
+  for (int size : {1, 3, 5, 4}) {
+    LrnParams p;
+    p.n = 2, p.c = 7, p.h = 5, p.w = 3, p.size = size;
+    p.alpha = 1e-2f, p.beta = 0.75f, p.k = 2.0f;
+    const std::vector<float> input = RandomVector(int64_t{p.n} * p.c * p.h * p.w, -3, 3);
+    std::vector<float> output(input.size());
+    Lrn(p, input.data(), output.data(), &pool);
+    EXPECT_LE(MaxRelativeError(output.data(), reference::Lrn(p, input.data())), kTolerance)
+        << "size=" << size;
+  }
+}
+
+TEST(FullyConnectedTest, MatchesReferenceWithEpilogue) {
+  ThreadPool pool(3);
+  for (auto [n, in, out] : {std::tuple{1, 9216, 300}, {3, 17, 5}, {5, 400, 120}, {1, 1, 1}}) {
+    FullyConnectedParams p{n, in, out};
+    const std::vector<float> input = RandomVector(int64_t{n} * in);
+    const std::vector<float> weights = RandomVector(int64_t{in} * out);
+    const std::vector<float> bias = RandomVector(out);
+    for (Activation activation : {Activation::kNone, Activation::kRelu, Activation::kTanh}) {
+      Epilogue epilogue{bias.data(), nullptr, activation};
+      std::vector<float> output(int64_t{n} * out);
+      FullyConnected(p, input.data(), weights.data(), epilogue, output.data(), &pool);
+      EXPECT_LE(MaxRelativeError(output.data(),
+                                 reference::FullyConnected(p, input.data(), weights.data(),
+                                                           bias.data(), activation)),
+                kTolerance)
+          << "n=" << n << " in=" << in << " out=" << out;
+    }
+  }
+}
+
+TEST(ActivationTest, MatchesReference) {
+  ThreadPool pool(2);
+  const std::vector<float> input = RandomVector(40000, -6, 6);
+  for (Activation activation : {Activation::kRelu, Activation::kSigmoid, Activation::kTanh,
+                                Activation::kLeakyRelu}) {
+    std::vector<float> output(input.size());
+    Activate(input.data(), input.size(), activation, 0.2f, output.data(), &pool);
+    EXPECT_LE(MaxRelativeError(output.data(), reference::Activate(input.data(), input.size(),
+                                                                  activation, 0.2f)),
+              kTolerance)
+        << ActivationName(activation);
+  }
+}
+
+TEST(SoftmaxTest, MatchesReference) {
+  ThreadPool pool(2);
+  for (bool log : {false, true}) {
+    for (auto [n, c, plane] : {std::tuple{3, 10, 1}, {2, 1000, 1}, {2, 5, 7}, {1, 1, 1}}) {
+      const std::vector<float> input = RandomVector(int64_t{n} * c * plane, -20, 20);
+      std::vector<float> output(input.size());
+      Softmax(input.data(), n, c, plane, log, output.data(), &pool);
+      EXPECT_LE(MaxRelativeError(output.data(),
+                                 reference::Softmax(input.data(), n, c, plane, log)),
+                kTolerance)
+          << "log=" << log << " n=" << n << " c=" << c;
+    }
+  }
+}
+
+TEST(AddConcatScaleShiftTest, MatchReference) {
+  ThreadPool pool(2);
+  const int n = 2, plane = 15;
+  const std::vector<float> a = RandomVector(n * 3 * plane), b = RandomVector(n * 3 * plane),
+                           c = RandomVector(n * 4 * plane);
+  std::vector<float> sum(a.size());
+  Add({a.data(), b.data()}, a.size(), Activation::kRelu, 0.0f, sum.data(), &pool);
+  for (size_t i = 0; i < a.size(); ++i) ASSERT_FLOAT_EQ(sum[i], std::max(0.0f, a[i] + b[i]));
+
+  std::vector<float> joined(n * 7 * plane);
+  Concat({a.data(), c.data()}, {3, 4}, n, plane, joined.data());
+  for (int batch = 0; batch < n; ++batch) {
+    for (int ch = 0; ch < 7; ++ch) {
+      for (int i = 0; i < plane; ++i) {
+        const float expected = ch < 3 ? a[(batch * 3 + ch) * plane + i]
+                                      : c[(batch * 4 + ch - 3) * plane + i];
+        ASSERT_EQ(joined[(batch * 7 + ch) * plane + i], expected);
+      }
+    }
+  }
+
+  const std::vector<float> scale = RandomVector(4), shift = RandomVector(4),
+                           mean = RandomVector(4), var = RandomVector(4, 0.1f, 2.0f);
+  // A batch norm folded into scale/shift, as the graph pass does.
+  std::vector<float> folded_scale(4), folded_shift(4);
+  for (int i = 0; i < 4; ++i) {
+    folded_scale[i] = scale[i] / std::sqrt(var[i] + 1e-5f);
+    folded_shift[i] = shift[i] - mean[i] * folded_scale[i];
+  }
+  std::vector<float> normalised(c.size());
+  ScaleShift(c.data(), n, 4, plane, folded_scale.data(), folded_shift.data(),
+             normalised.data(), &pool);
+  EXPECT_LE(MaxRelativeError(normalised.data(),
+                             reference::BatchNorm(c.data(), n, 4, plane, scale.data(),
+                                                  shift.data(), mean.data(), var.data(),
+                                                  1e-5f)),
+            kTolerance);
+}
+
+TEST(ThreadPoolTest, CoversEveryIndexOnceWithDistinctSlots) {
+  ThreadPool pool(4);
+  for (int64_t count : {1, 3, 16, 1001}) {
+    std::vector<std::atomic<int>> hits(count);
+    std::vector<std::atomic<int>> slot_busy(pool.num_threads());
+    pool.ParallelFor(count, [&](int64_t begin, int64_t end, int slot) {
+      ASSERT_GE(slot, 0);
+      ASSERT_LT(slot, pool.num_threads());
+      EXPECT_EQ(slot_busy[slot].fetch_add(1), 0) << "slot shared by two running chunks";
+      for (int64_t i = begin; i < end; ++i) hits[i].fetch_add(1);
+      slot_busy[slot].fetch_sub(1);
+    });
+    for (int64_t i = 0; i < count; ++i) ASSERT_EQ(hits[i].load(), 1) << i;
+  }
+}
+
+TEST(ThreadPoolTest, NestedAndConcurrentCallsFinish) {
+  ThreadPool pool(3);
+  std::atomic<int64_t> total{0};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 4; ++t) {
+    callers.emplace_back([&] {
+      pool.ParallelFor(8, [&](int64_t begin, int64_t end, int) {
+        for (int64_t i = begin; i < end; ++i) {
+          pool.ParallelFor(10, [&](int64_t b, int64_t e, int) { total += e - b; });
+        }
+      });
+    });
+  }
+  for (std::thread& caller : callers) caller.join();
+  EXPECT_EQ(total.load(), 4 * 8 * 10);
+}
+
+}  // namespace
+}  // namespace convd::cpu

@@ -1,0 +1,47 @@
+#include "kernels/testing/numeric.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+namespace convd::testing {
+
+std::mt19937_64& Rng() {
+  static std::mt19937_64* rng = [] {
+    uint64_t seed;
+    if (const char* env = std::getenv("CONVD_TEST_SEED")) {
+      seed = std::strtoull(env, nullptr, 10);
+    } else {
+      std::random_device device;
+      seed = (uint64_t{device()} << 32) ^ device();
+    }
+    std::fprintf(stderr, "random seed: CONVD_TEST_SEED=%llu\n",
+                 static_cast<unsigned long long>(seed));
+    return new std::mt19937_64(seed);
+  }();
+  return *rng;
+}
+
+std::vector<float> RandomVector(int64_t count, float low, float high) {
+  std::uniform_real_distribution<float> uniform(low, high);
+  std::vector<float> values(count);
+  for (float& v : values) v = uniform(Rng());
+  if (count > 0 && std::all_of(values.begin(), values.end(),
+                               [](float v) { return v == 0.0f; })) {
+    values[0] = high * 0.5f;
+  }
+  return values;
+}
+
+double MaxRelativeError(const float* actual, const std::vector<double>& expected) {
+  double max_error = 0.0, max_magnitude = 0.0;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    if (!std::isfinite(actual[i])) return INFINITY;
+    max_error = std::max(max_error, std::abs(actual[i] - expected[i]));
+    max_magnitude = std::max(max_magnitude, std::abs(expected[i]));
+  }
+  return max_magnitude > 0.0 ? max_error / max_magnitude : max_error;
+}
+
+}  // namespace convd::testing

@@ -1,0 +1,26 @@
+// Helpers for numerical tests: fresh random data (seed printed so a failure
+// can be replayed with CONVD_TEST_SEED) and the error metric every kernel
+// test uses: max |y - ref| / max |ref|.
+#ifndef CONVD_KERNELS_TESTING_NUMERIC_H_
+#define CONVD_KERNELS_TESTING_NUMERIC_H_
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+namespace convd::testing {
+
+// A generator seeded from CONVD_TEST_SEED if set, else from random_device.
+// The seed is printed once per process.
+std::mt19937_64& Rng();
+
+// `count` values uniform in [low, high); never all zero.
+std::vector<float> RandomVector(int64_t count, float low = -1.0f, float high = 1.0f);
+
+// max |actual - expected| / max |expected| (or the absolute error when
+// expected is all zeros).
+double MaxRelativeError(const float* actual, const std::vector<double>& expected);
+
+}  // namespace convd::testing
+
+#endif  // CONVD_KERNELS_TESTING_NUMERIC_H_
