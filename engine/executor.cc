@@ -1,0 +1,133 @@
+#include "engine/executor.h"
+
+#include <chrono>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "kernels/cpu/ops.h"
+#include "kernels/cpu/thread_pool.h"
+
+namespace convd {
+
+Executor::Executor(std::shared_ptr<const ExecutionPlan> plan, ThreadPool* thread_pool)
+    : plan_(std::move(plan)), thread_pool_(thread_pool) {}
+
+absl::Status Executor::Run(const float* input, int batch, Tensor& output,
+                           ModelStats* stats) {
+  if (batch <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("batch size must be positive; got ", batch));
+  }
+  if (input == nullptr) return absl::InvalidArgumentError("input is null");
+  const Graph& graph = plan_->graph;
+  auto [it, inserted] = memory_plans_.try_emplace(batch);
+  if (inserted) it->second = PlanMemory(graph, batch);
+  const MemoryPlan& memory = it->second;
+  if (arena_.size() < memory.arena_floats) arena_ = AlignedBuffer(memory.arena_floats);
+  const int64_t workspace_floats = plan_->WorkspaceBytes(batch) / int64_t{sizeof(float)} + 1;
+  if (workspace_.size() < workspace_floats) workspace_ = AlignedBuffer(workspace_floats);
+  if (stats != nullptr) *stats = ComputeModelStats(*plan_, batch);
+
+  auto buffer = [&](int layer) -> float* {
+    const int64_t offset = memory.offsets[layer];
+    return offset == MemoryPlan::kExternal ? const_cast<float*>(input)
+                                           : arena_.data() + offset;
+  };
+  const ExecContext context{thread_pool_};
+  for (size_t i = 1; i < graph.layers.size(); ++i) {
+    const Layer& layer = graph.layers[i];
+    const auto start = std::chrono::steady_clock::now();
+    float* out = buffer(static_cast<int>(i));
+    const float* in = buffer(layer.inputs[0]);
+    const TensorShape in_shape = graph.layers[layer.inputs[0]].output.WithBatch(batch);
+    const int64_t count = layer.output.per_sample() * batch;
+    Epilogue epilogue;
+    epilogue.bias = layer.bias.empty() ? nullptr : layer.bias.data();
+    epilogue.residual = layer.residual_input >= 0 ? buffer(layer.residual_input) : nullptr;
+    epilogue.activation = layer.fused_activation;
+    epilogue.negative_slope = layer.fused_negative_slope;
+    switch (layer.kind) {
+      case LayerKind::kConvolution: {
+        ConvArgs args;
+        args.params = ConvParamsFor(graph, layer, batch);
+        args.input = in;
+        args.weights = &plan_->layers[i].packed;
+        args.epilogue = epilogue;
+        args.output = out;
+        args.workspace = workspace_.data();
+        if (absl::Status status = plan_->layers[i].algorithm->Run(args, context);
+            !status.ok()) {
+          return absl::Status(status.code(),
+                              absl::StrCat("layer '", layer.name, "': ", status.message()));
+        }
+        break;
+      }
+      case LayerKind::kFullyConnected:
+        cpu::FullyConnected(FullyConnectedParamsFor(graph, layer, batch), in,
+                            layer.weight.data(), epilogue, out, thread_pool_);
+        break;
+      case LayerKind::kPooling:
+        cpu::Pooling(PoolParamsFor(graph, layer, batch), in, out, thread_pool_);
+        break;
+      case LayerKind::kLrn: {
+        LrnParams p{batch, in_shape.c, in_shape.h, in_shape.w, layer.lrn.size,
+                    layer.lrn.alpha, layer.lrn.beta, layer.lrn.k};
+        cpu::Lrn(p, in, out, thread_pool_);
+        break;
+      }
+      case LayerKind::kActivation:
+        cpu::Activate(in, count, layer.activation.type, layer.activation.negative_slope, out,
+                      thread_pool_);
+        break;
+      case LayerKind::kDropout:
+        std::memcpy(out, in, count * sizeof(float));
+        break;
+      case LayerKind::kFlatten:
+        break;  // a view: same buffer as the input
+      case LayerKind::kSoftmax:
+        cpu::Softmax(in, batch, in_shape.c, in_shape.h * in_shape.w, layer.log_softmax, out,
+                     thread_pool_);
+        break;
+      case LayerKind::kAdd: {
+        std::vector<const float*> inputs;
+        for (int input_layer : layer.inputs) inputs.push_back(buffer(input_layer));
+        cpu::Add(inputs, count, layer.fused_activation, layer.fused_negative_slope, out,
+                 thread_pool_);
+        break;
+      }
+      case LayerKind::kConcat: {
+        std::vector<const float*> inputs;
+        std::vector<int> channels;
+        for (int input_layer : layer.inputs) {
+          inputs.push_back(buffer(input_layer));
+          channels.push_back(graph.layers[input_layer].output.c);
+        }
+        cpu::Concat(inputs, channels, batch, int64_t{layer.output.h} * layer.output.w, out);
+        break;
+      }
+      case LayerKind::kBatchNorm: {
+        // Unfolded batch norm (no convolution before it): scale and shift.
+        std::vector<float> scale(layer.output.c), shift(layer.output.c);
+        for (int c = 0; c < layer.output.c; ++c) {
+          scale[c] = layer.weight[c] / std::sqrt(layer.running_var[c] + layer.batch_norm_eps);
+          shift[c] = layer.bias[c] - layer.running_mean[c] * scale[c];
+        }
+        cpu::ScaleShift(in, batch, layer.output.c, int64_t{layer.output.h} * layer.output.w,
+                        scale.data(), shift.data(), out, thread_pool_);
+        break;
+      }
+      case LayerKind::kInput:
+        return absl::InternalError(absl::StrCat("layer '", layer.name, "' is a second input"));
+    }
+    if (stats != nullptr) {
+      stats->layers[i - 1].time_ms = std::chrono::duration<double, std::milli>(
+                                         std::chrono::steady_clock::now() - start).count();
+      stats->total_time_ms += stats->layers[i - 1].time_ms;
+    }
+  }
+  const int last = static_cast<int>(graph.layers.size()) - 1;
+  output = Tensor(graph.output().output.WithBatch(batch));
+  std::memcpy(output.data(), buffer(last), output.bytes());
+  return absl::OkStatus();
+}
+
+}  // namespace convd

@@ -1,0 +1,48 @@
+// Runs an ExecutionPlan on the CPU backend. Owns the activation arena and
+// the workspace, sized per batch from the memory plan and reused across
+// runs (no allocation once a batch size has been seen).
+//
+// Thread safety: one Executor per thread (a model instance); any number of
+// executors may share one plan, which is immutable.
+//
+//   Executor executor(plan, ThreadPool::Default());
+//   Tensor output;
+//   RETURN_IF_ERROR(executor.Run(images, batch, output, &stats));
+#ifndef CONVD_ENGINE_EXECUTOR_H_
+#define CONVD_ENGINE_EXECUTOR_H_
+
+#include <map>
+#include <memory>
+
+#include "absl/status/status.h"
+#include "engine/memory_plan.h"
+#include "engine/planner.h"
+#include "engine/stats.h"
+#include "engine/tensor.h"
+
+namespace convd {
+
+class Executor {
+ public:
+  Executor(std::shared_ptr<const ExecutionPlan> plan, ThreadPool* thread_pool);
+
+  // `input` holds batch x C x H x W floats (the plan's input shape).
+  // `output` is (re)allocated to the output layer's shape at `batch`.
+  // When `stats` is not null it receives the static stats plus per-layer
+  // measured times.
+  absl::Status Run(const float* input, int batch, Tensor& output,
+                   ModelStats* stats = nullptr);
+
+  const ExecutionPlan& plan() const { return *plan_; }
+
+ private:
+  std::shared_ptr<const ExecutionPlan> plan_;
+  ThreadPool* thread_pool_;
+  std::map<int, MemoryPlan> memory_plans_;  // by batch size
+  AlignedBuffer arena_;
+  AlignedBuffer workspace_;
+};
+
+}  // namespace convd
+
+#endif  // CONVD_ENGINE_EXECUTOR_H_

@@ -1,0 +1,197 @@
+#include "engine/planner.h"
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "engine/status_macros.h"
+#include "kernels/cpu/conv_algorithms.h"
+#include "kernels/cpu/thread_pool.h"
+
+namespace convd {
+namespace {
+
+struct Choice {
+  const ConvAlgorithm* algorithm;
+  std::string why;
+};
+
+// The default rule, from bench/RESULTS.md measurements on the CPU backend.
+Choice Heuristic(const ConvParams& p) {
+  const int64_t reduction = int64_t{p.c_per_group()} * p.r * p.s;
+  if (cpu::WinogradF43Conv().CanImplement(p).ok() && p.c_per_group() >= 16 &&
+      p.k_per_group() >= 16) {
+    if (p.p >= 8 && p.q >= 8) {
+      return {&cpu::WinogradF43Conv(),
+              "3x3 stride 1 with >=16 channels/group and output >=8x8: "
+              "F(4x4,3x3) does 4x fewer multiplies"};
+    }
+    return {&cpu::WinogradF23Conv(),
+            "3x3 stride 1 with >=16 channels/group, output <8x8: F(2x2,3x3) "
+            "wastes less on partial tiles"};
+  }
+  if (reduction < 64 || p.k_per_group() < 4) {
+    return {&cpu::DirectConv(),
+            absl::StrFormat("small reduction (C/g*R*S=%d) or few filters per "
+                            "group (%d): direct avoids im2col and GEMM overhead",
+                            reduction, p.k_per_group())};
+  }
+  return {&cpu::Im2colGemmConv(),
+          absl::StrFormat("general case (C/g*R*S=%d): im2col + OpenBLAS GEMM", reduction)};
+}
+
+double TimeMilliseconds(const ConvAlgorithm& algorithm, const ConvArgs& args,
+                        const ExecContext& context, int repeats) {
+  double best = std::numeric_limits<double>::infinity();
+  for (int i = 0; i <= repeats; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    if (!algorithm.Run(args, context).ok()) return best;
+    const double ms = std::chrono::duration<double, std::milli>(
+                          std::chrono::steady_clock::now() - start).count();
+    if (i > 0) best = std::min(best, ms);  // the first run warms caches
+  }
+  return best;
+}
+
+absl::StatusOr<Choice> Autotune(const Layer& layer, const ConvParams& per_sample,
+                                const PlanOptions& options, int threads) {
+  ConvParams params = per_sample;
+  params.n = std::max(1, options.autotune_batch);
+  AlignedBuffer input(params.input_elements());
+  AlignedBuffer output(params.output_elements());
+  AlignedBuffer residual(layer.residual_input >= 0 ? params.output_elements() : 0);
+  for (int64_t i = 0; i < input.size(); ++i) input.data()[i] = static_cast<float>(i % 7) - 3.0f;
+  for (int64_t i = 0; i < residual.size(); ++i) residual.data()[i] = 0.5f;
+  std::vector<std::pair<double, const ConvAlgorithm*>> timings;
+  for (const ConvAlgorithm* algorithm : CpuConvCandidates()) {
+    if (!algorithm->CanImplement(params).ok()) continue;
+    ASSIGN_OR_RETURN(PackedWeights packed,
+                     algorithm->PrepareWeights(params, layer.weight.data()));
+    AlignedBuffer workspace(algorithm->WorkspaceBytes(params, threads) / sizeof(float));
+    ConvArgs args;
+    args.params = params;
+    args.input = input.data();
+    args.weights = &packed;
+    args.epilogue.bias = layer.bias.empty() ? nullptr : layer.bias.data();
+    args.epilogue.residual = residual.size() ? residual.data() : nullptr;
+    args.epilogue.activation = layer.fused_activation;
+    args.output = output.data();
+    args.workspace = workspace.data();
+    timings.emplace_back(TimeMilliseconds(*algorithm, args, ExecContext{options.thread_pool},
+                                          options.autotune_repeats),
+                         algorithm);
+  }
+  std::sort(timings.begin(), timings.end());
+  std::vector<std::string> parts;
+  for (const auto& [ms, algorithm] : timings) {
+    parts.push_back(absl::StrFormat("%s %.3f ms", algorithm->name(), ms));
+  }
+  return Choice{timings.front().second,
+                absl::StrCat("autotune at batch ", params.n, ": ",
+                             absl::StrJoin(parts, " < "))};
+}
+
+absl::StatusOr<Choice> ChooseAlgorithm(const Layer& layer, const ConvParams& params,
+                                       const PlanOptions& options, int threads) {
+  std::string requested = options.policy.algorithm;
+  auto it = options.policy.per_layer.find(layer.name);
+  if (it != options.policy.per_layer.end()) requested = it->second;
+  if (it != options.policy.per_layer.end() ||
+      options.policy.mode == AlgorithmPolicy::Mode::kForced) {
+    const ConvAlgorithm* algorithm = cpu::FindConvAlgorithm(requested);
+    if (algorithm == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "layer '", layer.name, "': unknown algorithm '", requested,
+          "' (direct, im2col, winograd_f23, winograd_f43)"));
+    }
+    const absl::Status can = algorithm->CanImplement(params);
+    if (can.ok()) return Choice{algorithm, absl::StrCat("forced ", requested)};
+    Choice fallback = Heuristic(params);
+    fallback.why = absl::StrCat("forced ", requested, " cannot: ", can.message(),
+                                "; heuristic: ", fallback.why);
+    return fallback;
+  }
+  if (options.policy.mode == AlgorithmPolicy::Mode::kAutotune) {
+    return Autotune(layer, params, options, threads);
+  }
+  return Heuristic(params);
+}
+
+}  // namespace
+
+const std::vector<const ConvAlgorithm*>& CpuConvCandidates() {
+  return cpu::AllConvAlgorithms();
+}
+
+int64_t ExecutionPlan::WorkspaceBytes(int batch) const {
+  int64_t bytes = 0;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    if (layers[i].algorithm == nullptr) continue;
+    bytes = std::max(bytes, layers[i].algorithm->WorkspaceBytes(
+                                ConvParamsFor(graph, graph.layers[i], batch), threads));
+  }
+  return bytes;
+}
+
+std::string ExecutionPlan::DebugString() const {
+  std::string out;
+  for (size_t i = 0; i < graph.layers.size(); ++i) {
+    const Layer& layer = graph.layers[i];
+    absl::StrAppendFormat(&out, "%-12s %-16s %-20s", layer.name, LayerKindName(layer.kind),
+                          layer.output.ToString());
+    if (!layer.fused.empty()) absl::StrAppend(&out, " +", absl::StrJoin(layer.fused, "+"));
+    if (layers[i].algorithm != nullptr) {
+      absl::StrAppend(&out, " ", std::string(layers[i].algorithm->name()), " (", layers[i].why, ")");
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<ExecutionPlan>> Plan(Graph graph,
+                                                    const PlanOptions& options) {
+  auto plan = std::make_unique<ExecutionPlan>();
+  plan->threads = options.thread_pool ? options.thread_pool->num_threads() : 1;
+  plan->layers.resize(graph.layers.size());
+  for (const auto& [name, algorithm] : options.policy.per_layer) {
+    const int index = graph.Find(name);
+    if (index < 0 || graph.layers[index].kind != LayerKind::kConvolution) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "algorithm policy names layer '", name, "', which is not a convolution"));
+    }
+  }
+  for (size_t i = 0; i < graph.layers.size(); ++i) {
+    const Layer& layer = graph.layers[i];
+    if (layer.kind != LayerKind::kConvolution) continue;
+    const ConvParams params = ConvParamsFor(graph, layer, 1);
+    ASSIGN_OR_RETURN(Choice choice, ChooseAlgorithm(layer, params, options, plan->threads));
+    ASSIGN_OR_RETURN(plan->layers[i].packed,
+                     choice.algorithm->PrepareWeights(params, layer.weight.data()));
+    plan->layers[i].algorithm = choice.algorithm;
+    plan->layers[i].why = std::move(choice.why);
+  }
+  plan->graph = std::move(graph);
+  return plan;
+}
+
+absl::StatusOr<AlgorithmPolicy> PolicyFromName(const std::string& name) {
+  AlgorithmPolicy policy;
+  if (name == "auto") return policy;
+  if (name == "autotune") {
+    policy.mode = AlgorithmPolicy::Mode::kAutotune;
+    return policy;
+  }
+  if (cpu::FindConvAlgorithm(name) == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown algorithm '", name,
+        "'; expected auto, autotune, direct, im2col, winograd_f23 or winograd_f43"));
+  }
+  policy.mode = AlgorithmPolicy::Mode::kForced;
+  policy.algorithm = name;
+  return policy;
+}
+
+}  // namespace convd

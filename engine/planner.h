@@ -1,0 +1,73 @@
+// The planner turns a simplified graph into an ExecutionPlan: for each
+// convolution it chooses the algorithm once (heuristic, autotune or forced),
+// records why, and prepares the weights in that algorithm's layout. The
+// executor never re-decides.
+//
+//   ASSIGN_OR_RETURN(auto plan, Plan(std::move(graph), options));
+//   std::cout << plan->DebugString();   // one line per layer
+#ifndef CONVD_ENGINE_PLANNER_H_
+#define CONVD_ENGINE_PLANNER_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/graph.h"
+#include "kernels/conv_algorithm.h"
+
+namespace convd {
+
+class ThreadPool;
+
+struct AlgorithmPolicy {
+  enum class Mode {
+    kAuto,      // the heuristic: cheap and deterministic (default)
+    kAutotune,  // time every candidate on the real shapes, keep the fastest
+    kForced,    // `algorithm` wherever it can implement the layer, else auto
+  };
+  Mode mode = Mode::kAuto;
+  std::string algorithm;                             // kForced
+  std::map<std::string, std::string> per_layer;      // layer name -> algorithm
+};
+
+struct PlanOptions {
+  AlgorithmPolicy policy;
+  // Autotune times candidates at this batch size (the serving batch).
+  int autotune_batch = 1;
+  // Timed runs per candidate (after one warm-up); the minimum counts.
+  int autotune_repeats = 3;
+  // Threads the executor will use (sizes workspaces; runs autotuning).
+  ThreadPool* thread_pool = nullptr;
+};
+
+struct PlannedLayer {
+  const ConvAlgorithm* algorithm = nullptr;  // convolutions only
+  std::string why;                           // the reason for the choice
+  PackedWeights packed;                      // the algorithm's weight layout
+};
+
+struct ExecutionPlan {
+  Graph graph;
+  std::vector<PlannedLayer> layers;  // parallel to graph.layers
+  int threads = 1;
+
+  // Largest workspace any layer needs at `batch`.
+  int64_t WorkspaceBytes(int batch) const;
+  // One line per layer: name, kind, output shape, algorithm, why.
+  std::string DebugString() const;
+};
+
+// Candidate algorithms in preference order for the CPU backend.
+const std::vector<const ConvAlgorithm*>& CpuConvCandidates();
+
+absl::StatusOr<std::unique_ptr<ExecutionPlan>> Plan(Graph graph,
+                                                    const PlanOptions& options);
+
+// Parses "auto", "autotune" or an algorithm name into a policy.
+absl::StatusOr<AlgorithmPolicy> PolicyFromName(const std::string& name);
+
+}  // namespace convd
+
+#endif  // CONVD_ENGINE_PLANNER_H_
