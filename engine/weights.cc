@@ -24,13 +24,23 @@ class SplitMix64 {
   }
   // Uniform in (0, 1].
   double Uniform() { return (static_cast<double>(Next() >> 11) + 1.0) * 0x1.0p-53; }
-  // Standard normal by Box-Muller (one value per call, for simplicity).
+  // Standard normal by Box-Muller; each pair of uniforms yields two values.
   double Normal() {
-    return std::sqrt(-2.0 * std::log(Uniform())) * std::cos(2.0 * M_PI * Uniform());
+    if (has_spare_) {
+      has_spare_ = false;
+      return spare_;
+    }
+    const double radius = std::sqrt(-2.0 * std::log(Uniform()));
+    const double angle = 2.0 * M_PI * Uniform();
+    spare_ = radius * std::sin(angle);
+    has_spare_ = true;
+    return radius * std::cos(angle);
   }
 
  private:
   uint64_t state_;
+  double spare_ = 0.0;
+  bool has_spare_ = false;
 };
 
 uint64_t Fnv1a(const std::string& text) {

@@ -1,0 +1,167 @@
+// Whole networks through the planner and executor under every algorithm
+// policy, against the float64 reference forward pass of the unsimplified
+// graph (so BN folding and epilogue fusion are checked too).
+#include <string>
+
+#include "engine/executor.h"
+#include "engine/graph_passes.h"
+#include "engine/network_loader.h"
+#include "engine/planner.h"
+#include "engine/testing/reference_forward.h"
+#include "engine/weights.h"
+#include "gtest/gtest.h"
+#include "kernels/cpu/thread_pool.h"
+#include "kernels/testing/numeric.h"
+
+namespace convd {
+namespace {
+
+using ::convd::testing::MaxRelativeError;
+using ::convd::testing::RandomVector;
+
+// Every layer kind, residual and concat branches, BN after a conv (folded)
+// and after a pool (not folded), odd sizes.
+constexpr char kEveryLayerNetwork[] = R"pb(
+  name: "every_layer"
+  input { name: "data" channels: 3 height: 19 width: 17 }
+  layer { name: "conv1" convolution { num_output: 16 kernel: 3 pad: 1 } }
+  layer { name: "bn1" batch_norm { eps: 1e-5 } }
+  layer { name: "relu1" activation { type: RELU } }
+  layer { name: "conv2" convolution { num_output: 16 kernel: 3 pad: 1 } }
+  layer { name: "res" input: "conv2" input: "relu1" add {} }
+  layer { name: "relu2" activation { type: RELU } }
+  layer { name: "pool1" pooling { method: MAX kernel: 3 stride: 2 ceil_mode: true } }
+  layer { name: "bn2" batch_norm {} }
+  layer { name: "norm1" lrn { size: 3 alpha: 0.01 beta: 0.75 k: 2 } }
+  layer { name: "branch_a" input: "norm1" convolution { num_output: 5 kernel: 1 } }
+  layer { name: "branch_b" input: "norm1" convolution { num_output: 6 kernel: 5 pad: 2 groups: 2 } }
+  layer { name: "tanh_b" activation { type: TANH } }
+  layer { name: "joined" input: "branch_a" input: "tanh_b" concat {} }
+  layer { name: "pool2" pooling { method: AVERAGE kernel: 3 stride: 2 pad: 1 count_include_pad: false } }
+  layer { name: "flat" flatten {} }
+  layer { name: "drop" dropout {} }
+  layer { name: "fc1" fully_connected { num_output: 20 } }
+  layer { name: "sig" activation { type: SIGMOID } }
+  layer { name: "fc2" fully_connected { num_output: 7 } }
+  layer { name: "prob" softmax { log: true } }
+)pb";
+
+Graph BuildWithRandomWeights(const char* text) {
+  auto definition = ParseNetworkDef(text);
+  EXPECT_TRUE(definition.ok()) << definition.status();
+  auto graph = GraphFromNetworkDef(*definition);
+  EXPECT_TRUE(graph.ok()) << graph.status();
+  for (Layer& layer : graph->layers) {
+    for (const ParameterSpec& spec : ParameterSpecs(*graph, layer)) {
+      int64_t count = 1;
+      for (int64_t dim : spec.shape) count *= dim;
+      const bool variance = spec.suffix == "running_var";
+      layer.*spec.member = RandomVector(count, variance ? 0.5f : -0.5f, variance ? 2.0f : 0.5f);
+    }
+  }
+  return *std::move(graph);
+}
+
+TEST(ExecutorTest, EveryLayerKindMatchesReferenceUnderEveryPolicy) {
+  const Graph original = BuildWithRandomWeights(kEveryLayerNetwork);
+  Graph simplified = original;
+  SimplifyGraph(simplified);
+  // bn1+relu1 into conv1, res+relu2 into conv2, tanh_b into branch_b, sig
+  // into fc1, drop removed; bn2 (after a pool) stays.
+  std::vector<std::string> names;
+  for (const Layer& layer : simplified.layers) names.push_back(layer.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"data", "conv1", "conv2", "pool1", "bn2", "norm1",
+                                             "branch_a", "branch_b", "joined", "pool2", "flat",
+                                             "fc1", "fc2", "prob"}));
+  EXPECT_EQ(simplified.layers[2].residual_input, 1);
+  EXPECT_EQ(simplified.layers[2].fused, (std::vector<std::string>{"res", "relu2"}));
+  ThreadPool pool(2);
+  for (const std::string policy_name :
+       {"auto", "autotune", "direct", "im2col", "winograd_f23", "winograd_f43"}) {
+    auto policy = PolicyFromName(policy_name);
+    ASSERT_TRUE(policy.ok());
+    PlanOptions options;
+    options.policy = *policy;
+    options.thread_pool = &pool;
+    options.autotune_repeats = 1;
+    auto plan = Plan(simplified, options);
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    Executor executor(std::shared_ptr<const ExecutionPlan>(std::move(*plan)), &pool);
+    for (int batch : {1, 3}) {
+      const std::vector<float> input = RandomVector(3 * 19 * 17 * batch);
+      Tensor output;
+      ModelStats stats;
+      ASSERT_TRUE(executor.Run(input.data(), batch, output, &stats).ok());
+      EXPECT_EQ(output.shape(), (TensorShape{batch, 7, 1, 1}));
+      const double error =
+          MaxRelativeError(output.data(), testing::ReferenceForward(original, input.data(), batch));
+      EXPECT_LE(error, policy_name == "winograd_f43" ? 1e-4 : 2e-5)
+          << "policy " << policy_name << " batch " << batch << "\n"
+          << executor.plan().DebugString();
+      EXPECT_GT(stats.total_time_ms, 0.0);
+    }
+  }
+}
+
+TEST(ExecutorTest, RejectsBadBatch) {
+  Graph graph = BuildWithRandomWeights(kEveryLayerNetwork);
+  auto plan = Plan(graph, PlanOptions{});
+  ASSERT_TRUE(plan.ok());
+  Executor executor(std::shared_ptr<const ExecutionPlan>(std::move(*plan)), nullptr);
+  Tensor output;
+  const std::vector<float> input(3 * 19 * 17, 1.0f);
+  EXPECT_EQ(executor.Run(input.data(), 0, output).message(),
+            "batch size must be positive; got 0");
+  EXPECT_EQ(executor.Run(nullptr, 1, output).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(PlannerTest, NeverPicksAnAlgorithmThatCannotImplementTheLayer) {
+  Graph graph = BuildWithRandomWeights(kEveryLayerNetwork);
+  SimplifyGraph(graph);
+  for (const std::string name : {"auto", "autotune", "direct", "im2col", "winograd_f23",
+                                 "winograd_f43"}) {
+    PlanOptions options;
+    options.policy = *PolicyFromName(name);
+    options.autotune_repeats = 1;
+    auto plan = Plan(graph, options);
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    for (size_t i = 0; i < graph.layers.size(); ++i) {
+      if (graph.layers[i].kind != LayerKind::kConvolution) continue;
+      const ConvAlgorithm* algorithm = (*plan)->layers[i].algorithm;
+      ASSERT_NE(algorithm, nullptr);
+      EXPECT_TRUE(algorithm->CanImplement(ConvParamsFor(graph, graph.layers[i], 1)).ok())
+          << name << " picked " << algorithm->name() << " for " << graph.layers[i].name;
+    }
+  }
+  // Forcing Winograd on the 5x5 branch falls back and says why.
+  PlanOptions forced;
+  forced.policy = *PolicyFromName("winograd_f43");
+  auto plan = Plan(graph, forced);
+  ASSERT_TRUE(plan.ok());
+  const PlannedLayer& branch = (*plan)->layers[graph.Find("branch_b")];
+  EXPECT_NE(branch.algorithm->name(), "winograd_f43");
+  EXPECT_NE(branch.why.find("forced winograd_f43 cannot: winograd_f43 needs 3x3 stride 1 "
+                            "dilation 1; got 5x5"),
+            std::string::npos)
+      << branch.why;
+}
+
+TEST(PlannerTest, PerLayerOverridesAndUnknownNames) {
+  Graph graph = BuildWithRandomWeights(kEveryLayerNetwork);
+  SimplifyGraph(graph);
+  PlanOptions options;
+  options.policy.per_layer["conv1"] = "direct";
+  auto plan = Plan(graph, options);
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ((*plan)->layers[graph.Find("conv1")].algorithm->name(), "direct");
+  options.policy.per_layer["conv1"] = "fft";
+  EXPECT_NE(Plan(graph, options).status().message().find("unknown algorithm 'fft'"),
+            std::string::npos);
+  options.policy.per_layer = {{"pool1", "direct"}};
+  EXPECT_EQ(Plan(graph, options).status().message(),
+            "algorithm policy names layer 'pool1', which is not a convolution");
+  EXPECT_FALSE(PolicyFromName("fastest").ok());
+}
+
+}  // namespace
+}  // namespace convd
