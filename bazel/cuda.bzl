@@ -16,18 +16,24 @@ NVCC_FLAGS = " ".join([
     "--expt-relaxed-constexpr",
     "-I.",
     "-I$(GENDIR)",
+    "-isystem /usr/local/cuda/include",
 ])
 
-def cuda_library(name, srcs, hdrs = [], deps = [], visibility = None):
+def cuda_library(name, srcs, hdrs = [], deps = [], tags = [], visibility = None):
     objects = []
     for src in srcs:
         obj = name + "_" + src.replace("/", "_").replace(".cu", ".o")
         native.genrule(
             name = obj + "_nvcc",
-            srcs = [src] + hdrs + native.glob(["*.h"]),
+            srcs = [src] + hdrs + [
+                h
+                for h in native.glob(["*.h", "*.cuh"])
+                if h not in hdrs
+            ],
             outs = [obj],
             cmd = NVCC + " " + NVCC_FLAGS + " -c $(location " + src + ") -o $@",
             message = "nvcc " + src,
+            tags = tags,
         )
         objects.append(obj)
     native.cc_library(
@@ -35,5 +41,6 @@ def cuda_library(name, srcs, hdrs = [], deps = [], visibility = None):
         srcs = objects,
         hdrs = hdrs,
         deps = deps + ["//third_party:cudart"],
+        tags = tags,
         visibility = visibility,
     )

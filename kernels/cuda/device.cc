@@ -1,0 +1,25 @@
+#include "kernels/cuda/device.h"
+
+#include <cuda_runtime.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace convd::cuda {
+
+bool DeviceAvailable() {
+  int count = 0;
+  return cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
+}
+
+std::string DeviceDescription() {
+  int count = 0;
+  if (const cudaError_t error = cudaGetDeviceCount(&count); error != cudaSuccess) {
+    return absl::StrCat("no CUDA device: ", cudaGetErrorString(error));
+  }
+  if (count == 0) return "no CUDA device";
+  cudaDeviceProp properties;
+  if (cudaGetDeviceProperties(&properties, 0) != cudaSuccess) return "unknown CUDA device";
+  return absl::StrCat(properties.name, " (sm_", properties.major, properties.minor, ")");
+}
+
+}  // namespace convd::cuda

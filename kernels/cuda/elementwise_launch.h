@@ -1,0 +1,21 @@
+// Plain launchers for kernels/cuda/elementwise.cu. They return the CUDA
+// error of the launch so nvcc never compiles Abseil; callers wrap them with
+// CUDA_RETURN_IF_ERROR (cuda_check.h).
+#ifndef CONVD_KERNELS_CUDA_ELEMENTWISE_LAUNCH_H_
+#define CONVD_KERNELS_CUDA_ELEMENTWISE_LAUNCH_H_
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace convd::cuda {
+
+// out[i] = act(in[i] + bias[(i / plane) % channels]) for i in [0, count);
+// bias may be null. `activation` is a DeviceActivation value.
+cudaError_t LaunchBiasActivation(const float* in, const float* bias, int64_t count,
+                                 int channels, int64_t plane, int activation,
+                                 float negative_slope, float* out, cudaStream_t stream);
+
+}  // namespace convd::cuda
+
+#endif  // CONVD_KERNELS_CUDA_ELEMENTWISE_LAUNCH_H_

@@ -1,0 +1,64 @@
+// The CUDA bias + activation kernel against the float64 reference. Skips
+// cleanly where no GPU is present (every CI run); bench/gpu_check.sh runs it
+// on the device machine.
+#include <cuda_runtime.h>
+
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device.h"
+#include "kernels/cuda/elementwise_launch.h"
+#include "kernels/reference/reference_ops.h"
+#include "kernels/testing/numeric.h"
+
+namespace convd::cuda {
+namespace {
+
+TEST(CudaElementwiseTest, BiasActivationMatchesReference) {
+  if (!DeviceAvailable()) GTEST_SKIP() << DeviceDescription();
+  const int n = 3, channels = 5, plane = 7 * 9;
+  const int64_t count = int64_t{n} * channels * plane;
+  const std::vector<float> input = testing::RandomVector(count, -3, 3);
+  const std::vector<float> bias = testing::RandomVector(channels);
+  float *device_in, *device_bias, *device_out;
+  ASSERT_EQ(cudaMalloc(&device_in, count * sizeof(float)), cudaSuccess);
+  ASSERT_EQ(cudaMalloc(&device_bias, channels * sizeof(float)), cudaSuccess);
+  ASSERT_EQ(cudaMalloc(&device_out, count * sizeof(float)), cudaSuccess);
+  cudaMemcpy(device_in, input.data(), count * sizeof(float), cudaMemcpyHostToDevice);
+  cudaMemcpy(device_bias, bias.data(), channels * sizeof(float), cudaMemcpyHostToDevice);
+  for (Activation activation : {Activation::kNone, Activation::kRelu, Activation::kSigmoid,
+                                Activation::kTanh, Activation::kLeakyRelu}) {
+    ASSERT_EQ(LaunchBiasActivation(device_in, device_bias, count, channels, plane,
+                                   static_cast<int>(activation), 0.1f, device_out, nullptr),
+              cudaSuccess);
+    std::vector<float> output(count);
+    ASSERT_EQ(cudaMemcpy(output.data(), device_out, count * sizeof(float),
+                         cudaMemcpyDeviceToHost),
+              cudaSuccess);
+    std::vector<float> biased(input);
+    for (int64_t i = 0; i < count; ++i) biased[i] += bias[(i / plane) % channels];
+    const std::vector<double> expected =
+        reference::Activate(biased.data(), count, activation, 0.1f);
+    EXPECT_LE(testing::MaxRelativeError(output.data(), expected), 1e-5)
+        << ActivationName(activation);
+  }
+  EXPECT_EQ(LaunchBiasActivation(nullptr, nullptr, 4, 1, 4, 0, 0.0f, device_out, nullptr),
+            cudaErrorInvalidValue);
+  cudaFree(device_in);
+  cudaFree(device_bias);
+  cudaFree(device_out);
+}
+
+TEST(CudaCheckTest, ErrorsBecomeStatusesWithFileAndLine) {
+  const absl::Status status =
+      CudaStatus(cudaErrorMemoryAllocation, "cudaMalloc(&p, n)", "file.cc", 12);
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(status.message().find("file.cc:12: cudaMalloc(&p, n): cudaErrorMemoryAllocation"),
+            std::string::npos)
+      << status;
+  EXPECT_TRUE(CudaStatus(cudaSuccess, "x", "f", 1).ok());
+}
+
+}  // namespace
+}  // namespace convd::cuda
