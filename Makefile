@@ -1,0 +1,70 @@
+# convd: two commands do all the set-up on a fresh Debian 12 machine:
+#   make serve   install what is missing, build, run the bundled models
+#   make test    the same, then the whole test suite (normal + ASan/UBSan)
+# Everything comes from Debian packages; nothing is downloaded at build time.
+
+SHELL := /bin/bash
+BAZEL ?= bazel
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Debian 12 packages the build, tests and benchmarks need.
+DEBIAN_PACKAGES := \
+  bazel-bootstrap bazel-platforms g++ make \
+  libabsl-dev libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc \
+  libgtest-dev libgmock-dev libbenchmark-dev \
+  libopenblas-dev libblis-dev libdnnl-dev nlohmann-json3-dev
+
+# CUDA comes from the machine image (/usr/local/cuda); without nvcc the CUDA
+# targets are left out of the build with a warning.
+NVCC := /usr/local/cuda/bin/nvcc
+HAVE_CUDA := $(shell [ -x $(NVCC) ] && [ -d /usr/local/cuda/include ] && echo yes)
+TARGETS := //...
+ifneq ($(HAVE_CUDA),yes)
+  TARGETS := -- //... -//kernels/cuda/...
+endif
+
+# Test targets that exercise concurrency, for ThreadSanitizer.
+TSAN_TARGETS := //kernels/cpu:ops_test //engine:executor_test
+
+MODEL ?= models/lenet5
+
+.PHONY: all deps build test test-asan test-tsan serve bench smoke clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing:" $$missing; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@[ "$(HAVE_CUDA)" = yes ] || echo "warning: $(NVCC) not found; CUDA targets are not built"
+
+build: deps
+	$(BAZEL) build -c opt $(TARGETS)
+
+test: build
+	$(BAZEL) test -c opt $(TARGETS)
+	$(MAKE) test-asan
+
+test-asan: deps
+	$(BAZEL) test --config=asan $(TARGETS)
+
+test-tsan: deps
+	$(BAZEL) test --config=tsan $(TSAN_TARGETS)
+
+# Until the server exists: run the bundled models through convrun.
+serve: build
+	@for model in models/*/; do \
+	  echo "== $$model"; \
+	  ./bazel-bin/tools/convrun $$model --batch 1 --repeat 3 || exit 1; \
+	done
+
+bench: build
+	./bazel-bin/bench/conv_bench
+
+clean:
+	$(BAZEL) clean
