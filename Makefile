@@ -28,7 +28,11 @@ TSAN_TARGETS := //kernels/cpu:ops_test //engine:executor_test
 
 MODEL ?= models/lenet5
 
-.PHONY: all deps build test test-asan test-tsan serve bench smoke clean
+# GPU tests and benchmarks, built here and carried to the device machine
+# (see bench/gpu_check.sh).
+GPU_TEST_TARGETS := //kernels/cuda:elementwise_test
+
+.PHONY: all deps build test test-asan test-tsan serve bench gpu-carry clean
 
 all: build
 
@@ -65,6 +69,13 @@ serve: build
 
 bench: build
 	./bazel-bin/bench/conv_bench
+
+gpu-carry: deps
+	$(BAZEL) build -c opt $(GPU_TEST_TARGETS)
+	rm -rf .carry && mkdir -p .carry/bin
+	for target in $(GPU_TEST_TARGETS); do \
+	  cp bazel-bin/$$(echo $${target#//} | tr ':' '/') .carry/bin/; \
+	done
 
 clean:
 	$(BAZEL) clean

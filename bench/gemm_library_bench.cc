@@ -27,6 +27,7 @@ int main() {
   struct Shape {
     const char* what;
     int m, n, k;
+    bool transpose_b = false;  // fully connected: weights are [out, in]
   };
   const Shape shapes[] = {
       {"alexnet.conv2 im2col block", 192, 160, 1600},
@@ -34,8 +35,8 @@ int main() {
       {"vgg conv3 im2col block", 256, 112, 2304},
       {"winograd_f43 position (K=C=256, 64 tiles)", 256, 64, 256},
       {"winograd_f23 position (K=C=128, 128 tiles)", 128, 128, 128},
-      {"fc6 batch 1 slice", 1, 128, 9216},
-      {"fc6 batch 32 slice", 32, 128, 9216},
+      {"fc6 batch 1 slice (B transposed)", 1, 128, 9216, true},
+      {"fc6 batch 32 slice (B transposed)", 32, 128, 9216, true},
       {"square 1024", 1024, 1024, 1024},
   };
   std::mt19937 rng(1);
@@ -50,8 +51,9 @@ int main() {
     std::vector<double> times;
     for (int r = 0; r <= reps; ++r) {
       const auto start = std::chrono::steady_clock::now();
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.m, s.n, s.k, 1.0f, a.data(), s.k,
-                  b.data(), s.n, 0.0f, c.data(), s.n);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, s.transpose_b ? CblasTrans : CblasNoTrans, s.m,
+                  s.n, s.k, 1.0f, a.data(), s.k, b.data(), s.transpose_b ? s.k : s.n, 0.0f,
+                  c.data(), s.n);
       if (r > 0) {
         times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
                             .count());

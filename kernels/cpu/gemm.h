@@ -1,6 +1,5 @@
-// Single-precision GEMM on row-major matrices, through BLIS (chosen over
-// OpenBLAS by measurement: bench/RESULTS.md, "GEMM library"). BLAS runs
-// single-threaded: the
+// Single-precision GEMM on row-major matrices, through OpenBLAS (chosen over
+// BLIS by measurement: bench/RESULTS.md). BLAS runs single-threaded: the
 // kernels parallelise over their own tiles with ThreadPool, so the two never
 // oversubscribe the cores.
 //   C[m x n] = alpha * op(A)[m x k] * op(B)[k x n] + beta * C

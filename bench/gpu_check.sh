@@ -1,0 +1,40 @@
+#!/bin/bash
+# Runs every GPU test and GPU benchmark in one call on the device machine
+# and prints a short table. The binaries are built here and carried:
+#   make gpu-carry                       # builds into .carry/bin
+#   (device tool) carry: [".carry"], command: bash bench/gpu_check.sh
+# Binaries link our libraries and the CUDA runtime statically; the device
+# needs only its driver.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BIN=${CARRY_BIN:-.carry/bin}
+OUT_DIR=${OUT:-/tmp/gpu_check}
+mkdir -p "$OUT_DIR"
+
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null \
+  | sed 's/^/gpu: /' || echo "gpu: nvidia-smi not available"
+
+printf '%-40s %-8s %s\n' "check" "result" "detail"
+status=0
+for test in "$BIN"/*_test; do
+  [ -x "$test" ] || continue
+  name=$(basename "$test")
+  log="$OUT_DIR/$name.log"
+  if "$test" --gtest_brief=1 > "$log" 2>&1; then
+    skipped=$(grep -c '^\[  SKIPPED \]' "$log" || true)
+    passed=$(grep -oE '\[  PASSED  \] [0-9]+' "$log" | grep -oE '[0-9]+$' || echo 0)
+    result=PASS
+    [ "$skipped" -gt 0 ] && result="PASS*"
+    printf '%-40s %-8s %s\n' "$name" "$result" "passed $passed, skipped lines $skipped"
+  else
+    status=1
+    printf '%-40s %-8s %s\n' "$name" "FAIL" "see $log"
+    grep -E 'Failure|Expected|error' "$log" | head -5 | sed 's/^/    /'
+  fi
+done
+for bench in "$BIN"/*_bench; do
+  [ -x "$bench" ] || continue
+  echo "== $(basename "$bench")"
+  "$bench" 2>&1 | tee "$OUT_DIR/$(basename "$bench").txt"
+done
+exit $status
