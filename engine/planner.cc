@@ -21,9 +21,9 @@ struct Choice {
 
 // The default rule, from bench/RESULTS.md (CPU backend, 2 cores):
 // im2col + GEMM is the fastest algorithm at batch 1 on every measured layer
-// of LeNet-5, both AlexNets and VGG-16, and direct is never the fastest.
-// Winograd F(4x4,3x3) wins at batch 32 on 3x3 layers with >=256 channels
-// (up to 1.5x im2col) but loses at batch 1 on the same layers, and the plan
+// of LeNet-5, both AlexNets and VGG-16 (direct ties it only on LeNet's
+// single-channel conv1). Winograd wins at batch 32 on VGG's 512-channel
+// layers (up to 1.56x im2col) but loses at batch 1 on them, and the plan
 // is made once, before the serving batch is known; so the default is
 // im2col, and autotune (which times candidates at the serving batch) picks
 // Winograd where it wins. A faster kernel changes this rule together with
