@@ -91,7 +91,7 @@ absl::StatusOr<TensorMap> ParseSafetensors(std::string_view bytes) {
     if (tensor.dtype == "F32") {
       tensor.values.resize(elements);
       // safetensors data is little-endian, as is every target of convd.
-      std::memcpy(tensor.values.data(), data.data() + begin, end - begin);
+      if (end > begin) std::memcpy(tensor.values.data(), data.data() + begin, end - begin);
     }
     tensors.emplace(name, std::move(tensor));
   }
