@@ -86,7 +86,9 @@ TEST(ModelStatsTest, JsonCarriesTotalsAndEveryLayer) {
   EXPECT_EQ(json["layers"].size(), stats.layers.size());
   for (const auto& layer : json["layers"]) {
     EXPECT_GE(layer["time_ms"].get<double>(), 0.0);
-    if (layer["kind"] == "convolution") EXPECT_FALSE(layer["algorithm"].get<std::string>().empty());
+    if (layer["kind"] == "convolution") {
+      EXPECT_FALSE(layer["algorithm"].get<std::string>().empty());
+    }
   }
   EXPECT_NE(stats.ToTable().find("total"), std::string::npos);
 }
