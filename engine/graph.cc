@@ -48,35 +48,17 @@ std::vector<std::vector<int>> Graph::Consumers() const {
 
 ConvParams ConvParamsFor(const Graph& graph, const Layer& layer, int batch) {
   const TensorShape& in = graph.layers[layer.inputs[0]].output;
-  const ConvAttributes& a = layer.conv;
-  ConvParams p;
+  ConvParams p = layer.conv.geometry;
   p.n = batch, p.c = in.c, p.h = in.h, p.w = in.w;
-  p.k = a.num_output, p.r = a.kernel_h, p.s = a.kernel_w;
-  p.stride_h = a.stride_h, p.stride_w = a.stride_w;
-  p.pad_top = a.pad_top, p.pad_left = a.pad_left;
-  p.pad_bottom = a.pad_bottom, p.pad_right = a.pad_right;
-  p.dilation_h = a.dilation_h, p.dilation_w = a.dilation_w;
-  p.groups = a.groups;
   p.p = layer.output.h, p.q = layer.output.w;
   return p;
 }
 
 PoolParams PoolParamsFor(const Graph& graph, const Layer& layer, int batch) {
   const TensorShape& in = graph.layers[layer.inputs[0]].output;
-  const PoolAttributes& a = layer.pool;
-  PoolParams p;
+  PoolParams p = layer.pool.geometry;
   p.n = batch, p.c = in.c, p.h = in.h, p.w = in.w;
-  p.method = a.method;
-  if (a.global) {
-    p.kernel_h = in.h, p.kernel_w = in.w;
-  } else {
-    p.kernel_h = a.kernel_h, p.kernel_w = a.kernel_w;
-    p.stride_h = a.stride_h, p.stride_w = a.stride_w;
-    p.pad_top = a.pad_top, p.pad_left = a.pad_left;
-    p.pad_bottom = a.pad_bottom, p.pad_right = a.pad_right;
-    p.ceil_mode = a.ceil_mode;
-  }
-  p.count_include_pad = a.count_include_pad;
+  if (layer.pool.global) p.kernel_h = in.h, p.kernel_w = in.w;
   p.p = layer.output.h, p.q = layer.output.w;
   return p;
 }
@@ -140,9 +122,9 @@ absl::Status InferLayerShape(const Graph& graph, Layer& layer) {
     case LayerKind::kInput:
       return LayerError(layer, "only the first layer may be the input");
     case LayerKind::kConvolution: {
-      if (layer.conv.num_output <= 0) {
+      if (layer.conv.geometry.k <= 0) {
         return LayerError(layer, absl::StrFormat("num_output must be positive; got %d",
-                                                 layer.conv.num_output));
+                                                 layer.conv.geometry.k));
       }
       ConvParams p = ConvParamsFor(graph, layer, 1);
       if (absl::Status status = ComputeConvOutput(p); !status.ok()) {

@@ -35,24 +35,17 @@ enum class LayerKind {
 };
 const char* LayerKindName(LayerKind kind);
 
+// The definition's geometry is kept in the kernels' own problem type, so
+// the window fields exist once; ConvParamsFor / PoolParamsFor fill in the
+// sizes (batch, input, output) for a use.
 struct ConvAttributes {
-  int num_output = 0;
-  int kernel_h = 0, kernel_w = 0;
-  int stride_h = 1, stride_w = 1;
-  int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
-  int dilation_h = 1, dilation_w = 1;
-  int groups = 1;
+  ConvParams geometry;  // k, r, s, strides, pads, dilation, groups
   bool bias = true;
 };
 
 struct PoolAttributes {
-  PoolMethod method = PoolMethod::kMax;
-  int kernel_h = 0, kernel_w = 0;
-  int stride_h = 1, stride_w = 1;
-  int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
-  bool ceil_mode = false;
-  bool count_include_pad = true;
-  bool global = false;
+  PoolParams geometry;  // method, kernel, strides, pads, ceil_mode, count_include_pad
+  bool global = false;  // kernel = the whole input plane
 };
 
 struct LrnAttributes {

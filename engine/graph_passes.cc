@@ -44,7 +44,7 @@ void FoldBatchNorms(Graph& graph) {
         conv.residual_input >= 0 || !SoleConsumer(graph, producer, i)) {
       continue;
     }
-    const int k = conv.conv.num_output;
+    const int k = conv.conv.geometry.k;
     const int64_t per_filter = static_cast<int64_t>(conv.weight.size()) / k;
     if (conv.bias.empty()) conv.bias.assign(k, 0.0f);
     for (int c = 0; c < k; ++c) {

@@ -64,38 +64,38 @@ absl::Status Pads(const LayerDef& layer,
 absl::Status FillConvolution(const LayerDef& def, Layer& layer) {
   const ConvolutionDef& c = def.convolution();
   layer.kind = LayerKind::kConvolution;
-  ConvAttributes& a = layer.conv;
-  a.num_output = c.num_output();
+  ConvParams& g = layer.conv.geometry;
+  g.k = c.num_output();
   if (c.kernel().empty()) return LayerError(def, "convolution needs a kernel size");
-  RETURN_IF_ERROR(Pair(def, "kernel", c.kernel(), 0, a.kernel_h, a.kernel_w));
-  RETURN_IF_ERROR(Pair(def, "stride", c.stride(), 1, a.stride_h, a.stride_w));
-  RETURN_IF_ERROR(Pair(def, "dilation", c.dilation(), 1, a.dilation_h, a.dilation_w));
-  RETURN_IF_ERROR(Pads(def, c.pad(), a.pad_top, a.pad_left, a.pad_bottom, a.pad_right));
-  a.groups = c.groups();
-  a.bias = c.bias();
+  RETURN_IF_ERROR(Pair(def, "kernel", c.kernel(), 0, g.r, g.s));
+  RETURN_IF_ERROR(Pair(def, "stride", c.stride(), 1, g.stride_h, g.stride_w));
+  RETURN_IF_ERROR(Pair(def, "dilation", c.dilation(), 1, g.dilation_h, g.dilation_w));
+  RETURN_IF_ERROR(Pads(def, c.pad(), g.pad_top, g.pad_left, g.pad_bottom, g.pad_right));
+  g.groups = c.groups();
+  layer.conv.bias = c.bias();
   return absl::OkStatus();
 }
 
 absl::Status FillPooling(const LayerDef& def, Layer& layer) {
   const PoolingDef& p = def.pooling();
   layer.kind = LayerKind::kPooling;
-  PoolAttributes& a = layer.pool;
-  a.method = p.method() == PoolingDef::MAX ? PoolMethod::kMax : PoolMethod::kAverage;
-  a.ceil_mode = p.ceil_mode();
-  a.count_include_pad = p.count_include_pad();
-  a.global = p.global();
-  if (a.global) {
+  PoolParams& g = layer.pool.geometry;
+  g.method = p.method() == PoolingDef::MAX ? PoolMethod::kMax : PoolMethod::kAverage;
+  g.ceil_mode = p.ceil_mode();
+  g.count_include_pad = p.count_include_pad();
+  layer.pool.global = p.global();
+  if (layer.pool.global) {
     if (!p.kernel().empty() || !p.stride().empty() || !p.pad().empty()) {
       return LayerError(def, "global pooling takes no kernel, stride or pad");
     }
     return absl::OkStatus();
   }
   if (p.kernel().empty()) return LayerError(def, "pooling needs a kernel size (or global)");
-  RETURN_IF_ERROR(Pair(def, "kernel", p.kernel(), 0, a.kernel_h, a.kernel_w));
+  RETURN_IF_ERROR(Pair(def, "kernel", p.kernel(), 0, g.kernel_h, g.kernel_w));
   // Like PyTorch, the stride defaults to the kernel size.
-  RETURN_IF_ERROR(Pair(def, "stride", p.stride(), 0, a.stride_h, a.stride_w));
-  if (p.stride().empty()) a.stride_h = a.kernel_h, a.stride_w = a.kernel_w;
-  RETURN_IF_ERROR(Pads(def, p.pad(), a.pad_top, a.pad_left, a.pad_bottom, a.pad_right));
+  RETURN_IF_ERROR(Pair(def, "stride", p.stride(), 0, g.stride_h, g.stride_w));
+  if (p.stride().empty()) g.stride_h = g.kernel_h, g.stride_w = g.kernel_w;
+  RETURN_IF_ERROR(Pads(def, p.pad(), g.pad_top, g.pad_left, g.pad_bottom, g.pad_right));
   return absl::OkStatus();
 }
 
