@@ -105,14 +105,10 @@ absl::Status Executor::Run(const float* input, int batch, Tensor& output,
         break;
       }
       case LayerKind::kBatchNorm: {
-        // Unfolded batch norm (no convolution before it): scale and shift.
-        std::vector<float> scale(layer.output.c), shift(layer.output.c);
-        for (int c = 0; c < layer.output.c; ++c) {
-          scale[c] = layer.weight[c] / std::sqrt(layer.running_var[c] + layer.batch_norm_eps);
-          shift[c] = layer.bias[c] - layer.running_mean[c] * scale[c];
-        }
+        // Unfolded (no convolution before it): scale and shift, prepared at load.
+        const float* scale = plan_->layers[i].packed.data.data();
         cpu::ScaleShift(in, batch, layer.output.c, int64_t{layer.output.h} * layer.output.w,
-                        scale.data(), shift.data(), out, thread_pool_);
+                        scale, scale + layer.output.c, out, thread_pool_);
         break;
       }
       case LayerKind::kInput:

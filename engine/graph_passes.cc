@@ -34,6 +34,16 @@ void MergeInto(Layer& survivor, const Layer& merged) {
 
 }  // namespace
 
+ScaleShift BatchNormAsScaleShift(const Layer& bn) {
+  const int channels = static_cast<int>(bn.weight.size());
+  ScaleShift result{std::vector<double>(channels), std::vector<double>(channels)};
+  for (int c = 0; c < channels; ++c) {
+    result.scale[c] = bn.weight[c] / std::sqrt(double{bn.running_var[c]} + bn.batch_norm_eps);
+    result.shift[c] = bn.bias[c] - bn.running_mean[c] * result.scale[c];
+  }
+  return result;
+}
+
 void FoldBatchNorms(Graph& graph) {
   for (int i = 1; i < static_cast<int>(graph.layers.size()); ++i) {
     Layer& bn = graph.layers[i];
@@ -47,14 +57,13 @@ void FoldBatchNorms(Graph& graph) {
     const int k = conv.conv.geometry.k;
     const int64_t per_filter = static_cast<int64_t>(conv.weight.size()) / k;
     if (conv.bias.empty()) conv.bias.assign(k, 0.0f);
+    const ScaleShift normalise = BatchNormAsScaleShift(bn);
     for (int c = 0; c < k; ++c) {
-      const double scale = bn.weight[c] / std::sqrt(double{bn.running_var[c]} + bn.batch_norm_eps);
       for (int64_t j = 0; j < per_filter; ++j) {
         float& w = conv.weight[c * per_filter + j];
-        w = static_cast<float>(w * scale);
+        w = static_cast<float>(w * normalise.scale[c]);
       }
-      conv.bias[c] =
-          static_cast<float>((conv.bias[c] - double{bn.running_mean[c]}) * scale + bn.bias[c]);
+      conv.bias[c] = static_cast<float>(conv.bias[c] * normalise.scale[c] + normalise.shift[c]);
     }
     conv.conv.bias = true;
     // PyTorch counts scale and shift as parameters, running stats as buffers.

@@ -10,9 +10,19 @@
 #ifndef CONVD_ENGINE_GRAPH_PASSES_H_
 #define CONVD_ENGINE_GRAPH_PASSES_H_
 
+#include <vector>
+
 #include "engine/graph.h"
 
 namespace convd {
+
+// A batch norm as y = x * scale[c] + shift[c], in float64: the one place its
+// formula lives. FoldBatchNorms folds it into a convolution; the planner
+// prepares it for batch norms that stay unfolded.
+struct ScaleShift {
+  std::vector<double> scale, shift;
+};
+ScaleShift BatchNormAsScaleShift(const Layer& batch_norm);
 
 void FoldBatchNorms(Graph& graph);
 void RemoveDropouts(Graph& graph);

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "engine/graph_passes.h"
 #include "engine/status_macros.h"
 #include "kernels/cpu/conv_algorithms.h"
 #include "kernels/cpu/thread_pool.h"
@@ -157,6 +158,17 @@ absl::StatusOr<std::unique_ptr<ExecutionPlan>> Plan(Graph graph,
   }
   for (size_t i = 0; i < graph.layers.size(); ++i) {
     const Layer& layer = graph.layers[i];
+    if (layer.kind == LayerKind::kBatchNorm) {
+      const ScaleShift normalise = BatchNormAsScaleShift(layer);
+      const int channels = static_cast<int>(normalise.scale.size());
+      AlignedBuffer& packed = plan->layers[i].packed.data;
+      packed = AlignedBuffer(2 * int64_t{channels});
+      for (int c = 0; c < channels; ++c) {
+        packed.data()[c] = static_cast<float>(normalise.scale[c]);
+        packed.data()[channels + c] = static_cast<float>(normalise.shift[c]);
+      }
+      continue;
+    }
     if (layer.kind != LayerKind::kConvolution) continue;
     const ConvParams params = ConvParamsFor(graph, layer, 1);
     ASSIGN_OR_RETURN(Choice choice, ChooseAlgorithm(layer, params, options, plan->threads));

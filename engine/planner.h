@@ -45,7 +45,9 @@ struct PlanOptions {
 struct PlannedLayer {
   const ConvAlgorithm* algorithm = nullptr;  // convolutions only
   std::string why;                           // the reason for the choice
-  PackedWeights packed;                      // the algorithm's weight layout
+  // The algorithm's weight layout; for a batch norm left unfolded, its
+  // scale [C] then shift [C] (engine/graph_passes.h BatchNormAsScaleShift).
+  PackedWeights packed;
 };
 
 struct ExecutionPlan {
