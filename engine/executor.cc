@@ -12,6 +12,17 @@ namespace convd {
 Executor::Executor(std::shared_ptr<const ExecutionPlan> plan, ThreadPool* thread_pool)
     : plan_(std::move(plan)), thread_pool_(thread_pool) {}
 
+const Executor::BatchState& Executor::StateFor(int batch) {
+  auto [it, inserted] = batches_.try_emplace(batch);
+  BatchState& state = it->second;
+  if (inserted) {
+    state.memory = PlanMemory(plan_->graph, batch);
+    state.workspace_floats = plan_->WorkspaceBytes(batch) / int64_t{sizeof(float)} + 1;
+    state.stats = ComputeModelStats(*plan_, state.memory);
+  }
+  return state;
+}
+
 absl::Status Executor::Run(const float* input, int batch, Tensor& output,
                            ModelStats* stats) {
   if (batch <= 0) {
@@ -19,13 +30,13 @@ absl::Status Executor::Run(const float* input, int batch, Tensor& output,
   }
   if (input == nullptr) return absl::InvalidArgumentError("input is null");
   const Graph& graph = plan_->graph;
-  auto [it, inserted] = memory_plans_.try_emplace(batch);
-  if (inserted) it->second = PlanMemory(graph, batch);
-  const MemoryPlan& memory = it->second;
+  const BatchState& state = StateFor(batch);
+  const MemoryPlan& memory = state.memory;
   if (arena_.size() < memory.arena_floats) arena_ = AlignedBuffer(memory.arena_floats);
-  const int64_t workspace_floats = plan_->WorkspaceBytes(batch) / int64_t{sizeof(float)} + 1;
-  if (workspace_.size() < workspace_floats) workspace_ = AlignedBuffer(workspace_floats);
-  if (stats != nullptr) *stats = ComputeModelStats(*plan_, batch);
+  if (workspace_.size() < state.workspace_floats) {
+    workspace_ = AlignedBuffer(state.workspace_floats);
+  }
+  if (stats != nullptr) *stats = state.stats;
 
   auto buffer = [&](int layer) -> float* {
     const int64_t offset = memory.offsets[layer];

@@ -36,9 +36,17 @@ class Executor {
   const ExecutionPlan& plan() const { return *plan_; }
 
  private:
+  // Everything that depends only on the batch size, made on its first run.
+  struct BatchState {
+    MemoryPlan memory;
+    int64_t workspace_floats = 0;
+    ModelStats stats;  // static part; times are filled per run
+  };
+  const BatchState& StateFor(int batch);
+
   std::shared_ptr<const ExecutionPlan> plan_;
   ThreadPool* thread_pool_;
-  std::map<int, MemoryPlan> memory_plans_;  // by batch size
+  std::map<int, BatchState> batches_;
   AlignedBuffer arena_;
   AlignedBuffer workspace_;
 };

@@ -3,13 +3,17 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "engine/memory_plan.h"
 #include "nlohmann/json.hpp"
 
 namespace convd {
 
 ModelStats ComputeModelStats(const ExecutionPlan& plan, int batch) {
+  return ComputeModelStats(plan, PlanMemory(plan.graph, batch));
+}
+
+ModelStats ComputeModelStats(const ExecutionPlan& plan, const MemoryPlan& memory) {
   const Graph& graph = plan.graph;
+  const int batch = memory.batch;
   ModelStats stats;
   stats.model = graph.name;
   stats.batch = batch;
@@ -34,7 +38,6 @@ ModelStats ComputeModelStats(const ExecutionPlan& plan, int batch) {
     stats.workspace_bytes = std::max(stats.workspace_bytes, s.workspace_bytes);
     stats.layers.push_back(std::move(s));
   }
-  const MemoryPlan memory = PlanMemory(graph, batch);
   stats.input_bytes = graph.input().output.per_sample() * batch * int64_t{sizeof(float)};
   stats.activation_arena_bytes = memory.arena_floats * int64_t{sizeof(float)};
   stats.activation_bytes_no_reuse = memory.no_reuse_floats * int64_t{sizeof(float)};

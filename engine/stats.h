@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/cost.h"
+#include "engine/memory_plan.h"
 #include "engine/planner.h"
 
 namespace convd {
@@ -49,8 +50,10 @@ struct ModelStats {
   std::string ToJson() const;
 };
 
-// Everything except times.
+// Everything except times, at `batch`.
 ModelStats ComputeModelStats(const ExecutionPlan& plan, int batch);
+// The same, reusing a memory plan already made for plan.graph (its batch).
+ModelStats ComputeModelStats(const ExecutionPlan& plan, const MemoryPlan& memory);
 
 }  // namespace convd
 
