@@ -1,5 +1,7 @@
 #include "kernels/cpu/conv_algorithms.h"
 
+#include <cstring>
+
 namespace convd::cpu {
 
 const std::vector<const ConvAlgorithm*>& AllConvAlgorithms() {
@@ -13,6 +15,12 @@ const ConvAlgorithm* FindConvAlgorithm(std::string_view name) {
     if (algorithm->name() == name) return algorithm;
   }
   return nullptr;
+}
+
+PackedWeights PlainWeights(const ConvParams& params, const float* weights) {
+  PackedWeights packed{AlignedBuffer(params.weight_elements())};
+  std::memcpy(packed.data.data(), weights, packed.data.bytes());
+  return packed;
 }
 
 }  // namespace convd::cpu

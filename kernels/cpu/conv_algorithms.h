@@ -21,6 +21,10 @@ const std::vector<const ConvAlgorithm*>& AllConvAlgorithms();
 // nullptr when no algorithm has that name.
 const ConvAlgorithm* FindConvAlgorithm(std::string_view name);
 
+// The weights as given, [K, C/groups, R, S], in aligned memory: the packed
+// form of algorithms that read the PyTorch layout directly.
+PackedWeights PlainWeights(const ConvParams& params, const float* weights);
+
 }  // namespace convd::cpu
 
 #endif  // CONVD_KERNELS_CPU_CONV_ALGORITHMS_H_

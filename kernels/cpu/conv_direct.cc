@@ -4,7 +4,6 @@
 // Needs no workspace and no weight transform: best for tiny layers where
 // im2col's copy and GEMM's packing cost more than the arithmetic.
 #include <algorithm>
-#include <cstring>
 
 #include "kernels/conv_algorithm.h"
 #include "kernels/cpu/conv_algorithms.h"
@@ -29,9 +28,7 @@ class DirectConvAlgorithm final : public ConvAlgorithm {
 
   absl::StatusOr<PackedWeights> PrepareWeights(const ConvParams& params,
                                                const float* weights) const override {
-    PackedWeights packed{AlignedBuffer(params.weight_elements())};
-    std::memcpy(packed.data.data(), weights, packed.data.bytes());
-    return packed;
+    return PlainWeights(params, weights);
   }
 
   absl::Status Run(const ConvArgs& args, const ExecContext& context) const override {

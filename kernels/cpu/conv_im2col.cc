@@ -6,7 +6,6 @@
 // 1x1 stride-1 unpadded layers skip the unrolling: the input already is the
 // column matrix.
 #include <algorithm>
-#include <cstring>
 
 #include "kernels/conv_algorithm.h"
 #include "kernels/cpu/conv_algorithms.h"
@@ -75,9 +74,7 @@ class Im2colGemmAlgorithm final : public ConvAlgorithm {
 
   absl::StatusOr<PackedWeights> PrepareWeights(const ConvParams& params,
                                                const float* weights) const override {
-    PackedWeights packed{AlignedBuffer(params.weight_elements())};
-    std::memcpy(packed.data.data(), weights, packed.data.bytes());
-    return packed;
+    return PlainWeights(params, weights);
   }
 
   absl::Status Run(const ConvArgs& args, const ExecContext& context) const override {
