@@ -7,12 +7,13 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "engine/model_config.h"
 #include "engine/graph_passes.h"
 #include "engine/network_loader.h"
 #include "engine/safetensors.h"
 #include "engine/status_macros.h"
 #include "engine/weights.h"
-#include "google/protobuf/text_format.h"
 
 namespace convd {
 namespace {
@@ -28,62 +29,65 @@ absl::StatusOr<std::string> ReadFile(const fs::path& path) {
   return contents.str();
 }
 
-absl::StatusOr<int64_t> LatestVersion(const fs::path& model_dir) {
-  int64_t latest = -1;
-  std::error_code error;
-  for (const fs::directory_entry& entry : fs::directory_iterator(model_dir, error)) {
-    int64_t version;
-    if (entry.is_directory() && absl::SimpleAtoi(entry.path().filename().string(), &version) &&
-        version > 0) {
-      latest = std::max(latest, version);
-    }
+absl::StatusOr<std::vector<std::string>> ReadLabels(const fs::path& path) {
+  ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  std::vector<std::string> labels = absl::StrSplit(text, '\n');
+  while (!labels.empty() && labels.back().empty()) labels.pop_back();
+  for (std::string& label : labels) {
+    if (!label.empty() && label.back() == '\r') label.pop_back();
   }
-  if (error) {
-    return absl::NotFoundError(absl::StrCat("cannot list ", model_dir.string(), ": ",
-                                            error.message()));
-  }
-  if (latest < 0) {
-    return absl::NotFoundError(absl::StrCat(
-        "model directory ", model_dir.string(), " has no numbered version folder"));
-  }
-  return latest;
+  return labels;
 }
 
 }  // namespace
 
-absl::StatusOr<config::ModelConfig> ParseModelConfig(const std::string& text) {
-  config::ModelConfig config;
-  if (!google::protobuf::TextFormat::ParseFromString(text, &config)) {
-    return absl::InvalidArgumentError("config.pbtxt does not parse as a ModelConfig");
-  }
-  if (config.max_batch_size() < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "config.pbtxt: max_batch_size must be at least 1; got ", config.max_batch_size()));
-  }
+absl::StatusOr<inference::ModelConfig> ReadModelConfig(const std::string& model_dir) {
+  const fs::path dir = fs::path(model_dir).lexically_normal();
+  ASSIGN_OR_RETURN(std::string text, ReadFile(dir / "config.pbtxt"));
+  ASSIGN_OR_RETURN(inference::ModelConfig config, ParseModelConfig(text));
+  const std::string directory_name =
+      dir.has_filename() ? dir.filename().string() : dir.parent_path().filename().string();
+  RETURN_IF_ERROR(NormalizeModelConfig(directory_name, config));
   return config;
 }
 
-absl::StatusOr<AlgorithmPolicy> PolicyFromConfig(const config::AlgorithmPolicyConfig& config) {
-  AlgorithmPolicy policy;
-  switch (config.mode()) {
-    case config::AlgorithmPolicyConfig::AUTO:
-      break;
-    case config::AlgorithmPolicyConfig::AUTOTUNE:
-      policy.mode = AlgorithmPolicy::Mode::kAutotune;
-      break;
-    case config::AlgorithmPolicyConfig::FORCED: {
-      ASSIGN_OR_RETURN(policy, PolicyFromName(config.algorithm()));
-      if (policy.mode != AlgorithmPolicy::Mode::kForced) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "algorithm_policy FORCED needs an algorithm name; got '", config.algorithm(), "'"));
+absl::StatusOr<std::vector<int64_t>> ListVersions(const std::string& model_dir) {
+  std::vector<int64_t> versions;
+  std::error_code error;
+  for (const fs::directory_entry& entry : fs::directory_iterator(model_dir, error)) {
+    auto version = ParseVersion(entry.path().filename().string());
+    if (entry.is_directory() && version.ok()) versions.push_back(*version);
+  }
+  if (error) {
+    return absl::NotFoundError(absl::StrCat("cannot list ", model_dir, ": ", error.message()));
+  }
+  std::sort(versions.begin(), versions.end());
+  return versions;
+}
+
+absl::StatusOr<std::vector<int64_t>> VersionsToServe(const inference::ModelConfig& config,
+                                                     const std::vector<int64_t>& available) {
+  const inference::ModelVersionPolicy& policy = config.version_policy();
+  std::vector<int64_t> chosen;
+  if (policy.has_specific()) {
+    for (int64_t version : policy.specific().versions()) {
+      if (!std::binary_search(available.begin(), available.end(), version)) {
+        return absl::NotFoundError(absl::StrCat("model '", config.name(), "': version ", version,
+                                                " named by version_policy has no folder"));
       }
-      break;
+      chosen.push_back(version);
     }
+  } else if (policy.has_all()) {
+    chosen = available;
+  } else {
+    const size_t keep = std::min<size_t>(available.size(), policy.latest().num_versions());
+    chosen.assign(available.end() - keep, available.end());
   }
-  for (const auto& [layer, algorithm] : config.layer_algorithm()) {
-    policy.per_layer[layer] = algorithm;
+  if (chosen.empty()) {
+    return absl::NotFoundError(absl::StrCat("model '", config.name(),
+                                            "' has no numbered version folder to serve"));
   }
-  return policy;
+  return chosen;
 }
 
 absl::StatusOr<Graph> LoadNetworkGraph(const std::string& version_dir,
@@ -110,43 +114,59 @@ absl::StatusOr<Graph> LoadNetworkGraph(const std::string& version_dir,
   return graph;
 }
 
-absl::StatusOr<LoadedModel> LoadModel(const std::string& model_dir,
-                                      const LoadOptions& options) {
+absl::StatusOr<LoadedModel> LoadModelVersion(const std::string& model_dir,
+                                             const inference::ModelConfig& config,
+                                             int64_t version, const LoadOptions& options) {
   const fs::path dir(model_dir);
   LoadedModel model;
-  ASSIGN_OR_RETURN(std::string config_text, ReadFile(dir / "config.pbtxt"));
-  ASSIGN_OR_RETURN(model.config, ParseModelConfig(config_text));
-  if (model.config.name().empty()) model.config.set_name(dir.filename().string());
-  if (options.version.has_value()) {
-    model.version = *options.version;
-  } else {
-    ASSIGN_OR_RETURN(model.version, LatestVersion(dir));
+  model.config = config;
+  model.version = version;
+  if (config.platform() != kPlatformNetwork) {
+    return absl::UnimplementedError(absl::StrCat("model '", config.name(), "': platform '",
+                                                 config.platform(), "' is not supported yet"));
   }
-  ASSIGN_OR_RETURN(Graph graph, LoadNetworkGraph((dir / std::to_string(model.version)).string(),
+  ASSIGN_OR_RETURN(Graph graph, LoadNetworkGraph((dir / std::to_string(version)).string(),
                                                  &model.generated_weights));
-  if (graph.name.empty()) graph.name = model.config.name();
-  // The config's input dims, when given, must match the network's.
-  if (model.config.input_size() > 0 && model.config.input(0).dims_size() == 3) {
-    const auto& dims = model.config.input(0).dims();
-    const TensorShape& in = graph.input().output;
-    if (dims[0] != in.c || dims[1] != in.h || dims[2] != in.w) {
+  if (graph.name.empty()) graph.name = config.name();
+  RETURN_IF_ERROR(ValidateConfigAgainstGraph(config, graph));
+  const inference::ModelOutput& output = config.output(0);
+  if (!output.label_filename().empty()) {
+    ASSIGN_OR_RETURN(model.labels, ReadLabels(dir / output.label_filename()));
+    const TensorShape& out = graph.output().output;
+    if (static_cast<int64_t>(model.labels.size()) != int64_t{out.c} * out.h * out.w) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "config.pbtxt input dims [", dims[0], ", ", dims[1], ", ", dims[2],
-          "] do not match the network input ", in.ToString()));
+          "model '", config.name(), "': ", output.label_filename(), " has ",
+          model.labels.size(), " labels for ", int64_t{out.c} * out.h * out.w, " outputs"));
     }
   }
   PlanOptions plan_options;
   if (options.policy_override.has_value()) {
     plan_options.policy = *options.policy_override;
   } else {
-    ASSIGN_OR_RETURN(plan_options.policy, PolicyFromConfig(model.config.algorithm_policy()));
+    ASSIGN_OR_RETURN(plan_options.policy, PolicyFromConfig(config.algorithm_policy()));
   }
   plan_options.autotune_batch =
-      options.autotune_batch.value_or(std::min(8, model.config.max_batch_size()));
+      options.autotune_batch.value_or(std::clamp(config.max_batch_size(), 1, 8));
   plan_options.thread_pool = options.thread_pool;
   ASSIGN_OR_RETURN(std::unique_ptr<ExecutionPlan> plan, Plan(std::move(graph), plan_options));
   model.plan = std::move(plan);
   return model;
+}
+
+absl::StatusOr<LoadedModel> LoadModel(const std::string& model_dir, const LoadOptions& options) {
+  ASSIGN_OR_RETURN(inference::ModelConfig config, ReadModelConfig(model_dir));
+  int64_t version = 0;
+  if (options.version.has_value()) {
+    version = *options.version;
+  } else {
+    ASSIGN_OR_RETURN(std::vector<int64_t> versions, ListVersions(model_dir));
+    if (versions.empty()) {
+      return absl::NotFoundError(absl::StrCat("model directory ", model_dir,
+                                              " has no numbered version folder"));
+    }
+    version = versions.back();
+  }
+  return LoadModelVersion(model_dir, config, version, options);
 }
 
 }  // namespace convd

@@ -1,15 +1,16 @@
 // Loads a model directory of the repository layout
-//   <model>/config.pbtxt            config::ModelConfig (proto/model_config.proto)
+//   <model>/config.pbtxt            inference::ModelConfig (engine/model_config.h)
+//   <model>/<labels file>           optional, named by the output's label_filename
 //   <model>/<version>/network.pbtxt convd network definition
 //   <model>/<version>/weights.safetensors   optional; else seeded He init
-// into a ready-to-run ExecutionPlan. The highest numeric version is loaded
-// unless one is named.
+// into a ready-to-run ExecutionPlan per version.
 #ifndef CONVD_ENGINE_MODEL_LOADER_H_
 #define CONVD_ENGINE_MODEL_LOADER_H_
 
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "engine/planner.h"
@@ -18,9 +19,10 @@
 namespace convd {
 
 struct LoadedModel {
-  config::ModelConfig config;
+  inference::ModelConfig config;  // normalized
   int64_t version = 0;
   bool generated_weights = false;  // true when no weights file was found
+  std::vector<std::string> labels;  // empty without a label file
   std::shared_ptr<const ExecutionPlan> plan;
 };
 
@@ -30,22 +32,32 @@ struct LoadOptions {
   // Batch size autotuning times candidates at (default: max_batch_size
   // capped at 8, a typical serving batch).
   std::optional<int> autotune_batch;
-  std::optional<int64_t> version;  // default: the highest
+  std::optional<int64_t> version;  // LoadModel only; default: the highest
   ThreadPool* thread_pool = nullptr;
 };
 
-absl::StatusOr<LoadedModel> LoadModel(const std::string& model_dir,
-                                      const LoadOptions& options);
+// Reads, parses and normalizes <model_dir>/config.pbtxt.
+absl::StatusOr<inference::ModelConfig> ReadModelConfig(const std::string& model_dir);
+
+// The numbered version folders of a model directory, ascending.
+absl::StatusOr<std::vector<int64_t>> ListVersions(const std::string& model_dir);
+
+// The versions the config's version_policy selects from `available`.
+absl::StatusOr<std::vector<int64_t>> VersionsToServe(const inference::ModelConfig& config,
+                                                     const std::vector<int64_t>& available);
+
+// Loads one version with an already read config.
+absl::StatusOr<LoadedModel> LoadModelVersion(const std::string& model_dir,
+                                             const inference::ModelConfig& config,
+                                             int64_t version, const LoadOptions& options);
+
+// Reads the config and loads options.version (default: the highest).
+absl::StatusOr<LoadedModel> LoadModel(const std::string& model_dir, const LoadOptions& options);
 
 // Reads the network and its weights from one version directory and applies
 // the graph passes; exposed for tools and tests.
 absl::StatusOr<Graph> LoadNetworkGraph(const std::string& version_dir,
                                        bool* generated_weights = nullptr);
-
-absl::StatusOr<config::ModelConfig> ParseModelConfig(const std::string& text);
-
-// Converts the config's policy into the planner's.
-absl::StatusOr<AlgorithmPolicy> PolicyFromConfig(const config::AlgorithmPolicyConfig& config);
 
 }  // namespace convd
 
