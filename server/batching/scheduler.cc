@@ -1,0 +1,189 @@
+#include "server/batching/scheduler.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/container/inlined_vector.h"
+#include "absl/strings/str_cat.h"
+
+namespace convd {
+namespace {
+
+int64_t Nanoseconds(TimePoint from, TimePoint to) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(to - from).count();
+}
+
+}  // namespace
+
+Scheduler::Scheduler(SchedulerOptions options,
+                     std::vector<std::unique_ptr<InstanceRunner>> runners)
+    : options_(std::move(options)), runners_(std::move(runners)) {
+  threads_.reserve(runners_.size());
+  for (auto& runner : runners_) {
+    threads_.emplace_back([this, &runner] { InstanceLoop(*runner); });
+  }
+}
+
+Scheduler::~Scheduler() { Stop(); }
+
+absl::Status Scheduler::Schedule(JobPtr job) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (stopping_) return absl::UnavailableError("model is being unloaded or the server is stopping");
+  if (options_.max_queue_size > 0 && static_cast<int>(queue_.size()) >= options_.max_queue_size) {
+    return absl::UnavailableError(absl::StrCat("queue is full (max_queue_size ",
+                                               options_.max_queue_size, "); retry later"));
+  }
+  job->enqueued = SteadyClock::now();
+  queue_.push_back(std::move(job));
+  changed_.notify_one();
+  return absl::OkStatus();
+}
+
+void Scheduler::Cancel(InferenceJob& job) {
+  job.cancelled.store(true);
+  std::lock_guard<std::mutex> lock(mutex_);
+  changed_.notify_all();
+}
+
+void Scheduler::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+    changed_.notify_all();
+  }
+  std::call_once(joined_, [this] {
+    for (std::thread& thread : threads_) thread.join();
+  });
+}
+
+int Scheduler::queue_depth() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return static_cast<int>(queue_.size());
+}
+
+void Scheduler::SweepLocked(TimePoint now,
+                            std::vector<std::pair<JobPtr, absl::Status>>& rejected) {
+  auto keep = std::remove_if(queue_.begin(), queue_.end(), [&](JobPtr& job) {
+    if (job->cancelled.load()) {
+      rejected.emplace_back(std::move(job), absl::CancelledError("request cancelled by the client"));
+      return true;
+    }
+    if (job->queue_deadline.has_value() && now >= *job->queue_deadline) {
+      rejected.emplace_back(
+          std::move(job),
+          absl::DeadlineExceededError(absl::StrCat(
+              "request timed out after ", Nanoseconds(job->enqueued, now) / 1000,
+              " us in the queue")));
+      return true;
+    }
+    return false;
+  });
+  queue_.erase(keep, queue_.end());
+}
+
+TimePoint Scheduler::TakeBatchLocked(TimePoint now, std::vector<JobPtr>& batch) {
+  if (queue_.empty()) return TimePoint::max();
+  BatchingPolicy policy = options_.batching;
+  if (stopping_) policy.max_queue_delay = std::chrono::microseconds(0);  // drain now
+  // Only the requests that could join one batch matter to the decision.
+  const size_t window = std::min<size_t>(queue_.size(), policy.max_batch_size + 1);
+  absl::InlinedVector<int, 64> rows(window);
+  for (size_t i = 0; i < window; ++i) rows[i] = queue_[i]->rows;
+  const BatchDecision decision = NextBatch(rows, queue_.front()->enqueued, now, policy);
+  if (decision.take > 0) {
+    batch.assign(std::make_move_iterator(queue_.begin()),
+                 std::make_move_iterator(queue_.begin() + decision.take));
+    queue_.erase(queue_.begin(), queue_.begin() + decision.take);
+    if (!queue_.empty()) changed_.notify_one();  // another instance may take the rest
+    return now;
+  }
+  TimePoint wake = decision.wait_until;
+  for (const JobPtr& job : queue_) {
+    if (job->queue_deadline.has_value()) wake = std::min(wake, *job->queue_deadline);
+  }
+  return wake;
+}
+
+void Scheduler::InstanceLoop(InstanceRunner& runner) {
+  std::vector<JobPtr> batch;
+  std::vector<std::pair<JobPtr, absl::Status>> rejected;
+  std::vector<float> gather;
+  Tensor output;
+  for (;;) {
+    bool exit = false;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      for (;;) {
+        const TimePoint now = SteadyClock::now();
+        SweepLocked(now, rejected);
+        if (!rejected.empty()) break;  // answer them before anything else
+        const TimePoint wake = TakeBatchLocked(now, batch);
+        if (!batch.empty()) break;
+        if (queue_.empty() && stopping_) {
+          exit = true;
+          break;
+        }
+        if (wake == TimePoint::max()) {
+          changed_.wait(lock);
+        } else {
+          changed_.wait_until(lock, wake);
+        }
+      }
+    }
+    for (auto& [job, status] : rejected) job->done(std::move(status));
+    rejected.clear();
+    if (!batch.empty()) RunBatch(runner, batch, gather, output);
+    batch.clear();
+    if (exit) return;
+  }
+}
+
+void Scheduler::RunBatch(InstanceRunner& runner, std::vector<JobPtr>& batch,
+                         std::vector<float>& gather, Tensor& output) {
+  const TimePoint start = SteadyClock::now();
+  int rows = 0;
+  bool want_stats = false;
+  for (const JobPtr& job : batch) {
+    rows += job->rows;
+    want_stats |= job->want_layer_stats;
+  }
+  const float* input = batch.front()->input.data();
+  if (batch.size() > 1) {  // one job's input is used in place
+    gather.resize(static_cast<size_t>(rows) * options_.input_row_elements);
+    float* cursor = gather.data();
+    for (const JobPtr& job : batch) {
+      std::memcpy(cursor, job->input.data(), job->input.size() * sizeof(float));
+      cursor += job->input.size();
+    }
+    input = gather.data();
+  }
+  const TimePoint gathered = SteadyClock::now();
+  ModelStats stats;
+  absl::Status status = runner.Run(input, rows, output, want_stats ? &stats : nullptr);
+  const TimePoint inferred = SteadyClock::now();
+  if (status.ok()) {
+    const float* cursor = output.data();
+    for (const JobPtr& job : batch) {
+      const int64_t count = job->rows * options_.output_row_elements;
+      job->output.assign(cursor, cursor + count);
+      cursor += count;
+    }
+  }
+  const TimePoint scattered = SteadyClock::now();
+  JobTimes times;
+  times.compute_input_ns = Nanoseconds(start, gathered);
+  times.compute_infer_ns = Nanoseconds(gathered, inferred);
+  times.compute_output_ns = Nanoseconds(inferred, scattered);
+  if (status.ok() && options_.observer != nullptr) {
+    options_.observer->RecordExecution(rows, times);
+  }
+  for (const JobPtr& job : batch) {
+    job->batch_size = rows;
+    job->times = times;
+    job->times.queue_ns = Nanoseconds(job->enqueued, start);
+    if (job->want_layer_stats && status.ok()) job->layer_stats = stats;
+    job->done(status);
+  }
+}
+
+}  // namespace convd

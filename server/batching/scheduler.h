@@ -1,0 +1,134 @@
+// Per-model request queue and the model instances that drain it in
+// dynamically formed batches (batch_formation.h).
+//
+// Contract:
+//  - Schedule() never blocks. It takes the job only when it returns OK;
+//    it returns UNAVAILABLE when the queue is full or the scheduler is
+//    stopping, and the caller still owns the job.
+//  - Every scheduled job's `done` is called exactly once, from an instance
+//    thread: OK with the outputs filled in, DEADLINE_EXCEEDED when its
+//    queue timeout passed first, CANCELLED when Cancel() dropped it from the
+//    queue (a job already running completes normally), or the runner's
+//    error. The scheduler keeps its reference until `done` returns.
+//  - Stop() refuses new jobs, runs every queued job without waiting for
+//    batching delays, then joins the instance threads. The destructor stops.
+//
+// Thread safety: all methods may be called from any thread.
+//
+//   auto job = std::make_shared<InferenceJob>();
+//   job->rows = 1; job->input = ...; job->done = [](absl::Status s) {...};
+//   RETURN_IF_ERROR(scheduler.Schedule(job));
+#ifndef CONVD_SERVER_BATCHING_SCHEDULER_H_
+#define CONVD_SERVER_BATCHING_SCHEDULER_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "engine/stats.h"
+#include "engine/tensor.h"
+#include "server/batching/batch_formation.h"
+
+namespace convd {
+
+// Runs one batch on one model instance (the CPU executor, later the GPU).
+// Called from that instance's thread only.
+class InstanceRunner {
+ public:
+  virtual ~InstanceRunner() = default;
+  // `input` holds batch rows of the model input; `output` is resized to
+  // batch rows of the output. `stats`, when not null, receives the
+  // per-layer table with measured times.
+  virtual absl::Status Run(const float* input, int batch, Tensor& output, ModelStats* stats) = 0;
+};
+
+// Time spent on a job's batch, in nanoseconds.
+struct JobTimes {
+  int64_t queue_ns = 0;           // arrival to the start of its batch
+  int64_t compute_input_ns = 0;   // gathering the batch's input
+  int64_t compute_infer_ns = 0;   // the forward pass
+  int64_t compute_output_ns = 0;  // scattering the outputs
+};
+
+struct InferenceJob {
+  // Filled by the caller before Schedule().
+  int rows = 1;                           // in [1, max_batch_size]
+  std::vector<float> input;               // rows x input row elements
+  bool want_layer_stats = false;
+  std::optional<TimePoint> queue_deadline;  // DEADLINE_EXCEEDED if still queued then
+  absl::AnyInvocable<void(absl::Status)> done;
+
+  // Set by the scheduler before `done`.
+  TimePoint enqueued;
+  std::vector<float> output;  // rows x output row elements
+  int batch_size = 0;         // rows of the batch this job ran in
+  JobTimes times;
+  ModelStats layer_stats;     // when want_layer_stats
+
+  std::atomic<bool> cancelled{false};
+};
+
+// Batch-level statistics sink (the model's statistics recorder).
+class ExecutionObserver {
+ public:
+  virtual ~ExecutionObserver() = default;
+  virtual void RecordExecution(int batch_size, const JobTimes& times) = 0;
+};
+
+struct SchedulerOptions {
+  BatchingPolicy batching;
+  int64_t input_row_elements = 0;   // C*H*W of the model input
+  int64_t output_row_elements = 0;  // elements of one output row
+  // Requests waiting (not running) beyond which Schedule() refuses; 0: none.
+  int max_queue_size = 0;
+  ExecutionObserver* observer = nullptr;  // may be null; must outlive this
+};
+
+class Scheduler {
+ public:
+  // One thread per runner; runners run batches concurrently.
+  Scheduler(SchedulerOptions options, std::vector<std::unique_ptr<InstanceRunner>> runners);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  absl::Status Schedule(std::shared_ptr<InferenceJob> job);
+  // Marks the job cancelled; a queued job is dropped with CANCELLED.
+  void Cancel(InferenceJob& job);
+  void Stop();
+
+  int queue_depth() const;
+
+ private:
+  using JobPtr = std::shared_ptr<InferenceJob>;
+
+  void InstanceLoop(InstanceRunner& runner);
+  // Moves cancelled and timed-out jobs from the queue to `rejected`.
+  void SweepLocked(TimePoint now, std::vector<std::pair<JobPtr, absl::Status>>& rejected);
+  // Picks the next batch into `batch`, or returns when the caller should
+  // wait; returns the time to wait until (max: until notified).
+  TimePoint TakeBatchLocked(TimePoint now, std::vector<JobPtr>& batch);
+  void RunBatch(InstanceRunner& runner, std::vector<JobPtr>& batch, std::vector<float>& gather,
+                Tensor& output);
+
+  const SchedulerOptions options_;
+  std::vector<std::unique_ptr<InstanceRunner>> runners_;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<JobPtr> queue_;  // guarded by mutex_
+  bool stopping_ = false;     // guarded by mutex_
+  std::vector<std::thread> threads_;
+  std::once_flag joined_;
+};
+
+}  // namespace convd
+
+#endif  // CONVD_SERVER_BATCHING_SCHEDULER_H_

@@ -1,0 +1,184 @@
+#include "server/batching/scheduler.h"
+
+#include <future>
+#include <map>
+
+#include "absl/synchronization/notification.h"
+#include "gtest/gtest.h"
+#include "kernels/testing/numeric.h"
+
+namespace convd {
+namespace {
+
+using std::chrono::milliseconds;
+constexpr int kRowElements = 5;
+
+// Output row = 2 * input row, so a
+// job's output shows whether it got its own rows back. Optionally blocks
+// each run until `gate` is notified, and counts concurrent runs.
+class DoublingRunner : public InstanceRunner {
+ public:
+  struct Shared {
+    std::mutex mutex;
+    std::vector<int> batch_sizes;
+    int running = 0;
+    int max_running = 0;
+    absl::Notification* gate = nullptr;
+  };
+  explicit DoublingRunner(Shared* shared) : shared_(shared) {}
+
+  absl::Status Run(const float* input, int batch, Tensor& output, ModelStats* stats) override {
+    {
+      std::lock_guard<std::mutex> lock(shared_->mutex);
+      shared_->batch_sizes.push_back(batch);
+      shared_->max_running = std::max(shared_->max_running, ++shared_->running);
+    }
+    if (shared_->gate != nullptr) shared_->gate->WaitForNotification();
+    output = Tensor(TensorShape{batch, kRowElements, 1, 1});
+    for (int i = 0; i < batch * kRowElements; ++i) output.data()[i] = 2.0f * input[i];
+    if (stats != nullptr) stats->batch = batch;
+    std::lock_guard<std::mutex> lock(shared_->mutex);
+    --shared_->running;
+    return absl::OkStatus();
+  }
+
+ private:
+  Shared* shared_;
+};
+
+std::unique_ptr<Scheduler> MakeScheduler(DoublingRunner::Shared* shared, BatchingPolicy batching,
+                                         int instances = 1, int max_queue_size = 0) {
+  SchedulerOptions options;
+  options.batching = std::move(batching);
+  options.input_row_elements = kRowElements;
+  options.output_row_elements = kRowElements;
+  options.max_queue_size = max_queue_size;
+  std::vector<std::unique_ptr<InstanceRunner>> runners;
+  for (int i = 0; i < instances; ++i) runners.push_back(std::make_unique<DoublingRunner>(shared));
+  return std::make_unique<Scheduler>(std::move(options), std::move(runners));
+}
+
+BatchingPolicy Dynamic(int max_batch, int delay_ms) {
+  BatchingPolicy policy;
+  policy.max_batch_size = max_batch;
+  policy.max_queue_delay = milliseconds(delay_ms);
+  return policy;
+}
+
+struct Submitted {
+  std::shared_ptr<InferenceJob> job;
+  std::future<absl::Status> result;
+};
+
+Submitted MakeJob(int rows) {
+  Submitted s;
+  s.job = std::make_shared<InferenceJob>();
+  s.job->rows = rows;
+  s.job->input = testing::RandomVector(rows * kRowElements);
+  auto promise = std::make_shared<std::promise<absl::Status>>();
+  s.result = promise->get_future();
+  s.job->done = [promise](absl::Status status) { promise->set_value(std::move(status)); };
+  return s;
+}
+
+TEST(SchedulerTest, CombinesRequestsOfDifferentSizesAndScattersOutputs) {
+  DoublingRunner::Shared shared;
+  auto scheduler = MakeScheduler(&shared, Dynamic(8, 200));
+  std::vector<Submitted> jobs;
+  for (int rows : {1, 3, 2}) {
+    jobs.push_back(MakeJob(rows));
+    ASSERT_TRUE(scheduler->Schedule(jobs.back().job).ok());
+  }
+  for (Submitted& s : jobs) {
+    ASSERT_TRUE(s.result.get().ok());
+    EXPECT_EQ(s.job->batch_size, 6);
+    ASSERT_EQ(s.job->output.size(), s.job->input.size());
+    for (size_t i = 0; i < s.job->input.size(); ++i) {
+      EXPECT_EQ(s.job->output[i], 2.0f * s.job->input[i]);
+    }
+    EXPECT_GE(s.job->times.queue_ns, 0);
+  }
+  EXPECT_EQ(shared.batch_sizes, std::vector<int>({6}));
+}
+
+TEST(SchedulerTest, FullQueueRefusesAtOnceAndKeepsTheJobWithTheCaller) {
+  DoublingRunner::Shared shared;
+  absl::Notification gate;
+  shared.gate = &gate;
+  auto scheduler = MakeScheduler(&shared, Dynamic(1, 0), 1, /*max_queue_size=*/2);
+  Submitted running = MakeJob(1);
+  ASSERT_TRUE(scheduler->Schedule(running.job).ok());
+  // Wait until the instance has taken the first job, so the queue is empty.
+  while (scheduler->queue_depth() != 0) std::this_thread::yield();
+  Submitted a = MakeJob(1), b = MakeJob(1), c = MakeJob(1);
+  ASSERT_TRUE(scheduler->Schedule(a.job).ok());
+  ASSERT_TRUE(scheduler->Schedule(b.job).ok());
+  const absl::Status refused = scheduler->Schedule(c.job);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(refused.message().find("queue is full"), std::string::npos) << refused;
+  gate.Notify();
+  EXPECT_TRUE(running.result.get().ok());
+  EXPECT_TRUE(a.result.get().ok());
+  EXPECT_TRUE(b.result.get().ok());
+  EXPECT_EQ(c.result.wait_for(milliseconds(0)), std::future_status::timeout);  // never called
+}
+
+TEST(SchedulerTest, QueueTimeoutGivesDeadlineExceeded) {
+  DoublingRunner::Shared shared;
+  auto scheduler = MakeScheduler(&shared, Dynamic(8, 10000));  // would wait 10 s
+  Submitted s = MakeJob(1);
+  s.job->queue_deadline = SteadyClock::now() + milliseconds(20);
+  ASSERT_TRUE(scheduler->Schedule(s.job).ok());
+  ASSERT_EQ(s.result.wait_for(milliseconds(5000)), std::future_status::ready);
+  const absl::Status status = s.result.get();
+  EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
+  EXPECT_TRUE(shared.batch_sizes.empty());
+}
+
+TEST(SchedulerTest, CancelledJobIsDroppedFromTheQueue) {
+  DoublingRunner::Shared shared;
+  auto scheduler = MakeScheduler(&shared, Dynamic(8, 10000));
+  Submitted s = MakeJob(2);
+  ASSERT_TRUE(scheduler->Schedule(s.job).ok());
+  scheduler->Cancel(*s.job);
+  ASSERT_EQ(s.result.wait_for(milliseconds(5000)), std::future_status::ready);
+  EXPECT_EQ(s.result.get().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(scheduler->queue_depth(), 0);
+  EXPECT_TRUE(shared.batch_sizes.empty());
+}
+
+TEST(SchedulerTest, StopRunsEveryQueuedJobWithoutWaitingForTheDelay) {
+  DoublingRunner::Shared shared;
+  auto scheduler = MakeScheduler(&shared, Dynamic(4, 60000));  // a minute
+  std::vector<Submitted> jobs;
+  for (int i = 0; i < 7; ++i) {
+    jobs.push_back(MakeJob(1 + i % 2));
+    ASSERT_TRUE(scheduler->Schedule(jobs.back().job).ok());
+  }
+  const TimePoint start = SteadyClock::now();
+  scheduler->Stop();
+  EXPECT_LT(SteadyClock::now() - start, std::chrono::seconds(30));
+  for (Submitted& s : jobs) EXPECT_TRUE(s.result.get().ok());
+  EXPECT_EQ(scheduler->Schedule(MakeJob(1).job).code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(SchedulerTest, InstancesRunBatchesConcurrently) {
+  DoublingRunner::Shared shared;
+  absl::Notification gate;
+  shared.gate = &gate;
+  auto scheduler = MakeScheduler(&shared, Dynamic(1, 0), /*instances=*/2);
+  Submitted a = MakeJob(1), b = MakeJob(1);
+  ASSERT_TRUE(scheduler->Schedule(a.job).ok());
+  ASSERT_TRUE(scheduler->Schedule(b.job).ok());
+  for (;;) {  // both instances inside Run at once, or this test times out
+    std::lock_guard<std::mutex> lock(shared.mutex);
+    if (shared.running == 2) break;
+  }
+  gate.Notify();
+  EXPECT_TRUE(a.result.get().ok());
+  EXPECT_TRUE(b.result.get().ok());
+  EXPECT_EQ(shared.max_running, 2);
+}
+
+}  // namespace
+}  // namespace convd
