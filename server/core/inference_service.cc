@@ -1,0 +1,223 @@
+#include "server/core/inference_service.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "engine/model_config.h"
+#include "engine/status_macros.h"
+#include "server/core/infer_codec.h"
+
+namespace convd {
+namespace {
+
+int64_t NanosecondsSince(TimePoint start) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now() - start)
+      .count();
+}
+
+// When a queued request times out: the config's default, shortened by the
+// request's own "timeout" where the config allows overrides.
+std::optional<TimePoint> QueueDeadline(const inference::ModelConfig& config,
+                                       const DecodedRequest& request, TimePoint arrival) {
+  std::optional<std::chrono::microseconds> timeout;
+  if (config.has_dynamic_batching()) {
+    const inference::ModelQueuePolicy& policy = config.dynamic_batching().default_queue_policy();
+    if (policy.default_timeout_microseconds() > 0) {
+      timeout = std::chrono::microseconds(policy.default_timeout_microseconds());
+    }
+    if (request.timeout.has_value() && policy.allow_timeout_override()) {
+      timeout = timeout.has_value() ? std::min(*timeout, *request.timeout) : *request.timeout;
+    }
+  }
+  if (!timeout.has_value()) return std::nullopt;
+  return arrival + *timeout;
+}
+
+void FillTensorMetadata(const std::string& name, const std::string& datatype,
+                        const google::protobuf::RepeatedField<int64_t>& dims, bool batched,
+                        inference::ModelMetadataResponse::TensorMetadata& out) {
+  out.set_name(name);
+  out.set_datatype(datatype);
+  if (batched) out.add_shape(-1);
+  for (int64_t d : dims) out.add_shape(d);
+}
+
+}  // namespace
+
+void PendingInference::Cancel() {
+  if (model_ != nullptr && job_ != nullptr) model_->scheduler().Cancel(*job_);
+}
+
+InferenceService::InferenceService(ModelRepository* repository, Options options)
+    : repository_(repository), options_(options) {}
+
+bool InferenceService::Ready() const {
+  if (draining_.load()) return false;
+  for (const ModelRepository::IndexEntry& entry : repository_->Index()) {
+    if (entry.state != ModelRepository::State::kReady && entry.reason != "unloaded") return false;
+  }
+  return true;
+}
+
+inference::ServerMetadataResponse InferenceService::ServerMetadata() const {
+  inference::ServerMetadataResponse response;
+  response.set_name(kServerName);
+  response.set_version(kServerVersion);
+  for (const char* extension : {"classification", "model_repository",
+                                "model_repository(unload_dependents)", "statistics",
+                                "model_configuration"}) {
+    response.add_extensions(extension);
+  }
+  return response;
+}
+
+absl::StatusOr<bool> InferenceService::ModelReady(
+    const inference::ModelReadyRequest& request) const {
+  if (draining_.load()) return false;
+  auto model = repository_->Get(request.name(), request.version());
+  if (model.ok()) return true;
+  if (model.status().code() == absl::StatusCode::kUnavailable) return false;
+  return model.status();
+}
+
+absl::StatusOr<inference::ModelMetadataResponse> InferenceService::ModelMetadata(
+    const inference::ModelMetadataRequest& request) const {
+  ASSIGN_OR_RETURN(std::shared_ptr<ServedModel> model,
+                   repository_->Get(request.name(), request.version()));
+  ASSIGN_OR_RETURN(auto versions, repository_->Versions(request.name()));
+  const inference::ModelConfig& config = model->config();
+  inference::ModelMetadataResponse response;
+  response.set_name(config.name());
+  for (const auto& version : versions) response.add_versions(std::to_string(version->version()));
+  response.set_platform(config.platform());
+  const bool batched = config.max_batch_size() > 0;
+  const inference::ModelInput& input = config.input(0);
+  FillTensorMetadata(input.name(), DataTypeName(input.data_type()), input.dims(), batched,
+                     *response.add_inputs());
+  const inference::ModelOutput& output = config.output(0);
+  FillTensorMetadata(output.name(), DataTypeName(output.data_type()), output.dims(), batched,
+                     *response.add_outputs());
+  return response;
+}
+
+absl::StatusOr<inference::ModelConfigResponse> InferenceService::ModelConfig(
+    const inference::ModelConfigRequest& request) const {
+  ASSIGN_OR_RETURN(std::shared_ptr<ServedModel> model,
+                   repository_->Get(request.name(), request.version()));
+  inference::ModelConfigResponse response;
+  *response.mutable_config() = model->config();
+  return response;
+}
+
+absl::StatusOr<inference::ModelStatisticsResponse> InferenceService::ModelStatistics(
+    const inference::ModelStatisticsRequest& request) const {
+  std::vector<std::shared_ptr<ServedModel>> models;
+  if (request.name().empty()) {
+    if (!request.version().empty()) {
+      return absl::InvalidArgumentError("statistics: a version needs a model name");
+    }
+    models = repository_->AllServed();
+  } else if (request.version().empty()) {
+    ASSIGN_OR_RETURN(models, repository_->Versions(request.name()));
+  } else {
+    ASSIGN_OR_RETURN(std::shared_ptr<ServedModel> model,
+                     repository_->Get(request.name(), request.version()));
+    models.push_back(std::move(model));
+  }
+  inference::ModelStatisticsResponse response;
+  for (const auto& model : models) {
+    inference::ModelStatistics& stats = *response.add_model_stats();
+    stats.set_name(model->name());
+    stats.set_version(std::to_string(model->version()));
+    model->statistics().Fill(stats);
+    inference::MemoryUsage& memory = *stats.add_memory_usage();
+    memory.set_type("CPU");
+    memory.set_id(0);
+    memory.set_byte_size(model->memory_bytes());
+  }
+  return response;
+}
+
+inference::RepositoryIndexResponse InferenceService::RepositoryIndex(
+    const inference::RepositoryIndexRequest& request) const {
+  inference::RepositoryIndexResponse response;
+  for (const ModelRepository::IndexEntry& entry : repository_->Index()) {
+    if (request.ready() && entry.state != ModelRepository::State::kReady) continue;
+    auto& model = *response.add_models();
+    model.set_name(entry.name);
+    model.set_version(entry.version);
+    model.set_state(ModelRepository::StateName(entry.state));
+    model.set_reason(entry.reason);
+  }
+  return response;
+}
+
+absl::Status InferenceService::RepositoryModelLoad(
+    const inference::RepositoryModelLoadRequest& request) {
+  if (!options_.allow_model_control) {
+    return absl::FailedPreconditionError(
+        "model control is disabled; start convd with --model-control=explicit to load and "
+        "unload models through the API");
+  }
+  return repository_->Load(request.model_name());
+}
+
+absl::Status InferenceService::RepositoryModelUnload(
+    const inference::RepositoryModelUnloadRequest& request) {
+  if (!options_.allow_model_control) {
+    return absl::FailedPreconditionError(
+        "model control is disabled; start convd with --model-control=explicit to load and "
+        "unload models through the API");
+  }
+  return repository_->Unload(request.model_name());
+}
+
+std::shared_ptr<PendingInference> InferenceService::Infer(
+    const inference::ModelInferRequest& request, inference::ModelInferResponse* response,
+    absl::AnyInvocable<void(absl::Status)> done) {
+  const TimePoint arrival = SteadyClock::now();
+  if (draining_.load()) {
+    done(absl::UnavailableError("server is shutting down; not accepting new requests"));
+    return nullptr;
+  }
+  auto model = repository_->Get(request.model_name(), request.model_version());
+  if (!model.ok()) {
+    done(model.status());
+    return nullptr;
+  }
+  auto decoded = DecodeInferRequest(**model, request);
+  if (!decoded.ok()) {
+    (*model)->statistics().RecordFailure(NanosecondsSince(arrival));
+    done(decoded.status());
+    return nullptr;
+  }
+  auto pending = std::make_shared<PendingInference>();
+  pending->model_ = *model;
+  pending->job_ = std::make_shared<InferenceJob>();
+  InferenceJob& job = *pending->job_;
+  job.rows = decoded->rows;
+  job.input = std::move(decoded->input);
+  job.want_layer_stats = decoded->want_layer_stats;
+  job.queue_deadline = QueueDeadline((*model)->config(), *decoded, arrival);
+  ServedModel* served = model->get();  // alive while `pending` is held
+  // The job is alive while its callback runs (the scheduler holds it).
+  job.done = [served, job_ptr = &job, request_info = std::move(*decoded), response, arrival,
+              done = std::move(done)](absl::Status status) mutable {
+    if (status.ok()) {
+      EncodeInferResponse(*served, request_info, *job_ptr, *response);
+      served->statistics().RecordSuccess(job_ptr->rows, NanosecondsSince(arrival),
+                                         job_ptr->times);
+    } else {
+      served->statistics().RecordFailure(NanosecondsSince(arrival));
+    }
+    done(std::move(status));
+  };
+  absl::Status scheduled = served->scheduler().Schedule(pending->job_);
+  if (!scheduled.ok()) {  // the job was not taken: report through its callback here
+    job.done(std::move(scheduled));
+    return nullptr;
+  }
+  return pending;
+}
+
+}  // namespace convd

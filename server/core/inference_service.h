@@ -1,0 +1,87 @@
+// The server's operations, independent of the wire protocol: health,
+// metadata, config, statistics, repository control and inference. Requests
+// and responses are the KServe v2 messages of proto/inference.proto; the
+// gRPC front end passes them through, the HTTP front end maps JSON to them.
+//
+// Thread safety: every method may be called concurrently.
+#ifndef CONVD_SERVER_CORE_INFERENCE_SERVICE_H_
+#define CONVD_SERVER_CORE_INFERENCE_SERVICE_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "proto/inference.pb.h"
+#include "server/repository/repository.h"
+
+namespace convd {
+
+inline constexpr char kServerName[] = "convd";
+inline constexpr char kServerVersion[] = "0.1.0";
+
+// An inference in flight. Holding it keeps its model version alive.
+class PendingInference {
+ public:
+  // Drops the request from its queue if it has not started (it then
+  // completes with CANCELLED). Safe at any time, also after completion.
+  void Cancel();
+
+ private:
+  friend class InferenceService;
+  std::shared_ptr<ServedModel> model_;
+  std::shared_ptr<InferenceJob> job_;
+};
+
+class InferenceService {
+ public:
+  struct Options {
+    // RepositoryModelLoad/Unload are refused unless true
+    // (--model-control=explicit).
+    bool allow_model_control = false;
+  };
+
+  // `repository` must outlive the service.
+  InferenceService(ModelRepository* repository, Options options);
+
+  bool Live() const { return true; }
+  // False once draining; else true when every model in the repository
+  // loaded.
+  bool Ready() const;
+  // Refuses new inferences with UNAVAILABLE from now on; queued and running
+  // ones complete.
+  void BeginDrain() { draining_.store(true); }
+  bool draining() const { return draining_.load(); }
+
+  inference::ServerMetadataResponse ServerMetadata() const;
+  absl::StatusOr<bool> ModelReady(const inference::ModelReadyRequest& request) const;
+  absl::StatusOr<inference::ModelMetadataResponse> ModelMetadata(
+      const inference::ModelMetadataRequest& request) const;
+  absl::StatusOr<inference::ModelConfigResponse> ModelConfig(
+      const inference::ModelConfigRequest& request) const;
+  absl::StatusOr<inference::ModelStatisticsResponse> ModelStatistics(
+      const inference::ModelStatisticsRequest& request) const;
+  inference::RepositoryIndexResponse RepositoryIndex(
+      const inference::RepositoryIndexRequest& request) const;
+  absl::Status RepositoryModelLoad(const inference::RepositoryModelLoadRequest& request);
+  absl::Status RepositoryModelUnload(const inference::RepositoryModelUnloadRequest& request);
+
+  // Validates and queues `request`. `done` is called exactly once, inline
+  // when the request is refused before queueing, else from an instance
+  // thread; `response` is filled when the status is OK and must stay valid
+  // until then (`request` need not: everything is decoded up front).
+  // Returns the handle to cancel with, or null when `done` already ran.
+  std::shared_ptr<PendingInference> Infer(const inference::ModelInferRequest& request,
+                                          inference::ModelInferResponse* response,
+                                          absl::AnyInvocable<void(absl::Status)> done);
+
+ private:
+  ModelRepository* repository_;
+  const Options options_;
+  std::atomic<bool> draining_{false};
+};
+
+}  // namespace convd
+
+#endif  // CONVD_SERVER_CORE_INFERENCE_SERVICE_H_

@@ -1,0 +1,69 @@
+#include "server/core/model_statistics.h"
+
+#include <chrono>
+
+namespace convd {
+namespace {
+
+template <typename D>
+void Put(const D& from, inference::StatisticDuration* to) {
+  to->set_count(from.count);
+  to->set_ns(from.ns);
+}
+
+uint64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+void ModelStatisticsRecorder::RecordSuccess(int rows, int64_t total_ns, const JobTimes& times) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  last_inference_ms_ = NowMs();
+  inference_count_ += rows;
+  success_.Add(total_ns);
+  queue_.Add(times.queue_ns);
+  compute_input_.Add(times.compute_input_ns);
+  compute_infer_.Add(times.compute_infer_ns);
+  compute_output_.Add(times.compute_output_ns);
+}
+
+void ModelStatisticsRecorder::RecordFailure(int64_t total_ns) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  last_inference_ms_ = NowMs();
+  fail_.Add(total_ns);
+}
+
+void ModelStatisticsRecorder::RecordExecution(int batch_size, const JobTimes& times) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++execution_count_;
+  BatchDurations& batch = batches_[batch_size];
+  batch.compute_input.Add(times.compute_input_ns);
+  batch.compute_infer.Add(times.compute_infer_ns);
+  batch.compute_output.Add(times.compute_output_ns);
+}
+
+void ModelStatisticsRecorder::Fill(inference::ModelStatistics& out) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  out.set_last_inference(last_inference_ms_);
+  out.set_inference_count(inference_count_);
+  out.set_execution_count(execution_count_);
+  inference::InferStatistics& stats = *out.mutable_inference_stats();
+  Put(success_, stats.mutable_success());
+  Put(fail_, stats.mutable_fail());
+  Put(queue_, stats.mutable_queue());
+  Put(compute_input_, stats.mutable_compute_input());
+  Put(compute_infer_, stats.mutable_compute_infer());
+  Put(compute_output_, stats.mutable_compute_output());
+  for (const auto& [size, durations] : batches_) {
+    inference::InferBatchStatistics& batch = *out.add_batch_stats();
+    batch.set_batch_size(size);
+    Put(durations.compute_input, batch.mutable_compute_input());
+    Put(durations.compute_infer, batch.mutable_compute_infer());
+    Put(durations.compute_output, batch.mutable_compute_output());
+  }
+}
+
+}  // namespace convd

@@ -1,0 +1,74 @@
+#include "server/core/served_model.h"
+
+#include <algorithm>
+
+#include "engine/executor.h"
+#include "engine/model_config.h"
+#include "engine/stats.h"
+
+namespace convd {
+namespace {
+
+// A model instance on the CPU backend: one executor (arena and workspace)
+// per instance, all sharing the process's compute thread pool.
+class CpuInstanceRunner : public InstanceRunner {
+ public:
+  CpuInstanceRunner(std::shared_ptr<const ExecutionPlan> plan, ThreadPool* thread_pool)
+      : executor_(std::move(plan), thread_pool) {}
+
+  absl::Status Run(const float* input, int batch, Tensor& output, ModelStats* stats) override {
+    return executor_.Run(input, batch, output, stats);
+  }
+
+ private:
+  Executor executor_;
+};
+
+BatchingPolicy PolicyFor(const inference::ModelConfig& config) {
+  BatchingPolicy policy;
+  policy.max_batch_size = std::max(1, config.max_batch_size());
+  policy.dynamic = config.has_dynamic_batching();
+  if (policy.dynamic) {
+    const inference::ModelDynamicBatching& batching = config.dynamic_batching();
+    policy.preferred_batch_sizes.assign(batching.preferred_batch_size().begin(),
+                                        batching.preferred_batch_size().end());
+    policy.max_queue_delay = std::chrono::microseconds(batching.max_queue_delay_microseconds());
+  }
+  return policy;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ServedModel>> ServedModel::Create(LoadedModel model,
+                                                                 ThreadPool* thread_pool) {
+  std::unique_ptr<ServedModel> served(new ServedModel(std::move(model)));
+  const inference::ModelConfig& config = served->model_.config;
+  const Graph& graph = served->model_.plan->graph;
+  served->input_row_elements_ = graph.input().output.WithBatch(1).elements();
+  served->output_row_elements_ = graph.output().output.WithBatch(1).elements();
+
+  const int instances = InstanceCount(config);
+  const ModelStats at_max = ComputeModelStats(*served->model_.plan,
+                                              std::max(1, config.max_batch_size()));
+  served->memory_bytes_ =
+      at_max.param_bytes +
+      int64_t{instances} * (at_max.peak_bytes - at_max.param_bytes);
+
+  SchedulerOptions options;
+  options.batching = PolicyFor(config);
+  options.input_row_elements = served->input_row_elements_;
+  options.output_row_elements = served->output_row_elements_;
+  if (config.has_dynamic_batching()) {
+    options.max_queue_size =
+        static_cast<int>(config.dynamic_batching().default_queue_policy().max_queue_size());
+  }
+  options.observer = &served->statistics_;
+  std::vector<std::unique_ptr<InstanceRunner>> runners;
+  for (int i = 0; i < instances; ++i) {
+    runners.push_back(std::make_unique<CpuInstanceRunner>(served->model_.plan, thread_pool));
+  }
+  served->scheduler_ = std::make_unique<Scheduler>(std::move(options), std::move(runners));
+  return served;
+}
+
+}  // namespace convd

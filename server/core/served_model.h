@@ -1,0 +1,57 @@
+// One loaded model version being served: its plan, its scheduler with one
+// CPU instance runner per configured instance, and its statistics.
+//
+// Destruction stops the scheduler, which runs every queued request first;
+// it must not happen on one of the scheduler's own threads (the repository
+// destroys models on its own thread, see repository.h).
+#ifndef CONVD_SERVER_CORE_SERVED_MODEL_H_
+#define CONVD_SERVER_CORE_SERVED_MODEL_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/model_loader.h"
+#include "kernels/cpu/thread_pool.h"
+#include "server/batching/scheduler.h"
+#include "server/core/model_statistics.h"
+
+namespace convd {
+
+class ServedModel {
+ public:
+  // `thread_pool` (shared by all instances) must outlive the model.
+  static absl::StatusOr<std::unique_ptr<ServedModel>> Create(LoadedModel model,
+                                                             ThreadPool* thread_pool);
+  ~ServedModel() = default;
+
+  const std::string& name() const { return model_.config.name(); }
+  int64_t version() const { return model_.version; }
+  const inference::ModelConfig& config() const { return model_.config; }
+  const std::vector<std::string>& labels() const { return model_.labels; }
+  const ExecutionPlan& plan() const { return *model_.plan; }
+  int64_t input_row_elements() const { return input_row_elements_; }
+  int64_t output_row_elements() const { return output_row_elements_; }
+  // Host bytes: weights once, plus each instance's arena and workspace at
+  // max_batch_size.
+  int64_t memory_bytes() const { return memory_bytes_; }
+
+  Scheduler& scheduler() { return *scheduler_; }
+  ModelStatisticsRecorder& statistics() { return statistics_; }
+  const ModelStatisticsRecorder& statistics() const { return statistics_; }
+
+ private:
+  explicit ServedModel(LoadedModel model) : model_(std::move(model)) {}
+
+  LoadedModel model_;
+  int64_t input_row_elements_ = 0;
+  int64_t output_row_elements_ = 0;
+  int64_t memory_bytes_ = 0;
+  ModelStatisticsRecorder statistics_;  // before scheduler_: it observes executions
+  std::unique_ptr<Scheduler> scheduler_;
+};
+
+}  // namespace convd
+
+#endif  // CONVD_SERVER_CORE_SERVED_MODEL_H_

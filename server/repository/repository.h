@@ -1,0 +1,108 @@
+// The model repository: every directory under the root that holds a
+// config.pbtxt is a model; its numbered folders are versions, served as its
+// version_policy says.
+//
+// Contract:
+//  - Names and versions from clients are validated before they touch the
+//    file system (engine/model_config.h: ValidateModelName, ParseVersion).
+//  - A model that fails to load is recorded as UNAVAILABLE with its error
+//    and does not affect the others; a failed reload keeps the versions
+//    that were serving.
+//  - Get() returns a shared reference: a request that holds it keeps its
+//    model version alive (and its queue running) through an unload. The
+//    last reference hands the model to the repository's own thread, which
+//    drains and destroys it, so no request thread ever joins a scheduler.
+//  - Every reference must be released before the repository is destroyed;
+//    the destructor waits for that.
+//
+// Thread safety: all methods may be called concurrently; loads and unloads
+// are serialised among themselves.
+#ifndef CONVD_SERVER_REPOSITORY_REPOSITORY_H_
+#define CONVD_SERVER_REPOSITORY_REPOSITORY_H_
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/model_loader.h"
+#include "server/core/served_model.h"
+
+namespace convd {
+
+struct RepositoryOptions {
+  std::string root;                  // the model repository directory
+  ThreadPool* thread_pool = nullptr;  // compute threads shared by all models
+  LoadOptions load;                  // passed to the engine's loader
+};
+
+class ModelRepository {
+ public:
+  enum class State { kLoading, kReady, kUnavailable };
+  struct IndexEntry {
+    std::string name;
+    std::string version;  // empty for a model with no version served
+    State state;
+    std::string reason;
+  };
+
+  explicit ModelRepository(RepositoryOptions options);
+  ~ModelRepository();
+  ModelRepository(const ModelRepository&) = delete;
+  ModelRepository& operator=(const ModelRepository&) = delete;
+
+  // Loads every model in the root; returns how many failed (each recorded).
+  int LoadAll();
+  // Loads or reloads one model. NOT_FOUND when the root has no such model.
+  absl::Status Load(const std::string& name);
+  // Stops serving a model; in-flight requests finish on their reference.
+  absl::Status Unload(const std::string& name);
+
+  // `version` empty: the highest served version. NOT_FOUND for an unknown
+  // model or version, UNAVAILABLE for a model that is not ready.
+  absl::StatusOr<std::shared_ptr<ServedModel>> Get(const std::string& name,
+                                                   const std::string& version) const;
+  // Every served version of one model, ascending (same errors as Get).
+  absl::StatusOr<std::vector<std::shared_ptr<ServedModel>>> Versions(
+      const std::string& name) const;
+  // Every served version of every ready model.
+  std::vector<std::shared_ptr<ServedModel>> AllServed() const;
+  // Every model directory in the root and every model known, with state.
+  std::vector<IndexEntry> Index() const;
+
+  static const char* StateName(State state);
+
+ private:
+  struct Entry {
+    State state = State::kLoading;
+    std::string reason;
+    std::map<int64_t, std::shared_ptr<ServedModel>> versions;
+  };
+
+  absl::StatusOr<std::map<int64_t, std::shared_ptr<ServedModel>>> LoadVersions(
+      const std::string& name);
+  std::shared_ptr<ServedModel> Share(std::unique_ptr<ServedModel> model);
+  absl::StatusOr<const Entry*> ReadyEntryLocked(const std::string& name) const;
+  void ReaperLoop();
+
+  const RepositoryOptions options_;
+  std::mutex load_mutex_;  // serialises Load/Unload
+  mutable std::mutex mutex_;
+  std::map<std::string, Entry> models_;  // guarded by mutex_
+
+  // Models whose last reference is gone, destroyed on reaper_.
+  std::mutex reaper_mutex_;
+  std::condition_variable reaper_wake_;
+  std::vector<ServedModel*> to_destroy_;  // guarded by reaper_mutex_
+  int live_models_ = 0;                   // guarded by reaper_mutex_
+  bool stopping_ = false;                 // guarded by reaper_mutex_
+  std::thread reaper_;
+};
+
+}  // namespace convd
+
+#endif  // CONVD_SERVER_REPOSITORY_REPOSITORY_H_
