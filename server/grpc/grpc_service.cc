@@ -1,0 +1,135 @@
+#include "server/grpc/grpc_service.h"
+
+#include <memory>
+#include <mutex>
+
+#include "server/grpc/grpc_status.h"
+
+namespace convd {
+namespace {
+
+grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
+                                 const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+// Copies a StatusOr's value into the response on success.
+template <typename T>
+grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* context,
+                                     absl::StatusOr<T> result, T* response) {
+  if (result.ok()) *response = std::move(*result);
+  return Finish(context, result.status());
+}
+
+// One ModelInfer call. The inference may complete (and gRPC may call
+// OnDone and delete the reactor) before Infer() even returns, so the handle
+// lives in a shared block the constructor keeps its own reference to.
+class InferReactor : public grpc::ServerUnaryReactor {
+ public:
+  InferReactor(InferenceService* service, const inference::ModelInferRequest* request,
+               inference::ModelInferResponse* response)
+      : shared_(std::make_shared<Shared>()) {
+    std::shared_ptr<Shared> shared = shared_;
+    std::shared_ptr<PendingInference> pending =
+        service->Infer(*request, response, [this](absl::Status status) {
+          Finish(ToGrpcStatus(status));  // nothing touches `this` after this line
+        });
+    std::lock_guard<std::mutex> lock(shared->mutex);
+    shared->pending = std::move(pending);
+    if (shared->cancelled && shared->pending != nullptr) shared->pending->Cancel();
+  }
+
+  void OnCancel() override {
+    std::lock_guard<std::mutex> lock(shared_->mutex);
+    shared_->cancelled = true;
+    if (shared_->pending != nullptr) shared_->pending->Cancel();
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  struct Shared {
+    std::mutex mutex;
+    std::shared_ptr<PendingInference> pending;  // keeps the model version alive
+    bool cancelled = false;
+  };
+  std::shared_ptr<Shared> shared_;
+};
+
+}  // namespace
+
+grpc::ServerUnaryReactor* GrpcInferenceService::ServerLive(
+    grpc::CallbackServerContext* context, const inference::ServerLiveRequest*,
+    inference::ServerLiveResponse* response) {
+  response->set_live(service_->Live());
+  return Finish(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* GrpcInferenceService::ServerReady(
+    grpc::CallbackServerContext* context, const inference::ServerReadyRequest*,
+    inference::ServerReadyResponse* response) {
+  response->set_ready(service_->Ready());
+  return Finish(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* GrpcInferenceService::ModelReady(
+    grpc::CallbackServerContext* context, const inference::ModelReadyRequest* request,
+    inference::ModelReadyResponse* response) {
+  absl::StatusOr<bool> ready = service_->ModelReady(*request);
+  if (ready.ok()) response->set_ready(*ready);
+  return Finish(context, ready.status());
+}
+
+grpc::ServerUnaryReactor* GrpcInferenceService::ServerMetadata(
+    grpc::CallbackServerContext* context, const inference::ServerMetadataRequest*,
+    inference::ServerMetadataResponse* response) {
+  *response = service_->ServerMetadata();
+  return Finish(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* GrpcInferenceService::ModelMetadata(
+    grpc::CallbackServerContext* context, const inference::ModelMetadataRequest* request,
+    inference::ModelMetadataResponse* response) {
+  return FinishWith(context, service_->ModelMetadata(*request), response);
+}
+
+grpc::ServerUnaryReactor* GrpcInferenceService::ModelInfer(
+    grpc::CallbackServerContext* context, const inference::ModelInferRequest* request,
+    inference::ModelInferResponse* response) {
+  return new InferReactor(service_, request, response);
+}
+
+grpc::ServerUnaryReactor* GrpcInferenceService::ModelConfig(
+    grpc::CallbackServerContext* context, const inference::ModelConfigRequest* request,
+    inference::ModelConfigResponse* response) {
+  return FinishWith(context, service_->ModelConfig(*request), response);
+}
+
+grpc::ServerUnaryReactor* GrpcInferenceService::ModelStatistics(
+    grpc::CallbackServerContext* context, const inference::ModelStatisticsRequest* request,
+    inference::ModelStatisticsResponse* response) {
+  return FinishWith(context, service_->ModelStatistics(*request), response);
+}
+
+grpc::ServerUnaryReactor* GrpcInferenceService::RepositoryIndex(
+    grpc::CallbackServerContext* context, const inference::RepositoryIndexRequest* request,
+    inference::RepositoryIndexResponse* response) {
+  *response = service_->RepositoryIndex(*request);
+  return Finish(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* GrpcInferenceService::RepositoryModelLoad(
+    grpc::CallbackServerContext* context, const inference::RepositoryModelLoadRequest* request,
+    inference::RepositoryModelLoadResponse*) {
+  return Finish(context, service_->RepositoryModelLoad(*request));
+}
+
+grpc::ServerUnaryReactor* GrpcInferenceService::RepositoryModelUnload(
+    grpc::CallbackServerContext* context, const inference::RepositoryModelUnloadRequest* request,
+    inference::RepositoryModelUnloadResponse*) {
+  return Finish(context, service_->RepositoryModelUnload(*request));
+}
+
+}  // namespace convd

@@ -1,0 +1,88 @@
+// convd: serves the CNNs of a model repository over the KServe v2 gRPC
+// protocol. SIGTERM or SIGINT drains: readiness goes false, new requests
+// are refused, every queued and running request completes, exit 0.
+#include <csignal>
+#include <cstdio>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "server/log.h"
+#include "server/server.h"
+
+ABSL_FLAG(std::string, model_repository, "", "Model repository directory (required).");
+ABSL_FLAG(std::string, grpc_address, "0.0.0.0", "Address the gRPC server binds to.");
+ABSL_FLAG(int, grpc_port, 8001, "gRPC port; 0 picks a free one (printed at start).");
+ABSL_FLAG(int64_t, grpc_max_message_bytes, 256 << 20, "Largest gRPC request or response.");
+ABSL_FLAG(std::string, model_control, "none",
+          "none: serve what loaded at start; explicit: also allow RepositoryModelLoad/Unload.");
+ABSL_FLAG(std::string, device, "auto", "auto, cpu or cuda.");
+ABSL_FLAG(int, compute_threads, 0, "Compute threads shared by all models; 0: one per core.");
+ABSL_FLAG(int, drain_timeout_seconds, 60,
+          "On SIGTERM, how long to wait for in-flight requests before cancelling them.");
+
+namespace {
+
+// Flags are documented with dashes (--model-repository) as users expect;
+// Abseil names them with underscores. Rewrites the name part of each
+// "--flag[=value]" argument in place, before parsing.
+void DashesToUnderscores(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    char* arg = argv[i];
+    if (arg[0] != '-' || arg[1] != '-') continue;
+    if (arg[2] == '\0') break;  // "--" ends the flags
+    for (char* c = arg + 2; *c != '\0' && *c != '='; ++c) {
+      if (*c == '-') *c = '_';
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "convd --model-repository=DIR [--grpc-port=8001] [--device=auto|cpu|cuda] ...");
+  DashesToUnderscores(argc, argv);
+  absl::ParseCommandLine(argc, argv);
+
+  // Signals are taken synchronously by sigwait below, never by a handler
+  // running on an arbitrary thread; block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  convd::ServerOptions options;
+  options.model_repository = absl::GetFlag(FLAGS_model_repository);
+  options.grpc_address = absl::GetFlag(FLAGS_grpc_address);
+  options.grpc_port = absl::GetFlag(FLAGS_grpc_port);
+  options.grpc_max_message_bytes = absl::GetFlag(FLAGS_grpc_max_message_bytes);
+  options.device = absl::GetFlag(FLAGS_device);
+  options.compute_threads = absl::GetFlag(FLAGS_compute_threads);
+  options.drain_timeout = std::chrono::seconds(absl::GetFlag(FLAGS_drain_timeout_seconds));
+  const std::string model_control = absl::GetFlag(FLAGS_model_control);
+  if (model_control != "none" && model_control != "explicit") {
+    std::fprintf(stderr, "convd: --model-control must be none or explicit; got '%s'\n",
+                 model_control.c_str());
+    return 2;
+  }
+  options.allow_model_control = model_control == "explicit";
+  if (options.model_repository.empty()) {
+    std::fprintf(stderr, "convd: --model-repository is required\n");
+    return 2;
+  }
+
+  auto server = convd::Server::Start(options);
+  if (!server.ok()) {
+    convd::Log(convd::LogLevel::kError, absl::StrCat("cannot start: ", server.status().ToString()));
+    return 1;
+  }
+  int signal = 0;
+  sigwait(&signals, &signal);
+  convd::Log(convd::LogLevel::kInfo, absl::StrCat("received signal ", signal));
+  (*server)->Shutdown();
+  return 0;
+}

@@ -1,0 +1,108 @@
+#include "server/server.h"
+
+#include <filesystem>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "server/grpc/grpc_service.h"
+#include "server/log.h"
+
+namespace convd {
+namespace {
+
+std::string HostPort(const std::string& address, int port) {
+  const bool ipv6 = address.find(':') != std::string::npos && address.front() != '[';
+  return ipv6 ? absl::StrCat("[", address, "]:", port) : absl::StrCat(address, ":", port);
+}
+
+absl::Status CheckDevice(const std::string& device) {
+  if (device == "auto" || device == "cpu") return absl::OkStatus();
+  if (device == "cuda") {
+    return absl::UnimplementedError(
+        "--device=cuda: this build serves on the CPU only; use --device=auto or cpu");
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("--device must be auto, cpu or cuda; got '", device, "'"));
+}
+
+void LogRepository(const ModelRepository& repository) {
+  for (const ModelRepository::IndexEntry& entry : repository.Index()) {
+    const bool ready = entry.state == ModelRepository::State::kReady;
+    Log(ready ? LogLevel::kInfo : LogLevel::kError,
+        absl::StrCat("model ", entry.name, entry.version.empty() ? "" : " version ",
+                     entry.version, ": ", ModelRepository::StateName(entry.state),
+                     entry.reason.empty() ? "" : ": ", entry.reason));
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
+  if (absl::Status device = CheckDevice(options.device); !device.ok()) return device;
+  std::error_code error;
+  if (!std::filesystem::is_directory(options.model_repository, error)) {
+    return absl::NotFoundError(absl::StrCat("model repository '", options.model_repository,
+                                            "' is not a directory"));
+  }
+  std::unique_ptr<Server> server(new Server());
+  server->options_ = options;
+  const int threads = options.compute_threads > 0
+                          ? options.compute_threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  server->thread_pool_ = std::make_unique<ThreadPool>(threads);
+  Log(LogLevel::kInfo, absl::StrCat("serving on the CPU with ", threads, " compute threads"));
+
+  RepositoryOptions repository_options;
+  repository_options.root = options.model_repository;
+  repository_options.thread_pool = server->thread_pool_.get();
+  repository_options.load.thread_pool = server->thread_pool_.get();
+  server->repository_ = std::make_unique<ModelRepository>(repository_options);
+  server->repository_->LoadAll();
+  LogRepository(*server->repository_);
+
+  InferenceService::Options service_options;
+  service_options.allow_model_control = options.allow_model_control;
+  server->service_ = std::make_unique<InferenceService>(server->repository_.get(), service_options);
+  server->grpc_service_ = std::make_unique<GrpcInferenceService>(server->service_.get());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  const std::string address = HostPort(options.grpc_address, options.grpc_port);
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &server->grpc_port_);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(options.grpc_max_message_bytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(options.grpc_max_message_bytes));
+  builder.RegisterService(server->grpc_service_.get());
+  server->grpc_server_ = builder.BuildAndStart();
+  if (server->grpc_server_ == nullptr || server->grpc_port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", address));
+  }
+  server->grpc_server_->GetHealthCheckService()->SetServingStatus(true);
+  Log(LogLevel::kInfo, absl::StrCat("gRPC listening on ",
+                                    HostPort(options.grpc_address, server->grpc_port_)));
+  return server;
+}
+
+Server::~Server() { Shutdown(); }
+
+void Server::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  Log(LogLevel::kInfo, "draining: not ready, refusing new requests, finishing queued ones");
+  service_->BeginDrain();
+  if (grpc_server_ != nullptr) {
+    grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+    grpc_server_->Shutdown(std::chrono::system_clock::now() + options_.drain_timeout);
+    grpc_server_->Wait();
+  }
+  grpc_server_.reset();
+  grpc_service_.reset();
+  service_.reset();
+  repository_.reset();  // drains and joins every model's instances
+  Log(LogLevel::kInfo, "stopped");
+}
+
+}  // namespace convd

@@ -1,0 +1,76 @@
+// convd's server: the model repository, the inference service and the gRPC
+// front end, started and drained as one.
+//
+//   ServerOptions options;
+//   options.model_repository = "models";
+//   ASSIGN_OR_RETURN(std::unique_ptr<Server> server, Server::Start(options));
+//   ...                      // serve until a signal
+//   server->Shutdown();      // drain: no request is lost
+#ifndef CONVD_SERVER_SERVER_H_
+#define CONVD_SERVER_SERVER_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "kernels/cpu/thread_pool.h"
+#include "server/core/inference_service.h"
+#include "server/repository/repository.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace convd {
+
+class GrpcInferenceService;
+
+struct ServerOptions {
+  std::string model_repository;         // required
+  std::string grpc_address = "0.0.0.0";  // bind address
+  int grpc_port = 8001;                  // 0: an ephemeral port (see grpc_port())
+  // Largest request or response; a batch of 224x224 images is ~0.6 MB/image.
+  int64_t grpc_max_message_bytes = 256 << 20;
+  // --model-control=explicit: RepositoryModelLoad/Unload allowed.
+  bool allow_model_control = false;
+  // "auto", "cpu" or "cuda"; this build serves on the CPU.
+  std::string device = "auto";
+  int compute_threads = 0;  // 0: one per hardware thread
+  // How long Shutdown() waits for in-flight requests before cancelling them.
+  std::chrono::seconds drain_timeout{60};
+};
+
+class Server {
+ public:
+  // Loads every model (failures are logged and leave those models
+  // UNAVAILABLE) and starts listening. Fails if the repository is missing
+  // or the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options);
+  ~Server();  // shuts down if still running
+
+  int grpc_port() const { return grpc_port_; }
+  InferenceService& service() { return *service_; }
+  ModelRepository& repository() { return *repository_; }
+
+  // Readiness goes false, new inferences get UNAVAILABLE, every queued and
+  // running request completes, then the listener closes. Idempotent.
+  void Shutdown();
+
+ private:
+  Server() = default;
+
+  ServerOptions options_;
+  std::unique_ptr<ThreadPool> thread_pool_;
+  std::unique_ptr<ModelRepository> repository_;
+  std::unique_ptr<InferenceService> service_;
+  std::unique_ptr<GrpcInferenceService> grpc_service_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  int grpc_port_ = 0;
+  bool shut_down_ = false;
+};
+
+}  // namespace convd
+
+#endif  // CONVD_SERVER_SERVER_H_
