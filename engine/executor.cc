@@ -17,7 +17,9 @@ const Executor::BatchState& Executor::StateFor(int batch) {
   BatchState& state = it->second;
   if (inserted) {
     state.memory = PlanMemory(plan_->graph, batch);
-    state.workspace_floats = plan_->WorkspaceBytes(batch) / int64_t{sizeof(float)} + 1;
+    // Sized for this executor's pool, which may differ from the planner's.
+    const int threads = thread_pool_ != nullptr ? thread_pool_->num_threads() : 1;
+    state.workspace_floats = plan_->WorkspaceBytes(batch, threads) / int64_t{sizeof(float)} + 1;
     state.stats = ComputeModelStats(*plan_, state.memory);
   }
   return state;

@@ -103,6 +103,30 @@ TEST(ExecutorTest, EveryLayerKindMatchesReferenceUnderEveryPolicy) {
   }
 }
 
+TEST(ExecutorTest, RunsOnMoreThreadsThanThePlanWasMadeWith) {
+  // A plan made single-threaded (e.g. by a tool) served on a wider pool:
+  // the workspace must be sized for the pool that runs it.
+  const Graph original = BuildWithRandomWeights(kEveryLayerNetwork);
+  Graph simplified = original;
+  SimplifyGraph(simplified);
+  for (const std::string policy_name : {"im2col", "winograd_f43"}) {
+    PlanOptions options;
+    options.policy = *PolicyFromName(policy_name);
+    auto plan = Plan(simplified, options);
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    ThreadPool pool(3);
+    Executor executor(std::shared_ptr<const ExecutionPlan>(std::move(*plan)), &pool);
+    const int batch = 4;
+    const std::vector<float> input = RandomVector(3 * 19 * 17 * batch);
+    Tensor output;
+    ASSERT_TRUE(executor.Run(input.data(), batch, output).ok());
+    EXPECT_LE(MaxRelativeError(output.data(),
+                               testing::ReferenceForward(original, input.data(), batch)),
+              policy_name == "winograd_f43" ? 1e-4 : 2e-5)
+        << policy_name;
+  }
+}
+
 TEST(ExecutorTest, RejectsBadBatch) {
   Graph graph = BuildWithRandomWeights(kEveryLayerNetwork);
   auto plan = Plan(graph, PlanOptions{});

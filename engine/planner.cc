@@ -119,7 +119,7 @@ const std::vector<const ConvAlgorithm*>& CpuConvCandidates() {
   return cpu::AllConvAlgorithms();
 }
 
-int64_t ExecutionPlan::WorkspaceBytes(int batch) const {
+int64_t ExecutionPlan::WorkspaceBytes(int batch, int threads) const {
   int64_t bytes = 0;
   for (size_t i = 0; i < layers.size(); ++i) {
     if (layers[i].algorithm == nullptr) continue;

@@ -53,10 +53,11 @@ struct PlannedLayer {
 struct ExecutionPlan {
   Graph graph;
   std::vector<PlannedLayer> layers;  // parallel to graph.layers
-  int threads = 1;
+  int threads = 1;  // of the pool the plan was made (and autotuned) with
 
-  // Largest workspace any layer needs at `batch`.
-  int64_t WorkspaceBytes(int batch) const;
+  // Largest workspace any layer needs at `batch` when run on `threads`
+  // threads (each thread has its own slice).
+  int64_t WorkspaceBytes(int batch, int threads) const;
   // One line per layer: name, kind, output shape, algorithm, why.
   std::string DebugString() const;
 };

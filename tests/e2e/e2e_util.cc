@@ -1,0 +1,101 @@
+#include "tests/e2e/e2e_util.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace convd::e2e {
+
+namespace fs = std::filesystem;
+
+std::string MakeTempDir(const std::string& name) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const fs::path dir = fs::path(tmp != nullptr ? tmp : "/tmp") / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir.string();
+}
+
+void AddModel(const std::string& repository, const std::string& name,
+              const std::string& network, const std::string& config,
+              const std::vector<std::string>& labels) {
+  const fs::path dir = fs::path(repository) / name;
+  fs::create_directories(dir / "1");
+  fs::copy_file(fs::path("models") / network / "1" / "network.pbtxt",
+                dir / "1" / "network.pbtxt", fs::copy_options::overwrite_existing);
+  std::ofstream(dir / "config.pbtxt") << config;
+  if (!labels.empty()) {
+    std::ofstream out(dir / "labels.txt");
+    for (const std::string& label : labels) out << label << "\n";
+  }
+}
+
+std::unique_ptr<Server> StartServer(const std::string& repository, bool model_control,
+                                    int64_t max_message_bytes) {
+  ServerOptions options;
+  options.model_repository = repository;
+  options.grpc_address = "127.0.0.1";
+  options.grpc_port = 0;
+  options.allow_model_control = model_control;
+  options.grpc_max_message_bytes = max_message_bytes;
+  auto server = Server::Start(options);
+  EXPECT_TRUE(server.ok()) << server.status();
+  return server.ok() ? std::move(*server) : nullptr;
+}
+
+std::unique_ptr<inference::GRPCInferenceService::Stub> Connect(int port) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(256 << 20);
+  args.SetMaxSendMessageSize(256 << 20);
+  auto channel = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
+                                           grpc::InsecureChannelCredentials(), args);
+  return inference::GRPCInferenceService::NewStub(channel);
+}
+
+inference::ModelInferRequest FloatRequest(const std::string& model,
+                                          const std::vector<int64_t>& shape,
+                                          const std::vector<float>& data) {
+  inference::ModelInferRequest request;
+  request.set_model_name(model);
+  auto* input = request.add_inputs();
+  input->set_name("input");
+  input->set_datatype("FP32");
+  for (int64_t d : shape) input->add_shape(d);
+  request.add_raw_input_contents(
+      std::string(reinterpret_cast<const char*>(data.data()), data.size() * sizeof(float)));
+  return request;
+}
+
+std::vector<float> OutputFloats(const inference::ModelInferResponse& response) {
+  if (response.raw_output_contents_size() == 0) return {};
+  const std::string& raw = response.raw_output_contents(0);
+  std::vector<float> values(raw.size() / sizeof(float));
+  std::memcpy(values.data(), raw.data(), values.size() * sizeof(float));
+  return values;
+}
+
+std::vector<std::string> BytesElements(const std::string& raw) {
+  std::vector<std::string> elements;
+  size_t offset = 0;
+  while (offset + 4 <= raw.size()) {
+    uint32_t length = 0;
+    std::memcpy(&length, raw.data() + offset, 4);
+    offset += 4;
+    if (offset + length > raw.size()) break;
+    elements.push_back(raw.substr(offset, length));
+    offset += length;
+  }
+  return elements;
+}
+
+int64_t Elements(const std::vector<int64_t>& shape) {
+  int64_t count = 1;
+  for (int64_t d : shape) count *= d;
+  return count;
+}
+
+}  // namespace convd::e2e

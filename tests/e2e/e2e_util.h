@@ -1,0 +1,49 @@
+// Helpers for the end-to-end suites: a model repository made in the test's
+// temporary directory from the bundled networks with test configs, a real
+// server on loopback, and client-side request builders.
+#ifndef CONVD_TESTS_E2E_E2E_UTIL_H_
+#define CONVD_TESTS_E2E_E2E_UTIL_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "grpcpp/grpcpp.h"
+#include "proto/inference.grpc.pb.h"
+#include "server/server.h"
+
+namespace convd::e2e {
+
+// A fresh directory under TEST_TMPDIR.
+std::string MakeTempDir(const std::string& name);
+
+// Adds <repository>/<name>/ with `config` as config.pbtxt and version 1
+// holding the bundled models/<network>/1/network.pbtxt. `labels`, when not
+// empty, is written to labels.txt.
+void AddModel(const std::string& repository, const std::string& name,
+              const std::string& network, const std::string& config,
+              const std::vector<std::string>& labels = {});
+
+// Starts a server on 127.0.0.1 with an ephemeral port.
+std::unique_ptr<Server> StartServer(const std::string& repository, bool model_control = false,
+                                    int64_t max_message_bytes = 64 << 20);
+
+std::unique_ptr<inference::GRPCInferenceService::Stub> Connect(int port);
+
+// An FP32 request for `model` with input "input" of shape [rows, dims...]
+// sent as raw_input_contents.
+inference::ModelInferRequest FloatRequest(const std::string& model,
+                                          const std::vector<int64_t>& shape,
+                                          const std::vector<float>& data);
+
+// The FP32 output of a response as floats (raw_output_contents[0]).
+std::vector<float> OutputFloats(const inference::ModelInferResponse& response);
+
+// Splits a KServe BYTES tensor (4-byte little-endian length prefixes).
+std::vector<std::string> BytesElements(const std::string& raw);
+
+int64_t Elements(const std::vector<int64_t>& shape);
+
+}  // namespace convd::e2e
+
+#endif  // CONVD_TESTS_E2E_E2E_UTIL_H_

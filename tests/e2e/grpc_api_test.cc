@@ -1,0 +1,248 @@
+// The KServe v2 gRPC API end to end: a real server on loopback, real gRPC
+// clients, outputs compared with the engine run directly.
+#include <cmath>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "engine/executor.h"
+#include "engine/model_loader.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "kernels/testing/numeric.h"
+#include "tests/e2e/e2e_util.h"
+#include "tests/e2e/health.grpc.pb.h"
+
+namespace convd::e2e {
+namespace {
+
+const std::vector<std::string> kFashionLabels = {
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+
+constexpr char kLenetConfig[] = R"pb(
+  max_batch_size: 16
+  input { name: "input" data_type: TYPE_FP32 format: FORMAT_NCHW dims: [1, 28, 28] }
+  output { name: "prob" data_type: TYPE_FP32 dims: [10] label_filename: "labels.txt" }
+  dynamic_batching { max_queue_delay_microseconds: 1000 }
+)pb";
+
+class GrpcApiTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    repository_ = new std::string(MakeTempDir("grpc_api_repository"));
+    AddModel(*repository_, "lenet", "lenet5", kLenetConfig, kFashionLabels);
+    AddModel(*repository_, "alexnet", "alexnet", R"pb(
+      max_batch_size: 2
+      input { name: "input" dims: [3, 224, 224] }
+      output { name: "prob" dims: [1000] }
+    )pb");
+    server_ = StartServer(*repository_, /*model_control=*/false,
+                          /*max_message_bytes=*/4 << 20).release();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    delete repository_;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(server_, nullptr);
+    stub_ = Connect(server_->grpc_port());
+  }
+
+  // The engine's own output for `input` at `batch`, loaded from the same
+  // model directory.
+  static std::vector<float> EngineOutput(const std::string& model, const std::vector<float>& input,
+                                         int batch) {
+    auto loaded = LoadModel(*repository_ + "/" + model, LoadOptions{});
+    EXPECT_TRUE(loaded.ok()) << loaded.status();
+    Executor executor(loaded->plan, ThreadPool::Default());
+    Tensor output;
+    EXPECT_TRUE(executor.Run(input.data(), batch, output).ok());
+    return std::vector<float>(output.data(), output.data() + output.elements());
+  }
+
+  grpc::Status Infer(const inference::ModelInferRequest& request,
+                     inference::ModelInferResponse* response) {
+    grpc::ClientContext context;
+    return stub_->ModelInfer(&context, request, response);
+  }
+
+  static std::string* repository_;
+  static Server* server_;
+  std::unique_ptr<inference::GRPCInferenceService::Stub> stub_;
+};
+
+std::string* GrpcApiTest::repository_ = nullptr;
+Server* GrpcApiTest::server_ = nullptr;
+
+TEST_F(GrpcApiTest, HealthLiveReadyAndTheStandardHealthService) {
+  grpc::ClientContext live_context, ready_context, health_context;
+  inference::ServerLiveResponse live;
+  ASSERT_TRUE(stub_->ServerLive(&live_context, {}, &live).ok());
+  EXPECT_TRUE(live.live());
+  inference::ServerReadyResponse ready;
+  ASSERT_TRUE(stub_->ServerReady(&ready_context, {}, &ready).ok());
+  EXPECT_TRUE(ready.ready());
+
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->grpc_port()),
+                                     grpc::InsecureChannelCredentials());
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  grpc::health::v1::HealthCheckResponse status;
+  ASSERT_TRUE(health->Check(&health_context, {}, &status).ok());
+  EXPECT_EQ(status.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+TEST_F(GrpcApiTest, ServerAndModelMetadata) {
+  grpc::ClientContext server_context, model_context, ready_context;
+  inference::ServerMetadataResponse server;
+  ASSERT_TRUE(stub_->ServerMetadata(&server_context, {}, &server).ok());
+  EXPECT_EQ(server.name(), "convd");
+  EXPECT_NE(std::find(server.extensions().begin(), server.extensions().end(), "classification"),
+            server.extensions().end());
+
+  inference::ModelMetadataRequest request;
+  request.set_name("lenet");
+  inference::ModelMetadataResponse model;
+  ASSERT_TRUE(stub_->ModelMetadata(&model_context, request, &model).ok());
+  EXPECT_EQ(model.name(), "lenet");
+  EXPECT_EQ(model.platform(), "convd_network");
+  ASSERT_EQ(model.versions_size(), 1);
+  EXPECT_EQ(model.versions(0), "1");
+  ASSERT_EQ(model.inputs_size(), 1);
+  EXPECT_EQ(model.inputs(0).name(), "input");
+  EXPECT_EQ(model.inputs(0).datatype(), "FP32");
+  EXPECT_EQ(std::vector<int64_t>(model.inputs(0).shape().begin(), model.inputs(0).shape().end()),
+            std::vector<int64_t>({-1, 1, 28, 28}));
+  ASSERT_EQ(model.outputs_size(), 1);
+  EXPECT_EQ(std::vector<int64_t>(model.outputs(0).shape().begin(),
+                                 model.outputs(0).shape().end()),
+            std::vector<int64_t>({-1, 10}));
+
+  inference::ModelReadyRequest ready_request;
+  ready_request.set_name("lenet");
+  ready_request.set_version("1");
+  inference::ModelReadyResponse ready;
+  ASSERT_TRUE(stub_->ModelReady(&ready_context, ready_request, &ready).ok());
+  EXPECT_TRUE(ready.ready());
+}
+
+TEST_F(GrpcApiTest, ModelConfigStatesEveryDefault) {
+  grpc::ClientContext context;
+  inference::ModelConfigRequest request;
+  request.set_name("alexnet");
+  inference::ModelConfigResponse response;
+  ASSERT_TRUE(stub_->ModelConfig(&context, request, &response).ok());
+  const inference::ModelConfig& config = response.config();
+  EXPECT_EQ(config.name(), "alexnet");
+  EXPECT_EQ(config.platform(), "convd_network");
+  EXPECT_EQ(config.max_batch_size(), 2);
+  EXPECT_EQ(config.input(0).data_type(), inference::TYPE_FP32);
+  EXPECT_EQ(config.input(0).format(), inference::ModelInput::FORMAT_NCHW);
+  EXPECT_EQ(config.instance_group(0).count(), 1);
+  EXPECT_EQ(config.version_policy().latest().num_versions(), 1u);
+}
+
+TEST_F(GrpcApiTest, LenetInferenceIsExactlyTheEnginesOutput) {
+  const std::vector<float> input = testing::RandomVector(3 * 28 * 28);
+  const std::vector<float> expected = EngineOutput("lenet", input, 3);
+
+  inference::ModelInferRequest request = FloatRequest("lenet", {3, 1, 28, 28}, input);
+  request.set_id("request-7");
+  inference::ModelInferResponse response;
+  ASSERT_TRUE(Infer(request, &response).ok());
+  EXPECT_EQ(response.model_name(), "lenet");
+  EXPECT_EQ(response.model_version(), "1");
+  EXPECT_EQ(response.id(), "request-7");
+  ASSERT_EQ(response.outputs_size(), 1);
+  EXPECT_EQ(response.outputs(0).datatype(), "FP32");
+  EXPECT_EQ(std::vector<int64_t>(response.outputs(0).shape().begin(),
+                                 response.outputs(0).shape().end()),
+            std::vector<int64_t>({3, 10}));
+  EXPECT_EQ(OutputFloats(response), expected);
+
+  // The same data as typed contents gives the same numbers.
+  inference::ModelInferRequest typed = request;
+  typed.clear_raw_input_contents();
+  for (float v : input) typed.mutable_inputs(0)->mutable_contents()->add_fp32_contents(v);
+  inference::ModelInferResponse typed_response;
+  ASSERT_TRUE(Infer(typed, &typed_response).ok());
+  EXPECT_EQ(OutputFloats(typed_response), expected);
+}
+
+TEST_F(GrpcApiTest, AlexnetInferenceIsExactlyTheEnginesOutput) {
+  const std::vector<float> input = testing::RandomVector(3 * 224 * 224);
+  inference::ModelInferResponse response;
+  ASSERT_TRUE(Infer(FloatRequest("alexnet", {1, 3, 224, 224}, input), &response).ok());
+  EXPECT_EQ(OutputFloats(response), EngineOutput("alexnet", input, 1));
+}
+
+TEST_F(GrpcApiTest, Uint8ImagesAreNormalisedByTheConfig) {
+  std::vector<uint8_t> pixels(2 * 28 * 28);
+  std::vector<float> scaled(pixels.size());
+  for (size_t i = 0; i < pixels.size(); ++i) {
+    pixels[i] = static_cast<uint8_t>(testing::Rng()() % 256);
+    scaled[i] = pixels[i] * (1.0f / 255.0f);
+  }
+  inference::ModelInferRequest request = FloatRequest("lenet", {2, 1, 28, 28}, {});
+  request.mutable_inputs(0)->set_datatype("UINT8");
+  request.set_raw_input_contents(0, std::string(pixels.begin(), pixels.end()));
+  inference::ModelInferResponse response;
+  ASSERT_TRUE(Infer(request, &response).ok());
+  EXPECT_EQ(OutputFloats(response), EngineOutput("lenet", scaled, 2));
+}
+
+TEST_F(GrpcApiTest, ClassificationReturnsTopKWithLabels) {
+  const std::vector<float> input = testing::RandomVector(2 * 28 * 28);
+  const std::vector<float> scores = EngineOutput("lenet", input, 2);
+  inference::ModelInferRequest request = FloatRequest("lenet", {2, 1, 28, 28}, input);
+  auto* output = request.add_outputs();
+  output->set_name("prob");
+  (*output->mutable_parameters())["classification"].set_int64_param(3);
+  inference::ModelInferResponse response;
+  ASSERT_TRUE(Infer(request, &response).ok());
+  ASSERT_EQ(response.outputs(0).datatype(), "BYTES");
+  EXPECT_EQ(std::vector<int64_t>(response.outputs(0).shape().begin(),
+                                 response.outputs(0).shape().end()),
+            std::vector<int64_t>({2, 3}));
+  const std::vector<std::string> top = BytesElements(response.raw_output_contents(0));
+  ASSERT_EQ(top.size(), 6u);
+  for (int row = 0; row < 2; ++row) {
+    const float* row_scores = scores.data() + row * 10;
+    const int best = static_cast<int>(std::max_element(row_scores, row_scores + 10) - row_scores);
+    // "score:index:label", highest first.
+    EXPECT_EQ(top[row * 3], absl::StrFormat("%f:%d:%s", row_scores[best], best,
+                                            kFashionLabels[best]));
+  }
+}
+
+TEST_F(GrpcApiTest, LayerStatsComeBackAsJsonWithTheBatchSize) {
+  inference::ModelInferRequest request =
+      FloatRequest("lenet", {1, 1, 28, 28}, testing::RandomVector(28 * 28));
+  (*request.mutable_parameters())["layer_stats"].set_bool_param(true);
+  inference::ModelInferResponse response;
+  ASSERT_TRUE(Infer(request, &response).ok());
+  const auto& parameters = response.parameters();
+  ASSERT_TRUE(parameters.contains("layer_stats"));
+  ASSERT_TRUE(parameters.contains("batch_size"));
+  EXPECT_EQ(parameters.at("batch_size").int64_param(), 1);
+  const nlohmann::json stats = nlohmann::json::parse(parameters.at("layer_stats").string_param());
+  EXPECT_EQ(stats["batch"], 1);
+  EXPECT_EQ(stats["total_params"], 61706);
+  EXPECT_EQ(stats["total_macs"], 416520);
+  ASSERT_GE(stats["layers"].size(), 5u);
+  double total_ms = 0;
+  for (const auto& layer : stats["layers"]) {
+    for (const char* key : {"name", "algorithm", "macs", "params", "activation_bytes",
+                            "workspace_bytes", "time_ms"}) {
+      EXPECT_TRUE(layer.contains(key)) << key;
+    }
+    total_ms += layer["time_ms"].get<double>();
+  }
+  EXPECT_GT(total_ms, 0.0);
+  EXPECT_EQ(stats["layers"][0]["name"], "conv1");
+  EXPECT_FALSE(stats["layers"][0]["algorithm"].get<std::string>().empty());
+}
+
+}  // namespace
+}  // namespace convd::e2e
