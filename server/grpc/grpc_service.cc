@@ -3,6 +3,9 @@
 #include <memory>
 #include <mutex>
 
+#include "absl/strings/str_cat.h"
+#include "grpcpp/support/proto_buffer_reader.h"
+#include "grpcpp/support/proto_buffer_writer.h"
 #include "server/grpc/grpc_status.h"
 
 namespace convd {
@@ -24,16 +27,34 @@ grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* context,
 }
 
 // One ModelInfer call. The inference may complete (and gRPC may call
-// OnDone and delete the reactor) before Infer() even returns, so the handle
+// OnDone and delete the reactor) as soon as it is queued, so the handle
 // lives in a shared block the constructor keeps its own reference to.
 class InferReactor : public grpc::ServerUnaryReactor {
  public:
-  InferReactor(InferenceService* service, const inference::ModelInferRequest* request,
-               inference::ModelInferResponse* response)
+  InferReactor(InferenceService* service, const grpc::ByteBuffer* raw_request,
+               grpc::ByteBuffer* raw_response)
       : shared_(std::make_shared<Shared>()) {
+    grpc::ByteBuffer copy(*raw_request);  // shares the slices; Deserialize consumes it
+    inference::ModelInferRequest request;
+    if (!grpc::SerializationTraits<inference::ModelInferRequest>::Deserialize(&copy, &request)
+             .ok()) {
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "request is not a valid ModelInferRequest protobuf"));
+      return;
+    }
     std::shared_ptr<Shared> shared = shared_;
-    std::shared_ptr<PendingInference> pending =
-        service->Infer(*request, response, [this](absl::Status status) {
+    // The callback runs before Finish, so the reactor and `shared` are alive;
+    // it holds a plain pointer, as a shared one would make a cycle through
+    // the pending job that owns the callback.
+    std::shared_ptr<PendingInference> pending = service->Infer(
+        request, &shared->response, [this, shared = shared.get(), raw_response](absl::Status status) {
+          if (status.ok()) {
+            bool own_buffer = false;
+            grpc::ByteBuffer serialized;
+            status = ToAbsl(grpc::SerializationTraits<inference::ModelInferResponse>::Serialize(
+                shared->response, &serialized, &own_buffer));
+            raw_response->Swap(&serialized);
+          }
           Finish(ToGrpcStatus(status));  // nothing touches `this` after this line
         });
     std::lock_guard<std::mutex> lock(shared->mutex);
@@ -54,7 +75,15 @@ class InferReactor : public grpc::ServerUnaryReactor {
     std::mutex mutex;
     std::shared_ptr<PendingInference> pending;  // keeps the model version alive
     bool cancelled = false;
+    inference::ModelInferResponse response;
   };
+
+  static absl::Status ToAbsl(const grpc::Status& status) {
+    return status.ok() ? absl::OkStatus()
+                       : absl::InternalError(absl::StrCat("cannot serialize the response: ",
+                                                          status.error_message()));
+  }
+
   std::shared_ptr<Shared> shared_;
 };
 
@@ -96,8 +125,8 @@ grpc::ServerUnaryReactor* GrpcInferenceService::ModelMetadata(
 }
 
 grpc::ServerUnaryReactor* GrpcInferenceService::ModelInfer(
-    grpc::CallbackServerContext* context, const inference::ModelInferRequest* request,
-    inference::ModelInferResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
   return new InferReactor(service_, request, response);
 }
 

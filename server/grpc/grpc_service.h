@@ -2,7 +2,9 @@
 // over InferenceService (decode is done by protobuf, then call, convert the
 // status, finish). ModelInfer holds no thread while its request waits in a
 // queue, and a client that cancels (or whose deadline passes) has its
-// request dropped from the queue.
+// request dropped from the queue. ModelInfer takes the raw bytes and parses
+// them itself: gRPC's own parse failure would answer UNIMPLEMENTED, where a
+// malformed request deserves INVALID_ARGUMENT.
 #ifndef CONVD_SERVER_GRPC_GRPC_SERVICE_H_
 #define CONVD_SERVER_GRPC_GRPC_SERVICE_H_
 
@@ -11,7 +13,9 @@
 
 namespace convd {
 
-class GrpcInferenceService final : public inference::GRPCInferenceService::CallbackService {
+class GrpcInferenceService final
+    : public inference::GRPCInferenceService::WithRawCallbackMethod_ModelInfer<
+          inference::GRPCInferenceService::CallbackService> {
  public:
   // `service` must outlive this.
   explicit GrpcInferenceService(InferenceService* service) : service_(service) {}
@@ -32,8 +36,8 @@ class GrpcInferenceService final : public inference::GRPCInferenceService::Callb
                                           const inference::ModelMetadataRequest* request,
                                           inference::ModelMetadataResponse* response) override;
   grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* context,
-                                       const inference::ModelInferRequest* request,
-                                       inference::ModelInferResponse* response) override;
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ModelConfig(grpc::CallbackServerContext* context,
                                         const inference::ModelConfigRequest* request,
                                         inference::ModelConfigResponse* response) override;

@@ -1,16 +1,22 @@
 #include "server/repository/repository.h"
 
+#include <chrono>
 #include <filesystem>
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "engine/model_config.h"
 #include "engine/status_macros.h"
+#include "server/log.h"
 
 namespace convd {
 namespace {
 
 namespace fs = std::filesystem;
+
+// How long the destructor waits for outstanding model references.
+constexpr std::chrono::seconds kReleaseTimeout(30);
 
 // Model directories in the root: those holding a config.pbtxt.
 std::set<std::string> ScanRoot(const std::string& root) {
@@ -70,10 +76,22 @@ std::shared_ptr<ServedModel> ModelRepository::Share(std::unique_ptr<ServedModel>
 
 void ModelRepository::ReaperLoop() {
   std::unique_lock<std::mutex> lock(reaper_mutex_);
+  std::optional<std::chrono::steady_clock::time_point> give_up;
   for (;;) {
-    reaper_wake_.wait(lock, [this] {
-      return !to_destroy_.empty() || (stopping_ && live_models_ == 0);
-    });
+    auto ready = [this] { return !to_destroy_.empty() || (stopping_ && live_models_ == 0); };
+    if (stopping_ && !give_up.has_value()) {
+      give_up = std::chrono::steady_clock::now() + kReleaseTimeout;
+    }
+    if (give_up.has_value()) {
+      if (!reaper_wake_.wait_until(lock, *give_up, ready)) {
+        // A reference was never released (a bug): exiting matters more.
+        Log(LogLevel::kError, absl::StrCat(live_models_, " model(s) still referenced at "
+                                           "shutdown; leaving them"));
+        return;
+      }
+    } else {
+      reaper_wake_.wait(lock, ready);
+    }
     if (to_destroy_.empty()) return;  // stopping and every model is gone
     std::vector<ServedModel*> batch;
     batch.swap(to_destroy_);

@@ -13,7 +13,8 @@
 //    last reference hands the model to the repository's own thread, which
 //    drains and destroys it, so no request thread ever joins a scheduler.
 //  - Every reference must be released before the repository is destroyed;
-//    the destructor waits for that.
+//    the destructor waits for that (30 s at most, then logs and leaves the
+//    stragglers, so a leak never blocks process exit).
 //
 // Thread safety: all methods may be called concurrently; loads and unloads
 // are serialised among themselves.
