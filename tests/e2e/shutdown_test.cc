@@ -1,0 +1,120 @@
+// The convd binary drains on SIGTERM: readiness goes false, new requests
+// are refused with UNAVAILABLE, every queued request completes, exit 0.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <future>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "kernels/testing/numeric.h"
+#include "tests/e2e/e2e_util.h"
+
+extern char** environ;
+
+namespace convd::e2e {
+namespace {
+
+using std::chrono::milliseconds;
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+// Starts convd with stderr in `log`; returns its pid and listening port.
+std::pair<pid_t, int> StartConvd(const std::string& repository, const std::string& log) {
+  std::vector<std::string> args = {"server/convd", "--model-repository=" + repository,
+                                   "--grpc-address=127.0.0.1", "--grpc-port=0"};
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pid_t pid = 0;
+  EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  const std::regex listening("gRPC listening on 127\\.0\\.0\\.1:([0-9]+)");
+  for (int i = 0; i < 600; ++i) {  // up to a minute (sanitizer builds load slowly)
+    std::smatch match;
+    const std::string text = ReadAll(log);
+    if (std::regex_search(text, match, listening)) return {pid, std::stoi(match[1])};
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  ADD_FAILURE() << "convd did not start:\n" << ReadAll(log);
+  return {pid, 0};
+}
+
+TEST(ShutdownTest, SigtermDrainsEveryQueuedRequestAndExitsZero) {
+  const std::string repository = MakeTempDir("shutdown_repository");
+  AddModel(repository, "lenet", "lenet5", R"pb(
+    max_batch_size: 32
+    input { name: "input" dims: [1, 28, 28] }
+    output { name: "prob" dims: [10] }
+    dynamic_batching { max_queue_delay_microseconds: 400000 }
+  )pb");
+  const std::string log = repository + "/convd.log";
+  const auto [pid, port] = StartConvd(repository, log);
+  ASSERT_GT(port, 0);
+
+  // 16 requests wait in the queue for the 0.4 s batching delay...
+  std::vector<std::future<grpc::Status>> in_flight;
+  for (int i = 0; i < 16; ++i) {
+    in_flight.push_back(std::async(std::launch::async, [port = port] {
+      auto stub = Connect(port);
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+      inference::ModelInferResponse response;
+      grpc::Status status = stub->ModelInfer(
+          &context, FloatRequest("lenet", {1, 1, 28, 28}, testing::RandomVector(28 * 28)),
+          &response);
+      if (status.ok() && OutputFloats(response).size() != 10) {
+        return grpc::Status(grpc::StatusCode::DATA_LOSS, "wrong output size");
+      }
+      return status;
+    }));
+  }
+  std::this_thread::sleep_for(milliseconds(150));
+  // ...when the server is told to stop.
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+
+  // Readiness goes false (or the listener is already closed).
+  auto stub = Connect(port);
+  bool drained = false;
+  for (int i = 0; i < 200 && !drained; ++i) {
+    grpc::ClientContext context;
+    inference::ServerReadyResponse ready;
+    const grpc::Status status = stub->ServerReady(&context, {}, &ready);
+    drained = !status.ok() || !ready.ready();
+    if (!drained) std::this_thread::sleep_for(milliseconds(5));
+  }
+  EXPECT_TRUE(drained);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  inference::ModelInferResponse response;
+  const grpc::Status late = stub->ModelInfer(
+      &context, FloatRequest("lenet", {1, 1, 28, 28}, testing::RandomVector(28 * 28)), &response);
+  EXPECT_EQ(late.error_code(), grpc::StatusCode::UNAVAILABLE) << late.error_message();
+
+  for (auto& request : in_flight) {
+    const grpc::Status status = request.get();
+    EXPECT_TRUE(status.ok()) << "a queued request was lost: " << status.error_message();
+  }
+  int wait_status = 0;
+  ASSERT_EQ(waitpid(pid, &wait_status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(wait_status)) << ReadAll(log);
+  EXPECT_EQ(WEXITSTATUS(wait_status), 0) << ReadAll(log);
+  EXPECT_NE(ReadAll(log).find("draining"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace convd::e2e
