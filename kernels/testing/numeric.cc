@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 
 namespace convd::testing {
 
@@ -26,7 +27,12 @@ std::mt19937_64& Rng() {
 std::vector<float> RandomVector(int64_t count, float low, float high) {
   std::uniform_real_distribution<float> uniform(low, high);
   std::vector<float> values(count);
-  for (float& v : values) v = uniform(Rng());
+  {
+    // Concurrent clients in the server tests draw their inputs at once.
+    static std::mutex mutex;
+    std::lock_guard<std::mutex> lock(mutex);
+    for (float& v : values) v = uniform(Rng());
+  }
   if (count > 0 && std::all_of(values.begin(), values.end(),
                                [](float v) { return v == 0.0f; })) {
     values[0] = high * 0.5f;

@@ -11,10 +11,11 @@
 namespace convd::testing {
 
 // A generator seeded from CONVD_TEST_SEED if set, else from random_device.
-// The seed is printed once per process.
+// The seed is printed once per process. Not thread safe: use it from one
+// thread, or call RandomVector.
 std::mt19937_64& Rng();
 
-// `count` values uniform in [low, high); never all zero.
+// `count` values uniform in [low, high); never all zero. Thread safe.
 std::vector<float> RandomVector(int64_t count, float low = -1.0f, float high = 1.0f);
 
 // max |actual - expected| / max |expected| (or the absolute error when

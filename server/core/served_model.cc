@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "engine/executor.h"
 #include "engine/model_config.h"
 #include "engine/stats.h"
@@ -41,6 +42,13 @@ BatchingPolicy PolicyFor(const inference::ModelConfig& config) {
 
 absl::StatusOr<std::unique_ptr<ServedModel>> ServedModel::Create(LoadedModel model,
                                                                  ThreadPool* thread_pool) {
+  for (const inference::ModelInstanceGroup& group : model.config.instance_group()) {
+    if (group.kind() == inference::ModelInstanceGroup::KIND_GPU) {
+      return absl::UnimplementedError(absl::StrCat(
+          "model '", model.config.name(), "': instance_group kind KIND_GPU, but this server "
+          "runs on the CPU; use KIND_CPU or KIND_AUTO"));
+    }
+  }
   std::unique_ptr<ServedModel> served(new ServedModel(std::move(model)));
   const inference::ModelConfig& config = served->model_.config;
   const Graph& graph = served->model_.plan->graph;

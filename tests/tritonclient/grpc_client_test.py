@@ -1,0 +1,104 @@
+"""Unmodified tritonclient[grpc] against a real convd on loopback.
+
+Usage: grpc_client_test.py CONVD_BINARY MODEL_REPOSITORY
+Starts convd on a free port, runs the checks, stops it with SIGTERM and
+expects exit status 0. Prints one line per check; exits non-zero on failure.
+"""
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import tritonclient.grpc as grpcclient
+from tritonclient.utils import InferenceServerException
+
+
+def start_convd(binary, repository, log):
+    process = subprocess.Popen(
+        [binary, f"--model-repository={repository}", "--grpc-address=127.0.0.1",
+         "--grpc-port=0"], stderr=log)
+    for _ in range(600):
+        with open(log.name) as f:
+            match = re.search(r"gRPC listening on 127\.0\.0\.1:(\d+)", f.read())
+        if match:
+            return process, int(match.group(1))
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    process.kill()
+    sys.exit("convd did not start:\n" + open(log.name).read())
+
+
+def check(name, condition, detail=""):
+    print(f"{'ok  ' if condition else 'FAIL'} {name}{': ' + str(detail) if detail else ''}")
+    return condition
+
+
+def main():
+    binary, repository = sys.argv[1], sys.argv[2]
+    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
+    process, port = start_convd(binary, repository, log)
+    client = grpcclient.InferenceServerClient(url=f"127.0.0.1:{port}")
+    results = []
+    try:
+        results.append(check("server live", client.is_server_live()))
+        results.append(check("server ready", client.is_server_ready()))
+        metadata = client.get_server_metadata()
+        results.append(check("server metadata", metadata.name == "convd", metadata.name))
+        results.append(check("model ready", client.is_model_ready("lenet5")))
+        model = client.get_model_metadata("lenet5")
+        results.append(check("model metadata shape", list(model.inputs[0].shape) == [-1, 1, 28, 28],
+                             list(model.inputs[0].shape)))
+        config = client.get_model_config("lenet5").config
+        results.append(check("model config", config.max_batch_size > 0 and
+                             config.input[0].name == "input", config.max_batch_size))
+
+        rng = np.random.default_rng()
+        images = rng.uniform(0.0, 1.0, size=(4, 1, 28, 28)).astype(np.float32)
+        images[3] = images[0]  # the same image twice must give the same row
+        infer_input = grpcclient.InferInput("input", list(images.shape), "FP32")
+        infer_input.set_data_from_numpy(images)
+        outputs = [grpcclient.InferRequestedOutput("prob")]
+        result = client.infer("lenet5", [infer_input], outputs=outputs, request_id="tc-1")
+        probabilities = result.as_numpy("prob")
+        results.append(check("infer shape", probabilities.shape == (4, 10), probabilities.shape))
+        results.append(check("softmax rows sum to 1",
+                             np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)))
+        results.append(check("identical images, identical rows",
+                             np.array_equal(probabilities[0], probabilities[3])))
+        results.append(check("request id echoed", result.get_response().id == "tc-1"))
+
+        classified = client.infer("lenet5", [infer_input],
+                                  outputs=[grpcclient.InferRequestedOutput("prob", class_count=3)])
+        top = classified.as_numpy("prob")
+        results.append(check("classification shape", top.shape == (4, 3), top.shape))
+        best = [int(row[0].decode().split(":")[1]) for row in top]
+        results.append(check("classification top-1 is the argmax",
+                             best == list(np.argmax(probabilities, axis=1)), best))
+
+        try:
+            client.infer("no_such_model", [infer_input])
+            results.append(check("unknown model is an error", False))
+        except InferenceServerException as error:
+            results.append(check("unknown model is NOT_FOUND",
+                                 "NOT_FOUND" in str(error.status()), error.status()))
+
+        stats = client.get_inference_statistics("lenet5").model_stats[0]
+        results.append(check("statistics count", stats.inference_count >= 8, stats.inference_count))
+    finally:
+        client.close()
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=60)
+        results.append(check("SIGTERM exits 0", code == 0, code))
+    if not all(results):
+        print(open(log.name).read())
+        sys.exit(1)
+    print(f"tritonclient: {len(results)} checks passed")
+
+
+if __name__ == "__main__":
+    main()
