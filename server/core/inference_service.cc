@@ -52,11 +52,7 @@ InferenceService::InferenceService(ModelRepository* repository, Options options)
     : repository_(repository), options_(options) {}
 
 bool InferenceService::Ready() const {
-  if (draining_.load()) return false;
-  for (const ModelRepository::IndexEntry& entry : repository_->Index()) {
-    if (entry.state != ModelRepository::State::kReady && entry.reason != "unloaded") return false;
-  }
-  return true;
+  return !draining_.load() && repository_->AllReady();
 }
 
 inference::ServerMetadataResponse InferenceService::ServerMetadata() const {

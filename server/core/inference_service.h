@@ -46,8 +46,8 @@ class InferenceService {
   InferenceService(ModelRepository* repository, Options options);
 
   bool Live() const { return true; }
-  // False once draining; else true when every model in the repository
-  // loaded.
+  // False once draining; else true when every model the repository loaded
+  // (or tried to) is ready, not counting models unloaded on purpose.
   bool Ready() const;
   // Refuses new inferences with UNAVAILABLE from now on; queued and running
   // ones complete.

@@ -112,6 +112,11 @@ TEST(InferenceServiceTest, InferWhileUnloadingAndReloadingLosesNothing) {
   inference::ModelStatisticsRequest request;
   request.set_name("lenet");
   EXPECT_TRUE(service.ModelStatistics(request).ok());
+  EXPECT_TRUE(service.Ready());
+  inference::RepositoryModelUnloadRequest unload;
+  unload.set_model_name("lenet");
+  ASSERT_TRUE(service.RepositoryModelUnload(unload).ok());
+  EXPECT_TRUE(service.Ready()) << "a model unloaded on purpose does not make the server unready";
   service.BeginDrain();
   inference::ModelInferResponse response;
   absl::Status refused;

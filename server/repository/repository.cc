@@ -150,6 +150,7 @@ absl::Status ModelRepository::Load(const std::string& name) {
       replaced.swap(entry.versions);
       entry.versions = std::move(*versions);
       entry.state = State::kReady;
+      entry.unloaded = false;
       entry.reason.clear();
     } else if (had_versions) {
       entry.reason = absl::StrCat("reload failed, still serving the previous load: ",
@@ -175,6 +176,7 @@ absl::Status ModelRepository::Unload(const std::string& name) {
     }
     released.swap(it->second.versions);
     it->second.state = State::kUnavailable;
+    it->second.unloaded = true;
     it->second.reason = "unloaded";
   }
   return absl::OkStatus();
@@ -224,6 +226,14 @@ std::vector<std::shared_ptr<ServedModel>> ModelRepository::AllServed() const {
     for (const auto& [number, model] : entry.versions) all.push_back(model);
   }
   return all;
+}
+
+bool ModelRepository::AllReady() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto& [name, entry] : models_) {
+    if (entry.state != State::kReady && !entry.unloaded) return false;
+  }
+  return true;
 }
 
 std::vector<ModelRepository::IndexEntry> ModelRepository::Index() const {

@@ -74,12 +74,16 @@ class ModelRepository {
   std::vector<std::shared_ptr<ServedModel>> AllServed() const;
   // Every model directory in the root and every model known, with state.
   std::vector<IndexEntry> Index() const;
+  // True when every model the repository tried to load is ready (models
+  // unloaded on purpose do not count). Cheap: no file system access.
+  bool AllReady() const;
 
   static const char* StateName(State state);
 
  private:
   struct Entry {
     State state = State::kLoading;
+    bool unloaded = false;  // by Unload(), not by a failure
     std::string reason;
     std::map<int64_t, std::shared_ptr<ServedModel>> versions;
   };
