@@ -13,7 +13,8 @@ DEBIAN_PACKAGES := \
   libabsl-dev libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc \
   libgtest-dev libgmock-dev libbenchmark-dev \
   libopenblas-dev libblis-dev libdnnl-dev nlohmann-json3-dev \
-  python3 python3-venv zlib1g-dev dataset-fashion-mnist
+  python3 python3-venv zlib1g-dev dataset-fashion-mnist \
+  libonnx-dev libonnx-testdata
 
 # CUDA comes from the machine image (/usr/local/cuda); without nvcc the CUDA
 # targets are left out of the build with a warning.

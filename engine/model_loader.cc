@@ -11,6 +11,7 @@
 #include "engine/model_config.h"
 #include "engine/graph_passes.h"
 #include "engine/network_loader.h"
+#include "engine/onnx_loader.h"
 #include "engine/safetensors.h"
 #include "engine/status_macros.h"
 #include "engine/weights.h"
@@ -121,12 +122,14 @@ absl::StatusOr<LoadedModel> LoadModelVersion(const std::string& model_dir,
   LoadedModel model;
   model.config = config;
   model.version = version;
-  if (config.platform() != kPlatformNetwork) {
-    return absl::UnimplementedError(absl::StrCat("model '", config.name(), "': platform '",
-                                                 config.platform(), "' is not supported yet"));
+  const std::string version_dir = (dir / std::to_string(version)).string();
+  Graph graph;
+  if (config.platform() == kPlatformOnnx) {
+    ASSIGN_OR_RETURN(graph, LoadOnnxFile((fs::path(version_dir) / "model.onnx").string()));
+    SimplifyGraph(graph);
+  } else {
+    ASSIGN_OR_RETURN(graph, LoadNetworkGraph(version_dir, &model.generated_weights));
   }
-  ASSIGN_OR_RETURN(Graph graph, LoadNetworkGraph((dir / std::to_string(version)).string(),
-                                                 &model.generated_weights));
   if (graph.name.empty()) graph.name = config.name();
   RETURN_IF_ERROR(ValidateConfigAgainstGraph(config, graph));
   const inference::ModelOutput& output = config.output(0);

@@ -1,8 +1,10 @@
 // Loads a model directory of the repository layout
 //   <model>/config.pbtxt            inference::ModelConfig (engine/model_config.h)
 //   <model>/<labels file>           optional, named by the output's label_filename
-//   <model>/<version>/network.pbtxt convd network definition
+//   <model>/<version>/network.pbtxt convd network definition (platform
+//                                   convd_network)
 //   <model>/<version>/weights.safetensors   optional; else seeded He init
+//   <model>/<version>/model.onnx    an ONNX model (platform onnx)
 // into a ready-to-run ExecutionPlan per version.
 #ifndef CONVD_ENGINE_MODEL_LOADER_H_
 #define CONVD_ENGINE_MODEL_LOADER_H_

@@ -1,6 +1,8 @@
 // The bundled LeNet-5, trained on Fashion-MNIST (tools/train_lenet5.py),
 // classifies all 10,000 test images through convd: at least 89% correct,
 // and every class equal to the one PyTorch predicted at export time.
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 #include "engine/executor.h"
@@ -19,7 +21,8 @@ std::vector<int> ReadPredictions(const std::string& path) {
   return predictions;
 }
 
-TEST(FashionMnistTest, TrainedLenetMatchesPytorchOnAllTestImages) {
+// Classifies the 10,000 test images with the model in `model_dir`.
+void ExpectMatchesPytorch(const std::string& model_dir) {
   auto images = testing::ReadIdxImages(
       std::string(testing::kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz");
   ASSERT_TRUE(images.ok()) << images.status() << " (install dataset-fashion-mnist)";
@@ -31,7 +34,7 @@ TEST(FashionMnistTest, TrainedLenetMatchesPytorchOnAllTestImages) {
       ReadPredictions("models/lenet5/1/fashion_mnist_test_predictions.txt");
   ASSERT_EQ(pytorch.size(), 10000u);
 
-  auto model = LoadModel("models/lenet5", LoadOptions{});
+  auto model = LoadModel(model_dir, LoadOptions{});
   ASSERT_TRUE(model.ok()) << model.status();
   ASSERT_FALSE(model->generated_weights) << "models/lenet5 must ship its trained weights";
   Executor executor(model->plan, ThreadPool::Default());
@@ -55,9 +58,32 @@ TEST(FashionMnistTest, TrainedLenetMatchesPytorchOnAllTestImages) {
     }
   }
   const double accuracy = correct / 10000.0;
-  std::printf("accuracy %.4f, agreement with PyTorch %d / 10000\n", accuracy, agree);
+  std::printf("%s: accuracy %.4f, agreement with PyTorch %d / 10000\n", model_dir.c_str(),
+              accuracy, agree);
   EXPECT_GE(accuracy, 0.89);
   EXPECT_EQ(agree, 10000);
+}
+
+TEST(FashionMnistTest, BundledOnnxModelMatchesPytorchOnAllTestImages) {
+  ExpectMatchesPytorch("models/lenet5");  // platform onnx: 1/model.onnx
+}
+
+TEST(FashionMnistTest, SameWeightsAsConvdNetworkMatchPytorchToo) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::filesystem::path dir =
+      std::filesystem::path(tmp != nullptr ? tmp : "/tmp") / "lenet5_network";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir / "1");
+  for (const char* file : {"1/network.pbtxt", "1/weights.safetensors"}) {
+    std::filesystem::copy_file(std::filesystem::path("models/lenet5") / file, dir / file);
+  }
+  std::ofstream(dir / "config.pbtxt") << R"pb(
+    platform: "convd_network"
+    max_batch_size: 100
+    input { name: "input" dims: [1, 28, 28] }
+    output { name: "prob" dims: [10] }
+  )pb";
+  ExpectMatchesPytorch(dir.string());
 }
 
 }  // namespace
