@@ -1,0 +1,177 @@
+// The ONNX importer refuses what it cannot serve with errors that name the
+// problem, never crashes on bad bytes, and reads weights in every storage
+// form ONNX allows (raw_data, typed fields, external files).
+#include "engine/onnx_loader.h"
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "engine/executor.h"
+#include "engine/graph_passes.h"
+#include "engine/planner.h"
+#include "gtest/gtest.h"
+#include "kernels/testing/numeric.h"
+#include "onnx/onnx_pb.h"
+
+namespace convd {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr char kLenet[] = "models/lenet5/1/model.onnx";
+
+std::string ReadBytes(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  std::ostringstream contents;
+  contents << file.rdbuf();
+  return contents.str();
+}
+
+onnx::ModelProto Lenet() {
+  onnx::ModelProto model;
+  EXPECT_TRUE(model.ParseFromString(ReadBytes(kLenet)));
+  return model;
+}
+
+absl::Status Import(const onnx::ModelProto& model, const std::string& directory = "") {
+  return ImportOnnx(model.SerializeAsString(), {directory}).status();
+}
+
+std::vector<float> Forward(Graph graph, const std::vector<float>& input, int batch) {
+  SimplifyGraph(graph);
+  auto plan = Plan(std::move(graph), PlanOptions{});
+  EXPECT_TRUE(plan.ok()) << plan.status();
+  Executor executor(std::shared_ptr<const ExecutionPlan>(std::move(*plan)), nullptr);
+  Tensor output;
+  EXPECT_TRUE(executor.Run(input.data(), batch, output).ok());
+  return std::vector<float>(output.data(), output.data() + output.elements());
+}
+
+std::string TempDir(const std::string& name) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const fs::path dir = fs::path(tmp != nullptr ? tmp : "/tmp") / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir.string();
+}
+
+TEST(OnnxLoaderTest, BadBytesFailCleanly) {
+  for (const std::string& bytes : {std::string("not a model"), std::string(),
+                                   std::string("\x08\x07\x12\xff\xff", 5)}) {
+    const absl::Status status = ImportOnnx(bytes, {}).status();
+    EXPECT_FALSE(status.ok());
+  }
+  const std::string lenet = ReadBytes(kLenet);
+  // Every truncation of a real model fails with an error, never a crash.
+  for (size_t length = 0; length < lenet.size(); length += 997) {
+    EXPECT_FALSE(ImportOnnx(lenet.substr(0, length), {}).ok()) << "truncated to " << length;
+  }
+  EXPECT_EQ(LoadOnnxFile("no/such/model.onnx").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(OnnxLoaderTest, UnsupportedOperatorIsNamedWithNodeAndOpset) {
+  onnx::ModelProto model = Lenet();
+  model.mutable_graph()->mutable_node(1)->set_op_type("Einsum");
+  const absl::Status status = Import(model);
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented);
+  EXPECT_NE(status.message().find("node '/Relu' (Einsum, opset 13)"), std::string::npos)
+      << status;
+}
+
+TEST(OnnxLoaderTest, UnsupportedOpsetIsRefused) {
+  onnx::ModelProto model = Lenet();
+  model.mutable_opset_import(0)->set_version(5);
+  const absl::Status status = Import(model);
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented);
+  EXPECT_NE(status.message().find("opset 5 is not supported"), std::string::npos) << status;
+}
+
+TEST(OnnxLoaderTest, InconsistentWeightsAreNamed) {
+  onnx::ModelProto model = Lenet();
+  model.mutable_graph()->mutable_initializer(0)->mutable_raw_data()->resize(10);
+  absl::Status status = Import(model);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("'conv1.weight' holds 10 bytes for 150 elements"),
+            std::string::npos)
+      << status;
+  model = Lenet();
+  model.mutable_graph()->mutable_initializer(0)->set_dims(1, 3);  // 3 input channels
+  status = Import(model);
+  EXPECT_FALSE(status.ok());
+}
+
+TEST(OnnxLoaderTest, TypedFieldsAndExternalDataGiveTheSameNetwork) {
+  const onnx::ModelProto raw = Lenet();
+  const std::vector<float> input = testing::RandomVector(2 * 28 * 28);
+  auto reference = ImportOnnx(raw.SerializeAsString(), {});
+  ASSERT_TRUE(reference.ok()) << reference.status();
+  const std::vector<float> expected = Forward(*reference, input, 2);
+
+  onnx::ModelProto typed = raw;
+  for (onnx::TensorProto& tensor : *typed.mutable_graph()->mutable_initializer()) {
+    const std::string bytes = tensor.raw_data();
+    tensor.clear_raw_data();
+    for (size_t i = 0; i < bytes.size(); i += 4) {
+      float value;
+      std::memcpy(&value, bytes.data() + i, 4);
+      tensor.add_float_data(value);
+    }
+  }
+  auto typed_graph = ImportOnnx(typed.SerializeAsString(), {});
+  ASSERT_TRUE(typed_graph.ok()) << typed_graph.status();
+  EXPECT_EQ(Forward(*typed_graph, input, 2), expected);
+
+  const std::string dir = TempDir("onnx_external");
+  onnx::ModelProto external = raw;
+  std::ofstream data(fs::path(dir) / "weights.bin", std::ios::binary);
+  int64_t offset = 0;
+  for (onnx::TensorProto& tensor : *external.mutable_graph()->mutable_initializer()) {
+    data << tensor.raw_data();
+    const int64_t length = static_cast<int64_t>(tensor.raw_data().size());
+    tensor.clear_raw_data();
+    tensor.set_data_location(onnx::TensorProto::EXTERNAL);
+    for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+             {"location", "weights.bin"},
+             {"offset", std::to_string(offset)},
+             {"length", std::to_string(length)}}) {
+      auto* entry = tensor.add_external_data();
+      entry->set_key(key);
+      entry->set_value(value);
+    }
+    offset += length;
+  }
+  data.close();
+  auto external_graph = ImportOnnx(external.SerializeAsString(), {dir});
+  ASSERT_TRUE(external_graph.ok()) << external_graph.status();
+  EXPECT_EQ(Forward(*external_graph, input, 2), expected);
+
+  // External data may not leave the model directory.
+  for (const std::string& location : {"../weights.bin", "/etc/passwd", "a/../../x"}) {
+    onnx::ModelProto escaping = external;
+    escaping.mutable_graph()->mutable_initializer(0)->mutable_external_data(0)->set_value(
+        location);
+    const absl::Status status = Import(escaping, dir);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << location;
+    EXPECT_NE(status.message().find("inside the model directory"), std::string::npos) << status;
+  }
+  EXPECT_FALSE(Import(external, "").ok()) << "no directory: external data refused";
+}
+
+TEST(OnnxLoaderTest, DynamicBatchAndSecondDataInput) {
+  onnx::ModelProto model = Lenet();
+  EXPECT_EQ(model.graph().input(0).type().tensor_type().shape().dim(0).dim_param(), "batch");
+  auto graph = ImportOnnx(model.SerializeAsString(), {});
+  ASSERT_TRUE(graph.ok());
+  const std::vector<float> input = testing::RandomVector(5 * 28 * 28);
+  EXPECT_EQ(Forward(*graph, input, 5).size(), 50u);  // any batch size runs
+
+  *model.mutable_graph()->add_input() = model.graph().input(0);
+  model.mutable_graph()->mutable_input(1)->set_name("second");
+  const absl::Status status = Import(model);
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented);
+  EXPECT_NE(status.message().find("more than one data input"), std::string::npos) << status;
+}
+
+}  // namespace
+}  // namespace convd
