@@ -126,6 +126,7 @@ absl::StatusOr<LoadedModel> LoadModelVersion(const std::string& model_dir,
   Graph graph;
   if (config.platform() == kPlatformOnnx) {
     ASSIGN_OR_RETURN(graph, LoadOnnxFile((fs::path(version_dir) / "model.onnx").string()));
+    graph.name = config.name();  // an exporter's graph name ("torch_jit") says nothing
     SimplifyGraph(graph);
   } else {
     ASSIGN_OR_RETURN(graph, LoadNetworkGraph(version_dir, &model.generated_weights));
