@@ -41,7 +41,8 @@ MODEL ?= models/lenet5
 # (see bench/gpu_check.sh).
 GPU_TEST_TARGETS := //kernels/cuda:elementwise_test
 
-.PHONY: all deps build test test-asan test-tsan test-tritonclient serve bench gpu-carry clean
+.PHONY: all deps build test test-asan test-tsan test-tritonclient serve bench gpu-carry clean \
+  fuzz-onnx
 
 all: build
 
@@ -84,6 +85,26 @@ $(VENV)/.installed:
 
 test-tritonclient: build $(VENV)/.installed
 	$(VENV)/bin/python tests/tritonclient/grpc_client_test.py bazel-bin/server/convd models
+
+# libFuzzer on the ONNX importer (clang from Debian; Bazel's toolchain is
+# gcc). FUZZ_SECONDS bounds the run; crashes land in .fuzz/onnx/.
+FUZZ_SECONDS ?= 120
+FUZZ_SOURCES := tests/fuzz/onnx_loader_fuzzer.cc engine/onnx_loader.cc engine/onnx_ops.cc \
+  engine/onnx_tensors.cc engine/graph.cc engine/network_loader.cc engine/weights.cc \
+  engine/safetensors.cc engine/tensor.cc kernels/op_params.cc bazel-bin/proto/network.pb.cc
+fuzz-onnx: deps
+	$(BAZEL) build -c opt //proto:network_cc_proto
+	mkdir -p .fuzz/onnx/corpus && cp models/lenet5/1/model.onnx .fuzz/onnx/corpus/
+	clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -I. -Ibazel-bin \
+	  -DONNX_ML=1 -DONNX_NAMESPACE=onnx $(FUZZ_SOURCES) -o .fuzz/onnx/fuzzer \
+	  -lonnx_proto -lprotobuf -labsl_status -labsl_statusor -labsl_strings -labsl_str_format_internal \
+	  -labsl_cord -labsl_cord_internal -labsl_cordz_info -labsl_cordz_functions -labsl_throw_delegate \
+	  -labsl_raw_logging_internal -labsl_int128 -labsl_strings_internal -labsl_hash -labsl_city \
+	  -labsl_low_level_hash -labsl_raw_hash_set -labsl_synchronization -labsl_time -labsl_base \
+	  -labsl_spinlock_wait -labsl_stacktrace -labsl_symbolize -labsl_malloc_internal \
+	  -labsl_debugging_internal -labsl_demangle_internal -labsl_graphcycles_internal \
+	  -labsl_time_zone -labsl_bad_optional_access -labsl_cordz_handle -labsl_exponential_biased
+	cd .fuzz/onnx && ./fuzzer -max_total_time=$(FUZZ_SECONDS) -max_len=400000 -rss_limit_mb=4096 corpus
 
 bench: build
 	./bazel-bin/bench/conv_bench

@@ -49,7 +49,11 @@ absl::StatusOr<TensorMap> ParseSafetensors(std::string_view bytes) {
   }
   TensorMap tensors;
   std::vector<std::pair<uint64_t, uint64_t>> ranges;
-  for (auto& [name, entry] : header.items()) {
+  for (auto& item : header.items()) {
+    // Named, not a structured binding: clang 14 (the fuzz build) cannot
+    // capture those in the lambda below.
+    const std::string& name = item.key();
+    auto& entry = item.value();
     if (name == "__metadata__") continue;
     auto error = [&](absl::string_view what) {
       return Corrupt(absl::StrCat("tensor '", name, "': ", what));
