@@ -63,12 +63,13 @@ absl::Status Translator::ReadInput() {
     }
     dims.push_back(dim.dim_value());
   }
-  if (dims.empty() || dims.size() > 3) {
+  if (dims.size() > 3) {
     return absl::UnimplementedError(absl::StrCat("input '", data->name(), "' has rank ",
-                                                 dims.size() + 1,
-                                                 "; convd takes [N, C, H, W]"
-                                                 " or [N, C]"));
+                                                 dims.size() + 1, "; convd takes at most 4 "
+                                                 "dimensions, [N, C, H, W]"));
   }
+  // [N], [N, C] and [N, C, H] fill the missing trailing dimensions with 1;
+  // operators that depend on the layout check their input themselves.
   dims.resize(3, 1);
   InputDef& input = *def_.mutable_input();
   input.set_name(data->name());

@@ -173,5 +173,29 @@ TEST(OnnxLoaderTest, DynamicBatchAndSecondDataInput) {
   EXPECT_NE(status.message().find("more than one data input"), std::string::npos) << status;
 }
 
+TEST(OnnxLoaderTest, ConvAutoPadSameOnTheGraphInput) {
+  // ONNX's own case (libonnx-testdata): a single Conv, auto_pad SAME_LOWER,
+  // stride 2, reading the graph input directly. Its weight input becomes a
+  // constant, as in an exported model.
+  const fs::path dir = "/usr/share/libonnx-testdata/data/node/test_conv_with_autopad_same";
+  ASSERT_TRUE(fs::is_directory(dir)) << "install libonnx-testdata";
+  onnx::ModelProto model;
+  ASSERT_TRUE(model.ParseFromString(ReadBytes((dir / "model.onnx").string())));
+  onnx::TensorProto x, w, y;
+  ASSERT_TRUE(x.ParseFromString(ReadBytes((dir / "test_data_set_0/input_0.pb").string())));
+  ASSERT_TRUE(w.ParseFromString(ReadBytes((dir / "test_data_set_0/input_1.pb").string())));
+  ASSERT_TRUE(y.ParseFromString(ReadBytes((dir / "test_data_set_0/output_0.pb").string())));
+  w.set_name(model.graph().input(1).name());
+  *model.mutable_graph()->add_initializer() = w;
+  auto graph = ImportOnnx(model.SerializeAsString(), {});
+  ASSERT_TRUE(graph.ok()) << graph.status();
+  std::vector<float> input(x.raw_data().size() / 4), expected(y.raw_data().size() / 4);
+  std::memcpy(input.data(), x.raw_data().data(), x.raw_data().size());
+  std::memcpy(expected.data(), y.raw_data().data(), y.raw_data().size());
+  const std::vector<float> output = Forward(*graph, input, static_cast<int>(x.dims(0)));
+  ASSERT_EQ(output.size(), expected.size());
+  for (size_t i = 0; i < output.size(); ++i) EXPECT_NEAR(output[i], expected[i], 1e-5) << i;
+}
+
 }  // namespace
 }  // namespace convd

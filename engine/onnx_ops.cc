@@ -30,13 +30,16 @@ absl::Status Translator::Conv(const NodeProto& node) {
   const std::vector<int64_t> kernel = {weight->shape[2], weight->shape[3]};
   ASSIGN_OR_RETURN(LayerDef * layer, AddLayer(node, {input}));
   if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-    // Needs the input size: build the network so far to learn it.
-    NetworkDef partial = def_;
-    partial.mutable_layer()->RemoveLast();
-    ASSIGN_OR_RETURN(Graph graph, GraphFromNetworkDef(partial));
-    const TensorShape in = graph.Find(layer->input(0)) >= 0
-                               ? graph.layers[graph.Find(layer->input(0))].output
-                               : graph.input().output;
+    // Needs the input size: build the network so far to learn it (the
+    // input's size is known without layers).
+    TensorShape in{1, def_.input().channels(), def_.input().height(), def_.input().width()};
+    if (def_.layer_size() > 1) {
+      NetworkDef partial = def_;
+      partial.mutable_layer()->RemoveLast();
+      ASSIGN_OR_RETURN(Graph graph, GraphFromNetworkDef(partial));
+      const int source = graph.Find(layer->input(0));
+      if (source >= 0) in = graph.layers[source].output;
+    }
     const int64_t size[2] = {in.h, in.w};
     for (int axis = 0; axis < 2; ++axis) {
       const int64_t out = (size[axis] + strides[axis] - 1) / strides[axis];
