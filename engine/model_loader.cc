@@ -2,13 +2,12 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "engine/model_config.h"
+#include "engine/file_util.h"
 #include "engine/graph_passes.h"
 #include "engine/network_loader.h"
 #include "engine/onnx_loader.h"
@@ -21,17 +20,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-absl::StatusOr<std::string> ReadFile(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return absl::NotFoundError(absl::StrCat("cannot open ", path.string()));
-  std::ostringstream contents;
-  contents << file.rdbuf();
-  if (file.bad()) return absl::DataLossError(absl::StrCat("cannot read ", path.string()));
-  return contents.str();
-}
-
 absl::StatusOr<std::vector<std::string>> ReadLabels(const fs::path& path) {
-  ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  ASSIGN_OR_RETURN(std::string text, ReadFile(path.string()));
   std::vector<std::string> labels = absl::StrSplit(text, '\n');
   while (!labels.empty() && labels.back().empty()) labels.pop_back();
   for (std::string& label : labels) {
@@ -44,7 +34,7 @@ absl::StatusOr<std::vector<std::string>> ReadLabels(const fs::path& path) {
 
 absl::StatusOr<inference::ModelConfig> ReadModelConfig(const std::string& model_dir) {
   const fs::path dir = fs::path(model_dir).lexically_normal();
-  ASSIGN_OR_RETURN(std::string text, ReadFile(dir / "config.pbtxt"));
+  ASSIGN_OR_RETURN(std::string text, ReadFile((dir / "config.pbtxt").string()));
   ASSIGN_OR_RETURN(inference::ModelConfig config, ParseModelConfig(text));
   const std::string directory_name =
       dir.has_filename() ? dir.filename().string() : dir.parent_path().filename().string();
@@ -94,13 +84,13 @@ absl::StatusOr<std::vector<int64_t>> VersionsToServe(const inference::ModelConfi
 absl::StatusOr<Graph> LoadNetworkGraph(const std::string& version_dir,
                                        bool* generated_weights) {
   const fs::path dir(version_dir);
-  ASSIGN_OR_RETURN(std::string text, ReadFile(dir / "network.pbtxt"));
+  ASSIGN_OR_RETURN(std::string text, ReadFile((dir / "network.pbtxt").string()));
   ASSIGN_OR_RETURN(NetworkDef definition, ParseNetworkDef(text));
   ASSIGN_OR_RETURN(Graph graph, GraphFromNetworkDef(definition));
   const fs::path weights_path = dir / "weights.safetensors";
   const bool has_weights = fs::exists(weights_path);
   if (has_weights) {
-    ASSIGN_OR_RETURN(std::string bytes, ReadFile(weights_path));
+    ASSIGN_OR_RETURN(std::string bytes, ReadFile(weights_path.string()));
     auto tensors = ParseSafetensors(bytes);
     if (!tensors.ok()) {
       return absl::InvalidArgumentError(

@@ -2,14 +2,13 @@
 
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/file_util.h"
 #include "engine/network_loader.h"
 #include "engine/onnx_tensors.h"
 #include "engine/onnx_translator.h"
@@ -273,13 +272,10 @@ absl::StatusOr<Graph> ImportOnnx(std::string_view bytes, const OnnxImportOptions
 }
 
 absl::StatusOr<Graph> LoadOnnxFile(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  std::ostringstream contents;
-  contents << file.rdbuf();
+  ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
   OnnxImportOptions options;
   options.model_directory = std::filesystem::path(path).parent_path().string();
-  auto graph = ImportOnnx(contents.str(), options);
+  auto graph = ImportOnnx(bytes, options);
   if (!graph.ok()) {
     return absl::Status(graph.status().code(), absl::StrCat(path, ": ", graph.status().message()));
   }

@@ -156,6 +156,19 @@ TEST(OnnxLoaderTest, TypedFieldsAndExternalDataGiveTheSameNetwork) {
     EXPECT_NE(status.message().find("inside the model directory"), std::string::npos) << status;
   }
   EXPECT_FALSE(Import(external, "").ok()) << "no directory: external data refused";
+
+  // Bad numbers and ranges are errors, not exceptions.
+  onnx::ModelProto bad_offset = external;
+  bad_offset.mutable_graph()->mutable_initializer(0)->mutable_external_data(1)->set_value("abc");
+  absl::Status status = Import(bad_offset, dir);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("offset 'abc' is not a number"), std::string::npos) << status;
+  onnx::ModelProto bad_range = external;
+  bad_range.mutable_graph()->mutable_initializer(0)->mutable_external_data(1)->set_value(
+      std::to_string(offset));  // starts at the end of the file
+  status = Import(bad_range, dir);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("is outside"), std::string::npos) << status;
 }
 
 TEST(OnnxLoaderTest, DynamicBatchAndSecondDataInput) {

@@ -2,11 +2,11 @@
 
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/numbers.h"
+#include "engine/file_util.h"
 #include "engine/status_macros.h"
 
 namespace convd::onnx_import {
@@ -22,8 +22,13 @@ absl::StatusOr<std::string> ReadExternal(const TensorProto& tensor,
   int64_t offset = 0, length = -1;
   for (const auto& entry : tensor.external_data()) {
     if (entry.key() == "location") location = entry.value();
-    if (entry.key() == "offset") offset = std::stoll(entry.value());
-    if (entry.key() == "length") length = std::stoll(entry.value());
+    const bool number_field = entry.key() == "offset" || entry.key() == "length";
+    if (number_field &&
+        !absl::SimpleAtoi(entry.value(), entry.key() == "offset" ? &offset : &length)) {
+      return absl::InvalidArgumentError(absl::StrCat("initializer '", tensor.name(),
+                                                     "': external data ", entry.key(), " '",
+                                                     entry.value(), "' is not a number"));
+    }
   }
   const fs::path relative = fs::path(location).lexically_normal();
   if (model_directory.empty() || location.empty() || relative.is_absolute() || relative.empty() ||
@@ -32,20 +37,14 @@ absl::StatusOr<std::string> ReadExternal(const TensorProto& tensor,
         absl::StrCat("initializer '", tensor.name(), "': external data '", location,
                      "' must be a relative path inside the model directory"));
   }
-  std::ifstream file(fs::path(model_directory) / relative, std::ios::binary);
-  if (!file) {
-    return absl::NotFoundError(absl::StrCat("initializer '", tensor.name(),
-                                            "': cannot open external data '", location, "'"));
+  // Reads only this tensor's range: one external file holds every tensor.
+  auto data = ReadFileRange((fs::path(model_directory) / relative).string(), offset, length);
+  if (!data.ok()) {
+    return absl::Status(data.status().code(),
+                        absl::StrCat("initializer '", tensor.name(), "': external data '",
+                                     location, "': ", data.status().message()));
   }
-  std::ostringstream contents;
-  contents << file.rdbuf();
-  const std::string data = contents.str();
-  if (offset < 0 || offset > static_cast<int64_t>(data.size()) ||
-      (length >= 0 && offset + length > static_cast<int64_t>(data.size()))) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "initializer '", tensor.name(), "': external data range outside '", location, "'"));
-  }
-  return data.substr(offset, length >= 0 ? length : std::string::npos);
+  return data;
 }
 
 }  // namespace
