@@ -6,13 +6,14 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "engine/executor.h"
+#include "engine/file_util.h"
 #include "engine/graph_passes.h"
 #include "engine/planner.h"
 #include "gtest/gtest.h"
 #include "kernels/testing/numeric.h"
+#include "kernels/testing/temp_dir.h"
 #include "onnx/onnx_pb.h"
 
 namespace convd {
@@ -21,12 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 constexpr char kLenet[] = "models/lenet5/1/model.onnx";
 
-std::string ReadBytes(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::ostringstream contents;
-  contents << file.rdbuf();
-  return contents.str();
-}
+std::string ReadBytes(const std::string& path) { return ReadFile(path).value_or(""); }
 
 onnx::ModelProto Lenet() {
   onnx::ModelProto model;
@@ -46,14 +42,6 @@ std::vector<float> Forward(Graph graph, const std::vector<float>& input, int bat
   Tensor output;
   EXPECT_TRUE(executor.Run(input.data(), batch, output).ok());
   return std::vector<float>(output.data(), output.data() + output.elements());
-}
-
-std::string TempDir(const std::string& name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  const fs::path dir = fs::path(tmp != nullptr ? tmp : "/tmp") / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
 }
 
 TEST(OnnxLoaderTest, BadBytesFailCleanly) {
@@ -122,7 +110,7 @@ TEST(OnnxLoaderTest, TypedFieldsAndExternalDataGiveTheSameNetwork) {
   ASSERT_TRUE(typed_graph.ok()) << typed_graph.status();
   EXPECT_EQ(Forward(*typed_graph, input, 2), expected);
 
-  const std::string dir = TempDir("onnx_external");
+  const std::string dir = testing::MakeTempDir("onnx_external");
   onnx::ModelProto external = raw;
   std::ofstream data(fs::path(dir) / "weights.bin", std::ios::binary);
   int64_t offset = 0;

@@ -148,23 +148,22 @@ inference::RepositoryIndexResponse InferenceService::RepositoryIndex(
   return response;
 }
 
+absl::Status InferenceService::CheckModelControl() const {
+  if (options_.allow_model_control) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      "model control is disabled; start convd with --model-control=explicit to load and "
+      "unload models through the API");
+}
+
 absl::Status InferenceService::RepositoryModelLoad(
     const inference::RepositoryModelLoadRequest& request) {
-  if (!options_.allow_model_control) {
-    return absl::FailedPreconditionError(
-        "model control is disabled; start convd with --model-control=explicit to load and "
-        "unload models through the API");
-  }
+  RETURN_IF_ERROR(CheckModelControl());
   return repository_->Load(request.model_name());
 }
 
 absl::Status InferenceService::RepositoryModelUnload(
     const inference::RepositoryModelUnloadRequest& request) {
-  if (!options_.allow_model_control) {
-    return absl::FailedPreconditionError(
-        "model control is disabled; start convd with --model-control=explicit to load and "
-        "unload models through the API");
-  }
+  RETURN_IF_ERROR(CheckModelControl());
   return repository_->Unload(request.model_name());
 }
 

@@ -77,6 +77,9 @@ class InferenceService {
                                           absl::AnyInvocable<void(absl::Status)> done);
 
  private:
+  // FAILED_PRECONDITION unless load/unload through the API is allowed.
+  absl::Status CheckModelControl() const;
+
   ModelRepository* repository_;
   const Options options_;
   std::atomic<bool> draining_{false};

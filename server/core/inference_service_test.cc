@@ -13,6 +13,7 @@
 
 #include "gtest/gtest.h"
 #include "kernels/testing/numeric.h"
+#include "kernels/testing/temp_dir.h"
 
 namespace convd {
 namespace {
@@ -20,9 +21,7 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string MakeRepository() {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  const fs::path root = fs::path(tmp != nullptr ? tmp : "/tmp") / "core_repository";
-  fs::remove_all(root);
+  const fs::path root = testing::MakeTempDir("core_repository");
   fs::create_directories(root / "lenet" / "1");
   fs::copy_file("models/lenet5/1/network.pbtxt", root / "lenet" / "1" / "network.pbtxt");
   std::ofstream(root / "lenet" / "config.pbtxt") << R"pb(

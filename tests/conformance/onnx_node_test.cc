@@ -11,14 +11,13 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/executor.h"
+#include "engine/file_util.h"
 #include "engine/graph_passes.h"
 #include "engine/onnx_loader.h"
 #include "engine/planner.h"
@@ -43,12 +42,7 @@ const std::set<std::string> kOperators = {
 const std::vector<std::pair<std::string, std::string>> kSkips = {
 };
 
-std::string ReadBytes(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::ostringstream contents;
-  contents << file.rdbuf();
-  return contents.str();
-}
+std::string ReadBytes(const fs::path& path) { return ReadFile(path.string()).value_or(""); }
 
 struct Outcome {
   enum Kind { kPassed, kFailed, kSkipped } kind;

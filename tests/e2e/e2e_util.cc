@@ -1,6 +1,5 @@
 #include "tests/e2e/e2e_util.h"
 
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -11,14 +10,6 @@
 namespace convd::e2e {
 
 namespace fs = std::filesystem;
-
-std::string MakeTempDir(const std::string& name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  const fs::path dir = fs::path(tmp != nullptr ? tmp : "/tmp") / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
 
 void AddModel(const std::string& repository, const std::string& name,
               const std::string& network, const std::string& config,

@@ -9,13 +9,13 @@
 #include <vector>
 
 #include "grpcpp/grpcpp.h"
+#include "kernels/testing/temp_dir.h"
 #include "proto/inference.grpc.pb.h"
 #include "server/server.h"
 
 namespace convd::e2e {
 
-// A fresh directory under TEST_TMPDIR.
-std::string MakeTempDir(const std::string& name);
+using testing::MakeTempDir;  // a fresh directory under TEST_TMPDIR
 
 // Adds <repository>/<name>/ with `config` as config.pbtxt and version 1
 // holding the bundled models/<network>/1/network.pbtxt. `labels`, when not

@@ -5,13 +5,12 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
-#include <fstream>
 #include <future>
 #include <regex>
-#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "engine/file_util.h"
 #include "gtest/gtest.h"
 #include "kernels/testing/numeric.h"
 #include "tests/e2e/e2e_util.h"
@@ -23,12 +22,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
+std::string ReadAll(const std::string& path) { return ReadFile(path).value_or(""); }
 
 // Starts convd with stderr in `log`; returns its pid and listening port.
 std::pair<pid_t, int> StartConvd(const std::string& repository, const std::string& log) {

@@ -1,7 +1,6 @@
 // The bundled LeNet-5, trained on Fashion-MNIST (tools/train_lenet5.py),
 // classifies all 10,000 test images through convd: at least 89% correct,
 // and every class equal to the one PyTorch predicted at export time.
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -9,6 +8,7 @@
 #include "engine/model_loader.h"
 #include "gtest/gtest.h"
 #include "kernels/cpu/thread_pool.h"
+#include "kernels/testing/temp_dir.h"
 #include "tests/models/fashion_mnist.h"
 
 namespace convd {
@@ -69,10 +69,7 @@ TEST(FashionMnistTest, BundledOnnxModelMatchesPytorchOnAllTestImages) {
 }
 
 TEST(FashionMnistTest, SameWeightsAsConvdNetworkMatchPytorchToo) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  const std::filesystem::path dir =
-      std::filesystem::path(tmp != nullptr ? tmp : "/tmp") / "lenet5_network";
-  std::filesystem::remove_all(dir);
+  const std::filesystem::path dir = testing::MakeTempDir("lenet5_network");
   std::filesystem::create_directories(dir / "1");
   for (const char* file : {"1/network.pbtxt", "1/weights.safetensors"}) {
     std::filesystem::copy_file(std::filesystem::path("models/lenet5") / file, dir / file);
