@@ -49,7 +49,7 @@ LayerCost ComputeLayerCost(const Graph& graph, const Layer& layer, int batch) {
       break;
   }
   if (layer.residual_input >= 0) ++epilogue_steps;
-  if (layer.fused_activation != Activation::kNone) ++epilogue_steps;
+  if (layer.fused_activation.type != Activation::kNone) ++epilogue_steps;
   cost.flops += 2 * cost.macs + epilogue_steps * outputs;
   return cost;
 }

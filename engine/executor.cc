@@ -57,7 +57,6 @@ absl::Status Executor::Run(const float* input, int batch, Tensor& output,
     epilogue.bias = layer.bias.empty() ? nullptr : layer.bias.data();
     epilogue.residual = layer.residual_input >= 0 ? buffer(layer.residual_input) : nullptr;
     epilogue.activation = layer.fused_activation;
-    epilogue.negative_slope = layer.fused_negative_slope;
     switch (layer.kind) {
       case LayerKind::kConvolution: {
         ConvArgs args;
@@ -88,8 +87,7 @@ absl::Status Executor::Run(const float* input, int batch, Tensor& output,
         break;
       }
       case LayerKind::kActivation:
-        cpu::Activate(in, count, layer.activation.type, layer.activation.negative_slope, out,
-                      thread_pool_);
+        cpu::Activate(in, count, layer.activation, out, thread_pool_);
         break;
       case LayerKind::kDropout:
         std::memcpy(out, in, count * sizeof(float));
@@ -103,8 +101,7 @@ absl::Status Executor::Run(const float* input, int batch, Tensor& output,
       case LayerKind::kAdd: {
         std::vector<const float*> inputs;
         for (int input_layer : layer.inputs) inputs.push_back(buffer(input_layer));
-        cpu::Add(inputs, count, layer.fused_activation, layer.fused_negative_slope, out,
-                 thread_pool_);
+        cpu::Add(inputs, count, layer.fused_activation, out, thread_pool_);
         break;
       }
       case LayerKind::kConcat: {

@@ -58,11 +58,6 @@ struct FullyConnectedAttributes {
   bool bias = true;
 };
 
-struct ActivationAttributes {
-  Activation type = Activation::kRelu;
-  float negative_slope = 0.01f;
-};
-
 struct Layer {
   std::string name;
   LayerKind kind = LayerKind::kInput;
@@ -73,7 +68,7 @@ struct Layer {
   PoolAttributes pool;
   LrnAttributes lrn;
   FullyConnectedAttributes fc;
-  ActivationAttributes activation;
+  ActivationFunction activation{Activation::kRelu};
   bool log_softmax = false;
   float batch_norm_eps = 1e-5f;
 
@@ -86,8 +81,7 @@ struct Layer {
 
   // Set by the fusion passes: applied in the producer's epilogue as
   // act(y + bias + residual).
-  Activation fused_activation = Activation::kNone;
-  float fused_negative_slope = 0.01f;
+  ActivationFunction fused_activation;
   int residual_input = -1;          // layer index, or -1
   std::vector<std::string> fused;   // names of layers merged into this one
   int64_t folded_params = 0;        // learned parameters of folded layers

@@ -50,7 +50,7 @@ void FoldBatchNorms(Graph& graph) {
     if (bn.kind != LayerKind::kBatchNorm) continue;
     const int producer = bn.inputs[0];
     Layer& conv = graph.layers[producer];
-    if (conv.kind != LayerKind::kConvolution || conv.fused_activation != Activation::kNone ||
+    if (conv.kind != LayerKind::kConvolution || conv.fused_activation.type != Activation::kNone ||
         conv.residual_input >= 0 || !SoleConsumer(graph, producer, i)) {
       continue;
     }
@@ -95,7 +95,7 @@ void FuseEpilogues(Graph& graph) {
       Layer& conv = graph.layers[producer];
       // The residual must be computed before the producer runs.
       if (!HasEpilogue(conv.kind) || conv.residual_input >= 0 ||
-          conv.fused_activation != Activation::kNone || other >= producer ||
+          conv.fused_activation.type != Activation::kNone || other >= producer ||
           !SoleConsumer(graph, producer, i)) {
         continue;
       }
@@ -113,11 +113,10 @@ void FuseEpilogues(Graph& graph) {
     const int producer = activation.inputs[0];
     Layer& target = graph.layers[producer];
     if (!(HasEpilogue(target.kind) || target.kind == LayerKind::kAdd) ||
-        target.fused_activation != Activation::kNone || !SoleConsumer(graph, producer, i)) {
+        target.fused_activation.type != Activation::kNone || !SoleConsumer(graph, producer, i)) {
       continue;
     }
-    target.fused_activation = activation.activation.type;
-    target.fused_negative_slope = activation.activation.negative_slope;
+    target.fused_activation = activation.activation;
     MergeInto(target, activation);
     RemoveLayer(graph, i, producer);
     --i;

@@ -1,5 +1,6 @@
 #include "engine/network_loader.h"
 
+#include <limits>
 #include <set>
 #include <string>
 
@@ -11,6 +12,8 @@
 
 namespace convd {
 namespace {
+
+constexpr float kInfinity = std::numeric_limits<float>::infinity();
 
 class CollectingErrorPrinter : public google::protobuf::io::ErrorCollector {
  public:
@@ -105,6 +108,7 @@ Activation ActivationFromDef(ActivationDef::Type type) {
     case ActivationDef::SIGMOID: return Activation::kSigmoid;
     case ActivationDef::TANH: return Activation::kTanh;
     case ActivationDef::LEAKY_RELU: return Activation::kLeakyRelu;
+    case ActivationDef::CLIP: return Activation::kClip;
   }
   return Activation::kNone;
 }
@@ -125,9 +129,13 @@ absl::Status FillLayer(const LayerDef& def, Layer& layer) {
       return absl::OkStatus();
     case LayerDef::kActivation:
       layer.kind = LayerKind::kActivation;
-      layer.activation = {ActivationFromDef(def.activation().type()),
-                          def.activation().negative_slope()};
+    {
+      const ActivationDef& activation = def.activation();
+      layer.activation = {ActivationFromDef(activation.type()), activation.negative_slope(),
+                          activation.has_min() ? activation.min() : -kInfinity,
+                          activation.has_max() ? activation.max() : kInfinity};
       return absl::OkStatus();
+    }
     case LayerDef::kDropout:
       layer.kind = LayerKind::kDropout;
       return absl::OkStatus();

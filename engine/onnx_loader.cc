@@ -76,6 +76,7 @@ absl::Status Translator::ReadInput() {
   input.set_height(static_cast<int>(dims[1]));
   input.set_width(static_cast<int>(dims[2]));
   layer_of_[data->name()] = data->name();
+  rank_of_[data->name()] = std::max(1, type.shape().dim_size());
   layer_names_.insert(data->name());
   return absl::OkStatus();
 }
@@ -115,8 +116,31 @@ absl::StatusOr<LayerDef*> Translator::AddLayer(const NodeProto& node,
   }
   if (node.output_size() < 1) return Fail(node, "has no output");
   layer_of_[node.output(0)] = name;
+  rank_of_[node.output(0)] = inputs.empty() ? 4 : RankOf(inputs[0]);
   return layer;
 }
+
+int Translator::RankOf(const std::string& value) const {
+  auto it = rank_of_.find(value);
+  return it == rank_of_.end() ? 4 : it->second;
+}
+
+absl::StatusOr<TensorShape> Translator::ShapeOf(const NodeProto& node, const std::string& value) {
+  ASSIGN_OR_RETURN(const std::string layer, LayerOf(node, value));
+  const InputDef& input = def_.input();
+  if (layer == input.name()) return TensorShape{1, input.channels(), input.height(), input.width()};
+  ASSIGN_OR_RETURN(Graph graph, GraphFromNetworkDef(def_));
+  const int index = graph.Find(layer);
+  if (index < 0) return Fail(node, absl::StrCat("input '", value, "' has no layer"));
+  return graph.layers[index].output;
+}
+
+namespace {
+
+// ONNX's negative axes count from the end.
+int64_t NormalizedAxis(int64_t axis, int rank) { return axis < 0 ? axis + rank : axis; }
+
+}  // namespace
 
 std::string Translator::Unpadded(const std::string& value, std::vector<int64_t>& pads) const {
   auto it = padded_.find(value);
@@ -144,6 +168,7 @@ absl::Status Translator::Translate(const NodeProto& node) {
   if (op == "BatchNormalization") return BatchNorm(node);
   if (op == "Dropout" || op == "Identity") {
     ASSIGN_OR_RETURN(layer_of_[node.output(0)], LayerOf(node, node.input(0)));
+    rank_of_[node.output(0)] = RankOf(node.input(0));
     return absl::OkStatus();
   }
   if (op == "Constant") {
@@ -171,21 +196,31 @@ absl::Status Translator::Translate(const NodeProto& node) {
     return absl::OkStatus();
   }
   if (op == "Softmax" || op == "LogSoftmax") {
+    // convd normalises over the channels at each position. From opset 13
+    // that is axis 1; before, axis 1 meant over all of C*H*W, the same only
+    // when H = W = 1 (checked once shapes are known).
+    const int rank = RankOf(node.input(0));
     const int64_t axis = IntAttribute(node, "axis", opset_ < 13 ? 1 : -1);
-    if (axis != 1 && axis != -1) {
-      return Unsupported(node, absl::StrCat("axis ", axis, "; convd normalises over channels"));
+    if (NormalizedAxis(axis, rank) != 1) {
+      return Unsupported(node, absl::StrCat("axis ", axis, " of a rank ", rank,
+                                            " input; convd normalises over axis 1 (channels)"));
     }
     ASSIGN_OR_RETURN(LayerDef * layer, AddLayer(node, {node.input(0)}));
     layer->mutable_softmax()->set_log(op == "LogSoftmax");
-    // Before opset 13 axis 1 means over C*H*W, as convd does; from 13 on it
-    // means over one axis, which matches only when H = W = 1.
-    if (opset_ >= 13 || axis == -1) softmax_checks_.emplace_back(layer->name(), 0);
+    if (opset_ < 13 && rank > 2) flat_softmax_layers_.push_back(layer->name());
     return absl::OkStatus();
   }
   if (op == "Flatten") {
-    if (IntAttribute(node, "axis", 1) != 1) return Unsupported(node, "only axis = 1");
+    const int rank = RankOf(node.input(0));
+    const int64_t axis = IntAttribute(node, "axis", 1);
+    if (NormalizedAxis(axis, rank) != 1) {
+      return Unsupported(node, absl::StrCat("axis ", axis, " of a rank ", rank,
+                                            " input; convd keeps axis 0 as the batch, so only "
+                                            "axis 1 ([N, rest])"));
+    }
     ASSIGN_OR_RETURN(LayerDef * layer, AddLayer(node, {node.input(0)}));
     layer->mutable_flatten();
+    rank_of_[node.output(0)] = 2;
     return absl::OkStatus();
   }
   if (op == "LRN") {
@@ -198,7 +233,12 @@ absl::Status Translator::Translate(const NodeProto& node) {
     return absl::OkStatus();
   }
   if (op == "Concat") {
-    if (IntAttribute(node, "axis", 1) != 1) return Unsupported(node, "only axis = 1 (channels)");
+    const int rank = RankOf(node.input(0));
+    const int64_t axis = IntAttribute(node, "axis", 1);
+    if (NormalizedAxis(axis, rank) != 1) {
+      return Unsupported(node, absl::StrCat("axis ", axis, " of a rank ", rank,
+                                            " input; convd concatenates channels (axis 1)"));
+    }
     std::vector<std::string> inputs(node.input().begin(), node.input().end());
     ASSIGN_OR_RETURN(LayerDef * layer, AddLayer(node, inputs));
     layer->mutable_concat();
@@ -235,13 +275,14 @@ absl::StatusOr<Graph> Translator::Run() {
                                                  "' must be produced by the last computing node"));
   }
   ASSIGN_OR_RETURN(Graph graph, GraphFromNetworkDef(def_));
-  for (const auto& [name, rule] : softmax_checks_) {
+  for (const std::string& name : flat_softmax_layers_) {
     const Layer& layer = graph.layers[graph.Find(name)];
     const TensorShape& in = graph.layers[layer.inputs[0]].output;
     if (in.h != 1 || in.w != 1) {
-      return absl::UnimplementedError(
-          absl::StrCat("softmax '", name, "' over one axis of ", in.ToString(),
-                       ": convd normalises over all of C*H*W (use it on [N, C] inputs)"));
+      return absl::UnimplementedError(absl::StrCat(
+          "softmax '", name, "' (opset ", opset_, " < 13) normalises over all of C*H*W of ",
+          in.ToString(), "; convd normalises over channels at each position (opset 13's "
+          "axis 1), the same only when H = W = 1"));
     }
   }
   RETURN_IF_ERROR(AttachWeights(weights_, graph));

@@ -198,5 +198,66 @@ TEST(OnnxLoaderTest, ConvAutoPadSameOnTheGraphInput) {
   for (size_t i = 0; i < output.size(); ++i) EXPECT_NEAR(output[i], expected[i], 1e-5) << i;
 }
 
+// x [N, 1, 4, 4] -> (Relu) -> Pad by 1 -> MaxPool 2x2: the padding zeros
+// win the max wherever x < 0, which pooling padding cannot express.
+onnx::ModelProto PadThenMaxPool(bool relu_first) {
+  onnx::ModelProto model;
+  model.set_ir_version(8);
+  model.add_opset_import()->set_version(13);
+  onnx::GraphProto& graph = *model.mutable_graph();
+  onnx::ValueInfoProto& x = *graph.add_input();
+  x.set_name("x");
+  x.mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  auto* shape = x.mutable_type()->mutable_tensor_type()->mutable_shape();
+  shape->add_dim()->set_dim_param("batch");
+  for (int d : {1, 4, 4}) shape->add_dim()->set_dim_value(d);
+  onnx::TensorProto& pads = *graph.add_initializer();
+  pads.set_name("pads");
+  pads.set_data_type(onnx::TensorProto::INT64);
+  pads.add_dims(8);
+  for (int p : {0, 0, 1, 1, 0, 0, 1, 1}) pads.add_int64_data(p);
+  std::string value = "x";
+  if (relu_first) {
+    onnx::NodeProto& relu = *graph.add_node();
+    relu.set_op_type("Relu");
+    relu.add_input("x");
+    relu.add_output(value = "r");
+  }
+  onnx::NodeProto& pad = *graph.add_node();
+  pad.set_op_type("Pad");
+  pad.add_input(value);
+  pad.add_input("pads");
+  pad.add_output("p");
+  onnx::NodeProto& pool = *graph.add_node();
+  pool.set_op_type("MaxPool");
+  pool.set_name("pool");
+  pool.add_input("p");
+  pool.add_output("y");
+  onnx::AttributeProto& kernel = *pool.add_attribute();
+  kernel.set_name("kernel_shape");
+  kernel.set_type(onnx::AttributeProto::INTS);
+  kernel.add_ints(2);
+  kernel.add_ints(2);
+  graph.add_output()->set_name("y");
+  return model;
+}
+
+TEST(OnnxLoaderTest, PadFoldsIntoMaxPoolOnlyAfterNonNegativeLayers) {
+  const absl::Status refused = Import(PadThenMaxPool(/*relu_first=*/false));
+  EXPECT_EQ(refused.code(), absl::StatusCode::kUnimplemented);
+  EXPECT_NE(refused.message().find("a Pad before MaxPool whose input may be negative"),
+            std::string::npos)
+      << refused;
+
+  auto graph = ImportOnnx(PadThenMaxPool(/*relu_first=*/true).SerializeAsString(), {});
+  ASSERT_TRUE(graph.ok()) << graph.status();
+  const std::vector<float> input = testing::RandomVector(2 * 16, -1, 1);
+  const std::vector<float> output = Forward(*graph, input, 2);
+  ASSERT_EQ(output.size(), 2u * 5 * 5);
+  // Corner windows hold one input value and three padding zeros.
+  EXPECT_EQ(output[0], std::max(0.0f, input[0]));
+  EXPECT_EQ(output[24], std::max(0.0f, input[15]));
+}
+
 }  // namespace
 }  // namespace convd

@@ -12,46 +12,73 @@ namespace convd::onnx_import {
 
 using onnx::NodeProto;
 
-absl::Status Translator::Conv(const NodeProto& node) {
-  ASSIGN_OR_RETURN(const NamedTensor* weight, Constant(node, 1));
-  if (weight->shape.size() != 4) {
-    return Unsupported(
-        node, absl::StrCat("only 2-D convolutions; weight has rank ", weight->shape.size()));
+absl::StatusOr<Translator::Window> Translator::ReadWindow(const NodeProto& node,
+                                                          std::vector<int64_t> kernel) {
+  // 1-D windows over [N, C, L] run as 2-D ones over [N, C, L, 1] (the
+  // input's missing trailing dimension is 1; see ReadInput).
+  const size_t spatial = kernel.size();
+  const int rank = RankOf(node.input(0));
+  if (spatial != 1 && spatial != 2) {
+    return Unsupported(node, absl::StrCat(spatial, "-D windows; convd runs 1-D and 2-D ones"));
   }
-  std::vector<int64_t> pads = IntsAttribute(node, "pads");
-  if (pads.empty()) pads.assign(4, 0);
-  if (pads.size() != 4) return Fail(node, "pads must have 4 values");
-  const std::string input = Unpadded(node.input(0), pads);
+  if (rank != static_cast<int>(spatial) + 2) {
+    return Fail(node, absl::StrCat("a ", spatial, "-D window needs an input of rank ",
+                                   spatial + 2, "; got rank ", rank));
+  }
+  Window w;
+  w.kernel = std::move(kernel);
+  w.strides = IntsAttribute(node, "strides");
+  w.dilations = IntsAttribute(node, "dilations");
+  w.pads = IntsAttribute(node, "pads");
+  if (w.strides.empty()) w.strides.assign(spatial, 1);
+  if (w.dilations.empty()) w.dilations.assign(spatial, 1);
+  if (w.pads.empty()) w.pads.assign(2 * spatial, 0);
+  if (w.strides.size() != spatial || w.dilations.size() != spatial ||
+      w.pads.size() != 2 * spatial) {
+    return Fail(node, absl::StrCat("strides, dilations and pads must have ", spatial, ", ",
+                                   spatial, " and ", 2 * spatial, " values"));
+  }
+  if (spatial == 1) {
+    w.kernel.push_back(1);
+    w.strides.push_back(1);
+    w.dilations.push_back(1);
+    w.pads = {w.pads[0], 0, w.pads[1], 0};
+  }
+  for (int64_t p : w.pads) w.own_pads |= p != 0;
+  w.input = Unpadded(node.input(0), w.pads);
+  w.folded_pad = w.input != node.input(0);
   const std::string auto_pad = StringAttribute(node, "auto_pad", "NOTSET");
-  std::vector<int64_t> strides = IntsAttribute(node, "strides");
-  std::vector<int64_t> dilations = IntsAttribute(node, "dilations");
-  if (strides.empty()) strides = {1, 1};
-  if (dilations.empty()) dilations = {1, 1};
-  const std::vector<int64_t> kernel = {weight->shape[2], weight->shape[3]};
-  ASSIGN_OR_RETURN(LayerDef * layer, AddLayer(node, {input}));
   if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-    // Needs the input size: build the network so far to learn it (the
-    // input's size is known without layers).
-    TensorShape in{1, def_.input().channels(), def_.input().height(), def_.input().width()};
-    if (def_.layer_size() > 1) {
-      NetworkDef partial = def_;
-      partial.mutable_layer()->RemoveLast();
-      ASSIGN_OR_RETURN(Graph graph, GraphFromNetworkDef(partial));
-      const int source = graph.Find(layer->input(0));
-      if (source >= 0) in = graph.layers[source].output;
-    }
+    ASSIGN_OR_RETURN(const TensorShape in, ShapeOf(node, w.input));
     const int64_t size[2] = {in.h, in.w};
     for (int axis = 0; axis < 2; ++axis) {
-      const int64_t out = (size[axis] + strides[axis] - 1) / strides[axis];
+      const int64_t out = (size[axis] + w.strides[axis] - 1) / w.strides[axis];
       const int64_t total = std::max<int64_t>(
-          0, (out - 1) * strides[axis] + (kernel[axis] - 1) * dilations[axis] + 1 - size[axis]);
+          0, (out - 1) * w.strides[axis] + (w.kernel[axis] - 1) * w.dilations[axis] + 1 -
+                 size[axis]);
       const int64_t small = total / 2, large = total - small;
-      pads[axis] += auto_pad == "SAME_UPPER" ? small : large;
-      pads[axis + 2] += auto_pad == "SAME_UPPER" ? large : small;
+      w.pads[axis] += auto_pad == "SAME_UPPER" ? small : large;
+      w.pads[axis + 2] += auto_pad == "SAME_UPPER" ? large : small;
+      w.own_pads |= total != 0;
     }
   } else if (auto_pad != "NOTSET" && auto_pad != "VALID") {
     return Fail(node, absl::StrCat("unknown auto_pad '", auto_pad, "'"));
   }
+  return w;
+}
+
+absl::Status Translator::Conv(const NodeProto& node) {
+  ASSIGN_OR_RETURN(const NamedTensor* weight, Constant(node, 1));
+  if (weight->shape.size() < 3) {
+    return Fail(node, absl::StrCat("weight has rank ", weight->shape.size()));
+  }
+  ASSIGN_OR_RETURN(const Window window,
+                   ReadWindow(node, {weight->shape.begin() + 2, weight->shape.end()}));
+  const std::vector<int64_t>& kernel = window.kernel;
+  const std::vector<int64_t>& strides = window.strides;
+  const std::vector<int64_t>& dilations = window.dilations;
+  const std::vector<int64_t>& pads = window.pads;
+  ASSIGN_OR_RETURN(LayerDef * layer, AddLayer(node, {window.input}));
   ConvolutionDef& conv = *layer->mutable_convolution();
   conv.set_num_output(static_cast<int>(weight->shape[0]));
   for (int64_t k : kernel) conv.add_kernel(static_cast<int>(k));
@@ -59,7 +86,8 @@ absl::Status Translator::Conv(const NodeProto& node) {
   for (int64_t d : dilations) conv.add_dilation(static_cast<int>(d));
   for (int64_t p : pads) conv.add_pad(static_cast<int>(p));
   conv.set_groups(static_cast<int>(IntAttribute(node, "group", 1)));
-  weights_[layer->name() + ".weight"] = *weight;
+  NamedTensor& stored = weights_[layer->name() + ".weight"] = *weight;
+  stored.shape = {weight->shape[0], weight->shape[1], kernel[0], kernel[1]};
   const bool has_bias = node.input_size() > 2 && !node.input(2).empty();
   conv.set_bias(has_bias);
   if (has_bias) {
@@ -73,39 +101,72 @@ absl::Status Translator::Pool(const NodeProto& node, bool max, bool global) {
   if (node.output_size() > 1 && !node.output(1).empty()) {
     return Unsupported(node, "the Indices output is not supported");
   }
-  std::vector<int64_t> pads = IntsAttribute(node, "pads");
-  if (pads.empty()) pads.assign(4, 0);
-  if (pads.size() != 4) return Fail(node, "pads must have 4 values");
-  const std::string input = global ? node.input(0) : Unpadded(node.input(0), pads);
-  ASSIGN_OR_RETURN(LayerDef * layer, AddLayer(node, {input}));
-  PoolingDef& pool = *layer->mutable_pooling();
-  pool.set_method(max ? PoolingDef::MAX : PoolingDef::AVERAGE);
   if (global) {
-    pool.set_global(true);
+    ASSIGN_OR_RETURN(LayerDef * layer, AddLayer(node, {node.input(0)}));
+    layer->mutable_pooling()->set_method(max ? PoolingDef::MAX : PoolingDef::AVERAGE);
+    layer->mutable_pooling()->set_global(true);
     return absl::OkStatus();
   }
-  const std::string auto_pad = StringAttribute(node, "auto_pad", "NOTSET");
-  if (auto_pad != "NOTSET" && auto_pad != "VALID") {
-    return Unsupported(node, absl::StrCat("auto_pad ", auto_pad, " on pooling"));
-  }
-  for (int64_t d : IntsAttribute(node, "dilations")) {
+  ASSIGN_OR_RETURN(const Window window, ReadWindow(node, IntsAttribute(node, "kernel_shape")));
+  for (int64_t d : window.dilations) {
     if (d != 1) return Unsupported(node, "dilated pooling");
   }
-  const std::vector<int64_t> kernel = IntsAttribute(node, "kernel_shape");
-  if (kernel.size() != 2) return Unsupported(node, "only 2-D pooling (kernel_shape of 2)");
-  std::vector<int64_t> strides = IntsAttribute(node, "strides");
-  if (strides.empty()) strides = {1, 1};
-  for (int64_t k : kernel) pool.add_kernel(static_cast<int>(k));
-  for (int64_t s : strides) pool.add_stride(static_cast<int>(s));
-  for (int64_t p : pads) pool.add_pad(static_cast<int>(p));
+  bool count_include_pad = IntAttribute(node, "count_include_pad", 0) != 0;
+  // An explicit Pad's zeros take part in the pooling, while convd's (and
+  // ONNX's) window padding is skipped by max and, unless count_include_pad,
+  // by the average's divisor. Fold only where that gives the same result.
+  if (window.folded_pad && max && !NonNegative(window.input)) {
+    return Unsupported(node, "a Pad before MaxPool whose input may be negative (the padding "
+                             "zeros would win the max; convd folds Pad only after ReLU-like "
+                             "layers)");
+  }
+  if (window.folded_pad && max) {
+    for (int axis = 0; axis < 2; ++axis) {
+      if (window.pads[axis] >= window.kernel[axis] || window.pads[axis + 2] >= window.kernel[axis]) {
+        return Unsupported(node, "a Pad before MaxPool as wide as the window");
+      }
+    }
+  }
+  if (window.folded_pad && !max && !count_include_pad) {
+    if (window.own_pads) {
+      return Unsupported(node, "a Pad before an AveragePool with its own pads and "
+                               "count_include_pad = 0 (the two paddings count differently)");
+    }
+    count_include_pad = true;  // the Pad's zeros are values to average
+  }
+  ASSIGN_OR_RETURN(LayerDef * layer, AddLayer(node, {window.input}));
+  PoolingDef& pool = *layer->mutable_pooling();
+  pool.set_method(max ? PoolingDef::MAX : PoolingDef::AVERAGE);
+  for (int64_t k : window.kernel) pool.add_kernel(static_cast<int>(k));
+  for (int64_t s : window.strides) pool.add_stride(static_cast<int>(s));
+  for (int64_t p : window.pads) pool.add_pad(static_cast<int>(p));
   pool.set_ceil_mode(IntAttribute(node, "ceil_mode", 0) != 0);
-  pool.set_count_include_pad(IntAttribute(node, "count_include_pad", 0) != 0);
+  pool.set_count_include_pad(count_include_pad);
   return absl::OkStatus();
+}
+
+bool Translator::NonNegative(const std::string& value) const {
+  auto it = layer_of_.find(value);
+  if (it == layer_of_.end()) return false;
+  for (const LayerDef& layer : def_.layer()) {
+    if (layer.name() != it->second) continue;
+    if (!layer.has_activation()) return false;
+    const ActivationDef& activation = layer.activation();
+    return activation.type() == ActivationDef::RELU ||
+           activation.type() == ActivationDef::SIGMOID ||
+           (activation.type() == ActivationDef::CLIP && activation.has_min() &&
+            activation.min() >= 0.0f);
+  }
+  return false;
 }
 
 absl::Status Translator::Gemm(const NodeProto& node, bool matmul) {
   ASSIGN_OR_RETURN(const NamedTensor* b, Constant(node, 1));
   if (b->shape.size() != 2) return Unsupported(node, "the second input must be a 2-D constant");
+  if (const int rank = RankOf(node.input(0)); rank != 2) {
+    return Unsupported(node, absl::StrCat("the first input has rank ", rank,
+                                          "; convd multiplies [N, features] (flatten first)"));
+  }
   if (!matmul && IntAttribute(node, "transA", 0) != 0) return Unsupported(node, "transA = 1");
   const bool trans_b = !matmul && IntAttribute(node, "transB", 0) != 0;
   const float alpha = matmul ? 1.0f : FloatAttribute(node, "alpha", 1.0f);
@@ -121,6 +182,7 @@ absl::Status Translator::Gemm(const NodeProto& node, bool matmul) {
     }
   }
   weights_[layer->name() + ".weight"] = std::move(weight);
+  rank_of_[node.output(0)] = 2;
   FullyConnectedDef& fc = *layer->mutable_fully_connected();
   fc.set_num_output(static_cast<int>(out));
   const bool has_bias = !matmul && node.input_size() > 2 && !node.input(2).empty();
@@ -191,6 +253,7 @@ absl::Status Translator::AddOrMul(const NodeProto& node, bool add) {
     }
   }
   layer_of_[node.output(0)] = producer;
+  rank_of_[node.output(0)] = RankOf(value);
   return absl::OkStatus();
 }
 
@@ -212,12 +275,15 @@ absl::Status Translator::Clip(const NodeProto& node) {
       high = t->values[0];
     }
   }
-  if (low != 0.0f || high < std::numeric_limits<float>::max()) {
-    return Unsupported(
-        node, absl::StrCat("only Clip(min 0, no max), a ReLU; got min ", low, " max ", high));
-  }
   ASSIGN_OR_RETURN(LayerDef * layer, AddLayer(node, {node.input(0)}));
-  layer->mutable_activation()->set_type(ActivationDef::RELU);
+  ActivationDef& activation = *layer->mutable_activation();
+  if (low == 0.0f && high == std::numeric_limits<float>::infinity()) {
+    activation.set_type(ActivationDef::RELU);  // PyTorch exports some ReLUs this way
+    return absl::OkStatus();
+  }
+  activation.set_type(ActivationDef::CLIP);
+  activation.set_min(low);
+  activation.set_max(high);
   return absl::OkStatus();
 }
 
@@ -247,6 +313,7 @@ absl::Status Translator::Pad(const NodeProto& node) {
   std::vector<int64_t> spatial = {pads[2], pads[3], pads[6], pads[7]};
   const std::string source = Unpadded(node.input(0), spatial);
   padded_[node.output(0)] = {source, spatial};
+  rank_of_[node.output(0)] = RankOf(node.input(0));
   return absl::OkStatus();
 }
 
@@ -260,6 +327,7 @@ absl::Status Translator::Reshape(const NodeProto& node) {
   }
   ASSIGN_OR_RETURN(LayerDef * layer, AddLayer(node, {node.input(0)}));
   layer->mutable_flatten();
+  rank_of_[node.output(0)] = 2;
   return absl::OkStatus();
 }
 

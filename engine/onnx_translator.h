@@ -50,9 +50,25 @@ class Translator {
                                      const std::vector<std::string>& inputs);
   // Input value of a Conv/pool with any folded Pad node removed; adds its pads.
   std::string Unpadded(const std::string& value, std::vector<int64_t>& pads) const;
+  // The ONNX rank of `value` (the data input's, carried through the layers).
+  int RankOf(const std::string& value) const;
+  // convd's per-sample shape of ONNX value `value`, from the network so far.
+  absl::StatusOr<TensorShape> ShapeOf(const onnx::NodeProto& node, const std::string& value);
+
+  // A Conv's or pool's window as convd runs it: 2-D, explicit pads (top,
+  // left, bottom, right) with auto_pad and any folded Pad applied.
+  struct Window {
+    std::string input;  // the ONNX value read, after Pad folding
+    std::vector<int64_t> kernel, strides, dilations, pads;
+    bool own_pads = false;     // the node's pads or auto_pad add padding
+    bool folded_pad = false;   // an explicit Pad node (zeros) was folded in
+  };
+  absl::StatusOr<Window> ReadWindow(const onnx::NodeProto& node, std::vector<int64_t> kernel);
 
   absl::Status Conv(const onnx::NodeProto& node);
   absl::Status Pool(const onnx::NodeProto& node, bool max, bool global);
+  // Whether ONNX value `value` is produced by a layer whose outputs are >= 0.
+  bool NonNegative(const std::string& value) const;
   absl::Status Gemm(const onnx::NodeProto& node, bool matmul);
   absl::Status AddOrMul(const onnx::NodeProto& node, bool add);
   absl::Status Clip(const onnx::NodeProto& node);
@@ -69,13 +85,15 @@ class Translator {
   std::map<std::string, std::vector<int64_t>> integers_;  // int64 ones (shapes, pads)
   std::map<std::string, std::string> layer_of_;           // ONNX value -> layer name
   std::map<std::string, int> consumers_;                  // ONNX value -> nodes reading it
+  std::map<std::string, int> rank_of_;                    // ONNX value -> its rank
   struct Padding {
     std::string source;
     std::vector<int64_t> pads;  // top, left, bottom, right
   };
   std::map<std::string, Padding> padded_;  // output of a folded Pad node
   std::set<std::string> layer_names_;
-  std::vector<std::pair<std::string, int>> softmax_checks_;  // layer, opset rule
+  // Softmax layers (opset < 13) that match convd only when H = W = 1.
+  std::vector<std::string> flat_softmax_layers_;
 };
 
 }  // namespace convd::onnx_import

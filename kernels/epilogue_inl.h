@@ -4,6 +4,7 @@
 #ifndef CONVD_KERNELS_EPILOGUE_INL_H_
 #define CONVD_KERNELS_EPILOGUE_INL_H_
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -11,13 +12,16 @@
 
 namespace convd {
 
-inline float Activate(float x, Activation activation, float negative_slope) {
-  switch (activation) {
+inline float Activate(float x, const ActivationFunction& f) {
+  switch (f.type) {
     case Activation::kNone: return x;
     case Activation::kRelu: return x > 0.0f ? x : 0.0f;
     case Activation::kSigmoid: return 1.0f / (1.0f + std::exp(-x));
     case Activation::kTanh: return std::tanh(x);
-    case Activation::kLeakyRelu: return x > 0.0f ? x : x * negative_slope;
+    case Activation::kLeakyRelu: return x > 0.0f ? x : x * f.negative_slope;
+    // As ONNX: min > max gives max everywhere; NaN stays NaN (std::max and
+    // std::min return their first argument when a comparison is false).
+    case Activation::kClip: return std::min(std::max(x, f.clip_min), f.clip_max);
   }
   return x;
 }
@@ -30,7 +34,7 @@ inline void ApplyEpilogue(const Epilogue& epilogue, int channel, float* data,
   if (residual) {
     for (int64_t i = 0; i < count; ++i) data[i] += residual[i];
   }
-  switch (epilogue.activation) {
+  switch (epilogue.activation.type) {
     case Activation::kNone:
       if (bias != 0.0f) {
         for (int64_t i = 0; i < count; ++i) data[i] += bias;
@@ -44,8 +48,7 @@ inline void ApplyEpilogue(const Epilogue& epilogue, int channel, float* data,
       return;
     default:
       for (int64_t i = 0; i < count; ++i) {
-        data[i] = Activate(data[i] + bias, epilogue.activation,
-                           epilogue.negative_slope);
+        data[i] = Activate(data[i] + bias, epilogue.activation);
       }
   }
 }

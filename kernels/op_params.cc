@@ -13,6 +13,7 @@ const char* ActivationName(Activation activation) {
     case Activation::kSigmoid: return "sigmoid";
     case Activation::kTanh: return "tanh";
     case Activation::kLeakyRelu: return "leaky_relu";
+    case Activation::kClip: return "clip";
   }
   return "unknown";
 }

@@ -15,8 +15,18 @@
 
 namespace convd {
 
-enum class Activation { kNone, kRelu, kSigmoid, kTanh, kLeakyRelu };
+enum class Activation { kNone, kRelu, kSigmoid, kTanh, kLeakyRelu, kClip };
 const char* ActivationName(Activation activation);
+
+// An activation with its parameters: what an activation layer computes and
+// what a producer's epilogue fuses.
+struct ActivationFunction {
+  Activation type = Activation::kNone;
+  float negative_slope = 0.01f;  // kLeakyRelu: x < 0 ? x * negative_slope : x
+  // kClip: min(max(x, clip_min), clip_max), so clip_max wins when
+  // clip_min > clip_max (as ONNX); an absent bound is +-infinity.
+  float clip_min = 0.0f, clip_max = 6.0f;
+};
 
 // What every producer kernel applies to each output value y of channel k:
 //   y = act(y + bias[k] + residual[same index])
@@ -24,8 +34,7 @@ const char* ActivationName(Activation activation);
 struct Epilogue {
   const float* bias = nullptr;
   const float* residual = nullptr;
-  Activation activation = Activation::kNone;
-  float negative_slope = 0.01f;  // kLeakyRelu only
+  ActivationFunction activation;
 };
 
 struct ConvParams {

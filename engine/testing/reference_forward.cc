@@ -20,13 +20,13 @@ std::vector<double> ReferenceForward(const Graph& graph, const float* input, int
         out = reference::Convolution(ConvParamsFor(graph, layer, batch), in.data(),
                                      layer.weight.data(),
                                      layer.bias.empty() ? nullptr : layer.bias.data(), nullptr,
-                                     Activation::kNone);
+                                     {Activation::kNone});
         break;
       case LayerKind::kFullyConnected:
         out = reference::FullyConnected(FullyConnectedParamsFor(graph, layer, batch), in.data(),
                                         layer.weight.data(),
                                         layer.bias.empty() ? nullptr : layer.bias.data(),
-                                        Activation::kNone);
+                                        {Activation::kNone});
         break;
       case LayerKind::kPooling:
         out = reference::Pooling(PoolParamsFor(graph, layer, batch), in.data());
@@ -37,8 +37,7 @@ std::vector<double> ReferenceForward(const Graph& graph, const float* input, int
                              in.data());
         break;
       case LayerKind::kActivation:
-        out = reference::Activate(in.data(), in.size(), layer.activation.type,
-                                  layer.activation.negative_slope);
+        out = reference::Activate(in.data(), in.size(), layer.activation);
         break;
       case LayerKind::kDropout:
       case LayerKind::kFlatten:

@@ -192,7 +192,7 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
             }
             const int64_t index = plane_offset + int64_t{oh} * p.q + ow;
             if (epilogue.residual) y += epilogue.residual[index];
-            args.output[index] = Activate(y, epilogue.activation, epilogue.negative_slope);
+            args.output[index] = Activate(y, epilogue.activation);
           }
         }
       }

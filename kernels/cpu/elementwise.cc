@@ -24,11 +24,11 @@ void ForChunks(ThreadPool* pool, int64_t count, Fn fn) {
 
 }  // namespace
 
-void Activate(const float* input, int64_t count, Activation activation,
-              float negative_slope, float* output, ThreadPool* pool) {
+void Activate(const float* input, int64_t count, const ActivationFunction& activation,
+              float* output, ThreadPool* pool) {
   ForChunks(pool, count, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
-      output[i] = convd::Activate(input[i], activation, negative_slope);
+      output[i] = convd::Activate(input[i], activation);
     }
   });
 }
@@ -55,13 +55,12 @@ void Softmax(const float* input, int n, int c, int plane, bool log,
 }
 
 void Add(const std::vector<const float*>& inputs, int64_t count,
-         Activation activation, float negative_slope, float* output,
-         ThreadPool* pool) {
+         const ActivationFunction& activation, float* output, ThreadPool* pool) {
   ForChunks(pool, count, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       float sum = 0.0f;
       for (const float* in : inputs) sum += in[i];
-      output[i] = convd::Activate(sum, activation, negative_slope);
+      output[i] = convd::Activate(sum, activation);
     }
   });
 }

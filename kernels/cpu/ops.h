@@ -29,8 +29,8 @@ void FullyConnected(const FullyConnectedParams& params, const float* input,
                     float* output, ThreadPool* pool);
 
 // In place allowed (output == input).
-void Activate(const float* input, int64_t count, Activation activation,
-              float negative_slope, float* output, ThreadPool* pool);
+void Activate(const float* input, int64_t count, const ActivationFunction& activation,
+              float* output, ThreadPool* pool);
 
 // Softmax or log-softmax over the channel axis for each (n, h, w).
 void Softmax(const float* input, int n, int c, int plane, bool log,
@@ -38,8 +38,7 @@ void Softmax(const float* input, int n, int c, int plane, bool log,
 
 // output = sum of inputs (all `count` elements), then `activation`.
 void Add(const std::vector<const float*>& inputs, int64_t count,
-         Activation activation, float negative_slope, float* output,
-         ThreadPool* pool);
+         const ActivationFunction& activation, float* output, ThreadPool* pool);
 
 // Concatenates along channels: inputs[i] is [N, channels[i], plane].
 void Concat(const std::vector<const float*>& inputs,

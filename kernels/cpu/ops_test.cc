@@ -102,7 +102,7 @@ TEST(FullyConnectedTest, MatchesReferenceWithEpilogue) {
     const std::vector<float> weights = RandomVector(int64_t{in} * out);
     const std::vector<float> bias = RandomVector(out);
     for (Activation activation : {Activation::kNone, Activation::kRelu, Activation::kTanh}) {
-      Epilogue epilogue{bias.data(), nullptr, activation};
+      Epilogue epilogue{bias.data(), nullptr, {activation}};
       std::vector<float> output(int64_t{n} * out);
       FullyConnected(p, input.data(), weights.data(), epilogue, output.data(), &pool);
       // float32 summation error grows like sqrt(K): 1e-5 up to K = 1024
@@ -110,7 +110,7 @@ TEST(FullyConnectedTest, MatchesReferenceWithEpilogue) {
       const double tolerance = kTolerance * std::max(1.0, std::sqrt(in / 1024.0));
       EXPECT_LE(MaxRelativeError(output.data(),
                                  reference::FullyConnected(p, input.data(), weights.data(),
-                                                           bias.data(), activation)),
+                                                           bias.data(), {activation})),
                 tolerance)
           << "n=" << n << " in=" << in << " out=" << out;
     }
@@ -120,14 +120,21 @@ TEST(FullyConnectedTest, MatchesReferenceWithEpilogue) {
 TEST(ActivationTest, MatchesReference) {
   ThreadPool pool(2);
   const std::vector<float> input = RandomVector(40000, -6, 6);
-  for (Activation activation : {Activation::kRelu, Activation::kSigmoid, Activation::kTanh,
-                                Activation::kLeakyRelu}) {
+  const float kInfinity = std::numeric_limits<float>::infinity();
+  for (ActivationFunction activation : {ActivationFunction{Activation::kRelu},
+                                        {Activation::kSigmoid},
+                                        {Activation::kTanh},
+                                        {Activation::kLeakyRelu, 0.2f},
+                                        {Activation::kClip, 0.0f, -1.5f, 2.25f},
+                                        {Activation::kClip, 0.0f, -kInfinity, 0.5f},
+                                        {Activation::kClip, 0.0f, 0.0f, kInfinity}}) {
     std::vector<float> output(input.size());
-    Activate(input.data(), input.size(), activation, 0.2f, output.data(), &pool);
-    EXPECT_LE(MaxRelativeError(output.data(), reference::Activate(input.data(), input.size(),
-                                                                  activation, 0.2f)),
+    Activate(input.data(), input.size(), activation, output.data(), &pool);
+    EXPECT_LE(MaxRelativeError(output.data(),
+                               reference::Activate(input.data(), input.size(), activation)),
               kTolerance)
-        << ActivationName(activation);
+        << ActivationName(activation.type) << " " << activation.clip_min << " "
+        << activation.clip_max;
   }
 }
 
@@ -152,7 +159,7 @@ TEST(AddConcatScaleShiftTest, MatchReference) {
   const std::vector<float> a = RandomVector(n * 3 * plane), b = RandomVector(n * 3 * plane),
                            c = RandomVector(n * 4 * plane);
   std::vector<float> sum(a.size());
-  Add({a.data(), b.data()}, a.size(), Activation::kRelu, 0.0f, sum.data(), &pool);
+  Add({a.data(), b.data()}, a.size(), {Activation::kRelu}, sum.data(), &pool);
   for (size_t i = 0; i < a.size(); ++i) ASSERT_FLOAT_EQ(sum[i], std::max(0.0f, a[i] + b[i]));
 
   std::vector<float> joined(n * 7 * plane);

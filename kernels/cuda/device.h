@@ -5,7 +5,15 @@
 
 #include <string>
 
+#include "kernels/cuda/device_activation.h"
+#include "kernels/op_params.h"
+
 namespace convd::cuda {
+
+// The kernels' view of an activation (the enums share their order).
+inline DeviceActivationFunction ToDeviceActivation(const ActivationFunction& f) {
+  return {static_cast<DeviceActivation>(f.type), f.negative_slope, f.clip_min, f.clip_max};
+}
 
 // True when the runtime reports at least one device.
 bool DeviceAvailable();

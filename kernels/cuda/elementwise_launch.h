@@ -8,13 +8,16 @@
 
 #include <cstdint>
 
+#include "kernels/cuda/device_activation.h"
+
 namespace convd::cuda {
 
 // out[i] = act(in[i] + bias[(i / plane) % channels]) for i in [0, count);
-// bias may be null. `activation` is a DeviceActivation value.
+// bias may be null.
 cudaError_t LaunchBiasActivation(const float* in, const float* bias, int64_t count,
-                                 int channels, int64_t plane, int activation,
-                                 float negative_slope, float* out, cudaStream_t stream);
+                                 int channels, int64_t plane,
+                                 DeviceActivationFunction activation, float* out,
+                                 cudaStream_t stream);
 
 }  // namespace convd::cuda
 

@@ -27,10 +27,12 @@ TEST(CudaElementwiseTest, BiasActivationMatchesReference) {
   ASSERT_EQ(cudaMalloc(&device_out, count * sizeof(float)), cudaSuccess);
   cudaMemcpy(device_in, input.data(), count * sizeof(float), cudaMemcpyHostToDevice);
   cudaMemcpy(device_bias, bias.data(), channels * sizeof(float), cudaMemcpyHostToDevice);
-  for (Activation activation : {Activation::kNone, Activation::kRelu, Activation::kSigmoid,
-                                Activation::kTanh, Activation::kLeakyRelu}) {
+  for (ActivationFunction activation :
+       {ActivationFunction{Activation::kNone}, {Activation::kRelu}, {Activation::kSigmoid},
+        {Activation::kTanh}, {Activation::kLeakyRelu, 0.1f},
+        {Activation::kClip, 0.0f, -0.5f, 1.25f}}) {
     ASSERT_EQ(LaunchBiasActivation(device_in, device_bias, count, channels, plane,
-                                   static_cast<int>(activation), 0.1f, device_out, nullptr),
+                                   ToDeviceActivation(activation), device_out, nullptr),
               cudaSuccess);
     std::vector<float> output(count);
     ASSERT_EQ(cudaMemcpy(output.data(), device_out, count * sizeof(float),
@@ -39,11 +41,11 @@ TEST(CudaElementwiseTest, BiasActivationMatchesReference) {
     std::vector<float> biased(input);
     for (int64_t i = 0; i < count; ++i) biased[i] += bias[(i / plane) % channels];
     const std::vector<double> expected =
-        reference::Activate(biased.data(), count, activation, 0.1f);
+        reference::Activate(biased.data(), count, activation);
     EXPECT_LE(testing::MaxRelativeError(output.data(), expected), 1e-5)
-        << ActivationName(activation);
+        << ActivationName(activation.type);
   }
-  EXPECT_EQ(LaunchBiasActivation(nullptr, nullptr, 4, 1, 4, 0, 0.0f, device_out, nullptr),
+  EXPECT_EQ(LaunchBiasActivation(nullptr, nullptr, 4, 1, 4, {}, device_out, nullptr),
             cudaErrorInvalidValue);
   cudaFree(device_in);
   cudaFree(device_bias);

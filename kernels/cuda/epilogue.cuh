@@ -2,19 +2,23 @@
 #ifndef CONVD_KERNELS_CUDA_EPILOGUE_CUH_
 #define CONVD_KERNELS_CUDA_EPILOGUE_CUH_
 
+#include "kernels/cuda/device_activation.h"
+
 namespace convd::cuda {
 
-// Mirrors convd::Activation (kernels/op_params.h); the launcher converts.
-enum class DeviceActivation : int { kNone = 0, kRelu, kSigmoid, kTanh, kLeakyRelu };
-
-__device__ __forceinline__ float DeviceActivate(float x, DeviceActivation activation,
-                                                float negative_slope) {
-  switch (activation) {
+__device__ __forceinline__ float DeviceActivate(float x, const DeviceActivationFunction& f) {
+  switch (f.type) {
     case DeviceActivation::kNone: return x;
     case DeviceActivation::kRelu: return fmaxf(x, 0.0f);
     case DeviceActivation::kSigmoid: return 1.0f / (1.0f + __expf(-x));
     case DeviceActivation::kTanh: return tanhf(x);
-    case DeviceActivation::kLeakyRelu: return x > 0.0f ? x : x * negative_slope;
+    case DeviceActivation::kLeakyRelu: return x > 0.0f ? x : x * f.negative_slope;
+    // Comparisons, not fminf/fmaxf, so NaN stays NaN as on the CPU; max wins
+    // when min > max (ONNX).
+    case DeviceActivation::kClip: {
+      const float low = x < f.clip_min ? f.clip_min : x;
+      return f.clip_max < low ? f.clip_max : low;
+    }
   }
   return x;
 }

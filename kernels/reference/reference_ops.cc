@@ -7,13 +7,14 @@
 namespace convd::reference {
 namespace {
 
-double ActivateDouble(double x, Activation activation, double negative_slope) {
-  switch (activation) {
+double ActivateDouble(double x, const ActivationFunction& f) {
+  switch (f.type) {
     case Activation::kNone: return x;
     case Activation::kRelu: return x > 0 ? x : 0;
     case Activation::kSigmoid: return 1.0 / (1.0 + std::exp(-x));
     case Activation::kTanh: return std::tanh(x);
-    case Activation::kLeakyRelu: return x > 0 ? x : x * negative_slope;
+    case Activation::kLeakyRelu: return x > 0 ? x : x * f.negative_slope;
+    case Activation::kClip: return std::min<double>(std::max<double>(x, f.clip_min), f.clip_max);
   }
   return x;
 }
@@ -22,8 +23,7 @@ double ActivateDouble(double x, Activation activation, double negative_slope) {
 
 std::vector<double> Convolution(const ConvParams& p, const float* input,
                                 const float* weights, const float* bias,
-                                const float* residual, Activation activation,
-                                float negative_slope) {
+                                const float* residual, const ActivationFunction& activation) {
   std::vector<double> out(p.output_elements());
   const int cg = p.c_per_group(), kg = p.k_per_group();
   for (int n = 0; n < p.n; ++n) {
@@ -47,7 +47,7 @@ std::vector<double> Convolution(const ConvParams& p, const float* input,
           }
           const int64_t index = ((int64_t{n} * p.k + k) * p.p + oh) * p.q + ow;
           if (residual) acc += residual[index];
-          out[index] = ActivateDouble(acc, activation, negative_slope);
+          out[index] = ActivateDouble(acc, activation);
         }
       }
     }
@@ -116,7 +116,7 @@ std::vector<double> Lrn(const LrnParams& p, const float* input) {
 
 std::vector<double> FullyConnected(const FullyConnectedParams& p,
                                    const float* input, const float* weights,
-                                   const float* bias, Activation activation) {
+                                   const float* bias, const ActivationFunction& activation) {
   std::vector<double> out(int64_t{p.n} * p.out_features);
   for (int n = 0; n < p.n; ++n) {
     for (int o = 0; o < p.out_features; ++o) {
@@ -125,17 +125,17 @@ std::vector<double> FullyConnected(const FullyConnectedParams& p,
         acc += double{input[int64_t{n} * p.in_features + i]} *
                weights[int64_t{o} * p.in_features + i];
       }
-      out[int64_t{n} * p.out_features + o] = ActivateDouble(acc, activation, 0.01);
+      out[int64_t{n} * p.out_features + o] = ActivateDouble(acc, activation);
     }
   }
   return out;
 }
 
 std::vector<double> Activate(const float* input, int64_t count,
-                             Activation activation, float negative_slope) {
+                             const ActivationFunction& activation) {
   std::vector<double> out(count);
   for (int64_t i = 0; i < count; ++i) {
-    out[i] = ActivateDouble(input[i], activation, negative_slope);
+    out[i] = ActivateDouble(input[i], activation);
   }
   return out;
 }

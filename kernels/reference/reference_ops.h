@@ -15,8 +15,7 @@ namespace convd::reference {
 // bias [K] and residual [N, K, P, Q] may be null.
 std::vector<double> Convolution(const ConvParams& params, const float* input,
                                 const float* weights, const float* bias,
-                                const float* residual, Activation activation,
-                                float negative_slope = 0.01f);
+                                const float* residual, const ActivationFunction& activation);
 
 std::vector<double> Pooling(const PoolParams& params, const float* input);
 
@@ -25,10 +24,10 @@ std::vector<double> Lrn(const LrnParams& params, const float* input);
 // output [N, out] = act(input [N, in] * weights[out, in]^T + bias).
 std::vector<double> FullyConnected(const FullyConnectedParams& params,
                                    const float* input, const float* weights,
-                                   const float* bias, Activation activation);
+                                   const float* bias, const ActivationFunction& activation);
 
 std::vector<double> Activate(const float* input, int64_t count,
-                             Activation activation, float negative_slope);
+                             const ActivationFunction& activation);
 
 // Softmax (or log-softmax) over the channel axis of [N, C, H, W], per (n,h,w).
 std::vector<double> Softmax(const float* input, int n, int c, int plane,
