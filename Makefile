@@ -14,7 +14,7 @@ DEBIAN_PACKAGES := \
   libgtest-dev libgmock-dev libbenchmark-dev \
   libopenblas-dev libblis-dev libdnnl-dev nlohmann-json3-dev \
   python3 python3-venv zlib1g-dev dataset-fashion-mnist \
-  libonnx-dev libonnx-testdata
+  libonnx-dev libonnx-testdata libboost-dev rapidjson-dev
 
 # CUDA comes from the machine image (/usr/local/cuda); without nvcc the CUDA
 # targets are left out of the build with a warning.
@@ -91,10 +91,12 @@ test-tritonclient: build $(VENV)/.installed
 FUZZ_SECONDS ?= 120
 FUZZ_SOURCES := tests/fuzz/onnx_loader_fuzzer.cc engine/onnx_loader.cc engine/onnx_ops.cc \
   engine/onnx_tensors.cc engine/graph.cc engine/network_loader.cc engine/weights.cc \
-  engine/safetensors.cc engine/tensor.cc kernels/op_params.cc bazel-bin/proto/network.pb.cc
+  engine/safetensors.cc engine/tensor.cc engine/file_util.cc kernels/op_params.cc \
+  bazel-bin/proto/network.pb.cc
 fuzz-onnx: deps
 	$(BAZEL) build -c opt //proto:network_cc_proto
-	mkdir -p .fuzz/onnx/corpus && cp models/lenet5/1/model.onnx .fuzz/onnx/corpus/
+	mkdir -p .fuzz/onnx/corpus && cp models/lenet5/1/model.onnx .fuzz/onnx/corpus/ && \
+	  for m in tests/conformance/pytorch/*/model.onnx; do cp $$m .fuzz/onnx/corpus/$$(basename $$(dirname $$m)).onnx; done
 	clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -I. -Ibazel-bin \
 	  -DONNX_ML=1 -DONNX_NAMESPACE=onnx $(FUZZ_SOURCES) -o .fuzz/onnx/fuzzer \
 	  -lonnx_proto -lprotobuf -labsl_status -labsl_statusor -labsl_strings -labsl_str_format_internal \

@@ -1,5 +1,5 @@
 // convd: serves the CNNs of a model repository over the KServe v2 gRPC
-// protocol. SIGTERM or SIGINT drains: readiness goes false, new requests
+// and HTTP/REST protocols. SIGTERM or SIGINT drains: readiness goes false, new requests
 // are refused, every queued and running request completes, exit 0.
 #include <csignal>
 #include <cstdio>
@@ -16,6 +16,10 @@ ABSL_FLAG(std::string, model_repository, "", "Model repository directory (requir
 ABSL_FLAG(std::string, grpc_address, "0.0.0.0", "Address the gRPC server binds to.");
 ABSL_FLAG(int, grpc_port, 8001, "gRPC port; 0 picks a free one (printed at start).");
 ABSL_FLAG(int64_t, grpc_max_message_bytes, 256 << 20, "Largest gRPC request or response.");
+ABSL_FLAG(std::string, http_address, "0.0.0.0", "Address the HTTP server binds to.");
+ABSL_FLAG(int, http_port, 8000, "HTTP (KServe v2 REST) port; 0 picks a free one; -1 disables HTTP.");
+ABSL_FLAG(int, http_threads, 2, "HTTP I/O threads (inference runs on the compute threads).");
+ABSL_FLAG(int64_t, http_max_body_bytes, 256 << 20, "Largest HTTP request body (413 above).");
 ABSL_FLAG(std::string, model_control, "none",
           "none: serve what loaded at start; explicit: also allow RepositoryModelLoad/Unload.");
 ABSL_FLAG(std::string, device, "auto", "auto, cpu or cuda.");
@@ -43,7 +47,7 @@ void DashesToUnderscores(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "convd --model-repository=DIR [--grpc-port=8001] [--device=auto|cpu|cuda] ...");
+      "convd --model-repository=DIR [--grpc-port=8001] [--http-port=8000] [--device=auto|cpu|cuda] ...");
   DashesToUnderscores(argc, argv);
   absl::ParseCommandLine(argc, argv);
 
@@ -60,6 +64,10 @@ int main(int argc, char** argv) {
   options.grpc_address = absl::GetFlag(FLAGS_grpc_address);
   options.grpc_port = absl::GetFlag(FLAGS_grpc_port);
   options.grpc_max_message_bytes = absl::GetFlag(FLAGS_grpc_max_message_bytes);
+  options.http_address = absl::GetFlag(FLAGS_http_address);
+  options.http_port = absl::GetFlag(FLAGS_http_port);
+  options.http_threads = absl::GetFlag(FLAGS_http_threads);
+  options.http_max_body_bytes = absl::GetFlag(FLAGS_http_max_body_bytes);
   options.device = absl::GetFlag(FLAGS_device);
   options.compute_threads = absl::GetFlag(FLAGS_compute_threads);
   options.drain_timeout = std::chrono::seconds(absl::GetFlag(FLAGS_drain_timeout_seconds));

@@ -8,6 +8,8 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "server/grpc/grpc_service.h"
+#include "server/http/http_server.h"
+#include "server/http/http_service.h"
 #include "server/log.h"
 
 namespace convd {
@@ -83,10 +85,31 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   server->grpc_server_->GetHealthCheckService()->SetServingStatus(true);
   Log(LogLevel::kInfo, absl::StrCat("gRPC listening on ",
                                     HostPort(options.grpc_address, server->grpc_port_)));
+
+  if (options.http_port >= 0) {
+    server->http_service_ = std::make_unique<HttpInferenceService>(server->service_.get());
+    HttpServer::Options http;
+    http.address = options.http_address;
+    http.port = options.http_port;
+    http.io_threads = options.http_threads;
+    http.max_body_bytes = options.http_max_body_bytes;
+    http.drain_timeout = options.drain_timeout;
+    HttpInferenceService* handler = server->http_service_.get();
+    absl::StatusOr<std::unique_ptr<HttpServer>> http_server = HttpServer::Start(
+        http, [handler](HttpRequest request, std::function<void(HttpResponse)> respond) {
+          handler->Handle(std::move(request), std::move(respond));
+        });
+    if (!http_server.ok()) return http_server.status();
+    server->http_server_ = *std::move(http_server);
+    Log(LogLevel::kInfo, absl::StrCat("HTTP listening on ",
+                                      HostPort(options.http_address, server->http_port())));
+  }
   return server;
 }
 
 Server::~Server() { Shutdown(); }
+
+int Server::http_port() const { return http_server_ ? http_server_->port() : -1; }
 
 void Server::Shutdown() {
   if (shut_down_) return;
@@ -100,6 +123,11 @@ void Server::Shutdown() {
   }
   grpc_server_.reset();
   grpc_service_.reset();
+  // New inferences are refused already; HTTP waits for the ones in flight
+  // (answering health probes meanwhile, readiness false).
+  if (http_server_ != nullptr) http_server_->Stop();
+  http_server_.reset();
+  http_service_.reset();
   service_.reset();
   repository_.reset();  // drains and joins every model's instances
   Log(LogLevel::kInfo, "stopped");

@@ -1,5 +1,5 @@
 // convd's server: the model repository, the inference service and the gRPC
-// front end, started and drained as one.
+// and HTTP front ends, started and drained as one.
 //
 //   ServerOptions options;
 //   options.model_repository = "models";
@@ -26,6 +26,8 @@ class Server;
 namespace convd {
 
 class GrpcInferenceService;
+class HttpInferenceService;
+class HttpServer;
 
 struct ServerOptions {
   std::string model_repository;         // required
@@ -33,6 +35,10 @@ struct ServerOptions {
   int grpc_port = 8001;                  // 0: an ephemeral port (see grpc_port())
   // Largest request or response; a batch of 224x224 images is ~0.6 MB/image.
   int64_t grpc_max_message_bytes = 256 << 20;
+  std::string http_address = "0.0.0.0";
+  int http_port = 8000;  // 0: ephemeral (see http_port()); -1: no HTTP server
+  int http_threads = 2;  // I/O threads; inference runs on the compute threads
+  int64_t http_max_body_bytes = 256 << 20;
   // --model-control=explicit: RepositoryModelLoad/Unload allowed.
   bool allow_model_control = false;
   // "auto", "cpu" or "cuda"; this build serves on the CPU.
@@ -51,6 +57,7 @@ class Server {
   ~Server();  // shuts down if still running
 
   int grpc_port() const { return grpc_port_; }
+  int http_port() const;  // -1 when HTTP is off
   InferenceService& service() { return *service_; }
   ModelRepository& repository() { return *repository_; }
 
@@ -67,6 +74,8 @@ class Server {
   std::unique_ptr<InferenceService> service_;
   std::unique_ptr<GrpcInferenceService> grpc_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
+  std::unique_ptr<HttpInferenceService> http_service_;
+  std::unique_ptr<HttpServer> http_server_;
   int grpc_port_ = 0;
   bool shut_down_ = false;
 };

@@ -158,6 +158,13 @@ absl::Status InferenceService::CheckModelControl() const {
 absl::Status InferenceService::RepositoryModelLoad(
     const inference::RepositoryModelLoadRequest& request) {
   RETURN_IF_ERROR(CheckModelControl());
+  for (const auto& [key, value] : request.parameters()) {
+    if (key == "config" || key.starts_with("file:")) {
+      return absl::UnimplementedError(absl::StrCat(
+          "load parameter '", key, "': convd loads models only as the repository holds them; "
+          "change config.pbtxt or the files there and load again"));
+    }
+  }
   return repository_->Load(request.model_name());
 }
 

@@ -1,0 +1,261 @@
+#include "server/http/http_service.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "rapidjson/document.h"
+#include "server/http/http_status.h"
+#include "server/http/infer_json.h"
+#include "server/http/json_proto.h"
+#include "server/http/json_util.h"
+
+namespace convd {
+namespace {
+
+HttpResponse Json(std::string body, int status = 200) {
+  HttpResponse response;
+  response.status = status;
+  response.body = std::move(body);
+  return response;
+}
+
+// Decodes %XX escapes of one path segment; nullopt if malformed.
+std::optional<std::string> PercentDecode(absl::string_view segment) {
+  std::string out;
+  for (size_t i = 0; i < segment.size(); ++i) {
+    if (segment[i] != '%') {
+      out.push_back(segment[i]);
+      continue;
+    }
+    int value = 0;
+    if (i + 2 >= segment.size()) return std::nullopt;
+    for (int j = 1; j <= 2; ++j) {
+      const char c = segment[i + j];
+      const int digit = absl::ascii_isdigit(c) ? c - '0'
+                        : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+                        : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+                                                 : -1;
+      if (digit < 0) return std::nullopt;
+      value = value * 16 + digit;
+    }
+    out.push_back(static_cast<char>(value));
+    i += 2;
+  }
+  return out;
+}
+
+// A model URL's tail after /v2/models/{name}[/versions/{version}].
+struct ModelRoute {
+  std::string name, version, action;  // action: "", ready, config, stats, infer
+};
+
+std::optional<ModelRoute> ParseModelRoute(const std::vector<std::string>& parts) {
+  // parts: v2 models {name} [versions {v}] [action]
+  if (parts.size() < 3) return std::nullopt;
+  ModelRoute route{parts[2], "", ""};
+  size_t next = 3;
+  if (parts.size() >= 5 && parts[3] == "versions") {
+    route.version = parts[4];
+    next = 5;
+  }
+  if (next < parts.size()) route.action = parts[next++];
+  if (next != parts.size()) return std::nullopt;
+  return route;
+}
+
+absl::StatusOr<std::optional<uint64_t>> JsonHeaderSize(const HttpRequest& request) {
+  const std::string value = request.header("Inference-Header-Content-Length");
+  if (value.empty()) return std::optional<uint64_t>();
+  uint64_t size;
+  if (!absl::SimpleAtoi(value, &size)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Inference-Header-Content-Length must be a byte count; got '", value, "'"));
+  }
+  return std::optional<uint64_t>(size);
+}
+
+// Repository load/unload bodies: {"parameters": {...}} or nothing.
+template <typename RequestT>
+absl::Status ReadRepositoryParameters(const std::string& body, RequestT& request) {
+  if (body.empty()) return absl::OkStatus();
+  rapidjson::Document document;
+  document.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
+  if (document.HasParseError() || !document.IsObject()) {
+    return absl::InvalidArgumentError("the request body must be a JSON object");
+  }
+  auto params = document.FindMember("parameters");
+  if (params == document.MemberEnd()) return absl::OkStatus();
+  if (!params->value.IsObject()) {
+    return absl::InvalidArgumentError("'parameters' must be an object");
+  }
+  for (const auto& param : params->value.GetObject()) {
+    auto& out = (*request.mutable_parameters())[param.name.GetString()];
+    if (param.value.IsBool()) {
+      out.set_bool_param(param.value.GetBool());
+    } else if (param.value.IsInt64()) {
+      out.set_int64_param(param.value.GetInt64());
+    } else if (param.value.IsString()) {
+      out.set_string_param(param.value.GetString());
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "parameter '", param.name.GetString(), "' must be a bool, integer or string"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+HttpResponse MethodNotAllowed(const std::string& method, const std::string& path,
+                              const std::string& allowed) {
+  HttpResponse response = Json(ErrorJson(absl::StrCat(method, " is not allowed on ", path,
+                                                      "; use ", allowed)),
+                               405);
+  response.headers.emplace_back("Allow", allowed);
+  return response;
+}
+
+// State shared with an inference's completion callback.
+struct InferCall {
+  RestInferRequest request;
+  inference::ModelInferResponse response;
+  std::function<void(HttpResponse)> respond;
+};
+
+}  // namespace
+
+void HttpInferenceService::Handle(HttpRequest request,
+                                  std::function<void(HttpResponse)> respond) {
+  const std::string target = request.target.substr(0, request.target.find('?'));
+  std::vector<std::string> parts;
+  for (absl::string_view segment : absl::StrSplit(target, '/', absl::SkipEmpty())) {
+    std::optional<std::string> decoded = PercentDecode(segment);
+    if (!decoded.has_value()) {
+      return respond(Json(ErrorJson(absl::StrCat("malformed URL path '", target, "'")), 400));
+    }
+    parts.push_back(*std::move(decoded));
+  }
+  const std::string& path = target;
+  const std::string& method = request.method;
+  const bool get = method == "GET";
+  const bool post = method == "POST";
+  auto not_found = [&] {
+    respond(Json(ErrorJson(absl::StrCat("no such endpoint: ", method, " ", path)), 404));
+  };
+  if (parts.empty() || parts[0] != "v2") return not_found();
+
+  if (parts.size() == 1) {
+    if (!get) return respond(MethodNotAllowed(method, path, "GET"));
+    return respond(Json(ProtoToJson(service_->ServerMetadata())));
+  }
+  if (parts[1] == "health" && parts.size() == 3 && (parts[2] == "live" || parts[2] == "ready")) {
+    if (!get) return respond(MethodNotAllowed(method, path, "GET"));
+    const bool ok = parts[2] == "live" ? service_->Live() : service_->Ready();
+    return respond(Json("", ok ? 200 : 503));
+  }
+  if (parts[1] == "repository") {
+    if (parts.size() == 3 && parts[2] == "index") {
+      if (!get && !post) return respond(MethodNotAllowed(method, path, "GET, POST"));
+      const inference::RepositoryIndexResponse index =
+          service_->RepositoryIndex(inference::RepositoryIndexRequest());
+      std::vector<std::string> models;
+      for (const auto& model : index.models()) models.push_back(ProtoToJson(model));
+      return respond(Json(absl::StrCat("[", absl::StrJoin(models, ","), "]")));
+    }
+    if (parts.size() == 5 && parts[2] == "models" && (parts[4] == "load" || parts[4] == "unload")) {
+      if (!post) return respond(MethodNotAllowed(method, path, "POST"));
+      absl::Status status;
+      if (parts[4] == "load") {
+        inference::RepositoryModelLoadRequest load;
+        load.set_model_name(parts[3]);
+        status = ReadRepositoryParameters(request.body, load);
+        if (status.ok()) status = service_->RepositoryModelLoad(load);
+      } else {
+        inference::RepositoryModelUnloadRequest unload;
+        unload.set_model_name(parts[3]);
+        status = ReadRepositoryParameters(request.body, unload);
+        if (status.ok()) status = service_->RepositoryModelUnload(unload);
+      }
+      return respond(status.ok() ? Json("") : ErrorResponse(status));
+    }
+    return not_found();
+  }
+  if (parts[1] != "models") return not_found();
+  if (parts.size() == 3 && parts[2] == "stats") {
+    if (!get) return respond(MethodNotAllowed(method, path, "GET"));
+    auto stats = service_->ModelStatistics(inference::ModelStatisticsRequest());
+    return respond(stats.ok() ? Json(ProtoToJson(*stats)) : ErrorResponse(stats.status()));
+  }
+  std::optional<ModelRoute> route = ParseModelRoute(parts);
+  if (!route.has_value()) return not_found();
+
+  if (route->action == "infer") {
+    if (!post) return respond(MethodNotAllowed(method, path, "POST"));
+    const std::string encoding = request.header("Content-Encoding");
+    if (!encoding.empty() && !absl::EqualsIgnoreCase(encoding, "identity")) {
+      return respond(Json(ErrorJson(absl::StrCat("Content-Encoding '", encoding,
+                                                 "' is not supported; send the body as is")),
+                          415));
+    }
+    absl::StatusOr<std::optional<uint64_t>> json_size = JsonHeaderSize(request);
+    if (!json_size.ok()) return respond(ErrorResponse(json_size.status()));
+    absl::StatusOr<RestInferRequest> parsed =
+        ParseRestInferRequest(request.body, *json_size, route->name, route->version);
+    if (!parsed.ok()) return respond(ErrorResponse(parsed.status()));
+    auto call = std::make_shared<InferCall>();
+    call->request = *std::move(parsed);
+    call->respond = std::move(respond);
+    service_->Infer(call->request.request, &call->response, [call](absl::Status status) {
+      if (!status.ok()) return call->respond(ErrorResponse(status));
+      RestInferResponse encoded = WriteRestInferResponse(call->request, call->response);
+      HttpResponse response = Json(std::move(encoded.body));
+      if (encoded.json_size.has_value()) {
+        response.content_type = "application/octet-stream";
+        response.headers.emplace_back("Inference-Header-Content-Length",
+                                      std::to_string(*encoded.json_size));
+      }
+      call->respond(std::move(response));
+    });
+    return;
+  }
+  if (!get) return respond(MethodNotAllowed(method, path, "GET"));
+  if (route->action.empty()) {
+    inference::ModelMetadataRequest metadata;
+    metadata.set_name(route->name);
+    metadata.set_version(route->version);
+    auto result = service_->ModelMetadata(metadata);
+    return respond(result.ok() ? Json(ProtoToJson(*result)) : ErrorResponse(result.status()));
+  }
+  if (route->action == "ready") {
+    inference::ModelReadyRequest ready;
+    ready.set_name(route->name);
+    ready.set_version(route->version);
+    auto result = service_->ModelReady(ready);
+    if (!result.ok()) return respond(ErrorResponse(result.status()));
+    return respond(Json("", *result ? 200 : 503));
+  }
+  if (route->action == "config") {
+    inference::ModelConfigRequest config;
+    config.set_name(route->name);
+    config.set_version(route->version);
+    auto result = service_->ModelConfig(config);
+    // Triton's REST API returns the config itself, not wrapped.
+    return respond(result.ok() ? Json(ProtoToJson(result->config()))
+                               : ErrorResponse(result.status()));
+  }
+  if (route->action == "stats") {
+    inference::ModelStatisticsRequest stats;
+    stats.set_name(route->name);
+    stats.set_version(route->version);
+    auto result = service_->ModelStatistics(stats);
+    return respond(result.ok() ? Json(ProtoToJson(*result)) : ErrorResponse(result.status()));
+  }
+  not_found();
+}
+
+}  // namespace convd

@@ -1,0 +1,39 @@
+// The KServe v2 REST API over the inference service: routes each request
+// to the same operation the gRPC front end calls, maps JSON to and from the
+// protocol messages, and errors to {"error": "..."} with the status code of
+// HttpStatusFor (server/http/http_status.h).
+//
+//   GET  /v2                                      server metadata
+//   GET  /v2/health/live | /v2/health/ready       200, or 503 when not ready
+//   GET  /v2/models/{m}[/versions/{v}]            model metadata
+//   GET  .../ready | .../config | .../stats       readiness, config, statistics
+//   POST .../infer                                inference (JSON or binary)
+//   GET  /v2/models/stats                         every model's statistics
+//   GET|POST /v2/repository/index                 models and their states
+//   POST /v2/repository/models/{m}/load|unload    with --model-control=explicit
+//
+// Thread safety: Handle may be called concurrently.
+#ifndef CONVD_SERVER_HTTP_HTTP_SERVICE_H_
+#define CONVD_SERVER_HTTP_HTTP_SERVICE_H_
+
+#include <functional>
+
+#include "server/core/inference_service.h"
+#include "server/http/http_server.h"
+
+namespace convd {
+
+class HttpInferenceService {
+ public:
+  // `service` must outlive this object and every response it sends.
+  explicit HttpInferenceService(InferenceService* service) : service_(service) {}
+
+  void Handle(HttpRequest request, std::function<void(HttpResponse)> respond);
+
+ private:
+  InferenceService* service_;
+};
+
+}  // namespace convd
+
+#endif  // CONVD_SERVER_HTTP_HTTP_SERVICE_H_

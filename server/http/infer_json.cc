@@ -1,0 +1,443 @@
+#include "server/http/infer_json.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "rapidjson/document.h"
+#include "rapidjson/error/en.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
+
+namespace convd {
+namespace {
+
+using inference::InferParameter;
+using rapidjson::Value;
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+// Deeper "data" nesting than any tensor rank is refused, so a hostile body
+// cannot recurse without bound.
+constexpr int kMaxDataDepth = 16;
+constexpr int64_t kMaxElements = int64_t{1} << 40;
+
+absl::Status Invalid(const std::string& message) { return absl::InvalidArgumentError(message); }
+
+absl::Status ToParameter(const std::string& where, const Value& value, InferParameter& out) {
+  if (value.IsBool()) {
+    out.set_bool_param(value.GetBool());
+  } else if (value.IsInt64()) {
+    out.set_int64_param(value.GetInt64());
+  } else if (value.IsUint64()) {
+    out.set_uint64_param(value.GetUint64());
+  } else if (value.IsDouble()) {
+    out.set_double_param(value.GetDouble());
+  } else if (value.IsString()) {
+    out.set_string_param(std::string(value.GetString(), value.GetStringLength()));
+  } else {
+    return Invalid(absl::StrCat(where, " must be a bool, number or string"));
+  }
+  return absl::OkStatus();
+}
+
+template <typename T>
+void AppendBytes(T value, std::string& raw) {
+  char bytes[sizeof(T)];
+  std::memcpy(bytes, &value, sizeof(T));
+  raw.append(bytes, sizeof(T));
+}
+
+template <typename T>
+absl::Status AppendInteger(const Value& value, std::string& raw) {
+  if (std::is_signed_v<T> ? !value.IsInt64() : !value.IsUint64()) return Invalid("");
+  if constexpr (std::is_signed_v<T>) {
+    const int64_t v = value.GetInt64();
+    if (v < std::numeric_limits<T>::min() || v > std::numeric_limits<T>::max()) return Invalid("");
+    AppendBytes(static_cast<T>(v), raw);
+  } else {
+    const uint64_t v = value.GetUint64();
+    if (v > std::numeric_limits<T>::max()) return Invalid("");
+    AppendBytes(static_cast<T>(v), raw);
+  }
+  return absl::OkStatus();
+}
+
+// One scalar of `datatype`; an empty-message error means "wrong type".
+absl::Status AppendScalar(const Value& value, const std::string& datatype, std::string& raw) {
+  if (datatype == "FP32") {
+    if (!value.IsNumber()) return Invalid("");
+    AppendBytes(static_cast<float>(value.GetDouble()), raw);
+  } else if (datatype == "FP64") {
+    if (!value.IsNumber()) return Invalid("");
+    AppendBytes(value.GetDouble(), raw);
+  } else if (datatype == "BYTES") {
+    if (!value.IsString()) return Invalid("");
+    AppendBytes(static_cast<uint32_t>(value.GetStringLength()), raw);
+    raw.append(value.GetString(), value.GetStringLength());
+  } else if (datatype == "BOOL") {
+    if (!value.IsBool()) return Invalid("");
+    raw.push_back(value.GetBool() ? 1 : 0);
+  } else if (datatype == "UINT8") {
+    return AppendInteger<uint8_t>(value, raw);
+  } else if (datatype == "UINT16") {
+    return AppendInteger<uint16_t>(value, raw);
+  } else if (datatype == "UINT32") {
+    return AppendInteger<uint32_t>(value, raw);
+  } else if (datatype == "UINT64") {
+    return AppendInteger<uint64_t>(value, raw);
+  } else if (datatype == "INT8") {
+    return AppendInteger<int8_t>(value, raw);
+  } else if (datatype == "INT16") {
+    return AppendInteger<int16_t>(value, raw);
+  } else if (datatype == "INT32") {
+    return AppendInteger<int32_t>(value, raw);
+  } else if (datatype == "INT64") {
+    return AppendInteger<int64_t>(value, raw);
+  } else {
+    return absl::InvalidArgumentError("unsupported");
+  }
+  return absl::OkStatus();
+}
+
+// Flattens "data" (row-major, nested or flat) into raw bytes.
+absl::Status AppendData(const std::string& input, const Value& data, const std::string& datatype,
+                        int depth, std::string& raw, int64_t& count) {
+  if (data.IsArray()) {
+    if (depth >= kMaxDataDepth) {
+      return Invalid(absl::StrCat("input '", input, "': 'data' is nested deeper than ",
+                                  kMaxDataDepth, " levels"));
+    }
+    for (const Value& element : data.GetArray()) {
+      if (absl::Status s = AppendData(input, element, datatype, depth + 1, raw, count); !s.ok()) {
+        return s;
+      }
+    }
+    return absl::OkStatus();
+  }
+  if (absl::Status s = AppendScalar(data, datatype, raw); !s.ok()) {
+    if (s.message() == "unsupported") {
+      return Invalid(absl::StrCat("input '", input, "': datatype '", datatype,
+                                  "' cannot be sent as JSON data (use binary data)"));
+    }
+    return Invalid(absl::StrCat("input '", input, "': element ", count, " of 'data' is not a ",
+                                datatype, " value"));
+  }
+  ++count;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> StringMember(const Value& object, const char* name,
+                                         const std::string& where) {
+  auto it = object.FindMember(name);
+  if (it == object.MemberEnd() || !it->value.IsString()) {
+    return Invalid(absl::StrCat(where, " needs a string '", name, "'"));
+  }
+  return std::string(it->value.GetString(), it->value.GetStringLength());
+}
+
+absl::Status ParseInput(const Value& input, int index, std::string_view body, bool has_binary,
+                        size_t& binary_offset, RestInferRequest& out) {
+  const std::string where = absl::StrCat("inputs[", index, "]");
+  if (!input.IsObject()) return Invalid(absl::StrCat(where, " must be an object"));
+  auto* tensor = out.request.add_inputs();
+  absl::StatusOr<std::string> name = StringMember(input, "name", where);
+  if (!name.ok()) return name.status();
+  absl::StatusOr<std::string> datatype = StringMember(input, "datatype", where);
+  if (!datatype.ok()) return datatype.status();
+  tensor->set_name(*name);
+  tensor->set_datatype(*datatype);
+  auto shape = input.FindMember("shape");
+  if (shape == input.MemberEnd() || !shape->value.IsArray()) {
+    return Invalid(absl::StrCat("input '", *name, "' needs a 'shape' array"));
+  }
+  int64_t elements = 1;
+  for (const Value& dim : shape->value.GetArray()) {
+    if (!dim.IsInt64() || dim.GetInt64() < 0) {
+      return Invalid(absl::StrCat("input '", *name, "': shape must hold non-negative integers"));
+    }
+    tensor->add_shape(dim.GetInt64());
+    elements = dim.GetInt64() == 0 ? 0 : std::min(kMaxElements, elements * dim.GetInt64());
+  }
+  std::optional<uint64_t> binary_size;
+  if (auto params = input.FindMember("parameters"); params != input.MemberEnd()) {
+    if (!params->value.IsObject()) {
+      return Invalid(absl::StrCat("input '", *name, "': 'parameters' must be an object"));
+    }
+    for (const auto& param : params->value.GetObject()) {
+      const std::string key(param.name.GetString(), param.name.GetStringLength());
+      if (key == "binary_data_size") {
+        if (!param.value.IsUint64()) {
+          return Invalid(absl::StrCat("input '", *name,
+                                      "': binary_data_size must be a non-negative integer"));
+        }
+        binary_size = param.value.GetUint64();
+        continue;
+      }
+      if (absl::Status s = ToParameter(absl::StrCat("input '", *name, "' parameter '", key, "'"),
+                                       param.value, (*tensor->mutable_parameters())[key]);
+          !s.ok()) {
+        return s;
+      }
+    }
+  }
+  std::string& raw = *out.request.add_raw_input_contents();
+  const bool has_data = input.HasMember("data");
+  if (binary_size.has_value()) {
+    if (!has_binary) {
+      return Invalid(absl::StrCat("input '", *name, "' has binary_data_size but the request has "
+                                  "no Inference-Header-Content-Length header"));
+    }
+    if (has_data) {
+      return Invalid(absl::StrCat("input '", *name, "' has both 'data' and binary_data_size"));
+    }
+    if (*binary_size > body.size() - binary_offset) {
+      return Invalid(absl::StrCat("input '", *name, "': binary_data_size ", *binary_size,
+                                  " runs past the end of the body (",
+                                  body.size() - binary_offset, " bytes left)"));
+    }
+    raw.assign(body.substr(binary_offset, *binary_size));
+    binary_offset += *binary_size;
+    return absl::OkStatus();
+  }
+  if (!has_data) {
+    return Invalid(absl::StrCat("input '", *name, "' needs 'data' or a binary_data_size parameter"));
+  }
+  int64_t count = 0;
+  if (absl::Status s = AppendData(*name, input["data"], *datatype, 0, raw, count); !s.ok()) {
+    return s;
+  }
+  if (count != elements) {
+    return Invalid(absl::StrCat("input '", *name, "': shape holds ", elements,
+                                " elements but 'data' has ", count));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseOutput(const Value& output, int index, RestInferRequest& out) {
+  const std::string where = absl::StrCat("outputs[", index, "]");
+  if (!output.IsObject()) return Invalid(absl::StrCat(where, " must be an object"));
+  absl::StatusOr<std::string> name = StringMember(output, "name", where);
+  if (!name.ok()) return name.status();
+  auto* requested = out.request.add_outputs();
+  requested->set_name(*name);
+  auto params = output.FindMember("parameters");
+  if (params == output.MemberEnd()) return absl::OkStatus();
+  if (!params->value.IsObject()) {
+    return Invalid(absl::StrCat("output '", *name, "': 'parameters' must be an object"));
+  }
+  for (const auto& param : params->value.GetObject()) {
+    const std::string key(param.name.GetString(), param.name.GetStringLength());
+    if (key == "binary_data") {
+      if (!param.value.IsBool()) {
+        return Invalid(absl::StrCat("output '", *name, "': binary_data must be a bool"));
+      }
+      if (param.value.GetBool()) out.binary_outputs.insert(*name);
+      continue;
+    }
+    if (absl::Status s = ToParameter(absl::StrCat("output '", *name, "' parameter '", key, "'"),
+                                     param.value, (*requested->mutable_parameters())[key]);
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<RestInferRequest> ParseRestInferRequest(std::string_view body,
+                                                       std::optional<uint64_t> json_size,
+                                                       const std::string& model_name,
+                                                       const std::string& model_version) {
+  if (json_size.has_value() && *json_size > body.size()) {
+    return Invalid(absl::StrCat("Inference-Header-Content-Length (", *json_size,
+                                ") exceeds the body (", body.size(), " bytes)"));
+  }
+  const size_t header_size = json_size.value_or(body.size());
+  rapidjson::Document document;
+  // Iterative: nesting depth cannot exhaust the stack.
+  document.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseStopWhenDoneFlag>(
+      body.data(), header_size);
+  if (document.HasParseError()) {
+    return Invalid(absl::StrCat("the request is not valid JSON (",
+                                rapidjson::GetParseError_En(document.GetParseError()),
+                                " at byte ", document.GetErrorOffset(), ")"));
+  }
+  if (!document.IsObject()) return Invalid("the request must be a JSON object");
+  RestInferRequest out;
+  out.request.set_model_name(model_name);
+  out.request.set_model_version(model_version);
+  if (auto id = document.FindMember("id"); id != document.MemberEnd()) {
+    if (!id->value.IsString()) return Invalid("'id' must be a string");
+    out.request.set_id(std::string(id->value.GetString(), id->value.GetStringLength()));
+  }
+  if (auto params = document.FindMember("parameters"); params != document.MemberEnd()) {
+    if (!params->value.IsObject()) return Invalid("'parameters' must be an object");
+    for (const auto& param : params->value.GetObject()) {
+      const std::string key(param.name.GetString(), param.name.GetStringLength());
+      if (key == "binary_data_output") {
+        if (!param.value.IsBool()) return Invalid("binary_data_output must be a bool");
+        out.all_outputs_binary = param.value.GetBool();
+        continue;
+      }
+      if (absl::Status s = ToParameter(absl::StrCat("parameter '", key, "'"), param.value,
+                                       (*out.request.mutable_parameters())[key]);
+          !s.ok()) {
+        return s;
+      }
+    }
+  }
+  auto inputs = document.FindMember("inputs");
+  if (inputs == document.MemberEnd() || !inputs->value.IsArray() || inputs->value.Empty()) {
+    return Invalid("the request needs a non-empty 'inputs' array");
+  }
+  size_t binary_offset = header_size;
+  int index = 0;
+  for (const Value& input : inputs->value.GetArray()) {
+    if (absl::Status s =
+            ParseInput(input, index++, body, json_size.has_value(), binary_offset, out);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (binary_offset != body.size()) {
+    return Invalid(absl::StrCat(body.size() - header_size, " bytes follow the JSON but the "
+                                "inputs' binary_data_size add up to ",
+                                binary_offset - header_size));
+  }
+  if (auto outputs = document.FindMember("outputs"); outputs != document.MemberEnd()) {
+    if (!outputs->value.IsArray()) return Invalid("'outputs' must be an array");
+    index = 0;
+    for (const Value& output : outputs->value.GetArray()) {
+      if (absl::Status s = ParseOutput(output, index++, out); !s.ok()) return s;
+    }
+  }
+  return out;
+}
+
+namespace {
+
+void WriteParameter(const InferParameter& parameter, Writer& writer) {
+  switch (parameter.parameter_choice_case()) {
+    case InferParameter::kBoolParam: writer.Bool(parameter.bool_param()); break;
+    case InferParameter::kInt64Param: writer.Int64(parameter.int64_param()); break;
+    case InferParameter::kUint64Param: writer.Uint64(parameter.uint64_param()); break;
+    case InferParameter::kDoubleParam: writer.Double(parameter.double_param()); break;
+    case InferParameter::kStringParam:
+      writer.String(parameter.string_param().data(),
+                    static_cast<rapidjson::SizeType>(parameter.string_param().size()));
+      break;
+    default: writer.Null();
+  }
+}
+
+// FP32 with the shortest text that reads back as the same float.
+void WriteFloat(float value, Writer& writer) {
+  if (!std::isfinite(value)) {
+    writer.Null();
+    return;
+  }
+  char text[32];
+  const auto result = std::to_chars(text, text + sizeof(text), value);
+  writer.RawValue(text, static_cast<size_t>(result.ptr - text), rapidjson::kNumberType);
+}
+
+// The output datatypes convd produces; anything else goes out as binary.
+bool HasJsonForm(const std::string& datatype) { return datatype == "FP32" || datatype == "BYTES"; }
+
+// JSON "data" for a raw output of a HasJsonForm datatype.
+void WriteData(const std::string& datatype, const std::string& raw, Writer& writer) {
+  if (datatype == "FP32") {
+    writer.StartArray();
+    for (size_t i = 0; i + sizeof(float) <= raw.size(); i += sizeof(float)) {
+      float value;
+      std::memcpy(&value, raw.data() + i, sizeof(float));
+      WriteFloat(value, writer);
+    }
+    writer.EndArray();
+    return;
+  }
+  if (datatype == "BYTES") {
+    writer.StartArray();
+    size_t offset = 0;
+    while (offset + 4 <= raw.size()) {
+      uint32_t length;
+      std::memcpy(&length, raw.data() + offset, 4);
+      offset += 4;
+      if (length > raw.size() - offset) break;
+      writer.String(raw.data() + offset, length);
+      offset += length;
+    }
+    writer.EndArray();
+  }
+}
+
+}  // namespace
+
+RestInferResponse WriteRestInferResponse(const RestInferRequest& request,
+                                         const inference::ModelInferResponse& response) {
+  rapidjson::StringBuffer buffer;
+  Writer writer(buffer);
+  std::string binary_data;
+  writer.StartObject();
+  writer.Key("model_name");
+  writer.String(response.model_name().c_str());
+  writer.Key("model_version");
+  writer.String(response.model_version().c_str());
+  if (!response.id().empty()) {
+    writer.Key("id");
+    writer.String(response.id().data(), static_cast<rapidjson::SizeType>(response.id().size()));
+  }
+  if (!response.parameters().empty()) {
+    writer.Key("parameters");
+    writer.StartObject();
+    for (const auto& [key, value] : response.parameters()) {
+      writer.Key(key.c_str());
+      WriteParameter(value, writer);
+    }
+    writer.EndObject();
+  }
+  writer.Key("outputs");
+  writer.StartArray();
+  for (int i = 0; i < response.outputs_size(); ++i) {
+    const auto& output = response.outputs(i);
+    static const std::string kEmpty;
+    const std::string& raw =
+        i < response.raw_output_contents_size() ? response.raw_output_contents(i) : kEmpty;
+    writer.StartObject();
+    writer.Key("name");
+    writer.String(output.name().c_str());
+    writer.Key("datatype");
+    writer.String(output.datatype().c_str());
+    writer.Key("shape");
+    writer.StartArray();
+    for (int64_t d : output.shape()) writer.Int64(d);
+    writer.EndArray();
+    const bool binary = request.all_outputs_binary || request.binary_outputs.contains(output.name());
+    if (!binary && HasJsonForm(output.datatype())) {
+      writer.Key("data");
+      WriteData(output.datatype(), raw, writer);
+    } else {
+      writer.Key("parameters");
+      writer.StartObject();
+      writer.Key("binary_data_size");
+      writer.Uint64(raw.size());
+      writer.EndObject();
+      binary_data.append(raw);
+    }
+    writer.EndObject();
+  }
+  writer.EndArray();
+  writer.EndObject();
+  RestInferResponse out;
+  out.body.assign(buffer.GetString(), buffer.GetSize());
+  if (!binary_data.empty() || request.all_outputs_binary || !request.binary_outputs.empty()) {
+    out.json_size = out.body.size();
+    out.body.append(binary_data);
+  }
+  return out;
+}
+
+}  // namespace convd
