@@ -155,6 +155,8 @@ absl::Status Translator::Translate(const NodeProto& node) {
   }
   const std::string& op = node.op_type();
   if (node.input_size() < 1 && op != "Constant") return Fail(node, "has no input");
+  // Every translation names node.output(0); found by fuzzing (Pad).
+  if (node.output_size() < 1 || node.output(0).empty()) return Fail(node, "has no output");
   if (op == "Conv") return Conv(node);
   if (op == "MaxPool" || op == "AveragePool") return Pool(node, op == "MaxPool", false);
   if (op == "GlobalMaxPool" || op == "GlobalAveragePool") {

@@ -242,6 +242,19 @@ onnx::ModelProto PadThenMaxPool(bool relu_first) {
   return model;
 }
 
+TEST(OnnxLoaderTest, ANodeWithoutOutputsIsRefused) {
+  // Found by the fuzzer: Pad (and Identity, Flatten, ...) read output(0).
+  for (const char* op : {"Pad", "Identity", "Relu", "MaxPool"}) {
+    onnx::ModelProto model = PadThenMaxPool(/*relu_first=*/false);
+    onnx::NodeProto& node = *model.mutable_graph()->mutable_node(0);
+    node.set_op_type(op);
+    node.clear_output();
+    const absl::Status status = Import(model);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << op << ": " << status;
+    EXPECT_NE(status.message().find("has no output"), std::string::npos) << status;
+  }
+}
+
 TEST(OnnxLoaderTest, PadFoldsIntoMaxPoolOnlyAfterNonNegativeLayers) {
   const absl::Status refused = Import(PadThenMaxPool(/*relu_first=*/false));
   EXPECT_EQ(refused.code(), absl::StatusCode::kUnimplemented);

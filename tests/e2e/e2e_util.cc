@@ -33,6 +33,8 @@ std::unique_ptr<Server> StartServer(const std::string& repository, bool model_co
   options.grpc_port = 0;
   options.allow_model_control = model_control;
   options.grpc_max_message_bytes = max_message_bytes;
+  options.http_address = "127.0.0.1";
+  options.http_port = 0;
   auto server = Server::Start(options);
   EXPECT_TRUE(server.ok()) << server.status();
   return server.ok() ? std::move(*server) : nullptr;

@@ -24,7 +24,7 @@ void AddModel(const std::string& repository, const std::string& name,
               const std::string& network, const std::string& config,
               const std::vector<std::string>& labels = {});
 
-// Starts a server on 127.0.0.1 with an ephemeral port.
+// Starts a server on 127.0.0.1 with ephemeral gRPC and HTTP ports.
 std::unique_ptr<Server> StartServer(const std::string& repository, bool model_control = false,
                                     int64_t max_message_bytes = 64 << 20);
 
