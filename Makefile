@@ -14,7 +14,7 @@ DEBIAN_PACKAGES := \
   libgtest-dev libgmock-dev libbenchmark-dev \
   libopenblas-dev libblis-dev libdnnl-dev nlohmann-json3-dev \
   python3 python3-venv zlib1g-dev dataset-fashion-mnist \
-  libonnx-dev libonnx-testdata libboost-dev rapidjson-dev
+  libonnx-dev libonnx-testdata libboost-dev rapidjson-dev libsimdjson-dev
 
 # CUDA comes from the machine image (/usr/local/cuda); without nvcc the CUDA
 # targets are left out of the build with a warning.
@@ -33,7 +33,7 @@ TSAN_TARGETS := //kernels/cpu:ops_test //engine:executor_test //server/...
 
 # An unmodified KServe client from PyPI, in a virtual environment.
 VENV := .venv
-TRITONCLIENT := tritonclient[grpc]==2.73.0
+TRITONCLIENT := tritonclient[grpc,http]==2.73.0
 
 MODEL ?= models/lenet5
 
@@ -74,17 +74,21 @@ test-tsan: deps
 
 # Serves the bundled models (gRPC on 8001) until Ctrl-C, which drains.
 serve: build
-	./bazel-bin/server/convd --model-repository=models --grpc-port=$(GRPC_PORT)
+	./bazel-bin/server/convd --model-repository=models --grpc-port=$(GRPC_PORT) --http-port=$(HTTP_PORT)
 
 GRPC_PORT ?= 8001
+HTTP_PORT ?= 8000
 
-$(VENV)/.installed:
+# The stamp names what is installed, so a change of TRITONCLIENT reinstalls.
+VENV_STAMP := $(VENV)/.installed-grpc-http-2.73.0
+$(VENV_STAMP):
 	/usr/bin/python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet '$(TRITONCLIENT)'
 	touch $@
 
-test-tritonclient: build $(VENV)/.installed
+test-tritonclient: build $(VENV_STAMP)
 	$(VENV)/bin/python tests/tritonclient/grpc_client_test.py bazel-bin/server/convd models
+	$(VENV)/bin/python tests/tritonclient/http_client_test.py bazel-bin/server/convd models
 
 # libFuzzer on the ONNX importer (clang from Debian; Bazel's toolchain is
 # gcc). FUZZ_SECONDS bounds the run; crashes land in .fuzz/onnx/.

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "rapidjson/document.h"
@@ -49,82 +50,101 @@ void AppendBytes(T value, std::string& raw) {
   raw.append(bytes, sizeof(T));
 }
 
+// Appends one scalar of a datatype to the raw bytes; false if `value` is
+// not of that type (or out of its range). Resolved once per input.
+using AppendScalar = bool (*)(const Value& value, std::string& raw);
+
 template <typename T>
-absl::Status AppendInteger(const Value& value, std::string& raw) {
-  if (std::is_signed_v<T> ? !value.IsInt64() : !value.IsUint64()) return Invalid("");
+bool AppendInteger(const Value& value, std::string& raw) {
   if constexpr (std::is_signed_v<T>) {
+    if (!value.IsInt64()) return false;
     const int64_t v = value.GetInt64();
-    if (v < std::numeric_limits<T>::min() || v > std::numeric_limits<T>::max()) return Invalid("");
+    if (v < std::numeric_limits<T>::min() || v > std::numeric_limits<T>::max()) return false;
     AppendBytes(static_cast<T>(v), raw);
   } else {
+    if (!value.IsUint64()) return false;
     const uint64_t v = value.GetUint64();
-    if (v > std::numeric_limits<T>::max()) return Invalid("");
+    if (v > std::numeric_limits<T>::max()) return false;
     AppendBytes(static_cast<T>(v), raw);
   }
-  return absl::OkStatus();
+  return true;
 }
 
-// One scalar of `datatype`; an empty-message error means "wrong type".
-absl::Status AppendScalar(const Value& value, const std::string& datatype, std::string& raw) {
-  if (datatype == "FP32") {
-    if (!value.IsNumber()) return Invalid("");
-    AppendBytes(static_cast<float>(value.GetDouble()), raw);
-  } else if (datatype == "FP64") {
-    if (!value.IsNumber()) return Invalid("");
-    AppendBytes(value.GetDouble(), raw);
-  } else if (datatype == "BYTES") {
-    if (!value.IsString()) return Invalid("");
-    AppendBytes(static_cast<uint32_t>(value.GetStringLength()), raw);
-    raw.append(value.GetString(), value.GetStringLength());
-  } else if (datatype == "BOOL") {
-    if (!value.IsBool()) return Invalid("");
-    raw.push_back(value.GetBool() ? 1 : 0);
-  } else if (datatype == "UINT8") {
-    return AppendInteger<uint8_t>(value, raw);
-  } else if (datatype == "UINT16") {
-    return AppendInteger<uint16_t>(value, raw);
-  } else if (datatype == "UINT32") {
-    return AppendInteger<uint32_t>(value, raw);
-  } else if (datatype == "UINT64") {
-    return AppendInteger<uint64_t>(value, raw);
-  } else if (datatype == "INT8") {
-    return AppendInteger<int8_t>(value, raw);
-  } else if (datatype == "INT16") {
-    return AppendInteger<int16_t>(value, raw);
-  } else if (datatype == "INT32") {
-    return AppendInteger<int32_t>(value, raw);
-  } else if (datatype == "INT64") {
-    return AppendInteger<int64_t>(value, raw);
-  } else {
-    return absl::InvalidArgumentError("unsupported");
-  }
-  return absl::OkStatus();
+bool AppendFp32(const Value& value, std::string& raw) {
+  if (!value.IsNumber()) return false;
+  AppendBytes(static_cast<float>(value.GetDouble()), raw);
+  return true;
+}
+
+bool AppendFp64(const Value& value, std::string& raw) {
+  if (!value.IsNumber()) return false;
+  AppendBytes(value.GetDouble(), raw);
+  return true;
+}
+
+bool AppendBytesElement(const Value& value, std::string& raw) {
+  if (!value.IsString()) return false;
+  AppendBytes(static_cast<uint32_t>(value.GetStringLength()), raw);
+  raw.append(value.GetString(), value.GetStringLength());
+  return true;
+}
+
+bool AppendBool(const Value& value, std::string& raw) {
+  if (!value.IsBool()) return false;
+  raw.push_back(value.GetBool() ? 1 : 0);
+  return true;
+}
+
+// The appender and element size of a datatype; null for datatypes with no
+// JSON form (FP16, BF16).
+std::pair<AppendScalar, size_t> AppenderFor(const std::string& datatype) {
+  static const std::map<std::string, std::pair<AppendScalar, size_t>> kAppenders = {
+      {"FP32", {AppendFp32, 4}},
+      {"FP64", {AppendFp64, 8}},
+      {"BYTES", {AppendBytesElement, 0}},
+      {"BOOL", {AppendBool, 1}},
+      {"UINT8", {AppendInteger<uint8_t>, 1}},
+      {"UINT16", {AppendInteger<uint16_t>, 2}},
+      {"UINT32", {AppendInteger<uint32_t>, 4}},
+      {"UINT64", {AppendInteger<uint64_t>, 8}},
+      {"INT8", {AppendInteger<int8_t>, 1}},
+      {"INT16", {AppendInteger<int16_t>, 2}},
+      {"INT32", {AppendInteger<int32_t>, 4}},
+      {"INT64", {AppendInteger<int64_t>, 8}},
+  };
+  auto it = kAppenders.find(datatype);
+  return it == kAppenders.end() ? std::pair<AppendScalar, size_t>{nullptr, 0} : it->second;
 }
 
 // Flattens "data" (row-major, nested or flat) into raw bytes.
-absl::Status AppendData(const std::string& input, const Value& data, const std::string& datatype,
-                        int depth, std::string& raw, int64_t& count) {
-  if (data.IsArray()) {
-    if (depth >= kMaxDataDepth) {
-      return Invalid(absl::StrCat("input '", input, "': 'data' is nested deeper than ",
-                                  kMaxDataDepth, " levels"));
+absl::Status AppendData(const std::string& input, const Value& data, AppendScalar append,
+                        const std::string& datatype, int depth, std::string& raw,
+                        int64_t& count) {
+  if (!data.IsArray()) {
+    if (!append(data, raw)) {
+      return Invalid(absl::StrCat("input '", input, "': element ", count,
+                                  " of 'data' is not a ", datatype, " value"));
     }
-    for (const Value& element : data.GetArray()) {
-      if (absl::Status s = AppendData(input, element, datatype, depth + 1, raw, count); !s.ok()) {
-        return s;
-      }
-    }
+    ++count;
     return absl::OkStatus();
   }
-  if (absl::Status s = AppendScalar(data, datatype, raw); !s.ok()) {
-    if (s.message() == "unsupported") {
-      return Invalid(absl::StrCat("input '", input, "': datatype '", datatype,
-                                  "' cannot be sent as JSON data (use binary data)"));
-    }
-    return Invalid(absl::StrCat("input '", input, "': element ", count, " of 'data' is not a ",
-                                datatype, " value"));
+  if (depth >= kMaxDataDepth) {
+    return Invalid(absl::StrCat("input '", input, "': 'data' is nested deeper than ",
+                                kMaxDataDepth, " levels"));
   }
-  ++count;
+  for (const Value& element : data.GetArray()) {
+    if (element.IsArray()) {
+      if (absl::Status s = AppendData(input, element, append, datatype, depth + 1, raw, count);
+          !s.ok()) {
+        return s;
+      }
+    } else if (!append(element, raw)) {
+      return Invalid(absl::StrCat("input '", input, "': element ", count,
+                                  " of 'data' is not a ", datatype, " value"));
+    } else {
+      ++count;
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -204,8 +224,15 @@ absl::Status ParseInput(const Value& input, int index, std::string_view body, bo
   if (!has_data) {
     return Invalid(absl::StrCat("input '", *name, "' needs 'data' or a binary_data_size parameter"));
   }
+  const auto [append, element_size] = AppenderFor(*datatype);
+  if (append == nullptr) {
+    return Invalid(absl::StrCat("input '", *name, "': datatype '", *datatype,
+                                "' cannot be sent as JSON data (use binary data)"));
+  }
+  raw.reserve(static_cast<size_t>(std::min<int64_t>(elements, 1 << 26)) * element_size);
   int64_t count = 0;
-  if (absl::Status s = AppendData(*name, input["data"], *datatype, 0, raw, count); !s.ok()) {
+  if (absl::Status s = AppendData(*name, input["data"], append, *datatype, 0, raw, count);
+      !s.ok()) {
     return s;
   }
   if (count != elements) {

@@ -4,44 +4,19 @@ Usage: grpc_client_test.py CONVD_BINARY MODEL_REPOSITORY
 Starts convd on a free port, runs the checks, stops it with SIGTERM and
 expects exit status 0. Prints one line per check; exits non-zero on failure.
 """
-import os
-import re
 import signal
-import subprocess
 import sys
-import tempfile
-import time
 
 import numpy as np
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
-
-def start_convd(binary, repository, log):
-    process = subprocess.Popen(
-        [binary, f"--model-repository={repository}", "--grpc-address=127.0.0.1",
-         "--grpc-port=0"], stderr=log)
-    for _ in range(600):
-        with open(log.name) as f:
-            match = re.search(r"gRPC listening on 127\.0\.0\.1:(\d+)", f.read())
-        if match:
-            return process, int(match.group(1))
-        if process.poll() is not None:
-            break
-        time.sleep(0.1)
-    process.kill()
-    sys.exit("convd did not start:\n" + open(log.name).read())
-
-
-def check(name, condition, detail=""):
-    print(f"{'ok  ' if condition else 'FAIL'} {name}{': ' + str(detail) if detail else ''}")
-    return condition
+from convd_process import check, start_convd
 
 
 def main():
     binary, repository = sys.argv[1], sys.argv[2]
-    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
-    process, port = start_convd(binary, repository, log)
+    process, port, _, log = start_convd(binary, repository)
     client = grpcclient.InferenceServerClient(url=f"127.0.0.1:{port}")
     results = []
     try:
@@ -97,7 +72,7 @@ def main():
     if not all(results):
         print(open(log.name).read())
         sys.exit(1)
-    print(f"tritonclient: {len(results)} checks passed")
+    print(f"tritonclient[grpc]: {len(results)} checks passed")
 
 
 if __name__ == "__main__":

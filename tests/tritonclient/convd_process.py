@@ -1,0 +1,31 @@
+"""Starts and stops a real convd for the tritonclient checks."""
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def start_convd(binary, repository):
+    """Runs convd on free loopback ports; returns (process, grpc_port, http_port, log)."""
+    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
+    process = subprocess.Popen(
+        [binary, f"--model-repository={repository}", "--grpc-address=127.0.0.1",
+         "--grpc-port=0", "--http-address=127.0.0.1", "--http-port=0"], stderr=log)
+    for _ in range(600):
+        with open(log.name) as f:
+            text = f.read()
+        grpc_port = re.search(r"gRPC listening on 127\.0\.0\.1:(\d+)", text)
+        http_port = re.search(r"HTTP listening on 127\.0\.0\.1:(\d+)", text)
+        if grpc_port and http_port:
+            return process, int(grpc_port.group(1)), int(http_port.group(1)), log
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    process.kill()
+    sys.exit("convd did not start:\n" + open(log.name).read())
+
+
+def check(name, condition, detail=""):
+    print(f"{'ok  ' if condition else 'FAIL'} {name}{': ' + str(detail) if detail else ''}")
+    return condition

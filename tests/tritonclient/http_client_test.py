@@ -1,0 +1,105 @@
+"""Unmodified tritonclient[http] against a real convd on loopback.
+
+Usage: http_client_test.py CONVD_BINARY MODEL_REPOSITORY
+Starts convd on free ports, runs the checks over HTTP (JSON and the binary
+data extension, which tritonclient uses by default), compares with the
+gRPC client's numbers, stops convd with SIGTERM and expects exit status 0.
+Prints one line per check; exits non-zero on failure.
+"""
+import signal
+import sys
+
+import numpy as np
+import tritonclient.grpc as grpcclient
+import tritonclient.http as httpclient
+from tritonclient.utils import InferenceServerException
+
+from convd_process import check, start_convd
+
+
+def main():
+    binary, repository = sys.argv[1], sys.argv[2]
+    process, grpc_port, http_port, log = start_convd(binary, repository)
+    client = httpclient.InferenceServerClient(url=f"127.0.0.1:{http_port}", concurrency=4)
+    grpc = grpcclient.InferenceServerClient(url=f"127.0.0.1:{grpc_port}")
+    results = []
+    try:
+        results.append(check("server live", client.is_server_live()))
+        results.append(check("server ready", client.is_server_ready()))
+        metadata = client.get_server_metadata()
+        results.append(check("server metadata", metadata["name"] == "convd", metadata["name"]))
+        results.append(check("model ready", client.is_model_ready("lenet5")))
+        model = client.get_model_metadata("lenet5")
+        results.append(check("model metadata shape",
+                             model["inputs"][0]["shape"] == [-1, 1, 28, 28],
+                             model["inputs"][0]["shape"]))
+        config = client.get_model_config("lenet5")
+        results.append(check("model config", config["max_batch_size"] == 64 and
+                             config["input"][0]["dims"] == [1, 28, 28], config["max_batch_size"]))
+        index = client.get_model_repository_index()
+        results.append(check("repository index", any(m["name"] == "lenet5" for m in index), index))
+
+        rng = np.random.default_rng()
+        images = rng.uniform(0.0, 1.0, size=(4, 1, 28, 28)).astype(np.float32)
+        grpc_input = grpcclient.InferInput("input", list(images.shape), "FP32")
+        grpc_input.set_data_from_numpy(images)
+        expected = grpc.infer("lenet5", [grpc_input]).as_numpy("prob")
+        for binary_data in (True, False):
+            infer_input = httpclient.InferInput("input", list(images.shape), "FP32")
+            infer_input.set_data_from_numpy(images, binary_data=binary_data)
+            outputs = [httpclient.InferRequestedOutput("prob", binary_data=binary_data)]
+            result = client.infer("lenet5", [infer_input], outputs=outputs, request_id="h-1")
+            probabilities = result.as_numpy("prob")
+            kind = "binary" if binary_data else "JSON"
+            results.append(check(f"{kind} infer equals gRPC",
+                                 probabilities is not None and
+                                 np.array_equal(probabilities, expected)))
+            results.append(check(f"{kind} request id echoed",
+                                 result.get_response()["id"] == "h-1"))
+
+        infer_input = httpclient.InferInput("input", list(images.shape), "FP32")
+        infer_input.set_data_from_numpy(images)
+        classified = client.infer(
+            "lenet5", [infer_input], outputs=[httpclient.InferRequestedOutput("prob", class_count=3)])
+        top = classified.as_numpy("prob")
+        results.append(check("classification shape", top.shape == (4, 3), top.shape))
+        best = [int(row[0].decode().split(":")[1]) for row in top]
+        results.append(check("classification top-1 is the argmax",
+                             best == list(np.argmax(expected, axis=1)), best))
+
+        pending = [client.async_infer("lenet5", [infer_input]) for _ in range(16)]
+        rows = [p.get_result().as_numpy("prob") for p in pending]
+        results.append(check("16 async requests", all(np.array_equal(r, expected) for r in rows)))
+
+        try:
+            client.infer("no_such_model", [infer_input])
+            results.append(check("unknown model is an error", False))
+        except InferenceServerException as error:
+            results.append(check("unknown model names the model",
+                                 "no_such_model" in error.message(), error.message()))
+        bad = httpclient.InferInput("input", [1, 1, 28, 27], "FP32")
+        bad.set_data_from_numpy(np.zeros((1, 1, 28, 27), np.float32))
+        try:
+            client.infer("lenet5", [bad])
+            results.append(check("wrong shape is an error", False))
+        except InferenceServerException as error:
+            results.append(check("wrong shape names the problem", "shape" in error.message(),
+                                 error.message()))
+
+        stats = client.get_inference_statistics("lenet5")["model_stats"][0]
+        results.append(check("statistics count", stats["inference_count"] >= 80,
+                             stats["inference_count"]))
+    finally:
+        client.close()
+        grpc.close()
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=60)
+        results.append(check("SIGTERM exits 0", code == 0, code))
+    if not all(results):
+        print(open(log.name).read())
+        sys.exit(1)
+    print(f"tritonclient[http]: {len(results)} checks passed")
+
+
+if __name__ == "__main__":
+    main()
