@@ -20,6 +20,8 @@ ABSL_FLAG(std::string, http_address, "0.0.0.0", "Address the HTTP server binds t
 ABSL_FLAG(int, http_port, 8000, "HTTP (KServe v2 REST) port; 0 picks a free one; -1 disables HTTP.");
 ABSL_FLAG(int, http_threads, 2, "HTTP I/O threads (inference runs on the compute threads).");
 ABSL_FLAG(int64_t, http_max_body_bytes, 256 << 20, "Largest HTTP request body (413 above).");
+ABSL_FLAG(int, metrics_port, 8002,
+          "Prometheus /metrics port (on --http-address); 0 picks a free one; -1 disables.");
 ABSL_FLAG(std::string, model_control, "none",
           "none: serve what loaded at start; explicit: also allow RepositoryModelLoad/Unload.");
 ABSL_FLAG(std::string, device, "auto", "auto, cpu or cuda.");
@@ -68,6 +70,7 @@ int main(int argc, char** argv) {
   options.http_port = absl::GetFlag(FLAGS_http_port);
   options.http_threads = absl::GetFlag(FLAGS_http_threads);
   options.http_max_body_bytes = absl::GetFlag(FLAGS_http_max_body_bytes);
+  options.metrics_port = absl::GetFlag(FLAGS_metrics_port);
   options.device = absl::GetFlag(FLAGS_device);
   options.compute_threads = absl::GetFlag(FLAGS_compute_threads);
   options.drain_timeout = std::chrono::seconds(absl::GetFlag(FLAGS_drain_timeout_seconds));

@@ -11,6 +11,7 @@
 #include "server/http/http_server.h"
 #include "server/http/http_service.h"
 #include "server/log.h"
+#include "server/metrics/prometheus.h"
 
 namespace convd {
 namespace {
@@ -104,12 +105,42 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     Log(LogLevel::kInfo, absl::StrCat("HTTP listening on ",
                                       HostPort(options.http_address, server->http_port())));
   }
+  if (options.metrics_port >= 0) {
+    HttpServer::Options metrics;
+    metrics.address = options.http_address;
+    metrics.port = options.metrics_port;
+    metrics.io_threads = 1;
+    metrics.max_body_bytes = 64 << 10;
+    InferenceService* service = server->service_.get();
+    absl::StatusOr<std::unique_ptr<HttpServer>> metrics_server = HttpServer::Start(
+        metrics, [service](HttpRequest request, std::function<void(HttpResponse)> respond) {
+          HttpResponse response;
+          const std::string path = request.target.substr(0, request.target.find('?'));
+          if (path != "/metrics") {
+            response.status = 404;
+            response.body = "{\"error\":\"no such endpoint; metrics are at /metrics\"}";
+          } else if (request.method != "GET") {
+            response.status = 405;
+            response.body = "{\"error\":\"use GET /metrics\"}";
+          } else {
+            response.content_type = kPrometheusContentType;
+            response.body = RenderPrometheusMetrics(*service);
+          }
+          respond(std::move(response));
+        });
+    if (!metrics_server.ok()) return metrics_server.status();
+    server->metrics_server_ = *std::move(metrics_server);
+    Log(LogLevel::kInfo, absl::StrCat("metrics at http://",
+                                      HostPort(options.http_address, server->metrics_port()),
+                                      "/metrics"));
+  }
   return server;
 }
 
 Server::~Server() { Shutdown(); }
 
 int Server::http_port() const { return http_server_ ? http_server_->port() : -1; }
+int Server::metrics_port() const { return metrics_server_ ? metrics_server_->port() : -1; }
 
 void Server::Shutdown() {
   if (shut_down_) return;
@@ -126,6 +157,8 @@ void Server::Shutdown() {
   // New inferences are refused already; HTTP waits for the ones in flight
   // (answering health probes meanwhile, readiness false).
   if (http_server_ != nullptr) http_server_->Stop();
+  if (metrics_server_ != nullptr) metrics_server_->Stop();
+  metrics_server_.reset();
   http_server_.reset();
   http_service_.reset();
   service_.reset();

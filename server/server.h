@@ -39,6 +39,8 @@ struct ServerOptions {
   int http_port = 8000;  // 0: ephemeral (see http_port()); -1: no HTTP server
   int http_threads = 2;  // I/O threads; inference runs on the compute threads
   int64_t http_max_body_bytes = 256 << 20;
+  // Prometheus /metrics on http_address; 0: ephemeral; -1: off.
+  int metrics_port = 8002;
   // --model-control=explicit: RepositoryModelLoad/Unload allowed.
   bool allow_model_control = false;
   // "auto", "cpu" or "cuda"; this build serves on the CPU.
@@ -57,7 +59,8 @@ class Server {
   ~Server();  // shuts down if still running
 
   int grpc_port() const { return grpc_port_; }
-  int http_port() const;  // -1 when HTTP is off
+  int http_port() const;     // -1 when HTTP is off
+  int metrics_port() const;  // -1 when metrics are off
   InferenceService& service() { return *service_; }
   ModelRepository& repository() { return *repository_; }
 
@@ -76,6 +79,7 @@ class Server {
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<HttpInferenceService> http_service_;
   std::unique_ptr<HttpServer> http_server_;
+  std::unique_ptr<HttpServer> metrics_server_;
   int grpc_port_ = 0;
   bool shut_down_ = false;
 };

@@ -179,17 +179,19 @@ std::shared_ptr<PendingInference> InferenceService::Infer(
     absl::AnyInvocable<void(absl::Status)> done) {
   const TimePoint arrival = SteadyClock::now();
   if (draining_.load()) {
+    RecordRejected(absl::StatusCode::kUnavailable);
     done(absl::UnavailableError("server is shutting down; not accepting new requests"));
     return nullptr;
   }
   auto model = repository_->Get(request.model_name(), request.model_version());
   if (!model.ok()) {
+    RecordRejected(model.status().code());
     done(model.status());
     return nullptr;
   }
   auto decoded = DecodeInferRequest(**model, request);
   if (!decoded.ok()) {
-    (*model)->statistics().RecordFailure(NanosecondsSince(arrival));
+    (*model)->statistics().RecordFailure(NanosecondsSince(arrival), decoded.status().code());
     done(decoded.status());
     return nullptr;
   }
@@ -210,7 +212,7 @@ std::shared_ptr<PendingInference> InferenceService::Infer(
       served->statistics().RecordSuccess(job_ptr->rows, NanosecondsSince(arrival),
                                          job_ptr->times);
     } else {
-      served->statistics().RecordFailure(NanosecondsSince(arrival));
+      served->statistics().RecordFailure(NanosecondsSince(arrival), status.code());
     }
     done(std::move(status));
   };
@@ -220,6 +222,21 @@ std::shared_ptr<PendingInference> InferenceService::Infer(
     return nullptr;
   }
   return pending;
+}
+
+void InferenceService::RecordRejected(absl::StatusCode code) {
+  const size_t index = static_cast<size_t>(code);
+  if (index < rejected_.size()) rejected_[index].fetch_add(1, std::memory_order_relaxed);
+}
+
+std::map<absl::StatusCode, uint64_t> InferenceService::Rejected() const {
+  std::map<absl::StatusCode, uint64_t> counts;
+  for (size_t i = 0; i < rejected_.size(); ++i) {
+    if (const uint64_t n = rejected_[i].load(std::memory_order_relaxed); n > 0) {
+      counts[static_cast<absl::StatusCode>(i)] = n;
+    }
+  }
+  return counts;
 }
 
 }  // namespace convd

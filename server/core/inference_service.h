@@ -7,7 +7,9 @@
 #ifndef CONVD_SERVER_CORE_INFERENCE_SERVICE_H_
 #define CONVD_SERVER_CORE_INFERENCE_SERVICE_H_
 
+#include <array>
 #include <atomic>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -76,6 +78,14 @@ class InferenceService {
                                           inference::ModelInferResponse* response,
                                           absl::AnyInvocable<void(absl::Status)> done);
 
+  // Inference requests that failed before reaching a model (malformed
+  // bodies, unknown models, draining), by code. Front ends report their
+  // own parse failures with RecordRejected; Infer records the rest.
+  void RecordRejected(absl::StatusCode code);
+  std::map<absl::StatusCode, uint64_t> Rejected() const;
+
+  ModelRepository& repository() const { return *repository_; }
+
  private:
   // FAILED_PRECONDITION unless load/unload through the API is allowed.
   absl::Status CheckModelControl() const;
@@ -83,6 +93,7 @@ class InferenceService {
   ModelRepository* repository_;
   const Options options_;
   std::atomic<bool> draining_{false};
+  std::array<std::atomic<uint64_t>, 17> rejected_{};  // by absl::StatusCode value
 };
 
 }  // namespace convd

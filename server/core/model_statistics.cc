@@ -1,5 +1,6 @@
 #include "server/core/model_statistics.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace convd {
@@ -19,6 +20,15 @@ uint64_t NowMs() {
 
 }  // namespace
 
+void DurationHistogram::Add(int64_t ns) {
+  const double seconds = static_cast<double>(std::max<int64_t>(ns, 0)) * 1e-9;
+  size_t bucket = 0;
+  while (bucket < kDurationBuckets.size() && seconds > kDurationBuckets[bucket]) ++bucket;
+  ++counts[bucket];
+  ++count;
+  sum_seconds += seconds;
+}
+
 void ModelStatisticsRecorder::RecordSuccess(int rows, int64_t total_ns, const JobTimes& times) {
   std::lock_guard<std::mutex> lock(mutex_);
   last_inference_ms_ = NowMs();
@@ -28,12 +38,32 @@ void ModelStatisticsRecorder::RecordSuccess(int rows, int64_t total_ns, const Jo
   compute_input_.Add(times.compute_input_ns);
   compute_infer_.Add(times.compute_infer_ns);
   compute_output_.Add(times.compute_output_ns);
+  request_histogram_.Add(total_ns);
+  queue_histogram_.Add(times.queue_ns);
+  compute_histogram_.Add(times.compute_infer_ns);
 }
 
-void ModelStatisticsRecorder::RecordFailure(int64_t total_ns) {
+void ModelStatisticsRecorder::RecordFailure(int64_t total_ns, absl::StatusCode reason) {
   std::lock_guard<std::mutex> lock(mutex_);
   last_inference_ms_ = NowMs();
   fail_.Add(total_ns);
+  ++failures_[reason];
+}
+
+ModelMetrics ModelStatisticsRecorder::Metrics() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ModelMetrics metrics;
+  metrics.success = success_.count;
+  metrics.failures = failures_;
+  metrics.inference_count = inference_count_;
+  metrics.execution_count = execution_count_;
+  metrics.request = request_histogram_;
+  metrics.queue = queue_histogram_;
+  metrics.compute = compute_histogram_;
+  for (const auto& [size, durations] : batches_) {
+    metrics.executions_by_batch_size[size] = durations.compute_infer.count;
+  }
+  return metrics;
 }
 
 void ModelStatisticsRecorder::RecordExecution(int batch_size, const JobTimes& times) {

@@ -38,6 +38,7 @@ class InferReactor : public grpc::ServerUnaryReactor {
     inference::ModelInferRequest request;
     if (!grpc::SerializationTraits<inference::ModelInferRequest>::Deserialize(&copy, &request)
              .ok()) {
+      service->RecordRejected(absl::StatusCode::kInvalidArgument);
       Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "request is not a valid ModelInferRequest protobuf"));
       return;

@@ -203,10 +203,14 @@ void HttpInferenceService::Handle(HttpRequest request,
                           415));
     }
     absl::StatusOr<std::optional<uint64_t>> json_size = JsonHeaderSize(request);
-    if (!json_size.ok()) return respond(ErrorResponse(json_size.status()));
     absl::StatusOr<RestInferRequest> parsed =
-        ParseRestInferRequest(request.body, *json_size, route->name, route->version);
-    if (!parsed.ok()) return respond(ErrorResponse(parsed.status()));
+        json_size.ok()
+            ? ParseRestInferRequest(request.body, *json_size, route->name, route->version)
+            : absl::StatusOr<RestInferRequest>(json_size.status());
+    if (!parsed.ok()) {
+      service_->RecordRejected(parsed.status().code());
+      return respond(ErrorResponse(parsed.status()));
+    }
     auto call = std::make_shared<InferCall>();
     call->request = *std::move(parsed);
     call->respond = std::move(respond);

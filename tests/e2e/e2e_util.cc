@@ -35,6 +35,7 @@ std::unique_ptr<Server> StartServer(const std::string& repository, bool model_co
   options.grpc_max_message_bytes = max_message_bytes;
   options.http_address = "127.0.0.1";
   options.http_port = 0;
+  options.metrics_port = 0;
   auto server = Server::Start(options);
   EXPECT_TRUE(server.ok()) << server.status();
   return server.ok() ? std::move(*server) : nullptr;

@@ -311,6 +311,69 @@ TEST_F(HttpApiTest, SixtyFourConcurrentConnectionsEachGetTheirOwnResult) {
   for (int i = 0; i < kClients; ++i) EXPECT_EQ(successes[i], kRequests) << "client " << i;
 }
 
+// The value of one sample line "name{labels} value" in Prometheus text; -1
+// when absent.
+double Sample(const std::string& metrics, const std::string& series) {
+  const size_t at = metrics.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(metrics.substr(at + series.size() + 2));
+}
+
+TEST_F(HttpApiTest, PrometheusMetricsMoveWithTraffic) {
+  const int metrics_port = server_->metrics_port();
+  ASSERT_GT(metrics_port, 0);
+  auto scrape = [&] {
+    HttpResult result = HttpCall(metrics_port, "GET", "/metrics");
+    EXPECT_EQ(result.status, 200);
+    EXPECT_EQ(result.headers["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+    return result.body;
+  };
+  const std::string labels = R"(model="lenet",version="1")";
+  const std::string before = scrape();
+  for (const char* type : {"counter", "histogram", "gauge"}) {
+    EXPECT_NE(before.find(absl::StrCat(" ", type, "\n")), std::string::npos) << type;
+  }
+  const double success = Sample(before, "convd_inference_request_success_total{" + labels + "}");
+  const double images = Sample(before, "convd_inference_count_total{" + labels + "}");
+  const double requests =
+      Sample(before, "convd_inference_request_duration_seconds_count{" + labels + "}");
+  ASSERT_GE(success, 0) << before;
+
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(HttpCall(port(), "POST", "/v2/models/lenet/infer",
+                       LenetJsonRequest(testing::RandomVector(2 * 784), 2))
+                  .status,
+              200);
+  }
+  ASSERT_EQ(HttpCall(port(), "POST", "/v2/models/lenet/infer",
+                     R"({"inputs":[{"name":"bad","shape":[1,3],"datatype":"FP32","data":[1,2,3]}]})")
+                .status,
+            400);
+  ASSERT_EQ(HttpCall(port(), "POST", "/v2/models/absent/infer",
+                     LenetJsonRequest(testing::RandomVector(784), 1))
+                .status,
+            404);
+
+  const std::string after = scrape();
+  EXPECT_EQ(Sample(after, "convd_inference_request_success_total{" + labels + "}"), success + 3);
+  EXPECT_EQ(Sample(after, "convd_inference_count_total{" + labels + "}"), images + 6);
+  EXPECT_EQ(Sample(after, "convd_inference_request_duration_seconds_count{" + labels + "}"),
+            requests + 3);
+  EXPECT_GE(Sample(after, "convd_inference_request_failure_total{" + labels +
+                              R"(,reason="INVALID_ARGUMENT"})"),
+            1);
+  EXPECT_GE(Sample(after, R"(convd_inference_request_failure_total{model="",version="",reason="NOT_FOUND"})"),
+            1);
+  EXPECT_EQ(Sample(after, "convd_inference_queue_depth{" + labels + "}"), 0);
+  EXPECT_GT(Sample(after, "convd_model_memory_bytes{" + labels + R"(,device="cpu"})"), 0);
+  const double batches = Sample(after, "convd_inference_batch_size_count{" + labels + "}");
+  EXPECT_GE(batches, 3);
+  EXPECT_EQ(Sample(after, "convd_inference_batch_size_bucket{" + labels + R"(,le="+Inf"})"),
+            batches);
+  EXPECT_EQ(Sample(after, "convd_server_ready"), 1);
+  EXPECT_EQ(HttpCall(metrics_port, "GET", "/other").status, 404);
+}
+
 TEST(HttpServerLimitsTest, OversizedBodiesGet413AndUnloadLoadWork) {
   const std::string repository = MakeTempDir("http_limits_repository");
   AddModel(repository, "lenet", "lenet5", kLenetConfig, kFashionLabels);
@@ -319,6 +382,7 @@ TEST(HttpServerLimitsTest, OversizedBodiesGet413AndUnloadLoadWork) {
   options.grpc_address = options.http_address = "127.0.0.1";
   options.grpc_port = options.http_port = 0;
   options.http_max_body_bytes = 4096;
+  options.metrics_port = 0;
   options.allow_model_control = true;
   auto server = Server::Start(options);
   ASSERT_TRUE(server.ok()) << server.status();

@@ -27,7 +27,9 @@ std::string ReadAll(const std::string& path) { return ReadFile(path).value_or(""
 // Starts convd with stderr in `log`; returns its pid and listening port.
 std::pair<pid_t, int> StartConvd(const std::string& repository, const std::string& log) {
   std::vector<std::string> args = {"server/convd", "--model-repository=" + repository,
-                                   "--grpc-address=127.0.0.1", "--grpc-port=0"};
+                                   "--grpc-address=127.0.0.1", "--grpc-port=0",
+                                   "--http-address=127.0.0.1", "--http-port=0",
+                                   "--metrics-port=0"};
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);

@@ -11,7 +11,8 @@ def start_convd(binary, repository):
     log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
     process = subprocess.Popen(
         [binary, f"--model-repository={repository}", "--grpc-address=127.0.0.1",
-         "--grpc-port=0", "--http-address=127.0.0.1", "--http-port=0"], stderr=log)
+         "--grpc-port=0", "--http-address=127.0.0.1", "--http-port=0",
+         "--metrics-port=0"], stderr=log)
     for _ in range(600):
         with open(log.name) as f:
             text = f.read()

@@ -1,0 +1,155 @@
+#include "server/metrics/prometheus.h"
+
+#include <charconv>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+
+namespace convd {
+namespace {
+
+// Label values escape backslash, quote and newline.
+std::string Escape(const std::string& value) {
+  return absl::StrReplaceAll(value, {{"\\", "\\\\"}, {"\"", "\\\""}, {"\n", "\\n"}});
+}
+
+std::string ReasonName(absl::StatusCode code) {
+  return absl::StatusCodeToString(code);  // e.g. INVALID_ARGUMENT
+}
+
+class Writer {
+ public:
+  void Header(const std::string& name, const char* type, const char* help) {
+    absl::StrAppend(&text_, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
+  }
+  void Sample(const std::string& name, const std::string& labels, double value) {
+    char number[32];  // the shortest text that reads back as `value`
+    const auto end = std::to_chars(number, number + sizeof(number), value).ptr;
+    absl::StrAppend(&text_, name, labels.empty() ? "" : "{", labels, labels.empty() ? "" : "}",
+                    " ", std::string_view(number, end - number), "\n");
+  }
+  std::string text() && { return std::move(text_); }
+
+ private:
+  std::string text_;
+};
+
+struct Model {
+  std::string labels;  // model="...",version="..."
+  std::shared_ptr<ServedModel> served;
+  ModelMetrics metrics;
+};
+
+void Histogram(Writer& out, const std::string& name, const std::string& labels,
+               const DurationHistogram& histogram) {
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < kDurationBuckets.size(); ++i) {
+    cumulative += histogram.counts[i];
+    out.Sample(name + "_bucket", absl::StrFormat("%s,le=\"%g\"", labels, kDurationBuckets[i]),
+               static_cast<double>(cumulative));
+  }
+  out.Sample(name + "_bucket", labels + ",le=\"+Inf\"", static_cast<double>(histogram.count));
+  out.Sample(name + "_sum", labels, histogram.sum_seconds);
+  out.Sample(name + "_count", labels, static_cast<double>(histogram.count));
+}
+
+}  // namespace
+
+std::string RenderPrometheusMetrics(const InferenceService& service) {
+  std::vector<Model> models;
+  for (std::shared_ptr<ServedModel>& served : service.repository().AllServed()) {
+    Model model;
+    model.labels = absl::StrFormat("model=\"%s\",version=\"%d\"", Escape(served->name()),
+                                   served->version());
+    model.metrics = served->statistics().Metrics();
+    model.served = std::move(served);
+    models.push_back(std::move(model));
+  }
+  Writer out;
+  out.Header("convd_inference_request_success_total", "counter",
+             "Inference requests that succeeded.");
+  for (const Model& m : models) {
+    out.Sample("convd_inference_request_success_total", m.labels,
+               static_cast<double>(m.metrics.success));
+  }
+  out.Header("convd_inference_request_failure_total", "counter",
+             "Inference requests that failed, by reason (the status code); model \"\" counts "
+             "requests refused before reaching a model.");
+  for (const Model& m : models) {
+    for (const auto& [code, count] : m.metrics.failures) {
+      out.Sample("convd_inference_request_failure_total",
+                 absl::StrCat(m.labels, ",reason=\"", ReasonName(code), "\""),
+                 static_cast<double>(count));
+    }
+  }
+  for (const auto& [code, count] : service.Rejected()) {
+    out.Sample("convd_inference_request_failure_total",
+               absl::StrCat("model=\"\",version=\"\",reason=\"", ReasonName(code), "\""),
+               static_cast<double>(count));
+  }
+  out.Header("convd_inference_count_total", "counter", "Images inferred (batch rows).");
+  for (const Model& m : models) {
+    out.Sample("convd_inference_count_total", m.labels,
+               static_cast<double>(m.metrics.inference_count));
+  }
+  out.Header("convd_inference_exec_count_total", "counter", "Batches executed.");
+  for (const Model& m : models) {
+    out.Sample("convd_inference_exec_count_total", m.labels,
+               static_cast<double>(m.metrics.execution_count));
+  }
+  const struct {
+    const char* name;
+    const char* help;
+    DurationHistogram ModelMetrics::*member;
+  } kHistograms[] = {
+      {"convd_inference_request_duration_seconds",
+       "Successful requests, arrival to response.", &ModelMetrics::request},
+      {"convd_inference_queue_duration_seconds", "Time successful requests waited in the queue.",
+       &ModelMetrics::queue},
+      {"convd_inference_compute_duration_seconds",
+       "Forward-pass time of the batch each successful request ran in.", &ModelMetrics::compute},
+  };
+  for (const auto& h : kHistograms) {
+    out.Header(h.name, "histogram", h.help);
+    for (const Model& m : models) Histogram(out, h.name, m.labels, m.metrics.*h.member);
+  }
+  out.Header("convd_inference_batch_size", "histogram", "Rows of each executed batch.");
+  for (const Model& m : models) {
+    uint64_t cumulative = 0, total = 0, sum = 0;
+    for (const auto& [size, count] : m.metrics.executions_by_batch_size) {
+      total += count;
+      sum += count * static_cast<uint64_t>(size);
+    }
+    for (int bound = 1; bound <= 1024; bound *= 2) {
+      cumulative = 0;
+      for (const auto& [size, count] : m.metrics.executions_by_batch_size) {
+        if (size <= bound) cumulative += count;
+      }
+      out.Sample("convd_inference_batch_size_bucket",
+                 absl::StrCat(m.labels, ",le=\"", bound, "\""), static_cast<double>(cumulative));
+    }
+    out.Sample("convd_inference_batch_size_bucket", m.labels + ",le=\"+Inf\"",
+               static_cast<double>(total));
+    out.Sample("convd_inference_batch_size_sum", m.labels, static_cast<double>(sum));
+    out.Sample("convd_inference_batch_size_count", m.labels, static_cast<double>(total));
+  }
+  out.Header("convd_inference_queue_depth", "gauge", "Requests waiting in the model's queue.");
+  for (const Model& m : models) {
+    out.Sample("convd_inference_queue_depth", m.labels, m.served->scheduler().queue_depth());
+  }
+  out.Header("convd_model_memory_bytes", "gauge",
+             "Host memory of the model: weights plus each instance's arena and workspace.");
+  for (const Model& m : models) {
+    out.Sample("convd_model_memory_bytes", m.labels + ",device=\"cpu\"",
+               static_cast<double>(m.served->memory_bytes()));
+  }
+  out.Header("convd_server_ready", "gauge", "1 when the server is ready, 0 otherwise.");
+  out.Sample("convd_server_ready", "", service.Ready() ? 1 : 0);
+  return std::move(out).text();
+}
+
+}  // namespace convd

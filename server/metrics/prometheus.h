@@ -1,0 +1,23 @@
+// /metrics in the Prometheus text exposition format (version 0.0.4): per
+// model version, request outcomes (failures by reason), images and batch
+// executions, cumulative and histogram durations (request, queue, compute),
+// the batch-size histogram, the current queue depth and memory; plus the
+// requests refused before reaching a model. Names follow Prometheus
+// conventions (convd_*_total counters, *_seconds histograms, labels model
+// and version).
+#ifndef CONVD_SERVER_METRICS_PROMETHEUS_H_
+#define CONVD_SERVER_METRICS_PROMETHEUS_H_
+
+#include <string>
+
+#include "server/core/inference_service.h"
+
+namespace convd {
+
+inline constexpr char kPrometheusContentType[] = "text/plain; version=0.0.4; charset=utf-8";
+
+std::string RenderPrometheusMetrics(const InferenceService& service);
+
+}  // namespace convd
+
+#endif  // CONVD_SERVER_METRICS_PROMETHEUS_H_
