@@ -30,7 +30,7 @@ class Writer {
     char number[32];  // the shortest text that reads back as `value`
     const auto end = std::to_chars(number, number + sizeof(number), value).ptr;
     absl::StrAppend(&text_, name, labels.empty() ? "" : "{", labels, labels.empty() ? "" : "}",
-                    " ", std::string_view(number, end - number), "\n");
+                    " ", absl::string_view(number, static_cast<size_t>(end - number)), "\n");
   }
   std::string text() && { return std::move(text_); }
 
