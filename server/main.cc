@@ -22,6 +22,8 @@ ABSL_FLAG(int, http_threads, 2, "HTTP I/O threads (inference runs on the compute
 ABSL_FLAG(int64_t, http_max_body_bytes, 256 << 20, "Largest HTTP request body (413 above).");
 ABSL_FLAG(int, metrics_port, 8002,
           "Prometheus /metrics port (on --http-address); 0 picks a free one; -1 disables.");
+ABSL_FLAG(std::string, log_level, "info",
+          "debug (adds one access line per inference request), info, warning or error.");
 ABSL_FLAG(std::string, model_control, "none",
           "none: serve what loaded at start; explicit: also allow RepositoryModelLoad/Unload.");
 ABSL_FLAG(std::string, device, "auto", "auto, cpu or cuda.");
@@ -81,6 +83,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.allow_model_control = model_control == "explicit";
+  const std::optional<convd::LogLevel> log_level =
+      convd::ParseLogLevel(absl::GetFlag(FLAGS_log_level));
+  if (!log_level.has_value()) {
+    std::fprintf(stderr, "convd: --log-level must be debug, info, warning or error; got '%s'\n",
+                 absl::GetFlag(FLAGS_log_level).c_str());
+    return 2;
+  }
+  convd::SetLogLevel(*log_level);
   if (options.model_repository.empty()) {
     std::fprintf(stderr, "convd: --model-repository is required\n");
     return 2;

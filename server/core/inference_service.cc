@@ -2,13 +2,32 @@
 
 #include <algorithm>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "server/log.h"
 #include "engine/model_config.h"
 #include "engine/status_macros.h"
 #include "server/core/infer_codec.h"
 
 namespace convd {
 namespace {
+
+// One structured access line per inference request (--log-level=debug):
+// key=value pairs, the request id quoted.
+void LogAccess(const std::string& id, const std::string& model, const std::string& version,
+               const absl::Status& status, int64_t total_ns, const InferenceJob* job) {
+  if (!LogEnabled(LogLevel::kDebug)) return;
+  std::string line = absl::StrCat(
+      "access id=\"", absl::CHexEscape(id), "\" model=\"", absl::CHexEscape(model),
+      "\" version=", version.empty() ? "-" : absl::CHexEscape(version),
+      " status=", absl::StatusCodeToString(status.code()), " total_us=", total_ns / 1000);
+  if (job != nullptr) {
+    absl::StrAppend(&line, " rows=", job->rows, " batch_size=", job->batch_size,
+                    " queue_us=", job->times.queue_ns / 1000,
+                    " compute_us=", job->times.compute_infer_ns / 1000);
+  }
+  Log(LogLevel::kDebug, line);
+}
 
 int64_t NanosecondsSince(TimePoint start) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now() - start)
@@ -180,18 +199,23 @@ std::shared_ptr<PendingInference> InferenceService::Infer(
   const TimePoint arrival = SteadyClock::now();
   if (draining_.load()) {
     RecordRejected(absl::StatusCode::kUnavailable);
-    done(absl::UnavailableError("server is shutting down; not accepting new requests"));
+    const absl::Status status =
+        absl::UnavailableError("server is shutting down; not accepting new requests");
+    LogAccess(request.id(), request.model_name(), request.model_version(), status, NanosecondsSince(arrival), nullptr);
+    done(status);
     return nullptr;
   }
   auto model = repository_->Get(request.model_name(), request.model_version());
   if (!model.ok()) {
     RecordRejected(model.status().code());
+    LogAccess(request.id(), request.model_name(), request.model_version(), model.status(), NanosecondsSince(arrival), nullptr);
     done(model.status());
     return nullptr;
   }
   auto decoded = DecodeInferRequest(**model, request);
   if (!decoded.ok()) {
     (*model)->statistics().RecordFailure(NanosecondsSince(arrival), decoded.status().code());
+    LogAccess(request.id(), request.model_name(), request.model_version(), decoded.status(), NanosecondsSince(arrival), nullptr);
     done(decoded.status());
     return nullptr;
   }
@@ -214,6 +238,8 @@ std::shared_ptr<PendingInference> InferenceService::Infer(
     } else {
       served->statistics().RecordFailure(NanosecondsSince(arrival), status.code());
     }
+    LogAccess(request_info.id, served->name(), std::to_string(served->version()), status,
+              NanosecondsSince(arrival), job_ptr);
     done(std::move(status));
   };
   absl::Status scheduled = served->scheduler().Schedule(pending->job_);

@@ -29,7 +29,7 @@ std::pair<pid_t, int> StartConvd(const std::string& repository, const std::strin
   std::vector<std::string> args = {"server/convd", "--model-repository=" + repository,
                                    "--grpc-address=127.0.0.1", "--grpc-port=0",
                                    "--http-address=127.0.0.1", "--http-port=0",
-                                   "--metrics-port=0"};
+                                   "--metrics-port=0", "--log-level=debug"};
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
@@ -109,7 +109,20 @@ TEST(ShutdownTest, SigtermDrainsEveryQueuedRequestAndExitsZero) {
   ASSERT_EQ(waitpid(pid, &wait_status, 0), pid);
   EXPECT_TRUE(WIFEXITED(wait_status)) << ReadAll(log);
   EXPECT_EQ(WEXITSTATUS(wait_status), 0) << ReadAll(log);
-  EXPECT_NE(ReadAll(log).find("draining"), std::string::npos);
+  const std::string text = ReadAll(log);
+  EXPECT_NE(text.find("draining"), std::string::npos);
+  // --log-level=debug: one access line per request, with batch and times.
+  int batched = 0;
+  for (size_t at = text.find(" D access "); at != std::string::npos;
+       at = text.find(" D access ", at + 1)) {
+    const std::string line = text.substr(at, text.find('\n', at) - at);
+    if (line.find("model=\"lenet\" version=1 status=OK") != std::string::npos &&
+        line.find(" rows=1 batch_size=") != std::string::npos &&
+        line.find(" queue_us=") != std::string::npos) {
+      ++batched;
+    }
+  }
+  EXPECT_EQ(batched, 16) << text;
 }
 
 }  // namespace
