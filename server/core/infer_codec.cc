@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "engine/model_config.h"
 #include "engine/status_macros.h"
+#include "server/core/image_input.h"
 
 namespace convd {
 namespace {
@@ -49,10 +50,10 @@ absl::StatusOr<int> CheckShape(const ServedModel& model,
   return batched ? static_cast<int>(shape[0]) : 1;
 }
 
-// UINT8 pixels to the network's floats, as the config's normalization says.
-// NormalizeModelConfig guarantees 1 or `channels` mean and std values.
-void Normalize(const inference::ModelInput& config, const uint8_t* pixels, int64_t count,
-               float* out) {
+}  // namespace
+
+void NormalizePixels(const inference::ModelInput& config, const uint8_t* pixels, int64_t count,
+                     float* out) {
   const inference::ImageNormalization& norm = config.normalization();
   const int64_t channels = config.dims(0);
   const int64_t plane = config.dims(1) * config.dims(2);
@@ -63,6 +64,8 @@ void Normalize(const inference::ModelInput& config, const uint8_t* pixels, int64
     out[i] = (pixels[i] * norm.scale() - mean) / std;
   }
 }
+
+namespace {
 
 absl::Status DecodeData(const ServedModel& model, const ModelInferRequest& request,
                         DecodedRequest& decoded) {
@@ -90,7 +93,7 @@ absl::Status DecodeData(const ServedModel& model, const ModelInferRequest& reque
                                          input.datatype(), " needs ", count * element_bytes));
     }
     if (is_uint8) {
-      Normalize(config_input, reinterpret_cast<const uint8_t*>(raw.data()), count,
+      NormalizePixels(config_input, reinterpret_cast<const uint8_t*>(raw.data()), count,
                 decoded.input.data());
     } else {
       std::memcpy(decoded.input.data(), raw.data(), raw.size());
@@ -115,7 +118,7 @@ absl::Status DecodeData(const ServedModel& model, const ModelInferRequest& reque
       }
       pixels[i] = static_cast<uint8_t>(value);
     }
-    Normalize(config_input, pixels.data(), count, decoded.input.data());
+    NormalizePixels(config_input, pixels.data(), count, decoded.input.data());
   } else {
     std::copy(contents.fp32_contents().begin(), contents.fp32_contents().end(),
               decoded.input.begin());
@@ -200,14 +203,19 @@ absl::StatusOr<DecodedRequest> DecodeInferRequest(const ServedModel& model,
     return Invalid(model, absl::StrCat("unknown input '", input.name(), "'; expected '",
                                        expected.name(), "'"));
   }
-  if (input.datatype() != "FP32" && input.datatype() != "UINT8") {
+  if (input.datatype() != "FP32" && input.datatype() != "UINT8" && input.datatype() != "BYTES") {
     return Invalid(model, absl::StrCat("input '", input.name(), "' has datatype '",
-                                       input.datatype(), "'; expected FP32 or UINT8"));
+                                       input.datatype(),
+                                       "'; expected FP32, UINT8 or BYTES (encoded images)"));
   }
   DecodedRequest decoded;
   decoded.id = request.id();
-  ASSIGN_OR_RETURN(decoded.rows, CheckShape(model, input));
-  RETURN_IF_ERROR(DecodeData(model, request, decoded));
+  if (input.datatype() == "BYTES") {
+    RETURN_IF_ERROR(DecodeImageInput(model, request, decoded));
+  } else {
+    ASSIGN_OR_RETURN(decoded.rows, CheckShape(model, input));
+    RETURN_IF_ERROR(DecodeData(model, request, decoded));
+  }
   RETURN_IF_ERROR(DecodeParameters(model, request, decoded));
   RETURN_IF_ERROR(DecodeOutputs(model, request, decoded));
   return decoded;

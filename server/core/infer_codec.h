@@ -32,6 +32,12 @@ struct DecodedRequest {
 absl::StatusOr<DecodedRequest> DecodeInferRequest(const ServedModel& model,
                                                   const inference::ModelInferRequest& request);
 
+// UINT8 pixels (planar, the model's input layout) to the network's floats,
+// as the input config's normalization says: (pixel * scale - mean) / std,
+// mean and std per channel or one for all.
+void NormalizePixels(const inference::ModelInput& config, const uint8_t* pixels, int64_t count,
+                     float* out);
+
 // Fills `response` from a finished job.
 void EncodeInferResponse(const ServedModel& model, const DecodedRequest& request,
                          const InferenceJob& job, inference::ModelInferResponse& response);

@@ -1,0 +1,100 @@
+#include "server/core/image_input.h"
+
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "server/image/image.h"
+
+namespace convd {
+namespace {
+
+absl::Status Invalid(const ServedModel& model, const std::string& what) {
+  return absl::InvalidArgumentError(absl::StrCat("model '", model.name(), "': ", what));
+}
+
+// The elements of a BYTES tensor: raw (4-byte little-endian length
+// prefixes) or typed bytes_contents.
+absl::StatusOr<std::vector<std::string_view>> Elements(
+    const ServedModel& model, const inference::ModelInferRequest& request) {
+  const auto& input = request.inputs(0);
+  std::vector<std::string_view> elements;
+  if (request.raw_input_contents_size() == 0) {
+    for (const std::string& element : input.contents().bytes_contents()) {
+      elements.push_back(element);
+    }
+    return elements;
+  }
+  if (request.raw_input_contents_size() != 1) {
+    return Invalid(model, absl::StrCat("raw_input_contents has ",
+                                       request.raw_input_contents_size(), " entries for 1 input"));
+  }
+  std::string_view raw = request.raw_input_contents(0);
+  while (!raw.empty()) {
+    uint32_t length = 0;
+    if (raw.size() < 4) {
+      return Invalid(model, absl::StrCat("input '", input.name(), "': BYTES element ",
+                                         elements.size(), " has a truncated length prefix"));
+    }
+    std::memcpy(&length, raw.data(), 4);
+    raw.remove_prefix(4);
+    if (length > raw.size()) {
+      return Invalid(model, absl::StrCat("input '", input.name(), "': BYTES element ",
+                                         elements.size(), " claims ", length, " bytes; ",
+                                         raw.size(), " remain"));
+    }
+    elements.push_back(raw.substr(0, length));
+    raw.remove_prefix(length);
+  }
+  return elements;
+}
+
+}  // namespace
+
+absl::Status DecodeImageInput(const ServedModel& model,
+                              const inference::ModelInferRequest& request,
+                              DecodedRequest& decoded) {
+  const inference::ModelConfig& config = model.config();
+  const inference::ModelInput& input_config = config.input(0);
+  const auto& input = request.inputs(0);
+  const auto& dims = input_config.dims();
+  if (dims.size() != 3 || (dims[0] != 1 && dims[0] != 3)) {
+    return Invalid(model, absl::StrCat("input '", input.name(), "' takes [",
+                                       absl::StrJoin(dims, ", "), "] tensors, not images "
+                                       "(images need a [1 or 3, H, W] input)"));
+  }
+  const int channels = static_cast<int>(dims[0]);
+  const int height = static_cast<int>(dims[1]), width = static_cast<int>(dims[2]);
+  const auto& shape = input.shape();
+  const int max_rows = config.max_batch_size() > 0 ? config.max_batch_size() : 1;
+  const bool shape_ok = (shape.size() == 1 || (shape.size() == 2 && shape[1] == 1)) &&
+                        shape[0] >= 1 && shape[0] <= max_rows;
+  if (!shape_ok) {
+    return Invalid(model, absl::StrCat("BYTES input '", input.name(), "' has shape [",
+                                       absl::StrJoin(shape, ", "), "]; images go as [N] or "
+                                       "[N, 1] with N from 1 to ", max_rows));
+  }
+  absl::StatusOr<std::vector<std::string_view>> elements = Elements(model, request);
+  if (!elements.ok()) return elements.status();
+  if (static_cast<int64_t>(elements->size()) != shape[0]) {
+    return Invalid(model, absl::StrCat("BYTES input '", input.name(), "' has shape [",
+                                       absl::StrJoin(shape, ", "), "] but holds ",
+                                       elements->size(), " elements"));
+  }
+  decoded.rows = static_cast<int>(shape[0]);
+  const int64_t per_row = int64_t{channels} * height * width;
+  decoded.input.resize(decoded.rows * per_row);
+  for (int row = 0; row < decoded.rows; ++row) {
+    absl::StatusOr<Image> image = DecodeImage((*elements)[row]);
+    if (!image.ok()) {
+      return Invalid(model, absl::StrCat("image ", row, ": ", image.status().message()));
+    }
+    const std::vector<uint8_t> planar = ToPlanar(*image, channels, height, width);
+    NormalizePixels(input_config, planar.data(), per_row, decoded.input.data() + row * per_row);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace convd

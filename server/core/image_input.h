@@ -1,0 +1,24 @@
+// Encoded images as an inference input: a BYTES input of shape [N] or
+// [N, 1] whose elements are PNG or JPEG files, one image per batch row.
+// Each is decoded (server/image), converted to the model's channels (grey
+// or RGB), resized to its input height and width, and normalised as the
+// input config says, as UINT8 tensors are.
+#ifndef CONVD_SERVER_CORE_IMAGE_INPUT_H_
+#define CONVD_SERVER_CORE_IMAGE_INPUT_H_
+
+#include "absl/status/status.h"
+#include "proto/inference.pb.h"
+#include "server/core/infer_codec.h"
+#include "server/core/served_model.h"
+
+namespace convd {
+
+// Fills decoded.rows and decoded.input. INVALID_ARGUMENT names the image
+// (its index) and the problem.
+absl::Status DecodeImageInput(const ServedModel& model,
+                              const inference::ModelInferRequest& request,
+                              DecodedRequest& decoded);
+
+}  // namespace convd
+
+#endif  // CONVD_SERVER_CORE_IMAGE_INPUT_H_
