@@ -42,7 +42,7 @@ MODEL ?= models/lenet5
 GPU_TEST_TARGETS := //kernels/cuda:elementwise_test
 
 .PHONY: all deps build test test-asan test-tsan test-tritonclient serve bench gpu-carry clean \
-  fuzz-onnx
+  fuzz-onnx fuzz-image fuzz-rest
 
 all: build
 
@@ -111,6 +111,32 @@ fuzz-onnx: deps
 	  -labsl_debugging_internal -labsl_demangle_internal -labsl_graphcycles_internal \
 	  -labsl_time_zone -labsl_bad_optional_access -labsl_cordz_handle -labsl_exponential_biased
 	cd .fuzz/onnx && ./fuzzer -max_total_time=$(FUZZ_SECONDS) -max_len=400000 -rss_limit_mb=4096 corpus
+
+# libFuzzer on the image decoder (seeded with small PNG/JPEG files made by
+# the image test's encoders) and on the REST inference body parser (seeded
+# with JSON and binary-extension bodies).
+FUZZ_CXX := clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -I. -Ibazel-bin
+FUZZ_ABSL := -labsl_status -labsl_statusor -labsl_strings -labsl_str_format_internal \
+  -labsl_cord -labsl_cord_internal -labsl_cordz_info -labsl_cordz_functions \
+  -labsl_throw_delegate -labsl_raw_logging_internal -labsl_int128 -labsl_strings_internal \
+  -labsl_synchronization -labsl_time -labsl_base -labsl_spinlock_wait -labsl_stacktrace \
+  -labsl_symbolize -labsl_malloc_internal -labsl_debugging_internal -labsl_demangle_internal \
+  -labsl_graphcycles_internal -labsl_time_zone -labsl_bad_optional_access -labsl_cordz_handle \
+  -labsl_exponential_biased -labsl_hash -labsl_city -labsl_low_level_hash -labsl_raw_hash_set
+fuzz-image: deps
+	$(BAZEL) build -c opt //tools:make_fuzz_seeds
+	mkdir -p .fuzz/image/corpus && ./bazel-bin/tools/make_fuzz_seeds image .fuzz/image/corpus
+	$(FUZZ_CXX) tests/fuzz/image_fuzzer.cc server/image/image.cc -o .fuzz/image/fuzzer \
+	  -ljpeg -lpng16 $(FUZZ_ABSL)
+	cd .fuzz/image && ./fuzzer -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 corpus
+
+fuzz-rest: deps
+	$(BAZEL) build -c opt //tools:make_fuzz_seeds //proto:inference_cc_proto
+	mkdir -p .fuzz/rest/corpus && ./bazel-bin/tools/make_fuzz_seeds rest .fuzz/rest/corpus
+	$(FUZZ_CXX) tests/fuzz/rest_infer_fuzzer.cc server/http/infer_json.cc \
+	  bazel-bin/proto/inference.pb.cc bazel-bin/proto/model_config.pb.cc -o .fuzz/rest/fuzzer \
+	  -lprotobuf $(FUZZ_ABSL)
+	cd .fuzz/rest && ./fuzzer -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=4096 corpus
 
 bench: build
 	./bazel-bin/bench/conv_bench

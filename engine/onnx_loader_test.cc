@@ -87,6 +87,18 @@ TEST(OnnxLoaderTest, InconsistentWeightsAreNamed) {
   model.mutable_graph()->mutable_initializer(0)->set_dims(1, 3);  // 3 input channels
   status = Import(model);
   EXPECT_FALSE(status.ok());
+
+  // Found by fuzzing: a shape whose element count overflows int64 (it used
+  // to wrap, then size an allocation or index past the data).
+  model = Lenet();
+  onnx::TensorProto& weight = *model.mutable_graph()->mutable_initializer(0);
+  weight.clear_dims();
+  for (int64_t d : {int64_t{1} << 31, int64_t{1} << 31, int64_t{97}}) weight.add_dims(d);
+  status = Import(model);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_NE(status.message().find("'conv1.weight' holds 600 bytes for 9223372036854775807"),
+            std::string::npos)
+      << status;
 }
 
 TEST(OnnxLoaderTest, TypedFieldsAndExternalDataGiveTheSameNetwork) {

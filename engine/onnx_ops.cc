@@ -231,7 +231,7 @@ absl::Status Translator::AddOrMul(const NodeProto& node, bool add) {
   }
   const int outputs = target->has_convolution() ? target->convolution().num_output()
                                                 : target->fully_connected().num_output();
-  const int64_t count = Elements(constant.shape);
+  const int64_t count = static_cast<int64_t>(constant.values.size());
   if (count != 1 && count != outputs) {
     return Unsupported(node, absl::StrCat("the constant must have 1 or ", outputs,
                                           " values (one per channel); got ", count));

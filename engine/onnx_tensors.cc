@@ -1,5 +1,7 @@
 #include "engine/onnx_tensors.h"
 
+#include <limits>
+
 #include <cstring>
 #include <filesystem>
 
@@ -79,8 +81,13 @@ std::string StringAttribute(const NodeProto& node, const std::string& name,
 }
 
 int64_t Elements(const std::vector<int64_t>& shape) {
+  constexpr int64_t kSaturated = std::numeric_limits<int64_t>::max();
   int64_t count = 1;
-  for (int64_t d : shape) count *= d;
+  for (int64_t d : shape) {
+    if (d < 0) return -1;
+    if (d != 0 && count > kSaturated / d) return kSaturated;  // found by fuzzing
+    count *= d;
+  }
   return count;
 }
 
@@ -109,14 +116,24 @@ absl::StatusOr<NamedTensor> DecodeFloatTensor(const TensorProto& tensor,
         TensorProto::DataType_Name(static_cast<TensorProto::DataType>(tensor.data_type())),
         "; convd takes FLOAT weights"));
   }
-  out.values.resize(count);
+  // The count is checked against the data before anything is allocated:
+  // a header may claim any shape (found by fuzzing).
+  const size_t element = is_double ? 8 : 4;
   if (!raw.empty() || count == 0) {
-    const size_t element = is_double ? 8 : 4;
-    if (raw.size() != static_cast<size_t>(count) * element) {
+    if (static_cast<uint64_t>(count) > raw.size() / element ||
+        raw.size() != static_cast<size_t>(count) * element) {
       return absl::InvalidArgumentError(absl::StrCat("initializer '", tensor.name(), "' holds ",
                                                      raw.size(), " bytes for ", count,
                                                      " elements"));
     }
+  } else if ((is_double ? tensor.double_data_size() : tensor.float_data_size()) != count) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("initializer '", tensor.name(), "' has ",
+                     std::max(tensor.float_data_size(), tensor.double_data_size()),
+                     " values for shape [", absl::StrJoin(out.shape, ", "), "]"));
+  }
+  out.values.resize(count);
+  if (!raw.empty() || count == 0) {
     for (int64_t i = 0; i < count; ++i) {
       if (is_double) {
         double v;
@@ -147,7 +164,7 @@ absl::StatusOr<std::vector<int64_t>> DecodeInt64Tensor(const TensorProto& tensor
   }
   std::vector<int64_t> values(count);
   if (tensor.raw_data().size() == static_cast<size_t>(count) * 8) {
-    std::memcpy(values.data(), tensor.raw_data().data(), count * 8);
+    if (count > 0) std::memcpy(values.data(), tensor.raw_data().data(), count * 8);
   } else if (tensor.int64_data_size() == count) {
     std::copy(tensor.int64_data().begin(), tensor.int64_data().end(), values.begin());
   } else {

@@ -27,6 +27,8 @@ float FloatAttribute(const onnx::NodeProto& node, const std::string& name, float
 std::vector<int64_t> IntsAttribute(const onnx::NodeProto& node, const std::string& name);
 std::string StringAttribute(const onnx::NodeProto& node, const std::string& name,
                             const std::string& fallback);
+// The product of `shape`: -1 if a dimension is negative; saturates at
+// INT64_MAX instead of overflowing.
 int64_t Elements(const std::vector<int64_t>& shape);
 
 }  // namespace convd::onnx_import
