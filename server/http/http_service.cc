@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "rapidjson/document.h"
+#include "server/http/classify.h"
 #include "server/http/http_status.h"
 #include "server/http/infer_json.h"
 #include "server/http/json_proto.h"
@@ -194,6 +195,10 @@ void HttpInferenceService::Handle(HttpRequest request,
   std::optional<ModelRoute> route = ParseModelRoute(parts);
   if (!route.has_value()) return not_found();
 
+  if (route->action == "classify") {
+    if (!post) return respond(MethodNotAllowed(method, path, "POST"));
+    return HandleClassify(service_, route->name, route->version, request, std::move(respond));
+  }
   if (route->action == "infer") {
     if (!post) return respond(MethodNotAllowed(method, path, "POST"));
     const std::string encoding = request.header("Content-Encoding");

@@ -8,6 +8,7 @@
 //   GET  /v2/models/{m}[/versions/{v}]            model metadata
 //   GET  .../ready | .../config | .../stats       readiness, config, statistics
 //   POST .../infer                                inference (JSON or binary)
+//   POST .../classify                             image files in, top-k out
 //   GET  /v2/models/stats                         every model's statistics
 //   GET|POST /v2/repository/index                 models and their states
 //   POST /v2/repository/models/{m}/load|unload    with --model-control=explicit

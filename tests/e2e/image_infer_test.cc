@@ -146,6 +146,61 @@ TEST_F(ImageInferTest, ImagesOverHttpWithTheBinaryExtension) {
   }
 }
 
+TEST_F(ImageInferTest, ClassifyEndpointTakesFilesAndReturnsLabelledTopK) {
+  const std::vector<int> expected = Argmax(TensorScores());
+  std::string body;
+  for (int i = 0; i < 3; ++i) {
+    absl::StrAppend(&body, "--XyZ\r\nContent-Disposition: form-data; name=\"image\"; "
+                           "filename=\"img", i, i == 1 ? ".jpg" : ".png",
+                    "\"\r\nContent-Type: image/png\r\n\r\n",
+                    i == 1 ? EncodeJpeg(At(i)) : EncodePng(At(i)), "\r\n");
+  }
+  body += "--XyZ--\r\n";
+  HttpResult result =
+      HttpCall(server_->http_port(), "POST", "/v2/models/lenet5/classify?k=3&stats=true", body,
+               {{"Content-Type", "multipart/form-data; boundary=XyZ"}});
+  ASSERT_EQ(result.status, 200) << result.body;
+  const nlohmann::json response = nlohmann::json::parse(result.body);
+  ASSERT_EQ(response["results"].size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    const auto& classes = response["results"][i]["classes"];
+    ASSERT_EQ(classes.size(), 3u);
+    EXPECT_EQ(classes[0]["index"].get<int>(), expected[i]);
+    EXPECT_FALSE(classes[0]["label"].get<std::string>().empty());
+    EXPECT_GE(classes[0]["score"].get<double>(), classes[1]["score"].get<double>());
+    EXPECT_EQ(response["results"][i]["filename"], absl::StrCat("img", i, i == 1 ? ".jpg" : ".png"));
+  }
+  EXPECT_FALSE(response["layer_stats"]["layers"].empty());
+
+  // One raw image as the whole body.
+  HttpResult raw = HttpCall(server_->http_port(), "POST", "/v2/models/lenet5/classify",
+                            EncodePng(At(5)), {{"Content-Type", "image/png"}});
+  ASSERT_EQ(raw.status, 200) << raw.body;
+  EXPECT_EQ(nlohmann::json::parse(raw.body)["results"][0]["classes"][0]["index"].get<int>(),
+            expected[5]);
+
+  const struct {
+    std::string target, body, content_type;
+    int status;
+    std::string message;
+  } errors[] = {
+      {"/v2/models/lenet5/classify", "", "image/png", 400, "image 0: the image is empty"},
+      {"/v2/models/lenet5/classify", "GIF89a....", "image/gif", 400, "not a PNG or JPEG"},
+      {"/v2/models/lenet5/classify?k=0", EncodePng(At(0)), "image/png", 400, "k must be"},
+      {"/v2/models/lenet5/classify?top=3", EncodePng(At(0)), "image/png", 400,
+       "unknown query parameter 'top'"},
+      {"/v2/models/lenet5/classify", "--XyZ\r\n", "multipart/form-data; boundary=XyZ", 400,
+       "headers do not end"},
+      {"/v2/models/nope/classify", EncodePng(At(0)), "image/png", 404, "unknown model"},
+  };
+  for (const auto& e : errors) {
+    HttpResult r = HttpCall(server_->http_port(), "POST", e.target, e.body,
+                            {{"Content-Type", e.content_type}});
+    EXPECT_EQ(r.status, e.status) << e.target << ": " << r.body;
+    EXPECT_NE(r.body.find(e.message), std::string::npos) << e.target << ": " << r.body;
+  }
+}
+
 TEST_F(ImageInferTest, BadImagesAreRefusedNamingTheImage) {
   const std::string png = EncodePng(At(0));
   const struct {
