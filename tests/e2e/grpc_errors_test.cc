@@ -82,7 +82,7 @@ TEST_F(GrpcErrorsTest, BadRequestsGetTheRightStatusAndANamedProblem) {
       {"no input", [](auto& r) { r.clear_inputs(); r.clear_raw_input_contents(); },
        grpc::StatusCode::INVALID_ARGUMENT, "expects 1 input"},
       {"wrong datatype", [](auto& r) { r.mutable_inputs(0)->set_datatype("INT64"); },
-       grpc::StatusCode::INVALID_ARGUMENT, "datatype 'INT64'; expected FP32 or UINT8"},
+       grpc::StatusCode::INVALID_ARGUMENT, "datatype 'INT64'; expected FP32, UINT8 or BYTES"},
       {"wrong shape", [](auto& r) { r.mutable_inputs(0)->set_shape(1, 3); },
        grpc::StatusCode::INVALID_ARGUMENT, "has shape [2, 3, 28, 28]; expected [-1, 1, 28, 28]"},
       {"batch over max_batch_size", [](auto& r) { r.mutable_inputs(0)->set_shape(0, 5); },
