@@ -254,6 +254,42 @@ onnx::ModelProto PadThenMaxPool(bool relu_first) {
   return model;
 }
 
+TEST(OnnxLoaderTest, FoldingIntoAProducerWithAWrongSizedBiasIsRefused) {
+  // Found by fuzzing: a Mul by a constant folded into a Conv whose bias
+  // initializer has the wrong size scaled past the bias's end.
+  onnx::ModelProto model = Lenet();
+  onnx::GraphProto& graph = *model.mutable_graph();
+  const onnx::NodeProto conv = graph.node(0);
+  ASSERT_EQ(conv.op_type(), "Conv");
+  for (auto& tensor : *graph.mutable_initializer()) {
+    if (tensor.name() == conv.input(2)) {  // 6 values -> 3
+      tensor.set_dims(0, 3);
+      tensor.mutable_raw_data()->resize(12);
+    }
+  }
+  onnx::TensorProto& scale = *graph.add_initializer();
+  scale.set_name("scale");
+  scale.set_data_type(onnx::TensorProto::FLOAT);
+  scale.add_float_data(2.0f);
+  const std::string conv_output = conv.output(0);
+  for (auto& node : *graph.mutable_node()) {
+    for (auto& input : *node.mutable_input()) {
+      if (input == conv_output) input = "scaled";
+    }
+  }
+  onnx::NodeProto mul;
+  mul.set_op_type("Mul");
+  mul.add_input(conv_output);
+  mul.add_input("scale");
+  mul.add_output("scaled");
+  graph.mutable_node()->Add(std::move(mul));
+  // Move the Mul right after the Conv, keeping topological order.
+  for (int i = graph.node_size() - 1; i > 1; --i) graph.mutable_node()->SwapElements(i, i - 1);
+  const absl::Status status = Import(model);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_NE(status.message().find("has 3 values for 6 outputs"), std::string::npos) << status;
+}
+
 TEST(OnnxLoaderTest, ANodeWithoutOutputsIsRefused) {
   // Found by the fuzzer: Pad (and Identity, Flatten, ...) read output(0).
   for (const char* op : {"Pad", "Identity", "Relu", "MaxPool"}) {

@@ -232,6 +232,7 @@ absl::Status Translator::AddOrMul(const NodeProto& node, bool add) {
   const int outputs = target->has_convolution() ? target->convolution().num_output()
                                                 : target->fully_connected().num_output();
   const int64_t count = static_cast<int64_t>(constant.values.size());
+  if (outputs < 1) return Fail(node, absl::StrCat("'", producer, "' has no outputs"));
   if (count != 1 && count != outputs) {
     return Unsupported(node, absl::StrCat("the constant must have 1 or ", outputs,
                                           " values (one per channel); got ", count));
@@ -240,6 +241,12 @@ absl::Status Translator::AddOrMul(const NodeProto& node, bool add) {
   const std::string bias_name = producer + ".bias";
   NamedTensor& bias = weights_[bias_name];
   if (bias.values.empty()) bias = NamedTensor{"F32", {outputs}, std::vector<float>(outputs, 0.0f)};
+  // The producer's own bias is checked against its shape only later, when
+  // the weights are attached; folding needs it now (found by fuzzing).
+  if (static_cast<int64_t>(bias.values.size()) != outputs) {
+    return Fail(node, absl::StrCat("the bias of '", producer, "' has ", bias.values.size(),
+                                   " values for ", outputs, " outputs"));
+  }
   if (target->has_convolution()) target->mutable_convolution()->set_bias(true);
   if (target->has_fully_connected()) target->mutable_fully_connected()->set_bias(true);
   if (add) {

@@ -177,17 +177,6 @@ absl::Status DecodeOutputs(const ServedModel& model, const ModelInferRequest& re
   return absl::OkStatus();
 }
 
-std::string SerializeBytesTensor(const std::vector<std::string>& elements) {
-  std::string out;
-  for (const std::string& element : elements) {
-    const uint32_t length = static_cast<uint32_t>(element.size());
-    char prefix[4];
-    std::memcpy(prefix, &length, 4);  // KServe BYTES: little-endian length prefix
-    out.append(prefix, 4);
-    out.append(element);
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -272,6 +261,20 @@ void EncodeInferResponse(const ServedModel& model, const DecodedRequest& request
     (*response.mutable_parameters())["layer_stats"].set_string_param(job.layer_stats.ToJson());
     (*response.mutable_parameters())["batch_size"].set_int64_param(job.batch_size);
   }
+}
+
+void AppendBytesElement(std::string_view element, std::string& raw) {
+  const uint32_t length = static_cast<uint32_t>(element.size());
+  char prefix[4];
+  std::memcpy(prefix, &length, 4);  // KServe BYTES: little-endian length prefix
+  raw.append(prefix, 4);
+  raw.append(element);
+}
+
+std::string SerializeBytesTensor(const std::vector<std::string>& elements) {
+  std::string raw;
+  for (const std::string& element : elements) AppendBytesElement(element, raw);
+  return raw;
 }
 
 }  // namespace convd

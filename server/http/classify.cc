@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
+#include "server/core/infer_codec.h"
 #include "server/http/http_status.h"
 #include "server/http/multipart.h"
 
@@ -177,9 +178,7 @@ void HandleClassify(InferenceService* service, const std::string& model,
   input->add_shape(static_cast<int64_t>(uploads->size()));
   std::string& raw = *infer.add_raw_input_contents();
   for (const Upload& upload : *uploads) {
-    const uint32_t length = static_cast<uint32_t>(upload.data.size());
-    raw.append(reinterpret_cast<const char*>(&length), 4);
-    raw.append(upload.data);
+    AppendBytesElement(upload.data, raw);
     call->filenames.push_back(upload.filename);
   }
   auto* output = infer.add_outputs();

@@ -17,6 +17,18 @@ namespace convd::e2e {
 
 using testing::MakeTempDir;  // a fresh directory under TEST_TMPDIR
 
+// The bundled LeNet-5's Fashion-MNIST classes, and a test config for it
+// (max batch 16, 1 ms batching delay, labels from labels.txt).
+inline const std::vector<std::string> kFashionLabels = {
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+inline constexpr char kLenetConfig[] = R"pb(
+  max_batch_size: 16
+  input { name: "input" data_type: TYPE_FP32 format: FORMAT_NCHW dims: [1, 28, 28] }
+  output { name: "prob" data_type: TYPE_FP32 dims: [10] label_filename: "labels.txt" }
+  dynamic_batching { max_queue_delay_microseconds: 1000 }
+)pb";
+
 // Adds <repository>/<name>/ with `config` as config.pbtxt and version 1
 // holding the bundled models/<network>/1/network.pbtxt. `labels`, when not
 // empty, is written to labels.txt.

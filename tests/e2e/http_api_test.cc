@@ -19,16 +19,6 @@ namespace {
 
 using nlohmann::json;
 
-const std::vector<std::string> kFashionLabels = {
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
-
-constexpr char kLenetConfig[] = R"pb(
-  max_batch_size: 16
-  input { name: "input" data_type: TYPE_FP32 format: FORMAT_NCHW dims: [1, 28, 28] }
-  output { name: "prob" data_type: TYPE_FP32 dims: [10] label_filename: "labels.txt" }
-  dynamic_batching { max_queue_delay_microseconds: 1000 }
-)pb";
 
 std::string JsonFloats(const std::vector<float>& values) {
   std::vector<std::string> text;

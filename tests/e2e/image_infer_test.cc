@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "server/core/infer_codec.h"
 #include "server/image/image_encode.h"
 #include "tests/e2e/e2e_util.h"
 #include "tests/e2e/http_client.h"
@@ -18,13 +19,7 @@ namespace {
 constexpr int kImages = 32;
 
 std::string BytesTensor(const std::vector<std::string>& elements) {
-  std::string raw;
-  for (const std::string& element : elements) {
-    const uint32_t length = static_cast<uint32_t>(element.size());
-    raw.append(reinterpret_cast<const char*>(&length), 4);
-    raw.append(element);
-  }
-  return raw;
+  return SerializeBytesTensor(elements);
 }
 
 inference::ModelInferRequest ImageRequest(const std::vector<std::string>& files) {
