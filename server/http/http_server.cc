@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "boost/asio/dispatch.hpp"
+#include "boost/asio/executor_work_guard.hpp"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/post.hpp"
@@ -215,6 +216,10 @@ class HttpServer::Impl {
                                                  ":", options_.port, ": ", error.message()));
     }
     port_ = acceptor_.local_endpoint().port();
+    // A session waiting for its handler has no I/O pending; without this
+    // guard the I/O threads would exit once the listener closes in Stop(),
+    // and the responses still to come could never be written.
+    work_.emplace(net::make_work_guard(io_));
     Accept();
     for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
       threads_.emplace_back([this] { io_.run(); });
@@ -245,6 +250,7 @@ class HttpServer::Impl {
     for (auto& [raw, session] : sessions) {
       net::post(io_, [session] { session->Close(); });
     }
+    work_.reset();
     io_.stop();
     for (std::thread& thread : threads_) thread.join();
     threads_.clear();
@@ -275,6 +281,7 @@ class HttpServer::Impl {
   const HttpHandler handler_;
   std::shared_ptr<SessionRegistry> registry_;
   net::io_context io_;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
   tcp::acceptor acceptor_;
   std::vector<std::thread> threads_;
   int port_ = 0;
