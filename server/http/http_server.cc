@@ -197,7 +197,10 @@ class HttpServer::Impl {
  public:
   Impl(const Options& options, HttpHandler handler)
       : options_(options), handler_(std::move(handler)),
-        registry_(std::make_shared<SessionRegistry>()), acceptor_(io_) {}
+        registry_(std::make_shared<SessionRegistry>()),
+        // Its own strand: accept handlers and the close posted by Stop()
+        // never run at once (ThreadSanitizer found the race).
+        acceptor_(net::make_strand(io_)) {}
 
   absl::Status Listen() {
     beast::error_code error;
