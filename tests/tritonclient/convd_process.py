@@ -1,5 +1,6 @@
 """Starts and stops a real convd for the tritonclient checks."""
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -30,3 +31,14 @@ def start_convd(binary, repository):
 def check(name, condition, detail=""):
     print(f"{'ok  ' if condition else 'FAIL'} {name}{': ' + str(detail) if detail else ''}")
     return condition
+
+
+def stop_convd(process, log, results, client_name):
+    """SIGTERM must drain and exit 0; prints the summary, exits 1 on failure."""
+    process.send_signal(signal.SIGTERM)
+    code = process.wait(timeout=60)
+    results.append(check("SIGTERM exits 0", code == 0, code))
+    if not all(results):
+        print(open(log.name).read())
+        sys.exit(1)
+    print(f"{client_name}: {len(results)} checks passed")

@@ -4,14 +4,13 @@ Usage: grpc_client_test.py CONVD_BINARY MODEL_REPOSITORY
 Starts convd on a free port, runs the checks, stops it with SIGTERM and
 expects exit status 0. Prints one line per check; exits non-zero on failure.
 """
-import signal
 import sys
 
 import numpy as np
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
-from convd_process import check, start_convd
+from convd_process import check, start_convd, stop_convd
 
 
 def main():
@@ -66,13 +65,7 @@ def main():
         results.append(check("statistics count", stats.inference_count >= 8, stats.inference_count))
     finally:
         client.close()
-        process.send_signal(signal.SIGTERM)
-        code = process.wait(timeout=60)
-        results.append(check("SIGTERM exits 0", code == 0, code))
-    if not all(results):
-        print(open(log.name).read())
-        sys.exit(1)
-    print(f"tritonclient[grpc]: {len(results)} checks passed")
+        stop_convd(process, log, results, "tritonclient[grpc]")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ data extension, which tritonclient uses by default), compares with the
 gRPC client's numbers, stops convd with SIGTERM and expects exit status 0.
 Prints one line per check; exits non-zero on failure.
 """
-import signal
 import sys
 
 import numpy as np
@@ -14,7 +13,7 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from convd_process import check, start_convd
+from convd_process import check, start_convd, stop_convd
 
 
 def main():
@@ -92,13 +91,7 @@ def main():
     finally:
         client.close()
         grpc.close()
-        process.send_signal(signal.SIGTERM)
-        code = process.wait(timeout=60)
-        results.append(check("SIGTERM exits 0", code == 0, code))
-    if not all(results):
-        print(open(log.name).read())
-        sys.exit(1)
-    print(f"tritonclient[http]: {len(results)} checks passed")
+        stop_convd(process, log, results, "tritonclient[http]")
 
 
 if __name__ == "__main__":
