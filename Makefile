@@ -14,7 +14,7 @@ DEBIAN_PACKAGES := \
   libgtest-dev libgmock-dev libbenchmark-dev \
   libopenblas-dev libblis-dev libdnnl-dev nlohmann-json3-dev \
   python3 python3-venv zlib1g-dev dataset-fashion-mnist \
-  libonnx-dev libonnx-testdata libboost-dev rapidjson-dev libsimdjson-dev libjpeg62-turbo-dev libpng-dev
+  libonnx-dev libonnx-testdata libboost-dev rapidjson-dev libsimdjson-dev libjpeg62-turbo-dev libpng-dev libcpp-httplib-dev
 
 # CUDA comes from the machine image (/usr/local/cuda); without nvcc the CUDA
 # targets are left out of the build with a warning.
