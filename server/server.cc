@@ -9,6 +9,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "server/grpc/grpc_service.h"
 #include "server/http/http_server.h"
+#include "server/http/json_util.h"
 #include "server/http/http_service.h"
 #include "server/log.h"
 #include "server/metrics/prometheus.h"
@@ -118,10 +119,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
           const std::string path = request.target.substr(0, request.target.find('?'));
           if (path != "/metrics") {
             response.status = 404;
-            response.body = "{\"error\":\"no such endpoint; metrics are at /metrics\"}";
+            response.body = ErrorJson("no such endpoint; metrics are at /metrics");
           } else if (request.method != "GET") {
             response.status = 405;
-            response.body = "{\"error\":\"use GET /metrics\"}";
+            response.body = ErrorJson("use GET /metrics");
           } else {
             response.content_type = kPrometheusContentType;
             response.body = RenderPrometheusMetrics(*service);

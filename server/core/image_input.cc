@@ -1,6 +1,5 @@
 #include "server/core/image_input.h"
 
-#include <cstring>
 #include <string_view>
 #include <vector>
 
@@ -15,8 +14,8 @@ absl::Status Invalid(const ServedModel& model, const std::string& what) {
   return absl::InvalidArgumentError(absl::StrCat("model '", model.name(), "': ", what));
 }
 
-// The elements of a BYTES tensor: raw (4-byte little-endian length
-// prefixes) or typed bytes_contents.
+// The elements of a BYTES tensor: raw (SplitBytesTensor) or typed
+// bytes_contents.
 absl::StatusOr<std::vector<std::string_view>> Elements(
     const ServedModel& model, const inference::ModelInferRequest& request) {
   const auto& input = request.inputs(0);
@@ -31,22 +30,9 @@ absl::StatusOr<std::vector<std::string_view>> Elements(
     return Invalid(model, absl::StrCat("raw_input_contents has ",
                                        request.raw_input_contents_size(), " entries for 1 input"));
   }
-  std::string_view raw = request.raw_input_contents(0);
-  while (!raw.empty()) {
-    uint32_t length = 0;
-    if (raw.size() < 4) {
-      return Invalid(model, absl::StrCat("input '", input.name(), "': BYTES element ",
-                                         elements.size(), " has a truncated length prefix"));
-    }
-    std::memcpy(&length, raw.data(), 4);
-    raw.remove_prefix(4);
-    if (length > raw.size()) {
-      return Invalid(model, absl::StrCat("input '", input.name(), "': BYTES element ",
-                                         elements.size(), " claims ", length, " bytes; ",
-                                         raw.size(), " remain"));
-    }
-    elements.push_back(raw.substr(0, length));
-    raw.remove_prefix(length);
+  if (absl::Status split = SplitBytesTensor(request.raw_input_contents(0), elements);
+      !split.ok()) {
+    return Invalid(model, absl::StrCat("input '", input.name(), "': ", split.message()));
   }
   return elements;
 }

@@ -263,18 +263,4 @@ void EncodeInferResponse(const ServedModel& model, const DecodedRequest& request
   }
 }
 
-void AppendBytesElement(std::string_view element, std::string& raw) {
-  const uint32_t length = static_cast<uint32_t>(element.size());
-  char prefix[4];
-  std::memcpy(prefix, &length, 4);  // KServe BYTES: little-endian length prefix
-  raw.append(prefix, 4);
-  raw.append(element);
-}
-
-std::string SerializeBytesTensor(const std::vector<std::string>& elements) {
-  std::string raw;
-  for (const std::string& element : elements) AppendBytesElement(element, raw);
-  return raw;
-}
-
 }  // namespace convd

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "proto/inference.pb.h"
 #include "server/batching/scheduler.h"
+#include "server/core/bytes_tensor.h"
 #include "server/core/served_model.h"
 
 namespace convd {
@@ -38,11 +39,6 @@ absl::StatusOr<DecodedRequest> DecodeInferRequest(const ServedModel& model,
 // mean and std per channel or one for all.
 void NormalizePixels(const inference::ModelInput& config, const uint8_t* pixels, int64_t count,
                      float* out);
-
-// KServe BYTES tensors: each element as a 4-byte little-endian length and
-// its bytes.
-void AppendBytesElement(std::string_view element, std::string& raw);
-std::string SerializeBytesTensor(const std::vector<std::string>& elements);
 
 // Fills `response` from a finished job.
 void EncodeInferResponse(const ServedModel& model, const DecodedRequest& request,

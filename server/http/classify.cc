@@ -1,6 +1,5 @@
 #include "server/http/classify.h"
 
-#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -9,7 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
-#include "server/core/infer_codec.h"
+#include "server/core/bytes_tensor.h"
 #include "server/http/http_status.h"
 #include "server/http/multipart.h"
 
@@ -93,8 +92,11 @@ void WriteResult(const ClassifyCall& call, int k) {
   }
   writer.Key("results");
   writer.StartArray();
-  std::string_view raw;  // not a ternary with "": that would view a temporary string
-  if (response.raw_output_contents_size() > 0) raw = response.raw_output_contents(0);
+  std::vector<std::string_view> top;  // k "score:index[:label]" per image
+  if (response.raw_output_contents_size() > 0) {
+    (void)SplitBytesTensor(response.raw_output_contents(0), top);  // convd's own output
+  }
+  size_t next = 0;
   for (size_t image = 0; image < call.filenames.size(); ++image) {
     writer.StartObject();
     writer.Key("image");
@@ -103,15 +105,9 @@ void WriteResult(const ClassifyCall& call, int k) {
     writer.String(call.filenames[image].c_str());
     writer.Key("classes");
     writer.StartArray();
-    for (int i = 0; i < k && raw.size() >= 4; ++i) {
-      uint32_t length;
-      std::memcpy(&length, raw.data(), 4);
-      raw.remove_prefix(4);
-      if (length > raw.size()) break;
-      // "score:index[:label]"
-      std::vector<std::string> fields =
-          absl::StrSplit(absl::string_view(raw.data(), length), absl::MaxSplits(':', 2));
-      raw.remove_prefix(length);
+    for (int i = 0; i < k && next < top.size(); ++i, ++next) {
+      std::vector<std::string> fields = absl::StrSplit(
+          absl::string_view(top[next].data(), top[next].size()), absl::MaxSplits(':', 2));
       double score = 0;
       int index = 0;
       if (fields.size() < 2 || !absl::SimpleAtod(fields[0], &score) ||

@@ -11,6 +11,7 @@
 #include "rapidjson/error/en.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
+#include "server/core/bytes_tensor.h"
 
 namespace convd {
 namespace {
@@ -387,15 +388,11 @@ void WriteData(const std::string& datatype, const std::string& raw, Writer& writ
     return;
   }
   if (datatype == "BYTES") {
+    std::vector<std::string_view> elements;
+    (void)SplitBytesTensor(raw, elements);  // convd's own output: well formed
     writer.StartArray();
-    size_t offset = 0;
-    while (offset + 4 <= raw.size()) {
-      uint32_t length;
-      std::memcpy(&length, raw.data() + offset, 4);
-      offset += 4;
-      if (length > raw.size() - offset) break;
-      writer.String(raw.data() + offset, length);
-      offset += length;
+    for (std::string_view element : elements) {
+      writer.String(element.data(), static_cast<rapidjson::SizeType>(element.size()));
     }
     writer.EndArray();
   }

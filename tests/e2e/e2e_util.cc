@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "server/core/bytes_tensor.h"
 
 namespace convd::e2e {
 
@@ -73,17 +74,9 @@ std::vector<float> OutputFloats(const inference::ModelInferResponse& response) {
 }
 
 std::vector<std::string> BytesElements(const std::string& raw) {
-  std::vector<std::string> elements;
-  size_t offset = 0;
-  while (offset + 4 <= raw.size()) {
-    uint32_t length = 0;
-    std::memcpy(&length, raw.data() + offset, 4);
-    offset += 4;
-    if (offset + length > raw.size()) break;
-    elements.push_back(raw.substr(offset, length));
-    offset += length;
-  }
-  return elements;
+  std::vector<std::string_view> views;
+  (void)SplitBytesTensor(raw, views);
+  return std::vector<std::string>(views.begin(), views.end());
 }
 
 int64_t Elements(const std::vector<int64_t>& shape) {

@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "server/core/infer_codec.h"
+#include "server/core/bytes_tensor.h"
 #include "server/image/image_encode.h"
 #include "tests/e2e/e2e_util.h"
 #include "tests/e2e/http_client.h"
@@ -18,10 +18,6 @@ namespace {
 
 constexpr int kImages = 32;
 
-std::string BytesTensor(const std::vector<std::string>& elements) {
-  return SerializeBytesTensor(elements);
-}
-
 inference::ModelInferRequest ImageRequest(const std::vector<std::string>& files) {
   inference::ModelInferRequest request;
   request.set_model_name("lenet5");
@@ -29,7 +25,7 @@ inference::ModelInferRequest ImageRequest(const std::vector<std::string>& files)
   input->set_name("input");
   input->set_datatype("BYTES");
   input->add_shape(static_cast<int64_t>(files.size()));
-  request.add_raw_input_contents(BytesTensor(files));
+  request.add_raw_input_contents(SerializeBytesTensor(files));
   return request;
 }
 
@@ -123,7 +119,7 @@ TEST_F(ImageInferTest, PngAndJpegClassifyAsTheTensorPath) {
 TEST_F(ImageInferTest, ImagesOverHttpWithTheBinaryExtension) {
   std::vector<std::string> pngs;
   for (int i = 0; i < 4; ++i) pngs.push_back(EncodePng(At(i)));
-  const std::string data = BytesTensor(pngs);
+  const std::string data = SerializeBytesTensor(pngs);
   const std::string header = absl::StrCat(
       R"({"inputs":[{"name":"input","shape":[4],"datatype":"BYTES",)",
       R"("parameters":{"binary_data_size":)", data.size(), "}}],",
