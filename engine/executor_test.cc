@@ -103,6 +103,30 @@ TEST(ExecutorTest, EveryLayerKindMatchesReferenceUnderEveryPolicy) {
   }
 }
 
+TEST(ExecutorTest, StatsJsonReadsBackToTheSameTable) {
+  // Clients print the server's layer_stats with the same ToTable: the JSON
+  // must carry every number the table shows.
+  ThreadPool pool(2);
+  const Graph original = BuildWithRandomWeights(kEveryLayerNetwork);
+  Graph simplified = original;
+  SimplifyGraph(simplified);
+  PlanOptions options;
+  options.thread_pool = &pool;
+  auto plan = Plan(simplified, options);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  Executor executor(std::shared_ptr<const ExecutionPlan>(std::move(*plan)), &pool);
+  const std::vector<float> input = RandomVector(3 * 19 * 17 * 2);
+  Tensor output;
+  ModelStats stats;
+  ASSERT_TRUE(executor.Run(input.data(), 2, output, &stats).ok());
+  auto read = ModelStatsFromJson(stats.ToJson());
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->ToTable(), stats.ToTable());
+  EXPECT_EQ(read->layers.size(), stats.layers.size());
+  EXPECT_FALSE(ModelStatsFromJson("{\"layers\": 3}").ok());
+  EXPECT_FALSE(ModelStatsFromJson("not json").ok());
+}
+
 TEST(ExecutorTest, RunsOnMoreThreadsThanThePlanWasMadeWith) {
   // A plan made single-threaded (e.g. by a tool) served on a wider pool:
   // the workspace must be sized for the pool that runs it.

@@ -123,4 +123,62 @@ std::string ModelStats::ToJson() const {
   return json.dump(2);
 }
 
+absl::StatusOr<ModelStats> ModelStatsFromJson(std::string_view text) {
+  const nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object() || !json.contains("layers") || !json["layers"].is_array()) {
+    return absl::InvalidArgumentError("layer stats: not a JSON object with a 'layers' array");
+  }
+  // Missing or mistyped keys read as zero/empty rather than failing: the
+  // table is for people, and a newer server may add or drop keys.
+  auto number = [](const nlohmann::json& object, const char* key) -> double {
+    auto it = object.find(key);
+    return it != object.end() && it->is_number() ? it->get<double>() : 0.0;
+  };
+  auto text_of = [](const nlohmann::json& object, const char* key) -> std::string {
+    auto it = object.find(key);
+    return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  ModelStats stats;
+  stats.model = text_of(json, "model");
+  stats.batch = static_cast<int>(number(json, "batch"));
+  for (const nlohmann::json& layer : json["layers"]) {
+    if (!layer.is_object()) return absl::InvalidArgumentError("layer stats: a layer is not an object");
+    LayerStats s;
+    s.name = text_of(layer, "name");
+    s.kind = text_of(layer, "kind");
+    if (auto it = layer.find("fused"); it != layer.end() && it->is_array()) {
+      for (const auto& f : *it) {
+        if (f.is_string()) s.fused.push_back(f.get<std::string>());
+      }
+    }
+    if (auto it = layer.find("output_shape"); it != layer.end() && it->is_array() &&
+                                               it->size() == 4) {
+      int dims[4];
+      for (int d = 0; d < 4; ++d) dims[d] = (*it)[d].is_number() ? (*it)[d].get<int>() : 0;
+      s.output = {dims[0], dims[1], dims[2], dims[3]};
+    }
+    s.algorithm = text_of(layer, "algorithm");
+    s.why = text_of(layer, "why");
+    s.cost.macs = static_cast<int64_t>(number(layer, "macs"));
+    s.cost.flops = static_cast<int64_t>(number(layer, "flops"));
+    s.cost.params = static_cast<int64_t>(number(layer, "params"));
+    s.cost.param_bytes = static_cast<int64_t>(number(layer, "param_bytes"));
+    s.cost.activation_bytes = static_cast<int64_t>(number(layer, "activation_bytes"));
+    s.workspace_bytes = static_cast<int64_t>(number(layer, "workspace_bytes"));
+    s.time_ms = number(layer, "time_ms");
+    stats.layers.push_back(std::move(s));
+  }
+  stats.total_macs = static_cast<int64_t>(number(json, "total_macs"));
+  stats.total_flops = static_cast<int64_t>(number(json, "total_flops"));
+  stats.total_params = static_cast<int64_t>(number(json, "total_params"));
+  stats.param_bytes = static_cast<int64_t>(number(json, "param_bytes"));
+  stats.input_bytes = static_cast<int64_t>(number(json, "input_bytes"));
+  stats.activation_bytes_no_reuse = static_cast<int64_t>(number(json, "activation_bytes_no_reuse"));
+  stats.activation_arena_bytes = static_cast<int64_t>(number(json, "activation_arena_bytes"));
+  stats.workspace_bytes = static_cast<int64_t>(number(json, "workspace_bytes"));
+  stats.peak_bytes = static_cast<int64_t>(number(json, "peak_bytes"));
+  stats.total_time_ms = number(json, "total_time_ms");
+  return stats;
+}
+
 }  // namespace convd

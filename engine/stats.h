@@ -8,8 +8,10 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "engine/cost.h"
 #include "engine/memory_plan.h"
 #include "engine/planner.h"
@@ -49,6 +51,10 @@ struct ModelStats {
   // The same as JSON (keys include total_params and total_macs).
   std::string ToJson() const;
 };
+
+// Reads what ToJson wrote (a response's layer_stats parameter, for clients
+// that print the same table); INVALID_ARGUMENT when it is not that JSON.
+absl::StatusOr<ModelStats> ModelStatsFromJson(std::string_view json);
 
 // Everything except times, at `batch`.
 ModelStats ComputeModelStats(const ExecutionPlan& plan, int batch);

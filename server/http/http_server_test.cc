@@ -10,14 +10,14 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "tests/e2e/http_client.h"
+#include "client/http_connection.h"
 
 namespace convd {
 namespace {
 
-using e2e::HttpCall;
-using e2e::HttpConnection;
-using e2e::HttpResult;
+using client::HttpCall;
+using client::HttpConnection;
+using client::HttpResult;
 
 HttpServer::Options LoopbackOptions() {
   HttpServer::Options options;

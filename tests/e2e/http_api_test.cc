@@ -12,12 +12,15 @@
 #include "kernels/testing/numeric.h"
 #include "nlohmann/json.hpp"
 #include "tests/e2e/e2e_util.h"
-#include "tests/e2e/http_client.h"
+#include "client/http_connection.h"
 
 namespace convd::e2e {
 namespace {
 
 using nlohmann::json;
+using client::HttpCall;
+using client::HttpConnection;
+using client::HttpResult;
 
 
 std::string JsonFloats(const std::vector<float>& values) {

@@ -10,11 +10,14 @@
 #include "server/core/bytes_tensor.h"
 #include "server/image/image_encode.h"
 #include "tests/e2e/e2e_util.h"
-#include "tests/e2e/http_client.h"
+#include "client/http_connection.h"
 #include "tests/models/fashion_mnist.h"
 
 namespace convd::e2e {
 namespace {
+
+using client::HttpCall;
+using client::HttpResult;
 
 constexpr int kImages = 32;
 

@@ -1,0 +1,64 @@
+// A KServe v2 client for convd (and any v2 server) over gRPC or HTTP/REST,
+// the same calls either way, returning the gRPC protocol's messages. What
+// convctl and convload are built on.
+//
+//   ASSIGN_OR_RETURN(ServerUrl url, ParseServerUrl("http://localhost:8000"));
+//   ASSIGN_OR_RETURN(std::unique_ptr<Client> client, CreateClient(url));
+//   ASSIGN_OR_RETURN(inference::ModelInferResponse response, client->Infer(request));
+//
+// Errors are absl::Status with the server's code and message (HTTP status
+// codes mapped back: 400 INVALID_ARGUMENT, 404 NOT_FOUND, 503 UNAVAILABLE,
+// ...); a server that cannot be reached is UNAVAILABLE naming the address.
+// Thread safety: a Client is used by one thread at a time (an HTTP client
+// holds one keep-alive connection); make one per thread.
+#ifndef CONVD_CLIENT_CLIENT_H_
+#define CONVD_CLIENT_CLIENT_H_
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "client/server_url.h"
+#include "proto/inference.pb.h"
+
+namespace convd::client {
+
+struct ClientOptions {
+  // Deadline of each call.
+  std::chrono::milliseconds timeout = std::chrono::seconds(60);
+  // Largest gRPC message either way (a batch of AlexNet images is ~20 MiB).
+  int max_message_bytes = 256 << 20;
+};
+
+class Client {
+ public:
+  virtual ~Client() = default;
+
+  virtual absl::StatusOr<bool> ServerLive() = 0;
+  virtual absl::StatusOr<bool> ServerReady() = 0;
+  virtual absl::StatusOr<bool> ModelReady(const std::string& model,
+                                          const std::string& version) = 0;
+  virtual absl::StatusOr<inference::ServerMetadataResponse> ServerMetadata() = 0;
+  virtual absl::StatusOr<inference::RepositoryIndexResponse> RepositoryIndex() = 0;
+  virtual absl::StatusOr<inference::ModelMetadataResponse> ModelMetadata(
+      const std::string& model, const std::string& version) = 0;
+  virtual absl::StatusOr<inference::ModelConfig> ModelConfig(const std::string& model,
+                                                             const std::string& version) = 0;
+  // `model` empty: every model.
+  virtual absl::StatusOr<inference::ModelStatisticsResponse> ModelStatistics(
+      const std::string& model, const std::string& version) = 0;
+  // Inputs go in raw_input_contents; outputs come back in
+  // raw_output_contents, one per output, whichever the protocol.
+  virtual absl::StatusOr<inference::ModelInferResponse> Infer(
+      const inference::ModelInferRequest& request) = 0;
+  virtual absl::Status LoadModel(const std::string& model) = 0;
+  virtual absl::Status UnloadModel(const std::string& model) = 0;
+};
+
+std::unique_ptr<Client> CreateClient(const ServerUrl& url, const ClientOptions& options = {});
+
+}  // namespace convd::client
+
+#endif  // CONVD_CLIENT_CLIENT_H_

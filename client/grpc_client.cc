@@ -1,0 +1,139 @@
+// The Client over gRPC: one channel per client, each call with a deadline.
+#include "client/transports.h"
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/grpcpp.h"
+#include "proto/inference.grpc.pb.h"
+
+namespace convd::client {
+namespace {
+
+class GrpcClient final : public Client {
+ public:
+  GrpcClient(const ServerUrl& url, const ClientOptions& options)
+      : address_(url.Authority()), timeout_(options.timeout) {
+    grpc::ChannelArguments arguments;
+    arguments.SetMaxReceiveMessageSize(options.max_message_bytes);
+    arguments.SetMaxSendMessageSize(options.max_message_bytes);
+    stub_ = inference::GRPCInferenceService::NewStub(grpc::CreateCustomChannel(
+        address_, grpc::InsecureChannelCredentials(), arguments));
+  }
+
+  absl::StatusOr<bool> ServerLive() override {
+    inference::ServerLiveResponse response;
+    if (auto s = Call(&Stub::ServerLive, inference::ServerLiveRequest(), &response); !s.ok()) {
+      return s;
+    }
+    return response.live();
+  }
+
+  absl::StatusOr<bool> ServerReady() override {
+    inference::ServerReadyResponse response;
+    if (auto s = Call(&Stub::ServerReady, inference::ServerReadyRequest(), &response); !s.ok()) {
+      return s;
+    }
+    return response.ready();
+  }
+
+  absl::StatusOr<bool> ModelReady(const std::string& model, const std::string& version) override {
+    inference::ModelReadyRequest request;
+    request.set_name(model);
+    request.set_version(version);
+    inference::ModelReadyResponse response;
+    if (auto s = Call(&Stub::ModelReady, request, &response); !s.ok()) return s;
+    return response.ready();
+  }
+
+  absl::StatusOr<inference::ServerMetadataResponse> ServerMetadata() override {
+    return Get(&Stub::ServerMetadata, inference::ServerMetadataRequest());
+  }
+
+  absl::StatusOr<inference::RepositoryIndexResponse> RepositoryIndex() override {
+    return Get(&Stub::RepositoryIndex, inference::RepositoryIndexRequest());
+  }
+
+  absl::StatusOr<inference::ModelMetadataResponse> ModelMetadata(
+      const std::string& model, const std::string& version) override {
+    inference::ModelMetadataRequest request;
+    request.set_name(model);
+    request.set_version(version);
+    return Get(&Stub::ModelMetadata, request);
+  }
+
+  absl::StatusOr<inference::ModelConfig> ModelConfig(const std::string& model,
+                                                     const std::string& version) override {
+    inference::ModelConfigRequest request;
+    request.set_name(model);
+    request.set_version(version);
+    auto response = Get(&Stub::ModelConfig, request);
+    if (!response.ok()) return response.status();
+    return response->config();
+  }
+
+  absl::StatusOr<inference::ModelStatisticsResponse> ModelStatistics(
+      const std::string& model, const std::string& version) override {
+    inference::ModelStatisticsRequest request;
+    request.set_name(model);
+    request.set_version(version);
+    return Get(&Stub::ModelStatistics, request);
+  }
+
+  absl::StatusOr<inference::ModelInferResponse> Infer(
+      const inference::ModelInferRequest& request) override {
+    return Get(&Stub::ModelInfer, request);
+  }
+
+  absl::Status LoadModel(const std::string& model) override {
+    inference::RepositoryModelLoadRequest request;
+    request.set_model_name(model);
+    inference::RepositoryModelLoadResponse response;
+    return Call(&Stub::RepositoryModelLoad, request, &response);
+  }
+
+  absl::Status UnloadModel(const std::string& model) override {
+    inference::RepositoryModelUnloadRequest request;
+    request.set_model_name(model);
+    inference::RepositoryModelUnloadResponse response;
+    return Call(&Stub::RepositoryModelUnload, request, &response);
+  }
+
+ private:
+  using Stub = inference::GRPCInferenceService::Stub;
+
+  template <typename Request, typename Response>
+  absl::Status Call(grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+                    const Request& request, Response* response) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + timeout_);
+    const grpc::Status status = (stub_.get()->*method)(&context, request, response);
+    if (status.ok()) return absl::OkStatus();
+    const auto code = static_cast<absl::StatusCode>(status.error_code());
+    if (code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kDeadlineExceeded) {
+      // gRPC's own texts ("failed to connect to all addresses") do not say where.
+      return absl::Status(code, absl::StrCat(status.error_message(), " (convd at grpc://",
+                                             address_, ")"));
+    }
+    return absl::Status(code, status.error_message());
+  }
+
+  template <typename Request, typename Response>
+  absl::StatusOr<Response> Get(
+      grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+      const Request& request) {
+    Response response;
+    if (absl::Status s = Call(method, request, &response); !s.ok()) return s;
+    return response;
+  }
+
+  std::string address_;
+  std::chrono::milliseconds timeout_;
+  std::unique_ptr<Stub> stub_;
+};
+
+}  // namespace
+
+std::unique_ptr<Client> CreateGrpcClient(const ServerUrl& url, const ClientOptions& options) {
+  return std::make_unique<GrpcClient>(url, options);
+}
+
+}  // namespace convd::client

@@ -1,0 +1,159 @@
+// The Client over KServe v2 HTTP/REST: one keep-alive connection, JSON
+// documents read into the gRPC messages, inference with the binary tensor
+// data extension.
+#include <optional>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "client/http_connection.h"
+#include "client/rest_codec.h"
+#include "client/transports.h"
+#include "rapidjson/document.h"
+
+namespace convd::client {
+namespace {
+
+// The server's {"error": "..."} body, else the body itself.
+std::string ErrorMessage(const HttpResult& result) {
+  rapidjson::Document json;
+  json.Parse(result.body.data(), result.body.size());
+  if (!json.HasParseError() && json.IsObject()) {
+    auto it = json.FindMember("error");
+    if (it != json.MemberEnd() && it->value.IsString()) return it->value.GetString();
+  }
+  return result.body.empty() ? absl::StrCat("HTTP ", result.status) : result.body;
+}
+
+absl::StatusCode CodeForHttpStatus(int status) {
+  switch (status) {
+    case 0: return absl::StatusCode::kUnavailable;  // no response at all
+    case 400: return absl::StatusCode::kInvalidArgument;
+    case 404: return absl::StatusCode::kNotFound;
+    case 405: return absl::StatusCode::kUnimplemented;
+    case 408: case 504: return absl::StatusCode::kDeadlineExceeded;
+    case 409: return absl::StatusCode::kAlreadyExists;
+    case 413: return absl::StatusCode::kResourceExhausted;
+    case 415: return absl::StatusCode::kInvalidArgument;
+    case 429: return absl::StatusCode::kResourceExhausted;
+    case 501: return absl::StatusCode::kUnimplemented;
+    case 503: return absl::StatusCode::kUnavailable;
+    default: return status >= 500 ? absl::StatusCode::kInternal : absl::StatusCode::kUnknown;
+  }
+}
+
+absl::Status StatusFromHttp(const HttpResult& result) {
+  if (result.status >= 200 && result.status < 300) return absl::OkStatus();
+  return absl::Status(CodeForHttpStatus(result.status), ErrorMessage(result));
+}
+
+class HttpClient final : public Client {
+ public:
+  HttpClient(const ServerUrl& url, const ClientOptions& options)
+      : connection_(url.host, url.port, options.timeout) {}
+
+  absl::StatusOr<bool> ServerLive() override { return Probe("/v2/health/live"); }
+  absl::StatusOr<bool> ServerReady() override { return Probe("/v2/health/ready"); }
+  absl::StatusOr<bool> ModelReady(const std::string& model, const std::string& version) override {
+    return Probe(ModelPath(model, version) + "/ready");
+  }
+
+  absl::StatusOr<inference::ServerMetadataResponse> ServerMetadata() override {
+    return GetJson<inference::ServerMetadataResponse>("GET", "/v2");
+  }
+
+  absl::StatusOr<inference::RepositoryIndexResponse> RepositoryIndex() override {
+    HttpResult result = connection_.Send("POST", "/v2/repository/index", "{}",
+                                         {{"Content-Type", "application/json"}});
+    if (absl::Status s = StatusFromHttp(result); !s.ok()) return s;
+    // The REST index is a bare array of what the gRPC message calls models.
+    inference::RepositoryIndexResponse index;
+    if (absl::Status s = JsonToMessage(absl::StrCat("{\"models\":", result.body, "}"), &index);
+        !s.ok()) {
+      return s;
+    }
+    return index;
+  }
+
+  absl::StatusOr<inference::ModelMetadataResponse> ModelMetadata(
+      const std::string& model, const std::string& version) override {
+    return GetJson<inference::ModelMetadataResponse>("GET", ModelPath(model, version));
+  }
+
+  absl::StatusOr<inference::ModelConfig> ModelConfig(const std::string& model,
+                                                     const std::string& version) override {
+    return GetJson<inference::ModelConfig>("GET", ModelPath(model, version) + "/config");
+  }
+
+  absl::StatusOr<inference::ModelStatisticsResponse> ModelStatistics(
+      const std::string& model, const std::string& version) override {
+    const std::string path =
+        model.empty() ? "/v2/models/stats" : ModelPath(model, version) + "/stats";
+    return GetJson<inference::ModelStatisticsResponse>("GET", path);
+  }
+
+  absl::StatusOr<inference::ModelInferResponse> Infer(
+      const inference::ModelInferRequest& request) override {
+    auto body = EncodeRestInferRequest(request);
+    if (!body.ok()) return body.status();
+    HttpResult result = connection_.Send(
+        "POST", ModelPath(request.model_name(), request.model_version()) + "/infer", body->body,
+        {{"Content-Type", "application/octet-stream"},
+         {"Inference-Header-Content-Length", std::to_string(body->json_size)}});
+    if (absl::Status s = StatusFromHttp(result); !s.ok()) return s;
+    std::optional<size_t> json_size;
+    if (auto it = result.headers.find("inference-header-content-length");
+        it != result.headers.end()) {
+      size_t size = 0;
+      if (!absl::SimpleAtoi(it->second, &size)) {
+        return absl::InternalError(
+            absl::StrCat("bad Inference-Header-Content-Length '", it->second, "'"));
+      }
+      json_size = size;
+    }
+    return DecodeRestInferResponse(result.body, json_size);
+  }
+
+  absl::Status LoadModel(const std::string& model) override {
+    return StatusFromHttp(
+        connection_.Send("POST", absl::StrCat("/v2/repository/models/", model, "/load"), "{}"));
+  }
+
+  absl::Status UnloadModel(const std::string& model) override {
+    return StatusFromHttp(
+        connection_.Send("POST", absl::StrCat("/v2/repository/models/", model, "/unload"), "{}"));
+  }
+
+ private:
+  static std::string ModelPath(const std::string& model, const std::string& version) {
+    return version.empty() ? absl::StrCat("/v2/models/", model)
+                           : absl::StrCat("/v2/models/", model, "/versions/", version);
+  }
+
+  // Health endpoints answer with a status only: 200 yes, 503 no (or a
+  // 404 for a model that does not exist, which is an error).
+  absl::StatusOr<bool> Probe(const std::string& path) {
+    HttpResult result = connection_.Send("GET", path);
+    if (result.status == 200) return true;
+    if (result.status == 503) return false;
+    return StatusFromHttp(result);
+  }
+
+  template <typename Message>
+  absl::StatusOr<Message> GetJson(const std::string& method, const std::string& path) {
+    HttpResult result = connection_.Send(method, path);
+    if (absl::Status s = StatusFromHttp(result); !s.ok()) return s;
+    Message message;
+    if (absl::Status s = JsonToMessage(result.body, &message); !s.ok()) return s;
+    return message;
+  }
+
+  HttpConnection connection_;
+};
+
+}  // namespace
+
+std::unique_ptr<Client> CreateHttpClient(const ServerUrl& url, const ClientOptions& options) {
+  return std::make_unique<HttpClient>(url, options);
+}
+
+}  // namespace convd::client

@@ -1,0 +1,264 @@
+#include "client/rest_codec.h"
+
+#include <cstdint>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
+#include "rapidjson/document.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
+#include "server/core/bytes_tensor.h"
+
+namespace convd::client {
+namespace {
+
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+using ParameterMap = google::protobuf::Map<std::string, inference::InferParameter>;
+
+void WriteParameters(const ParameterMap& parameters, JsonWriter& writer) {
+  for (const auto& [key, value] : parameters) {
+    writer.Key(key.c_str());
+    switch (value.parameter_choice_case()) {
+      case inference::InferParameter::kBoolParam: writer.Bool(value.bool_param()); break;
+      case inference::InferParameter::kInt64Param: writer.Int64(value.int64_param()); break;
+      case inference::InferParameter::kUint64Param: writer.Uint64(value.uint64_param()); break;
+      case inference::InferParameter::kDoubleParam: writer.Double(value.double_param()); break;
+      case inference::InferParameter::kStringParam:
+        writer.String(value.string_param().c_str(), value.string_param().size());
+        break;
+      default: writer.Null(); break;
+    }
+  }
+}
+
+absl::Status ReadParameters(const rapidjson::Value& json, ParameterMap& parameters) {
+  if (!json.IsObject()) return absl::InternalError("response 'parameters' is not an object");
+  for (auto it = json.MemberBegin(); it != json.MemberEnd(); ++it) {
+    inference::InferParameter& p = parameters[it->name.GetString()];
+    const rapidjson::Value& v = it->value;
+    if (v.IsBool()) {
+      p.set_bool_param(v.GetBool());
+    } else if (v.IsInt64()) {
+      p.set_int64_param(v.GetInt64());
+    } else if (v.IsUint64()) {
+      p.set_uint64_param(v.GetUint64());
+    } else if (v.IsNumber()) {
+      p.set_double_param(v.GetDouble());
+    } else if (v.IsString()) {
+      p.set_string_param(std::string(v.GetString(), v.GetStringLength()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+template <typename T>
+void AppendValue(T value, std::string& raw) {
+  char bytes[sizeof(T)];
+  std::memcpy(bytes, &value, sizeof(T));
+  raw.append(bytes, sizeof(T));
+}
+
+// One JSON element of `datatype` appended to `raw` as the binary layout has it.
+absl::Status AppendJsonElement(const rapidjson::Value& v, const std::string& datatype,
+                               std::string& raw) {
+  if (datatype == "BYTES") {
+    if (!v.IsString()) return absl::InternalError("BYTES data element is not a string");
+    AppendBytesElement(std::string_view(v.GetString(), v.GetStringLength()), raw);
+    return absl::OkStatus();
+  }
+  if (datatype == "BOOL") {
+    if (!v.IsBool()) return absl::InternalError("BOOL data element is not a bool");
+    raw.push_back(v.GetBool() ? 1 : 0);
+    return absl::OkStatus();
+  }
+  if (!v.IsNumber()) return absl::InternalError(absl::StrCat(datatype, " data element is not a number"));
+  const double d = v.GetDouble();
+  if (datatype == "FP32") AppendValue(static_cast<float>(d), raw);
+  else if (datatype == "FP64") AppendValue(d, raw);
+  else if (datatype == "INT64") AppendValue(v.IsInt64() ? v.GetInt64() : static_cast<int64_t>(d), raw);
+  else if (datatype == "INT32") AppendValue(static_cast<int32_t>(d), raw);
+  else if (datatype == "INT16") AppendValue(static_cast<int16_t>(d), raw);
+  else if (datatype == "INT8") AppendValue(static_cast<int8_t>(d), raw);
+  else if (datatype == "UINT64") AppendValue(v.IsUint64() ? v.GetUint64() : static_cast<uint64_t>(d), raw);
+  else if (datatype == "UINT32") AppendValue(static_cast<uint32_t>(d), raw);
+  else if (datatype == "UINT16") AppendValue(static_cast<uint16_t>(d), raw);
+  else if (datatype == "UINT8") AppendValue(static_cast<uint8_t>(d), raw);
+  else return absl::UnimplementedError(absl::StrCat("JSON data of datatype ", datatype));
+  return absl::OkStatus();
+}
+
+// Nested or flat JSON arrays, row-major.
+absl::Status AppendJsonData(const rapidjson::Value& v, const std::string& datatype,
+                            std::string& raw) {
+  if (!v.IsArray()) return AppendJsonElement(v, datatype, raw);
+  for (const auto& element : v.GetArray()) {
+    if (absl::Status s = AppendJsonData(element, datatype, raw); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<RestRequestBody> EncodeRestInferRequest(const inference::ModelInferRequest& request) {
+  if (request.raw_input_contents_size() != request.inputs_size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the REST client sends inputs as raw contents: ", request.inputs_size(), " inputs but ",
+        request.raw_input_contents_size(), " raw_input_contents"));
+  }
+  rapidjson::StringBuffer buffer;
+  JsonWriter writer(buffer);
+  writer.StartObject();
+  if (!request.id().empty()) {
+    writer.Key("id");
+    writer.String(request.id().c_str(), request.id().size());
+  }
+  writer.Key("parameters");
+  writer.StartObject();
+  WriteParameters(request.parameters(), writer);
+  if (request.outputs_size() == 0 && !request.parameters().contains("binary_data_output")) {
+    writer.Key("binary_data_output");
+    writer.Bool(true);
+  }
+  writer.EndObject();
+  writer.Key("inputs");
+  writer.StartArray();
+  for (int i = 0; i < request.inputs_size(); ++i) {
+    const auto& input = request.inputs(i);
+    writer.StartObject();
+    writer.Key("name");
+    writer.String(input.name().c_str(), input.name().size());
+    writer.Key("datatype");
+    writer.String(input.datatype().c_str(), input.datatype().size());
+    writer.Key("shape");
+    writer.StartArray();
+    for (int64_t d : input.shape()) writer.Int64(d);
+    writer.EndArray();
+    writer.Key("parameters");
+    writer.StartObject();
+    WriteParameters(input.parameters(), writer);
+    writer.Key("binary_data_size");
+    writer.Uint64(request.raw_input_contents(i).size());
+    writer.EndObject();
+    writer.EndObject();
+  }
+  writer.EndArray();
+  if (request.outputs_size() > 0) {
+    writer.Key("outputs");
+    writer.StartArray();
+    for (const auto& output : request.outputs()) {
+      writer.StartObject();
+      writer.Key("name");
+      writer.String(output.name().c_str(), output.name().size());
+      writer.Key("parameters");
+      writer.StartObject();
+      WriteParameters(output.parameters(), writer);
+      writer.Key("binary_data");
+      writer.Bool(true);
+      writer.EndObject();
+      writer.EndObject();
+    }
+    writer.EndArray();
+  }
+  writer.EndObject();
+  RestRequestBody result;
+  result.body.assign(buffer.GetString(), buffer.GetSize());
+  result.json_size = result.body.size();
+  for (const std::string& raw : request.raw_input_contents()) result.body += raw;
+  return result;
+}
+
+absl::StatusOr<inference::ModelInferResponse> DecodeRestInferResponse(
+    std::string_view body, std::optional<size_t> json_size) {
+  const size_t header_size = json_size.value_or(body.size());
+  if (header_size > body.size()) {
+    return absl::InternalError(absl::StrCat("Inference-Header-Content-Length ", header_size,
+                                            " exceeds the response body (", body.size(),
+                                            " bytes)"));
+  }
+  rapidjson::Document json;
+  json.Parse(body.data(), header_size);
+  if (json.HasParseError() || !json.IsObject()) {
+    return absl::InternalError("the inference response is not a JSON object");
+  }
+  inference::ModelInferResponse response;
+  auto string_member = [&](const char* name) -> std::string {
+    auto it = json.FindMember(name);
+    return it != json.MemberEnd() && it->value.IsString() ? it->value.GetString() : "";
+  };
+  response.set_model_name(string_member("model_name"));
+  response.set_model_version(string_member("model_version"));
+  response.set_id(string_member("id"));
+  if (auto it = json.FindMember("parameters"); it != json.MemberEnd()) {
+    if (absl::Status s = ReadParameters(it->value, *response.mutable_parameters()); !s.ok()) {
+      return s;
+    }
+  }
+  auto outputs = json.FindMember("outputs");
+  if (outputs == json.MemberEnd() || !outputs->value.IsArray()) {
+    return absl::InternalError("the inference response has no 'outputs' array");
+  }
+  size_t offset = header_size;
+  for (const auto& item : outputs->value.GetArray()) {
+    if (!item.IsObject()) return absl::InternalError("an output is not a JSON object");
+    auto& output = *response.add_outputs();
+    auto member = [&](const char* name) -> const rapidjson::Value* {
+      auto it = item.FindMember(name);
+      return it == item.MemberEnd() ? nullptr : &it->value;
+    };
+    const rapidjson::Value* name = member("name");
+    const rapidjson::Value* datatype = member("datatype");
+    const rapidjson::Value* shape = member("shape");
+    if (!name || !name->IsString() || !datatype || !datatype->IsString() || !shape ||
+        !shape->IsArray()) {
+      return absl::InternalError("an output lacks name, datatype or shape");
+    }
+    output.set_name(name->GetString());
+    output.set_datatype(datatype->GetString());
+    for (const auto& d : shape->GetArray()) {
+      if (!d.IsInt64()) return absl::InternalError("an output shape is not integers");
+      output.add_shape(d.GetInt64());
+    }
+    std::string& raw = *response.add_raw_output_contents();
+    std::optional<uint64_t> binary_size;
+    if (const rapidjson::Value* parameters = member("parameters")) {
+      if (absl::Status s = ReadParameters(*parameters, *output.mutable_parameters()); !s.ok()) {
+        return s;
+      }
+      auto& output_parameters = *output.mutable_parameters();
+      if (auto it = output_parameters.find("binary_data_size"); it != output_parameters.end()) {
+        binary_size = it->second.int64_param();
+        output_parameters.erase(it);
+      }
+    }
+    if (binary_size) {
+      if (*binary_size > body.size() - offset) {
+        return absl::InternalError(absl::StrCat("output '", output.name(), "' claims ",
+                                                *binary_size, " binary bytes; ",
+                                                body.size() - offset, " remain"));
+      }
+      raw.assign(body.substr(offset, *binary_size));
+      offset += *binary_size;
+    } else if (const rapidjson::Value* data = member("data")) {
+      if (absl::Status s = AppendJsonData(*data, output.datatype(), raw); !s.ok()) return s;
+    } else {
+      return absl::InternalError(absl::StrCat("output '", output.name(), "' has no data"));
+    }
+  }
+  return response;
+}
+
+absl::Status JsonToMessage(std::string_view json, google::protobuf::Message* message) {
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  const auto status = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(json.data(), json.size()), message, options);
+  if (!status.ok()) {
+    return absl::InternalError(absl::StrCat("cannot read the server's ",
+                                            message->GetDescriptor()->name(), " JSON: ",
+                                            std::string(status.message())));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace convd::client

@@ -1,0 +1,38 @@
+// The client side of the KServe v2 REST inference body: requests always use
+// the binary tensor data extension (inputs as raw bytes after the JSON,
+// outputs asked for as binary), and responses are read whichever way the
+// server wrote each output (binary_data_size, or a JSON "data" array), into
+// the same ModelInferResponse a gRPC call returns.
+#ifndef CONVD_CLIENT_REST_CODEC_H_
+#define CONVD_CLIENT_REST_CODEC_H_
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "google/protobuf/message.h"
+#include "proto/inference.pb.h"
+
+namespace convd::client {
+
+struct RestRequestBody {
+  std::string body;
+  size_t json_size = 0;  // the Inference-Header-Content-Length header
+};
+
+// Inputs must be in raw_input_contents (one per input, in order).
+absl::StatusOr<RestRequestBody> EncodeRestInferRequest(const inference::ModelInferRequest& request);
+
+// `json_size`: the response's Inference-Header-Content-Length, if sent.
+absl::StatusOr<inference::ModelInferResponse> DecodeRestInferResponse(
+    std::string_view body, std::optional<size_t> json_size);
+
+// A REST JSON document (server metadata, model metadata, config, stats) into
+// its gRPC message; fields this client does not know are ignored.
+absl::Status JsonToMessage(std::string_view json, google::protobuf::Message* message);
+
+}  // namespace convd::client
+
+#endif  // CONVD_CLIENT_REST_CODEC_H_
