@@ -110,8 +110,8 @@ class GrpcClient final : public Client {
     const auto code = static_cast<absl::StatusCode>(status.error_code());
     if (code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kDeadlineExceeded) {
       // gRPC's own texts ("failed to connect to all addresses") do not say where.
-      return absl::Status(code, absl::StrCat(status.error_message(), " (convd at grpc://",
-                                             address_, ")"));
+      return absl::Status(code, absl::StrCat("convd at grpc://", address_, ": ",
+                                             status.error_message()));
     }
     return absl::Status(code, status.error_message());
   }

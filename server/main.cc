@@ -9,6 +9,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "server/cli_flags.h"
 #include "server/log.h"
 #include "server/server.h"
 
@@ -31,28 +32,10 @@ ABSL_FLAG(int, compute_threads, 0, "Compute threads shared by all models; 0: one
 ABSL_FLAG(int, drain_timeout_seconds, 60,
           "On SIGTERM, how long to wait for in-flight requests before cancelling them.");
 
-namespace {
-
-// Flags are documented with dashes (--model-repository) as users expect;
-// Abseil names them with underscores. Rewrites the name part of each
-// "--flag[=value]" argument in place, before parsing.
-void DashesToUnderscores(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    char* arg = argv[i];
-    if (arg[0] != '-' || arg[1] != '-') continue;
-    if (arg[2] == '\0') break;  // "--" ends the flags
-    for (char* c = arg + 2; *c != '\0' && *c != '='; ++c) {
-      if (*c == '-') *c = '_';
-    }
-  }
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "convd --model-repository=DIR [--grpc-port=8001] [--http-port=8000] [--device=auto|cpu|cuda] ...");
-  DashesToUnderscores(argc, argv);
+  convd::DashesToUnderscores(argc, argv);
   absl::ParseCommandLine(argc, argv);
 
   // Signals are taken synchronously by sigwait below, never by a handler

@@ -56,6 +56,15 @@ std::vector<std::string> BytesElements(const std::string& raw);
 
 int64_t Elements(const std::vector<int64_t>& shape);
 
+// Runs a program (argv[0] relative to the runfiles root, e.g.
+// "client/convctl") to completion with stdout and stderr captured.
+struct ToolResult {
+  int exit_code = -1;  // -1: it did not start or was killed by a signal
+  std::string out;
+  std::string err;
+};
+ToolResult RunTool(const std::vector<std::string>& argv);
+
 }  // namespace convd::e2e
 
 #endif  // CONVD_TESTS_E2E_E2E_UTIL_H_

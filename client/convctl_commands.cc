@@ -1,0 +1,211 @@
+// convctl's server and model commands: health, models, metadata, config,
+// stats, load, unload; and the dispatch.
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "client/convctl.h"
+#include "client/text_table.h"
+#include "google/protobuf/text_format.h"
+#include "nlohmann/json.hpp"
+#include "server/http/json_proto.h"
+
+namespace convd::client {
+namespace {
+
+nlohmann::json AsJson(const google::protobuf::Message& message) {
+  return nlohmann::json::parse(ProtoToJson(message));
+}
+
+std::string ShapeText(const google::protobuf::RepeatedField<int64_t>& shape) {
+  return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
+}
+
+std::string Milliseconds(const inference::StatisticDuration& d) {
+  if (d.count() == 0) return "-";
+  return absl::StrFormat("%.3f", static_cast<double>(d.ns()) / d.count() / 1e6);
+}
+
+absl::Status Usage(const std::string& message) {
+  return absl::InvalidArgumentError(absl::StrCat(message, " (convctl --help lists the commands)"));
+}
+
+}  // namespace
+
+absl::Status Health(Client& client, const std::string& server, const ConvctlOptions& options,
+                    std::ostream& out) {
+  auto live = client.ServerLive();
+  if (!live.ok()) return live.status();
+  auto ready = client.ServerReady();
+  if (!ready.ok()) return ready.status();
+  auto metadata = client.ServerMetadata();
+  if (!metadata.ok()) return metadata.status();
+  auto index = client.RepositoryIndex();
+  if (!index.ok()) return index.status();
+  if (options.json) {
+    nlohmann::json json = {{"server", server},
+                           {"live", *live},
+                           {"ready", *ready},
+                           {"metadata", AsJson(*metadata)},
+                           {"models", AsJson(*index)["models"]}};
+    out << json.dump(2) << "\n";
+  } else {
+    out << metadata->name() << " " << metadata->version() << " at " << server << ": "
+        << (*live ? "live" : "NOT live") << ", " << (*ready ? "ready" : "NOT ready") << "\n"
+        << "extensions: " << absl::StrJoin(metadata->extensions(), ", ") << "\n";
+    TextTable table({"model", "version", "state", "reason"});
+    for (const auto& model : index->models()) {
+      table.AddRow({model.name(), model.version(), model.state(), model.reason()});
+    }
+    out << table.Render();
+  }
+  if (!*live || !*ready) {
+    return absl::UnavailableError(absl::StrCat("convd at ", server, " is ",
+                                               *live ? "live but not ready" : "not live"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Models(Client& client, const ConvctlOptions& options, std::ostream& out) {
+  auto index = client.RepositoryIndex();
+  if (!index.ok()) return index.status();
+  if (options.json) {
+    out << AsJson(*index)["models"].dump(2) << "\n";
+    return absl::OkStatus();
+  }
+  TextTable table({"model", "version", "state", "reason"});
+  for (const auto& model : index->models()) {
+    table.AddRow({model.name(), model.version(), model.state(), model.reason()});
+  }
+  out << table.Render();
+  return absl::OkStatus();
+}
+
+absl::Status Metadata(Client& client, const std::string& model, const ConvctlOptions& options,
+                      std::ostream& out) {
+  auto metadata = client.ModelMetadata(model, options.model_version);
+  if (!metadata.ok()) return metadata.status();
+  if (options.json) {
+    out << AsJson(*metadata).dump(2) << "\n";
+    return absl::OkStatus();
+  }
+  out << "model " << metadata->name() << ", platform " << metadata->platform() << ", versions "
+      << absl::StrJoin(metadata->versions(), ", ") << "\n";
+  TextTable table({"tensor", "name", "datatype", "shape"});
+  for (const auto& input : metadata->inputs()) {
+    table.AddRow({"input", input.name(), input.datatype(), ShapeText(input.shape())});
+  }
+  for (const auto& output : metadata->outputs()) {
+    table.AddRow({"output", output.name(), output.datatype(), ShapeText(output.shape())});
+  }
+  out << table.Render();
+  return absl::OkStatus();
+}
+
+absl::Status Config(Client& client, const std::string& model, const ConvctlOptions& options,
+                    std::ostream& out) {
+  auto config = client.ModelConfig(model, options.model_version);
+  if (!config.ok()) return config.status();
+  if (options.json) {
+    out << AsJson(*config).dump(2) << "\n";
+    return absl::OkStatus();
+  }
+  // The text format is what config.pbtxt files are written in.
+  std::string text;
+  google::protobuf::TextFormat::PrintToString(*config, &text);
+  out << text;
+  return absl::OkStatus();
+}
+
+absl::Status Stats(Client& client, const std::string& model, const ConvctlOptions& options,
+                   std::ostream& out) {
+  auto stats = client.ModelStatistics(model, options.model_version);
+  if (!stats.ok()) return stats.status();
+  if (options.json) {
+    out << AsJson(*stats).dump(2) << "\n";
+    return absl::OkStatus();
+  }
+  TextTable table({"model", "version", "requests", "failed", "images", "batches", "avg batch",
+                   "request ms", "queue ms", "compute ms"});
+  for (const auto& m : stats->model_stats()) {
+    const auto& s = m.inference_stats();
+    inference::StatisticDuration compute;
+    compute.set_count(s.compute_infer().count());
+    compute.set_ns(s.compute_input().ns() + s.compute_infer().ns() + s.compute_output().ns());
+    table.AddRow({m.name(), m.version(), absl::StrCat(s.success().count()),
+                  absl::StrCat(s.fail().count()), absl::StrCat(m.inference_count()),
+                  absl::StrCat(m.execution_count()),
+                  m.execution_count() == 0
+                      ? "-"
+                      : absl::StrFormat("%.2f", static_cast<double>(m.inference_count()) /
+                                                    m.execution_count()),
+                  Milliseconds(s.success()), Milliseconds(s.queue()), Milliseconds(compute)});
+  }
+  out << table.Render();
+  // One model: its batches by size, which is what dynamic batching tuning needs.
+  if (stats->model_stats_size() == 1 && stats->model_stats(0).batch_stats_size() > 0) {
+    TextTable batches({"batch size", "executions", "compute ms", "ms per image"});
+    for (const auto& b : stats->model_stats(0).batch_stats()) {
+      const auto& infer = b.compute_infer();
+      const double ms = infer.count() == 0 ? 0 : static_cast<double>(infer.ns()) / infer.count() / 1e6;
+      batches.AddRow({absl::StrCat(b.batch_size()), absl::StrCat(infer.count()),
+                      absl::StrFormat("%.3f", ms),
+                      absl::StrFormat("%.3f", b.batch_size() ? ms / b.batch_size() : 0.0)});
+    }
+    out << "\n" << batches.Render();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunCommand(const Command& command, const ConvctlOptions& options, Client& client,
+                        const std::string& server, std::ostream& out) {
+  const std::string& name = command.name;
+  const auto& args = command.args;
+  auto want = [&](size_t min, size_t max, const char* form) -> absl::Status {
+    if (args.size() < min || args.size() > max) {
+      return Usage(absl::StrCat("usage: convctl ", form));
+    }
+    return absl::OkStatus();
+  };
+  if (name == "health") {
+    if (auto s = want(0, 0, "health"); !s.ok()) return s;
+    return Health(client, server, options, out);
+  }
+  if (name == "models") {
+    if (auto s = want(0, 0, "models"); !s.ok()) return s;
+    return Models(client, options, out);
+  }
+  if (name == "metadata" || name == "config" || name == "load" || name == "unload") {
+    if (auto s = want(1, 1, absl::StrCat(name, " MODEL").c_str()); !s.ok()) return s;
+    if (name == "metadata") return Metadata(client, args[0], options, out);
+    if (name == "config") return Config(client, args[0], options, out);
+    const bool load = name == "load";
+    absl::Status status = load ? client.LoadModel(args[0]) : client.UnloadModel(args[0]);
+    if (!status.ok()) return status;
+    if (options.json) {
+      out << nlohmann::json({{"model", args[0]}, {load ? "loaded" : "unloaded", true}}).dump()
+          << "\n";
+    } else {
+      out << (load ? "loaded " : "unloaded ") << args[0] << "\n";
+    }
+    return absl::OkStatus();
+  }
+  if (name == "stats") {
+    if (auto s = want(0, 1, "stats [MODEL]"); !s.ok()) return s;
+    return Stats(client, args.empty() ? "" : args[0], options, out);
+  }
+  if (name == "infer") {
+    if (auto s = want(1, 1, "infer MODEL --input FILE.npy|--random [--batch N]"); !s.ok()) {
+      return s;
+    }
+    return Infer(client, args[0], options, out);
+  }
+  if (name == "classify") {
+    if (auto s = want(2, 1 << 20, "classify MODEL IMAGE... [-k 5]"); !s.ok()) return s;
+    return Classify(client, args[0], {args.begin() + 1, args.end()}, options, out);
+  }
+  return Usage(absl::StrCat("unknown command '", name, "'"));
+}
+
+}  // namespace convd::client

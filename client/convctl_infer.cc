@@ -1,0 +1,284 @@
+// convctl infer and classify: build the request from a .npy file, random
+// values or image files, send it, print the top classes (and with --stats
+// the server's per-layer table of the forward pass that ran it).
+#include <algorithm>
+#include <fstream>
+#include <numeric>
+#include <random>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "client/convctl.h"
+#include "client/npy.h"
+#include "client/text_table.h"
+#include "engine/stats.h"
+#include "nlohmann/json.hpp"
+#include "server/core/bytes_tensor.h"
+
+namespace convd::client {
+namespace {
+
+using TensorMetadata = inference::ModelMetadataResponse::TensorMetadata;
+
+absl::StatusOr<inference::ModelMetadataResponse> SingleInputMetadata(
+    Client& client, const std::string& model, const ConvctlOptions& options) {
+  auto metadata = client.ModelMetadata(model, options.model_version);
+  if (!metadata.ok()) return metadata.status();
+  if (metadata->inputs_size() != 1 || metadata->outputs_size() < 1) {
+    return absl::UnimplementedError(absl::StrCat(
+        "convctl sends one input; model '", model, "' has ", metadata->inputs_size()));
+  }
+  return metadata;
+}
+
+// The response's layer_stats parameter as the engine's table, or as JSON.
+absl::Status AppendLayerStats(const inference::ModelInferResponse& response,
+                              const ConvctlOptions& options, std::ostream& out,
+                              nlohmann::json* json) {
+  auto it = response.parameters().find("layer_stats");
+  if (it == response.parameters().end()) {
+    return absl::InternalError("the server returned no layer_stats parameter");
+  }
+  if (json != nullptr) {
+    (*json)["layer_stats"] = nlohmann::json::parse(it->second.string_param(), nullptr, false);
+    return absl::OkStatus();
+  }
+  auto stats = ModelStatsFromJson(it->second.string_param());
+  if (!stats.ok()) return stats.status();
+  out << "\n" << stats->ToTable();
+  return absl::OkStatus();
+}
+
+std::string ReadFile(const std::string& path, bool* ok) {
+  std::ifstream file(path, std::ios::binary);
+  *ok = static_cast<bool>(file);
+  std::stringstream contents;
+  contents << file.rdbuf();
+  return contents.str();
+}
+
+// A random tensor for the model's input at `batch` rows: uniform [0, 1)
+// floats or uniform bytes, freshly seeded.
+absl::StatusOr<NpyArray> RandomInput(const TensorMetadata& input, int batch) {
+  NpyArray array;
+  array.datatype = input.datatype();
+  int64_t elements = 1;
+  for (int64_t d : input.shape()) {
+    array.shape.push_back(d < 0 ? batch : d);
+    elements *= array.shape.back();
+  }
+  std::mt19937 rng(std::random_device{}());
+  if (array.datatype == "FP32") {
+    std::vector<float> values(elements);
+    std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+    for (float& v : values) v = uniform(rng);
+    array.data.assign(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));
+  } else if (array.datatype == "UINT8") {
+    std::uniform_int_distribution<int> uniform(0, 255);
+    array.data.resize(elements);
+    for (char& c : array.data) c = static_cast<char>(uniform(rng));
+  } else {
+    return absl::UnimplementedError(
+        absl::StrCat("--random makes FP32 or UINT8 inputs; the model takes ", array.datatype));
+  }
+  return array;
+}
+
+// Rows of a [rows, classes] FP32 output, each as its top k (index, score).
+std::vector<std::vector<std::pair<int, float>>> TopK(const std::string& raw, int64_t rows, int k) {
+  std::vector<std::vector<std::pair<int, float>>> result;
+  if (rows <= 0) return result;
+  const int64_t classes = static_cast<int64_t>(raw.size() / sizeof(float)) / rows;
+  const auto* values = reinterpret_cast<const float*>(raw.data());
+  for (int64_t r = 0; r < rows; ++r) {
+    std::vector<int> order(classes);
+    std::iota(order.begin(), order.end(), 0);
+    const int top = static_cast<int>(std::min<int64_t>(k, classes));
+    std::partial_sort(order.begin(), order.begin() + top, order.end(), [&](int a, int b) {
+      return values[r * classes + a] > values[r * classes + b];
+    });
+    std::vector<std::pair<int, float>> row;
+    for (int i = 0; i < top; ++i) row.emplace_back(order[i], values[r * classes + order[i]]);
+    result.push_back(std::move(row));
+  }
+  return result;
+}
+
+}  // namespace
+
+absl::Status Infer(Client& client, const std::string& model, const ConvctlOptions& options,
+                   std::ostream& out) {
+  if (options.input_npy.empty() == !options.random_input) {
+    return absl::InvalidArgumentError("infer needs exactly one of --input FILE.npy or --random");
+  }
+  auto metadata = SingleInputMetadata(client, model, options);
+  if (!metadata.ok()) return metadata.status();
+  const TensorMetadata& input = metadata->inputs(0);
+  absl::StatusOr<NpyArray> array;
+  if (options.random_input) {
+    if (options.batch < 1) return absl::InvalidArgumentError("--batch must be at least 1");
+    array = RandomInput(input, options.batch);
+  } else {
+    array = ReadNpy(options.input_npy);
+    // One sample without its batch dimension gets one.
+    if (array.ok() && input.shape_size() > 0 && input.shape(0) < 0 &&
+        static_cast<int>(array->shape.size()) == input.shape_size() - 1) {
+      array->shape.insert(array->shape.begin(), 1);
+    }
+  }
+  if (!array.ok()) return array.status();
+  // The datatype goes as the file has it: the server takes UINT8 pixels for
+  // FP32 inputs and names any other mismatch.
+  inference::ModelInferRequest request;
+  request.set_model_name(model);
+  request.set_model_version(options.model_version);
+  auto* tensor = request.add_inputs();
+  tensor->set_name(input.name());
+  tensor->set_datatype(array->datatype);
+  for (int64_t d : array->shape) tensor->add_shape(d);
+  request.add_raw_input_contents(array->data);
+  if (options.layer_stats) (*request.mutable_parameters())["layer_stats"].set_bool_param(true);
+  auto response = client.Infer(request);
+  if (!response.ok()) return response.status();
+
+  if (!options.output_npy.empty()) {
+    const auto& output = response->outputs(0);
+    NpyArray result{output.datatype(), {output.shape().begin(), output.shape().end()},
+                    response->raw_output_contents(0)};
+    if (absl::Status s = WriteNpy(options.output_npy, result); !s.ok()) return s;
+  }
+  const int64_t rows = array->shape.empty() ? 1 : array->shape[0];
+  if (options.json) {
+    nlohmann::json json = {{"model_name", response->model_name()},
+                           {"model_version", response->model_version()}};
+    json["outputs"] = nlohmann::json::array();
+    for (int i = 0; i < response->outputs_size(); ++i) {
+      const auto& output = response->outputs(i);
+      nlohmann::json o = {{"name", output.name()},
+                          {"datatype", output.datatype()},
+                          {"shape", std::vector<int64_t>(output.shape().begin(),
+                                                         output.shape().end())}};
+      if (output.datatype() == "FP32") {
+        const std::string& raw = response->raw_output_contents(i);
+        const auto* values = reinterpret_cast<const float*>(raw.data());
+        o["data"] = std::vector<float>(values, values + raw.size() / sizeof(float));
+      }
+      json["outputs"].push_back(std::move(o));
+    }
+    if (options.layer_stats) {
+      if (absl::Status s = AppendLayerStats(*response, options, out, &json); !s.ok()) return s;
+    }
+    out << json.dump(2) << "\n";
+    return absl::OkStatus();
+  }
+  for (int i = 0; i < response->outputs_size(); ++i) {
+    const auto& output = response->outputs(i);
+    out << "output " << output.name() << ": " << output.datatype() << " ["
+        << absl::StrJoin(output.shape(), ", ") << "]"
+        << (options.output_npy.empty() || i > 0 ? "" : " written to " + options.output_npy)
+        << "\n";
+  }
+  const auto& first = response->outputs(0);
+  if (first.datatype() == "FP32" && first.shape_size() == 2) {
+    TextTable table({"row", "rank", "class", "score"});
+    const auto top_by_row = TopK(response->raw_output_contents(0), rows, options.top_k);
+    for (int64_t r = 0; r < static_cast<int64_t>(top_by_row.size()); ++r) {
+      const auto& top = top_by_row[r];
+      for (size_t j = 0; j < top.size(); ++j) {
+        table.AddRow({j == 0 ? absl::StrCat(r) : "", absl::StrCat(j + 1),
+                      absl::StrCat(top[j].first), absl::StrFormat("%.6f", top[j].second)});
+      }
+    }
+    out << table.Render();
+  }
+  if (options.layer_stats) return AppendLayerStats(*response, options, out, nullptr);
+  return absl::OkStatus();
+}
+
+absl::Status Classify(Client& client, const std::string& model,
+                      const std::vector<std::string>& images, const ConvctlOptions& options,
+                      std::ostream& out) {
+  if (options.top_k < 1) return absl::InvalidArgumentError("-k must be at least 1");
+  auto metadata = SingleInputMetadata(client, model, options);
+  if (!metadata.ok()) return metadata.status();
+  const TensorMetadata& output = metadata->outputs(0);
+  const int64_t classes = output.shape_size() > 0 ? output.shape(output.shape_size() - 1) : 0;
+  // Asking for more classes than the model has means all of them.
+  const int k = static_cast<int>(classes > 0 ? std::min<int64_t>(options.top_k, classes)
+                                             : options.top_k);
+  inference::ModelInferRequest request;
+  request.set_model_name(model);
+  request.set_model_version(options.model_version);
+  auto* tensor = request.add_inputs();
+  tensor->set_name(metadata->inputs(0).name());
+  tensor->set_datatype("BYTES");
+  tensor->add_shape(static_cast<int64_t>(images.size()));
+  std::string& raw = *request.add_raw_input_contents();
+  for (const std::string& path : images) {
+    bool ok = false;
+    const std::string bytes = ReadFile(path, &ok);
+    if (!ok) return absl::NotFoundError(absl::StrCat("cannot read image ", path));
+    AppendBytesElement(bytes, raw);
+  }
+  auto* requested = request.add_outputs();
+  requested->set_name(output.name());
+  (*requested->mutable_parameters())["classification"].set_int64_param(k);
+  if (options.layer_stats) (*request.mutable_parameters())["layer_stats"].set_bool_param(true);
+  auto response = client.Infer(request);
+  if (!response.ok()) {
+    // The server names images by index; say which file that is.
+    std::vector<std::string> numbered;
+    for (size_t i = 0; i < images.size(); ++i) numbered.push_back(absl::StrCat(i, "=", images[i]));
+    return absl::Status(response.status().code(),
+                        absl::StrCat(response.status().message(), " [images: ",
+                                     absl::StrJoin(numbered, ", "), "]"));
+  }
+  std::vector<std::string_view> results;
+  if (absl::Status s = SplitBytesTensor(response->raw_output_contents(0), results); !s.ok()) {
+    return s;
+  }
+  if (results.size() != images.size() * k) {
+    return absl::InternalError(absl::StrCat("expected ", images.size() * k,
+                                            " classification results; got ", results.size()));
+  }
+  nlohmann::json json = {{"model_name", response->model_name()},
+                         {"model_version", response->model_version()},
+                         {"results", nlohmann::json::array()}};
+  TextTable table({"image", "rank", "class", "label", "score"});
+  for (size_t i = 0; i < images.size(); ++i) {
+    nlohmann::json classes_json = nlohmann::json::array();
+    for (int j = 0; j < k; ++j) {
+      // "score:index[:label]"; a label may itself contain ':'.
+      std::vector<std::string> parts =
+          absl::StrSplit(std::string(results[i * k + j]), absl::MaxSplits(':', 2));
+      double score = 0;
+      int index = -1;
+      if (parts.size() < 2 || !absl::SimpleAtod(parts[0], &score) ||
+          !absl::SimpleAtoi(parts[1], &index)) {
+        return absl::InternalError(
+            absl::StrCat("malformed classification '", std::string(results[i * k + j]), "'"));
+      }
+      const std::string label = parts.size() > 2 ? parts[2] : "";
+      table.AddRow({j == 0 ? images[i] : "", absl::StrCat(j + 1), absl::StrCat(index), label,
+                    absl::StrFormat("%.6f", score)});
+      classes_json.push_back({{"index", index}, {"label", label}, {"score", score}});
+    }
+    json["results"].push_back({{"image", images[i]}, {"classes", classes_json}});
+  }
+  if (options.json) {
+    if (options.layer_stats) {
+      if (absl::Status s = AppendLayerStats(*response, options, out, &json); !s.ok()) return s;
+    }
+    out << json.dump(2) << "\n";
+    return absl::OkStatus();
+  }
+  out << table.Render();
+  if (options.layer_stats) return AppendLayerStats(*response, options, out, nullptr);
+  return absl::OkStatus();
+}
+
+}  // namespace convd::client
