@@ -41,7 +41,7 @@ MODEL ?= models/lenet5
 # (see bench/gpu_check.sh).
 GPU_TEST_TARGETS := //kernels/cuda:elementwise_test
 
-.PHONY: all deps build test test-asan test-tsan test-tritonclient serve bench gpu-carry clean \
+.PHONY: all deps build test test-asan test-tsan test-tritonclient serve smoke bench gpu-carry clean \
   fuzz-onnx fuzz-image fuzz-rest
 
 all: build
@@ -75,6 +75,12 @@ test-tsan: deps
 # Serves the bundled models (gRPC on 8001) until Ctrl-C, which drains.
 serve: build
 	./bazel-bin/server/convd --model-repository=models --grpc-port=$(GRPC_PORT) --http-port=$(HTTP_PORT)
+
+# Starts convd on free loopback ports, runs convctl against every bundled
+# model (health, metadata, classify its samples over gRPC and HTTP, stats)
+# and stops it.
+smoke: build
+	tools/smoke.sh models
 
 GRPC_PORT ?= 8001
 HTTP_PORT ?= 8000
