@@ -78,12 +78,6 @@ test-tsan: deps
 serve: build
 	./bazel-bin/server/convd --model-repository=models --grpc-port=$(GRPC_PORT) --http-port=$(HTTP_PORT)
 
-# Starts convd on free loopback ports, runs convctl against every bundled
-# model (health, metadata, classify its samples over gRPC and HTTP, stats)
-# and stops it.
-smoke: build
-	tools/smoke.sh models
-
 GRPC_PORT ?= 8001
 HTTP_PORT ?= 8000
 
@@ -93,6 +87,12 @@ $(VENV_STAMP):
 	/usr/bin/python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet '$(TRITONCLIENT)'
 	touch $@
+
+# Starts convd on free loopback ports, runs convctl against every bundled
+# model (health, metadata, classify its samples over gRPC and HTTP, stats)
+# and stops it; client/python/classify.py (tritonclient, in .venv) too.
+smoke: build $(VENV_STAMP)
+	tools/smoke.sh models
 
 test-tritonclient: build $(VENV_STAMP)
 	$(VENV)/bin/python tests/tritonclient/grpc_client_test.py bazel-bin/server/convd models

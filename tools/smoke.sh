@@ -3,6 +3,8 @@
 # runs convctl against it as a user would (health; metadata and a
 # classification of each model's bundled sample images over gRPC and HTTP;
 # stats), then stops it with SIGTERM and checks it exited cleanly.
+# With a Python that has tritonclient[http] (PYTHON, default .venv's), the
+# Python example client/python/classify.py classifies the samples too.
 # Usage: tools/smoke.sh [MODEL_REPOSITORY]   (from the repository root, after a build)
 set -euo pipefail
 repository=${1:-models}
@@ -41,6 +43,15 @@ for model in $models; do
   run --url "$grpc" classify "$model" "${samples[@]}" -k 3
   run --url "$http" classify "$model" "${samples[@]}" -k 3
 done
+python=${PYTHON:-.venv/bin/python}
+if "$python" -c "import tritonclient.http" 2>/dev/null; then
+  for model in $models; do
+    echo "\$ client/python/classify.py --url 127.0.0.1:$http_port $model ..."
+    "$python" client/python/classify.py --url "127.0.0.1:$http_port" -k 2 "$model" \
+      "$repository/$model"/samples/*
+    echo
+  done
+fi
 run --url "$http" stats
 kill -TERM "$pid"
 if ! wait "$pid"; then cat "$log"; echo "smoke: convd did not exit cleanly on SIGTERM"; exit 1; fi
