@@ -141,7 +141,7 @@ fuzz-image: deps
 fuzz-rest: deps
 	$(BAZEL) build -c opt //tools:make_fuzz_seeds //proto:inference_cc_proto
 	mkdir -p .fuzz/rest/corpus && ./bazel-bin/tools/make_fuzz_seeds rest .fuzz/rest/corpus
-	$(FUZZ_CXX) tests/fuzz/rest_infer_fuzzer.cc server/http/infer_json.cc server/core/bytes_tensor.cc \
+	$(FUZZ_CXX) tests/fuzz/rest_infer_fuzzer.cc server/http/infer_json.cc server/http/json_tensor.cc server/core/bytes_tensor.cc \
 	  bazel-bin/proto/inference.pb.cc bazel-bin/proto/model_config.pb.cc -o .fuzz/rest/fuzzer \
 	  -lprotobuf $(FUZZ_ABSL)
 	cd .fuzz/rest && ./fuzzer -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=4096 corpus

@@ -1,99 +1,35 @@
 #include "client/rest_codec.h"
 
 #include <cstdint>
-#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
 #include "rapidjson/document.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
-#include "server/core/bytes_tensor.h"
+#include "server/http/json_tensor.h"
 
 namespace convd::client {
 namespace {
 
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 using ParameterMap = google::protobuf::Map<std::string, inference::InferParameter>;
 
 void WriteParameters(const ParameterMap& parameters, JsonWriter& writer) {
   for (const auto& [key, value] : parameters) {
     writer.Key(key.c_str());
-    switch (value.parameter_choice_case()) {
-      case inference::InferParameter::kBoolParam: writer.Bool(value.bool_param()); break;
-      case inference::InferParameter::kInt64Param: writer.Int64(value.int64_param()); break;
-      case inference::InferParameter::kUint64Param: writer.Uint64(value.uint64_param()); break;
-      case inference::InferParameter::kDoubleParam: writer.Double(value.double_param()); break;
-      case inference::InferParameter::kStringParam:
-        writer.String(value.string_param().c_str(), value.string_param().size());
-        break;
-      default: writer.Null(); break;
-    }
+    WriteParameter(value, writer);
   }
 }
 
 absl::Status ReadParameters(const rapidjson::Value& json, ParameterMap& parameters) {
   if (!json.IsObject()) return absl::InternalError("response 'parameters' is not an object");
   for (auto it = json.MemberBegin(); it != json.MemberEnd(); ++it) {
-    inference::InferParameter& p = parameters[it->name.GetString()];
-    const rapidjson::Value& v = it->value;
-    if (v.IsBool()) {
-      p.set_bool_param(v.GetBool());
-    } else if (v.IsInt64()) {
-      p.set_int64_param(v.GetInt64());
-    } else if (v.IsUint64()) {
-      p.set_uint64_param(v.GetUint64());
-    } else if (v.IsNumber()) {
-      p.set_double_param(v.GetDouble());
-    } else if (v.IsString()) {
-      p.set_string_param(std::string(v.GetString(), v.GetStringLength()));
+    const std::string key(it->name.GetString(), it->name.GetStringLength());
+    if (absl::Status s = JsonToParameter(absl::StrCat("response parameter '", key, "'"),
+                                         it->value, parameters[key]);
+        !s.ok()) {
+      return absl::InternalError(s.message());
     }
-  }
-  return absl::OkStatus();
-}
-
-template <typename T>
-void AppendValue(T value, std::string& raw) {
-  char bytes[sizeof(T)];
-  std::memcpy(bytes, &value, sizeof(T));
-  raw.append(bytes, sizeof(T));
-}
-
-// One JSON element of `datatype` appended to `raw` as the binary layout has it.
-absl::Status AppendJsonElement(const rapidjson::Value& v, const std::string& datatype,
-                               std::string& raw) {
-  if (datatype == "BYTES") {
-    if (!v.IsString()) return absl::InternalError("BYTES data element is not a string");
-    AppendBytesElement(std::string_view(v.GetString(), v.GetStringLength()), raw);
-    return absl::OkStatus();
-  }
-  if (datatype == "BOOL") {
-    if (!v.IsBool()) return absl::InternalError("BOOL data element is not a bool");
-    raw.push_back(v.GetBool() ? 1 : 0);
-    return absl::OkStatus();
-  }
-  if (!v.IsNumber()) return absl::InternalError(absl::StrCat(datatype, " data element is not a number"));
-  const double d = v.GetDouble();
-  if (datatype == "FP32") AppendValue(static_cast<float>(d), raw);
-  else if (datatype == "FP64") AppendValue(d, raw);
-  else if (datatype == "INT64") AppendValue(v.IsInt64() ? v.GetInt64() : static_cast<int64_t>(d), raw);
-  else if (datatype == "INT32") AppendValue(static_cast<int32_t>(d), raw);
-  else if (datatype == "INT16") AppendValue(static_cast<int16_t>(d), raw);
-  else if (datatype == "INT8") AppendValue(static_cast<int8_t>(d), raw);
-  else if (datatype == "UINT64") AppendValue(v.IsUint64() ? v.GetUint64() : static_cast<uint64_t>(d), raw);
-  else if (datatype == "UINT32") AppendValue(static_cast<uint32_t>(d), raw);
-  else if (datatype == "UINT16") AppendValue(static_cast<uint16_t>(d), raw);
-  else if (datatype == "UINT8") AppendValue(static_cast<uint8_t>(d), raw);
-  else return absl::UnimplementedError(absl::StrCat("JSON data of datatype ", datatype));
-  return absl::OkStatus();
-}
-
-// Nested or flat JSON arrays, row-major.
-absl::Status AppendJsonData(const rapidjson::Value& v, const std::string& datatype,
-                            std::string& raw) {
-  if (!v.IsArray()) return AppendJsonElement(v, datatype, raw);
-  for (const auto& element : v.GetArray()) {
-    if (absl::Status s = AppendJsonData(element, datatype, raw); !s.ok()) return s;
   }
   return absl::OkStatus();
 }
@@ -240,7 +176,12 @@ absl::StatusOr<inference::ModelInferResponse> DecodeRestInferResponse(
       raw.assign(body.substr(offset, *binary_size));
       offset += *binary_size;
     } else if (const rapidjson::Value* data = member("data")) {
-      if (absl::Status s = AppendJsonData(*data, output.datatype(), raw); !s.ok()) return s;
+      int64_t count = 0;
+      if (absl::Status s = AppendJsonData(absl::StrCat("output '", output.name(), "'"), *data,
+                                          output.datatype(), raw, count);
+          !s.ok()) {
+        return absl::InternalError(s.message());
+      }
     } else {
       return absl::InternalError(absl::StrCat("output '", output.name(), "' has no data"));
     }

@@ -12,6 +12,7 @@
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 #include "server/core/bytes_tensor.h"
+#include "server/http/json_tensor.h"
 
 namespace convd {
 namespace {
@@ -20,134 +21,9 @@ using inference::InferParameter;
 using rapidjson::Value;
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
-// Deeper "data" nesting than any tensor rank is refused, so a hostile body
-// cannot recurse without bound.
-constexpr int kMaxDataDepth = 16;
 constexpr int64_t kMaxElements = int64_t{1} << 40;
 
 absl::Status Invalid(const std::string& message) { return absl::InvalidArgumentError(message); }
-
-absl::Status ToParameter(const std::string& where, const Value& value, InferParameter& out) {
-  if (value.IsBool()) {
-    out.set_bool_param(value.GetBool());
-  } else if (value.IsInt64()) {
-    out.set_int64_param(value.GetInt64());
-  } else if (value.IsUint64()) {
-    out.set_uint64_param(value.GetUint64());
-  } else if (value.IsDouble()) {
-    out.set_double_param(value.GetDouble());
-  } else if (value.IsString()) {
-    out.set_string_param(std::string(value.GetString(), value.GetStringLength()));
-  } else {
-    return Invalid(absl::StrCat(where, " must be a bool, number or string"));
-  }
-  return absl::OkStatus();
-}
-
-template <typename T>
-void AppendBytes(T value, std::string& raw) {
-  char bytes[sizeof(T)];
-  std::memcpy(bytes, &value, sizeof(T));
-  raw.append(bytes, sizeof(T));
-}
-
-// Appends one scalar of a datatype to the raw bytes; false if `value` is
-// not of that type (or out of its range). Resolved once per input.
-using AppendScalar = bool (*)(const Value& value, std::string& raw);
-
-template <typename T>
-bool AppendInteger(const Value& value, std::string& raw) {
-  if constexpr (std::is_signed_v<T>) {
-    if (!value.IsInt64()) return false;
-    const int64_t v = value.GetInt64();
-    if (v < std::numeric_limits<T>::min() || v > std::numeric_limits<T>::max()) return false;
-    AppendBytes(static_cast<T>(v), raw);
-  } else {
-    if (!value.IsUint64()) return false;
-    const uint64_t v = value.GetUint64();
-    if (v > std::numeric_limits<T>::max()) return false;
-    AppendBytes(static_cast<T>(v), raw);
-  }
-  return true;
-}
-
-bool AppendFp32(const Value& value, std::string& raw) {
-  if (!value.IsNumber()) return false;
-  AppendBytes(static_cast<float>(value.GetDouble()), raw);
-  return true;
-}
-
-bool AppendFp64(const Value& value, std::string& raw) {
-  if (!value.IsNumber()) return false;
-  AppendBytes(value.GetDouble(), raw);
-  return true;
-}
-
-bool AppendBytesElement(const Value& value, std::string& raw) {
-  if (!value.IsString()) return false;
-  AppendBytes(static_cast<uint32_t>(value.GetStringLength()), raw);
-  raw.append(value.GetString(), value.GetStringLength());
-  return true;
-}
-
-bool AppendBool(const Value& value, std::string& raw) {
-  if (!value.IsBool()) return false;
-  raw.push_back(value.GetBool() ? 1 : 0);
-  return true;
-}
-
-// The appender and element size of a datatype; null for datatypes with no
-// JSON form (FP16, BF16).
-std::pair<AppendScalar, size_t> AppenderFor(const std::string& datatype) {
-  static const std::map<std::string, std::pair<AppendScalar, size_t>> kAppenders = {
-      {"FP32", {AppendFp32, 4}},
-      {"FP64", {AppendFp64, 8}},
-      {"BYTES", {AppendBytesElement, 0}},
-      {"BOOL", {AppendBool, 1}},
-      {"UINT8", {AppendInteger<uint8_t>, 1}},
-      {"UINT16", {AppendInteger<uint16_t>, 2}},
-      {"UINT32", {AppendInteger<uint32_t>, 4}},
-      {"UINT64", {AppendInteger<uint64_t>, 8}},
-      {"INT8", {AppendInteger<int8_t>, 1}},
-      {"INT16", {AppendInteger<int16_t>, 2}},
-      {"INT32", {AppendInteger<int32_t>, 4}},
-      {"INT64", {AppendInteger<int64_t>, 8}},
-  };
-  auto it = kAppenders.find(datatype);
-  return it == kAppenders.end() ? std::pair<AppendScalar, size_t>{nullptr, 0} : it->second;
-}
-
-// Flattens "data" (row-major, nested or flat) into raw bytes.
-absl::Status AppendData(const std::string& input, const Value& data, AppendScalar append,
-                        const std::string& datatype, int depth, std::string& raw,
-                        int64_t& count) {
-  if (!data.IsArray()) {
-    if (!append(data, raw)) {
-      return Invalid(absl::StrCat("input '", input, "': element ", count,
-                                  " of 'data' is not a ", datatype, " value"));
-    }
-    ++count;
-    return absl::OkStatus();
-  }
-  if (depth >= kMaxDataDepth) {
-    return Invalid(absl::StrCat("input '", input, "': 'data' is nested deeper than ",
-                                kMaxDataDepth, " levels"));
-  }
-  for (const Value& element : data.GetArray()) {
-    if (element.IsArray()) {
-      if (absl::Status s = AppendData(input, element, append, datatype, depth + 1, raw, count);
-          !s.ok()) {
-        return s;
-      }
-    } else if (!append(element, raw)) {
-      return Invalid(absl::StrCat("input '", input, "': element ", count,
-                                  " of 'data' is not a ", datatype, " value"));
-    } else {
-      ++count;
-    }
-  }
-  return absl::OkStatus();
-}
 
 absl::StatusOr<std::string> StringMember(const Value& object, const char* name,
                                          const std::string& where) {
@@ -196,7 +72,7 @@ absl::Status ParseInput(const Value& input, int index, std::string_view body, bo
         binary_size = param.value.GetUint64();
         continue;
       }
-      if (absl::Status s = ToParameter(absl::StrCat("input '", *name, "' parameter '", key, "'"),
+      if (absl::Status s = JsonToParameter(absl::StrCat("input '", *name, "' parameter '", key, "'"),
                                        param.value, (*tensor->mutable_parameters())[key]);
           !s.ok()) {
         return s;
@@ -225,14 +101,11 @@ absl::Status ParseInput(const Value& input, int index, std::string_view body, bo
   if (!has_data) {
     return Invalid(absl::StrCat("input '", *name, "' needs 'data' or a binary_data_size parameter"));
   }
-  const auto [append, element_size] = AppenderFor(*datatype);
-  if (append == nullptr) {
-    return Invalid(absl::StrCat("input '", *name, "': datatype '", *datatype,
-                                "' cannot be sent as JSON data (use binary data)"));
-  }
-  raw.reserve(static_cast<size_t>(std::min<int64_t>(elements, 1 << 26)) * element_size);
+  raw.reserve(static_cast<size_t>(std::min<int64_t>(elements, 1 << 26)) *
+              JsonElementBytes(*datatype));
   int64_t count = 0;
-  if (absl::Status s = AppendData(*name, input["data"], append, *datatype, 0, raw, count);
+  if (absl::Status s =
+          AppendJsonData(absl::StrCat("input '", *name, "'"), input["data"], *datatype, raw, count);
       !s.ok()) {
     return s;
   }
@@ -264,7 +137,7 @@ absl::Status ParseOutput(const Value& output, int index, RestInferRequest& out) 
       if (param.value.GetBool()) out.binary_outputs.insert(*name);
       continue;
     }
-    if (absl::Status s = ToParameter(absl::StrCat("output '", *name, "' parameter '", key, "'"),
+    if (absl::Status s = JsonToParameter(absl::StrCat("output '", *name, "' parameter '", key, "'"),
                                      param.value, (*requested->mutable_parameters())[key]);
         !s.ok()) {
       return s;
@@ -310,7 +183,7 @@ absl::StatusOr<RestInferRequest> ParseRestInferRequest(std::string_view body,
         out.all_outputs_binary = param.value.GetBool();
         continue;
       }
-      if (absl::Status s = ToParameter(absl::StrCat("parameter '", key, "'"), param.value,
+      if (absl::Status s = JsonToParameter(absl::StrCat("parameter '", key, "'"), param.value,
                                        (*out.request.mutable_parameters())[key]);
           !s.ok()) {
         return s;
@@ -346,20 +219,6 @@ absl::StatusOr<RestInferRequest> ParseRestInferRequest(std::string_view body,
 }
 
 namespace {
-
-void WriteParameter(const InferParameter& parameter, Writer& writer) {
-  switch (parameter.parameter_choice_case()) {
-    case InferParameter::kBoolParam: writer.Bool(parameter.bool_param()); break;
-    case InferParameter::kInt64Param: writer.Int64(parameter.int64_param()); break;
-    case InferParameter::kUint64Param: writer.Uint64(parameter.uint64_param()); break;
-    case InferParameter::kDoubleParam: writer.Double(parameter.double_param()); break;
-    case InferParameter::kStringParam:
-      writer.String(parameter.string_param().data(),
-                    static_cast<rapidjson::SizeType>(parameter.string_param().size()));
-      break;
-    default: writer.Null();
-  }
-}
 
 // FP32 with the shortest text that reads back as the same float.
 void WriteFloat(float value, Writer& writer) {
