@@ -1,6 +1,8 @@
 // convload's parts that need no server: sweeps, percentiles, the reports.
 // (tests/e2e:convload_test runs the whole tool against a real server.)
+#include <atomic>
 #include <random>
+#include <thread>
 
 #include "client/load_generator.h"
 #include "client/load_report.h"
@@ -101,6 +103,158 @@ TEST(LoadReportTest, SvgHasALinePerBatchSizeInEachPanel) {
   EXPECT_NE(svg.find("a &lt;b&gt; &amp; c"), std::string::npos) << "text is escaped";
   EXPECT_NE(svg.find("concurrency (log scale)"), std::string::npos);
   EXPECT_NE(svg.find(">batch 8<"), std::string::npos);
+}
+
+// The generator's own logic, without a server: a client that takes a fixed
+// time per call and fails every `fail_every`-th one, counting how many
+// calls overlap. (The real thing runs in tests/e2e:convload_test.)
+class TimedClient : public Client {
+ public:
+  struct Shared {
+    std::atomic<int> in_flight{0};
+    std::atomic<int> most_in_flight{0};
+    std::atomic<int64_t> calls{0};
+  };
+  TimedClient(std::chrono::microseconds latency, int fail_every, Shared& shared)
+      : latency_(latency), fail_every_(fail_every), shared_(shared) {}
+
+  absl::StatusOr<inference::ModelInferResponse> Infer(
+      const inference::ModelInferRequest&) override {
+    const int now = ++shared_.in_flight;
+    int most = shared_.most_in_flight;
+    while (now > most && !shared_.most_in_flight.compare_exchange_weak(most, now)) {
+    }
+    std::this_thread::sleep_for(latency_);
+    --shared_.in_flight;
+    const int64_t call = ++shared_.calls;
+    if (fail_every_ > 0 && call % fail_every_ == 0) return absl::UnavailableError("queue full");
+    return inference::ModelInferResponse();
+  }
+  absl::StatusOr<bool> ServerLive() override { return true; }
+  absl::StatusOr<bool> ServerReady() override { return true; }
+  absl::StatusOr<bool> ModelReady(const std::string&, const std::string&) override { return true; }
+  absl::StatusOr<inference::ServerMetadataResponse> ServerMetadata() override {
+    return inference::ServerMetadataResponse();
+  }
+  absl::StatusOr<inference::RepositoryIndexResponse> RepositoryIndex() override {
+    return inference::RepositoryIndexResponse();
+  }
+  absl::StatusOr<inference::ModelMetadataResponse> ModelMetadata(const std::string&,
+                                                                 const std::string&) override {
+    return inference::ModelMetadataResponse();
+  }
+  absl::StatusOr<inference::ModelConfig> ModelConfig(const std::string&,
+                                                     const std::string&) override {
+    return inference::ModelConfig();
+  }
+  absl::StatusOr<inference::ModelStatisticsResponse> ModelStatistics(
+      const std::string&, const std::string&) override {
+    return inference::ModelStatisticsResponse();
+  }
+  absl::Status LoadModel(const std::string&) override { return absl::OkStatus(); }
+  absl::Status UnloadModel(const std::string&) override { return absl::OkStatus(); }
+
+ private:
+  std::chrono::microseconds latency_;
+  int fail_every_;
+  Shared& shared_;
+};
+
+struct Harness {
+  TimedClient::Shared shared;
+  std::vector<inference::ModelInferRequest> requests{inference::ModelInferRequest()};
+  std::atomic<bool> stop{false};
+  LoadProgress progress;
+  int fetches = 0;
+
+  StepResult Run(const LoadStep& step, std::chrono::microseconds latency, int fail_every = 0) {
+    ClientFactory make = [&] { return std::make_unique<TimedClient>(latency, fail_every, shared); };
+    StatsFetcher fetch = [&]() -> absl::StatusOr<inference::ModelStatistics> {
+      inference::ModelStatistics stats;  // 10 more requests, 20 images, 5 batches each time
+      ++fetches;
+      stats.mutable_inference_stats()->mutable_success()->set_count(10 * fetches);
+      stats.mutable_inference_stats()->mutable_queue()->set_ns(2'000'000 * fetches);
+      stats.mutable_inference_stats()->mutable_compute_infer()->set_ns(5'000'000 * fetches);
+      stats.set_inference_count(20 * fetches);
+      stats.set_execution_count(5 * fetches);
+      return stats;
+    };
+    return RunLoadStep(step, requests, make, fetch, stop, progress);
+  }
+};
+
+TEST(RunLoadStepTest, ClosedLoopKeepsExactlyTheConcurrencyInFlight) {
+  Harness harness;
+  LoadStep step;
+  step.concurrency = 4;
+  step.warmup = std::chrono::milliseconds(50);
+  step.duration = std::chrono::milliseconds(300);
+  StepResult result = harness.Run(step, std::chrono::microseconds(2000), /*fail_every=*/10);
+  EXPECT_EQ(harness.shared.most_in_flight, 4);
+  EXPECT_EQ(harness.shared.in_flight, 0) << "every call finished before the step returned";
+  EXPECT_NEAR(result.seconds, 0.3, 0.05);
+  // 4 clients x 2 ms per call: about 2,000 calls/s, a tenth of them failing.
+  const int64_t total = result.succeeded + result.error_count();
+  EXPECT_GT(total, 300);
+  EXPECT_LT(total, 4 * 300 / 2 + 50);
+  EXPECT_NEAR(static_cast<double>(result.errors["UNAVAILABLE"]) / total, 0.1, 0.03);
+  EXPECT_GE(result.Percentile(50), 2.0);
+  // The fetcher's difference: 10 requests, 2 ms queue and 5 ms compute in
+  // all, 20 images in 5 executions.
+  EXPECT_DOUBLE_EQ(result.server_queue_ms, 0.2);
+  EXPECT_DOUBLE_EQ(result.server_compute_ms, 0.5);
+  EXPECT_DOUBLE_EQ(result.server_batch, 4.0);
+}
+
+TEST(RunLoadStepTest, MaxRequestsAndStopEndTheStepEarly) {
+  Harness bounded;
+  LoadStep step;
+  step.concurrency = 2;
+  step.warmup = std::chrono::milliseconds(0);
+  step.duration = std::chrono::seconds(30);
+  step.max_requests = 50;
+  const auto start = std::chrono::steady_clock::now();
+  StepResult result = bounded.Run(step, std::chrono::microseconds(500));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_GE(result.succeeded, 50);
+  EXPECT_LE(result.succeeded, 52);  // the other client's call in flight may land too
+
+  Harness stopped;
+  step.max_requests = 10'000'000;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    stopped.stop = true;
+  });
+  const auto begin = std::chrono::steady_clock::now();
+  StepResult partial = stopped.Run(step, std::chrono::microseconds(500));
+  stopper.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, std::chrono::seconds(5));
+  EXPECT_NEAR(partial.seconds, 0.2, 0.1);
+  EXPECT_GT(partial.succeeded, 0);
+}
+
+TEST(RunLoadStepTest, OpenLoopHoldsTheRateAndCountsItsBacklog) {
+  Harness fast;
+  LoadStep step;
+  step.rate = 500;
+  step.max_in_flight = 8;
+  step.warmup = std::chrono::milliseconds(50);
+  step.duration = std::chrono::milliseconds(400);
+  StepResult result = fast.Run(step, std::chrono::microseconds(1000));
+  EXPECT_NEAR(result.requests_per_second(), 500, 75);
+  EXPECT_EQ(result.error_count(), 0);
+  EXPECT_LE(fast.shared.most_in_flight, 8);
+
+  // 20 ms per call with at most 4 in flight serves 200/s: at 1,000/s the
+  // backlog fills and the excess is dropped and counted, and latency
+  // (measured from each request's due time) grows past the call's 20 ms.
+  Harness slow;
+  step.rate = 1000;
+  step.max_in_flight = 4;
+  StepResult saturated = slow.Run(step, std::chrono::microseconds(20000));
+  EXPECT_GT(saturated.errors["CLIENT_BACKLOG"], 100);
+  EXPECT_LT(saturated.requests_per_second(), 260);
+  EXPECT_GT(saturated.Percentile(99), 25.0);
 }
 
 }  // namespace
