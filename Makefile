@@ -42,7 +42,7 @@ MODEL ?= models/lenet5
 GPU_TEST_TARGETS := //kernels/cuda:elementwise_test
 
 .PHONY: all deps build test test-asan test-tsan test-tritonclient serve smoke bench gpu-carry clean \
-  install runtime-deps lint-deploy \
+  install runtime-deps lint-deploy check-runtime \
   fuzz-onnx fuzz-image fuzz-rest
 
 all: build
@@ -172,6 +172,12 @@ RUNTIME_PACKAGES := libabsl20220623 libgrpc++1.51 libprotobuf32 libonnx1 libopen
   libjpeg62-turbo libpng16-16 zlib1g
 runtime-deps:
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(RUNTIME_PACKAGES)
+
+# The images' runtime stage without Docker (none runs here): debootstrap a
+# minimal Debian 12, install runtime-deps and `make install`'s tree, serve
+# as uid 10001, check with convctl and convload. Needs root and the mirror.
+check-runtime: deps
+	docker/check_runtime.sh
 
 # Lints docker/: hadolint (Dockerfiles; not in Debian, so from PyPI),
 # yamllint, kubernetes-validate (core kinds against their schemas), and
