@@ -23,7 +23,9 @@ TEST(ParseSweepTest, ValuesListsAndRanges) {
                           "1,,2", "1:1000:+1", "nan", "inf"}) {
     auto sweep = ParseSweep(bad);
     EXPECT_FALSE(sweep.ok()) << "'" << bad << "'";
-    if (!sweep.ok()) EXPECT_NE(sweep.status().message().find("bad sweep"), std::string::npos);
+    if (!sweep.ok()) {
+      EXPECT_NE(sweep.status().message().find("bad sweep"), std::string::npos);
+    }
   }
 }
 
