@@ -32,8 +32,6 @@ HttpConnection::~HttpConnection() {
   state_->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
 }
 
-bool HttpConnection::connected() const { return state_->open; }
-
 HttpResult HttpConnection::Send(const std::string& method, const std::string& target,
                                 const std::string& body, const HttpHeaders& headers) {
   HttpResult result;

@@ -34,10 +34,6 @@ class HttpConnection {
   HttpResult Send(const std::string& method, const std::string& target,
                   const std::string& body = "", const HttpHeaders& headers = {});
 
-  // True while a connection is open (the server has not closed it as far
-  // as this side knows); tests use it to check keep-alive.
-  bool connected() const;
-
  private:
   struct State;
   std::string host_;
