@@ -11,6 +11,7 @@
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/reference/reference_ops.h"
 #include "kernels/testing/numeric.h"
+#include "kernels/testing/shape_grid.h"
 
 namespace convd::cpu {
 namespace {
@@ -18,46 +19,10 @@ namespace {
 using ::convd::testing::MaxRelativeError;
 using ::convd::testing::RandomVector;
 
-struct Shape {
-  int n, c, h, w, k, r, s, stride, pad_top, pad_left, pad_bottom, pad_right,
-      dilation, groups;
-};
+using ::convd::testing::kConvShapes;
+using ConvShape = ::convd::testing::ConvShape;
 
-ConvParams ToParams(const Shape& x) {
-  ConvParams p;
-  p.n = x.n, p.c = x.c, p.h = x.h, p.w = x.w, p.k = x.k, p.r = x.r, p.s = x.s;
-  p.stride_h = p.stride_w = x.stride;
-  p.pad_top = x.pad_top, p.pad_left = x.pad_left;
-  p.pad_bottom = x.pad_bottom, p.pad_right = x.pad_right;
-  p.dilation_h = p.dilation_w = x.dilation;
-  p.groups = x.groups;
-  return p;
-}
-
-// n c h w k r s stride pads(t,l,b,r) dilation groups
-const Shape kShapes[] = {
-    {1, 3, 11, 13, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1},
-    {2, 5, 9, 7, 6, 3, 3, 1, 0, 0, 0, 0, 1, 1},
-    {3, 7, 17, 15, 9, 3, 3, 1, 2, 2, 2, 2, 1, 1},
-    {2, 4, 10, 10, 8, 3, 3, 1, 1, 1, 1, 1, 1, 2},
-    {1, 6, 8, 8, 6, 3, 3, 1, 1, 1, 1, 1, 1, 6},
-    {2, 3, 16, 16, 4, 1, 1, 1, 0, 0, 0, 0, 1, 1},
-    {1, 5, 9, 9, 7, 1, 1, 2, 0, 0, 0, 0, 1, 1},
-    {2, 3, 19, 17, 5, 5, 5, 1, 2, 2, 2, 2, 1, 1},
-    {1, 4, 20, 20, 3, 5, 5, 2, 2, 2, 2, 2, 1, 1},
-    {2, 3, 23, 23, 4, 7, 7, 2, 3, 3, 3, 3, 1, 1},
-    {1, 3, 35, 35, 5, 11, 11, 4, 2, 2, 2, 2, 1, 1},
-    {2, 4, 9, 11, 5, 3, 3, 1, 2, 2, 2, 2, 2, 1},
-    {1, 3, 1, 1, 4, 1, 1, 1, 0, 0, 0, 0, 1, 1},
-    {1, 2, 1, 1, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1},
-    {4, 17, 6, 6, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1},
-    {1, 64, 14, 14, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1},
-    {1, 3, 10, 9, 4, 3, 3, 1, 0, 1, 2, 1, 1, 1},
-    {3, 8, 31, 29, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1},
-    {1, 128, 40, 40, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1},
-    {2, 6, 13, 13, 10, 3, 3, 2, 1, 1, 1, 1, 1, 2},
-    {1, 1, 28, 28, 6, 5, 5, 1, 2, 2, 2, 2, 1, 1},
-};
+ConvParams ToParams(const ConvShape& x) { return ::convd::testing::ToConvParams(x); }
 
 double Tolerance(std::string_view algorithm) {
   return algorithm == "winograd_f43" ? 1e-4 : 1e-5;
@@ -81,7 +46,7 @@ const EpilogueCase kEpilogues[] = {
 
 void CheckAlgorithm(const ConvAlgorithm& algorithm, ThreadPool* pool) {
   int implemented = 0;
-  for (const Shape& shape : kShapes) {
+  for (const ConvShape& shape : kConvShapes) {
     ConvParams params = ToParams(shape);
     ASSERT_TRUE(ComputeConvOutput(params).ok()) << params.ToString();
     if (!algorithm.CanImplement(params).ok()) continue;

@@ -9,6 +9,7 @@
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/reference/reference_ops.h"
 #include "kernels/testing/numeric.h"
+#include "kernels/testing/shape_grid.h"
 
 namespace convd::cpu {
 namespace {
@@ -20,18 +21,8 @@ constexpr double kTolerance = 1e-5;
 
 TEST(PoolingTest, MatchesReferenceForAllParameters) {
   ThreadPool pool(2);
-  struct Case {
-    int n, c, h, w, kernel, stride, pad_top, pad_left, pad_bottom, pad_right;
-    bool ceil_mode;
-  };
-  const Case cases[] = {
-      {1, 3, 13, 13, 3, 2, 0, 0, 0, 0, false}, {2, 5, 55, 55, 3, 2, 0, 0, 0, 0, false},
-      {1, 4, 14, 15, 3, 2, 0, 0, 0, 0, true},  {3, 2, 7, 9, 2, 2, 1, 1, 1, 1, true},
-      {1, 2, 10, 11, 3, 3, 1, 1, 1, 1, true},  {2, 3, 6, 7, 3, 1, 1, 0, 2, 1, false},
-      {1, 1, 1, 1, 1, 1, 0, 0, 0, 0, false},   {2, 3, 8, 8, 8, 8, 0, 0, 0, 0, false},
-      {1, 6, 5, 5, 4, 3, 1, 2, 1, 2, true},
-  };
-  for (const Case& x : cases) {
+
+  for (const ::convd::testing::PoolCase& x : ::convd::testing::kPoolCases) {
     for (PoolMethod method : {PoolMethod::kMax, PoolMethod::kAverage}) {
       for (bool count_include_pad : {true, false}) {
         PoolParams p;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "kernels/cuda/device_activation.h"
+#include "kernels/cuda/device_params.h"
 #include "kernels/op_params.h"
 
 namespace convd::cuda {
@@ -13,6 +14,32 @@ namespace convd::cuda {
 // The kernels' view of an activation (the enums share their order).
 inline DeviceActivationFunction ToDeviceActivation(const ActivationFunction& f) {
   return {static_cast<DeviceActivation>(f.type), f.negative_slope, f.clip_min, f.clip_max};
+}
+
+// Geometry for the kernels; p and q must already be computed
+// (ComputeConvOutput / ComputePoolOutput). Bottom and right padding are
+// implied by p and q.
+inline DeviceConvShape ToDeviceConv(const ConvParams& p) {
+  DeviceConvShape d;
+  d.n = p.n, d.c = p.c, d.h = p.h, d.w = p.w, d.k = p.k, d.r = p.r, d.s = p.s;
+  d.stride_h = p.stride_h, d.stride_w = p.stride_w;
+  d.pad_top = p.pad_top, d.pad_left = p.pad_left;
+  d.dilation_h = p.dilation_h, d.dilation_w = p.dilation_w;
+  d.groups = p.groups, d.p = p.p, d.q = p.q;
+  return d;
+}
+
+inline DevicePoolShape ToDevicePool(const PoolParams& p) {
+  DevicePoolShape d;
+  d.n = p.n, d.c = p.c, d.h = p.h, d.w = p.w;
+  d.max = p.method == PoolMethod::kMax;
+  d.kernel_h = p.kernel_h, d.kernel_w = p.kernel_w;
+  d.stride_h = p.stride_h, d.stride_w = p.stride_w;
+  d.pad_top = p.pad_top, d.pad_left = p.pad_left;
+  d.pad_bottom = p.pad_bottom, d.pad_right = p.pad_right;
+  d.count_include_pad = p.count_include_pad;
+  d.p = p.p, d.q = p.q;
+  return d;
 }
 
 // True when the runtime reports at least one device.

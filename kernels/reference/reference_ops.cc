@@ -5,7 +5,6 @@
 #include <limits>
 
 namespace convd::reference {
-namespace {
 
 double ActivateDouble(double x, const ActivationFunction& f) {
   switch (f.type) {
@@ -18,8 +17,6 @@ double ActivateDouble(double x, const ActivationFunction& f) {
   }
   return x;
 }
-
-}  // namespace
 
 std::vector<double> Convolution(const ConvParams& p, const float* input,
                                 const float* weights, const float* bias,

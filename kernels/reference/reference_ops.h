@@ -26,6 +26,8 @@ std::vector<double> FullyConnected(const FullyConnectedParams& params,
                                    const float* input, const float* weights,
                                    const float* bias, const ActivationFunction& activation);
 
+double ActivateDouble(double x, const ActivationFunction& activation);
+
 std::vector<double> Activate(const float* input, int64_t count,
                              const ActivationFunction& activation);
 

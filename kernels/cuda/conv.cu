@@ -1,0 +1,148 @@
+// im2col + GEMM and direct convolution (conv_launch.h).
+#include <algorithm>
+
+#include "kernels/cuda/conv_launch.h"
+#include "kernels/cuda/epilogue.cuh"
+#include "kernels/cuda/sgemm_launch.h"
+
+namespace convd::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+unsigned Blocks(int64_t work) {
+  const int64_t blocks = (work + kThreads - 1) / kThreads;
+  return static_cast<unsigned>(std::min<int64_t>(blocks, 65535 * 8));
+}
+
+bool ValidShape(const DeviceConvShape& s) {
+  return s.n > 0 && s.c > 0 && s.h > 0 && s.w > 0 && s.k > 0 && s.r > 0 && s.s > 0 &&
+         s.stride_h > 0 && s.stride_w > 0 && s.dilation_h > 0 && s.dilation_w > 0 &&
+         s.groups > 0 && s.c % s.groups == 0 && s.k % s.groups == 0 && s.p > 0 && s.q > 0 &&
+         s.pad_top >= 0 && s.pad_left >= 0;
+}
+
+// col[image][crs][pq] for `images` images starting at `input`, channels of
+// `group`. Consecutive threads write consecutive output positions.
+__global__ void Im2colKernel(const float* __restrict__ input, DeviceConvShape s, int group,
+                             int images, float* __restrict__ col) {
+  const int64_t plane = s.plane_out();
+  const int64_t rows = s.gemm_k();
+  const int64_t total = images * rows * plane;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    const int q = static_cast<int>(i % s.q);
+    const int p = static_cast<int>((i / s.q) % s.p);
+    const int64_t crs = (i / plane) % rows;
+    const int image = static_cast<int>(i / (plane * rows));
+    const int sx = static_cast<int>(crs % s.s);
+    const int ry = static_cast<int>((crs / s.s) % s.r);
+    const int channel = static_cast<int>(crs / (int64_t{s.r} * s.s)) + group * s.c_per_group();
+    const int ih = p * s.stride_h - s.pad_top + ry * s.dilation_h;
+    const int iw = q * s.stride_w - s.pad_left + sx * s.dilation_w;
+    float value = 0.0f;
+    if (ih >= 0 && ih < s.h && iw >= 0 && iw < s.w) {
+      value = input[((int64_t{image} * s.c + channel) * s.h + ih) * s.w + iw];
+    }
+    col[i] = value;
+  }
+}
+
+__global__ void ConvDirectKernel(const float* __restrict__ input,
+                                 const float* __restrict__ weights, DeviceConvShape s,
+                                 ConvEpilogue epilogue, float* __restrict__ output) {
+  const int64_t total = int64_t{s.n} * s.k * s.p * s.q;
+  const int cg = s.c_per_group(), kg = s.k_per_group();
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    const int q = static_cast<int>(i % s.q);
+    const int p = static_cast<int>((i / s.q) % s.p);
+    const int k = static_cast<int>((i / (int64_t{s.p} * s.q)) % s.k);
+    const int n = static_cast<int>(i / (int64_t{s.k} * s.p * s.q));
+    const int first_channel = (k / kg) * cg;
+    const float* filter = weights + int64_t{k} * cg * s.r * s.s;
+    float sum = 0.0f;
+    for (int c = 0; c < cg; ++c) {
+      const float* plane = input + (int64_t{n} * s.c + first_channel + c) * s.h * s.w;
+      for (int ry = 0; ry < s.r; ++ry) {
+        const int ih = p * s.stride_h - s.pad_top + ry * s.dilation_h;
+        if (ih < 0 || ih >= s.h) continue;
+        for (int sx = 0; sx < s.s; ++sx) {
+          const int iw = q * s.stride_w - s.pad_left + sx * s.dilation_w;
+          if (iw < 0 || iw >= s.w) continue;
+          sum = fmaf(__ldg(&plane[int64_t{ih} * s.w + iw]),
+                     __ldg(&filter[(int64_t{c} * s.r + ry) * s.s + sx]), sum);
+        }
+      }
+    }
+    if (epilogue.bias != nullptr) sum += epilogue.bias[k];
+    if (epilogue.residual != nullptr) sum += epilogue.residual[i];
+    output[i] = DeviceActivate(sum, epilogue.activation);
+  }
+}
+
+}  // namespace
+
+int64_t Im2colWorkspaceFloats(const DeviceConvShape& shape, int images) {
+  return int64_t{images} * shape.gemm_k() * shape.plane_out();
+}
+
+cudaError_t LaunchConvIm2col(const DeviceConvShape& s, const float* input, const float* weights,
+                             const ConvEpilogue& epilogue, float* workspace,
+                             int64_t workspace_floats, float* output, cudaStream_t stream) {
+  if (!ValidShape(s) || input == nullptr || weights == nullptr || output == nullptr ||
+      workspace == nullptr) {
+    return cudaErrorInvalidValue;
+  }
+  const int64_t per_image = Im2colWorkspaceFloats(s, 1);
+  if (workspace_floats < per_image) return cudaErrorInvalidValue;
+  const int chunk = static_cast<int>(std::min<int64_t>(s.n, workspace_floats / per_image));
+  const int kg = s.k_per_group();
+  const int64_t plane = s.plane_out();
+  const int64_t output_image = int64_t{s.k} * plane;
+  for (int n0 = 0; n0 < s.n; n0 += chunk) {
+    const int images = std::min(chunk, s.n - n0);
+    const float* chunk_input = input + int64_t{n0} * s.c * s.h * s.w;
+    for (int g = 0; g < s.groups; ++g) {
+      Im2colKernel<<<Blocks(images * per_image), kThreads, 0, stream>>>(chunk_input, s, g, images,
+                                                                          workspace);
+      if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
+      // [K/g, CRS] x [CRS, PQ] per image, into this group's output channels.
+      GemmShape gemm;
+      gemm.m = kg;
+      gemm.n = static_cast<int>(plane);
+      gemm.k = static_cast<int>(s.gemm_k());
+      gemm.lda = s.gemm_k();
+      gemm.ldb = plane;
+      gemm.ldc = plane;
+      gemm.stride_a = 0;
+      gemm.stride_b = per_image;
+      gemm.stride_c = output_image;
+      gemm.batch = images;
+      const int64_t offset = int64_t{n0} * output_image + int64_t{g} * kg * plane;
+      GemmEpilogue gemm_epilogue;
+      gemm_epilogue.bias = epilogue.bias == nullptr ? nullptr : epilogue.bias + g * kg;
+      gemm_epilogue.bias_per_row = true;
+      gemm_epilogue.residual = epilogue.residual == nullptr ? nullptr : epilogue.residual + offset;
+      gemm_epilogue.activation = epilogue.activation;
+      if (cudaError_t e = LaunchSgemm(gemm, weights + int64_t{g} * kg * s.gemm_k(), workspace,
+                                      output + offset, gemm_epilogue, stream);
+          e != cudaSuccess) {
+        return e;
+      }
+    }
+  }
+  return cudaSuccess;
+}
+
+cudaError_t LaunchConvDirect(const DeviceConvShape& s, const float* input, const float* weights,
+                             const ConvEpilogue& epilogue, float* output, cudaStream_t stream) {
+  if (!ValidShape(s) || input == nullptr || weights == nullptr || output == nullptr) {
+    return cudaErrorInvalidValue;
+  }
+  const int64_t total = int64_t{s.n} * s.k * s.p * s.q;
+  ConvDirectKernel<<<Blocks(total), kThreads, 0, stream>>>(input, weights, s, epilogue, output);
+  return cudaGetLastError();
+}
+
+}  // namespace convd::cuda

@@ -1,0 +1,95 @@
+// The CUDA convolutions (im2col + our SGEMM, direct) against the float64
+// reference over the CPU tests' shape grid, with every epilogue, fresh
+// random inputs, the CPU tests' bound. im2col also runs with a workspace
+// for one image at a time. Skips cleanly without a GPU.
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "kernels/cuda/conv_launch.h"
+#include "kernels/cuda/device.h"
+#include "kernels/cuda/device_buffer.h"
+#include "kernels/reference/reference_ops.h"
+#include "kernels/testing/numeric.h"
+#include "kernels/testing/shape_grid.h"
+
+namespace convd::cuda {
+namespace {
+
+using ::convd::testing::MaxRelativeError;
+using ::convd::testing::RandomVector;
+
+struct Epilogue {
+  const char* name;
+  bool bias, residual;
+  ActivationFunction activation;
+};
+
+TEST(CudaConvTest, Im2colAndDirectMatchTheReferenceOnTheShapeGrid) {
+  if (!DeviceAvailable()) GTEST_SKIP() << DeviceDescription();
+  const Epilogue epilogues[] = {{"none", false, false, {Activation::kNone}},
+                                {"bias+relu", true, false, {Activation::kRelu}},
+                                {"bias+residual+clip", true, true, {Activation::kClip, 0, -0.5f, 2}}};
+  for (const auto& grid_shape : ::convd::testing::kConvShapes) {
+    ConvParams params = ::convd::testing::ToConvParams(grid_shape);
+    ASSERT_TRUE(ComputeConvOutput(params).ok()) << params.ToString();
+    const DeviceConvShape shape = ToDeviceConv(params);
+    const std::vector<float> input = RandomVector(params.input_elements());
+    const std::vector<float> weights = RandomVector(params.weight_elements());
+    for (const Epilogue& e : epilogues) {
+      const std::vector<float> bias = e.bias ? RandomVector(params.k) : std::vector<float>();
+      const std::vector<float> residual =
+          e.residual ? RandomVector(params.output_elements()) : std::vector<float>();
+      const std::vector<double> expected = reference::Convolution(
+          params, input.data(), weights.data(), e.bias ? bias.data() : nullptr,
+          e.residual ? residual.data() : nullptr, e.activation);
+      auto d_input = DeviceBuffer::FromHost(input);
+      auto d_weights = DeviceBuffer::FromHost(weights);
+      auto d_bias = DeviceBuffer::FromHost(bias);
+      auto d_residual = DeviceBuffer::FromHost(residual);
+      auto d_output = DeviceBuffer::Allocate(params.output_elements());
+      ASSERT_TRUE(d_input.ok() && d_weights.ok() && d_bias.ok() && d_residual.ok() &&
+                  d_output.ok());
+      ConvEpilogue epilogue;
+      epilogue.bias = e.bias ? d_bias->data() : nullptr;
+      epilogue.residual = e.residual ? d_residual->data() : nullptr;
+      epilogue.activation = ToDeviceActivation(e.activation);
+      // Whole batch in one unrolling, then one image at a time.
+      for (int images : {params.n, 1}) {
+        const int64_t workspace_floats = Im2colWorkspaceFloats(shape, images);
+        auto workspace = DeviceBuffer::Allocate(workspace_floats);
+        ASSERT_TRUE(workspace.ok());
+        ASSERT_EQ(LaunchConvIm2col(shape, d_input->data(), d_weights->data(), epilogue,
+                                   workspace->data(), workspace_floats, d_output->data(), nullptr),
+                  cudaSuccess);
+        auto output = d_output->ToHost();
+        ASSERT_TRUE(output.ok()) << output.status();
+        EXPECT_LE(MaxRelativeError(output->data(), expected), 1e-5)
+            << "im2col, " << images << " image(s) per unrolling, " << e.name << ", "
+            << params.ToString();
+      }
+      ASSERT_EQ(LaunchConvDirect(shape, d_input->data(), d_weights->data(), epilogue,
+                                 d_output->data(), nullptr),
+                cudaSuccess);
+      auto output = d_output->ToHost();
+      ASSERT_TRUE(output.ok()) << output.status();
+      EXPECT_LE(MaxRelativeError(output->data(), expected), 1e-5)
+          << "direct, " << e.name << ", " << params.ToString();
+    }
+  }
+}
+
+TEST(CudaConvTest, RefusesBadArguments) {
+  ConvParams params = ::convd::testing::ToConvParams(::convd::testing::kConvShapes[0]);
+  ASSERT_TRUE(ComputeConvOutput(params).ok());
+  const DeviceConvShape shape = ToDeviceConv(params);
+  float* p = reinterpret_cast<float*>(16);
+  EXPECT_EQ(LaunchConvIm2col(shape, p, p, {}, p, Im2colWorkspaceFloats(shape, 1) - 1, p, nullptr),
+            cudaErrorInvalidValue);
+  EXPECT_EQ(LaunchConvDirect(shape, nullptr, p, {}, p, nullptr), cudaErrorInvalidValue);
+  DeviceConvShape odd_groups = shape;
+  odd_groups.groups = 2;  // 3 channels do not split in two
+  EXPECT_EQ(LaunchConvDirect(odd_groups, p, p, {}, p, nullptr), cudaErrorInvalidValue);
+}
+
+}  // namespace
+}  // namespace convd::cuda

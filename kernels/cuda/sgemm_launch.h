@@ -1,0 +1,44 @@
+// Our single-precision GEMM, the engine of im2col convolution and fully
+// connected layers on the GPU (no cuBLAS in the serving path):
+//
+//   C[b] = act(A[b] x B[b] + bias + residual[b])     for b in [0, batch)
+//
+// Row-major: A is [m, k] with row stride lda, B is [k, n] with ldb, C and
+// residual are [m, n] with ldc. stride_a/b/c step between batch entries (0
+// shares one matrix, e.g. the weights). bias has m entries (one per row:
+// conv filters) or n (one per column: fully connected outputs), or is null.
+// Plain C++ for nvcc and the host compiler alike; errors are the launch's
+// cudaError_t (cuda_check.h turns them into a Status).
+#ifndef CONVD_KERNELS_CUDA_SGEMM_LAUNCH_H_
+#define CONVD_KERNELS_CUDA_SGEMM_LAUNCH_H_
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "kernels/cuda/device_activation.h"
+
+namespace convd::cuda {
+
+struct GemmEpilogue {
+  const float* bias = nullptr;
+  bool bias_per_row = true;
+  const float* residual = nullptr;  // laid out like C
+  DeviceActivationFunction activation;
+};
+
+struct GemmShape {
+  int m = 0, n = 0, k = 0;
+  int64_t lda = 0, ldb = 0, ldc = 0;
+  int64_t stride_a = 0, stride_b = 0, stride_c = 0;
+  int batch = 1;
+};
+
+// cudaErrorInvalidValue for negative sizes, leading dimensions smaller than
+// a row, or null matrices with work to do.
+cudaError_t LaunchSgemm(const GemmShape& shape, const float* a, const float* b, float* c,
+                        const GemmEpilogue& epilogue, cudaStream_t stream);
+
+}  // namespace convd::cuda
+
+#endif  // CONVD_KERNELS_CUDA_SGEMM_LAUNCH_H_

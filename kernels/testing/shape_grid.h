@@ -1,0 +1,66 @@
+// The shape grids every kernel test runs over, CPU and CUDA alike, so each
+// backend is checked against the float64 reference on the same odd shapes
+// (pads on one side, strides, dilation, groups, 1x1 planes, ...).
+#ifndef CONVD_KERNELS_TESTING_SHAPE_GRID_H_
+#define CONVD_KERNELS_TESTING_SHAPE_GRID_H_
+
+#include "kernels/op_params.h"
+
+namespace convd::testing {
+
+struct ConvShape {
+  int n, c, h, w, k, r, s, stride, pad_top, pad_left, pad_bottom, pad_right, dilation, groups;
+};
+
+// n c h w k r s stride pads(t,l,b,r) dilation groups
+inline constexpr ConvShape kConvShapes[] = {
+    {1, 3, 11, 13, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+    {2, 5, 9, 7, 6, 3, 3, 1, 0, 0, 0, 0, 1, 1},
+    {3, 7, 17, 15, 9, 3, 3, 1, 2, 2, 2, 2, 1, 1},
+    {2, 4, 10, 10, 8, 3, 3, 1, 1, 1, 1, 1, 1, 2},
+    {1, 6, 8, 8, 6, 3, 3, 1, 1, 1, 1, 1, 1, 6},
+    {2, 3, 16, 16, 4, 1, 1, 1, 0, 0, 0, 0, 1, 1},
+    {1, 5, 9, 9, 7, 1, 1, 2, 0, 0, 0, 0, 1, 1},
+    {2, 3, 19, 17, 5, 5, 5, 1, 2, 2, 2, 2, 1, 1},
+    {1, 4, 20, 20, 3, 5, 5, 2, 2, 2, 2, 2, 1, 1},
+    {2, 3, 23, 23, 4, 7, 7, 2, 3, 3, 3, 3, 1, 1},
+    {1, 3, 35, 35, 5, 11, 11, 4, 2, 2, 2, 2, 1, 1},
+    {2, 4, 9, 11, 5, 3, 3, 1, 2, 2, 2, 2, 2, 1},
+    {1, 3, 1, 1, 4, 1, 1, 1, 0, 0, 0, 0, 1, 1},
+    {1, 2, 1, 1, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+    {4, 17, 6, 6, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+    {1, 64, 14, 14, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+    {1, 3, 10, 9, 4, 3, 3, 1, 0, 1, 2, 1, 1, 1},
+    {3, 8, 31, 29, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+    {1, 128, 40, 40, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+    {2, 6, 13, 13, 10, 3, 3, 2, 1, 1, 1, 1, 1, 2},
+    {1, 1, 28, 28, 6, 5, 5, 1, 2, 2, 2, 2, 1, 1},
+};
+
+inline ConvParams ToConvParams(const ConvShape& x) {
+  ConvParams p;
+  p.n = x.n, p.c = x.c, p.h = x.h, p.w = x.w, p.k = x.k, p.r = x.r, p.s = x.s;
+  p.stride_h = p.stride_w = x.stride;
+  p.pad_top = x.pad_top, p.pad_left = x.pad_left;
+  p.pad_bottom = x.pad_bottom, p.pad_right = x.pad_right;
+  p.dilation_h = p.dilation_w = x.dilation;
+  p.groups = x.groups;
+  return p;
+}
+
+struct PoolCase {
+  int n, c, h, w, kernel, stride, pad_top, pad_left, pad_bottom, pad_right;
+  bool ceil_mode;
+};
+
+inline constexpr PoolCase kPoolCases[] = {
+    {1, 3, 13, 13, 3, 2, 0, 0, 0, 0, false}, {2, 5, 55, 55, 3, 2, 0, 0, 0, 0, false},
+    {1, 4, 14, 15, 3, 2, 0, 0, 0, 0, true},  {3, 2, 7, 9, 2, 2, 1, 1, 1, 1, true},
+    {1, 2, 10, 11, 3, 3, 1, 1, 1, 1, true},  {2, 3, 6, 7, 3, 1, 1, 0, 2, 1, false},
+    {1, 1, 1, 1, 1, 1, 0, 0, 0, 0, false},   {2, 3, 8, 8, 8, 8, 0, 0, 0, 0, false},
+    {1, 6, 5, 5, 4, 3, 1, 2, 1, 2, true},
+};
+
+}  // namespace convd::testing
+
+#endif  // CONVD_KERNELS_TESTING_SHAPE_GRID_H_
