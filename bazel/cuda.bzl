@@ -19,13 +19,14 @@ NVCC_FLAGS = " ".join([
     "-isystem /usr/local/cuda/include",
 ])
 
-def cuda_library(name, srcs, hdrs = [], deps = [], tags = [], visibility = None):
+def cuda_library(name, srcs, hdrs = [], deps = [], tags = [], visibility = None, nvcc_inputs = []):
+    """nvcc_inputs: headers from other packages the .cu files include (exported files)."""
     objects = []
     for src in srcs:
         obj = name + "_" + src.replace("/", "_").replace(".cu", ".o")
         native.genrule(
             name = obj + "_nvcc",
-            srcs = [src] + hdrs + [
+            srcs = [src] + hdrs + nvcc_inputs + [
                 h
                 for h in native.glob(["*.h", "*.cuh"])
                 if h not in hdrs

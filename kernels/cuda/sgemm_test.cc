@@ -95,6 +95,47 @@ TEST(CudaSgemmTest, MatchesFloat64OverShapesLayoutsAndEpilogues) {
   }
 }
 
+TEST(CudaSgemmTest, FullyConnectedLayersAreOneGemmOnPretransposedWeights) {
+  // out[N, O] = act(in[N, I] x W[O, I]^T + bias[O]): the executor transposes
+  // W once at load, then it is an SGEMM with a per-column bias.
+  if (!DeviceAvailable()) GTEST_SKIP() << DeviceDescription();
+  struct Case {
+    int n, in, out;
+  };
+  for (const Case& c : {Case{1, 9216, 4096}, Case{7, 400, 120}, Case{64, 84, 10}, Case{3, 5, 1}}) {
+    FullyConnectedParams params;
+    params.n = c.n, params.in_features = c.in, params.out_features = c.out;
+    const std::vector<float> input = testing::RandomVector(int64_t{c.n} * c.in);
+    const std::vector<float> weights = testing::RandomVector(int64_t{c.out} * c.in);
+    const std::vector<float> bias = testing::RandomVector(c.out);
+    std::vector<float> transposed(weights.size());
+    for (int o = 0; o < c.out; ++o) {
+      for (int i = 0; i < c.in; ++i) transposed[int64_t{i} * c.out + o] = weights[int64_t{o} * c.in + i];
+    }
+    const ActivationFunction relu{Activation::kRelu};
+    auto d_input = DeviceBuffer::FromHost(input);
+    auto d_weights = DeviceBuffer::FromHost(transposed);
+    auto d_bias = DeviceBuffer::FromHost(bias);
+    auto d_output = DeviceBuffer::Allocate(int64_t{c.n} * c.out);
+    ASSERT_TRUE(d_input.ok() && d_weights.ok() && d_bias.ok() && d_output.ok());
+    GemmShape shape{c.n, c.out, c.in, c.in, c.out, c.out};
+    GemmEpilogue epilogue;
+    epilogue.bias = d_bias->data();
+    epilogue.bias_per_row = false;
+    epilogue.activation = ToDeviceActivation(relu);
+    ASSERT_EQ(LaunchSgemm(shape, d_input->data(), d_weights->data(), d_output->data(), epilogue,
+                          nullptr),
+              cudaSuccess);
+    auto output = d_output->ToHost();
+    ASSERT_TRUE(output.ok());
+    EXPECT_LE(testing::MaxRelativeError(
+                  output->data(), reference::FullyConnected(params, input.data(), weights.data(),
+                                                            bias.data(), relu)),
+              1e-5)
+        << "n " << c.n << " in " << c.in << " out " << c.out;
+  }
+}
+
 TEST(CudaSgemmTest, RefusesBadShapes) {
   GemmShape shape{4, 4, 4, 4, 4, 4};
   float* p = reinterpret_cast<float*>(16);

@@ -1,0 +1,264 @@
+// Winograd convolution (winograd_launch.h). The transform matrices come
+// from kernels/winograd_transforms.h, the same ones the CPU uses; loops
+// over them have compile-time bounds and unroll, so the constants fold.
+#include <algorithm>
+
+#include "kernels/cuda/epilogue.cuh"
+#include "kernels/cuda/sgemm_launch.h"
+#include "kernels/cuda/winograd_launch.h"
+#include "kernels/winograd_transforms.h"
+
+namespace convd::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+unsigned Blocks(int64_t work) {
+  const int64_t blocks = (work + kThreads - 1) / kThreads;
+  return static_cast<unsigned>(std::min<int64_t>(std::max<int64_t>(blocks, 1), 65535 * 8));
+}
+
+struct Tiling {
+  int tiles_h, tiles_w;
+  CONVD_HOST_DEVICE int64_t per_image() const { return int64_t{tiles_h} * tiles_w; }
+};
+
+// The transforms as floats, passed to kernels by value (kernel parameters
+// live in constant memory; winograd::Transforms' double arrays are host
+// data nvcc cannot read on the device).
+template <int M>
+struct FloatTransforms {
+  static constexpr int kAlpha = M + 2;
+  float bt[kAlpha][kAlpha];
+  float at[M][kAlpha];
+};
+
+template <int M>
+FloatTransforms<M> MakeFloatTransforms() {
+  using T = winograd::Transforms<M>;
+  FloatTransforms<M> f;
+  for (int y = 0; y < T::kAlpha; ++y) {
+    for (int x = 0; x < T::kAlpha; ++x) f.bt[y][x] = static_cast<float>(T::kBT[y][x]);
+  }
+  for (int y = 0; y < M; ++y) {
+    for (int x = 0; x < T::kAlpha; ++x) f.at[y][x] = static_cast<float>(T::kAT[y][x]);
+  }
+  return f;
+}
+
+Tiling TilesOf(int m, const DeviceConvShape& s) {
+  return {(s.p + m - 1) / m, (s.q + m - 1) / m};
+}
+
+// V[xi][nu][c][t] for the tiles of `images` images from `input`.
+template <int M>
+__global__ void InputTransformKernel(const float* __restrict__ input, DeviceConvShape s,
+                                     Tiling tiling, int images, FloatTransforms<M> transforms,
+                                     float* __restrict__ v) {
+  constexpr int kAlpha = M + 2;
+  const int64_t tiles = images * tiling.per_image();
+  const int64_t total = tiles * s.c;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t t = i % tiles;
+    const int c = static_cast<int>(i / tiles);
+    const int image = static_cast<int>(t / tiling.per_image());
+    const int tile = static_cast<int>(t % tiling.per_image());
+    const int h0 = (tile / tiling.tiles_w) * M - s.pad_top;
+    const int w0 = (tile % tiling.tiles_w) * M - s.pad_left;
+    const float* plane = input + (int64_t{image} * s.c + c) * s.h * s.w;
+    float d[kAlpha][kAlpha];
+#pragma unroll
+    for (int y = 0; y < kAlpha; ++y) {
+#pragma unroll
+      for (int x = 0; x < kAlpha; ++x) {
+        const int ih = h0 + y, iw = w0 + x;
+        d[y][x] = ih >= 0 && ih < s.h && iw >= 0 && iw < s.w ? plane[int64_t{ih} * s.w + iw] : 0.0f;
+      }
+    }
+    float bd[kAlpha][kAlpha];  // B^T d
+#pragma unroll
+    for (int y = 0; y < kAlpha; ++y) {
+#pragma unroll
+      for (int x = 0; x < kAlpha; ++x) {
+        float sum = 0.0f;
+#pragma unroll
+        for (int j = 0; j < kAlpha; ++j) sum += transforms.bt[y][j] * d[j][x];
+        bd[y][x] = sum;
+      }
+    }
+    const int64_t plane_stride = int64_t{s.c} * tiles;  // between (xi, nu) entries
+#pragma unroll
+    for (int y = 0; y < kAlpha; ++y) {
+#pragma unroll
+      for (int x = 0; x < kAlpha; ++x) {
+        float sum = 0.0f;
+#pragma unroll
+        for (int j = 0; j < kAlpha; ++j) sum += bd[y][j] * transforms.bt[x][j];
+        v[(y * kAlpha + x) * plane_stride + int64_t{c} * tiles + t] = sum;
+      }
+    }
+  }
+}
+
+// y = act(A^T M A + bias + residual) for every (k, tile), into NCHW output
+// of the chunk's first image.
+template <int M>
+__global__ void OutputTransformKernel(const float* __restrict__ mm, DeviceConvShape s,
+                                      Tiling tiling, int images, FloatTransforms<M> transforms,
+                                      ConvEpilogue epilogue, float* __restrict__ output,
+                                      const float* residual) {
+  constexpr int kAlpha = M + 2;
+  const int64_t tiles = images * tiling.per_image();
+  const int64_t total = tiles * s.k;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t t = i % tiles;
+    const int k = static_cast<int>(i / tiles);
+    const int64_t plane_stride = int64_t{s.k} * tiles;
+    float m_tile[kAlpha][kAlpha];
+#pragma unroll
+    for (int y = 0; y < kAlpha; ++y) {
+#pragma unroll
+      for (int x = 0; x < kAlpha; ++x) {
+        m_tile[y][x] = mm[(y * kAlpha + x) * plane_stride + int64_t{k} * tiles + t];
+      }
+    }
+    float am[M][kAlpha];  // A^T M
+#pragma unroll
+    for (int y = 0; y < M; ++y) {
+#pragma unroll
+      for (int x = 0; x < kAlpha; ++x) {
+        float sum = 0.0f;
+#pragma unroll
+        for (int j = 0; j < kAlpha; ++j) sum += transforms.at[y][j] * m_tile[j][x];
+        am[y][x] = sum;
+      }
+    }
+    const int image = static_cast<int>(t / tiling.per_image());
+    const int tile = static_cast<int>(t % tiling.per_image());
+    const int p0 = (tile / tiling.tiles_w) * M, q0 = (tile % tiling.tiles_w) * M;
+    const float bias = epilogue.bias != nullptr ? epilogue.bias[k] : 0.0f;
+    const int64_t plane_base = (int64_t{image} * s.k + k) * s.p * s.q;
+#pragma unroll
+    for (int y = 0; y < M; ++y) {
+#pragma unroll
+      for (int x = 0; x < M; ++x) {
+        const int p = p0 + y, q = q0 + x;
+        if (p >= s.p || q >= s.q) continue;
+        float sum = bias;
+#pragma unroll
+        for (int j = 0; j < kAlpha; ++j) sum += am[y][j] * transforms.at[x][j];
+        const int64_t at = plane_base + int64_t{p} * s.q + q;
+        if (residual != nullptr) sum += residual[at];
+        output[at] = DeviceActivate(sum, epilogue.activation);
+      }
+    }
+  }
+}
+
+template <int M>
+void TransformFilters(const float* weights, int k, int c, float* transformed) {
+  using T = winograd::Transforms<M>;
+  constexpr int kAlpha = T::kAlpha;
+  for (int ko = 0; ko < k; ++ko) {
+    for (int ci = 0; ci < c; ++ci) {
+      const float* g = weights + (int64_t{ko} * c + ci) * 9;
+      double gg[kAlpha][3];  // G g
+      for (int y = 0; y < kAlpha; ++y) {
+        for (int x = 0; x < 3; ++x) {
+          double sum = 0;
+          for (int j = 0; j < 3; ++j) sum += T::kG[y][j] * g[j * 3 + x];
+          gg[y][x] = sum;
+        }
+      }
+      for (int y = 0; y < kAlpha; ++y) {
+        for (int x = 0; x < kAlpha; ++x) {
+          double sum = 0;
+          for (int j = 0; j < 3; ++j) sum += gg[y][j] * T::kG[x][j];
+          transformed[(int64_t{y * kAlpha + x} * k + ko) * c + ci] = static_cast<float>(sum);
+        }
+      }
+    }
+  }
+}
+
+template <int M>
+cudaError_t Launch(const DeviceConvShape& s, const float* input, const float* filters,
+                   const ConvEpilogue& epilogue, float* workspace, int64_t workspace_floats,
+                   float* output, cudaStream_t stream) {
+  constexpr int kAlpha = M + 2;
+  const Tiling tiling = TilesOf(M, s);
+  const FloatTransforms<M> transforms = MakeFloatTransforms<M>();
+  const int64_t per_image = WinogradWorkspaceFloats(M, s, 1);
+  if (workspace_floats < per_image) return cudaErrorInvalidValue;
+  const int chunk = static_cast<int>(std::min<int64_t>(s.n, workspace_floats / per_image));
+  for (int n0 = 0; n0 < s.n; n0 += chunk) {
+    const int images = std::min(chunk, s.n - n0);
+    const int64_t tiles = images * tiling.per_image();
+    float* v = workspace;
+    float* mm = workspace + int64_t{kAlpha} * kAlpha * s.c * tiles;
+    InputTransformKernel<M><<<Blocks(tiles * s.c), kThreads, 0, stream>>>(
+        input + int64_t{n0} * s.c * s.h * s.w, s, tiling, images, transforms, v);
+    if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
+    GemmShape gemm;
+    gemm.m = s.k;
+    gemm.n = static_cast<int>(tiles);
+    gemm.k = s.c;
+    gemm.lda = s.c;
+    gemm.ldb = tiles;
+    gemm.ldc = tiles;
+    gemm.stride_a = int64_t{s.k} * s.c;
+    gemm.stride_b = int64_t{s.c} * tiles;
+    gemm.stride_c = int64_t{s.k} * tiles;
+    gemm.batch = kAlpha * kAlpha;
+    if (cudaError_t e = LaunchSgemm(gemm, filters, v, mm, GemmEpilogue(), stream);
+        e != cudaSuccess) {
+      return e;
+    }
+    const int64_t offset = int64_t{n0} * s.k * s.p * s.q;
+    OutputTransformKernel<M><<<Blocks(tiles * s.k), kThreads, 0, stream>>>(
+        mm, s, tiling, images, transforms, epilogue, output + offset,
+        epilogue.residual == nullptr ? nullptr : epilogue.residual + offset);
+    if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
+  }
+  return cudaSuccess;
+}
+
+}  // namespace
+
+bool WinogradApplies(const DeviceConvShape& s) {
+  return s.r == 3 && s.s == 3 && s.stride_h == 1 && s.stride_w == 1 && s.dilation_h == 1 &&
+         s.dilation_w == 1 && s.groups == 1;
+}
+
+void WinogradTransformFilters(int m, const float* weights, int k, int c, float* transformed) {
+  if (m == 2) {
+    TransformFilters<2>(weights, k, c, transformed);
+  } else {
+    TransformFilters<4>(weights, k, c, transformed);
+  }
+}
+
+int64_t WinogradWorkspaceFloats(int m, const DeviceConvShape& s, int images) {
+  const Tiling tiling = TilesOf(m, s);
+  const int64_t alpha2 = int64_t{m + 2} * (m + 2);
+  return alpha2 * (int64_t{s.c} + s.k) * images * tiling.per_image();
+}
+
+cudaError_t LaunchConvWinograd(int m, const DeviceConvShape& s, const float* input,
+                               const float* transformed_filters, const ConvEpilogue& epilogue,
+                               float* workspace, int64_t workspace_floats, float* output,
+                               cudaStream_t stream) {
+  if ((m != 2 && m != 4) || !WinogradApplies(s) || s.n <= 0 || s.c <= 0 || s.k <= 0 ||
+      s.p <= 0 || s.q <= 0 || input == nullptr || transformed_filters == nullptr ||
+      workspace == nullptr || output == nullptr) {
+    return cudaErrorInvalidValue;
+  }
+  return m == 2 ? Launch<2>(s, input, transformed_filters, epilogue, workspace, workspace_floats,
+                            output, stream)
+                : Launch<4>(s, input, transformed_filters, epilogue, workspace, workspace_floats,
+                            output, stream);
+}
+
+}  // namespace convd::cuda
