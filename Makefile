@@ -16,13 +16,13 @@ DEBIAN_PACKAGES := \
   python3 python3-venv zlib1g-dev dataset-fashion-mnist \
   libonnx-dev libonnx-testdata libboost-dev rapidjson-dev libsimdjson-dev libjpeg62-turbo-dev libpng-dev libcpp-httplib-dev
 
-# CUDA comes from the machine image (/usr/local/cuda); without nvcc the CUDA
-# targets are left out of the build with a warning.
+# CUDA comes from the machine image (/usr/local/cuda); without nvcc the
+# targets tagged "cuda" are left out of the build with a warning.
 NVCC := /usr/local/cuda/bin/nvcc
 HAVE_CUDA := $(shell [ -x $(NVCC) ] && [ -d /usr/local/cuda/include ] && echo yes)
 TARGETS := //...
 ifneq ($(HAVE_CUDA),yes)
-  TARGETS := -- //... -//kernels/cuda/...
+  TARGETS := --build_tag_filters=-cuda --test_tag_filters=-cuda //...
 endif
 
 # Test targets that exercise concurrency, for ThreadSanitizer: the thread
@@ -40,7 +40,7 @@ MODEL ?= models/lenet5
 # GPU tests and benchmarks, built here and carried to the device machine
 # (see bench/gpu_check.sh).
 GPU_TEST_TARGETS := //kernels/cuda:elementwise_test //kernels/cuda:sgemm_test //kernels/cuda:conv_test \
-  //kernels/cuda:pool_test //kernels/cuda:winograd_test
+  //kernels/cuda:pool_test //kernels/cuda:winograd_test //tests/models:gpu_forward_test
 
 .PHONY: all deps build test test-asan test-tsan test-tritonclient serve smoke bench gpu-carry clean \
   install runtime-deps lint-deploy check-runtime \
@@ -156,6 +156,7 @@ gpu-carry: deps
 	for target in $(GPU_TEST_TARGETS); do \
 	  cp bazel-bin/$$(echo $${target#//} | tr ':' '/') .carry/bin/; \
 	done
+	mkdir -p .carry/fashion-mnist && cp /usr/share/datasets/fashion-mnist/t10k-* .carry/fashion-mnist/
 
 # What the Docker images install (docker/Dockerfile*): the three programs,
 # built as `make build` builds them, and the bundled models.

@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 BIN=${CARRY_BIN:-.carry/bin}
 OUT_DIR=${OUT:-/tmp/gpu_check}
 mkdir -p "$OUT_DIR"
+# The test set the GPU Fashion-MNIST check reads (carried: no apt there).
+export CONVD_FASHION_MNIST_DIR=${CONVD_FASHION_MNIST_DIR:-$PWD/.carry/fashion-mnist}
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null \
   | sed 's/^/gpu: /' || echo "gpu: nvidia-smi not available"

@@ -20,7 +20,53 @@ __global__ void BiasActivationKernel(const float* __restrict__ in,
   }
 }
 
+__global__ void AddKernel(const float* __restrict__ a, const float* __restrict__ b, int64_t count,
+                          DeviceActivationFunction activation, float* out) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    out[i] = DeviceActivate(a[i] + b[i], activation);
+  }
+}
+
+__global__ void ScaleShiftKernel(const float* __restrict__ in, int64_t count, int channels,
+                                 int64_t plane, const float* __restrict__ scale,
+                                 const float* __restrict__ shift, float* __restrict__ out) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    const int c = static_cast<int>((i / plane) % channels);
+    out[i] = fmaf(in[i], scale[c], shift[c]);
+  }
+}
+
+constexpr int kThreads = 256;
+
+unsigned Blocks(int64_t count) {
+  const int64_t blocks = (count + kThreads - 1) / kThreads;
+  return static_cast<unsigned>(blocks < 65535 * 8 ? blocks : 65535 * 8);
+}
+
 }  // namespace
+
+cudaError_t LaunchAdd(const float* a, const float* b, int64_t count,
+                      DeviceActivationFunction activation, float* out, cudaStream_t stream) {
+  if (count <= 0) return cudaSuccess;
+  if (a == nullptr || b == nullptr || out == nullptr) return cudaErrorInvalidValue;
+  AddKernel<<<Blocks(count), kThreads, 0, stream>>>(a, b, count, activation, out);
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchScaleShift(const float* in, int64_t count, int channels, int64_t plane,
+                             const float* scale, const float* shift, float* out,
+                             cudaStream_t stream) {
+  if (count <= 0) return cudaSuccess;
+  if (in == nullptr || out == nullptr || scale == nullptr || shift == nullptr || channels <= 0 ||
+      plane <= 0) {
+    return cudaErrorInvalidValue;
+  }
+  ScaleShiftKernel<<<Blocks(count), kThreads, 0, stream>>>(in, count, channels, plane, scale,
+                                                           shift, out);
+  return cudaGetLastError();
+}
 
 cudaError_t LaunchBiasActivation(const float* in, const float* bias, int64_t count,
                                  int channels, int64_t plane,

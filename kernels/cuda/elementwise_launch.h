@@ -19,6 +19,16 @@ cudaError_t LaunchBiasActivation(const float* in, const float* bias, int64_t cou
                                  DeviceActivationFunction activation, float* out,
                                  cudaStream_t stream);
 
+// out[i] = act(a[i] + b[i]); out may alias a or b.
+cudaError_t LaunchAdd(const float* a, const float* b, int64_t count,
+                      DeviceActivationFunction activation, float* out, cudaStream_t stream);
+
+// out[i] = in[i] * scale[c] + shift[c], c = (i / plane) % channels (a batch
+// norm left unfolded).
+cudaError_t LaunchScaleShift(const float* in, int64_t count, int channels, int64_t plane,
+                             const float* scale, const float* shift, float* out,
+                             cudaStream_t stream);
+
 }  // namespace convd::cuda
 
 #endif  // CONVD_KERNELS_CUDA_ELEMENTWISE_LAUNCH_H_

@@ -3,11 +3,13 @@
 // on the device machine.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device.h"
+#include "kernels/cuda/device_buffer.h"
 #include "kernels/cuda/elementwise_launch.h"
 #include "kernels/reference/reference_ops.h"
 #include "kernels/testing/numeric.h"
@@ -50,6 +52,38 @@ TEST(CudaElementwiseTest, BiasActivationMatchesReference) {
   cudaFree(device_in);
   cudaFree(device_bias);
   cudaFree(device_out);
+}
+
+TEST(CudaElementwiseTest, AddAndScaleShiftMatchTheReference) {
+  if (!DeviceAvailable()) GTEST_SKIP() << DeviceDescription();
+  const int n = 2, channels = 3, plane = 11;
+  const int64_t count = int64_t{n} * channels * plane;
+  const std::vector<float> a = testing::RandomVector(count, -2, 2);
+  const std::vector<float> b = testing::RandomVector(count, -2, 2);
+  const std::vector<float> scale = testing::RandomVector(channels);
+  const std::vector<float> shift = testing::RandomVector(channels);
+  auto d_a = DeviceBuffer::FromHost(a);
+  auto d_b = DeviceBuffer::FromHost(b);
+  auto d_scale = DeviceBuffer::FromHost(scale);
+  auto d_shift = DeviceBuffer::FromHost(shift);
+  auto d_out = DeviceBuffer::Allocate(count);
+  ASSERT_TRUE(d_a.ok() && d_b.ok() && d_scale.ok() && d_shift.ok() && d_out.ok());
+  const ActivationFunction relu{Activation::kRelu};
+  ASSERT_EQ(LaunchAdd(d_a->data(), d_b->data(), count, ToDeviceActivation(relu), d_out->data(),
+                      nullptr),
+            cudaSuccess);
+  std::vector<double> sum(count);
+  for (int64_t i = 0; i < count; ++i) sum[i] = std::max(0.0, double{a[i]} + b[i]);
+  EXPECT_LE(testing::MaxRelativeError(d_out->ToHost()->data(), sum), 1e-6);
+  ASSERT_EQ(LaunchScaleShift(d_a->data(), count, channels, plane, d_scale->data(),
+                             d_shift->data(), d_out->data(), nullptr),
+            cudaSuccess);
+  std::vector<double> scaled(count);
+  for (int64_t i = 0; i < count; ++i) {
+    const int c = static_cast<int>((i / plane) % channels);
+    scaled[i] = double{a[i]} * scale[c] + shift[c];
+  }
+  EXPECT_LE(testing::MaxRelativeError(d_out->ToHost()->data(), scaled), 1e-6);
 }
 
 TEST(CudaCheckTest, ErrorsBecomeStatusesWithFileAndLine) {

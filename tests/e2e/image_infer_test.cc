@@ -46,7 +46,7 @@ class ImageInferTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     server_ = StartServer("models").release();
-    auto images = testing::ReadIdxImages(std::string(testing::kFashionMnistDir) +
+    auto images = testing::ReadIdxImages(testing::FashionMnistDir() +
                                          "/t10k-images-idx3-ubyte.gz");
     ASSERT_TRUE(images.ok()) << images.status();
     pixels_ = new std::vector<uint8_t>(images->pixels.begin(),

@@ -1,10 +1,17 @@
 #include "tests/models/fashion_mnist.h"
 
+#include <cstdlib>
+
 #include <zlib.h>
 
 #include "absl/strings/str_cat.h"
 
 namespace convd::testing {
+
+std::string FashionMnistDir() {
+  const char* dir = std::getenv("CONVD_FASHION_MNIST_DIR");
+  return dir != nullptr && *dir != '\0' ? dir : "/usr/share/datasets/fashion-mnist";
+}
 namespace {
 
 absl::StatusOr<std::string> ReadGzip(const std::string& path) {

@@ -11,7 +11,9 @@
 
 namespace convd::testing {
 
-inline constexpr char kFashionMnistDir[] = "/usr/share/datasets/fashion-mnist";
+// Debian's dataset-fashion-mnist; CONVD_FASHION_MNIST_DIR overrides it (the
+// GPU machine gets the files carried, not the package).
+std::string FashionMnistDir();
 
 struct IdxImages {
   int count = 0, rows = 0, cols = 0;

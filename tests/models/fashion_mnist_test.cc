@@ -24,10 +24,10 @@ std::vector<int> ReadPredictions(const std::string& path) {
 // Classifies the 10,000 test images with the model in `model_dir`.
 void ExpectMatchesPytorch(const std::string& model_dir) {
   auto images = testing::ReadIdxImages(
-      std::string(testing::kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz");
+      testing::FashionMnistDir() + "/t10k-images-idx3-ubyte.gz");
   ASSERT_TRUE(images.ok()) << images.status() << " (install dataset-fashion-mnist)";
   auto labels = testing::ReadIdxLabels(
-      std::string(testing::kFashionMnistDir) + "/t10k-labels-idx1-ubyte.gz");
+      testing::FashionMnistDir() + "/t10k-labels-idx1-ubyte.gz");
   ASSERT_TRUE(labels.ok()) << labels.status();
   ASSERT_EQ(images->count, 10000);
   const std::vector<int> pytorch =

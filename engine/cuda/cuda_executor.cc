@@ -1,0 +1,304 @@
+#include "engine/cuda/cuda_executor.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "engine/cuda/cuda_layers.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device.h"
+
+namespace convd {
+
+using cuda::DeviceBuffer;
+using cuda::DeviceLayer;
+using cuda::GpuConv;
+
+// Host memory the device copies to and from asynchronously.
+class PinnedBuffer {
+ public:
+  PinnedBuffer() = default;
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+  ~PinnedBuffer() {
+    if (data_ != nullptr) cudaFreeHost(data_);
+  }
+  absl::Status Reserve(int64_t floats) {
+    if (floats <= floats_) return absl::OkStatus();
+    if (data_ != nullptr) cudaFreeHost(data_);
+    data_ = nullptr;
+    floats_ = 0;
+    CUDA_RETURN_IF_ERROR(cudaMallocHost(&data_, floats * sizeof(float)));
+    floats_ = floats;
+    return absl::OkStatus();
+  }
+  float* data() { return data_; }
+
+ private:
+  float* data_ = nullptr;
+  int64_t floats_ = 0;
+};
+
+struct CudaExecutor::State {
+  cudaStream_t stream = nullptr;
+  std::vector<DeviceLayer> layers;        // parallel to graph.layers
+  std::vector<bool> on_cpu;               // CPU fallback per layer
+  std::vector<std::string> why;           // per layer
+  std::map<int, MemoryPlan> memory;       // per batch size
+  std::map<int, ModelStats> stats;        // static part, per batch size
+  DeviceBuffer arena, workspace, input;
+  PinnedBuffer staging_in, staging_out;
+  std::vector<cudaEvent_t> events;        // per layer: start, end
+  std::vector<float> host_in, host_residual, host_out, host_workspace;  // CPU fallback
+
+  ~State() {
+    for (cudaEvent_t event : events) cudaEventDestroy(event);
+    if (stream != nullptr) cudaStreamDestroy(stream);
+  }
+};
+
+CudaExecutor::CudaExecutor(std::shared_ptr<const ExecutionPlan> plan,
+                           const CudaExecutorOptions& options)
+    : plan_(std::move(plan)), options_(options), state_(std::make_unique<State>()) {}
+
+CudaExecutor::~CudaExecutor() = default;
+
+absl::StatusOr<std::unique_ptr<CudaExecutor>> CudaExecutor::Create(
+    std::shared_ptr<const ExecutionPlan> plan, const CudaExecutorOptions& options) {
+  if (!cuda::DeviceAvailable()) return absl::UnavailableError(cuda::DeviceDescription());
+  std::unique_ptr<CudaExecutor> executor(new CudaExecutor(std::move(plan), options));
+  if (absl::Status status = executor->Prepare(); !status.ok()) return status;
+  return executor;
+}
+
+absl::Status CudaExecutor::Prepare() {
+  const Graph& graph = plan_->graph;
+  State& state = *state_;
+  CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&state.stream, cudaStreamNonBlocking));
+  const size_t count = graph.layers.size();
+  state.layers.resize(count);
+  state.on_cpu.assign(count, false);
+  state.why.assign(count, "");
+  algorithm_names_.assign(count, "");
+  state.events.resize(2 * count);
+  for (cudaEvent_t& event : state.events) CUDA_RETURN_IF_ERROR(cudaEventCreate(&event));
+
+  for (size_t i = 1; i < count; ++i) {
+    const Layer& layer = graph.layers[i];
+    GpuConv conv = GpuConv::kNone;
+    if (options_.cpu_layers.contains(layer.name)) {
+      if (layer.kind != LayerKind::kConvolution) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "layer '", layer.name, "': only convolutions can be moved to the CPU"));
+      }
+      state.on_cpu[i] = true;
+      state.why[i] = "on the CPU as asked (cpu_layers)";
+      algorithm_names_[i] = absl::StrCat("cpu:", std::string(plan_->layers[i].algorithm->name()));
+      continue;
+    }
+    if (layer.kind == LayerKind::kConvolution) {
+      auto [chosen, why] = cuda::ChooseConv(cuda::ToDeviceConv(ConvParamsFor(graph, layer, 1)));
+      conv = chosen;
+      state.why[i] = why;
+    }
+    auto device = cuda::UploadLayer(*plan_, static_cast<int>(i), conv);
+    if (!device.ok()) {
+      return absl::Status(device.status().code(),
+                          absl::StrCat("layer '", layer.name, "': ", device.status().message()));
+    }
+    state.layers[i] = std::move(*device);
+    algorithm_names_[i] = conv != GpuConv::kNone ? cuda::GpuConvName(conv)
+                                                 : absl::StrCat("cuda_", LayerKindName(layer.kind));
+  }
+  if (options_.autotune) {
+    // Time every candidate on the real shapes and keep the fastest; the
+    // weights are re-uploaded in the winner's layout.
+    const int batch = std::max(1, options_.autotune_batch);
+    for (size_t i = 1; i < count; ++i) {
+      const Layer& layer = graph.layers[i];
+      if (layer.kind != LayerKind::kConvolution || state.on_cpu[i]) continue;
+      const cuda::DeviceConvShape shape = cuda::ToDeviceConv(ConvParamsFor(graph, layer, batch));
+      const ConvParams params = ConvParamsFor(graph, layer, batch);
+      auto input = DeviceBuffer::Allocate(params.input_elements());
+      auto output = DeviceBuffer::Allocate(params.output_elements());
+      if (!input.ok()) return input.status();
+      if (!output.ok()) return output.status();
+      float best_ms = std::numeric_limits<float>::infinity();
+      GpuConv best = state.layers[i].conv;
+      for (GpuConv candidate : cuda::ConvCandidates(shape)) {
+        auto device = cuda::UploadLayer(*plan_, static_cast<int>(i), candidate);
+        if (!device.ok()) return device.status();
+        const int64_t workspace_floats = cuda::ConvWorkspaceFloats(candidate, shape, batch);
+        auto workspace = DeviceBuffer::Allocate(std::max<int64_t>(1, workspace_floats));
+        if (!workspace.ok()) continue;  // too large at this batch: not a candidate
+        cuda::LayerBuffers buffers{{input->data()}, nullptr, output->data(), workspace->data(),
+                                   workspace_floats};
+        float fastest = std::numeric_limits<float>::infinity();
+        for (int repeat = 0; repeat < 4; ++repeat) {  // the first warms up
+          CUDA_RETURN_IF_ERROR(cudaEventRecord(state.events[0], state.stream));
+          if (absl::Status s = cuda::LaunchLayer(graph, static_cast<int>(i), *device, batch,
+                                                 buffers, state.stream);
+              !s.ok()) {
+            return s;
+          }
+          CUDA_RETURN_IF_ERROR(cudaEventRecord(state.events[1], state.stream));
+          CUDA_RETURN_IF_ERROR(cudaEventSynchronize(state.events[1]));
+          float ms = 0;
+          CUDA_RETURN_IF_ERROR(cudaEventElapsedTime(&ms, state.events[0], state.events[1]));
+          if (repeat > 0) fastest = std::min(fastest, ms);
+        }
+        if (fastest < best_ms) {
+          best_ms = fastest;
+          best = candidate;
+          state.layers[i] = std::move(*device);
+        }
+      }
+      state.why[i] = absl::StrFormat("autotuned at batch %d: fastest %.3f ms", batch, best_ms);
+      algorithm_names_[i] = cuda::GpuConvName(best);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CudaExecutor::Run(const float* input, int batch, Tensor& output, ModelStats* stats) {
+  if (batch <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("batch size must be positive; got ", batch));
+  }
+  if (input == nullptr) return absl::InvalidArgumentError("input is null");
+  const Graph& graph = plan_->graph;
+  State& state = *state_;
+  auto [memory_it, new_batch] = state.memory.try_emplace(batch);
+  MemoryPlan& memory = memory_it->second;
+  if (new_batch) {
+    memory = PlanMemory(graph, batch);
+    state.stats[batch] = ComputeModelStats(*plan_, memory);
+  }
+  // Workspace: the largest any convolution wants for the whole batch, up
+  // to the limit (the kernels chunk the batch to fit), at least one image.
+  int64_t workspace_floats = 1;
+  const int64_t limit = options_.workspace_limit_bytes / int64_t{sizeof(float)};
+  for (size_t i = 1; i < graph.layers.size(); ++i) {
+    const Layer& layer = graph.layers[i];
+    if (layer.kind != LayerKind::kConvolution || state.on_cpu[i]) continue;
+    const auto shape = cuda::ToDeviceConv(ConvParamsFor(graph, layer, batch));
+    const GpuConv conv = state.layers[i].conv;
+    workspace_floats = std::max({workspace_floats, cuda::ConvWorkspaceFloats(conv, shape, 1),
+                                 std::min(limit, cuda::ConvWorkspaceFloats(conv, shape, batch))});
+  }
+  const int64_t input_floats = graph.input().output.per_sample() * batch;
+  const TensorShape output_shape = graph.output().output.WithBatch(batch);
+  auto grow = [](DeviceBuffer& buffer, int64_t floats) -> absl::Status {
+    if (buffer.floats() >= floats) return absl::OkStatus();
+    buffer = DeviceBuffer();  // free first: the device may not hold both
+    auto grown = DeviceBuffer::Allocate(floats);
+    if (!grown.ok()) return grown.status();
+    buffer = std::move(*grown);
+    return absl::OkStatus();
+  };
+  if (absl::Status s = grow(state.arena, std::max<int64_t>(1, memory.arena_floats)); !s.ok()) return s;
+  if (absl::Status s = grow(state.workspace, workspace_floats); !s.ok()) return s;
+  if (absl::Status s = grow(state.input, input_floats); !s.ok()) return s;
+  if (absl::Status s = state.staging_in.Reserve(input_floats); !s.ok()) return s;
+  if (absl::Status s = state.staging_out.Reserve(output_shape.elements()); !s.ok()) return s;
+  if (stats != nullptr) *stats = state.stats[batch];
+
+  auto buffer = [&](int layer) -> float* {
+    const int64_t offset = memory.offsets[layer];
+    return offset == MemoryPlan::kExternal ? state.input.data() : state.arena.data() + offset;
+  };
+  std::memcpy(state.staging_in.data(), input, input_floats * sizeof(float));
+  CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(state.input.data(), state.staging_in.data(),
+                                       input_floats * sizeof(float), cudaMemcpyHostToDevice,
+                                       state.stream));
+  for (size_t i = 1; i < graph.layers.size(); ++i) {
+    const Layer& layer = graph.layers[i];
+    if (stats != nullptr) CUDA_RETURN_IF_ERROR(cudaEventRecord(state.events[2 * i], state.stream));
+    cuda::LayerBuffers buffers;
+    for (int in : layer.inputs) buffers.inputs.push_back(buffer(in));
+    buffers.residual = layer.residual_input >= 0 ? buffer(layer.residual_input) : nullptr;
+    buffers.output = buffer(static_cast<int>(i));
+    buffers.workspace = state.workspace.data();
+    buffers.workspace_floats = state.workspace.floats();
+    absl::Status status;
+    if (state.on_cpu[i]) {
+      // The plan's CPU algorithm on host copies of this layer's operands.
+      ConvArgs args;
+      args.params = ConvParamsFor(graph, layer, batch);
+      const ConvAlgorithm* algorithm = plan_->layers[i].algorithm;
+      state.host_in.resize(args.params.input_elements());
+      state.host_out.resize(args.params.output_elements());
+      state.host_residual.resize(buffers.residual ? args.params.output_elements() : 0);
+      state.host_workspace.resize(algorithm->WorkspaceBytes(args.params, 1) / sizeof(float) + 1);
+      CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(state.host_in.data(), buffers.inputs[0],
+                                           state.host_in.size() * sizeof(float),
+                                           cudaMemcpyDeviceToHost, state.stream));
+      if (buffers.residual != nullptr) {
+        CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(state.host_residual.data(), buffers.residual,
+                                             state.host_residual.size() * sizeof(float),
+                                             cudaMemcpyDeviceToHost, state.stream));
+      }
+      CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(state.stream));
+      args.input = state.host_in.data();
+      args.weights = &plan_->layers[i].packed;
+      args.epilogue.bias = layer.bias.empty() ? nullptr : layer.bias.data();
+      args.epilogue.residual = buffers.residual ? state.host_residual.data() : nullptr;
+      args.epilogue.activation = layer.fused_activation;
+      args.output = state.host_out.data();
+      args.workspace = state.host_workspace.data();
+      // Single-threaded: the workspace above is sized for one thread.
+      status = algorithm->Run(args, ExecContext{nullptr});
+      if (status.ok()) {
+        CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(buffers.output, state.host_out.data(),
+                                             state.host_out.size() * sizeof(float),
+                                             cudaMemcpyHostToDevice, state.stream));
+      }
+    } else {
+      status = cuda::LaunchLayer(graph, static_cast<int>(i), state.layers[i], batch, buffers,
+                                 state.stream);
+    }
+    if (!status.ok()) {
+      cudaStreamSynchronize(state.stream);
+      return status;
+    }
+    if (stats != nullptr) {
+      CUDA_RETURN_IF_ERROR(cudaEventRecord(state.events[2 * i + 1], state.stream));
+    }
+  }
+  const int last = static_cast<int>(graph.layers.size()) - 1;
+  CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(state.staging_out.data(), buffer(last),
+                                       output_shape.elements() * sizeof(float),
+                                       cudaMemcpyDeviceToHost, state.stream));
+  CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(state.stream));
+  output = Tensor(output_shape);
+  std::memcpy(output.data(), state.staging_out.data(), output.bytes());
+  if (stats != nullptr) {
+    stats->total_time_ms = 0;
+    for (size_t i = 1; i < graph.layers.size(); ++i) {
+      float ms = 0;
+      CUDA_RETURN_IF_ERROR(
+          cudaEventElapsedTime(&ms, state.events[2 * i], state.events[2 * i + 1]));
+      stats->layers[i - 1].time_ms = ms;
+      stats->layers[i - 1].algorithm = algorithm_names_[i];
+      stats->layers[i - 1].why = state.why[i];
+      stats->total_time_ms += ms;
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string CudaExecutor::PlanString() const {
+  const Graph& graph = plan_->graph;
+  std::string out = absl::StrCat("gpu: ", cuda::DeviceDescription(), "\n");
+  for (size_t i = 1; i < graph.layers.size(); ++i) {
+    const Layer& layer = graph.layers[i];
+    absl::StrAppendFormat(&out, "%-22s %-16s %-22s %s\n", layer.name, LayerKindName(layer.kind),
+                          algorithm_names_[i], state_->why[i]);
+  }
+  return out;
+}
+
+}  // namespace convd

@@ -1,0 +1,82 @@
+// Runs an ExecutionPlan on the GPU with convd's own kernels (kernels/cuda).
+//
+// At Create: every layer's weights are uploaded once, in the layout its GPU
+// algorithm wants (Winograd filters transformed, fully connected weights
+// transposed); each convolution's GPU algorithm is chosen once (heuristic,
+// or timed on the real shapes when autotuning) and recorded with why. A
+// layer no GPU algorithm can run, or one named in `cpu_layers`, runs on the
+// CPU backend (the plan's CPU algorithm) with copies either side, visibly
+// in PlanString().
+// At Run: the input goes through a pinned staging buffer with async copies
+// on this executor's stream; activations live in a device arena laid out by
+// the same memory plan as the CPU's (engine/memory_plan.h), grown once per
+// new batch size; per-layer times come from CUDA events when stats are
+// asked for. Device errors become a Status naming the layer.
+//
+// Thread safety: one CudaExecutor per thread (a model instance); several
+// run concurrently on their own streams.
+#ifndef CONVD_ENGINE_CUDA_CUDA_EXECUTOR_H_
+#define CONVD_ENGINE_CUDA_CUDA_EXECUTOR_H_
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/memory_plan.h"
+#include "engine/planner.h"
+#include "engine/stats.h"
+#include "engine/tensor.h"
+
+namespace convd {
+
+struct CudaExecutorOptions {
+  // Layers to run on the CPU even though a GPU kernel could (tests, and a
+  // way around a misbehaving kernel in production).
+  std::set<std::string> cpu_layers;
+  // Time every applicable GPU algorithm per convolution at autotune_batch
+  // and keep the fastest, instead of the heuristic.
+  bool autotune = false;
+  int autotune_batch = 1;
+  // Largest convolution workspace; larger batches are processed in chunks.
+  int64_t workspace_limit_bytes = int64_t{1} << 30;
+};
+
+class CudaExecutor {
+ public:
+  // UNAVAILABLE without a device; RESOURCE_EXHAUSTED when the weights do not
+  // fit in device memory.
+  static absl::StatusOr<std::unique_ptr<CudaExecutor>> Create(
+      std::shared_ptr<const ExecutionPlan> plan, const CudaExecutorOptions& options);
+  ~CudaExecutor();
+
+  // As Executor::Run: `input` holds batch x C x H x W floats on the host,
+  // `output` receives the output layer at `batch`.
+  absl::Status Run(const float* input, int batch, Tensor& output, ModelStats* stats = nullptr);
+
+  // One line per layer: name, where it runs, the GPU algorithm and why.
+  std::string PlanString() const;
+  // "cuda_im2col", "cuda_winograd_f43", ..., or "cpu:<algorithm>" per layer
+  // (index parallel to the graph's layers; empty for the input).
+  const std::vector<std::string>& layer_algorithms() const { return algorithm_names_; }
+
+  CudaExecutor(const CudaExecutor&) = delete;
+  CudaExecutor& operator=(const CudaExecutor&) = delete;
+
+ private:
+  struct State;
+  explicit CudaExecutor(std::shared_ptr<const ExecutionPlan> plan,
+                        const CudaExecutorOptions& options);
+  absl::Status Prepare();
+
+  std::shared_ptr<const ExecutionPlan> plan_;
+  CudaExecutorOptions options_;
+  std::unique_ptr<State> state_;
+  std::vector<std::string> algorithm_names_;
+};
+
+}  // namespace convd
+
+#endif  // CONVD_ENGINE_CUDA_CUDA_EXECUTOR_H_

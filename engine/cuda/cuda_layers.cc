@@ -1,0 +1,226 @@
+#include "engine/cuda/cuda_layers.h"
+
+#include "absl/strings/str_cat.h"
+#include "kernels/cuda/conv_launch.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device.h"
+#include "kernels/cuda/elementwise_launch.h"
+#include "kernels/cuda/pool_launch.h"
+#include "kernels/cuda/sgemm_launch.h"
+#include "kernels/cuda/winograd_launch.h"
+
+namespace convd::cuda {
+namespace {
+
+// Below this many multiply-accumulates per output pixel (C/g*R*S*K), the
+// unrolling and tiling of im2col cost more than they save: LeNet's layers.
+constexpr int64_t kDirectMaxMacsPerPixel = 4096;
+
+absl::Status LayerError(const Layer& layer, cudaError_t error, const char* what) {
+  return absl::Status(CudaStatus(error, what, __FILE__, __LINE__).code(),
+                      absl::StrCat("layer '", layer.name, "': ", what, ": ",
+                                   cudaGetErrorName(error), ": ", cudaGetErrorString(error)));
+}
+
+}  // namespace
+
+const char* GpuConvName(GpuConv algorithm) {
+  switch (algorithm) {
+    case GpuConv::kIm2col: return "cuda_im2col";
+    case GpuConv::kDirect: return "cuda_direct";
+    case GpuConv::kWinogradF23: return "cuda_winograd_f23";
+    case GpuConv::kWinogradF43: return "cuda_winograd_f43";
+    case GpuConv::kNone: break;
+  }
+  return "none";
+}
+
+std::vector<GpuConv> ConvCandidates(const DeviceConvShape& shape) {
+  std::vector<GpuConv> candidates;
+  const bool winograd = WinogradApplies(shape);
+  if (winograd) candidates.push_back(GpuConv::kWinogradF43);
+  candidates.push_back(GpuConv::kIm2col);
+  if (winograd) candidates.push_back(GpuConv::kWinogradF23);
+  candidates.push_back(GpuConv::kDirect);
+  return candidates;
+}
+
+std::pair<GpuConv, std::string> ChooseConv(const DeviceConvShape& s) {
+  const int64_t macs_per_pixel = s.gemm_k() * s.k_per_group();
+  if (macs_per_pixel <= kDirectMaxMacsPerPixel) {
+    return {GpuConv::kDirect, absl::StrCat("small layer (", macs_per_pixel,
+                                           " MACs per output pixel): direct")};
+  }
+  if (WinogradApplies(s) && s.c >= 16 && s.k >= 16) {
+    if (s.p >= 8 && s.q >= 8) {
+      return {GpuConv::kWinogradF43, "3x3 stride 1, 16+ channels, 8x8+ output: winograd F(4x4)"};
+    }
+    return {GpuConv::kWinogradF23, "3x3 stride 1, 16+ channels, small output: winograd F(2x2)"};
+  }
+  return {GpuConv::kIm2col, "general: im2col + our SGEMM"};
+}
+
+int64_t ConvWorkspaceFloats(GpuConv algorithm, const DeviceConvShape& shape, int images) {
+  switch (algorithm) {
+    case GpuConv::kIm2col: return Im2colWorkspaceFloats(shape, images);
+    case GpuConv::kWinogradF23: return WinogradWorkspaceFloats(2, shape, images);
+    case GpuConv::kWinogradF43: return WinogradWorkspaceFloats(4, shape, images);
+    case GpuConv::kDirect:
+    case GpuConv::kNone: break;
+  }
+  return 0;
+}
+
+absl::StatusOr<DeviceLayer> UploadLayer(const ExecutionPlan& plan, int index, GpuConv conv) {
+  const Graph& graph = plan.graph;
+  const Layer& layer = graph.layers[index];
+  DeviceLayer device;
+  device.conv = conv;
+  std::vector<float> weights;
+  switch (layer.kind) {
+    case LayerKind::kConvolution:
+      if (conv == GpuConv::kWinogradF23 || conv == GpuConv::kWinogradF43) {
+        const int m = conv == GpuConv::kWinogradF23 ? 2 : 4;
+        const ConvParams p = ConvParamsFor(graph, layer, 1);
+        weights.resize(static_cast<size_t>((m + 2) * (m + 2)) * p.k * p.c);
+        WinogradTransformFilters(m, layer.weight.data(), p.k, p.c, weights.data());
+      } else {
+        weights = layer.weight;
+      }
+      break;
+    case LayerKind::kFullyConnected: {
+      // [out, in] -> [in, out]: the SGEMM's B for out = in x W^T.
+      const FullyConnectedParams p = FullyConnectedParamsFor(graph, layer, 1);
+      weights.resize(layer.weight.size());
+      for (int o = 0; o < p.out_features; ++o) {
+        for (int i = 0; i < p.in_features; ++i) {
+          weights[int64_t{i} * p.out_features + o] = layer.weight[int64_t{o} * p.in_features + i];
+        }
+      }
+      break;
+    }
+    case LayerKind::kBatchNorm: {
+      const AlignedBuffer& packed = plan.layers[index].packed.data;
+      auto scale_shift = DeviceBuffer::FromHost(
+          std::vector<float>(packed.data(), packed.data() + packed.size()));
+      if (!scale_shift.ok()) return scale_shift.status();
+      device.scale_shift = std::move(*scale_shift);
+      break;
+    }
+    default:
+      break;
+  }
+  auto uploaded = DeviceBuffer::FromHost(weights);
+  if (!uploaded.ok()) return uploaded.status();
+  device.weights = std::move(*uploaded);
+  auto bias = DeviceBuffer::FromHost(layer.bias);
+  if (!bias.ok()) return bias.status();
+  device.bias = std::move(*bias);
+  return device;
+}
+
+absl::Status LaunchLayer(const Graph& graph, int index, const DeviceLayer& device, int batch,
+                         const LayerBuffers& buffers, cudaStream_t stream) {
+  const Layer& layer = graph.layers[index];
+  const TensorShape in_shape = graph.layers[layer.inputs[0]].output.WithBatch(batch);
+  const int64_t count = layer.output.per_sample() * batch;
+  const float* in = buffers.inputs[0];
+  float* out = buffers.output;
+  const DeviceActivationFunction activation = ToDeviceActivation(layer.fused_activation);
+  const float* bias = layer.bias.empty() ? nullptr : device.bias.data();
+  cudaError_t error = cudaSuccess;
+  switch (layer.kind) {
+    case LayerKind::kConvolution: {
+      const DeviceConvShape shape = ToDeviceConv(ConvParamsFor(graph, layer, batch));
+      ConvEpilogue epilogue{bias, buffers.residual, activation};
+      switch (device.conv) {
+        case GpuConv::kIm2col:
+          error = LaunchConvIm2col(shape, in, device.weights.data(), epilogue, buffers.workspace,
+                                   buffers.workspace_floats, out, stream);
+          break;
+        case GpuConv::kDirect:
+          error = LaunchConvDirect(shape, in, device.weights.data(), epilogue, out, stream);
+          break;
+        case GpuConv::kWinogradF23:
+        case GpuConv::kWinogradF43:
+          error = LaunchConvWinograd(device.conv == GpuConv::kWinogradF23 ? 2 : 4, shape, in,
+                                     device.weights.data(), epilogue, buffers.workspace,
+                                     buffers.workspace_floats, out, stream);
+          break;
+        case GpuConv::kNone:
+          return absl::InternalError(absl::StrCat("layer '", layer.name, "' has no GPU algorithm"));
+      }
+      if (error != cudaSuccess) return LayerError(layer, error, GpuConvName(device.conv));
+      return absl::OkStatus();
+    }
+    case LayerKind::kFullyConnected: {
+      const FullyConnectedParams p = FullyConnectedParamsFor(graph, layer, batch);
+      GemmShape shape{p.n, p.out_features, p.in_features, p.in_features, p.out_features,
+                      p.out_features};
+      GemmEpilogue epilogue;
+      epilogue.bias = bias;
+      epilogue.bias_per_row = false;
+      epilogue.residual = buffers.residual;
+      epilogue.activation = activation;
+      error = LaunchSgemm(shape, in, device.weights.data(), out, epilogue, stream);
+      break;
+    }
+    case LayerKind::kPooling:
+      error = LaunchPool(ToDevicePool(PoolParamsFor(graph, layer, batch)), in, out, stream);
+      break;
+    case LayerKind::kLrn:
+      error = LaunchLrn(batch, in_shape.c, int64_t{in_shape.h} * in_shape.w, layer.lrn.size,
+                        layer.lrn.alpha, layer.lrn.beta, layer.lrn.k, in, out, stream);
+      break;
+    case LayerKind::kActivation:
+      error = LaunchBiasActivation(in, nullptr, count, 1, count,
+                                   ToDeviceActivation(layer.activation), out, stream);
+      break;
+    case LayerKind::kDropout:
+      error = cudaMemcpyAsync(out, in, count * sizeof(float), cudaMemcpyDeviceToDevice, stream);
+      break;
+    case LayerKind::kFlatten:
+      return absl::OkStatus();  // a view of its input
+    case LayerKind::kSoftmax:
+      error = LaunchSoftmax(batch, in_shape.c, int64_t{in_shape.h} * in_shape.w,
+                            layer.log_softmax, in, out, stream);
+      break;
+    case LayerKind::kAdd: {
+      // Pairwise; the activation only on the last sum.
+      const DeviceActivationFunction none{};
+      const size_t inputs = buffers.inputs.size();
+      for (size_t i = 1; i < inputs && error == cudaSuccess; ++i) {
+        error = LaunchAdd(i == 1 ? buffers.inputs[0] : out, buffers.inputs[i], count,
+                          i + 1 == inputs ? activation : none, out, stream);
+      }
+      break;
+    }
+    case LayerKind::kConcat: {
+      // Each input's channels land at their offset in every image.
+      const int64_t plane = int64_t{layer.output.h} * layer.output.w;
+      int64_t channel_offset = 0;
+      for (size_t i = 0; i < layer.inputs.size() && error == cudaSuccess; ++i) {
+        const int channels = graph.layers[layer.inputs[i]].output.c;
+        const size_t width = channels * plane * sizeof(float);
+        error = cudaMemcpy2DAsync(out + channel_offset * plane, layer.output.c * plane * sizeof(float),
+                                  buffers.inputs[i], width, width, batch,
+                                  cudaMemcpyDeviceToDevice, stream);
+        channel_offset += channels;
+      }
+      break;
+    }
+    case LayerKind::kBatchNorm: {
+      const int channels = layer.output.c;
+      error = LaunchScaleShift(in, count, channels, int64_t{layer.output.h} * layer.output.w,
+                               device.scale_shift.data(), device.scale_shift.data() + channels,
+                               out, stream);
+      break;
+    }
+    case LayerKind::kInput:
+      return absl::InternalError(absl::StrCat("layer '", layer.name, "' is a second input"));
+  }
+  if (error != cudaSuccess) return LayerError(layer, error, LayerKindName(layer.kind));
+  return absl::OkStatus();
+}
+
+}  // namespace convd::cuda

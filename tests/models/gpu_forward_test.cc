@@ -1,0 +1,117 @@
+// Whole networks on the GPU (engine/cuda) against the CPU executor: the
+// bundled LeNet-5 and AlexNet at several batch sizes, with the heuristic's
+// algorithms, autotuned ones, and a layer sent back to the CPU; and the
+// served Fashion-MNIST LeNet-5's 10,000 predictions, which must equal
+// PyTorch's on the GPU as they do on the CPU. Skips cleanly without a GPU.
+#include <algorithm>
+#include <fstream>
+
+#include "engine/cuda/cuda_executor.h"
+#include "engine/executor.h"
+#include "engine/model_loader.h"
+#include "gtest/gtest.h"
+#include "kernels/cpu/thread_pool.h"
+#include "kernels/cuda/device.h"
+#include "kernels/testing/numeric.h"
+#include "tests/models/fashion_mnist.h"
+
+namespace convd {
+namespace {
+
+// Largest |gpu - cpu| relative to the largest |cpu|.
+double RelativeDifference(const Tensor& gpu, const Tensor& cpu) {
+  double largest = 0, difference = 0;
+  for (int64_t i = 0; i < cpu.shape().elements(); ++i) {
+    largest = std::max(largest, std::abs(double{cpu.data()[i]}));
+    difference = std::max(difference, std::abs(double{gpu.data()[i]} - cpu.data()[i]));
+  }
+  return largest > 0 ? difference / largest : difference;
+}
+
+void ExpectGpuMatchesCpu(const std::string& model_dir, const CudaExecutorOptions& options,
+                         const std::string& expect_algorithm = "") {
+  auto model = LoadModel(model_dir, LoadOptions{});
+  ASSERT_TRUE(model.ok()) << model.status();
+  auto gpu = CudaExecutor::Create(model->plan, options);
+  ASSERT_TRUE(gpu.ok()) << gpu.status();
+  std::printf("%s", (*gpu)->PlanString().c_str());
+  if (!expect_algorithm.empty()) {
+    const auto& names = (*gpu)->layer_algorithms();
+    EXPECT_NE(std::find_if(names.begin(), names.end(),
+                           [&](const std::string& n) { return n.rfind(expect_algorithm, 0) == 0; }),
+              names.end())
+        << "no layer runs " << expect_algorithm;
+  }
+  Executor cpu(model->plan, ThreadPool::Default());
+  const int64_t per_image = model->plan->graph.input().output.per_sample();
+  for (int batch : {1, 3, 8}) {
+    const std::vector<float> input = testing::RandomVector(per_image * batch, 0, 1);
+    Tensor expected, actual;
+    ASSERT_TRUE(cpu.Run(input.data(), batch, expected).ok());
+    ModelStats stats;
+    ASSERT_TRUE((*gpu)->Run(input.data(), batch, actual, &stats).ok());
+    ASSERT_EQ(actual.shape(), expected.shape());
+    EXPECT_LE(RelativeDifference(actual, expected), 1e-4) << model_dir << " batch " << batch;
+    EXPECT_GT(stats.total_time_ms, 0.0);
+  }
+}
+
+TEST(GpuForwardTest, LenetAndAlexnetMatchTheCpu) {
+  if (!cuda::DeviceAvailable()) GTEST_SKIP() << cuda::DeviceDescription();
+  ExpectGpuMatchesCpu("models/lenet5", {}, "cuda_direct");
+  ExpectGpuMatchesCpu("models/alexnet", {}, "cuda_im2col");
+  ExpectGpuMatchesCpu("models/alexnet_original", {});
+}
+
+TEST(GpuForwardTest, AutotunedAndCpuFallbackLayersMatchToo) {
+  if (!cuda::DeviceAvailable()) GTEST_SKIP() << cuda::DeviceDescription();
+  CudaExecutorOptions autotune;
+  autotune.autotune = true;
+  autotune.autotune_batch = 8;
+  ExpectGpuMatchesCpu("models/alexnet", autotune);
+  CudaExecutorOptions fallback;
+  fallback.cpu_layers = {"conv2"};
+  ExpectGpuMatchesCpu("models/alexnet", fallback, "cpu:");
+}
+
+TEST(GpuForwardTest, FashionMnistPredictionsEqualPytorchsOnTheGpu) {
+  if (!cuda::DeviceAvailable()) GTEST_SKIP() << cuda::DeviceDescription();
+  auto images = testing::ReadIdxImages(testing::FashionMnistDir() +
+                                       "/t10k-images-idx3-ubyte.gz");
+  ASSERT_TRUE(images.ok()) << images.status();
+  std::ifstream file("models/lenet5/1/fashion_mnist_test_predictions.txt");
+  std::vector<int> pytorch;
+  for (int value; file >> value;) pytorch.push_back(value);
+  ASSERT_EQ(pytorch.size(), 10000u);
+  auto model = LoadModel("models/lenet5", LoadOptions{});
+  ASSERT_TRUE(model.ok()) << model.status();
+  auto gpu = CudaExecutor::Create(model->plan, {});
+  ASSERT_TRUE(gpu.ok()) << gpu.status();
+  constexpr int kBatch = 100;
+  const int pixels = images->rows * images->cols;
+  std::vector<float> batch(kBatch * pixels);
+  Tensor output;
+  int agree = 0;
+  for (int first = 0; first < images->count; first += kBatch) {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      batch[i] = images->pixels[size_t{1} * first * pixels + i] / 255.0f;
+    }
+    ASSERT_TRUE((*gpu)->Run(batch.data(), kBatch, output).ok());
+    for (int b = 0; b < kBatch; ++b) {
+      const float* scores = output.data() + b * 10;
+      agree += std::max_element(scores, scores + 10) - scores == pytorch[first + b];
+    }
+  }
+  EXPECT_EQ(agree, 10000);
+}
+
+TEST(GpuForwardTest, CreateWithoutADeviceIsUnavailable) {
+  if (cuda::DeviceAvailable()) GTEST_SKIP() << "a device is present";
+  auto model = LoadModel("models/lenet5", LoadOptions{});
+  ASSERT_TRUE(model.ok()) << model.status();
+  auto gpu = CudaExecutor::Create(model->plan, {});
+  EXPECT_EQ(gpu.status().code(), absl::StatusCode::kUnavailable) << gpu.status();
+}
+
+}  // namespace
+}  // namespace convd
