@@ -20,13 +20,15 @@ DEBIAN_PACKAGES := \
 # targets tagged "cuda" are left out of the build with a warning.
 NVCC := /usr/local/cuda/bin/nvcc
 HAVE_CUDA := $(shell [ -x $(NVCC) ] && [ -d /usr/local/cuda/include ] && echo yes)
-TARGETS := //...
+NO_CUDA_FLAGS := --define=cuda=0 --build_tag_filters=-cuda --test_tag_filters=-cuda
+CUDA_FLAGS :=
 ifneq ($(HAVE_CUDA),yes)
-  TARGETS := --build_tag_filters=-cuda --test_tag_filters=-cuda //...
+  CUDA_FLAGS := $(NO_CUDA_FLAGS)
 endif
+TARGETS := $(CUDA_FLAGS) //...
 
 # Test targets that exercise concurrency, for ThreadSanitizer: the thread
-# pool, the batcher and the serving core. The gRPC suites are left out:
+# pool, the batcher and the serving core (CPU only: no device runs here). The gRPC suites are left out:
 # Debian's gRPC and Abseil are not TSan-instrumented, so every hand-off
 # through them reads as a race; they run under ASan instead.
 TSAN_TARGETS := //kernels/cpu:ops_test //engine:executor_test //server/... //client:load_generator_test
@@ -73,7 +75,7 @@ test-asan: deps
 	$(BAZEL) test --config=asan $(TARGETS)
 
 test-tsan: deps
-	$(BAZEL) test --config=tsan $(TSAN_TARGETS)
+	$(BAZEL) test --config=tsan $(NO_CUDA_FLAGS) $(TSAN_TARGETS)
 
 # Serves the bundled models (gRPC on 8001) until Ctrl-C, which drains.
 serve: build
@@ -163,7 +165,7 @@ gpu-carry: deps
 PREFIX ?= /opt/convd
 RELEASE_TARGETS := //server:convd //client:convctl //client:convload
 install: deps
-	$(BAZEL) build -c opt $(RELEASE_TARGETS)
+	$(BAZEL) build -c opt $(CUDA_FLAGS) $(RELEASE_TARGETS)
 	install -d $(PREFIX)/bin $(PREFIX)/models
 	install -m 755 bazel-bin/server/convd bazel-bin/client/convctl bazel-bin/client/convload $(PREFIX)/bin/
 	cp -r models/. $(PREFIX)/models/
@@ -193,7 +195,7 @@ $(LINT_STAMP):
 	$(LINT_VENV)/bin/pip install --quiet $(LINT_TOOLS)
 	touch $@
 lint-deploy: $(LINT_STAMP)
-	$(BAZEL) build -c opt //server:convd //client:convctl
+	$(BAZEL) build -c opt $(CUDA_FLAGS) //server:convd //client:convctl
 	$(LINT_VENV)/bin/hadolint docker/Dockerfile docker/Dockerfile.cpu
 	$(LINT_VENV)/bin/yamllint --strict docker
 	$(LINT_VENV)/bin/kubernetes-validate --strict --quiet docker/k8s/deployment.yaml \

@@ -11,6 +11,7 @@
 #include "server/http/http_server.h"
 #include "server/http/json_util.h"
 #include "server/http/http_service.h"
+#include "server/core/gpu_backend.h"
 #include "server/log.h"
 #include "server/metrics/prometheus.h"
 
@@ -22,11 +23,22 @@ std::string HostPort(const std::string& address, int port) {
   return ipv6 ? absl::StrCat("[", address, "]:", port) : absl::StrCat(address, ":", port);
 }
 
-absl::Status CheckDevice(const std::string& device) {
-  if (device == "auto" || device == "cpu") return absl::OkStatus();
+// The GPU backend to serve on, or null for the CPU: auto takes the GPU
+// when this build has the backend and a device is present.
+absl::StatusOr<const GpuBackend*> ChooseDevice(const std::string& device) {
+  const GpuBackend* gpu = GetGpuBackend();
+  if (device == "cpu") return nullptr;
+  if (device == "auto") return gpu != nullptr && gpu->available() ? gpu : nullptr;
   if (device == "cuda") {
-    return absl::UnimplementedError(
-        "--device=cuda: this build serves on the CPU only; use --device=auto or cpu");
+    if (gpu == nullptr) {
+      return absl::UnimplementedError(
+          "--device=cuda: this build has no GPU backend (built without nvcc); use "
+          "--device=auto or cpu");
+    }
+    if (!gpu->available()) {
+      return absl::UnavailableError(absl::StrCat("--device=cuda: ", gpu->description()));
+    }
+    return gpu;
   }
   return absl::InvalidArgumentError(
       absl::StrCat("--device must be auto, cpu or cuda; got '", device, "'"));
@@ -45,7 +57,8 @@ void LogRepository(const ModelRepository& repository) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
-  if (absl::Status device = CheckDevice(options.device); !device.ok()) return device;
+  absl::StatusOr<const GpuBackend*> gpu = ChooseDevice(options.device);
+  if (!gpu.ok()) return gpu.status();
   std::error_code error;
   if (!std::filesystem::is_directory(options.model_repository, error)) {
     return absl::NotFoundError(absl::StrCat("model repository '", options.model_repository,
@@ -57,12 +70,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
                           ? options.compute_threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   server->thread_pool_ = std::make_unique<ThreadPool>(threads);
-  Log(LogLevel::kInfo, absl::StrCat("serving on the CPU with ", threads, " compute threads"));
+  Log(LogLevel::kInfo,
+      *gpu != nullptr
+          ? absl::StrCat("serving on the GPU: ", (*gpu)->description())
+          : absl::StrCat("serving on the CPU with ", threads, " compute threads"));
 
   RepositoryOptions repository_options;
   repository_options.root = options.model_repository;
   repository_options.thread_pool = server->thread_pool_.get();
   repository_options.load.thread_pool = server->thread_pool_.get();
+  repository_options.gpu = *gpu;
   server->repository_ = std::make_unique<ModelRepository>(repository_options);
   server->repository_->LoadAll();
   LogRepository(*server->repository_);

@@ -41,9 +41,10 @@ BatchingPolicy PolicyFor(const inference::ModelConfig& config) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ServedModel>> ServedModel::Create(LoadedModel model,
-                                                                 ThreadPool* thread_pool) {
+                                                                 ThreadPool* thread_pool,
+                                                                 const GpuBackend* gpu) {
   for (const inference::ModelInstanceGroup& group : model.config.instance_group()) {
-    if (group.kind() == inference::ModelInstanceGroup::KIND_GPU) {
+    if (group.kind() == inference::ModelInstanceGroup::KIND_GPU && gpu == nullptr) {
       return absl::UnimplementedError(absl::StrCat(
           "model '", model.config.name(), "': instance_group kind KIND_GPU, but this server "
           "runs on the CPU; use KIND_CPU or KIND_AUTO"));
@@ -73,7 +74,19 @@ absl::StatusOr<std::unique_ptr<ServedModel>> ServedModel::Create(LoadedModel mod
   options.observer = &served->statistics_;
   std::vector<std::unique_ptr<InstanceRunner>> runners;
   for (int i = 0; i < instances; ++i) {
-    runners.push_back(std::make_unique<CpuInstanceRunner>(served->model_.plan, thread_pool));
+    if (gpu != nullptr) {
+      // Out of device memory or a failed upload: the model is not ready,
+      // with the reason; the server keeps serving the others.
+      auto runner = gpu->create_runner(served->model_.plan, config);
+      if (!runner.ok()) {
+        return absl::Status(runner.status().code(),
+                            absl::StrCat("model '", config.name(), "' on the GPU: ",
+                                         runner.status().message()));
+      }
+      runners.push_back(std::move(*runner));
+    } else {
+      runners.push_back(std::make_unique<CpuInstanceRunner>(served->model_.plan, thread_pool));
+    }
   }
   served->scheduler_ = std::make_unique<Scheduler>(std::move(options), std::move(runners));
   return served;

@@ -1,5 +1,5 @@
 // One loaded model version being served: its plan, its scheduler with one
-// CPU instance runner per configured instance, and its statistics.
+// instance runner (CPU or GPU) per configured instance, and its statistics.
 //
 // Destruction stops the scheduler, which runs every queued request first;
 // it must not happen on one of the scheduler's own threads (the repository
@@ -15,15 +15,19 @@
 #include "engine/model_loader.h"
 #include "kernels/cpu/thread_pool.h"
 #include "server/batching/scheduler.h"
+#include "server/core/gpu_backend.h"
 #include "server/core/model_statistics.h"
 
 namespace convd {
 
 class ServedModel {
  public:
-  // `thread_pool` (shared by all instances) must outlive the model.
+  // `thread_pool` (shared by all instances) must outlive the model. With
+  // `gpu` (the registered GPU backend, server/core/gpu_backend.h) every
+  // instance runs on the GPU; otherwise on the CPU.
   static absl::StatusOr<std::unique_ptr<ServedModel>> Create(LoadedModel model,
-                                                             ThreadPool* thread_pool);
+                                                             ThreadPool* thread_pool,
+                                                             const GpuBackend* gpu = nullptr);
   ~ServedModel() = default;
 
   const std::string& name() const { return model_.config.name(); }

@@ -112,7 +112,7 @@ absl::StatusOr<std::map<int64_t, std::shared_ptr<ServedModel>>> ModelRepository:
   for (int64_t version : chosen) {
     ASSIGN_OR_RETURN(LoadedModel loaded, LoadModelVersion(dir, config, version, options_.load));
     ASSIGN_OR_RETURN(std::unique_ptr<ServedModel> served,
-                     ServedModel::Create(std::move(loaded), options_.thread_pool));
+                     ServedModel::Create(std::move(loaded), options_.thread_pool, options_.gpu));
     versions[version] = Share(std::move(served));
   }
   return versions;

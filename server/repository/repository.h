@@ -39,6 +39,7 @@ struct RepositoryOptions {
   std::string root;                  // the model repository directory
   ThreadPool* thread_pool = nullptr;  // compute threads shared by all models
   LoadOptions load;                  // passed to the engine's loader
+  const GpuBackend* gpu = nullptr;   // set: models are served on the GPU
 };
 
 class ModelRepository {

@@ -1,0 +1,37 @@
+// The GPU backend as the server sees it: present only when the binary links
+// server/cuda (builds with nvcc), which registers it before main. The
+// serving core never includes CUDA headers, so it builds everywhere.
+#ifndef CONVD_SERVER_CORE_GPU_BACKEND_H_
+#define CONVD_SERVER_CORE_GPU_BACKEND_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "engine/planner.h"
+#include "proto/model_config.pb.h"
+#include "server/batching/scheduler.h"
+
+namespace convd {
+
+struct GpuBackend {
+  // Whether a device can be used now, and which ("NVIDIA H100 ... (sm_90)"
+  // or why there is none).
+  std::function<bool()> available;
+  std::function<std::string()> description;
+  // One model instance on the GPU: weights uploaded, algorithms chosen
+  // (autotuned when the config's algorithm policy says AUTOTUNE).
+  std::function<absl::StatusOr<std::unique_ptr<InstanceRunner>>(
+      std::shared_ptr<const ExecutionPlan> plan, const inference::ModelConfig& config)>
+      create_runner;
+};
+
+// Called once, from a static initializer of the backend's library.
+bool RegisterGpuBackend(GpuBackend backend);
+// Null when no GPU backend is linked into this binary.
+const GpuBackend* GetGpuBackend();
+
+}  // namespace convd
+
+#endif  // CONVD_SERVER_CORE_GPU_BACKEND_H_

@@ -1,0 +1,43 @@
+// Registers the GPU backend (engine/cuda's CudaExecutor, one per model
+// instance) with the server before main. Linked into convd only in builds
+// with nvcc (see server/BUILD).
+#include <algorithm>
+
+#include "engine/cuda/cuda_executor.h"
+#include "kernels/cuda/device.h"
+#include "server/core/gpu_backend.h"
+
+namespace convd {
+namespace {
+
+class CudaInstanceRunner : public InstanceRunner {
+ public:
+  explicit CudaInstanceRunner(std::unique_ptr<CudaExecutor> executor)
+      : executor_(std::move(executor)) {}
+
+  absl::Status Run(const float* input, int batch, Tensor& output, ModelStats* stats) override {
+    return executor_->Run(input, batch, output, stats);
+  }
+
+ private:
+  std::unique_ptr<CudaExecutor> executor_;
+};
+
+absl::StatusOr<std::unique_ptr<InstanceRunner>> CreateRunner(
+    std::shared_ptr<const ExecutionPlan> plan, const inference::ModelConfig& config) {
+  CudaExecutorOptions options;
+  options.autotune =
+      config.algorithm_policy().mode() == inference::AlgorithmPolicyConfig::AUTOTUNE;
+  options.autotune_batch = std::max(1, config.max_batch_size());
+  auto executor = CudaExecutor::Create(std::move(plan), options);
+  if (!executor.ok()) return executor.status();
+  return std::unique_ptr<InstanceRunner>(new CudaInstanceRunner(std::move(*executor)));
+}
+
+const bool kRegistered = RegisterGpuBackend(
+    {.available = [] { return cuda::DeviceAvailable(); },
+     .description = [] { return cuda::DeviceDescription(); },
+     .create_runner = CreateRunner});
+
+}  // namespace
+}  // namespace convd
