@@ -24,11 +24,14 @@ std::string HostPort(const std::string& address, int port) {
 }
 
 // The GPU backend to serve on, or null for the CPU: auto takes the GPU
-// when this build has the backend and a device is present.
+// when this build has a backend fit to be the default and a device is
+// present.
 absl::StatusOr<const GpuBackend*> ChooseDevice(const std::string& device) {
   const GpuBackend* gpu = GetGpuBackend();
   if (device == "cpu") return nullptr;
-  if (device == "auto") return gpu != nullptr && gpu->available() ? gpu : nullptr;
+  if (device == "auto") {
+    return gpu != nullptr && gpu->default_choice && gpu->available() ? gpu : nullptr;
+  }
   if (device == "cuda") {
     if (gpu == nullptr) {
       return absl::UnimplementedError(

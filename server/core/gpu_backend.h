@@ -16,6 +16,10 @@
 namespace convd {
 
 struct GpuBackend {
+  // Whether --device=auto may choose it. False until its kernels have
+  // passed bench/gpu_check.sh on a GPU: until then only an explicit
+  // --device=cuda runs it, so no one gets unverified numbers by default.
+  bool default_choice = false;
   // Whether a device can be used now, and which ("NVIDIA H100 ... (sm_90)"
   // or why there is none).
   std::function<bool()> available;

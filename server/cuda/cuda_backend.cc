@@ -34,8 +34,12 @@ absl::StatusOr<std::unique_ptr<InstanceRunner>> CreateRunner(
   return std::unique_ptr<InstanceRunner>(new CudaInstanceRunner(std::move(*executor)));
 }
 
+// Not yet: the kernels have compiled but not run on a GPU (issue 7).
+constexpr bool kVerifiedOnAGpu = false;
+
 const bool kRegistered = RegisterGpuBackend(
-    {.available = [] { return cuda::DeviceAvailable(); },
+    {.default_choice = kVerifiedOnAGpu,
+     .available = [] { return cuda::DeviceAvailable(); },
      .description = [] { return cuda::DeviceDescription(); },
      .create_runner = CreateRunner});
 
