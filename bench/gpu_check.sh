@@ -34,6 +34,30 @@ for test in "$BIN"/*_test; do
     grep -E 'Failure|Expected|error' "$log" | head -5 | sed 's/^/    /'
   fi
 done
+# compute-sanitizer (CUDA toolkit) on the kernel tests: memcheck for
+# out-of-bounds and misaligned accesses, racecheck for shared-memory races.
+# Each bounded; a timeout is reported, not hidden.
+SANITIZER=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
+if [ -n "$SANITIZER" ]; then
+  for test in "$BIN"/{elementwise,sgemm,conv,pool,winograd}_test; do
+    [ -x "$test" ] || continue
+    for tool in memcheck racecheck; do
+      name="$(basename "$test") $tool"
+      log="$OUT_DIR/$(basename "$test").$tool.log"
+      if timeout 240 "$SANITIZER" --tool "$tool" --error-exitcode 1 "$test" --gtest_brief=1 \
+          > "$log" 2>&1; then
+        printf '%-40s %-8s %s\n' "$name" "CLEAN" "$(grep -m1 -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$log")"
+      else
+        status=1
+        printf '%-40s %-8s %s\n' "$name" "FAIL" "see $log (exit $?)"
+        grep -m5 -E 'Invalid|Race|ERROR' "$log" | sed 's/^/    /'
+      fi
+    done
+  done
+else
+  echo "compute-sanitizer: not found; memcheck/racecheck skipped"
+fi
+
 for bench in "$BIN"/*_bench; do
   [ -x "$bench" ] || continue
   echo "== $(basename "$bench")"
