@@ -21,18 +21,10 @@ constexpr double kTolerance = 1e-5;
 
 TEST(PoolingTest, MatchesReferenceForAllParameters) {
   ThreadPool pool(2);
-
   for (const ::convd::testing::PoolCase& x : ::convd::testing::kPoolCases) {
     for (PoolMethod method : {PoolMethod::kMax, PoolMethod::kAverage}) {
       for (bool count_include_pad : {true, false}) {
-        PoolParams p;
-        p.n = x.n, p.c = x.c, p.h = x.h, p.w = x.w, p.method = method;
-        p.kernel_h = p.kernel_w = x.kernel;
-        p.stride_h = p.stride_w = x.stride;
-        p.pad_top = x.pad_top, p.pad_left = x.pad_left;
-        p.pad_bottom = x.pad_bottom, p.pad_right = x.pad_right;
-        p.ceil_mode = x.ceil_mode;
-        p.count_include_pad = count_include_pad;
+        PoolParams p = ::convd::testing::ToPoolParams(x, method, count_include_pad);
         ASSERT_TRUE(ComputePoolOutput(p).ok()) << p.ToString();
         const std::vector<float> input = RandomVector(int64_t{p.n} * p.c * p.h * p.w);
         std::vector<float> output(int64_t{p.n} * p.c * p.p * p.q);

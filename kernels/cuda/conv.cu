@@ -3,23 +3,17 @@
 
 #include "kernels/cuda/conv_launch.h"
 #include "kernels/cuda/epilogue.cuh"
+#include "kernels/cuda/grid.cuh"
 #include "kernels/cuda/sgemm_launch.h"
 
 namespace convd::cuda {
 namespace {
 
-constexpr int kThreads = 256;
-
-unsigned Blocks(int64_t work) {
-  const int64_t blocks = (work + kThreads - 1) / kThreads;
-  return static_cast<unsigned>(std::min<int64_t>(blocks, 65535 * 8));
-}
-
 bool ValidShape(const DeviceConvShape& s) {
   return s.n > 0 && s.c > 0 && s.h > 0 && s.w > 0 && s.k > 0 && s.r > 0 && s.s > 0 &&
-         s.stride_h > 0 && s.stride_w > 0 && s.dilation_h > 0 && s.dilation_w > 0 &&
-         s.groups > 0 && s.c % s.groups == 0 && s.k % s.groups == 0 && s.p > 0 && s.q > 0 &&
-         s.pad_top >= 0 && s.pad_left >= 0;
+         s.stride_h > 0 && s.stride_w > 0 && s.dilation_h > 0 && s.dilation_w > 0 && s.groups > 0 &&
+         s.c % s.groups == 0 && s.k % s.groups == 0 && s.p > 0 && s.q > 0 && s.pad_top >= 0 &&
+         s.pad_left >= 0;
 }
 
 // col[image][crs][pq] for `images` images starting at `input`, channels of
@@ -48,9 +42,9 @@ __global__ void Im2colKernel(const float* __restrict__ input, DeviceConvShape s,
   }
 }
 
-__global__ void ConvDirectKernel(const float* __restrict__ input,
-                                 const float* __restrict__ weights, DeviceConvShape s,
-                                 ConvEpilogue epilogue, float* __restrict__ output) {
+__global__ void ConvDirectKernel(const float* __restrict__ input, const float* __restrict__ weights,
+                                 DeviceConvShape s, ConvEpilogue epilogue,
+                                 float* __restrict__ output) {
   const int64_t total = int64_t{s.n} * s.k * s.p * s.q;
   const int cg = s.c_per_group(), kg = s.k_per_group();
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total;
@@ -104,8 +98,8 @@ cudaError_t LaunchConvIm2col(const DeviceConvShape& s, const float* input, const
     const int images = std::min(chunk, s.n - n0);
     const float* chunk_input = input + int64_t{n0} * s.c * s.h * s.w;
     for (int g = 0; g < s.groups; ++g) {
-      Im2colKernel<<<Blocks(images * per_image), kThreads, 0, stream>>>(chunk_input, s, g, images,
-                                                                          workspace);
+      Im2colKernel<<<GridBlocks(images * per_image), kThreadsPerBlock, 0, stream>>>(
+          chunk_input, s, g, images, workspace);
       if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
       // [K/g, CRS] x [CRS, PQ] per image, into this group's output channels.
       GemmShape gemm;
@@ -141,7 +135,8 @@ cudaError_t LaunchConvDirect(const DeviceConvShape& s, const float* input, const
     return cudaErrorInvalidValue;
   }
   const int64_t total = int64_t{s.n} * s.k * s.p * s.q;
-  ConvDirectKernel<<<Blocks(total), kThreads, 0, stream>>>(input, weights, s, epilogue, output);
+  ConvDirectKernel<<<GridBlocks(total), kThreadsPerBlock, 0, stream>>>(input, weights, s, epilogue,
+                                                                       output);
   return cudaGetLastError();
 }
 

@@ -4,15 +4,14 @@
 // layout comment -> kernel -> launcher that checks its arguments.
 #include "kernels/cuda/elementwise_launch.h"
 #include "kernels/cuda/epilogue.cuh"
+#include "kernels/cuda/grid.cuh"
 
 namespace convd::cuda {
 namespace {
 
-__global__ void BiasActivationKernel(const float* __restrict__ in,
-                                     const float* __restrict__ bias, int64_t count,
-                                     int channels, int64_t plane,
-                                     DeviceActivationFunction activation,
-                                     float* __restrict__ out) {
+__global__ void BiasActivationKernel(const float* __restrict__ in, const float* __restrict__ bias,
+                                     int64_t count, int channels, int64_t plane,
+                                     DeviceActivationFunction activation, float* __restrict__ out) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count;
        i += int64_t{gridDim.x} * blockDim.x) {
     const float b = bias ? bias[(i / plane) % channels] : 0.0f;
@@ -38,20 +37,13 @@ __global__ void ScaleShiftKernel(const float* __restrict__ in, int64_t count, in
   }
 }
 
-constexpr int kThreads = 256;
-
-unsigned Blocks(int64_t count) {
-  const int64_t blocks = (count + kThreads - 1) / kThreads;
-  return static_cast<unsigned>(blocks < 65535 * 8 ? blocks : 65535 * 8);
-}
-
 }  // namespace
 
 cudaError_t LaunchAdd(const float* a, const float* b, int64_t count,
                       DeviceActivationFunction activation, float* out, cudaStream_t stream) {
   if (count <= 0) return cudaSuccess;
   if (a == nullptr || b == nullptr || out == nullptr) return cudaErrorInvalidValue;
-  AddKernel<<<Blocks(count), kThreads, 0, stream>>>(a, b, count, activation, out);
+  AddKernel<<<GridBlocks(count), kThreadsPerBlock, 0, stream>>>(a, b, count, activation, out);
   return cudaGetLastError();
 }
 
@@ -63,14 +55,13 @@ cudaError_t LaunchScaleShift(const float* in, int64_t count, int channels, int64
       plane <= 0) {
     return cudaErrorInvalidValue;
   }
-  ScaleShiftKernel<<<Blocks(count), kThreads, 0, stream>>>(in, count, channels, plane, scale,
-                                                           shift, out);
+  ScaleShiftKernel<<<GridBlocks(count), kThreadsPerBlock, 0, stream>>>(in, count, channels, plane,
+                                                                       scale, shift, out);
   return cudaGetLastError();
 }
 
-cudaError_t LaunchBiasActivation(const float* in, const float* bias, int64_t count,
-                                 int channels, int64_t plane,
-                                 DeviceActivationFunction activation, float* out,
+cudaError_t LaunchBiasActivation(const float* in, const float* bias, int64_t count, int channels,
+                                 int64_t plane, DeviceActivationFunction activation, float* out,
                                  cudaStream_t stream) {
   if (count <= 0) return cudaSuccess;
   const int type = static_cast<int>(activation.type);
@@ -78,11 +69,8 @@ cudaError_t LaunchBiasActivation(const float* in, const float* bias, int64_t cou
       type > static_cast<int>(DeviceActivation::kClip)) {
     return cudaErrorInvalidValue;
   }
-  constexpr int kThreads = 256;
-  const int64_t blocks = (count + kThreads - 1) / kThreads;
-  BiasActivationKernel<<<static_cast<unsigned>(blocks < 65535 * 8 ? blocks : 65535 * 8),
-                         kThreads, 0, stream>>>(in, bias, count, channels, plane,
-                                                activation, out);
+  BiasActivationKernel<<<GridBlocks(count), kThreadsPerBlock, 0, stream>>>(
+      in, bias, count, channels, plane, activation, out);
   return cudaGetLastError();
 }
 

@@ -2,17 +2,11 @@
 // or per (image, position) for the channel reductions.
 #include <algorithm>
 
+#include "kernels/cuda/grid.cuh"
 #include "kernels/cuda/pool_launch.h"
 
 namespace convd::cuda {
 namespace {
-
-constexpr int kThreads = 256;
-
-unsigned Blocks(int64_t work) {
-  const int64_t blocks = (work + kThreads - 1) / kThreads;
-  return static_cast<unsigned>(std::min<int64_t>(std::max<int64_t>(blocks, 1), 65535 * 8));
-}
 
 __global__ void PoolKernel(const float* __restrict__ input, DevicePoolShape s,
                            float* __restrict__ output) {
@@ -94,7 +88,8 @@ cudaError_t LaunchPool(const DevicePoolShape& s, const float* input, float* outp
       output == nullptr) {
     return cudaErrorInvalidValue;
   }
-  PoolKernel<<<Blocks(int64_t{s.n} * s.c * s.p * s.q), kThreads, 0, stream>>>(input, s, output);
+  PoolKernel<<<GridBlocks(int64_t{s.n} * s.c * s.p * s.q), kThreadsPerBlock, 0, stream>>>(input, s,
+                                                                                          output);
   return cudaGetLastError();
 }
 
@@ -103,18 +98,18 @@ cudaError_t LaunchLrn(int n, int c, int64_t plane, int size, float alpha, float 
   if (n <= 0 || c <= 0 || plane <= 0 || size <= 0 || input == nullptr || output == nullptr) {
     return cudaErrorInvalidValue;
   }
-  LrnKernel<<<Blocks(int64_t{n} * c * plane), kThreads, 0, stream>>>(n, c, plane, size, alpha,
-                                                                      beta, k, input, output);
+  LrnKernel<<<GridBlocks(int64_t{n} * c * plane), kThreadsPerBlock, 0, stream>>>(
+      n, c, plane, size, alpha, beta, k, input, output);
   return cudaGetLastError();
 }
 
-cudaError_t LaunchSoftmax(int n, int c, int64_t plane, bool log, const float* input,
-                          float* output, cudaStream_t stream) {
+cudaError_t LaunchSoftmax(int n, int c, int64_t plane, bool log, const float* input, float* output,
+                          cudaStream_t stream) {
   if (n <= 0 || c <= 0 || plane <= 0 || input == nullptr || output == nullptr) {
     return cudaErrorInvalidValue;
   }
-  SoftmaxKernel<<<Blocks(int64_t{n} * plane), kThreads, 0, stream>>>(n, c, plane, log, input,
-                                                                      output);
+  SoftmaxKernel<<<GridBlocks(int64_t{n} * plane), kThreadsPerBlock, 0, stream>>>(n, c, plane, log,
+                                                                                 input, output);
   return cudaGetLastError();
 }
 

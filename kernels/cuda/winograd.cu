@@ -3,6 +3,7 @@
 // over them have compile-time bounds and unroll, so the constants fold.
 #include <algorithm>
 
+#include "kernels/cuda/grid.cuh"
 #include "kernels/cuda/epilogue.cuh"
 #include "kernels/cuda/sgemm_launch.h"
 #include "kernels/cuda/winograd_launch.h"
@@ -10,13 +11,6 @@
 
 namespace convd::cuda {
 namespace {
-
-constexpr int kThreads = 256;
-
-unsigned Blocks(int64_t work) {
-  const int64_t blocks = (work + kThreads - 1) / kThreads;
-  return static_cast<unsigned>(std::min<int64_t>(std::max<int64_t>(blocks, 1), 65535 * 8));
-}
 
 struct Tiling {
   int tiles_h, tiles_w;
@@ -198,7 +192,7 @@ cudaError_t Launch(const DeviceConvShape& s, const float* input, const float* fi
     const int64_t tiles = images * tiling.per_image();
     float* v = workspace;
     float* mm = workspace + int64_t{kAlpha} * kAlpha * s.c * tiles;
-    InputTransformKernel<M><<<Blocks(tiles * s.c), kThreads, 0, stream>>>(
+    InputTransformKernel<M><<<GridBlocks(tiles * s.c), kThreadsPerBlock, 0, stream>>>(
         input + int64_t{n0} * s.c * s.h * s.w, s, tiling, images, transforms, v);
     if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
     GemmShape gemm;
@@ -217,7 +211,7 @@ cudaError_t Launch(const DeviceConvShape& s, const float* input, const float* fi
       return e;
     }
     const int64_t offset = int64_t{n0} * s.k * s.p * s.q;
-    OutputTransformKernel<M><<<Blocks(tiles * s.k), kThreads, 0, stream>>>(
+    OutputTransformKernel<M><<<GridBlocks(tiles * s.k), kThreadsPerBlock, 0, stream>>>(
         mm, s, tiling, images, transforms, epilogue, output + offset,
         epilogue.residual == nullptr ? nullptr : epilogue.residual + offset);
     if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;

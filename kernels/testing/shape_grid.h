@@ -61,6 +61,19 @@ inline constexpr PoolCase kPoolCases[] = {
     {1, 6, 5, 5, 4, 3, 1, 2, 1, 2, true},
 };
 
+// p and q are left for ComputePoolOutput.
+inline PoolParams ToPoolParams(const PoolCase& x, PoolMethod method, bool count_include_pad) {
+  PoolParams p;
+  p.n = x.n, p.c = x.c, p.h = x.h, p.w = x.w, p.method = method;
+  p.kernel_h = p.kernel_w = x.kernel;
+  p.stride_h = p.stride_w = x.stride;
+  p.pad_top = x.pad_top, p.pad_left = x.pad_left;
+  p.pad_bottom = x.pad_bottom, p.pad_right = x.pad_right;
+  p.ceil_mode = x.ceil_mode;
+  p.count_include_pad = count_include_pad;
+  return p;
+}
+
 }  // namespace convd::testing
 
 #endif  // CONVD_KERNELS_TESTING_SHAPE_GRID_H_
