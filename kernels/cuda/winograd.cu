@@ -44,6 +44,38 @@ Tiling TilesOf(int m, const DeviceConvShape& s) {
   return {(s.p + m - 1) / m, (s.q + m - 1) / m};
 }
 
+// out = a x b, and out = a x b^T: the four small products of the transforms
+// (B^T d, (B^T d) B, A^T M, (A^T M) A), unrolled at compile time.
+template <int R, int K, int C>
+__device__ __forceinline__ void MatMul(const float (&a)[R][K], const float (&b)[K][C],
+                                       float (&out)[R][C]) {
+#pragma unroll
+  for (int y = 0; y < R; ++y) {
+#pragma unroll
+    for (int x = 0; x < C; ++x) {
+      float sum = 0.0f;
+#pragma unroll
+      for (int j = 0; j < K; ++j) sum += a[y][j] * b[j][x];
+      out[y][x] = sum;
+    }
+  }
+}
+
+template <int R, int K, int C>
+__device__ __forceinline__ void MatMulTransposed(const float (&a)[R][K], const float (&b)[C][K],
+                                                 float (&out)[R][C]) {
+#pragma unroll
+  for (int y = 0; y < R; ++y) {
+#pragma unroll
+    for (int x = 0; x < C; ++x) {
+      float sum = 0.0f;
+#pragma unroll
+      for (int j = 0; j < K; ++j) sum += a[y][j] * b[x][j];
+      out[y][x] = sum;
+    }
+  }
+}
+
 // V[xi][nu][c][t] for the tiles of `images` images from `input`.
 template <int M>
 __global__ void InputTransformKernel(const float* __restrict__ input, DeviceConvShape s,
@@ -70,26 +102,15 @@ __global__ void InputTransformKernel(const float* __restrict__ input, DeviceConv
         d[y][x] = ih >= 0 && ih < s.h && iw >= 0 && iw < s.w ? plane[int64_t{ih} * s.w + iw] : 0.0f;
       }
     }
-    float bd[kAlpha][kAlpha];  // B^T d
-#pragma unroll
-    for (int y = 0; y < kAlpha; ++y) {
-#pragma unroll
-      for (int x = 0; x < kAlpha; ++x) {
-        float sum = 0.0f;
-#pragma unroll
-        for (int j = 0; j < kAlpha; ++j) sum += transforms.bt[y][j] * d[j][x];
-        bd[y][x] = sum;
-      }
-    }
+    float bd[kAlpha][kAlpha], bdb[kAlpha][kAlpha];
+    MatMul(transforms.bt, d, bd);             // B^T d
+    MatMulTransposed(bd, transforms.bt, bdb);  // (B^T d) B
     const int64_t plane_stride = int64_t{s.c} * tiles;  // between (xi, nu) entries
 #pragma unroll
     for (int y = 0; y < kAlpha; ++y) {
 #pragma unroll
       for (int x = 0; x < kAlpha; ++x) {
-        float sum = 0.0f;
-#pragma unroll
-        for (int j = 0; j < kAlpha; ++j) sum += bd[y][j] * transforms.bt[x][j];
-        v[(y * kAlpha + x) * plane_stride + int64_t{c} * tiles + t] = sum;
+        v[(y * kAlpha + x) * plane_stride + int64_t{c} * tiles + t] = bdb[y][x];
       }
     }
   }
@@ -118,17 +139,9 @@ __global__ void OutputTransformKernel(const float* __restrict__ mm, DeviceConvSh
         m_tile[y][x] = mm[(y * kAlpha + x) * plane_stride + int64_t{k} * tiles + t];
       }
     }
-    float am[M][kAlpha];  // A^T M
-#pragma unroll
-    for (int y = 0; y < M; ++y) {
-#pragma unroll
-      for (int x = 0; x < kAlpha; ++x) {
-        float sum = 0.0f;
-#pragma unroll
-        for (int j = 0; j < kAlpha; ++j) sum += transforms.at[y][j] * m_tile[j][x];
-        am[y][x] = sum;
-      }
-    }
+    float am[M][kAlpha], ama[M][M];
+    MatMul(transforms.at, m_tile, am);         // A^T M
+    MatMulTransposed(am, transforms.at, ama);  // (A^T M) A
     const int image = static_cast<int>(t / tiling.per_image());
     const int tile = static_cast<int>(t % tiling.per_image());
     const int p0 = (tile / tiling.tiles_w) * M, q0 = (tile % tiling.tiles_w) * M;
@@ -140,9 +153,7 @@ __global__ void OutputTransformKernel(const float* __restrict__ mm, DeviceConvSh
       for (int x = 0; x < M; ++x) {
         const int p = p0 + y, q = q0 + x;
         if (p >= s.p || q >= s.q) continue;
-        float sum = bias;
-#pragma unroll
-        for (int j = 0; j < kAlpha; ++j) sum += am[y][j] * transforms.at[x][j];
+        float sum = ama[y][x] + bias;
         const int64_t at = plane_base + int64_t{p} * s.q + q;
         if (residual != nullptr) sum += residual[at];
         output[at] = DeviceActivate(sum, epilogue.activation);
