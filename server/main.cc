@@ -28,6 +28,9 @@ ABSL_FLAG(std::string, log_level, "info",
 ABSL_FLAG(std::string, model_control, "none",
           "none: serve what loaded at start; explicit: also allow RepositoryModelLoad/Unload.");
 ABSL_FLAG(std::string, device, "auto", "auto, cpu or cuda.");
+ABSL_FLAG(std::string, autotune_cache, "",
+          "File keeping GPU autotuning decisions across restarts (by GPU, driver, layer shape "
+          "and batch); empty: this process only.");
 ABSL_FLAG(int, compute_threads, 0, "Compute threads shared by all models; 0: one per core.");
 ABSL_FLAG(int, drain_timeout_seconds, 60,
           "On SIGTERM, how long to wait for in-flight requests before cancelling them.");
@@ -57,6 +60,7 @@ int main(int argc, char** argv) {
   options.http_max_body_bytes = absl::GetFlag(FLAGS_http_max_body_bytes);
   options.metrics_port = absl::GetFlag(FLAGS_metrics_port);
   options.device = absl::GetFlag(FLAGS_device);
+  options.autotune_cache = absl::GetFlag(FLAGS_autotune_cache);
   options.compute_threads = absl::GetFlag(FLAGS_compute_threads);
   options.drain_timeout = std::chrono::seconds(absl::GetFlag(FLAGS_drain_timeout_seconds));
   const std::string model_control = absl::GetFlag(FLAGS_model_control);

@@ -83,6 +83,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   repository_options.thread_pool = server->thread_pool_.get();
   repository_options.load.thread_pool = server->thread_pool_.get();
   repository_options.gpu = *gpu;
+  if (*gpu != nullptr) (*gpu)->set_autotune_cache(options.autotune_cache);
   server->repository_ = std::make_unique<ModelRepository>(repository_options);
   server->repository_->LoadAll();
   LogRepository(*server->repository_);

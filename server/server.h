@@ -43,8 +43,10 @@ struct ServerOptions {
   int metrics_port = 8002;
   // --model-control=explicit: RepositoryModelLoad/Unload allowed.
   bool allow_model_control = false;
-  // "auto", "cpu" or "cuda"; this build serves on the CPU.
+  // "auto", "cpu" or "cuda" (server.cc ChooseDevice).
   std::string device = "auto";
+  // GPU autotuning decisions persist in this file (empty: per process).
+  std::string autotune_cache;
   int compute_threads = 0;  // 0: one per hardware thread
   // How long Shutdown() waits for in-flight requests before cancelling them.
   std::chrono::seconds drain_timeout{60};

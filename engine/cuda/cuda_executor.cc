@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -123,6 +124,24 @@ absl::Status CudaExecutor::Prepare() {
       if (layer.kind != LayerKind::kConvolution || state.on_cpu[i]) continue;
       const cuda::DeviceConvShape shape = cuda::ToDeviceConv(ConvParamsFor(graph, layer, batch));
       const ConvParams params = ConvParamsFor(graph, layer, batch);
+      const AutotuneCache::Key key{cuda::DeviceDescription(), cuda::DriverVersion(),
+                                   params.ToString(), batch};
+      if (options_.autotune_cache != nullptr) {
+        if (std::optional<std::string> cached = options_.autotune_cache->Find(key)) {
+          const std::vector<GpuConv> candidates = cuda::ConvCandidates(shape);
+          auto known = std::find_if(candidates.begin(), candidates.end(), [&](GpuConv c) {
+            return *cached == cuda::GpuConvName(c);
+          });
+          if (known != candidates.end()) {
+            auto device = cuda::UploadLayer(*plan_, static_cast<int>(i), *known);
+            if (!device.ok()) return device.status();
+            state.layers[i] = std::move(*device);
+            state.why[i] = absl::StrCat("autotuned earlier at batch ", batch, " (cache)");
+            algorithm_names_[i] = *cached;
+            continue;
+          }
+        }
+      }
       auto input = DeviceBuffer::Allocate(params.input_elements());
       auto output = DeviceBuffer::Allocate(params.output_elements());
       if (!input.ok()) return input.status();
@@ -159,6 +178,10 @@ absl::Status CudaExecutor::Prepare() {
       }
       state.why[i] = absl::StrFormat("autotuned at batch %d: fastest %.3f ms", batch, best_ms);
       algorithm_names_[i] = cuda::GpuConvName(best);
+      // A cache that cannot be written only costs the next load its timing.
+      if (options_.autotune_cache != nullptr) {
+        options_.autotune_cache->Store(key, algorithm_names_[i]).IgnoreError();
+      }
     }
   }
   return absl::OkStatus();

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/autotune_cache.h"
 #include "engine/memory_plan.h"
 #include "engine/planner.h"
 #include "engine/stats.h"
@@ -40,6 +41,9 @@ struct CudaExecutorOptions {
   // and keep the fastest, instead of the heuristic.
   bool autotune = false;
   int autotune_batch = 1;
+  // Earlier autotuning decisions by device, driver, shape and batch; found
+  // ones are used without timing, new ones stored. May be null.
+  AutotuneCache* autotune_cache = nullptr;
   // Largest convolution workspace; larger batches are processed in chunks.
   int64_t workspace_limit_bytes = int64_t{1} << 30;
 };

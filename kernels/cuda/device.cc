@@ -22,4 +22,10 @@ std::string DeviceDescription() {
   return absl::StrCat(properties.name, " (sm_", properties.major, properties.minor, ")");
 }
 
+std::string DriverVersion() {
+  int version = 0;
+  if (cudaDriverGetVersion(&version) != cudaSuccess) return "unknown";
+  return std::to_string(version);
+}
+
 }  // namespace convd::cuda

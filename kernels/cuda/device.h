@@ -48,6 +48,9 @@ bool DeviceAvailable();
 // "NVIDIA H100 80GB HBM3 (sm_90)", or why there is none.
 std::string DeviceDescription();
 
+// The driver's CUDA version as cudaDriverGetVersion reports it ("13000").
+std::string DriverVersion();
+
 }  // namespace convd::cuda
 
 #endif  // CONVD_KERNELS_CUDA_DEVICE_H_

@@ -29,6 +29,9 @@ struct GpuBackend {
   std::function<absl::StatusOr<std::unique_ptr<InstanceRunner>>(
       std::shared_ptr<const ExecutionPlan> plan, const inference::ModelConfig& config)>
       create_runner;
+  // Where autotuning decisions persist (empty: this process only); called
+  // before any model loads.
+  std::function<void(const std::string& path)> set_autotune_cache;
 };
 
 // Called once, from a static initializer of the backend's library.

@@ -23,12 +23,23 @@ class CudaInstanceRunner : public InstanceRunner {
   std::unique_ptr<CudaExecutor> executor_;
 };
 
+// Shared by every model instance of the process.
+AutotuneCache& Cache(const std::string* new_path = nullptr) {
+  static auto* cache = new AutotuneCache("");
+  if (new_path != nullptr) {
+    delete cache;
+    cache = new AutotuneCache(*new_path);
+  }
+  return *cache;
+}
+
 absl::StatusOr<std::unique_ptr<InstanceRunner>> CreateRunner(
     std::shared_ptr<const ExecutionPlan> plan, const inference::ModelConfig& config) {
   CudaExecutorOptions options;
   options.autotune =
       config.algorithm_policy().mode() == inference::AlgorithmPolicyConfig::AUTOTUNE;
   options.autotune_batch = std::max(1, config.max_batch_size());
+  options.autotune_cache = &Cache();
   auto executor = CudaExecutor::Create(std::move(plan), options);
   if (!executor.ok()) return executor.status();
   return std::unique_ptr<InstanceRunner>(new CudaInstanceRunner(std::move(*executor)));
@@ -41,7 +52,8 @@ const bool kRegistered = RegisterGpuBackend(
     {.default_choice = kVerifiedOnAGpu,
      .available = [] { return cuda::DeviceAvailable(); },
      .description = [] { return cuda::DeviceDescription(); },
-     .create_runner = CreateRunner});
+     .create_runner = CreateRunner,
+     .set_autotune_cache = [](const std::string& path) { Cache(&path); }});
 
 }  // namespace
 }  // namespace convd

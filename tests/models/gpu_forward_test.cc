@@ -13,6 +13,7 @@
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/cuda/device.h"
 #include "kernels/testing/numeric.h"
+#include "kernels/testing/temp_dir.h"
 #include "tests/models/fashion_mnist.h"
 
 namespace convd {
@@ -72,6 +73,27 @@ TEST(GpuForwardTest, AutotunedAndCpuFallbackLayersMatchToo) {
   CudaExecutorOptions fallback;
   fallback.cpu_layers = {"conv2"};
   ExpectGpuMatchesCpu("models/alexnet", fallback, "cpu:");
+}
+
+TEST(GpuForwardTest, AutotuneDecisionsComeBackFromTheCache) {
+  if (!cuda::DeviceAvailable()) GTEST_SKIP() << cuda::DeviceDescription();
+  auto model = LoadModel("models/alexnet", LoadOptions{});
+  ASSERT_TRUE(model.ok()) << model.status();
+  const std::string path = testing::MakeTempDir("gpu_autotune") + "/cache.tsv";
+  AutotuneCache cache(path);
+  CudaExecutorOptions options;
+  options.autotune = true;
+  options.autotune_batch = 4;
+  options.autotune_cache = &cache;
+  auto first = CudaExecutor::Create(model->plan, options);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(cache.size(), 5u) << "one decision per AlexNet convolution";
+  AutotuneCache reloaded(path);
+  options.autotune_cache = &reloaded;
+  auto second = CudaExecutor::Create(model->plan, options);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ((*second)->layer_algorithms(), (*first)->layer_algorithms());
+  EXPECT_NE((*second)->PlanString().find("(cache)"), std::string::npos) << (*second)->PlanString();
 }
 
 TEST(GpuForwardTest, FashionMnistPredictionsEqualPytorchsOnTheGpu) {

@@ -1,0 +1,78 @@
+#include "engine/autotune_cache.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace convd {
+namespace {
+
+// Tabs and newlines would break the line format; device names have none.
+bool Clean(const std::string& field) { return field.find_first_of("\t\n\r") == std::string::npos; }
+
+}  // namespace
+
+AutotuneCache::AutotuneCache(std::string path) : path_(std::move(path)) {
+  if (path_.empty()) return;
+  std::ifstream file(path_);
+  for (std::string line; std::getline(file, line);) {
+    const std::vector<std::string> fields = absl::StrSplit(line, '\t');
+    int batch = 0;
+    if (fields.size() != 5 || !absl::SimpleAtoi(fields[3], &batch) || batch < 1 ||
+        fields[4].empty()) {
+      continue;
+    }
+    decisions_[Key{fields[0], fields[1], fields[2], batch}] = fields[4];
+  }
+}
+
+std::optional<std::string> AutotuneCache::Find(const Key& key) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = decisions_.find(key);
+  if (it == decisions_.end()) return std::nullopt;
+  return it->second;
+}
+
+size_t AutotuneCache::size() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return decisions_.size();
+}
+
+absl::Status AutotuneCache::Store(const Key& key, const std::string& algorithm) {
+  if (!Clean(key.device) || !Clean(key.driver) || !Clean(key.shape) || !Clean(algorithm) ||
+      algorithm.empty() || key.batch < 1) {
+    return absl::InvalidArgumentError("autotune cache: fields must be non-empty single lines");
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  decisions_[key] = algorithm;
+  return WriteLocked();
+}
+
+absl::Status AutotuneCache::WriteLocked() const {
+  if (path_.empty()) return absl::OkStatus();
+  std::error_code error;
+  const std::filesystem::path target(path_);
+  if (target.has_parent_path()) std::filesystem::create_directories(target.parent_path(), error);
+  const std::string temporary = absl::StrCat(path_, ".tmp");
+  {
+    std::ofstream file(temporary, std::ios::trunc);
+    for (const auto& [key, algorithm] : decisions_) {
+      file << key.device << '\t' << key.driver << '\t' << key.shape << '\t' << key.batch << '\t'
+           << algorithm << '\n';
+    }
+    if (!file) return absl::PermissionDeniedError(absl::StrCat("cannot write ", temporary));
+  }
+  std::filesystem::rename(temporary, target, error);
+  if (error) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot replace ", path_, ": ", error.message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace convd
