@@ -2,10 +2,7 @@
 // values or image files, send it, print the top classes (and with --stats
 // the server's per-layer table of the forward pass that ran it).
 #include <algorithm>
-#include <fstream>
 #include <numeric>
-#include <random>
-#include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -14,7 +11,9 @@
 #include "absl/strings/str_split.h"
 #include "client/convctl.h"
 #include "client/npy.h"
+#include "client/random_tensor.h"
 #include "client/text_table.h"
+#include "engine/file_util.h"
 #include "engine/stats.h"
 #include "nlohmann/json.hpp"
 #include "server/core/bytes_tensor.h"
@@ -53,41 +52,6 @@ absl::Status AppendLayerStats(const inference::ModelInferResponse& response,
   return absl::OkStatus();
 }
 
-std::string ReadFile(const std::string& path, bool* ok) {
-  std::ifstream file(path, std::ios::binary);
-  *ok = static_cast<bool>(file);
-  std::stringstream contents;
-  contents << file.rdbuf();
-  return contents.str();
-}
-
-// A random tensor for the model's input at `batch` rows: uniform [0, 1)
-// floats or uniform bytes, freshly seeded.
-absl::StatusOr<NpyArray> RandomInput(const TensorMetadata& input, int batch) {
-  NpyArray array;
-  array.datatype = input.datatype();
-  int64_t elements = 1;
-  for (int64_t d : input.shape()) {
-    array.shape.push_back(d < 0 ? batch : d);
-    elements *= array.shape.back();
-  }
-  std::mt19937 rng(std::random_device{}());
-  if (array.datatype == "FP32") {
-    std::vector<float> values(elements);
-    std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
-    for (float& v : values) v = uniform(rng);
-    array.data.assign(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));
-  } else if (array.datatype == "UINT8") {
-    std::uniform_int_distribution<int> uniform(0, 255);
-    array.data.resize(elements);
-    for (char& c : array.data) c = static_cast<char>(uniform(rng));
-  } else {
-    return absl::UnimplementedError(
-        absl::StrCat("--random makes FP32 or UINT8 inputs; the model takes ", array.datatype));
-  }
-  return array;
-}
-
 // Rows of a [rows, classes] FP32 output, each as its top k (index, score).
 std::vector<std::vector<std::pair<int, float>>> TopK(const std::string& raw, int64_t rows, int k) {
   std::vector<std::vector<std::pair<int, float>>> result;
@@ -121,7 +85,8 @@ absl::Status Infer(Client& client, const std::string& model, const ConvctlOption
   absl::StatusOr<NpyArray> array;
   if (options.random_input) {
     if (options.batch < 1) return absl::InvalidArgumentError("--batch must be at least 1");
-    array = RandomInput(input, options.batch);
+    array = RandomTensor(input.datatype(), {input.shape().begin(), input.shape().end()},
+                         options.batch);
   } else {
     array = ReadNpy(options.input_npy);
     // One sample without its batch dimension gets one.
@@ -219,10 +184,9 @@ absl::Status Classify(Client& client, const std::string& model,
   tensor->add_shape(static_cast<int64_t>(images.size()));
   std::string& raw = *request.add_raw_input_contents();
   for (const std::string& path : images) {
-    bool ok = false;
-    const std::string bytes = ReadFile(path, &ok);
-    if (!ok) return absl::NotFoundError(absl::StrCat("cannot read image ", path));
-    AppendBytesElement(bytes, raw);
+    absl::StatusOr<std::string> bytes = ReadFile(path);
+    if (!bytes.ok()) return absl::NotFoundError(absl::StrCat("cannot read image ", path));
+    AppendBytesElement(*bytes, raw);
   }
   auto* requested = request.add_outputs();
   requested->set_name(output.name());

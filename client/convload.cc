@@ -13,8 +13,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <random>
-#include <sstream>
 #include <thread>
 
 #include <unistd.h>
@@ -32,6 +30,8 @@
 #include "client/client.h"
 #include "client/load_generator.h"
 #include "client/load_report.h"
+#include "client/random_tensor.h"
+#include "engine/file_util.h"
 #include "server/cli_flags.h"
 #include "server/core/bytes_tensor.h"
 
@@ -98,7 +98,6 @@ absl::StatusOr<std::vector<inference::ModelInferRequest>> MakeRequests(
     const std::vector<std::string>& image_bytes) {
   const auto& input = metadata.inputs(0);
   std::vector<inference::ModelInferRequest> requests;
-  std::mt19937 rng(std::random_device{}());
   const int distinct = image_bytes.empty() ? 4 : std::clamp<int>(image_bytes.size(), 1, 16);
   for (int r = 0; r < distinct; ++r) {
     inference::ModelInferRequest request;
@@ -113,20 +112,15 @@ absl::StatusOr<std::vector<inference::ModelInferRequest>> MakeRequests(
         AppendBytesElement(image_bytes[(r * batch + i) % image_bytes.size()], raw);
       }
     } else {
-      if (input.datatype() != "FP32") {
-        return absl::UnimplementedError(absl::StrCat(
-            "random inputs are FP32; the model takes ", input.datatype(), " (use --images)"));
+      auto random = RandomTensor(input.datatype(), {input.shape().begin(), input.shape().end()},
+                                 batch);
+      if (!random.ok()) {
+        return absl::Status(random.status().code(),
+                            absl::StrCat(random.status().message(), " (use --images)"));
       }
-      tensor->set_datatype("FP32");
-      int64_t elements = 1;
-      for (int64_t d : input.shape()) {
-        tensor->add_shape(d < 0 ? batch : d);
-        elements *= d < 0 ? batch : d;
-      }
-      std::vector<float> values(elements);
-      std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
-      for (float& v : values) v = uniform(rng);
-      raw.assign(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));
+      tensor->set_datatype(random->datatype);
+      for (int64_t d : random->shape) tensor->add_shape(d);
+      raw = std::move(random->data);
     }
     requests.push_back(std::move(request));
   }
@@ -200,10 +194,9 @@ int Main(const std::string& model) {
     auto files = ImageFiles(spec);
     if (!files.ok()) return Fail(std::string(files.status().message()), 2);
     for (const std::string& file : *files) {
-      std::ifstream in(file, std::ios::binary);
-      std::stringstream contents;
-      contents << in.rdbuf();
-      image_bytes.push_back(contents.str());
+      absl::StatusOr<std::string> bytes = ReadFile(file);
+      if (!bytes.ok()) return Fail(std::string(bytes.status().message()), 2);
+      image_bytes.push_back(*std::move(bytes));
     }
     input_text = absl::StrCat(files->size(), " image file", files->size() == 1 ? "" : "s");
   } else {

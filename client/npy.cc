@@ -2,13 +2,13 @@
 
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "engine/file_util.h"
 
 namespace convd::client {
 namespace {
@@ -26,6 +26,14 @@ constexpr DtypeName kDtypes[] = {
     {"|i1", "INT8"},   {"<u2", "UINT16"}, {"<i2", "INT16"},  {"<u4", "UINT32"},
     {"<i4", "INT32"},  {"<u8", "UINT64"}, {"<i8", "INT64"},  {"|b1", "BOOL"},
 };
+
+// Bytes per element, read off the dtype ("<f4": 4); 0 for other datatypes.
+int64_t DatatypeSize(const std::string& datatype) {
+  for (const DtypeName& d : kDtypes) {
+    if (datatype == d.datatype) return d.descr[2] - '0';
+  }
+  return 0;
+}
 
 // The value of 'key' in the header's Python dict literal, as text.
 absl::StatusOr<std::string> DictValue(absl::string_view header, absl::string_view key,
@@ -51,16 +59,6 @@ absl::StatusOr<std::string> DictValue(absl::string_view header, absl::string_vie
 }
 
 }  // namespace
-
-int64_t DatatypeSize(std::string_view datatype) {
-  static const std::pair<const char*, int> kSizes[] = {
-      {"FP32", 4},  {"FP64", 8},  {"FP16", 2},  {"UINT8", 1},  {"INT8", 1},  {"UINT16", 2},
-      {"INT16", 2}, {"UINT32", 4}, {"INT32", 4}, {"UINT64", 8}, {"INT64", 8}, {"BOOL", 1}};
-  for (const auto& [name, size] : kSizes) {
-    if (datatype == name) return size;
-  }
-  return 0;
-}
 
 absl::StatusOr<NpyArray> ParseNpy(std::string_view bytes, const std::string& name) {
   auto invalid = [&](const std::string& why) {
@@ -130,11 +128,9 @@ absl::StatusOr<NpyArray> ParseNpy(std::string_view bytes, const std::string& nam
 }
 
 absl::StatusOr<NpyArray> ReadNpy(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  std::stringstream contents;
-  contents << file.rdbuf();
-  return ParseNpy(contents.str(), path);
+  absl::StatusOr<std::string> bytes = ReadFile(path);
+  if (!bytes.ok()) return bytes.status();
+  return ParseNpy(*bytes, path);
 }
 
 std::string SerializeNpy(const NpyArray& array) {

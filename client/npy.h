@@ -28,9 +28,6 @@ absl::StatusOr<NpyArray> ReadNpy(const std::string& path);
 std::string SerializeNpy(const NpyArray& array);
 absl::Status WriteNpy(const std::string& path, const NpyArray& array);
 
-// Bytes per element of a fixed-size datatype; 0 for BYTES or unknown.
-int64_t DatatypeSize(std::string_view datatype);
-
 }  // namespace convd::client
 
 #endif  // CONVD_CLIENT_NPY_H_

@@ -1,5 +1,5 @@
-// Reading files for the loaders: whole files, or one byte range of a file
-// (ONNX external data) without reading the rest.
+// Reading files for the loaders and the clients: whole files, or one byte
+// range of a file (ONNX external data) without reading the rest.
 #ifndef CONVD_ENGINE_FILE_UTIL_H_
 #define CONVD_ENGINE_FILE_UTIL_H_
 

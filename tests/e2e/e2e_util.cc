@@ -9,9 +9,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "engine/file_util.h"
 #include "gtest/gtest.h"
 #include "server/core/bytes_tensor.h"
 
@@ -116,14 +116,8 @@ ToolResult RunTool(const std::vector<std::string>& args) {
   int status = 0;
   waitpid(pid, &status, 0);
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  auto slurp = [](const std::string& path) {
-    std::ifstream file(path, std::ios::binary);
-    std::stringstream contents;
-    contents << file.rdbuf();
-    return contents.str();
-  };
-  result.out = slurp(out_path);
-  result.err = slurp(err_path);
+  result.out = ReadFile(out_path).value_or("");
+  result.err = ReadFile(err_path).value_or("");
   return result;
 }
 
