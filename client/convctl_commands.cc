@@ -27,6 +27,15 @@ std::string Milliseconds(const inference::StatisticDuration& d) {
   return absl::StrFormat("%.3f", static_cast<double>(d.ns()) / d.count() / 1e6);
 }
 
+// The repository index, one model version a row (health and models).
+std::string IndexTable(const inference::RepositoryIndexResponse& index) {
+  TextTable table({"model", "version", "state", "reason"});
+  for (const auto& model : index.models()) {
+    table.AddRow({model.name(), model.version(), model.state(), model.reason()});
+  }
+  return table.Render();
+}
+
 absl::Status Usage(const std::string& message) {
   return absl::InvalidArgumentError(absl::StrCat(message, " (convctl --help lists the commands)"));
 }
@@ -54,11 +63,7 @@ absl::Status Health(Client& client, const std::string& server, const ConvctlOpti
     out << metadata->name() << " " << metadata->version() << " at " << server << ": "
         << (*live ? "live" : "NOT live") << ", " << (*ready ? "ready" : "NOT ready") << "\n"
         << "extensions: " << absl::StrJoin(metadata->extensions(), ", ") << "\n";
-    TextTable table({"model", "version", "state", "reason"});
-    for (const auto& model : index->models()) {
-      table.AddRow({model.name(), model.version(), model.state(), model.reason()});
-    }
-    out << table.Render();
+    out << IndexTable(*index);
   }
   if (!*live || !*ready) {
     return absl::UnavailableError(absl::StrCat("convd at ", server, " is ",
@@ -74,11 +79,7 @@ absl::Status Models(Client& client, const ConvctlOptions& options, std::ostream&
     out << AsJson(*index)["models"].dump(2) << "\n";
     return absl::OkStatus();
   }
-  TextTable table({"model", "version", "state", "reason"});
-  for (const auto& model : index->models()) {
-    table.AddRow({model.name(), model.version(), model.state(), model.reason()});
-  }
-  out << table.Render();
+  out << IndexTable(*index);
   return absl::OkStatus();
 }
 
