@@ -49,8 +49,13 @@ struct CudaExecutor::State {
   std::vector<DeviceLayer> layers;        // parallel to graph.layers
   std::vector<bool> on_cpu;               // CPU fallback per layer
   std::vector<std::string> why;           // per layer
-  std::map<int, MemoryPlan> memory;       // per batch size
-  std::map<int, ModelStats> stats;        // static part, per batch size
+  // What depends only on the batch size, made on its first run.
+  struct BatchPlan {
+    MemoryPlan memory;
+    ModelStats stats;  // static part; times are filled per run
+    int64_t workspace_floats = 1;
+  };
+  std::map<int, BatchPlan> batches;
   DeviceBuffer arena, workspace, input;
   PinnedBuffer staging_in, staging_out;
   std::vector<cudaEvent_t> events;        // per layer: start, end
@@ -194,24 +199,25 @@ absl::Status CudaExecutor::Run(const float* input, int batch, Tensor& output, Mo
   if (input == nullptr) return absl::InvalidArgumentError("input is null");
   const Graph& graph = plan_->graph;
   State& state = *state_;
-  auto [memory_it, new_batch] = state.memory.try_emplace(batch);
-  MemoryPlan& memory = memory_it->second;
+  auto [batch_it, new_batch] = state.batches.try_emplace(batch);
+  State::BatchPlan& batch_plan = batch_it->second;
   if (new_batch) {
-    memory = PlanMemory(graph, batch);
-    state.stats[batch] = ComputeModelStats(*plan_, memory);
+    batch_plan.memory = PlanMemory(graph, batch);
+    batch_plan.stats = ComputeModelStats(*plan_, batch_plan.memory);
+    // Workspace: the largest any convolution wants for the whole batch, up
+    // to the limit (the kernels chunk the batch to fit), at least one image.
+    const int64_t limit = options_.workspace_limit_bytes / int64_t{sizeof(float)};
+    for (size_t i = 1; i < graph.layers.size(); ++i) {
+      const Layer& layer = graph.layers[i];
+      if (layer.kind != LayerKind::kConvolution || state.on_cpu[i]) continue;
+      const auto shape = cuda::ToDeviceConv(ConvParamsFor(graph, layer, batch));
+      const GpuConv conv = state.layers[i].conv;
+      batch_plan.workspace_floats =
+          std::max({batch_plan.workspace_floats, cuda::ConvWorkspaceFloats(conv, shape, 1),
+                    std::min(limit, cuda::ConvWorkspaceFloats(conv, shape, batch))});
+    }
   }
-  // Workspace: the largest any convolution wants for the whole batch, up
-  // to the limit (the kernels chunk the batch to fit), at least one image.
-  int64_t workspace_floats = 1;
-  const int64_t limit = options_.workspace_limit_bytes / int64_t{sizeof(float)};
-  for (size_t i = 1; i < graph.layers.size(); ++i) {
-    const Layer& layer = graph.layers[i];
-    if (layer.kind != LayerKind::kConvolution || state.on_cpu[i]) continue;
-    const auto shape = cuda::ToDeviceConv(ConvParamsFor(graph, layer, batch));
-    const GpuConv conv = state.layers[i].conv;
-    workspace_floats = std::max({workspace_floats, cuda::ConvWorkspaceFloats(conv, shape, 1),
-                                 std::min(limit, cuda::ConvWorkspaceFloats(conv, shape, batch))});
-  }
+  const MemoryPlan& memory = batch_plan.memory;
   const int64_t input_floats = graph.input().output.per_sample() * batch;
   const TensorShape output_shape = graph.output().output.WithBatch(batch);
   auto grow = [](DeviceBuffer& buffer, int64_t floats) -> absl::Status {
@@ -223,11 +229,11 @@ absl::Status CudaExecutor::Run(const float* input, int batch, Tensor& output, Mo
     return absl::OkStatus();
   };
   if (absl::Status s = grow(state.arena, std::max<int64_t>(1, memory.arena_floats)); !s.ok()) return s;
-  if (absl::Status s = grow(state.workspace, workspace_floats); !s.ok()) return s;
+  if (absl::Status s = grow(state.workspace, batch_plan.workspace_floats); !s.ok()) return s;
   if (absl::Status s = grow(state.input, input_floats); !s.ok()) return s;
   if (absl::Status s = state.staging_in.Reserve(input_floats); !s.ok()) return s;
   if (absl::Status s = state.staging_out.Reserve(output_shape.elements()); !s.ok()) return s;
-  if (stats != nullptr) *stats = state.stats[batch];
+  if (stats != nullptr) *stats = batch_plan.stats;
 
   auto buffer = [&](int layer) -> float* {
     const int64_t offset = memory.offsets[layer];
