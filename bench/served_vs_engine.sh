@@ -9,17 +9,11 @@
 # Usage: bench/served_vs_engine.sh [DURATION]   (after `make build`)
 set -euo pipefail
 duration=${1:-5s}
-convd=./bazel-bin/server/convd
-log=$(mktemp)
 out=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid"; rm -rf "$log" "$out"' EXIT
-
-"$convd" --model-repository=models --grpc-address=127.0.0.1 --grpc-port=0 --http-port=-1 \
-  --metrics-port=-1 2>"$log" &
-pid=$!
-for _ in $(seq 600); do grep -q "gRPC listening" "$log" && break; sleep 0.1; done
-port=$(sed -n 's/.*gRPC listening on [^ ]*:\([0-9]*\).*/\1/p' "$log")
+source "$(dirname "$0")/../tools/convd_process.sh"
+trap 'stop_convd || true; rm -rf "$out"' EXIT
+start_convd models
+port=$CONVD_GRPC_PORT
 
 engine_rate() {  # model batch -> images/s of the engine alone
   ./bazel-bin/tools/convrun "models/$1" --batch "$2" --repeat 21 --json |

@@ -8,26 +8,12 @@
 # Usage: tools/smoke.sh [MODEL_REPOSITORY]   (from the repository root, after a build)
 set -euo pipefail
 repository=${1:-models}
-convd=./bazel-bin/server/convd
 convctl=./bazel-bin/client/convctl
-log=$(mktemp)
-pid=
-stop() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid"; wait "$pid" || true; fi
-}
-trap 'stop; rm -f "$log"' EXIT
-
-"$convd" --model-repository="$repository" --grpc-address=127.0.0.1 --grpc-port=0 \
-  --http-address=127.0.0.1 --http-port=0 --metrics-port=0 2>"$log" &
-pid=$!
-for _ in $(seq 600); do
-  grep -q "HTTP listening" "$log" && break
-  kill -0 "$pid" 2>/dev/null || { cat "$log"; echo "smoke: convd exited during start-up"; exit 1; }
-  sleep 0.1
-done
-grpc_port=$(sed -n 's/.*gRPC listening on [^ ]*:\([0-9]*\).*/\1/p' "$log")
-http_port=$(sed -n 's/.*HTTP listening on [^ ]*:\([0-9]*\).*/\1/p' "$log")
-[ -n "$grpc_port" ] && [ -n "$http_port" ] || { cat "$log"; echo "smoke: convd did not start"; exit 1; }
+source "$(dirname "$0")/convd_process.sh"
+trap 'stop_convd || true' EXIT
+start_convd "$repository" || { echo "smoke: convd did not start"; exit 1; }
+grpc_port=$CONVD_GRPC_PORT
+http_port=$CONVD_HTTP_PORT
 
 run() { echo "\$ convctl $*"; "$convctl" "$@"; echo; }
 grpc=127.0.0.1:$grpc_port
@@ -53,7 +39,5 @@ if "$python" -c "import tritonclient.http" 2>/dev/null; then
   done
 fi
 run --url "$http" stats
-kill -TERM "$pid"
-if ! wait "$pid"; then cat "$log"; echo "smoke: convd did not exit cleanly on SIGTERM"; exit 1; fi
-pid=
+stop_convd || { echo "smoke: convd did not exit cleanly on SIGTERM"; exit 1; }
 echo "smoke: passed (models: $models)"

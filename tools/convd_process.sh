@@ -1,0 +1,57 @@
+# Sourced by the scripts that start a convd of their own (tools/smoke.sh,
+# bench/served_vs_engine.sh): start it on free loopback ports, learn the
+# ports from its log, stop it with SIGTERM. Bash; run from the repository
+# root after a build.
+#
+#   source tools/convd_process.sh
+#   start_convd models            # sets CONVD_PID, CONVD_GRPC_PORT, CONVD_HTTP_PORT
+#   trap stop_convd EXIT
+#   ...
+#   stop_convd || echo "convd did not exit cleanly"
+
+CONVD_BINARY=${CONVD_BINARY:-./bazel-bin/server/convd}
+CONVD_PID=
+CONVD_LOG=
+
+# start_convd REPOSITORY [FLAG...]: returns non-zero, with the log on
+# stderr, when convd exits or does not listen within a minute.
+start_convd() {
+  local repository=$1
+  shift
+  CONVD_LOG=$(mktemp)
+  "$CONVD_BINARY" --model-repository="$repository" --grpc-address=127.0.0.1 --grpc-port=0 \
+    --http-address=127.0.0.1 --http-port=0 --metrics-port=0 "$@" 2>"$CONVD_LOG" &
+  CONVD_PID=$!
+  for _ in $(seq 600); do
+    grep -q "HTTP listening" "$CONVD_LOG" && break
+    if ! kill -0 "$CONVD_PID" 2>/dev/null; then
+      cat "$CONVD_LOG" >&2
+      echo "convd exited during start-up" >&2
+      CONVD_PID=
+      return 1
+    fi
+    sleep 0.1
+  done
+  CONVD_GRPC_PORT=$(sed -n 's/.*gRPC listening on [^ ]*:\([0-9]*\).*/\1/p' "$CONVD_LOG")
+  CONVD_HTTP_PORT=$(sed -n 's/.*HTTP listening on [^ ]*:\([0-9]*\).*/\1/p' "$CONVD_LOG")
+  if [ -z "$CONVD_GRPC_PORT" ] || [ -z "$CONVD_HTTP_PORT" ]; then
+    cat "$CONVD_LOG" >&2
+    echo "convd did not start" >&2
+    return 1
+  fi
+}
+
+# stop_convd: SIGTERM (convd drains) and its exit status; the log goes
+# to stderr when that status is not 0. Safe to call twice.
+stop_convd() {
+  local status=0
+  if [ -n "$CONVD_PID" ]; then
+    kill -TERM "$CONVD_PID" 2>/dev/null
+    wait "$CONVD_PID" || status=$?
+    CONVD_PID=
+    [ "$status" -eq 0 ] || cat "$CONVD_LOG" >&2
+  fi
+  [ -n "$CONVD_LOG" ] && rm -f "$CONVD_LOG"
+  CONVD_LOG=
+  return "$status"
+}
