@@ -92,10 +92,8 @@ int64_t Elements(const std::vector<int64_t>& shape) {
   return count;
 }
 
-ToolResult RunTool(const std::vector<std::string>& args) {
-  static std::atomic<int> counter{0};
-  const std::string stem = MakeTempDir(absl::StrCat("tool_run", counter++)) + "/run";
-  const std::string out_path = stem + ".out", err_path = stem + ".err";
+pid_t SpawnProcess(const std::vector<std::string>& args, const std::string& stdout_path,
+                   const std::string& stderr_path, std::string* error) {
   std::vector<std::string> copy = args;
   std::vector<char*> argv;
   for (std::string& arg : copy) argv.push_back(arg.data());
@@ -103,16 +101,30 @@ ToolResult RunTool(const std::vector<std::string>& args) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  constexpr int kWrite = O_WRONLY | O_CREAT | O_TRUNC;
+  if (!stdout_path.empty()) {
+    posix_spawn_file_actions_addopen(&actions, 1, stdout_path.c_str(), kWrite, 0644);
+  }
+  if (!stderr_path.empty()) {
+    posix_spawn_file_actions_addopen(&actions, 2, stderr_path.c_str(), kWrite, 0644);
+  }
   pid_t pid = 0;
-  ToolResult result;
   const int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (spawned != 0) {
-    result.err = absl::StrCat("cannot start ", args[0], ": ", std::strerror(spawned));
-    return result;
+    if (error != nullptr) *error = absl::StrCat("cannot start ", args[0], ": ", std::strerror(spawned));
+    return -1;
   }
+  return pid;
+}
+
+ToolResult RunTool(const std::vector<std::string>& args) {
+  static std::atomic<int> counter{0};
+  const std::string stem = MakeTempDir(absl::StrCat("tool_run", counter++)) + "/run";
+  const std::string out_path = stem + ".out", err_path = stem + ".err";
+  ToolResult result;
+  const pid_t pid = SpawnProcess(args, out_path, err_path, &result.err);
+  if (pid < 0) return result;
   int status = 0;
   waitpid(pid, &status, 0);
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);

@@ -4,6 +4,8 @@
 #ifndef CONVD_TESTS_E2E_E2E_UTIL_H_
 #define CONVD_TESTS_E2E_E2E_UTIL_H_
 
+#include <sys/types.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,8 +58,14 @@ std::vector<std::string> BytesElements(const std::string& raw);
 
 int64_t Elements(const std::vector<int64_t>& shape);
 
-// Runs a program (argv[0] relative to the runfiles root, e.g.
-// "client/convctl") to completion with stdout and stderr captured.
+// Starts a program (argv[0] relative to the runfiles root, e.g.
+// "server/convd") with stdin from /dev/null and stdout and stderr written
+// to the given files (empty: inherited). Returns the pid, or -1 with the
+// reason in `error`.
+pid_t SpawnProcess(const std::vector<std::string>& argv, const std::string& stdout_path,
+                   const std::string& stderr_path, std::string* error);
+
+// Runs a program to completion with stdout and stderr captured.
 struct ToolResult {
   int exit_code = -1;  // -1: it did not start or was killed by a signal
   std::string out;

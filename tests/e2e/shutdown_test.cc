@@ -1,8 +1,6 @@
 // The convd binary drains on SIGTERM: readiness goes false, new requests
 // are refused with UNAVAILABLE, every queued request completes, exit 0.
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 
 #include <future>
@@ -15,8 +13,6 @@
 #include "kernels/testing/numeric.h"
 #include "tests/e2e/e2e_util.h"
 
-extern char** environ;
-
 namespace convd::e2e {
 namespace {
 
@@ -26,19 +22,13 @@ std::string ReadAll(const std::string& path) { return ReadFile(path).value_or(""
 
 // Starts convd with stderr in `log`; returns its pid and listening port.
 std::pair<pid_t, int> StartConvd(const std::string& repository, const std::string& log) {
-  std::vector<std::string> args = {"server/convd", "--model-repository=" + repository,
+  const std::vector<std::string> args = {"server/convd", "--model-repository=" + repository,
                                    "--grpc-address=127.0.0.1", "--grpc-port=0",
                                    "--http-address=127.0.0.1", "--http-port=0",
                                    "--metrics-port=0", "--log-level=debug"};
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = 0;
-  EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
+  std::string error;
+  const pid_t pid = SpawnProcess(args, "", log, &error);
+  EXPECT_GT(pid, 0) << error;
   const std::regex listening("gRPC listening on 127\\.0\\.0\\.1:([0-9]+)");
   for (int i = 0; i < 600; ++i) {  // up to a minute (sanitizer builds load slowly)
     std::smatch match;
