@@ -112,7 +112,9 @@ pid_t SpawnProcess(const std::vector<std::string>& args, const std::string& stdo
   const int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (spawned != 0) {
-    if (error != nullptr) *error = absl::StrCat("cannot start ", args[0], ": ", std::strerror(spawned));
+    if (error != nullptr) {
+      *error = absl::StrCat("cannot start ", args[0], ": ", std::strerror(spawned));
+    }
     return -1;
   }
   return pid;
