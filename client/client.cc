@@ -9,4 +9,8 @@ std::unique_ptr<Client> CreateClient(const ServerUrl& url, const ClientOptions& 
                                          : CreateHttpClient(url, options);
 }
 
+uint64_t ComputeNs(const inference::InferStatistics& stats) {
+  return stats.compute_input().ns() + stats.compute_infer().ns() + stats.compute_output().ns();
+}
+
 }  // namespace convd::client

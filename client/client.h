@@ -15,6 +15,7 @@
 #define CONVD_CLIENT_CLIENT_H_
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -58,6 +59,10 @@ class Client {
 };
 
 std::unique_ptr<Client> CreateClient(const ServerUrl& url, const ClientOptions& options = {});
+
+// The server-side compute time in a model's statistics, as the clients
+// report it: input preparation + inference + output, in nanoseconds.
+uint64_t ComputeNs(const inference::InferStatistics& stats);
 
 }  // namespace convd::client
 

@@ -133,7 +133,7 @@ absl::Status Stats(Client& client, const std::string& model, const ConvctlOption
     const auto& s = m.inference_stats();
     inference::StatisticDuration compute;
     compute.set_count(s.compute_infer().count());
-    compute.set_ns(s.compute_input().ns() + s.compute_infer().ns() + s.compute_output().ns());
+    compute.set_ns(ComputeNs(s));
     table.AddRow({m.name(), m.version(), absl::StrCat(s.success().count()),
                   absl::StrCat(s.fail().count()), absl::StrCat(m.inference_count()),
                   absl::StrCat(m.execution_count()),

@@ -108,11 +108,8 @@ ServerBreakdown Difference(const inference::ModelStatistics& before,
   const double requests = static_cast<double>(a.success().count()) - b.success().count();
   if (requests > 0) {
     result.queue_ms = (static_cast<double>(a.queue().ns()) - b.queue().ns()) / requests / 1e6;
-    const auto compute = [](const inference::InferStatistics& s) {
-      return static_cast<double>(s.compute_input().ns()) + s.compute_infer().ns() +
-             s.compute_output().ns();
-    };
-    result.compute_ms = (compute(a) - compute(b)) / requests / 1e6;
+    result.compute_ms =
+        (static_cast<double>(ComputeNs(a)) - ComputeNs(b)) / requests / 1e6;
   }
   const double executions =
       static_cast<double>(after.execution_count()) - before.execution_count();
