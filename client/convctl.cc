@@ -10,9 +10,6 @@
 #include <iostream>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "client/client.h"
@@ -51,15 +48,7 @@ Commands:
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(kUsage);
-  absl::FlagsUsageConfig usage_config;
-  // --help shows convctl's own flags, not every library's.
-  usage_config.contains_help_flags = [](absl::string_view file) {
-    return absl::StrContains(file, "convctl");
-  };
-  absl::SetFlagsUsageConfig(usage_config);
-  convd::DashesToUnderscores(argc, argv);
-  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  std::vector<char*> positional = convd::ParseCommandLine(argc, argv, kUsage, "convctl");
   if (positional.size() < 2) {
     std::fprintf(stderr, "%s\n", kUsage);
     return 2;

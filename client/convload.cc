@@ -18,10 +18,6 @@
 #include <unistd.h>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -288,17 +284,12 @@ int Main(const std::string& model) {
 }  // namespace convd::client
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  std::vector<char*> positional = convd::ParseCommandLine(
+      argc, argv,
       "convload MODEL [--url localhost:8001] [--concurrency 1:16:x2 | --rate R [--poisson]] "
       "[--duration 10s] [--warmup 2s] [--batch 1] [--images FILES] [--csv F] [--json F] "
-      "[--plot F.svg]");
-  absl::FlagsUsageConfig usage_config;
-  usage_config.contains_help_flags = [](absl::string_view file) {
-    return absl::StrContains(file, "convload");
-  };
-  absl::SetFlagsUsageConfig(usage_config);
-  convd::DashesToUnderscores(argc, argv);
-  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+      "[--plot F.svg]",
+      "convload");
   if (positional.size() != 2) {
     std::fprintf(stderr, "usage: convload MODEL [flags]; convload --help lists them\n");
     return 2;

@@ -2,6 +2,9 @@
 #ifndef CONVD_SERVER_CLI_FLAGS_H_
 #define CONVD_SERVER_CLI_FLAGS_H_
 
+#include <string>
+#include <vector>
+
 namespace convd {
 
 // Flags are documented with dashes (--model-repository) as users expect;
@@ -9,6 +12,14 @@ namespace convd {
 // "--flag[=value]" argument in place, before absl::ParseCommandLine.
 // Arguments after "--" and those not starting with "--" are left alone.
 void DashesToUnderscores(int argc, char** argv);
+
+// Everything a convd program does to read its command line: `usage` for
+// --help, dashes accepted, flags parsed (a bad flag exits with Abseil's
+// message). `help_source`, when not empty, limits --help to the flags
+// defined in files whose path contains it (the program's own, not every
+// library's). Returns the positional arguments, argv[0] first.
+std::vector<char*> ParseCommandLine(int argc, char** argv, const std::string& usage,
+                                    const std::string& help_source = "");
 
 }  // namespace convd
 

@@ -6,8 +6,6 @@
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "server/cli_flags.h"
 #include "server/log.h"
@@ -36,10 +34,9 @@ ABSL_FLAG(int, drain_timeout_seconds, 60,
           "On SIGTERM, how long to wait for in-flight requests before cancelling them.");
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "convd --model-repository=DIR [--grpc-port=8001] [--http-port=8000] [--device=auto|cpu|cuda] ...");
-  convd::DashesToUnderscores(argc, argv);
-  absl::ParseCommandLine(argc, argv);
+  convd::ParseCommandLine(argc, argv,
+                          "convd --model-repository=DIR [--grpc-port=8001] [--http-port=8000] "
+                          "[--device=auto|cpu|cuda] ...");
 
   // Signals are taken synchronously by sigwait below, never by a handler
   // running on an arbitrary thread; block them before any thread starts.
