@@ -127,8 +127,8 @@ absl::Status CudaExecutor::Prepare() {
     for (size_t i = 1; i < count; ++i) {
       const Layer& layer = graph.layers[i];
       if (layer.kind != LayerKind::kConvolution || state.on_cpu[i]) continue;
-      const cuda::DeviceConvShape shape = cuda::ToDeviceConv(ConvParamsFor(graph, layer, batch));
       const ConvParams params = ConvParamsFor(graph, layer, batch);
+      const cuda::DeviceConvShape shape = cuda::ToDeviceConv(params);
       const AutotuneCache::Key key{cuda::DeviceDescription(), cuda::DriverVersion(),
                                    params.ToString(), batch};
       if (options_.autotune_cache != nullptr) {
