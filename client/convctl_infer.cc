@@ -2,7 +2,6 @@
 // values or image files, send it, print the top classes (and with --stats
 // the server's per-layer table of the forward pass that ran it).
 #include <algorithm>
-#include <numeric>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -17,6 +16,7 @@
 #include "engine/stats.h"
 #include "nlohmann/json.hpp"
 #include "server/core/bytes_tensor.h"
+#include "server/core/classification.h"
 
 namespace convd::client {
 namespace {
@@ -50,26 +50,6 @@ absl::Status AppendLayerStats(const inference::ModelInferResponse& response,
   if (!stats.ok()) return stats.status();
   out << "\n" << stats->ToTable();
   return absl::OkStatus();
-}
-
-// Rows of a [rows, classes] FP32 output, each as its top k (index, score).
-std::vector<std::vector<std::pair<int, float>>> TopK(const std::string& raw, int64_t rows, int k) {
-  std::vector<std::vector<std::pair<int, float>>> result;
-  if (rows <= 0) return result;
-  const int64_t classes = static_cast<int64_t>(raw.size() / sizeof(float)) / rows;
-  const auto* values = reinterpret_cast<const float*>(raw.data());
-  for (int64_t r = 0; r < rows; ++r) {
-    std::vector<int> order(classes);
-    std::iota(order.begin(), order.end(), 0);
-    const int top = static_cast<int>(std::min<int64_t>(k, classes));
-    std::partial_sort(order.begin(), order.begin() + top, order.end(), [&](int a, int b) {
-      return values[r * classes + a] > values[r * classes + b];
-    });
-    std::vector<std::pair<int, float>> row;
-    for (int i = 0; i < top; ++i) row.emplace_back(order[i], values[r * classes + order[i]]);
-    result.push_back(std::move(row));
-  }
-  return result;
 }
 
 }  // namespace
@@ -109,6 +89,12 @@ absl::Status Infer(Client& client, const std::string& model, const ConvctlOption
   if (options.layer_stats) (*request.mutable_parameters())["layer_stats"].set_bool_param(true);
   auto response = client.Infer(request);
   if (!response.ok()) return response.status();
+  if (response->outputs_size() == 0 ||
+      response->raw_output_contents_size() != response->outputs_size()) {
+    return absl::InternalError(absl::StrCat("the server answered with ", response->outputs_size(),
+                                            " outputs and ", response->raw_output_contents_size(),
+                                            " output buffers"));
+  }
 
   if (!options.output_npy.empty()) {
     const auto& output = response->outputs(0);
@@ -116,7 +102,6 @@ absl::Status Infer(Client& client, const std::string& model, const ConvctlOption
                     response->raw_output_contents(0)};
     if (absl::Status s = WriteNpy(options.output_npy, result); !s.ok()) return s;
   }
-  const int64_t rows = array->shape.empty() ? 1 : array->shape[0];
   if (options.json) {
     nlohmann::json json = {{"model_name", response->model_name()},
                            {"model_version", response->model_version()}};
@@ -148,14 +133,19 @@ absl::Status Infer(Client& client, const std::string& model, const ConvctlOption
         << "\n";
   }
   const auto& first = response->outputs(0);
-  if (first.datatype() == "FP32" && first.shape_size() == 2) {
+  const std::string& raw = response->raw_output_contents(0);
+  if (first.datatype() == "FP32" && first.shape_size() == 2 && first.shape(0) >= 0 &&
+      first.shape(1) > 0 &&
+      raw.size() == static_cast<size_t>(first.shape(0) * first.shape(1)) * sizeof(float)) {
     TextTable table({"row", "rank", "class", "score"});
-    const auto top_by_row = TopK(response->raw_output_contents(0), rows, options.top_k);
-    for (int64_t r = 0; r < static_cast<int64_t>(top_by_row.size()); ++r) {
-      const auto& top = top_by_row[r];
+    const auto* scores = reinterpret_cast<const float*>(raw.data());
+    const int classes = static_cast<int>(first.shape(1));
+    for (int64_t r = 0; r < first.shape(0); ++r) {
+      const float* row = scores + r * classes;
+      const std::vector<int> top = TopK(row, classes, options.top_k);
       for (size_t j = 0; j < top.size(); ++j) {
-        table.AddRow({j == 0 ? absl::StrCat(r) : "", absl::StrCat(j + 1),
-                      absl::StrCat(top[j].first), absl::StrFormat("%.6f", top[j].second)});
+        table.AddRow({j == 0 ? absl::StrCat(r) : "", absl::StrCat(j + 1), absl::StrCat(top[j]),
+                      absl::StrFormat("%.6f", row[top[j]])});
       }
     }
     out << table.Render();
@@ -216,20 +206,15 @@ absl::Status Classify(Client& client, const std::string& model,
   for (size_t i = 0; i < images.size(); ++i) {
     nlohmann::json classes_json = nlohmann::json::array();
     for (int j = 0; j < k; ++j) {
-      // "score:index[:label]"; a label may itself contain ':'.
-      std::vector<std::string> parts =
-          absl::StrSplit(std::string(results[i * k + j]), absl::MaxSplits(':', 2));
-      double score = 0;
-      int index = -1;
-      if (parts.size() < 2 || !absl::SimpleAtod(parts[0], &score) ||
-          !absl::SimpleAtoi(parts[1], &index)) {
+      const std::optional<Classification> entry = ParseClassification(results[i * k + j]);
+      if (!entry.has_value()) {
         return absl::InternalError(
             absl::StrCat("malformed classification '", std::string(results[i * k + j]), "'"));
       }
-      const std::string label = parts.size() > 2 ? parts[2] : "";
-      table.AddRow({j == 0 ? images[i] : "", absl::StrCat(j + 1), absl::StrCat(index), label,
-                    absl::StrFormat("%.6f", score)});
-      classes_json.push_back({{"index", index}, {"label", label}, {"score", score}});
+      const std::string label = entry->label.value_or("");
+      table.AddRow({j == 0 ? images[i] : "", absl::StrCat(j + 1), absl::StrCat(entry->index),
+                    label, absl::StrFormat("%.6f", entry->score)});
+      classes_json.push_back({{"index", entry->index}, {"label", label}, {"score", entry->score}});
     }
     json["results"].push_back({{"image", images[i]}, {"classes", classes_json}});
   }

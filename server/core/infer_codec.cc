@@ -2,13 +2,12 @@
 
 #include <algorithm>
 #include <cstring>
-#include <numeric>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "engine/model_config.h"
 #include "engine/status_macros.h"
+#include "server/core/classification.h"
 #include "server/core/image_input.h"
 
 namespace convd {
@@ -208,24 +207,6 @@ absl::StatusOr<DecodedRequest> DecodeInferRequest(const ServedModel& model,
   RETURN_IF_ERROR(DecodeParameters(model, request, decoded));
   RETURN_IF_ERROR(DecodeOutputs(model, request, decoded));
   return decoded;
-}
-
-std::vector<std::string> Classify(const float* scores, int count, int k,
-                                  const std::vector<std::string>& labels) {
-  std::vector<int> order(count);
-  std::iota(order.begin(), order.end(), 0);
-  k = std::min(k, count);
-  std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int a, int b) {
-    return scores[a] > scores[b] || (scores[a] == scores[b] && a < b);
-  });
-  std::vector<std::string> top;
-  for (int i = 0; i < k; ++i) {
-    const int index = order[i];
-    std::string entry = absl::StrFormat("%f:%d", scores[index], index);
-    if (index < static_cast<int>(labels.size())) absl::StrAppend(&entry, ":", labels[index]);
-    top.push_back(std::move(entry));
-  }
-  return top;
 }
 
 void EncodeInferResponse(const ServedModel& model, const DecodedRequest& request,

@@ -44,11 +44,6 @@ void NormalizePixels(const inference::ModelInput& config, const uint8_t* pixels,
 void EncodeInferResponse(const ServedModel& model, const DecodedRequest& request,
                          const InferenceJob& job, inference::ModelInferResponse& response);
 
-// Top-k of one row as "score:index:label" strings (":label" only when the
-// model has labels), highest score first, ties by lower index.
-std::vector<std::string> Classify(const float* scores, int count, int k,
-                                  const std::vector<std::string>& labels);
-
 }  // namespace convd
 
 #endif  // CONVD_SERVER_CORE_INFER_CODEC_H_

@@ -9,6 +9,7 @@
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 #include "server/core/bytes_tensor.h"
+#include "server/core/classification.h"
 #include "server/http/http_status.h"
 #include "server/http/multipart.h"
 
@@ -106,23 +107,17 @@ void WriteResult(const ClassifyCall& call, int k) {
     writer.Key("classes");
     writer.StartArray();
     for (int i = 0; i < k && next < top.size(); ++i, ++next) {
-      std::vector<std::string> fields = absl::StrSplit(
-          absl::string_view(top[next].data(), top[next].size()), absl::MaxSplits(':', 2));
-      double score = 0;
-      int index = 0;
-      if (fields.size() < 2 || !absl::SimpleAtod(fields[0], &score) ||
-          !absl::SimpleAtoi(fields[1], &index)) {
-        continue;
-      }
+      const std::optional<Classification> entry = ParseClassification(top[next]);
+      if (!entry.has_value()) continue;
       writer.StartObject();
       writer.Key("index");
-      writer.Int(index);
-      if (fields.size() == 3) {
+      writer.Int(entry->index);
+      if (entry->label.has_value()) {
         writer.Key("label");
-        writer.String(fields[2].c_str());
+        writer.String(entry->label->c_str());
       }
       writer.Key("score");
-      writer.Double(score);
+      writer.Double(entry->score);
       writer.EndObject();
     }
     writer.EndArray();
