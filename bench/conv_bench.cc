@@ -1,6 +1,6 @@
 // conv_bench: every CPU convolution algorithm on every conv layer of
-// LeNet-5, both AlexNets and VGG-16's distinct 3x3 layers, at batch 1 and
-// 32, in GFLOP/s (2 x MACs / time), side by side with oneDNN on the same
+// bench/conv_layers.h (LeNet-5, both AlexNets, VGG-16, ResNet), at batch 1
+// and 32, in GFLOP/s (2 x MACs / time), side by side with oneDNN on the same
 // layers in the same run.
 //
 // Method: inputs and weights are random; weights are prepared (Winograd
@@ -23,6 +23,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "bench/conv_layers.h"
 #include "dnnl.hpp"
 #include "kernels/cpu/conv_algorithms.h"
 #include "kernels/cpu/thread_pool.h"
@@ -36,37 +37,6 @@ ABSL_FLAG(double, skip_seconds, 20.0,
 
 namespace convd {
 namespace {
-
-struct Layer {
-  const char* name;
-  int c, h, w, k, r, stride, pad, groups;
-};
-
-// The conv layers of the models under study (input channels and size as
-// each layer sees them).
-const Layer kLayers[] = {
-    {"lenet5.conv1", 1, 28, 28, 6, 5, 1, 2, 1},
-    {"lenet5.conv2", 6, 14, 14, 16, 5, 1, 0, 1},
-    {"alexnet.conv1", 3, 224, 224, 64, 11, 4, 2, 1},
-    {"alexnet.conv2", 64, 27, 27, 192, 5, 1, 2, 1},
-    {"alexnet.conv3", 192, 13, 13, 384, 3, 1, 1, 1},
-    {"alexnet.conv4", 384, 13, 13, 256, 3, 1, 1, 1},
-    {"alexnet.conv5", 256, 13, 13, 256, 3, 1, 1, 1},
-    {"alexnet_orig.conv1", 3, 227, 227, 96, 11, 4, 0, 1},
-    {"alexnet_orig.conv2", 96, 27, 27, 256, 5, 1, 2, 2},
-    {"alexnet_orig.conv3", 256, 13, 13, 384, 3, 1, 1, 1},
-    {"alexnet_orig.conv4", 384, 13, 13, 384, 3, 1, 1, 2},
-    {"alexnet_orig.conv5", 384, 13, 13, 256, 3, 1, 1, 2},
-    {"vgg16.conv1_1", 3, 224, 224, 64, 3, 1, 1, 1},
-    {"vgg16.conv1_2", 64, 224, 224, 64, 3, 1, 1, 1},
-    {"vgg16.conv2_1", 64, 112, 112, 128, 3, 1, 1, 1},
-    {"vgg16.conv2_2", 128, 112, 112, 128, 3, 1, 1, 1},
-    {"vgg16.conv3_1", 128, 56, 56, 256, 3, 1, 1, 1},
-    {"vgg16.conv3_2/3", 256, 56, 56, 256, 3, 1, 1, 1},
-    {"vgg16.conv4_1", 256, 28, 28, 512, 3, 1, 1, 1},
-    {"vgg16.conv4_2/3", 512, 28, 28, 512, 3, 1, 1, 1},
-    {"vgg16.conv5_x", 512, 14, 14, 512, 3, 1, 1, 1},
-};
 
 template <typename Fn>
 double MedianSeconds(Fn run) {
@@ -148,15 +118,11 @@ int Main() {
   std::printf("| layer | batch | GFLOP | direct | im2col | winograd_f23 | winograd_f43 | "
               "oneDNN | best convd / oneDNN |\n|---|---|---|---|---|---|---|---|---|\n");
   for (int batch : batches) {
-    for (const Layer& layer : kLayers) {
+    for (const bench::ConvLayer& layer : bench::kConvLayers) {
       if (std::string(layer.name).find(absl::GetFlag(FLAGS_filter)) == std::string::npos) {
         continue;
       }
-      ConvParams p;
-      p.n = batch, p.c = layer.c, p.h = layer.h, p.w = layer.w, p.k = layer.k;
-      p.r = p.s = layer.r, p.stride_h = p.stride_w = layer.stride;
-      p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = layer.pad;
-      p.groups = layer.groups;
+      ConvParams p = bench::ToConvParams(layer, batch);
       if (!ComputeConvOutput(p).ok()) return 1;
       const double gflop = 2.0 * p.macs() / 1e9;
       const std::vector<float> input = Random(p.input_elements(), rng);

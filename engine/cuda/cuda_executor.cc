@@ -3,6 +3,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <limits>
 #include <optional>
@@ -54,6 +55,13 @@ struct CudaExecutor::State {
     MemoryPlan memory;
     ModelStats stats;  // static part; times are filled per run
     int64_t workspace_floats = 1;
+    int eager_runs = 0;
+    // The whole forward pass (copies included) as one CUDA graph, captured
+    // on the second run without stats, with the buffer addresses it
+    // captured; re-captured when a buffer moved.
+    cudaGraphExec_t graph = nullptr;
+    std::array<const void*, 5> graph_addresses{};
+    std::string graph_failure;  // why this batch size runs eagerly
   };
   std::map<int, BatchPlan> batches;
   DeviceBuffer arena, workspace, input;
@@ -61,7 +69,14 @@ struct CudaExecutor::State {
   std::vector<cudaEvent_t> events;        // per layer: start, end
   std::vector<float> host_in, host_residual, host_out, host_workspace;  // CPU fallback
 
+  std::array<const void*, 5> Addresses() {
+    return {arena.data(), workspace.data(), input.data(), staging_in.data(), staging_out.data()};
+  }
+
   ~State() {
+    for (auto& [batch, plan] : batches) {
+      if (plan.graph != nullptr) cudaGraphExecDestroy(plan.graph);
+    }
     for (cudaEvent_t event : events) cudaEventDestroy(event);
     if (stream != nullptr) cudaStreamDestroy(stream);
   }
@@ -189,6 +204,9 @@ absl::Status CudaExecutor::Prepare() {
       }
     }
   }
+  // A CPU layer waits on the host mid-pass, which a graph cannot hold.
+  graphs_possible_ = options_.cuda_graphs &&
+                     std::none_of(state.on_cpu.begin(), state.on_cpu.end(), [](bool b) { return b; });
   return absl::OkStatus();
 }
 
@@ -235,17 +253,91 @@ absl::Status CudaExecutor::Run(const float* input, int batch, Tensor& output, Mo
   if (absl::Status s = state.staging_out.Reserve(output_shape.elements()); !s.ok()) return s;
   if (stats != nullptr) *stats = batch_plan.stats;
 
+  std::memcpy(state.staging_in.data(), input, input_floats * sizeof(float));
+  // Per-layer times need events between the layers, so runs with stats
+  // (and the first run of a batch size, which warms every kernel up) go
+  // eagerly; the others replay the captured graph.
+  bool replayed = false;
+  if (stats == nullptr && graphs_possible_ && batch_plan.eager_runs > 0 &&
+      batch_plan.graph_failure.empty()) {
+    if (batch_plan.graph == nullptr || batch_plan.graph_addresses != state.Addresses()) {
+      if (absl::Status s = CaptureGraph(batch); !s.ok()) {
+        // Not fatal: this batch size keeps running eagerly, visibly.
+        batch_plan.graph_failure = std::string(s.message());
+      }
+    }
+    if (batch_plan.graph != nullptr) {
+      CUDA_RETURN_IF_ERROR(cudaGraphLaunch(batch_plan.graph, state.stream));
+      replayed = true;
+    }
+  }
+  if (!replayed) {
+    if (absl::Status s = EnqueueForward(batch, memory, stats != nullptr); !s.ok()) {
+      cudaStreamSynchronize(state.stream);
+      return s;
+    }
+    ++batch_plan.eager_runs;
+  }
+  CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(state.stream));
+  output = Tensor(output_shape);
+  std::memcpy(output.data(), state.staging_out.data(), output.bytes());
+  if (stats != nullptr) {
+    stats->total_time_ms = 0;
+    for (size_t i = 1; i < graph.layers.size(); ++i) {
+      float ms = 0;
+      CUDA_RETURN_IF_ERROR(
+          cudaEventElapsedTime(&ms, state.events[2 * i], state.events[2 * i + 1]));
+      stats->layers[i - 1].time_ms = ms;
+      stats->layers[i - 1].algorithm = algorithm_names_[i];
+      stats->layers[i - 1].why = state.why[i];
+      stats->total_time_ms += ms;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CudaExecutor::CaptureGraph(int batch) {
+  State& state = *state_;
+  State::BatchPlan& batch_plan = state.batches.at(batch);
+  if (batch_plan.graph != nullptr) {
+    cudaGraphExecDestroy(batch_plan.graph);
+    batch_plan.graph = nullptr;
+  }
+  CUDA_RETURN_IF_ERROR(cudaStreamBeginCapture(state.stream, cudaStreamCaptureModeThreadLocal));
+  const absl::Status enqueued = EnqueueForward(batch, batch_plan.memory, /*record_events=*/false);
+  cudaGraph_t captured = nullptr;
+  const cudaError_t ended = cudaStreamEndCapture(state.stream, &captured);
+  cudaGetLastError();  // a failed capture leaves its error behind
+  if (!enqueued.ok() || ended != cudaSuccess) {
+    if (captured != nullptr) cudaGraphDestroy(captured);
+    return enqueued.ok() ? cuda::CudaStatus(ended, "cudaStreamEndCapture", __FILE__, __LINE__)
+                         : enqueued;
+  }
+  cudaGraphExec_t instance = nullptr;
+  const cudaError_t instantiated = cudaGraphInstantiate(&instance, captured, 0);
+  cudaGraphDestroy(captured);
+  CUDA_RETURN_IF_ERROR(instantiated);
+  batch_plan.graph = instance;
+  batch_plan.graph_addresses = state.Addresses();
+  return absl::OkStatus();
+}
+
+absl::Status CudaExecutor::EnqueueForward(int batch, const MemoryPlan& memory,
+                                          bool record_events) {
+  const Graph& graph = plan_->graph;
+  State& state = *state_;
+  const int64_t input_floats = graph.input().output.per_sample() * batch;
+  const int64_t output_floats = graph.output().output.WithBatch(batch).elements();
   auto buffer = [&](int layer) -> float* {
     const int64_t offset = memory.offsets[layer];
     return offset == MemoryPlan::kExternal ? state.input.data() : state.arena.data() + offset;
   };
-  std::memcpy(state.staging_in.data(), input, input_floats * sizeof(float));
   CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(state.input.data(), state.staging_in.data(),
                                        input_floats * sizeof(float), cudaMemcpyHostToDevice,
                                        state.stream));
   for (size_t i = 1; i < graph.layers.size(); ++i) {
     const Layer& layer = graph.layers[i];
-    if (stats != nullptr) CUDA_RETURN_IF_ERROR(cudaEventRecord(state.events[2 * i], state.stream));
+    if (record_events) CUDA_RETURN_IF_ERROR(cudaEventRecord(state.events[2 * i], state.stream));
     cuda::LayerBuffers buffers;
     for (int in : layer.inputs) buffers.inputs.push_back(buffer(in));
     buffers.residual = layer.residual_input >= 0 ? buffer(layer.residual_input) : nullptr;
@@ -289,39 +381,31 @@ absl::Status CudaExecutor::Run(const float* input, int batch, Tensor& output, Mo
       status = cuda::LaunchLayer(graph, static_cast<int>(i), state.layers[i], batch, buffers,
                                  state.stream);
     }
-    if (!status.ok()) {
-      cudaStreamSynchronize(state.stream);
-      return status;
-    }
-    if (stats != nullptr) {
+    if (!status.ok()) return status;
+    if (record_events) {
       CUDA_RETURN_IF_ERROR(cudaEventRecord(state.events[2 * i + 1], state.stream));
     }
   }
   const int last = static_cast<int>(graph.layers.size()) - 1;
   CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(state.staging_out.data(), buffer(last),
-                                       output_shape.elements() * sizeof(float),
-                                       cudaMemcpyDeviceToHost, state.stream));
-  CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(state.stream));
-  output = Tensor(output_shape);
-  std::memcpy(output.data(), state.staging_out.data(), output.bytes());
-  if (stats != nullptr) {
-    stats->total_time_ms = 0;
-    for (size_t i = 1; i < graph.layers.size(); ++i) {
-      float ms = 0;
-      CUDA_RETURN_IF_ERROR(
-          cudaEventElapsedTime(&ms, state.events[2 * i], state.events[2 * i + 1]));
-      stats->layers[i - 1].time_ms = ms;
-      stats->layers[i - 1].algorithm = algorithm_names_[i];
-      stats->layers[i - 1].why = state.why[i];
-      stats->total_time_ms += ms;
-    }
-  }
+                                       output_floats * sizeof(float), cudaMemcpyDeviceToHost,
+                                       state.stream));
   return absl::OkStatus();
 }
 
 std::string CudaExecutor::PlanString() const {
   const Graph& graph = plan_->graph;
   std::string out = absl::StrCat("gpu: ", cuda::DeviceDescription(), "\n");
+  absl::StrAppend(&out, "cuda graphs: ",
+                  graphs_possible_ ? "one per batch size, from its second run without stats"
+                  : options_.cuda_graphs ? "off (a layer runs on the CPU)"
+                                         : "off (cuda_graphs = false)",
+                  "\n");
+  for (const auto& [batch, batch_plan] : state_->batches) {
+    if (!batch_plan.graph_failure.empty()) {
+      absl::StrAppend(&out, "  batch ", batch, " runs eagerly: ", batch_plan.graph_failure, "\n");
+    }
+  }
   for (size_t i = 1; i < graph.layers.size(); ++i) {
     const Layer& layer = graph.layers[i];
     absl::StrAppendFormat(&out, "%-22s %-16s %-22s %s\n", layer.name, LayerKindName(layer.kind),

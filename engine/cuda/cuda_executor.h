@@ -11,7 +11,10 @@
 // on this executor's stream; activations live in a device arena laid out by
 // the same memory plan as the CPU's (engine/memory_plan.h), grown once per
 // new batch size; per-layer times come from CUDA events when stats are
-// asked for. Device errors become a Status naming the layer.
+// asked for. From the second run of a batch size without stats, the whole
+// pass (copies included) replays as one CUDA graph captured for that batch
+// size: one launch instead of one per layer, which is most of the time of a
+// small model. Device errors become a Status naming the layer.
 //
 // Thread safety: one CudaExecutor per thread (a model instance); several
 // run concurrently on their own streams.
@@ -46,6 +49,9 @@ struct CudaExecutorOptions {
   AutotuneCache* autotune_cache = nullptr;
   // Largest convolution workspace; larger batches are processed in chunks.
   int64_t workspace_limit_bytes = int64_t{1} << 30;
+  // Replay each batch size's pass as a CUDA graph (off when a layer runs on
+  // the CPU: the host waits mid-pass).
+  bool cuda_graphs = true;
 };
 
 class CudaExecutor {
@@ -74,11 +80,17 @@ class CudaExecutor {
   explicit CudaExecutor(std::shared_ptr<const ExecutionPlan> plan,
                         const CudaExecutorOptions& options);
   absl::Status Prepare();
+  // Enqueues the pass for `batch` on the stream: staging -> device copy,
+  // every layer (events around each when record_events), device -> staging.
+  absl::Status EnqueueForward(int batch, const MemoryPlan& memory, bool record_events);
+  // Captures EnqueueForward for `batch` (already planned) as a graph.
+  absl::Status CaptureGraph(int batch);
 
   std::shared_ptr<const ExecutionPlan> plan_;
   CudaExecutorOptions options_;
   std::unique_ptr<State> state_;
   std::vector<std::string> algorithm_names_;
+  bool graphs_possible_ = false;
 };
 
 }  // namespace convd

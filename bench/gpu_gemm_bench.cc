@@ -1,0 +1,140 @@
+// gpu_gemm_bench: our SGEMM (kernels/cuda/sgemm_launch.h) against cuBLAS
+// SGEMM on the same shapes in the same run: large squares, the im2col
+// products of bench/conv_layers.h's layers (filters [K, CRS] shared by every
+// image's patches [CRS, PQ], a strided batch) and AlexNet's fully connected
+// layers ([batch, in] x [in, out]).
+//
+// Method: random matrices on the device; both sides write C = A x B (no
+// epilogue) and are timed by gpu_timing.h (CUDA events, median of
+// repetitions); cuBLAS runs cublasSgemmStridedBatched with
+// CUBLAS_DEFAULT_MATH (FP32, no TF32) unless --math=tf32.
+//
+//   gpu_gemm_bench [--math=fp32|tf32]
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_format.h"
+#include "bench/conv_layers.h"
+#include "bench/gpu_data.h"
+#include "bench/gpu_timing.h"
+#include "kernels/cuda/device.h"
+#include "kernels/cuda/device_buffer.h"
+#include "kernels/cuda/peers/cublas_gemm.h"
+#include "kernels/cuda/sgemm_launch.h"
+
+ABSL_FLAG(std::string, math, "fp32", "cuBLAS's math: fp32 (no TF32) or tf32 (tensor ops).");
+ABSL_FLAG(int, im2col_batch, 32, "Images per im2col product.");
+
+namespace convd::cuda {
+namespace {
+
+struct Problem {
+  std::string name;
+  GemmShape shape;
+};
+
+GemmShape Dense(int m, int n, int k, int batch = 1, bool shared_a = false) {
+  GemmShape s;
+  s.m = m, s.n = n, s.k = k, s.lda = k, s.ldb = n, s.ldc = n, s.batch = batch;
+  s.stride_a = shared_a ? 0 : int64_t{m} * k;
+  s.stride_b = int64_t{k} * n;
+  s.stride_c = int64_t{m} * n;
+  return s;
+}
+
+std::vector<Problem> Problems() {
+  std::vector<Problem> problems;
+  for (int size : {1024, 2048, 4096, 8192}) {
+    problems.push_back({absl::StrFormat("square %d", size), Dense(size, size, size)});
+  }
+  const int images = absl::GetFlag(FLAGS_im2col_batch);
+  for (const char* name : {"alexnet.conv2", "alexnet.conv3", "vgg16.conv2_2", "vgg16.conv4_2/3",
+                           "resnet.l1_3x3", "resnet.l3_3x3", "resnet50.l3_1x1_1024_256"}) {
+    for (const bench::ConvLayer& layer : bench::kConvLayers) {
+      if (std::string(layer.name) != name || layer.groups != 1) continue;
+      ConvParams p = bench::ToConvParams(layer, images);
+      if (!ComputeConvOutput(p).ok()) continue;
+      problems.push_back({absl::StrFormat("im2col %s x%d", name, images),
+                          Dense(p.k, p.p * p.q, p.c * p.r * p.s, images, /*shared_a=*/true)});
+    }
+  }
+  for (int batch : {1, 32, 128}) {
+    problems.push_back({absl::StrFormat("alexnet fc6 batch %d", batch), Dense(batch, 4096, 9216)});
+    problems.push_back({absl::StrFormat("alexnet fc7 batch %d", batch), Dense(batch, 4096, 4096)});
+  }
+  return problems;
+}
+
+int Main() {
+  if (!DeviceAvailable()) {
+    std::fprintf(stderr, "gpu_gemm_bench: %s\n", DeviceDescription().c_str());
+    return 1;
+  }
+  cudaStream_t stream;
+  cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
+  auto cublas = Cublas::Open(stream);
+  if (!cublas.ok()) {
+    std::fprintf(stderr, "gpu_gemm_bench: cuBLAS: %s\n", cublas.status().ToString().c_str());
+    return 1;
+  }
+  const PeerMath math = absl::GetFlag(FLAGS_math) == "tf32" ? PeerMath::kTensorOps : PeerMath::kFp32;
+  const double peak = bench::Fp32PeakTflops(0);
+  std::printf("device: %s, FP32 peak %.1f TFLOP/s; %s, math %s\n", DeviceDescription().c_str(),
+              peak, (*cublas)->Version().c_str(), absl::GetFlag(FLAGS_math).c_str());
+  std::printf("| problem | m x n x k (batch) | ours ms | ours TFLOP/s | %% peak | cuBLAS ms | "
+              "cuBLAS TFLOP/s | ours / cuBLAS speed | diff |\n|---|---|---|---|---|---|---|---|---|\n");
+  const bench::GpuTimingOptions timing;
+  std::vector<double> ratios;
+  int failures = 0;
+  for (const Problem& problem : Problems()) {
+    const GemmShape& s = problem.shape;
+    const int64_t a_floats = s.stride_a == 0 ? int64_t{s.m} * s.k : s.stride_a * s.batch;
+    const std::vector<float> host_a = bench::FastRandom(a_floats, 3);
+    const std::vector<float> host_b = bench::FastRandom(s.stride_b * s.batch, 4);
+    auto a = DeviceBuffer::FromHost(host_a);
+    auto b = DeviceBuffer::FromHost(host_b);
+    auto ours = DeviceBuffer::Allocate(s.stride_c * s.batch);
+    auto theirs = DeviceBuffer::Allocate(s.stride_c * s.batch);
+    if (!a.ok() || !b.ok() || !ours.ok() || !theirs.ok()) return 1;
+    const double gflop = 2.0 * s.m * s.n * static_cast<double>(s.k) * s.batch / 1e9;
+    auto ours_ms = bench::MedianMilliseconds(stream, timing, [&] {
+      return LaunchSgemm(s, a->data(), b->data(), ours->data(), {}, stream);
+    });
+    absl::Status peer_status;
+    auto peer_ms = bench::MedianMilliseconds(stream, timing, [&] {
+      peer_status = (*cublas)->Sgemm(s, a->data(), b->data(), theirs->data(), math);
+      return peer_status.ok() ? cudaSuccess : cudaErrorUnknown;
+    });
+    auto ours_host = ours->ToHost();
+    auto peer_host = theirs->ToHost();
+    if (!ours_ms.ok() || !peer_ms.ok() || !peer_status.ok() || !ours_host.ok() ||
+        !peer_host.ok()) {
+      ++failures;
+      std::printf("| %s | error: %s %s |\n", problem.name.c_str(),
+                  ours_ms.status().ToString().c_str(), peer_status.ToString().c_str());
+      continue;
+    }
+    const double ratio = *peer_ms / *ours_ms;
+    ratios.push_back(ratio);
+    std::printf("| %s | %d x %d x %d (%d) | %.3f | %.2f | %.0f%% | %.3f | %.2f | %.2fx | %.1e |\n",
+                problem.name.c_str(), s.m, s.n, s.k, s.batch, *ours_ms, gflop / *ours_ms,
+                peak > 0 ? 100 * gflop / *ours_ms / peak : 0.0, *peer_ms, gflop / *peer_ms, ratio,
+                bench::MaxRelativeDifference(*ours_host, *peer_host, ours_host->size()));
+    std::fflush(stdout);
+  }
+  std::printf("\ngeomean ours vs cuBLAS %s: %.3fx\n",
+              absl::GetFlag(FLAGS_math) == "tf32" ? "TF32" : "FP32", bench::GeometricMean(ratios));
+  cudaStreamDestroy(stream);
+  return failures == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace convd::cuda
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  return convd::cuda::Main();
+}
