@@ -155,13 +155,24 @@ fuzz-rest: deps
 bench: build
 	./bazel-bin/bench/conv_bench
 
+# Everything bench/gpu_check.sh runs on the device machine, which has CUDA's
+# driver and PyTorch but none of Debian's libraries: the binaries, the
+# shared libraries they load (packed; the C library excepted), and the
+# Fashion-MNIST test set.
+GPU_CARRY_TARGETS := $(GPU_TEST_TARGETS) //bench:gpu_conv_bench //bench:gpu_gemm_bench \
+  //tools:convrun //server:convd //client:convload //client:convctl
 gpu-carry: deps
-	$(BAZEL) build -c opt $(GPU_TEST_TARGETS)
-	rm -rf .carry && mkdir -p .carry/bin
-	for target in $(GPU_TEST_TARGETS); do \
+	$(BAZEL) build -c opt $(GPU_CARRY_TARGETS)
+	rm -rf .carry && mkdir -p .carry/bin .carry/lib
+	for target in $(GPU_CARRY_TARGETS); do \
 	  cp bazel-bin/$$(echo $${target#//} | tr ':' '/') .carry/bin/; \
 	done
+	ldd .carry/bin/* | awk '$$2 == "=>" && $$3 ~ /^\// {print $$3}' | sort -u \
+	  | grep -v -E '/(libc|libm|libdl|librt|libpthread|ld-linux-x86-64)\.so' \
+	  | xargs -I{} cp -L {} .carry/lib/
+	tar -C .carry -cJf .carry/lib.tar.xz lib && rm -rf .carry/lib
 	mkdir -p .carry/fashion-mnist && cp /usr/share/datasets/fashion-mnist/t10k-* .carry/fashion-mnist/
+	du -sh .carry
 
 # What the Docker images install (docker/Dockerfile*): the three programs,
 # built as `make build` builds them, and the bundled models.

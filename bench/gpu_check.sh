@@ -1,66 +1,162 @@
 #!/bin/bash
-# Runs every GPU test and GPU benchmark in one call on the device machine
-# and prints a short table. The binaries are built here and carried:
-#   make gpu-carry                       # builds into .carry/bin
+# Every GPU test and GPU benchmark, in one call on the device machine, with
+# a short table at the end. The binaries are built here and carried:
+#   make gpu-carry                                  # fills .carry/
 #   (device tool) carry: [".carry"], command: bash bench/gpu_check.sh
-# Binaries link our libraries and the CUDA runtime statically; the device
-# needs only its driver.
+# Stages (default: all, in this order; name some to run only those):
+#   tests     the GPU tests (kernels vs the float64 reference, vs cuDNN and
+#             cuBLAS; whole networks vs the CPU; Fashion-MNIST on the GPU)
+#   sanitize  compute-sanitizer memcheck and racecheck on the kernel tests
+#   gemm      bench/gpu_gemm_bench: our SGEMM vs cuBLAS
+#   conv      bench/gpu_conv_bench: our convolutions vs cuDNN, per layer
+#   e2e       bench/e2e_vs_pytorch.py: whole networks vs PyTorch + cuDNN
+#   served    bench/served_vs_engine.sh on the GPU: through gRPC vs the engine
+# Each stage is bounded so that all of them fit in one 10-minute call;
+# CONV_SECONDS, SERVED_DURATION and E2E_BATCHES widen them for a full run.
+# Logs and outputs go to $OUT (the device tool brings them back).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-BIN=${CARRY_BIN:-.carry/bin}
+ROOT=$PWD
+CARRY=${CARRY:-$ROOT/.carry}
+BIN=$CARRY/bin
 OUT_DIR=${OUT:-/tmp/gpu_check}
 mkdir -p "$OUT_DIR"
-# The test set the GPU Fashion-MNIST check reads (carried: no apt there).
-export CONVD_FASHION_MNIST_DIR=${CONVD_FASHION_MNIST_DIR:-$PWD/.carry/fashion-mnist}
-
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null \
-  | sed 's/^/gpu: /' || echo "gpu: nvidia-smi not available"
-
-printf '%-40s %-8s %s\n' "check" "result" "detail"
+stages=("$@")
+[ ${#stages[@]} -eq 0 ] && stages=(tests sanitize gemm conv e2e served)
+summary=()
 status=0
-for test in "$BIN"/*_test; do
-  [ -x "$test" ] || continue
-  name=$(basename "$test")
-  log="$OUT_DIR/$name.log"
-  if "$test" --gtest_brief=1 > "$log" 2>&1; then
-    skipped=$(grep -c '^\[  SKIPPED \]' "$log" || true)
-    passed=$(grep -oE '\[  PASSED  \] [0-9]+' "$log" | grep -oE '[0-9]+$' || echo 0)
-    result=PASS
-    [ "$skipped" -gt 0 ] && result="PASS*"
-    printf '%-40s %-8s %s\n' "$name" "$result" "passed $passed, skipped lines $skipped"
-  else
-    status=1
-    printf '%-40s %-8s %s\n' "$name" "FAIL" "see $log"
-    grep -E 'Failure|Expected|error' "$log" | head -5 | sed 's/^/    /'
-  fi
+note() { summary+=("$(printf '%-34s %-6s %s' "$1" "$2" "$3")"); [ "$2" = FAIL ] && status=1; }
+
+# Debian's libraries our binaries load, unpacked beside them; cuDNN and
+# cuBLAS (the peers, opened with dlopen) from the machine's Python packages
+# or CUDA toolkit. Only our binaries see this path (python3 keeps its own).
+LIBS=/tmp/convd-libs
+mkdir -p "$LIBS" && tar -C "$LIBS" --strip-components=1 -xJf "$CARRY/lib.tar.xz"
+vendor_dirs=$(python3 - <<'EOF' 2>/dev/null
+import glob, os, site
+roots = site.getsitepackages() + ["/usr/local/cuda/lib64"]
+found = set()
+for root in roots:
+    for name in ("libcudnn.so.9", "libcublas.so.13"):
+        for path in glob.glob(os.path.join(root, "**", name), recursive=True):
+            found.add(os.path.dirname(path))
+print(":".join(sorted(found)))
+EOF
+)
+export CONVD_LD_LIBRARY_PATH="$LIBS${vendor_dirs:+:$vendor_dirs}"
+run_ours() { LD_LIBRARY_PATH="$CONVD_LD_LIBRARY_PATH" "$@"; }
+# Wrappers so that scripts (served_vs_engine.sh, e2e_vs_pytorch.py) start
+# our binaries with that path.
+WRAP=/tmp/convd-bin
+mkdir -p "$WRAP"
+for binary in "$BIN"/*; do
+  printf '#!/bin/sh\nLD_LIBRARY_PATH="%s" exec "%s" "$@"\n' "$CONVD_LD_LIBRARY_PATH" "$binary" \
+    > "$WRAP/$(basename "$binary")"
+  chmod +x "$WRAP/$(basename "$binary")"
 done
-# compute-sanitizer (CUDA toolkit) on the kernel tests: memcheck for
-# out-of-bounds and misaligned accesses, racecheck for shared-memory races.
-# Each bounded; a timeout is reported, not hidden.
-SANITIZER=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
-if [ -n "$SANITIZER" ]; then
-  for test in "$BIN"/{elementwise,sgemm,conv,pool,winograd}_test; do
-    [ -x "$test" ] || continue
-    for tool in memcheck racecheck; do
-      name="$(basename "$test") $tool"
-      log="$OUT_DIR/$(basename "$test").$tool.log"
-      if timeout 240 "$SANITIZER" --tool "$tool" --error-exitcode 1 "$test" --gtest_brief=1 \
-          > "$log" 2>&1; then
-        printf '%-40s %-8s %s\n' "$name" "CLEAN" "$(grep -m1 -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$log")"
-      else
-        status=1
-        printf '%-40s %-8s %s\n' "$name" "FAIL" "see $log (exit $?)"
-        grep -m5 -E 'Invalid|Race|ERROR' "$log" | sed 's/^/    /'
-      fi
-    done
+export CONVD_FASHION_MNIST_DIR=${CONVD_FASHION_MNIST_DIR:-$CARRY/fashion-mnist}
+
+echo "gpu: $(nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader 2>/dev/null || echo 'nvidia-smi not available')"
+echo "peer libraries from: ${vendor_dirs:-none found}"
+missing=$(for b in "$BIN"/*; do LD_LIBRARY_PATH="$CONVD_LD_LIBRARY_PATH" ldd "$b" | grep 'not found' | sed "s|^|$(basename "$b"): |"; done)
+[ -n "$missing" ] && { echo "missing libraries:"; echo "$missing"; }
+
+has_stage() { local s; for s in "${stages[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
+elapsed() { echo $((SECONDS - $1))s; }
+
+if has_stage tests; then
+  for test in "$BIN"/*_test; do
+    name=$(basename "$test")
+    log="$OUT_DIR/$name.log"
+    start=$SECONDS
+    if run_ours timeout 300 "$test" --gtest_brief=1 > "$log" 2>&1; then
+      skipped=$(grep -c '^\[  SKIPPED \]' "$log")
+      passed=$(grep -oE '\[  PASSED  \] [0-9]+' "$log" | grep -oE '[0-9]+$' || echo 0)
+      note "$name" "$([ "$skipped" -gt 0 ] && echo 'PASS*' || echo PASS)" \
+        "passed $passed, skipped lines $skipped, $(elapsed $start)"
+    else
+      note "$name" FAIL "exit $?, see $name.log"
+      grep -E 'Failure|Expected|Which is|error|rror:' "$log" | head -8 | sed 's/^/    /'
+    fi
   done
-else
-  echo "compute-sanitizer: not found; memcheck/racecheck skipped"
 fi
 
-for bench in "$BIN"/*_bench; do
-  [ -x "$bench" ] || continue
-  echo "== $(basename "$bench")"
-  "$bench" 2>&1 | tee "$OUT_DIR/$(basename "$bench").txt"
-done
+if has_stage sanitize; then
+  # Memcheck: out-of-bounds and misaligned accesses; racecheck: shared-memory
+  # races. All ten run at once (the checks are CPU-bound), each bounded.
+  SANITIZER=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
+  if [ -z "$SANITIZER" ]; then
+    note "compute-sanitizer" FAIL "not found"
+  else
+    pids=()
+    for test in elementwise sgemm conv pool winograd; do
+      for tool in memcheck racecheck; do
+        (run_ours timeout "${SANITIZE_SECONDS:-240}" "$SANITIZER" --tool "$tool" --error-exitcode 1 \
+          "$BIN/${test}_test" --gtest_brief=1 > "$OUT_DIR/$test.$tool.log" 2>&1
+         echo $? > "$OUT_DIR/$test.$tool.rc") &
+        pids+=($!)
+      done
+    done
+    wait "${pids[@]}"
+    for test in elementwise sgemm conv pool winograd; do
+      for tool in memcheck racecheck; do
+        rc=$(cat "$OUT_DIR/$test.$tool.rc")
+        line=$(grep -m1 -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT_DIR/$test.$tool.log")
+        case $rc in
+          0) note "${test}_test $tool" CLEAN "$line" ;;
+          124) note "${test}_test $tool" FAIL "timed out after ${SANITIZE_SECONDS:-240}s" ;;
+          *) note "${test}_test $tool" FAIL "exit $rc: $line"
+             grep -m5 -E 'Invalid|Race|hazard|ERROR' "$OUT_DIR/$test.$tool.log" | sed 's/^/    /' ;;
+        esac
+      done
+    done
+  fi
+fi
+
+if has_stage gemm; then
+  start=$SECONDS
+  if run_ours "$BIN/gpu_gemm_bench" > "$OUT_DIR/gpu_gemm_bench.md" 2>&1; then
+    note gpu_gemm_bench OK "$(grep -m1 geomean "$OUT_DIR/gpu_gemm_bench.md"), $(elapsed $start)"
+  else
+    note gpu_gemm_bench FAIL "see gpu_gemm_bench.md"
+  fi
+  cat "$OUT_DIR/gpu_gemm_bench.md"
+fi
+
+if has_stage conv; then
+  start=$SECONDS
+  if run_ours "$BIN/gpu_conv_bench" --max_seconds="${CONV_SECONDS:-170}" \
+      --csv="$OUT_DIR/gpu_conv_bench.csv" > "$OUT_DIR/gpu_conv_bench.md" 2>&1; then
+    note gpu_conv_bench OK "$(grep -m1 'geomean vs' "$OUT_DIR/gpu_conv_bench.md"), $(elapsed $start)"
+  else
+    note gpu_conv_bench FAIL "see gpu_conv_bench.md"
+  fi
+  cat "$OUT_DIR/gpu_conv_bench.md"
+fi
+
+if has_stage e2e; then
+  start=$SECONDS
+  if timeout 240 python3 bench/e2e_vs_pytorch.py --convrun "$WRAP/convrun" \
+      --batches "${E2E_BATCHES:-1,8,64,256}" > "$OUT_DIR/e2e_vs_pytorch.md" 2>&1; then
+    note e2e_vs_pytorch OK "$(grep -m1 geomean "$OUT_DIR/e2e_vs_pytorch.md"), $(elapsed $start)"
+  else
+    note e2e_vs_pytorch FAIL "see e2e_vs_pytorch.md"
+  fi
+  cat "$OUT_DIR/e2e_vs_pytorch.md"
+fi
+
+if has_stage served; then
+  start=$SECONDS
+  if CONVD_BIN="$WRAP" DEVICE=cuda PYTHON=python3 timeout 240 \
+      bash bench/served_vs_engine.sh "${SERVED_DURATION:-3s}" > "$OUT_DIR/served_vs_engine.md" 2>&1; then
+    note served_vs_engine OK "$(elapsed $start)"
+  else
+    note served_vs_engine FAIL "see served_vs_engine.md"
+  fi
+  cat "$OUT_DIR/served_vs_engine.md"
+fi
+
+echo
+printf '%-34s %-6s %s\n' check result detail
+printf '%s\n' "${summary[@]}"
 exit $status

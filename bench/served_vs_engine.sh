@@ -2,41 +2,52 @@
 # The server's overhead as a measured ratio: for each model and request
 # batch size, convload's best served throughput over a concurrency sweep
 # (gRPC, random tensors, loopback; client and server share this machine)
-# against tools/convrun, the engine alone (median of 21 forward passes),
-# at the request's batch size and at the batch size the server's dynamic
-# batcher actually ran (its mean, rounded): served / engine at that size is
-# what serving costs on top of the forward passes it runs.
+# against tools/convrun --throughput, the engine alone (median wall-clock
+# of 21 forward passes, host copies included), at the request's batch size
+# and at the batch size the server's dynamic batcher actually ran (its
+# mean, rounded): served / engine at that size is what serving costs on top
+# of the forward passes it runs.
 # Usage: bench/served_vs_engine.sh [DURATION]   (after `make build`)
+# Environment: DEVICE=cpu|cuda (both sides), CONVD_BIN (a folder holding
+# convd, convload and convrun; default bazel-bin's), PYTHON.
 set -euo pipefail
 duration=${1:-5s}
+device=${DEVICE:-cpu}
+python=${PYTHON:-/usr/bin/python3}
+if [ -n "${CONVD_BIN:-}" ]; then
+  CONVD_BINARY=$CONVD_BIN/convd convload=$CONVD_BIN/convload convrun=$CONVD_BIN/convrun
+else
+  convload=./bazel-bin/client/convload convrun=./bazel-bin/tools/convrun
+fi
 out=$(mktemp -d)
 source "$(dirname "$0")/../tools/convd_process.sh"
 trap 'stop_convd || true; rm -rf "$out"' EXIT
-start_convd models
+start_convd models --device="$device"
 port=$CONVD_GRPC_PORT
+echo "device: $device"
 
 engine_rate() {  # model batch -> images/s of the engine alone
-  ./bazel-bin/tools/convrun "models/$1" --batch "$2" --repeat 21 --json |
-    /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["batch"]*1000/s["total_time_ms"])'
+  "$convrun" "models/$1" --device "$device" --batch "$2" --repeat 21 --throughput 2>/dev/null |
+    "$python" -c 'import json,sys; print(json.load(sys.stdin)["images_per_second"])'
 }
 echo "| model | request batch | engine at request batch, images/s | served best, images/s | at concurrency | p99 ms | server mean batch | engine at that batch, images/s | served / engine at request batch | served / engine at server batch |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
 for spec in lenet5:1:1:32:x2 lenet5:8:1:16:x2 alexnet:1:1:8:x2 alexnet:8:1:4:x2; do
   IFS=: read -r model batch first last factor <<<"$spec"
   engine=$(engine_rate "$model" "$batch")
-  ./bazel-bin/client/convload "$model" --url "127.0.0.1:$port" --batch "$batch" \
+  "$convload" "$model" --url "127.0.0.1:$port" --batch "$batch" \
     --concurrency "$first:$last:$factor" --duration "$duration" --warmup 2s --quiet \
     --json "$out/$model-$batch.json" >/dev/null 2>&1
-  best=$(/usr/bin/python3 -c '
+  best=$("$python" -c '
 import json, sys
 steps = json.load(open(sys.argv[1]))["steps"]
 b = max(steps, key=lambda s: s["images_per_s"])
 print(b["images_per_s"], b["concurrency"], b["latency_ms"]["p99"], b.get("server_batch", 1))
 ' "$out/$model-$batch.json")
   read -r served concurrency p99 server_batch <<<"$best"
-  server_batch_int=$(/usr/bin/python3 -c "print(max(1, round($server_batch)))")
+  server_batch_int=$("$python" -c "print(max(1, round($server_batch)))")
   engine_at_server=$(engine_rate "$model" "$server_batch_int")
-  /usr/bin/python3 -c "
+  "$python" -c "
 m, b, e, s, c, p, sb, es = '$model', $batch, $engine, $served, $concurrency, $p99, $server_batch, $engine_at_server
 print(f'| {m} | {b} | {e:.1f} | {s:.1f} | {c} | {p:.2f} | {sb:.2f} | {es:.1f} | {s / e:.2f}x | {s / es:.2f}x |')"
 done
