@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <thread>
 
 #include "engine/cuda/cuda_executor.h"
 #include "engine/executor.h"
@@ -107,6 +108,50 @@ TEST(GpuForwardTest, GraphReplaysEqualEagerRunsAcrossBatchSizes) {
     }
     EXPECT_EQ((*graphs)->PlanString().find("runs eagerly"), std::string::npos)
         << (*graphs)->PlanString();
+  }
+}
+
+TEST(GpuForwardTest, InstancesOnTheirOwnStreamsRunConcurrently) {
+  if (!cuda::DeviceAvailable()) GTEST_SKIP() << cuda::DeviceDescription();
+  auto model = LoadModel("models/alexnet", LoadOptions{});
+  ASSERT_TRUE(model.ok()) << model.status();
+  // As the server runs a model with instance_group count 3: one executor
+  // per thread, each on its own stream, all at once, each with its own
+  // inputs; every result must equal what one executor computes alone.
+  constexpr int kInstances = 3, kRuns = 6;
+  const int64_t per_image = model->plan->graph.input().output.per_sample();
+  std::vector<std::vector<float>> inputs;
+  std::vector<Tensor> expected(kInstances);
+  auto reference = CudaExecutor::Create(model->plan, {});
+  ASSERT_TRUE(reference.ok()) << reference.status();
+  for (int i = 0; i < kInstances; ++i) {
+    inputs.push_back(testing::RandomVector(per_image * (i + 1), 0, 1));
+    ASSERT_TRUE((*reference)->Run(inputs[i].data(), i + 1, expected[i]).ok());
+  }
+  std::vector<std::unique_ptr<CudaExecutor>> instances;
+  for (int i = 0; i < kInstances; ++i) {
+    auto instance = CudaExecutor::Create(model->plan, {});
+    ASSERT_TRUE(instance.ok()) << instance.status();
+    instances.push_back(std::move(*instance));
+  }
+  std::vector<int> mismatches(kInstances, 0), failures(kInstances, 0);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kInstances; ++i) {
+    threads.emplace_back([&, i] {
+      for (int run = 0; run < kRuns; ++run) {
+        Tensor output;
+        if (!instances[i]->Run(inputs[i].data(), i + 1, output).ok()) {
+          ++failures[i];
+        } else if (std::memcmp(output.data(), expected[i].data(), expected[i].bytes()) != 0) {
+          ++mismatches[i];
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int i = 0; i < kInstances; ++i) {
+    EXPECT_EQ(failures[i], 0) << "instance " << i;
+    EXPECT_EQ(mismatches[i], 0) << "instance " << i;
   }
 }
 
