@@ -51,3 +51,8 @@ print(b["images_per_s"], b["concurrency"], b["latency_ms"]["p99"], b.get("server
 m, b, e, s, c, p, sb, es = '$model', $batch, $engine, $served, $concurrency, $p99, $server_batch, $engine_at_server
 print(f'| {m} | {b} | {e:.1f} | {s:.1f} | {c} | {p:.2f} | {sb:.2f} | {es:.1f} | {s / e:.2f}x | {s / es:.2f}x |')"
 done
+if [ "$device" = cuda ]; then
+  # The GPU gauges of /metrics after the runs.
+  "$python" -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$CONVD_METRICS_PORT/metrics').read().decode())" |
+    grep '^convd_gpu_' || echo "no convd_gpu_ series in /metrics"
+fi

@@ -134,8 +134,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     metrics.io_threads = 1;
     metrics.max_body_bytes = 64 << 10;
     InferenceService* service = server->service_.get();
+    const GpuBackend* gpu_in_use = *gpu;
     absl::StatusOr<std::unique_ptr<HttpServer>> metrics_server = HttpServer::Start(
-        metrics, [service](HttpRequest request, std::function<void(HttpResponse)> respond) {
+        metrics,
+        [service, gpu_in_use](HttpRequest request, std::function<void(HttpResponse)> respond) {
           HttpResponse response;
           const std::string path = request.target.substr(0, request.target.find('?'));
           if (path != "/metrics") {
@@ -146,7 +148,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
             response.body = ErrorJson("use GET /metrics");
           } else {
             response.content_type = kPrometheusContentType;
-            response.body = RenderPrometheusMetrics(*service);
+            response.body = RenderPrometheusMetrics(*service, gpu_in_use);
           }
           respond(std::move(response));
         });

@@ -4,7 +4,8 @@
 # root after a build.
 #
 #   source tools/convd_process.sh
-#   start_convd models            # sets CONVD_PID, CONVD_GRPC_PORT, CONVD_HTTP_PORT
+#   start_convd models            # sets CONVD_PID, CONVD_GRPC_PORT, CONVD_HTTP_PORT,
+#                                 # CONVD_METRICS_PORT
 #   trap stop_convd EXIT
 #   ...
 #   stop_convd || echo "convd did not exit cleanly"
@@ -34,6 +35,7 @@ start_convd() {
   done
   CONVD_GRPC_PORT=$(sed -n 's/.*gRPC listening on [^ ]*:\([0-9]*\).*/\1/p' "$CONVD_LOG")
   CONVD_HTTP_PORT=$(sed -n 's/.*HTTP listening on [^ ]*:\([0-9]*\).*/\1/p' "$CONVD_LOG")
+  CONVD_METRICS_PORT=$(sed -n 's|.*metrics at http://[^ ]*:\([0-9]*\)/metrics.*|\1|p' "$CONVD_LOG")
   if [ -z "$CONVD_GRPC_PORT" ] || [ -z "$CONVD_HTTP_PORT" ]; then
     cat "$CONVD_LOG" >&2
     echo "convd did not start" >&2

@@ -4,6 +4,7 @@
 #ifndef CONVD_SERVER_CORE_GPU_BACKEND_H_
 #define CONVD_SERVER_CORE_GPU_BACKEND_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -14,6 +15,11 @@
 #include "server/batching/scheduler.h"
 
 namespace convd {
+
+struct GpuMemory {
+  int64_t used_bytes = 0;   // by every process on the device
+  int64_t total_bytes = 0;
+};
 
 struct GpuBackend {
   // Whether --device=auto may choose it. False until its kernels have
@@ -29,6 +35,8 @@ struct GpuBackend {
   std::function<absl::StatusOr<std::unique_ptr<InstanceRunner>>(
       std::shared_ptr<const ExecutionPlan> plan, const inference::ModelConfig& config)>
       create_runner;
+  // The device's memory now (cudaMemGetInfo), for /metrics.
+  std::function<absl::StatusOr<GpuMemory>()> memory;
   // Where autotuning decisions persist (empty: this process only); called
   // before any model loads.
   std::function<void(const std::string& path)> set_autotune_cache;

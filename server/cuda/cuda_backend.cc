@@ -1,9 +1,12 @@
 // Registers the GPU backend (engine/cuda's CudaExecutor, one per model
 // instance) with the server before main. Linked into convd only in builds
 // with nvcc (see server/BUILD).
+#include <cuda_runtime.h>
+
 #include <algorithm>
 
 #include "engine/cuda/cuda_executor.h"
+#include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device.h"
 #include "server/core/gpu_backend.h"
 
@@ -45,6 +48,13 @@ absl::StatusOr<std::unique_ptr<InstanceRunner>> CreateRunner(
   return std::unique_ptr<InstanceRunner>(new CudaInstanceRunner(std::move(*executor)));
 }
 
+absl::StatusOr<GpuMemory> DeviceMemory() {
+  size_t free_bytes = 0, total_bytes = 0;
+  CUDA_RETURN_IF_ERROR(cudaMemGetInfo(&free_bytes, &total_bytes));
+  return GpuMemory{static_cast<int64_t>(total_bytes - free_bytes),
+                   static_cast<int64_t>(total_bytes)};
+}
+
 // Not yet: the kernels have compiled but not run on a GPU (issue 7).
 constexpr bool kVerifiedOnAGpu = false;
 
@@ -53,6 +63,7 @@ const bool kRegistered = RegisterGpuBackend(
      .available = [] { return cuda::DeviceAvailable(); },
      .description = [] { return cuda::DeviceDescription(); },
      .create_runner = CreateRunner,
+     .memory = DeviceMemory,
      .set_autotune_cache = [](const std::string& path) { Cache(&path); }});
 
 }  // namespace

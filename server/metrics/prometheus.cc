@@ -59,7 +59,7 @@ void Histogram(Writer& out, const std::string& name, const std::string& labels,
 
 }  // namespace
 
-std::string RenderPrometheusMetrics(const InferenceService& service) {
+std::string RenderPrometheusMetrics(const InferenceService& service, const GpuBackend* gpu) {
   std::vector<Model> models;
   for (std::shared_ptr<ServedModel>& served : service.repository().AllServed()) {
     Model model;
@@ -146,6 +146,17 @@ std::string RenderPrometheusMetrics(const InferenceService& service) {
   for (const Model& m : models) {
     out.Sample("convd_model_memory_bytes", m.labels + ",device=\"cpu\"",
                static_cast<double>(m.served->memory_bytes()));
+  }
+  if (gpu != nullptr && gpu->memory) {
+    // As Triton's nv_gpu_memory_*: what the whole device has in use.
+    if (absl::StatusOr<GpuMemory> memory = gpu->memory(); memory.ok()) {
+      const std::string labels = absl::StrCat("gpu=\"", Escape(gpu->description()), "\"");
+      out.Header("convd_gpu_memory_used_bytes", "gauge",
+                 "Device memory in use on the GPU the models run on (all processes).");
+      out.Sample("convd_gpu_memory_used_bytes", labels, static_cast<double>(memory->used_bytes));
+      out.Header("convd_gpu_memory_total_bytes", "gauge", "Device memory of that GPU.");
+      out.Sample("convd_gpu_memory_total_bytes", labels, static_cast<double>(memory->total_bytes));
+    }
   }
   out.Header("convd_server_ready", "gauge", "1 when the server is ready, 0 otherwise.");
   out.Sample("convd_server_ready", "", service.Ready() ? 1 : 0);
