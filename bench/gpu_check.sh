@@ -113,48 +113,30 @@ if has_stage sanitize; then
   fi
 fi
 
-if has_stage gemm; then
-  start=$SECONDS
-  if run_ours "$BIN/gpu_gemm_bench" > "$OUT_DIR/gpu_gemm_bench.md" 2>&1; then
-    note gpu_gemm_bench OK "$(grep -m1 geomean "$OUT_DIR/gpu_gemm_bench.md"), $(elapsed $start)"
+# bench_stage NAME OUTPUT PATTERN COMMAND...: runs a benchmark into
+# $OUT_DIR/OUTPUT, notes the first line matching PATTERN, and prints it all.
+bench_stage() {
+  local name=$1 output=$OUT_DIR/$2 pattern=$3 start=$SECONDS rc=0
+  shift 3
+  "$@" > "$output" 2>&1 || rc=$?
+  if [ "$rc" -eq 0 ]; then
+    note "$name" OK "$(grep -m1 -e "$pattern" "$output"), $(elapsed "$start")"
   else
-    note gpu_gemm_bench FAIL "see gpu_gemm_bench.md"
+    note "$name" FAIL "exit $rc, see $(basename "$output")"
   fi
-  cat "$OUT_DIR/gpu_gemm_bench.md"
-fi
+  cat "$output"
+}
 
-if has_stage conv; then
-  start=$SECONDS
-  if run_ours "$BIN/gpu_conv_bench" --max_seconds="${CONV_SECONDS:-170}" \
-      --csv="$OUT_DIR/gpu_conv_bench.csv" > "$OUT_DIR/gpu_conv_bench.md" 2>&1; then
-    note gpu_conv_bench OK "$(grep -m1 'geomean vs' "$OUT_DIR/gpu_conv_bench.md"), $(elapsed $start)"
-  else
-    note gpu_conv_bench FAIL "see gpu_conv_bench.md"
-  fi
-  cat "$OUT_DIR/gpu_conv_bench.md"
-fi
-
-if has_stage e2e; then
-  start=$SECONDS
-  if timeout 240 python3 bench/e2e_vs_pytorch.py --convrun "$WRAP/convrun" \
-      --batches "${E2E_BATCHES:-1,8,64,256}" > "$OUT_DIR/e2e_vs_pytorch.md" 2>&1; then
-    note e2e_vs_pytorch OK "$(grep -m1 geomean "$OUT_DIR/e2e_vs_pytorch.md"), $(elapsed $start)"
-  else
-    note e2e_vs_pytorch FAIL "see e2e_vs_pytorch.md"
-  fi
-  cat "$OUT_DIR/e2e_vs_pytorch.md"
-fi
-
-if has_stage served; then
-  start=$SECONDS
-  if CONVD_BIN="$WRAP" DEVICE=cuda PYTHON=python3 timeout 240 \
-      bash bench/served_vs_engine.sh "${SERVED_DURATION:-3s}" > "$OUT_DIR/served_vs_engine.md" 2>&1; then
-    note served_vs_engine OK "$(elapsed $start)"
-  else
-    note served_vs_engine FAIL "see served_vs_engine.md"
-  fi
-  cat "$OUT_DIR/served_vs_engine.md"
-fi
+has_stage gemm && bench_stage gpu_gemm_bench gpu_gemm_bench.md geomean run_ours "$BIN/gpu_gemm_bench"
+has_stage conv && bench_stage gpu_conv_bench gpu_conv_bench.md 'geomean vs' \
+  run_ours "$BIN/gpu_conv_bench" --max_seconds="${CONV_SECONDS:-170}" \
+  --csv="$OUT_DIR/gpu_conv_bench.csv"
+has_stage e2e && bench_stage e2e_vs_pytorch e2e_vs_pytorch.md geomean \
+  timeout 240 python3 bench/e2e_vs_pytorch.py --convrun "$WRAP/convrun" \
+  --batches "${E2E_BATCHES:-1,8,64,256}"
+has_stage served && bench_stage served_vs_engine served_vs_engine.md '^| lenet5 | 1 ' \
+  env CONVD_BIN="$WRAP" DEVICE=cuda PYTHON=python3 timeout 240 \
+  bash bench/served_vs_engine.sh "${SERVED_DURATION:-3s}"
 
 echo
 printf '%-34s %-6s %s\n' check result detail

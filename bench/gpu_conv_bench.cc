@@ -65,7 +65,7 @@ const char* const kOurAlgorithms[] = {"direct", "im2col", "winograd_f23", "winog
 absl::StatusOr<Row> Measure(const ConvLayer& layer, int batch, const DeviceBuffer& input,
                             const DeviceBuffer& weights, const std::vector<float>& host_weights,
                             DeviceBuffer& ours, DeviceBuffer& theirs, DeviceBuffer& workspace,
-                            Cudnn& cudnn, cudaStream_t stream) {
+                            Cudnn& cudnn, PeerMath math, cudaStream_t stream) {
   ConvParams params = bench::ToConvParams(layer, batch);
   if (absl::Status s = ComputeConvOutput(params); !s.ok()) return s;
   const DeviceConvShape shape = ToDeviceConv(params);
@@ -128,7 +128,6 @@ absl::StatusOr<Row> Measure(const ConvLayer& layer, int batch, const DeviceBuffe
     }
   }
 
-  const PeerMath math = absl::GetFlag(FLAGS_math) == "tf32" ? PeerMath::kTensorOps : PeerMath::kFp32;
   absl::StatusOr<std::unique_ptr<CudnnConvolution>> peer = cudnn.Convolution(shape, math);
   if (!peer.ok()) return peer.status();
   const int64_t workspace_bytes = workspace_floats * int64_t{sizeof(float)};
@@ -165,6 +164,11 @@ int Main() {
     std::fprintf(stderr, "gpu_conv_bench: %s\n", DeviceDescription().c_str());
     return 1;
   }
+  const absl::StatusOr<PeerMath> math = PeerMathFromName(absl::GetFlag(FLAGS_math));
+  if (!math.ok()) {
+    std::fprintf(stderr, "gpu_conv_bench: --math: %s\n", math.status().ToString().c_str());
+    return 2;
+  }
   std::vector<int> batches;
   for (absl::string_view part : absl::StrSplit(absl::GetFlag(FLAGS_batches), ',')) {
     batches.push_back(std::stoi(std::string(part)));
@@ -183,7 +187,7 @@ int Main() {
   std::printf("device: %s, FP32 peak %.1f TFLOP/s (SMs x lanes x 2 x boost clock); %s; "
               "cuDNN math: %s; workspace cap %d MiB\n",
               DeviceDescription().c_str(), peak, (*cudnn)->Version().c_str(),
-              absl::GetFlag(FLAGS_math).c_str(), absl::GetFlag(FLAGS_workspace_mib));
+              PeerMathName(*math), absl::GetFlag(FLAGS_workspace_mib));
   std::printf("times in ms (median); ratio = cuDNN time / our best time (>1: ours faster); "
               "diff = max |ours - cuDNN| / max |cuDNN|\n\n");
   std::printf("| layer | batch | GFLOP | direct | im2col | wino_f23 | wino_f43 | ours best | "
@@ -221,7 +225,7 @@ int Main() {
         continue;
       }
       absl::StatusOr<Row> row = Measure(layer, batch, *input, *weights, host_weights, *ours,
-                                        *theirs, *workspace, **cudnn, stream);
+                                        *theirs, *workspace, **cudnn, *math, stream);
       if (!row.ok()) {
         ++failures;
         std::printf("| %s | %d | error: %s |\n", layer.name, batch, row.status().ToString().c_str());
@@ -256,9 +260,7 @@ int Main() {
     std::printf("not measured (over --max_seconds): %zu rows, first %s\n", unmeasured.size(),
                 unmeasured.front().c_str());
   }
-  std::printf("geomean vs cuDNN %s: %.3fx\n",
-              absl::GetFlag(FLAGS_math) == "tf32" ? "TF32" : "FP32",
-              bench::GeometricMean(ratios));
+  std::printf("geomean vs cuDNN %s: %.3fx\n", PeerMathName(*math), bench::GeometricMean(ratios));
   cudaStreamDestroy(stream);
   return failures == 0 ? 0 : 1;
 }

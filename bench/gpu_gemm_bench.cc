@@ -80,10 +80,15 @@ int Main() {
     std::fprintf(stderr, "gpu_gemm_bench: cuBLAS: %s\n", cublas.status().ToString().c_str());
     return 1;
   }
-  const PeerMath math = absl::GetFlag(FLAGS_math) == "tf32" ? PeerMath::kTensorOps : PeerMath::kFp32;
+  const absl::StatusOr<PeerMath> parsed_math = PeerMathFromName(absl::GetFlag(FLAGS_math));
+  if (!parsed_math.ok()) {
+    std::fprintf(stderr, "gpu_gemm_bench: --math: %s\n", parsed_math.status().ToString().c_str());
+    return 2;
+  }
+  const PeerMath math = *parsed_math;
   const double peak = bench::Fp32PeakTflops(0);
   std::printf("device: %s, FP32 peak %.1f TFLOP/s; %s, math %s\n", DeviceDescription().c_str(),
-              peak, (*cublas)->Version().c_str(), absl::GetFlag(FLAGS_math).c_str());
+              peak, (*cublas)->Version().c_str(), PeerMathName(math));
   std::printf("| problem | m x n x k (batch) | ours ms | ours TFLOP/s | %% peak | cuBLAS ms | "
               "cuBLAS TFLOP/s | ours / cuBLAS speed | diff |\n|---|---|---|---|---|---|---|---|---|\n");
   const bench::GpuTimingOptions timing;
@@ -125,8 +130,8 @@ int Main() {
                 bench::MaxRelativeDifference(*ours_host, *peer_host, ours_host->size()));
     std::fflush(stdout);
   }
-  std::printf("\ngeomean ours vs cuBLAS %s: %.3fx\n",
-              absl::GetFlag(FLAGS_math) == "tf32" ? "TF32" : "FP32", bench::GeometricMean(ratios));
+  std::printf("\ngeomean ours vs cuBLAS %s: %.3fx\n", PeerMathName(math),
+              bench::GeometricMean(ratios));
   cudaStreamDestroy(stream);
   return failures == 0 ? 0 : 1;
 }

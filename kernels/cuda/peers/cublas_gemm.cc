@@ -41,14 +41,7 @@ absl::StatusOr<std::unique_ptr<Cublas>> Cublas::Open(cudaStream_t stream) {
       VendorLibrary::Open({"libcublas.so.13", "libcublas.so.12", "libcublas.so"});
   if (!library.ok()) return library.status();
   auto api = std::make_unique<Api>(Api{std::move(*library)});
-#define CONVD_RESOLVE(name)                                       \
-  {                                                               \
-    auto function = api->library.Symbol<decltype(::name)>(#name); \
-    if (!function.ok()) return function.status();                 \
-    api->name = *function;                                        \
-  }
-  CONVD_CUBLAS_FUNCTIONS(CONVD_RESOLVE)
-#undef CONVD_RESOLVE
+  CONVD_CUBLAS_FUNCTIONS(CONVD_RESOLVE_VENDOR_FUNCTION)
   std::unique_ptr<Cublas> cublas(new Cublas());
   cublasHandle_t handle = nullptr;
   if (const cublasStatus_t status = api->cublasCreate_v2(&handle);

@@ -71,18 +71,19 @@ const char* AlgorithmName(cudnnConvolutionFwdAlgo_t algorithm) {
 
 }  // namespace
 
+absl::StatusOr<PeerMath> PeerMathFromName(const std::string& name) {
+  if (name == "fp32") return PeerMath::kFp32;
+  if (name == "tf32") return PeerMath::kTensorOps;
+  return absl::InvalidArgumentError(absl::StrCat("math must be fp32 or tf32; got '", name, "'"));
+}
+
+const char* PeerMathName(PeerMath math) { return math == PeerMath::kFp32 ? "FP32" : "TF32"; }
+
 absl::StatusOr<std::unique_ptr<Cudnn>> Cudnn::Open(cudaStream_t stream) {
   absl::StatusOr<VendorLibrary> library = VendorLibrary::Open({"libcudnn.so.9", "libcudnn.so"});
   if (!library.ok()) return library.status();
   auto api = std::make_unique<Api>(Api{std::move(*library)});
-#define CONVD_RESOLVE(name)                                                         \
-  {                                                                                 \
-    auto function = api->library.Symbol<decltype(::name)>(#name);                   \
-    if (!function.ok()) return function.status();                                   \
-    api->name = *function;                                                          \
-  }
-  CONVD_CUDNN_FUNCTIONS(CONVD_RESOLVE)
-#undef CONVD_RESOLVE
+  CONVD_CUDNN_FUNCTIONS(CONVD_RESOLVE_VENDOR_FUNCTION)
   std::unique_ptr<Cudnn> cudnn(new Cudnn());
   cudnnHandle_t handle = nullptr;
   const cudnnStatus_t status = api->cudnnCreate(&handle);

@@ -32,6 +32,11 @@ enum class PeerMath {
   kTensorOps,  // TF32 tensor cores allowed (CUDNN_TENSOR_OP_MATH)
 };
 
+// "fp32" or "tf32" (as the benchmarks' --math flag spells them);
+// INVALID_ARGUMENT for anything else.
+absl::StatusOr<PeerMath> PeerMathFromName(const std::string& name);
+const char* PeerMathName(PeerMath math);  // "FP32" or "TF32"
+
 struct CudnnAlgorithmTime {
   int algorithm = 0;           // cudnnConvolutionFwdAlgo_t
   std::string name;            // "IMPLICIT_PRECOMP_GEMM", "WINOGRAD_NONFUSED", ...

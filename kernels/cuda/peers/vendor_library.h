@@ -55,4 +55,15 @@ class VendorLibrary {
 
 }  // namespace convd::cuda
 
+// For an X-macro list of function names: sets api->NAME (declared as
+// decltype(::NAME)*) from api->library for each, returning the Status from
+// the enclosing function when one is missing. `api` must be in scope.
+//   CONVD_CUBLAS_FUNCTIONS(CONVD_RESOLVE_VENDOR_FUNCTION)
+#define CONVD_RESOLVE_VENDOR_FUNCTION(name)                         \
+  {                                                                 \
+    auto function = api->library.Symbol<decltype(::name)>(#name);   \
+    if (!function.ok()) return function.status();                   \
+    api->name = *function;                                          \
+  }
+
 #endif  // CONVD_KERNELS_CUDA_PEERS_VENDOR_LIBRARY_H_
