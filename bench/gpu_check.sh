@@ -7,7 +7,7 @@
 #   tests     the GPU tests (kernels vs the float64 reference, vs cuDNN and
 #             cuBLAS; whole networks vs the CPU; Fashion-MNIST on the GPU)
 #   sanitize  compute-sanitizer memcheck and racecheck on the kernel tests
-#   gemm      bench/gpu_gemm_bench: our SGEMM vs cuBLAS
+#   gemm      bench/gpu_gemm_bench: our SGEMM vs cuBLAS, FP32 and TF32
 #   conv      bench/gpu_conv_bench: our convolutions vs cuDNN, per layer
 #   e2e       bench/e2e_vs_pytorch.py: whole networks vs PyTorch + cuDNN
 #   served    bench/served_vs_engine.sh on the GPU: through gRPC vs the engine
@@ -128,6 +128,8 @@ bench_stage() {
 }
 
 has_stage gemm && bench_stage gpu_gemm_bench gpu_gemm_bench.md geomean run_ours "$BIN/gpu_gemm_bench"
+has_stage gemm && bench_stage "gpu_gemm_bench tf32" gpu_gemm_bench_tf32.md geomean \
+  run_ours "$BIN/gpu_gemm_bench" --math=tf32
 has_stage conv && bench_stage gpu_conv_bench gpu_conv_bench.md 'geomean vs' \
   run_ours "$BIN/gpu_conv_bench" --max_seconds="${CONV_SECONDS:-170}" \
   --csv="$OUT_DIR/gpu_conv_bench.csv"

@@ -7,7 +7,8 @@
 // Method: random matrices on the device; both sides write C = A x B (no
 // epilogue) and are timed by gpu_timing.h (CUDA events, median of
 // repetitions); cuBLAS runs cublasSgemmStridedBatched with
-// CUBLAS_DEFAULT_MATH (FP32, no TF32) unless --math=tf32.
+// CUBLAS_DEFAULT_MATH (FP32, no TF32) unless --math=tf32, which runs both
+// sides on TF32 tensor cores (ours: GemmMath::kTf32).
 //
 //   gpu_gemm_bench [--math=fp32|tf32]
 #include <cstdio>
@@ -106,7 +107,8 @@ int Main() {
     if (!a.ok() || !b.ok() || !ours.ok() || !theirs.ok()) return 1;
     const double gflop = 2.0 * s.m * s.n * static_cast<double>(s.k) * s.batch / 1e9;
     auto ours_ms = bench::MedianMilliseconds(stream, timing, [&] {
-      return LaunchSgemm(s, a->data(), b->data(), ours->data(), {}, stream);
+      return LaunchSgemm(s, a->data(), b->data(), ours->data(), {}, stream,
+                         math == PeerMath::kFp32 ? GemmMath::kFp32 : GemmMath::kTf32);
     });
     absl::Status peer_status;
     auto peer_ms = bench::MedianMilliseconds(stream, timing, [&] {

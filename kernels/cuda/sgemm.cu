@@ -7,6 +7,12 @@
 // allow it (leading dimensions and offsets multiples of 4), scalar with
 // bounds checks at the edges. The epilogue (bias, residual, activation) is
 // applied on the way out.
+//
+// GemmMath::kTf32 runs the same tiles, loaders and epilogue on the tensor
+// cores: operands are rounded to TF32 (cvt.rna) as they are stored to shared
+// memory, and each of the 8 warps computes a 64x32 quadrant of the block as
+// 4x4 mma.sync.m16n8k8 tiles (FP32 accumulate). Shared rows are padded by 8
+// floats so that the fragment loads (lane = 4 * row + k) hit 32 banks.
 #include "kernels/cuda/epilogue.cuh"
 #include "kernels/cuda/sgemm_launch.h"
 
@@ -15,15 +21,36 @@ namespace {
 
 constexpr int kBlockM = 128, kBlockN = 128, kBlockK = 8;
 constexpr int kThreads = 256;
+constexpr int kPad = 8;  // floats after each shared row (see above)
 
-template <bool kVectorA, bool kVectorB>
+// x rounded to TF32 (10 mantissa bits, to nearest, ties away), as bits.
+__device__ __forceinline__ float RoundToTf32(float x) {
+  uint32_t bits;
+  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(bits) : "f"(x));
+  return __uint_as_float(bits);
+}
+
+// d += a x b on one 16x8x8 tile; fragments as the PTX ISA lays them out
+// (g = lane / 4, t = lane % 4): a {A[g][t], A[g+8][t], A[g][t+4],
+// A[g+8][t+4]}, b {B[t][g], B[t+4][g]}, d {D[g][2t], D[g][2t+1],
+// D[g+8][2t], D[g+8][2t+1]}.
+__device__ __forceinline__ void MmaTf32(float (&d)[4], const float (&a)[4], const float (&b)[2]) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
+      "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(__float_as_uint(a[0])), "r"(__float_as_uint(a[1])), "r"(__float_as_uint(a[2])),
+        "r"(__float_as_uint(a[3])), "r"(__float_as_uint(b[0])), "r"(__float_as_uint(b[1])));
+}
+
+template <bool kVectorA, bool kVectorB, bool kTensorCores>
 __global__ __launch_bounds__(kThreads) void SgemmKernel(GemmShape shape,
                                                        const float* __restrict__ a,
                                                        const float* __restrict__ b,
                                                        float* __restrict__ c,
                                                        GemmEpilogue epilogue) {
-  __shared__ __align__(16) float a_tile[2][kBlockK][kBlockM];  // A transposed: [k][m]
-  __shared__ __align__(16) float b_tile[2][kBlockK][kBlockN];
+  __shared__ __align__(16) float a_tile[2][kBlockK][kBlockM + kPad];  // A transposed: [k][m]
+  __shared__ __align__(16) float b_tile[2][kBlockK][kBlockN + kPad];
   const int m = shape.m, n = shape.n, k = shape.k;
   a += blockIdx.z * shape.stride_a;
   b += blockIdx.z * shape.stride_b;
@@ -67,14 +94,21 @@ __global__ __launch_bounds__(kThreads) void SgemmKernel(GemmShape shape,
     }
   };
   auto store = [&](int buffer) {
+    if constexpr (kTensorCores) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) a_next[i] = RoundToTf32(a_next[i]), b_next[i] = RoundToTf32(b_next[i]);
+    }
 #pragma unroll
     for (int i = 0; i < 4; ++i) a_tile[buffer][a_k + i][a_row] = a_next[i];
     *reinterpret_cast<float4*>(&b_tile[buffer][b_k][b_col]) =
         make_float4(b_next[0], b_next[1], b_next[2], b_next[3]);
   };
 
-  // This thread's 8x8 of C: rows ty*4 + {0..3} and + 64; columns likewise.
+  // FP32: this thread's 8x8 of C, rows ty*4 + {0..3} and + 64, columns
+  // likewise. Tensor cores: this warp's 64x32 quadrant as [4][4] mma tiles.
   const int tx = tid & 15, ty = tid >> 4;
+  const int lane = tid & 31, g = lane >> 2, t = lane & 3;
+  const int warp_m = (tid >> 7) * 64, warp_n = ((tid >> 5) & 3) * 32;
   float accumulator[8][8] = {};
   fetch(0);
   store(0);
@@ -83,18 +117,38 @@ __global__ __launch_bounds__(kThreads) void SgemmKernel(GemmShape shape,
   for (int k0 = 0; k0 < k; k0 += kBlockK) {
     const bool more = k0 + kBlockK < k;
     if (more) fetch(k0 + kBlockK);
+    if constexpr (kTensorCores) {
+      float b_fragment[4][2];
 #pragma unroll
-    for (int kk = 0; kk < kBlockK; ++kk) {
-      const float4 a0 = *reinterpret_cast<const float4*>(&a_tile[buffer][kk][ty * 4]);
-      const float4 a1 = *reinterpret_cast<const float4*>(&a_tile[buffer][kk][ty * 4 + 64]);
-      const float4 b0 = *reinterpret_cast<const float4*>(&b_tile[buffer][kk][tx * 4]);
-      const float4 b1 = *reinterpret_cast<const float4*>(&b_tile[buffer][kk][tx * 4 + 64]);
-      const float as[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
-      const float bs[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
+      for (int j = 0; j < 4; ++j) {
+        b_fragment[j][0] = b_tile[buffer][t][warp_n + j * 8 + g];
+        b_fragment[j][1] = b_tile[buffer][t + 4][warp_n + j * 8 + g];
+      }
 #pragma unroll
-      for (int i = 0; i < 8; ++i) {
+      for (int i = 0; i < 4; ++i) {
+        const int m0 = warp_m + i * 16 + g;
+        const float a_fragment[4] = {a_tile[buffer][t][m0], a_tile[buffer][t][m0 + 8],
+                                     a_tile[buffer][t + 4][m0], a_tile[buffer][t + 4][m0 + 8]};
 #pragma unroll
-        for (int j = 0; j < 8; ++j) accumulator[i][j] = fmaf(as[i], bs[j], accumulator[i][j]);
+        for (int j = 0; j < 4; ++j) {
+          MmaTf32(reinterpret_cast<float(&)[4]>(accumulator[i * 2 + j / 2][(j % 2) * 4]),
+                  a_fragment, b_fragment[j]);
+        }
+      }
+    } else {
+#pragma unroll
+      for (int kk = 0; kk < kBlockK; ++kk) {
+        const float4 a0 = *reinterpret_cast<const float4*>(&a_tile[buffer][kk][ty * 4]);
+        const float4 a1 = *reinterpret_cast<const float4*>(&a_tile[buffer][kk][ty * 4 + 64]);
+        const float4 b0 = *reinterpret_cast<const float4*>(&b_tile[buffer][kk][tx * 4]);
+        const float4 b1 = *reinterpret_cast<const float4*>(&b_tile[buffer][kk][tx * 4 + 64]);
+        const float as[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
+        const float bs[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
+#pragma unroll
+        for (int i = 0; i < 8; ++i) {
+#pragma unroll
+          for (int j = 0; j < 8; ++j) accumulator[i][j] = fmaf(as[i], bs[j], accumulator[i][j]);
+        }
       }
     }
     // The other buffer was last read before the previous barrier.
@@ -103,18 +157,25 @@ __global__ __launch_bounds__(kThreads) void SgemmKernel(GemmShape shape,
     buffer ^= 1;
   }
 
+  auto write = [&](int row, int col, float value) {
+    if (row >= m || col >= n) return;
+    if (epilogue.bias != nullptr) value += epilogue.bias[epilogue.bias_per_row ? row : col];
+    if (residual != nullptr) value += residual[row * shape.ldc + col];
+    c[row * shape.ldc + col] = DeviceActivate(value, epilogue.activation);
+  };
 #pragma unroll
   for (int i = 0; i < 8; ++i) {
-    const int row = block_row + ty * 4 + (i & 3) + (i >> 2) * 64;
-    if (row >= m) continue;
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
-      const int col = block_col + tx * 4 + (j & 3) + (j >> 2) * 64;
-      if (col >= n) continue;
-      float value = accumulator[i][j];
-      if (epilogue.bias != nullptr) value += epilogue.bias[epilogue.bias_per_row ? row : col];
-      if (residual != nullptr) value += residual[row * shape.ldc + col];
-      c[row * shape.ldc + col] = DeviceActivate(value, epilogue.activation);
+      if constexpr (kTensorCores) {
+        // accumulator[i][j] is mma tile (i / 2, (i % 2) * 2 + j / 4), register j % 4.
+        const int tile_m = i / 2, tile_n = (i % 2) * 2 + j / 4, r = j % 4;
+        write(block_row + warp_m + tile_m * 16 + g + (r >> 1) * 8,
+              block_col + warp_n + tile_n * 8 + 2 * t + (r & 1), accumulator[i][j]);
+      } else {
+        write(block_row + ty * 4 + (i & 3) + (i >> 2) * 64,
+              block_col + tx * 4 + (j & 3) + (j >> 2) * 64, accumulator[i][j]);
+      }
     }
   }
 }
@@ -123,10 +184,26 @@ bool Aligned(const void* p, int64_t leading, int64_t stride) {
   return reinterpret_cast<uintptr_t>(p) % 16 == 0 && leading % 4 == 0 && stride % 4 == 0;
 }
 
+template <bool kTensorCores>
+void Launch(const dim3& grid, bool vector_a, bool vector_b, const GemmShape& shape,
+            const float* a, const float* b, float* c, const GemmEpilogue& epilogue,
+            cudaStream_t stream) {
+  if (vector_a && vector_b) {
+    SgemmKernel<true, true, kTensorCores><<<grid, kThreads, 0, stream>>>(shape, a, b, c, epilogue);
+  } else if (vector_a) {
+    SgemmKernel<true, false, kTensorCores><<<grid, kThreads, 0, stream>>>(shape, a, b, c, epilogue);
+  } else if (vector_b) {
+    SgemmKernel<false, true, kTensorCores><<<grid, kThreads, 0, stream>>>(shape, a, b, c, epilogue);
+  } else {
+    SgemmKernel<false, false, kTensorCores><<<grid, kThreads, 0, stream>>>(shape, a, b, c,
+                                                                          epilogue);
+  }
+}
+
 }  // namespace
 
 cudaError_t LaunchSgemm(const GemmShape& shape, const float* a, const float* b, float* c,
-                        const GemmEpilogue& epilogue, cudaStream_t stream) {
+                        const GemmEpilogue& epilogue, cudaStream_t stream, GemmMath math) {
   if (shape.m < 0 || shape.n < 0 || shape.k < 0 || shape.batch < 0) return cudaErrorInvalidValue;
   if (shape.m == 0 || shape.n == 0 || shape.batch == 0) return cudaSuccess;
   if (c == nullptr || shape.ldc < shape.n || (shape.k > 0 && (a == nullptr || b == nullptr)) ||
@@ -139,14 +216,10 @@ cudaError_t LaunchSgemm(const GemmShape& shape, const float* a, const float* b, 
   if (grid.y > 65535) return cudaErrorInvalidValue;
   const bool vector_a = Aligned(a, shape.lda, shape.stride_a);
   const bool vector_b = Aligned(b, shape.ldb, shape.stride_b);
-  if (vector_a && vector_b) {
-    SgemmKernel<true, true><<<grid, kThreads, 0, stream>>>(shape, a, b, c, epilogue);
-  } else if (vector_a) {
-    SgemmKernel<true, false><<<grid, kThreads, 0, stream>>>(shape, a, b, c, epilogue);
-  } else if (vector_b) {
-    SgemmKernel<false, true><<<grid, kThreads, 0, stream>>>(shape, a, b, c, epilogue);
+  if (math == GemmMath::kTf32) {
+    Launch<true>(grid, vector_a, vector_b, shape, a, b, c, epilogue, stream);
   } else {
-    SgemmKernel<false, false><<<grid, kThreads, 0, stream>>>(shape, a, b, c, epilogue);
+    Launch<false>(grid, vector_a, vector_b, shape, a, b, c, epilogue, stream);
   }
   return cudaGetLastError();
 }

@@ -27,6 +27,11 @@ struct GemmEpilogue {
   DeviceActivationFunction activation;
 };
 
+// The arithmetic of the products: FP32 FMA (the default, as accurate as the
+// CPU), or TF32 tensor cores (inputs rounded to 10 mantissa bits, FP32
+// accumulation: about 1e-3 relative error, several times the throughput).
+enum class GemmMath { kFp32, kTf32 };
+
 struct GemmShape {
   int m = 0, n = 0, k = 0;
   int64_t lda = 0, ldb = 0, ldc = 0;
@@ -37,7 +42,8 @@ struct GemmShape {
 // cudaErrorInvalidValue for negative sizes, leading dimensions smaller than
 // a row, or null matrices with work to do.
 cudaError_t LaunchSgemm(const GemmShape& shape, const float* a, const float* b, float* c,
-                        const GemmEpilogue& epilogue, cudaStream_t stream);
+                        const GemmEpilogue& epilogue, cudaStream_t stream,
+                        GemmMath math = GemmMath::kFp32);
 
 }  // namespace convd::cuda
 

@@ -1,6 +1,7 @@
 // Our SGEMM against a float64 GEMM on fresh random matrices over odd shapes,
 // unaligned leading dimensions (scalar loads), batches with shared A, and
 // every epilogue. Skips cleanly without a GPU.
+#include <cstring>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -44,8 +45,36 @@ std::vector<double> ReferenceGemm(const Case& c, const std::vector<float>& a, in
   return exact;
 }
 
-TEST(CudaSgemmTest, MatchesFloat64OverShapesLayoutsAndEpilogues) {
+// x rounded to TF32 as cvt.rna does: 10 mantissa bits, to nearest, ties
+// away from zero (finite x).
+float RoundToTf32(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof(bits));
+  bits = (bits + 0x1000u) & 0xFFFFE000u;
+  std::memcpy(&x, &bits, sizeof(bits));
+  return x;
+}
+
+std::vector<float> RoundedToTf32(std::vector<float> values) {
+  for (float& v : values) v = RoundToTf32(v);
+  return values;
+}
+
+// Both maths over the same cases. TF32 is held to the FP32 bound against a
+// float64 reference computed on TF32-rounded inputs: that checks the
+// tensor-core fragments exactly, and that the inputs are rounded as
+// cvt.rna rounds them (rounding left out, or done differently, costs ~1e-4).
+class CudaSgemmMathTest : public ::testing::TestWithParam<GemmMath> {};
+
+INSTANTIATE_TEST_SUITE_P(Maths, CudaSgemmMathTest,
+                         ::testing::Values(GemmMath::kFp32, GemmMath::kTf32),
+                         [](const auto& info) {
+                           return info.param == GemmMath::kFp32 ? "Fp32" : "Tf32";
+                         });
+
+TEST_P(CudaSgemmMathTest, MatchesFloat64OverShapesLayoutsAndEpilogues) {
   if (!DeviceAvailable()) GTEST_SKIP() << DeviceDescription();
+  const GemmMath math = GetParam();
   const Case cases[] = {
       {1, 1, 1},          {7, 13, 5},         {128, 128, 8},       {129, 255, 17},
       {6, 576, 25},       {16, 64, 150},      {3, 1000, 4096, 0, 0, 2},
@@ -82,15 +111,25 @@ TEST(CudaSgemmTest, MatchesFloat64OverShapesLayoutsAndEpilogues) {
       epilogue.residual = residual.empty() ? nullptr : device_residual->data();
       epilogue.activation = ToDeviceActivation(activation);
       ASSERT_EQ(LaunchSgemm(shape, device_a->data(), device_b->data(), device_c->data(), epilogue,
-                            nullptr),
+                            nullptr, math),
                 cudaSuccess);
       auto output = device_c->ToHost();
       ASSERT_TRUE(output.ok()) << output.status();
+      const bool tf32 = math == GemmMath::kTf32;
       const std::vector<double> expected =
-          ReferenceGemm(c, a, lda, stride_a, b, ldb, stride_b, bias, per_row, residual, activation);
+          ReferenceGemm(c, tf32 ? RoundedToTf32(a) : a, lda, stride_a, tf32 ? RoundedToTf32(b) : b,
+                        ldb, stride_b, bias, per_row, residual, activation);
       EXPECT_LE(testing::MaxRelativeError(output->data(), expected), 1e-5)
           << "m " << c.m << " n " << c.n << " k " << c.k << " lda " << lda << " ldb " << ldb
-          << " batch " << c.batch << " epilogue " << epilogue_case;
+          << " batch " << c.batch << " epilogue " << epilogue_case << (tf32 ? " tf32" : "");
+      if (tf32 && c.k >= 300 && epilogue_case == 0) {
+        // And it is TF32: against the unrounded inputs the error is far
+        // above FP32's (a kernel that ignored the option would pass above).
+        const std::vector<double> exact = ReferenceGemm(c, a, lda, stride_a, b, ldb, stride_b,
+                                                        bias, per_row, residual, activation);
+        EXPECT_GT(testing::MaxRelativeError(output->data(), exact), 2e-5)
+            << "m " << c.m << " n " << c.n << " k " << c.k;
+      }
     }
   }
 }
