@@ -40,6 +40,9 @@ ABSL_FLAG(int, repeat, 5, "Timed runs after one warm-up; the median is reported.
 ABSL_FLAG(int, threads, 0, "Worker threads (0: one per core).");
 ABSL_FLAG(bool, plan, false, "Also print the execution plan (one line per layer).");
 ABSL_FLAG(std::string, device, "cpu", "cpu, or cuda (the GPU backend).");
+ABSL_FLAG(std::string, gpu_math, "",
+          "With --device=cuda: fp32 or tf32 (tensor cores) for the matrix products. "
+          "Default: the model config's algorithm_policy.gpu_math.");
 ABSL_FLAG(bool, throughput, false,
           "Print the median wall-clock time per forward pass and images/s as JSON.");
 
@@ -88,6 +91,10 @@ int Main(const std::string& model_dir) {
   std::unique_ptr<Executor> cpu;
   const std::string device = absl::GetFlag(FLAGS_device);
   if (device == "cpu") {
+    if (!absl::GetFlag(FLAGS_gpu_math).empty()) {
+      std::fprintf(stderr, "convrun: note: --gpu_math applies to --device=cuda; the CPU computes "
+                           "in FP32\n");
+    }
     cpu = std::make_unique<Executor>(model->plan, pool);
     run = [&](int b, Tensor& out, ModelStats* stats) {
       return cpu->Run(input.data(), b, out, stats);
@@ -97,6 +104,13 @@ int Main(const std::string& model_dir) {
     CudaExecutorOptions gpu_options;
     gpu_options.autotune = absl::GetFlag(FLAGS_algo) == "autotune";
     gpu_options.autotune_batch = batch;
+    const std::string math = absl::GetFlag(FLAGS_gpu_math);
+    if (math == "tf32" || (math.empty() && model->config.algorithm_policy().gpu_math() ==
+                                               inference::AlgorithmPolicyConfig::TF32)) {
+      gpu_options.math = cuda::GemmMath::kTf32;
+    } else if (!math.empty() && math != "fp32") {
+      return Fail(absl::InvalidArgumentError("--gpu_math must be fp32 or tf32; got '" + math + "'"));
+    }
     auto gpu = CudaExecutor::Create(model->plan, gpu_options);
     if (!gpu.ok()) return Fail(gpu.status());
     if (absl::GetFlag(FLAGS_plan)) std::cout << (*gpu)->PlanString() << "\n";

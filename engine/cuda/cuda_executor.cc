@@ -144,8 +144,11 @@ absl::Status CudaExecutor::Prepare() {
       if (layer.kind != LayerKind::kConvolution || state.on_cpu[i]) continue;
       const ConvParams params = ConvParamsFor(graph, layer, batch);
       const cuda::DeviceConvShape shape = cuda::ToDeviceConv(params);
-      const AutotuneCache::Key key{cuda::DeviceDescription(), cuda::DriverVersion(),
-                                   params.ToString(), batch};
+      // TF32 changes which algorithm is fastest: a decision per math.
+      const AutotuneCache::Key key{
+          cuda::DeviceDescription(), cuda::DriverVersion(),
+          absl::StrCat(params.ToString(), options_.math == cuda::GemmMath::kTf32 ? " tf32" : ""),
+          batch};
       if (options_.autotune_cache != nullptr) {
         if (std::optional<std::string> cached = options_.autotune_cache->Find(key)) {
           const std::vector<GpuConv> candidates = cuda::ConvCandidates(shape);
@@ -180,7 +183,7 @@ absl::Status CudaExecutor::Prepare() {
         for (int repeat = 0; repeat < 4; ++repeat) {  // the first warms up
           CUDA_RETURN_IF_ERROR(cudaEventRecord(state.events[0], state.stream));
           if (absl::Status s = cuda::LaunchLayer(graph, static_cast<int>(i), *device, batch,
-                                                 buffers, state.stream);
+                                                 buffers, state.stream, options_.math);
               !s.ok()) {
             return s;
           }
@@ -379,7 +382,7 @@ absl::Status CudaExecutor::EnqueueForward(int batch, const MemoryPlan& memory,
       }
     } else {
       status = cuda::LaunchLayer(graph, static_cast<int>(i), state.layers[i], batch, buffers,
-                                 state.stream);
+                                 state.stream, options_.math);
     }
     if (!status.ok()) return status;
     if (record_events) {
@@ -396,6 +399,8 @@ absl::Status CudaExecutor::EnqueueForward(int batch, const MemoryPlan& memory,
 std::string CudaExecutor::PlanString() const {
   const Graph& graph = plan_->graph;
   std::string out = absl::StrCat("gpu: ", cuda::DeviceDescription(), "\n");
+  absl::StrAppend(&out, "matrix products: ",
+                  options_.math == cuda::GemmMath::kTf32 ? "TF32 tensor cores" : "FP32", "\n");
   absl::StrAppend(&out, "cuda graphs: ",
                   graphs_possible_ ? "one per batch size, from its second run without stats"
                   : options_.cuda_graphs ? "off (a layer runs on the CPU)"

@@ -33,6 +33,7 @@
 #include "engine/planner.h"
 #include "engine/stats.h"
 #include "engine/tensor.h"
+#include "kernels/cuda/sgemm_launch.h"
 
 namespace convd {
 
@@ -52,6 +53,9 @@ struct CudaExecutorOptions {
   // Replay each batch size's pass as a CUDA graph (off when a layer runs on
   // the CPU: the host waits mid-pass).
   bool cuda_graphs = true;
+  // The arithmetic of the matrix products (model config
+  // algorithm_policy.gpu_math): FP32, or TF32 tensor cores.
+  cuda::GemmMath math = cuda::GemmMath::kFp32;
 };
 
 class CudaExecutor {

@@ -120,7 +120,7 @@ absl::StatusOr<DeviceLayer> UploadLayer(const ExecutionPlan& plan, int index, Gp
 }
 
 absl::Status LaunchLayer(const Graph& graph, int index, const DeviceLayer& device, int batch,
-                         const LayerBuffers& buffers, cudaStream_t stream) {
+                         const LayerBuffers& buffers, cudaStream_t stream, GemmMath math) {
   const Layer& layer = graph.layers[index];
   const TensorShape in_shape = graph.layers[layer.inputs[0]].output.WithBatch(batch);
   const int64_t count = layer.output.per_sample() * batch;
@@ -136,7 +136,7 @@ absl::Status LaunchLayer(const Graph& graph, int index, const DeviceLayer& devic
       switch (device.conv) {
         case GpuConv::kIm2col:
           error = LaunchConvIm2col(shape, in, device.weights.data(), epilogue, buffers.workspace,
-                                   buffers.workspace_floats, out, stream);
+                                   buffers.workspace_floats, out, stream, math);
           break;
         case GpuConv::kDirect:
           error = LaunchConvDirect(shape, in, device.weights.data(), epilogue, out, stream);
@@ -145,7 +145,7 @@ absl::Status LaunchLayer(const Graph& graph, int index, const DeviceLayer& devic
         case GpuConv::kWinogradF43:
           error = LaunchConvWinograd(device.conv == GpuConv::kWinogradF23 ? 2 : 4, shape, in,
                                      device.weights.data(), epilogue, buffers.workspace,
-                                     buffers.workspace_floats, out, stream);
+                                     buffers.workspace_floats, out, stream, math);
           break;
         case GpuConv::kNone:
           return absl::InternalError(absl::StrCat("layer '", layer.name, "' has no GPU algorithm"));
@@ -162,7 +162,7 @@ absl::Status LaunchLayer(const Graph& graph, int index, const DeviceLayer& devic
       epilogue.bias_per_row = false;
       epilogue.residual = buffers.residual;
       epilogue.activation = activation;
-      error = LaunchSgemm(shape, in, device.weights.data(), out, epilogue, stream);
+      error = LaunchSgemm(shape, in, device.weights.data(), out, epilogue, stream, math);
       break;
     }
     case LayerKind::kPooling:

@@ -16,6 +16,7 @@
 #include "engine/planner.h"
 #include "kernels/cuda/device_buffer.h"
 #include "kernels/cuda/device_params.h"
+#include "kernels/cuda/sgemm_launch.h"
 
 namespace convd::cuda {
 
@@ -52,9 +53,10 @@ struct LayerBuffers {
   int64_t workspace_floats = 0;
 };
 
-// Enqueues layer `index` at `batch` on `stream`.
+// Enqueues layer `index` at `batch` on `stream`; `math` for its SGEMMs.
 absl::Status LaunchLayer(const Graph& graph, int index, const DeviceLayer& device, int batch,
-                         const LayerBuffers& buffers, cudaStream_t stream);
+                         const LayerBuffers& buffers, cudaStream_t stream,
+                         GemmMath math = GemmMath::kFp32);
 
 }  // namespace convd::cuda
 

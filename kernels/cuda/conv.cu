@@ -83,7 +83,8 @@ int64_t Im2colWorkspaceFloats(const DeviceConvShape& shape, int images) {
 
 cudaError_t LaunchConvIm2col(const DeviceConvShape& s, const float* input, const float* weights,
                              const ConvEpilogue& epilogue, float* workspace,
-                             int64_t workspace_floats, float* output, cudaStream_t stream) {
+                             int64_t workspace_floats, float* output, cudaStream_t stream,
+                             GemmMath math) {
   if (!ValidShape(s) || input == nullptr || weights == nullptr || output == nullptr ||
       workspace == nullptr) {
     return cudaErrorInvalidValue;
@@ -120,7 +121,7 @@ cudaError_t LaunchConvIm2col(const DeviceConvShape& s, const float* input, const
       gemm_epilogue.residual = epilogue.residual == nullptr ? nullptr : epilogue.residual + offset;
       gemm_epilogue.activation = epilogue.activation;
       if (cudaError_t e = LaunchSgemm(gemm, weights + int64_t{g} * kg * s.gemm_k(), workspace,
-                                      output + offset, gemm_epilogue, stream);
+                                      output + offset, gemm_epilogue, stream, math);
           e != cudaSuccess) {
         return e;
       }

@@ -18,6 +18,7 @@
 
 #include "kernels/cuda/device_activation.h"
 #include "kernels/cuda/device_params.h"
+#include "kernels/cuda/sgemm_launch.h"
 
 namespace convd::cuda {
 
@@ -31,10 +32,11 @@ struct ConvEpilogue {
 // least Im2colWorkspaceFloats(shape, 1) is required.
 int64_t Im2colWorkspaceFloats(const DeviceConvShape& shape, int images);
 
+// `math`: the arithmetic of the SGEMM (sgemm_launch.h).
 cudaError_t LaunchConvIm2col(const DeviceConvShape& shape, const float* input,
                              const float* weights, const ConvEpilogue& epilogue,
                              float* workspace, int64_t workspace_floats, float* output,
-                             cudaStream_t stream);
+                             cudaStream_t stream, GemmMath math = GemmMath::kFp32);
 
 cudaError_t LaunchConvDirect(const DeviceConvShape& shape, const float* input,
                              const float* weights, const ConvEpilogue& epilogue, float* output,

@@ -191,7 +191,7 @@ void TransformFilters(const float* weights, int k, int c, float* transformed) {
 template <int M>
 cudaError_t Launch(const DeviceConvShape& s, const float* input, const float* filters,
                    const ConvEpilogue& epilogue, float* workspace, int64_t workspace_floats,
-                   float* output, cudaStream_t stream) {
+                   float* output, cudaStream_t stream, GemmMath math) {
   constexpr int kAlpha = M + 2;
   const Tiling tiling = TilesOf(M, s);
   const FloatTransforms<M> transforms = MakeFloatTransforms<M>();
@@ -217,7 +217,7 @@ cudaError_t Launch(const DeviceConvShape& s, const float* input, const float* fi
     gemm.stride_b = int64_t{s.c} * tiles;
     gemm.stride_c = int64_t{s.k} * tiles;
     gemm.batch = kAlpha * kAlpha;
-    if (cudaError_t e = LaunchSgemm(gemm, filters, v, mm, GemmEpilogue(), stream);
+    if (cudaError_t e = LaunchSgemm(gemm, filters, v, mm, GemmEpilogue(), stream, math);
         e != cudaSuccess) {
       return e;
     }
@@ -254,16 +254,16 @@ int64_t WinogradWorkspaceFloats(int m, const DeviceConvShape& s, int images) {
 cudaError_t LaunchConvWinograd(int m, const DeviceConvShape& s, const float* input,
                                const float* transformed_filters, const ConvEpilogue& epilogue,
                                float* workspace, int64_t workspace_floats, float* output,
-                               cudaStream_t stream) {
+                               cudaStream_t stream, GemmMath math) {
   if ((m != 2 && m != 4) || !WinogradApplies(s) || s.n <= 0 || s.c <= 0 || s.k <= 0 ||
       s.p <= 0 || s.q <= 0 || input == nullptr || transformed_filters == nullptr ||
       workspace == nullptr || output == nullptr) {
     return cudaErrorInvalidValue;
   }
   return m == 2 ? Launch<2>(s, input, transformed_filters, epilogue, workspace, workspace_floats,
-                            output, stream)
+                            output, stream, math)
                 : Launch<4>(s, input, transformed_filters, epilogue, workspace, workspace_floats,
-                            output, stream);
+                            output, stream, math);
 }
 
 }  // namespace convd::cuda

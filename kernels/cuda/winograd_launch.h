@@ -17,6 +17,7 @@
 
 #include "kernels/cuda/conv_launch.h"
 #include "kernels/cuda/device_params.h"
+#include "kernels/cuda/sgemm_launch.h"
 
 namespace convd::cuda {
 
@@ -31,10 +32,11 @@ void WinogradTransformFilters(int m, const float* weights, int k, int c, float* 
 // WinogradWorkspaceFloats(m, shape, 1) is required.
 int64_t WinogradWorkspaceFloats(int m, const DeviceConvShape& shape, int images);
 
+// `math`: the arithmetic of the alpha^2 element-wise SGEMMs.
 cudaError_t LaunchConvWinograd(int m, const DeviceConvShape& shape, const float* input,
                                const float* transformed_filters, const ConvEpilogue& epilogue,
                                float* workspace, int64_t workspace_floats, float* output,
-                               cudaStream_t stream);
+                               cudaStream_t stream, GemmMath math = GemmMath::kFp32);
 
 }  // namespace convd::cuda
 

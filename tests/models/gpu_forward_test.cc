@@ -176,24 +176,33 @@ TEST(GpuForwardTest, AutotuneDecisionsComeBackFromTheCache) {
   EXPECT_NE((*second)->PlanString().find("(cache)"), std::string::npos) << (*second)->PlanString();
 }
 
-TEST(GpuForwardTest, FashionMnistPredictionsEqualPytorchsOnTheGpu) {
-  if (!cuda::DeviceAvailable()) GTEST_SKIP() << cuda::DeviceDescription();
+// The served LeNet-5 on the 10,000 Fashion-MNIST test images on the GPU:
+// how many predictions equal PyTorch's, and how many are right.
+struct FashionMnistResult {
+  int agree_with_pytorch = 0;
+  int correct = 0;
+};
+
+void ClassifyFashionMnist(const CudaExecutorOptions& options, FashionMnistResult* result) {
   auto images = testing::ReadIdxImages(testing::FashionMnistDir() +
                                        "/t10k-images-idx3-ubyte.gz");
   ASSERT_TRUE(images.ok()) << images.status();
+  auto labels = testing::ReadIdxLabels(testing::FashionMnistDir() +
+                                       "/t10k-labels-idx1-ubyte.gz");
+  ASSERT_TRUE(labels.ok()) << labels.status();
   std::ifstream file("models/lenet5/1/fashion_mnist_test_predictions.txt");
   std::vector<int> pytorch;
   for (int value; file >> value;) pytorch.push_back(value);
   ASSERT_EQ(pytorch.size(), 10000u);
+  ASSERT_EQ(labels->size(), 10000u);
   auto model = LoadModel("models/lenet5", LoadOptions{});
   ASSERT_TRUE(model.ok()) << model.status();
-  auto gpu = CudaExecutor::Create(model->plan, {});
+  auto gpu = CudaExecutor::Create(model->plan, options);
   ASSERT_TRUE(gpu.ok()) << gpu.status();
   constexpr int kBatch = 100;
   const int pixels = images->rows * images->cols;
   std::vector<float> batch(kBatch * pixels);
   Tensor output;
-  int agree = 0;
   for (int first = 0; first < images->count; first += kBatch) {
     for (size_t i = 0; i < batch.size(); ++i) {
       batch[i] = images->pixels[size_t{1} * first * pixels + i] / 255.0f;
@@ -201,10 +210,52 @@ TEST(GpuForwardTest, FashionMnistPredictionsEqualPytorchsOnTheGpu) {
     ASSERT_TRUE((*gpu)->Run(batch.data(), kBatch, output).ok());
     for (int b = 0; b < kBatch; ++b) {
       const float* scores = output.data() + b * 10;
-      agree += std::max_element(scores, scores + 10) - scores == pytorch[first + b];
+      const int predicted = static_cast<int>(std::max_element(scores, scores + 10) - scores);
+      result->agree_with_pytorch += predicted == pytorch[first + b];
+      result->correct += predicted == (*labels)[first + b];
     }
   }
-  EXPECT_EQ(agree, 10000);
+}
+
+TEST(GpuForwardTest, FashionMnistPredictionsEqualPytorchsOnTheGpu) {
+  if (!cuda::DeviceAvailable()) GTEST_SKIP() << cuda::DeviceDescription();
+  FashionMnistResult result;
+  ASSERT_NO_FATAL_FAILURE(ClassifyFashionMnist({}, &result));
+  EXPECT_EQ(result.agree_with_pytorch, 10000);
+  EXPECT_EQ(result.correct, 9113);  // 91.13%, as on the CPU
+}
+
+TEST(GpuForwardTest, Tf32CostsLittleAccuracy) {
+  if (!cuda::DeviceAvailable()) GTEST_SKIP() << cuda::DeviceDescription();
+  // The cost of TF32 tensor cores, printed for bench/RESULTS.md: error of
+  // whole networks against the CPU's FP32, and the Fashion-MNIST LeNet-5.
+  CudaExecutorOptions tf32;
+  tf32.math = cuda::GemmMath::kTf32;
+  for (const char* model_dir : {"models/lenet5", "models/alexnet", "models/alexnet_original"}) {
+    auto model = LoadModel(model_dir, LoadOptions{});
+    ASSERT_TRUE(model.ok()) << model.status();
+    auto gpu = CudaExecutor::Create(model->plan, tf32);
+    ASSERT_TRUE(gpu.ok()) << gpu.status();
+    EXPECT_NE((*gpu)->PlanString().find("TF32 tensor cores"), std::string::npos);
+    Executor cpu(model->plan, ThreadPool::Default());
+    const int batch = 8;
+    const std::vector<float> input = testing::RandomVector(
+        model->plan->graph.input().output.per_sample() * batch, 0, 1);
+    Tensor expected, actual;
+    ASSERT_TRUE(cpu.Run(input.data(), batch, expected).ok());
+    ASSERT_TRUE((*gpu)->Run(input.data(), batch, actual).ok());
+    const double difference = RelativeDifference(actual, expected);
+    std::printf("tf32 %s: max |gpu - cpu| / max |cpu| = %.2e\n", model_dir, difference);
+    EXPECT_LE(difference, 2e-2) << model_dir;
+    EXPECT_GT(difference, 1e-6) << model_dir << ": no rounding at all; is TF32 on?";
+  }
+  FashionMnistResult result;
+  ASSERT_NO_FATAL_FAILURE(ClassifyFashionMnist(tf32, &result));
+  std::printf("tf32 Fashion-MNIST LeNet-5: %d / 10000 equal PyTorch's FP32 predictions, "
+              "accuracy %.2f%% (FP32: 91.13%%)\n",
+              result.agree_with_pytorch, result.correct / 100.0);
+  EXPECT_GE(result.agree_with_pytorch, 9950);
+  EXPECT_NEAR(result.correct, 9113, 30);
 }
 
 TEST(GpuForwardTest, CreateWithoutADeviceIsUnavailable) {
