@@ -8,7 +8,8 @@
 // computes a plain convolution (no bias or activation) into NCHW FP32 with
 // the same workspace cap. cuDNN: cudnnFindConvolutionForwardAlgorithmEx
 // over all forward algorithms with FP32 FMA math only (CUDNN_FMA_MATH: no
-// TF32), or with tensor ops under --math=tf32; its fastest is then timed by
+// TF32), or with tensor ops under --math=tf32 (ours then run their SGEMMs
+// on TF32 tensor cores too); its fastest is then timed by
 // the same timer as ours (gpu_timing.h: CUDA events, median of repetitions).
 // The output of our fastest algorithm is compared with cuDNN's.
 //
@@ -76,6 +77,7 @@ absl::StatusOr<Row> Measure(const ConvLayer& layer, int batch, const DeviceBuffe
   row.winograd_shape = WinogradApplies(shape);
   const bench::GpuTimingOptions timing;
   const int64_t workspace_floats = workspace.floats();
+  const GemmMath gemm_math = math == PeerMath::kFp32 ? GemmMath::kFp32 : GemmMath::kTf32;
   std::vector<float> best_output;
   for (const char* name : kOurAlgorithms) {
     const std::string algorithm = name;
@@ -97,7 +99,7 @@ absl::StatusOr<Row> Measure(const ConvLayer& layer, int batch, const DeviceBuffe
       }
       launch = [&] {
         return LaunchConvIm2col(shape, input.data(), weights.data(), {}, workspace.data(),
-                                workspace_floats, ours.data(), stream);
+                                workspace_floats, ours.data(), stream, gemm_math);
       };
     } else {
       if (!row.winograd_shape || WinogradWorkspaceFloats(m, shape, 1) > workspace_floats) {
@@ -111,7 +113,8 @@ absl::StatusOr<Row> Measure(const ConvLayer& layer, int batch, const DeviceBuffe
       transformed = std::move(*uploaded);
       launch = [&] {
         return LaunchConvWinograd(m, shape, input.data(), transformed.data(), {},
-                                  workspace.data(), workspace_floats, ours.data(), stream);
+                                  workspace.data(), workspace_floats, ours.data(), stream,
+                                  gemm_math);
       };
     }
     absl::StatusOr<double> ms = bench::MedianMilliseconds(stream, timing, launch);
