@@ -136,80 +136,90 @@ absl::Status CudaExecutor::Prepare() {
                                                  : absl::StrCat("cuda_", LayerKindName(layer.kind));
   }
   if (options_.autotune) {
-    // Time every candidate on the real shapes and keep the fastest; the
-    // weights are re-uploaded in the winner's layout.
-    const int batch = std::max(1, options_.autotune_batch);
-    for (size_t i = 1; i < count; ++i) {
-      const Layer& layer = graph.layers[i];
-      if (layer.kind != LayerKind::kConvolution || state.on_cpu[i]) continue;
-      const ConvParams params = ConvParamsFor(graph, layer, batch);
-      const cuda::DeviceConvShape shape = cuda::ToDeviceConv(params);
-      // TF32 changes which algorithm is fastest: a decision per math.
-      const AutotuneCache::Key key{
-          cuda::DeviceDescription(), cuda::DriverVersion(),
-          absl::StrCat(params.ToString(), options_.math == cuda::GemmMath::kTf32 ? " tf32" : ""),
-          batch};
-      if (options_.autotune_cache != nullptr) {
-        if (std::optional<std::string> cached = options_.autotune_cache->Find(key)) {
-          const std::vector<GpuConv> candidates = cuda::ConvCandidates(shape);
-          auto known = std::find_if(candidates.begin(), candidates.end(), [&](GpuConv c) {
-            return *cached == cuda::GpuConvName(c);
-          });
-          if (known != candidates.end()) {
-            auto device = cuda::UploadLayer(*plan_, static_cast<int>(i), *known);
-            if (!device.ok()) return device.status();
-            state.layers[i] = std::move(*device);
-            state.why[i] = absl::StrCat("autotuned earlier at batch ", batch, " (cache)");
-            algorithm_names_[i] = *cached;
-            continue;
-          }
-        }
-      }
-      auto input = DeviceBuffer::Allocate(params.input_elements());
-      auto output = DeviceBuffer::Allocate(params.output_elements());
-      if (!input.ok()) return input.status();
-      if (!output.ok()) return output.status();
-      float best_ms = std::numeric_limits<float>::infinity();
-      GpuConv best = state.layers[i].conv;
-      for (GpuConv candidate : cuda::ConvCandidates(shape)) {
-        auto device = cuda::UploadLayer(*plan_, static_cast<int>(i), candidate);
-        if (!device.ok()) return device.status();
-        const int64_t workspace_floats = cuda::ConvWorkspaceFloats(candidate, shape, batch);
-        auto workspace = DeviceBuffer::Allocate(std::max<int64_t>(1, workspace_floats));
-        if (!workspace.ok()) continue;  // too large at this batch: not a candidate
-        cuda::LayerBuffers buffers{{input->data()}, nullptr, output->data(), workspace->data(),
-                                   workspace_floats};
-        float fastest = std::numeric_limits<float>::infinity();
-        for (int repeat = 0; repeat < 4; ++repeat) {  // the first warms up
-          CUDA_RETURN_IF_ERROR(cudaEventRecord(state.events[0], state.stream));
-          if (absl::Status s = cuda::LaunchLayer(graph, static_cast<int>(i), *device, batch,
-                                                 buffers, state.stream, options_.math);
-              !s.ok()) {
-            return s;
-          }
-          CUDA_RETURN_IF_ERROR(cudaEventRecord(state.events[1], state.stream));
-          CUDA_RETURN_IF_ERROR(cudaEventSynchronize(state.events[1]));
-          float ms = 0;
-          CUDA_RETURN_IF_ERROR(cudaEventElapsedTime(&ms, state.events[0], state.events[1]));
-          if (repeat > 0) fastest = std::min(fastest, ms);
-        }
-        if (fastest < best_ms) {
-          best_ms = fastest;
-          best = candidate;
-          state.layers[i] = std::move(*device);
-        }
-      }
-      state.why[i] = absl::StrFormat("autotuned at batch %d: fastest %.3f ms", batch, best_ms);
-      algorithm_names_[i] = cuda::GpuConvName(best);
-      // A cache that cannot be written only costs the next load its timing.
-      if (options_.autotune_cache != nullptr) {
-        options_.autotune_cache->Store(key, algorithm_names_[i]).IgnoreError();
-      }
-    }
+    if (absl::Status s = AutotuneConvolutions(); !s.ok()) return s;
   }
   // A CPU layer waits on the host mid-pass, which a graph cannot hold.
   graphs_possible_ = options_.cuda_graphs &&
                      std::none_of(state.on_cpu.begin(), state.on_cpu.end(), [](bool b) { return b; });
+  return absl::OkStatus();
+}
+
+// Times every candidate on the real shapes and keeps the fastest; the
+// weights are re-uploaded in the winner's layout.
+absl::Status CudaExecutor::AutotuneConvolutions() {
+  const Graph& graph = plan_->graph;
+  State& state = *state_;
+  const int batch = std::max(1, options_.autotune_batch);
+  // The cache key's device half, the same for every layer.
+  const std::string device_name = cuda::DeviceDescription();
+  const std::string driver = cuda::DriverVersion();
+  for (size_t i = 1; i < graph.layers.size(); ++i) {
+    const Layer& layer = graph.layers[i];
+    if (layer.kind != LayerKind::kConvolution || state.on_cpu[i]) continue;
+    const ConvParams params = ConvParamsFor(graph, layer, batch);
+    const cuda::DeviceConvShape shape = cuda::ToDeviceConv(params);
+    // TF32 changes which algorithm is fastest: a decision per math.
+    const AutotuneCache::Key key{
+        device_name, driver,
+        absl::StrCat(params.ToString(), options_.math == cuda::GemmMath::kTf32 ? " tf32" : ""),
+        batch};
+    if (options_.autotune_cache != nullptr) {
+      if (std::optional<std::string> cached = options_.autotune_cache->Find(key)) {
+        const std::vector<GpuConv> candidates = cuda::ConvCandidates(shape);
+        auto known = std::find_if(candidates.begin(), candidates.end(), [&](GpuConv c) {
+          return *cached == cuda::GpuConvName(c);
+        });
+        if (known != candidates.end()) {
+          auto device = cuda::UploadLayer(*plan_, static_cast<int>(i), *known);
+          if (!device.ok()) return device.status();
+          state.layers[i] = std::move(*device);
+          state.why[i] = absl::StrCat("autotuned earlier at batch ", batch, " (cache)");
+          algorithm_names_[i] = *cached;
+          continue;
+        }
+      }
+    }
+    auto input = DeviceBuffer::Allocate(params.input_elements());
+    auto output = DeviceBuffer::Allocate(params.output_elements());
+    if (!input.ok()) return input.status();
+    if (!output.ok()) return output.status();
+    float best_ms = std::numeric_limits<float>::infinity();
+    GpuConv best = state.layers[i].conv;
+    for (GpuConv candidate : cuda::ConvCandidates(shape)) {
+      auto device = cuda::UploadLayer(*plan_, static_cast<int>(i), candidate);
+      if (!device.ok()) return device.status();
+      const int64_t workspace_floats = cuda::ConvWorkspaceFloats(candidate, shape, batch);
+      auto workspace = DeviceBuffer::Allocate(std::max<int64_t>(1, workspace_floats));
+      if (!workspace.ok()) continue;  // too large at this batch: not a candidate
+      cuda::LayerBuffers buffers{{input->data()}, nullptr, output->data(), workspace->data(),
+                                 workspace_floats};
+      float fastest = std::numeric_limits<float>::infinity();
+      for (int repeat = 0; repeat < 4; ++repeat) {  // the first warms up
+        CUDA_RETURN_IF_ERROR(cudaEventRecord(state.events[0], state.stream));
+        if (absl::Status s = cuda::LaunchLayer(graph, static_cast<int>(i), *device, batch,
+                                               buffers, state.stream, options_.math);
+            !s.ok()) {
+          return s;
+        }
+        CUDA_RETURN_IF_ERROR(cudaEventRecord(state.events[1], state.stream));
+        CUDA_RETURN_IF_ERROR(cudaEventSynchronize(state.events[1]));
+        float ms = 0;
+        CUDA_RETURN_IF_ERROR(cudaEventElapsedTime(&ms, state.events[0], state.events[1]));
+        if (repeat > 0) fastest = std::min(fastest, ms);
+      }
+      if (fastest < best_ms) {
+        best_ms = fastest;
+        best = candidate;
+        state.layers[i] = std::move(*device);
+      }
+    }
+    state.why[i] = absl::StrFormat("autotuned at batch %d: fastest %.3f ms", batch, best_ms);
+    algorithm_names_[i] = cuda::GpuConvName(best);
+    // A cache that cannot be written only costs the next load its timing.
+    if (options_.autotune_cache != nullptr) {
+      options_.autotune_cache->Store(key, algorithm_names_[i]).IgnoreError();
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -349,37 +359,7 @@ absl::Status CudaExecutor::EnqueueForward(int batch, const MemoryPlan& memory,
     buffers.workspace_floats = state.workspace.floats();
     absl::Status status;
     if (state.on_cpu[i]) {
-      // The plan's CPU algorithm on host copies of this layer's operands.
-      ConvArgs args;
-      args.params = ConvParamsFor(graph, layer, batch);
-      const ConvAlgorithm* algorithm = plan_->layers[i].algorithm;
-      state.host_in.resize(args.params.input_elements());
-      state.host_out.resize(args.params.output_elements());
-      state.host_residual.resize(buffers.residual ? args.params.output_elements() : 0);
-      state.host_workspace.resize(algorithm->WorkspaceBytes(args.params, 1) / sizeof(float) + 1);
-      CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(state.host_in.data(), buffers.inputs[0],
-                                           state.host_in.size() * sizeof(float),
-                                           cudaMemcpyDeviceToHost, state.stream));
-      if (buffers.residual != nullptr) {
-        CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(state.host_residual.data(), buffers.residual,
-                                             state.host_residual.size() * sizeof(float),
-                                             cudaMemcpyDeviceToHost, state.stream));
-      }
-      CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(state.stream));
-      args.input = state.host_in.data();
-      args.weights = &plan_->layers[i].packed;
-      args.epilogue.bias = layer.bias.empty() ? nullptr : layer.bias.data();
-      args.epilogue.residual = buffers.residual ? state.host_residual.data() : nullptr;
-      args.epilogue.activation = layer.fused_activation;
-      args.output = state.host_out.data();
-      args.workspace = state.host_workspace.data();
-      // Single-threaded: the workspace above is sized for one thread.
-      status = algorithm->Run(args, ExecContext{nullptr});
-      if (status.ok()) {
-        CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(buffers.output, state.host_out.data(),
-                                             state.host_out.size() * sizeof(float),
-                                             cudaMemcpyHostToDevice, state.stream));
-      }
+      status = RunLayerOnCpu(static_cast<int>(i), batch, buffers);
     } else {
       status = cuda::LaunchLayer(graph, static_cast<int>(i), state.layers[i], batch, buffers,
                                  state.stream, options_.math);
@@ -393,6 +373,46 @@ absl::Status CudaExecutor::EnqueueForward(int batch, const MemoryPlan& memory,
   CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(state.staging_out.data(), buffer(last),
                                        output_floats * sizeof(float), cudaMemcpyDeviceToHost,
                                        state.stream));
+  return absl::OkStatus();
+}
+
+// The plan's CPU algorithm for convolution `index`, on host copies of its
+// operands (the host waits for them), its output copied back.
+absl::Status CudaExecutor::RunLayerOnCpu(int index, int batch,
+                                         const cuda::LayerBuffers& buffers) {
+  const Graph& graph = plan_->graph;
+  State& state = *state_;
+  const Layer& layer = graph.layers[index];
+  ConvArgs args;
+  args.params = ConvParamsFor(graph, layer, batch);
+  const ConvAlgorithm* algorithm = plan_->layers[index].algorithm;
+  state.host_in.resize(args.params.input_elements());
+  state.host_out.resize(args.params.output_elements());
+  state.host_residual.resize(buffers.residual ? args.params.output_elements() : 0);
+  state.host_workspace.resize(algorithm->WorkspaceBytes(args.params, 1) / sizeof(float) + 1);
+  CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(state.host_in.data(), buffers.inputs[0],
+                                       state.host_in.size() * sizeof(float),
+                                       cudaMemcpyDeviceToHost, state.stream));
+  if (buffers.residual != nullptr) {
+    CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(state.host_residual.data(), buffers.residual,
+                                         state.host_residual.size() * sizeof(float),
+                                         cudaMemcpyDeviceToHost, state.stream));
+  }
+  CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(state.stream));
+  args.input = state.host_in.data();
+  args.weights = &plan_->layers[index].packed;
+  args.epilogue.bias = layer.bias.empty() ? nullptr : layer.bias.data();
+  args.epilogue.residual = buffers.residual ? state.host_residual.data() : nullptr;
+  args.epilogue.activation = layer.fused_activation;
+  args.output = state.host_out.data();
+  args.workspace = state.host_workspace.data();
+  // Single-threaded: the workspace above is sized for one thread.
+  if (absl::Status status = algorithm->Run(args, ExecContext{nullptr}); !status.ok()) {
+    return status;
+  }
+  CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(buffers.output, state.host_out.data(),
+                                       state.host_out.size() * sizeof(float),
+                                       cudaMemcpyHostToDevice, state.stream));
   return absl::OkStatus();
 }
 

@@ -36,6 +36,9 @@
 #include "kernels/cuda/sgemm_launch.h"
 
 namespace convd {
+namespace cuda {
+struct LayerBuffers;
+}  // namespace cuda
 
 struct CudaExecutorOptions {
   // Layers to run on the CPU even though a GPU kernel could (tests, and a
@@ -84,11 +87,13 @@ class CudaExecutor {
   explicit CudaExecutor(std::shared_ptr<const ExecutionPlan> plan,
                         const CudaExecutorOptions& options);
   absl::Status Prepare();
+  absl::Status AutotuneConvolutions();
   // Enqueues the pass for `batch` on the stream: staging -> device copy,
   // every layer (events around each when record_events), device -> staging.
   absl::Status EnqueueForward(int batch, const MemoryPlan& memory, bool record_events);
   // Captures EnqueueForward for `batch` (already planned) as a graph.
   absl::Status CaptureGraph(int batch);
+  absl::Status RunLayerOnCpu(int index, int batch, const cuda::LayerBuffers& buffers);
 
   std::shared_ptr<const ExecutionPlan> plan_;
   CudaExecutorOptions options_;
