@@ -8,6 +8,7 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -53,11 +54,13 @@ class DeviceBuffer {
     return buffer;
   }
 
-  absl::StatusOr<std::vector<float>> ToHost() const {
-    std::vector<float> host(static_cast<size_t>(floats_));
-    if (floats_ > 0) {
+  // The first `floats` values (all of them by default; at most all).
+  absl::StatusOr<std::vector<float>> ToHost(int64_t floats = -1) const {
+    const int64_t count = floats < 0 ? floats_ : std::min(floats, floats_);
+    std::vector<float> host(static_cast<size_t>(count));
+    if (count > 0) {
       CUDA_RETURN_IF_ERROR(
-          cudaMemcpy(host.data(), data_, floats_ * sizeof(float), cudaMemcpyDeviceToHost));
+          cudaMemcpy(host.data(), data_, count * sizeof(float), cudaMemcpyDeviceToHost));
     }
     return host;
   }
