@@ -28,6 +28,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "bench/conv_layers.h"
+#include "bench/gemm_math_flag.h"
 #include "bench/gpu_data.h"
 #include "bench/gpu_timing.h"
 #include "kernels/cuda/conv_launch.h"
@@ -67,7 +68,7 @@ const char* const kOurAlgorithms[] = {"direct", "im2col", "winograd_f23", "winog
 absl::StatusOr<Row> Measure(const ConvLayer& layer, int batch, const DeviceBuffer& input,
                             const DeviceBuffer& weights, const std::vector<float>& host_weights,
                             DeviceBuffer& ours, DeviceBuffer& theirs, DeviceBuffer& workspace,
-                            Cudnn& cudnn, PeerMath math, cudaStream_t stream) {
+                            Cudnn& cudnn, GemmMath math, cudaStream_t stream) {
   ConvParams params = bench::ToConvParams(layer, batch);
   if (absl::Status s = ComputeConvOutput(params); !s.ok()) return s;
   const DeviceConvShape shape = ToDeviceConv(params);
@@ -78,7 +79,6 @@ absl::StatusOr<Row> Measure(const ConvLayer& layer, int batch, const DeviceBuffe
   row.winograd_shape = WinogradApplies(shape);
   const bench::GpuTimingOptions timing;
   const int64_t workspace_floats = workspace.floats();
-  const GemmMath gemm_math = math == PeerMath::kFp32 ? GemmMath::kFp32 : GemmMath::kTf32;
   DeviceBuffer transformed[2];  // Winograd filters, F(2x2) and F(4x4)
   std::function<cudaError_t()> best_launch;
   for (const char* name : kOurAlgorithms) {
@@ -101,7 +101,7 @@ absl::StatusOr<Row> Measure(const ConvLayer& layer, int batch, const DeviceBuffe
       }
       launch = [&] {
         return LaunchConvIm2col(shape, input.data(), weights.data(), {}, workspace.data(),
-                                workspace_floats, ours.data(), stream, gemm_math);
+                                workspace_floats, ours.data(), stream, math);
       };
     } else {
       if (!row.winograd_shape || WinogradWorkspaceFloats(m, shape, 1) > workspace_floats) {
@@ -117,7 +117,7 @@ absl::StatusOr<Row> Measure(const ConvLayer& layer, int batch, const DeviceBuffe
       launch = [&, m, filter_data] {
         return LaunchConvWinograd(m, shape, input.data(), filter_data, {},
                                   workspace.data(), workspace_floats, ours.data(), stream,
-                                  gemm_math);
+                                  math);
       };
     }
     absl::StatusOr<double> ms = bench::MedianMilliseconds(stream, timing, launch);
@@ -149,13 +149,10 @@ absl::StatusOr<Row> Measure(const ConvLayer& layer, int batch, const DeviceBuffe
   if (ranked->empty()) return absl::InternalError("no cuDNN algorithm ran");
   row.peer_name = ranked->front().name;
   const int algorithm = ranked->front().algorithm;
-  absl::Status peer_status;
   absl::StatusOr<double> peer_ms = bench::MedianMilliseconds(stream, timing, [&] {
-    peer_status = (*peer)->Run(algorithm, input.data(), weights.data(), theirs.data(),
-                               workspace.data(), workspace_bytes);
-    return peer_status.ok() ? cudaSuccess : cudaErrorUnknown;
+    return (*peer)->Run(algorithm, input.data(), weights.data(), theirs.data(), workspace.data(),
+                        workspace_bytes);
   });
-  if (!peer_status.ok()) return peer_status;
   if (!peer_ms.ok()) return peer_ms.status();
   row.peer_ms = *peer_ms;
   absl::StatusOr<std::vector<float>> peer_output = theirs.ToHost(params.output_elements());
@@ -176,7 +173,7 @@ int Main() {
     std::fprintf(stderr, "gpu_conv_bench: %s\n", DeviceDescription().c_str());
     return 1;
   }
-  const absl::StatusOr<PeerMath> math = PeerMathFromName(absl::GetFlag(FLAGS_math));
+  const absl::StatusOr<GemmMath> math = bench::GemmMathFromName(absl::GetFlag(FLAGS_math));
   if (!math.ok()) {
     std::fprintf(stderr, "gpu_conv_bench: --math: %s\n", math.status().ToString().c_str());
     return 2;
@@ -199,7 +196,7 @@ int Main() {
   std::printf("device: %s, FP32 peak %.1f TFLOP/s (SMs x lanes x 2 x boost clock); %s; "
               "cuDNN math: %s; workspace cap %d MiB\n",
               DeviceDescription().c_str(), peak, (*cudnn)->Version().c_str(),
-              PeerMathName(*math), absl::GetFlag(FLAGS_workspace_mib));
+              bench::GemmMathName(*math), absl::GetFlag(FLAGS_workspace_mib));
   std::printf("times in ms (median); ratio = cuDNN time / our best time (>1: ours faster); "
               "diff = max |ours - cuDNN| / max |cuDNN|\n\n");
   std::printf("| layer | batch | GFLOP | direct | im2col | wino_f23 | wino_f43 | ours best | "
@@ -272,7 +269,7 @@ int Main() {
     std::printf("not measured (over --max_seconds): %zu rows, first %s\n", unmeasured.size(),
                 unmeasured.front().c_str());
   }
-  std::printf("geomean vs cuDNN %s: %.3fx\n", PeerMathName(*math), bench::GeometricMean(ratios));
+  std::printf("geomean vs cuDNN %s: %.3fx\n", bench::GemmMathName(*math), bench::GeometricMean(ratios));
   cudaStreamDestroy(stream);
   return failures == 0 ? 0 : 1;
 }

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -23,7 +24,7 @@ struct GpuTimingOptions {
 };
 
 // Milliseconds per call of `launch` (which enqueues work on `stream` and
-// returns a cudaError_t). One warm-up call sizes the repetitions: enough
+// returns a cudaError_t, or an absl::Status for a peer library's call). One warm-up call sizes the repetitions: enough
 // calls each that a repetition lasts min_repetition_ms, so launch gaps do
 // not dominate small layers.
 template <typename Launch>
@@ -36,7 +37,9 @@ absl::StatusOr<double> MedianMilliseconds(cudaStream_t stream, const GpuTimingOp
   auto time_calls = [&](int calls) -> absl::StatusOr<double> {
     cudaEventRecord(start, stream);
     for (int i = 0; i < calls; ++i) {
-      if (cudaError_t e = launch(); e != cudaSuccess) {
+      if constexpr (std::is_same_v<decltype(launch()), absl::Status>) {
+        if (absl::Status status = launch(); !status.ok()) return status;
+      } else if (cudaError_t e = launch(); e != cudaSuccess) {
         return absl::InternalError(absl::StrCat("launch: ", cudaGetErrorString(e)));
       }
     }

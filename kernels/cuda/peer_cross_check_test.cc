@@ -69,7 +69,7 @@ TEST(PeerCrossCheckTest, ConvolutionsAgreeWithCudnn) {
     ConvParams params = ::convd::testing::ToConvParams(grid_shape);
     ASSERT_TRUE(ComputeConvOutput(params).ok()) << params.ToString();
     const DeviceConvShape shape = ToDeviceConv(params);
-    auto peer = (*cudnn)->Convolution(shape, PeerMath::kFp32);
+    auto peer = (*cudnn)->Convolution(shape, GemmMath::kFp32);
     if (!peer.ok()) {
       ASSERT_EQ(peer.status().code(), absl::StatusCode::kInvalidArgument) << peer.status();
       continue;  // asymmetric padding
@@ -153,7 +153,7 @@ TEST(PeerCrossCheckTest, SgemmAgreesWithCublas) {
     auto d_ours = DeviceBuffer::Allocate(shape.stride_c * c.batch);
     ASSERT_TRUE(d_a.ok() && d_b.ok() && d_peer.ok() && d_ours.ok());
     ASSERT_TRUE(
-        (*cublas)->Sgemm(shape, d_a->data(), d_b->data(), d_peer->data(), PeerMath::kFp32).ok());
+        (*cublas)->Sgemm(shape, d_a->data(), d_b->data(), d_peer->data(), GemmMath::kFp32).ok());
     ASSERT_EQ(LaunchSgemm(shape, d_a->data(), d_b->data(), d_ours->data(), {}, nullptr),
               cudaSuccess);
     auto peer = d_peer->ToHost();

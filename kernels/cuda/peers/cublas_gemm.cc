@@ -71,10 +71,10 @@ std::string Cublas::Version() const {
 }
 
 absl::Status Cublas::Sgemm(const GemmShape& shape, const float* a, const float* b, float* c,
-                           PeerMath math) {
+                           GemmMath math) {
   auto handle = static_cast<cublasHandle_t>(handle_);
   if (absl::Status s = CublasError(
-          api_->cublasSetMathMode(handle, math == PeerMath::kFp32 ? CUBLAS_DEFAULT_MATH
+          api_->cublasSetMathMode(handle, math == GemmMath::kFp32 ? CUBLAS_DEFAULT_MATH
                                                                   : CUBLAS_TF32_TENSOR_OP_MATH),
           "cublasSetMathMode");
       !s.ok()) {

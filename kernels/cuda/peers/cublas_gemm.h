@@ -15,7 +15,6 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "kernels/cuda/peers/cudnn_convolution.h"  // PeerMath
 #include "kernels/cuda/sgemm_launch.h"
 
 namespace convd::cuda {
@@ -28,9 +27,9 @@ class Cublas {
   ~Cublas();
 
   // Enqueues the product (cublasSgemmStridedBatched). kFp32 keeps cuBLAS on
-  // FP32 FMA (CUBLAS_DEFAULT_MATH, no TF32); kTensorOps allows TF32.
+  // FP32 FMA (CUBLAS_DEFAULT_MATH, no TF32); kTf32 allows TF32.
   absl::Status Sgemm(const GemmShape& shape, const float* a, const float* b, float* c,
-                     PeerMath math);
+                     GemmMath math);
 
   // "cuBLAS 13.1.0".
   std::string Version() const;

@@ -71,14 +71,6 @@ const char* AlgorithmName(cudnnConvolutionFwdAlgo_t algorithm) {
 
 }  // namespace
 
-absl::StatusOr<PeerMath> PeerMathFromName(const std::string& name) {
-  if (name == "fp32") return PeerMath::kFp32;
-  if (name == "tf32") return PeerMath::kTensorOps;
-  return absl::InvalidArgumentError(absl::StrCat("math must be fp32 or tf32; got '", name, "'"));
-}
-
-const char* PeerMathName(PeerMath math) { return math == PeerMath::kFp32 ? "FP32" : "TF32"; }
-
 absl::StatusOr<std::unique_ptr<Cudnn>> Cudnn::Open(cudaStream_t stream) {
   absl::StatusOr<VendorLibrary> library = VendorLibrary::Open({"libcudnn.so.9", "libcudnn.so"});
   if (!library.ok()) return library.status();
@@ -107,7 +99,7 @@ std::string Cudnn::Version() const {
 }
 
 absl::StatusOr<std::unique_ptr<CudnnConvolution>> Cudnn::Convolution(
-    const DeviceConvShape& shape, PeerMath math) {
+    const DeviceConvShape& shape, GemmMath math) {
   const int pad_bottom = (shape.p - 1) * shape.stride_h + (shape.r - 1) * shape.dilation_h + 1 -
                          shape.h - shape.pad_top;
   const int pad_right = (shape.q - 1) * shape.stride_w + (shape.s - 1) * shape.dilation_w + 1 -
@@ -146,7 +138,7 @@ absl::StatusOr<std::unique_ptr<CudnnConvolution>> Cudnn::Convolution(
   CONVD_CUDNN_RETURN_IF_ERROR(api, cudnnSetConvolutionGroupCount(conv_desc, shape.groups));
   CONVD_CUDNN_RETURN_IF_ERROR(
       api, cudnnSetConvolutionMathType(
-               conv_desc, math == PeerMath::kFp32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH));
+               conv_desc, math == GemmMath::kFp32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH));
   int n = 0, k = 0, p = 0, q = 0;
   CONVD_CUDNN_RETURN_IF_ERROR(
       api, cudnnGetConvolution2dForwardOutputDim(conv_desc, x_desc, w_desc, &n, &k, &p, &q));

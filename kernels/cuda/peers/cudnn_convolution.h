@@ -4,7 +4,7 @@
 // at run time (vendor_library.h), so this builds without it installed.
 //
 //   ASSIGN_OR_RETURN(auto cudnn, Cudnn::Open(stream));
-//   ASSIGN_OR_RETURN(auto conv, cudnn->Convolution(shape, PeerMath::kFp32));
+//   ASSIGN_OR_RETURN(auto conv, cudnn->Convolution(shape, GemmMath::kFp32));
 //   ASSIGN_OR_RETURN(auto ranked, conv->Find(x, w, y, workspace, bytes));
 //   conv->Run(ranked[0].algorithm, x, w, y, workspace, bytes);
 //
@@ -23,20 +23,13 @@
 
 #include "absl/status/statusor.h"
 #include "kernels/cuda/device_params.h"
+#include "kernels/cuda/sgemm_launch.h"
 
 namespace convd::cuda {
 
-// The arithmetic a peer library may use for FP32 data.
-enum class PeerMath {
-  kFp32,       // FP32 FMA only: no TF32 tensor cores (CUDNN_FMA_MATH)
-  kTensorOps,  // TF32 tensor cores allowed (CUDNN_TENSOR_OP_MATH)
-};
-
-// "fp32" or "tf32" (as the benchmarks' --math flag spells them);
-// INVALID_ARGUMENT for anything else.
-absl::StatusOr<PeerMath> PeerMathFromName(const std::string& name);
-const char* PeerMathName(PeerMath math);  // "FP32" or "TF32"
-
+// The peers run in the math our kernels run in (sgemm_launch.h): kFp32 is
+// FP32 FMA only (CUDNN_FMA_MATH, CUBLAS_DEFAULT_MATH: no TF32), kTf32 allows
+// TF32 tensor cores (CUDNN_TENSOR_OP_MATH, CUBLAS_TF32_TENSOR_OP_MATH).
 struct CudnnAlgorithmTime {
   int algorithm = 0;           // cudnnConvolutionFwdAlgo_t
   std::string name;            // "IMPLICIT_PRECOMP_GEMM", "WINOGRAD_NONFUSED", ...
@@ -57,7 +50,7 @@ class Cudnn {
   // Descriptors for one shape. INVALID_ARGUMENT for what cuDNN's legacy API
   // cannot express (asymmetric padding).
   absl::StatusOr<std::unique_ptr<CudnnConvolution>> Convolution(const DeviceConvShape& shape,
-                                                                PeerMath math);
+                                                                GemmMath math);
 
   // "cuDNN 9.19.0".
   std::string Version() const;
