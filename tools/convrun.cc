@@ -104,11 +104,12 @@ int Main(const std::string& model_dir) {
     CudaExecutorOptions gpu_options;
     gpu_options.autotune = absl::GetFlag(FLAGS_algo) == "autotune";
     gpu_options.autotune_batch = batch;
-    const std::string math = absl::GetFlag(FLAGS_gpu_math);
-    if (math == "tf32" || (math.empty() && model->config.algorithm_policy().gpu_math() ==
-                                               inference::AlgorithmPolicyConfig::TF32)) {
+    gpu_options.math = ConfiguredGemmMath(model->config.algorithm_policy());
+    if (const std::string math = absl::GetFlag(FLAGS_gpu_math); math == "tf32") {
       gpu_options.math = cuda::GemmMath::kTf32;
-    } else if (!math.empty() && math != "fp32") {
+    } else if (math == "fp32") {
+      gpu_options.math = cuda::GemmMath::kFp32;
+    } else if (!math.empty()) {
       return Fail(absl::InvalidArgumentError("--gpu_math must be fp32 or tf32; got '" + math + "'"));
     }
     auto gpu = CudaExecutor::Create(model->plan, gpu_options);

@@ -34,6 +34,7 @@
 #include "engine/stats.h"
 #include "engine/tensor.h"
 #include "kernels/cuda/sgemm_launch.h"
+#include "proto/model_config.pb.h"
 
 namespace convd {
 namespace cuda {
@@ -60,6 +61,12 @@ struct CudaExecutorOptions {
   // algorithm_policy.gpu_math): FP32, or TF32 tensor cores.
   cuda::GemmMath math = cuda::GemmMath::kFp32;
 };
+
+// The math a model config asks of the GPU (algorithm_policy.gpu_math).
+inline cuda::GemmMath ConfiguredGemmMath(const inference::AlgorithmPolicyConfig& policy) {
+  return policy.gpu_math() == inference::AlgorithmPolicyConfig::TF32 ? cuda::GemmMath::kTf32
+                                                                     : cuda::GemmMath::kFp32;
+}
 
 class CudaExecutor {
  public:

@@ -43,9 +43,7 @@ absl::StatusOr<std::unique_ptr<InstanceRunner>> CreateRunner(
       config.algorithm_policy().mode() == inference::AlgorithmPolicyConfig::AUTOTUNE;
   options.autotune_batch = std::max(1, config.max_batch_size());
   options.autotune_cache = &Cache();
-  options.math = config.algorithm_policy().gpu_math() == inference::AlgorithmPolicyConfig::TF32
-                     ? cuda::GemmMath::kTf32
-                     : cuda::GemmMath::kFp32;
+  options.math = ConfiguredGemmMath(config.algorithm_policy());
   auto executor = CudaExecutor::Create(std::move(plan), options);
   if (!executor.ok()) return executor.status();
   return std::unique_ptr<InstanceRunner>(new CudaInstanceRunner(std::move(*executor)));
