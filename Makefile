@@ -156,9 +156,9 @@ bench: build
 	./bazel-bin/bench/conv_bench
 
 # Everything bench/gpu_check.sh runs on the device machine, which has CUDA's
-# driver and PyTorch but none of Debian's libraries: the binaries, the
-# shared libraries they load (packed; the C library excepted), and the
-# Fashion-MNIST test set.
+# driver and PyTorch but none of Debian's libraries: the binaries and the
+# shared libraries they load (the C library excepted), packed with xz to
+# stay well under the device tool's 64 MiB, and the Fashion-MNIST test set.
 GPU_CARRY_TARGETS := $(GPU_TEST_TARGETS) //bench:gpu_conv_bench //bench:gpu_gemm_bench \
   //tools:convrun //server:convd //client:convload //client:convctl
 gpu-carry: deps
@@ -170,7 +170,7 @@ gpu-carry: deps
 	ldd .carry/bin/* | awk '$$2 == "=>" && $$3 ~ /^\// {print $$3}' | sort -u \
 	  | grep -v -E '/(libc|libm|libdl|librt|libpthread|ld-linux-x86-64)\.so' \
 	  | xargs -I{} cp -L {} .carry/lib/
-	tar -C .carry -cJf .carry/lib.tar.xz lib && rm -rf .carry/lib
+	tar -C .carry -cJf .carry/programs.tar.xz bin lib && rm -rf .carry/bin .carry/lib
 	mkdir -p .carry/fashion-mnist && cp /usr/share/datasets/fashion-mnist/t10k-* .carry/fashion-mnist/
 	du -sh .carry
 

@@ -18,7 +18,11 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 CARRY=${CARRY:-$ROOT/.carry}
-BIN=$CARRY/bin
+# The programs and Debian's libraries they load, unpacked outside the tree.
+UNPACKED=/tmp/convd-carry
+mkdir -p "$UNPACKED" && tar -C "$UNPACKED" -xJf "$CARRY/programs.tar.xz"
+BIN=$UNPACKED/bin
+LIBS=$UNPACKED/lib
 OUT_DIR=${OUT:-/tmp/gpu_check}
 mkdir -p "$OUT_DIR"
 stages=("$@")
@@ -27,11 +31,9 @@ summary=()
 status=0
 note() { summary+=("$(printf '%-34s %-6s %s' "$1" "$2" "$3")"); [ "$2" = FAIL ] && status=1; }
 
-# Debian's libraries our binaries load, unpacked beside them; cuDNN and
-# cuBLAS (the peers, opened with dlopen) from the machine's Python packages
-# or CUDA toolkit. Only our binaries see this path (python3 keeps its own).
-LIBS=/tmp/convd-libs
-mkdir -p "$LIBS" && tar -C "$LIBS" --strip-components=1 -xJf "$CARRY/lib.tar.xz"
+# Our binaries find Debian's libraries in $LIBS, and cuDNN and cuBLAS (the
+# peers, opened with dlopen) in the machine's Python packages or CUDA
+# toolkit. Only our binaries see this path (python3 keeps its own).
 vendor_dirs=$(python3 - <<'EOF' 2>/dev/null
 import glob, os, site
 roots = site.getsitepackages() + ["/usr/local/cuda/lib64"]
