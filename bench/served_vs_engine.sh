@@ -6,7 +6,8 @@
 # of 21 forward passes, host copies included), at the request's batch size
 # and at the batch size the server's dynamic batcher actually ran (its
 # mean, rounded): served / engine at that size is what serving costs on top
-# of the forward passes it runs.
+# of the forward passes it runs. A second table holds the latency of one
+# 1-image request with nothing else in flight against the engine's time.
 # Usage: bench/served_vs_engine.sh [DURATION]   (after `make build`)
 # Environment: DEVICE=cpu|cuda (both sides), CONVD_BIN (a folder holding
 # convd, convload and convrun; default bazel-bin's), PYTHON.
@@ -51,6 +52,32 @@ print(b["images_per_s"], b["concurrency"], b["latency_ms"]["p99"], b.get("server
 m, b, e, s, c, p, sb, es = '$model', $batch, $engine, $served, $concurrency, $p99, $server_batch, $engine_at_server
 print(f'| {m} | {b} | {e:.1f} | {s:.1f} | {c} | {p:.2f} | {sb:.2f} | {es:.1f} | {s / e:.2f}x | {s / es:.2f}x |')"
 done
+
+# Latency of one request with nothing else in flight: convload at
+# concurrency 1 (p50 of the round trip, client included) against the
+# engine's median forward pass at that batch (host copies included). The
+# ratio is what one request pays for being served.
+engine_ms() {  # model batch -> median ms of the engine alone
+  "$convrun" "models/$1" --device "$device" --batch "$2" --repeat 101 --throughput 2>/dev/null |
+    "$python" -c 'import json,sys; print(json.load(sys.stdin)["median_ms"])'
+}
+echo
+echo "| model | batch | engine median ms | served p50 ms (concurrency 1) | served p99 ms | server queue ms | served p50 / engine |"
+echo "|---|---|---|---|---|---|---|"
+for model in lenet5 alexnet; do
+  "$convload" "$model" --url "127.0.0.1:$port" --batch 1 --concurrency 1 \
+    --duration "$duration" --warmup 2s --quiet --json "$out/$model-latency.json" >/dev/null 2>&1
+  engine=$(engine_ms "$model" 1)
+  "$python" -c '
+import json, sys
+step = json.load(open(sys.argv[1]))["steps"][0]
+engine, model = float(sys.argv[2]), sys.argv[3]
+p50, p99 = step["latency_ms"]["p50"], step["latency_ms"]["p99"]
+queue = step.get("server_queue_ms", float("nan"))
+print(f"| {model} | 1 | {engine:.3f} | {p50:.3f} | {p99:.3f} | {queue:.3f} | {p50 / engine:.2f}x |")
+' "$out/$model-latency.json" "$engine" "$model"
+done
+
 if [ "$device" = cuda ]; then
   # The GPU gauges of /metrics after the runs.
   "$python" -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$CONVD_METRICS_PORT/metrics').read().decode())" |

@@ -5,7 +5,7 @@
 namespace convd {
 
 BatchDecision NextBatch(absl::Span<const int> rows, TimePoint oldest_enqueued, TimePoint now,
-                        const BatchingPolicy& policy) {
+                        const BatchingPolicy& policy, bool requests_come_alone) {
   BatchDecision decision;
   if (rows.empty()) return decision;
   if (!policy.dynamic) {
@@ -18,8 +18,8 @@ BatchDecision NextBatch(absl::Span<const int> rows, TimePoint oldest_enqueued, T
   while (fit < static_cast<int>(rows.size()) && fit_rows + rows[fit] <= policy.max_batch_size) {
     fit_rows += rows[fit];
     ++fit;
-    if (std::binary_search(policy.preferred_batch_sizes.begin(),
-                           policy.preferred_batch_sizes.end(), fit_rows)) {
+    if (std::binary_search(policy.preferred_batch_sizes.begin(), policy.preferred_batch_sizes.end(),
+                           fit_rows)) {
       preferred_take = fit;
     }
   }
@@ -27,7 +27,8 @@ BatchDecision NextBatch(absl::Span<const int> rows, TimePoint oldest_enqueued, T
   const bool full = fit_rows == policy.max_batch_size;
   const bool blocked = fit < static_cast<int>(rows.size());
   const TimePoint deadline = oldest_enqueued + policy.max_queue_delay;
-  if (full || blocked || now >= deadline) {
+  const bool waiting_is_futile = requests_come_alone && !policy.strict_queue_delay;
+  if (full || blocked || now >= deadline || waiting_is_futile) {
     decision.take = fit;
   } else if (preferred_take > 0) {
     decision.take = preferred_take;

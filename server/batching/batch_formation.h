@@ -9,7 +9,10 @@
 //    it, or when its rows equal a preferred batch size (the largest such
 //    prefix is taken);
 //  - otherwise it runs when the oldest request has waited
-//    max_queue_delay, and until then the caller waits (wait_until).
+//    max_queue_delay, and until then the caller waits (wait_until);
+//  - unless the delay is strict, it also runs at once while requests come
+//    alone (CompanyForecast): no request then pays a delay for company
+//    that would not come.
 #ifndef CONVD_SERVER_BATCHING_BATCH_FORMATION_H_
 #define CONVD_SERVER_BATCHING_BATCH_FORMATION_H_
 
@@ -32,6 +35,26 @@ struct BatchingPolicy {
   std::chrono::microseconds max_queue_delay{0};
   // False: each request is its own batch (no dynamic_batching in the config).
   bool dynamic = true;
+  // True: always wait out max_queue_delay for company (Triton's rule),
+  // even while requests come alone.
+  bool strict_queue_delay = false;
+};
+
+// Whether requests have lately been arriving to find others already
+// queued or running: an exponentially weighted fraction of arrivals, weight
+// 1/8 on the newest. When it is low, requests come alone (one client at a
+// time, or light load) and waiting for company would only add latency;
+// under load arrivals overlap, and batching pays. The count starts as if
+// every arrival had company, so a freshly loaded model batches as
+// configured, and a client that sends one request at a time stops waiting
+// after about a dozen. Not thread-safe: the scheduler holds its lock.
+class CompanyForecast {
+ public:
+  void Record(bool found_company) { fraction_ += ((found_company ? 1.0 : 0.0) - fraction_) / 8; }
+  bool RequestsComeAlone() const { return fraction_ < 0.25; }
+
+ private:
+  double fraction_ = 1.0;
 };
 
 struct BatchDecision {
@@ -45,8 +68,9 @@ struct BatchDecision {
 // `rows` holds the batch rows of the queued requests, front first (callers
 // may pass only the first max_batch_size + 1 entries); every entry is in
 // [1, max_batch_size]. `oldest_enqueued` is the front request's arrival.
+// `requests_come_alone` is CompanyForecast::RequestsComeAlone().
 BatchDecision NextBatch(absl::Span<const int> rows, TimePoint oldest_enqueued, TimePoint now,
-                        const BatchingPolicy& policy);
+                        const BatchingPolicy& policy, bool requests_come_alone = false);
 
 }  // namespace convd
 

@@ -78,6 +78,48 @@ TEST(NextBatchTest, ZeroDelayRunsImmediately) {
   EXPECT_EQ(NextBatch(rows, At(7), At(7), Policy(4, {}, 0)).take, 1);
 }
 
+TEST(NextBatchTest, RequestsComingAloneRunWithoutWaitingForCompany) {
+  const std::vector<int> rows = {1, 2};
+  const BatchDecision d =
+      NextBatch(rows, At(0), At(5), Policy(8, {}, 1000), /*requests_come_alone=*/true);
+  EXPECT_EQ(d.take, 2);  // everything queued that fits, at once
+}
+
+TEST(NextBatchTest, StrictDelayWaitsEvenWhenRequestsComeAlone) {
+  BatchingPolicy policy = Policy(8, {}, 1000);
+  policy.strict_queue_delay = true;
+  const std::vector<int> rows = {1};
+  const BatchDecision d = NextBatch(rows, At(0), At(5), policy, /*requests_come_alone=*/true);
+  EXPECT_EQ(d.take, 0);
+  EXPECT_EQ(d.wait_until, At(1000));
+}
+
+TEST(CompanyForecastTest, FreshForecastExpectsCompany) {
+  EXPECT_FALSE(CompanyForecast().RequestsComeAlone());
+}
+
+TEST(CompanyForecastTest, LoneArrivalsTurnItAndTwoWithCompanyTurnItBack) {
+  CompanyForecast forecast;
+  int lone = 0;
+  while (!forecast.RequestsComeAlone()) {
+    forecast.Record(/*found_company=*/false);
+    ++lone;
+    ASSERT_LE(lone, 16) << "a client sending one request at a time still waits";
+  }
+  EXPECT_GE(lone, 8) << "a few quiet arrivals should not end batching";
+  for (int i = 0; i < 20; ++i) forecast.Record(false);
+  // A burst after a long quiet spell: a few arrivals that find company
+  // restore batching for the rest.
+  for (int i = 0; i < 3; ++i) forecast.Record(true);
+  EXPECT_FALSE(forecast.RequestsComeAlone());
+}
+
+TEST(CompanyForecastTest, MostlyOverlappingArrivalsKeepBatching) {
+  CompanyForecast forecast;
+  for (int i = 0; i < 200; ++i) forecast.Record(/*found_company=*/i % 3 != 0);
+  EXPECT_FALSE(forecast.RequestsComeAlone());
+}
+
 TEST(NextBatchTest, MixedSizesNeverExceedMaxBatch) {
   // Sweep many queues: whatever is taken fits, and a wait only happens when
   // nothing forces the batch out.

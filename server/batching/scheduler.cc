@@ -15,8 +15,7 @@ int64_t Nanoseconds(TimePoint from, TimePoint to) {
 
 }  // namespace
 
-Scheduler::Scheduler(SchedulerOptions options,
-                     std::vector<std::unique_ptr<InstanceRunner>> runners)
+Scheduler::Scheduler(SchedulerOptions options, std::vector<std::unique_ptr<InstanceRunner>> runners)
     : options_(std::move(options)), runners_(std::move(runners)) {
   threads_.reserve(runners_.size());
   for (auto& runner : runners_) {
@@ -30,10 +29,11 @@ absl::Status Scheduler::Schedule(JobPtr job) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (stopping_) return absl::UnavailableError("model is being unloaded or the server is stopping");
   if (options_.max_queue_size > 0 && static_cast<int>(queue_.size()) >= options_.max_queue_size) {
-    return absl::UnavailableError(absl::StrCat("queue is full (max_queue_size ",
-                                               options_.max_queue_size, "); retry later"));
+    return absl::UnavailableError(
+        absl::StrCat("queue is full (max_queue_size ", options_.max_queue_size, "); retry later"));
   }
   job->enqueued = SteadyClock::now();
+  company_.Record(!queue_.empty() || running_batches_ > 0);
   queue_.push_back(std::move(job));
   changed_.notify_one();
   return absl::OkStatus();
@@ -61,19 +61,18 @@ int Scheduler::queue_depth() const {
   return static_cast<int>(queue_.size());
 }
 
-void Scheduler::SweepLocked(TimePoint now,
-                            std::vector<std::pair<JobPtr, absl::Status>>& rejected) {
+void Scheduler::SweepLocked(TimePoint now, std::vector<std::pair<JobPtr, absl::Status>>& rejected) {
   auto keep = std::remove_if(queue_.begin(), queue_.end(), [&](JobPtr& job) {
     if (job->cancelled.load()) {
-      rejected.emplace_back(std::move(job), absl::CancelledError("request cancelled by the client"));
+      rejected.emplace_back(std::move(job),
+                            absl::CancelledError("request cancelled by the client"));
       return true;
     }
     if (job->queue_deadline.has_value() && now >= *job->queue_deadline) {
-      rejected.emplace_back(
-          std::move(job),
-          absl::DeadlineExceededError(absl::StrCat(
-              "request timed out after ", Nanoseconds(job->enqueued, now) / 1000,
-              " us in the queue")));
+      rejected.emplace_back(std::move(job),
+                            absl::DeadlineExceededError(absl::StrCat(
+                                "request timed out after ", Nanoseconds(job->enqueued, now) / 1000,
+                                " us in the queue")));
       return true;
     }
     return false;
@@ -89,11 +88,13 @@ TimePoint Scheduler::TakeBatchLocked(TimePoint now, std::vector<JobPtr>& batch) 
   const size_t window = std::min<size_t>(queue_.size(), policy.max_batch_size + 1);
   absl::InlinedVector<int, 64> rows(window);
   for (size_t i = 0; i < window; ++i) rows[i] = queue_[i]->rows;
-  const BatchDecision decision = NextBatch(rows, queue_.front()->enqueued, now, policy);
+  const BatchDecision decision =
+      NextBatch(rows, queue_.front()->enqueued, now, policy, company_.RequestsComeAlone());
   if (decision.take > 0) {
     batch.assign(std::make_move_iterator(queue_.begin()),
                  std::make_move_iterator(queue_.begin() + decision.take));
     queue_.erase(queue_.begin(), queue_.begin() + decision.take);
+    ++running_batches_;
     if (!queue_.empty()) changed_.notify_one();  // another instance may take the rest
     return now;
   }
@@ -170,6 +171,12 @@ void Scheduler::RunBatch(InstanceRunner& runner, std::vector<JobPtr>& batch,
     }
   }
   const TimePoint scattered = SteadyClock::now();
+  {
+    // Before the answers go out: a client's next request must not find
+    // this batch still counted as company.
+    std::lock_guard<std::mutex> lock(mutex_);
+    --running_batches_;
+  }
   JobTimes times;
   times.compute_input_ns = Nanoseconds(start, gathered);
   times.compute_infer_ns = Nanoseconds(gathered, inferred);

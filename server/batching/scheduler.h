@@ -60,8 +60,8 @@ struct JobTimes {
 
 struct InferenceJob {
   // Filled by the caller before Schedule().
-  int rows = 1;                           // in [1, max_batch_size]
-  std::vector<float> input;               // rows x input row elements
+  int rows = 1;              // in [1, max_batch_size]
+  std::vector<float> input;  // rows x input row elements
   bool want_layer_stats = false;
   std::optional<TimePoint> queue_deadline;  // DEADLINE_EXCEEDED if still queued then
   absl::AnyInvocable<void(absl::Status)> done;
@@ -71,7 +71,7 @@ struct InferenceJob {
   std::vector<float> output;  // rows x output row elements
   int batch_size = 0;         // rows of the batch this job ran in
   JobTimes times;
-  ModelStats layer_stats;     // when want_layer_stats
+  ModelStats layer_stats;  // when want_layer_stats
 
   std::atomic<bool> cancelled{false};
 };
@@ -124,6 +124,8 @@ class Scheduler {
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::deque<JobPtr> queue_;  // guarded by mutex_
+  int running_batches_ = 0;   // taken from the queue, not yet answered; guarded by mutex_
+  CompanyForecast company_;   // guarded by mutex_
   bool stopping_ = false;     // guarded by mutex_
   std::vector<std::thread> threads_;
   std::once_flag joined_;

@@ -101,6 +101,40 @@ TEST(SchedulerTest, CombinesRequestsOfDifferentSizesAndScattersOutputs) {
   EXPECT_EQ(shared.batch_sizes, std::vector<int>({6}));
 }
 
+// One request at a time, each sent after the last one's answer: once the
+// forecast has seen them come alone, they stop paying the batching delay.
+std::vector<int64_t> SequentialQueueTimes(Scheduler& scheduler, int count) {
+  std::vector<int64_t> queue_ns;
+  for (int i = 0; i < count; ++i) {
+    Submitted s = MakeJob(1);
+    EXPECT_TRUE(scheduler.Schedule(s.job).ok());
+    EXPECT_TRUE(s.result.get().ok());
+    queue_ns.push_back(s.job->times.queue_ns);
+  }
+  return queue_ns;
+}
+
+TEST(SchedulerTest, RequestsThatComeAloneStopWaitingForCompany) {
+  DoublingRunner::Shared shared;
+  constexpr int kDelayMs = 60;
+  auto scheduler = MakeScheduler(&shared, Dynamic(8, kDelayMs));
+  const std::vector<int64_t> queue_ns = SequentialQueueTimes(*scheduler, 18);
+  // A fresh model batches as configured: the first requests wait.
+  EXPECT_GE(queue_ns[0], kDelayMs * 1'000'000);
+  for (int i = 14; i < 18; ++i) {
+    EXPECT_LT(queue_ns[i], kDelayMs * 1'000'000 / 2) << "request " << i;
+  }
+}
+
+TEST(SchedulerTest, StrictDelayAlwaysWaitsForCompany) {
+  DoublingRunner::Shared shared;
+  constexpr int kDelayMs = 15;
+  BatchingPolicy policy = Dynamic(8, kDelayMs);
+  policy.strict_queue_delay = true;
+  auto scheduler = MakeScheduler(&shared, policy);
+  for (int64_t ns : SequentialQueueTimes(*scheduler, 18)) EXPECT_GE(ns, kDelayMs * 1'000'000);
+}
+
 TEST(SchedulerTest, FullQueueRefusesAtOnceAndKeepsTheJobWithTheCaller) {
   DoublingRunner::Shared shared;
   absl::Notification gate;

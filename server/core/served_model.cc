@@ -34,6 +34,7 @@ BatchingPolicy PolicyFor(const inference::ModelConfig& config) {
     policy.preferred_batch_sizes.assign(batching.preferred_batch_size().begin(),
                                         batching.preferred_batch_size().end());
     policy.max_queue_delay = std::chrono::microseconds(batching.max_queue_delay_microseconds());
+    policy.strict_queue_delay = batching.strict_queue_delay();
   }
   return policy;
 }

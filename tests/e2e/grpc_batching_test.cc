@@ -31,18 +31,24 @@ class GrpcBatchingTest : public ::testing::Test {
     repository_ = new std::string(MakeTempDir("grpc_batching_repository"));
     AddModel(*repository_, "lenet", "lenet5",
              LenetConfig("dynamic_batching { max_queue_delay_microseconds: 3000 }", 2));
-    // Waits 0.8 s to fill a batch; holds at most 2 waiting requests.
+    // Waits 0.8 s to fill a batch (strictly: even when requests come
+    // alone); holds at most 2 waiting requests.
     AddModel(*repository_, "queued", "lenet5", LenetConfig(R"pb(
       dynamic_batching {
         max_queue_delay_microseconds: 800000
+        strict_queue_delay: true
         default_queue_policy { max_queue_size: 2 }
       })pb"));
     // Would wait 5 s to fill a batch, but requests time out after 0.1 s.
     AddModel(*repository_, "timeout", "lenet5", LenetConfig(R"pb(
       dynamic_batching {
         max_queue_delay_microseconds: 5000000
+        strict_queue_delay: true
         default_queue_policy { default_timeout_microseconds: 100000 }
       })pb"));
+    // Waits up to 0.15 s for company, unless requests come alone.
+    AddModel(*repository_, "adaptive", "lenet5",
+             LenetConfig("dynamic_batching { max_queue_delay_microseconds: 150000 }"));
     AddModel(*repository_, "unloadable", "lenet5",
              LenetConfig("dynamic_batching { max_queue_delay_microseconds: 300000 }"));
     server_ = StartServer(*repository_, /*model_control=*/true).release();
@@ -178,6 +184,24 @@ TEST_F(GrpcBatchingTest, RequestThatTimesOutInTheQueueGetsDeadlineExceeded) {
       << result.first.error_message();
   EXPECT_LT(SteadyClock::now() - start, std::chrono::seconds(3));
   EXPECT_GT(Statistics("timeout").inference_stats().fail().count(), 0u);
+}
+
+TEST_F(GrpcBatchingTest, ClientSendingOneRequestAtATimeStopsPayingTheDelay) {
+  std::vector<milliseconds> round_trips;
+  for (int i = 0; i < 16; ++i) {
+    const auto start = SteadyClock::now();
+    auto [status, response] = InferAsync(OneImage("adaptive")).get();
+    round_trips.push_back(std::chrono::duration_cast<milliseconds>(SteadyClock::now() - start));
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_EQ(response.raw_output_contents_size(), 1);
+  }
+  // A fresh model waits for company as configured...
+  EXPECT_GE(round_trips[0], milliseconds(150));
+  // ...until it has seen about a dozen requests arrive alone.
+  for (int i = 13; i < 16; ++i) EXPECT_LT(round_trips[i], milliseconds(75)) << "request " << i;
+  const auto stats = Statistics("adaptive");
+  EXPECT_EQ(stats.inference_stats().success().count(), 16u);
+  EXPECT_EQ(stats.execution_count(), 16u);  // every request ran alone
 }
 
 TEST_F(GrpcBatchingTest, CancelledClientIsDroppedFromTheQueue) {

@@ -46,7 +46,7 @@ TEST(ShutdownTest, SigtermDrainsEveryQueuedRequestAndExitsZero) {
     max_batch_size: 32
     input { name: "input" dims: [1, 28, 28] }
     output { name: "prob" dims: [10] }
-    dynamic_batching { max_queue_delay_microseconds: 400000 }
+    dynamic_batching { max_queue_delay_microseconds: 400000 strict_queue_delay: true }
   )pb");
   const std::string log = repository + "/convd.log";
   const auto [pid, port] = StartConvd(repository, log);
