@@ -6,21 +6,22 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "kernels/cuda/sgemm_launch.h"
 
 namespace convd::bench {
 
-// "fp32" or "tf32"; INVALID_ARGUMENT for anything else.
-inline absl::StatusOr<cuda::GemmMath> GemmMathFromName(const std::string& name) {
-  if (name == "fp32") return cuda::GemmMath::kFp32;
-  if (name == "tf32") return cuda::GemmMath::kTf32;
-  return absl::InvalidArgumentError(absl::StrCat("math must be fp32 or tf32; got '", name, "'"));
+// cuda::GemmMathFromName, with INVALID_ARGUMENT naming the choices.
+inline absl::StatusOr<cuda::GemmMath> GemmMathFromFlag(const std::string& name) {
+  if (const std::optional<cuda::GemmMath> math = cuda::GemmMathFromName(name)) return *math;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--math must be ", cuda::kGemmMathChoices, "; got '", name, "'"));
 }
 
-// "FP32" or "TF32", for the tables.
-inline const char* GemmMathName(cuda::GemmMath math) {
-  return math == cuda::GemmMath::kFp32 ? "FP32" : "TF32";
+// "FP32", "TF32", "FP16", for the tables.
+inline std::string GemmMathLabel(cuda::GemmMath math) {
+  return absl::AsciiStrToUpper(cuda::GemmMathName(math));
 }
 
 }  // namespace convd::bench

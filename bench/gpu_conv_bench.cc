@@ -8,8 +8,9 @@
 // computes a plain convolution (no bias or activation) into NCHW FP32 with
 // the same workspace cap. cuDNN: cudnnFindConvolutionForwardAlgorithmEx
 // over all forward algorithms with FP32 FMA math only (CUDNN_FMA_MATH: no
-// TF32), or with tensor ops under --math=tf32 (ours then run their SGEMMs
-// on TF32 tensor cores too); its fastest is then timed by
+// TF32), or with tensor ops under --math=tf32 (CUDNN_TENSOR_OP_MATH) or
+// --math=fp16 (CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION), where ours run their
+// SGEMMs on TF32 or FP16 tensor cores too; its fastest is then timed by
 // the same timer as ours (gpu_timing.h: CUDA events, median of repetitions).
 // The output of our fastest algorithm is compared with cuDNN's.
 //
@@ -39,7 +40,7 @@
 
 ABSL_FLAG(std::string, batches, "1,8,32,128", "Comma-separated batch sizes.");
 ABSL_FLAG(std::string, filter, "", "Only layers whose name contains this.");
-ABSL_FLAG(std::string, math, "fp32", "cuDNN's math: fp32 (FMA only) or tf32 (tensor ops).");
+ABSL_FLAG(std::string, math, "fp32", "Both sides' math: fp32 (FMA only), tf32 or fp16 (tensor cores).");
 ABSL_FLAG(int, workspace_mib, 1024, "Workspace cap for every algorithm, ours and cuDNN's.");
 ABSL_FLAG(double, direct_max_gflop, 100, "Skip our direct kernel on layers above this.");
 ABSL_FLAG(double, max_seconds, 400, "Stop measuring after this long (rows left are listed).");
@@ -173,7 +174,7 @@ int Main() {
     std::fprintf(stderr, "gpu_conv_bench: %s\n", DeviceDescription().c_str());
     return 1;
   }
-  const absl::StatusOr<GemmMath> math = bench::GemmMathFromName(absl::GetFlag(FLAGS_math));
+  const absl::StatusOr<GemmMath> math = bench::GemmMathFromFlag(absl::GetFlag(FLAGS_math));
   if (!math.ok()) {
     std::fprintf(stderr, "gpu_conv_bench: --math: %s\n", math.status().ToString().c_str());
     return 2;
@@ -196,7 +197,7 @@ int Main() {
   std::printf("device: %s, FP32 peak %.1f TFLOP/s (SMs x lanes x 2 x boost clock); %s; "
               "cuDNN math: %s; workspace cap %d MiB\n",
               DeviceDescription().c_str(), peak, (*cudnn)->Version().c_str(),
-              bench::GemmMathName(*math), absl::GetFlag(FLAGS_workspace_mib));
+              bench::GemmMathLabel(*math).c_str(), absl::GetFlag(FLAGS_workspace_mib));
   std::printf("times in ms (median); ratio = cuDNN time / our best time (>1: ours faster); "
               "diff = max |ours - cuDNN| / max |cuDNN|\n\n");
   std::printf("| layer | batch | GFLOP | direct | im2col | wino_f23 | wino_f43 | ours best | "
@@ -269,7 +270,7 @@ int Main() {
     std::printf("not measured (over --max_seconds): %zu rows, first %s\n", unmeasured.size(),
                 unmeasured.front().c_str());
   }
-  std::printf("geomean vs cuDNN %s: %.3fx\n", bench::GemmMathName(*math), bench::GeometricMean(ratios));
+  std::printf("geomean vs cuDNN %s: %.3fx\n", bench::GemmMathLabel(*math).c_str(), bench::GeometricMean(ratios));
   cudaStreamDestroy(stream);
   return failures == 0 ? 0 : 1;
 }

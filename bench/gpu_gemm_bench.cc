@@ -7,10 +7,12 @@
 // Method: random matrices on the device; both sides write C = A x B (no
 // epilogue) and are timed by gpu_timing.h (CUDA events, median of
 // repetitions); cuBLAS runs cublasSgemmStridedBatched with
-// CUBLAS_DEFAULT_MATH (FP32, no TF32) unless --math=tf32, which runs both
-// sides on TF32 tensor cores (ours: GemmMath::kTf32).
+// CUBLAS_DEFAULT_MATH (FP32, no TF32) unless --math=tf32 or fp16, which run
+// both sides on tensor cores with FP32 accumulation (ours: GemmMath::kTf32 /
+// kFp16; cuBLAS: CUBLAS_TF32_TENSOR_OP_MATH / cublasGemmStridedBatchedEx
+// with CUBLAS_COMPUTE_32F_FAST_16F).
 //
-//   gpu_gemm_bench [--math=fp32|tf32]
+//   gpu_gemm_bench [--math=fp32|tf32|fp16]
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -27,7 +29,7 @@
 #include "kernels/cuda/peers/cublas_gemm.h"
 #include "kernels/cuda/sgemm_launch.h"
 
-ABSL_FLAG(std::string, math, "fp32", "cuBLAS's math: fp32 (no TF32) or tf32 (tensor ops).");
+ABSL_FLAG(std::string, math, "fp32", "Both sides' math: fp32 (no TF32), tf32 or fp16 (tensor cores).");
 ABSL_FLAG(int, im2col_batch, 32, "Images per im2col product.");
 
 namespace convd::cuda {
@@ -82,7 +84,7 @@ int Main() {
     std::fprintf(stderr, "gpu_gemm_bench: cuBLAS: %s\n", cublas.status().ToString().c_str());
     return 1;
   }
-  const absl::StatusOr<GemmMath> parsed_math = bench::GemmMathFromName(absl::GetFlag(FLAGS_math));
+  const absl::StatusOr<GemmMath> parsed_math = bench::GemmMathFromFlag(absl::GetFlag(FLAGS_math));
   if (!parsed_math.ok()) {
     std::fprintf(stderr, "gpu_gemm_bench: --math: %s\n", parsed_math.status().ToString().c_str());
     return 2;
@@ -90,7 +92,7 @@ int Main() {
   const GemmMath math = *parsed_math;
   const double peak = bench::Fp32PeakTflops(0);
   std::printf("device: %s, FP32 peak %.1f TFLOP/s; %s, math %s\n", DeviceDescription().c_str(),
-              peak, (*cublas)->Version().c_str(), bench::GemmMathName(math));
+              peak, (*cublas)->Version().c_str(), bench::GemmMathLabel(math).c_str());
   std::printf("| problem | m x n x k (batch) | ours ms | ours TFLOP/s | %% peak | cuBLAS ms | "
               "cuBLAS TFLOP/s | ours / cuBLAS speed | diff |\n|---|---|---|---|---|---|---|---|---|\n");
   const bench::GpuTimingOptions timing;
@@ -130,7 +132,7 @@ int Main() {
                 bench::MaxRelativeDifference(*ours_host, *peer_host, ours_host->size()));
     std::fflush(stdout);
   }
-  std::printf("\ngeomean ours vs cuBLAS %s: %.3fx\n", bench::GemmMathName(math),
+  std::printf("\ngeomean ours vs cuBLAS %s: %.3fx\n", bench::GemmMathLabel(math).c_str(),
               bench::GeometricMean(ratios));
   cudaStreamDestroy(stream);
   return failures == 0 ? 0 : 1;

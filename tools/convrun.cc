@@ -41,7 +41,7 @@ ABSL_FLAG(int, threads, 0, "Worker threads (0: one per core).");
 ABSL_FLAG(bool, plan, false, "Also print the execution plan (one line per layer).");
 ABSL_FLAG(std::string, device, "cpu", "cpu, or cuda (the GPU backend).");
 ABSL_FLAG(std::string, gpu_math, "",
-          "With --device=cuda: fp32 or tf32 (tensor cores) for the matrix products. "
+          "With --device=cuda: fp32, or tf32 or fp16 (tensor cores) for the matrix products. "
           "Default: the model config's algorithm_policy.gpu_math.");
 ABSL_FLAG(bool, throughput, false,
           "Print the median wall-clock time per forward pass and images/s as JSON.");
@@ -105,12 +105,13 @@ int Main(const std::string& model_dir) {
     gpu_options.autotune = absl::GetFlag(FLAGS_algo) == "autotune";
     gpu_options.autotune_batch = batch;
     gpu_options.math = ConfiguredGemmMath(model->config.algorithm_policy());
-    if (const std::string math = absl::GetFlag(FLAGS_gpu_math); math == "tf32") {
-      gpu_options.math = cuda::GemmMath::kTf32;
-    } else if (math == "fp32") {
-      gpu_options.math = cuda::GemmMath::kFp32;
-    } else if (!math.empty()) {
-      return Fail(absl::InvalidArgumentError("--gpu_math must be fp32 or tf32; got '" + math + "'"));
+    if (const std::string math = absl::GetFlag(FLAGS_gpu_math); !math.empty()) {
+      const std::optional<cuda::GemmMath> parsed = cuda::GemmMathFromName(math);
+      if (!parsed.has_value()) {
+        return Fail(absl::InvalidArgumentError(
+            absl::StrCat("--gpu_math must be ", cuda::kGemmMathChoices, "; got '", math, "'")));
+      }
+      gpu_options.math = *parsed;
     }
     auto gpu = CudaExecutor::Create(model->plan, gpu_options);
     if (!gpu.ok()) return Fail(gpu.status());

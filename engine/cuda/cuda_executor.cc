@@ -8,6 +8,7 @@
 #include <limits>
 #include <optional>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/cuda/cuda_layers.h"
@@ -158,10 +159,13 @@ absl::Status CudaExecutor::AutotuneConvolutions() {
     if (layer.kind != LayerKind::kConvolution || state.on_cpu[i]) continue;
     const ConvParams params = ConvParamsFor(graph, layer, batch);
     const cuda::DeviceConvShape shape = cuda::ToDeviceConv(params);
-    // TF32 changes which algorithm is fastest: a decision per math.
+    // Tensor cores change which algorithm is fastest: a decision per math
+    // (FP32's keys carry no suffix, as before the other maths existed).
     const AutotuneCache::Key key{
         device_name, driver,
-        absl::StrCat(params.ToString(), options_.math == cuda::GemmMath::kTf32 ? " tf32" : ""),
+        options_.math == cuda::GemmMath::kFp32
+            ? params.ToString()
+            : absl::StrCat(params.ToString(), " ", cuda::GemmMathName(options_.math)),
         batch};
     if (options_.autotune_cache != nullptr) {
       if (std::optional<std::string> cached = options_.autotune_cache->Find(key)) {
@@ -420,7 +424,11 @@ std::string CudaExecutor::PlanString() const {
   const Graph& graph = plan_->graph;
   std::string out = absl::StrCat("gpu: ", cuda::DeviceDescription(), "\n");
   absl::StrAppend(&out, "matrix products: ",
-                  options_.math == cuda::GemmMath::kTf32 ? "TF32 tensor cores" : "FP32", "\n");
+                  options_.math == cuda::GemmMath::kFp32
+                      ? "FP32"
+                      : absl::StrCat(absl::AsciiStrToUpper(cuda::GemmMathName(options_.math)),
+                                     " tensor cores"),
+                  "\n");
   absl::StrAppend(&out, "cuda graphs: ",
                   graphs_possible_ ? "one per batch size, from its second run without stats"
                   : options_.cuda_graphs ? "off (a layer runs on the CPU)"

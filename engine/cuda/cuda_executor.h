@@ -58,14 +58,20 @@ struct CudaExecutorOptions {
   // the CPU: the host waits mid-pass).
   bool cuda_graphs = true;
   // The arithmetic of the matrix products (model config
-  // algorithm_policy.gpu_math): FP32, or TF32 tensor cores.
+  // algorithm_policy.gpu_math): FP32, or TF32 or FP16 tensor cores.
   cuda::GemmMath math = cuda::GemmMath::kFp32;
 };
 
 // The math a model config asks of the GPU (algorithm_policy.gpu_math).
 inline cuda::GemmMath ConfiguredGemmMath(const inference::AlgorithmPolicyConfig& policy) {
-  return policy.gpu_math() == inference::AlgorithmPolicyConfig::TF32 ? cuda::GemmMath::kTf32
-                                                                     : cuda::GemmMath::kFp32;
+  switch (policy.gpu_math()) {
+    case inference::AlgorithmPolicyConfig::TF32:
+      return cuda::GemmMath::kTf32;
+    case inference::AlgorithmPolicyConfig::FP16:
+      return cuda::GemmMath::kFp16;
+    default:
+      return cuda::GemmMath::kFp32;
+  }
 }
 
 class CudaExecutor {

@@ -13,6 +13,14 @@
 // memory, and each of the 8 warps computes a 64x32 quadrant of the block as
 // 4x4 mma.sync.m16n8k8 tiles (FP32 accumulate). Shared rows are padded by 8
 // floats so that the fragment loads (lane = 4 * row + k) hit 32 banks.
+//
+// GemmMath::kFp16 is the same with operands rounded to FP16 (cvt.rn) and
+// mma.sync.m16n8k8 on f16 pairs: each lane reads K rows 2t and 2t+1, so the
+// rows are padded by 4 floats instead (row stride = 8 banks per pair step).
+// The shared tiles stay FP32 (holding FP16-representable values) so that
+// the loaders and the double buffering are the FP32 kernel's.
+#include <cuda_fp16.h>
+
 #include "kernels/cuda/epilogue.cuh"
 #include "kernels/cuda/sgemm_launch.h"
 
@@ -21,7 +29,10 @@ namespace {
 
 constexpr int kBlockM = 128, kBlockN = 128, kBlockK = 8;
 constexpr int kThreads = 256;
-constexpr int kPad = 8;  // floats after each shared row (see above)
+
+// Floats after each shared row, per math (see above).
+template <GemmMath kMath>
+constexpr int kSharedPad = kMath == GemmMath::kFp16 ? 4 : 8;
 
 // x rounded to TF32 (10 mantissa bits, to nearest, ties away), as bits.
 __device__ __forceinline__ float RoundToTf32(float x) {
@@ -43,12 +54,34 @@ __device__ __forceinline__ void MmaTf32(float (&d)[4], const float (&a)[4], cons
         "r"(__float_as_uint(a[3])), "r"(__float_as_uint(b[0])), "r"(__float_as_uint(b[1])));
 }
 
-template <bool kVectorA, bool kVectorB, bool kTensorCores>
+// x rounded to FP16 (to nearest even; beyond +-65504 it is infinite).
+__device__ __forceinline__ float RoundToFp16(float x) { return __half2float(__float2half_rn(x)); }
+
+// Two FP16-representable floats as one f16x2 register, `low` in bits 0-15.
+__device__ __forceinline__ uint32_t PackHalves(float low, float high) {
+  const __half2 pair = __floats2half2_rn(low, high);
+  return *reinterpret_cast<const uint32_t*>(&pair);
+}
+
+// d += a x b on one 16x8x8 tile of FP16 operands, FP32 accumulation
+// (g = lane / 4, t = lane % 4): a {A[g][2t..2t+1], A[g+8][2t..2t+1]},
+// b {B[2t..2t+1][g]}, d as MmaTf32's.
+__device__ __forceinline__ void MmaFp16(float (&d)[4], const uint32_t (&a)[2], uint32_t b) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 "
+      "{%0, %1, %2, %3}, {%4, %5}, {%6}, {%0, %1, %2, %3};"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(b));
+}
+
+template <bool kVectorA, bool kVectorB, GemmMath kMath>
 __global__ __launch_bounds__(kThreads) void SgemmKernel(GemmShape shape,
                                                        const float* __restrict__ a,
                                                        const float* __restrict__ b,
                                                        float* __restrict__ c,
                                                        GemmEpilogue epilogue) {
+  constexpr bool kTensorCores = kMath != GemmMath::kFp32;
+  constexpr int kPad = kSharedPad<kMath>;
   __shared__ __align__(16) float a_tile[2][kBlockK][kBlockM + kPad];  // A transposed: [k][m]
   __shared__ __align__(16) float b_tile[2][kBlockK][kBlockN + kPad];
   const int m = shape.m, n = shape.n, k = shape.k;
@@ -94,9 +127,12 @@ __global__ __launch_bounds__(kThreads) void SgemmKernel(GemmShape shape,
     }
   };
   auto store = [&](int buffer) {
-    if constexpr (kTensorCores) {
+    if constexpr (kMath == GemmMath::kTf32) {
 #pragma unroll
       for (int i = 0; i < 4; ++i) a_next[i] = RoundToTf32(a_next[i]), b_next[i] = RoundToTf32(b_next[i]);
+    } else if constexpr (kMath == GemmMath::kFp16) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) a_next[i] = RoundToFp16(a_next[i]), b_next[i] = RoundToFp16(b_next[i]);
     }
 #pragma unroll
     for (int i = 0; i < 4; ++i) a_tile[buffer][a_k + i][a_row] = a_next[i];
@@ -117,7 +153,26 @@ __global__ __launch_bounds__(kThreads) void SgemmKernel(GemmShape shape,
   for (int k0 = 0; k0 < k; k0 += kBlockK) {
     const bool more = k0 + kBlockK < k;
     if (more) fetch(k0 + kBlockK);
-    if constexpr (kTensorCores) {
+    if constexpr (kMath == GemmMath::kFp16) {
+      uint32_t b_fragment[4];
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int n0 = warp_n + j * 8 + g;
+        b_fragment[j] = PackHalves(b_tile[buffer][2 * t][n0], b_tile[buffer][2 * t + 1][n0]);
+      }
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int m0 = warp_m + i * 16 + g;
+        const uint32_t a_fragment[2] = {
+            PackHalves(a_tile[buffer][2 * t][m0], a_tile[buffer][2 * t + 1][m0]),
+            PackHalves(a_tile[buffer][2 * t][m0 + 8], a_tile[buffer][2 * t + 1][m0 + 8])};
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          MmaFp16(reinterpret_cast<float(&)[4]>(accumulator[i * 2 + j / 2][(j % 2) * 4]),
+                  a_fragment, b_fragment[j]);
+        }
+      }
+    } else if constexpr (kMath == GemmMath::kTf32) {
       float b_fragment[4][2];
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
@@ -184,19 +239,18 @@ bool Aligned(const void* p, int64_t leading, int64_t stride) {
   return reinterpret_cast<uintptr_t>(p) % 16 == 0 && leading % 4 == 0 && stride % 4 == 0;
 }
 
-template <bool kTensorCores>
+template <GemmMath kMath>
 void Launch(const dim3& grid, bool vector_a, bool vector_b, const GemmShape& shape,
             const float* a, const float* b, float* c, const GemmEpilogue& epilogue,
             cudaStream_t stream) {
   if (vector_a && vector_b) {
-    SgemmKernel<true, true, kTensorCores><<<grid, kThreads, 0, stream>>>(shape, a, b, c, epilogue);
+    SgemmKernel<true, true, kMath><<<grid, kThreads, 0, stream>>>(shape, a, b, c, epilogue);
   } else if (vector_a) {
-    SgemmKernel<true, false, kTensorCores><<<grid, kThreads, 0, stream>>>(shape, a, b, c, epilogue);
+    SgemmKernel<true, false, kMath><<<grid, kThreads, 0, stream>>>(shape, a, b, c, epilogue);
   } else if (vector_b) {
-    SgemmKernel<false, true, kTensorCores><<<grid, kThreads, 0, stream>>>(shape, a, b, c, epilogue);
+    SgemmKernel<false, true, kMath><<<grid, kThreads, 0, stream>>>(shape, a, b, c, epilogue);
   } else {
-    SgemmKernel<false, false, kTensorCores><<<grid, kThreads, 0, stream>>>(shape, a, b, c,
-                                                                          epilogue);
+    SgemmKernel<false, false, kMath><<<grid, kThreads, 0, stream>>>(shape, a, b, c, epilogue);
   }
 }
 
@@ -216,10 +270,18 @@ cudaError_t LaunchSgemm(const GemmShape& shape, const float* a, const float* b, 
   if (grid.y > 65535) return cudaErrorInvalidValue;
   const bool vector_a = Aligned(a, shape.lda, shape.stride_a);
   const bool vector_b = Aligned(b, shape.ldb, shape.stride_b);
-  if (math == GemmMath::kTf32) {
-    Launch<true>(grid, vector_a, vector_b, shape, a, b, c, epilogue, stream);
-  } else {
-    Launch<false>(grid, vector_a, vector_b, shape, a, b, c, epilogue, stream);
+  switch (math) {
+    case GemmMath::kFp32:
+      Launch<GemmMath::kFp32>(grid, vector_a, vector_b, shape, a, b, c, epilogue, stream);
+      break;
+    case GemmMath::kTf32:
+      Launch<GemmMath::kTf32>(grid, vector_a, vector_b, shape, a, b, c, epilogue, stream);
+      break;
+    case GemmMath::kFp16:
+      Launch<GemmMath::kFp16>(grid, vector_a, vector_b, shape, a, b, c, epilogue, stream);
+      break;
+    default:
+      return cudaErrorInvalidValue;
   }
   return cudaGetLastError();
 }

@@ -15,6 +15,8 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <optional>
+#include <string_view>
 
 #include "kernels/cuda/device_activation.h"
 
@@ -28,9 +30,34 @@ struct GemmEpilogue {
 };
 
 // The arithmetic of the products: FP32 FMA (the default, as accurate as the
-// CPU), or TF32 tensor cores (inputs rounded to 10 mantissa bits, FP32
-// accumulation: about 1e-3 relative error, several times the throughput).
-enum class GemmMath { kFp32, kTf32 };
+// CPU), or tensor cores with FP32 accumulation on inputs rounded to TF32
+// (10 mantissa bits, FP32's range) or to FP16 (10 mantissa bits, values
+// beyond +-65504 become infinite): about 1e-3 relative error, several
+// times the throughput.
+enum class GemmMath { kFp32, kTf32, kFp16 };
+
+// "fp32", "tf32", "fp16": the names in flags, plans and cache keys.
+constexpr const char* GemmMathName(GemmMath math) {
+  switch (math) {
+    case GemmMath::kTf32:
+      return "tf32";
+    case GemmMath::kFp16:
+      return "fp16";
+    default:
+      return "fp32";
+  }
+}
+
+// For messages about a name that GemmMathFromName refused.
+inline constexpr char kGemmMathChoices[] = "fp32, tf32 or fp16";
+
+// The math GemmMathName calls `name`; nullopt for any other name.
+inline std::optional<GemmMath> GemmMathFromName(std::string_view name) {
+  for (GemmMath math : {GemmMath::kFp32, GemmMath::kTf32, GemmMath::kFp16}) {
+    if (name == GemmMathName(math)) return math;
+  }
+  return std::nullopt;
+}
 
 struct GemmShape {
   int m = 0, n = 0, k = 0;

@@ -1,6 +1,7 @@
 // Our SGEMM against a float64 GEMM on fresh random matrices over odd shapes,
 // unaligned leading dimensions (scalar loads), batches with shared A, and
 // every epilogue. Skips cleanly without a GPU.
+#include <cctype>
 #include <cstring>
 #include <vector>
 
@@ -55,21 +56,33 @@ float RoundToTf32(float x) {
   return x;
 }
 
-std::vector<float> RoundedToTf32(std::vector<float> values) {
-  for (float& v : values) v = RoundToTf32(v);
+// x rounded to FP16 as cvt.rn.f16.f32 does (to nearest even, subnormals
+// kept), by the host compiler's own _Float16: independent of the kernel.
+float RoundToFp16(float x) { return static_cast<float>(static_cast<_Float16>(x)); }
+
+// The inputs as the math's tensor cores see them.
+std::vector<float> RoundedFor(GemmMath math, std::vector<float> values) {
+  if (math == GemmMath::kTf32) {
+    for (float& v : values) v = RoundToTf32(v);
+  } else if (math == GemmMath::kFp16) {
+    for (float& v : values) v = RoundToFp16(v);
+  }
   return values;
 }
 
-// Both maths over the same cases. TF32 is held to the FP32 bound against a
-// float64 reference computed on TF32-rounded inputs: that checks the
-// tensor-core fragments exactly, and that the inputs are rounded as
-// cvt.rna rounds them (rounding left out, or done differently, costs ~1e-4).
+// Every math over the same cases. The tensor-core maths are held to the FP32
+// bound against a float64 reference computed on inputs rounded as they
+// round them (TF32 as cvt.rna, FP16 as cvt.rn): products of such inputs are
+// exact in FP32, so that checks the mma fragments exactly, and the rounding
+// (left out, or done differently, it costs ~1e-4).
 class CudaSgemmMathTest : public ::testing::TestWithParam<GemmMath> {};
 
 INSTANTIATE_TEST_SUITE_P(Maths, CudaSgemmMathTest,
-                         ::testing::Values(GemmMath::kFp32, GemmMath::kTf32),
+                         ::testing::Values(GemmMath::kFp32, GemmMath::kTf32, GemmMath::kFp16),
                          [](const auto& info) {
-                           return info.param == GemmMath::kFp32 ? "Fp32" : "Tf32";
+                           std::string name = GemmMathName(info.param);
+                           name[0] = static_cast<char>(std::toupper(name[0]));
+                           return name;  // Fp32, Tf32, Fp16
                          });
 
 TEST_P(CudaSgemmMathTest, MatchesFloat64OverShapesLayoutsAndEpilogues) {
@@ -115,15 +128,15 @@ TEST_P(CudaSgemmMathTest, MatchesFloat64OverShapesLayoutsAndEpilogues) {
                 cudaSuccess);
       auto output = device_c->ToHost();
       ASSERT_TRUE(output.ok()) << output.status();
-      const bool tf32 = math == GemmMath::kTf32;
       const std::vector<double> expected =
-          ReferenceGemm(c, tf32 ? RoundedToTf32(a) : a, lda, stride_a, tf32 ? RoundedToTf32(b) : b,
-                        ldb, stride_b, bias, per_row, residual, activation);
+          ReferenceGemm(c, RoundedFor(math, a), lda, stride_a, RoundedFor(math, b), ldb, stride_b,
+                        bias, per_row, residual, activation);
       EXPECT_LE(testing::MaxRelativeError(output->data(), expected), 1e-5)
           << "m " << c.m << " n " << c.n << " k " << c.k << " lda " << lda << " ldb " << ldb
-          << " batch " << c.batch << " epilogue " << epilogue_case << (tf32 ? " tf32" : "");
-      if (tf32 && c.k >= 300 && epilogue_case == 0) {
-        // And it is TF32: against the unrounded inputs the error is far
+          << " batch " << c.batch << " epilogue " << epilogue_case << " "
+          << GemmMathName(math);
+      if (math != GemmMath::kFp32 && c.k >= 300 && epilogue_case == 0) {
+        // And it rounds: against the unrounded inputs the error is far
         // above FP32's (a kernel that ignored the option would pass above).
         const std::vector<double> exact = ReferenceGemm(c, a, lda, stride_a, b, ldb, stride_b,
                                                         bias, per_row, residual, activation);
@@ -132,6 +145,33 @@ TEST_P(CudaSgemmMathTest, MatchesFloat64OverShapesLayoutsAndEpilogues) {
       }
     }
   }
+}
+
+TEST(CudaSgemmTest, Fp16RoundsToHalfPrecisionNotTf32) {
+  // TF32 and FP16 keep the same 10 mantissa bits, so inputs in [-1, 1] do
+  // not tell them apart; inputs around 1e-6 do: FP16 holds them as
+  // subnormals (steps of 6e-8), TF32 to 3 decimal digits.
+  if (!DeviceAvailable()) GTEST_SKIP() << DeviceDescription();
+  const Case c{48, 40, 72};
+  std::vector<float> a = testing::RandomVector(c.m * c.k);
+  std::vector<float> b = testing::RandomVector(c.k * c.n);
+  for (float& v : a) v *= 1e-6f;
+  auto device_a = DeviceBuffer::FromHost(a);
+  auto device_b = DeviceBuffer::FromHost(b);
+  auto device_c = DeviceBuffer::Allocate(c.m * c.n);
+  ASSERT_TRUE(device_a.ok() && device_b.ok() && device_c.ok());
+  const GemmShape shape{c.m, c.n, c.k, c.k, c.n, c.n, 0, 0, 0, 1};
+  ASSERT_EQ(LaunchSgemm(shape, device_a->data(), device_b->data(), device_c->data(), {}, nullptr,
+                        GemmMath::kFp16),
+            cudaSuccess);
+  auto output = device_c->ToHost();
+  ASSERT_TRUE(output.ok()) << output.status();
+  auto reference = [&](GemmMath rounding) {
+    return ReferenceGemm(c, RoundedFor(rounding, a), c.k, 0, RoundedFor(rounding, b), c.n, 0, {},
+                         true, {}, ActivationFunction{});
+  };
+  EXPECT_LE(testing::MaxRelativeError(output->data(), reference(GemmMath::kFp16)), 1e-5);
+  EXPECT_GT(testing::MaxRelativeError(output->data(), reference(GemmMath::kTf32)), 1e-3);
 }
 
 TEST(CudaSgemmTest, FullyConnectedLayersAreOneGemmOnPretransposedWeights) {

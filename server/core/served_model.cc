@@ -44,11 +44,19 @@ BatchingPolicy PolicyFor(const inference::ModelConfig& config) {
 absl::StatusOr<std::unique_ptr<ServedModel>> ServedModel::Create(LoadedModel model,
                                                                  ThreadPool* thread_pool,
                                                                  const GpuBackend* gpu) {
-  for (const inference::ModelInstanceGroup& group : model.config.instance_group()) {
+  // Each group's kind as Triton resolves it: KIND_AUTO (and KIND_MODEL) is
+  // the GPU on a server that runs on one, else the CPU; KIND_CPU stays on
+  // the CPU even then. The served config names the kind that runs.
+  for (inference::ModelInstanceGroup& group : *model.config.mutable_instance_group()) {
     if (group.kind() == inference::ModelInstanceGroup::KIND_GPU && gpu == nullptr) {
       return absl::UnimplementedError(absl::StrCat(
           "model '", model.config.name(), "': instance_group kind KIND_GPU, but this server "
           "runs on the CPU; use KIND_CPU or KIND_AUTO"));
+    }
+    if (group.kind() == inference::ModelInstanceGroup::KIND_AUTO ||
+        group.kind() == inference::ModelInstanceGroup::KIND_MODEL) {
+      group.set_kind(gpu != nullptr ? inference::ModelInstanceGroup::KIND_GPU
+                                    : inference::ModelInstanceGroup::KIND_CPU);
     }
   }
   std::unique_ptr<ServedModel> served(new ServedModel(std::move(model)));
@@ -74,19 +82,21 @@ absl::StatusOr<std::unique_ptr<ServedModel>> ServedModel::Create(LoadedModel mod
   }
   options.observer = &served->statistics_;
   std::vector<std::unique_ptr<InstanceRunner>> runners;
-  for (int i = 0; i < instances; ++i) {
-    if (gpu != nullptr) {
-      // Out of device memory or a failed upload: the model is not ready,
-      // with the reason; the server keeps serving the others.
-      auto runner = gpu->create_runner(served->model_.plan, config);
-      if (!runner.ok()) {
-        return absl::Status(runner.status().code(),
-                            absl::StrCat("model '", config.name(), "' on the GPU: ",
-                                         runner.status().message()));
+  for (const inference::ModelInstanceGroup& group : config.instance_group()) {
+    for (int i = 0; i < group.count(); ++i) {
+      if (group.kind() == inference::ModelInstanceGroup::KIND_GPU) {
+        // Out of device memory or a failed upload: the model is not ready,
+        // with the reason; the server keeps serving the others.
+        auto runner = gpu->create_runner(served->model_.plan, config);
+        if (!runner.ok()) {
+          return absl::Status(runner.status().code(),
+                              absl::StrCat("model '", config.name(), "' on the GPU: ",
+                                           runner.status().message()));
+        }
+        runners.push_back(std::move(*runner));
+      } else {
+        runners.push_back(std::make_unique<CpuInstanceRunner>(served->model_.plan, thread_pool));
       }
-      runners.push_back(std::move(*runner));
-    } else {
-      runners.push_back(std::make_unique<CpuInstanceRunner>(served->model_.plan, thread_pool));
     }
   }
   served->scheduler_ = std::make_unique<Scheduler>(std::move(options), std::move(runners));

@@ -22,9 +22,12 @@ namespace convd {
 
 class ServedModel {
  public:
-  // `thread_pool` (shared by all instances) must outlive the model. With
-  // `gpu` (the registered GPU backend, server/core/gpu_backend.h) every
-  // instance runs on the GPU; otherwise on the CPU.
+  // `thread_pool` (shared by all instances) must outlive the model. `gpu`
+  // is the GPU backend when the server runs on the GPU
+  // (server/core/gpu_backend.h), else null. Each instance_group runs where
+  // its kind says: KIND_GPU on the GPU (UNIMPLEMENTED without one), KIND_CPU
+  // on the CPU, KIND_AUTO and KIND_MODEL on the GPU when there is one; the
+  // served config() holds the resolved kinds.
   static absl::StatusOr<std::unique_ptr<ServedModel>> Create(LoadedModel model,
                                                              ThreadPool* thread_pool,
                                                              const GpuBackend* gpu = nullptr);

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "engine/cuda/cuda_executor.h"
 #include "engine/executor.h"
 #include "engine/model_loader.h"
@@ -225,18 +226,29 @@ TEST(GpuForwardTest, FashionMnistPredictionsEqualPytorchsOnTheGpu) {
   EXPECT_EQ(result.correct, 9113);  // 91.13%, as on the CPU
 }
 
-TEST(GpuForwardTest, Tf32CostsLittleAccuracy) {
+// The tensor-core maths (model config algorithm_policy.gpu_math).
+class GpuReducedPrecisionTest : public ::testing::TestWithParam<cuda::GemmMath> {};
+
+INSTANTIATE_TEST_SUITE_P(Maths, GpuReducedPrecisionTest,
+                         ::testing::Values(cuda::GemmMath::kTf32, cuda::GemmMath::kFp16),
+                         [](const auto& info) {
+                           return absl::AsciiStrToUpper(cuda::GemmMathName(info.param));
+                         });
+
+TEST_P(GpuReducedPrecisionTest, CostsLittleAccuracy) {
   if (!cuda::DeviceAvailable()) GTEST_SKIP() << cuda::DeviceDescription();
-  // The cost of TF32 tensor cores, printed for bench/RESULTS.md: error of
-  // whole networks against the CPU's FP32, and the Fashion-MNIST LeNet-5.
-  CudaExecutorOptions tf32;
-  tf32.math = cuda::GemmMath::kTf32;
+  // The accuracy cost, printed for bench/RESULTS.md: error of whole networks
+  // against the CPU's FP32, and the Fashion-MNIST LeNet-5.
+  const std::string math_name = cuda::GemmMathName(GetParam());
+  CudaExecutorOptions options;
+  options.math = GetParam();
   for (const char* model_dir : {"models/lenet5", "models/alexnet", "models/alexnet_original"}) {
     auto model = LoadModel(model_dir, LoadOptions{});
     ASSERT_TRUE(model.ok()) << model.status();
-    auto gpu = CudaExecutor::Create(model->plan, tf32);
+    auto gpu = CudaExecutor::Create(model->plan, options);
     ASSERT_TRUE(gpu.ok()) << gpu.status();
-    EXPECT_NE((*gpu)->PlanString().find("TF32 tensor cores"), std::string::npos);
+    EXPECT_NE((*gpu)->PlanString().find(absl::AsciiStrToUpper(math_name) + " tensor cores"),
+              std::string::npos);
     Executor cpu(model->plan, ThreadPool::Default());
     const int batch = 8;
     const std::vector<float> input = testing::RandomVector(
@@ -245,15 +257,16 @@ TEST(GpuForwardTest, Tf32CostsLittleAccuracy) {
     ASSERT_TRUE(cpu.Run(input.data(), batch, expected).ok());
     ASSERT_TRUE((*gpu)->Run(input.data(), batch, actual).ok());
     const double difference = RelativeDifference(actual, expected);
-    std::printf("tf32 %s: max |gpu - cpu| / max |cpu| = %.2e\n", model_dir, difference);
+    std::printf("%s %s: max |gpu - cpu| / max |cpu| = %.2e\n", math_name.c_str(), model_dir,
+                difference);
     EXPECT_LE(difference, 2e-2) << model_dir;
-    EXPECT_GT(difference, 1e-6) << model_dir << ": no rounding at all; is TF32 on?";
+    EXPECT_GT(difference, 1e-6) << model_dir << ": no rounding at all; is " << math_name << " on?";
   }
   FashionMnistResult result;
-  ASSERT_NO_FATAL_FAILURE(ClassifyFashionMnist(tf32, &result));
-  std::printf("tf32 Fashion-MNIST LeNet-5: %d / 10000 equal PyTorch's FP32 predictions, "
+  ASSERT_NO_FATAL_FAILURE(ClassifyFashionMnist(options, &result));
+  std::printf("%s Fashion-MNIST LeNet-5: %d / 10000 equal PyTorch's FP32 predictions, "
               "accuracy %.2f%% (FP32: 91.13%%)\n",
-              result.agree_with_pytorch, result.correct / 100.0);
+              math_name.c_str(), result.agree_with_pytorch, result.correct / 100.0);
   EXPECT_GE(result.agree_with_pytorch, 9950);
   EXPECT_NEAR(result.correct, 9113, 30);
 }

@@ -27,7 +27,9 @@ class Cublas {
   ~Cublas();
 
   // Enqueues the product (cublasSgemmStridedBatched). kFp32 keeps cuBLAS on
-  // FP32 FMA (CUBLAS_DEFAULT_MATH, no TF32); kTf32 allows TF32.
+  // FP32 FMA (CUBLAS_DEFAULT_MATH, no TF32); kTf32 allows TF32; kFp16 runs
+  // cublasGemmStridedBatchedEx(_64) with CUBLAS_COMPUTE_32F_FAST_16F (FP32 data
+  // rounded to FP16 for the tensor cores, FP32 accumulation).
   absl::Status Sgemm(const GemmShape& shape, const float* a, const float* b, float* c,
                      GemmMath math);
 

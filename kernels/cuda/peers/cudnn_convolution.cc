@@ -137,8 +137,9 @@ absl::StatusOr<std::unique_ptr<CudnnConvolution>> Cudnn::Convolution(
                                            CUDNN_DATA_FLOAT));
   CONVD_CUDNN_RETURN_IF_ERROR(api, cudnnSetConvolutionGroupCount(conv_desc, shape.groups));
   CONVD_CUDNN_RETURN_IF_ERROR(
-      api, cudnnSetConvolutionMathType(
-               conv_desc, math == GemmMath::kFp32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH));
+      api, cudnnSetConvolutionMathType(conv_desc, math == GemmMath::kFp32   ? CUDNN_FMA_MATH
+                                                  : math == GemmMath::kTf32 ? CUDNN_TENSOR_OP_MATH
+                                                  : CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION));
   int n = 0, k = 0, p = 0, q = 0;
   CONVD_CUDNN_RETURN_IF_ERROR(
       api, cudnnGetConvolution2dForwardOutputDim(conv_desc, x_desc, w_desc, &n, &k, &p, &q));

@@ -29,7 +29,9 @@ namespace convd::cuda {
 
 // The peers run in the math our kernels run in (sgemm_launch.h): kFp32 is
 // FP32 FMA only (CUDNN_FMA_MATH, CUBLAS_DEFAULT_MATH: no TF32), kTf32 allows
-// TF32 tensor cores (CUDNN_TENSOR_OP_MATH, CUBLAS_TF32_TENSOR_OP_MATH).
+// TF32 tensor cores (CUDNN_TENSOR_OP_MATH, CUBLAS_TF32_TENSOR_OP_MATH),
+// kFp16 also allows rounding the FP32 data to FP16 for them
+// (CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION, CUBLAS_COMPUTE_32F_FAST_16F).
 struct CudnnAlgorithmTime {
   int algorithm = 0;           // cudnnConvolutionFwdAlgo_t
   std::string name;            // "IMPLICIT_PRECOMP_GEMM", "WINOGRAD_NONFUSED", ...
