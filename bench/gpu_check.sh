@@ -7,12 +7,15 @@
 #   tests     the GPU tests (kernels vs the float64 reference, vs cuDNN and
 #             cuBLAS; whole networks vs the CPU; Fashion-MNIST on the GPU)
 #   sanitize  compute-sanitizer memcheck and racecheck on the kernel tests
-#   gemm      bench/gpu_gemm_bench: our SGEMM vs cuBLAS, FP32 and TF32
+#   gemm      bench/gpu_gemm_bench: our SGEMM vs cuBLAS, FP32, TF32 and FP16
 #   conv      bench/gpu_conv_bench: our convolutions vs cuDNN, per layer
 #   e2e       bench/e2e_vs_pytorch.py: whole networks vs PyTorch + cuDNN
 #   served    bench/served_vs_engine.sh on the GPU: through gRPC vs the engine
-# Each stage is bounded so that all of them fit in one 10-minute call;
-# CONV_SECONDS, SERVED_DURATION and E2E_BATCHES widen them for a full run.
+#             (throughput, and one LeNet-5 request alone vs the engine)
+# Each stage is bounded (sanitize, e2e and served at 240 s, conv at 170 s),
+# so the worst case of all six is over the device tool's 10 minutes a call:
+# run `tests sanitize gemm`, then `conv e2e served`, in two calls.
+# CONV_SECONDS, SERVED_DURATION and E2E_BATCHES widen the bounded stages.
 # Logs and outputs go to $OUT (the device tool brings them back).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -132,6 +135,8 @@ bench_stage() {
 has_stage gemm && bench_stage gpu_gemm_bench gpu_gemm_bench.md geomean run_ours "$BIN/gpu_gemm_bench"
 has_stage gemm && bench_stage "gpu_gemm_bench tf32" gpu_gemm_bench_tf32.md geomean \
   run_ours "$BIN/gpu_gemm_bench" --math=tf32
+has_stage gemm && bench_stage "gpu_gemm_bench fp16" gpu_gemm_bench_fp16.md geomean \
+  run_ours "$BIN/gpu_gemm_bench" --math=fp16
 has_stage conv && bench_stage gpu_conv_bench gpu_conv_bench.md 'geomean vs' \
   run_ours "$BIN/gpu_conv_bench" --max_seconds="${CONV_SECONDS:-170}" \
   --csv="$OUT_DIR/gpu_conv_bench.csv"
