@@ -6,7 +6,6 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "kernels/cuda/sgemm_launch.h"
 
@@ -17,11 +16,6 @@ inline absl::StatusOr<cuda::GemmMath> GemmMathFromFlag(const std::string& name) 
   if (const std::optional<cuda::GemmMath> math = cuda::GemmMathFromName(name)) return *math;
   return absl::InvalidArgumentError(
       absl::StrCat("--math must be ", cuda::kGemmMathChoices, "; got '", name, "'"));
-}
-
-// "FP32", "TF32", "FP16", for the tables.
-inline std::string GemmMathLabel(cuda::GemmMath math) {
-  return absl::AsciiStrToUpper(cuda::GemmMathName(math));
 }
 
 }  // namespace convd::bench

@@ -40,7 +40,8 @@
 
 ABSL_FLAG(std::string, batches, "1,8,32,128", "Comma-separated batch sizes.");
 ABSL_FLAG(std::string, filter, "", "Only layers whose name contains this.");
-ABSL_FLAG(std::string, math, "fp32", "Both sides' math: fp32 (FMA only), tf32 or fp16 (tensor cores).");
+ABSL_FLAG(std::string, math, "fp32",
+          "Both sides' math: fp32 (FMA only), tf32 or fp16 (tensor cores).");
 ABSL_FLAG(int, workspace_mib, 1024, "Workspace cap for every algorithm, ours and cuDNN's.");
 ABSL_FLAG(double, direct_max_gflop, 100, "Skip our direct kernel on layers above this.");
 ABSL_FLAG(double, max_seconds, 400, "Stop measuring after this long (rows left are listed).");
@@ -197,7 +198,7 @@ int Main() {
   std::printf("device: %s, FP32 peak %.1f TFLOP/s (SMs x lanes x 2 x boost clock); %s; "
               "cuDNN math: %s; workspace cap %d MiB\n",
               DeviceDescription().c_str(), peak, (*cudnn)->Version().c_str(),
-              bench::GemmMathLabel(*math).c_str(), absl::GetFlag(FLAGS_workspace_mib));
+              cuda::GemmMathLabel(*math), absl::GetFlag(FLAGS_workspace_mib));
   std::printf("times in ms (median); ratio = cuDNN time / our best time (>1: ours faster); "
               "diff = max |ours - cuDNN| / max |cuDNN|\n\n");
   std::printf("| layer | batch | GFLOP | direct | im2col | wino_f23 | wino_f43 | ours best | "
@@ -238,7 +239,8 @@ int Main() {
                                         *theirs, *workspace, **cudnn, *math, stream);
       if (!row.ok()) {
         ++failures;
-        std::printf("| %s | %d | error: %s |\n", layer.name, batch, row.status().ToString().c_str());
+        std::printf("| %s | %d | error: %s |\n", layer.name, batch,
+                    row.status().ToString().c_str());
         continue;
       }
       const double ratio = row->peer_ms / row->best_ms;
@@ -270,7 +272,8 @@ int Main() {
     std::printf("not measured (over --max_seconds): %zu rows, first %s\n", unmeasured.size(),
                 unmeasured.front().c_str());
   }
-  std::printf("geomean vs cuDNN %s: %.3fx\n", bench::GemmMathLabel(*math).c_str(), bench::GeometricMean(ratios));
+  std::printf("geomean vs cuDNN %s: %.3fx\n", cuda::GemmMathLabel(*math),
+              bench::GeometricMean(ratios));
   cudaStreamDestroy(stream);
   return failures == 0 ? 0 : 1;
 }

@@ -29,7 +29,8 @@
 #include "kernels/cuda/peers/cublas_gemm.h"
 #include "kernels/cuda/sgemm_launch.h"
 
-ABSL_FLAG(std::string, math, "fp32", "Both sides' math: fp32 (no TF32), tf32 or fp16 (tensor cores).");
+ABSL_FLAG(std::string, math, "fp32",
+          "Both sides' math: fp32 (no TF32), tf32 or fp16 (tensor cores).");
 ABSL_FLAG(int, im2col_batch, 32, "Images per im2col product.");
 
 namespace convd::cuda {
@@ -92,9 +93,10 @@ int Main() {
   const GemmMath math = *parsed_math;
   const double peak = bench::Fp32PeakTflops(0);
   std::printf("device: %s, FP32 peak %.1f TFLOP/s; %s, math %s\n", DeviceDescription().c_str(),
-              peak, (*cublas)->Version().c_str(), bench::GemmMathLabel(math).c_str());
-  std::printf("| problem | m x n x k (batch) | ours ms | ours TFLOP/s | %% peak | cuBLAS ms | "
-              "cuBLAS TFLOP/s | ours / cuBLAS speed | diff |\n|---|---|---|---|---|---|---|---|---|\n");
+              peak, (*cublas)->Version().c_str(), cuda::GemmMathLabel(math));
+  std::printf(
+      "| problem | m x n x k (batch) | ours ms | ours TFLOP/s | %% peak | cuBLAS ms | "
+      "cuBLAS TFLOP/s | ours / cuBLAS speed | diff |\n|---|---|---|---|---|---|---|---|---|\n");
   const bench::GpuTimingOptions timing;
   std::vector<double> ratios;
   int failures = 0;
@@ -132,7 +134,7 @@ int Main() {
                 bench::MaxRelativeDifference(*ours_host, *peer_host, ours_host->size()));
     std::fflush(stdout);
   }
-  std::printf("\ngeomean ours vs cuBLAS %s: %.3fx\n", bench::GemmMathLabel(math).c_str(),
+  std::printf("\ngeomean ours vs cuBLAS %s: %.3fx\n", cuda::GemmMathLabel(math),
               bench::GeometricMean(ratios));
   cudaStreamDestroy(stream);
   return failures == 0 ? 0 : 1;

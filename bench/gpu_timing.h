@@ -24,9 +24,10 @@ struct GpuTimingOptions {
 };
 
 // Milliseconds per call of `launch` (which enqueues work on `stream` and
-// returns a cudaError_t, or an absl::Status for a peer library's call). One warm-up call sizes the repetitions: enough
-// calls each that a repetition lasts min_repetition_ms, so launch gaps do
-// not dominate small layers.
+// returns a cudaError_t, or an absl::Status for a peer library's call).
+// One warm-up call sizes the repetitions: enough calls each that a
+// repetition lasts min_repetition_ms, so launch gaps do not dominate small
+// layers.
 template <typename Launch>
 absl::StatusOr<double> MedianMilliseconds(cudaStream_t stream, const GpuTimingOptions& options,
                                           Launch launch) {

@@ -27,10 +27,13 @@ start_convd models --device="$device"
 port=$CONVD_GRPC_PORT
 echo "device: $device"
 
-engine_rate() {  # model batch -> images/s of the engine alone
-  "$convrun" "models/$1" --device "$device" --batch "$2" --repeat 21 --throughput 2>/dev/null |
-    "$python" -c 'import json,sys; print(json.load(sys.stdin)["images_per_second"])'
+# engine MODEL BATCH RUNS FIELD: FIELD (images_per_second, median_ms) of
+# convrun --throughput, the engine alone.
+engine() {
+  "$convrun" "models/$1" --device "$device" --batch "$2" --repeat "$3" --throughput 2>/dev/null |
+    "$python" -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$4"
 }
+engine_rate() { engine "$1" "$2" 21 images_per_second; }
 echo "| model | request batch | engine at request batch, images/s | served best, images/s | at concurrency | p99 ms | server mean batch | engine at that batch, images/s | served / engine at request batch | served / engine at server batch |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
 for spec in lenet5:1:1:32:x2 lenet5:8:1:16:x2 alexnet:1:1:8:x2 alexnet:8:1:4:x2; do
@@ -57,17 +60,13 @@ done
 # concurrency 1 (p50 of the round trip, client included) against the
 # engine's median forward pass at that batch (host copies included). The
 # ratio is what one request pays for being served.
-engine_ms() {  # model batch -> median ms of the engine alone
-  "$convrun" "models/$1" --device "$device" --batch "$2" --repeat 101 --throughput 2>/dev/null |
-    "$python" -c 'import json,sys; print(json.load(sys.stdin)["median_ms"])'
-}
 echo
 echo "| model | batch | engine median ms | served p50 ms (concurrency 1) | served p99 ms | server queue ms | served p50 / engine |"
 echo "|---|---|---|---|---|---|---|"
 for model in lenet5 alexnet; do
   "$convload" "$model" --url "127.0.0.1:$port" --batch 1 --concurrency 1 \
     --duration "$duration" --warmup 2s --quiet --json "$out/$model-latency.json" >/dev/null 2>&1
-  engine=$(engine_ms "$model" 1)
+  engine=$(engine "$model" 1 101 median_ms)
   "$python" -c '
 import json, sys
 step = json.load(open(sys.argv[1]))["steps"][0]

@@ -25,7 +25,8 @@ ABSL_FLAG(bool, random, false, "infer: a random input (uniform [0,1) floats or b
 ABSL_FLAG(int, batch, 1, "infer --random: batch rows.");
 ABSL_FLAG(std::string, output, "", "infer: write the first output to this .npy file.");
 ABSL_FLAG(int, k, 5, "classify/infer: how many top classes to show.");
-ABSL_FLAG(bool, stats, false, "classify/infer: also print the per-layer table of the forward pass.");
+ABSL_FLAG(bool, stats, false,
+          "classify/infer: also print the per-layer table of the forward pass.");
 ABSL_FLAG(int, timeout_seconds, 60, "Deadline of each call to the server.");
 
 namespace {

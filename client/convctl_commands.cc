@@ -149,7 +149,8 @@ absl::Status Stats(Client& client, const std::string& model, const ConvctlOption
     TextTable batches({"batch size", "executions", "compute ms", "ms per image"});
     for (const auto& b : stats->model_stats(0).batch_stats()) {
       const auto& infer = b.compute_infer();
-      const double ms = infer.count() == 0 ? 0 : static_cast<double>(infer.ns()) / infer.count() / 1e6;
+      const double ms =
+          infer.count() == 0 ? 0 : static_cast<double>(infer.ns()) / infer.count() / 1e6;
       batches.AddRow({absl::StrCat(b.batch_size()), absl::StrCat(infer.count()),
                       absl::StrFormat("%.3f", ms),
                       absl::StrFormat("%.3f", b.batch_size() ? ms / b.batch_size() : 0.0)});

@@ -269,7 +269,9 @@ int Main(const std::string& model) {
        {std::pair{absl::GetFlag(FLAGS_csv), RenderCsv(run, results)},
         std::pair{absl::GetFlag(FLAGS_json), RenderJson(run, results)},
         std::pair{absl::GetFlag(FLAGS_plot), RenderSvgPlot(run, results)}}) {
-    if (!path.empty() && !WriteFile(path, contents)) return Fail(absl::StrCat("cannot write ", path));
+    if (!path.empty() && !WriteFile(path, contents)) {
+      return Fail(absl::StrCat("cannot write ", path));
+    }
   }
   if (g_stop) return Fail("interrupted; the steps above completed", 130);
   for (const StepResult& r : results) {

@@ -12,10 +12,10 @@
 // per-layer timing (so the GPU replays its CUDA graph), and images/s.
 #include <algorithm>
 #include <chrono>
-#include <functional>
-#include <memory>
 #include <cstdio>
+#include <functional>
 #include <iostream>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>

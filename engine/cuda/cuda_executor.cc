@@ -8,7 +8,6 @@
 #include <limits>
 #include <optional>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/cuda/cuda_layers.h"
@@ -140,8 +139,8 @@ absl::Status CudaExecutor::Prepare() {
     if (absl::Status s = AutotuneConvolutions(); !s.ok()) return s;
   }
   // A CPU layer waits on the host mid-pass, which a graph cannot hold.
-  graphs_possible_ = options_.cuda_graphs &&
-                     std::none_of(state.on_cpu.begin(), state.on_cpu.end(), [](bool b) { return b; });
+  graphs_possible_ = options_.cuda_graphs && std::none_of(state.on_cpu.begin(), state.on_cpu.end(),
+                                                          [](bool b) { return b; });
   return absl::OkStatus();
 }
 
@@ -263,7 +262,9 @@ absl::Status CudaExecutor::Run(const float* input, int batch, Tensor& output, Mo
     buffer = std::move(*grown);
     return absl::OkStatus();
   };
-  if (absl::Status s = grow(state.arena, std::max<int64_t>(1, memory.arena_floats)); !s.ok()) return s;
+  if (absl::Status s = grow(state.arena, std::max<int64_t>(1, memory.arena_floats)); !s.ok()) {
+    return s;
+  }
   if (absl::Status s = grow(state.workspace, batch_plan.workspace_floats); !s.ok()) return s;
   if (absl::Status s = grow(state.input, input_floats); !s.ok()) return s;
   if (absl::Status s = state.staging_in.Reserve(input_floats); !s.ok()) return s;
@@ -424,10 +425,8 @@ std::string CudaExecutor::PlanString() const {
   const Graph& graph = plan_->graph;
   std::string out = absl::StrCat("gpu: ", cuda::DeviceDescription(), "\n");
   absl::StrAppend(&out, "matrix products: ",
-                  options_.math == cuda::GemmMath::kFp32
-                      ? "FP32"
-                      : absl::StrCat(absl::AsciiStrToUpper(cuda::GemmMathName(options_.math)),
-                                     " tensor cores"),
+                  cuda::GemmMathLabel(options_.math),
+                  options_.math == cuda::GemmMath::kFp32 ? "" : " tensor cores",
                   "\n");
   absl::StrAppend(&out, "cuda graphs: ",
                   graphs_possible_ ? "one per batch size, from its second run without stats"

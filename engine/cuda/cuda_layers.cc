@@ -202,9 +202,9 @@ absl::Status LaunchLayer(const Graph& graph, int index, const DeviceLayer& devic
       for (size_t i = 0; i < layer.inputs.size() && error == cudaSuccess; ++i) {
         const int channels = graph.layers[layer.inputs[i]].output.c;
         const size_t width = channels * plane * sizeof(float);
-        error = cudaMemcpy2DAsync(out + channel_offset * plane, layer.output.c * plane * sizeof(float),
-                                  buffers.inputs[i], width, width, batch,
-                                  cudaMemcpyDeviceToDevice, stream);
+        error = cudaMemcpy2DAsync(out + channel_offset * plane,
+                                  layer.output.c * plane * sizeof(float), buffers.inputs[i], width,
+                                  width, batch, cudaMemcpyDeviceToDevice, stream);
         channel_offset += channels;
       }
       break;

@@ -74,6 +74,14 @@ __device__ __forceinline__ void MmaFp16(float (&d)[4], const uint32_t (&a)[2], u
       : "r"(a[0]), "r"(a[1]), "r"(b));
 }
 
+// An operand as `kMath`'s products see it (FP32: unchanged).
+template <GemmMath kMath>
+__device__ __forceinline__ float RoundOperand(float x) {
+  if constexpr (kMath == GemmMath::kTf32) return RoundToTf32(x);
+  if constexpr (kMath == GemmMath::kFp16) return RoundToFp16(x);
+  return x;
+}
+
 template <bool kVectorA, bool kVectorB, GemmMath kMath>
 __global__ __launch_bounds__(kThreads) void SgemmKernel(GemmShape shape,
                                                        const float* __restrict__ a,
@@ -127,15 +135,12 @@ __global__ __launch_bounds__(kThreads) void SgemmKernel(GemmShape shape,
     }
   };
   auto store = [&](int buffer) {
-    if constexpr (kMath == GemmMath::kTf32) {
 #pragma unroll
-      for (int i = 0; i < 4; ++i) a_next[i] = RoundToTf32(a_next[i]), b_next[i] = RoundToTf32(b_next[i]);
-    } else if constexpr (kMath == GemmMath::kFp16) {
-#pragma unroll
-      for (int i = 0; i < 4; ++i) a_next[i] = RoundToFp16(a_next[i]), b_next[i] = RoundToFp16(b_next[i]);
+    for (int i = 0; i < 4; ++i) {
+      a_next[i] = RoundOperand<kMath>(a_next[i]);
+      b_next[i] = RoundOperand<kMath>(b_next[i]);
+      a_tile[buffer][a_k + i][a_row] = a_next[i];
     }
-#pragma unroll
-    for (int i = 0; i < 4; ++i) a_tile[buffer][a_k + i][a_row] = a_next[i];
     *reinterpret_cast<float4*>(&b_tile[buffer][b_k][b_col]) =
         make_float4(b_next[0], b_next[1], b_next[2], b_next[3]);
   };

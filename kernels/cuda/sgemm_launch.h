@@ -36,25 +36,35 @@ struct GemmEpilogue {
 // times the throughput.
 enum class GemmMath { kFp32, kTf32, kFp16 };
 
-// "fp32", "tf32", "fp16": the names in flags, plans and cache keys.
-constexpr const char* GemmMathName(GemmMath math) {
-  switch (math) {
-    case GemmMath::kTf32:
-      return "tf32";
-    case GemmMath::kFp16:
-      return "fp16";
-    default:
-      return "fp32";
+// Each math's names: for flags and cache keys ("fp32"), and for people, in
+// plans and tables ("FP32").
+struct GemmMathNames {
+  GemmMath math;
+  const char* name;
+  const char* label;
+};
+inline constexpr GemmMathNames kGemmMaths[] = {
+    {GemmMath::kFp32, "fp32", "FP32"},
+    {GemmMath::kTf32, "tf32", "TF32"},
+    {GemmMath::kFp16, "fp16", "FP16"},
+};
+
+constexpr const GemmMathNames& NamesOf(GemmMath math) {
+  for (const GemmMathNames& names : kGemmMaths) {
+    if (names.math == math) return names;
   }
+  return kGemmMaths[0];
 }
+constexpr const char* GemmMathName(GemmMath math) { return NamesOf(math).name; }
+constexpr const char* GemmMathLabel(GemmMath math) { return NamesOf(math).label; }
 
 // For messages about a name that GemmMathFromName refused.
 inline constexpr char kGemmMathChoices[] = "fp32, tf32 or fp16";
 
 // The math GemmMathName calls `name`; nullopt for any other name.
 inline std::optional<GemmMath> GemmMathFromName(std::string_view name) {
-  for (GemmMath math : {GemmMath::kFp32, GemmMath::kTf32, GemmMath::kFp16}) {
-    if (name == GemmMathName(math)) return math;
+  for (const GemmMathNames& names : kGemmMaths) {
+    if (name == names.name) return names.math;
   }
   return std::nullopt;
 }

@@ -189,7 +189,9 @@ TEST(CudaSgemmTest, FullyConnectedLayersAreOneGemmOnPretransposedWeights) {
     const std::vector<float> bias = testing::RandomVector(c.out);
     std::vector<float> transposed(weights.size());
     for (int o = 0; o < c.out; ++o) {
-      for (int i = 0; i < c.in; ++i) transposed[int64_t{i} * c.out + o] = weights[int64_t{o} * c.in + i];
+      for (int i = 0; i < c.in; ++i) {
+        transposed[int64_t{i} * c.out + o] = weights[int64_t{o} * c.in + i];
+      }
     }
     const ActivationFunction relu{Activation::kRelu};
     auto d_input = DeviceBuffer::FromHost(input);

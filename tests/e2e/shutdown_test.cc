@@ -22,10 +22,10 @@ std::string ReadAll(const std::string& path) { return ReadFile(path).value_or(""
 
 // Starts convd with stderr in `log`; returns its pid and listening port.
 std::pair<pid_t, int> StartConvd(const std::string& repository, const std::string& log) {
-  const std::vector<std::string> args = {"server/convd", "--model-repository=" + repository,
-                                   "--grpc-address=127.0.0.1", "--grpc-port=0",
-                                   "--http-address=127.0.0.1", "--http-port=0",
-                                   "--metrics-port=0", "--log-level=debug"};
+  const std::vector<std::string> args = {"server/convd",       "--model-repository=" + repository,
+                                         "--grpc-address=127.0.0.1", "--grpc-port=0",
+                                         "--http-address=127.0.0.1", "--http-port=0",
+                                         "--metrics-port=0",         "--log-level=debug"};
   std::string error;
   const pid_t pid = SpawnProcess(args, "", log, &error);
   EXPECT_GT(pid, 0) << error;

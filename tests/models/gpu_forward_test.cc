@@ -8,7 +8,6 @@
 #include <fstream>
 #include <thread>
 
-#include "absl/strings/ascii.h"
 #include "engine/cuda/cuda_executor.h"
 #include "engine/executor.h"
 #include "engine/model_loader.h"
@@ -231,9 +230,7 @@ class GpuReducedPrecisionTest : public ::testing::TestWithParam<cuda::GemmMath> 
 
 INSTANTIATE_TEST_SUITE_P(Maths, GpuReducedPrecisionTest,
                          ::testing::Values(cuda::GemmMath::kTf32, cuda::GemmMath::kFp16),
-                         [](const auto& info) {
-                           return absl::AsciiStrToUpper(cuda::GemmMathName(info.param));
-                         });
+                         [](const auto& info) { return cuda::GemmMathLabel(info.param); });
 
 TEST_P(GpuReducedPrecisionTest, CostsLittleAccuracy) {
   if (!cuda::DeviceAvailable()) GTEST_SKIP() << cuda::DeviceDescription();
@@ -247,7 +244,8 @@ TEST_P(GpuReducedPrecisionTest, CostsLittleAccuracy) {
     ASSERT_TRUE(model.ok()) << model.status();
     auto gpu = CudaExecutor::Create(model->plan, options);
     ASSERT_TRUE(gpu.ok()) << gpu.status();
-    EXPECT_NE((*gpu)->PlanString().find(absl::AsciiStrToUpper(math_name) + " tensor cores"),
+    EXPECT_NE((*gpu)->PlanString().find(std::string(cuda::GemmMathLabel(GetParam())) +
+                                        " tensor cores"),
               std::string::npos);
     Executor cpu(model->plan, ThreadPool::Default());
     const int batch = 8;
