@@ -25,6 +25,35 @@ const Executor::BatchState& Executor::StateFor(int batch) {
   return state;
 }
 
+absl::Status Executor::Hold(const BatchState& state) {
+  // A batch too large for the host is that request's (or that load's)
+  // error, not the process's.
+  try {
+    if (arena_.size() < state.memory.arena_floats) {
+      arena_ = AlignedBuffer();  // free first: the host may not hold both
+      arena_ = AlignedBuffer(state.memory.arena_floats);
+    }
+    if (workspace_.size() < state.workspace_floats) {
+      workspace_ = AlignedBuffer();
+      workspace_ = AlignedBuffer(state.workspace_floats);
+    }
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "cannot allocate ", (state.memory.arena_floats + state.workspace_floats) * sizeof(float),
+        " bytes of activations and workspace on the host"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Executor::Reserve(int max_batch) {
+  if (max_batch <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("batch size must be positive; got ", max_batch));
+  }
+  // Every buffer of the memory plan scales with the batch, so the largest
+  // batch's arena holds every smaller one's (memory_plan_test checks it).
+  return Hold(StateFor(max_batch));
+}
+
 absl::Status Executor::Run(const float* input, int batch, Tensor& output,
                            ModelStats* stats) {
   if (batch <= 0) {
@@ -34,10 +63,7 @@ absl::Status Executor::Run(const float* input, int batch, Tensor& output,
   const Graph& graph = plan_->graph;
   const BatchState& state = StateFor(batch);
   const MemoryPlan& memory = state.memory;
-  if (arena_.size() < memory.arena_floats) arena_ = AlignedBuffer(memory.arena_floats);
-  if (workspace_.size() < state.workspace_floats) {
-    workspace_ = AlignedBuffer(state.workspace_floats);
-  }
+  if (absl::Status status = Hold(state); !status.ok()) return status;
   if (stats != nullptr) *stats = state.stats;
 
   auto buffer = [&](int layer) -> float* {

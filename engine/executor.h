@@ -1,6 +1,7 @@
 // Runs an ExecutionPlan on the CPU backend. Owns the activation arena and
 // the workspace, sized per batch from the memory plan and reused across
-// runs (no allocation once a batch size has been seen).
+// runs: no allocation once a batch size has been seen, or at all for
+// batches up to a Reserve()d size.
 //
 // Thread safety: one Executor per thread (a model instance); any number of
 // executors may share one plan, which is immutable.
@@ -30,8 +31,16 @@ class Executor {
   // `output` is (re)allocated to the output layer's shape at `batch`.
   // When `stats` is not null it receives the static stats plus per-layer
   // measured times.
+  // RESOURCE_EXHAUSTED when the arena for `batch` cannot be allocated.
   absl::Status Run(const float* input, int batch, Tensor& output,
                    ModelStats* stats = nullptr);
+
+  // Allocates the arena and workspace for batches up to `max_batch` now, so that a server finds out
+  // at load, not on a request, that they do not fit (RESOURCE_EXHAUSTED).
+  absl::Status Reserve(int max_batch);
+  // Host bytes this executor holds: arena and workspace (the plan's
+  // weights are the plan's, shared by every executor).
+  int64_t held_bytes() const { return arena_.bytes() + workspace_.bytes(); }
 
   const ExecutionPlan& plan() const { return *plan_; }
 
@@ -43,6 +52,8 @@ class Executor {
     ModelStats stats;  // static part; times are filled per run
   };
   const BatchState& StateFor(int batch);
+  // Grows the arena and workspace to what `state` needs.
+  absl::Status Hold(const BatchState& state);
 
   std::shared_ptr<const ExecutionPlan> plan_;
   ThreadPool* thread_pool_;

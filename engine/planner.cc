@@ -129,6 +129,17 @@ int64_t ExecutionPlan::WorkspaceBytes(int batch, int threads) const {
   return bytes;
 }
 
+int64_t ExecutionPlan::HostWeightBytes() const {
+  int64_t floats = 0;
+  for (const Layer& layer : graph.layers) {
+    floats += static_cast<int64_t>(layer.weight.size() + layer.bias.size() +
+                                   layer.running_mean.size() + layer.running_var.size());
+  }
+  int64_t bytes = floats * static_cast<int64_t>(sizeof(float));
+  for (const PlannedLayer& layer : layers) bytes += layer.packed.data.bytes();
+  return bytes;
+}
+
 std::string ExecutionPlan::DebugString() const {
   std::string out;
   for (size_t i = 0; i < graph.layers.size(); ++i) {

@@ -58,6 +58,9 @@ struct ExecutionPlan {
   // Largest workspace any layer needs at `batch` when run on `threads`
   // threads (each thread has its own slice).
   int64_t WorkspaceBytes(int batch, int threads) const;
+  // Host bytes of the weights the plan holds: the graph's parameters plus
+  // each algorithm's packed layout of them.
+  int64_t HostWeightBytes() const;
   // One line per layer: name, kind, output shape, algorithm, why.
   std::string DebugString() const;
 };

@@ -39,6 +39,7 @@ class PinnedBuffer {
     return absl::OkStatus();
   }
   float* data() { return data_; }
+  int64_t floats() const { return floats_; }
 
  private:
   float* data_ = nullptr;
@@ -226,11 +227,10 @@ absl::Status CudaExecutor::AutotuneConvolutions() {
   return absl::OkStatus();
 }
 
-absl::Status CudaExecutor::Run(const float* input, int batch, Tensor& output, ModelStats* stats) {
+absl::Status CudaExecutor::PlanBatch(int batch) {
   if (batch <= 0) {
     return absl::InvalidArgumentError(absl::StrCat("batch size must be positive; got ", batch));
   }
-  if (input == nullptr) return absl::InvalidArgumentError("input is null");
   const Graph& graph = plan_->graph;
   State& state = *state_;
   auto [batch_it, new_batch] = state.batches.try_emplace(batch);
@@ -268,7 +268,35 @@ absl::Status CudaExecutor::Run(const float* input, int batch, Tensor& output, Mo
   if (absl::Status s = grow(state.workspace, batch_plan.workspace_floats); !s.ok()) return s;
   if (absl::Status s = grow(state.input, input_floats); !s.ok()) return s;
   if (absl::Status s = state.staging_in.Reserve(input_floats); !s.ok()) return s;
-  if (absl::Status s = state.staging_out.Reserve(output_shape.elements()); !s.ok()) return s;
+  return state.staging_out.Reserve(output_shape.elements());
+}
+
+absl::Status CudaExecutor::Reserve(int max_batch) {
+  // As on the CPU (Executor::Reserve): the largest batch's buffers hold
+  // every smaller batch's.
+  return PlanBatch(max_batch);
+}
+
+CudaMemoryUse CudaExecutor::memory() const {
+  const State& state = *state_;
+  int64_t device_floats = state.arena.floats() + state.workspace.floats() + state.input.floats();
+  for (const DeviceLayer& layer : state.layers) {
+    device_floats += layer.weights.floats() + layer.bias.floats() + layer.scale_shift.floats();
+  }
+  return CudaMemoryUse{.device_bytes = device_floats * int64_t{sizeof(float)},
+                       .pinned_bytes = (state.staging_in.floats() + state.staging_out.floats()) *
+                                       int64_t{sizeof(float)}};
+}
+
+absl::Status CudaExecutor::Run(const float* input, int batch, Tensor& output, ModelStats* stats) {
+  if (input == nullptr) return absl::InvalidArgumentError("input is null");
+  if (absl::Status s = PlanBatch(batch); !s.ok()) return s;
+  const Graph& graph = plan_->graph;
+  State& state = *state_;
+  State::BatchPlan& batch_plan = state.batches.at(batch);
+  const MemoryPlan& memory = batch_plan.memory;
+  const int64_t input_floats = graph.input().output.per_sample() * batch;
+  const TensorShape output_shape = graph.output().output.WithBatch(batch);
   if (stats != nullptr) *stats = batch_plan.stats;
 
   std::memcpy(state.staging_in.data(), input, input_floats * sizeof(float));

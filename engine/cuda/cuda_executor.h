@@ -62,6 +62,12 @@ struct CudaExecutorOptions {
   cuda::GemmMath math = cuda::GemmMath::kFp32;
 };
 
+// Memory a CudaExecutor holds.
+struct CudaMemoryUse {
+  int64_t device_bytes = 0;  // weights as uploaded, arena, workspace, input
+  int64_t pinned_bytes = 0;  // host staging buffers (page-locked)
+};
+
 // The math a model config asks of the GPU (algorithm_policy.gpu_math).
 inline cuda::GemmMath ConfiguredGemmMath(const inference::AlgorithmPolicyConfig& policy) {
   switch (policy.gpu_math()) {
@@ -86,6 +92,13 @@ class CudaExecutor {
   // `output` receives the output layer at `batch`.
   absl::Status Run(const float* input, int batch, Tensor& output, ModelStats* stats = nullptr);
 
+  // Allocates the device arena, workspace and staging buffers for batches
+  // up to `max_batch` now, so that a server finds out at load, not on a
+  // request, that they do not fit (RESOURCE_EXHAUSTED); runs up to that
+  // batch then allocate nothing and their CUDA graphs stay valid.
+  absl::Status Reserve(int max_batch);
+  CudaMemoryUse memory() const;
+
   // One line per layer: name, where it runs, the GPU algorithm and why.
   std::string PlanString() const;
   // "cuda_im2col", "cuda_winograd_f43", ..., or "cpu:<algorithm>" per layer
@@ -101,6 +114,9 @@ class CudaExecutor {
                         const CudaExecutorOptions& options);
   absl::Status Prepare();
   absl::Status AutotuneConvolutions();
+  // Makes `batch`'s plan (memory, stats, workspace size) on first use and
+  // grows the buffers to hold it.
+  absl::Status PlanBatch(int batch);
   // Enqueues the pass for `batch` on the stream: staging -> device copy,
   // every layer (events around each when record_events), device -> staging.
   absl::Status EnqueueForward(int batch, const MemoryPlan& memory, bool record_events);

@@ -39,8 +39,24 @@
 
 namespace convd {
 
-// Runs one batch on one model instance (the CPU executor, later the GPU).
-// Called from that instance's thread only.
+// Bytes of memory by where they live (Triton's MemoryUsage types CPU,
+// CPU_PINNED and GPU).
+struct MemoryUse {
+  int64_t host_bytes = 0;
+  int64_t pinned_bytes = 0;  // page-locked host memory for device copies
+  int64_t device_bytes = 0;
+
+  MemoryUse& operator+=(const MemoryUse& other) {
+    host_bytes += other.host_bytes;
+    pinned_bytes += other.pinned_bytes;
+    device_bytes += other.device_bytes;
+    return *this;
+  }
+};
+
+// Runs one batch on one model instance (the CPU executor or the GPU's).
+// Run is called from that instance's thread only; Reserve and memory()
+// before the runner is handed to a Scheduler.
 class InstanceRunner {
  public:
   virtual ~InstanceRunner() = default;
@@ -48,6 +64,12 @@ class InstanceRunner {
   // batch rows of the output. `stats`, when not null, receives the
   // per-layer table with measured times.
   virtual absl::Status Run(const float* input, int batch, Tensor& output, ModelStats* stats) = 0;
+  // Allocates what batches up to `max_batch` need, so that a model whose
+  // instance cannot hold its largest batch fails at load
+  // (RESOURCE_EXHAUSTED), not on a request.
+  virtual absl::Status Reserve(int max_batch) { return absl::OkStatus(); }
+  // What the instance holds beyond the model's shared host weights.
+  virtual MemoryUse memory() const { return {}; }
 };
 
 // Time spent on a job's batch, in nanoseconds.

@@ -4,7 +4,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/executor.h"
-#include "engine/model_config.h"
 #include "engine/stats.h"
 
 namespace convd {
@@ -20,6 +19,8 @@ class CpuInstanceRunner : public InstanceRunner {
   absl::Status Run(const float* input, int batch, Tensor& output, ModelStats* stats) override {
     return executor_.Run(input, batch, output, stats);
   }
+  absl::Status Reserve(int max_batch) override { return executor_.Reserve(max_batch); }
+  MemoryUse memory() const override { return MemoryUse{.host_bytes = executor_.held_bytes()}; }
 
  private:
   Executor executor_;
@@ -65,12 +66,8 @@ absl::StatusOr<std::unique_ptr<ServedModel>> ServedModel::Create(LoadedModel mod
   served->input_row_elements_ = graph.input().output.WithBatch(1).elements();
   served->output_row_elements_ = graph.output().output.WithBatch(1).elements();
 
-  const int instances = InstanceCount(config);
-  const ModelStats at_max = ComputeModelStats(*served->model_.plan,
-                                              std::max(1, config.max_batch_size()));
-  served->memory_bytes_ =
-      at_max.param_bytes +
-      int64_t{instances} * (at_max.peak_bytes - at_max.param_bytes);
+  const int max_batch = std::max(1, config.max_batch_size());
+  served->memory_.host_bytes = served->model_.plan->HostWeightBytes();
 
   SchedulerOptions options;
   options.batching = PolicyFor(config);
@@ -83,20 +80,27 @@ absl::StatusOr<std::unique_ptr<ServedModel>> ServedModel::Create(LoadedModel mod
   options.observer = &served->statistics_;
   std::vector<std::unique_ptr<InstanceRunner>> runners;
   for (const inference::ModelInstanceGroup& group : config.instance_group()) {
+    const bool on_gpu = group.kind() == inference::ModelInstanceGroup::KIND_GPU;
     for (int i = 0; i < group.count(); ++i) {
-      if (group.kind() == inference::ModelInstanceGroup::KIND_GPU) {
-        // Out of device memory or a failed upload: the model is not ready,
-        // with the reason; the server keeps serving the others.
-        auto runner = gpu->create_runner(served->model_.plan, config);
-        if (!runner.ok()) {
-          return absl::Status(runner.status().code(),
-                              absl::StrCat("model '", config.name(), "' on the GPU: ",
-                                           runner.status().message()));
-        }
-        runners.push_back(std::move(*runner));
+      // Out of memory or a failed upload: the model is not ready, with the
+      // reason; the server keeps serving the others.
+      auto failed = [&](const absl::Status& status) {
+        return absl::Status(
+            status.code(),
+            absl::StrCat("model '", config.name(), "' instance ", i + 1, " of ", group.count(),
+                         " on the ", on_gpu ? "GPU" : "CPU", ": ", status.message()));
+      };
+      std::unique_ptr<InstanceRunner> runner;
+      if (on_gpu) {
+        auto created = gpu->create_runner(served->model_.plan, config);
+        if (!created.ok()) return failed(created.status());
+        runner = std::move(*created);
       } else {
-        runners.push_back(std::make_unique<CpuInstanceRunner>(served->model_.plan, thread_pool));
+        runner = std::make_unique<CpuInstanceRunner>(served->model_.plan, thread_pool);
       }
+      if (absl::Status status = runner->Reserve(max_batch); !status.ok()) return failed(status);
+      served->memory_ += runner->memory();
+      runners.push_back(std::move(runner));
     }
   }
   served->scheduler_ = std::make_unique<Scheduler>(std::move(options), std::move(runners));

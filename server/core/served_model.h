@@ -40,9 +40,11 @@ class ServedModel {
   const ExecutionPlan& plan() const { return *model_.plan; }
   int64_t input_row_elements() const { return input_row_elements_; }
   int64_t output_row_elements() const { return output_row_elements_; }
-  // Host bytes: weights once, plus each instance's arena and workspace at
-  // max_batch_size.
-  int64_t memory_bytes() const { return memory_bytes_; }
+  // What the model holds, reserved at load for max_batch_size: host bytes
+  // are the plan's weights once plus each CPU instance's arena and
+  // workspace; pinned and device bytes are the GPU instances' staging
+  // buffers and their weights, arenas and workspaces on the device.
+  const MemoryUse& memory() const { return memory_; }
 
   Scheduler& scheduler() { return *scheduler_; }
   ModelStatisticsRecorder& statistics() { return statistics_; }
@@ -54,7 +56,7 @@ class ServedModel {
   LoadedModel model_;
   int64_t input_row_elements_ = 0;
   int64_t output_row_elements_ = 0;
-  int64_t memory_bytes_ = 0;
+  MemoryUse memory_;
   ModelStatisticsRecorder statistics_;  // before scheduler_: it observes executions
   std::unique_ptr<Scheduler> scheduler_;
 };

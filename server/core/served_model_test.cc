@@ -9,6 +9,7 @@
 #include <fstream>
 #include <future>
 
+#include "engine/executor.h"
 #include "gtest/gtest.h"
 #include "kernels/testing/numeric.h"
 #include "kernels/testing/temp_dir.h"
@@ -35,18 +36,38 @@ absl::StatusOr<LoadedModel> LenetWithGroups(const std::string& groups) {
   return LoadModel(dir.string(), LoadOptions{});
 }
 
+// Holds, once reserved, kPinnedPerRow pinned and kDevicePerRow device
+// bytes per row of its largest batch.
+constexpr int64_t kPinnedPerRow = 1000, kDevicePerRow = 70000;
+
 class MarkingRunner : public InstanceRunner {
  public:
+  explicit MarkingRunner(absl::Status reserve_fails_with)
+      : reserve_fails_with_(std::move(reserve_fails_with)) {}
   absl::Status Run(const float*, int batch, Tensor& output, ModelStats*) override {
     output = Tensor(TensorShape{batch, 10, 1, 1});
     for (int64_t i = 0; i < output.shape().elements(); ++i) output.data()[i] = kGpuMark;
     return absl::OkStatus();
   }
+  absl::Status Reserve(int max_batch) override {
+    if (!reserve_fails_with_.ok()) return reserve_fails_with_;
+    reserved_rows_ = max_batch;
+    return absl::OkStatus();
+  }
+  MemoryUse memory() const override {
+    return MemoryUse{.pinned_bytes = kPinnedPerRow * reserved_rows_,
+                     .device_bytes = kDevicePerRow * reserved_rows_};
+  }
+
+ private:
+  absl::Status reserve_fails_with_;
+  int reserved_rows_ = 0;
 };
 
 struct StandInGpu {
   int runners_created = 0;
   absl::Status fail_with = absl::OkStatus();
+  absl::Status reserve_fails_with = absl::OkStatus();
   GpuBackend backend;
 
   StandInGpu() {
@@ -55,10 +76,18 @@ struct StandInGpu {
         -> absl::StatusOr<std::unique_ptr<InstanceRunner>> {
       if (!fail_with.ok()) return fail_with;
       ++runners_created;
-      return std::make_unique<MarkingRunner>();
+      return std::make_unique<MarkingRunner>(reserve_fails_with);
     };
   }
 };
+
+// Host bytes one CPU instance of `model` holds at its max_batch_size,
+// measured on an executor of its own.
+int64_t CpuInstanceBytes(const ServedModel& model, ThreadPool& pool) {
+  Executor executor(std::shared_ptr<const ExecutionPlan>(&model.plan(), [](auto*) {}), &pool);
+  EXPECT_TRUE(executor.Reserve(model.config().max_batch_size()).ok());
+  return executor.held_bytes();
+}
 
 // Runs `requests` one-image requests at once and counts how many came back
 // from a GPU runner (all outputs kGpuMark) and how many from the CPU
@@ -145,6 +174,48 @@ TEST(ServedModelTest, AFailedGpuInstanceFailsTheLoadWithTheReason) {
   auto served = ServedModel::Create(std::move(*model), &pool, &gpu.backend);
   EXPECT_EQ(served.status().code(), absl::StatusCode::kResourceExhausted) << served.status();
   EXPECT_NE(served.status().message().find("on the GPU: out of device memory"), std::string::npos)
+      << served.status();
+}
+
+TEST(ServedModelTest, MemoryIsReservedAtLoadAndSplitByWhereItLives) {
+  ThreadPool pool(2);
+  auto cpu_model = LenetWithGroups("instance_group { count: 3 kind: KIND_CPU }");
+  ASSERT_TRUE(cpu_model.ok()) << cpu_model.status();
+  auto on_cpu = ServedModel::Create(std::move(*cpu_model), &pool, /*gpu=*/nullptr);
+  ASSERT_TRUE(on_cpu.ok()) << on_cpu.status();
+  const int64_t weights = (*on_cpu)->plan().HostWeightBytes();
+  EXPECT_GE(weights, 61706 * 4);  // LeNet-5's parameters, at least
+  const int64_t instance = CpuInstanceBytes(**on_cpu, pool);
+  EXPECT_GT(instance, 4 * (6 * 24 * 24) * 4);  // conv1's output at batch 4, at least
+  EXPECT_EQ((*on_cpu)->memory().host_bytes, weights + 3 * instance);
+  EXPECT_EQ((*on_cpu)->memory().pinned_bytes, 0);
+  EXPECT_EQ((*on_cpu)->memory().device_bytes, 0);
+
+  StandInGpu gpu;
+  auto mixed_model = LenetWithGroups(
+      "instance_group { count: 2 kind: KIND_AUTO }\n"
+      "instance_group { count: 1 kind: KIND_CPU }");
+  ASSERT_TRUE(mixed_model.ok()) << mixed_model.status();
+  auto mixed = ServedModel::Create(std::move(*mixed_model), &pool, &gpu.backend);
+  ASSERT_TRUE(mixed.ok()) << mixed.status();
+  EXPECT_EQ((*mixed)->memory().host_bytes, weights + instance);
+  EXPECT_EQ((*mixed)->memory().pinned_bytes, 2 * 4 * kPinnedPerRow);  // max_batch_size 4
+  EXPECT_EQ((*mixed)->memory().device_bytes, 2 * 4 * kDevicePerRow);
+}
+
+TEST(ServedModelTest, AnInstanceThatCannotHoldItsLargestBatchFailsTheLoad) {
+  ThreadPool pool(1);
+  StandInGpu gpu;
+  gpu.reserve_fails_with = absl::ResourceExhaustedError("out of memory allocating the arena");
+  auto model = LenetWithGroups(
+      "instance_group { count: 1 kind: KIND_CPU }\n"
+      "instance_group { count: 2 kind: KIND_GPU }");
+  ASSERT_TRUE(model.ok()) << model.status();
+  auto served = ServedModel::Create(std::move(*model), &pool, &gpu.backend);
+  EXPECT_EQ(served.status().code(), absl::StatusCode::kResourceExhausted) << served.status();
+  EXPECT_NE(served.status().message().find(
+                "instance 1 of 2 on the GPU: out of memory allocating the arena"),
+            std::string::npos)
       << served.status();
 }
 

@@ -21,6 +21,11 @@ class CudaInstanceRunner : public InstanceRunner {
   absl::Status Run(const float* input, int batch, Tensor& output, ModelStats* stats) override {
     return executor_->Run(input, batch, output, stats);
   }
+  absl::Status Reserve(int max_batch) override { return executor_->Reserve(max_batch); }
+  MemoryUse memory() const override {
+    const CudaMemoryUse use = executor_->memory();
+    return MemoryUse{.pinned_bytes = use.pinned_bytes, .device_bytes = use.device_bytes};
+  }
 
  private:
   std::unique_ptr<CudaExecutor> executor_;

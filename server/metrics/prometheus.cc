@@ -142,10 +142,22 @@ std::string RenderPrometheusMetrics(const InferenceService& service, const GpuBa
     out.Sample("convd_inference_queue_depth", m.labels, m.served->scheduler().queue_depth());
   }
   out.Header("convd_model_memory_bytes", "gauge",
-             "Host memory of the model: weights plus each instance's arena and workspace.");
+             "Memory the model holds, reserved at load for max_batch_size: weights, and each "
+             "instance's activation arena and workspace; device cpu_pinned is the GPU "
+             "instances' page-locked staging buffers.");
   for (const Model& m : models) {
+    const MemoryUse& memory = m.served->memory();
     out.Sample("convd_model_memory_bytes", m.labels + ",device=\"cpu\"",
-               static_cast<double>(m.served->memory_bytes()));
+               static_cast<double>(memory.host_bytes));
+    // Only models with GPU instances have the other two.
+    if (memory.pinned_bytes > 0) {
+      out.Sample("convd_model_memory_bytes", m.labels + ",device=\"cpu_pinned\"",
+                 static_cast<double>(memory.pinned_bytes));
+    }
+    if (memory.device_bytes > 0) {
+      out.Sample("convd_model_memory_bytes", m.labels + ",device=\"gpu\"",
+                 static_cast<double>(memory.device_bytes));
+    }
   }
   if (gpu != nullptr && gpu->memory) {
     // As Triton's nv_gpu_memory_*: what the whole device has in use.

@@ -152,7 +152,8 @@ TEST_F(GrpcBatchingTest, SixtyFourConcurrentClientsAreBatchedAndEachGetsItsOwnRe
   EXPECT_GT(largest, 1u) << stats.DebugString();
   EXPECT_GT(stats.inference_stats().queue().count(), 0u);
   EXPECT_GT(stats.inference_stats().compute_infer().ns(), 0u);
-  ASSERT_EQ(stats.memory_usage_size(), 1);
+  ASSERT_EQ(stats.memory_usage_size(), 1);  // a CPU server: no CPU_PINNED or GPU entries
+  EXPECT_EQ(stats.memory_usage(0).type(), "CPU");
   EXPECT_GT(stats.memory_usage(0).byte_size(), 61706u * 4);
 }
 

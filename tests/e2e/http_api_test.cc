@@ -359,6 +359,8 @@ TEST_F(HttpApiTest, PrometheusMetricsMoveWithTraffic) {
             1);
   EXPECT_EQ(Sample(after, "convd_inference_queue_depth{" + labels + "}"), 0);
   EXPECT_GT(Sample(after, "convd_model_memory_bytes{" + labels + R"(,device="cpu"})"), 0);
+  // A CPU server's models hold nothing on a device.
+  EXPECT_EQ(after.find(labels + R"(,device="gpu")"), std::string::npos) << after;
   const double batches = Sample(after, "convd_inference_batch_size_count{" + labels + "}");
   EXPECT_GE(batches, 3);
   EXPECT_EQ(Sample(after, "convd_inference_batch_size_bucket{" + labels + R"(,le="+Inf"})"),

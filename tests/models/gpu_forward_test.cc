@@ -10,6 +10,7 @@
 
 #include "engine/cuda/cuda_executor.h"
 #include "engine/executor.h"
+#include "engine/memory_plan.h"
 #include "engine/model_loader.h"
 #include "gtest/gtest.h"
 #include "kernels/cpu/thread_pool.h"
@@ -109,6 +110,34 @@ TEST(GpuForwardTest, GraphReplaysEqualEagerRunsAcrossBatchSizes) {
     EXPECT_EQ((*graphs)->PlanString().find("runs eagerly"), std::string::npos)
         << (*graphs)->PlanString();
   }
+}
+
+TEST(GpuForwardTest, ReservedBuffersHoldEveryBatchUpToTheLargest) {
+  if (!cuda::DeviceAvailable()) GTEST_SKIP() << cuda::DeviceDescription();
+  auto model = LoadModel("models/alexnet", LoadOptions{});
+  ASSERT_TRUE(model.ok()) << model.status();
+  auto gpu = CudaExecutor::Create(model->plan, {});
+  ASSERT_TRUE(gpu.ok()) << gpu.status();
+  const CudaMemoryUse weights_only = (*gpu)->memory();
+  EXPECT_GE(weights_only.device_bytes, int64_t{61'100'840} * 4);  // AlexNet's parameters
+  EXPECT_EQ(weights_only.pinned_bytes, 0);
+  ASSERT_TRUE((*gpu)->Reserve(12).ok());
+  const CudaMemoryUse reserved = (*gpu)->memory();
+  const int64_t per_image = model->plan->graph.input().output.per_sample();
+  EXPECT_GE(reserved.device_bytes - weights_only.device_bytes,
+            PlanMemory(model->plan->graph, 12).arena_floats * 4 + 12 * per_image * 4);
+  EXPECT_GE(reserved.pinned_bytes, 12 * (per_image + 1000) * 4);
+  Executor cpu(model->plan, ThreadPool::Default());
+  for (int batch : {12, 1, 5, 12, 5}) {  // repeats replay graphs captured on reserved buffers
+    const std::vector<float> input = testing::RandomVector(per_image * batch, 0, 1);
+    Tensor expected, actual;
+    ASSERT_TRUE(cpu.Run(input.data(), batch, expected).ok());
+    ASSERT_TRUE((*gpu)->Run(input.data(), batch, actual).ok());
+    EXPECT_LE(RelativeDifference(actual, expected), 1e-4) << "batch " << batch;
+    EXPECT_EQ((*gpu)->memory().device_bytes, reserved.device_bytes) << "grew at " << batch;
+    EXPECT_EQ((*gpu)->memory().pinned_bytes, reserved.pinned_bytes) << "grew at " << batch;
+  }
+  EXPECT_EQ((*gpu)->Reserve(0).code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(GpuForwardTest, InstancesOnTheirOwnStreamsRunConcurrently) {

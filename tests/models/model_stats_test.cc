@@ -129,6 +129,40 @@ TEST(MemoryPlanTest, LiveBuffersNeverOverlap) {
   }
 }
 
+// Executors reserve the largest batch's arena at load (Executor::Reserve)
+// and rely on it holding every smaller batch's plan.
+TEST(MemoryPlanTest, LargestBatchArenaHoldsEverySmallerBatch) {
+  for (const char* name : {"alexnet", "alexnet_original", "lenet5"}) {
+    const LoadedModel model = Load(name);
+    const Graph& graph = model.plan->graph;
+    for (int largest : {7, 64, 250}) {
+      const int64_t reserved = PlanMemory(graph, largest).arena_floats;
+      for (int batch = 1; batch < largest; ++batch) {
+        EXPECT_LE(PlanMemory(graph, batch).arena_floats, reserved)
+            << name << " at batch " << batch << " of " << largest;
+      }
+    }
+  }
+}
+
+TEST(ExecutorTest, ReserveHoldsEveryBatchUpToTheLargest) {
+  const LoadedModel model = Load("lenet5");
+  Executor executor(model.plan, nullptr);
+  EXPECT_EQ(executor.held_bytes(), 0);
+  ASSERT_TRUE(executor.Reserve(9).ok());
+  const int64_t held = executor.held_bytes();
+  const ModelStats at_nine = ComputeModelStats(*model.plan, PlanMemory(model.plan->graph, 9));
+  EXPECT_GE(held, at_nine.activation_arena_bytes);
+  std::vector<float> input(9 * 28 * 28);
+  for (size_t i = 0; i < input.size(); ++i) input[i] = static_cast<float>(i % 17) / 17.0f;
+  Tensor output;
+  for (int batch : {9, 1, 4}) {
+    ASSERT_TRUE(executor.Run(input.data(), batch, output).ok());
+    EXPECT_EQ(executor.held_bytes(), held) << "grew at batch " << batch;
+  }
+  EXPECT_EQ(executor.Reserve(0).code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(ModelLoaderTest, MissingAndBrokenDirectoriesFailCleanly) {
   EXPECT_EQ(LoadModel("models/no_such_model", LoadOptions{}).status().code(),
             absl::StatusCode::kNotFound);
