@@ -112,6 +112,50 @@ absl::Status NormalizeBatching(const std::string& model, ModelConfig& config) {
   return absl::OkStatus();
 }
 
+absl::Status NormalizeWarmup(const std::string& model, ModelConfig& config) {
+  const inference::ModelInput& input = config.input(0);
+  const int largest = std::max(1, config.max_batch_size());
+  for (inference::ModelWarmup& warmup : *config.mutable_model_warmup()) {
+    if (warmup.name().empty()) return Invalid(model, "model_warmup needs a name");
+    auto invalid = [&](const std::string& what) {
+      return Invalid(model, absl::StrCat("model_warmup '", warmup.name(), "': ", what));
+    };
+    if (warmup.batch_size() < 1 || warmup.batch_size() > static_cast<uint32_t>(largest)) {
+      return invalid(
+          absl::StrCat("batch_size must be in [1, ", largest, "]; got ", warmup.batch_size()));
+    }
+    if (warmup.count() == 0) warmup.set_count(1);
+    if (warmup.inputs_size() != 1 || !warmup.inputs().contains(input.name())) {
+      return invalid(
+          absl::StrCat("inputs must hold exactly the model's input '", input.name(), "'"));
+    }
+    const inference::ModelWarmup::Input& data = warmup.inputs().at(input.name());
+    if (data.data_type() != inference::TYPE_FP32 && data.data_type() != inference::TYPE_UINT8) {
+      return invalid(absl::StrCat("data_type must be TYPE_FP32 or TYPE_UINT8; got ",
+                                  inference::DataType_Name(data.data_type())));
+    }
+    if (!std::equal(data.dims().begin(), data.dims().end(), input.dims().begin(),
+                    input.dims().end())) {
+      return invalid(absl::StrCat("dims ", DimsString(data.dims()), " must be the input's ",
+                                  DimsString(input.dims())));
+    }
+    switch (data.input_data_type_case()) {
+      case inference::ModelWarmup::Input::kZeroData:
+      case inference::ModelWarmup::Input::kRandomData:
+        break;
+      case inference::ModelWarmup::Input::kInputDataFile:
+        if (!ValidateModelName(data.input_data_file()).ok()) {
+          return invalid(absl::StrCat("input_data_file '", data.input_data_file(),
+                                      "' must be a plain file name in the warmup folder"));
+        }
+        break;
+      default:
+        return invalid("an input needs zero_data, random_data or input_data_file");
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<ModelConfig> ParseModelConfig(const std::string& text) {
@@ -165,6 +209,7 @@ absl::Status NormalizeModelConfig(const std::string& directory_name, ModelConfig
     }
   }
   RETURN_IF_ERROR(NormalizeBatching(model, config));
+  RETURN_IF_ERROR(NormalizeWarmup(model, config));
   RETURN_IF_ERROR(PolicyFromConfig(config.algorithm_policy()).status());
   return absl::OkStatus();
 }

@@ -110,6 +110,7 @@ absl::StatusOr<LoadedModel> LoadModelVersion(const std::string& model_dir,
                                              int64_t version, const LoadOptions& options) {
   const fs::path dir(model_dir);
   LoadedModel model;
+  model.directory = model_dir;
   model.config = config;
   model.version = version;
   const std::string version_dir = (dir / std::to_string(version)).string();

@@ -21,6 +21,7 @@
 namespace convd {
 
 struct LoadedModel {
+  std::string directory;          // the model's directory (holds config.pbtxt)
   inference::ModelConfig config;  // normalized
   int64_t version = 0;
   bool generated_weights = false;  // true when no weights file was found

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "server/core/pixels.h"
 #include "server/image/image.h"
 
 namespace convd {

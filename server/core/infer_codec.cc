@@ -9,6 +9,7 @@
 #include "engine/status_macros.h"
 #include "server/core/classification.h"
 #include "server/core/image_input.h"
+#include "server/core/pixels.h"
 
 namespace convd {
 namespace {
@@ -48,23 +49,6 @@ absl::StatusOr<int> CheckShape(const ServedModel& model,
   }
   return batched ? static_cast<int>(shape[0]) : 1;
 }
-
-}  // namespace
-
-void NormalizePixels(const inference::ModelInput& config, const uint8_t* pixels, int64_t count,
-                     float* out) {
-  const inference::ImageNormalization& norm = config.normalization();
-  const int64_t channels = config.dims(0);
-  const int64_t plane = config.dims(1) * config.dims(2);
-  for (int64_t i = 0; i < count; ++i) {
-    const int c = static_cast<int>((i / plane) % channels);
-    const float mean = norm.mean(norm.mean_size() == 1 ? 0 : c);
-    const float std = norm.std(norm.std_size() == 1 ? 0 : c);
-    out[i] = (pixels[i] * norm.scale() - mean) / std;
-  }
-}
-
-namespace {
 
 absl::Status DecodeData(const ServedModel& model, const ModelInferRequest& request,
                         DecodedRequest& decoded) {

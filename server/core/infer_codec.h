@@ -1,6 +1,6 @@
 // KServe v2 inference requests and responses (proto/inference.proto) to
 // and from convd's jobs: every check a request must pass before it is
-// queued, the UINT8 image normalisation, the classification extension and
+// queued, UINT8 and image inputs to floats, the classification extension and
 // the per-layer stats parameters. Protocol front ends (gRPC, HTTP) share it.
 #ifndef CONVD_SERVER_CORE_INFER_CODEC_H_
 #define CONVD_SERVER_CORE_INFER_CODEC_H_
@@ -33,12 +33,6 @@ struct DecodedRequest {
 // Every error is INVALID_ARGUMENT and names the problem.
 absl::StatusOr<DecodedRequest> DecodeInferRequest(const ServedModel& model,
                                                   const inference::ModelInferRequest& request);
-
-// UINT8 pixels (planar, the model's input layout) to the network's floats,
-// as the input config's normalization says: (pixel * scale - mean) / std,
-// mean and std per channel or one for all.
-void NormalizePixels(const inference::ModelInput& config, const uint8_t* pixels, int64_t count,
-                     float* out);
 
 // Fills `response` from a finished job.
 void EncodeInferResponse(const ServedModel& model, const DecodedRequest& request,

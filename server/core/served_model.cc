@@ -5,6 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "engine/executor.h"
 #include "engine/stats.h"
+#include "engine/status_macros.h"
+#include "server/core/warmup.h"
 
 namespace convd {
 namespace {
@@ -67,6 +69,8 @@ absl::StatusOr<std::unique_ptr<ServedModel>> ServedModel::Create(LoadedModel mod
   served->output_row_elements_ = graph.output().output.WithBatch(1).elements();
 
   const int max_batch = std::max(1, config.max_batch_size());
+  ASSIGN_OR_RETURN(const std::vector<WarmupSample> warmup,
+                   PrepareWarmup(config, served->model_.directory, served->input_row_elements_));
   served->memory_.host_bytes = served->model_.plan->HostWeightBytes();
 
   SchedulerOptions options;
@@ -99,6 +103,7 @@ absl::StatusOr<std::unique_ptr<ServedModel>> ServedModel::Create(LoadedModel mod
         runner = std::make_unique<CpuInstanceRunner>(served->model_.plan, thread_pool);
       }
       if (absl::Status status = runner->Reserve(max_batch); !status.ok()) return failed(status);
+      if (absl::Status status = RunWarmup(warmup, *runner); !status.ok()) return failed(status);
       served->memory_ += runner->memory();
       runners.push_back(std::move(runner));
     }

@@ -45,6 +45,7 @@ class MarkingRunner : public InstanceRunner {
   explicit MarkingRunner(absl::Status reserve_fails_with)
       : reserve_fails_with_(std::move(reserve_fails_with)) {}
   absl::Status Run(const float*, int batch, Tensor& output, ModelStats*) override {
+    runs.push_back(batch);
     output = Tensor(TensorShape{batch, 10, 1, 1});
     for (int64_t i = 0; i < output.shape().elements(); ++i) output.data()[i] = kGpuMark;
     return absl::OkStatus();
@@ -59,6 +60,8 @@ class MarkingRunner : public InstanceRunner {
                      .device_bytes = kDevicePerRow * reserved_rows_};
   }
 
+  std::vector<int> runs;  // batch sizes run, in order
+
  private:
   absl::Status reserve_fails_with_;
   int reserved_rows_ = 0;
@@ -68,6 +71,7 @@ struct StandInGpu {
   int runners_created = 0;
   absl::Status fail_with = absl::OkStatus();
   absl::Status reserve_fails_with = absl::OkStatus();
+  std::vector<MarkingRunner*> runners;  // owned by the models
   GpuBackend backend;
 
   StandInGpu() {
@@ -76,7 +80,9 @@ struct StandInGpu {
         -> absl::StatusOr<std::unique_ptr<InstanceRunner>> {
       if (!fail_with.ok()) return fail_with;
       ++runners_created;
-      return std::make_unique<MarkingRunner>(reserve_fails_with);
+      auto runner = std::make_unique<MarkingRunner>(reserve_fails_with);
+      runners.push_back(runner.get());
+      return runner;
     };
   }
 };
@@ -217,6 +223,106 @@ TEST(ServedModelTest, AnInstanceThatCannotHoldItsLargestBatchFailsTheLoad) {
                 "instance 1 of 2 on the GPU: out of memory allocating the arena"),
             std::string::npos)
       << served.status();
+}
+
+TEST(ServedModelTest, WarmupRunsOnEveryInstanceBeforeServingAndOutsideTheStatistics) {
+  ThreadPool pool(2);
+  StandInGpu gpu;
+  auto model = LenetWithGroups(R"pb(
+    instance_group { count: 2 kind: KIND_GPU }
+    instance_group { count: 1 kind: KIND_CPU }
+    model_warmup {
+      name: "largest"
+      batch_size: 4
+      count: 2
+      inputs {
+        key: "input"
+        value {
+          data_type: TYPE_FP32
+          dims: [ 1, 28, 28 ]
+          random_data: true
+        }
+      }
+    }
+    model_warmup {
+      name: "single"
+      batch_size: 1
+      inputs {
+        key: "input"
+        value {
+          data_type: TYPE_UINT8
+          dims: [ 1, 28, 28 ]
+          zero_data: true
+        }
+      }
+    }
+  )pb");
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ(model->config.model_warmup(1).count(), 1);  // 0 is read as 1, and said so
+  auto served = ServedModel::Create(std::move(*model), &pool, &gpu.backend);
+  ASSERT_TRUE(served.ok()) << served.status();
+  ASSERT_EQ(gpu.runners.size(), 2u);
+  for (const MarkingRunner* runner : gpu.runners) {
+    EXPECT_EQ(runner->runs, (std::vector<int>{4, 4, 1}));
+  }
+  inference::ModelStatistics statistics;
+  (*served)->statistics().Fill(statistics);
+  EXPECT_EQ(statistics.inference_count(), 0u);
+  EXPECT_EQ(statistics.execution_count(), 0u);
+  const auto [gpu_answers, cpu_answers] = GpuAndCpuAnswers(**served, 6);
+  EXPECT_EQ(gpu_answers + cpu_answers, 6);
+}
+
+TEST(ServedModelTest, AFailedWarmupFailsTheLoadNamingTheSample) {
+  ThreadPool pool(1);
+  auto model = LenetWithGroups(R"pb(
+    model_warmup {
+      name: "from_file"
+      batch_size: 2
+      inputs {
+        key: "input"
+        value {
+          data_type: TYPE_FP32
+          dims: [ 1, 28, 28 ]
+          input_data_file: "sample.bin"
+        }
+      }
+    }
+  )pb");
+  ASSERT_TRUE(model.ok()) << model.status();
+  fs::create_directories(fs::path(model->directory) / "warmup");
+  // One value short of a 28x28 FP32 sample.
+  std::ofstream(fs::path(model->directory) / "warmup" / "sample.bin", std::ios::binary)
+      << std::string(28 * 28 * 4 - 4, '\0');
+  auto served = ServedModel::Create(*model, &pool);
+  EXPECT_EQ(served.status().code(), absl::StatusCode::kInvalidArgument) << served.status();
+  EXPECT_NE(served.status().message().find("model_warmup 'from_file': warmup/sample.bin has 3132 "
+                                           "bytes; one sample of 784 FP32 values is 3136"),
+            std::string::npos)
+      << served.status();
+
+  std::ofstream(fs::path(model->directory) / "warmup" / "sample.bin", std::ios::binary)
+      << std::string(28 * 28 * 4, '\0');
+  EXPECT_TRUE(ServedModel::Create(*model, &pool).ok());
+
+  StandInGpu gpu;
+  gpu.backend.create_runner =
+      [](std::shared_ptr<const ExecutionPlan>,
+         const inference::ModelConfig&) -> absl::StatusOr<std::unique_ptr<InstanceRunner>> {
+    class FailingRunner : public InstanceRunner {
+     public:
+      absl::Status Run(const float*, int, Tensor&, ModelStats*) override {
+        return absl::InternalError("unspecified launch failure");
+      }
+    };
+    return std::make_unique<FailingRunner>();
+  };
+  auto on_gpu = ServedModel::Create(*model, &pool, &gpu.backend);
+  EXPECT_EQ(on_gpu.status().code(), absl::StatusCode::kInternal) << on_gpu.status();
+  EXPECT_NE(on_gpu.status().message().find(
+                "instance 1 of 1 on the GPU: warmup 'from_file' run 1: unspecified launch failure"),
+            std::string::npos)
+      << on_gpu.status();
 }
 
 }  // namespace
