@@ -78,7 +78,8 @@ print(f"| {model} | 1 | {engine:.3f} | {p50:.3f} | {p99:.3f} | {queue:.3f} | {p5
 done
 
 if [ "$device" = cuda ]; then
-  # The GPU gauges of /metrics after the runs.
+  # The GPU gauges of /metrics after the runs (memory, NVML's utilisation
+  # and power), and what each model holds where.
   "$python" -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$CONVD_METRICS_PORT/metrics').read().decode())" |
-    grep '^convd_gpu_' || echo "no convd_gpu_ series in /metrics"
+    grep -E '^convd_gpu_|^convd_model_memory_bytes' || echo "no convd_gpu_ series in /metrics"
 fi

@@ -21,6 +21,14 @@ struct GpuMemory {
   int64_t total_bytes = 0;
 };
 
+// What the GPU is doing, from NVML; as Triton's nv_gpu_utilization and
+// nv_gpu_power_*.
+struct GpuActivity {
+  double utilization = 0;         // fraction of the last sample period a kernel ran, [0, 1]
+  double power_watts = -1;        // -1: not reported by this board
+  double power_limit_watts = -1;  // likewise
+};
+
 struct GpuBackend {
   // Whether --device=auto may choose it. False until its kernels have
   // passed bench/gpu_check.sh on a GPU: until then only an explicit
@@ -37,6 +45,9 @@ struct GpuBackend {
       create_runner;
   // The device's memory now (cudaMemGetInfo), for /metrics.
   std::function<absl::StatusOr<GpuMemory>()> memory;
+  // Utilisation and power (NVML); UNAVAILABLE where the driver's NVML
+  // library is missing. May be empty.
+  std::function<absl::StatusOr<GpuActivity>()> activity;
   // Where autotuning decisions persist (empty: this process only); called
   // before any model loads.
   std::function<void(const std::string& path)> set_autotune_cache;

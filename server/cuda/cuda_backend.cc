@@ -9,6 +9,7 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device.h"
 #include "server/core/gpu_backend.h"
+#include "server/cuda/nvml.h"
 
 namespace convd {
 namespace {
@@ -61,16 +62,25 @@ absl::StatusOr<GpuMemory> DeviceMemory() {
                    static_cast<int64_t>(total_bytes)};
 }
 
+// NVML for device 0 (the one the executors use), opened on the first
+// scrape; where it cannot be opened, every scrape gets that reason.
+absl::StatusOr<GpuActivity> DeviceActivity() {
+  static const auto* nvml = new absl::StatusOr<std::unique_ptr<Nvml>>(Nvml::OpenForCudaDevice(0));
+  if (!nvml->ok()) return nvml->status();
+  return (**nvml)->Read();
+}
+
 // Not yet: the kernels have compiled but not run on a GPU (issue 7).
 constexpr bool kVerifiedOnAGpu = false;
 
-const bool kRegistered = RegisterGpuBackend(
-    {.default_choice = kVerifiedOnAGpu,
-     .available = [] { return cuda::DeviceAvailable(); },
-     .description = [] { return cuda::DeviceDescription(); },
-     .create_runner = CreateRunner,
-     .memory = DeviceMemory,
-     .set_autotune_cache = [](const std::string& path) { Cache(&path); }});
+const bool kRegistered =
+    RegisterGpuBackend({.default_choice = kVerifiedOnAGpu,
+                        .available = [] { return cuda::DeviceAvailable(); },
+                        .description = [] { return cuda::DeviceDescription(); },
+                        .create_runner = CreateRunner,
+                        .memory = DeviceMemory,
+                        .activity = DeviceActivity,
+                        .set_autotune_cache = [](const std::string& path) { Cache(&path); }});
 
 }  // namespace
 }  // namespace convd

@@ -170,6 +170,23 @@ std::string RenderPrometheusMetrics(const InferenceService& service, const GpuBa
       out.Sample("convd_gpu_memory_total_bytes", labels, static_cast<double>(memory->total_bytes));
     }
   }
+  if (gpu != nullptr && gpu->activity) {
+    // As Triton's nv_gpu_utilization and nv_gpu_power_*; absent without NVML.
+    if (absl::StatusOr<GpuActivity> activity = gpu->activity(); activity.ok()) {
+      const std::string labels = absl::StrCat("gpu=\"", Escape(gpu->description()), "\"");
+      out.Header("convd_gpu_utilization", "gauge",
+                 "Fraction of the last sample period in which a kernel ran on the GPU [0, 1].");
+      out.Sample("convd_gpu_utilization", labels, activity->utilization);
+      if (activity->power_watts >= 0) {
+        out.Header("convd_gpu_power_usage_watts", "gauge", "The GPU's power draw.");
+        out.Sample("convd_gpu_power_usage_watts", labels, activity->power_watts);
+      }
+      if (activity->power_limit_watts >= 0) {
+        out.Header("convd_gpu_power_limit_watts", "gauge", "The GPU's enforced power limit.");
+        out.Sample("convd_gpu_power_limit_watts", labels, activity->power_limit_watts);
+      }
+    }
+  }
   out.Header("convd_server_ready", "gauge", "1 when the server is ready, 0 otherwise.");
   out.Sample("convd_server_ready", "", service.Ready() ? 1 : 0);
   return std::move(out).text();

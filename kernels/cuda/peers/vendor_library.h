@@ -1,6 +1,7 @@
-// A vendor library (cuDNN, cuBLAS) opened at run time with dlopen, so that
-// binaries using it as a peer build everywhere and still start (and say why
-// the peer is missing) where the library is not installed. Host code only.
+// A vendor library (cuDNN and cuBLAS as peers, NVML for the server's GPU
+// metrics) opened at run time with dlopen, so that binaries using it build
+// everywhere and still start (and say why it is missing) where the library
+// is not installed. Host code only.
 //
 //   ASSIGN_OR_RETURN(VendorLibrary cublas, VendorLibrary::Open({"libcublas.so.13"}));
 //   ASSIGN_OR_RETURN(auto* create, cublas.Symbol<decltype(cublasCreate_v2)>("cublasCreate_v2"));

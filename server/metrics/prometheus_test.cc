@@ -1,0 +1,126 @@
+// /metrics as a GPU server renders it, with a stand-in GPU backend (a table
+// of functions, server/core/gpu_backend.h) whose instances hold known
+// device and pinned bytes and whose device reports known memory,
+// utilisation and power; and as a CPU server renders it. The real GPU
+// backend's numbers are checked on a GPU by bench/gpu_check.sh.
+#include "server/metrics/prometheus.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "gtest/gtest.h"
+#include "kernels/testing/temp_dir.h"
+
+namespace convd {
+namespace {
+
+namespace fs = std::filesystem;
+
+class HoldingRunner : public InstanceRunner {
+ public:
+  absl::Status Run(const float*, int batch, Tensor& output, ModelStats*) override {
+    output = Tensor(TensorShape{batch, 10, 1, 1});
+    return absl::OkStatus();
+  }
+  absl::Status Reserve(int max_batch) override {
+    rows_ = max_batch;
+    return absl::OkStatus();
+  }
+  MemoryUse memory() const override {
+    return MemoryUse{.pinned_bytes = 100 * rows_, .device_bytes = 5000 * rows_};
+  }
+
+ private:
+  int rows_ = 0;
+};
+
+std::string Repository(const std::string& groups) {
+  const fs::path root = testing::MakeTempDir("metrics_repository");
+  fs::create_directories(root / "lenet" / "1");
+  fs::copy_file("models/lenet5/1/network.pbtxt", root / "lenet" / "1" / "network.pbtxt");
+  std::ofstream(root / "lenet" / "config.pbtxt") << R"pb(
+        max_batch_size: 8
+        input {
+          name: "input"
+          dims: [ 1, 28, 28 ]
+        }
+        output {
+          name: "prob"
+          dims: [ 10 ]
+        }
+      )pb" << groups;
+  return root.string();
+}
+
+std::string Render(const std::string& groups, const GpuBackend* gpu) {
+  ThreadPool pool(1);
+  RepositoryOptions options;
+  options.root = Repository(groups);
+  options.thread_pool = &pool;
+  options.load.thread_pool = &pool;
+  options.gpu = gpu;
+  ModelRepository repository(options);
+  EXPECT_EQ(repository.LoadAll(), 0);
+  InferenceService service(&repository, {});
+  return RenderPrometheusMetrics(service, gpu);
+}
+
+GpuBackend StandInGpu(bool with_nvml) {
+  GpuBackend gpu;
+  gpu.description = [] { return std::string("Stand-in \"H0\" (sm_00)"); };
+  gpu.create_runner =
+      [](std::shared_ptr<const ExecutionPlan>,
+         const inference::ModelConfig&) -> absl::StatusOr<std::unique_ptr<InstanceRunner>> {
+    return std::make_unique<HoldingRunner>();
+  };
+  gpu.memory = [] { return absl::StatusOr<GpuMemory>(GpuMemory{3 << 20, 80 << 20}); };
+  gpu.activity = [with_nvml]() -> absl::StatusOr<GpuActivity> {
+    if (!with_nvml) return absl::UnavailableError("cannot open libnvidia-ml.so.1");
+    return GpuActivity{.utilization = 0.25, .power_watts = 123.5, .power_limit_watts = 700};
+  };
+  return gpu;
+}
+
+bool Has(const std::string& text, const std::string& line) {
+  return text.find("\n" + line + "\n") != std::string::npos;
+}
+
+TEST(PrometheusTest, AGpuServerSplitsModelMemoryAndReportsTheDevice) {
+  const GpuBackend gpu = StandInGpu(/*with_nvml=*/true);
+  const std::string text = Render(
+      "instance_group { count: 2 kind: KIND_GPU }\n"
+      "instance_group { count: 1 kind: KIND_CPU }",
+      &gpu);
+  const std::string model = R"(model="lenet",version="1",)";
+  EXPECT_TRUE(Has(text, "convd_model_memory_bytes{" + model + R"(device="cpu_pinned"} 1600)"))
+      << text;
+  EXPECT_TRUE(Has(text, "convd_model_memory_bytes{" + model + R"(device="gpu"} 80000)")) << text;
+  EXPECT_NE(text.find("convd_model_memory_bytes{" + model + R"(device="cpu"} )"),
+            std::string::npos);
+  const std::string device = R"x({gpu="Stand-in \"H0\" (sm_00)"})x";
+  EXPECT_TRUE(Has(text, "convd_gpu_memory_used_bytes" + device + " 3145728")) << text;
+  EXPECT_TRUE(Has(text, "convd_gpu_memory_total_bytes" + device + " 83886080")) << text;
+  EXPECT_TRUE(Has(text, "convd_gpu_utilization" + device + " 0.25")) << text;
+  EXPECT_TRUE(Has(text, "convd_gpu_power_usage_watts" + device + " 123.5")) << text;
+  EXPECT_TRUE(Has(text, "convd_gpu_power_limit_watts" + device + " 700")) << text;
+  EXPECT_TRUE(Has(text, "# TYPE convd_gpu_utilization gauge")) << text;
+}
+
+TEST(PrometheusTest, WithoutNvmlOrAGpuThoseSeriesAreAbsent) {
+  const GpuBackend gpu = StandInGpu(/*with_nvml=*/false);
+  const std::string without_nvml = Render("", &gpu);
+  EXPECT_NE(without_nvml.find("convd_gpu_memory_used_bytes"), std::string::npos);
+  EXPECT_EQ(without_nvml.find("convd_gpu_utilization"), std::string::npos) << without_nvml;
+  EXPECT_EQ(without_nvml.find("convd_gpu_power"), std::string::npos) << without_nvml;
+
+  const std::string on_cpu = Render("", nullptr);
+  EXPECT_EQ(on_cpu.find("convd_gpu_"), std::string::npos) << on_cpu;
+  EXPECT_EQ(on_cpu.find(R"(device="gpu")"), std::string::npos) << on_cpu;
+  EXPECT_EQ(on_cpu.find(R"(device="cpu_pinned")"), std::string::npos) << on_cpu;
+  EXPECT_NE(on_cpu.find(R"(convd_model_memory_bytes{model="lenet",version="1",device="cpu"} )"),
+            std::string::npos)
+      << on_cpu;
+}
+
+}  // namespace
+}  // namespace convd
