@@ -7,6 +7,7 @@
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "grpcpp/support/proto_buffer_writer.h"
 #include "server/grpc/grpc_status.h"
+#include "server/grpc/stream_infer.h"
 
 namespace convd {
 namespace {
@@ -129,6 +130,11 @@ grpc::ServerUnaryReactor* GrpcInferenceService::ModelInfer(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
   return new InferReactor(service_, request, response);
+}
+
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* GrpcInferenceService::ModelStreamInfer(
+    grpc::CallbackServerContext*) {
+  return NewStreamInferReactor(service_);
 }
 
 grpc::ServerUnaryReactor* GrpcInferenceService::ModelConfig(

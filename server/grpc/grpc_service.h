@@ -2,9 +2,10 @@
 // over InferenceService (decode is done by protobuf, then call, convert the
 // status, finish). ModelInfer holds no thread while its request waits in a
 // queue, and a client that cancels (or whose deadline passes) has its
-// request dropped from the queue. ModelInfer takes the raw bytes and parses
-// them itself: gRPC's own parse failure would answer UNIMPLEMENTED, where a
-// malformed request deserves INVALID_ARGUMENT.
+// request dropped from the queue. ModelInfer and ModelStreamInfer take the
+// raw bytes and parse them themselves: gRPC's own parse failure would answer
+// UNIMPLEMENTED (or end the stream), where a malformed request deserves
+// INVALID_ARGUMENT (and the stream goes on).
 #ifndef CONVD_SERVER_GRPC_GRPC_SERVICE_H_
 #define CONVD_SERVER_GRPC_GRPC_SERVICE_H_
 
@@ -13,9 +14,21 @@
 
 namespace convd {
 
-class GrpcInferenceService final
-    : public inference::GRPCInferenceService::WithRawCallbackMethod_ModelInfer<
-          inference::GRPCInferenceService::CallbackService> {
+namespace grpc_service_internal {
+using G = inference::GRPCInferenceService;
+// Every method on the callback API; the two inference methods raw. (A raw
+// streaming method cannot be layered over CallbackService, which declares
+// the typed one with the same parameters.)
+using Base = G::WithCallbackMethod_ServerLive<
+    G::WithCallbackMethod_ServerReady<G::WithCallbackMethod_ModelReady<
+        G::WithCallbackMethod_ServerMetadata<G::WithCallbackMethod_ModelMetadata<
+            G::WithRawCallbackMethod_ModelInfer<G::WithRawCallbackMethod_ModelStreamInfer<
+                G::WithCallbackMethod_ModelConfig<G::WithCallbackMethod_ModelStatistics<
+                    G::WithCallbackMethod_RepositoryIndex<G::WithCallbackMethod_RepositoryModelLoad<
+                        G::WithCallbackMethod_RepositoryModelUnload<G::Service>>>>>>>>>>>>;
+}  // namespace grpc_service_internal
+
+class GrpcInferenceService final : public grpc_service_internal::Base {
  public:
   // `service` must outlive this.
   explicit GrpcInferenceService(InferenceService* service) : service_(service) {}
@@ -38,6 +51,9 @@ class GrpcInferenceService final
   grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* context,
                                        const grpc::ByteBuffer* request,
                                        grpc::ByteBuffer* response) override;
+  // server/grpc/stream_infer.h
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ModelStreamInfer(
+      grpc::CallbackServerContext* context) override;
   grpc::ServerUnaryReactor* ModelConfig(grpc::CallbackServerContext* context,
                                         const inference::ModelConfigRequest* request,
                                         inference::ModelConfigResponse* response) override;

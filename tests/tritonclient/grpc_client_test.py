@@ -5,6 +5,7 @@ Starts convd on a free port, runs the checks, stops it with SIGTERM and
 expects exit status 0. Prints one line per check; exits non-zero on failure.
 """
 import sys
+import threading
 
 import numpy as np
 import tritonclient.grpc as grpcclient
@@ -61,8 +62,37 @@ def main():
             results.append(check("unknown model is NOT_FOUND",
                                  "NOT_FOUND" in str(error.status()), error.status()))
 
+        # The streaming API: many requests on one ModelStreamInfer stream,
+        # answered through the callback, matched by id, a bad one as an error.
+        answers, errors, done = {}, {}, threading.Event()
+
+        def on_answer(result, error):
+            if error is not None:
+                errors[len(errors)] = str(error)
+            else:
+                answers[result.get_response().id] = result.as_numpy("prob")
+            if len(answers) + len(errors) == 9:
+                done.set()
+
+        client.start_stream(callback=on_answer)
+        for i in range(8):
+            one = grpcclient.InferInput("input", [1, 1, 28, 28], "FP32")
+            one.set_data_from_numpy(images[i % 4:i % 4 + 1])
+            client.async_stream_infer("lenet5", [one], request_id=f"s-{i}", outputs=outputs)
+        client.async_stream_infer("no_such_model", [infer_input], request_id="s-bad")
+        done.wait(timeout=30)
+        client.stop_stream()
+        results.append(check("stream: 8 answers by id", sorted(answers) == [f"s-{i}" for i in range(8)],
+                             sorted(answers)))
+        results.append(check("stream: answers equal the unary rows",
+                             all(np.allclose(answers[f"s-{i}"][0], probabilities[i % 4], atol=1e-5)
+                                 for i in range(8) if f"s-{i}" in answers)))
+        results.append(check("stream: a bad request is an error in the stream",
+                             len(errors) == 1 and "unknown model 'no_such_model'" in errors.get(0, ""),
+                             errors))
+
         stats = client.get_inference_statistics("lenet5").model_stats[0]
-        results.append(check("statistics count", stats.inference_count >= 8, stats.inference_count))
+        results.append(check("statistics count", stats.inference_count >= 16, stats.inference_count))
     finally:
         client.close()
         stop_convd(process, log, results, "tritonclient[grpc]")

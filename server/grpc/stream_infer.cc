@@ -1,0 +1,204 @@
+#include "server/grpc/stream_infer.h"
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/support/proto_buffer_reader.h"
+#include "grpcpp/support/proto_buffer_writer.h"
+#include "proto/inference.grpc.pb.h"
+
+namespace convd {
+namespace {
+
+using Reactor = grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>;
+
+grpc::ByteBuffer Serialize(const inference::ModelStreamInferResponse& response) {
+  grpc::ByteBuffer buffer;
+  bool own_buffer = false;
+  // Serializing a message built here cannot fail but for its size, which
+  // the inference's own limits keep far below protobuf's 2 GiB.
+  grpc::SerializationTraits<inference::ModelStreamInferResponse>::Serialize(response, &buffer,
+                                                                            &own_buffer)
+      .IgnoreError();
+  return buffer;
+}
+
+// Every decision is taken under `mutex_`, and the gRPC operation it calls
+// for (StartWrite, Finish) is started after the lock is released. Finish
+// comes once, when the client's side is closed, no inference is in flight
+// and nothing is left to write; gRPC calls OnDone (which deletes the
+// reactor) only after that, so callbacks of inferences in flight always
+// find the reactor alive.
+class StreamInferReactor : public Reactor {
+ public:
+  explicit StreamInferReactor(InferenceService* service) : service_(service) {
+    StartRead(&read_buffer_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the client closed its side, or the stream broke
+      Act(Decide([&] { reads_done_ = true; }));
+      return;
+    }
+    {
+      // Pendings of answered inferences are released here, on a gRPC
+      // thread, rather than inside their own completion callbacks.
+      std::lock_guard<std::mutex> lock(mutex_);
+      retired_.clear();
+    }
+    inference::ModelInferRequest request;
+    grpc::ByteBuffer copy(read_buffer_);  // Deserialize consumes its buffer
+    if (!grpc::SerializationTraits<inference::ModelInferRequest>::Deserialize(&copy, &request)
+             .ok()) {
+      service_->RecordRejected(absl::StatusCode::kInvalidArgument);
+      inference::ModelStreamInferResponse response;
+      response.set_error_message("request is not a valid ModelInferRequest protobuf");
+      Act(Decide([&] { writes_.push_back(Serialize(response)); }));
+    } else {
+      Schedule(request);
+    }
+    StartRead(&read_buffer_);  // reads_done_ is false: no Finish can have come
+  }
+
+  void OnWriteDone(bool ok) override {
+    Act(Decide([&] {
+      writing_ = false;
+      writes_.pop_front();
+      if (!ok) {  // the client is gone: nothing more can be written
+        broken_ = true;
+        writes_.clear();
+      }
+    }));
+  }
+
+  void OnCancel() override {
+    std::vector<std::shared_ptr<PendingInference>> to_cancel;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      cancelled_ = true;
+      for (auto& [serial, call] : calls_) {
+        if (call->pending != nullptr) to_cancel.push_back(call->pending);
+      }
+    }
+    for (auto& pending : to_cancel) pending->Cancel();
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  struct Call {
+    inference::ModelInferResponse response;
+    std::shared_ptr<PendingInference> pending;  // keeps the model version alive
+  };
+  struct Action {
+    bool write = false;
+    bool finish = false;
+  };
+
+  void Schedule(const inference::ModelInferRequest& request) {
+    Call* call = nullptr;
+    uint64_t serial = 0;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      serial = next_serial_++;
+      call = calls_.emplace(serial, std::make_unique<Call>()).first->second.get();
+    }
+    // The callback may run inside Infer (an immediate refusal) or later on
+    // an instance thread.
+    std::shared_ptr<PendingInference> pending = service_->Infer(
+        request, &call->response,
+        [this, serial, model = request.model_name(), version = request.model_version(),
+         id = request.id()](absl::Status status) {
+          inference::ModelStreamInferResponse response;
+          Call* call = nullptr;
+          {
+            std::lock_guard<std::mutex> lock(mutex_);
+            call = calls_.at(serial).get();
+          }
+          if (status.ok()) {
+            *response.mutable_infer_response() = std::move(call->response);
+          } else {
+            response.set_error_message(std::string(status.message()));
+            response.mutable_infer_response()->set_model_name(model);
+            response.mutable_infer_response()->set_model_version(version);
+            response.mutable_infer_response()->set_id(id);
+          }
+          grpc::ByteBuffer serialized = Serialize(response);
+          Act(Decide([&] {
+            auto found = calls_.find(serial);
+            if (found->second->pending != nullptr) {
+              retired_.push_back(std::move(found->second->pending));
+            }
+            calls_.erase(found);
+            if (!broken_) writes_.push_back(std::move(serialized));
+          }));
+        });
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto found = calls_.find(serial);
+    if (found == calls_.end()) return;  // already answered (inside Infer)
+    found->second->pending = std::move(pending);
+    if (cancelled_ && found->second->pending != nullptr) found->second->pending->Cancel();
+  }
+
+  // Applies `change` under the lock, then says which gRPC operation to start.
+  template <typename Change>
+  Action Decide(Change change) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    change();
+    Action action;
+    if (!writing_ && !writes_.empty()) {
+      writing_ = true;
+      action.write = true;
+    } else if (!finished_ && !writing_ && writes_.empty() && reads_done_ && calls_.empty()) {
+      finished_ = true;
+      action.finish = true;
+    }
+    return action;
+  }
+
+  void Act(const Action& action) {
+    if (action.write) {
+      // The front stays in the deque, unmoved, until OnWriteDone pops it.
+      const grpc::ByteBuffer* front = nullptr;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        front = &writes_.front();
+      }
+      StartWrite(front);
+    } else if (action.finish) {
+      bool cancelled = false;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        cancelled = cancelled_;
+      }
+      Finish(cancelled ? grpc::Status::CANCELLED : grpc::Status::OK);  // may delete `this`
+    }
+  }
+
+  InferenceService* const service_;
+  grpc::ByteBuffer read_buffer_;  // only the reading side touches it
+  std::mutex mutex_;
+  // Guarded by mutex_:
+  std::map<uint64_t, std::unique_ptr<Call>> calls_;  // inferences in flight
+  uint64_t next_serial_ = 0;
+  std::deque<grpc::ByteBuffer> writes_;  // answers to write; the front is being written
+  std::vector<std::shared_ptr<PendingInference>> retired_;
+  bool writing_ = false;
+  bool reads_done_ = false;
+  bool finished_ = false;
+  bool cancelled_ = false;
+  bool broken_ = false;
+};
+
+}  // namespace
+
+Reactor* NewStreamInferReactor(InferenceService* service) {
+  return new StreamInferReactor(service);
+}
+
+}  // namespace convd

@@ -1,0 +1,207 @@
+// ModelStreamInfer end to end: many inferences on one bidirectional stream
+// of a real server on loopback, answered once each, matched by id, equal to
+// the unary answers; failures answered in the stream, which stays open;
+// malformed messages (sent through a generic stub) likewise; a client that
+// cancels gets CANCELLED and the server goes on serving.
+#include <map>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/support/proto_buffer_reader.h"
+#include "grpcpp/support/proto_buffer_writer.h"
+#include "gtest/gtest.h"
+#include "kernels/testing/numeric.h"
+#include "tests/e2e/e2e_util.h"
+
+namespace convd::e2e {
+namespace {
+
+using inference::ModelInferRequest;
+using inference::ModelStreamInferResponse;
+
+class GrpcStreamTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    repository_ = new std::string(MakeTempDir("grpc_stream_repository"));
+    AddModel(*repository_, "lenet", "lenet5", kLenetConfig, kFashionLabels);
+    // Holds requests 2 s waiting for a batch of 16.
+    AddModel(*repository_, "slow", "lenet5", R"pb(
+      max_batch_size: 16
+      input {
+        name: "input"
+        dims: [ 1, 28, 28 ]
+      }
+      output {
+        name: "prob"
+        dims: [ 10 ]
+      }
+      dynamic_batching { max_queue_delay_microseconds: 2000000 strict_queue_delay: true }
+    )pb");
+    server_ = StartServer(*repository_).release();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    delete repository_;
+  }
+  void SetUp() override {
+    ASSERT_NE(server_, nullptr);
+    stub_ = Connect(server_->grpc_port());
+  }
+
+  static ModelInferRequest Request(const std::string& model, int rows, const std::string& id) {
+    ModelInferRequest request =
+        FloatRequest(model, {rows, 1, 28, 28}, testing::RandomVector(rows * 28 * 28));
+    request.set_id(id);
+    return request;
+  }
+
+  static std::string* repository_;
+  static Server* server_;
+  std::unique_ptr<inference::GRPCInferenceService::Stub> stub_;
+};
+
+std::string* GrpcStreamTest::repository_ = nullptr;
+Server* GrpcStreamTest::server_ = nullptr;
+
+TEST_F(GrpcStreamTest, ManyInferencesOneAnswerEachMatchedById) {
+  std::map<std::string, ModelInferRequest> sent;
+  for (int i = 0; i < 24; ++i) {
+    const std::string id = absl::StrCat("r", i);
+    sent[id] = Request("lenet", 1 + i % 3, id);
+  }
+  ModelInferRequest unknown = Request("resnet9000", 1, "bad-model");
+  ModelInferRequest wrong_shape =
+      FloatRequest("lenet", {1, 1, 28, 27}, testing::RandomVector(784 - 28));
+  wrong_shape.set_id("bad-shape");
+
+  grpc::ClientContext context;
+  auto stream = stub_->ModelStreamInfer(&context);
+  int written = 0;
+  for (auto& [id, request] : sent) {
+    ASSERT_TRUE(stream->Write(request));
+    if (++written == 5) ASSERT_TRUE(stream->Write(unknown));
+    if (written == 17) ASSERT_TRUE(stream->Write(wrong_shape));
+  }
+  ASSERT_TRUE(stream->WritesDone());
+  std::map<std::string, ModelStreamInferResponse> answers;
+  ModelStreamInferResponse response;
+  while (stream->Read(&response)) {
+    const std::string id = response.infer_response().id();
+    EXPECT_FALSE(answers.contains(id)) << "answered twice: " << id;
+    answers[id] = response;
+  }
+  const grpc::Status finished = stream->Finish();
+  EXPECT_TRUE(finished.ok()) << finished.error_message();
+  ASSERT_EQ(answers.size(), sent.size() + 2);
+
+  EXPECT_NE(answers["bad-model"].error_message().find("unknown model 'resnet9000'"),
+            std::string::npos)
+      << answers["bad-model"].error_message();
+  EXPECT_EQ(answers["bad-model"].infer_response().model_name(), "resnet9000");
+  EXPECT_NE(answers["bad-shape"].error_message().find("has shape [1, 1, 28, 27]"),
+            std::string::npos)
+      << answers["bad-shape"].error_message();
+
+  // Each answer is its own request's: as the unary call answers it.
+  for (const auto& [id, request] : sent) {
+    const ModelStreamInferResponse& answer = answers[id];
+    ASSERT_TRUE(answer.error_message().empty()) << id << ": " << answer.error_message();
+    grpc::ClientContext unary_context;
+    inference::ModelInferResponse unary;
+    ASSERT_TRUE(stub_->ModelInfer(&unary_context, request, &unary).ok());
+    const std::vector<float> streamed = OutputFloats(answer.infer_response());
+    const std::vector<float> expected = OutputFloats(unary);
+    ASSERT_EQ(streamed.size(), expected.size()) << id;
+    ASSERT_EQ(streamed.size(), 10u * request.inputs(0).shape(0)) << id;
+    for (size_t i = 0; i < expected.size(); ++i) {
+      EXPECT_NEAR(streamed[i], expected[i], 1e-5) << id << " at " << i;
+    }
+  }
+}
+
+grpc::ByteBuffer Bytes(const std::string& bytes) {
+  grpc::Slice slice(bytes);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+// One completion-queue step of the generic stub, which must succeed.
+void Await(grpc::CompletionQueue& queue, intptr_t expected_tag) {
+  void* tag = nullptr;
+  bool ok = false;
+  ASSERT_TRUE(queue.Next(&tag, &ok));
+  ASSERT_EQ(reinterpret_cast<intptr_t>(tag), expected_tag);
+  ASSERT_TRUE(ok) << "step " << expected_tag;
+}
+
+ModelStreamInferResponse Parse(grpc::ByteBuffer& buffer) {
+  ModelStreamInferResponse response;
+  EXPECT_TRUE(
+      grpc::SerializationTraits<ModelStreamInferResponse>::Deserialize(&buffer, &response).ok());
+  return response;
+}
+
+TEST_F(GrpcStreamTest, AMalformedMessageIsAnsweredAndTheStreamGoesOn) {
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->grpc_port()),
+                                     grpc::InsecureChannelCredentials());
+  grpc::GenericStub generic(channel);
+  grpc::ClientContext context;
+  grpc::CompletionQueue queue;
+  auto call =
+      generic.PrepareCall(&context, "/inference.GRPCInferenceService/ModelStreamInfer", &queue);
+  call->StartCall(reinterpret_cast<void*>(1));
+  Await(queue, 1);
+  call->Write(Bytes("\xff\xff\xff not a protobuf"), reinterpret_cast<void*>(2));
+  Await(queue, 2);
+  grpc::ByteBuffer received;
+  call->Read(&received, reinterpret_cast<void*>(3));
+  Await(queue, 3);
+  EXPECT_EQ(Parse(received).error_message(), "request is not a valid ModelInferRequest protobuf");
+
+  grpc::ByteBuffer valid;
+  bool own_buffer = false;
+  ASSERT_TRUE(grpc::SerializationTraits<ModelInferRequest>::Serialize(Request("lenet", 2, "after"),
+                                                                      &valid, &own_buffer)
+                  .ok());
+  call->Write(valid, reinterpret_cast<void*>(4));
+  Await(queue, 4);
+  call->Read(&received, reinterpret_cast<void*>(5));
+  Await(queue, 5);
+  const ModelStreamInferResponse after = Parse(received);
+  EXPECT_TRUE(after.error_message().empty()) << after.error_message();
+  EXPECT_EQ(after.infer_response().id(), "after");
+  EXPECT_EQ(OutputFloats(after.infer_response()).size(), 20u);
+  call->WritesDone(reinterpret_cast<void*>(6));
+  Await(queue, 6);
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(7));
+  Await(queue, 7);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
+TEST_F(GrpcStreamTest, ACancelledStreamDropsItsQueuedRequestsAndTheServerGoesOn) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  auto stream = stub_->ModelStreamInfer(context.get());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(stream->Write(Request("slow", 1, absl::StrCat(i))));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // queued, waiting for company
+  const auto cancelled_at = std::chrono::steady_clock::now();
+  context->TryCancel();
+  ModelStreamInferResponse response;
+  while (stream->Read(&response)) {
+  }
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  // Well before the 2 s batching delay ran out.
+  EXPECT_LT(std::chrono::steady_clock::now() - cancelled_at, std::chrono::milliseconds(1500));
+
+  // The dropped requests do not linger in the model's queue.
+  grpc::ClientContext unary_context;
+  inference::ModelInferResponse unary;
+  const auto start = std::chrono::steady_clock::now();
+  ModelInferRequest full = Request("slow", 16, "full");  // a full batch runs at once
+  ASSERT_TRUE(stub_->ModelInfer(&unary_context, full, &unary).ok());
+  EXPECT_EQ(OutputFloats(unary).size(), 160u);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1500));
+}
+
+}  // namespace
+}  // namespace convd::e2e
