@@ -58,23 +58,27 @@ done
 
 # Latency of one request with nothing else in flight: convload at
 # concurrency 1 (p50 of the round trip, client included) against the
-# engine's median forward pass at that batch (host copies included). The
+# engine's median forward pass at that batch (host copies included), with
+# a call per request (ModelInfer) and on one stream (ModelStreamInfer). The
 # ratio is what one request pays for being served.
 echo
-echo "| model | batch | engine median ms | served p50 ms (concurrency 1) | served p99 ms | server queue ms | served p50 / engine |"
-echo "|---|---|---|---|---|---|---|"
+echo "| model | batch | gRPC | engine median ms | served p50 ms (concurrency 1) | served p99 ms | server queue ms | served p50 / engine |"
+echo "|---|---|---|---|---|---|---|---|"
 for model in lenet5 alexnet; do
-  "$convload" "$model" --url "127.0.0.1:$port" --batch 1 --concurrency 1 \
-    --duration "$duration" --warmup 2s --quiet --json "$out/$model-latency.json" >/dev/null 2>&1
   engine=$(engine "$model" 1 101 median_ms)
-  "$python" -c '
+  for call in ModelInfer ModelStreamInfer; do
+    streaming=$([ "$call" = ModelStreamInfer ] && echo --streaming || true)
+    "$convload" "$model" --url "127.0.0.1:$port" --batch 1 --concurrency 1 $streaming \
+      --duration "$duration" --warmup 2s --quiet --json "$out/$model-latency.json" >/dev/null 2>&1
+    "$python" -c '
 import json, sys
 step = json.load(open(sys.argv[1]))["steps"][0]
-engine, model = float(sys.argv[2]), sys.argv[3]
+engine, model, call = float(sys.argv[2]), sys.argv[3], sys.argv[4]
 p50, p99 = step["latency_ms"]["p50"], step["latency_ms"]["p99"]
 queue = step.get("server_queue_ms", float("nan"))
-print(f"| {model} | 1 | {engine:.3f} | {p50:.3f} | {p99:.3f} | {queue:.3f} | {p50 / engine:.2f}x |")
-' "$out/$model-latency.json" "$engine" "$model"
+print(f"| {model} | 1 | {call} | {engine:.3f} | {p50:.3f} | {p99:.3f} | {queue:.3f} | {p50 / engine:.2f}x |")
+' "$out/$model-latency.json" "$engine" "$model" "$call"
+  done
 done
 
 if [ "$device" = cuda ]; then

@@ -31,6 +31,13 @@ struct ClientOptions {
   std::chrono::milliseconds timeout = std::chrono::seconds(60);
   // Largest gRPC message either way (a batch of AlexNet images is ~20 MiB).
   int max_message_bytes = 256 << 20;
+  // gRPC only: Infer sends each request on one ModelStreamInfer stream that
+  // the client keeps open (as perf_analyzer --streaming) instead of a call
+  // per request. The stream's deadline is `timeout`; it is reopened when
+  // half of that has passed, and after an error ends it. A request the
+  // server fails comes back as UNKNOWN with the server's message (stream
+  // answers carry no status code).
+  bool streaming = false;
 };
 
 class Client {

@@ -47,6 +47,9 @@ ABSL_FLAG(std::string, images, "",
           "default: random tensors of the model's input shape.");
 ABSL_FLAG(int64_t, max_requests, 10'000'000, "Measured requests per step, at most.");
 ABSL_FLAG(int, timeout_seconds, 30, "Deadline of each request.");
+ABSL_FLAG(bool, streaming, false,
+          "gRPC: each client sends its requests on one ModelStreamInfer stream (as "
+          "perf_analyzer --streaming) instead of a call per request.");
 ABSL_FLAG(std::string, csv, "", "Also write the results as CSV to this file.");
 ABSL_FLAG(std::string, json, "", "Also write the results as JSON to this file.");
 ABSL_FLAG(std::string, plot, "", "Also draw throughput and p99 latency to this SVG file.");
@@ -171,6 +174,10 @@ int Main(const std::string& model) {
 
   ClientOptions client_options;
   client_options.timeout = std::chrono::seconds(std::max(1, absl::GetFlag(FLAGS_timeout_seconds)));
+  client_options.streaming = absl::GetFlag(FLAGS_streaming);
+  if (client_options.streaming && url->protocol != Protocol::kGrpc) {
+    return Fail("--streaming needs a gRPC --url (ModelStreamInfer is a gRPC call)", 2);
+  }
   auto control = CreateClient(*url, client_options);
   auto metadata = control->ModelMetadata(model, "");
   if (!metadata.ok()) return Fail(metadata.status().ToString());
@@ -203,7 +210,9 @@ int Main(const std::string& model) {
                               "]");
   }
 
-  LoadRun run{model, url->ToString(), input_text, open_loop};
+  LoadRun run{model,
+              absl::StrCat(url->ToString(), client_options.streaming ? " (ModelStreamInfer)" : ""),
+              input_text, open_loop};
   const ClientFactory make_client = [&] { return CreateClient(*url, client_options); };
   const StatsFetcher fetch_stats = [&]() -> absl::StatusOr<inference::ModelStatistics> {
     auto stats = control->ModelStatistics(model, "");

@@ -11,12 +11,16 @@ namespace {
 class GrpcClient final : public Client {
  public:
   GrpcClient(const ServerUrl& url, const ClientOptions& options)
-      : address_(url.Authority()), timeout_(options.timeout) {
+      : address_(url.Authority()), timeout_(options.timeout), streaming_(options.streaming) {
     grpc::ChannelArguments arguments;
     arguments.SetMaxReceiveMessageSize(options.max_message_bytes);
     arguments.SetMaxSendMessageSize(options.max_message_bytes);
     stub_ = inference::GRPCInferenceService::NewStub(grpc::CreateCustomChannel(
         address_, grpc::InsecureChannelCredentials(), arguments));
+  }
+
+  ~GrpcClient() override {
+    if (stream_ != nullptr) CloseStream().IgnoreError();
   }
 
   absl::StatusOr<bool> ServerLive() override {
@@ -80,6 +84,7 @@ class GrpcClient final : public Client {
 
   absl::StatusOr<inference::ModelInferResponse> Infer(
       const inference::ModelInferRequest& request) override {
+    if (streaming_) return StreamInfer(request);
     return Get(&Stub::ModelInfer, request);
   }
 
@@ -105,7 +110,10 @@ class GrpcClient final : public Client {
                     const Request& request, Response* response) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + timeout_);
-    const grpc::Status status = (stub_.get()->*method)(&context, request, response);
+    return FromGrpc((stub_.get()->*method)(&context, request, response));
+  }
+
+  absl::Status FromGrpc(const grpc::Status& status) const {
     if (status.ok()) return absl::OkStatus();
     const auto code = static_cast<absl::StatusCode>(status.error_code());
     if (code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kDeadlineExceeded) {
@@ -114,6 +122,40 @@ class GrpcClient final : public Client {
                                              status.error_message()));
     }
     return absl::Status(code, status.error_message());
+  }
+
+  absl::StatusOr<inference::ModelInferResponse> StreamInfer(
+      const inference::ModelInferRequest& request) {
+    using Clock = std::chrono::system_clock;
+    if (stream_ != nullptr && Clock::now() - stream_opened_ > timeout_ / 2) {
+      if (absl::Status s = CloseStream(); !s.ok()) return s;
+    }
+    if (stream_ == nullptr) {
+      stream_context_ = std::make_unique<grpc::ClientContext>();
+      stream_opened_ = Clock::now();
+      stream_context_->set_deadline(stream_opened_ + timeout_);
+      stream_ = stub_->ModelStreamInfer(stream_context_.get());
+    }
+    inference::ModelStreamInferResponse answer;
+    if (!stream_->Write(request) || !stream_->Read(&answer)) {
+      const grpc::Status status = stream_->Finish();
+      stream_.reset();
+      return FromGrpc(
+          status.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server ended the stream")
+                      : status);
+    }
+    if (!answer.error_message().empty()) return absl::UnknownError(answer.error_message());
+    return std::move(*answer.mutable_infer_response());
+  }
+
+  absl::Status CloseStream() {
+    stream_->WritesDone();
+    inference::ModelStreamInferResponse unexpected;
+    while (stream_->Read(&unexpected)) {
+    }
+    const grpc::Status status = stream_->Finish();
+    stream_.reset();
+    return status.ok() ? absl::OkStatus() : FromGrpc(status);
   }
 
   template <typename Request, typename Response>
@@ -127,7 +169,14 @@ class GrpcClient final : public Client {
 
   std::string address_;
   std::chrono::milliseconds timeout_;
+  bool streaming_;
   std::unique_ptr<Stub> stub_;
+  // The open ModelStreamInfer stream, when streaming.
+  std::unique_ptr<grpc::ClientContext> stream_context_;
+  std::chrono::system_clock::time_point stream_opened_;
+  std::unique_ptr<
+      grpc::ClientReaderWriter<inference::ModelInferRequest, inference::ModelStreamInferResponse>>
+      stream_;
 };
 
 }  // namespace

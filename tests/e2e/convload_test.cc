@@ -131,6 +131,41 @@ TEST_F(ConvloadTest, FailedRequestsAreCountedByStatus) {
   EXPECT_GT(step["errors"]["INVALID_ARGUMENT"].get<int64_t>(), 0) << step;
 }
 
+TEST_F(ConvloadTest, StreamingSendsOnModelStreamInfer) {
+  const std::string dir = MakeTempDir("convload_stream");
+  const int64_t before = ServerSuccesses();
+  ToolResult result = Convload({absl::StrCat("--url=127.0.0.1:", server_->grpc_port()),
+                                "--streaming", "--concurrency=1,3", "--batch=2", "--duration=600ms",
+                                "--warmup=100ms", "--json=" + dir + "/r.json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const json report = json::parse(ReadFile(dir + "/r.json").value());
+  EXPECT_NE(report["url"].get<std::string>().find("(ModelStreamInfer)"), std::string::npos)
+      << report["url"];
+  int64_t measured = 0;
+  for (const json& step : report["steps"]) {
+    EXPECT_GT(step["requests"].get<int64_t>(), 0) << step;
+    EXPECT_TRUE(step["errors"].empty()) << step;
+    measured += step["requests"].get<int64_t>();
+  }
+  EXPECT_GE(ServerSuccesses() - before, measured);
+
+  // Failures come back in the stream and are counted (as UNKNOWN: stream
+  // answers carry a message, no code).
+  std::ofstream(dir + "/not-an-image.png") << "plain text, not a PNG";
+  ToolResult failing = Convload({absl::StrCat("--url=127.0.0.1:", server_->grpc_port()),
+                                 "--streaming", "--concurrency=2", "--duration=300ms",
+                                 "--warmup=0s", "--images=" + dir, "--json=" + dir + "/f.json"});
+  EXPECT_EQ(failing.exit_code, 1) << failing.err;
+  const json step = json::parse(ReadFile(dir + "/f.json").value())["steps"][0];
+  EXPECT_GT(step["errors"]["UNKNOWN"].get<int64_t>(), 0) << step;
+
+  ToolResult over_http =
+      Convload({absl::StrCat("--url=http://127.0.0.1:", server_->http_port()), "--streaming"});
+  EXPECT_EQ(over_http.exit_code, 2);
+  EXPECT_NE(over_http.err.find("--streaming needs a gRPC --url"), std::string::npos)
+      << over_http.err;
+}
+
 TEST_F(ConvloadTest, RefusesUnboundedOrRemoteRuns) {
   const std::string url = absl::StrCat("--url=127.0.0.1:", server_->grpc_port());
   struct Case {
