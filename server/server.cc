@@ -173,6 +173,7 @@ void Server::Shutdown() {
   service_->BeginDrain();
   if (grpc_server_ != nullptr) {
     grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+    grpc_service_->EndStreams();
     grpc_server_->Shutdown(std::chrono::system_clock::now() + options_.drain_timeout);
     grpc_server_->Wait();
   }

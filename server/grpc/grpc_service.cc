@@ -134,7 +134,7 @@ grpc::ServerUnaryReactor* GrpcInferenceService::ModelInfer(
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* GrpcInferenceService::ModelStreamInfer(
     grpc::CallbackServerContext*) {
-  return NewStreamInferReactor(service_);
+  return NewStreamInferReactor(service_, &streams_);
 }
 
 grpc::ServerUnaryReactor* GrpcInferenceService::ModelConfig(

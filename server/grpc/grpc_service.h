@@ -11,6 +11,7 @@
 
 #include "proto/inference.grpc.pb.h"
 #include "server/core/inference_service.h"
+#include "server/grpc/stream_infer.h"
 
 namespace convd {
 
@@ -32,6 +33,11 @@ class GrpcInferenceService final : public grpc_service_internal::Base {
  public:
   // `service` must outlive this.
   explicit GrpcInferenceService(InferenceService* service) : service_(service) {}
+
+  // Part of draining (after InferenceService::BeginDrain): ends every
+  // ModelStreamInfer stream, now open or opened later, once its requests
+  // in flight are answered, so that idle streams do not hold the shutdown.
+  void EndStreams() { streams_.DrainAll(); }
 
   grpc::ServerUnaryReactor* ServerLive(grpc::CallbackServerContext* context,
                                        const inference::ServerLiveRequest* request,
@@ -73,6 +79,7 @@ class GrpcInferenceService final : public grpc_service_internal::Base {
 
  private:
   InferenceService* service_;
+  StreamRegistry streams_;
 };
 
 }  // namespace convd

@@ -34,10 +34,16 @@ grpc::ByteBuffer Serialize(const inference::ModelStreamInferResponse& response) 
 // and nothing is left to write; gRPC calls OnDone (which deletes the
 // reactor) only after that, so callbacks of inferences in flight always
 // find the reactor alive.
-class StreamInferReactor : public Reactor {
+class StreamInferReactor : public Reactor, public StreamRegistry::Stream {
  public:
-  explicit StreamInferReactor(InferenceService* service) : service_(service) {
+  StreamInferReactor(InferenceService* service, StreamRegistry* registry)
+      : service_(service), registry_(registry) {
     StartRead(&read_buffer_);
+    registry_->Add(this);  // may Drain at once
+  }
+
+  void Drain() override {
+    Act(Decide([&] { draining_ = true; }));
   }
 
   void OnReadDone(bool ok) override {
@@ -46,9 +52,11 @@ class StreamInferReactor : public Reactor {
       return;
     }
     {
+      std::lock_guard<std::mutex> lock(mutex_);
+      // A message that arrived as a draining stream finished: unanswerable.
+      if (finished_) return;
       // Pendings of answered inferences are released here, on a gRPC
       // thread, rather than inside their own completion callbacks.
-      std::lock_guard<std::mutex> lock(mutex_);
       retired_.clear();
     }
     inference::ModelInferRequest request;
@@ -62,7 +70,14 @@ class StreamInferReactor : public Reactor {
     } else {
       Schedule(request);
     }
-    StartRead(&read_buffer_);  // reads_done_ is false: no Finish can have come
+    // Finish waits while about_to_read_ is set (StartRead must not follow it).
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (finished_) return;
+      about_to_read_ = true;
+    }
+    StartRead(&read_buffer_);
+    Act(Decide([&] { about_to_read_ = false; }));
   }
 
   void OnWriteDone(bool ok) override {
@@ -88,7 +103,10 @@ class StreamInferReactor : public Reactor {
     for (auto& pending : to_cancel) pending->Cancel();
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    registry_->Remove(this);
+    delete this;
+  }
 
  private:
   struct Call {
@@ -154,7 +172,8 @@ class StreamInferReactor : public Reactor {
     if (!writing_ && !writes_.empty()) {
       writing_ = true;
       action.write = true;
-    } else if (!finished_ && !writing_ && writes_.empty() && reads_done_ && calls_.empty()) {
+    } else if (!finished_ && !writing_ && writes_.empty() && calls_.empty() && !about_to_read_ &&
+               (reads_done_ || draining_)) {
       finished_ = true;
       action.finish = true;
     }
@@ -171,16 +190,22 @@ class StreamInferReactor : public Reactor {
       }
       StartWrite(front);
     } else if (action.finish) {
-      bool cancelled = false;
+      grpc::Status status = grpc::Status::OK;
       {
         std::lock_guard<std::mutex> lock(mutex_);
-        cancelled = cancelled_;
+        if (cancelled_) {
+          status = grpc::Status::CANCELLED;
+        } else if (!reads_done_) {
+          status = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                "the server is shutting down; reconnect to another");
+        }
       }
-      Finish(cancelled ? grpc::Status::CANCELLED : grpc::Status::OK);  // may delete `this`
+      Finish(status);  // may delete `this`
     }
   }
 
   InferenceService* const service_;
+  StreamRegistry* const registry_;
   grpc::ByteBuffer read_buffer_;  // only the reading side touches it
   std::mutex mutex_;
   // Guarded by mutex_:
@@ -193,12 +218,32 @@ class StreamInferReactor : public Reactor {
   bool finished_ = false;
   bool cancelled_ = false;
   bool broken_ = false;
+  bool draining_ = false;
+  bool about_to_read_ = false;
 };
 
 }  // namespace
 
-Reactor* NewStreamInferReactor(InferenceService* service) {
-  return new StreamInferReactor(service);
+void StreamRegistry::DrainAll() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  draining_ = true;
+  // Each stream is alive while it is listed: Remove waits for this lock.
+  for (Stream* stream : streams_) stream->Drain();
+}
+
+void StreamRegistry::Add(Stream* stream) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  streams_.insert(stream);
+  if (draining_) stream->Drain();
+}
+
+void StreamRegistry::Remove(Stream* stream) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  streams_.erase(stream);
+}
+
+Reactor* NewStreamInferReactor(InferenceService* service, StreamRegistry* registry) {
+  return new StreamInferReactor(service, registry);
 }
 
 }  // namespace convd

@@ -6,18 +6,48 @@
 // (malformed, unknown model, bad shape, full queue, ...) is answered with
 // error_message and the stream stays open. The stream finishes OK once the
 // client has closed its side and every answer is written; a client that
-// cancels has its queued requests dropped.
+// cancels has its queued requests dropped; a draining server finishes it
+// UNAVAILABLE once its requests in flight are answered.
 #ifndef CONVD_SERVER_GRPC_STREAM_INFER_H_
 #define CONVD_SERVER_GRPC_STREAM_INFER_H_
+
+#include <mutex>
+#include <set>
 
 #include "grpcpp/grpcpp.h"
 #include "server/core/inference_service.h"
 
 namespace convd {
 
-// Deletes itself when gRPC is done with the stream. `service` must outlive it.
+// The open streams, so that a draining server can end them: without this
+// an idle stream a client keeps open would hold the server's shutdown for
+// its whole drain timeout.
+class StreamRegistry {
+ public:
+  class Stream {
+   public:
+    virtual ~Stream() = default;
+    // Finishes the stream (UNAVAILABLE) once the requests it has in flight
+    // are answered; later messages are answered UNAVAILABLE meanwhile.
+    virtual void Drain() = 0;
+  };
+
+  // Drains every open stream and every stream opened from now on.
+  void DrainAll();
+  // Called by a stream when it starts and when gRPC is done with it.
+  void Add(Stream* stream);
+  void Remove(Stream* stream);
+
+ private:
+  std::mutex mutex_;
+  std::set<Stream*> streams_;  // guarded by mutex_
+  bool draining_ = false;      // guarded by mutex_
+};
+
+// Deletes itself when gRPC is done with the stream. `service` and
+// `registry` must outlive it.
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* NewStreamInferReactor(
-    InferenceService* service);
+    InferenceService* service, StreamRegistry* registry);
 
 }  // namespace convd
 

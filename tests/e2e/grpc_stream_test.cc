@@ -203,5 +203,34 @@ TEST_F(GrpcStreamTest, ACancelledStreamDropsItsQueuedRequestsAndTheServerGoesOn)
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1500));
 }
 
+// A server of its own, shut down while a client holds a stream open and
+// idle: the stream ends UNAVAILABLE at once, not after the drain timeout.
+TEST(GrpcStreamShutdownTest, AnIdleStreamDoesNotHoldTheShutdown) {
+  const std::string repository = MakeTempDir("grpc_stream_shutdown");
+  AddModel(repository, "lenet", "lenet5", kLenetConfig, kFashionLabels);
+  std::unique_ptr<Server> server = StartServer(repository);
+  ASSERT_NE(server, nullptr);
+  auto stub = Connect(server->grpc_port());
+  grpc::ClientContext context;
+  auto stream = stub->ModelStreamInfer(&context);
+  ModelInferRequest request = FloatRequest("lenet", {1, 1, 28, 28}, testing::RandomVector(784));
+  request.set_id("before");
+  ASSERT_TRUE(stream->Write(request));
+  ModelStreamInferResponse answer;
+  ASSERT_TRUE(stream->Read(&answer));
+  EXPECT_TRUE(answer.error_message().empty()) << answer.error_message();
+
+  const auto start = std::chrono::steady_clock::now();
+  std::thread shutdown([&] { server->Shutdown(); });
+  EXPECT_FALSE(stream->Read(&answer));  // the server ends the stream
+  const grpc::Status status = stream->Finish();
+  shutdown.join();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_NE(status.error_message().find("shutting down"), std::string::npos)
+      << status.error_message();
+  // The drain timeout is 60 s; the stream held nothing.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
 }  // namespace
 }  // namespace convd::e2e
