@@ -55,9 +55,6 @@ class StreamInferReactor : public Reactor, public StreamRegistry::Stream {
       std::lock_guard<std::mutex> lock(mutex_);
       // A message that arrived as a draining stream finished: unanswerable.
       if (finished_) return;
-      // Pendings of answered inferences are released here, on a gRPC
-      // thread, rather than inside their own completion callbacks.
-      retired_.clear();
     }
     inference::ModelInferRequest request;
     grpc::ByteBuffer copy(read_buffer_);  // Deserialize consumes its buffer
@@ -147,11 +144,15 @@ class StreamInferReactor : public Reactor, public StreamRegistry::Stream {
             response.mutable_infer_response()->set_id(id);
           }
           grpc::ByteBuffer serialized = Serialize(response);
+          // Released after the lock, at the end of this callback: the
+          // scheduler still holds the job, and a model version whose last
+          // reference this was is handed to the repository's reaper, so
+          // nothing is destroyed under the caller's feet. Holding it longer
+          // would keep an unloaded version alive while the stream idles.
+          std::shared_ptr<PendingInference> released;
           Act(Decide([&] {
             auto found = calls_.find(serial);
-            if (found->second->pending != nullptr) {
-              retired_.push_back(std::move(found->second->pending));
-            }
+            released = std::move(found->second->pending);
             calls_.erase(found);
             if (!broken_) writes_.push_back(std::move(serialized));
           }));
@@ -212,7 +213,6 @@ class StreamInferReactor : public Reactor, public StreamRegistry::Stream {
   std::map<uint64_t, std::unique_ptr<Call>> calls_;  // inferences in flight
   uint64_t next_serial_ = 0;
   std::deque<grpc::ByteBuffer> writes_;  // answers to write; the front is being written
-  std::vector<std::shared_ptr<PendingInference>> retired_;
   bool writing_ = false;
   bool reads_done_ = false;
   bool finished_ = false;

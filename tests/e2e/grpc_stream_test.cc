@@ -80,8 +80,13 @@ TEST_F(GrpcStreamTest, ManyInferencesOneAnswerEachMatchedById) {
   int written = 0;
   for (auto& [id, request] : sent) {
     ASSERT_TRUE(stream->Write(request));
-    if (++written == 5) ASSERT_TRUE(stream->Write(unknown));
-    if (written == 17) ASSERT_TRUE(stream->Write(wrong_shape));
+    ++written;
+    if (written == 5) {
+      ASSERT_TRUE(stream->Write(unknown));
+    }
+    if (written == 17) {
+      ASSERT_TRUE(stream->Write(wrong_shape));
+    }
   }
   ASSERT_TRUE(stream->WritesDone());
   std::map<std::string, ModelStreamInferResponse> answers;
