@@ -30,10 +30,10 @@ grpc::ByteBuffer Serialize(const inference::ModelStreamInferResponse& response) 
 
 // Every decision is taken under `mutex_`, and the gRPC operation it calls
 // for (StartWrite, Finish) is started after the lock is released. Finish
-// comes once, when the client's side is closed, no inference is in flight
-// and nothing is left to write; gRPC calls OnDone (which deletes the
-// reactor) only after that, so callbacks of inferences in flight always
-// find the reactor alive.
+// comes once, when the client's side is closed (or the server drains), no
+// inference is in flight, nothing is left to write and no StartRead is
+// about to start; gRPC calls OnDone (which deletes the reactor) only after
+// that, so callbacks of inferences in flight always find the reactor alive.
 class StreamInferReactor : public Reactor, public StreamRegistry::Stream {
  public:
   StreamInferReactor(InferenceService* service, StreamRegistry* registry)
