@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
 #include "kernels/testing/temp_dir.h"
 #include "proto/inference.grpc.pb.h"
 #include "server/server.h"
@@ -43,6 +44,41 @@ std::unique_ptr<Server> StartServer(const std::string& repository, bool model_co
                                     int64_t max_message_bytes = 64 << 20);
 
 std::unique_ptr<inference::GRPCInferenceService::Stub> Connect(int port);
+
+// A real server on loopback shared by every test of a suite, and a gRPC
+// stub per test. `Suite` (the fixture deriving from this) provides a public
+// `static void AddModels(const std::string& repository)`, and may set
+// `static constexpr bool kModelControl` and `int64_t kMaxMessageBytes`
+// (StartServer's arguments).
+template <typename Suite>
+class SharedServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    repository_ = new std::string(MakeTempDir("repository"));
+    Suite::AddModels(*repository_);
+    bool model_control = false;
+    int64_t max_message_bytes = 64 << 20;
+    if constexpr (requires { Suite::kModelControl; }) model_control = Suite::kModelControl;
+    if constexpr (requires { Suite::kMaxMessageBytes; }) {
+      max_message_bytes = Suite::kMaxMessageBytes;
+    }
+    server_ = StartServer(*repository_, model_control, max_message_bytes).release();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+    delete repository_;
+    repository_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_NE(server_, nullptr);
+    stub_ = Connect(server_->grpc_port());
+  }
+
+  static inline std::string* repository_ = nullptr;
+  static inline Server* server_ = nullptr;
+  std::unique_ptr<inference::GRPCInferenceService::Stub> stub_;
+};
 
 // An FP32 request for `model` with input "input" of shape [rows, dims...]
 // sent as raw_input_contents.

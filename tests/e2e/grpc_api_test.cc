@@ -16,30 +16,25 @@
 namespace convd::e2e {
 namespace {
 
-
-class GrpcApiTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    repository_ = new std::string(MakeTempDir("grpc_api_repository"));
-    AddModel(*repository_, "lenet", "lenet5", kLenetConfig, kFashionLabels);
-    AddModel(*repository_, "alexnet", "alexnet", R"pb(
+class GrpcApiTest : public SharedServerTest<GrpcApiTest> {
+ public:
+  static void AddModels(const std::string& repository) {
+    AddModel(repository, "lenet", "lenet5", kLenetConfig, kFashionLabels);
+    AddModel(repository, "alexnet", "alexnet", R"pb(
       max_batch_size: 2
-      input { name: "input" dims: [3, 224, 224] }
-      output { name: "prob" dims: [1000] }
+      input {
+        name: "input"
+        dims: [ 3, 224, 224 ]
+      }
+      output {
+        name: "prob"
+        dims: [ 1000 ]
+      }
     )pb");
-    server_ = StartServer(*repository_, /*model_control=*/false,
-                          /*max_message_bytes=*/4 << 20).release();
   }
-  static void TearDownTestSuite() {
-    delete server_;
-    delete repository_;
-  }
+  static constexpr int64_t kMaxMessageBytes = 4 << 20;
 
-  void SetUp() override {
-    ASSERT_NE(server_, nullptr);
-    stub_ = Connect(server_->grpc_port());
-  }
-
+ protected:
   // The engine's own output for `input` at `batch`, loaded from the same
   // model directory.
   static std::vector<float> EngineOutput(const std::string& model, const std::vector<float>& input,
@@ -57,14 +52,7 @@ class GrpcApiTest : public ::testing::Test {
     grpc::ClientContext context;
     return stub_->ModelInfer(&context, request, response);
   }
-
-  static std::string* repository_;
-  static Server* server_;
-  std::unique_ptr<inference::GRPCInferenceService::Stub> stub_;
 };
-
-std::string* GrpcApiTest::repository_ = nullptr;
-Server* GrpcApiTest::server_ = nullptr;
 
 TEST_F(GrpcApiTest, HealthLiveReadyAndTheStandardHealthService) {
   grpc::ClientContext live_context, ready_context, health_context;

@@ -25,43 +25,35 @@ std::string LenetConfig(const std::string& batching, int instances = 1) {
     instance_group { count: )pb", instances, " }\n", batching);
 }
 
-class GrpcBatchingTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    repository_ = new std::string(MakeTempDir("grpc_batching_repository"));
-    AddModel(*repository_, "lenet", "lenet5",
+class GrpcBatchingTest : public SharedServerTest<GrpcBatchingTest> {
+ public:
+  static void AddModels(const std::string& repository) {
+    AddModel(repository, "lenet", "lenet5",
              LenetConfig("dynamic_batching { max_queue_delay_microseconds: 3000 }", 2));
     // Waits 0.8 s to fill a batch (strictly: even when requests come
     // alone); holds at most 2 waiting requests.
-    AddModel(*repository_, "queued", "lenet5", LenetConfig(R"pb(
-      dynamic_batching {
-        max_queue_delay_microseconds: 800000
-        strict_queue_delay: true
-        default_queue_policy { max_queue_size: 2 }
-      })pb"));
+    AddModel(repository, "queued", "lenet5", LenetConfig(R"pb(
+               dynamic_batching {
+                 max_queue_delay_microseconds: 800000
+                 strict_queue_delay: true
+                 default_queue_policy { max_queue_size: 2 }
+               })pb"));
     // Would wait 5 s to fill a batch, but requests time out after 0.1 s.
-    AddModel(*repository_, "timeout", "lenet5", LenetConfig(R"pb(
-      dynamic_batching {
-        max_queue_delay_microseconds: 5000000
-        strict_queue_delay: true
-        default_queue_policy { default_timeout_microseconds: 100000 }
-      })pb"));
+    AddModel(repository, "timeout", "lenet5", LenetConfig(R"pb(
+               dynamic_batching {
+                 max_queue_delay_microseconds: 5000000
+                 strict_queue_delay: true
+                 default_queue_policy { default_timeout_microseconds: 100000 }
+               })pb"));
     // Waits up to 0.15 s for company, unless requests come alone.
-    AddModel(*repository_, "adaptive", "lenet5",
+    AddModel(repository, "adaptive", "lenet5",
              LenetConfig("dynamic_batching { max_queue_delay_microseconds: 150000 }"));
-    AddModel(*repository_, "unloadable", "lenet5",
+    AddModel(repository, "unloadable", "lenet5",
              LenetConfig("dynamic_batching { max_queue_delay_microseconds: 300000 }"));
-    server_ = StartServer(*repository_, /*model_control=*/true).release();
   }
-  static void TearDownTestSuite() {
-    delete server_;
-    delete repository_;
-  }
-  void SetUp() override {
-    ASSERT_NE(server_, nullptr);
-    stub_ = Connect(server_->grpc_port());
-  }
+  static constexpr bool kModelControl = true;
 
+ protected:
   static inference::ModelInferRequest OneImage(const std::string& model,
                                                std::vector<float>* data = nullptr) {
     std::vector<float> input = testing::RandomVector(28 * 28);
@@ -95,14 +87,7 @@ class GrpcBatchingTest : public ::testing::Test {
     return response.model_stats_size() == 1 ? response.model_stats(0)
                                             : inference::ModelStatistics();
   }
-
-  static std::string* repository_;
-  static Server* server_;
-  std::unique_ptr<inference::GRPCInferenceService::Stub> stub_;
 };
-
-std::string* GrpcBatchingTest::repository_ = nullptr;
-Server* GrpcBatchingTest::server_ = nullptr;
 
 TEST_F(GrpcBatchingTest, SixtyFourConcurrentClientsAreBatchedAndEachGetsItsOwnResult) {
   auto loaded = LoadModel(*repository_ + "/lenet", LoadOptions{});

@@ -17,28 +17,26 @@ constexpr char kLenetConfig[] = R"pb(
   output { name: "prob" dims: [10] }
 )pb";
 
-class GrpcErrorsTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    repository_ = new std::string(MakeTempDir("grpc_errors_repository"));
-    AddModel(*repository_, "lenet", "lenet5", kLenetConfig);
+class GrpcErrorsTest : public SharedServerTest<GrpcErrorsTest> {
+ public:
+  static void AddModels(const std::string& repository) {
+    AddModel(repository, "lenet", "lenet5", kLenetConfig);
     // Declares 3 channels for a 1-channel network: fails to load.
-    AddModel(*repository_, "broken", "lenet5", R"pb(
+    AddModel(repository, "broken", "lenet5", R"pb(
       max_batch_size: 4
-      input { name: "input" dims: [3, 28, 28] }
-      output { name: "prob" dims: [10] }
+      input {
+        name: "input"
+        dims: [ 3, 28, 28 ]
+      }
+      output {
+        name: "prob"
+        dims: [ 10 ]
+      }
     )pb");
-    server_ = StartServer(*repository_, false, /*max_message_bytes=*/1 << 20).release();
   }
-  static void TearDownTestSuite() {
-    delete server_;
-    delete repository_;
-  }
-  void SetUp() override {
-    ASSERT_NE(server_, nullptr);
-    stub_ = Connect(server_->grpc_port());
-  }
+  static constexpr int64_t kMaxMessageBytes = 1 << 20;
 
+ protected:
   inference::ModelInferRequest GoodRequest() {
     return FloatRequest("lenet", {2, 1, 28, 28}, testing::RandomVector(2 * 28 * 28));
   }
@@ -50,14 +48,7 @@ class GrpcErrorsTest : public ::testing::Test {
   void ExpectStillServing() {
     EXPECT_TRUE(Infer(GoodRequest()).ok()) << "the server stopped serving good requests";
   }
-
-  static std::string* repository_;
-  static Server* server_;
-  std::unique_ptr<inference::GRPCInferenceService::Stub> stub_;
 };
-
-std::string* GrpcErrorsTest::repository_ = nullptr;
-Server* GrpcErrorsTest::server_ = nullptr;
 
 TEST_F(GrpcErrorsTest, BadRequestsGetTheRightStatusAndANamedProblem) {
   struct Case {

@@ -20,13 +20,12 @@ namespace {
 using inference::ModelInferRequest;
 using inference::ModelStreamInferResponse;
 
-class GrpcStreamTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    repository_ = new std::string(MakeTempDir("grpc_stream_repository"));
-    AddModel(*repository_, "lenet", "lenet5", kLenetConfig, kFashionLabels);
+class GrpcStreamTest : public SharedServerTest<GrpcStreamTest> {
+ public:
+  static void AddModels(const std::string& repository) {
+    AddModel(repository, "lenet", "lenet5", kLenetConfig, kFashionLabels);
     // Holds requests 2 s waiting for a batch of 16.
-    AddModel(*repository_, "slow", "lenet5", R"pb(
+    AddModel(repository, "slow", "lenet5", R"pb(
       max_batch_size: 16
       input {
         name: "input"
@@ -38,31 +37,16 @@ class GrpcStreamTest : public ::testing::Test {
       }
       dynamic_batching { max_queue_delay_microseconds: 2000000 strict_queue_delay: true }
     )pb");
-    server_ = StartServer(*repository_).release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    delete repository_;
-  }
-  void SetUp() override {
-    ASSERT_NE(server_, nullptr);
-    stub_ = Connect(server_->grpc_port());
   }
 
+ protected:
   static ModelInferRequest Request(const std::string& model, int rows, const std::string& id) {
     ModelInferRequest request =
         FloatRequest(model, {rows, 1, 28, 28}, testing::RandomVector(rows * 28 * 28));
     request.set_id(id);
     return request;
   }
-
-  static std::string* repository_;
-  static Server* server_;
-  std::unique_ptr<inference::GRPCInferenceService::Stub> stub_;
 };
-
-std::string* GrpcStreamTest::repository_ = nullptr;
-Server* GrpcStreamTest::server_ = nullptr;
 
 TEST_F(GrpcStreamTest, ManyInferencesOneAnswerEachMatchedById) {
   std::map<std::string, ModelInferRequest> sent;
