@@ -239,7 +239,7 @@ TEST(ServedModelTest, WarmupRunsOnEveryInstanceBeforeServingAndOutsideTheStatist
         key: "input"
         value {
           data_type: TYPE_FP32
-          dims: [ 1, 28, 28 ]
+          dims: [1, 28, 28]
           random_data: true
         }
       }
@@ -251,7 +251,7 @@ TEST(ServedModelTest, WarmupRunsOnEveryInstanceBeforeServingAndOutsideTheStatist
         key: "input"
         value {
           data_type: TYPE_UINT8
-          dims: [ 1, 28, 28 ]
+          dims: [1, 28, 28]
           zero_data: true
         }
       }
@@ -283,7 +283,7 @@ TEST(ServedModelTest, AFailedWarmupFailsTheLoadNamingTheSample) {
         key: "input"
         value {
           data_type: TYPE_FP32
-          dims: [ 1, 28, 28 ]
+          dims: [1, 28, 28]
           input_data_file: "sample.bin"
         }
       }

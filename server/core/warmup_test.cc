@@ -18,22 +18,16 @@ namespace fs = std::filesystem;
 constexpr int64_t kRow = 3 * 4 * 5;
 
 absl::StatusOr<inference::ModelConfig> Config(const std::string& warmup, int max_batch_size = 8) {
-  auto config = ParseModelConfig(absl::StrCat(R"pb(
-                                                input {
-                                                  name: "image"
-                                                  dims: [ 3, 4, 5 ]
-                                                  normalization {
-                                                    scale: 0.5
-                                                    mean: [ 1, 2, 3 ]
-                                                    std: [ 2, 4, 8 ]
-                                                  }
-                                                }
-                                                output {
-                                                  name: "scores"
-                                                  dims: [ 10 ]
-                                                }
-                                                max_batch_size:)pb",
-                                              max_batch_size, "\n", warmup));
+  constexpr char kModel[] = R"pb(
+    input {
+      name: "image"
+      dims: [3, 4, 5]
+      normalization { scale: 0.5 mean: [1, 2, 3] std: [2, 4, 8] }
+    }
+    output { name: "scores" dims: [10] }
+  )pb";
+  auto config =
+      ParseModelConfig(absl::StrCat(kModel, "max_batch_size: ", max_batch_size, "\n", warmup));
   if (!config.ok()) return config.status();
   if (absl::Status status = NormalizeModelConfig("model", *config); !status.ok()) return status;
   return config;

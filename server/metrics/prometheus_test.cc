@@ -40,14 +40,8 @@ std::string Repository(const std::string& groups) {
   fs::copy_file("models/lenet5/1/network.pbtxt", root / "lenet" / "1" / "network.pbtxt");
   std::ofstream(root / "lenet" / "config.pbtxt") << R"pb(
         max_batch_size: 8
-        input {
-          name: "input"
-          dims: [ 1, 28, 28 ]
-        }
-        output {
-          name: "prob"
-          dims: [ 10 ]
-        }
+        input { name: "input" dims: [1, 28, 28] }
+        output { name: "prob" dims: [10] }
       )pb" << groups;
   return root.string();
 }

@@ -22,14 +22,8 @@ class GrpcApiTest : public SharedServerTest<GrpcApiTest> {
     AddModel(repository, "lenet", "lenet5", kLenetConfig, kFashionLabels);
     AddModel(repository, "alexnet", "alexnet", R"pb(
       max_batch_size: 2
-      input {
-        name: "input"
-        dims: [ 3, 224, 224 ]
-      }
-      output {
-        name: "prob"
-        dims: [ 1000 ]
-      }
+      input { name: "input" dims: [3, 224, 224] }
+      output { name: "prob" dims: [1000] }
     )pb");
   }
   static constexpr int64_t kMaxMessageBytes = 4 << 20;

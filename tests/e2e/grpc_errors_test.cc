@@ -24,14 +24,8 @@ class GrpcErrorsTest : public SharedServerTest<GrpcErrorsTest> {
     // Declares 3 channels for a 1-channel network: fails to load.
     AddModel(repository, "broken", "lenet5", R"pb(
       max_batch_size: 4
-      input {
-        name: "input"
-        dims: [ 3, 28, 28 ]
-      }
-      output {
-        name: "prob"
-        dims: [ 10 ]
-      }
+      input { name: "input" dims: [3, 28, 28] }
+      output { name: "prob" dims: [10] }
     )pb");
   }
   static constexpr int64_t kMaxMessageBytes = 1 << 20;

@@ -27,14 +27,8 @@ class GrpcStreamTest : public SharedServerTest<GrpcStreamTest> {
     // Holds requests 2 s waiting for a batch of 16.
     AddModel(repository, "slow", "lenet5", R"pb(
       max_batch_size: 16
-      input {
-        name: "input"
-        dims: [ 1, 28, 28 ]
-      }
-      output {
-        name: "prob"
-        dims: [ 10 ]
-      }
+      input { name: "input" dims: [1, 28, 28] }
+      output { name: "prob" dims: [10] }
       dynamic_batching { max_queue_delay_microseconds: 2000000 strict_queue_delay: true }
     )pb");
   }
