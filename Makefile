@@ -77,8 +77,12 @@ test: build
 test-asan: deps
 	$(BAZEL) test --config=asan $(NO_CUDA_FLAGS) //...
 
+# Tests tagged notsan are left out: Debian's libprotobuf is not built with
+# TSan, and text-parsing any map field (a config's model_warmup inputs or
+# parameters) crashes in a TSan build (SEGV in MapField's inline sync code),
+# while the opt and ASan builds run them.
 test-tsan: deps
-	$(BAZEL) test --config=tsan $(NO_CUDA_FLAGS) $(TSAN_TARGETS)
+	$(BAZEL) test --config=tsan $(NO_CUDA_FLAGS) --test_tag_filters=-cuda,-notsan $(TSAN_TARGETS)
 
 # Serves the bundled models (gRPC on 8001) until Ctrl-C, which drains.
 serve: build

@@ -10,6 +10,7 @@
 #include <future>
 
 #include "engine/executor.h"
+#include "engine/model_config.h"
 #include "gtest/gtest.h"
 #include "kernels/testing/numeric.h"
 #include "kernels/testing/temp_dir.h"
@@ -29,16 +30,44 @@ absl::StatusOr<LoadedModel> LenetWithGroups(const std::string& groups) {
   fs::create_directories(dir / "1");
   fs::copy_file("models/lenet5/1/network.pbtxt", dir / "1" / "network.pbtxt");
   std::ofstream(dir / "config.pbtxt") << R"pb(
-    max_batch_size: 4
-    input { name: "input" dims: [1, 28, 28] }
-    output { name: "prob" dims: [10] }
-  )pb" << groups;
+        max_batch_size: 4
+        input {
+          name: "input"
+          dims: [ 1, 28, 28 ]
+        }
+        output {
+          name: "prob"
+          dims: [ 10 ]
+        }
+      )pb" << groups;
   return LoadModel(dir.string(), LoadOptions{});
 }
 
 // Holds, once reserved, kPinnedPerRow pinned and kDevicePerRow device
 // bytes per row of its largest batch.
 constexpr int64_t kPinnedPerRow = 1000, kDevicePerRow = 70000;
+
+// Adds a model_warmup sample for LeNet's input to a loaded model and
+// normalizes the config again, as a load would; returns its input to fill
+// in. (Built here, not parsed from text: the sanitizer build's protobuf
+// cannot text-parse map fields, see the Makefile's test-tsan.)
+inference::ModelWarmup::Input& AddWarmup(LoadedModel& model, const std::string& name, int batch,
+                                         int count, inference::DataType type) {
+  inference::ModelWarmup& warmup = *model.config.add_model_warmup();
+  warmup.set_name(name);
+  warmup.set_batch_size(batch);
+  warmup.set_count(count);
+  inference::ModelWarmup::Input& input = (*warmup.mutable_inputs())["input"];
+  input.set_data_type(type);
+  for (int64_t d : {1, 28, 28}) input.add_dims(d);
+  return input;
+}
+
+// The config checks after the data is chosen (AddWarmup's caller sets it).
+void Normalize(LoadedModel& model) {
+  const absl::Status status = NormalizeModelConfig(model.config.name(), model.config);
+  ASSERT_TRUE(status.ok()) << status;
+}
 
 class MarkingRunner : public InstanceRunner {
  public:
@@ -228,36 +257,12 @@ TEST(ServedModelTest, AnInstanceThatCannotHoldItsLargestBatchFailsTheLoad) {
 TEST(ServedModelTest, WarmupRunsOnEveryInstanceBeforeServingAndOutsideTheStatistics) {
   ThreadPool pool(2);
   StandInGpu gpu;
-  auto model = LenetWithGroups(R"pb(
-    instance_group { count: 2 kind: KIND_GPU }
-    instance_group { count: 1 kind: KIND_CPU }
-    model_warmup {
-      name: "largest"
-      batch_size: 4
-      count: 2
-      inputs {
-        key: "input"
-        value {
-          data_type: TYPE_FP32
-          dims: [1, 28, 28]
-          random_data: true
-        }
-      }
-    }
-    model_warmup {
-      name: "single"
-      batch_size: 1
-      inputs {
-        key: "input"
-        value {
-          data_type: TYPE_UINT8
-          dims: [1, 28, 28]
-          zero_data: true
-        }
-      }
-    }
-  )pb");
+  auto model = LenetWithGroups("instance_group { count: 2 kind: KIND_GPU }\n"
+                               "instance_group { count: 1 kind: KIND_CPU }");
   ASSERT_TRUE(model.ok()) << model.status();
+  AddWarmup(*model, "largest", 4, 2, inference::TYPE_FP32).set_random_data(true);
+  AddWarmup(*model, "single", 1, 0, inference::TYPE_UINT8).set_zero_data(true);
+  Normalize(*model);
   EXPECT_EQ(model->config.model_warmup(1).count(), 1);  // 0 is read as 1, and said so
   auto served = ServedModel::Create(std::move(*model), &pool, &gpu.backend);
   ASSERT_TRUE(served.ok()) << served.status();
@@ -275,21 +280,10 @@ TEST(ServedModelTest, WarmupRunsOnEveryInstanceBeforeServingAndOutsideTheStatist
 
 TEST(ServedModelTest, AFailedWarmupFailsTheLoadNamingTheSample) {
   ThreadPool pool(1);
-  auto model = LenetWithGroups(R"pb(
-    model_warmup {
-      name: "from_file"
-      batch_size: 2
-      inputs {
-        key: "input"
-        value {
-          data_type: TYPE_FP32
-          dims: [1, 28, 28]
-          input_data_file: "sample.bin"
-        }
-      }
-    }
-  )pb");
+  auto model = LenetWithGroups("");
   ASSERT_TRUE(model.ok()) << model.status();
+  AddWarmup(*model, "from_file", 2, 1, inference::TYPE_FP32).set_input_data_file("sample.bin");
+  Normalize(*model);
   fs::create_directories(fs::path(model->directory) / "warmup");
   // One value short of a 28x28 FP32 sample.
   std::ofstream(fs::path(model->directory) / "warmup" / "sample.bin", std::ios::binary)
