@@ -6,11 +6,10 @@
 
 #include <atomic>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <future>
 #include <thread>
 
+#include "engine/testing/model_repository.h"
 #include "gtest/gtest.h"
 #include "kernels/testing/numeric.h"
 #include "kernels/testing/temp_dir.h"
@@ -18,20 +17,16 @@
 namespace convd {
 namespace {
 
-namespace fs = std::filesystem;
-
 std::string MakeRepository() {
-  const fs::path root = testing::MakeTempDir("core_repository");
-  fs::create_directories(root / "lenet" / "1");
-  fs::copy_file("models/lenet5/1/network.pbtxt", root / "lenet" / "1" / "network.pbtxt");
-  std::ofstream(root / "lenet" / "config.pbtxt") << R"pb(
+  const std::string root = testing::MakeTempDir("core_repository");
+  testing::AddModel(root, "lenet", "lenet5", R"pb(
     max_batch_size: 8
     input { name: "input" dims: [1, 28, 28] }
     output { name: "prob" dims: [10] }
     instance_group { count: 2 }
     dynamic_batching { max_queue_delay_microseconds: 2000 }
-  )pb";
-  return root.string();
+  )pb");
+  return root;
 }
 
 inference::ModelInferRequest Request(int rows) {

@@ -11,6 +11,7 @@
 
 #include "engine/executor.h"
 #include "engine/model_config.h"
+#include "engine/testing/model_repository.h"
 #include "gtest/gtest.h"
 #include "kernels/testing/numeric.h"
 #include "kernels/testing/temp_dir.h"
@@ -23,24 +24,18 @@ using Group = inference::ModelInstanceGroup;
 
 constexpr float kGpuMark = -7.0f;  // what the stand-in GPU runner outputs
 
+constexpr char kLenetConfig[] = R"pb(
+  max_batch_size: 4
+  input { name: "input" dims: [1, 28, 28] }
+  output { name: "prob" dims: [10] }
+)pb";
+
 absl::StatusOr<LoadedModel> LenetWithGroups(const std::string& groups) {
   static int serial = 0;
-  const fs::path dir =
-      fs::path(testing::MakeTempDir("served_model")) / ("lenet" + std::to_string(serial++));
-  fs::create_directories(dir / "1");
-  fs::copy_file("models/lenet5/1/network.pbtxt", dir / "1" / "network.pbtxt");
-  std::ofstream(dir / "config.pbtxt") << R"pb(
-        max_batch_size: 4
-        input {
-          name: "input"
-          dims: [ 1, 28, 28 ]
-        }
-        output {
-          name: "prob"
-          dims: [ 10 ]
-        }
-      )pb" << groups;
-  return LoadModel(dir.string(), LoadOptions{});
+  const std::string dir = testing::AddModel(testing::MakeTempDir("served_model"),
+                                            "lenet" + std::to_string(serial++), "lenet5",
+                                            kLenetConfig + groups);
+  return LoadModel(dir, LoadOptions{});
 }
 
 // Holds, once reserved, kPinnedPerRow pinned and kDevicePerRow device

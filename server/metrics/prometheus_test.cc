@@ -5,16 +5,13 @@
 // backend's numbers are checked on a GPU by bench/gpu_check.sh.
 #include "server/metrics/prometheus.h"
 
-#include <filesystem>
-#include <fstream>
 
+#include "engine/testing/model_repository.h"
 #include "gtest/gtest.h"
 #include "kernels/testing/temp_dir.h"
 
 namespace convd {
 namespace {
-
-namespace fs = std::filesystem;
 
 class HoldingRunner : public InstanceRunner {
  public:
@@ -34,16 +31,16 @@ class HoldingRunner : public InstanceRunner {
   int rows_ = 0;
 };
 
+constexpr char kLenetConfig[] = R"pb(
+  max_batch_size: 8
+  input { name: "input" dims: [1, 28, 28] }
+  output { name: "prob" dims: [10] }
+)pb";
+
 std::string Repository(const std::string& groups) {
-  const fs::path root = testing::MakeTempDir("metrics_repository");
-  fs::create_directories(root / "lenet" / "1");
-  fs::copy_file("models/lenet5/1/network.pbtxt", root / "lenet" / "1" / "network.pbtxt");
-  std::ofstream(root / "lenet" / "config.pbtxt") << R"pb(
-        max_batch_size: 8
-        input { name: "input" dims: [1, 28, 28] }
-        output { name: "prob" dims: [10] }
-      )pb" << groups;
-  return root.string();
+  const std::string root = testing::MakeTempDir("metrics_repository");
+  testing::AddModel(root, "lenet", "lenet5", kLenetConfig + groups);
+  return root;
 }
 
 std::string Render(const std::string& groups, const GpuBackend* gpu) {

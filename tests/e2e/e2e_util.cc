@@ -7,8 +7,6 @@
 
 #include <atomic>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "engine/file_util.h"
@@ -16,22 +14,6 @@
 #include "server/core/bytes_tensor.h"
 
 namespace convd::e2e {
-
-namespace fs = std::filesystem;
-
-void AddModel(const std::string& repository, const std::string& name,
-              const std::string& network, const std::string& config,
-              const std::vector<std::string>& labels) {
-  const fs::path dir = fs::path(repository) / name;
-  fs::create_directories(dir / "1");
-  fs::copy_file(fs::path("models") / network / "1" / "network.pbtxt",
-                dir / "1" / "network.pbtxt", fs::copy_options::overwrite_existing);
-  std::ofstream(dir / "config.pbtxt") << config;
-  if (!labels.empty()) {
-    std::ofstream out(dir / "labels.txt");
-    for (const std::string& label : labels) out << label << "\n";
-  }
-}
 
 std::unique_ptr<Server> StartServer(const std::string& repository, bool model_control,
                                     int64_t max_message_bytes) {

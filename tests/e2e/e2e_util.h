@@ -12,12 +12,14 @@
 
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "engine/testing/model_repository.h"
 #include "kernels/testing/temp_dir.h"
 #include "proto/inference.grpc.pb.h"
 #include "server/server.h"
 
 namespace convd::e2e {
 
+using testing::AddModel;     // a test model from a bundled network
 using testing::MakeTempDir;  // a fresh directory under TEST_TMPDIR
 
 // The bundled LeNet-5's Fashion-MNIST classes, and a test config for it
@@ -31,13 +33,6 @@ inline constexpr char kLenetConfig[] = R"pb(
   output { name: "prob" data_type: TYPE_FP32 dims: [10] label_filename: "labels.txt" }
   dynamic_batching { max_queue_delay_microseconds: 1000 }
 )pb";
-
-// Adds <repository>/<name>/ with `config` as config.pbtxt and version 1
-// holding the bundled models/<network>/1/network.pbtxt. `labels`, when not
-// empty, is written to labels.txt.
-void AddModel(const std::string& repository, const std::string& name,
-              const std::string& network, const std::string& config,
-              const std::vector<std::string>& labels = {});
 
 // Starts a server on 127.0.0.1 with ephemeral gRPC and HTTP ports.
 std::unique_ptr<Server> StartServer(const std::string& repository, bool model_control = false,
