@@ -12,7 +12,10 @@ namespace convd {
 Executor::Executor(std::shared_ptr<const ExecutionPlan> plan, ThreadPool* thread_pool)
     : plan_(std::move(plan)), thread_pool_(thread_pool) {}
 
-const Executor::BatchState& Executor::StateFor(int batch) {
+absl::StatusOr<const Executor::BatchState*> Executor::PrepareBatch(int batch) {
+  if (batch <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("batch size must be positive; got ", batch));
+  }
   auto [it, inserted] = batches_.try_emplace(batch);
   BatchState& state = it->second;
   if (inserted) {
@@ -22,10 +25,6 @@ const Executor::BatchState& Executor::StateFor(int batch) {
     state.workspace_floats = plan_->WorkspaceBytes(batch, threads) / int64_t{sizeof(float)} + 1;
     state.stats = ComputeModelStats(*plan_, state.memory);
   }
-  return state;
-}
-
-absl::Status Executor::Hold(const BatchState& state) {
   // A batch too large for the host is that request's (or that load's)
   // error, not the process's.
   try {
@@ -42,28 +41,23 @@ absl::Status Executor::Hold(const BatchState& state) {
         "cannot allocate ", (state.memory.arena_floats + state.workspace_floats) * sizeof(float),
         " bytes of activations and workspace on the host"));
   }
-  return absl::OkStatus();
+  return &state;
 }
 
 absl::Status Executor::Reserve(int max_batch) {
-  if (max_batch <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat("batch size must be positive; got ", max_batch));
-  }
   // Every buffer of the memory plan scales with the batch, so the largest
   // batch's arena holds every smaller one's (memory_plan_test checks it).
-  return Hold(StateFor(max_batch));
+  return PrepareBatch(max_batch).status();
 }
 
 absl::Status Executor::Run(const float* input, int batch, Tensor& output,
                            ModelStats* stats) {
-  if (batch <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat("batch size must be positive; got ", batch));
-  }
+  absl::StatusOr<const BatchState*> prepared = PrepareBatch(batch);
+  if (!prepared.ok()) return prepared.status();
   if (input == nullptr) return absl::InvalidArgumentError("input is null");
+  const BatchState& state = **prepared;
   const Graph& graph = plan_->graph;
-  const BatchState& state = StateFor(batch);
   const MemoryPlan& memory = state.memory;
-  if (absl::Status status = Hold(state); !status.ok()) return status;
   if (stats != nullptr) *stats = state.stats;
 
   auto buffer = [&](int layer) -> float* {

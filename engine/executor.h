@@ -16,6 +16,7 @@
 #include <memory>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "engine/memory_plan.h"
 #include "engine/planner.h"
 #include "engine/stats.h"
@@ -35,8 +36,9 @@ class Executor {
   absl::Status Run(const float* input, int batch, Tensor& output,
                    ModelStats* stats = nullptr);
 
-  // Allocates the arena and workspace for batches up to `max_batch` now, so that a server finds out
-  // at load, not on a request, that they do not fit (RESOURCE_EXHAUSTED).
+  // Allocates the arena and workspace for batches up to `max_batch` now,
+  // so that a server finds out at load, not on a request, that they do not
+  // fit (RESOURCE_EXHAUSTED).
   absl::Status Reserve(int max_batch);
   // Host bytes this executor holds: arena and workspace (the plan's
   // weights are the plan's, shared by every executor).
@@ -51,9 +53,9 @@ class Executor {
     int64_t workspace_floats = 0;
     ModelStats stats;  // static part; times are filled per run
   };
-  const BatchState& StateFor(int batch);
-  // Grows the arena and workspace to what `state` needs.
-  absl::Status Hold(const BatchState& state);
+  // Checks `batch`, makes its state on first use and grows the arena and
+  // workspace to hold it (as CudaExecutor::PlanBatch on the GPU).
+  absl::StatusOr<const BatchState*> PrepareBatch(int batch);
 
   std::shared_ptr<const ExecutionPlan> plan_;
   ThreadPool* thread_pool_;
