@@ -1,8 +1,6 @@
 #include "server/core/inference_service.h"
 
 #include <algorithm>
-#include <string_view>
-#include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -147,13 +145,8 @@ absl::StatusOr<inference::ModelStatisticsResponse> InferenceService::ModelStatis
     stats.set_name(model->name());
     stats.set_version(std::to_string(model->version()));
     model->statistics().Fill(stats);
-    // As Triton: one entry per kind of memory the model holds (GPU id 0:
-    // the server runs on one device).
-    const MemoryUse& use = model->memory();
-    for (const auto& [type, bytes] : {std::pair<const char*, int64_t>{"CPU", use.host_bytes},
-                                      {"CPU_PINNED", use.pinned_bytes},
-                                      {"GPU", use.device_bytes}}) {
-      if (bytes == 0 && std::string_view(type) != "CPU") continue;
+    // GPU id 0: the server runs on one device.
+    for (const auto& [type, bytes] : model->MemoryByType()) {
       inference::MemoryUsage& memory = *stats.add_memory_usage();
       memory.set_type(type);
       memory.set_id(0);

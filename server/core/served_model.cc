@@ -112,4 +112,11 @@ absl::StatusOr<std::unique_ptr<ServedModel>> ServedModel::Create(LoadedModel mod
   return served;
 }
 
+std::vector<std::pair<std::string, int64_t>> ServedModel::MemoryByType() const {
+  std::vector<std::pair<std::string, int64_t>> types = {{"CPU", memory_.host_bytes}};
+  if (memory_.pinned_bytes > 0) types.emplace_back("CPU_PINNED", memory_.pinned_bytes);
+  if (memory_.device_bytes > 0) types.emplace_back("GPU", memory_.device_bytes);
+  return types;
+}
+
 }  // namespace convd

@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -45,6 +46,10 @@ class ServedModel {
   // workspace; pinned and device bytes are the GPU instances' staging
   // buffers and their weights, arenas and workspaces on the device.
   const MemoryUse& memory() const { return memory_; }
+  // memory() by Triton's MemoryUsage types, as the statistics and /metrics
+  // report it: "CPU" always, "CPU_PINNED" and "GPU" when the model holds
+  // some (only models with GPU instances do).
+  std::vector<std::pair<std::string, int64_t>> MemoryByType() const;
 
   Scheduler& scheduler() { return *scheduler_; }
   ModelStatisticsRecorder& statistics() { return statistics_; }

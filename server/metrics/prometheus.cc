@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
@@ -146,17 +147,10 @@ std::string RenderPrometheusMetrics(const InferenceService& service, const GpuBa
              "instance's activation arena and workspace; device cpu_pinned is the GPU "
              "instances' page-locked staging buffers.");
   for (const Model& m : models) {
-    const MemoryUse& memory = m.served->memory();
-    out.Sample("convd_model_memory_bytes", m.labels + ",device=\"cpu\"",
-               static_cast<double>(memory.host_bytes));
-    // Only models with GPU instances have the other two.
-    if (memory.pinned_bytes > 0) {
-      out.Sample("convd_model_memory_bytes", m.labels + ",device=\"cpu_pinned\"",
-                 static_cast<double>(memory.pinned_bytes));
-    }
-    if (memory.device_bytes > 0) {
-      out.Sample("convd_model_memory_bytes", m.labels + ",device=\"gpu\"",
-                 static_cast<double>(memory.device_bytes));
+    for (const auto& [type, bytes] : m.served->MemoryByType()) {
+      out.Sample("convd_model_memory_bytes",
+                 absl::StrCat(m.labels, ",device=\"", absl::AsciiStrToLower(type), "\""),
+                 static_cast<double>(bytes));
     }
   }
   if (gpu != nullptr && gpu->memory) {
