@@ -3,11 +3,10 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "engine/file_util.h"
 #include "server/core/pixels.h"
 
 namespace convd {
@@ -23,13 +22,12 @@ absl::Status Invalid(const inference::ModelConfig& config, const inference::Mode
 }
 
 // One sample's values in the input's data type, as bytes.
-absl::StatusOr<std::vector<uint8_t>> SampleBytes(const inference::ModelConfig& config,
-                                                 const inference::ModelWarmup& warmup,
-                                                 const Input& data, const fs::path& model_dir,
-                                                 int64_t elements) {
+absl::StatusOr<std::string> SampleBytes(const inference::ModelConfig& config,
+                                        const inference::ModelWarmup& warmup, const Input& data,
+                                        const fs::path& model_dir, int64_t elements) {
   const bool uint8 = data.data_type() == inference::TYPE_UINT8;
   const int64_t bytes = elements * (uint8 ? 1 : int64_t{sizeof(float)});
-  std::vector<uint8_t> sample(static_cast<size_t>(bytes), 0);
+  std::string sample(static_cast<size_t>(bytes), '\0');
   switch (data.input_data_type_case()) {
     case Input::kZeroData:
       break;
@@ -38,7 +36,7 @@ absl::StatusOr<std::vector<uint8_t>> SampleBytes(const inference::ModelConfig& c
       std::mt19937 random(static_cast<uint32_t>(std::hash<std::string>()(warmup.name())));
       if (uint8) {
         std::uniform_int_distribution<int> pixel(0, 255);
-        for (uint8_t& value : sample) value = static_cast<uint8_t>(pixel(random));
+        for (char& value : sample) value = static_cast<char>(pixel(random));
       } else {
         std::uniform_real_distribution<float> value(0.0f, 1.0f);
         for (int64_t i = 0; i < elements; ++i) {
@@ -49,20 +47,18 @@ absl::StatusOr<std::vector<uint8_t>> SampleBytes(const inference::ModelConfig& c
       break;
     }
     case Input::kInputDataFile: {
-      const fs::path path = model_dir / "warmup" / data.input_data_file();
-      std::ifstream file(path, std::ios::binary);
-      if (!file) {
+      absl::StatusOr<std::string> contents =
+          ReadFile((model_dir / "warmup" / data.input_data_file()).string());
+      if (!contents.ok()) {
         return Invalid(config, warmup, absl::StrCat("cannot read warmup/", data.input_data_file()));
       }
-      std::vector<uint8_t> contents((std::istreambuf_iterator<char>(file)),
-                                    std::istreambuf_iterator<char>());
-      if (static_cast<int64_t>(contents.size()) != bytes) {
+      if (static_cast<int64_t>(contents->size()) != bytes) {
         return Invalid(config, warmup,
-                       absl::StrCat("warmup/", data.input_data_file(), " has ", contents.size(),
+                       absl::StrCat("warmup/", data.input_data_file(), " has ", contents->size(),
                                     " bytes; one sample of ", elements, " ",
                                     uint8 ? "UINT8" : "FP32", " values is ", bytes));
       }
-      sample = std::move(contents);
+      sample = *std::move(contents);
       break;
     }
     default:
@@ -88,7 +84,8 @@ absl::StatusOr<std::vector<WarmupSample>> PrepareWarmup(const inference::ModelCo
     if (!bytes.ok()) return bytes.status();
     std::vector<float> row(static_cast<size_t>(input_row_elements));
     if (data.data_type() == inference::TYPE_UINT8) {
-      NormalizePixels(input, bytes->data(), input_row_elements, row.data());
+      NormalizePixels(input, reinterpret_cast<const uint8_t*>(bytes->data()), input_row_elements,
+                      row.data());
     } else {
       std::memcpy(row.data(), bytes->data(), bytes->size());  // little-endian, as the host
     }
