@@ -155,7 +155,7 @@ class GrpcClient final : public Client {
     }
     const grpc::Status status = stream_->Finish();
     stream_.reset();
-    return status.ok() ? absl::OkStatus() : FromGrpc(status);
+    return FromGrpc(status);
   }
 
   template <typename Request, typename Response>
