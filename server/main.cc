@@ -26,6 +26,9 @@ ABSL_FLAG(std::string, log_level, "info",
           "debug (adds one access line per inference request), info, warning or error.");
 ABSL_FLAG(std::string, model_control, "none",
           "none: serve what loaded at start; explicit: also allow RepositoryModelLoad/Unload.");
+ABSL_FLAG(bool, allow_client_shm, false,
+          "Let clients on this host register system shared memory and pass tensors through "
+          "it (the KServe v2 shared-memory extension; perf_analyzer --shared-memory=system).");
 ABSL_FLAG(std::string, device, "auto", "auto, cpu or cuda.");
 ABSL_FLAG(std::string, autotune_cache, "",
           "File keeping GPU autotuning decisions across restarts (by GPU, driver, layer shape "
@@ -68,6 +71,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.allow_model_control = model_control == "explicit";
+  options.allow_client_shm = absl::GetFlag(FLAGS_allow_client_shm);
   const std::optional<convd::LogLevel> log_level =
       convd::ParseLogLevel(absl::GetFlag(FLAGS_log_level));
   if (!log_level.has_value()) {

@@ -90,6 +90,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
 
   InferenceService::Options service_options;
   service_options.allow_model_control = options.allow_model_control;
+  service_options.allow_client_shm = options.allow_client_shm;
   server->service_ = std::make_unique<InferenceService>(server->repository_.get(), service_options);
   server->grpc_service_ = std::make_unique<GrpcInferenceService>(server->service_.get());
 

@@ -43,6 +43,9 @@ struct ServerOptions {
   int metrics_port = 8002;
   // --model-control=explicit: RepositoryModelLoad/Unload allowed.
   bool allow_model_control = false;
+  // --allow-client-shm: clients may register system shared memory and
+  // send and receive tensors through it.
+  bool allow_client_shm = false;
   // "auto", "cpu" or "cuda" (server.cc ChooseDevice).
   std::string device = "auto";
   // GPU autotuning decisions persist in this file (empty: per process).

@@ -15,24 +15,20 @@ absl::Status Invalid(const ServedModel& model, const std::string& what) {
   return absl::InvalidArgumentError(absl::StrCat("model '", model.name(), "': ", what));
 }
 
-// The elements of a BYTES tensor: raw (SplitBytesTensor) or typed
+// The elements of a BYTES tensor: serialized (SplitBytesTensor) or typed
 // bytes_contents.
-absl::StatusOr<std::vector<std::string_view>> Elements(
-    const ServedModel& model, const inference::ModelInferRequest& request) {
+absl::StatusOr<std::vector<std::string_view>> Elements(const ServedModel& model,
+                                                       const inference::ModelInferRequest& request,
+                                                       std::optional<std::string_view> raw) {
   const auto& input = request.inputs(0);
   std::vector<std::string_view> elements;
-  if (request.raw_input_contents_size() == 0) {
+  if (!raw.has_value()) {
     for (const std::string& element : input.contents().bytes_contents()) {
       elements.push_back(element);
     }
     return elements;
   }
-  if (request.raw_input_contents_size() != 1) {
-    return Invalid(model, absl::StrCat("raw_input_contents has ",
-                                       request.raw_input_contents_size(), " entries for 1 input"));
-  }
-  if (absl::Status split = SplitBytesTensor(request.raw_input_contents(0), elements);
-      !split.ok()) {
+  if (absl::Status split = SplitBytesTensor(*raw, elements); !split.ok()) {
     return Invalid(model, absl::StrCat("input '", input.name(), "': ", split.message()));
   }
   return elements;
@@ -40,9 +36,8 @@ absl::StatusOr<std::vector<std::string_view>> Elements(
 
 }  // namespace
 
-absl::Status DecodeImageInput(const ServedModel& model,
-                              const inference::ModelInferRequest& request,
-                              DecodedRequest& decoded) {
+absl::Status DecodeImageInput(const ServedModel& model, const inference::ModelInferRequest& request,
+                              std::optional<std::string_view> raw, DecodedRequest& decoded) {
   const inference::ModelConfig& config = model.config();
   const inference::ModelInput& input_config = config.input(0);
   const auto& input = request.inputs(0);
@@ -63,7 +58,7 @@ absl::Status DecodeImageInput(const ServedModel& model,
                                        absl::StrJoin(shape, ", "), "]; images go as [N] or "
                                        "[N, 1] with N from 1 to ", max_rows));
   }
-  absl::StatusOr<std::vector<std::string_view>> elements = Elements(model, request);
+  absl::StatusOr<std::vector<std::string_view>> elements = Elements(model, request, raw);
   if (!elements.ok()) return elements.status();
   if (static_cast<int64_t>(elements->size()) != shape[0]) {
     return Invalid(model, absl::StrCat("BYTES input '", input.name(), "' has shape [",

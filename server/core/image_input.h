@@ -6,6 +6,9 @@
 #ifndef CONVD_SERVER_CORE_IMAGE_INPUT_H_
 #define CONVD_SERVER_CORE_IMAGE_INPUT_H_
 
+#include <optional>
+#include <string_view>
+
 #include "absl/status/status.h"
 #include "proto/inference.pb.h"
 #include "server/core/infer_codec.h"
@@ -13,11 +16,12 @@
 
 namespace convd {
 
-// Fills decoded.rows and decoded.input. INVALID_ARGUMENT names the image
-// (its index) and the problem.
-absl::Status DecodeImageInput(const ServedModel& model,
-                              const inference::ModelInferRequest& request,
-                              DecodedRequest& decoded);
+// Fills decoded.rows and decoded.input from `raw`, the serialized BYTES
+// tensor (raw_input_contents or shared memory), or without it from the
+// input's bytes_contents. INVALID_ARGUMENT names the image (its index)
+// and the problem.
+absl::Status DecodeImageInput(const ServedModel& model, const inference::ModelInferRequest& request,
+                              std::optional<std::string_view> raw, DecodedRequest& decoded);
 
 }  // namespace convd
 

@@ -50,8 +50,44 @@ absl::StatusOr<int> CheckShape(const ServedModel& model,
   return batched ? static_cast<int>(shape[0]) : 1;
 }
 
+// The input's bytes when they come serialized: from shared memory (read
+// into `storage`) or from raw_input_contents. nullopt: typed contents.
+absl::StatusOr<std::optional<std::string_view>> RawInput(const ServedModel& model,
+                                                         const ModelInferRequest& request,
+                                                         const SharedMemoryRegistry& shared_memory,
+                                                         std::string& storage) {
+  const ModelInferRequest::InferInputTensor& input = request.inputs(0);
+  if (request.raw_input_contents_size() > 1) {
+    return Invalid(model, absl::StrCat("raw_input_contents has ", request.raw_input_contents_size(),
+                                       " entries for 1 input"));
+  }
+  const std::string tensor = absl::StrCat("input '", input.name(), "'");
+  ASSIGN_OR_RETURN(std::optional<SharedMemoryRef> memory,
+                   shared_memory.Resolve(input.parameters(), tensor));
+  std::vector<std::string> sources;
+  if (memory.has_value()) sources.push_back("shared memory");
+  if (request.raw_input_contents_size() > 0) sources.push_back("raw_input_contents");
+  if (input.has_contents()) sources.push_back("contents");
+  if (sources.size() > 1) {
+    return Invalid(model,
+                   absl::StrCat(tensor, " has ", absl::StrJoin(sources, " and "), "; send one"));
+  }
+  if (memory.has_value()) {
+    storage.resize(memory->byte_size);
+    if (absl::Status read = memory->region->Read(memory->offset, memory->byte_size, storage.data());
+        !read.ok()) {
+      return Invalid(model, absl::StrCat(tensor, ": ", read.message()));
+    }
+    return std::optional<std::string_view>(storage);
+  }
+  if (request.raw_input_contents_size() == 1) {
+    return std::optional<std::string_view>(request.raw_input_contents(0));
+  }
+  return std::optional<std::string_view>();
+}
+
 absl::Status DecodeData(const ServedModel& model, const ModelInferRequest& request,
-                        DecodedRequest& decoded) {
+                        std::optional<std::string_view> raw, DecodedRequest& decoded) {
   const ModelInferRequest::InferInputTensor& input = request.inputs(0);
   const int64_t count = decoded.rows * model.input_row_elements();
   const bool is_uint8 = input.datatype() == "UINT8";
@@ -59,27 +95,17 @@ absl::Status DecodeData(const ServedModel& model, const ModelInferRequest& reque
   decoded.input.resize(count);
   const inference::ModelInput& config_input = model.config().input(0);
 
-  if (request.raw_input_contents_size() > 0) {
-    if (request.raw_input_contents_size() != 1) {
-      return Invalid(model, absl::StrCat("raw_input_contents has ",
-                                         request.raw_input_contents_size(),
-                                         " entries for 1 input"));
-    }
-    if (input.has_contents()) {
-      return Invalid(model, absl::StrCat("input '", input.name(), "' has both contents and "
-                                         "raw_input_contents; send one"));
-    }
-    const std::string& raw = request.raw_input_contents(0);
-    if (static_cast<int64_t>(raw.size()) != count * element_bytes) {
-      return Invalid(model, absl::StrCat("input '", input.name(), "' holds ", raw.size(),
+  if (raw.has_value()) {
+    if (static_cast<int64_t>(raw->size()) != count * element_bytes) {
+      return Invalid(model, absl::StrCat("input '", input.name(), "' holds ", raw->size(),
                                          " bytes; shape ", ShapeString(input.shape()), " of ",
                                          input.datatype(), " needs ", count * element_bytes));
     }
     if (is_uint8) {
-      NormalizePixels(config_input, reinterpret_cast<const uint8_t*>(raw.data()), count,
-                decoded.input.data());
+      NormalizePixels(config_input, reinterpret_cast<const uint8_t*>(raw->data()), count,
+                      decoded.input.data());
     } else {
-      std::memcpy(decoded.input.data(), raw.data(), raw.size());
+      std::memcpy(decoded.input.data(), raw->data(), raw->size());
     }
     return absl::OkStatus();
   }
@@ -135,7 +161,7 @@ absl::Status DecodeParameters(const ServedModel& model, const ModelInferRequest&
 }
 
 absl::Status DecodeOutputs(const ServedModel& model, const ModelInferRequest& request,
-                           DecodedRequest& decoded) {
+                           const SharedMemoryRegistry& shared_memory, DecodedRequest& decoded) {
   const inference::ModelOutput& output = model.config().output(0);
   if (request.outputs_size() > 1) {
     return Invalid(model, absl::StrCat("requests ", request.outputs_size(),
@@ -147,24 +173,35 @@ absl::Status DecodeOutputs(const ServedModel& model, const ModelInferRequest& re
     return Invalid(model, absl::StrCat("unknown output '", requested.name(), "'; the model's "
                                        "output is '", output.name(), "'"));
   }
-  auto it = requested.parameters().find("classification");
-  if (it == requested.parameters().end()) return absl::OkStatus();
   const int64_t classes = model.output_row_elements();
-  const InferParameter& k = it->second;
-  if (k.parameter_choice_case() != InferParameter::kInt64Param || k.int64_param() < 1 ||
-      k.int64_param() > classes) {
-    return Invalid(model, absl::StrCat("output parameter 'classification' must be an integer in "
-                                       "[1, ", classes, "]"));
+  if (auto it = requested.parameters().find("classification"); it != requested.parameters().end()) {
+    const InferParameter& k = it->second;
+    if (k.parameter_choice_case() != InferParameter::kInt64Param || k.int64_param() < 1 ||
+        k.int64_param() > classes) {
+      return Invalid(model, absl::StrCat("output parameter 'classification' must be an integer "
+                                         "in [1, ",
+                                         classes, "]"));
+    }
+    decoded.classification_k = static_cast<int>(k.int64_param());
   }
-  decoded.classification_k = static_cast<int>(k.int64_param());
+  const std::string tensor = absl::StrCat("output '", output.name(), "'");
+  ASSIGN_OR_RETURN(decoded.output_memory, shared_memory.Resolve(requested.parameters(), tensor));
+  // Classification strings have no size until they exist; EncodeInferResponse checks those.
+  const uint64_t tensor_bytes = uint64_t{sizeof(float)} * decoded.rows * classes;
+  if (decoded.output_memory.has_value() && decoded.classification_k == 0 &&
+      decoded.output_memory->byte_size < tensor_bytes) {
+    return Invalid(
+        model, absl::StrCat(tensor, ": shared_memory_byte_size ", decoded.output_memory->byte_size,
+                            " cannot hold its ", tensor_bytes, " bytes"));
+  }
   return absl::OkStatus();
 }
-
 
 }  // namespace
 
 absl::StatusOr<DecodedRequest> DecodeInferRequest(const ServedModel& model,
-                                                  const ModelInferRequest& request) {
+                                                  const ModelInferRequest& request,
+                                                  const SharedMemoryRegistry& shared_memory) {
   const inference::ModelInput& expected = model.config().input(0);
   if (request.inputs_size() != 1) {
     return Invalid(model, absl::StrCat("expects 1 input ('", expected.name(), "'); got ",
@@ -182,19 +219,22 @@ absl::StatusOr<DecodedRequest> DecodeInferRequest(const ServedModel& model,
   }
   DecodedRequest decoded;
   decoded.id = request.id();
+  std::string shared_memory_bytes;  // the input, when it comes from shared memory
+  ASSIGN_OR_RETURN(std::optional<std::string_view> raw,
+                   RawInput(model, request, shared_memory, shared_memory_bytes));
   if (input.datatype() == "BYTES") {
-    RETURN_IF_ERROR(DecodeImageInput(model, request, decoded));
+    RETURN_IF_ERROR(DecodeImageInput(model, request, raw, decoded));
   } else {
     ASSIGN_OR_RETURN(decoded.rows, CheckShape(model, input));
-    RETURN_IF_ERROR(DecodeData(model, request, decoded));
+    RETURN_IF_ERROR(DecodeData(model, request, raw, decoded));
   }
   RETURN_IF_ERROR(DecodeParameters(model, request, decoded));
-  RETURN_IF_ERROR(DecodeOutputs(model, request, decoded));
+  RETURN_IF_ERROR(DecodeOutputs(model, request, shared_memory, decoded));
   return decoded;
 }
 
-void EncodeInferResponse(const ServedModel& model, const DecodedRequest& request,
-                         const InferenceJob& job, inference::ModelInferResponse& response) {
+absl::Status EncodeInferResponse(const ServedModel& model, const DecodedRequest& request,
+                                 const InferenceJob& job, inference::ModelInferResponse& response) {
   const inference::ModelOutput& output_config = model.config().output(0);
   response.set_model_name(model.name());
   response.set_model_version(std::to_string(model.version()));
@@ -204,6 +244,7 @@ void EncodeInferResponse(const ServedModel& model, const DecodedRequest& request
   const bool batched = model.config().max_batch_size() > 0;
   if (batched) output->add_shape(request.rows);
   const int64_t classes = model.output_row_elements();
+  std::string bytes;
   if (request.classification_k > 0) {
     output->set_datatype("BYTES");
     output->add_shape(request.classification_k);
@@ -214,18 +255,38 @@ void EncodeInferResponse(const ServedModel& model, const DecodedRequest& request
                                               request.classification_k, model.labels());
       elements.insert(elements.end(), top.begin(), top.end());
     }
-    response.add_raw_output_contents(SerializeBytesTensor(elements));
+    bytes = SerializeBytesTensor(elements);
   } else {
     output->set_datatype("FP32");
     for (int64_t d : output_config.dims()) output->add_shape(d);
-    response.add_raw_output_contents(
-        std::string(reinterpret_cast<const char*>(job.output.data()),
-                    job.output.size() * sizeof(float)));
+    bytes.assign(reinterpret_cast<const char*>(job.output.data()),
+                 job.output.size() * sizeof(float));
+  }
+  if (request.output_memory.has_value()) {
+    const SharedMemoryRef& memory = *request.output_memory;
+    const std::string tensor = absl::StrCat("output '", output_config.name(), "'");
+    if (bytes.size() > memory.byte_size) {
+      return Invalid(model, absl::StrCat(tensor, ": shared_memory_byte_size ", memory.byte_size,
+                                         " cannot hold its ", bytes.size(), " bytes"));
+    }
+    if (absl::Status written = memory.region->Write(memory.offset, bytes); !written.ok()) {
+      return Invalid(model, absl::StrCat(tensor, ": ", written.message()));
+    }
+    // As requested, but with the bytes written rather than the room given.
+    auto& parameters = *output->mutable_parameters();
+    parameters["shared_memory_region"].set_string_param(memory.region->name());
+    parameters["shared_memory_byte_size"].set_int64_param(static_cast<int64_t>(bytes.size()));
+    if (memory.offset > 0) {
+      parameters["shared_memory_offset"].set_int64_param(static_cast<int64_t>(memory.offset));
+    }
+  } else {
+    response.add_raw_output_contents(std::move(bytes));
   }
   if (request.want_layer_stats) {
     (*response.mutable_parameters())["layer_stats"].set_string_param(job.layer_stats.ToJson());
     (*response.mutable_parameters())["batch_size"].set_int64_param(job.batch_size);
   }
+  return absl::OkStatus();
 }
 
 }  // namespace convd

@@ -1,7 +1,8 @@
 // KServe v2 inference requests and responses (proto/inference.proto) to
 // and from convd's jobs: every check a request must pass before it is
-// queued, UINT8 and image inputs to floats, the classification extension and
-// the per-layer stats parameters. Protocol front ends (gRPC, HTTP) share it.
+// queued, UINT8 and image inputs to floats, tensors in system shared
+// memory, the classification extension and the per-layer stats
+// parameters. Protocol front ends (gRPC, HTTP) share it.
 #ifndef CONVD_SERVER_CORE_INFER_CODEC_H_
 #define CONVD_SERVER_CORE_INFER_CODEC_H_
 
@@ -15,6 +16,7 @@
 #include "server/batching/scheduler.h"
 #include "server/core/bytes_tensor.h"
 #include "server/core/served_model.h"
+#include "server/core/shared_memory.h"
 
 namespace convd {
 
@@ -26,17 +28,23 @@ struct DecodedRequest {
   bool want_layer_stats = false;
   int classification_k = 0;  // 0: the raw output tensor
   std::optional<std::chrono::microseconds> timeout;  // from the request, if any
+  std::optional<SharedMemoryRef> output_memory;      // where the output goes, if not inline
 };
 
 // Checks the request against the model's config (input name, datatype,
-// shape, byte count, requested outputs, parameters) and converts its data.
-// Every error is INVALID_ARGUMENT and names the problem.
+// shape, byte count, requested outputs, parameters) and converts its data,
+// reading the input from `shared_memory` where its parameters name a
+// region. Every error names the problem: INVALID_ARGUMENT, or the
+// registry's errors for regions (NOT_FOUND, FAILED_PRECONDITION).
 absl::StatusOr<DecodedRequest> DecodeInferRequest(const ServedModel& model,
-                                                  const inference::ModelInferRequest& request);
+                                                  const inference::ModelInferRequest& request,
+                                                  const SharedMemoryRegistry& shared_memory);
 
-// Fills `response` from a finished job.
-void EncodeInferResponse(const ServedModel& model, const DecodedRequest& request,
-                         const InferenceJob& job, inference::ModelInferResponse& response);
+// Fills `response` from a finished job; an output asked for in shared
+// memory is written there instead (INVALID_ARGUMENT when it does not fit
+// or the client's object has shrunk).
+absl::Status EncodeInferResponse(const ServedModel& model, const DecodedRequest& request,
+                                 const InferenceJob& job, inference::ModelInferResponse& response);
 
 }  // namespace convd
 

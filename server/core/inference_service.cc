@@ -68,7 +68,7 @@ void PendingInference::Cancel() {
 }
 
 InferenceService::InferenceService(ModelRepository* repository, Options options)
-    : repository_(repository), options_(options) {}
+    : repository_(repository), options_(options), shared_memory_(options.allow_client_shm) {}
 
 bool InferenceService::Ready() const {
   return !draining_.load() && repository_->AllReady();
@@ -78,11 +78,12 @@ inference::ServerMetadataResponse InferenceService::ServerMetadata() const {
   inference::ServerMetadataResponse response;
   response.set_name(kServerName);
   response.set_version(kServerVersion);
-  for (const char* extension : {"classification", "model_repository",
-                                "model_repository(unload_dependents)", "statistics",
-                                "model_configuration"}) {
+  for (const char* extension :
+       {"classification", "model_repository", "model_repository(unload_dependents)", "statistics",
+        "model_configuration", "binary_tensor_data"}) {
     response.add_extensions(extension);
   }
+  if (shared_memory_.enabled()) response.add_extensions("system_shared_memory");
   return response;
 }
 
@@ -196,6 +197,27 @@ absl::Status InferenceService::RepositoryModelUnload(
   return repository_->Unload(request.model_name());
 }
 
+absl::StatusOr<inference::SystemSharedMemoryStatusResponse>
+InferenceService::SystemSharedMemoryStatus(
+    const inference::SystemSharedMemoryStatusRequest& request) const {
+  return shared_memory_.Status(request.name());
+}
+
+absl::Status InferenceService::SystemSharedMemoryRegister(
+    const inference::SystemSharedMemoryRegisterRequest& request) {
+  return shared_memory_.Register(request);
+}
+
+absl::Status InferenceService::SystemSharedMemoryUnregister(
+    const inference::SystemSharedMemoryUnregisterRequest& request) {
+  return shared_memory_.Unregister(request.name());
+}
+
+absl::Status InferenceService::CudaSharedMemoryUnsupported() const {
+  return absl::UnimplementedError(
+      "CUDA shared memory is not supported; use system shared memory (--allow-client-shm)");
+}
+
 std::shared_ptr<PendingInference> InferenceService::Infer(
     const inference::ModelInferRequest& request, inference::ModelInferResponse* response,
     absl::AnyInvocable<void(absl::Status)> done) {
@@ -215,7 +237,7 @@ std::shared_ptr<PendingInference> InferenceService::Infer(
     done(model.status());
     return nullptr;
   }
-  auto decoded = DecodeInferRequest(**model, request);
+  auto decoded = DecodeInferRequest(**model, request, shared_memory_);
   if (!decoded.ok()) {
     (*model)->statistics().RecordFailure(NanosecondsSince(arrival), decoded.status().code());
     LogAccess(request.id(), request.model_name(), request.model_version(), decoded.status(), NanosecondsSince(arrival), nullptr);
@@ -234,8 +256,8 @@ std::shared_ptr<PendingInference> InferenceService::Infer(
   // The job is alive while its callback runs (the scheduler holds it).
   job.done = [served, job_ptr = &job, request_info = std::move(*decoded), response, arrival,
               done = std::move(done)](absl::Status status) mutable {
+    if (status.ok()) status = EncodeInferResponse(*served, request_info, *job_ptr, *response);
     if (status.ok()) {
-      EncodeInferResponse(*served, request_info, *job_ptr, *response);
       served->statistics().RecordSuccess(job_ptr->rows, NanosecondsSince(arrival),
                                          job_ptr->times);
     } else {

@@ -16,6 +16,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "proto/inference.pb.h"
+#include "server/core/shared_memory.h"
 #include "server/repository/repository.h"
 
 namespace convd {
@@ -42,6 +43,9 @@ class InferenceService {
     // RepositoryModelLoad/Unload are refused unless true
     // (--model-control=explicit).
     bool allow_model_control = false;
+    // The system shared-memory API and tensors in shared memory are
+    // refused unless true (--allow-client-shm).
+    bool allow_client_shm = false;
   };
 
   // `repository` must outlive the service.
@@ -69,6 +73,16 @@ class InferenceService {
   absl::Status RepositoryModelLoad(const inference::RepositoryModelLoadRequest& request);
   absl::Status RepositoryModelUnload(const inference::RepositoryModelUnloadRequest& request);
 
+  // The system shared-memory extension (server/core/shared_memory.h).
+  absl::StatusOr<inference::SystemSharedMemoryStatusResponse> SystemSharedMemoryStatus(
+      const inference::SystemSharedMemoryStatusRequest& request) const;
+  absl::Status SystemSharedMemoryRegister(
+      const inference::SystemSharedMemoryRegisterRequest& request);
+  absl::Status SystemSharedMemoryUnregister(
+      const inference::SystemSharedMemoryUnregisterRequest& request);
+  // The CUDA shared-memory API: UNIMPLEMENTED, naming the alternative.
+  absl::Status CudaSharedMemoryUnsupported() const;
+
   // Validates and queues `request`. `done` is called exactly once, inline
   // when the request is refused before queueing, else from an instance
   // thread; `response` is filled when the status is OK and must stay valid
@@ -92,6 +106,7 @@ class InferenceService {
 
   ModelRepository* repository_;
   const Options options_;
+  SharedMemoryRegistry shared_memory_;
   std::atomic<bool> draining_{false};
   std::array<std::atomic<uint64_t>, 17> rejected_{};  // by absl::StatusCode value
 };

@@ -168,4 +168,42 @@ grpc::ServerUnaryReactor* GrpcInferenceService::RepositoryModelUnload(
   return Finish(context, service_->RepositoryModelUnload(*request));
 }
 
+grpc::ServerUnaryReactor* GrpcInferenceService::SystemSharedMemoryStatus(
+    grpc::CallbackServerContext* context, const inference::SystemSharedMemoryStatusRequest* request,
+    inference::SystemSharedMemoryStatusResponse* response) {
+  return FinishWith(context, service_->SystemSharedMemoryStatus(*request), response);
+}
+
+grpc::ServerUnaryReactor* GrpcInferenceService::SystemSharedMemoryRegister(
+    grpc::CallbackServerContext* context,
+    const inference::SystemSharedMemoryRegisterRequest* request,
+    inference::SystemSharedMemoryRegisterResponse*) {
+  return Finish(context, service_->SystemSharedMemoryRegister(*request));
+}
+
+grpc::ServerUnaryReactor* GrpcInferenceService::SystemSharedMemoryUnregister(
+    grpc::CallbackServerContext* context,
+    const inference::SystemSharedMemoryUnregisterRequest* request,
+    inference::SystemSharedMemoryUnregisterResponse*) {
+  return Finish(context, service_->SystemSharedMemoryUnregister(*request));
+}
+
+grpc::ServerUnaryReactor* GrpcInferenceService::CudaSharedMemoryStatus(
+    grpc::CallbackServerContext* context, const inference::CudaSharedMemoryStatusRequest*,
+    inference::CudaSharedMemoryStatusResponse*) {
+  return Finish(context, service_->CudaSharedMemoryUnsupported());
+}
+
+grpc::ServerUnaryReactor* GrpcInferenceService::CudaSharedMemoryRegister(
+    grpc::CallbackServerContext* context, const inference::CudaSharedMemoryRegisterRequest*,
+    inference::CudaSharedMemoryRegisterResponse*) {
+  return Finish(context, service_->CudaSharedMemoryUnsupported());
+}
+
+grpc::ServerUnaryReactor* GrpcInferenceService::CudaSharedMemoryUnregister(
+    grpc::CallbackServerContext* context, const inference::CudaSharedMemoryUnregisterRequest*,
+    inference::CudaSharedMemoryUnregisterResponse*) {
+  return Finish(context, service_->CudaSharedMemoryUnsupported());
+}
+
 }  // namespace convd

@@ -26,7 +26,14 @@ using Base = G::WithCallbackMethod_ServerLive<
             G::WithRawCallbackMethod_ModelInfer<G::WithRawCallbackMethod_ModelStreamInfer<
                 G::WithCallbackMethod_ModelConfig<G::WithCallbackMethod_ModelStatistics<
                     G::WithCallbackMethod_RepositoryIndex<G::WithCallbackMethod_RepositoryModelLoad<
-                        G::WithCallbackMethod_RepositoryModelUnload<G::Service>>>>>>>>>>>>;
+                        G::WithCallbackMethod_RepositoryModelUnload<
+                            G::WithCallbackMethod_SystemSharedMemoryStatus<
+                                G::WithCallbackMethod_SystemSharedMemoryRegister<
+                                    G::WithCallbackMethod_SystemSharedMemoryUnregister<
+                                        G::WithCallbackMethod_CudaSharedMemoryStatus<
+                                            G::WithCallbackMethod_CudaSharedMemoryRegister<
+                                                G::WithCallbackMethod_CudaSharedMemoryUnregister<
+                                                    G::Service>>>>>>>>>>>>>>>>>>;
 }  // namespace grpc_service_internal
 
 class GrpcInferenceService final : public grpc_service_internal::Base {
@@ -76,6 +83,29 @@ class GrpcInferenceService final : public grpc_service_internal::Base {
       grpc::CallbackServerContext* context,
       const inference::RepositoryModelUnloadRequest* request,
       inference::RepositoryModelUnloadResponse* response) override;
+  grpc::ServerUnaryReactor* SystemSharedMemoryStatus(
+      grpc::CallbackServerContext* context,
+      const inference::SystemSharedMemoryStatusRequest* request,
+      inference::SystemSharedMemoryStatusResponse* response) override;
+  grpc::ServerUnaryReactor* SystemSharedMemoryRegister(
+      grpc::CallbackServerContext* context,
+      const inference::SystemSharedMemoryRegisterRequest* request,
+      inference::SystemSharedMemoryRegisterResponse* response) override;
+  grpc::ServerUnaryReactor* SystemSharedMemoryUnregister(
+      grpc::CallbackServerContext* context,
+      const inference::SystemSharedMemoryUnregisterRequest* request,
+      inference::SystemSharedMemoryUnregisterResponse* response) override;
+  grpc::ServerUnaryReactor* CudaSharedMemoryStatus(
+      grpc::CallbackServerContext* context, const inference::CudaSharedMemoryStatusRequest* request,
+      inference::CudaSharedMemoryStatusResponse* response) override;
+  grpc::ServerUnaryReactor* CudaSharedMemoryRegister(
+      grpc::CallbackServerContext* context,
+      const inference::CudaSharedMemoryRegisterRequest* request,
+      inference::CudaSharedMemoryRegisterResponse* response) override;
+  grpc::ServerUnaryReactor* CudaSharedMemoryUnregister(
+      grpc::CallbackServerContext* context,
+      const inference::CudaSharedMemoryUnregisterRequest* request,
+      inference::CudaSharedMemoryUnregisterResponse* response) override;
 
  private:
   InferenceService* service_;

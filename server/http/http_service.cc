@@ -121,6 +121,36 @@ HttpResponse MethodNotAllowed(const std::string& method, const std::string& path
   return response;
 }
 
+// A system shared-memory register body: {"key", "byte_size"[, "offset"]}.
+absl::StatusOr<inference::SystemSharedMemoryRegisterRequest> ParseRegisterBody(
+    const std::string& name, const std::string& body) {
+  rapidjson::Document document;
+  document.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
+  if (document.HasParseError() || !document.IsObject()) {
+    return absl::InvalidArgumentError(
+        "the request body must be a JSON object {\"key\", \"offset\", \"byte_size\"}");
+  }
+  inference::SystemSharedMemoryRegisterRequest request;
+  request.set_name(name);
+  auto key = document.FindMember("key");
+  if (key == document.MemberEnd() || !key->value.IsString()) {
+    return absl::InvalidArgumentError("register needs a string 'key'");
+  }
+  request.set_key(std::string(key->value.GetString(), key->value.GetStringLength()));
+  auto size = document.FindMember("byte_size");
+  if (size == document.MemberEnd() || !size->value.IsUint64()) {
+    return absl::InvalidArgumentError("register needs a non-negative integer 'byte_size'");
+  }
+  request.set_byte_size(size->value.GetUint64());
+  if (auto offset = document.FindMember("offset"); offset != document.MemberEnd()) {
+    if (!offset->value.IsUint64()) {
+      return absl::InvalidArgumentError("'offset' must be a non-negative integer");
+    }
+    request.set_offset(offset->value.GetUint64());
+  }
+  return request;
+}
+
 // State shared with an inference's completion callback.
 struct InferCall {
   RestInferRequest request;
@@ -185,6 +215,9 @@ void HttpInferenceService::Handle(HttpRequest request,
       return respond(status.ok() ? Json("") : ErrorResponse(status));
     }
     return not_found();
+  }
+  if (parts[1] == "systemsharedmemory" || parts[1] == "cudasharedmemory") {
+    return respond(HandleSharedMemory(parts, method, path, request.body));
   }
   if (parts[1] != "models") return not_found();
   if (parts.size() == 3 && parts[2] == "stats") {
@@ -265,6 +298,51 @@ void HttpInferenceService::Handle(HttpRequest request,
     return respond(result.ok() ? Json(ProtoToJson(*result)) : ErrorResponse(result.status()));
   }
   not_found();
+}
+
+// v2/{system,cuda}sharedmemory[/region/{name}]/{status,register,unregister}
+HttpResponse HttpInferenceService::HandleSharedMemory(const std::vector<std::string>& parts,
+                                                      const std::string& method,
+                                                      const std::string& path,
+                                                      const std::string& body) {
+  const bool named = parts.size() == 5 && parts[2] == "region";
+  if (!named && parts.size() != 3) {
+    return Json(ErrorJson(absl::StrCat("no such endpoint: ", method, " ", path)), 404);
+  }
+  const std::string name = named ? parts[3] : "";
+  const std::string& action = parts.back();
+  const char* allowed = action == "status" ? "GET" : "POST";
+  if (action != "status" && action != "register" && action != "unregister") {
+    return Json(ErrorJson(absl::StrCat("no such endpoint: ", method, " ", path)), 404);
+  }
+  if (action == "register" && !named) {
+    return Json(ErrorJson("register a region at v2/systemsharedmemory/region/{name}/register"),
+                404);
+  }
+  if (method != allowed) return MethodNotAllowed(method, path, allowed);
+  if (parts[1] == "cudasharedmemory") return ErrorResponse(service_->CudaSharedMemoryUnsupported());
+  if (action == "status") {
+    inference::SystemSharedMemoryStatusRequest status_request;
+    status_request.set_name(name);
+    auto status = service_->SystemSharedMemoryStatus(status_request);
+    if (!status.ok()) return ErrorResponse(status.status());
+    std::vector<std::string> regions;
+    for (const auto& [region_name, region] : status->regions()) {
+      regions.push_back(ProtoToJson(region));
+    }
+    return Json(absl::StrCat("[", absl::StrJoin(regions, ","), "]"));
+  }
+  absl::Status result;
+  if (action == "register") {
+    auto register_request = ParseRegisterBody(name, body);
+    result = register_request.ok() ? service_->SystemSharedMemoryRegister(*register_request)
+                                   : register_request.status();
+  } else {
+    inference::SystemSharedMemoryUnregisterRequest unregister;
+    unregister.set_name(name);
+    result = service_->SystemSharedMemoryUnregister(unregister);
+  }
+  return result.ok() ? Json("") : ErrorResponse(result);
 }
 
 }  // namespace convd

@@ -12,12 +12,18 @@
 //   GET  /v2/models/stats                         every model's statistics
 //   GET|POST /v2/repository/index                 models and their states
 //   POST /v2/repository/models/{m}/load|unload    with --model-control=explicit
+//   GET  /v2/systemsharedmemory[/region/{r}]/status       registered regions
+//   POST /v2/systemsharedmemory/region/{r}/register       {"key", "offset", "byte_size"}
+//   POST /v2/systemsharedmemory[/region/{r}]/unregister   one region, or all
+//   .../cudasharedmemory/...                      501: not supported
 //
 // Thread safety: Handle may be called concurrently.
 #ifndef CONVD_SERVER_HTTP_HTTP_SERVICE_H_
 #define CONVD_SERVER_HTTP_HTTP_SERVICE_H_
 
 #include <functional>
+#include <string>
+#include <vector>
 
 #include "server/core/inference_service.h"
 #include "server/http/http_server.h"
@@ -32,6 +38,10 @@ class HttpInferenceService {
   void Handle(HttpRequest request, std::function<void(HttpResponse)> respond);
 
  private:
+  // `parts`: the decoded path, v2/{system,cuda}sharedmemory/...
+  HttpResponse HandleSharedMemory(const std::vector<std::string>& parts, const std::string& method,
+                                  const std::string& path, const std::string& body);
+
   InferenceService* service_;
 };
 

@@ -79,8 +79,16 @@ absl::Status ParseInput(const Value& input, int index, std::string_view body, bo
       }
     }
   }
-  std::string& raw = *out.request.add_raw_input_contents();
   const bool has_data = input.HasMember("data");
+  if (tensor->parameters().contains("shared_memory_region")) {
+    // The bytes are in shared memory; the service reads them from there.
+    if (has_data || binary_size.has_value()) {
+      return Invalid(absl::StrCat("input '", *name, "' has shared_memory_region and ",
+                                  has_data ? "'data'" : "binary_data_size", "; send one"));
+    }
+    return absl::OkStatus();
+  }
+  std::string& raw = *out.request.add_raw_input_contents();
   if (binary_size.has_value()) {
     if (!has_binary) {
       return Invalid(absl::StrCat("input '", *name, "' has binary_data_size but the request has "
@@ -257,6 +265,20 @@ void WriteData(const std::string& datatype, const std::string& raw, Writer& writ
   }
 }
 
+// A parameters object, keys sorted: protobuf maps iterate in no fixed
+// order, and the same response should read the same every time.
+void WriteParameters(const google::protobuf::Map<std::string, InferParameter>& parameters,
+                     Writer& writer) {
+  std::map<std::string, const InferParameter*> sorted;
+  for (const auto& [key, value] : parameters) sorted.emplace(key, &value);
+  writer.StartObject();
+  for (const auto& [key, value] : sorted) {
+    writer.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+    WriteParameter(*value, writer);
+  }
+  writer.EndObject();
+}
+
 }  // namespace
 
 RestInferResponse WriteRestInferResponse(const RestInferRequest& request,
@@ -275,20 +297,17 @@ RestInferResponse WriteRestInferResponse(const RestInferRequest& request,
   }
   if (!response.parameters().empty()) {
     writer.Key("parameters");
-    writer.StartObject();
-    for (const auto& [key, value] : response.parameters()) {
-      writer.Key(key.c_str());
-      WriteParameter(value, writer);
-    }
-    writer.EndObject();
+    WriteParameters(response.parameters(), writer);
   }
   writer.Key("outputs");
   writer.StartArray();
-  for (int i = 0; i < response.outputs_size(); ++i) {
-    const auto& output = response.outputs(i);
+  int raw_index = 0;  // outputs in shared memory have no raw_output_contents entry
+  for (const auto& output : response.outputs()) {
     static const std::string kEmpty;
-    const std::string& raw =
-        i < response.raw_output_contents_size() ? response.raw_output_contents(i) : kEmpty;
+    const bool in_shared_memory = output.parameters().contains("shared_memory_region");
+    const std::string& raw = !in_shared_memory && raw_index < response.raw_output_contents_size()
+                                 ? response.raw_output_contents(raw_index++)
+                                 : kEmpty;
     writer.StartObject();
     writer.Key("name");
     writer.String(output.name().c_str());
@@ -299,7 +318,11 @@ RestInferResponse WriteRestInferResponse(const RestInferRequest& request,
     for (int64_t d : output.shape()) writer.Int64(d);
     writer.EndArray();
     const bool binary = request.all_outputs_binary || request.binary_outputs.contains(output.name());
-    if (!binary && HasJsonForm(output.datatype())) {
+    if (in_shared_memory) {
+      // Written to shared memory: no data here, only where it went.
+      writer.Key("parameters");
+      WriteParameters(output.parameters(), writer);
+    } else if (!binary && HasJsonForm(output.datatype())) {
       writer.Key("data");
       WriteData(output.datatype(), raw, writer);
     } else {

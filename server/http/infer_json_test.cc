@@ -119,6 +119,56 @@ TEST(InferJsonTest, ResponseIsJsonOrBinaryPerOutput) {
       << binary.body.substr(0, *binary.json_size);
 }
 
+TEST(InferJsonTest, SharedMemoryTensorsCarryNoDataEitherWay) {
+  auto parsed = ParseRestInferRequest(
+      R"({"inputs":[{"name":"x","shape":[2,3],"datatype":"FP32","parameters":)"
+      R"({"shared_memory_region":"in","shared_memory_byte_size":24,"shared_memory_offset":8}}],)"
+      R"("outputs":[{"name":"y","parameters":{"shared_memory_region":"out",)"
+      R"("shared_memory_byte_size":12}}]})",
+      std::nullopt, "m", "");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->request.raw_input_contents_size(), 0) << "the service reads the region";
+  const auto& input_params = parsed->request.inputs(0).parameters();
+  EXPECT_EQ(input_params.at("shared_memory_region").string_param(), "in");
+  EXPECT_EQ(input_params.at("shared_memory_byte_size").int64_param(), 24);
+  EXPECT_EQ(input_params.at("shared_memory_offset").int64_param(), 8);
+  EXPECT_EQ(parsed->request.outputs(0).parameters().at("shared_memory_region").string_param(),
+            "out");
+
+  auto both = ParseRestInferRequest(
+      R"({"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1],"parameters":)"
+      R"({"shared_memory_region":"in","shared_memory_byte_size":4}}]})",
+      std::nullopt, "m", "");
+  EXPECT_EQ(both.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(both.status().message().find("input 'x' has shared_memory_region and 'data'"),
+            std::string::npos)
+      << both.status();
+
+  // An output written to shared memory: where it went, no data, and no raw
+  // entry consumed (the next output's bytes are still its own).
+  inference::ModelInferResponse response;
+  auto* in_memory = response.add_outputs();
+  in_memory->set_name("y");
+  in_memory->set_datatype("FP32");
+  in_memory->add_shape(3);
+  (*in_memory->mutable_parameters())["shared_memory_region"].set_string_param("out");
+  (*in_memory->mutable_parameters())["shared_memory_byte_size"].set_int64_param(12);
+  auto* inline_output = response.add_outputs();
+  inline_output->set_name("z");
+  inline_output->set_datatype("FP32");
+  inline_output->add_shape(1);
+  response.add_raw_output_contents(Floats({2.5f}));
+  RestInferResponse json = WriteRestInferResponse(RestInferRequest(), response);
+  EXPECT_FALSE(json.json_size.has_value());
+  EXPECT_NE(json.body.find(R"({"name":"y","datatype":"FP32","shape":[3],"parameters":)"
+                           R"({"shared_memory_byte_size":12,"shared_memory_region":"out"}})"),
+            std::string::npos)
+      << json.body;
+  EXPECT_NE(json.body.find(R"({"name":"z","datatype":"FP32","shape":[1],"data":[2.5]})"),
+            std::string::npos)
+      << json.body;
+}
+
 TEST(JsonProtoTest, SixtyFourBitIntegersAreNumbersAndZeroCountersAreWritten) {
   inference::ModelStatisticsResponse stats;
   auto* model = stats.add_model_stats();

@@ -15,20 +15,28 @@
 
 namespace convd::e2e {
 
-std::unique_ptr<Server> StartServer(const std::string& repository, bool model_control,
-                                    int64_t max_message_bytes) {
+ServerOptions LoopbackOptions(const std::string& repository) {
   ServerOptions options;
   options.model_repository = repository;
   options.grpc_address = "127.0.0.1";
   options.grpc_port = 0;
-  options.allow_model_control = model_control;
-  options.grpc_max_message_bytes = max_message_bytes;
+  options.grpc_max_message_bytes = 64 << 20;
   options.http_address = "127.0.0.1";
   options.http_port = 0;
   options.metrics_port = 0;
+  return options;
+}
+
+std::unique_ptr<Server> StartServer(const ServerOptions& options) {
   auto server = Server::Start(options);
   EXPECT_TRUE(server.ok()) << server.status();
   return server.ok() ? std::move(*server) : nullptr;
+}
+
+std::unique_ptr<Server> StartServer(const std::string& repository, bool model_control) {
+  ServerOptions options = LoopbackOptions(repository);
+  options.allow_model_control = model_control;
+  return StartServer(options);
 }
 
 std::unique_ptr<inference::GRPCInferenceService::Stub> Connect(int port) {

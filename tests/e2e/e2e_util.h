@@ -34,30 +34,30 @@ inline constexpr char kLenetConfig[] = R"pb(
   dynamic_batching { max_queue_delay_microseconds: 1000 }
 )pb";
 
-// Starts a server on 127.0.0.1 with ephemeral gRPC and HTTP ports.
-std::unique_ptr<Server> StartServer(const std::string& repository, bool model_control = false,
-                                    int64_t max_message_bytes = 64 << 20);
+// Options for a server of `repository` on 127.0.0.1 with ephemeral gRPC,
+// HTTP and metrics ports.
+ServerOptions LoopbackOptions(const std::string& repository);
+
+// Starts a server; null (with a test failure) if it cannot start.
+std::unique_ptr<Server> StartServer(const ServerOptions& options);
+// LoopbackOptions(repository), with model control as given.
+std::unique_ptr<Server> StartServer(const std::string& repository, bool model_control = false);
 
 std::unique_ptr<inference::GRPCInferenceService::Stub> Connect(int port);
 
 // A real server on loopback shared by every test of a suite, and a gRPC
 // stub per test. `Suite` (the fixture deriving from this) provides a public
-// `static void AddModels(const std::string& repository)`, and may set
-// `static constexpr bool kModelControl` and `int64_t kMaxMessageBytes`
-// (StartServer's arguments).
+// `static void AddModels(const std::string& repository)`, and may provide
+// `static void Configure(ServerOptions& options)` to change LoopbackOptions.
 template <typename Suite>
 class SharedServerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     repository_ = new std::string(MakeTempDir("repository"));
     Suite::AddModels(*repository_);
-    bool model_control = false;
-    int64_t max_message_bytes = 64 << 20;
-    if constexpr (requires { Suite::kModelControl; }) model_control = Suite::kModelControl;
-    if constexpr (requires { Suite::kMaxMessageBytes; }) {
-      max_message_bytes = Suite::kMaxMessageBytes;
-    }
-    server_ = StartServer(*repository_, model_control, max_message_bytes).release();
+    ServerOptions options = LoopbackOptions(*repository_);
+    if constexpr (requires { Suite::Configure(options); }) Suite::Configure(options);
+    server_ = StartServer(options).release();
   }
   static void TearDownTestSuite() {
     delete server_;

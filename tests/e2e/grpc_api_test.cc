@@ -27,6 +27,9 @@ class GrpcApiTest : public SharedServerTest<GrpcApiTest> {
     )pb");
   }
   static constexpr int64_t kMaxMessageBytes = 4 << 20;
+  static void Configure(ServerOptions& options) {
+    options.grpc_max_message_bytes = kMaxMessageBytes;
+  }
 
  protected:
   // The engine's own output for `input` at `batch`, loaded from the same

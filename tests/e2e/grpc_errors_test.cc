@@ -29,6 +29,9 @@ class GrpcErrorsTest : public SharedServerTest<GrpcErrorsTest> {
     )pb");
   }
   static constexpr int64_t kMaxMessageBytes = 1 << 20;
+  static void Configure(ServerOptions& options) {
+    options.grpc_max_message_bytes = kMaxMessageBytes;
+  }
 
  protected:
   inference::ModelInferRequest GoodRequest() {
@@ -54,8 +57,8 @@ TEST_F(GrpcErrorsTest, BadRequestsGetTheRightStatusAndANamedProblem) {
   const std::vector<Case> cases = {
       {"unknown model", [](auto& r) { r.set_model_name("resnet9000"); },
        grpc::StatusCode::NOT_FOUND, "unknown model 'resnet9000'"},
-      {"unknown version", [](auto& r) { r.set_model_version("7"); },
-       grpc::StatusCode::NOT_FOUND, "no version 7"},
+      {"unknown version", [](auto& r) { r.set_model_version("7"); }, grpc::StatusCode::NOT_FOUND,
+       "no version 7"},
       {"version with a path", [](auto& r) { r.set_model_version("../1"); },
        grpc::StatusCode::INVALID_ARGUMENT, "invalid model version '../1'"},
       {"model name with a path", [](auto& r) { r.set_model_name("../lenet"); },
@@ -64,7 +67,11 @@ TEST_F(GrpcErrorsTest, BadRequestsGetTheRightStatusAndANamedProblem) {
        grpc::StatusCode::UNAVAILABLE, "do not match the network input"},
       {"wrong input name", [](auto& r) { r.mutable_inputs(0)->set_name("pixels"); },
        grpc::StatusCode::INVALID_ARGUMENT, "unknown input 'pixels'; expected 'input'"},
-      {"no input", [](auto& r) { r.clear_inputs(); r.clear_raw_input_contents(); },
+      {"no input",
+       [](auto& r) {
+         r.clear_inputs();
+         r.clear_raw_input_contents();
+       },
        grpc::StatusCode::INVALID_ARGUMENT, "expects 1 input"},
       {"wrong datatype", [](auto& r) { r.mutable_inputs(0)->set_datatype("INT64"); },
        grpc::StatusCode::INVALID_ARGUMENT, "datatype 'INT64'; expected FP32, UINT8 or BYTES"},
@@ -73,18 +80,18 @@ TEST_F(GrpcErrorsTest, BadRequestsGetTheRightStatusAndANamedProblem) {
       {"batch over max_batch_size", [](auto& r) { r.mutable_inputs(0)->set_shape(0, 5); },
        grpc::StatusCode::INVALID_ARGUMENT, "with a batch of 1 to 4"},
       {"byte count", [](auto& r) { r.mutable_raw_input_contents(0)->resize(100); },
-       grpc::StatusCode::INVALID_ARGUMENT, "holds 100 bytes; shape [2, 1, 28, 28] of FP32 needs 6272"},
+       grpc::StatusCode::INVALID_ARGUMENT,
+       "holds 100 bytes; shape [2, 1, 28, 28] of FP32 needs 6272"},
       {"raw and typed contents",
        [](auto& r) { r.mutable_inputs(0)->mutable_contents()->add_fp32_contents(1.0f); },
-       grpc::StatusCode::INVALID_ARGUMENT, "both contents and raw_input_contents"},
+       grpc::StatusCode::INVALID_ARGUMENT, "has raw_input_contents and contents; send one"},
       {"typed contents count",
        [](auto& r) {
          r.clear_raw_input_contents();
          r.mutable_inputs(0)->mutable_contents()->add_fp32_contents(1.0f);
        },
        grpc::StatusCode::INVALID_ARGUMENT, "has 1 fp32_contents values"},
-      {"unknown output",
-       [](auto& r) { r.add_outputs()->set_name("logits"); },
+      {"unknown output", [](auto& r) { r.add_outputs()->set_name("logits"); },
        grpc::StatusCode::INVALID_ARGUMENT, "unknown output 'logits'"},
       {"classification out of range",
        [](auto& r) {

@@ -7,13 +7,13 @@ import tempfile
 import time
 
 
-def start_convd(binary, repository):
+def start_convd(binary, repository, extra_args=()):
     """Runs convd on free loopback ports; returns (process, grpc_port, http_port, log)."""
     log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
     process = subprocess.Popen(
         [binary, f"--model-repository={repository}", "--grpc-address=127.0.0.1",
          "--grpc-port=0", "--http-address=127.0.0.1", "--http-port=0",
-         "--metrics-port=0"], stderr=log)
+         "--metrics-port=0", *extra_args], stderr=log)
     for _ in range(600):
         with open(log.name) as f:
             text = f.read()

@@ -12,11 +12,12 @@ import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
 from convd_process import check, start_convd, stop_convd
+from shm_checks import shared_memory_checks
 
 
 def main():
     binary, repository = sys.argv[1], sys.argv[2]
-    process, port, _, log = start_convd(binary, repository)
+    process, port, _, log = start_convd(binary, repository, ["--allow-client-shm"])
     client = grpcclient.InferenceServerClient(url=f"127.0.0.1:{port}")
     results = []
     try:
@@ -90,6 +91,8 @@ def main():
         results.append(check("stream: a bad request is an error in the stream",
                              len(errors) == 1 and "unknown model 'no_such_model'" in errors.get(0, ""),
                              errors))
+
+        results += shared_memory_checks(client, grpcclient, "grpc", images, probabilities)
 
         stats = client.get_inference_statistics("lenet5").model_stats[0]
         results.append(check("statistics count", stats.inference_count >= 16, stats.inference_count))

@@ -14,11 +14,12 @@ import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
 from convd_process import check, start_convd, stop_convd
+from shm_checks import shared_memory_checks
 
 
 def main():
     binary, repository = sys.argv[1], sys.argv[2]
-    process, grpc_port, http_port, log = start_convd(binary, repository)
+    process, grpc_port, http_port, log = start_convd(binary, repository, ["--allow-client-shm"])
     client = httpclient.InferenceServerClient(url=f"127.0.0.1:{http_port}", concurrency=4)
     grpc = grpcclient.InferenceServerClient(url=f"127.0.0.1:{grpc_port}")
     results = []
@@ -84,6 +85,8 @@ def main():
         except InferenceServerException as error:
             results.append(check("wrong shape names the problem", "shape" in error.message(),
                                  error.message()))
+
+        results += shared_memory_checks(client, httpclient, "http", images, expected)
 
         stats = client.get_inference_statistics("lenet5")["model_stats"][0]
         results.append(check("statistics count", stats["inference_count"] >= 80,
