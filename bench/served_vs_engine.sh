@@ -7,7 +7,8 @@
 # and at the batch size the server's dynamic batcher actually ran (its
 # mean, rounded): served / engine at that size is what serving costs on top
 # of the forward passes it runs. A second table holds the latency of one
-# 1-image request with nothing else in flight against the engine's time.
+# 1-image request with nothing else in flight against the engine's time,
+# and a third the latency of large inputs inline against shared memory.
 # Usage: bench/served_vs_engine.sh [DURATION]   (after `make build`)
 # Environment: DEVICE=cpu|cuda (both sides), CONVD_BIN (a folder holding
 # convd, convload and convrun; default bazel-bin's), PYTHON.
@@ -23,7 +24,7 @@ fi
 out=$(mktemp -d)
 source "$(dirname "$0")/../tools/convd_process.sh"
 trap 'stop_convd || true; rm -rf "$out"' EXIT
-start_convd models --device="$device"
+start_convd models --device="$device" --allow-client-shm
 port=$CONVD_GRPC_PORT
 echo "device: $device"
 
@@ -79,6 +80,28 @@ queue = step.get("server_queue_ms", float("nan"))
 print(f"| {model} | 1 | {call} | {engine:.3f} | {p50:.3f} | {p99:.3f} | {queue:.3f} | {p50 / engine:.2f}x |")
 ' "$out/$model-latency.json" "$engine" "$model" "$call"
   done
+done
+
+# The input's trip: one client at a time, the tensors in the gRPC request
+# or in system shared memory (convload --shared-memory=system), at batch
+# sizes where the input is large (AlexNet 8: 4.8 MB; LeNet-5 64: 200 KB).
+echo
+echo "| model | batch | inline p50 ms | shared memory p50 ms | server compute ms (inline) | shared memory / inline |"
+echo "|---|---|---|---|---|---|"
+for spec in alexnet:8 lenet5:64; do
+  IFS=: read -r model batch <<<"$spec"
+  for memory in none system; do
+    "$convload" "$model" --url "127.0.0.1:$port" --batch "$batch" --concurrency 1 \
+      --shared-memory="$memory" --duration "$duration" --warmup 2s --quiet \
+      --json "$out/$model-shm-$memory.json" >/dev/null 2>&1
+  done
+  "$python" -c '
+import json, sys
+inline, shm = (json.load(open(f))["steps"][0] for f in sys.argv[1:3])
+p50, p50_shm = inline["latency_ms"]["p50"], shm["latency_ms"]["p50"]
+compute = inline.get("server_compute_ms", float("nan"))
+print(f"| {sys.argv[3]} | {sys.argv[4]} | {p50:.3f} | {p50_shm:.3f} | {compute:.3f} | {p50_shm / p50:.2f}x |")
+' "$out/$model-shm-none.json" "$out/$model-shm-system.json" "$model" "$batch"
 done
 
 if [ "$device" = cuda ]; then

@@ -57,12 +57,18 @@ class Client {
   // `model` empty: every model.
   virtual absl::StatusOr<inference::ModelStatisticsResponse> ModelStatistics(
       const std::string& model, const std::string& version) = 0;
-  // Inputs go in raw_input_contents; outputs come back in
-  // raw_output_contents, one per output, whichever the protocol.
+  // Inputs go in raw_input_contents, or in shared memory named by their
+  // parameters; outputs come back in raw_output_contents, one per output
+  // not asked for in shared memory, whichever the protocol.
   virtual absl::StatusOr<inference::ModelInferResponse> Infer(
       const inference::ModelInferRequest& request) = 0;
   virtual absl::Status LoadModel(const std::string& model) = 0;
   virtual absl::Status UnloadModel(const std::string& model) = 0;
+  // The system shared-memory extension: `key` names a POSIX shared-memory
+  // object on the server's host. An empty name unregisters every region.
+  virtual absl::Status RegisterSystemSharedMemory(const std::string& name, const std::string& key,
+                                                  uint64_t offset, uint64_t byte_size) = 0;
+  virtual absl::Status UnregisterSystemSharedMemory(const std::string& name) = 0;
 };
 
 std::unique_ptr<Client> CreateClient(const ServerUrl& url, const ClientOptions& options = {});

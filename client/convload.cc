@@ -8,14 +8,14 @@
 // table at the end has throughput, latency percentiles, errors by status
 // and the server's own queue/compute split. Loopback only unless
 // --allow-remote; every step is bounded in time and requests.
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <thread>
-
-#include <unistd.h>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
@@ -27,9 +27,11 @@
 #include "client/load_generator.h"
 #include "client/load_report.h"
 #include "client/random_tensor.h"
+#include "client/shared_memory_requests.h"
 #include "engine/file_util.h"
 #include "server/cli_flags.h"
 #include "server/core/bytes_tensor.h"
+#include "server/http/json_tensor.h"
 
 ABSL_FLAG(std::string, url, "localhost:8001", "Server: [grpc://|http://]host[:port].");
 ABSL_FLAG(bool, allow_remote, false, "Allow a server that is not on loopback.");
@@ -50,6 +52,10 @@ ABSL_FLAG(int, timeout_seconds, 30, "Deadline of each request.");
 ABSL_FLAG(bool, streaming, false,
           "gRPC: each client sends its requests on one ModelStreamInfer stream (as "
           "perf_analyzer --streaming) instead of a call per request.");
+ABSL_FLAG(std::string, shared_memory, "none",
+          "none: tensors travel in the requests; system: inputs and outputs in POSIX shared "
+          "memory registered with the server, which must run on this host with "
+          "--allow-client-shm (as perf_analyzer --shared-memory=system).");
 ABSL_FLAG(std::string, csv, "", "Also write the results as CSV to this file.");
 ABSL_FLAG(std::string, json, "", "Also write the results as JSON to this file.");
 ABSL_FLAG(std::string, plot, "", "Also draw throughput and p99 latency to this SVG file.");
@@ -126,6 +132,15 @@ absl::StatusOr<std::vector<inference::ModelInferRequest>> MakeRequests(
   return requests;
 }
 
+// One response's output bytes at `batch` rows, from the model metadata
+// (a -1 dimension is the batch); 0 when the datatype has no fixed size.
+uint64_t OutputBytes(const inference::ModelMetadataResponse& metadata, int batch) {
+  const auto& output = metadata.outputs(0);
+  uint64_t bytes = JsonElementBytes(output.datatype());
+  for (int64_t d : output.shape()) bytes *= d < 0 ? batch : d;
+  return bytes;
+}
+
 bool WriteFile(const std::string& path, const std::string& contents) {
   std::ofstream file(path, std::ios::binary | std::ios::trunc);
   file << contents;
@@ -178,10 +193,24 @@ int Main(const std::string& model) {
   if (client_options.streaming && url->protocol != Protocol::kGrpc) {
     return Fail("--streaming needs a gRPC --url (ModelStreamInfer is a gRPC call)", 2);
   }
+  const std::string shared_memory = absl::GetFlag(FLAGS_shared_memory);
+  if (shared_memory != "none" && shared_memory != "system") {
+    return Fail(absl::StrCat("--shared-memory must be none or system",
+                             shared_memory == "cuda" ? " (convd has no CUDA shared memory)" : "",
+                             "; got '", shared_memory, "'"),
+                2);
+  }
+  const bool use_shared_memory = shared_memory == "system";
+  if (use_shared_memory && !url->IsLoopback()) {
+    return Fail("--shared-memory=system needs the server on this host (a loopback --url)", 2);
+  }
   auto control = CreateClient(*url, client_options);
   auto metadata = control->ModelMetadata(model, "");
   if (!metadata.ok()) return Fail(metadata.status().ToString());
   if (metadata->inputs_size() != 1) return Fail("convload sends models with one input");
+  if (use_shared_memory && (metadata->outputs_size() != 1 || OutputBytes(*metadata, 1) == 0)) {
+    return Fail("--shared-memory=system needs a model with one fixed-size output", 2);
+  }
   auto config = control->ModelConfig(model, "");
   if (config.ok() && config->max_batch_size() > 0) {
     for (double b : *batches) {
@@ -211,7 +240,8 @@ int Main(const std::string& model) {
   }
 
   LoadRun run{model,
-              absl::StrCat(url->ToString(), client_options.streaming ? " (ModelStreamInfer)" : ""),
+              absl::StrCat(url->ToString(), client_options.streaming ? " (ModelStreamInfer)" : "",
+                           use_shared_memory ? " (system shared memory)" : ""),
               input_text, open_loop};
   const ClientFactory make_client = [&] { return CreateClient(*url, client_options); };
   const StatsFetcher fetch_stats = [&]() -> absl::StatusOr<inference::ModelStatistics> {
@@ -227,6 +257,14 @@ int Main(const std::string& model) {
     const int batch = static_cast<int>(batch_value);
     auto requests = MakeRequests(model, *metadata, batch, image_bytes);
     if (!requests.ok()) return Fail(requests.status().ToString(), 2);
+    std::unique_ptr<SharedMemoryRequests> regions;  // registered for this batch size's steps
+    if (use_shared_memory) {
+      auto created = SharedMemoryRequests::Create(*control, absl::StrCat("b", batch),
+                                                  metadata->outputs(0).name(),
+                                                  OutputBytes(*metadata, batch), *requests);
+      if (!created.ok()) return Fail(created.status().ToString());
+      regions = *std::move(created);
+    }
     for (double load : *loads) {
       if (g_stop) break;
       LoadStep step;
@@ -298,8 +336,8 @@ int main(int argc, char** argv) {
   std::vector<char*> positional = convd::ParseCommandLine(
       argc, argv,
       "convload MODEL [--url localhost:8001] [--concurrency 1:16:x2 | --rate R [--poisson]] "
-      "[--duration 10s] [--warmup 2s] [--batch 1] [--images FILES] [--csv F] [--json F] "
-      "[--plot F.svg]",
+      "[--duration 10s] [--warmup 2s] [--batch 1] [--images FILES] [--streaming] "
+      "[--shared-memory none|system] [--csv F] [--json F] [--plot F.svg]",
       "convload");
   if (positional.size() != 2) {
     std::fprintf(stderr, "usage: convload MODEL [flags]; convload --help lists them\n");

@@ -102,6 +102,24 @@ class GrpcClient final : public Client {
     return Call(&Stub::RepositoryModelUnload, request, &response);
   }
 
+  absl::Status RegisterSystemSharedMemory(const std::string& name, const std::string& key,
+                                          uint64_t offset, uint64_t byte_size) override {
+    inference::SystemSharedMemoryRegisterRequest request;
+    request.set_name(name);
+    request.set_key(key);
+    request.set_offset(offset);
+    request.set_byte_size(byte_size);
+    inference::SystemSharedMemoryRegisterResponse response;
+    return Call(&Stub::SystemSharedMemoryRegister, request, &response);
+  }
+
+  absl::Status UnregisterSystemSharedMemory(const std::string& name) override {
+    inference::SystemSharedMemoryUnregisterRequest request;
+    request.set_name(name);
+    inference::SystemSharedMemoryUnregisterResponse response;
+    return Call(&Stub::SystemSharedMemoryUnregister, request, &response);
+  }
+
  private:
   using Stub = inference::GRPCInferenceService::Stub;
 

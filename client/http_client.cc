@@ -3,12 +3,16 @@
 // data extension.
 #include <optional>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "client/http_connection.h"
 #include "client/rest_codec.h"
 #include "client/transports.h"
 #include "rapidjson/document.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
 
 namespace convd::client {
 namespace {
@@ -123,7 +127,45 @@ class HttpClient final : public Client {
         connection_.Send("POST", absl::StrCat("/v2/repository/models/", model, "/unload"), "{}"));
   }
 
+  absl::Status RegisterSystemSharedMemory(const std::string& name, const std::string& key,
+                                          uint64_t offset, uint64_t byte_size) override {
+    rapidjson::StringBuffer body;
+    rapidjson::Writer<rapidjson::StringBuffer> writer(body);
+    writer.StartObject();
+    writer.Key("key");
+    writer.String(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+    writer.Key("offset");
+    writer.Uint64(offset);
+    writer.Key("byte_size");
+    writer.Uint64(byte_size);
+    writer.EndObject();
+    return StatusFromHttp(connection_.Send(
+        "POST", absl::StrCat("/v2/systemsharedmemory/region/", PathSegment(name), "/register"),
+        std::string(body.GetString(), body.GetSize()), {{"Content-Type", "application/json"}}));
+  }
+
+  absl::Status UnregisterSystemSharedMemory(const std::string& name) override {
+    const std::string path = name.empty() ? "/v2/systemsharedmemory/unregister"
+                                          : absl::StrCat("/v2/systemsharedmemory/region/",
+                                                         PathSegment(name), "/unregister");
+    return StatusFromHttp(connection_.Send("POST", path, ""));
+  }
+
  private:
+  // `text` as one URL path segment: unreserved characters kept, the rest
+  // percent-encoded.
+  static std::string PathSegment(const std::string& text) {
+    std::string out;
+    for (unsigned char c : text) {
+      if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+        out.push_back(static_cast<char>(c));
+      } else {
+        absl::StrAppendFormat(&out, "%%%02X", c);
+      }
+    }
+    return out;
+  }
+
   static std::string ModelPath(const std::string& model, const std::string& version) {
     return version.empty() ? absl::StrCat("/v2/models/", model)
                            : absl::StrCat("/v2/models/", model, "/versions/", version);

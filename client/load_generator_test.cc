@@ -155,6 +155,13 @@ class TimedClient : public Client {
   }
   absl::Status LoadModel(const std::string&) override { return absl::OkStatus(); }
   absl::Status UnloadModel(const std::string&) override { return absl::OkStatus(); }
+  absl::Status RegisterSystemSharedMemory(const std::string&, const std::string&, uint64_t,
+                                          uint64_t) override {
+    return absl::OkStatus();
+  }
+  absl::Status UnregisterSystemSharedMemory(const std::string&) override {
+    return absl::OkStatus();
+  }
 
  private:
   std::chrono::microseconds latency_;

@@ -34,13 +34,19 @@ absl::Status ReadParameters(const rapidjson::Value& json, ParameterMap& paramete
   return absl::OkStatus();
 }
 
+bool InSharedMemory(const ParameterMap& parameters) {
+  return parameters.contains("shared_memory_region");
+}
+
 }  // namespace
 
 absl::StatusOr<RestRequestBody> EncodeRestInferRequest(const inference::ModelInferRequest& request) {
-  if (request.raw_input_contents_size() != request.inputs_size()) {
+  int inline_inputs = 0;
+  for (const auto& input : request.inputs()) inline_inputs += !InSharedMemory(input.parameters());
+  if (request.raw_input_contents_size() != inline_inputs) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "the REST client sends inputs as raw contents: ", request.inputs_size(), " inputs but ",
-        request.raw_input_contents_size(), " raw_input_contents"));
+        "the REST client sends inputs not in shared memory as raw contents: ", inline_inputs,
+        " such inputs but ", request.raw_input_contents_size(), " raw_input_contents"));
   }
   rapidjson::StringBuffer buffer;
   JsonWriter writer(buffer);
@@ -59,8 +65,8 @@ absl::StatusOr<RestRequestBody> EncodeRestInferRequest(const inference::ModelInf
   writer.EndObject();
   writer.Key("inputs");
   writer.StartArray();
-  for (int i = 0; i < request.inputs_size(); ++i) {
-    const auto& input = request.inputs(i);
+  int raw_index = 0;
+  for (const auto& input : request.inputs()) {
     writer.StartObject();
     writer.Key("name");
     writer.String(input.name().c_str(), input.name().size());
@@ -73,8 +79,10 @@ absl::StatusOr<RestRequestBody> EncodeRestInferRequest(const inference::ModelInf
     writer.Key("parameters");
     writer.StartObject();
     WriteParameters(input.parameters(), writer);
-    writer.Key("binary_data_size");
-    writer.Uint64(request.raw_input_contents(i).size());
+    if (!InSharedMemory(input.parameters())) {
+      writer.Key("binary_data_size");
+      writer.Uint64(request.raw_input_contents(raw_index++).size());
+    }
     writer.EndObject();
     writer.EndObject();
   }
@@ -89,8 +97,10 @@ absl::StatusOr<RestRequestBody> EncodeRestInferRequest(const inference::ModelInf
       writer.Key("parameters");
       writer.StartObject();
       WriteParameters(output.parameters(), writer);
-      writer.Key("binary_data");
-      writer.Bool(true);
+      if (!InSharedMemory(output.parameters())) {
+        writer.Key("binary_data");
+        writer.Bool(true);
+      }
       writer.EndObject();
       writer.EndObject();
     }
@@ -155,18 +165,19 @@ absl::StatusOr<inference::ModelInferResponse> DecodeRestInferResponse(
       if (!d.IsInt64()) return absl::InternalError("an output shape is not integers");
       output.add_shape(d.GetInt64());
     }
-    std::string& raw = *response.add_raw_output_contents();
     std::optional<uint64_t> binary_size;
     if (const rapidjson::Value* parameters = member("parameters")) {
       if (absl::Status s = ReadParameters(*parameters, *output.mutable_parameters()); !s.ok()) {
         return s;
       }
+      if (InSharedMemory(output.parameters())) continue;  // its data is in the region
       auto& output_parameters = *output.mutable_parameters();
       if (auto it = output_parameters.find("binary_data_size"); it != output_parameters.end()) {
         binary_size = it->second.int64_param();
         output_parameters.erase(it);
       }
     }
+    std::string& raw = *response.add_raw_output_contents();
     if (binary_size) {
       if (*binary_size > body.size() - offset) {
         return absl::InternalError(absl::StrCat("output '", output.name(), "' claims ",

@@ -2,7 +2,8 @@
 // the binary tensor data extension (inputs as raw bytes after the JSON,
 // outputs asked for as binary), and responses are read whichever way the
 // server wrote each output (binary_data_size, or a JSON "data" array), into
-// the same ModelInferResponse a gRPC call returns.
+// the same ModelInferResponse a gRPC call returns (no raw_output_contents
+// entry for an output written to shared memory).
 #ifndef CONVD_CLIENT_REST_CODEC_H_
 #define CONVD_CLIENT_REST_CODEC_H_
 
@@ -22,7 +23,8 @@ struct RestRequestBody {
   size_t json_size = 0;  // the Inference-Header-Content-Length header
 };
 
-// Inputs must be in raw_input_contents (one per input, in order).
+// Inputs not in shared memory must be in raw_input_contents (one per such
+// input, in order); tensors in shared memory carry only their parameters.
 absl::StatusOr<RestRequestBody> EncodeRestInferRequest(const inference::ModelInferRequest& request);
 
 // `json_size`: the response's Inference-Header-Content-Length, if sent.

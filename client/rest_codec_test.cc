@@ -152,5 +152,46 @@ TEST(RestCodecTest, RawContentsAreRequired) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(RestCodecTest, SharedMemoryTensorsTravelAsParametersOnly) {
+  std::mt19937 rng(std::random_device{}());
+  inference::ModelInferRequest request;
+  auto* in_memory = request.add_inputs();
+  in_memory->set_name("a");
+  in_memory->set_datatype("FP32");
+  in_memory->add_shape(6);
+  (*in_memory->mutable_parameters())["shared_memory_region"].set_string_param("in");
+  (*in_memory->mutable_parameters())["shared_memory_byte_size"].set_int64_param(24);
+  auto* inline_input = request.add_inputs();
+  inline_input->set_name("b");
+  inline_input->set_datatype("FP32");
+  inline_input->add_shape(2);
+  const std::string b_bytes = RandomFloats(2, rng);
+  request.add_raw_input_contents(b_bytes);  // the only raw entry: b's
+  auto* out = request.add_outputs();
+  out->set_name("prob");
+  (*out->mutable_parameters())["shared_memory_region"].set_string_param("out");
+  (*out->mutable_parameters())["shared_memory_byte_size"].set_int64_param(40);
+
+  auto encoded = EncodeRestInferRequest(request);
+  ASSERT_TRUE(encoded.ok()) << encoded.status();
+  auto parsed = ParseRestInferRequest(encoded->body, encoded->json_size, "m", "");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  ASSERT_EQ(parsed->request.raw_input_contents_size(), 1);
+  EXPECT_EQ(parsed->request.raw_input_contents(0), b_bytes);
+  EXPECT_EQ(parsed->request.inputs(0).parameters().at("shared_memory_region").string_param(), "in");
+  EXPECT_TRUE(parsed->binary_outputs.empty()) << "an output in shared memory is not binary";
+  EXPECT_EQ(parsed->request.outputs(0).parameters().at("shared_memory_byte_size").int64_param(),
+            40);
+
+  // The server's answer for it: the output's region, no data, no raw entry.
+  auto decoded = DecodeRestInferResponse(
+      R"({"outputs":[{"name":"prob","datatype":"FP32","shape":[10],"parameters":)"
+      R"({"shared_memory_region":"out","shared_memory_byte_size":40}}]})",
+      std::nullopt);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->raw_output_contents_size(), 0);
+  EXPECT_EQ(decoded->outputs(0).parameters().at("shared_memory_region").string_param(), "out");
+}
+
 }  // namespace
 }  // namespace convd::client

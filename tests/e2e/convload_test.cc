@@ -23,7 +23,9 @@ class ConvloadTest : public ::testing::Test {
   static void SetUpTestSuite() {
     repository_ = new std::string(MakeTempDir("convload_repository"));
     fs::copy("models/lenet5", fs::path(*repository_) / "lenet5", fs::copy_options::recursive);
-    server_ = StartServer(*repository_).release();
+    ServerOptions options = LoopbackOptions(*repository_);
+    options.allow_client_shm = true;
+    server_ = StartServer(options).release();
   }
   static void TearDownTestSuite() {
     delete server_;
@@ -166,19 +168,54 @@ TEST_F(ConvloadTest, StreamingSendsOnModelStreamInfer) {
       << over_http.err;
 }
 
+TEST_F(ConvloadTest, SharedMemoryCarriesTheTensorsAndIsCleanedUp) {
+  const std::string dir = MakeTempDir("convload_shm");
+  for (const std::string& url : {absl::StrCat("127.0.0.1:", server_->grpc_port()),
+                                 absl::StrCat("http://127.0.0.1:", server_->http_port())}) {
+    const int64_t before = ServerSuccesses();
+    ToolResult result =
+        Convload({"--url=" + url, "--shared-memory=system", "--concurrency=2", "--batch=3,1",
+                  "--duration=500ms", "--warmup=100ms", "--json=" + dir + "/r.json"});
+    ASSERT_EQ(result.exit_code, 0) << url << ": " << result.err;
+    const json report = json::parse(ReadFile(dir + "/r.json").value());
+    EXPECT_NE(report["url"].get<std::string>().find("(system shared memory)"), std::string::npos)
+        << report["url"];
+    int64_t measured = 0;
+    for (const json& step : report["steps"]) {
+      EXPECT_GT(step["requests"].get<int64_t>(), 0) << step;
+      EXPECT_TRUE(step["errors"].empty()) << step;
+      measured += step["requests"].get<int64_t>();
+    }
+    EXPECT_GE(ServerSuccesses() - before, measured) << url;
+
+    // Nothing left behind: no region on the server, no object on the host.
+    auto stub = Connect(server_->grpc_port());
+    grpc::ClientContext context;
+    inference::SystemSharedMemoryStatusResponse regions;
+    ASSERT_TRUE(stub->SystemSharedMemoryStatus(&context, {}, &regions).ok());
+    EXPECT_TRUE(regions.regions().empty()) << regions.ShortDebugString();
+    for (const auto& entry : fs::directory_iterator("/dev/shm")) {
+      EXPECT_FALSE(entry.path().filename().string().starts_with("convload_")) << entry.path();
+    }
+  }
+}
+
 TEST_F(ConvloadTest, RefusesUnboundedOrRemoteRuns) {
   const std::string url = absl::StrCat("--url=127.0.0.1:", server_->grpc_port());
   struct Case {
     std::vector<std::string> args;
     std::string message;
   };
-  for (const Case& c : std::vector<Case>{
-           {{"--url=10.1.2.3:8001"}, "not on loopback"},
-           {{url, "--duration=11m"}, "at most 10m"},
-           {{url, "--concurrency=1:4096:x2"}, "up to 1024"},
-           {{url, "--batch=65"}, "max_batch_size 64"},
-           {{url, "--concurrency=1:8:x1"}, "factor must be above 1"},
-           {{url, "--images=/no/such/folder"}, "no image file or folder"}}) {
+  for (const Case& c :
+       std::vector<Case>{{{"--url=10.1.2.3:8001"}, "not on loopback"},
+                         {{url, "--duration=11m"}, "at most 10m"},
+                         {{url, "--concurrency=1:4096:x2"}, "up to 1024"},
+                         {{url, "--batch=65"}, "max_batch_size 64"},
+                         {{url, "--concurrency=1:8:x1"}, "factor must be above 1"},
+                         {{url, "--images=/no/such/folder"}, "no image file or folder"},
+                         {{url, "--shared-memory=cuda"}, "convd has no CUDA shared memory"},
+                         {{"--url=10.1.2.3:8001", "--allow-remote", "--shared-memory=system"},
+                          "needs the server on this host"}}) {
     ToolResult result = Convload(c.args);
     EXPECT_EQ(result.exit_code, 2) << c.args.back() << ": " << result.err;
     EXPECT_NE(result.err.find(c.message), std::string::npos) << result.err;
