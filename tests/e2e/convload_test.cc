@@ -48,6 +48,20 @@ class ConvloadTest : public ::testing::Test {
     return response.model_stats(0).inference_stats().success().count();
   }
 
+  // Reads a --json report whose URL line names `transport` and whose every
+  // step succeeded without errors; returns the requests measured in all.
+  static int64_t CleanStepsRequests(const std::string& report_path, const std::string& transport) {
+    const json report = json::parse(ReadFile(report_path).value());
+    EXPECT_NE(report["url"].get<std::string>().find(transport), std::string::npos) << report["url"];
+    int64_t measured = 0;
+    for (const json& step : report["steps"]) {
+      EXPECT_GT(step["requests"].get<int64_t>(), 0) << step;
+      EXPECT_TRUE(step["errors"].empty()) << step;
+      measured += step["requests"].get<int64_t>();
+    }
+    return measured;
+  }
+
   static std::string* repository_;
   static Server* server_;
 };
@@ -140,15 +154,7 @@ TEST_F(ConvloadTest, StreamingSendsOnModelStreamInfer) {
                                 "--streaming", "--concurrency=1,3", "--batch=2", "--duration=600ms",
                                 "--warmup=100ms", "--json=" + dir + "/r.json"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  const json report = json::parse(ReadFile(dir + "/r.json").value());
-  EXPECT_NE(report["url"].get<std::string>().find("(ModelStreamInfer)"), std::string::npos)
-      << report["url"];
-  int64_t measured = 0;
-  for (const json& step : report["steps"]) {
-    EXPECT_GT(step["requests"].get<int64_t>(), 0) << step;
-    EXPECT_TRUE(step["errors"].empty()) << step;
-    measured += step["requests"].get<int64_t>();
-  }
+  const int64_t measured = CleanStepsRequests(dir + "/r.json", "(ModelStreamInfer)");
   EXPECT_GE(ServerSuccesses() - before, measured);
 
   // Failures come back in the stream and are counted (as UNKNOWN: stream
@@ -177,15 +183,7 @@ TEST_F(ConvloadTest, SharedMemoryCarriesTheTensorsAndIsCleanedUp) {
         Convload({"--url=" + url, "--shared-memory=system", "--concurrency=2", "--batch=3,1",
                   "--duration=500ms", "--warmup=100ms", "--json=" + dir + "/r.json"});
     ASSERT_EQ(result.exit_code, 0) << url << ": " << result.err;
-    const json report = json::parse(ReadFile(dir + "/r.json").value());
-    EXPECT_NE(report["url"].get<std::string>().find("(system shared memory)"), std::string::npos)
-        << report["url"];
-    int64_t measured = 0;
-    for (const json& step : report["steps"]) {
-      EXPECT_GT(step["requests"].get<int64_t>(), 0) << step;
-      EXPECT_TRUE(step["errors"].empty()) << step;
-      measured += step["requests"].get<int64_t>();
-    }
+    const int64_t measured = CleanStepsRequests(dir + "/r.json", "(system shared memory)");
     EXPECT_GE(ServerSuccesses() - before, measured) << url;
 
     // Nothing left behind: no region on the server, no object on the host.

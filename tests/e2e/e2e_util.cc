@@ -57,17 +57,23 @@ inference::ModelInferRequest FloatRequest(const std::string& model,
   input->set_name("input");
   input->set_datatype("FP32");
   for (int64_t d : shape) input->add_shape(d);
-  request.add_raw_input_contents(
-      std::string(reinterpret_cast<const char*>(data.data()), data.size() * sizeof(float)));
+  request.add_raw_input_contents(FloatBytes(data));
   return request;
+}
+
+std::string FloatBytes(const std::vector<float>& values) {
+  return std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));
+}
+
+std::vector<float> FloatsFromBytes(const std::string& bytes) {
+  std::vector<float> values(bytes.size() / sizeof(float));
+  std::memcpy(values.data(), bytes.data(), values.size() * sizeof(float));
+  return values;
 }
 
 std::vector<float> OutputFloats(const inference::ModelInferResponse& response) {
   if (response.raw_output_contents_size() == 0) return {};
-  const std::string& raw = response.raw_output_contents(0);
-  std::vector<float> values(raw.size() / sizeof(float));
-  std::memcpy(values.data(), raw.data(), values.size() * sizeof(float));
-  return values;
+  return FloatsFromBytes(response.raw_output_contents(0));
 }
 
 std::vector<std::string> BytesElements(const std::string& raw) {

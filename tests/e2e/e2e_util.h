@@ -81,6 +81,11 @@ inference::ModelInferRequest FloatRequest(const std::string& model,
                                           const std::vector<int64_t>& shape,
                                           const std::vector<float>& data);
 
+// Floats as their raw little-endian bytes (raw_input_contents, shared
+// memory), and back.
+std::string FloatBytes(const std::vector<float>& values);
+std::vector<float> FloatsFromBytes(const std::string& bytes);
+
 // The FP32 output of a response as floats (raw_output_contents[0]).
 std::vector<float> OutputFloats(const inference::ModelInferResponse& response);
 

@@ -2,7 +2,6 @@
 // connections. Every endpoint; JSON and binary inference giving exactly the
 // gRPC API's numbers; bad requests answered with the right code and a
 // message naming the problem; keep-alive and 64 concurrent connections.
-#include <cstring>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -27,16 +26,6 @@ std::string JsonFloats(const std::vector<float>& values) {
   std::vector<std::string> text;
   for (float v : values) text.push_back(absl::StrFormat("%.9g", v));  // round-trips exactly
   return absl::StrCat("[", absl::StrJoin(text, ","), "]");
-}
-
-std::string RawFloats(const std::vector<float>& values) {
-  return std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));
-}
-
-std::vector<float> FloatsFromRaw(const std::string& raw) {
-  std::vector<float> values(raw.size() / sizeof(float));
-  std::memcpy(values.data(), raw.data(), values.size() * sizeof(float));
-  return values;
 }
 
 std::string LenetJsonRequest(const std::vector<float>& input, int rows,
@@ -166,7 +155,7 @@ TEST_F(HttpApiTest, JsonAndBinaryInferenceGiveTheGrpcNumbers) {
       R"("parameters":{"binary_data_size":9408}}],)"
       R"("outputs":[{"name":"prob","parameters":{"binary_data":true}}]})";
   HttpResult binary =
-      HttpCall(port(), "POST", "/v2/models/lenet/infer", header + RawFloats(input),
+      HttpCall(port(), "POST", "/v2/models/lenet/infer", header + FloatBytes(input),
                {{"Inference-Header-Content-Length", std::to_string(header.size())}});
   ASSERT_EQ(binary.status, 200) << binary.body;
   EXPECT_EQ(binary.headers["content-type"], "application/octet-stream");
@@ -174,7 +163,7 @@ TEST_F(HttpApiTest, JsonAndBinaryInferenceGiveTheGrpcNumbers) {
   const json binary_header = json::parse(binary.body.substr(0, json_size));
   EXPECT_EQ(binary_header["outputs"][0]["parameters"]["binary_data_size"], 120);
   EXPECT_FALSE(binary_header["outputs"][0].contains("data"));
-  EXPECT_EQ(FloatsFromRaw(binary.body.substr(json_size)), expected);
+  EXPECT_EQ(FloatsFromBytes(binary.body.substr(json_size)), expected);
 
   // binary_data_output on the request: every output binary.
   HttpResult all_binary = HttpCall(
@@ -182,7 +171,7 @@ TEST_F(HttpApiTest, JsonAndBinaryInferenceGiveTheGrpcNumbers) {
       LenetJsonRequest(input, 3, R"(,"parameters":{"binary_data_output":true})"));
   ASSERT_EQ(all_binary.status, 200) << all_binary.body;
   const size_t size = std::stoul(all_binary.headers["inference-header-content-length"]);
-  EXPECT_EQ(FloatsFromRaw(all_binary.body.substr(size)), expected);
+  EXPECT_EQ(FloatsFromBytes(all_binary.body.substr(size)), expected);
 }
 
 TEST_F(HttpApiTest, ClassificationAndLayerStatsAsOverGrpc) {

@@ -4,7 +4,6 @@
 // outputs written to the objects at odd offsets, and the same numbers as
 // inline requests. Every misuse is answered by name and the server keeps
 // serving; without the flag, every use is refused.
-#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "client/http_connection.h"
@@ -24,16 +23,6 @@ using testing::ShmObject;
 
 constexpr int kInputBytesPerRow = 28 * 28 * sizeof(float);
 constexpr int kOutputBytesPerRow = 10 * sizeof(float);
-
-std::string AsBytes(const std::vector<float>& values) {
-  return std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));
-}
-
-std::vector<float> AsFloats(const std::string& bytes) {
-  std::vector<float> values(bytes.size() / sizeof(float));
-  std::memcpy(values.data(), bytes.data(), values.size() * sizeof(float));
-  return values;
-}
 
 // Shared memory and inline answers may come from differently composed
 // batches, so they agree to rounding, not bit for bit.
@@ -111,7 +100,7 @@ TEST_F(SharedMemoryTest, InputFromAndOutputToSharedMemoryGiveTheInlineNumbers) {
   // Regions start at odd offsets in their objects; tensors at odd offsets in
   // their regions.
   ShmObject input_object(rows * kInputBytesPerRow + 200), output_object(4096);
-  input_object.WriteAt(37 + 11, AsBytes(input));
+  input_object.WriteAt(37 + 11, FloatBytes(input));
   ASSERT_TRUE(Register("in", input_object, 37, rows * kInputBytesPerRow + 100).ok());
   ASSERT_TRUE(Register("out", output_object, 1001, 2000).ok());
 
@@ -129,7 +118,7 @@ TEST_F(SharedMemoryTest, InputFromAndOutputToSharedMemoryGiveTheInlineNumbers) {
   EXPECT_EQ(output.parameters().at("shared_memory_byte_size").int64_param(),
             rows * kOutputBytesPerRow);
   const std::vector<float> from_shm =
-      AsFloats(output_object.ReadAt(1001 + 5, rows * kOutputBytesPerRow));
+      FloatsFromBytes(output_object.ReadAt(1001 + 5, rows * kOutputBytesPerRow));
   ExpectSameProbabilities(from_shm, InlineOutput(input, rows));
   // Nothing outside the output's bytes changed.
   EXPECT_EQ(output_object.ReadAt(0, 1006), std::string(output_object.initial_bytes().data(), 1006));
@@ -139,16 +128,16 @@ TEST_F(SharedMemoryTest, InputFromAndOutputToSharedMemoryGiveTheInlineNumbers) {
 
   // The same regions serve request after request, with new contents.
   const std::vector<float> second = testing::RandomVector(rows * 28 * 28);
-  input_object.WriteAt(37 + 11, AsBytes(second));
+  input_object.WriteAt(37 + 11, FloatBytes(second));
   ASSERT_TRUE(Infer(ShmRequest(rows, 11, 5), &response).ok());
-  ExpectSameProbabilities(AsFloats(output_object.ReadAt(1006, rows * kOutputBytesPerRow)),
+  ExpectSameProbabilities(FloatsFromBytes(output_object.ReadAt(1006, rows * kOutputBytesPerRow)),
                           InlineOutput(second, rows));
 }
 
 TEST_F(SharedMemoryTest, ClassificationLabelsGoToSharedMemoryAsABytesTensor) {
   const std::vector<float> input = testing::RandomVector(2 * 28 * 28);
   ShmObject input_object(2 * kInputBytesPerRow), output_object(512);
-  input_object.WriteAt(0, AsBytes(input));
+  input_object.WriteAt(0, FloatBytes(input));
   ASSERT_TRUE(Register("in", input_object, 0, 2 * kInputBytesPerRow).ok());
   ASSERT_TRUE(Register("out", output_object, 0, 512).ok());
 
@@ -296,7 +285,7 @@ TEST_F(SharedMemoryTest, TheRestApiRegistersInfersAndUnregisters) {
   const int rows = 2;
   const std::vector<float> input = testing::RandomVector(rows * 28 * 28);
   ShmObject input_object(rows * kInputBytesPerRow + 3), output_object(100);
-  input_object.WriteAt(3, AsBytes(input));
+  input_object.WriteAt(3, FloatBytes(input));
   auto register_body = [](const ShmObject& object, int offset, int size) {
     return json{{"key", object.key()}, {"offset", offset}, {"byte_size", size}}.dump();
   };
@@ -332,7 +321,7 @@ TEST_F(SharedMemoryTest, TheRestApiRegistersInfersAndUnregisters) {
   EXPECT_EQ(output["shape"], json::array({2, 10}));
   EXPECT_EQ(output["parameters"]["shared_memory_region"], "out");
   EXPECT_EQ(output["parameters"]["shared_memory_byte_size"], rows * kOutputBytesPerRow);
-  ExpectSameProbabilities(AsFloats(output_object.ReadAt(20, rows * kOutputBytesPerRow)),
+  ExpectSameProbabilities(FloatsFromBytes(output_object.ReadAt(20, rows * kOutputBytesPerRow)),
                           InlineOutput(input, rows));
 
   const std::string with_data = absl::StrCat(
