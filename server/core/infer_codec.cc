@@ -50,11 +50,30 @@ absl::StatusOr<int> CheckShape(const ServedModel& model,
   return batched ? static_cast<int>(shape[0]) : 1;
 }
 
+// Bytes per element of the tensor datatypes inputs may have (FP32, UINT8).
+int64_t ElementBytes(const std::string& datatype) { return datatype == "UINT8" ? 1 : 4; }
+
+// The most bytes an input of encoded images may take in shared memory, as
+// the default gRPC and HTTP request limits: its size is the client's word,
+// and is read into memory before anything else can check it.
+constexpr uint64_t kMaxSharedMemoryImageBytes = uint64_t{256} << 20;
+
+absl::Status ByteCountError(const ServedModel& model,
+                            const ModelInferRequest::InferInputTensor& input, uint64_t bytes,
+                            int64_t needed) {
+  return Invalid(
+      model, absl::StrCat("input '", input.name(), "' holds ", bytes, " bytes; shape ",
+                          ShapeString(input.shape()), " of ", input.datatype(), " needs ", needed));
+}
+
 // The input's bytes when they come serialized: from shared memory (read
 // into `storage`) or from raw_input_contents. nullopt: typed contents.
+// `tensor_bytes` is the size a tensor input must have (nullopt for encoded
+// images); a shared-memory input of any other size is refused unread.
 absl::StatusOr<std::optional<std::string_view>> RawInput(const ServedModel& model,
                                                          const ModelInferRequest& request,
                                                          const SharedMemoryRegistry& shared_memory,
+                                                         std::optional<int64_t> tensor_bytes,
                                                          std::string& storage) {
   const ModelInferRequest::InferInputTensor& input = request.inputs(0);
   if (request.raw_input_contents_size() > 1) {
@@ -73,6 +92,14 @@ absl::StatusOr<std::optional<std::string_view>> RawInput(const ServedModel& mode
                    absl::StrCat(tensor, " has ", absl::StrJoin(sources, " and "), "; send one"));
   }
   if (memory.has_value()) {
+    if (tensor_bytes.has_value() && memory->byte_size != static_cast<uint64_t>(*tensor_bytes)) {
+      return ByteCountError(model, input, memory->byte_size, *tensor_bytes);
+    }
+    if (!tensor_bytes.has_value() && memory->byte_size > kMaxSharedMemoryImageBytes) {
+      return Invalid(model, absl::StrCat(tensor, ": shared_memory_byte_size ", memory->byte_size,
+                                         " is over the ", kMaxSharedMemoryImageBytes,
+                                         " bytes an input of encoded images may take"));
+    }
     storage.resize(memory->byte_size);
     if (absl::Status read = memory->region->Read(memory->offset, memory->byte_size, storage.data());
         !read.ok()) {
@@ -91,15 +118,13 @@ absl::Status DecodeData(const ServedModel& model, const ModelInferRequest& reque
   const ModelInferRequest::InferInputTensor& input = request.inputs(0);
   const int64_t count = decoded.rows * model.input_row_elements();
   const bool is_uint8 = input.datatype() == "UINT8";
-  const int64_t element_bytes = is_uint8 ? 1 : 4;
+  const int64_t element_bytes = ElementBytes(input.datatype());
   decoded.input.resize(count);
   const inference::ModelInput& config_input = model.config().input(0);
 
   if (raw.has_value()) {
     if (static_cast<int64_t>(raw->size()) != count * element_bytes) {
-      return Invalid(model, absl::StrCat("input '", input.name(), "' holds ", raw->size(),
-                                         " bytes; shape ", ShapeString(input.shape()), " of ",
-                                         input.datatype(), " needs ", count * element_bytes));
+      return ByteCountError(model, input, raw->size(), count * element_bytes);
     }
     if (is_uint8) {
       NormalizePixels(config_input, reinterpret_cast<const uint8_t*>(raw->data()), count,
@@ -219,13 +244,18 @@ absl::StatusOr<DecodedRequest> DecodeInferRequest(const ServedModel& model,
   }
   DecodedRequest decoded;
   decoded.id = request.id();
+  const bool images = input.datatype() == "BYTES";
+  std::optional<int64_t> tensor_bytes;  // known up front for tensors, not for images
+  if (!images) {
+    ASSIGN_OR_RETURN(decoded.rows, CheckShape(model, input));
+    tensor_bytes = decoded.rows * model.input_row_elements() * ElementBytes(input.datatype());
+  }
   std::string shared_memory_bytes;  // the input, when it comes from shared memory
   ASSIGN_OR_RETURN(std::optional<std::string_view> raw,
-                   RawInput(model, request, shared_memory, shared_memory_bytes));
-  if (input.datatype() == "BYTES") {
+                   RawInput(model, request, shared_memory, tensor_bytes, shared_memory_bytes));
+  if (images) {
     RETURN_IF_ERROR(DecodeImageInput(model, request, raw, decoded));
   } else {
-    ASSIGN_OR_RETURN(decoded.rows, CheckShape(model, input));
     RETURN_IF_ERROR(DecodeData(model, request, raw, decoded));
   }
   RETURN_IF_ERROR(DecodeParameters(model, request, decoded));

@@ -5,6 +5,10 @@
 // inline requests. Every misuse is answered by name and the server keeps
 // serving; without the flag, every use is refused.
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "absl/strings/str_cat.h"
 #include "client/http_connection.h"
 #include "gtest/gtest.h"
@@ -278,6 +282,48 @@ TEST_F(SharedMemoryTest, MisuseIsAnsweredByNameAndTheServerKeepsServing) {
 
   const std::vector<float> input = testing::RandomVector(2 * 28 * 28);
   EXPECT_EQ(InlineOutput(input, 2).size(), 20u) << "the server stopped serving";
+}
+
+TEST_F(SharedMemoryTest, AHugeClaimedSizeIsRefusedBeforeAnythingIsRead) {
+  // A sparse 8 GiB object costs the client nothing; reading what it claims
+  // would cost the server 8 GiB.
+  const std::string key = absl::StrCat("/convd_sparse_", getpid());
+  const int fd = shm_open(key.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
+  ASSERT_GE(fd, 0);
+  constexpr int64_t kHuge = int64_t{8} << 30;
+  ASSERT_EQ(ftruncate(fd, kHuge), 0);
+  inference::SystemSharedMemoryRegisterRequest registration;
+  registration.set_name("huge");
+  registration.set_key(key);
+  registration.set_byte_size(kHuge);
+  grpc::ClientContext context;
+  inference::SystemSharedMemoryRegisterResponse registered;
+  ASSERT_TRUE(stub_->SystemSharedMemoryRegister(&context, registration, &registered).ok());
+
+  inference::ModelInferRequest tensor = ShmRequest(1, 0, 0);
+  SetRegion(*tensor.mutable_inputs(0)->mutable_parameters(), "huge", kHuge, 0);
+  tensor.clear_outputs();
+  inference::ModelInferResponse response;
+  grpc::Status status = Infer(tensor, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("holds 8589934592 bytes; shape [1, 1, 28, 28] of FP32 "
+                                        "needs 3136"),
+            std::string::npos)
+      << status.error_message();
+
+  inference::ModelInferRequest images = tensor;
+  images.mutable_inputs(0)->set_datatype("BYTES");
+  images.mutable_inputs(0)->clear_shape();
+  images.mutable_inputs(0)->add_shape(1);
+  status = Infer(images, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("is over the 268435456 bytes an input of encoded images "
+                                        "may take"),
+            std::string::npos)
+      << status.error_message();
+  close(fd);
+  shm_unlink(key.c_str());
+  EXPECT_EQ(InlineOutput(testing::RandomVector(28 * 28), 1).size(), 10u);
 }
 
 TEST_F(SharedMemoryTest, TheRestApiRegistersInfersAndUnregisters) {
