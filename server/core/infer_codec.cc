@@ -81,8 +81,12 @@ absl::StatusOr<std::optional<std::string_view>> RawInput(const ServedModel& mode
                                        " entries for 1 input"));
   }
   const std::string tensor = absl::StrCat("input '", input.name(), "'");
-  ASSIGN_OR_RETURN(std::optional<SharedMemoryRef> memory,
-                   shared_memory.Resolve(input.parameters(), tensor));
+  // Held, not moved out: GCC 12 sees a moved optional<SharedMemoryRef> as
+  // maybe uninitialized (-Wmaybe-uninitialized, a false positive).
+  const absl::StatusOr<std::optional<SharedMemoryRef>> resolved =
+      shared_memory.Resolve(input.parameters(), tensor);
+  if (!resolved.ok()) return resolved.status();
+  const std::optional<SharedMemoryRef>& memory = *resolved;
   std::vector<std::string> sources;
   if (memory.has_value()) sources.push_back("shared memory");
   if (request.raw_input_contents_size() > 0) sources.push_back("raw_input_contents");
