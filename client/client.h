@@ -59,7 +59,7 @@ class Client {
       const std::string& model, const std::string& version) = 0;
   // Inputs go in raw_input_contents, or in shared memory named by their
   // parameters; outputs come back in raw_output_contents, one per output
-  // not asked for in shared memory, whichever the protocol.
+  // (empty for one written to shared memory), whichever the protocol.
   virtual absl::StatusOr<inference::ModelInferResponse> Infer(
       const inference::ModelInferRequest& request) = 0;
   virtual absl::Status LoadModel(const std::string& model) = 0;

@@ -2,6 +2,7 @@
 // documents read into the gRPC messages, inference with the binary tensor
 // data extension.
 #include <optional>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -114,7 +115,13 @@ class HttpClient final : public Client {
       }
       json_size = size;
     }
-    return DecodeRestInferResponse(result.body, json_size);
+    std::set<std::string> shared_memory_outputs;
+    for (const auto& output : request.outputs()) {
+      if (output.parameters().contains("shared_memory_region")) {
+        shared_memory_outputs.insert(output.name());
+      }
+    }
+    return DecodeRestInferResponse(result.body, json_size, shared_memory_outputs);
   }
 
   absl::Status LoadModel(const std::string& model) override {

@@ -115,7 +115,8 @@ absl::StatusOr<RestRequestBody> EncodeRestInferRequest(const inference::ModelInf
 }
 
 absl::StatusOr<inference::ModelInferResponse> DecodeRestInferResponse(
-    std::string_view body, std::optional<size_t> json_size) {
+    std::string_view body, std::optional<size_t> json_size,
+    const std::set<std::string>& shared_memory_outputs) {
   const size_t header_size = json_size.value_or(body.size());
   if (header_size > body.size()) {
     return absl::InternalError(absl::StrCat("Inference-Header-Content-Length ", header_size,
@@ -170,7 +171,6 @@ absl::StatusOr<inference::ModelInferResponse> DecodeRestInferResponse(
       if (absl::Status s = ReadParameters(*parameters, *output.mutable_parameters()); !s.ok()) {
         return s;
       }
-      if (InSharedMemory(output.parameters())) continue;  // its data is in the region
       auto& output_parameters = *output.mutable_parameters();
       if (auto it = output_parameters.find("binary_data_size"); it != output_parameters.end()) {
         binary_size = it->second.int64_param();
@@ -178,6 +178,9 @@ absl::StatusOr<inference::ModelInferResponse> DecodeRestInferResponse(
       }
     }
     std::string& raw = *response.add_raw_output_contents();
+    if (shared_memory_outputs.contains(output.name()) && !binary_size && !member("data")) {
+      continue;  // its data is in the region; an empty entry, as over gRPC
+    }
     if (binary_size) {
       if (*binary_size > body.size() - offset) {
         return absl::InternalError(absl::StrCat("output '", output.name(), "' claims ",

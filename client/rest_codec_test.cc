@@ -183,14 +183,16 @@ TEST(RestCodecTest, SharedMemoryTensorsTravelAsParametersOnly) {
   EXPECT_EQ(parsed->request.outputs(0).parameters().at("shared_memory_byte_size").int64_param(),
             40);
 
-  // The server's answer for it: the output's region, no data, no raw entry.
-  auto decoded = DecodeRestInferResponse(
-      R"({"outputs":[{"name":"prob","datatype":"FP32","shape":[10],"parameters":)"
-      R"({"shared_memory_region":"out","shared_memory_byte_size":40}}]})",
-      std::nullopt);
+  // The server's answer for it: the output's name, datatype and shape, no
+  // data; decoded with an empty raw entry (one per output, as over gRPC).
+  const std::string answer = R"({"outputs":[{"name":"prob","datatype":"FP32","shape":[10]}]})";
+  auto decoded = DecodeRestInferResponse(answer, std::nullopt, {"prob"});
   ASSERT_TRUE(decoded.ok()) << decoded.status();
-  EXPECT_EQ(decoded->raw_output_contents_size(), 0);
-  EXPECT_EQ(decoded->outputs(0).parameters().at("shared_memory_region").string_param(), "out");
+  ASSERT_EQ(decoded->raw_output_contents_size(), 1);
+  EXPECT_TRUE(decoded->raw_output_contents(0).empty());
+  EXPECT_EQ(decoded->outputs(0).shape(0), 10);
+  // Not asked for in shared memory, the same answer lacks its data.
+  EXPECT_FALSE(DecodeRestInferResponse(answer, std::nullopt).ok());
 }
 
 }  // namespace

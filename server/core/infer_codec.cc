@@ -313,6 +313,9 @@ absl::Status EncodeInferResponse(const ServedModel& model, const DecodedRequest&
     if (memory.offset > 0) {
       parameters["shared_memory_offset"].set_int64_param(static_cast<int64_t>(memory.offset));
     }
+    // An empty entry all the same: Triton's C++ client (perf_analyzer
+    // included) reads raw_output_contents(i) for every output i.
+    response.add_raw_output_contents();
   } else {
     response.add_raw_output_contents(std::move(bytes));
   }

@@ -41,8 +41,9 @@ absl::StatusOr<DecodedRequest> DecodeInferRequest(const ServedModel& model,
                                                   const SharedMemoryRegistry& shared_memory);
 
 // Fills `response` from a finished job; an output asked for in shared
-// memory is written there instead (INVALID_ARGUMENT when it does not fit
-// or the client's object has shrunk).
+// memory is written there instead, leaving its raw_output_contents entry
+// empty (INVALID_ARGUMENT when it does not fit or the client's object has
+// shrunk).
 absl::Status EncodeInferResponse(const ServedModel& model, const DecodedRequest& request,
                                  const InferenceJob& job, inference::ModelInferResponse& response);
 

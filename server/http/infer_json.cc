@@ -301,13 +301,12 @@ RestInferResponse WriteRestInferResponse(const RestInferRequest& request,
   }
   writer.Key("outputs");
   writer.StartArray();
-  int raw_index = 0;  // outputs in shared memory have no raw_output_contents entry
-  for (const auto& output : response.outputs()) {
+  for (int i = 0; i < response.outputs_size(); ++i) {
+    const auto& output = response.outputs(i);
     static const std::string kEmpty;
+    const std::string& raw =
+        i < response.raw_output_contents_size() ? response.raw_output_contents(i) : kEmpty;
     const bool in_shared_memory = output.parameters().contains("shared_memory_region");
-    const std::string& raw = !in_shared_memory && raw_index < response.raw_output_contents_size()
-                                 ? response.raw_output_contents(raw_index++)
-                                 : kEmpty;
     writer.StartObject();
     writer.Key("name");
     writer.String(output.name().c_str());
@@ -319,9 +318,9 @@ RestInferResponse WriteRestInferResponse(const RestInferRequest& request,
     writer.EndArray();
     const bool binary = request.all_outputs_binary || request.binary_outputs.contains(output.name());
     if (in_shared_memory) {
-      // Written to shared memory: no data here, only where it went.
-      writer.Key("parameters");
-      WriteParameters(output.parameters(), writer);
+      // Written to shared memory: name, datatype and shape alone. Triton's
+      // C++ client (perf_analyzer) reads any output "parameters" object as
+      // binary data and fails without a binary_data_size in it.
     } else if (!binary && HasJsonForm(output.datatype())) {
       writer.Key("data");
       WriteData(output.datatype(), raw, writer);

@@ -45,7 +45,8 @@ struct RestInferResponse {
 };
 
 // JSON for every output, or a binary_data_size parameter and the raw bytes
-// appended after the JSON for the outputs asked for as binary.
+// appended after the JSON for the outputs asked for as binary; an output
+// written to shared memory gets its name, datatype and shape only.
 RestInferResponse WriteRestInferResponse(const RestInferRequest& request,
                                          const inference::ModelInferResponse& response);
 
