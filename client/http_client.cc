@@ -14,6 +14,7 @@
 #include "rapidjson/document.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
+#include "server/core/shared_memory_parameters.h"
 
 namespace convd::client {
 namespace {
@@ -117,7 +118,7 @@ class HttpClient final : public Client {
     }
     std::set<std::string> shared_memory_outputs;
     for (const auto& output : request.outputs()) {
-      if (output.parameters().contains("shared_memory_region")) {
+      if (InSharedMemory(output.parameters())) {
         shared_memory_outputs.insert(output.name());
       }
     }

@@ -7,6 +7,7 @@
 #include "rapidjson/document.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
+#include "server/core/shared_memory_parameters.h"
 #include "server/http/json_tensor.h"
 
 namespace convd::client {
@@ -32,10 +33,6 @@ absl::Status ReadParameters(const rapidjson::Value& json, ParameterMap& paramete
     }
   }
   return absl::OkStatus();
-}
-
-bool InSharedMemory(const ParameterMap& parameters) {
-  return parameters.contains("shared_memory_region");
 }
 
 }  // namespace

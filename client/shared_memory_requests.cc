@@ -8,19 +8,9 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "server/core/shared_memory_parameters.h"
 
 namespace convd::client {
-namespace {
-
-void SetRegion(google::protobuf::Map<std::string, inference::InferParameter>& parameters,
-               const std::string& region, uint64_t byte_size, uint64_t offset) {
-  parameters["shared_memory_region"].set_string_param(region);
-  parameters["shared_memory_byte_size"].set_int64_param(static_cast<int64_t>(byte_size));
-  parameters["shared_memory_offset"].set_int64_param(static_cast<int64_t>(offset));
-}
-
-}  // namespace
-
 absl::Status SharedMemoryRequests::CreateObject(const std::string& key, const std::string& bytes) {
   const int fd = shm_open(key.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
   if (fd < 0) {
@@ -78,11 +68,12 @@ absl::StatusOr<std::unique_ptr<SharedMemoryRequests>> SharedMemoryRequests::Crea
     inference::ModelInferRequest& request = requests[i];
     const uint64_t size = request.raw_input_contents(0).size();
     request.clear_raw_input_contents();
-    SetRegion(*request.mutable_inputs(0)->mutable_parameters(), input_region, size, offsets[i]);
+    SetSharedMemory(*request.mutable_inputs(0)->mutable_parameters(), input_region, size,
+                    offsets[i]);
     request.clear_outputs();
     auto* output = request.add_outputs();
     output->set_name(output_name);
-    SetRegion(*output->mutable_parameters(), output_region, output_bytes, 0);
+    SetSharedMemory(*output->mutable_parameters(), output_region, output_bytes);
   }
   return shm;
 }

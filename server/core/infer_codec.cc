@@ -10,6 +10,7 @@
 #include "server/core/classification.h"
 #include "server/core/image_input.h"
 #include "server/core/pixels.h"
+#include "server/core/shared_memory_parameters.h"
 
 namespace convd {
 namespace {
@@ -307,12 +308,8 @@ absl::Status EncodeInferResponse(const ServedModel& model, const DecodedRequest&
       return Invalid(model, absl::StrCat(tensor, ": ", written.message()));
     }
     // As requested, but with the bytes written rather than the room given.
-    auto& parameters = *output->mutable_parameters();
-    parameters["shared_memory_region"].set_string_param(memory.region->name());
-    parameters["shared_memory_byte_size"].set_int64_param(static_cast<int64_t>(bytes.size()));
-    if (memory.offset > 0) {
-      parameters["shared_memory_offset"].set_int64_param(static_cast<int64_t>(memory.offset));
-    }
+    SetSharedMemory(*output->mutable_parameters(), memory.region->name(), bytes.size(),
+                    memory.offset);
     // An empty entry all the same: Triton's C++ client (perf_analyzer
     // included) reads raw_output_contents(i) for every output i.
     response.add_raw_output_contents();

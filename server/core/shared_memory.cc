@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "server/core/shared_memory_parameters.h"
 
 namespace convd {
 namespace {
@@ -214,9 +215,9 @@ absl::StatusOr<inference::SystemSharedMemoryStatusResponse> SharedMemoryRegistry
 absl::StatusOr<std::optional<SharedMemoryRef>> SharedMemoryRegistry::Resolve(
     const google::protobuf::Map<std::string, InferParameter>& parameters,
     const std::string& tensor) const {
-  auto region_param = parameters.find("shared_memory_region");
-  auto size_param = parameters.find("shared_memory_byte_size");
-  auto offset_param = parameters.find("shared_memory_offset");
+  auto region_param = parameters.find(kSharedMemoryRegion);
+  auto size_param = parameters.find(kSharedMemoryByteSize);
+  auto offset_param = parameters.find(kSharedMemoryOffset);
   if (region_param == parameters.end()) {
     if (size_param != parameters.end() || offset_param != parameters.end()) {
       return absl::InvalidArgumentError(

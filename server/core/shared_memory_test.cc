@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/core/shared_memory_parameters.h"
 #include "server/core/testing/shm_object.h"
 
 namespace convd {
@@ -28,13 +29,9 @@ SystemSharedMemoryRegisterRequest Registration(const std::string& name, const st
   return request;
 }
 
-google::protobuf::Map<std::string, inference::InferParameter> Params(const std::string& region,
-                                                                     int64_t byte_size,
-                                                                     int64_t offset = -1) {
-  google::protobuf::Map<std::string, inference::InferParameter> params;
-  params["shared_memory_region"].set_string_param(region);
-  params["shared_memory_byte_size"].set_int64_param(byte_size);
-  if (offset >= 0) params["shared_memory_offset"].set_int64_param(offset);
+TensorParameters Params(const std::string& region, uint64_t byte_size, uint64_t offset = 0) {
+  TensorParameters params;
+  SetSharedMemory(params, region, byte_size, offset);
   return params;
 }
 
@@ -149,7 +146,7 @@ TEST(SharedMemoryRegistryTest, ResolveChecksEveryParameter) {
   auto size_as_string = Params("r", 8);
   size_as_string["shared_memory_byte_size"].set_string_param("8");
   struct Case {
-    google::protobuf::Map<std::string, inference::InferParameter> params;
+    TensorParameters params;
     absl::StatusCode code;
     std::string message;
   };

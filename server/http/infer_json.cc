@@ -12,6 +12,7 @@
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 #include "server/core/bytes_tensor.h"
+#include "server/core/shared_memory_parameters.h"
 #include "server/http/json_tensor.h"
 
 namespace convd {
@@ -80,7 +81,7 @@ absl::Status ParseInput(const Value& input, int index, std::string_view body, bo
     }
   }
   const bool has_data = input.HasMember("data");
-  if (tensor->parameters().contains("shared_memory_region")) {
+  if (InSharedMemory(tensor->parameters())) {
     // The bytes are in shared memory; the service reads them from there.
     if (has_data || binary_size.has_value()) {
       return Invalid(absl::StrCat("input '", *name, "' has shared_memory_region and ",
@@ -306,7 +307,7 @@ RestInferResponse WriteRestInferResponse(const RestInferRequest& request,
     static const std::string kEmpty;
     const std::string& raw =
         i < response.raw_output_contents_size() ? response.raw_output_contents(i) : kEmpty;
-    const bool in_shared_memory = output.parameters().contains("shared_memory_region");
+    const bool in_shared_memory = InSharedMemory(output.parameters());
     writer.StartObject();
     writer.Key("name");
     writer.String(output.name().c_str());

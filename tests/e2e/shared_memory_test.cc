@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "kernels/testing/numeric.h"
 #include "nlohmann/json.hpp"
+#include "server/core/shared_memory_parameters.h"
 #include "server/core/testing/shm_object.h"
 #include "tests/e2e/e2e_util.h"
 
@@ -35,13 +36,6 @@ void ExpectSameProbabilities(const std::vector<float>& actual, const std::vector
   for (size_t i = 0; i < actual.size(); ++i) {
     EXPECT_NEAR(actual[i], expected[i], 1e-5) << "at " << i;
   }
-}
-
-void SetRegion(google::protobuf::Map<std::string, inference::InferParameter>& parameters,
-               const std::string& region, int64_t byte_size, int64_t offset) {
-  parameters["shared_memory_region"].set_string_param(region);
-  parameters["shared_memory_byte_size"].set_int64_param(byte_size);
-  parameters["shared_memory_offset"].set_int64_param(offset);
 }
 
 class SharedMemoryTest : public SharedServerTest<SharedMemoryTest> {
@@ -89,11 +83,11 @@ class SharedMemoryTest : public SharedServerTest<SharedMemoryTest> {
   static inference::ModelInferRequest ShmRequest(int rows, int64_t offset, int64_t out_offset) {
     inference::ModelInferRequest request = FloatRequest("lenet", {rows, 1, 28, 28}, {});
     request.clear_raw_input_contents();
-    SetRegion(*request.mutable_inputs(0)->mutable_parameters(), "in", rows * kInputBytesPerRow,
-              offset);
+    SetSharedMemory(*request.mutable_inputs(0)->mutable_parameters(), "in",
+                    rows * kInputBytesPerRow, offset);
     auto* output = request.add_outputs();
     output->set_name("prob");
-    SetRegion(*output->mutable_parameters(), "out", rows * kOutputBytesPerRow, out_offset);
+    SetSharedMemory(*output->mutable_parameters(), "out", rows * kOutputBytesPerRow, out_offset);
     return request;
   }
 };
@@ -304,7 +298,7 @@ TEST_F(SharedMemoryTest, AHugeClaimedSizeIsRefusedBeforeAnythingIsRead) {
   ASSERT_TRUE(stub_->SystemSharedMemoryRegister(&context, registration, &registered).ok());
 
   inference::ModelInferRequest tensor = ShmRequest(1, 0, 0);
-  SetRegion(*tensor.mutable_inputs(0)->mutable_parameters(), "huge", kHuge, 0);
+  SetSharedMemory(*tensor.mutable_inputs(0)->mutable_parameters(), "huge", kHuge);
   tensor.clear_outputs();
   inference::ModelInferResponse response;
   grpc::Status status = Infer(tensor, &response);
@@ -414,7 +408,7 @@ TEST(SharedMemoryDisabledTest, WithoutTheFlagEveryUseIsRefusedAndSaysHowToEnable
 
   inference::ModelInferRequest infer = FloatRequest("lenet", {1, 1, 28, 28}, {});
   infer.clear_raw_input_contents();
-  SetRegion(*infer.mutable_inputs(0)->mutable_parameters(), "in", kInputBytesPerRow, 0);
+  SetSharedMemory(*infer.mutable_inputs(0)->mutable_parameters(), "in", kInputBytesPerRow);
   grpc::ClientContext infer_context;
   inference::ModelInferResponse infer_response;
   const grpc::Status infer_refused = stub->ModelInfer(&infer_context, infer, &infer_response);
