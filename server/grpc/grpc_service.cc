@@ -35,13 +35,9 @@ class InferReactor : public grpc::ServerUnaryReactor {
   InferReactor(InferenceService* service, const grpc::ByteBuffer* raw_request,
                grpc::ByteBuffer* raw_response)
       : shared_(std::make_shared<Shared>()) {
-    grpc::ByteBuffer copy(*raw_request);  // shares the slices; Deserialize consumes it
-    inference::ModelInferRequest request;
-    if (!grpc::SerializationTraits<inference::ModelInferRequest>::Deserialize(&copy, &request)
-             .ok()) {
-      service->RecordRejected(absl::StatusCode::kInvalidArgument);
-      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          "request is not a valid ModelInferRequest protobuf"));
+    absl::StatusOr<inference::ModelInferRequest> request = ParseInferRequest(*raw_request, service);
+    if (!request.ok()) {
+      Finish(ToGrpcStatus(request.status()));
       return;
     }
     std::shared_ptr<Shared> shared = shared_;
@@ -49,7 +45,8 @@ class InferReactor : public grpc::ServerUnaryReactor {
     // it holds a plain pointer, as a shared one would make a cycle through
     // the pending job that owns the callback.
     std::shared_ptr<PendingInference> pending = service->Infer(
-        request, &shared->response, [this, shared = shared.get(), raw_response](absl::Status status) {
+        *request, &shared->response,
+        [this, shared = shared.get(), raw_response](absl::Status status) {
           if (status.ok()) {
             bool own_buffer = false;
             grpc::ByteBuffer serialized;

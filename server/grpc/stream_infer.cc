@@ -56,16 +56,14 @@ class StreamInferReactor : public Reactor, public StreamRegistry::Stream {
       // A message that arrived as a draining stream finished: unanswerable.
       if (finished_) return;
     }
-    inference::ModelInferRequest request;
-    grpc::ByteBuffer copy(read_buffer_);  // Deserialize consumes its buffer
-    if (!grpc::SerializationTraits<inference::ModelInferRequest>::Deserialize(&copy, &request)
-             .ok()) {
-      service_->RecordRejected(absl::StatusCode::kInvalidArgument);
+    absl::StatusOr<inference::ModelInferRequest> request =
+        ParseInferRequest(read_buffer_, service_);
+    if (!request.ok()) {
       inference::ModelStreamInferResponse response;
-      response.set_error_message("request is not a valid ModelInferRequest protobuf");
+      response.set_error_message(std::string(request.status().message()));
       Act(Decide([&] { writes_.push_back(Serialize(response)); }));
     } else {
-      Schedule(request);
+      Schedule(*request);
     }
     // Finish waits while about_to_read_ is set (StartRead must not follow it).
     {
@@ -223,6 +221,17 @@ class StreamInferReactor : public Reactor, public StreamRegistry::Stream {
 };
 
 }  // namespace
+
+absl::StatusOr<inference::ModelInferRequest> ParseInferRequest(const grpc::ByteBuffer& raw,
+                                                               InferenceService* service) {
+  grpc::ByteBuffer copy(raw);  // shares the slices; Deserialize consumes its buffer
+  inference::ModelInferRequest request;
+  if (!grpc::SerializationTraits<inference::ModelInferRequest>::Deserialize(&copy, &request).ok()) {
+    service->RecordRejected(absl::StatusCode::kInvalidArgument);
+    return absl::InvalidArgumentError("request is not a valid ModelInferRequest protobuf");
+  }
+  return request;
+}
 
 void StreamRegistry::DrainAll() {
   std::lock_guard<std::mutex> lock(mutex_);

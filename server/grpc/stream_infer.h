@@ -14,6 +14,7 @@
 #include <mutex>
 #include <set>
 
+#include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
 #include "server/core/inference_service.h"
 
@@ -43,6 +44,12 @@ class StreamRegistry {
   std::set<Stream*> streams_;  // guarded by mutex_
   bool draining_ = false;      // guarded by mutex_
 };
+
+// A ModelInferRequest from the raw bytes of a ModelInfer call or a stream
+// message; INVALID_ARGUMENT, recorded as a rejection by `service`, when they
+// are not one.
+absl::StatusOr<inference::ModelInferRequest> ParseInferRequest(const grpc::ByteBuffer& raw,
+                                                               InferenceService* service);
 
 // Deletes itself when gRPC is done with the stream. `service` and
 // `registry` must outlive it.
