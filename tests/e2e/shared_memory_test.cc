@@ -38,6 +38,20 @@ void ExpectSameProbabilities(const std::vector<float>& actual, const std::vector
   }
 }
 
+// Registers bytes [offset, offset + byte_size) of the object `key` as
+// region `name`.
+grpc::Status RegisterRegion(inference::GRPCInferenceService::Stub& stub, const std::string& name,
+                            const std::string& key, uint64_t offset, uint64_t byte_size) {
+  inference::SystemSharedMemoryRegisterRequest request;
+  request.set_name(name);
+  request.set_key(key);
+  request.set_offset(offset);
+  request.set_byte_size(byte_size);
+  grpc::ClientContext context;
+  inference::SystemSharedMemoryRegisterResponse response;
+  return stub.SystemSharedMemoryRegister(&context, request, &response);
+}
+
 class SharedMemoryTest : public SharedServerTest<SharedMemoryTest> {
  public:
   static void AddModels(const std::string& repository) {
@@ -50,14 +64,7 @@ class SharedMemoryTest : public SharedServerTest<SharedMemoryTest> {
 
   grpc::Status Register(const std::string& name, const ShmObject& object, uint64_t offset,
                         uint64_t byte_size) {
-    inference::SystemSharedMemoryRegisterRequest request;
-    request.set_name(name);
-    request.set_key(object.key());
-    request.set_offset(offset);
-    request.set_byte_size(byte_size);
-    grpc::ClientContext context;
-    inference::SystemSharedMemoryRegisterResponse response;
-    return stub_->SystemSharedMemoryRegister(&context, request, &response);
+    return RegisterRegion(*stub_, name, object.key(), offset, byte_size);
   }
   grpc::Status Unregister(const std::string& name) {
     inference::SystemSharedMemoryUnregisterRequest request;
@@ -289,13 +296,7 @@ TEST_F(SharedMemoryTest, AHugeClaimedSizeIsRefusedBeforeAnythingIsRead) {
   ASSERT_GE(fd, 0);
   constexpr int64_t kHuge = int64_t{8} << 30;
   ASSERT_EQ(ftruncate(fd, kHuge), 0);
-  inference::SystemSharedMemoryRegisterRequest registration;
-  registration.set_name("huge");
-  registration.set_key(key);
-  registration.set_byte_size(kHuge);
-  grpc::ClientContext context;
-  inference::SystemSharedMemoryRegisterResponse registered;
-  ASSERT_TRUE(stub_->SystemSharedMemoryRegister(&context, registration, &registered).ok());
+  ASSERT_TRUE(RegisterRegion(*stub_, "huge", key, 0, kHuge).ok());
 
   inference::ModelInferRequest tensor = ShmRequest(1, 0, 0);
   SetSharedMemory(*tensor.mutable_inputs(0)->mutable_parameters(), "huge", kHuge);
@@ -396,13 +397,7 @@ TEST(SharedMemoryDisabledTest, WithoutTheFlagEveryUseIsRefusedAndSaysHowToEnable
   auto stub = Connect(server->grpc_port());
 
   ShmObject object(kInputBytesPerRow);
-  inference::SystemSharedMemoryRegisterRequest request;
-  request.set_name("in");
-  request.set_key(object.key());
-  request.set_byte_size(kInputBytesPerRow);
-  grpc::ClientContext context;
-  inference::SystemSharedMemoryRegisterResponse response;
-  const grpc::Status refused = stub->SystemSharedMemoryRegister(&context, request, &response);
+  const grpc::Status refused = RegisterRegion(*stub, "in", object.key(), 0, kInputBytesPerRow);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_NE(refused.error_message().find("--allow-client-shm"), std::string::npos);
 
