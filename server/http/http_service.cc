@@ -112,6 +112,10 @@ absl::Status ReadRepositoryParameters(const std::string& body, RequestT& request
   return absl::OkStatus();
 }
 
+HttpResponse NoSuchEndpoint(const std::string& method, const std::string& path) {
+  return Json(ErrorJson(absl::StrCat("no such endpoint: ", method, " ", path)), 404);
+}
+
 HttpResponse MethodNotAllowed(const std::string& method, const std::string& path,
                               const std::string& allowed) {
   HttpResponse response = Json(ErrorJson(absl::StrCat(method, " is not allowed on ", path,
@@ -175,9 +179,7 @@ void HttpInferenceService::Handle(HttpRequest request,
   const std::string& method = request.method;
   const bool get = method == "GET";
   const bool post = method == "POST";
-  auto not_found = [&] {
-    respond(Json(ErrorJson(absl::StrCat("no such endpoint: ", method, " ", path)), 404));
-  };
+  auto not_found = [&] { respond(NoSuchEndpoint(method, path)); };
   if (parts.empty() || parts[0] != "v2") return not_found();
 
   if (parts.size() == 1) {
@@ -306,15 +308,13 @@ HttpResponse HttpInferenceService::HandleSharedMemory(const std::vector<std::str
                                                       const std::string& path,
                                                       const std::string& body) {
   const bool named = parts.size() == 5 && parts[2] == "region";
-  if (!named && parts.size() != 3) {
-    return Json(ErrorJson(absl::StrCat("no such endpoint: ", method, " ", path)), 404);
+  const std::string& action = parts.back();
+  if ((!named && parts.size() != 3) ||
+      (action != "status" && action != "register" && action != "unregister")) {
+    return NoSuchEndpoint(method, path);
   }
   const std::string name = named ? parts[3] : "";
-  const std::string& action = parts.back();
   const char* allowed = action == "status" ? "GET" : "POST";
-  if (action != "status" && action != "register" && action != "unregister") {
-    return Json(ErrorJson(absl::StrCat("no such endpoint: ", method, " ", path)), 404);
-  }
   if (action == "register" && !named) {
     return Json(ErrorJson("register a region at v2/systemsharedmemory/region/{name}/register"),
                 404);
