@@ -12,9 +12,8 @@
 #include "client/rest_codec.h"
 #include "client/transports.h"
 #include "rapidjson/document.h"
-#include "rapidjson/stringbuffer.h"
-#include "rapidjson/writer.h"
 #include "server/core/shared_memory_parameters.h"
+#include "server/http/json_util.h"
 
 namespace convd::client {
 namespace {
@@ -22,7 +21,7 @@ namespace {
 // The server's {"error": "..."} body, else the body itself.
 std::string ErrorMessage(const HttpResult& result) {
   rapidjson::Document json;
-  json.Parse(result.body.data(), result.body.size());
+  json.Parse<kJsonParseFlags>(result.body.data(), result.body.size());
   if (!json.HasParseError() && json.IsObject()) {
     auto it = json.FindMember("error");
     if (it != json.MemberEnd() && it->value.IsString()) return it->value.GetString();
@@ -138,7 +137,7 @@ class HttpClient final : public Client {
   absl::Status RegisterSystemSharedMemory(const std::string& name, const std::string& key,
                                           uint64_t offset, uint64_t byte_size) override {
     rapidjson::StringBuffer body;
-    rapidjson::Writer<rapidjson::StringBuffer> writer(body);
+    JsonWriter writer(body);
     writer.StartObject();
     writer.Key("key");
     writer.String(key.data(), static_cast<rapidjson::SizeType>(key.size()));

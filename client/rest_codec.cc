@@ -5,10 +5,9 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
 #include "rapidjson/document.h"
-#include "rapidjson/stringbuffer.h"
-#include "rapidjson/writer.h"
 #include "server/core/shared_memory_parameters.h"
 #include "server/http/json_tensor.h"
+#include "server/http/json_util.h"
 
 namespace convd::client {
 namespace {
@@ -121,7 +120,7 @@ absl::StatusOr<inference::ModelInferResponse> DecodeRestInferResponse(
                                             " bytes)"));
   }
   rapidjson::Document json;
-  json.Parse(body.data(), header_size);
+  json.Parse<kJsonParseFlags>(body.data(), header_size);
   if (json.HasParseError() || !json.IsObject()) {
     return absl::InternalError("the inference response is not a JSON object");
   }

@@ -4,6 +4,7 @@
 #include "client/rest_codec.h"
 
 #include <cstring>
+#include <limits>
 #include <random>
 
 #include "gtest/gtest.h"
@@ -82,7 +83,13 @@ inference::ModelInferResponse ServerResponse(std::mt19937& rng) {
   prob->set_datatype("FP32");
   prob->add_shape(2);
   prob->add_shape(10);
-  response.add_raw_output_contents(RandomFloats(20, rng));
+  // Triton's dialect: non-finite values cross JSON as NaN and +-Infinity.
+  std::string prob_values = RandomFloats(20, rng);
+  const float non_finite[] = {std::numeric_limits<float>::quiet_NaN(),
+                              std::numeric_limits<float>::infinity(),
+                              -std::numeric_limits<float>::infinity()};
+  std::memcpy(prob_values.data() + (rng() % 17) * sizeof(float), non_finite, sizeof(non_finite));
+  response.add_raw_output_contents(prob_values);
   auto* classes = response.add_outputs();
   classes->set_name("classes");
   classes->set_datatype("BYTES");

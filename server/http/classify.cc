@@ -6,11 +6,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "rapidjson/stringbuffer.h"
-#include "rapidjson/writer.h"
 #include "server/core/bytes_tensor.h"
 #include "server/core/classification.h"
 #include "server/http/http_status.h"
+#include "server/http/json_util.h"
 #include "server/http/multipart.h"
 
 namespace convd {
@@ -76,7 +75,7 @@ struct ClassifyCall {
 
 void WriteResult(const ClassifyCall& call, int k) {
   rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  JsonWriter writer(buffer);
   const inference::ModelInferResponse& response = call.response;
   writer.StartObject();
   writer.Key("model_name");

@@ -87,7 +87,7 @@ template <typename RequestT>
 absl::Status ReadRepositoryParameters(const std::string& body, RequestT& request) {
   if (body.empty()) return absl::OkStatus();
   rapidjson::Document document;
-  document.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
+  document.Parse<kJsonParseFlags>(body.data(), body.size());
   if (document.HasParseError() || !document.IsObject()) {
     return absl::InvalidArgumentError("the request body must be a JSON object");
   }
@@ -129,7 +129,7 @@ HttpResponse MethodNotAllowed(const std::string& method, const std::string& path
 absl::StatusOr<inference::SystemSharedMemoryRegisterRequest> ParseRegisterBody(
     const std::string& name, const std::string& body) {
   rapidjson::Document document;
-  document.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
+  document.Parse<kJsonParseFlags>(body.data(), body.size());
   if (document.HasParseError() || !document.IsObject()) {
     return absl::InvalidArgumentError(
         "the request body must be a JSON object {\"key\", \"offset\", \"byte_size\"}");

@@ -9,18 +9,16 @@
 #include "absl/strings/str_cat.h"
 #include "rapidjson/document.h"
 #include "rapidjson/error/en.h"
-#include "rapidjson/stringbuffer.h"
-#include "rapidjson/writer.h"
 #include "server/core/bytes_tensor.h"
 #include "server/core/shared_memory_parameters.h"
 #include "server/http/json_tensor.h"
+#include "server/http/json_util.h"
 
 namespace convd {
 namespace {
 
 using inference::InferParameter;
 using rapidjson::Value;
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 constexpr int64_t kMaxElements = int64_t{1} << 40;
 
@@ -167,8 +165,7 @@ absl::StatusOr<RestInferRequest> ParseRestInferRequest(std::string_view body,
   }
   const size_t header_size = json_size.value_or(body.size());
   rapidjson::Document document;
-  // Iterative: nesting depth cannot exhaust the stack.
-  document.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseStopWhenDoneFlag>(
+  document.Parse<kJsonParseFlags | rapidjson::kParseStopWhenDoneFlag>(
       body.data(), header_size);
   if (document.HasParseError()) {
     return Invalid(absl::StrCat("the request is not valid JSON (",
@@ -230,9 +227,9 @@ absl::StatusOr<RestInferRequest> ParseRestInferRequest(std::string_view body,
 namespace {
 
 // FP32 with the shortest text that reads back as the same float.
-void WriteFloat(float value, Writer& writer) {
+void WriteFloat(float value, JsonWriter& writer) {
   if (!std::isfinite(value)) {
-    writer.Null();
+    writer.Double(value);  // NaN, Infinity or -Infinity: see kJsonParseFlags
     return;
   }
   char text[32];
@@ -244,7 +241,7 @@ void WriteFloat(float value, Writer& writer) {
 bool HasJsonForm(const std::string& datatype) { return datatype == "FP32" || datatype == "BYTES"; }
 
 // JSON "data" for a raw output of a HasJsonForm datatype.
-void WriteData(const std::string& datatype, const std::string& raw, Writer& writer) {
+void WriteData(const std::string& datatype, const std::string& raw, JsonWriter& writer) {
   if (datatype == "FP32") {
     writer.StartArray();
     for (size_t i = 0; i + sizeof(float) <= raw.size(); i += sizeof(float)) {
@@ -269,7 +266,7 @@ void WriteData(const std::string& datatype, const std::string& raw, Writer& writ
 // A parameters object, keys sorted: protobuf maps iterate in no fixed
 // order, and the same response should read the same every time.
 void WriteParameters(const google::protobuf::Map<std::string, InferParameter>& parameters,
-                     Writer& writer) {
+                     JsonWriter& writer) {
   std::map<std::string, const InferParameter*> sorted;
   for (const auto& [key, value] : parameters) sorted.emplace(key, &value);
   writer.StartObject();
@@ -285,7 +282,7 @@ void WriteParameters(const google::protobuf::Map<std::string, InferParameter>& p
 RestInferResponse WriteRestInferResponse(const RestInferRequest& request,
                                          const inference::ModelInferResponse& response) {
   rapidjson::StringBuffer buffer;
-  Writer writer(buffer);
+  JsonWriter writer(buffer);
   std::string binary_data;
   writer.StartObject();
   writer.Key("model_name");

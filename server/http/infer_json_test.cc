@@ -3,7 +3,9 @@
 // INVALID_ARGUMENT naming the problem.
 #include "server/http/infer_json.h"
 
+#include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "gtest/gtest.h"
 #include "server/http/json_proto.h"
@@ -40,6 +42,40 @@ TEST(InferJsonTest, JsonAndBinaryInputsGiveTheSameBytes) {
   ASSERT_TRUE(binary.ok()) << binary.status();
   EXPECT_EQ(binary->request.raw_input_contents(0), expected);
   EXPECT_EQ(binary->request.inputs(0).shape_size(), 2);
+}
+
+// Triton reads and writes non-finite values as bare NaN, Infinity and
+// -Infinity (perf_analyzer's random JSON inputs hold them); so does convd.
+TEST(InferJsonTest, NonFiniteValuesCrossAsTritonSpellsThem) {
+  auto parsed = ParseRestInferRequest(
+      R"({"inputs":[{"name":"x","shape":[4],"datatype":"FP32","data":[NaN,Infinity,-Infinity,)"
+      R"(-0.25]},{"name":"d","shape":[2],"datatype":"FP64","data":[-Infinity,NaN]}]})",
+      std::nullopt, "m", "");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  float x[4];
+  ASSERT_EQ(parsed->request.raw_input_contents(0).size(), sizeof(x));
+  std::memcpy(x, parsed->request.raw_input_contents(0).data(), sizeof(x));
+  EXPECT_TRUE(std::isnan(x[0]));
+  EXPECT_EQ(x[1], std::numeric_limits<float>::infinity());
+  EXPECT_EQ(x[2], -std::numeric_limits<float>::infinity());
+  EXPECT_EQ(x[3], -0.25f);
+  double d[2];
+  ASSERT_EQ(parsed->request.raw_input_contents(1).size(), sizeof(d));
+  std::memcpy(d, parsed->request.raw_input_contents(1).data(), sizeof(d));
+  EXPECT_EQ(d[0], -std::numeric_limits<double>::infinity());
+  EXPECT_TRUE(std::isnan(d[1]));
+
+  inference::ModelInferResponse response;
+  auto* y = response.add_outputs();
+  y->set_name("y");
+  y->set_datatype("FP32");
+  y->add_shape(4);
+  response.add_raw_output_contents(Floats({std::numeric_limits<float>::quiet_NaN(), 0.5f,
+                                           -std::numeric_limits<float>::infinity(),
+                                           std::numeric_limits<float>::infinity()}));
+  const RestInferResponse written = WriteRestInferResponse(RestInferRequest{}, response);
+  EXPECT_NE(written.body.find(R"("data":[NaN,0.5,-Infinity,Infinity])"), std::string::npos)
+      << written.body;
 }
 
 TEST(InferJsonTest, MalformedBodiesNameTheProblem) {

@@ -1,11 +1,8 @@
 #include "server/http/json_proto.h"
 
-#include <cmath>
-
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/reflection.h"
-#include "rapidjson/stringbuffer.h"
-#include "rapidjson/writer.h"
+#include "server/http/json_util.h"
 
 namespace convd {
 namespace {
@@ -14,20 +11,11 @@ using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
-void WriteMessage(const Message& message, Writer& writer);
-
-void WriteDouble(double value, Writer& writer) {
-  if (std::isfinite(value)) {
-    writer.Double(value);
-  } else {
-    writer.Null();  // JSON has no NaN or infinity
-  }
-}
+void WriteMessage(const Message& message, JsonWriter& writer);
 
 // One value of `field` (element `index` when repeated, else -1).
-void WriteValue(const Message& message, const FieldDescriptor* field, int index, Writer& writer) {
+void WriteValue(const Message& message, const FieldDescriptor* field, int index, JsonWriter& writer) {
   const Reflection* r = message.GetReflection();
   const bool repeated = index >= 0;
   switch (field->cpp_type()) {
@@ -47,14 +35,12 @@ void WriteValue(const Message& message, const FieldDescriptor* field, int index,
                              : r->GetUInt64(message, field));
       break;
     case FieldDescriptor::CPPTYPE_DOUBLE:
-      WriteDouble(repeated ? r->GetRepeatedDouble(message, field, index)
-                           : r->GetDouble(message, field),
-                  writer);
+      writer.Double(repeated ? r->GetRepeatedDouble(message, field, index)
+                             : r->GetDouble(message, field));
       break;
     case FieldDescriptor::CPPTYPE_FLOAT:
-      WriteDouble(repeated ? r->GetRepeatedFloat(message, field, index)
-                           : r->GetFloat(message, field),
-                  writer);
+      writer.Double(repeated ? r->GetRepeatedFloat(message, field, index)
+                             : r->GetFloat(message, field));
       break;
     case FieldDescriptor::CPPTYPE_BOOL:
       writer.Bool(repeated ? r->GetRepeatedBool(message, field, index) : r->GetBool(message, field));
@@ -96,7 +82,7 @@ std::string MapKey(const Message& entry) {
   }
 }
 
-void WriteMessage(const Message& message, Writer& writer) {
+void WriteMessage(const Message& message, JsonWriter& writer) {
   const Descriptor* descriptor = message.GetDescriptor();
   const Reflection* r = message.GetReflection();
   writer.StartObject();
@@ -133,7 +119,7 @@ void WriteMessage(const Message& message, Writer& writer) {
 
 std::string ProtoToJson(const Message& message) {
   rapidjson::StringBuffer buffer;
-  Writer writer(buffer);
+  JsonWriter writer(buffer);
   WriteMessage(message, writer);
   return std::string(buffer.GetString(), buffer.GetSize());
 }

@@ -11,12 +11,9 @@
 #include "absl/status/status.h"
 #include "proto/inference.pb.h"
 #include "rapidjson/document.h"
-#include "rapidjson/stringbuffer.h"
-#include "rapidjson/writer.h"
+#include "server/http/json_util.h"
 
 namespace convd {
-
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
 // A parameter value: bool, integer (int64, else uint64), other number
 // (double) or string. INVALID_ARGUMENT "<where> must be a bool, number or
