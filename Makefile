@@ -14,7 +14,8 @@ DEBIAN_PACKAGES := \
   libgtest-dev libgmock-dev libbenchmark-dev \
   libopenblas-dev libblis-dev libdnnl-dev nlohmann-json3-dev \
   python3 python3-venv zlib1g-dev dataset-fashion-mnist \
-  libonnx-dev libonnx-testdata libboost-dev rapidjson-dev libsimdjson-dev libjpeg62-turbo-dev libpng-dev libcpp-httplib-dev
+  libonnx-dev libonnx-testdata libboost-dev rapidjson-dev libsimdjson-dev libjpeg62-turbo-dev libpng-dev libcpp-httplib-dev \
+  libb64-0d
 
 # CUDA comes from the machine image (/usr/local/cuda); without nvcc the
 # targets tagged "cuda" are left out of the build with a warning.
@@ -37,6 +38,12 @@ TSAN_TARGETS := //kernels/cpu:ops_test //engine:executor_test //server/... //cli
 VENV := .venv
 TRITONCLIENT := tritonclient[grpc,http]==2.73.0
 
+# Triton's perf_analyzer, unmodified: tritonclient's manylinux wheels carry
+# the binary up to 2.41 (later ones leave it out). It links libcudart.so.12
+# (from the CUDA runtime wheel; no GPU is needed) and libb64 (Debian).
+PERF_ANALYZER_VENV := .venv-perf-analyzer
+PERF_ANALYZER_PACKAGES := tritonclient==2.41.0 nvidia-cuda-runtime-cu12==12.9.79
+
 MODEL ?= models/lenet5
 
 # GPU tests and benchmarks, built here and carried to the device machine
@@ -45,7 +52,7 @@ GPU_TEST_TARGETS := //kernels/cuda:elementwise_test //kernels/cuda:sgemm_test //
   //kernels/cuda:pool_test //kernels/cuda:winograd_test //kernels/cuda:peer_cross_check_test \
   //tests/models:gpu_forward_test //server/cuda:nvml_test
 
-.PHONY: all deps build test test-asan test-tsan test-tritonclient serve smoke bench gpu-carry clean \
+.PHONY: all deps build test test-asan test-tsan test-tritonclient test-perf-analyzer serve smoke bench gpu-carry clean \
   install runtime-deps lint-deploy check-runtime \
   fuzz-onnx fuzz-image fuzz-rest
 
@@ -68,6 +75,7 @@ build: deps
 test: build
 	$(BAZEL) test -c opt $(TARGETS)
 	$(MAKE) test-tritonclient
+	$(MAKE) test-perf-analyzer
 	$(MAKE) lint-deploy
 	$(MAKE) test-asan
 	$(MAKE) test-tsan
@@ -107,6 +115,16 @@ smoke: build $(VENV_STAMP)
 test-tritonclient: build $(VENV_STAMP)
 	$(VENV)/bin/python tests/tritonclient/grpc_client_test.py bazel-bin/server/convd models
 	$(VENV)/bin/python tests/tritonclient/http_client_test.py bazel-bin/server/convd models
+
+PERF_ANALYZER_STAMP := $(PERF_ANALYZER_VENV)/.installed-2.41.0
+$(PERF_ANALYZER_STAMP):
+	/usr/bin/python3 -m venv $(PERF_ANALYZER_VENV)
+	$(PERF_ANALYZER_VENV)/bin/pip install --quiet --no-deps $(PERF_ANALYZER_PACKAGES)
+	touch $@
+
+test-perf-analyzer: build $(PERF_ANALYZER_STAMP)
+	$(PERF_ANALYZER_VENV)/bin/python tests/tritonclient/perf_analyzer_test.py \
+	  $(PERF_ANALYZER_VENV)/bin/perf_analyzer bazel-bin/server/convd models
 
 # libFuzzer on the ONNX importer (clang from Debian; Bazel's toolchain is
 # gcc). FUZZ_SECONDS bounds the run; crashes land in .fuzz/onnx/.

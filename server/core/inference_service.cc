@@ -213,9 +213,19 @@ absl::Status InferenceService::SystemSharedMemoryUnregister(
   return shared_memory_.Unregister(request.name());
 }
 
-absl::Status InferenceService::CudaSharedMemoryUnsupported() const {
+absl::Status InferenceService::CudaSharedMemoryRegister() const {
   return absl::UnimplementedError(
       "CUDA shared memory is not supported; use system shared memory (--allow-client-shm)");
+}
+
+absl::StatusOr<inference::CudaSharedMemoryStatusResponse> InferenceService::CudaSharedMemoryStatus(
+    const inference::CudaSharedMemoryStatusRequest& request) const {
+  if (!request.name().empty()) {
+    return absl::NotFoundError(absl::StrCat(
+        "no CUDA shared-memory region '", request.name(),
+        "': CUDA shared memory is not supported; use system shared memory (--allow-client-shm)"));
+  }
+  return inference::CudaSharedMemoryStatusResponse();
 }
 
 std::shared_ptr<PendingInference> InferenceService::Infer(

@@ -80,8 +80,13 @@ class InferenceService {
       const inference::SystemSharedMemoryRegisterRequest& request);
   absl::Status SystemSharedMemoryUnregister(
       const inference::SystemSharedMemoryUnregisterRequest& request);
-  // The CUDA shared-memory API: UNIMPLEMENTED, naming the alternative.
-  absl::Status CudaSharedMemoryUnsupported() const;
+  // The CUDA shared-memory API, where convd registers nothing: register is
+  // UNIMPLEMENTED, naming the alternative; status lists no regions (NOT_FOUND
+  // for a named one) and unregister succeeds, as Triton answers with none
+  // registered, so clients that clean up both kinds (perf_analyzer) succeed.
+  absl::Status CudaSharedMemoryRegister() const;
+  absl::StatusOr<inference::CudaSharedMemoryStatusResponse> CudaSharedMemoryStatus(
+      const inference::CudaSharedMemoryStatusRequest& request) const;
 
   // Validates and queues `request`. `done` is called exactly once, inline
   // when the request is refused before queueing, else from an instance

@@ -186,21 +186,21 @@ grpc::ServerUnaryReactor* GrpcInferenceService::SystemSharedMemoryUnregister(
 }
 
 grpc::ServerUnaryReactor* GrpcInferenceService::CudaSharedMemoryStatus(
-    grpc::CallbackServerContext* context, const inference::CudaSharedMemoryStatusRequest*,
-    inference::CudaSharedMemoryStatusResponse*) {
-  return Finish(context, service_->CudaSharedMemoryUnsupported());
+    grpc::CallbackServerContext* context, const inference::CudaSharedMemoryStatusRequest* request,
+    inference::CudaSharedMemoryStatusResponse* response) {
+  return FinishWith(context, service_->CudaSharedMemoryStatus(*request), response);
 }
 
 grpc::ServerUnaryReactor* GrpcInferenceService::CudaSharedMemoryRegister(
     grpc::CallbackServerContext* context, const inference::CudaSharedMemoryRegisterRequest*,
     inference::CudaSharedMemoryRegisterResponse*) {
-  return Finish(context, service_->CudaSharedMemoryUnsupported());
+  return Finish(context, service_->CudaSharedMemoryRegister());
 }
 
 grpc::ServerUnaryReactor* GrpcInferenceService::CudaSharedMemoryUnregister(
     grpc::CallbackServerContext* context, const inference::CudaSharedMemoryUnregisterRequest*,
     inference::CudaSharedMemoryUnregisterResponse*) {
-  return Finish(context, service_->CudaSharedMemoryUnsupported());
+  return Finish(context, absl::OkStatus());  // none can be registered
 }
 
 }  // namespace convd

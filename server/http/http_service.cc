@@ -302,6 +302,17 @@ void HttpInferenceService::Handle(HttpRequest request,
   not_found();
 }
 
+// CUDA shared memory, where convd registers nothing (InferenceService).
+HttpResponse HttpInferenceService::HandleCudaSharedMemory(const std::string& action,
+                                                          const std::string& name) {
+  if (action == "register") return ErrorResponse(service_->CudaSharedMemoryRegister());
+  if (action == "unregister") return Json("");
+  inference::CudaSharedMemoryStatusRequest request;
+  request.set_name(name);
+  auto status = service_->CudaSharedMemoryStatus(request);
+  return status.ok() ? Json("[]") : ErrorResponse(status.status());
+}
+
 // v2/{system,cuda}sharedmemory[/region/{name}]/{status,register,unregister}
 HttpResponse HttpInferenceService::HandleSharedMemory(const std::vector<std::string>& parts,
                                                       const std::string& method,
@@ -320,7 +331,7 @@ HttpResponse HttpInferenceService::HandleSharedMemory(const std::vector<std::str
                 404);
   }
   if (method != allowed) return MethodNotAllowed(method, path, allowed);
-  if (parts[1] == "cudasharedmemory") return ErrorResponse(service_->CudaSharedMemoryUnsupported());
+  if (parts[1] == "cudasharedmemory") return HandleCudaSharedMemory(action, name);
   if (action == "status") {
     inference::SystemSharedMemoryStatusRequest status_request;
     status_request.set_name(name);

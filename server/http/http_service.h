@@ -15,7 +15,7 @@
 //   GET  /v2/systemsharedmemory[/region/{r}]/status       registered regions
 //   POST /v2/systemsharedmemory/region/{r}/register       {"key", "offset", "byte_size"}
 //   POST /v2/systemsharedmemory[/region/{r}]/unregister   one region, or all
-//   .../cudasharedmemory/...                      501: not supported
+//   .../cudasharedmemory/...   status [], unregister 200, register 501: none can be registered
 //
 // Thread safety: Handle may be called concurrently.
 #ifndef CONVD_SERVER_HTTP_HTTP_SERVICE_H_
@@ -41,6 +41,7 @@ class HttpInferenceService {
   // `parts`: the decoded path, v2/{system,cuda}sharedmemory/...
   HttpResponse HandleSharedMemory(const std::vector<std::string>& parts, const std::string& method,
                                   const std::string& path, const std::string& body);
+  HttpResponse HandleCudaSharedMemory(const std::string& action, const std::string& name);
 
   InferenceService* service_;
 };

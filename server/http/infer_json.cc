@@ -165,8 +165,7 @@ absl::StatusOr<RestInferRequest> ParseRestInferRequest(std::string_view body,
   }
   const size_t header_size = json_size.value_or(body.size());
   rapidjson::Document document;
-  document.Parse<kJsonParseFlags | rapidjson::kParseStopWhenDoneFlag>(
-      body.data(), header_size);
+  document.Parse<kJsonParseFlags | rapidjson::kParseStopWhenDoneFlag>(body.data(), header_size);
   if (document.HasParseError()) {
     return Invalid(absl::StrCat("the request is not valid JSON (",
                                 rapidjson::GetParseError_En(document.GetParseError()),

@@ -70,9 +70,9 @@ TEST(InferJsonTest, NonFiniteValuesCrossAsTritonSpellsThem) {
   y->set_name("y");
   y->set_datatype("FP32");
   y->add_shape(4);
-  response.add_raw_output_contents(Floats({std::numeric_limits<float>::quiet_NaN(), 0.5f,
-                                           -std::numeric_limits<float>::infinity(),
-                                           std::numeric_limits<float>::infinity()}));
+  response.add_raw_output_contents(
+      Floats({std::numeric_limits<float>::quiet_NaN(), 0.5f,
+              -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::infinity()}));
   const RestInferResponse written = WriteRestInferResponse(RestInferRequest{}, response);
   EXPECT_NE(written.body.find(R"("data":[NaN,0.5,-Infinity,Infinity])"), std::string::npos)
       << written.body;

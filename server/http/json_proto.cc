@@ -15,7 +15,8 @@ using google::protobuf::Reflection;
 void WriteMessage(const Message& message, JsonWriter& writer);
 
 // One value of `field` (element `index` when repeated, else -1).
-void WriteValue(const Message& message, const FieldDescriptor* field, int index, JsonWriter& writer) {
+void WriteValue(const Message& message, const FieldDescriptor* field, int index,
+                JsonWriter& writer) {
   const Reflection* r = message.GetReflection();
   const bool repeated = index >= 0;
   switch (field->cpp_type()) {

@@ -283,6 +283,23 @@ TEST_F(SharedMemoryTest, MisuseIsAnsweredByNameAndTheServerKeepsServing) {
   const grpc::Status cuda_status = stub_->CudaSharedMemoryRegister(&context, cuda, &cuda_response);
   EXPECT_EQ(cuda_status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
   EXPECT_NE(cuda_status.error_message().find("use system shared memory"), std::string::npos);
+  // With none registered, status and unregister answer as Triton's do:
+  // perf_analyzer's clean-up unregisters both kinds and reports a failure.
+  grpc::ClientContext status_context;
+  inference::CudaSharedMemoryStatusResponse cuda_regions;
+  cuda_regions.mutable_regions()->insert({"stale", {}});
+  EXPECT_TRUE(stub_->CudaSharedMemoryStatus(&status_context, {}, &cuda_regions).ok());
+  EXPECT_TRUE(cuda_regions.regions().empty());
+  grpc::ClientContext named_context;
+  inference::CudaSharedMemoryStatusRequest named;
+  named.set_name("gpu");
+  const grpc::Status named_status =
+      stub_->CudaSharedMemoryStatus(&named_context, named, &cuda_regions);
+  EXPECT_EQ(named_status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_NE(named_status.error_message().find("region 'gpu'"), std::string::npos);
+  grpc::ClientContext unregister_context;
+  inference::CudaSharedMemoryUnregisterResponse unregistered;
+  EXPECT_TRUE(stub_->CudaSharedMemoryUnregister(&unregister_context, {}, &unregistered).ok());
 
   const std::vector<float> input = testing::RandomVector(2 * 28 * 28);
   EXPECT_EQ(InlineOutput(input, 2).size(), 20u) << "the server stopped serving";
@@ -381,7 +398,11 @@ TEST_F(SharedMemoryTest, TheRestApiRegistersInfersAndUnregisters) {
   EXPECT_EQ(bad_body.status, 400);
   EXPECT_NE(bad_body.body.find("string 'key'"), std::string::npos) << bad_body.body;
   EXPECT_EQ(HttpCall(port, "GET", "/v2/systemsharedmemory/region/x/register").status, 405);
-  EXPECT_EQ(HttpCall(port, "GET", "/v2/cudasharedmemory/status").status, 501);
+  EXPECT_EQ(HttpCall(port, "GET", "/v2/cudasharedmemory/status").body, "[]");
+  EXPECT_EQ(HttpCall(port, "GET", "/v2/cudasharedmemory/region/g/status").status, 404);
+  EXPECT_EQ(HttpCall(port, "POST", "/v2/cudasharedmemory/unregister").status, 200);
+  EXPECT_EQ(HttpCall(port, "POST", "/v2/cudasharedmemory/region/g/unregister").status, 200);
+  EXPECT_EQ(HttpCall(port, "POST", "/v2/cudasharedmemory/region/g/register", "{}").status, 501);
 
   EXPECT_EQ(HttpCall(port, "POST", "/v2/systemsharedmemory/region/in/unregister").status, 200);
   EXPECT_EQ(HttpCall(port, "GET", "/v2/systemsharedmemory/region/in/status").status, 404);
