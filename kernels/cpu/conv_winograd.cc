@@ -88,18 +88,21 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
     const int64_t total_tiles = tiles_per_image * p.n;
     const int64_t blocks = (total_tiles + kTilesPerBlock - 1) / kTilesPerBlock;
     const int64_t slot_floats = WorkspaceBytes(p, 1) / sizeof(float);
-    ParallelFor(context.thread_pool, blocks * p.groups,
+    // A block multiplies kPositions [kg x cg] x [cg x tiles] matrices.
+    const int64_t work_per_block =
+        int64_t{kPositions} * kTilesPerBlock * p.c_per_group() * (p.k_per_group() + 1);
+    ParallelFor(context.thread_pool, blocks * p.groups, work_per_block,
                 [&](int64_t begin, int64_t end, int slot) {
-      float* v = args.workspace + slot * slot_floats;
-      float* m = v + int64_t{kPositions} * p.c_per_group() * kTilesPerBlock;
-      for (int64_t task = begin; task < end; ++task) {
-        const int g = static_cast<int>(task % p.groups);
-        const int64_t first_tile = task / p.groups * kTilesPerBlock;
-        const int tiles = static_cast<int>(
-            std::min<int64_t>(kTilesPerBlock, total_tiles - first_tile));
-        RunBlock(args, g, first_tile, tiles, tiles_w, tiles_per_image, v, m);
-      }
-    });
+                  float* v = args.workspace + slot * slot_floats;
+                  float* m = v + int64_t{kPositions} * p.c_per_group() * kTilesPerBlock;
+                  for (int64_t task = begin; task < end; ++task) {
+                    const int g = static_cast<int>(task % p.groups);
+                    const int64_t first_tile = task / p.groups * kTilesPerBlock;
+                    const int tiles = static_cast<int>(
+                        std::min<int64_t>(kTilesPerBlock, total_tiles - first_tile));
+                    RunBlock(args, g, first_tile, tiles, tiles_w, tiles_per_image, v, m);
+                  }
+                });
     return absl::OkStatus();
   }
 

@@ -14,19 +14,21 @@ namespace {
 
 constexpr int64_t kElementsPerTask = 1 << 14;
 
+// `work_per_element`: scalar operations per element (inputs read + 1).
 template <typename Fn>
-void ForChunks(ThreadPool* pool, int64_t count, Fn fn) {
+void ForChunks(ThreadPool* pool, int64_t count, int64_t work_per_element, Fn fn) {
   const int64_t tasks = (count + kElementsPerTask - 1) / kElementsPerTask;
-  ParallelFor(pool, tasks, [&](int64_t begin, int64_t end, int) {
-    fn(begin * kElementsPerTask, std::min(count, end * kElementsPerTask));
-  });
+  ParallelFor(pool, tasks, kElementsPerTask * work_per_element,
+              [&](int64_t begin, int64_t end, int) {
+                fn(begin * kElementsPerTask, std::min(count, end * kElementsPerTask));
+              });
 }
 
 }  // namespace
 
 void Activate(const float* input, int64_t count, const ActivationFunction& activation,
               float* output, ThreadPool* pool) {
-  ForChunks(pool, count, [&](int64_t begin, int64_t end) {
+  ForChunks(pool, count, 2, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       output[i] = convd::Activate(input[i], activation);
     }
@@ -35,7 +37,7 @@ void Activate(const float* input, int64_t count, const ActivationFunction& activ
 
 void Softmax(const float* input, int n, int c, int plane, bool log,
              float* output, ThreadPool* pool) {
-  ParallelFor(pool, int64_t{n} * plane, [&](int64_t begin, int64_t end, int) {
+  ParallelFor(pool, int64_t{n} * plane, int64_t{c} * 3, [&](int64_t begin, int64_t end, int) {
     for (int64_t task = begin; task < end; ++task) {
       const int64_t b = task / plane, i = task % plane;
       const float* in = input + b * c * plane + i;
@@ -56,7 +58,7 @@ void Softmax(const float* input, int n, int c, int plane, bool log,
 
 void Add(const std::vector<const float*>& inputs, int64_t count,
          const ActivationFunction& activation, float* output, ThreadPool* pool) {
-  ForChunks(pool, count, [&](int64_t begin, int64_t end) {
+  ForChunks(pool, count, static_cast<int64_t>(inputs.size()) + 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       float sum = 0.0f;
       for (const float* in : inputs) sum += in[i];
@@ -83,7 +85,7 @@ void Concat(const std::vector<const float*>& inputs,
 void ScaleShift(const float* input, int n, int c, int64_t plane,
                 const float* scale, const float* shift, float* output,
                 ThreadPool* pool) {
-  ParallelFor(pool, int64_t{n} * c, [&](int64_t begin, int64_t end, int) {
+  ParallelFor(pool, int64_t{n} * c, plane * 2, [&](int64_t begin, int64_t end, int) {
     for (int64_t nc = begin; nc < end; ++nc) {
       const int ch = static_cast<int>(nc % c);
       const float* in = input + nc * plane;

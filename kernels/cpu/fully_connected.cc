@@ -15,7 +15,8 @@ void FullyConnected(const FullyConnectedParams& p, const float* input,
                     float* output, ThreadPool* pool) {
   constexpr int kFeaturesPerTask = 128;
   const int tasks = (p.out_features + kFeaturesPerTask - 1) / kFeaturesPerTask;
-  ParallelFor(pool, tasks, [&](int64_t begin, int64_t end, int) {
+  const int64_t work_per_task = int64_t{p.n} * kFeaturesPerTask * p.in_features;
+  ParallelFor(pool, tasks, work_per_task, [&](int64_t begin, int64_t end, int) {
     const int o_begin = static_cast<int>(begin) * kFeaturesPerTask;
     const int o_end = std::min(p.out_features, static_cast<int>(end) * kFeaturesPerTask);
     const int width = o_end - o_begin;

@@ -10,7 +10,8 @@ namespace convd::cpu {
 
 void Pooling(const PoolParams& p, const float* input, float* output,
              ThreadPool* pool) {
-  ParallelFor(pool, int64_t{p.n} * p.c, [&](int64_t begin, int64_t end, int) {
+  const int64_t work_per_plane = int64_t{p.p} * p.q * p.kernel_h * p.kernel_w;
+  ParallelFor(pool, int64_t{p.n} * p.c, work_per_plane, [&](int64_t begin, int64_t end, int) {
     for (int64_t nc = begin; nc < end; ++nc) {
       const float* plane = input + nc * p.h * p.w;
       float* out = output + nc * p.p * p.q;
@@ -52,7 +53,7 @@ void Lrn(const LrnParams& p, const float* input, float* output,
   const int64_t plane = int64_t{p.h} * p.w;
   const int before = (p.size - 1) / 2, after = p.size / 2;
   const float scale = p.alpha / p.size;
-  ParallelFor(pool, int64_t{p.n} * p.c, [&](int64_t begin, int64_t end, int) {
+  ParallelFor(pool, int64_t{p.n} * p.c, plane * p.size, [&](int64_t begin, int64_t end, int) {
     for (int64_t nc = begin; nc < end; ++nc) {
       const int n = static_cast<int>(nc / p.c), c = static_cast<int>(nc % p.c);
       const int first = std::max(0, c - before), last = std::min(p.c - 1, c + after);

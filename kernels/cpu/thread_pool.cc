@@ -68,16 +68,21 @@ void RunChunks(ParallelForState& state, const ThreadPool::RangeFn& fn, int slot)
 
 }  // namespace
 
-void ThreadPool::ParallelFor(int64_t count, const RangeFn& fn) {
+void ThreadPool::ParallelFor(int64_t count, int64_t work_per_item, const RangeFn& fn) {
   if (count <= 0) return;
-  if (num_threads_ == 1 || count == 1) {
+  // A few chunks per thread balance uneven work without much overhead; none
+  // smaller than kMinWorkPerChunk.
+  const int64_t min_items_per_chunk =
+      std::max<int64_t>(kMinWorkPerChunk / std::max<int64_t>(work_per_item, 1), 1);
+  const int64_t chunks = std::min(
+      {count, int64_t{num_threads_} * 4, std::max<int64_t>(count / min_items_per_chunk, 1)});
+  if (num_threads_ == 1 || chunks == 1) {
     fn(0, count, 0);
     return;
   }
   auto state = std::make_shared<ParallelForState>();
   state->count = count;
-  // A few chunks per thread balance uneven work without much overhead.
-  state->chunks = std::min<int64_t>(count, int64_t{num_threads_} * 4);
+  state->chunks = chunks;
   const int helpers = static_cast<int>(
       std::min<int64_t>(num_threads_ - 1, state->chunks - 1));
   {
@@ -101,12 +106,13 @@ ThreadPool* ThreadPool::Default() {
   return pool;
 }
 
-void ParallelFor(ThreadPool* pool, int64_t count, const ThreadPool::RangeFn& fn) {
+void ParallelFor(ThreadPool* pool, int64_t count, int64_t work_per_item,
+                 const ThreadPool::RangeFn& fn) {
   if (pool == nullptr) {
     if (count > 0) fn(0, count, 0);
     return;
   }
-  pool->ParallelFor(count, fn);
+  pool->ParallelFor(count, work_per_item, fn);
 }
 
 }  // namespace convd

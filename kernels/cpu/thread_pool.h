@@ -3,7 +3,7 @@
 // from inside another ParallelFor without deadlock.
 //
 //   ThreadPool pool(2);
-//   pool.ParallelFor(rows, [&](int64_t begin, int64_t end, int slot) {
+//   pool.ParallelFor(rows, /*work_per_item=*/cols, [&](int64_t begin, int64_t end, int slot) {
 //     for (int64_t i = begin; i < end; ++i) Work(i, scratch[slot]);
 //   });
 #ifndef CONVD_KERNELS_CPU_THREAD_POOL_H_
@@ -32,9 +32,18 @@ class ThreadPool {
   // Splits [0, count) into contiguous chunks and calls fn(begin, end, slot)
   // for each; returns when all are done. `slot` in [0, num_threads()) is
   // unique among the chunks running at the same moment within this call, so
-  // it can index per-thread scratch space.
+  // it can index per-thread scratch space. `work_per_item` estimates one
+  // item's cost in scalar operations (multiply-adds, elements read or
+  // written): a chunk gets at least kMinWorkPerChunk of them, so a small
+  // loop runs inline on the caller instead of paying a thread's wake-up.
   using RangeFn = std::function<void(int64_t begin, int64_t end, int slot)>;
-  void ParallelFor(int64_t count, const RangeFn& fn);
+  void ParallelFor(int64_t count, int64_t work_per_item, const RangeFn& fn);
+
+  // The least work worth handing to another thread. Measured on the 2-core
+  // VM (bench/RESULTS.md, "Thread pool"): splitting about 10 us of work
+  // (10^4 dependent multiply-adds) in two took as long as running it inline
+  // or longer; 100 us split eight ways ran 1.2x faster, 1 ms 2x.
+  static constexpr int64_t kMinWorkPerChunk = int64_t{1} << 16;
 
   // One pool per process, sized to the hardware (at least 1).
   static ThreadPool* Default();
@@ -51,7 +60,8 @@ class ThreadPool {
 };
 
 // ParallelFor on `pool`, or inline (slot 0) when pool is null.
-void ParallelFor(ThreadPool* pool, int64_t count, const ThreadPool::RangeFn& fn);
+void ParallelFor(ThreadPool* pool, int64_t count, int64_t work_per_item,
+                 const ThreadPool::RangeFn& fn);
 
 }  // namespace convd
 
