@@ -31,7 +31,7 @@ struct Choice {
 // the measurement that justifies it.
 Choice Heuristic(const ConvParams& p) {
   return {&cpu::Im2colGemmConv(),
-          absl::StrFormat("heuristic: im2col + BLIS GEMM is the fastest CPU algorithm on "
+          absl::StrFormat("heuristic: im2col + OpenBLAS GEMM is the fastest CPU algorithm on "
                           "every benchmarked layer (C/g*R*S=%d)",
                           int64_t{p.c_per_group()} * p.r * p.s)};
 }

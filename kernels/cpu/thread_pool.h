@@ -39,10 +39,10 @@ class ThreadPool {
   using RangeFn = std::function<void(int64_t begin, int64_t end, int slot)>;
   void ParallelFor(int64_t count, int64_t work_per_item, const RangeFn& fn);
 
-  // The least work worth handing to another thread. Measured on the 2-core
-  // VM (bench/RESULTS.md, "Thread pool"): splitting about 10 us of work
-  // (10^4 dependent multiply-adds) in two took as long as running it inline
-  // or longer; 100 us split eight ways ran 1.2x faster, 1 ms 2x.
+  // The least work worth handing to another thread. On the 2-core VM
+  // (bench/RESULTS.md, "Thread pool hand-off"), loops under 10^4 dependent
+  // multiply-adds ran slower handed off than inline; eight items of 10^4
+  // ran 1.29x faster, of 10^5 1.68x.
   static constexpr int64_t kMinWorkPerChunk = int64_t{1} << 16;
 
   // One pool per process, sized to the hardware (at least 1).

@@ -118,6 +118,8 @@ def main():
                 ("grpc, batch 4, concurrency 1 and 2", 4,
                  {"flags": grpc + ["--concurrency-range", "1:2"], "loads": 2}),
                 ("grpc, every answer checked", 1, {"flags": grpc + validated, "loads": 1}),
+                ("grpc gzip-compressed, every answer checked", 1, {"flags": grpc + validated + [
+                    "--grpc-compression-algorithm", "gzip"], "loads": 1}),
                 ("grpc streaming, every answer checked", 1,
                  {"flags": grpc + validated + ["--async", "--streaming"], "loads": 1}),
                 ("grpc, 300 requests/s", 1,
