@@ -11,6 +11,7 @@
 #include "kernels/cpu/conv_algorithms.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/thread_pool.h"
+#include "kernels/cpu/work_estimate.h"
 #include "kernels/epilogue_inl.h"
 
 namespace convd::cpu {
@@ -22,12 +23,24 @@ bool IsPointwise(const ConvParams& p) {
          p.pad_right == 0;
 }
 
-// Output columns per task: about 2 MiB of unrolled patches, at least 64.
-int ColumnsPerTask(const ConvParams& p) {
+// Output columns per task: at most about 2 MiB of unrolled patches (one
+// workspace slot) and at least 32, a multiple of 16 (the GEMM's width).
+// When the batch has too few (image, group) pairs to give each thread two
+// tasks, the plane is cut finer so that it does: at batch 1, AlexNet's
+// 13x13 layers were otherwise one task on one core. Non-increasing in
+// `threads`, so a workspace sized for more threads always suffices.
+int ColumnsPerTask(const ConvParams& p, int threads) {
   const int64_t crs = int64_t{p.c_per_group()} * p.r * p.s;
   const int64_t plane = int64_t{p.p} * p.q;
-  int64_t cols = (int64_t{1} << 19) / crs / 16 * 16;
-  cols = std::max<int64_t>(cols, 64);
+  constexpr int64_t kMinColumns = 32;
+  int64_t cols = std::max<int64_t>((int64_t{1} << 19) / crs / 16 * 16, kMinColumns);
+  const int64_t pairs = int64_t{p.n} * p.groups;
+  const int64_t tasks_wanted = 2 * int64_t{threads};
+  if (pairs < tasks_wanted) {
+    const int64_t blocks_per_plane = (tasks_wanted + pairs - 1) / pairs;
+    const int64_t share = ((plane + blocks_per_plane - 1) / blocks_per_plane + 15) / 16 * 16;
+    cols = std::min(cols, std::max(share, kMinColumns));
+  }
   return static_cast<int>(std::min(cols, plane));
 }
 
@@ -97,7 +110,7 @@ class Im2colGemmAlgorithm final : public ConvAlgorithm {
   int64_t WorkspaceBytes(const ConvParams& p, int threads) const override {
     if (IsPointwise(p)) return 0;
     const int64_t crs = int64_t{p.c_per_group()} * p.r * p.s;
-    return int64_t{threads} * crs * ColumnsPerTask(p) * sizeof(float);
+    return int64_t{threads} * crs * ColumnsPerTask(p, threads) * sizeof(float);
   }
 
   absl::StatusOr<PackedWeights> PrepareWeights(const ConvParams& params,
@@ -110,12 +123,16 @@ class Im2colGemmAlgorithm final : public ConvAlgorithm {
     const int cg = p.c_per_group(), kg = p.k_per_group();
     const int crs = cg * p.r * p.s;
     const int plane = p.p * p.q;
-    const int cols_per_task = ColumnsPerTask(p);
+    // The thread count WorkspaceBytes was given (ConvArgs::workspace).
+    const int threads = context.thread_pool ? context.thread_pool->num_threads() : 1;
+    const int cols_per_task = ColumnsPerTask(p, threads);
     const int blocks = (plane + cols_per_task - 1) / cols_per_task;
     const bool pointwise = IsPointwise(p);
     const int64_t slot_floats = int64_t{crs} * cols_per_task;
     // A task unrolls crs x cols values and multiplies them by kg filters.
-    const int64_t work_per_task = (int64_t{kg} + 1) * crs * cols_per_task;
+    const int64_t work_per_task =
+        int64_t{kg} * crs * cols_per_task / kGemmMacsPerNs +
+        (pointwise ? 0 : int64_t{crs} * cols_per_task / kCopiedFloatsPerNs);
     ParallelFor(
         context.thread_pool, int64_t{p.n} * p.groups * blocks, work_per_task,
         [&](int64_t begin, int64_t end, int slot) {

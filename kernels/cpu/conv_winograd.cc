@@ -15,6 +15,7 @@
 #include "kernels/cpu/conv_algorithms.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/thread_pool.h"
+#include "kernels/cpu/work_estimate.h"
 #include "kernels/epilogue_inl.h"
 #include "kernels/winograd_transforms.h"
 
@@ -88,9 +89,11 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
     const int64_t total_tiles = tiles_per_image * p.n;
     const int64_t blocks = (total_tiles + kTilesPerBlock - 1) / kTilesPerBlock;
     const int64_t slot_floats = WorkspaceBytes(p, 1) / sizeof(float);
-    // A block multiplies kPositions [kg x cg] x [cg x tiles] matrices.
-    const int64_t work_per_block =
-        int64_t{kPositions} * kTilesPerBlock * p.c_per_group() * (p.k_per_group() + 1);
+    // A block transforms its tiles in and out (a few operations per value)
+    // and multiplies kPositions [kg x cg] x [cg x tiles] matrices.
+    const int64_t values = int64_t{kPositions} * kTilesPerBlock;
+    const int64_t work_per_block = values * p.c_per_group() * p.k_per_group() / kGemmMacsPerNs +
+                                   values * (p.c_per_group() + p.k_per_group()) * 4;
     ParallelFor(context.thread_pool, blocks * p.groups, work_per_block,
                 [&](int64_t begin, int64_t end, int slot) {
                   float* v = args.workspace + slot * slot_floats;

@@ -7,6 +7,7 @@
 
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/thread_pool.h"
+#include "kernels/cpu/work_estimate.h"
 #include "kernels/epilogue_inl.h"
 
 namespace convd::cpu {
@@ -14,7 +15,7 @@ namespace {
 
 constexpr int64_t kElementsPerTask = 1 << 14;
 
-// `work_per_element`: scalar operations per element (inputs read + 1).
+// `work_per_element`: ns per element, about the values it reads and writes.
 template <typename Fn>
 void ForChunks(ThreadPool* pool, int64_t count, int64_t work_per_element, Fn fn) {
   const int64_t tasks = (count + kElementsPerTask - 1) / kElementsPerTask;
@@ -37,23 +38,24 @@ void Activate(const float* input, int64_t count, const ActivationFunction& activ
 
 void Softmax(const float* input, int n, int c, int plane, bool log,
              float* output, ThreadPool* pool) {
-  ParallelFor(pool, int64_t{n} * plane, int64_t{c} * 3, [&](int64_t begin, int64_t end, int) {
-    for (int64_t task = begin; task < end; ++task) {
-      const int64_t b = task / plane, i = task % plane;
-      const float* in = input + b * c * plane + i;
-      float* out = output + b * c * plane + i;
-      float max_value = -std::numeric_limits<float>::infinity();
-      for (int ch = 0; ch < c; ++ch) max_value = std::max(max_value, in[ch * plane]);
-      double sum = 0.0;
-      for (int ch = 0; ch < c; ++ch) sum += std::exp(in[ch * plane] - max_value);
-      const float log_sum = static_cast<float>(std::log(sum));
-      const float inverse_sum = static_cast<float>(1.0 / sum);
-      for (int ch = 0; ch < c; ++ch) {
-        const float shifted = in[ch * plane] - max_value;
-        out[ch * plane] = log ? shifted - log_sum : std::exp(shifted) * inverse_sum;
-      }
-    }
-  });
+  ParallelFor(pool, int64_t{n} * plane, int64_t{c} * (2 + kNsPerTranscendental),
+              [&](int64_t begin, int64_t end, int) {
+                for (int64_t task = begin; task < end; ++task) {
+                  const int64_t b = task / plane, i = task % plane;
+                  const float* in = input + b * c * plane + i;
+                  float* out = output + b * c * plane + i;
+                  float max_value = -std::numeric_limits<float>::infinity();
+                  for (int ch = 0; ch < c; ++ch) max_value = std::max(max_value, in[ch * plane]);
+                  double sum = 0.0;
+                  for (int ch = 0; ch < c; ++ch) sum += std::exp(in[ch * plane] - max_value);
+                  const float log_sum = static_cast<float>(std::log(sum));
+                  const float inverse_sum = static_cast<float>(1.0 / sum);
+                  for (int ch = 0; ch < c; ++ch) {
+                    const float shifted = in[ch * plane] - max_value;
+                    out[ch * plane] = log ? shifted - log_sum : std::exp(shifted) * inverse_sum;
+                  }
+                }
+              });
 }
 
 void Add(const std::vector<const float*>& inputs, int64_t count,

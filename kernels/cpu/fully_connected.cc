@@ -6,6 +6,7 @@
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/thread_pool.h"
+#include "kernels/cpu/work_estimate.h"
 #include "kernels/epilogue_inl.h"
 
 namespace convd::cpu {
@@ -15,7 +16,7 @@ void FullyConnected(const FullyConnectedParams& p, const float* input,
                     float* output, ThreadPool* pool) {
   constexpr int kFeaturesPerTask = 128;
   const int tasks = (p.out_features + kFeaturesPerTask - 1) / kFeaturesPerTask;
-  const int64_t work_per_task = int64_t{p.n} * kFeaturesPerTask * p.in_features;
+  const int64_t work_per_task = int64_t{p.n} * kFeaturesPerTask * p.in_features / kGemmMacsPerNs;
   ParallelFor(pool, tasks, work_per_task, [&](int64_t begin, int64_t end, int) {
     const int o_begin = static_cast<int>(begin) * kFeaturesPerTask;
     const int o_end = std::min(p.out_features, static_cast<int>(end) * kFeaturesPerTask);

@@ -212,14 +212,15 @@ TEST(ThreadPoolTest, SplitsOnlyWorkWorthAThreadsWakeUp) {
     });
     return chunks;
   };
-  // 1000 items of 10 operations: one call, inline.
+  // 1000 items of 10 ns: one call, inline.
   std::vector<Chunk> small = chunks_of(1000, 10);
   ASSERT_EQ(small.size(), 1u);
   EXPECT_EQ(small[0].begin, 0);
   EXPECT_EQ(small[0].end, 1000);
   EXPECT_EQ(small[0].thread, caller);
   // Three chunks' worth: three chunks, whichever threads run them.
-  EXPECT_EQ(chunks_of(3 * 1024, ThreadPool::kMinWorkPerChunk / 1024).size(), 3u);
+  EXPECT_EQ(chunks_of(3, ThreadPool::kMinWorkPerChunk).size(), 3u);
+  EXPECT_EQ(chunks_of(3 * 1000, ThreadPool::kMinWorkPerChunk / 1000).size(), 3u);
   // Plenty: four chunks per thread, at most.
   EXPECT_EQ(chunks_of(1000, ThreadPool::kMinWorkPerChunk).size(), 8u);
 }

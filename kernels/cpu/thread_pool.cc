@@ -72,8 +72,8 @@ void ThreadPool::ParallelFor(int64_t count, int64_t work_per_item, const RangeFn
   if (count <= 0) return;
   // A few chunks per thread balance uneven work without much overhead; none
   // smaller than kMinWorkPerChunk.
-  const int64_t min_items_per_chunk =
-      std::max<int64_t>(kMinWorkPerChunk / std::max<int64_t>(work_per_item, 1), 1);
+  const int64_t work = std::max<int64_t>(work_per_item, 1);
+  const int64_t min_items_per_chunk = (kMinWorkPerChunk + work - 1) / work;
   const int64_t chunks = std::min(
       {count, int64_t{num_threads_} * 4, std::max<int64_t>(count / min_items_per_chunk, 1)});
   if (num_threads_ == 1 || chunks == 1) {

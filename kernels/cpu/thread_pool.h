@@ -33,17 +33,16 @@ class ThreadPool {
   // for each; returns when all are done. `slot` in [0, num_threads()) is
   // unique among the chunks running at the same moment within this call, so
   // it can index per-thread scratch space. `work_per_item` estimates one
-  // item's cost in scalar operations (multiply-adds, elements read or
-  // written): a chunk gets at least kMinWorkPerChunk of them, so a small
-  // loop runs inline on the caller instead of paying a thread's wake-up.
+  // item's single-thread time in nanoseconds (kernels/cpu/work_estimate.h):
+  // a chunk gets at least kMinWorkPerChunk of it, so a small loop runs
+  // inline on the caller instead of paying a thread's wake-up.
   using RangeFn = std::function<void(int64_t begin, int64_t end, int slot)>;
   void ParallelFor(int64_t count, int64_t work_per_item, const RangeFn& fn);
 
-  // The least work worth handing to another thread. On the 2-core VM
-  // (bench/RESULTS.md, "Thread pool hand-off"), loops under 10^4 dependent
-  // multiply-adds ran slower handed off than inline; eight items of 10^4
-  // ran 1.29x faster, of 10^5 1.68x.
-  static constexpr int64_t kMinWorkPerChunk = int64_t{1} << 16;
+  // The least work (ns) worth handing to another thread. On the 2-core VM
+  // (bench/RESULTS.md, "Thread pool hand-off"), eight 2 us items ran slower
+  // handed off than inline, eight 19 us items 1.29x faster.
+  static constexpr int64_t kMinWorkPerChunk = 50'000;
 
   // One pool per process, sized to the hardware (at least 1).
   static ThreadPool* Default();

@@ -1,0 +1,22 @@
+// Single-thread rates for the work estimates that CPU kernels pass to
+// ThreadPool::ParallelFor (work in nanoseconds). Rough on purpose: they only
+// decide whether a loop is worth another thread's wake-up, and are set from
+// this project's measurements on the 2-core VM (bench/RESULTS.md).
+#ifndef CONVD_KERNELS_CPU_WORK_ESTIMATE_H_
+#define CONVD_KERNELS_CPU_WORK_ESTIMATE_H_
+
+#include <cstdint>
+
+namespace convd::cpu {
+
+// OpenBLAS SGEMM at 40-120 GFLOP/s on convolution shapes ("GEMM library").
+inline constexpr int64_t kGemmMacsPerNs = 20;
+// Plain copies and fills (im2col rows).
+inline constexpr int64_t kCopiedFloatsPerNs = 4;
+// Scalar loops (pooling, direct convolution at 2-6 GFLOP/s, element-wise
+// ops): about one operation a nanosecond. exp and pow cost about 20.
+inline constexpr int64_t kNsPerTranscendental = 20;
+
+}  // namespace convd::cpu
+
+#endif  // CONVD_KERNELS_CPU_WORK_ESTIMATE_H_
