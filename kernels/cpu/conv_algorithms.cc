@@ -1,5 +1,6 @@
 #include "kernels/cpu/conv_algorithms.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace convd::cpu {
@@ -15,6 +16,12 @@ const ConvAlgorithm* FindConvAlgorithm(std::string_view name) {
     if (algorithm->name() == name) return algorithm;
   }
   return nullptr;
+}
+
+ColumnRange InsideColumns(int offset, int stride, int width, int q) {
+  const int begin = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+  const int end = width - 1 - offset < 0 ? 0 : (width - 1 - offset) / stride + 1;
+  return {std::min(begin, q), std::clamp(end, std::min(begin, q), q)};
 }
 
 PackedWeights PlainWeights(const ConvParams& params, const float* weights) {

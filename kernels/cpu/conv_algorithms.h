@@ -21,6 +21,14 @@ const std::vector<const ConvAlgorithm*>& AllConvAlgorithms();
 // nullptr when no algorithm has that name.
 const ConvAlgorithm* FindConvAlgorithm(std::string_view name);
 
+// The output columns [begin, end) of a filter tap whose input column,
+// ow * stride + offset, lies inside [0, width); the others read padding.
+// 0 <= begin <= end <= q. Shared by direct and im2col.
+struct ColumnRange {
+  int begin, end;
+};
+ColumnRange InsideColumns(int offset, int stride, int width, int q);
+
 // The weights as given, [K, C/groups, R, S], in aligned memory: the packed
 // form of algorithms that read the PyTorch layout directly.
 PackedWeights PlainWeights(const ConvParams& params, const float* weights);

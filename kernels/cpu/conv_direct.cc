@@ -13,9 +13,6 @@
 namespace convd::cpu {
 namespace {
 
-// Division rounding toward negative infinity (b > 0).
-int FloorDiv(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
 class DirectConvAlgorithm final : public ConvAlgorithm {
  public:
   std::string_view name() const override { return "direct"; }
@@ -36,47 +33,48 @@ class DirectConvAlgorithm final : public ConvAlgorithm {
     const int cg = p.c_per_group(), kg = p.k_per_group();
     const int64_t plane = int64_t{p.p} * p.q;
     const float* weights = args.weights->data.data();
-    ParallelFor(
-        context.thread_pool, int64_t{p.n} * p.k, plane * cg * p.r * p.s,
-        [&](int64_t begin, int64_t end, int) {
-          for (int64_t task = begin; task < end; ++task) {
-            const int n = static_cast<int>(task / p.k);
-            const int k = static_cast<int>(task % p.k);
-            const int g = k / kg;
-            float* out = args.output + task * plane;
-            std::fill(out, out + plane, 0.0f);
-            for (int c = 0; c < cg; ++c) {
-              const float* in = args.input + (int64_t{n} * p.c + g * cg + c) * p.h * p.w;
-              const float* w = weights + (int64_t{k} * cg + c) * p.r * p.s;
-              for (int r = 0; r < p.r; ++r) {
-                for (int s = 0; s < p.s; ++s) {
-                  const float tap = w[r * p.s + s];
-                  const int w_offset = s * p.dilation_w - p.pad_left;
-                  // Output columns whose input column lies inside [0, W).
-                  const int q_begin = std::max(0, -FloorDiv(w_offset, p.stride_w));
-                  const int q_end = std::min(p.q, FloorDiv(p.w - 1 - w_offset, p.stride_w) + 1);
-                  if (q_begin >= q_end) continue;
-                  for (int oh = 0; oh < p.p; ++oh) {
-                    const int ih = oh * p.stride_h - p.pad_top + r * p.dilation_h;
-                    if (ih < 0 || ih >= p.h) continue;
-                    const float* in_row = in + int64_t{ih} * p.w + w_offset;
-                    float* out_row = out + int64_t{oh} * p.q;
-                    if (p.stride_w == 1) {
-                      for (int ow = q_begin; ow < q_end; ++ow) out_row[ow] += tap * in_row[ow];
-                    } else {
-                      for (int ow = q_begin; ow < q_end; ++ow) {
-                        out_row[ow] += tap * in_row[int64_t{ow} * p.stride_w];
-                      }
-                    }
+    const int64_t work_per_task = plane * cg * p.r * p.s;
+    ParallelFor(context.thread_pool, int64_t{p.n} * p.k, work_per_task,
+                [&](int64_t begin, int64_t end, int) {
+      for (int64_t task = begin; task < end; ++task) {
+        const int n = static_cast<int>(task / p.k);
+        const int k = static_cast<int>(task % p.k);
+        const int g = k / kg;
+        float* out = args.output + task * plane;
+        std::fill(out, out + plane, 0.0f);
+        for (int c = 0; c < cg; ++c) {
+          const float* in = args.input + (int64_t{n} * p.c + g * cg + c) * p.h * p.w;
+          const float* w = weights + (int64_t{k} * cg + c) * p.r * p.s;
+          for (int r = 0; r < p.r; ++r) {
+            for (int s = 0; s < p.s; ++s) {
+              const float tap = w[r * p.s + s];
+              const int w_offset = s * p.dilation_w - p.pad_left;
+              const ColumnRange inside = InsideColumns(w_offset, p.stride_w, p.w, p.q);
+              if (inside.begin == inside.end) continue;
+              for (int oh = 0; oh < p.p; ++oh) {
+                const int ih = oh * p.stride_h - p.pad_top + r * p.dilation_h;
+                if (ih < 0 || ih >= p.h) continue;
+                const float* in_row = in + int64_t{ih} * p.w + w_offset;
+                float* out_row = out + int64_t{oh} * p.q;
+                if (p.stride_w == 1) {
+                  for (int ow = inside.begin; ow < inside.end; ++ow) {
+                    out_row[ow] += tap * in_row[ow];
+                  }
+                } else {
+                  for (int ow = inside.begin; ow < inside.end; ++ow) {
+                    out_row[ow] += tap * in_row[int64_t{ow} * p.stride_w];
                   }
                 }
               }
             }
-            ApplyEpilogue(args.epilogue, k, out,
-                          args.epilogue.residual ? args.epilogue.residual + task * plane : nullptr,
-                          plane);
           }
-        });
+        }
+        ApplyEpilogue(args.epilogue, k, out,
+                      args.epilogue.residual ? args.epilogue.residual + task * plane
+                                             : nullptr,
+                      plane);
+      }
+    });
     return absl::OkStatus();
   }
 };

@@ -44,17 +44,6 @@ int ColumnsPerTask(const ConvParams& p, int threads) {
   return static_cast<int>(std::min(cols, plane));
 }
 
-// The output columns ow in [lo, hi) of a filter tap whose input column
-// ow * stride + offset lies inside [0, width): the others read padding.
-struct ValidColumns {
-  int lo, hi;
-};
-ValidColumns InsideColumns(int offset, int stride, int width, int q) {
-  const int lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
-  const int hi = width - 1 - offset < 0 ? 0 : (width - 1 - offset) / stride + 1;
-  return {std::min(lo, q), std::clamp(hi, std::min(lo, q), q)};
-}
-
 // Unrolls output columns [col_begin, col_end) of one image and group. Each
 // (c, r, s) row is filled one output row at a time: zeros where the tap
 // reads padding, a copy (contiguous at stride 1) of the input row between;
@@ -69,7 +58,7 @@ void Im2col(const ConvParams& p, const float* in, int col_begin, int col_end,
       for (int s = 0; s < p.s; ++s) {
         float* row = col + ((int64_t{c} * p.r + r) * p.s + s) * cols;
         const int iw_offset = s * p.dilation_w - p.pad_left;
-        const ValidColumns inside = InsideColumns(iw_offset, p.stride_w, p.w, p.q);
+        const ColumnRange inside = InsideColumns(iw_offset, p.stride_w, p.w, p.q);
         for (int column = col_begin; column < col_end;) {
           const int oh = column / p.q;
           const int ow_begin = column % p.q;
@@ -79,8 +68,8 @@ void Im2col(const ConvParams& p, const float* in, int col_begin, int col_end,
           if (ih < 0 || ih >= p.h) {
             std::fill(dst, dst + (ow_end - ow_begin), 0.0f);
           } else {
-            const int lo = std::clamp(inside.lo, ow_begin, ow_end);
-            const int hi = std::clamp(inside.hi, lo, ow_end);
+            const int lo = std::clamp(inside.begin, ow_begin, ow_end);
+            const int hi = std::clamp(inside.end, lo, ow_end);
             std::fill(dst, dst + (lo - ow_begin), 0.0f);
             // Input column of output column ow: ow * stride + iw_offset.
             const float* src = plane + int64_t{ih} * p.w + (int64_t{lo} * p.stride_w + iw_offset);
@@ -133,40 +122,39 @@ class Im2colGemmAlgorithm final : public ConvAlgorithm {
     const int64_t work_per_task =
         int64_t{kg} * crs * cols_per_task / kGemmMacsPerNs +
         (pointwise ? 0 : int64_t{crs} * cols_per_task / kCopiedFloatsPerNs);
-    ParallelFor(
-        context.thread_pool, int64_t{p.n} * p.groups * blocks, work_per_task,
-        [&](int64_t begin, int64_t end, int slot) {
-          for (int64_t task = begin; task < end; ++task) {
-            const int block = static_cast<int>(task % blocks);
-            const int g = static_cast<int>(task / blocks % p.groups);
-            const int n = static_cast<int>(task / blocks / p.groups);
-            const int col_begin = block * cols_per_task;
-            const int col_end = std::min(plane, col_begin + cols_per_task);
-            const int cols = col_end - col_begin;
-            const float* in = args.input + (int64_t{n} * p.c + int64_t{g} * cg) * p.h * p.w;
-            const float* b;
-            int ldb;
-            if (pointwise) {
-              b = in + col_begin;
-              ldb = plane;
-            } else {
-              float* col = args.workspace + slot * slot_floats;
-              Im2col(p, in, col_begin, col_end, col);
-              b = col;
-              ldb = cols;
-            }
-            const int64_t out_offset = (int64_t{n} * p.k + int64_t{g} * kg) * plane + col_begin;
-            float* out = args.output + out_offset;
-            Sgemm(false, false, kg, cols, crs, 1.0f,
-                  args.weights->data.data() + int64_t{g} * kg * crs, crs, b, ldb, 0.0f, out, plane);
-            for (int k = 0; k < kg; ++k) {
-              const float* residual = args.epilogue.residual
-                                          ? args.epilogue.residual + out_offset + int64_t{k} * plane
-                                          : nullptr;
-              ApplyEpilogue(args.epilogue, g * kg + k, out + int64_t{k} * plane, residual, cols);
-            }
-          }
-        });
+    ParallelFor(context.thread_pool, int64_t{p.n} * p.groups * blocks, work_per_task,
+                [&](int64_t begin, int64_t end, int slot) {
+      for (int64_t task = begin; task < end; ++task) {
+        const int block = static_cast<int>(task % blocks);
+        const int g = static_cast<int>(task / blocks % p.groups);
+        const int n = static_cast<int>(task / blocks / p.groups);
+        const int col_begin = block * cols_per_task;
+        const int col_end = std::min(plane, col_begin + cols_per_task);
+        const int cols = col_end - col_begin;
+        const float* in = args.input + (int64_t{n} * p.c + int64_t{g} * cg) * p.h * p.w;
+        const float* b;
+        int ldb;
+        if (pointwise) {
+          b = in + col_begin;
+          ldb = plane;
+        } else {
+          float* col = args.workspace + slot * slot_floats;
+          Im2col(p, in, col_begin, col_end, col);
+          b = col;
+          ldb = cols;
+        }
+        const int64_t out_offset = (int64_t{n} * p.k + int64_t{g} * kg) * plane + col_begin;
+        float* out = args.output + out_offset;
+        Sgemm(false, false, kg, cols, crs, 1.0f,
+              args.weights->data.data() + int64_t{g} * kg * crs, crs, b, ldb, 0.0f, out, plane);
+        for (int k = 0; k < kg; ++k) {
+          const float* residual = args.epilogue.residual
+                                      ? args.epilogue.residual + out_offset + int64_t{k} * plane
+                                      : nullptr;
+          ApplyEpilogue(args.epilogue, g * kg + k, out + int64_t{k} * plane, residual, cols);
+        }
+      }
+    });
     return absl::OkStatus();
   }
 };

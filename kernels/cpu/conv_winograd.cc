@@ -96,16 +96,16 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
                                    values * (p.c_per_group() + p.k_per_group()) * 4;
     ParallelFor(context.thread_pool, blocks * p.groups, work_per_block,
                 [&](int64_t begin, int64_t end, int slot) {
-                  float* v = args.workspace + slot * slot_floats;
-                  float* m = v + int64_t{kPositions} * p.c_per_group() * kTilesPerBlock;
-                  for (int64_t task = begin; task < end; ++task) {
-                    const int g = static_cast<int>(task % p.groups);
-                    const int64_t first_tile = task / p.groups * kTilesPerBlock;
-                    const int tiles = static_cast<int>(
-                        std::min<int64_t>(kTilesPerBlock, total_tiles - first_tile));
-                    RunBlock(args, g, first_tile, tiles, tiles_w, tiles_per_image, v, m);
-                  }
-                });
+      float* v = args.workspace + slot * slot_floats;
+      float* m = v + int64_t{kPositions} * p.c_per_group() * kTilesPerBlock;
+      for (int64_t task = begin; task < end; ++task) {
+        const int g = static_cast<int>(task % p.groups);
+        const int64_t first_tile = task / p.groups * kTilesPerBlock;
+        const int tiles = static_cast<int>(
+            std::min<int64_t>(kTilesPerBlock, total_tiles - first_tile));
+        RunBlock(args, g, first_tile, tiles, tiles_w, tiles_per_image, v, m);
+      }
+    });
     return absl::OkStatus();
   }
 

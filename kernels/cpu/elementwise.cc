@@ -19,10 +19,10 @@ constexpr int64_t kElementsPerTask = 1 << 14;
 template <typename Fn>
 void ForChunks(ThreadPool* pool, int64_t count, int64_t work_per_element, Fn fn) {
   const int64_t tasks = (count + kElementsPerTask - 1) / kElementsPerTask;
-  ParallelFor(pool, tasks, kElementsPerTask * work_per_element,
-              [&](int64_t begin, int64_t end, int) {
-                fn(begin * kElementsPerTask, std::min(count, end * kElementsPerTask));
-              });
+  const int64_t work_per_task = kElementsPerTask * work_per_element;
+  ParallelFor(pool, tasks, work_per_task, [&](int64_t begin, int64_t end, int) {
+    fn(begin * kElementsPerTask, std::min(count, end * kElementsPerTask));
+  });
 }
 
 }  // namespace
@@ -38,29 +38,30 @@ void Activate(const float* input, int64_t count, const ActivationFunction& activ
 
 void Softmax(const float* input, int n, int c, int plane, bool log,
              float* output, ThreadPool* pool) {
-  ParallelFor(pool, int64_t{n} * plane, int64_t{c} * (2 + kNsPerTranscendental),
-              [&](int64_t begin, int64_t end, int) {
-                for (int64_t task = begin; task < end; ++task) {
-                  const int64_t b = task / plane, i = task % plane;
-                  const float* in = input + b * c * plane + i;
-                  float* out = output + b * c * plane + i;
-                  float max_value = -std::numeric_limits<float>::infinity();
-                  for (int ch = 0; ch < c; ++ch) max_value = std::max(max_value, in[ch * plane]);
-                  double sum = 0.0;
-                  for (int ch = 0; ch < c; ++ch) sum += std::exp(in[ch * plane] - max_value);
-                  const float log_sum = static_cast<float>(std::log(sum));
-                  const float inverse_sum = static_cast<float>(1.0 / sum);
-                  for (int ch = 0; ch < c; ++ch) {
-                    const float shifted = in[ch * plane] - max_value;
-                    out[ch * plane] = log ? shifted - log_sum : std::exp(shifted) * inverse_sum;
-                  }
-                }
-              });
+  const int64_t work_per_position = int64_t{c} * (2 + kNsPerTranscendental);
+  ParallelFor(pool, int64_t{n} * plane, work_per_position, [&](int64_t begin, int64_t end, int) {
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t b = task / plane, i = task % plane;
+      const float* in = input + b * c * plane + i;
+      float* out = output + b * c * plane + i;
+      float max_value = -std::numeric_limits<float>::infinity();
+      for (int ch = 0; ch < c; ++ch) max_value = std::max(max_value, in[ch * plane]);
+      double sum = 0.0;
+      for (int ch = 0; ch < c; ++ch) sum += std::exp(in[ch * plane] - max_value);
+      const float log_sum = static_cast<float>(std::log(sum));
+      const float inverse_sum = static_cast<float>(1.0 / sum);
+      for (int ch = 0; ch < c; ++ch) {
+        const float shifted = in[ch * plane] - max_value;
+        out[ch * plane] = log ? shifted - log_sum : std::exp(shifted) * inverse_sum;
+      }
+    }
+  });
 }
 
 void Add(const std::vector<const float*>& inputs, int64_t count,
          const ActivationFunction& activation, float* output, ThreadPool* pool) {
-  ForChunks(pool, count, static_cast<int64_t>(inputs.size()) + 1, [&](int64_t begin, int64_t end) {
+  const int64_t work_per_element = static_cast<int64_t>(inputs.size()) + 1;
+  ForChunks(pool, count, work_per_element, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       float sum = 0.0f;
       for (const float* in : inputs) sum += in[i];

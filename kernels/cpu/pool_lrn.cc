@@ -54,23 +54,23 @@ void Lrn(const LrnParams& p, const float* input, float* output,
   const int64_t plane = int64_t{p.h} * p.w;
   const int before = (p.size - 1) / 2, after = p.size / 2;
   const float scale = p.alpha / p.size;
-  ParallelFor(pool, int64_t{p.n} * p.c, plane * (p.size + kNsPerTranscendental),
-              [&](int64_t begin, int64_t end, int) {
-                for (int64_t nc = begin; nc < end; ++nc) {
-                  const int n = static_cast<int>(nc / p.c), c = static_cast<int>(nc % p.c);
-                  const int first = std::max(0, c - before), last = std::min(p.c - 1, c + after);
-                  const float* center = input + nc * plane;
-                  float* out = output + nc * plane;
-                  for (int64_t i = 0; i < plane; ++i) {
-                    float sum = 0.0f;
-                    for (int j = first; j <= last; ++j) {
-                      const float v = input[(int64_t{n} * p.c + j) * plane + i];
-                      sum += v * v;
-                    }
-                    out[i] = center[i] * std::pow(p.k + scale * sum, -p.beta);
-                  }
-                }
-              });
+  const int64_t work_per_plane = plane * (p.size + kNsPerTranscendental);
+  ParallelFor(pool, int64_t{p.n} * p.c, work_per_plane, [&](int64_t begin, int64_t end, int) {
+    for (int64_t nc = begin; nc < end; ++nc) {
+      const int n = static_cast<int>(nc / p.c), c = static_cast<int>(nc % p.c);
+      const int first = std::max(0, c - before), last = std::min(p.c - 1, c + after);
+      const float* center = input + nc * plane;
+      float* out = output + nc * plane;
+      for (int64_t i = 0; i < plane; ++i) {
+        float sum = 0.0f;
+        for (int j = first; j <= last; ++j) {
+          const float v = input[(int64_t{n} * p.c + j) * plane + i];
+          sum += v * v;
+        }
+        out[i] = center[i] * std::pow(p.k + scale * sum, -p.beta);
+      }
+    }
+  });
 }
 
 }  // namespace convd::cpu
