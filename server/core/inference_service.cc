@@ -228,6 +228,11 @@ absl::StatusOr<inference::CudaSharedMemoryStatusResponse> InferenceService::Cuda
   return inference::CudaSharedMemoryStatusResponse();
 }
 
+absl::Status InferenceService::CudaSharedMemoryUnregister(
+    const inference::CudaSharedMemoryUnregisterRequest&) const {
+  return absl::OkStatus();  // none can be registered, so none remains
+}
+
 std::shared_ptr<PendingInference> InferenceService::Infer(
     const inference::ModelInferRequest& request, inference::ModelInferResponse* response,
     absl::AnyInvocable<void(absl::Status)> done) {

@@ -87,6 +87,8 @@ class InferenceService {
   absl::Status CudaSharedMemoryRegister() const;
   absl::StatusOr<inference::CudaSharedMemoryStatusResponse> CudaSharedMemoryStatus(
       const inference::CudaSharedMemoryStatusRequest& request) const;
+  absl::Status CudaSharedMemoryUnregister(
+      const inference::CudaSharedMemoryUnregisterRequest& request) const;
 
   // Validates and queues `request`. `done` is called exactly once, inline
   // when the request is refused before queueing, else from an instance

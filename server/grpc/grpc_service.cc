@@ -198,9 +198,10 @@ grpc::ServerUnaryReactor* GrpcInferenceService::CudaSharedMemoryRegister(
 }
 
 grpc::ServerUnaryReactor* GrpcInferenceService::CudaSharedMemoryUnregister(
-    grpc::CallbackServerContext* context, const inference::CudaSharedMemoryUnregisterRequest*,
+    grpc::CallbackServerContext* context,
+    const inference::CudaSharedMemoryUnregisterRequest* request,
     inference::CudaSharedMemoryUnregisterResponse*) {
-  return Finish(context, absl::OkStatus());  // none can be registered
+  return Finish(context, service_->CudaSharedMemoryUnregister(*request));
 }
 
 }  // namespace convd

@@ -306,7 +306,12 @@ void HttpInferenceService::Handle(HttpRequest request,
 HttpResponse HttpInferenceService::HandleCudaSharedMemory(const std::string& action,
                                                           const std::string& name) {
   if (action == "register") return ErrorResponse(service_->CudaSharedMemoryRegister());
-  if (action == "unregister") return Json("");
+  if (action == "unregister") {
+    inference::CudaSharedMemoryUnregisterRequest request;
+    request.set_name(name);
+    const absl::Status result = service_->CudaSharedMemoryUnregister(request);
+    return result.ok() ? Json("") : ErrorResponse(result);
+  }
   inference::CudaSharedMemoryStatusRequest request;
   request.set_name(name);
   auto status = service_->CudaSharedMemoryStatus(request);
