@@ -38,7 +38,7 @@ absl::Status SharedMemoryRequests::CreateObject(const std::string& key, const st
 absl::StatusOr<std::unique_ptr<SharedMemoryRequests>> SharedMemoryRequests::Create(
     Client& client, const std::string& tag, const std::string& output_name, uint64_t output_bytes,
     std::vector<inference::ModelInferRequest>& requests) {
-  std::unique_ptr<SharedMemoryRequests> shm(new SharedMemoryRequests(client, tag));
+  std::unique_ptr<SharedMemoryRequests> shm(new SharedMemoryRequests(client));
   const std::string prefix = absl::StrCat("convload_", getpid(), "_", tag);
   std::string inputs;
   std::vector<uint64_t> offsets;

@@ -35,11 +35,10 @@ class SharedMemoryRequests {
   SharedMemoryRequests& operator=(const SharedMemoryRequests&) = delete;
 
  private:
-  SharedMemoryRequests(Client& client, std::string tag) : client_(client), tag_(std::move(tag)) {}
+  explicit SharedMemoryRequests(Client& client) : client_(client) {}
   absl::Status CreateObject(const std::string& key, const std::string& bytes);
 
   Client& client_;
-  const std::string tag_;
   std::vector<std::string> keys_;     // objects created, to unlink
   std::vector<std::string> regions_;  // regions registered, to unregister
 };
