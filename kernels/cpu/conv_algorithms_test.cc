@@ -16,7 +16,7 @@
 namespace convd::cpu {
 namespace {
 
-using ::convd::testing::MaxRelativeError;
+using ::convd::testing::MaxErrorRelativeTo;
 using ::convd::testing::RandomVector;
 
 using ::convd::testing::kConvShapes;
@@ -75,18 +75,11 @@ void CheckAlgorithm(const ConvAlgorithm& algorithm, ThreadPool* pool) {
       const std::vector<double> expected = reference::Convolution(
           params, input.data(), weights.data(), args.epilogue.bias,
           args.epilogue.residual, e.activation);
-      // Relative to the sums' magnitude before the activation: a clip bounds
-      // the outputs, not the float32 rounding of the sums that reach them.
+      // Relative to the sums' magnitude before the activation.
       const std::vector<double> unactivated = reference::Convolution(
           params, input.data(), weights.data(), args.epilogue.bias, args.epilogue.residual,
           {Activation::kNone});
-      double max_error = 0.0, magnitude = 0.0;
-      for (size_t i = 0; i < expected.size(); ++i) {
-        const double difference = std::abs(output[i] - expected[i]);
-        max_error = std::isfinite(difference) ? std::max(max_error, difference) : INFINITY;
-        magnitude = std::max(magnitude, std::abs(unactivated[i]));
-      }
-      const double error = max_error / magnitude;
+      const double error = MaxErrorRelativeTo(output.data(), expected, unactivated);
       EXPECT_LE(error, Tolerance(algorithm.name()))
           << algorithm.name() << " epilogue=" << e.name << " threads=" << threads
           << " " << params.ToString();

@@ -50,4 +50,15 @@ double MaxRelativeError(const float* actual, const std::vector<double>& expected
   return max_magnitude > 0.0 ? max_error / max_magnitude : max_error;
 }
 
+double MaxErrorRelativeTo(const float* actual, const std::vector<double>& expected,
+                          const std::vector<double>& scale) {
+  double max_error = 0.0, magnitude = 0.0;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const double difference = std::abs(actual[i] - expected[i]);
+    max_error = std::isfinite(difference) ? std::max(max_error, difference) : INFINITY;
+    magnitude = std::max(magnitude, std::abs(scale[i]));
+  }
+  return magnitude > 0.0 ? max_error / magnitude : max_error;
+}
+
 }  // namespace convd::testing

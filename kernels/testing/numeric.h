@@ -22,6 +22,14 @@ std::vector<float> RandomVector(int64_t count, float low = -1.0f, float high = 1
 // expected is all zeros).
 double MaxRelativeError(const float* actual, const std::vector<double>& expected);
 
+// max |actual - expected| / max |scale|. For outputs an activation bounds
+// (a clip), pass the reference without the activation as `scale`: the
+// error is float32 rounding of the sums before it, which a clip does not
+// shrink (a 1,152-term sum of magnitude 40 clipped to [-0.5, 2] would fail
+// a bound relative to 2). Infinite when `actual` has a NaN or infinity.
+double MaxErrorRelativeTo(const float* actual, const std::vector<double>& expected,
+                          const std::vector<double>& scale);
+
 }  // namespace convd::testing
 
 #endif  // CONVD_KERNELS_TESTING_NUMERIC_H_
