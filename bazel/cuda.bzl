@@ -45,3 +45,64 @@ def cuda_library(name, srcs, hdrs = [], deps = [], tags = [], visibility = None,
         tags = tags,
         visibility = visibility,
     )
+    _emulated_twin(name, srcs, hdrs, deps, tags, visibility, nvcc_inputs)
+
+# What makes a .cu file host C++ (kernels/cuda/emulation/cuda_emulation.h).
+EMULATION_COPTS = [
+    "-DCONVD_CUDA_EMULATION",
+    "-include",
+    "kernels/cuda/emulation/cuda_emulation.h",
+    "-Wno-unknown-pragmas",  # #pragma unroll
+]
+
+def emulated(label):
+    """The emulated twin of a cuda_library or cuda_kernel_test label."""
+    return label + "_emulated"
+
+def _emulated_twin(name, srcs, hdrs, deps, tags, visibility, nvcc_inputs):
+    """<name>_emulated: the same .cu files built by the host compiler against
+    //kernels/cuda/emulation instead of nvcc and the CUDA runtime. Its deps
+    are the twins of `deps` (which must be cuda_library targets)."""
+    copies = []
+    for src in srcs:
+        copy = name + "_" + src.replace("/", "_").replace(".cu", "_emulated.cc")
+        native.genrule(
+            name = copy + "_copy",
+            srcs = [src],
+            outs = [copy],
+            cmd = "cp $< $@",
+            tags = tags,
+        )
+        copies.append(copy)
+    native.cc_library(
+        name = emulated(name),
+        srcs = copies,
+        hdrs = hdrs,
+        textual_hdrs = nvcc_inputs + [
+            h
+            for h in native.glob(["*.h", "*.cuh"])
+            if h not in hdrs
+        ],
+        copts = EMULATION_COPTS,
+        deps = [emulated(d) for d in deps] + ["//kernels/cuda/emulation"],
+        tags = tags,
+        visibility = visibility,
+    )
+
+def cuda_kernel_test(name, srcs, cuda_deps, deps = [], tags = []):
+    """Two tests from one source: <name> on the GPU (tagged "gpu"; it skips
+    without a device) and <name>_emulated, the same test linked against the
+    kernels' emulated twins, which runs anywhere the CUDA headers are.
+    cuda_deps: cuda_library targets (and :device) to swap for their twins."""
+    native.cc_test(
+        name = name,
+        srcs = srcs,
+        deps = cuda_deps + deps,
+        tags = tags + ["cuda", "gpu"],
+    )
+    native.cc_test(
+        name = emulated(name),
+        srcs = srcs,
+        deps = [emulated(d) for d in cuda_deps] + deps,
+        tags = tags + ["cuda", "emulated"],
+    )

@@ -4,6 +4,7 @@
 #include "kernels/cuda/conv_launch.h"
 #include "kernels/cuda/epilogue.cuh"
 #include "kernels/cuda/grid.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/sgemm_launch.h"
 
 namespace convd::cuda {
@@ -99,8 +100,8 @@ cudaError_t LaunchConvIm2col(const DeviceConvShape& s, const float* input, const
     const int images = std::min(chunk, s.n - n0);
     const float* chunk_input = input + int64_t{n0} * s.c * s.h * s.w;
     for (int g = 0; g < s.groups; ++g) {
-      Im2colKernel<<<GridBlocks(images * per_image), kThreadsPerBlock, 0, stream>>>(
-          chunk_input, s, g, images, workspace);
+      CONVD_LAUNCH(GridBlocks(images * per_image), kThreadsPerBlock, stream, Im2colKernel,
+                   chunk_input, s, g, images, workspace);
       if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
       // [K/g, CRS] x [CRS, PQ] per image, into this group's output channels.
       GemmShape gemm;
@@ -136,8 +137,8 @@ cudaError_t LaunchConvDirect(const DeviceConvShape& s, const float* input, const
     return cudaErrorInvalidValue;
   }
   const int64_t total = int64_t{s.n} * s.k * s.p * s.q;
-  ConvDirectKernel<<<GridBlocks(total), kThreadsPerBlock, 0, stream>>>(input, weights, s, epilogue,
-                                                                       output);
+  CONVD_LAUNCH(GridBlocks(total), kThreadsPerBlock, stream, ConvDirectKernel, input, weights, s,
+               epilogue, output);
   return cudaGetLastError();
 }
 

@@ -2,13 +2,22 @@
 
 #include <cuda_runtime.h>
 
+#include <cstring>
+
 #include "absl/strings/str_cat.h"
+#include "kernels/cuda/emulation/emulated_device.h"
 
 namespace convd::cuda {
 
 bool DeviceAvailable() {
   int count = 0;
   return cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
+}
+
+bool DeviceIsEmulated() {
+  cudaDeviceProp properties;
+  return DeviceAvailable() && cudaGetDeviceProperties(&properties, 0) == cudaSuccess &&
+         std::strcmp(properties.name, emulation::kEmulatedDeviceName) == 0;
 }
 
 std::string DeviceDescription() {

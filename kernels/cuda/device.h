@@ -45,6 +45,11 @@ inline DevicePoolShape ToDevicePool(const PoolParams& p) {
 // True when the runtime reports at least one device.
 bool DeviceAvailable();
 
+// True when the device is the host emulation of the kernel tests'
+// `_emulated` builds (kernels/cuda/emulation), which runs kernels correctly
+// but thousands of times slower: tests keep their largest cases for GPUs.
+bool DeviceIsEmulated();
+
 // "NVIDIA H100 80GB HBM3 (sm_90)", or why there is none.
 std::string DeviceDescription();
 

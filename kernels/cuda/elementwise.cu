@@ -5,6 +5,7 @@
 #include "kernels/cuda/elementwise_launch.h"
 #include "kernels/cuda/epilogue.cuh"
 #include "kernels/cuda/grid.cuh"
+#include "kernels/cuda/launch.cuh"
 
 namespace convd::cuda {
 namespace {
@@ -43,7 +44,8 @@ cudaError_t LaunchAdd(const float* a, const float* b, int64_t count,
                       DeviceActivationFunction activation, float* out, cudaStream_t stream) {
   if (count <= 0) return cudaSuccess;
   if (a == nullptr || b == nullptr || out == nullptr) return cudaErrorInvalidValue;
-  AddKernel<<<GridBlocks(count), kThreadsPerBlock, 0, stream>>>(a, b, count, activation, out);
+  CONVD_LAUNCH(GridBlocks(count), kThreadsPerBlock, stream, AddKernel, a, b, count, activation,
+               out);
   return cudaGetLastError();
 }
 
@@ -55,8 +57,8 @@ cudaError_t LaunchScaleShift(const float* in, int64_t count, int channels, int64
       plane <= 0) {
     return cudaErrorInvalidValue;
   }
-  ScaleShiftKernel<<<GridBlocks(count), kThreadsPerBlock, 0, stream>>>(in, count, channels, plane,
-                                                                       scale, shift, out);
+  CONVD_LAUNCH(GridBlocks(count), kThreadsPerBlock, stream, ScaleShiftKernel, in, count, channels,
+               plane, scale, shift, out);
   return cudaGetLastError();
 }
 
@@ -69,8 +71,8 @@ cudaError_t LaunchBiasActivation(const float* in, const float* bias, int64_t cou
       type > static_cast<int>(DeviceActivation::kClip)) {
     return cudaErrorInvalidValue;
   }
-  BiasActivationKernel<<<GridBlocks(count), kThreadsPerBlock, 0, stream>>>(
-      in, bias, count, channels, plane, activation, out);
+  CONVD_LAUNCH(GridBlocks(count), kThreadsPerBlock, stream, BiasActivationKernel, in, bias, count,
+               channels, plane, activation, out);
   return cudaGetLastError();
 }
 

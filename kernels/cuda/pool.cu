@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "kernels/cuda/grid.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/pool_launch.h"
 
 namespace convd::cuda {
@@ -88,8 +89,8 @@ cudaError_t LaunchPool(const DevicePoolShape& s, const float* input, float* outp
       output == nullptr) {
     return cudaErrorInvalidValue;
   }
-  PoolKernel<<<GridBlocks(int64_t{s.n} * s.c * s.p * s.q), kThreadsPerBlock, 0, stream>>>(input, s,
-                                                                                          output);
+  CONVD_LAUNCH(GridBlocks(int64_t{s.n} * s.c * s.p * s.q), kThreadsPerBlock, stream, PoolKernel,
+               input, s, output);
   return cudaGetLastError();
 }
 
@@ -98,8 +99,8 @@ cudaError_t LaunchLrn(int n, int c, int64_t plane, int size, float alpha, float 
   if (n <= 0 || c <= 0 || plane <= 0 || size <= 0 || input == nullptr || output == nullptr) {
     return cudaErrorInvalidValue;
   }
-  LrnKernel<<<GridBlocks(int64_t{n} * c * plane), kThreadsPerBlock, 0, stream>>>(
-      n, c, plane, size, alpha, beta, k, input, output);
+  CONVD_LAUNCH(GridBlocks(int64_t{n} * c * plane), kThreadsPerBlock, stream, LrnKernel, n, c, plane,
+               size, alpha, beta, k, input, output);
   return cudaGetLastError();
 }
 
@@ -108,8 +109,8 @@ cudaError_t LaunchSoftmax(int n, int c, int64_t plane, bool log, const float* in
   if (n <= 0 || c <= 0 || plane <= 0 || input == nullptr || output == nullptr) {
     return cudaErrorInvalidValue;
   }
-  SoftmaxKernel<<<GridBlocks(int64_t{n} * plane), kThreadsPerBlock, 0, stream>>>(n, c, plane, log,
-                                                                                 input, output);
+  CONVD_LAUNCH(GridBlocks(int64_t{n} * plane), kThreadsPerBlock, stream, SoftmaxKernel, n, c, plane,
+               log, input, output);
   return cudaGetLastError();
 }
 

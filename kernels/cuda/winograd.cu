@@ -3,8 +3,9 @@
 // over them have compile-time bounds and unroll, so the constants fold.
 #include <algorithm>
 
-#include "kernels/cuda/grid.cuh"
 #include "kernels/cuda/epilogue.cuh"
+#include "kernels/cuda/grid.cuh"
+#include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/sgemm_launch.h"
 #include "kernels/cuda/winograd_launch.h"
 #include "kernels/winograd_transforms.h"
@@ -203,8 +204,8 @@ cudaError_t Launch(const DeviceConvShape& s, const float* input, const float* fi
     const int64_t tiles = images * tiling.per_image();
     float* v = workspace;
     float* mm = workspace + int64_t{kAlpha} * kAlpha * s.c * tiles;
-    InputTransformKernel<M><<<GridBlocks(tiles * s.c), kThreadsPerBlock, 0, stream>>>(
-        input + int64_t{n0} * s.c * s.h * s.w, s, tiling, images, transforms, v);
+    CONVD_LAUNCH(GridBlocks(tiles * s.c), kThreadsPerBlock, stream, InputTransformKernel<M>,
+                 input + int64_t{n0} * s.c * s.h * s.w, s, tiling, images, transforms, v);
     if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
     GemmShape gemm;
     gemm.m = s.k;
@@ -222,9 +223,9 @@ cudaError_t Launch(const DeviceConvShape& s, const float* input, const float* fi
       return e;
     }
     const int64_t offset = int64_t{n0} * s.k * s.p * s.q;
-    OutputTransformKernel<M><<<GridBlocks(tiles * s.k), kThreadsPerBlock, 0, stream>>>(
-        mm, s, tiling, images, transforms, epilogue, output + offset,
-        epilogue.residual == nullptr ? nullptr : epilogue.residual + offset);
+    CONVD_LAUNCH(GridBlocks(tiles * s.k), kThreadsPerBlock, stream, OutputTransformKernel<M>, mm, s,
+                 tiling, images, transforms, epilogue, output + offset,
+                 epilogue.residual == nullptr ? nullptr : epilogue.residual + offset);
     if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
   }
   return cudaSuccess;

@@ -1,0 +1,47 @@
+// Runs a CUDA kernel's grid on the calling CPU thread, for the emulated
+// kernel tests (cuda_emulation.h): blocks one after another, the threads
+// of a block as fibers on this thread, each switched out only at a barrier
+// (__syncthreads, or an emulated warp-wide instruction), so a block's
+// phases run in order: every thread reaches barrier i before any thread
+// passes it. Threads run in index order in even blocks and in reverse order
+// in odd ones, so a missing barrier shows up whichever side of it the
+// reader and the writer are on.
+//
+// What this checks: indexing, tiling, edge handling, barrier placement and
+// the warp-level fragment layouts. What it cannot: timing, the memory
+// model beyond barriers, bank conflicts, register limits, or anything the
+// hardware does differently from the PTX ISA's description. Kernels still
+// need their tests on a GPU.
+#ifndef CONVD_KERNELS_CUDA_EMULATION_BLOCK_SCHEDULER_H_
+#define CONVD_KERNELS_CUDA_EMULATION_BLOCK_SCHEDULER_H_
+
+#include <vector_types.h>
+
+namespace convd::cuda::emulation {
+
+// The running thread's built-in variables (valid inside a kernel only).
+const uint3& ThreadIndex();
+const uint3& BlockIndex();
+const dim3& BlockDim();
+const dim3& GridDim();
+// blockDim-linear index of the running thread (x fastest).
+unsigned LinearThreadIndex();
+
+// Suspends the running thread until every thread of its block has reached
+// its next barrier (or finished).
+void Barrier();
+
+// Runs body(context) as every thread of every block of `grid` x `block`.
+// Returns false, running nothing, when the configuration is one the
+// hardware refuses (more than 1024 threads a block, grid y or z over
+// 65535, a zero dimension); LaunchError() then says why.
+bool RunGrid(dim3 grid, dim3 block, void (*body)(void*), void* context);
+
+// Scratch memory shared by the threads of the running block, `bytes` long
+// and zeroed when a block starts: warp-level instruction emulation
+// (warp_emulation.h) exchanges fragments through it.
+void* BlockScratch(unsigned bytes);
+
+}  // namespace convd::cuda::emulation
+
+#endif  // CONVD_KERNELS_CUDA_EMULATION_BLOCK_SCHEDULER_H_
