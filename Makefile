@@ -52,7 +52,7 @@ GPU_TEST_TARGETS := //kernels/cuda:elementwise_test //kernels/cuda:sgemm_test //
   //kernels/cuda:pool_test //kernels/cuda:winograd_test //kernels/cuda:peer_cross_check_test \
   //tests/models:gpu_forward_test //server/cuda:nvml_test
 
-.PHONY: all deps build test test-asan test-tsan test-tritonclient test-perf-analyzer serve smoke bench gpu-carry clean \
+.PHONY: all deps build test test-asan test-emulated-asan test-tsan test-tritonclient test-perf-analyzer serve smoke bench gpu-carry clean \
   install runtime-deps lint-deploy check-runtime \
   fuzz-onnx fuzz-image fuzz-rest
 
@@ -84,6 +84,13 @@ test: build
 # is exercised by the optimised run; compiling them again costs minutes.
 test-asan: deps
 	$(BAZEL) test --config=asan $(NO_CUDA_FLAGS) //...
+
+# The kernel tests' host-emulated twins under ASan+UBSan: an out-of-bounds
+# global or shared-memory access by a kernel (compute-sanitizer memcheck's
+# job on a GPU) stops the test. About 3 minutes on 2 cores, so not part of
+# `make test`, which runs the same tests optimised.
+test-emulated-asan: deps
+	$(BAZEL) test --config=asan --test_tag_filters=emulated //kernels/cuda:all
 
 # Tests tagged notsan are left out: Debian's libprotobuf is not built with
 # TSan, and text-parsing any map field (a config's model_warmup inputs or
