@@ -90,7 +90,7 @@ test-asan: deps
 # job on a GPU) stops the test. About 3 minutes on 2 cores, so not part of
 # `make test`, which runs the same tests optimised.
 test-emulated-asan: deps
-	$(BAZEL) test --config=asan --test_tag_filters=emulated //kernels/cuda:all
+	$(BAZEL) test --config=asan --test_tag_filters=emulated //kernels/cuda/...
 
 # Tests tagged notsan are left out: Debian's libprotobuf is not built with
 # TSan, and text-parsing any map field (a config's model_warmup inputs or

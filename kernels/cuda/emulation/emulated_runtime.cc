@@ -14,6 +14,31 @@
 namespace convd::cuda::emulation {
 namespace {
 thread_local cudaError_t last_error = cudaSuccess;
+
+struct ErrorDescription {
+  cudaError_t error;
+  const char* name;
+  const char* text;  // as the runtime's cudaGetErrorString words it
+};
+
+// The errors this runtime and our launchers return.
+const ErrorDescription& Describe(cudaError_t error) {
+  static constexpr ErrorDescription kKnown[] = {
+      {cudaSuccess, "cudaSuccess", "no error"},
+      {cudaErrorInvalidValue, "cudaErrorInvalidValue", "invalid argument"},
+      {cudaErrorMemoryAllocation, "cudaErrorMemoryAllocation", "out of memory"},
+      {cudaErrorInvalidConfiguration, "cudaErrorInvalidConfiguration",
+       "invalid configuration argument"},
+      {cudaErrorInvalidDevice, "cudaErrorInvalidDevice", "invalid device ordinal"},
+  };
+  static constexpr ErrorDescription kUnknown = {cudaErrorUnknown, "cudaError (emulated runtime)",
+                                                "an error the emulated runtime does not name"};
+  for (const ErrorDescription& known : kKnown) {
+    if (known.error == error) return known;
+  }
+  return kUnknown;
+}
+
 }  // namespace
 
 void SetLaunchError(cudaError_t error) { last_error = error; }
@@ -74,37 +99,11 @@ cudaError_t CUDARTAPI cudaGetLastError() {
 cudaError_t CUDARTAPI cudaPeekAtLastError() { return last_error; }
 
 const char* CUDARTAPI cudaGetErrorName(cudaError_t error) {
-  switch (error) {
-    case cudaSuccess:
-      return "cudaSuccess";
-    case cudaErrorInvalidValue:
-      return "cudaErrorInvalidValue";
-    case cudaErrorMemoryAllocation:
-      return "cudaErrorMemoryAllocation";
-    case cudaErrorInvalidConfiguration:
-      return "cudaErrorInvalidConfiguration";
-    case cudaErrorInvalidDevice:
-      return "cudaErrorInvalidDevice";
-    default:
-      return "cudaError (emulated runtime)";
-  }
+  return ::convd::cuda::emulation::Describe(error).name;
 }
 
 const char* CUDARTAPI cudaGetErrorString(cudaError_t error) {
-  switch (error) {
-    case cudaSuccess:
-      return "no error";
-    case cudaErrorInvalidValue:
-      return "invalid argument";
-    case cudaErrorMemoryAllocation:
-      return "out of memory";
-    case cudaErrorInvalidConfiguration:
-      return "invalid configuration argument";
-    case cudaErrorInvalidDevice:
-      return "invalid device ordinal";
-    default:
-      return "an error the emulated runtime does not name";
-  }
+  return ::convd::cuda::emulation::Describe(error).text;
 }
 
 }  // extern "C"

@@ -1,0 +1,138 @@
+// The emulation itself: built-in variables, barriers, launch errors and the
+// mma fragment layouts, on kernels written here (compiled as the .cu files
+// are: EMULATION_COPTS force-include cuda_emulation.h).
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "kernels/cuda/launch.cuh"
+
+namespace convd::cuda::emulation {
+namespace {
+
+__global__ void RecordIndices(uint32_t* out) {
+  const unsigned block = (blockIdx.z * gridDim.y + blockIdx.y) * gridDim.x + blockIdx.x;
+  const unsigned thread = (threadIdx.z * blockDim.y + threadIdx.y) * blockDim.x + threadIdx.x;
+  const unsigned slot = block * blockDim.x * blockDim.y * blockDim.z + thread;
+  // Each index in 4 bits, to check every one came out right.
+  out[slot] += 1u << 24 | blockIdx.z << 20 | blockIdx.y << 16 | blockIdx.x << 12 |
+               threadIdx.z << 8 | threadIdx.y << 4 | threadIdx.x;
+}
+
+TEST(BlockSchedulerTest, EveryThreadRunsOnceWithItsIndices) {
+  const dim3 grid(3, 2, 2), block(5, 3, 2);
+  std::vector<uint32_t> out(3 * 2 * 2 * 5 * 3 * 2, 0);
+  CONVD_LAUNCH(grid, block, nullptr, RecordIndices, out.data());
+  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  size_t slot = 0;
+  for (uint32_t bz = 0; bz < 2; ++bz) {
+    for (uint32_t by = 0; by < 2; ++by) {
+      for (uint32_t bx = 0; bx < 3; ++bx) {
+        for (uint32_t tz = 0; tz < 2; ++tz) {
+          for (uint32_t ty = 0; ty < 3; ++ty) {
+            for (uint32_t tx = 0; tx < 5; ++tx, ++slot) {
+              EXPECT_EQ(out[slot],
+                        1u << 24 | bz << 20 | by << 16 | bx << 12 | tz << 8 | ty << 4 | tx)
+                  << "slot " << slot;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Reverses each block's values through shared memory: right only if every
+// thread's write lands before any thread's read (the barrier).
+__global__ void ReverseThroughShared(const int* in, int* out) {
+  __shared__ int staged[64];
+  const int base = blockIdx.x * 64;
+  staged[threadIdx.x] = in[base + threadIdx.x];
+  __syncthreads();
+  out[base + threadIdx.x] = staged[63 - threadIdx.x];
+}
+
+TEST(BlockSchedulerTest, ABarrierSeparatesPhasesInEitherThreadOrder) {
+  std::vector<int> in(4 * 64), out(in.size(), -1);
+  for (size_t i = 0; i < in.size(); ++i) in[i] = static_cast<int>(i * 7 + 3);
+  // Blocks 0 and 2 run their threads in index order, 1 and 3 in reverse.
+  CONVD_LAUNCH(4, 64, nullptr, ReverseThroughShared, in.data(), out.data());
+  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  for (int b = 0; b < 4; ++b) {
+    for (int t = 0; t < 64; ++t) EXPECT_EQ(out[b * 64 + t], in[b * 64 + 63 - t]);
+  }
+}
+
+TEST(BlockSchedulerTest, ConfigurationsTheHardwareRefusesAreLaunchErrors) {
+  std::vector<uint32_t> out(8, 0);
+  CONVD_LAUNCH(1, 2048, nullptr, RecordIndices, out.data());  // > 1024 threads
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidConfiguration);
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);  // read and cleared
+  CONVD_LAUNCH(dim3(1, 70000), 1, nullptr, RecordIndices, out.data());
+  EXPECT_EQ(cudaPeekAtLastError(), cudaErrorInvalidConfiguration);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidConfiguration);
+  EXPECT_EQ(out, std::vector<uint32_t>(8, 0)) << "nothing ran";
+}
+
+// One m16n8k8 per warp; each lane gathers its fragments with the PTX ISA's
+// formulas (row = groupID + 8 * (i % 2) for A's a_i, ...), not the tables
+// the emulation lists.
+__global__ void MmaTile(const float* a, const float* b, const float* c, float* d, bool fp16) {
+  const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+  float acc[4];
+  for (int i = 0; i < 4; ++i) acc[i] = c[(g + 8 * (i / 2)) * 8 + 2 * t + i % 2];
+  if (fp16) {
+    auto half_bits = [](float x) {
+      return static_cast<uint32_t>(std::bit_cast<uint16_t>(static_cast<_Float16>(x)));
+    };
+    uint32_t a_pairs[2];
+    for (int i = 0; i < 2; ++i) {
+      const float* row = a + (g + 8 * i) * 8 + 2 * t;
+      a_pairs[i] = half_bits(row[0]) | half_bits(row[1]) << 16;
+    }
+    const uint32_t b_pair = half_bits(b[(2 * t) * 8 + g]) | half_bits(b[(2 * t + 1) * 8 + g]) << 16;
+    MmaFp16(acc, a_pairs, b_pair);
+  } else {
+    float a_fragment[4], b_fragment[2];
+    for (int i = 0; i < 4; ++i) a_fragment[i] = a[(g + 8 * (i % 2)) * 8 + t + 4 * (i / 2)];
+    for (int i = 0; i < 2; ++i) b_fragment[i] = b[(t + 4 * i) * 8 + g];
+    MmaTf32(acc, a_fragment, b_fragment);
+  }
+  for (int i = 0; i < 4; ++i) d[(g + 8 * (i / 2)) * 8 + 2 * t + i % 2] = acc[i];
+}
+
+TEST(WarpEmulationTest, MmaComputesTheTileProductInThePtxLayouts) {
+  std::mt19937 rng(7);
+  // Multiples of 1/8 in [-2, 2]: exact in TF32 and FP16, so products and
+  // sums of eight are exact and the result must equal the float64 one.
+  std::uniform_int_distribution<int> eighths(-16, 16);
+  std::vector<float> a(16 * 8), b(8 * 8), c(16 * 8);
+  for (float& x : a) x = eighths(rng) / 8.0f;
+  for (float& x : b) x = eighths(rng) / 8.0f;
+  for (float& x : c) x = eighths(rng) / 8.0f;
+  for (bool fp16 : {false, true}) {
+    std::vector<float> d(16 * 8, 0.0f);
+    CONVD_LAUNCH(1, 32, nullptr, MmaTile, a.data(), b.data(), c.data(), d.data(), fp16);
+    ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+    for (int i = 0; i < 16; ++i) {
+      for (int j = 0; j < 8; ++j) {
+        double expected = c[i * 8 + j];
+        for (int k = 0; k < 8; ++k) expected += double{a[i * 8 + k]} * b[k * 8 + j];
+        EXPECT_EQ(d[i * 8 + j], expected)
+            << (fp16 ? "f16" : "tf32") << " D[" << i << "][" << j << "]";
+      }
+    }
+  }
+}
+
+TEST(WarpEmulationTest, Tf32RoundingIsToNearestTiesAway) {
+  // 1 + 2^-11 is halfway between two TF32 values (steps of 2^-10 near 1).
+  EXPECT_EQ(RoundToTf32(1.0f + 0x1p-11f), 1.0f + 0x1p-10f);
+  EXPECT_EQ(RoundToTf32(-(1.0f + 0x1p-11f)), -(1.0f + 0x1p-10f));
+  EXPECT_EQ(RoundToTf32(1.0f + 0x1p-12f), 1.0f);
+  EXPECT_EQ(RoundToTf32(1.0f + 0x1p-11f + 0x1p-20f), 1.0f + 0x1p-10f);
+}
+
+}  // namespace
+}  // namespace convd::cuda::emulation
