@@ -85,12 +85,13 @@ test: build
 test-asan: deps
 	$(BAZEL) test --config=asan $(NO_CUDA_FLAGS) //...
 
-# The kernel tests' host-emulated twins under ASan+UBSan: an out-of-bounds
-# global or shared-memory access by a kernel (compute-sanitizer memcheck's
-# job on a GPU) stops the test. About 3 minutes on 2 cores, so not part of
-# `make test`, which runs the same tests optimised.
+# The GPU tests' host-emulated twins (kernels and the executor) under
+# ASan+UBSan: an out-of-bounds global or shared-memory access by a kernel
+# (compute-sanitizer memcheck's job on a GPU) stops the test. A few minutes
+# on 2 cores, so not part of `make test`, which runs the same tests
+# optimised.
 test-emulated-asan: deps
-	$(BAZEL) test --config=asan --test_tag_filters=emulated //kernels/cuda/...
+	$(BAZEL) test --config=asan --build_tag_filters=emulated --test_tag_filters=emulated //...
 
 # Tests tagged notsan are left out: Debian's libprotobuf is not built with
 # TSan, and text-parsing any map field (a config's model_warmup inputs or

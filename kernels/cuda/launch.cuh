@@ -11,7 +11,7 @@
 
 #ifdef CONVD_CUDA_EMULATION
 #define CONVD_LAUNCH(grid, block, stream, kernel, ...) \
-  ::convd::cuda::emulation::Launch(kernel, grid, block)(__VA_ARGS__)
+  ::convd::cuda::emulation::Launch(kernel, grid, block, stream)(__VA_ARGS__)
 #else
 #define CONVD_LAUNCH(grid, block, stream, kernel, ...) \
   kernel<<<grid, block, 0, stream>>>(__VA_ARGS__)

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <vector>
 
-#include "kernels/cuda/emulation/launch_error.h"
+#include "kernels/cuda/emulation/emulated_runtime.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -169,7 +169,7 @@ void* BlockScratch(unsigned bytes) {
   return block.scratch.data();
 }
 
-bool RunGrid(dim3 grid, dim3 threads, void (*body)(void*), void* context) {
+bool ValidConfiguration(dim3 grid, dim3 threads) {
   const uint64_t per_block = uint64_t{threads.x} * threads.y * threads.z;
   if (per_block == 0 || grid.x == 0 || grid.y == 0 || grid.z == 0 ||
       per_block > kMaxThreadsPerBlock || threads.z > 64 || grid.y > kMaxGridYZ ||
@@ -177,6 +177,11 @@ bool RunGrid(dim3 grid, dim3 threads, void (*body)(void*), void* context) {
     SetLaunchError(cudaErrorInvalidConfiguration);
     return false;
   }
+  return true;
+}
+
+void RunGrid(dim3 grid, dim3 threads, void (*body)(void*), void* context) {
+  const uint64_t per_block = uint64_t{threads.x} * threads.y * threads.z;
   block.block_dim = threads;
   block.grid_dim = grid;
   block.body = body;
@@ -190,7 +195,6 @@ bool RunGrid(dim3 grid, dim3 threads, void (*body)(void*), void* context) {
       }
     }
   }
-  return true;
 }
 
 }  // namespace convd::cuda::emulation

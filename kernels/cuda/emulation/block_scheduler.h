@@ -31,11 +31,14 @@ unsigned LinearThreadIndex();
 // its next barrier (or finished).
 void Barrier();
 
-// Runs body(context) as every thread of every block of `grid` x `block`.
-// Returns false, running nothing, when the configuration is one the
-// hardware refuses (more than 1024 threads a block, grid y or z over
-// 65535, a zero dimension); LaunchError() then says why.
-bool RunGrid(dim3 grid, dim3 block, void (*body)(void*), void* context);
+// False, with the launch error set to cudaErrorInvalidConfiguration, for
+// a configuration the hardware refuses: more than 1024 threads a block,
+// block z over 64, grid y or z over 65535, a zero dimension.
+bool ValidConfiguration(dim3 grid, dim3 block);
+
+// Runs body(context) as every thread of every block of `grid` x `block`
+// (a valid configuration).
+void RunGrid(dim3 grid, dim3 block, void (*body)(void*), void* context);
 
 // Scratch memory shared by the threads of the running block, `bytes` long
 // and zeroed when a block starts: warp-level instruction emulation

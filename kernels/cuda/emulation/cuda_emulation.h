@@ -9,7 +9,8 @@
 // __shared__ variables per-OS-thread statics (the scheduler runs one block
 // at a time on a thread, so a block's threads share them), and provides the
 // few device functions our kernels call that the CUDA headers declare for
-// device code only. Launches run synchronously on the calling thread.
+// device code only. Launches run on the calling thread, before the launch
+// returns (or when a captured graph is launched).
 #ifndef CONVD_KERNELS_CUDA_EMULATION_CUDA_EMULATION_H_
 #define CONVD_KERNELS_CUDA_EMULATION_CUDA_EMULATION_H_
 
@@ -23,10 +24,12 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <tuple>
 #include <type_traits>
 
 #include "kernels/cuda/emulation/block_scheduler.h"
+#include "kernels/cuda/emulation/emulated_runtime.h"
 #include "kernels/cuda/emulation/warp_emulation.h"
 
 #undef __shared__
@@ -64,25 +67,31 @@ inline long max(long a, long b) { return a > b ? a : b; }
 
 namespace convd::cuda::emulation {
 
-// kernel<<<grid, block>>>(args...) as Launch(kernel, grid, block)(args...):
-// the arguments are converted to the kernel's parameter types once, as a
-// launch copies them, and every thread gets its own copy (kernels may
-// modify their parameters). An invalid configuration sets the launch error
-// (cudaGetLastError) and runs nothing, as on the device.
+// kernel<<<grid, block, 0, stream>>>(args...) as
+// Launch(kernel, grid, block, stream)(args...): the arguments are converted
+// to the kernel's parameter types once, as a launch copies them, and every
+// thread gets its own copy (kernels may modify their parameters). An
+// invalid configuration sets the launch error (cudaGetLastError) and runs
+// nothing, as on the device; a valid one runs now, or at each replay when
+// the stream is being captured into a graph.
 template <typename... Params>
-auto Launch(void (*kernel)(Params...), dim3 grid, dim3 block) {
+auto Launch(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t stream) {
   return [=](auto&&... args) {
+    if (!ValidConfiguration(grid, block)) return;
     struct Call {
       void (*kernel)(Params...);
       std::tuple<std::decay_t<Params>...> arguments;
-    } call{kernel, {std::forward<decltype(args)>(args)...}};
-    RunGrid(
-        grid, block,
-        [](void* context) {
-          Call& c = *static_cast<Call*>(context);
-          std::apply(c.kernel, c.arguments);
-        },
-        &call);
+    };
+    auto call = std::make_shared<Call>(Call{kernel, {std::forward<decltype(args)>(args)...}});
+    Enqueue(stream, [call, grid, block] {
+      RunGrid(
+          grid, block,
+          [](void* context) {
+            Call& c = *static_cast<Call*>(context);
+            std::apply(c.kernel, c.arguments);
+          },
+          call.get());
+    });
   };
 }
 

@@ -1,15 +1,41 @@
-// The few CUDA runtime entry points the kernel tests and launchers call,
-// implemented on host memory for the emulated builds (linked instead of
-// libcudart): one "device" whose memory is the process's, copies that are
-// memcpy, and the launch error the block scheduler sets. Allocations are
-// exactly the requested size, so a sanitizer sees a kernel's overrun.
+// The CUDA runtime entry points the kernels, their tests and the GPU
+// executor call, implemented on the host for the emulated builds (linked
+// instead of libcudart): one "device" whose memory is the process's, and
+// streams on which all work is finished when its call returns, so copies
+// are memcpy, events read the clock and synchronising waits for nothing.
+// Stream capture is real: work submitted to a capturing stream is kept as
+// the graph, and a call that would wait on it (cudaStreamSynchronize)
+// fails and invalidates the capture, as on a GPU. Allocations are exactly
+// the requested size, so a sanitizer sees a kernel's overrun.
+#include "kernels/cuda/emulation/emulated_runtime.h"
+
 #include <cuda_runtime_api.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <utility>
+#include <vector>
 
 #include "kernels/cuda/emulation/emulated_device.h"
-#include "kernels/cuda/emulation/launch_error.h"
+
+// The runtime's opaque handles, completed here.
+struct CUstream_st {
+  bool capturing = false;
+  bool capture_invalidated = false;
+  std::vector<std::function<void()>> captured;
+};
+struct CUevent_st {
+  bool recorded = false;
+  std::chrono::steady_clock::time_point when;
+};
+struct CUgraph_st {
+  std::vector<std::function<void()>> work;
+};
+struct CUgraphExec_st {
+  std::vector<std::function<void()>> work;
+};
 
 namespace convd::cuda::emulation {
 namespace {
@@ -30,6 +56,14 @@ const ErrorDescription& Describe(cudaError_t error) {
       {cudaErrorInvalidConfiguration, "cudaErrorInvalidConfiguration",
        "invalid configuration argument"},
       {cudaErrorInvalidDevice, "cudaErrorInvalidDevice", "invalid device ordinal"},
+      {cudaErrorNotReady, "cudaErrorNotReady", "device not ready"},
+      {cudaErrorInvalidPitchValue, "cudaErrorInvalidPitchValue", "invalid pitch argument"},
+      {cudaErrorIllegalState, "cudaErrorIllegalState",
+       "the operation cannot be performed in the present state"},
+      {cudaErrorStreamCaptureUnsupported, "cudaErrorStreamCaptureUnsupported",
+       "operation not permitted when stream is capturing"},
+      {cudaErrorStreamCaptureInvalidated, "cudaErrorStreamCaptureInvalidated",
+       "operation failed due to a previous error during capture"},
   };
   static constexpr ErrorDescription kUnknown = {cudaErrorUnknown, "cudaError (emulated runtime)",
                                                 "an error the emulated runtime does not name"};
@@ -43,8 +77,17 @@ const ErrorDescription& Describe(cudaError_t error) {
 
 void SetLaunchError(cudaError_t error) { last_error = error; }
 
+void Enqueue(cudaStream_t stream, std::function<void()> work) {
+  if (stream != nullptr && stream->capturing) {
+    stream->captured.push_back(std::move(work));
+  } else {
+    work();
+  }
+}
+
 }  // namespace convd::cuda::emulation
 
+using ::convd::cuda::emulation::Enqueue;
 using ::convd::cuda::emulation::last_error;
 
 extern "C" {
@@ -87,6 +130,133 @@ cudaError_t CUDARTAPI cudaFree(void* pointer) {
 cudaError_t CUDARTAPI cudaMemcpy(void* to, const void* from, size_t bytes, cudaMemcpyKind kind) {
   if (bytes > 0 && (to == nullptr || from == nullptr)) return cudaErrorInvalidValue;
   if (bytes > 0) std::memmove(to, from, bytes);
+  return cudaSuccess;
+}
+
+cudaError_t CUDARTAPI cudaMemcpyAsync(void* to, const void* from, size_t bytes, cudaMemcpyKind kind,
+                                      cudaStream_t stream) {
+  if (bytes > 0 && (to == nullptr || from == nullptr)) return cudaErrorInvalidValue;
+  if (bytes > 0) Enqueue(stream, [=] { std::memmove(to, from, bytes); });
+  return cudaSuccess;
+}
+
+cudaError_t CUDARTAPI cudaMemcpy2DAsync(void* to, size_t to_pitch, const void* from,
+                                        size_t from_pitch, size_t width, size_t height,
+                                        cudaMemcpyKind kind, cudaStream_t stream) {
+  if (width > to_pitch || width > from_pitch) return cudaErrorInvalidPitchValue;
+  if (width == 0 || height == 0) return cudaSuccess;
+  if (to == nullptr || from == nullptr) return cudaErrorInvalidValue;
+  Enqueue(stream, [=] {
+    for (size_t row = 0; row < height; ++row) {
+      std::memmove(static_cast<char*>(to) + row * to_pitch,
+                   static_cast<const char*>(from) + row * from_pitch, width);
+    }
+  });
+  return cudaSuccess;
+}
+
+cudaError_t CUDARTAPI cudaHostAlloc(void** pointer, size_t bytes, unsigned int flags) {
+  return cudaMalloc(pointer, bytes);
+}
+
+cudaError_t CUDARTAPI cudaMallocHost(void** pointer, size_t bytes) {
+  return cudaMalloc(pointer, bytes);
+}
+
+cudaError_t CUDARTAPI cudaFreeHost(void* pointer) { return cudaFree(pointer); }
+
+cudaError_t CUDARTAPI cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned int flags) {
+  *stream = new CUstream_st;
+  return cudaSuccess;
+}
+
+cudaError_t CUDARTAPI cudaStreamCreate(cudaStream_t* stream) {
+  return cudaStreamCreateWithFlags(stream, 0);
+}
+
+cudaError_t CUDARTAPI cudaStreamDestroy(cudaStream_t stream) {
+  delete stream;
+  return cudaSuccess;
+}
+
+cudaError_t CUDARTAPI cudaStreamSynchronize(cudaStream_t stream) {
+  if (stream != nullptr && stream->capturing) {
+    stream->capture_invalidated = true;
+    return cudaErrorStreamCaptureUnsupported;
+  }
+  return cudaSuccess;
+}
+
+cudaError_t CUDARTAPI cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode) {
+  if (stream == nullptr) return cudaErrorStreamCaptureImplicit;  // the legacy stream
+  if (stream->capturing) return cudaErrorIllegalState;
+  stream->capturing = true;
+  stream->capture_invalidated = false;
+  stream->captured.clear();
+  return cudaSuccess;
+}
+
+cudaError_t CUDARTAPI cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) {
+  *graph = nullptr;
+  if (stream == nullptr || !stream->capturing) return cudaErrorIllegalState;
+  stream->capturing = false;
+  std::vector<std::function<void()>> work = std::move(stream->captured);
+  stream->captured.clear();
+  if (stream->capture_invalidated) return cudaErrorStreamCaptureInvalidated;
+  *graph = new CUgraph_st{std::move(work)};
+  return cudaSuccess;
+}
+
+cudaError_t CUDARTAPI cudaGraphInstantiate(cudaGraphExec_t* instance, cudaGraph_t graph,
+                                           unsigned long long flags) {
+  if (graph == nullptr) return cudaErrorInvalidValue;
+  *instance = new CUgraphExec_st{graph->work};
+  return cudaSuccess;
+}
+
+cudaError_t CUDARTAPI cudaGraphLaunch(cudaGraphExec_t instance, cudaStream_t stream) {
+  if (instance == nullptr) return cudaErrorInvalidValue;
+  for (const std::function<void()>& work : instance->work) Enqueue(stream, work);
+  return cudaSuccess;
+}
+
+cudaError_t CUDARTAPI cudaGraphDestroy(cudaGraph_t graph) {
+  delete graph;
+  return cudaSuccess;
+}
+
+cudaError_t CUDARTAPI cudaGraphExecDestroy(cudaGraphExec_t instance) {
+  delete instance;
+  return cudaSuccess;
+}
+
+cudaError_t CUDARTAPI cudaEventCreate(cudaEvent_t* event) {
+  *event = new CUevent_st;
+  return cudaSuccess;
+}
+
+cudaError_t CUDARTAPI cudaEventDestroy(cudaEvent_t event) {
+  delete event;
+  return cudaSuccess;
+}
+
+cudaError_t CUDARTAPI cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
+  if (event == nullptr) return cudaErrorInvalidValue;
+  Enqueue(stream, [event] {
+    event->recorded = true;
+    event->when = std::chrono::steady_clock::now();
+  });
+  return cudaSuccess;
+}
+
+cudaError_t CUDARTAPI cudaEventSynchronize(cudaEvent_t event) {
+  return event == nullptr ? cudaErrorInvalidValue : cudaSuccess;
+}
+
+cudaError_t CUDARTAPI cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
+  if (start == nullptr || end == nullptr) return cudaErrorInvalidValue;
+  if (!start->recorded || !end->recorded) return cudaErrorNotReady;
+  *ms = std::chrono::duration<float, std::milli>(end->when - start->when).count();
   return cudaSuccess;
 }
 
