@@ -89,20 +89,38 @@ def _emulated_twin(name, srcs, hdrs, deps, tags, visibility, nvcc_inputs):
         visibility = visibility,
     )
 
-def cuda_kernel_test(name, srcs, cuda_deps, deps = [], tags = []):
+def cuda_host_library(name, cuda_deps, deps = [], **kwargs):
+    """A cc_library of host code over the CUDA runtime and our kernels, twice:
+    <name> links libcudart and the nvcc-built kernels; <name>_emulated the
+    emulated runtime and the kernels' twins (cuda_deps are swapped for
+    theirs: cuda_library or cuda_host_library targets)."""
+    native.cc_library(
+        name = name,
+        deps = cuda_deps + deps + ["//third_party:cudart"],
+        **kwargs
+    )
+    native.cc_library(
+        name = emulated(name),
+        deps = [emulated(d) for d in cuda_deps] + deps + ["//kernels/cuda/emulation"],
+        **kwargs
+    )
+
+def cuda_test(name, srcs, cuda_deps, deps = [], tags = [], **kwargs):
     """Two tests from one source: <name> on the GPU (tagged "gpu"; it skips
     without a device) and <name>_emulated, the same test linked against the
-    kernels' emulated twins, which runs anywhere the CUDA headers are.
-    cuda_deps: cuda_library targets (and :device) to swap for their twins."""
+    emulated twins of cuda_deps, which runs anywhere the CUDA headers are.
+    cuda_deps: cuda_library or cuda_host_library targets."""
     native.cc_test(
         name = name,
         srcs = srcs,
         deps = cuda_deps + deps,
         tags = tags + ["cuda", "gpu"],
+        **kwargs
     )
     native.cc_test(
         name = emulated(name),
         srcs = srcs,
         deps = [emulated(d) for d in cuda_deps] + deps,
         tags = tags + ["cuda", "emulated"],
+        **kwargs
     )
