@@ -19,8 +19,8 @@
 
 // Switches stacks: saves the callee-saved registers on the current stack,
 // stores its pointer in *save, loads `load` and pops the registers saved
-// there. Four instructions' worth of work where swapcontext also makes a
-// system call for the signal mask, which would dominate a block of 256
+// there. Fifteen instructions, where swapcontext also makes a system call
+// for the signal mask, which would dominate a block of 256
 // threads meeting at a barrier every few hundred instructions.
 extern "C" void ConvdEmulationSwitch(void** save, void* load);
 asm(R"(

@@ -48,6 +48,11 @@
 // ulp). The library fmaf is a software routine on CPUs built without FMA
 // (-march=x86-64-v2), and it made the emulated SGEMM tests 5x slower.
 #define fmaf(a, b, c) ::convd::cuda::emulation::FusedMultiplyAdd(a, b, c)
+namespace convd::cuda::emulation {
+inline float FusedMultiplyAdd(float a, float b, float c) {
+  return static_cast<float>(double{a} * double{b} + double{c});
+}
+}  // namespace convd::cuda::emulation
 
 inline void __syncthreads() { ::convd::cuda::emulation::Barrier(); }
 template <typename T>

@@ -2,9 +2,9 @@
 // emulated builds: cvt.rna.tf32.f32 and mma.sync.aligned.m16n8k8 (TF32, and
 // F16 with FP32 accumulation). The fragment layouts are the PTX ISA's
 // ("Matrix Fragments for mma.m16n8k8"), written here from the ISA's tables
-// independently of the kernel that uses them: each lane hands in its
-// fragments, the warp's 32 lanes meet at a barrier, and the 16x8 result is
-// computed once and handed back lane by lane.
+// independently of the kernel that uses them: each lane writes its
+// fragments into the warp's matrices, the 32 lanes meet at a barrier, and
+// the 16x8 result is computed once and read back lane by lane.
 #ifndef CONVD_KERNELS_CUDA_EMULATION_WARP_EMULATION_H_
 #define CONVD_KERNELS_CUDA_EMULATION_WARP_EMULATION_H_
 
@@ -16,11 +16,6 @@
 
 namespace convd::cuda::emulation {
 
-// See the fmaf macro in cuda_emulation.h.
-inline float FusedMultiplyAdd(float a, float b, float c) {
-  return static_cast<float>(double{a} * double{b} + double{c});
-}
-
 // cvt.rna.tf32.f32: 10 mantissa bits, to nearest, ties away from zero;
 // NaN and infinities pass through.
 inline float RoundToTf32(float x) {
@@ -30,11 +25,12 @@ inline float RoundToTf32(float x) {
 
 namespace internal {
 
-// One warp's mma in flight: each lane's A (16x8) and B (8x8) fragments as
-// floats, its accumulator in, and the results out.
+// One warp's mma in flight, as whole matrices: each lane writes its
+// fragments of A (16x8), B (8x8) and C (16x8) where its instruction's
+// layout puts them, the lanes meet at a barrier, D = A x B + C is computed
+// once, and each lane reads its fragment of D (laid out as C).
 struct MmaWarp {
-  float a[32][4], b[32][2], c[32][4];
-  float d[32][4];
+  float a[16][8], b[8][8], c[16][8], d[16][8];
   unsigned calls[32];  // per lane: mma instructions issued so far
   unsigned computed;   // the last call number whose results are in d
 };
@@ -57,54 +53,44 @@ inline float HalfToFloat(uint32_t bits16) {
   return static_cast<float>(std::bit_cast<_Float16>(static_cast<uint16_t>(bits16 & 0xFFFFu)));
 }
 
-// D = A x B + C for the warp, once all lanes have handed in their fragments
-// in the m16n8k8 layout (g = lane / 4, t = lane % 4):
-//   A (row major): a0 A[g][t], a1 A[g+8][t], a2 A[g][t+4], a3 A[g+8][t+4]
-//   B (column major): b0 B[t][g], b1 B[t+4][g]
-//   C, D: c0 [g][2t], c1 [g][2t+1], c2 [g+8][2t], c3 [g+8][2t+1]
+// Hands this lane's accumulator in (C and D of m16n8k8, for every input
+// type: c0 [g][2t], c1 [g][2t+1], c2 [g+8][2t], c3 [g+8][2t+1] with
+// g = lane / 4, t = lane % 4), waits for the warp, takes its part of D.
 // Products of TF32 or FP16 operands are exact in FP32; the sums are FP32
 // (the hardware's order of summation is unspecified; this is k order).
-inline void ComputeWarp(MmaWarp& w) {
-  float a[16][8], b[8][8], d[16][8];
-  for (int lane = 0; lane < 32; ++lane) {
-    const int g = lane / 4, t = lane % 4;
-    a[g][t] = w.a[lane][0], a[g + 8][t] = w.a[lane][1];
-    a[g][t + 4] = w.a[lane][2], a[g + 8][t + 4] = w.a[lane][3];
-    b[t][g] = w.b[lane][0], b[t + 4][g] = w.b[lane][1];
-    d[g][2 * t] = w.c[lane][0], d[g][2 * t + 1] = w.c[lane][1];
-    d[g + 8][2 * t] = w.c[lane][2], d[g + 8][2 * t + 1] = w.c[lane][3];
-  }
-  for (int i = 0; i < 16; ++i) {
-    for (int k = 0; k < 8; ++k) {
-      for (int j = 0; j < 8; ++j) d[i][j] += a[i][k] * b[k][j];  // exact products
-    }
-  }
-  for (int lane = 0; lane < 32; ++lane) {
-    const int g = lane / 4, t = lane % 4;
-    w.d[lane][0] = d[g][2 * t], w.d[lane][1] = d[g][2 * t + 1];
-    w.d[lane][2] = d[g + 8][2 * t], w.d[lane][3] = d[g + 8][2 * t + 1];
-  }
-}
-
-// Hands this lane's fragments in, waits for the warp, takes its results.
 inline void Exchange(MmaWarp& w, unsigned lane, float (&d)[4]) {
+  const unsigned g = lane / 4, t = lane % 4;
+  float* const rows[2] = {w.c[g], w.c[g + 8]};
+  rows[0][2 * t] = d[0], rows[0][2 * t + 1] = d[1];
+  rows[1][2 * t] = d[2], rows[1][2 * t + 1] = d[3];
   const unsigned call = ++w.calls[lane];
   Barrier();
   if (w.computed < call) {
-    ComputeWarp(w);
+    for (int i = 0; i < 16; ++i) {
+      for (int j = 0; j < 8; ++j) w.d[i][j] = w.c[i][j];
+      for (int k = 0; k < 8; ++k) {
+        for (int j = 0; j < 8; ++j) w.d[i][j] += w.a[i][k] * w.b[k][j];  // exact products
+      }
+    }
     w.computed = call;
   }
-  for (int r = 0; r < 4; ++r) d[r] = w.d[lane][r];
+  d[0] = w.d[g][2 * t], d[1] = w.d[g][2 * t + 1];
+  d[2] = w.d[g + 8][2 * t], d[3] = w.d[g + 8][2 * t + 1];
 }
 
 }  // namespace internal
 
-// mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32, d += a x b.
+// mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32, d += a x b
+// (g = lane / 4, t = lane % 4):
+//   A (row major): a0 A[g][t], a1 A[g+8][t], a2 A[g][t+4], a3 A[g+8][t+4]
+//   B (column major): b0 B[t][g], b1 B[t+4][g]
 inline void MmaTf32(float (&d)[4], const float (&a)[4], const float (&b)[2]) {
   unsigned lane;
   internal::MmaWarp& w = internal::CurrentWarp(lane);
-  for (int r = 0; r < 4; ++r) w.a[lane][r] = internal::Tf32Operand(a[r]), w.c[lane][r] = d[r];
-  for (int r = 0; r < 2; ++r) w.b[lane][r] = internal::Tf32Operand(b[r]);
+  const unsigned g = lane / 4, t = lane % 4;
+  w.a[g][t] = internal::Tf32Operand(a[0]), w.a[g + 8][t] = internal::Tf32Operand(a[1]);
+  w.a[g][t + 4] = internal::Tf32Operand(a[2]), w.a[g + 8][t + 4] = internal::Tf32Operand(a[3]);
+  w.b[t][g] = internal::Tf32Operand(b[0]), w.b[t + 4][g] = internal::Tf32Operand(b[1]);
   internal::Exchange(w, lane, d);
 }
 
@@ -112,28 +98,15 @@ inline void MmaTf32(float (&d)[4], const float (&a)[4], const float (&b)[2]) {
 // the first element in the low half (g = lane / 4, t = lane % 4):
 //   A: a0 {A[g][2t], A[g][2t+1]}, a1 {A[g+8][2t], A[g+8][2t+1]}
 //   B: b0 {B[2t][g], B[2t+1][g]}
-// Stored in the TF32 layout's slots (same A and B, other lanes' columns).
 inline void MmaFp16(float (&d)[4], const uint32_t (&a)[2], uint32_t b) {
   unsigned lane;
   internal::MmaWarp& w = internal::CurrentWarp(lane);
-  const float a0 = internal::HalfToFloat(a[0]), a1 = internal::HalfToFloat(a[0] >> 16);
-  const float a2 = internal::HalfToFloat(a[1]), a3 = internal::HalfToFloat(a[1] >> 16);
-  const float b0 = internal::HalfToFloat(b), b1 = internal::HalfToFloat(b >> 16);
-  for (int r = 0; r < 4; ++r) w.c[lane][r] = d[r];
-  // Lane (g, t) holds A[g][2t..2t+1] and A[g+8][2t..2t+1]; the TF32 slots
-  // want A[g][t'] with t' in 0..3 and t'+4 from lane (g, t'). Move each
-  // value to the lane and slot the TF32 layout puts it in.
   const unsigned g = lane / 4, t = lane % 4;
-  auto put_a = [&](unsigned row, unsigned col, float v) {
-    const unsigned owner = (row % 8) * 4 + col % 4;
-    w.a[owner][(row >= 8 ? 1 : 0) + (col >= 4 ? 2 : 0)] = v;
-  };
-  put_a(g, 2 * t, a0), put_a(g, 2 * t + 1, a1), put_a(g + 8, 2 * t, a2),
-      put_a(g + 8, 2 * t + 1, a3);
-  auto put_b = [&](unsigned row, unsigned col, float v) {
-    w.b[col * 4 + row % 4][row >= 4 ? 1 : 0] = v;
-  };
-  put_b(2 * t, g, b0), put_b(2 * t + 1, g, b1);
+  w.a[g][2 * t] = internal::HalfToFloat(a[0]),
+             w.a[g][2 * t + 1] = internal::HalfToFloat(a[0] >> 16);
+  w.a[g + 8][2 * t] = internal::HalfToFloat(a[1]);
+  w.a[g + 8][2 * t + 1] = internal::HalfToFloat(a[1] >> 16);
+  w.b[2 * t][g] = internal::HalfToFloat(b), w.b[2 * t + 1][g] = internal::HalfToFloat(b >> 16);
   internal::Exchange(w, lane, d);
 }
 
