@@ -5,8 +5,8 @@
 // are memcpy, events read the clock and synchronising waits for nothing.
 // Stream capture is real: work submitted to a capturing stream is kept as
 // the graph, and a call that would wait on it (cudaStreamSynchronize)
-// fails and invalidates the capture, as on a GPU. Allocations are exactly
-// the requested size, so a sanitizer sees a kernel's overrun.
+// fails and invalidates the capture, as on a GPU. Memory is
+// emulated_memory.cc's.
 #include "kernels/cuda/emulation/emulated_runtime.h"
 
 #include <cuda_runtime_api.h>
@@ -56,6 +56,7 @@ const ErrorDescription& Describe(cudaError_t error) {
       {cudaErrorInvalidConfiguration, "cudaErrorInvalidConfiguration",
        "invalid configuration argument"},
       {cudaErrorInvalidDevice, "cudaErrorInvalidDevice", "invalid device ordinal"},
+      {cudaErrorNotSupported, "cudaErrorNotSupported", "operation not supported"},
       {cudaErrorNotReady, "cudaErrorNotReady", "device not ready"},
       {cudaErrorInvalidPitchValue, "cudaErrorInvalidPitchValue", "invalid pitch argument"},
       {cudaErrorIllegalState, "cudaErrorIllegalState",
@@ -110,20 +111,14 @@ cudaError_t CUDARTAPI cudaGetDeviceProperties(cudaDeviceProp* properties, int de
   return cudaSuccess;
 }
 
+// There is no bus: NVML (server/cuda/nvml.h) has no board to read.
+cudaError_t CUDARTAPI cudaDeviceGetPCIBusId(char* bus_id, int length, int device) {
+  if (device != 0) return cudaErrorInvalidDevice;
+  return cudaErrorNotSupported;
+}
+
 cudaError_t CUDARTAPI cudaDriverGetVersion(int* version) {
   *version = 0;
-  return cudaSuccess;
-}
-
-cudaError_t CUDARTAPI cudaMalloc(void** pointer, size_t bytes) {
-  *pointer = nullptr;
-  if (bytes == 0) return cudaSuccess;
-  if (posix_memalign(pointer, 256, bytes) != 0) return cudaErrorMemoryAllocation;
-  return cudaSuccess;
-}
-
-cudaError_t CUDARTAPI cudaFree(void* pointer) {
-  std::free(pointer);
   return cudaSuccess;
 }
 
@@ -154,16 +149,6 @@ cudaError_t CUDARTAPI cudaMemcpy2DAsync(void* to, size_t to_pitch, const void* f
   });
   return cudaSuccess;
 }
-
-cudaError_t CUDARTAPI cudaHostAlloc(void** pointer, size_t bytes, unsigned int flags) {
-  return cudaMalloc(pointer, bytes);
-}
-
-cudaError_t CUDARTAPI cudaMallocHost(void** pointer, size_t bytes) {
-  return cudaMalloc(pointer, bytes);
-}
-
-cudaError_t CUDARTAPI cudaFreeHost(void* pointer) { return cudaFree(pointer); }
 
 cudaError_t CUDARTAPI cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned int flags) {
   *stream = new CUstream_st;

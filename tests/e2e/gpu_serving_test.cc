@@ -1,0 +1,261 @@
+// convd serving on the GPU end to end: the real server on loopback with
+// --device=cuda, the bundled LeNet-5 as shipped (ONNX, warmup, KIND_AUTO),
+// spoken to over gRPC and HTTP. Fashion-MNIST predictions equal PyTorch's
+// through concurrent, dynamically batched requests; per-layer stats come
+// from the GPU executor; /metrics reports the device's memory; a model the
+// device cannot hold is not ready, says why, and leaves the others serving.
+//
+// Built twice (tests/e2e/BUILD, cuda_test): on a GPU, where it skips
+// without one (bench/gpu_check.sh runs it), and on the host emulation of
+// CUDA, in every `make test`, with the first 2,000 images instead of all.
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "client/http_connection.h"
+#include "gtest/gtest.h"
+#include "kernels/cuda/device.h"
+#include "nlohmann/json.hpp"
+#include "tests/e2e/e2e_util.h"
+#include "tests/models/fashion_mnist.h"
+
+namespace convd::e2e {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool NoDevice() { return !cuda::DeviceAvailable(); }
+
+// A repository holding the bundled models/<network> as shipped, as `name`.
+void CopyBundledModel(const std::string& repository, const std::string& network,
+                      const std::string& name) {
+  fs::copy(fs::path("models") / network, fs::path(repository) / name, fs::copy_options::recursive);
+}
+
+std::unique_ptr<Server> StartOnTheGpu(const std::string& repository) {
+  ServerOptions options = LoopbackOptions(repository);
+  options.device = "cuda";
+  return StartServer(options);
+}
+
+class GpuServingTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (NoDevice()) return;
+    repository_ = new std::string(MakeTempDir("gpu_serving_repository"));
+    CopyBundledModel(*repository_, "lenet5", "lenet5");
+    server_ = StartOnTheGpu(*repository_).release();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+    delete repository_;
+    repository_ = nullptr;
+  }
+  void SetUp() override {
+    if (NoDevice()) GTEST_SKIP() << "no CUDA device: " << cuda::DeviceDescription();
+    ASSERT_NE(server_, nullptr);
+    stub_ = Connect(server_->grpc_port());
+  }
+
+  static inline std::string* repository_ = nullptr;
+  static inline Server* server_ = nullptr;
+  std::unique_ptr<inference::GRPCInferenceService::Stub> stub_;
+};
+
+TEST_F(GpuServingTest, TheBundledModelRunsOnTheGpu) {
+  grpc::ClientContext context;
+  inference::ModelConfigRequest request;
+  request.set_name("lenet5");
+  inference::ModelConfigResponse response;
+  ASSERT_TRUE(stub_->ModelConfig(&context, request, &response).ok());
+  ASSERT_EQ(response.config().instance_group_size(), 1);
+  // KIND_AUTO as shipped, resolved as Triton does on a server with a GPU.
+  EXPECT_EQ(response.config().instance_group(0).kind(), inference::ModelInstanceGroup::KIND_GPU);
+}
+
+TEST_F(GpuServingTest, FashionMnistPredictionsEqualPytorchsThroughConcurrentRequests) {
+  auto images = testing::ReadIdxImages(testing::FashionMnistDir() + "/t10k-images-idx3-ubyte.gz");
+  ASSERT_TRUE(images.ok()) << images.status() << " (install dataset-fashion-mnist)";
+  std::vector<int> pytorch;
+  std::ifstream predictions("models/lenet5/1/fashion_mnist_test_predictions.txt");
+  for (int value; predictions >> value;) pytorch.push_back(value);
+  ASSERT_EQ(pytorch.size(), 10000u);
+  const int count = cuda::DeviceIsEmulated() ? 2000 : images->count;
+  const int pixels = images->rows * images->cols;
+
+  // Four clients, each sending its quarter in requests of 1 to 16 images,
+  // so the scheduler batches rows of different requests together.
+  constexpr int kClients = 4;
+  std::vector<int> served(count, -1);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      auto stub = Connect(server_->grpc_port());
+      const int first = count * c / kClients, end = count * (c + 1) / kClients;
+      for (int start = first, size = 1 + c; start < end; start += size, size = size % 16 + 1) {
+        const int rows = std::min(size, end - start);
+        std::vector<float> input(size_t{1} * rows * pixels);
+        for (size_t i = 0; i < input.size(); ++i) {
+          input[i] = images->pixels[size_t{1} * start * pixels + i] / 255.0f;
+        }
+        grpc::ClientContext context;
+        inference::ModelInferResponse response;
+        const grpc::Status status =
+            stub->ModelInfer(&context, FloatRequest("lenet5", {rows, 1, 28, 28}, input), &response);
+        if (!status.ok()) {
+          ADD_FAILURE() << "images " << start << "+" << rows << ": " << status.error_message();
+          ++failures;
+          continue;
+        }
+        const std::vector<float> scores = OutputFloats(response);
+        if (scores.size() != size_t{10} * rows) {
+          ADD_FAILURE() << "images " << start << "+" << rows << ": " << scores.size() << " scores";
+          ++failures;
+          continue;
+        }
+        for (int r = 0; r < rows; ++r) {
+          const float* row = scores.data() + 10 * r;
+          served[start + r] = static_cast<int>(std::max_element(row, row + 10) - row);
+        }
+      }
+    });
+  }
+  for (std::thread& client : clients) client.join();
+  ASSERT_EQ(failures.load(), 0);
+  int agree = 0;
+  for (int i = 0; i < count; ++i) {
+    agree += served[i] == pytorch[i];
+    EXPECT_EQ(served[i], pytorch[i]) << "test image " << i;
+  }
+  std::printf("served on %s: %d of %d predictions equal PyTorch's\n",
+              cuda::DeviceDescription().c_str(), agree, count);
+}
+
+TEST_F(GpuServingTest, LayerStatsComeFromTheGpuKernels) {
+  std::vector<float> input(3 * 28 * 28);
+  for (size_t i = 0; i < input.size(); ++i) input[i] = static_cast<float>((i * 37) % 256) / 255;
+  inference::ModelInferRequest request = FloatRequest("lenet5", {3, 1, 28, 28}, input);
+  (*request.mutable_parameters())["layer_stats"].set_bool_param(true);
+  grpc::ClientContext context;
+  inference::ModelInferResponse response;
+  const grpc::Status status = stub_->ModelInfer(&context, request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_TRUE(response.parameters().contains("layer_stats"));
+  const nlohmann::json stats =
+      nlohmann::json::parse(response.parameters().at("layer_stats").string_param());
+  ASSERT_GE(stats["layers"].size(), 5u);
+  double total_ms = 0;
+  for (const auto& layer : stats["layers"]) {
+    // Every LeNet-5 layer has a GPU kernel: none falls back to the CPU.
+    EXPECT_TRUE(absl::StartsWith(layer["algorithm"].get<std::string>(), "cuda_"))
+        << layer["name"] << ": " << layer["algorithm"];
+    total_ms += layer["time_ms"].get<double>();  // from CUDA events
+  }
+  EXPECT_GT(total_ms, 0.0);
+}
+
+// The value of a Prometheus sample whose line starts with `series`.
+double Sample(const std::string& text, const std::string& series) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (!absl::StartsWith(line, series)) continue;
+    double value = -1;
+    if (absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &value)) return value;
+  }
+  return -1;
+}
+
+TEST_F(GpuServingTest, MetricsReportTheDevicesMemory) {
+  size_t free_bytes = 0, total_bytes = 0;
+  ASSERT_EQ(cudaMemGetInfo(&free_bytes, &total_bytes), cudaSuccess);
+  const client::HttpResult metrics = client::HttpCall(server_->metrics_port(), "GET", "/metrics");
+  ASSERT_EQ(metrics.status, 200) << metrics.body;
+  EXPECT_EQ(Sample(metrics.body, "convd_gpu_memory_total_bytes"), static_cast<double>(total_bytes))
+      << metrics.body;
+  // At least LeNet-5's 61,706 weights are on the device.
+  EXPECT_GE(Sample(metrics.body, "convd_gpu_memory_used_bytes"), 61706.0 * 4) << metrics.body;
+}
+
+// Fills the device but for `leave` bytes, for as long as it lives.
+class DeviceMemoryHog {
+ public:
+  explicit DeviceMemoryHog(size_t leave) {
+    size_t free_bytes = 0, total_bytes = 0;
+    if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess || free_bytes <= leave) return;
+    // A GPU's free memory is not all in one piece: back off until it fits.
+    for (size_t bytes = free_bytes - leave; bytes > free_bytes / 2; bytes -= 64 << 20) {
+      if (cudaMalloc(&memory_, bytes) == cudaSuccess) return;
+      (void)cudaGetLastError();
+    }
+    memory_ = nullptr;
+  }
+  ~DeviceMemoryHog() { cudaFree(memory_); }
+  bool holding() const { return memory_ != nullptr; }
+
+ private:
+  void* memory_ = nullptr;
+};
+
+TEST(GpuServingOutOfMemoryTest, AModelTheDeviceCannotHoldIsNotReadyAndSaysWhy) {
+  if (NoDevice()) GTEST_SKIP() << "no CUDA device: " << cuda::DeviceDescription();
+  // 128 MiB free: LeNet-5 fits, AlexNet's 244 MB of weights do not.
+  DeviceMemoryHog hog(size_t{128} << 20);
+  ASSERT_TRUE(hog.holding());
+  const std::string repository = MakeTempDir("gpu_out_of_memory_repository");
+  CopyBundledModel(repository, "lenet5", "lenet5");
+  CopyBundledModel(repository, "alexnet", "alexnet");
+  std::unique_ptr<Server> server = StartOnTheGpu(repository);
+  ASSERT_NE(server, nullptr);
+  auto stub = Connect(server->grpc_port());
+
+  {
+    grpc::ClientContext context;
+    inference::ModelReadyRequest request;
+    request.set_name("alexnet");
+    inference::ModelReadyResponse response;
+    ASSERT_TRUE(stub->ModelReady(&context, request, &response).ok());
+    EXPECT_FALSE(response.ready());
+  }
+  {
+    grpc::ClientContext context;
+    inference::RepositoryIndexResponse index;
+    ASSERT_TRUE(stub->RepositoryIndex(&context, {}, &index).ok());
+    bool listed = false;
+    for (const auto& model : index.models()) {
+      if (model.name() != "alexnet") continue;
+      listed = true;
+      EXPECT_EQ(model.state(), "UNAVAILABLE");
+      EXPECT_TRUE(absl::StrContains(model.reason(), "out of memory")) << model.reason();
+    }
+    EXPECT_TRUE(listed);
+  }
+  {
+    grpc::ClientContext context;
+    inference::ModelInferResponse response;
+    const grpc::Status status = stub->ModelInfer(
+        &context, FloatRequest("alexnet", {1, 3, 224, 224}, std::vector<float>(3 * 224 * 224, 1)),
+        &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  }
+  // The model that fits serves.
+  std::vector<float> input(28 * 28);
+  for (size_t i = 0; i < input.size(); ++i) input[i] = static_cast<float>(i % 29) / 29;
+  grpc::ClientContext context;
+  inference::ModelInferResponse response;
+  const grpc::Status status =
+      stub->ModelInfer(&context, FloatRequest("lenet5", {1, 1, 28, 28}, input), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(OutputFloats(response).size(), 10u);
+}
+
+}  // namespace
+}  // namespace convd::e2e
