@@ -1,6 +1,7 @@
 // convd serving on the GPU end to end: the real server on loopback with
 // --device=cuda, the bundled LeNet-5 as shipped (ONNX, warmup, KIND_AUTO),
-// spoken to over gRPC and HTTP. Fashion-MNIST predictions equal PyTorch's
+// spoken to over gRPC and HTTP, and a copy with two instances that autotune
+// (decisions kept on disk). Fashion-MNIST predictions equal PyTorch's
 // through concurrent, dynamically batched requests; per-layer stats come
 // from the GPU executor; /metrics reports the device's memory; a model the
 // device cannot hold is not ready, says why, and leaves the others serving.
@@ -21,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "client/http_connection.h"
+#include "engine/file_util.h"
 #include "gtest/gtest.h"
 #include "kernels/cuda/device.h"
 #include "nlohmann/json.hpp"
@@ -40,9 +42,29 @@ void CopyBundledModel(const std::string& repository, const std::string& network,
   fs::copy(fs::path("models") / network, fs::path(repository) / name, fs::copy_options::recursive);
 }
 
-std::unique_ptr<Server> StartOnTheGpu(const std::string& repository) {
+// The bundled LeNet-5 with two GPU instances that autotune their
+// convolutions at load, as `name`.
+void AddAutotunedLenet(const std::string& repository, const std::string& name) {
+  CopyBundledModel(repository, "lenet5", name);
+  const fs::path config_path = fs::path(repository) / name / "config.pbtxt";
+  std::string config = ReadFile(config_path.string()).value_or("");
+  for (auto [from, to] :
+       {std::pair<std::string, std::string>{"name: \"lenet5\"", "name: \"" + name + "\""},
+        {"instance_group { count: 1 kind: KIND_AUTO }",
+         "instance_group { count: 2 kind: KIND_GPU }"},
+        {"algorithm_policy { mode: AUTO }", "algorithm_policy { mode: AUTOTUNE }"}}) {
+    const size_t at = config.find(from);
+    ASSERT_NE(at, std::string::npos) << from << " not in the bundled config";
+    config.replace(at, from.size(), to);
+  }
+  std::ofstream(config_path) << config;
+}
+
+std::unique_ptr<Server> StartOnTheGpu(const std::string& repository,
+                                      const std::string& autotune_cache = "") {
   ServerOptions options = LoopbackOptions(repository);
   options.device = "cuda";
+  options.autotune_cache = autotune_cache;
   return StartServer(options);
 }
 
@@ -51,14 +73,18 @@ class GpuServingTest : public ::testing::Test {
   static void SetUpTestSuite() {
     if (NoDevice()) return;
     repository_ = new std::string(MakeTempDir("gpu_serving_repository"));
+    autotune_cache_ = new std::string(MakeTempDir("gpu_serving_autotune") + "/decisions.tsv");
     CopyBundledModel(*repository_, "lenet5", "lenet5");
-    server_ = StartOnTheGpu(*repository_).release();
+    AddAutotunedLenet(*repository_, "lenet5_autotuned");
+    server_ = StartOnTheGpu(*repository_, *autotune_cache_).release();
   }
   static void TearDownTestSuite() {
     delete server_;
     server_ = nullptr;
     delete repository_;
     repository_ = nullptr;
+    delete autotune_cache_;
+    autotune_cache_ = nullptr;
   }
   void SetUp() override {
     if (NoDevice()) GTEST_SKIP() << "no CUDA device: " << cuda::DeviceDescription();
@@ -67,6 +93,7 @@ class GpuServingTest : public ::testing::Test {
   }
 
   static inline std::string* repository_ = nullptr;
+  static inline std::string* autotune_cache_ = nullptr;
   static inline Server* server_ = nullptr;
   std::unique_ptr<inference::GRPCInferenceService::Stub> stub_;
 };
@@ -82,6 +109,21 @@ TEST_F(GpuServingTest, TheBundledModelRunsOnTheGpu) {
   EXPECT_EQ(response.config().instance_group(0).kind(), inference::ModelInstanceGroup::KIND_GPU);
 }
 
+TEST_F(GpuServingTest, AutotuningDecisionsAreKeptOnDiskPerDeviceShapeAndBatch) {
+  // One line per convolution (LeNet-5 has two), timed at the model's
+  // max_batch_size by the first instance and found by the second.
+  const std::string cache = ReadFile(*autotune_cache_).value_or("");
+  const std::vector<std::string> lines = absl::StrSplit(cache, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u) << cache;
+  for (const std::string& line : lines) {
+    const std::vector<std::string> fields = absl::StrSplit(line, '\t');
+    ASSERT_EQ(fields.size(), 5u) << line;
+    EXPECT_EQ(fields[0], cuda::DeviceDescription());
+    EXPECT_EQ(fields[3], "64");
+    EXPECT_TRUE(absl::StartsWith(fields[4], "cuda_")) << line;
+  }
+}
+
 TEST_F(GpuServingTest, FashionMnistPredictionsEqualPytorchsThroughConcurrentRequests) {
   auto images = testing::ReadIdxImages(testing::FashionMnistDir() + "/t10k-images-idx3-ubyte.gz");
   ASSERT_TRUE(images.ok()) << images.status() << " (install dataset-fashion-mnist)";
@@ -93,7 +135,8 @@ TEST_F(GpuServingTest, FashionMnistPredictionsEqualPytorchsThroughConcurrentRequ
   const int pixels = images->rows * images->cols;
 
   // Four clients, each sending its quarter in requests of 1 to 16 images,
-  // so the scheduler batches rows of different requests together.
+  // so the scheduler batches rows of different requests together; two to
+  // the model as shipped, two to the autotuned one with two instances.
   constexpr int kClients = 4;
   std::vector<int> served(count, -1);
   std::atomic<int> failures{0};
@@ -101,6 +144,7 @@ TEST_F(GpuServingTest, FashionMnistPredictionsEqualPytorchsThroughConcurrentRequ
   for (int c = 0; c < kClients; ++c) {
     clients.emplace_back([&, c] {
       auto stub = Connect(server_->grpc_port());
+      const std::string model = c % 2 == 0 ? "lenet5" : "lenet5_autotuned";
       const int first = count * c / kClients, end = count * (c + 1) / kClients;
       for (int start = first, size = 1 + c; start < end; start += size, size = size % 16 + 1) {
         const int rows = std::min(size, end - start);
@@ -111,15 +155,17 @@ TEST_F(GpuServingTest, FashionMnistPredictionsEqualPytorchsThroughConcurrentRequ
         grpc::ClientContext context;
         inference::ModelInferResponse response;
         const grpc::Status status =
-            stub->ModelInfer(&context, FloatRequest("lenet5", {rows, 1, 28, 28}, input), &response);
+            stub->ModelInfer(&context, FloatRequest(model, {rows, 1, 28, 28}, input), &response);
         if (!status.ok()) {
-          ADD_FAILURE() << "images " << start << "+" << rows << ": " << status.error_message();
+          ADD_FAILURE() << model << ", images " << start << "+" << rows << ": "
+                        << status.error_message();
           ++failures;
           continue;
         }
         const std::vector<float> scores = OutputFloats(response);
         if (scores.size() != size_t{10} * rows) {
-          ADD_FAILURE() << "images " << start << "+" << rows << ": " << scores.size() << " scores";
+          ADD_FAILURE() << model << ", images " << start << "+" << rows << ": " << scores.size()
+                        << " scores";
           ++failures;
           continue;
         }
