@@ -31,7 +31,7 @@
 #include "engine/file_util.h"
 #include "server/cli_flags.h"
 #include "server/core/bytes_tensor.h"
-#include "server/http/json_tensor.h"
+#include "server/core/datatype.h"
 
 ABSL_FLAG(std::string, url, "localhost:8001", "Server: [grpc://|http://]host[:port].");
 ABSL_FLAG(bool, allow_remote, false, "Allow a server that is not on loopback.");
@@ -136,7 +136,7 @@ absl::StatusOr<std::vector<inference::ModelInferRequest>> MakeRequests(
 // (a -1 dimension is the batch); 0 when the datatype has no fixed size.
 uint64_t OutputBytes(const inference::ModelMetadataResponse& metadata, int batch) {
   const auto& output = metadata.outputs(0);
-  uint64_t bytes = JsonElementBytes(output.datatype());
+  uint64_t bytes = DatatypeBytes(output.datatype());
   for (int64_t d : output.shape()) bytes *= d < 0 ? batch : d;
   return bytes;
 }

@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "engine/file_util.h"
+#include "server/core/datatype.h"
 
 namespace convd::client {
 namespace {
@@ -26,14 +27,6 @@ constexpr DtypeName kDtypes[] = {
     {"|i1", "INT8"},   {"<u2", "UINT16"}, {"<i2", "INT16"},  {"<u4", "UINT32"},
     {"<i4", "INT32"},  {"<u8", "UINT64"}, {"<i8", "INT64"},  {"|b1", "BOOL"},
 };
-
-// Bytes per element, read off the dtype ("<f4": 4); 0 for other datatypes.
-int64_t DatatypeSize(const std::string& datatype) {
-  for (const DtypeName& d : kDtypes) {
-    if (datatype == d.datatype) return d.descr[2] - '0';
-  }
-  return 0;
-}
 
 // The value of 'key' in the header's Python dict literal, as text.
 absl::StatusOr<std::string> DictValue(absl::string_view header, absl::string_view key,
@@ -117,7 +110,7 @@ absl::StatusOr<NpyArray> ParseNpy(std::string_view bytes, const std::string& nam
     elements *= value;
   }
   const size_t data_start = header_start + header_length;
-  const int64_t expected = elements * DatatypeSize(array.datatype);
+  const int64_t expected = elements * DatatypeBytes(array.datatype);
   if (static_cast<int64_t>(bytes.size() - data_start) != expected) {
     return invalid(absl::StrCat("shape (", absl::StrJoin(array.shape, ", "), ") of ",
                                 array.datatype, " needs ", expected, " data bytes; the file has ",

@@ -8,6 +8,7 @@
 #include "engine/model_config.h"
 #include "engine/status_macros.h"
 #include "server/core/classification.h"
+#include "server/core/datatype.h"
 #include "server/core/image_input.h"
 #include "server/core/pixels.h"
 #include "server/core/shared_memory_parameters.h"
@@ -50,9 +51,6 @@ absl::StatusOr<int> CheckShape(const ServedModel& model,
   }
   return batched ? static_cast<int>(shape[0]) : 1;
 }
-
-// Bytes per element of the tensor datatypes inputs may have (FP32, UINT8).
-int64_t ElementBytes(const std::string& datatype) { return datatype == "UINT8" ? 1 : 4; }
 
 // The most bytes an input of encoded images may take in shared memory, as
 // the default gRPC and HTTP request limits: its size is the client's word,
@@ -123,7 +121,7 @@ absl::Status DecodeData(const ServedModel& model, const ModelInferRequest& reque
   const ModelInferRequest::InferInputTensor& input = request.inputs(0);
   const int64_t count = decoded.rows * model.input_row_elements();
   const bool is_uint8 = input.datatype() == "UINT8";
-  const int64_t element_bytes = ElementBytes(input.datatype());
+  const int64_t element_bytes = DatatypeBytes(input.datatype());
   decoded.input.resize(count);
   const inference::ModelInput& config_input = model.config().input(0);
 
@@ -253,7 +251,7 @@ absl::StatusOr<DecodedRequest> DecodeInferRequest(const ServedModel& model,
   std::optional<int64_t> tensor_bytes;  // known up front for tensors, not for images
   if (!images) {
     ASSIGN_OR_RETURN(decoded.rows, CheckShape(model, input));
-    tensor_bytes = decoded.rows * model.input_row_elements() * ElementBytes(input.datatype());
+    tensor_bytes = decoded.rows * model.input_row_elements() * DatatypeBytes(input.datatype());
   }
   std::string shared_memory_bytes;  // the input, when it comes from shared memory
   ASSIGN_OR_RETURN(std::optional<std::string_view> raw,

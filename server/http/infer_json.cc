@@ -10,6 +10,7 @@
 #include "rapidjson/document.h"
 #include "rapidjson/error/en.h"
 #include "server/core/bytes_tensor.h"
+#include "server/core/datatype.h"
 #include "server/core/shared_memory_parameters.h"
 #include "server/http/json_tensor.h"
 #include "server/http/json_util.h"
@@ -108,8 +109,7 @@ absl::Status ParseInput(const Value& input, int index, std::string_view body, bo
   if (!has_data) {
     return Invalid(absl::StrCat("input '", *name, "' needs 'data' or a binary_data_size parameter"));
   }
-  raw.reserve(static_cast<size_t>(std::min<int64_t>(elements, 1 << 26)) *
-              JsonElementBytes(*datatype));
+  raw.reserve(static_cast<size_t>(std::min<int64_t>(elements, 1 << 26)) * DatatypeBytes(*datatype));
   int64_t count = 0;
   if (absl::Status s =
           AppendJsonData(absl::StrCat("input '", *name, "'"), input["data"], *datatype, raw, count);

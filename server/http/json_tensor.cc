@@ -71,25 +71,25 @@ bool AppendBool(const Value& value, std::string& raw) {
   return true;
 }
 
-// The appender and element size of a datatype; null for datatypes with no
-// JSON form (FP16, BF16).
-std::pair<AppendScalar, size_t> AppenderFor(const std::string& datatype) {
-  static const std::map<std::string, std::pair<AppendScalar, size_t>> kAppenders = {
-      {"FP32", {AppendFp32, 4}},
-      {"FP64", {AppendFp64, 8}},
-      {"BYTES", {AppendBytesElement, 0}},
-      {"BOOL", {AppendBool, 1}},
-      {"UINT8", {AppendInteger<uint8_t>, 1}},
-      {"UINT16", {AppendInteger<uint16_t>, 2}},
-      {"UINT32", {AppendInteger<uint32_t>, 4}},
-      {"UINT64", {AppendInteger<uint64_t>, 8}},
-      {"INT8", {AppendInteger<int8_t>, 1}},
-      {"INT16", {AppendInteger<int16_t>, 2}},
-      {"INT32", {AppendInteger<int32_t>, 4}},
-      {"INT64", {AppendInteger<int64_t>, 8}},
+// The appender of a datatype; null for datatypes with no JSON form (FP16,
+// BF16) and for names that are not datatypes.
+AppendScalar AppenderFor(const std::string& datatype) {
+  static const std::map<std::string, AppendScalar> kAppenders = {
+      {"FP32", AppendFp32},
+      {"FP64", AppendFp64},
+      {"BYTES", AppendBytesElement},
+      {"BOOL", AppendBool},
+      {"UINT8", AppendInteger<uint8_t>},
+      {"UINT16", AppendInteger<uint16_t>},
+      {"UINT32", AppendInteger<uint32_t>},
+      {"UINT64", AppendInteger<uint64_t>},
+      {"INT8", AppendInteger<int8_t>},
+      {"INT16", AppendInteger<int16_t>},
+      {"INT32", AppendInteger<int32_t>},
+      {"INT64", AppendInteger<int64_t>},
   };
   auto it = kAppenders.find(datatype);
-  return it == kAppenders.end() ? std::pair<AppendScalar, size_t>{nullptr, 0} : it->second;
+  return it == kAppenders.end() ? nullptr : it->second;
 }
 
 // Flattens "data" (row-major, nested or flat) into raw bytes.
@@ -157,11 +157,9 @@ void WriteParameter(const InferParameter& parameter, JsonWriter& writer) {
   }
 }
 
-size_t JsonElementBytes(const std::string& datatype) { return AppenderFor(datatype).second; }
-
 absl::Status AppendJsonData(const std::string& where, const rapidjson::Value& data,
                             const std::string& datatype, std::string& raw, int64_t& count) {
-  const auto [append, element_size] = AppenderFor(datatype);
+  const AppendScalar append = AppenderFor(datatype);
   if (append == nullptr) {
     return Invalid(absl::StrCat(where, ": datatype '", datatype,
                                 "' cannot be sent as JSON data (use binary data)"));

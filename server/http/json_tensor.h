@@ -31,9 +31,6 @@ void WriteParameter(const inference::InferParameter& parameter, JsonWriter& writ
 absl::Status AppendJsonData(const std::string& where, const rapidjson::Value& data,
                             const std::string& datatype, std::string& raw, int64_t& count);
 
-// Bytes per element of `datatype` in raw form; 0 for BYTES and unknown types.
-size_t JsonElementBytes(const std::string& datatype);
-
 }  // namespace convd
 
 #endif  // CONVD_SERVER_HTTP_JSON_TENSOR_H_
