@@ -6,13 +6,16 @@
 //
 // Method: random matrices on the device; both sides write C = A x B (no
 // epilogue) and are timed by gpu_timing.h (CUDA events, median of
-// repetitions); cuBLAS runs cublasSgemmStridedBatched with
-// CUBLAS_DEFAULT_MATH (FP32, no TF32) unless --math=tf32 or fp16, which run
-// both sides on tensor cores with FP32 accumulation (ours: GemmMath::kTf32 /
-// kFp16; cuBLAS: CUBLAS_TF32_TENSOR_OP_MATH / cublasGemmStridedBatchedEx
-// with CUBLAS_COMPUTE_32F_FAST_16F).
+// repetitions). Ours gets a workspace, as the executor gives it, so it
+// splits K where SplitKFor says (the `split` column: parts); those rows
+// also time the same product in one pass, for the split's own effect; cuBLAS runs
+// cublasSgemmStridedBatched with CUBLAS_DEFAULT_MATH (FP32, no TF32) unless --math=tf32 or fp16,
+// which run both sides on tensor cores with FP32 accumulation (ours: GemmMath::kTf32 / kFp16;
+// cuBLAS: CUBLAS_TF32_TENSOR_OP_MATH / cublasGemmStridedBatchedEx with
+// CUBLAS_COMPUTE_32F_FAST_16F).
 //
 //   gpu_gemm_bench [--math=fp32|tf32|fp16]
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -95,8 +98,9 @@ int Main() {
   std::printf("device: %s, FP32 peak %.1f TFLOP/s; %s, math %s\n", DeviceDescription().c_str(),
               peak, (*cublas)->Version().c_str(), cuda::GemmMathLabel(math));
   std::printf(
-      "| problem | m x n x k (batch) | ours ms | ours TFLOP/s | %% peak | cuBLAS ms | "
-      "cuBLAS TFLOP/s | ours / cuBLAS speed | diff |\n|---|---|---|---|---|---|---|---|---|\n");
+      "| problem | m x n x k (batch) | split | ours ms | ours TFLOP/s | %% peak | one pass ms | "
+      "cuBLAS ms | cuBLAS TFLOP/s | ours / cuBLAS speed | diff |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|\n");
   const bench::GpuTimingOptions timing;
   std::vector<double> ratios;
   int failures = 0;
@@ -109,12 +113,22 @@ int Main() {
     auto b = DeviceBuffer::FromHost(host_b);
     auto ours = DeviceBuffer::Allocate(s.stride_c * s.batch);
     auto theirs = DeviceBuffer::Allocate(s.stride_c * s.batch);
-    if (!a.ok() || !b.ok() || !ours.ok() || !theirs.ok()) return 1;
+    const int split = SplitKFor(s);
+    auto workspace = DeviceBuffer::Allocate(std::max<int64_t>(1, SplitKWorkspaceFloats(s, split)));
+    if (!a.ok() || !b.ok() || !ours.ok() || !theirs.ok() || !workspace.ok()) return 1;
     const double gflop = 2.0 * s.m * s.n * static_cast<double>(s.k) * s.batch / 1e9;
-    auto ours_ms = bench::MedianMilliseconds(stream, timing, [&] {
-      return LaunchSgemm(s, a->data(), b->data(), ours->data(), {}, stream,
-                         math);
-    });
+    auto time_ours = [&](int parts) {
+      return bench::MedianMilliseconds(stream, timing, [&] {
+        return LaunchSgemm(s, a->data(), b->data(), ours->data(), {}, stream, math,
+                           GemmWorkspace{workspace->data(), workspace->floats(), parts});
+      });
+    };
+    std::string one_pass = "-";
+    if (split > 1) {
+      auto one_pass_ms = time_ours(1);
+      one_pass = one_pass_ms.ok() ? absl::StrFormat("%.3f", *one_pass_ms) : "error";
+    }
+    auto ours_ms = time_ours(split);
     auto peer_ms = bench::MedianMilliseconds(stream, timing, [&] {
       return (*cublas)->Sgemm(s, a->data(), b->data(), theirs->data(), math);
     });
@@ -128,10 +142,13 @@ int Main() {
     }
     const double ratio = *peer_ms / *ours_ms;
     ratios.push_back(ratio);
-    std::printf("| %s | %d x %d x %d (%d) | %.3f | %.2f | %.0f%% | %.3f | %.2f | %.2fx | %.1e |\n",
-                problem.name.c_str(), s.m, s.n, s.k, s.batch, *ours_ms, gflop / *ours_ms,
-                peak > 0 ? 100 * gflop / *ours_ms / peak : 0.0, *peer_ms, gflop / *peer_ms, ratio,
-                bench::MaxRelativeDifference(*ours_host, *peer_host, ours_host->size()));
+    std::printf(
+        "| %s | %d x %d x %d (%d) | %d | %.3f | %.2f | %.0f%% | %s | %.3f | %.2f | %.2fx | %.1e "
+        "|\n",
+        problem.name.c_str(), s.m, s.n, s.k, s.batch, split, *ours_ms, gflop / *ours_ms,
+        peak > 0 ? 100 * gflop / *ours_ms / peak : 0.0, one_pass.c_str(), *peer_ms,
+        gflop / *peer_ms, ratio,
+        bench::MaxRelativeDifference(*ours_host, *peer_host, ours_host->size()));
     std::fflush(stdout);
   }
   std::printf("\ngeomean ours vs cuBLAS %s: %.3fx\n", cuda::GemmMathLabel(math),

@@ -147,7 +147,7 @@ TEST(OnnxLoaderTest, TypedFieldsAndExternalDataGiveTheSameNetwork) {
   EXPECT_EQ(Forward(*external_graph, input, 2), expected);
 
   // External data may not leave the model directory.
-  for (const std::string& location : {"../weights.bin", "/etc/passwd", "a/../../x"}) {
+  for (const char* location : {"../weights.bin", "/etc/passwd", "a/../../x"}) {
     onnx::ModelProto escaping = external;
     escaping.mutable_graph()->mutable_initializer(0)->mutable_external_data(0)->set_value(
         location);

@@ -239,10 +239,17 @@ absl::Status CudaExecutor::PlanBatch(int batch) {
     batch_plan.memory = PlanMemory(graph, batch);
     batch_plan.stats = ComputeModelStats(*plan_, batch_plan.memory);
     // Workspace: the largest any convolution wants for the whole batch, up
-    // to the limit (the kernels chunk the batch to fit), at least one image.
+    // to the limit (the kernels chunk the batch to fit), at least one image;
+    // and what a fully connected layer's SGEMM splits K into, if it does.
     const int64_t limit = options_.workspace_limit_bytes / int64_t{sizeof(float)};
     for (size_t i = 1; i < graph.layers.size(); ++i) {
       const Layer& layer = graph.layers[i];
+      if (layer.kind == LayerKind::kFullyConnected) {
+        batch_plan.workspace_floats =
+            std::max(batch_plan.workspace_floats,
+                     std::min(limit, cuda::FullyConnectedWorkspaceFloats(graph, layer, batch)));
+        continue;
+      }
       if (layer.kind != LayerKind::kConvolution || state.on_cpu[i]) continue;
       const auto shape = cuda::ToDeviceConv(ConvParamsFor(graph, layer, batch));
       const GpuConv conv = state.layers[i].conv;

@@ -22,6 +22,14 @@ absl::Status LayerError(const Layer& layer, cudaError_t error, const char* what)
                                    cudaGetErrorName(error), ": ", cudaGetErrorString(error)));
 }
 
+// A fully connected layer as our SGEMM computes it: [batch, in] x the
+// transposed weights [in, out].
+GemmShape FullyConnectedGemm(const Graph& graph, const Layer& layer, int batch) {
+  const FullyConnectedParams p = FullyConnectedParamsFor(graph, layer, batch);
+  return GemmShape{p.n,           p.out_features, p.in_features,
+                   p.in_features, p.out_features, p.out_features};
+}
+
 }  // namespace
 
 const char* GpuConvName(GpuConv algorithm) {
@@ -69,6 +77,11 @@ int64_t ConvWorkspaceFloats(GpuConv algorithm, const DeviceConvShape& shape, int
     case GpuConv::kNone: break;
   }
   return 0;
+}
+
+int64_t FullyConnectedWorkspaceFloats(const Graph& graph, const Layer& layer, int batch) {
+  const GemmShape shape = FullyConnectedGemm(graph, layer, batch);
+  return SplitKWorkspaceFloats(shape, SplitKFor(shape));
 }
 
 absl::StatusOr<DeviceLayer> UploadLayer(const ExecutionPlan& plan, int index, GpuConv conv) {
@@ -154,15 +167,14 @@ absl::Status LaunchLayer(const Graph& graph, int index, const DeviceLayer& devic
       return absl::OkStatus();
     }
     case LayerKind::kFullyConnected: {
-      const FullyConnectedParams p = FullyConnectedParamsFor(graph, layer, batch);
-      GemmShape shape{p.n, p.out_features, p.in_features, p.in_features, p.out_features,
-                      p.out_features};
       GemmEpilogue epilogue;
       epilogue.bias = bias;
       epilogue.bias_per_row = false;
       epilogue.residual = buffers.residual;
       epilogue.activation = activation;
-      error = LaunchSgemm(shape, in, device.weights.data(), out, epilogue, stream, math);
+      error = LaunchSgemm(FullyConnectedGemm(graph, layer, batch), in, device.weights.data(), out,
+                          epilogue, stream, math,
+                          GemmWorkspace{buffers.workspace, buffers.workspace_floats});
       break;
     }
     case LayerKind::kPooling:

@@ -33,6 +33,10 @@ std::pair<GpuConv, std::string> ChooseConv(const DeviceConvShape& shape);
 // Convolution workspace for `images` images at a time (0 for direct).
 int64_t ConvWorkspaceFloats(GpuConv algorithm, const DeviceConvShape& shape, int images);
 
+// Workspace a fully connected layer's SGEMM would use at `batch` to split
+// K across blocks (sgemm_launch.h GemmWorkspace; 0 when it would not).
+int64_t FullyConnectedWorkspaceFloats(const Graph& graph, const Layer& layer, int batch);
+
 // A layer's parameters on the device.
 struct DeviceLayer {
   GpuConv conv = GpuConv::kNone;

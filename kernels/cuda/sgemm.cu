@@ -21,9 +21,11 @@
 // the loaders and the double buffering are the FP32 kernel's.
 #include <cuda_fp16.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/cuda/epilogue.cuh"
+#include "kernels/cuda/grid.cuh"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/sgemm_launch.h"
 
@@ -97,6 +99,15 @@ __device__ __forceinline__ float RoundOperand(float x) {
   if constexpr (kMath == GemmMath::kTf32) return RoundToTf32(x);
   if constexpr (kMath == GemmMath::kFp16) return RoundToFp16(x);
   return x;
+}
+
+// C[row][col] = act(value + bias + residual), as every path writes C.
+__device__ __forceinline__ void WriteWithEpilogue(float value, int row, int col, int64_t ldc,
+                                                  const GemmEpilogue& epilogue,
+                                                  const float* residual, float* c) {
+  if (epilogue.bias != nullptr) value += epilogue.bias[epilogue.bias_per_row ? row : col];
+  if (residual != nullptr) value += residual[row * ldc + col];
+  c[row * ldc + col] = DeviceActivate(value, epilogue.activation);
 }
 
 template <bool kVectorA, bool kVectorB, GemmMath kMath>
@@ -235,10 +246,7 @@ __global__ __launch_bounds__(kThreads) void SgemmKernel(GemmShape shape,
   }
 
   auto write = [&](int row, int col, float value) {
-    if (row >= m || col >= n) return;
-    if (epilogue.bias != nullptr) value += epilogue.bias[epilogue.bias_per_row ? row : col];
-    if (residual != nullptr) value += residual[row * shape.ldc + col];
-    c[row * shape.ldc + col] = DeviceActivate(value, epilogue.activation);
+    if (row < m && col < n) WriteWithEpilogue(value, row, col, shape.ldc, epilogue, residual, c);
   };
 #pragma unroll
   for (int i = 0; i < 8; ++i) {
@@ -257,6 +265,45 @@ __global__ __launch_bounds__(kThreads) void SgemmKernel(GemmShape shape,
   }
 }
 
+// The split-K second pass: C = epilogue(the sum of `parts` partial products,
+// each [m, n] and dense, added in order so that every run gives the same
+// bits).
+__global__ void SumPartsKernel(const float* __restrict__ partial, int parts, int m, int n,
+                               int64_t ldc, GemmEpilogue epilogue, float* c) {
+  const int64_t count = int64_t{m} * n;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    float sum = 0.0f;
+    for (int part = 0; part < parts; ++part) sum += partial[part * count + i];
+    WriteWithEpilogue(sum, static_cast<int>(i / n), static_cast<int>(i % n), ldc, epilogue,
+                      epilogue.residual, c);
+  }
+}
+
+// K per part when splitting into about `parts`: whole block K steps, so
+// that every part but the last is the same length and starts aligned.
+int64_t SplitChunk(int k, int parts) {
+  const int64_t chunk = (int64_t{k} + parts - 1) / parts;
+  return (chunk + kBlockK - 1) / kBlockK * kBlockK;
+}
+
+// SGEMM blocks resident on one SM: 256 threads at up to 128 registers
+// (ptxas: 116-128) fill half its 64K registers.
+constexpr int kBlocksPerSm = 2;
+// The least K a part is worth: under 16 block steps, the prologue and the
+// partial products' round trip outweigh the parallelism.
+constexpr int kMinSplitK = 128;
+constexpr int kMaxSplitK = 32;
+
+int Multiprocessors() {
+  static const int count = [] {
+    cudaDeviceProp properties;
+    return cudaGetDeviceProperties(&properties, 0) == cudaSuccess ? properties.multiProcessorCount
+                                                                  : 1;
+  }();
+  return count;
+}
+
 bool Aligned(const void* p, int64_t leading, int64_t stride) {
   return reinterpret_cast<uintptr_t>(p) % 16 == 0 && leading % 4 == 0 && stride % 4 == 0;
 }
@@ -271,20 +318,11 @@ void Launch(const dim3& grid, bool vector_a, bool vector_b, const GemmShape& sha
   CONVD_LAUNCH(grid, kThreads, stream, kernel, shape, a, b, c, epilogue);
 }
 
-}  // namespace
-
-cudaError_t LaunchSgemm(const GemmShape& shape, const float* a, const float* b, float* c,
-                        const GemmEpilogue& epilogue, cudaStream_t stream, GemmMath math) {
-  if (shape.m < 0 || shape.n < 0 || shape.k < 0 || shape.batch < 0) return cudaErrorInvalidValue;
-  if (shape.m == 0 || shape.n == 0 || shape.batch == 0) return cudaSuccess;
-  if (c == nullptr || shape.ldc < shape.n || (shape.k > 0 && (a == nullptr || b == nullptr)) ||
-      (shape.k > 0 && (shape.lda < shape.k || shape.ldb < shape.n)) ||
-      shape.batch > 65535) {
-    return cudaErrorInvalidValue;
-  }
+// The product in one kernel (shape and math already checked).
+cudaError_t LaunchOnePass(const GemmShape& shape, const float* a, const float* b, float* c,
+                          const GemmEpilogue& epilogue, cudaStream_t stream, GemmMath math) {
   const dim3 grid((shape.n + kBlockN - 1) / kBlockN, (shape.m + kBlockM - 1) / kBlockM,
                   shape.batch);
-  if (grid.y > 65535) return cudaErrorInvalidValue;
   const bool vector_a = Aligned(a, shape.lda, shape.stride_a);
   const bool vector_b = Aligned(b, shape.ldb, shape.stride_b);
   switch (math) {
@@ -297,9 +335,85 @@ cudaError_t LaunchSgemm(const GemmShape& shape, const float* a, const float* b, 
     case GemmMath::kFp16:
       Launch<GemmMath::kFp16>(grid, vector_a, vector_b, shape, a, b, c, epilogue, stream);
       break;
-    default:
-      return cudaErrorInvalidValue;
   }
+  return cudaGetLastError();
+}
+
+}  // namespace
+
+int SplitKFor(const GemmShape& shape, int multiprocessors) {
+  if (shape.batch != 1 || multiprocessors <= 1) return 1;
+  const int64_t blocks =
+      int64_t{(shape.n + kBlockN - 1) / kBlockN} * ((shape.m + kBlockM - 1) / kBlockM);
+  const int64_t wave = int64_t{kBlocksPerSm} * multiprocessors;
+  if (blocks == 0 || 2 * blocks > wave) return 1;  // half a wave or more already
+  const int64_t parts = std::min<int64_t>({shape.k / kMinSplitK, wave / blocks, kMaxSplitK});
+  return parts > 1 ? static_cast<int>(parts) : 1;
+}
+
+int SplitKFor(const GemmShape& shape) { return SplitKFor(shape, Multiprocessors()); }
+
+int64_t SplitKWorkspaceFloats(const GemmShape& shape, int parts) {
+  if (parts <= 1 || shape.k <= 0) return 0;
+  const int64_t chunk = SplitChunk(shape.k, parts);
+  return (shape.k + chunk - 1) / chunk * int64_t{shape.m} * shape.n;
+}
+
+cudaError_t LaunchSgemm(const GemmShape& shape, const float* a, const float* b, float* c,
+                        const GemmEpilogue& epilogue, cudaStream_t stream, GemmMath math,
+                        const GemmWorkspace& workspace) {
+  if (shape.m < 0 || shape.n < 0 || shape.k < 0 || shape.batch < 0) return cudaErrorInvalidValue;
+  if (shape.m == 0 || shape.n == 0 || shape.batch == 0) return cudaSuccess;
+  if (c == nullptr || shape.ldc < shape.n || (shape.k > 0 && (a == nullptr || b == nullptr)) ||
+      (shape.k > 0 && (shape.lda < shape.k || shape.ldb < shape.n)) || shape.batch > 65535) {
+    return cudaErrorInvalidValue;
+  }
+  if ((shape.m + kBlockM - 1) / kBlockM > 65535) return cudaErrorInvalidValue;
+  if (math != GemmMath::kFp32 && math != GemmMath::kTf32 && math != GemmMath::kFp16) {
+    return cudaErrorInvalidValue;
+  }
+  const int parts = workspace.split_k > 0 ? workspace.split_k : SplitKFor(shape);
+  if (parts <= 1 || shape.batch != 1 || shape.k == 0) {
+    return LaunchOnePass(shape, a, b, c, epilogue, stream, math);
+  }
+  const int64_t needed = SplitKWorkspaceFloats(shape, parts);
+  if (workspace.data == nullptr || workspace.floats < needed) {
+    // A forced split must get its memory; a chosen one is only an option.
+    if (workspace.split_k > 1) return cudaErrorInvalidValue;
+    return LaunchOnePass(shape, a, b, c, epilogue, stream, math);
+  }
+  // Pass 1: the K range of each part as one entry of a batched product,
+  // into dense [m, n] partials; the shorter last part on its own.
+  const int64_t chunk = SplitChunk(shape.k, parts);
+  const int whole_parts = static_cast<int>(shape.k / chunk);
+  const int64_t partial_floats = int64_t{shape.m} * shape.n;
+  GemmShape part = shape;
+  part.k = static_cast<int>(chunk);
+  part.ldc = shape.n;
+  part.stride_a = chunk;
+  part.stride_b = chunk * shape.ldb;
+  part.stride_c = partial_floats;
+  part.batch = whole_parts;
+  if (whole_parts > 0) {  // none when K is under one part
+    if (cudaError_t e = LaunchOnePass(part, a, b, workspace.data, {}, stream, math);
+        e != cudaSuccess) {
+      return e;
+    }
+  }
+  const int64_t rest = shape.k - whole_parts * chunk;
+  if (rest > 0) {
+    part.k = static_cast<int>(rest);
+    part.batch = 1;
+    if (cudaError_t e =
+            LaunchOnePass(part, a + whole_parts * chunk, b + whole_parts * chunk * shape.ldb,
+                          workspace.data + whole_parts * partial_floats, {}, stream, math);
+        e != cudaSuccess) {
+      return e;
+    }
+  }
+  // Pass 2: their sum, with the epilogue.
+  CONVD_LAUNCH(GridBlocks(partial_floats), kThreadsPerBlock, stream, SumPartsKernel, workspace.data,
+               whole_parts + (rest > 0 ? 1 : 0), shape.m, shape.n, shape.ldc, epilogue, c);
   return cudaGetLastError();
 }
 

@@ -76,11 +76,37 @@ struct GemmShape {
   int batch = 1;
 };
 
+// Device memory the SGEMM may use to split K across blocks. A product whose
+// grid would fill under half the device (a fully connected layer at a small
+// batch: one row of 128-row tiles, a few dozen blocks) is computed as
+// `parts` partial products over K ranges into `data`, then summed with the
+// epilogue by a second kernel, always in the same order, so the results
+// are the same from run to run (if not bit for bit those of one pass).
+struct GemmWorkspace {
+  float* data = nullptr;
+  int64_t floats = 0;
+  // 0: as SplitKFor(shape) says, when `floats` suffice (else one pass);
+  // 1: one pass; n > 1: about n parts (tests, benchmarks), and
+  // cudaErrorInvalidValue if `floats` are too few.
+  int split_k = 0;
+};
+
+// How many parts LaunchSgemm splits K into on a device with
+// `multiprocessors` SMs: 1 unless the product is a single one (batch 1)
+// whose grid is under half a wave of resident blocks and whose K is long
+// enough to share (128 per part at least; at most 32 parts).
+int SplitKFor(const GemmShape& shape, int multiprocessors);
+// The same for device 0, whose SM count is read once.
+int SplitKFor(const GemmShape& shape);
+// The workspace floats a split into about `parts` needs (0 for 1 part).
+int64_t SplitKWorkspaceFloats(const GemmShape& shape, int parts);
+
 // cudaErrorInvalidValue for negative sizes, leading dimensions smaller than
-// a row, or null matrices with work to do.
+// a row, null matrices with work to do, or a forced split without its
+// workspace.
 cudaError_t LaunchSgemm(const GemmShape& shape, const float* a, const float* b, float* c,
                         const GemmEpilogue& epilogue, cudaStream_t stream,
-                        GemmMath math = GemmMath::kFp32);
+                        GemmMath math = GemmMath::kFp32, const GemmWorkspace& workspace = {});
 
 }  // namespace convd::cuda
 

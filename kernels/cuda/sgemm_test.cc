@@ -103,9 +103,64 @@ INSTANTIATE_TEST_SUITE_P(Maths, CudaSgemmMathTest,
                            return name;  // Fp32, Tf32, Fp16
                          });
 
+// One product of case `c` in `math` (split K into about `split_k` parts
+// when above 1) against float64, with epilogue 0 (none), 1 (bias per
+// column) or 2 (bias per row, residual, ReLU).
+void ExpectMatchesFloat64(const Case& c, GemmMath math, int epilogue_case, int split_k = 1) {
+  const int64_t lda = c.k + c.pad_a, ldb = c.n + c.pad_b, ldc = c.n;
+  const int64_t stride_a = c.share_a ? 0 : c.m * lda;
+  const int64_t stride_b = int64_t{c.k} * ldb, stride_c = int64_t{c.m} * ldc;
+  const std::vector<float> a =
+      testing::RandomVector(std::max<int64_t>(1, (c.share_a ? 1 : c.batch) * c.m * lda));
+  const std::vector<float> b = testing::RandomVector(std::max<int64_t>(1, c.batch * stride_b));
+  const bool per_row = epilogue_case != 1;
+  std::vector<float> bias, residual;
+  ActivationFunction activation;
+  if (epilogue_case >= 1) bias = testing::RandomVector(per_row ? c.m : c.n);
+  if (epilogue_case == 2) {
+    residual = testing::RandomVector(c.batch * stride_c);
+    activation = {Activation::kRelu};
+  }
+  GemmShape shape{c.m, c.n, c.k, lda, ldb, ldc, stride_a, stride_b, stride_c, c.batch};
+  auto device_a = DeviceBuffer::FromHost(a);
+  auto device_b = DeviceBuffer::FromHost(b);
+  auto device_bias = DeviceBuffer::FromHost(bias);
+  auto device_residual = DeviceBuffer::FromHost(residual);
+  auto device_c = DeviceBuffer::Allocate(c.batch * stride_c);
+  auto workspace =
+      DeviceBuffer::Allocate(std::max<int64_t>(1, SplitKWorkspaceFloats(shape, split_k)));
+  ASSERT_TRUE(device_a.ok() && device_b.ok() && device_bias.ok() && device_residual.ok() &&
+              device_c.ok() && workspace.ok());
+  GemmEpilogue epilogue;
+  epilogue.bias = bias.empty() ? nullptr : device_bias->data();
+  epilogue.bias_per_row = per_row;
+  epilogue.residual = residual.empty() ? nullptr : device_residual->data();
+  epilogue.activation = ToDeviceActivation(activation);
+  ASSERT_EQ(
+      LaunchSgemm(shape, device_a->data(), device_b->data(), device_c->data(), epilogue, nullptr,
+                  math, GemmWorkspace{workspace->data(), workspace->floats(), split_k}),
+      cudaSuccess);
+  auto output = device_c->ToHost();
+  ASSERT_TRUE(output.ok()) << output.status();
+  const std::vector<double> expected =
+      ReferenceGemm(c, RoundedFor(math, a), lda, stride_a, RoundedFor(math, b), ldb, stride_b, bias,
+                    per_row, residual, activation);
+  EXPECT_LE(testing::MaxRelativeError(output->data(), expected), 1e-5)
+      << "m " << c.m << " n " << c.n << " k " << c.k << " lda " << lda << " ldb " << ldb
+      << " batch " << c.batch << " epilogue " << epilogue_case << " " << GemmMathName(math)
+      << " split " << split_k;
+  if (math != GemmMath::kFp32 && c.k >= 300 && epilogue_case == 0) {
+    // And it rounds: against the unrounded inputs the error is far
+    // above FP32's (a kernel that ignored the option would pass above).
+    const std::vector<double> exact =
+        ReferenceGemm(c, a, lda, stride_a, b, ldb, stride_b, bias, per_row, residual, activation);
+    EXPECT_GT(testing::MaxRelativeError(output->data(), exact), 2e-5)
+        << "m " << c.m << " n " << c.n << " k " << c.k;
+  }
+}
+
 TEST_P(CudaSgemmMathTest, MatchesFloat64OverShapesLayoutsAndEpilogues) {
   if (!DeviceAvailable()) GTEST_SKIP() << DeviceDescription();
-  const GemmMath math = GetParam();
   const Case cases[] = {
       {1, 1, 1},          {7, 13, 5},         {128, 128, 8},       {129, 255, 17},
       {6, 576, 25},       {16, 64, 150},      {3, 1000, 4096, 0, 0, 2},
@@ -115,55 +170,60 @@ TEST_P(CudaSgemmMathTest, MatchesFloat64OverShapesLayoutsAndEpilogues) {
   for (const Case& c : cases) {
     if (LeftToGpus(c.m, c.n, c.k, c.batch)) continue;
     for (int epilogue_case = 0; epilogue_case < 3; ++epilogue_case) {
-      const int64_t lda = c.k + c.pad_a, ldb = c.n + c.pad_b, ldc = c.n;
-      const int64_t stride_a = c.share_a ? 0 : c.m * lda;
-      const int64_t stride_b = int64_t{c.k} * ldb, stride_c = int64_t{c.m} * ldc;
-      const std::vector<float> a =
-          testing::RandomVector(std::max<int64_t>(1, (c.share_a ? 1 : c.batch) * c.m * lda));
-      const std::vector<float> b = testing::RandomVector(std::max<int64_t>(1, c.batch * stride_b));
-      const bool per_row = epilogue_case != 1;
-      std::vector<float> bias, residual;
-      ActivationFunction activation;
-      if (epilogue_case >= 1) bias = testing::RandomVector(per_row ? c.m : c.n);
-      if (epilogue_case == 2) {
-        residual = testing::RandomVector(c.batch * stride_c);
-        activation = {Activation::kRelu};
-      }
-      auto device_a = DeviceBuffer::FromHost(a);
-      auto device_b = DeviceBuffer::FromHost(b);
-      auto device_bias = DeviceBuffer::FromHost(bias);
-      auto device_residual = DeviceBuffer::FromHost(residual);
-      auto device_c = DeviceBuffer::Allocate(c.batch * stride_c);
-      ASSERT_TRUE(device_a.ok() && device_b.ok() && device_bias.ok() && device_residual.ok() &&
-                  device_c.ok());
-      GemmShape shape{c.m, c.n, c.k, lda, ldb, ldc, stride_a, stride_b, stride_c, c.batch};
-      GemmEpilogue epilogue;
-      epilogue.bias = bias.empty() ? nullptr : device_bias->data();
-      epilogue.bias_per_row = per_row;
-      epilogue.residual = residual.empty() ? nullptr : device_residual->data();
-      epilogue.activation = ToDeviceActivation(activation);
-      ASSERT_EQ(LaunchSgemm(shape, device_a->data(), device_b->data(), device_c->data(), epilogue,
-                            nullptr, math),
-                cudaSuccess);
-      auto output = device_c->ToHost();
-      ASSERT_TRUE(output.ok()) << output.status();
-      const std::vector<double> expected =
-          ReferenceGemm(c, RoundedFor(math, a), lda, stride_a, RoundedFor(math, b), ldb, stride_b,
-                        bias, per_row, residual, activation);
-      EXPECT_LE(testing::MaxRelativeError(output->data(), expected), 1e-5)
-          << "m " << c.m << " n " << c.n << " k " << c.k << " lda " << lda << " ldb " << ldb
-          << " batch " << c.batch << " epilogue " << epilogue_case << " "
-          << GemmMathName(math);
-      if (math != GemmMath::kFp32 && c.k >= 300 && epilogue_case == 0) {
-        // And it rounds: against the unrounded inputs the error is far
-        // above FP32's (a kernel that ignored the option would pass above).
-        const std::vector<double> exact = ReferenceGemm(c, a, lda, stride_a, b, ldb, stride_b,
-                                                        bias, per_row, residual, activation);
-        EXPECT_GT(testing::MaxRelativeError(output->data(), exact), 2e-5)
-            << "m " << c.m << " n " << c.n << " k " << c.k;
+      ExpectMatchesFloat64(c, GetParam(), epilogue_case);
+    }
+  }
+}
+
+TEST_P(CudaSgemmMathTest, SplitKMatchesFloat64Too) {
+  // K cut into parts of whole block steps (8), the last one shorter where
+  // they do not divide it, or a single part where K is too short to cut.
+  if (!DeviceAvailable()) GTEST_SKIP() << DeviceDescription();
+  const Case cases[] = {
+      {1, 300, 1000}, {3, 260, 2048},    {129, 255, 17},
+      {7, 13, 5},     {33, 70, 9, 1, 3}, {2, 130, 777, 3, 1},
+  };
+  for (const Case& c : cases) {
+    for (int parts : {2, 3, 7, 32}) {
+      for (int epilogue_case = 0; epilogue_case < 3; ++epilogue_case) {
+        ExpectMatchesFloat64(c, GetParam(), epilogue_case, parts);
       }
     }
   }
+}
+
+TEST(CudaSgemmTest, SplitKOnlyWhereTheGridWouldLeaveTheDeviceIdle) {
+  const GemmShape fc6{1, 4096, 9216, 9216, 4096, 4096};  // AlexNet, batch 1: 32 blocks
+  EXPECT_EQ(SplitKFor(fc6, 132), 8);                     // 256 of the 264 resident
+  EXPECT_EQ(SplitKFor(fc6, 1), 1);
+  EXPECT_EQ(SplitKWorkspaceFloats(fc6, 8), 8 * 4096);
+  EXPECT_EQ(SplitKWorkspaceFloats(fc6, 1), 0);
+  const GemmShape lenet_fc1{1, 120, 400, 400, 120, 120};  // 1 block; K for 3 parts
+  EXPECT_EQ(SplitKFor(lenet_fc1, 132), 3);
+  GemmShape square{4096, 4096, 4096, 4096, 4096, 4096};  // 1,024 blocks
+  EXPECT_EQ(SplitKFor(square, 132), 1);
+  GemmShape short_k{1, 4096, 200, 200, 4096, 4096};
+  EXPECT_EQ(SplitKFor(short_k, 132), 1);
+  GemmShape batched = fc6;  // several products: the batch fills the grid
+  batched.batch = 36;
+  EXPECT_EQ(SplitKFor(batched, 132), 1);
+}
+
+TEST(CudaSgemmTest, AForcedSplitNeedsItsWorkspace) {
+  if (!DeviceAvailable()) GTEST_SKIP() << DeviceDescription();
+  const GemmShape shape{2, 64, 512, 512, 64, 64};
+  auto a = DeviceBuffer::Allocate(2 * 512);
+  auto b = DeviceBuffer::Allocate(512 * 64);
+  auto c = DeviceBuffer::Allocate(2 * 64);
+  auto small = DeviceBuffer::Allocate(SplitKWorkspaceFloats(shape, 4) - 1);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok() && small.ok());
+  EXPECT_EQ(LaunchSgemm(shape, a->data(), b->data(), c->data(), {}, nullptr, GemmMath::kFp32,
+                        GemmWorkspace{small->data(), small->floats(), 4}),
+            cudaErrorInvalidValue);
+  // Chosen rather than forced, too little workspace means one pass.
+  EXPECT_EQ(LaunchSgemm(shape, a->data(), b->data(), c->data(), {}, nullptr, GemmMath::kFp32,
+                        GemmWorkspace{small->data(), small->floats(), 0}),
+            cudaSuccess);
 }
 
 TEST(CudaSgemmTest, Fp16RoundsToHalfPrecisionNotTf32) {

@@ -287,7 +287,9 @@ TEST(GpuForwardTest, FashionMnistPredictionsEqualPytorchsOnTheGpu) {
   const int count = Emulated() ? 1000 : 10000;
   ASSERT_NO_FATAL_FAILURE(ClassifyFashionMnist({}, count, &result));
   EXPECT_EQ(result.agree_with_pytorch, count);
-  if (count == 10000) EXPECT_EQ(result.correct, 9113);  // 91.13%, as on the CPU
+  if (count == 10000) {
+    EXPECT_EQ(result.correct, 9113);  // 91.13%, as on the CPU
+  }
 }
 
 // The tensor-core maths (model config algorithm_policy.gpu_math).

@@ -105,7 +105,7 @@ cudaError_t CUDARTAPI cudaGetDeviceProperties(cudaDeviceProp* properties, int de
                sizeof(properties->name) - 1);
   properties->major = 9;
   properties->minor = 0;
-  properties->multiProcessorCount = 1;
+  properties->multiProcessorCount = 132;  // as an H100 SXM or H200, which launch heuristics read
   properties->maxThreadsPerBlock = 1024;
   properties->warpSize = 32;
   return cudaSuccess;
