@@ -76,10 +76,32 @@ __global__ void ConvDirectKernel(const float* __restrict__ input, const float* _
   }
 }
 
+// One group's product over `images` unrolled images: [K/g, CRS] x [CRS,
+// PQ] per image, into that group's output channels.
+GemmShape Im2colGemm(const DeviceConvShape& s, int images) {
+  GemmShape gemm;
+  gemm.m = s.k_per_group();
+  gemm.n = static_cast<int>(s.plane_out());
+  gemm.k = static_cast<int>(s.gemm_k());
+  gemm.lda = s.gemm_k();
+  gemm.ldb = s.plane_out();
+  gemm.ldc = s.plane_out();
+  gemm.stride_a = 0;
+  gemm.stride_b = Im2colWorkspaceFloats(s, 1);
+  gemm.stride_c = int64_t{s.k} * s.plane_out();
+  gemm.batch = images;
+  return gemm;
+}
+
 }  // namespace
 
 int64_t Im2colWorkspaceFloats(const DeviceConvShape& shape, int images) {
   return int64_t{images} * shape.gemm_k() * shape.plane_out();
+}
+
+int64_t Im2colSplitKFloats(const DeviceConvShape& shape) {
+  const GemmShape gemm = Im2colGemm(shape, 1);
+  return SplitKWorkspaceFloats(gemm, SplitKFor(gemm));
 }
 
 cudaError_t LaunchConvIm2col(const DeviceConvShape& s, const float* input, const float* weights,
@@ -103,26 +125,19 @@ cudaError_t LaunchConvIm2col(const DeviceConvShape& s, const float* input, const
       CONVD_LAUNCH(GridBlocks(images * per_image), kThreadsPerBlock, stream, Im2colKernel,
                    chunk_input, s, g, images, workspace);
       if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
-      // [K/g, CRS] x [CRS, PQ] per image, into this group's output channels.
-      GemmShape gemm;
-      gemm.m = kg;
-      gemm.n = static_cast<int>(plane);
-      gemm.k = static_cast<int>(s.gemm_k());
-      gemm.lda = s.gemm_k();
-      gemm.ldb = plane;
-      gemm.ldc = plane;
-      gemm.stride_a = 0;
-      gemm.stride_b = per_image;
-      gemm.stride_c = output_image;
-      gemm.batch = images;
+      const GemmShape gemm = Im2colGemm(s, images);
       const int64_t offset = int64_t{n0} * output_image + int64_t{g} * kg * plane;
       GemmEpilogue gemm_epilogue;
       gemm_epilogue.bias = epilogue.bias == nullptr ? nullptr : epilogue.bias + g * kg;
       gemm_epilogue.bias_per_row = true;
       gemm_epilogue.residual = epilogue.residual == nullptr ? nullptr : epilogue.residual + offset;
       gemm_epilogue.activation = epilogue.activation;
+      // What the unrolled images leave of the workspace lets a one-image
+      // product split K (sgemm_launch.h GemmWorkspace).
+      const int64_t unrolled = int64_t{images} * per_image;
+      const GemmWorkspace rest{workspace + unrolled, workspace_floats - unrolled};
       if (cudaError_t e = LaunchSgemm(gemm, weights + int64_t{g} * kg * s.gemm_k(), workspace,
-                                      output + offset, gemm_epilogue, stream, math);
+                                      output + offset, gemm_epilogue, stream, math, rest);
           e != cudaSuccess) {
         return e;
       }

@@ -31,6 +31,10 @@ struct ConvEpilogue {
 // Workspace (floats) that lets im2col unroll `images` images at a time; at
 // least Im2colWorkspaceFloats(shape, 1) is required.
 int64_t Im2colWorkspaceFloats(const DeviceConvShape& shape, int images);
+// What the SGEMM of one image (one at a time) would take beyond that to
+// split K, where SplitKFor splits it (sgemm_launch.h); 0 where it does not.
+// LaunchConvIm2col uses whatever the unrolled images leave of the workspace.
+int64_t Im2colSplitKFloats(const DeviceConvShape& shape);
 
 // `math`: the arithmetic of the SGEMM (sgemm_launch.h).
 cudaError_t LaunchConvIm2col(const DeviceConvShape& shape, const float* input,

@@ -1,7 +1,8 @@
 // The CUDA convolutions (im2col + our SGEMM, direct) against the float64
 // reference over the CPU tests' shape grid, with every epilogue, fresh
 // random inputs, the CPU tests' bound. im2col also runs with a workspace
-// for one image at a time. Skips cleanly without a GPU.
+// for one image at a time, and on the first image alone with room to split
+// its product's K. Skips cleanly without a GPU.
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -26,6 +27,7 @@ struct Epilogue {
 
 TEST(CudaConvTest, Im2colAndDirectMatchTheReferenceOnTheShapeGrid) {
   if (!DeviceAvailable()) GTEST_SKIP() << DeviceDescription();
+  int split_shapes = 0;
   const Epilogue epilogues[] = {{"none", false, false, {Activation::kNone}},
                                 {"bias+relu", true, false, {Activation::kRelu}},
                                 {"bias+residual+clip", true, true, {Activation::kClip, 0, -0.5f, 2}}};
@@ -71,6 +73,28 @@ TEST(CudaConvTest, Im2colAndDirectMatchTheReferenceOnTheShapeGrid) {
             << "im2col, " << images << " image(s) per unrolling, " << e.name << ", "
             << params.ToString();
       }
+      // The first image alone, as a batch-1 request runs, with the room its
+      // product needs to split K where SplitKFor says so.
+      DeviceConvShape first_image = shape;
+      first_image.n = 1;
+      const int64_t split_floats = Im2colSplitKFloats(first_image);
+      split_shapes += split_floats > 0 && &e == &epilogues[0];
+      const int64_t workspace_floats = Im2colWorkspaceFloats(first_image, 1) + split_floats;
+      auto workspace = DeviceBuffer::Allocate(workspace_floats);
+      ASSERT_TRUE(workspace.ok());
+      ASSERT_EQ(LaunchConvIm2col(first_image, d_input->data(), d_weights->data(), epilogue,
+                                 workspace->data(), workspace_floats, d_output->data(), nullptr),
+                cudaSuccess);
+      auto first_output = d_output->ToHost();
+      ASSERT_TRUE(first_output.ok()) << first_output.status();
+      const size_t image_elements = params.output_elements() / params.n;
+      EXPECT_LE(MaxErrorRelativeTo(
+                    first_output->data(),
+                    std::vector<double>(expected.begin(), expected.begin() + image_elements),
+                    std::vector<double>(unactivated.begin(), unactivated.begin() + image_elements)),
+                1e-5)
+          << "im2col, first image, split " << (split_floats > 0) << ", " << e.name << ", "
+          << params.ToString();
       ASSERT_EQ(LaunchConvDirect(shape, d_input->data(), d_weights->data(), epilogue,
                                  d_output->data(), nullptr),
                 cudaSuccess);
@@ -80,6 +104,9 @@ TEST(CudaConvTest, Im2colAndDirectMatchTheReferenceOnTheShapeGrid) {
           << "direct, " << e.name << ", " << params.ToString();
     }
   }
+  // Some grid shapes are long enough in C*R*S and small enough in K*P*Q
+  // for a device of many SMs (the emulation says 132) to split.
+  EXPECT_GT(split_shapes, 0);
 }
 
 TEST(CudaConvTest, RefusesBadArguments) {
