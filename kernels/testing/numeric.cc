@@ -40,6 +40,11 @@ std::vector<float> RandomVector(int64_t count, float low, float high) {
   return values;
 }
 
+std::vector<float> Magnitudes(std::vector<float> values) {
+  for (float& v : values) v = std::abs(v);
+  return values;
+}
+
 double MaxRelativeError(const float* actual, const std::vector<double>& expected) {
   double max_error = 0.0, max_magnitude = 0.0;
   for (size_t i = 0; i < expected.size(); ++i) {

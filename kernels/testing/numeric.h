@@ -22,6 +22,12 @@ std::vector<float> RandomVector(int64_t count, float low = -1.0f, float high = 1
 // expected is all zeros).
 double MaxRelativeError(const float* actual, const std::vector<double>& expected);
 
+// |v| for each value: inputs to a reference that gives the scale float32
+// rounding works at (the sum of the terms' magnitudes) for
+// MaxErrorRelativeTo, where a result's own size can be far smaller (a
+// product that nearly cancels its bias).
+std::vector<float> Magnitudes(std::vector<float> values);
+
 // max |actual - expected| / max |scale|. For outputs an activation bounds
 // (a clip), pass the reference without the activation as `scale`: the
 // error is float32 rounding of the sums before it, which a clip does not
