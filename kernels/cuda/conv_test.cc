@@ -59,17 +59,27 @@ TEST(CudaConvTest, Im2colAndDirectMatchTheReferenceOnTheShapeGrid) {
       epilogue.bias = e.bias ? d_bias->data() : nullptr;
       epilogue.residual = e.residual ? d_residual->data() : nullptr;
       epilogue.activation = ToDeviceActivation(e.activation);
+      // im2col of `s` (the batch or its first image) with a workspace of
+      // `floats`; the output on the host, empty (with the failure recorded)
+      // when it did not run.
+      auto run_im2col = [&](const DeviceConvShape& s, int64_t floats) -> std::vector<float> {
+        auto workspace = DeviceBuffer::Allocate(floats);
+        EXPECT_TRUE(workspace.ok()) << workspace.status();
+        if (!workspace.ok()) return {};
+        const cudaError_t error =
+            LaunchConvIm2col(s, d_input->data(), d_weights->data(), epilogue, workspace->data(),
+                             floats, d_output->data(), nullptr);
+        EXPECT_EQ(error, cudaSuccess) << cudaGetErrorName(error);
+        if (error != cudaSuccess) return {};
+        auto output = d_output->ToHost();
+        EXPECT_TRUE(output.ok()) << output.status();
+        return output.ok() ? *std::move(output) : std::vector<float>();
+      };
       // Whole batch in one unrolling, then one image at a time.
       for (int images : {params.n, 1}) {
-        const int64_t workspace_floats = Im2colWorkspaceFloats(shape, images);
-        auto workspace = DeviceBuffer::Allocate(workspace_floats);
-        ASSERT_TRUE(workspace.ok());
-        ASSERT_EQ(LaunchConvIm2col(shape, d_input->data(), d_weights->data(), epilogue,
-                                   workspace->data(), workspace_floats, d_output->data(), nullptr),
-                  cudaSuccess);
-        auto output = d_output->ToHost();
-        ASSERT_TRUE(output.ok()) << output.status();
-        EXPECT_LE(MaxErrorRelativeTo(output->data(), expected, unactivated), 1e-5)
+        const std::vector<float> output = run_im2col(shape, Im2colWorkspaceFloats(shape, images));
+        ASSERT_FALSE(output.empty());
+        EXPECT_LE(MaxErrorRelativeTo(output.data(), expected, unactivated), 1e-5)
             << "im2col, " << images << " image(s) per unrolling, " << e.name << ", "
             << params.ToString();
       }
@@ -79,17 +89,12 @@ TEST(CudaConvTest, Im2colAndDirectMatchTheReferenceOnTheShapeGrid) {
       first_image.n = 1;
       const int64_t split_floats = Im2colSplitKFloats(first_image);
       split_shapes += split_floats > 0 && &e == &epilogues[0];
-      const int64_t workspace_floats = Im2colWorkspaceFloats(first_image, 1) + split_floats;
-      auto workspace = DeviceBuffer::Allocate(workspace_floats);
-      ASSERT_TRUE(workspace.ok());
-      ASSERT_EQ(LaunchConvIm2col(first_image, d_input->data(), d_weights->data(), epilogue,
-                                 workspace->data(), workspace_floats, d_output->data(), nullptr),
-                cudaSuccess);
-      auto first_output = d_output->ToHost();
-      ASSERT_TRUE(first_output.ok()) << first_output.status();
+      const std::vector<float> first_output =
+          run_im2col(first_image, Im2colWorkspaceFloats(first_image, 1) + split_floats);
+      ASSERT_FALSE(first_output.empty());
       const size_t image_elements = params.output_elements() / params.n;
       EXPECT_LE(MaxErrorRelativeTo(
-                    first_output->data(),
+                    first_output.data(),
                     std::vector<double>(expected.begin(), expected.begin() + image_elements),
                     std::vector<double>(unactivated.begin(), unactivated.begin() + image_elements)),
                 1e-5)

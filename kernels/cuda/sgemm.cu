@@ -280,11 +280,17 @@ __global__ void SumPartsKernel(const float* __restrict__ partial, int parts, int
   }
 }
 
-// K per part when splitting into about `parts`: whole block K steps, so
-// that every part but the last is the same length and starts aligned.
-int64_t SplitChunk(int k, int parts) {
-  const int64_t chunk = (int64_t{k} + parts - 1) / parts;
-  return (chunk + kBlockK - 1) / kBlockK * kBlockK;
+// K split into about `parts`: parts of `chunk` (whole block K steps, so
+// that each starts aligned), the last one shorter where they do not
+// divide K. `count` parts in all, `whole` of them full.
+struct KSplit {
+  int64_t chunk;
+  int count, whole;
+};
+KSplit SplitK(int k, int parts) {
+  int64_t chunk = (int64_t{k} + parts - 1) / parts;
+  chunk = (chunk + kBlockK - 1) / kBlockK * kBlockK;
+  return {chunk, static_cast<int>((k + chunk - 1) / chunk), static_cast<int>(k / chunk)};
 }
 
 // SGEMM blocks resident on one SM: 256 threads at up to 128 registers
@@ -355,8 +361,7 @@ int SplitKFor(const GemmShape& shape) { return SplitKFor(shape, Multiprocessors(
 
 int64_t SplitKWorkspaceFloats(const GemmShape& shape, int parts) {
   if (parts <= 1 || shape.k <= 0) return 0;
-  const int64_t chunk = SplitChunk(shape.k, parts);
-  return (shape.k + chunk - 1) / chunk * int64_t{shape.m} * shape.n;
+  return SplitK(shape.k, parts).count * int64_t{shape.m} * shape.n;
 }
 
 cudaError_t LaunchSgemm(const GemmShape& shape, const float* a, const float* b, float* c,
@@ -384,8 +389,7 @@ cudaError_t LaunchSgemm(const GemmShape& shape, const float* a, const float* b, 
   }
   // Pass 1: the K range of each part as one entry of a batched product,
   // into dense [m, n] partials; the shorter last part on its own.
-  const int64_t chunk = SplitChunk(shape.k, parts);
-  const int whole_parts = static_cast<int>(shape.k / chunk);
+  const auto [chunk, part_count, whole_parts] = SplitK(shape.k, parts);
   const int64_t partial_floats = int64_t{shape.m} * shape.n;
   GemmShape part = shape;
   part.k = static_cast<int>(chunk);
@@ -400,8 +404,8 @@ cudaError_t LaunchSgemm(const GemmShape& shape, const float* a, const float* b, 
       return e;
     }
   }
-  const int64_t rest = shape.k - whole_parts * chunk;
-  if (rest > 0) {
+  if (part_count > whole_parts) {
+    const int64_t rest = shape.k - whole_parts * chunk;
     part.k = static_cast<int>(rest);
     part.batch = 1;
     if (cudaError_t e =
@@ -413,7 +417,7 @@ cudaError_t LaunchSgemm(const GemmShape& shape, const float* a, const float* b, 
   }
   // Pass 2: their sum, with the epilogue.
   CONVD_LAUNCH(GridBlocks(partial_floats), kThreadsPerBlock, stream, SumPartsKernel, workspace.data,
-               whole_parts + (rest > 0 ? 1 : 0), shape.m, shape.n, shape.ldc, epilogue, c);
+               part_count, shape.m, shape.n, shape.ldc, epilogue, c);
   return cudaGetLastError();
 }
 

@@ -76,6 +76,12 @@ std::vector<float> OutputFloats(const inference::ModelInferResponse& response) {
   return FloatsFromBytes(response.raw_output_contents(0));
 }
 
+double PrometheusSample(const std::string& metrics, const std::string& series) {
+  const size_t at = metrics.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(metrics.substr(at + series.size() + 2));
+}
+
 std::vector<std::string> BytesElements(const std::string& raw) {
   std::vector<std::string_view> views;
   (void)SplitBytesTensor(raw, views);

@@ -89,6 +89,10 @@ std::vector<float> FloatsFromBytes(const std::string& bytes);
 // The FP32 output of a response as floats (raw_output_contents[0]).
 std::vector<float> OutputFloats(const inference::ModelInferResponse& response);
 
+// The value of one sample line "name{labels} value" in Prometheus text
+// (/metrics); -1 when absent.
+double PrometheusSample(const std::string& metrics, const std::string& series);
+
 // Splits a KServe BYTES tensor (4-byte little-endian length prefixes).
 std::vector<std::string> BytesElements(const std::string& raw);
 

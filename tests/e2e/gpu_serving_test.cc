@@ -18,7 +18,6 @@
 #include <thread>
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "client/http_connection.h"
@@ -210,25 +209,18 @@ TEST_F(GpuServingTest, LayerStatsComeFromTheGpuKernels) {
   EXPECT_GT(total_ms, 0.0);
 }
 
-// The value of a Prometheus sample whose line starts with `series`.
-double Sample(const std::string& text, const std::string& series) {
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (!absl::StartsWith(line, series)) continue;
-    double value = -1;
-    if (absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &value)) return value;
-  }
-  return -1;
-}
-
 TEST_F(GpuServingTest, MetricsReportTheDevicesMemory) {
   size_t free_bytes = 0, total_bytes = 0;
   ASSERT_EQ(cudaMemGetInfo(&free_bytes, &total_bytes), cudaSuccess);
   const client::HttpResult metrics = client::HttpCall(server_->metrics_port(), "GET", "/metrics");
   ASSERT_EQ(metrics.status, 200) << metrics.body;
-  EXPECT_EQ(Sample(metrics.body, "convd_gpu_memory_total_bytes"), static_cast<double>(total_bytes))
+  const std::string gpu = absl::StrCat("{gpu=\"", cuda::DeviceDescription(), "\"}");
+  EXPECT_EQ(PrometheusSample(metrics.body, "convd_gpu_memory_total_bytes" + gpu),
+            static_cast<double>(total_bytes))
       << metrics.body;
   // At least LeNet-5's 61,706 weights are on the device.
-  EXPECT_GE(Sample(metrics.body, "convd_gpu_memory_used_bytes"), 61706.0 * 4) << metrics.body;
+  EXPECT_GE(PrometheusSample(metrics.body, "convd_gpu_memory_used_bytes" + gpu), 61706.0 * 4)
+      << metrics.body;
 }
 
 // Fills the device but for `leave` bytes, for as long as it lives.

@@ -293,14 +293,6 @@ TEST_F(HttpApiTest, SixtyFourConcurrentConnectionsEachGetTheirOwnResult) {
   for (int i = 0; i < kClients; ++i) EXPECT_EQ(successes[i], kRequests) << "client " << i;
 }
 
-// The value of one sample line "name{labels} value" in Prometheus text; -1
-// when absent.
-double Sample(const std::string& metrics, const std::string& series) {
-  const size_t at = metrics.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(metrics.substr(at + series.size() + 2));
-}
-
 TEST_F(HttpApiTest, PrometheusMetricsMoveWithTraffic) {
   const int metrics_port = server_->metrics_port();
   ASSERT_GT(metrics_port, 0);
@@ -315,10 +307,11 @@ TEST_F(HttpApiTest, PrometheusMetricsMoveWithTraffic) {
   for (const char* type : {"counter", "histogram", "gauge"}) {
     EXPECT_NE(before.find(absl::StrCat(" ", type, "\n")), std::string::npos) << type;
   }
-  const double success = Sample(before, "convd_inference_request_success_total{" + labels + "}");
-  const double images = Sample(before, "convd_inference_count_total{" + labels + "}");
+  const double success =
+      PrometheusSample(before, "convd_inference_request_success_total{" + labels + "}");
+  const double images = PrometheusSample(before, "convd_inference_count_total{" + labels + "}");
   const double requests =
-      Sample(before, "convd_inference_request_duration_seconds_count{" + labels + "}");
+      PrometheusSample(before, "convd_inference_request_duration_seconds_count{" + labels + "}");
   ASSERT_GE(success, 0) << before;
 
   for (int i = 0; i < 3; ++i) {
@@ -337,24 +330,30 @@ TEST_F(HttpApiTest, PrometheusMetricsMoveWithTraffic) {
             404);
 
   const std::string after = scrape();
-  EXPECT_EQ(Sample(after, "convd_inference_request_success_total{" + labels + "}"), success + 3);
-  EXPECT_EQ(Sample(after, "convd_inference_count_total{" + labels + "}"), images + 6);
-  EXPECT_EQ(Sample(after, "convd_inference_request_duration_seconds_count{" + labels + "}"),
-            requests + 3);
-  EXPECT_GE(Sample(after, "convd_inference_request_failure_total{" + labels +
-                              R"(,reason="INVALID_ARGUMENT"})"),
+  EXPECT_EQ(PrometheusSample(after, "convd_inference_request_success_total{" + labels + "}"),
+            success + 3);
+  EXPECT_EQ(PrometheusSample(after, "convd_inference_count_total{" + labels + "}"), images + 6);
+  EXPECT_EQ(
+      PrometheusSample(after, "convd_inference_request_duration_seconds_count{" + labels + "}"),
+      requests + 3);
+  EXPECT_GE(PrometheusSample(after, "convd_inference_request_failure_total{" + labels +
+                                        R"(,reason="INVALID_ARGUMENT"})"),
             1);
-  EXPECT_GE(Sample(after, R"(convd_inference_request_failure_total{model="",version="",reason="NOT_FOUND"})"),
+  EXPECT_GE(PrometheusSample(
+                after,
+                R"(convd_inference_request_failure_total{model="",version="",reason="NOT_FOUND"})"),
             1);
-  EXPECT_EQ(Sample(after, "convd_inference_queue_depth{" + labels + "}"), 0);
-  EXPECT_GT(Sample(after, "convd_model_memory_bytes{" + labels + R"(,device="cpu"})"), 0);
+  EXPECT_EQ(PrometheusSample(after, "convd_inference_queue_depth{" + labels + "}"), 0);
+  EXPECT_GT(PrometheusSample(after, "convd_model_memory_bytes{" + labels + R"(,device="cpu"})"), 0);
   // A CPU server's models hold nothing on a device.
   EXPECT_EQ(after.find(labels + R"(,device="gpu")"), std::string::npos) << after;
-  const double batches = Sample(after, "convd_inference_batch_size_count{" + labels + "}");
+  const double batches =
+      PrometheusSample(after, "convd_inference_batch_size_count{" + labels + "}");
   EXPECT_GE(batches, 3);
-  EXPECT_EQ(Sample(after, "convd_inference_batch_size_bucket{" + labels + R"(,le="+Inf"})"),
-            batches);
-  EXPECT_EQ(Sample(after, "convd_server_ready"), 1);
+  EXPECT_EQ(
+      PrometheusSample(after, "convd_inference_batch_size_bucket{" + labels + R"(,le="+Inf"})"),
+      batches);
+  EXPECT_EQ(PrometheusSample(after, "convd_server_ready"), 1);
   EXPECT_EQ(HttpCall(metrics_port, "GET", "/other").status, 404);
 }
 
