@@ -2,9 +2,12 @@
 
 #include <cuda_runtime.h>
 
+#include <array>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/elementwise_launch.h"
 #include "kernels/cuda/emulation/emulated_device.h"
 
 namespace convd::cuda {
@@ -35,6 +38,42 @@ std::string DriverVersion() {
   int version = 0;
   if (cudaDriverGetVersion(&version) != cudaSuccess) return "unknown";
   return std::to_string(version);
+}
+
+namespace {
+
+// ReLU of four values with a bias, on the device, into `out`.
+absl::Status ProbeKernel(float* device, cudaStream_t stream, std::array<float, 4>& out) {
+  const std::array<float, 4> in = {-2.0f, -0.25f, 0.5f, 3.0f};
+  CUDA_RETURN_IF_ERROR(
+      cudaMemcpyAsync(device, in.data(), sizeof(in), cudaMemcpyHostToDevice, stream));
+  const DeviceActivationFunction relu{DeviceActivation::kRelu};
+  CUDA_RETURN_IF_ERROR(LaunchBiasActivation(device, /*bias=*/nullptr, in.size(), /*channels=*/1,
+                                            /*plane=*/in.size(), relu, device, stream));
+  CUDA_RETURN_IF_ERROR(
+      cudaMemcpyAsync(out.data(), device, sizeof(out), cudaMemcpyDeviceToHost, stream));
+  CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ProbeDevice() {
+  cudaStream_t stream = nullptr;
+  CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  float* device = nullptr;
+  absl::Status status = CudaStatus(cudaMalloc(&device, 4 * sizeof(float)), "cudaMalloc",
+                                   __FILE__, __LINE__);
+  std::array<float, 4> out = {};
+  if (status.ok()) status = ProbeKernel(device, stream, out);
+  if (status.ok() && out != std::array<float, 4>{0.0f, 0.0f, 0.5f, 3.0f}) {
+    status = absl::InternalError(absl::StrCat("the device probe computed ", out[0], " ", out[1],
+                                              " ", out[2], " ", out[3], ", not 0 0 0.5 3"));
+  }
+  // In a lost context these fail too; the probe's first error is the one.
+  cudaFree(device);
+  cudaStreamDestroy(stream);
+  return status;
 }
 
 }  // namespace convd::cuda

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "absl/status/status.h"
 #include "kernels/cuda/device_activation.h"
 #include "kernels/cuda/device_params.h"
 #include "kernels/op_params.h"
@@ -55,6 +56,15 @@ std::string DeviceDescription();
 
 // The driver's CUDA version as cudaDriverGetVersion reports it ("13000").
 std::string DriverVersion();
+
+// Whether the device still runs work: a small allocation, a copy, a kernel
+// and a copy back, on a stream of its own, checked. After a sticky error (a
+// kernel's illegal address or trap loses the process's CUDA context, and
+// every later call fails the same way) it fails with that error, as
+// INTERNAL; RESOURCE_EXHAUSTED says only that the device's memory is full,
+// which is no fault. Costs a few microseconds and synchronises the device
+// (cudaFree), so callers probe after a failure, not per request.
+absl::Status ProbeDevice();
 
 }  // namespace convd::cuda
 

@@ -55,6 +55,7 @@ inline float FusedMultiplyAdd(float a, float b, float c) {
 }  // namespace convd::cuda::emulation
 
 inline void __syncthreads() { ::convd::cuda::emulation::Barrier(); }
+inline void __trap() { ::convd::cuda::emulation::Trap(); }
 template <typename T>
 inline T __ldg(const T* p) {
   return *p;
@@ -76,12 +77,17 @@ namespace convd::cuda::emulation {
 // Launch(kernel, grid, block, stream)(args...): the arguments are converted
 // to the kernel's parameter types once, as a launch copies them, and every
 // thread gets its own copy (kernels may modify their parameters). An
-// invalid configuration sets the launch error (cudaGetLastError) and runs
-// nothing, as on the device; a valid one runs now, or at each replay when
-// the stream is being captured into a graph.
+// invalid configuration, or a context lost to an earlier trap, sets the
+// launch error (cudaGetLastError) and runs nothing, as on the device; a
+// valid one runs now, or at each replay when the stream is being captured
+// into a graph.
 template <typename... Params>
 auto Launch(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t stream) {
   return [=](auto&&... args) {
+    if (const cudaError_t lost = ContextError(); lost != cudaSuccess) {
+      SetLaunchError(lost);
+      return;
+    }
     if (!ValidConfiguration(grid, block)) return;
     struct Call {
       void (*kernel)(Params...);

@@ -15,6 +15,7 @@
 #include <unordered_set>
 
 #include "kernels/cuda/emulation/emulated_device.h"
+#include "kernels/cuda/emulation/emulated_runtime.h"
 
 namespace convd::cuda::emulation {
 namespace {
@@ -81,27 +82,38 @@ Allocations& TheAllocations() {
 }  // namespace
 }  // namespace convd::cuda::emulation
 
+using ::convd::cuda::emulation::ContextError;
 using ::convd::cuda::emulation::TheAllocations;
 
 extern "C" {
 
 cudaError_t CUDARTAPI cudaMalloc(void** pointer, size_t bytes) {
+  if (const cudaError_t lost = ContextError(); lost != cudaSuccess) return lost;
   return TheAllocations().AllocateDevice(pointer, bytes);
 }
 
-cudaError_t CUDARTAPI cudaFree(void* pointer) { return TheAllocations().FreeDevice(pointer); }
+// Frees release the memory even in a lost context, and then report it.
+cudaError_t CUDARTAPI cudaFree(void* pointer) {
+  const cudaError_t freed = TheAllocations().FreeDevice(pointer);
+  return freed != cudaSuccess ? freed : ContextError();
+}
 
 cudaError_t CUDARTAPI cudaHostAlloc(void** pointer, size_t bytes, unsigned int flags) {
+  if (const cudaError_t lost = ContextError(); lost != cudaSuccess) return lost;
   return TheAllocations().AllocateHost(pointer, bytes);
 }
 
 cudaError_t CUDARTAPI cudaMallocHost(void** pointer, size_t bytes) {
-  return TheAllocations().AllocateHost(pointer, bytes);
+  return cudaHostAlloc(pointer, bytes, cudaHostAllocDefault);
 }
 
-cudaError_t CUDARTAPI cudaFreeHost(void* pointer) { return TheAllocations().FreeHost(pointer); }
+cudaError_t CUDARTAPI cudaFreeHost(void* pointer) {
+  const cudaError_t freed = TheAllocations().FreeHost(pointer);
+  return freed != cudaSuccess ? freed : ContextError();
+}
 
 cudaError_t CUDARTAPI cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
+  if (const cudaError_t lost = ContextError(); lost != cudaSuccess) return lost;
   const size_t used = TheAllocations().device_bytes();
   *free_bytes = ::convd::cuda::emulation::kEmulatedDeviceMemoryBytes - used;
   *total_bytes = ::convd::cuda::emulation::kEmulatedDeviceMemoryBytes;

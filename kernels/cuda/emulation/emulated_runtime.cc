@@ -5,12 +5,14 @@
 // are memcpy, events read the clock and synchronising waits for nothing.
 // Stream capture is real: work submitted to a capturing stream is kept as
 // the graph, and a call that would wait on it (cudaStreamSynchronize)
-// fails and invalidates the capture, as on a GPU. Memory is
+// fails and invalidates the capture, as on a GPU. A kernel's __trap()
+// loses the context for good (emulated_runtime.h: Trap). Memory is
 // emulated_memory.cc's.
 #include "kernels/cuda/emulation/emulated_runtime.h"
 
 #include <cuda_runtime_api.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -40,6 +42,8 @@ struct CUgraphExec_st {
 namespace convd::cuda::emulation {
 namespace {
 thread_local cudaError_t last_error = cudaSuccess;
+// The whole process's, as a CUDA context is.
+std::atomic<cudaError_t> context_error{cudaSuccess};
 
 struct ErrorDescription {
   cudaError_t error;
@@ -65,6 +69,7 @@ const ErrorDescription& Describe(cudaError_t error) {
        "operation not permitted when stream is capturing"},
       {cudaErrorStreamCaptureInvalidated, "cudaErrorStreamCaptureInvalidated",
        "operation failed due to a previous error during capture"},
+      {cudaErrorLaunchFailure, "cudaErrorLaunchFailure", "unspecified launch failure"},
   };
   static constexpr ErrorDescription kUnknown = {cudaErrorUnknown, "cudaError (emulated runtime)",
                                                 "an error the emulated runtime does not name"};
@@ -78,6 +83,10 @@ const ErrorDescription& Describe(cudaError_t error) {
 
 void SetLaunchError(cudaError_t error) { last_error = error; }
 
+void Trap() { context_error.store(cudaErrorLaunchFailure); }
+
+cudaError_t ContextError() { return context_error.load(); }
+
 void Enqueue(cudaStream_t stream, std::function<void()> work) {
   if (stream != nullptr && stream->capturing) {
     stream->captured.push_back(std::move(work));
@@ -88,8 +97,18 @@ void Enqueue(cudaStream_t stream, std::function<void()> work) {
 
 }  // namespace convd::cuda::emulation
 
+using ::convd::cuda::emulation::ContextError;
 using ::convd::cuda::emulation::Enqueue;
 using ::convd::cuda::emulation::last_error;
+
+// Every call below that needs the context fails once it is lost; those that
+// release something release it first, so a test that lost it leaks nothing.
+#define CONVD_RETURN_IF_CONTEXT_LOST()                                 \
+  do {                                                                 \
+    if (const cudaError_t lost = ContextError(); lost != cudaSuccess) { \
+      return lost;                                                     \
+    }                                                                  \
+  } while (false)
 
 extern "C" {
 
@@ -123,6 +142,7 @@ cudaError_t CUDARTAPI cudaDriverGetVersion(int* version) {
 }
 
 cudaError_t CUDARTAPI cudaMemcpy(void* to, const void* from, size_t bytes, cudaMemcpyKind kind) {
+  CONVD_RETURN_IF_CONTEXT_LOST();
   if (bytes > 0 && (to == nullptr || from == nullptr)) return cudaErrorInvalidValue;
   if (bytes > 0) std::memmove(to, from, bytes);
   return cudaSuccess;
@@ -130,6 +150,7 @@ cudaError_t CUDARTAPI cudaMemcpy(void* to, const void* from, size_t bytes, cudaM
 
 cudaError_t CUDARTAPI cudaMemcpyAsync(void* to, const void* from, size_t bytes, cudaMemcpyKind kind,
                                       cudaStream_t stream) {
+  CONVD_RETURN_IF_CONTEXT_LOST();
   if (bytes > 0 && (to == nullptr || from == nullptr)) return cudaErrorInvalidValue;
   if (bytes > 0) Enqueue(stream, [=] { std::memmove(to, from, bytes); });
   return cudaSuccess;
@@ -138,6 +159,7 @@ cudaError_t CUDARTAPI cudaMemcpyAsync(void* to, const void* from, size_t bytes, 
 cudaError_t CUDARTAPI cudaMemcpy2DAsync(void* to, size_t to_pitch, const void* from,
                                         size_t from_pitch, size_t width, size_t height,
                                         cudaMemcpyKind kind, cudaStream_t stream) {
+  CONVD_RETURN_IF_CONTEXT_LOST();
   if (width > to_pitch || width > from_pitch) return cudaErrorInvalidPitchValue;
   if (width == 0 || height == 0) return cudaSuccess;
   if (to == nullptr || from == nullptr) return cudaErrorInvalidValue;
@@ -151,6 +173,7 @@ cudaError_t CUDARTAPI cudaMemcpy2DAsync(void* to, size_t to_pitch, const void* f
 }
 
 cudaError_t CUDARTAPI cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned int flags) {
+  CONVD_RETURN_IF_CONTEXT_LOST();
   *stream = new CUstream_st;
   return cudaSuccess;
 }
@@ -161,10 +184,11 @@ cudaError_t CUDARTAPI cudaStreamCreate(cudaStream_t* stream) {
 
 cudaError_t CUDARTAPI cudaStreamDestroy(cudaStream_t stream) {
   delete stream;
-  return cudaSuccess;
+  return ContextError();
 }
 
 cudaError_t CUDARTAPI cudaStreamSynchronize(cudaStream_t stream) {
+  CONVD_RETURN_IF_CONTEXT_LOST();
   if (stream != nullptr && stream->capturing) {
     stream->capture_invalidated = true;
     return cudaErrorStreamCaptureUnsupported;
@@ -173,6 +197,7 @@ cudaError_t CUDARTAPI cudaStreamSynchronize(cudaStream_t stream) {
 }
 
 cudaError_t CUDARTAPI cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode) {
+  CONVD_RETURN_IF_CONTEXT_LOST();
   if (stream == nullptr) return cudaErrorStreamCaptureImplicit;  // the legacy stream
   if (stream->capturing) return cudaErrorIllegalState;
   stream->capturing = true;
@@ -187,6 +212,7 @@ cudaError_t CUDARTAPI cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* gra
   stream->capturing = false;
   std::vector<std::function<void()>> work = std::move(stream->captured);
   stream->captured.clear();
+  CONVD_RETURN_IF_CONTEXT_LOST();
   if (stream->capture_invalidated) return cudaErrorStreamCaptureInvalidated;
   *graph = new CUgraph_st{std::move(work)};
   return cudaSuccess;
@@ -194,12 +220,14 @@ cudaError_t CUDARTAPI cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* gra
 
 cudaError_t CUDARTAPI cudaGraphInstantiate(cudaGraphExec_t* instance, cudaGraph_t graph,
                                            unsigned long long flags) {
+  CONVD_RETURN_IF_CONTEXT_LOST();
   if (graph == nullptr) return cudaErrorInvalidValue;
   *instance = new CUgraphExec_st{graph->work};
   return cudaSuccess;
 }
 
 cudaError_t CUDARTAPI cudaGraphLaunch(cudaGraphExec_t instance, cudaStream_t stream) {
+  CONVD_RETURN_IF_CONTEXT_LOST();
   if (instance == nullptr) return cudaErrorInvalidValue;
   for (const std::function<void()>& work : instance->work) Enqueue(stream, work);
   return cudaSuccess;
@@ -207,25 +235,27 @@ cudaError_t CUDARTAPI cudaGraphLaunch(cudaGraphExec_t instance, cudaStream_t str
 
 cudaError_t CUDARTAPI cudaGraphDestroy(cudaGraph_t graph) {
   delete graph;
-  return cudaSuccess;
+  return ContextError();
 }
 
 cudaError_t CUDARTAPI cudaGraphExecDestroy(cudaGraphExec_t instance) {
   delete instance;
-  return cudaSuccess;
+  return ContextError();
 }
 
 cudaError_t CUDARTAPI cudaEventCreate(cudaEvent_t* event) {
+  CONVD_RETURN_IF_CONTEXT_LOST();
   *event = new CUevent_st;
   return cudaSuccess;
 }
 
 cudaError_t CUDARTAPI cudaEventDestroy(cudaEvent_t event) {
   delete event;
-  return cudaSuccess;
+  return ContextError();
 }
 
 cudaError_t CUDARTAPI cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
+  CONVD_RETURN_IF_CONTEXT_LOST();
   if (event == nullptr) return cudaErrorInvalidValue;
   Enqueue(stream, [event] {
     event->recorded = true;
@@ -235,23 +265,30 @@ cudaError_t CUDARTAPI cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
 }
 
 cudaError_t CUDARTAPI cudaEventSynchronize(cudaEvent_t event) {
+  CONVD_RETURN_IF_CONTEXT_LOST();
   return event == nullptr ? cudaErrorInvalidValue : cudaSuccess;
 }
 
 cudaError_t CUDARTAPI cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
+  CONVD_RETURN_IF_CONTEXT_LOST();
   if (start == nullptr || end == nullptr) return cudaErrorInvalidValue;
   if (!start->recorded || !end->recorded) return cudaErrorNotReady;
   *ms = std::chrono::duration<float, std::milli>(end->when - start->when).count();
   return cudaSuccess;
 }
 
+// A lost context's error is sticky: reading it does not clear it.
 cudaError_t CUDARTAPI cudaGetLastError() {
+  CONVD_RETURN_IF_CONTEXT_LOST();
   const cudaError_t error = last_error;
   last_error = cudaSuccess;
   return error;
 }
 
-cudaError_t CUDARTAPI cudaPeekAtLastError() { return last_error; }
+cudaError_t CUDARTAPI cudaPeekAtLastError() {
+  CONVD_RETURN_IF_CONTEXT_LOST();
+  return last_error;
+}
 
 const char* CUDARTAPI cudaGetErrorName(cudaError_t error) {
   return ::convd::cuda::emulation::Describe(error).name;

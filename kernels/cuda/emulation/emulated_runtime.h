@@ -1,6 +1,7 @@
 // What the emulated kernels' launches need from the emulated CUDA runtime
-// (emulated_runtime.cc, linked instead of libcudart): the sticky launch
-// error that cudaGetLastError reports, and stream ordering with capture.
+// (emulated_runtime.cc, linked instead of libcudart): the launch error
+// that cudaGetLastError reports, the lost context a trap leaves, and
+// stream ordering with capture.
 #ifndef CONVD_KERNELS_CUDA_EMULATION_EMULATED_RUNTIME_H_
 #define CONVD_KERNELS_CUDA_EMULATION_EMULATED_RUNTIME_H_
 
@@ -12,6 +13,18 @@ namespace convd::cuda::emulation {
 
 // Sets the calling thread's launch error (per thread, as in the runtime).
 void SetLaunchError(cudaError_t error);
+
+// A kernel's __trap(). On a GPU it aborts the kernel and loses the CUDA
+// context: the launch's stream reports cudaErrorLaunchFailure, and so does
+// every later call in the process (a "sticky" error: only a new process
+// recovers). Here the calling thread goes on to the end of its kernel, and
+// from then on every runtime call that needs the context, and every
+// launch, fails with that error; a test of how the server survives a GPU
+// fault makes one with a trapping kernel (kernels/cuda/fault_injection.h).
+void Trap();
+
+// cudaSuccess, or the error every call returns once a kernel trapped.
+cudaError_t ContextError();
 
 // Work submitted to `stream`: run now, since every emulated stream is
 // complete when its call returns, or kept for the graph when the stream is
