@@ -48,6 +48,14 @@ struct GpuBackend {
   // Utilisation and power (NVML); UNAVAILABLE where the driver's NVML
   // library is missing. May be empty.
   std::function<absl::StatusOr<GpuActivity>()> activity;
+  // OK, or why the device can serve no more: UNAVAILABLE, naming the
+  // fault, once a run failed and a probe found the process's CUDA context
+  // lost (a kernel's illegal address or trap: every later call fails, and
+  // only a new process recovers). From then on every GPU instance fails
+  // fast with it, the repository reports models with GPU instances
+  // unavailable, and the server is not live, so an orchestrator restarts
+  // it. Cheap (no device call). May be empty: always healthy.
+  std::function<absl::Status()> health;
   // Where autotuning decisions persist (empty: this process only); called
   // before any model loads.
   std::function<void(const std::string& path)> set_autotune_cache;

@@ -51,7 +51,11 @@ class InferenceService {
   // `repository` must outlive the service.
   InferenceService(ModelRepository* repository, Options options);
 
-  bool Live() const { return true; }
+  // False once the GPU the models run on has failed for good (its CUDA
+  // context is lost: ModelRepository::GpuFault): only a restart recovers,
+  // and a liveness probe on this is what restarts it. CPU models still
+  // serve meanwhile.
+  bool Live() const { return repository_->GpuFault().ok(); }
   // False once draining; else true when every model the repository loaded
   // (or tried to) is ready, not counting models unloaded on purpose.
   bool Ready() const;

@@ -7,8 +7,11 @@
 #include <atomic>
 #include <cstdio>
 #include <future>
+#include <mutex>
 #include <thread>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "engine/testing/model_repository.h"
 #include "gtest/gtest.h"
 #include "kernels/testing/numeric.h"
@@ -29,9 +32,9 @@ std::string MakeRepository() {
   return root;
 }
 
-inference::ModelInferRequest Request(int rows) {
+inference::ModelInferRequest Request(int rows, const std::string& model = "lenet") {
   inference::ModelInferRequest request;
-  request.set_model_name("lenet");
+  request.set_model_name(model);
   auto* input = request.add_inputs();
   input->set_name("input");
   input->set_datatype("FP32");
@@ -117,6 +120,120 @@ TEST(InferenceServiceTest, InferWhileUnloadingAndReloadingLosesNothing) {
   EXPECT_EQ(service.Infer(Request(1), &response, [&](absl::Status s) { refused = s; }), nullptr);
   EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable);
   EXPECT_FALSE(service.Ready());
+}
+
+// A stand-in GPU (server/core/gpu_backend.h) whose instances answer zeros
+// and whose health a test sets, as the CUDA backend's does when a kernel
+// fault loses the device's context.
+class StandInGpu {
+ public:
+  StandInGpu() {
+    backend_.description = [] { return std::string("Stand-in H0 (sm_00)"); };
+    backend_.create_runner =
+        [](std::shared_ptr<const ExecutionPlan>,
+           const inference::ModelConfig&) -> absl::StatusOr<std::unique_ptr<InstanceRunner>> {
+      return std::make_unique<ZeroRunner>();
+    };
+    backend_.health = [this] {
+      std::lock_guard<std::mutex> lock(mutex_);
+      return fault_;
+    };
+  }
+  const GpuBackend* backend() const { return &backend_; }
+  void Fail(absl::Status fault) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    fault_ = std::move(fault);
+  }
+
+ private:
+  class ZeroRunner : public InstanceRunner {
+   public:
+    absl::Status Run(const float*, int batch, Tensor& output, ModelStats*) override {
+      output = Tensor(TensorShape{batch, 10, 1, 1});
+      return absl::OkStatus();
+    }
+    absl::Status Reserve(int) override { return absl::OkStatus(); }
+    MemoryUse memory() const override { return {}; }
+  };
+
+  GpuBackend backend_;
+  std::mutex mutex_;
+  absl::Status fault_;  // guarded by mutex_
+};
+
+absl::Status InferOnce(InferenceService& service, const std::string& model) {
+  inference::ModelInferResponse response;
+  std::promise<absl::Status> done;
+  service.Infer(Request(1, model), &response,
+                [&](absl::Status status) { done.set_value(std::move(status)); });
+  absl::Status status = done.get_future().get();
+  if (status.ok() && (response.raw_output_contents_size() != 1 ||
+                      response.raw_output_contents(0).size() != 10 * sizeof(float))) {
+    return absl::InternalError(absl::StrCat("not one output of 10 floats: ", response.DebugString()));
+  }
+  return status;
+}
+
+bool ModelReady(const InferenceService& service, const std::string& model) {
+  inference::ModelReadyRequest request;
+  request.set_name(model);
+  absl::StatusOr<bool> ready = service.ModelReady(request);
+  return ready.ok() && *ready;
+}
+
+TEST(InferenceServiceTest, AFailedGpuTakesItsModelsAndLivenessButLeavesTheCpuModelsServing) {
+  const std::string root = testing::MakeTempDir("gpu_fault_repository");
+  const std::string config = R"pb(
+    max_batch_size: 8
+    input { name: "input" dims: [1, 28, 28] }
+    output { name: "prob" dims: [10] }
+  )pb";
+  testing::AddModel(root, "on_gpu", "lenet5", config + "instance_group { kind: KIND_GPU }");
+  testing::AddModel(root, "on_cpu", "lenet5", config + "instance_group { kind: KIND_CPU }");
+  StandInGpu gpu;
+  ThreadPool pool(1);
+  RepositoryOptions options;
+  options.root = root;
+  options.thread_pool = &pool;
+  options.load.thread_pool = &pool;
+  options.gpu = gpu.backend();
+  ModelRepository repository(options);
+  ASSERT_EQ(repository.LoadAll(), 0);
+  InferenceService service(&repository, {.allow_model_control = true});
+  EXPECT_TRUE(service.Live());
+  EXPECT_TRUE(service.Ready());
+  EXPECT_TRUE(InferOnce(service, "on_gpu").ok());
+
+  const std::string fault = "the GPU (Stand-in H0 (sm_00)) failed: cudaErrorLaunchFailure";
+  gpu.Fail(absl::UnavailableError(fault));
+  EXPECT_FALSE(service.Live()) << "only a restart gets a new CUDA context";
+  EXPECT_FALSE(service.Ready());
+  EXPECT_FALSE(ModelReady(service, "on_gpu"));
+  EXPECT_TRUE(ModelReady(service, "on_cpu"));
+  const absl::Status refused = InferOnce(service, "on_gpu");
+  EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable) << refused;
+  EXPECT_TRUE(absl::StrContains(refused.message(), fault)) << refused;
+  EXPECT_TRUE(InferOnce(service, "on_cpu").ok());
+  bool listed = false;
+  const inference::RepositoryIndexResponse index = service.RepositoryIndex({});
+  for (const auto& model : index.models()) {
+    if (model.name() == "on_gpu") {
+      listed = true;
+      EXPECT_EQ(model.state(), "UNAVAILABLE");
+      EXPECT_EQ(model.reason(), fault);
+    } else {
+      EXPECT_EQ(model.state(), "READY") << model.name();
+    }
+  }
+  EXPECT_TRUE(listed);
+
+  // Unloaded on purpose, the GPU model no longer holds readiness back; the
+  // process still needs its restart.
+  inference::RepositoryModelUnloadRequest unload;
+  unload.set_model_name("on_gpu");
+  ASSERT_TRUE(service.RepositoryModelUnload(unload).ok());
+  EXPECT_TRUE(service.Ready());
+  EXPECT_FALSE(service.Live());
 }
 
 }  // namespace

@@ -112,6 +112,13 @@ absl::StatusOr<std::unique_ptr<ServedModel>> ServedModel::Create(LoadedModel mod
   return served;
 }
 
+bool ServedModel::on_gpu() const {
+  for (const inference::ModelInstanceGroup& group : config().instance_group()) {
+    if (group.kind() == inference::ModelInstanceGroup::KIND_GPU) return true;
+  }
+  return false;
+}
+
 std::vector<std::pair<std::string, int64_t>> ServedModel::MemoryByType() const {
   std::vector<std::pair<std::string, int64_t>> types = {{"CPU", memory_.host_bytes}};
   if (memory_.pinned_bytes > 0) types.emplace_back("CPU_PINNED", memory_.pinned_bytes);

@@ -46,6 +46,8 @@ class ServedModel {
   // workspace; pinned and device bytes are the GPU instances' staging
   // buffers and their weights, arenas and workspaces on the device.
   const MemoryUse& memory() const { return memory_; }
+  // Whether some instance runs on the GPU (KIND_GPU once resolved).
+  bool on_gpu() const;
   // memory() by Triton's MemoryUsage types, as the statistics and /metrics
   // report it: "CPU" always, "CPU_PINNED" and "GPU" when the model holds
   // some (only models with GPU instances do).

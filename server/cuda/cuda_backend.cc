@@ -4,15 +4,57 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <mutex>
 
 #include "engine/cuda/cuda_executor.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device.h"
+#include "absl/strings/str_cat.h"
 #include "server/core/gpu_backend.h"
+#include "server/log.h"
 #include "server/cuda/nvml.h"
 
 namespace convd {
 namespace {
+
+// Whether the device can still serve, for the whole process: a CUDA
+// context is the process's, so one instance's fault is every instance's.
+class DeviceHealth {
+ public:
+  // OK, or the recorded fault (UNAVAILABLE).
+  absl::Status status() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return fault_;
+  }
+
+  // What a GPU load or run that failed with `failure` reports. Errors that
+  // say nothing of the device (bad input, memory short) pass through.
+  // Others may mean a lost context: a probe (cuda::ProbeDevice) tells, and
+  // a probe that fails records the fault, which every later call gets.
+  absl::Status AfterFailure(const absl::Status& failure) {
+    if (failure.ok() || absl::IsInvalidArgument(failure) || absl::IsResourceExhausted(failure)) {
+      return failure;
+    }
+    std::lock_guard<std::mutex> lock(mutex_);  // one probe at a time
+    if (!fault_.ok()) return fault_;
+    const absl::Status probe = cuda::ProbeDevice();
+    if (probe.ok() || absl::IsResourceExhausted(probe)) return failure;  // this run's own error
+    fault_ = absl::UnavailableError(absl::StrCat(
+        "the GPU (", cuda::DeviceDescription(), ") failed and its CUDA context is lost: ",
+        failure.message(), "; models on the GPU are unavailable until convd restarts"));
+    Log(LogLevel::kError, std::string(fault_.message()));
+    return fault_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  absl::Status fault_;  // guarded by mutex_
+};
+
+DeviceHealth& Health() {
+  static auto* health = new DeviceHealth;
+  return *health;
+}
 
 class CudaInstanceRunner : public InstanceRunner {
  public:
@@ -20,9 +62,13 @@ class CudaInstanceRunner : public InstanceRunner {
       : executor_(std::move(executor)) {}
 
   absl::Status Run(const float* input, int batch, Tensor& output, ModelStats* stats) override {
-    return executor_->Run(input, batch, output, stats);
+    if (absl::Status fault = Health().status(); !fault.ok()) return fault;
+    return Health().AfterFailure(executor_->Run(input, batch, output, stats));
   }
-  absl::Status Reserve(int max_batch) override { return executor_->Reserve(max_batch); }
+  absl::Status Reserve(int max_batch) override {
+    if (absl::Status fault = Health().status(); !fault.ok()) return fault;
+    return Health().AfterFailure(executor_->Reserve(max_batch));
+  }
   MemoryUse memory() const override {
     const CudaMemoryUse use = executor_->memory();
     return MemoryUse{.pinned_bytes = use.pinned_bytes, .device_bytes = use.device_bytes};
@@ -44,6 +90,7 @@ AutotuneCache& Cache(const std::string* new_path = nullptr) {
 
 absl::StatusOr<std::unique_ptr<InstanceRunner>> CreateRunner(
     std::shared_ptr<const ExecutionPlan> plan, const inference::ModelConfig& config) {
+  if (absl::Status fault = Health().status(); !fault.ok()) return fault;
   CudaExecutorOptions options;
   options.autotune =
       config.algorithm_policy().mode() == inference::AlgorithmPolicyConfig::AUTOTUNE;
@@ -51,7 +98,7 @@ absl::StatusOr<std::unique_ptr<InstanceRunner>> CreateRunner(
   options.autotune_cache = &Cache();
   options.math = ConfiguredGemmMath(config.algorithm_policy());
   auto executor = CudaExecutor::Create(std::move(plan), options);
-  if (!executor.ok()) return executor.status();
+  if (!executor.ok()) return Health().AfterFailure(executor.status());
   return std::unique_ptr<InstanceRunner>(new CudaInstanceRunner(std::move(*executor)));
 }
 
@@ -80,6 +127,7 @@ const bool kRegistered =
                         .create_runner = CreateRunner,
                         .memory = DeviceMemory,
                         .activity = DeviceActivity,
+                        .health = [] { return Health().status(); },
                         .set_autotune_cache = [](const std::string& path) { Cache(&path); }});
 
 }  // namespace

@@ -153,10 +153,18 @@ std::string RenderPrometheusMetrics(const InferenceService& service, const GpuBa
                  static_cast<double>(bytes));
     }
   }
+  const std::string gpu_labels =
+      gpu != nullptr ? absl::StrCat("gpu=\"", Escape(gpu->description()), "\"") : "";
+  if (gpu != nullptr && gpu->health) {
+    out.Header("convd_gpu_healthy", "gauge",
+               "1 while the GPU the models run on serves; 0 once it has failed and its CUDA "
+               "context is lost (the server is then not live: restart it).");
+    out.Sample("convd_gpu_healthy", gpu_labels, gpu->health().ok() ? 1 : 0);
+  }
   if (gpu != nullptr && gpu->memory) {
     // As Triton's nv_gpu_memory_*: what the whole device has in use.
     if (absl::StatusOr<GpuMemory> memory = gpu->memory(); memory.ok()) {
-      const std::string labels = absl::StrCat("gpu=\"", Escape(gpu->description()), "\"");
+      const std::string& labels = gpu_labels;
       out.Header("convd_gpu_memory_used_bytes", "gauge",
                  "Device memory in use on the GPU the models run on (all processes).");
       out.Sample("convd_gpu_memory_used_bytes", labels, static_cast<double>(memory->used_bytes));
@@ -167,7 +175,7 @@ std::string RenderPrometheusMetrics(const InferenceService& service, const GpuBa
   if (gpu != nullptr && gpu->activity) {
     // As Triton's nv_gpu_utilization and nv_gpu_power_*; absent without NVML.
     if (absl::StatusOr<GpuActivity> activity = gpu->activity(); activity.ok()) {
-      const std::string labels = absl::StrCat("gpu=\"", Escape(gpu->description()), "\"");
+      const std::string& labels = gpu_labels;
       out.Header("convd_gpu_utilization", "gauge",
                  "Fraction of the last sample period in which a kernel ran on the GPU [0, 1].");
       out.Sample("convd_gpu_utilization", labels, activity->utilization);

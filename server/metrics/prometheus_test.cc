@@ -56,7 +56,7 @@ std::string Render(const std::string& groups, const GpuBackend* gpu) {
   return RenderPrometheusMetrics(service, gpu);
 }
 
-GpuBackend StandInGpu(bool with_nvml) {
+GpuBackend StandInGpu(bool with_nvml, absl::Status health = absl::OkStatus()) {
   GpuBackend gpu;
   gpu.description = [] { return std::string("Stand-in \"H0\" (sm_00)"); };
   gpu.create_runner =
@@ -69,6 +69,7 @@ GpuBackend StandInGpu(bool with_nvml) {
     if (!with_nvml) return absl::UnavailableError("cannot open libnvidia-ml.so.1");
     return GpuActivity{.utilization = 0.25, .power_watts = 123.5, .power_limit_watts = 700};
   };
+  gpu.health = [health] { return health; };
   return gpu;
 }
 
@@ -95,6 +96,16 @@ TEST(PrometheusTest, AGpuServerSplitsModelMemoryAndReportsTheDevice) {
   EXPECT_TRUE(Has(text, "convd_gpu_power_usage_watts" + device + " 123.5")) << text;
   EXPECT_TRUE(Has(text, "convd_gpu_power_limit_watts" + device + " 700")) << text;
   EXPECT_TRUE(Has(text, "# TYPE convd_gpu_utilization gauge")) << text;
+  EXPECT_TRUE(Has(text, "convd_gpu_healthy" + device + " 1")) << text;
+  EXPECT_TRUE(Has(text, "convd_server_ready 1")) << text;
+}
+
+TEST(PrometheusTest, AFailedGpuIsReportedUnhealthyAndItsModelsUnready) {
+  const GpuBackend gpu = StandInGpu(/*with_nvml=*/true,
+                                    absl::UnavailableError("its CUDA context is lost"));
+  const std::string text = Render("instance_group { count: 1 kind: KIND_GPU }", &gpu);
+  EXPECT_TRUE(Has(text, R"x(convd_gpu_healthy{gpu="Stand-in \"H0\" (sm_00)"} 0)x")) << text;
+  EXPECT_TRUE(Has(text, "convd_server_ready 0")) << text;
 }
 
 TEST(PrometheusTest, WithoutNvmlOrAGpuThoseSeriesAreAbsent) {

@@ -182,16 +182,31 @@ absl::Status ModelRepository::Unload(const std::string& name) {
   return absl::OkStatus();
 }
 
+absl::Status ModelRepository::GpuFault() const {
+  if (options_.gpu == nullptr || !options_.gpu->health) return absl::OkStatus();
+  return options_.gpu->health();
+}
+
+std::pair<ModelRepository::State, std::string> ModelRepository::EffectiveState(
+    const Entry& entry, const absl::Status& gpu_fault) {
+  if (entry.state == State::kReady && !gpu_fault.ok()) {
+    for (const auto& [number, model] : entry.versions) {
+      if (model->on_gpu()) return {State::kUnavailable, std::string(gpu_fault.message())};
+    }
+  }
+  return {entry.state, entry.reason};
+}
+
 absl::StatusOr<const ModelRepository::Entry*> ModelRepository::ReadyEntryLocked(
     const std::string& name) const {
   RETURN_IF_ERROR(ValidateModelName(name));
   auto it = models_.find(name);
   if (it == models_.end()) return absl::NotFoundError(absl::StrCat("unknown model '", name, "'"));
-  if (it->second.state != State::kReady) {
+  const auto [state, reason] = EffectiveState(it->second, GpuFault());
+  if (state != State::kReady) {
     return absl::UnavailableError(absl::StrCat("model '", name, "' is not ready (",
-                                               StateName(it->second.state),
-                                               it->second.reason.empty() ? "" : ": ",
-                                               it->second.reason, ")"));
+                                               StateName(state), reason.empty() ? "" : ": ",
+                                               reason, ")"));
   }
   return &it->second;
 }
@@ -229,9 +244,10 @@ std::vector<std::shared_ptr<ServedModel>> ModelRepository::AllServed() const {
 }
 
 bool ModelRepository::AllReady() const {
+  const absl::Status gpu_fault = GpuFault();
   std::lock_guard<std::mutex> lock(mutex_);
   for (const auto& [name, entry] : models_) {
-    if (entry.state != State::kReady && !entry.unloaded) return false;
+    if (EffectiveState(entry, gpu_fault).first != State::kReady && !entry.unloaded) return false;
   }
   return true;
 }
@@ -239,6 +255,7 @@ bool ModelRepository::AllReady() const {
 std::vector<ModelRepository::IndexEntry> ModelRepository::Index() const {
   const std::set<std::string> on_disk = ScanRoot(options_.root);
   std::vector<IndexEntry> index;
+  const absl::Status gpu_fault = GpuFault();
   std::lock_guard<std::mutex> lock(mutex_);
   std::set<std::string> names = on_disk;
   for (const auto& [name, entry] : models_) names.insert(name);
@@ -249,8 +266,9 @@ std::vector<ModelRepository::IndexEntry> ModelRepository::Index() const {
     } else if (it->second.versions.empty()) {
       index.push_back({name, "", it->second.state, it->second.reason});
     } else {
+      const auto [state, reason] = EffectiveState(it->second, gpu_fault);
       for (const auto& [number, model] : it->second.versions) {
-        index.push_back({name, std::to_string(number), it->second.state, it->second.reason});
+        index.push_back({name, std::to_string(number), state, reason});
       }
     }
   }

@@ -8,6 +8,9 @@
 //  - A model that fails to load is recorded as UNAVAILABLE with its error
 //    and does not affect the others; a failed reload keeps the versions
 //    that were serving.
+//  - A model with GPU instances is UNAVAILABLE, with the fault as its
+//    reason, once the GPU backend reports its device lost
+//    (GpuBackend::health); models on the CPU serve on.
 //  - Get() returns a shared reference: a request that holds it keeps its
 //    model version alive (and its queue running) through an unload. The
 //    last reference hands the model to the repository's own thread, which
@@ -78,6 +81,9 @@ class ModelRepository {
   // True when every model the repository tried to load is ready (models
   // unloaded on purpose do not count). Cheap: no file system access.
   bool AllReady() const;
+  // OK, or why the GPU the models run on can serve no more (GpuBackend::
+  // health); OK on the CPU.
+  absl::Status GpuFault() const;
 
   static const char* StateName(State state);
 
@@ -92,6 +98,10 @@ class ModelRepository {
   absl::StatusOr<std::map<int64_t, std::shared_ptr<ServedModel>>> LoadVersions(
       const std::string& name);
   std::shared_ptr<ServedModel> Share(std::unique_ptr<ServedModel> model);
+  // The entry's state and reason, or UNAVAILABLE with `gpu_fault` where it
+  // serves on a GPU that has failed.
+  static std::pair<State, std::string> EffectiveState(const Entry& entry,
+                                                      const absl::Status& gpu_fault);
   absl::StatusOr<const Entry*> ReadyEntryLocked(const std::string& name) const;
   void ReaperLoop();
 
