@@ -9,11 +9,11 @@
 namespace convd::cuda {
 
 // Runs a one-thread kernel that executes __trap() on a stream of its own
-// and waits for it. Returns what the stream reports: cudaErrorLaunchFailure
-// where the trap lost the context, as the CUDA documentation says it does
-// ("any further CUDA work will return the same error"). After it, every
-// CUDA call in this process fails: the rest of the calling test binary
-// cannot use the device.
+// and waits for it. Returns what the stream reports: an error that loses
+// the context, cudaErrorLaunchFailure on the emulation (the CUDA
+// documentation says of such errors that "any further CUDA work will
+// return the same error"). After it, every CUDA call in this process
+// fails: the rest of the calling test binary cannot use the device.
 cudaError_t TrapOnDevice();
 
 }  // namespace convd::cuda

@@ -4,53 +4,18 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <mutex>
 
 #include "engine/cuda/cuda_executor.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device.h"
-#include "absl/strings/str_cat.h"
 #include "server/core/gpu_backend.h"
-#include "server/log.h"
+#include "server/cuda/device_health.h"
 #include "server/cuda/nvml.h"
 
 namespace convd {
 namespace {
 
-// Whether the device can still serve, for the whole process: a CUDA
-// context is the process's, so one instance's fault is every instance's.
-class DeviceHealth {
- public:
-  // OK, or the recorded fault (UNAVAILABLE).
-  absl::Status status() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return fault_;
-  }
-
-  // What a GPU load or run that failed with `failure` reports. Errors that
-  // say nothing of the device (bad input, memory short) pass through.
-  // Others may mean a lost context: a probe (cuda::ProbeDevice) tells, and
-  // a probe that fails records the fault, which every later call gets.
-  absl::Status AfterFailure(const absl::Status& failure) {
-    if (failure.ok() || absl::IsInvalidArgument(failure) || absl::IsResourceExhausted(failure)) {
-      return failure;
-    }
-    std::lock_guard<std::mutex> lock(mutex_);  // one probe at a time
-    if (!fault_.ok()) return fault_;
-    const absl::Status probe = cuda::ProbeDevice();
-    if (probe.ok() || absl::IsResourceExhausted(probe)) return failure;  // this run's own error
-    fault_ = absl::UnavailableError(absl::StrCat(
-        "the GPU (", cuda::DeviceDescription(), ") failed and its CUDA context is lost: ",
-        failure.message(), "; models on the GPU are unavailable until convd restarts"));
-    Log(LogLevel::kError, std::string(fault_.message()));
-    return fault_;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  absl::Status fault_;  // guarded by mutex_
-};
-
+// The process's: see device_health.h.
 DeviceHealth& Health() {
   static auto* health = new DeviceHealth;
   return *health;
