@@ -62,8 +62,8 @@ absl::Status ProbeDevice() {
   cudaStream_t stream = nullptr;
   CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   float* device = nullptr;
-  absl::Status status = CudaStatus(cudaMalloc(&device, 4 * sizeof(float)), "cudaMalloc",
-                                   __FILE__, __LINE__);
+  absl::Status status =
+      CudaStatus(cudaMalloc(&device, 4 * sizeof(float)), "cudaMalloc", __FILE__, __LINE__);
   std::array<float, 4> out = {};
   if (status.ok()) status = ProbeKernel(device, stream, out);
   if (status.ok() && out != std::array<float, 4>{0.0f, 0.0f, 0.5f, 3.0f}) {

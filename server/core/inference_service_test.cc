@@ -169,7 +169,8 @@ absl::Status InferOnce(InferenceService& service, const std::string& model) {
   absl::Status status = done.get_future().get();
   if (status.ok() && (response.raw_output_contents_size() != 1 ||
                       response.raw_output_contents(0).size() != 10 * sizeof(float))) {
-    return absl::InternalError(absl::StrCat("not one output of 10 floats: ", response.DebugString()));
+    return absl::InternalError(
+        absl::StrCat("not one output of 10 floats: ", response.DebugString()));
   }
   return status;
 }

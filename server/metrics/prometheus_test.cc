@@ -101,8 +101,8 @@ TEST(PrometheusTest, AGpuServerSplitsModelMemoryAndReportsTheDevice) {
 }
 
 TEST(PrometheusTest, AFailedGpuIsReportedUnhealthyAndItsModelsUnready) {
-  const GpuBackend gpu = StandInGpu(/*with_nvml=*/true,
-                                    absl::UnavailableError("its CUDA context is lost"));
+  const GpuBackend gpu =
+      StandInGpu(/*with_nvml=*/true, absl::UnavailableError("its CUDA context is lost"));
   const std::string text = Render("instance_group { count: 1 kind: KIND_GPU }", &gpu);
   EXPECT_TRUE(Has(text, R"x(convd_gpu_healthy{gpu="Stand-in \"H0\" (sm_00)"} 0)x")) << text;
   EXPECT_TRUE(Has(text, "convd_server_ready 0")) << text;

@@ -205,8 +205,8 @@ absl::StatusOr<const ModelRepository::Entry*> ModelRepository::ReadyEntryLocked(
   const auto [state, reason] = EffectiveState(it->second, GpuFault());
   if (state != State::kReady) {
     return absl::UnavailableError(absl::StrCat("model '", name, "' is not ready (",
-                                               StateName(state), reason.empty() ? "" : ": ",
-                                               reason, ")"));
+                                               StateName(state), reason.empty() ? "" : ": ", reason,
+                                               ")"));
   }
   return &it->second;
 }

@@ -105,8 +105,7 @@ TEST(GpuFaultTest, ALostGpuTakesItsModelAndLivenessAndTheCpuModelServesOn) {
   const std::string gpu_series =
       absl::StrCat("convd_gpu_healthy{gpu=\"", cuda::DeviceDescription(), "\"}");
   auto metric = [&](const std::string& series) {
-    const client::HttpResult metrics =
-        client::HttpCall(server->metrics_port(), "GET", "/metrics");
+    const client::HttpResult metrics = client::HttpCall(server->metrics_port(), "GET", "/metrics");
     EXPECT_EQ(metrics.status, 200) << metrics.body;
     return PrometheusSample(metrics.body, series);
   };
