@@ -42,7 +42,7 @@ std::string DriverVersion() {
 
 namespace {
 
-// ReLU of four values with a bias, on the device, into `out`.
+// ReLU of four values on the device, read back into `out`.
 absl::Status ProbeKernel(float* device, cudaStream_t stream, std::array<float, 4>& out) {
   const std::array<float, 4> in = {-2.0f, -0.25f, 0.5f, 3.0f};
   CUDA_RETURN_IF_ERROR(

@@ -198,11 +198,11 @@ std::pair<ModelRepository::State, std::string> ModelRepository::EffectiveState(
 }
 
 absl::StatusOr<const ModelRepository::Entry*> ModelRepository::ReadyEntryLocked(
-    const std::string& name) const {
+    const std::string& name, const absl::Status& gpu_fault) const {
   RETURN_IF_ERROR(ValidateModelName(name));
   auto it = models_.find(name);
   if (it == models_.end()) return absl::NotFoundError(absl::StrCat("unknown model '", name, "'"));
-  const auto [state, reason] = EffectiveState(it->second, GpuFault());
+  const auto [state, reason] = EffectiveState(it->second, gpu_fault);
   if (state != State::kReady) {
     return absl::UnavailableError(absl::StrCat("model '", name, "' is not ready (",
                                                StateName(state), reason.empty() ? "" : ": ", reason,
@@ -213,8 +213,9 @@ absl::StatusOr<const ModelRepository::Entry*> ModelRepository::ReadyEntryLocked(
 
 absl::StatusOr<std::shared_ptr<ServedModel>> ModelRepository::Get(
     const std::string& name, const std::string& version) const {
+  const absl::Status gpu_fault = GpuFault();
   std::lock_guard<std::mutex> lock(mutex_);
-  ASSIGN_OR_RETURN(const Entry* entry, ReadyEntryLocked(name));
+  ASSIGN_OR_RETURN(const Entry* entry, ReadyEntryLocked(name, gpu_fault));
   if (version.empty()) return entry->versions.rbegin()->second;
   ASSIGN_OR_RETURN(int64_t number, ParseVersion(version));
   auto it = entry->versions.find(number);
@@ -227,8 +228,9 @@ absl::StatusOr<std::shared_ptr<ServedModel>> ModelRepository::Get(
 
 absl::StatusOr<std::vector<std::shared_ptr<ServedModel>>> ModelRepository::Versions(
     const std::string& name) const {
+  const absl::Status gpu_fault = GpuFault();
   std::lock_guard<std::mutex> lock(mutex_);
-  ASSIGN_OR_RETURN(const Entry* entry, ReadyEntryLocked(name));
+  ASSIGN_OR_RETURN(const Entry* entry, ReadyEntryLocked(name, gpu_fault));
   std::vector<std::shared_ptr<ServedModel>> versions;
   for (const auto& [number, model] : entry->versions) versions.push_back(model);
   return versions;

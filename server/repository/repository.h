@@ -99,10 +99,12 @@ class ModelRepository {
       const std::string& name);
   std::shared_ptr<ServedModel> Share(std::unique_ptr<ServedModel> model);
   // The entry's state and reason, or UNAVAILABLE with `gpu_fault` where it
-  // serves on a GPU that has failed.
+  // serves on a GPU that has failed. Callers read GpuFault() before taking
+  // mutex_, so a probe in progress never holds up the repository's lock.
   static std::pair<State, std::string> EffectiveState(const Entry& entry,
                                                       const absl::Status& gpu_fault);
-  absl::StatusOr<const Entry*> ReadyEntryLocked(const std::string& name) const;
+  absl::StatusOr<const Entry*> ReadyEntryLocked(const std::string& name,
+                                                const absl::Status& gpu_fault) const;
   void ReaperLoop();
 
   const RepositoryOptions options_;
