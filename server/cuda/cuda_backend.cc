@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "engine/cuda/cuda_executor.h"
+#include "engine/status_macros.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device.h"
 #include "server/core/gpu_backend.h"
@@ -27,12 +28,10 @@ class CudaInstanceRunner : public InstanceRunner {
       : executor_(std::move(executor)) {}
 
   absl::Status Run(const float* input, int batch, Tensor& output, ModelStats* stats) override {
-    if (absl::Status fault = Health().status(); !fault.ok()) return fault;
-    return Health().AfterFailure(executor_->Run(input, batch, output, stats));
+    return Health().Guard([&] { return executor_->Run(input, batch, output, stats); });
   }
   absl::Status Reserve(int max_batch) override {
-    if (absl::Status fault = Health().status(); !fault.ok()) return fault;
-    return Health().AfterFailure(executor_->Reserve(max_batch));
+    return Health().Guard([&] { return executor_->Reserve(max_batch); });
   }
   MemoryUse memory() const override {
     const CudaMemoryUse use = executor_->memory();
@@ -55,16 +54,18 @@ AutotuneCache& Cache(const std::string* new_path = nullptr) {
 
 absl::StatusOr<std::unique_ptr<InstanceRunner>> CreateRunner(
     std::shared_ptr<const ExecutionPlan> plan, const inference::ModelConfig& config) {
-  if (absl::Status fault = Health().status(); !fault.ok()) return fault;
   CudaExecutorOptions options;
   options.autotune =
       config.algorithm_policy().mode() == inference::AlgorithmPolicyConfig::AUTOTUNE;
   options.autotune_batch = std::max(1, config.max_batch_size());
   options.autotune_cache = &Cache();
   options.math = ConfiguredGemmMath(config.algorithm_policy());
-  auto executor = CudaExecutor::Create(std::move(plan), options);
-  if (!executor.ok()) return Health().AfterFailure(executor.status());
-  return std::unique_ptr<InstanceRunner>(new CudaInstanceRunner(std::move(*executor)));
+  std::unique_ptr<CudaExecutor> executor;
+  RETURN_IF_ERROR(Health().Guard([&]() -> absl::Status {
+    ASSIGN_OR_RETURN(executor, CudaExecutor::Create(std::move(plan), options));
+    return absl::OkStatus();
+  }));
+  return std::unique_ptr<InstanceRunner>(new CudaInstanceRunner(std::move(executor)));
 }
 
 absl::StatusOr<GpuMemory> DeviceMemory() {

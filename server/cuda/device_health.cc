@@ -28,4 +28,9 @@ absl::Status DeviceHealth::AfterFailure(const absl::Status& failure) {
   return fault_;
 }
 
+absl::Status DeviceHealth::Guard(absl::FunctionRef<absl::Status()> gpu_work) {
+  if (absl::Status fault = status(); !fault.ok()) return fault;
+  return AfterFailure(gpu_work());
+}
+
 }  // namespace convd

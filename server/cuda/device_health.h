@@ -11,6 +11,7 @@
 
 #include <mutex>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 
 namespace convd {
@@ -29,6 +30,11 @@ class DeviceHealth {
   // (UNAVAILABLE, naming the device and `failure`), logged once, and
   // returned, here and by every later call.
   absl::Status AfterFailure(const absl::Status& failure);
+
+  // How GPU work runs under this: not at all once a fault is recorded (the
+  // fault is returned without touching the device), else `gpu_work`, with
+  // its failure reported through AfterFailure.
+  absl::Status Guard(absl::FunctionRef<absl::Status()> gpu_work);
 
  private:
   mutable std::mutex mutex_;

@@ -26,6 +26,7 @@ TEST(DeviceHealthTest, OnlyAProbeThatFailsRecordsAFaultAndThenEveryoneGetsIt) {
   EXPECT_EQ(health.AfterFailure(absl::ResourceExhaustedError("out of memory")).code(),
             absl::StatusCode::kResourceExhausted);
   EXPECT_TRUE(health.AfterFailure(absl::OkStatus()).ok());
+  EXPECT_EQ(health.Guard([&] { return launch; }), launch);
   EXPECT_TRUE(health.status().ok());
 
   const cudaError_t trapped = cuda::TrapOnDevice();
@@ -44,6 +45,14 @@ TEST(DeviceHealthTest, OnlyAProbeThatFailsRecordsAFaultAndThenEveryoneGetsIt) {
   // Later failures, whatever they say, get the first fault.
   EXPECT_EQ(health.AfterFailure(absl::InternalError("cudaMemcpyAsync: ...")), met);
   EXPECT_EQ(health.AfterFailure(absl::ResourceExhaustedError("out of memory")), met);
+  // Guarded work no longer runs at all.
+  bool ran = false;
+  EXPECT_EQ(health.Guard([&] {
+    ran = true;
+    return absl::OkStatus();
+  }),
+            met);
+  EXPECT_FALSE(ran);
 }
 
 }  // namespace

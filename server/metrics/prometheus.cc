@@ -164,28 +164,28 @@ std::string RenderPrometheusMetrics(const InferenceService& service, const GpuBa
   if (gpu != nullptr && gpu->memory) {
     // As Triton's nv_gpu_memory_*: what the whole device has in use.
     if (absl::StatusOr<GpuMemory> memory = gpu->memory(); memory.ok()) {
-      const std::string& labels = gpu_labels;
       out.Header("convd_gpu_memory_used_bytes", "gauge",
                  "Device memory in use on the GPU the models run on (all processes).");
-      out.Sample("convd_gpu_memory_used_bytes", labels, static_cast<double>(memory->used_bytes));
+      out.Sample("convd_gpu_memory_used_bytes", gpu_labels,
+                 static_cast<double>(memory->used_bytes));
       out.Header("convd_gpu_memory_total_bytes", "gauge", "Device memory of that GPU.");
-      out.Sample("convd_gpu_memory_total_bytes", labels, static_cast<double>(memory->total_bytes));
+      out.Sample("convd_gpu_memory_total_bytes", gpu_labels,
+                 static_cast<double>(memory->total_bytes));
     }
   }
   if (gpu != nullptr && gpu->activity) {
     // As Triton's nv_gpu_utilization and nv_gpu_power_*; absent without NVML.
     if (absl::StatusOr<GpuActivity> activity = gpu->activity(); activity.ok()) {
-      const std::string& labels = gpu_labels;
       out.Header("convd_gpu_utilization", "gauge",
                  "Fraction of the last sample period in which a kernel ran on the GPU [0, 1].");
-      out.Sample("convd_gpu_utilization", labels, activity->utilization);
+      out.Sample("convd_gpu_utilization", gpu_labels, activity->utilization);
       if (activity->power_watts >= 0) {
         out.Header("convd_gpu_power_usage_watts", "gauge", "The GPU's power draw.");
-        out.Sample("convd_gpu_power_usage_watts", labels, activity->power_watts);
+        out.Sample("convd_gpu_power_usage_watts", gpu_labels, activity->power_watts);
       }
       if (activity->power_limit_watts >= 0) {
         out.Header("convd_gpu_power_limit_watts", "gauge", "The GPU's enforced power limit.");
-        out.Sample("convd_gpu_power_limit_watts", labels, activity->power_limit_watts);
+        out.Sample("convd_gpu_power_limit_watts", gpu_labels, activity->power_limit_watts);
       }
     }
   }

@@ -16,6 +16,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "client/client.h"
 #include "client/http_connection.h"
 #include "gtest/gtest.h"
 #include "kernels/cuda/device.h"
@@ -26,67 +27,45 @@
 namespace convd::e2e {
 namespace {
 
-class Client {
- public:
-  explicit Client(const Server& server)
-      : stub_(Connect(server.grpc_port())), http_port_(server.http_port()) {}
+// The same KServe v2 calls over gRPC and over HTTP (client/client.h), so
+// that health is checked on both protocols.
+struct Clients {
+  explicit Clients(const Server& server)
+      : grpc(client::CreateClient({.protocol = client::Protocol::kGrpc,
+                                   .host = "127.0.0.1",
+                                   .port = server.grpc_port()})),
+        http(client::CreateClient({.protocol = client::Protocol::kHttp,
+                                   .host = "127.0.0.1",
+                                   .port = server.http_port()})) {}
 
-  grpc::Status Infer(const std::string& model, const std::vector<float>& images,
-                     std::vector<float>* scores) {
-    const int rows = static_cast<int>(images.size() / (28 * 28));
-    grpc::ClientContext context;
-    inference::ModelInferResponse response;
-    const grpc::Status status =
-        stub_->ModelInfer(&context, FloatRequest(model, {rows, 1, 28, 28}, images), &response);
-    if (status.ok()) *scores = OutputFloats(response);
-    return status;
+  // ServerLive or ServerReady as both protocols answer it (HTTP: 200 or
+  // 503), which must agree.
+  bool Health(absl::StatusOr<bool> (client::Client::*probe)()) {
+    const absl::StatusOr<bool> over_grpc = (grpc.get()->*probe)();
+    const absl::StatusOr<bool> over_http = (http.get()->*probe)();
+    EXPECT_TRUE(over_grpc.ok()) << over_grpc.status();
+    EXPECT_TRUE(over_http.ok()) << over_http.status();
+    EXPECT_EQ(over_grpc.value_or(false), over_http.value_or(false));
+    return over_grpc.value_or(false);
   }
+  bool Live() { return Health(&client::Client::ServerLive); }
+  bool Ready() { return Health(&client::Client::ServerReady); }
   bool ModelReady(const std::string& model) {
-    grpc::ClientContext context;
-    inference::ModelReadyRequest request;
-    request.set_name(model);
-    inference::ModelReadyResponse response;
-    EXPECT_TRUE(stub_->ModelReady(&context, request, &response).ok());
-    return response.ready();
+    const absl::StatusOr<bool> ready = grpc->ModelReady(model, "");
+    EXPECT_TRUE(ready.ok()) << ready.status();
+    return ready.value_or(false);
   }
-  // gRPC's ServerLive and ServerReady, checked against HTTP's
-  // /v2/health/live and /v2/health/ready (200, or 503).
-  bool Live() { return Health("live"); }
-  bool Ready() { return Health("ready"); }
-  inference::RepositoryIndexResponse Index() {
-    grpc::ClientContext context;
-    inference::RepositoryIndexResponse index;
-    EXPECT_TRUE(stub_->RepositoryIndex(&context, {}, &index).ok());
-    return index;
-  }
-  grpc::Status Load(const std::string& model) {
-    grpc::ClientContext context;
-    inference::RepositoryModelLoadRequest request;
-    request.set_model_name(model);
-    inference::RepositoryModelLoadResponse response;
-    return stub_->RepositoryModelLoad(&context, request, &response);
+  absl::StatusOr<std::vector<float>> Infer(const std::string& model,
+                                           const std::vector<float>& images) {
+    const int rows = static_cast<int>(images.size() / (28 * 28));
+    absl::StatusOr<inference::ModelInferResponse> response =
+        grpc->Infer(FloatRequest(model, {rows, 1, 28, 28}, images));
+    if (!response.ok()) return response.status();
+    return OutputFloats(*response);
   }
 
- private:
-  bool Health(const std::string& what) {
-    grpc::ClientContext context;
-    bool grpc_says = false;
-    if (what == "live") {
-      inference::ServerLiveResponse response;
-      EXPECT_TRUE(stub_->ServerLive(&context, {}, &response).ok());
-      grpc_says = response.live();
-    } else {
-      inference::ServerReadyResponse response;
-      EXPECT_TRUE(stub_->ServerReady(&context, {}, &response).ok());
-      grpc_says = response.ready();
-    }
-    const client::HttpResult http = client::HttpCall(http_port_, "GET", "/v2/health/" + what);
-    EXPECT_EQ(http.status, grpc_says ? 200 : 503) << what << ": " << http.body;
-    return grpc_says;
-  }
-
-  std::unique_ptr<inference::GRPCInferenceService::Stub> stub_;
-  int http_port_;
+  std::unique_ptr<client::Client> grpc;
+  std::unique_ptr<client::Client> http;
 };
 
 TEST(GpuFaultTest, ALostGpuTakesItsModelAndLivenessAndTheCpuModelServesOn) {
@@ -101,7 +80,7 @@ TEST(GpuFaultTest, ALostGpuTakesItsModelAndLivenessAndTheCpuModelServesOn) {
   options.allow_model_control = true;
   std::unique_ptr<Server> server = StartServer(options);
   ASSERT_NE(server, nullptr);
-  Client client(*server);
+  Clients client(*server);
   const std::string gpu_series =
       absl::StrCat("convd_gpu_healthy{gpu=\"", cuda::DeviceDescription(), "\"}");
   auto metric = [&](const std::string& series) {
@@ -112,11 +91,12 @@ TEST(GpuFaultTest, ALostGpuTakesItsModelAndLivenessAndTheCpuModelServesOn) {
 
   // Healthy: both models serve the same scores for fresh random images.
   const std::vector<float> images = testing::RandomVector(5 * 28 * 28, 0.0f, 1.0f);
-  std::vector<float> on_gpu, on_cpu;
-  ASSERT_TRUE(client.Infer("on_gpu", images, &on_gpu).ok());
-  ASSERT_TRUE(client.Infer("on_cpu", images, &on_cpu).ok());
-  ASSERT_EQ(on_gpu.size(), 50u);
-  EXPECT_LE(testing::MaxRelativeError(on_gpu.data(), {on_cpu.begin(), on_cpu.end()}), 1e-4);
+  const absl::StatusOr<std::vector<float>> on_gpu = client.Infer("on_gpu", images);
+  const absl::StatusOr<std::vector<float>> on_cpu = client.Infer("on_cpu", images);
+  ASSERT_TRUE(on_gpu.ok()) << on_gpu.status();
+  ASSERT_TRUE(on_cpu.ok()) << on_cpu.status();
+  ASSERT_EQ(on_gpu->size(), 50u);
+  EXPECT_LE(testing::MaxRelativeError(on_gpu->data(), {on_cpu->begin(), on_cpu->end()}), 1e-4);
   EXPECT_TRUE(client.Live());
   EXPECT_TRUE(client.Ready());
   EXPECT_EQ(metric(gpu_series), 1.0);
@@ -126,21 +106,20 @@ TEST(GpuFaultTest, ALostGpuTakesItsModelAndLivenessAndTheCpuModelServesOn) {
   const std::string error_name = cudaGetErrorName(trapped);
 
   // The request that meets the fault, and every one after it.
-  std::vector<float> scores;
-  const grpc::Status met = client.Infer("on_gpu", images, &scores);
-  EXPECT_EQ(met.error_code(), grpc::StatusCode::UNAVAILABLE) << met.error_message();
-  EXPECT_TRUE(absl::StrContains(met.error_message(), error_name)) << met.error_message();
-  EXPECT_TRUE(absl::StrContains(met.error_message(), "until convd restarts"))
-      << met.error_message();
-  const grpc::Status after = client.Infer("on_gpu", images, &scores);
-  EXPECT_EQ(after.error_code(), grpc::StatusCode::UNAVAILABLE) << after.error_message();
-  EXPECT_TRUE(absl::StrContains(after.error_message(), "is not ready")) << after.error_message();
+  const absl::Status met = client.Infer("on_gpu", images).status();
+  EXPECT_EQ(met.code(), absl::StatusCode::kUnavailable) << met;
+  EXPECT_TRUE(absl::StrContains(met.message(), error_name)) << met;
+  EXPECT_TRUE(absl::StrContains(met.message(), "until convd restarts")) << met;
+  const absl::Status after = client.Infer("on_gpu", images).status();
+  EXPECT_EQ(after.code(), absl::StatusCode::kUnavailable) << after;
+  EXPECT_TRUE(absl::StrContains(after.message(), "is not ready")) << after;
 
   EXPECT_FALSE(client.ModelReady("on_gpu"));
   EXPECT_TRUE(client.ModelReady("on_cpu"));
   bool listed = false;
-  const inference::RepositoryIndexResponse index = client.Index();
-  for (const auto& model : index.models()) {
+  const absl::StatusOr<inference::RepositoryIndexResponse> index = client.grpc->RepositoryIndex();
+  ASSERT_TRUE(index.ok()) << index.status();
+  for (const auto& model : index->models()) {
     if (model.name() != "on_gpu") continue;
     listed = true;
     EXPECT_EQ(model.state(), "UNAVAILABLE");
@@ -151,17 +130,15 @@ TEST(GpuFaultTest, ALostGpuTakesItsModelAndLivenessAndTheCpuModelServesOn) {
   EXPECT_FALSE(client.Ready());
   EXPECT_EQ(metric(gpu_series), 0.0);
   // A reload cannot bring it back; the versions it had stay (unready).
-  const grpc::Status reload = client.Load("on_gpu");
+  const absl::Status reload = client.grpc->LoadModel("on_gpu");
   EXPECT_FALSE(reload.ok());
-  EXPECT_TRUE(absl::StrContains(reload.error_message(), "context is lost"))
-      << reload.error_message();
+  EXPECT_TRUE(absl::StrContains(reload.message(), "context is lost")) << reload;
   EXPECT_FALSE(client.ModelReady("on_gpu"));
 
   // The CPU model serves on, with the same answers.
-  std::vector<float> still;
-  const grpc::Status cpu = client.Infer("on_cpu", images, &still);
-  ASSERT_TRUE(cpu.ok()) << cpu.error_message();
-  EXPECT_EQ(still, on_cpu);
+  const absl::StatusOr<std::vector<float>> still = client.Infer("on_cpu", images);
+  ASSERT_TRUE(still.ok()) << still.status();
+  EXPECT_EQ(*still, *on_cpu);
 
   server.reset();  // shuts down over a device that answers every call with the fault
 }

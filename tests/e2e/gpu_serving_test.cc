@@ -20,6 +20,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "client/client.h"
 #include "client/http_connection.h"
 #include "engine/file_util.h"
 #include "gtest/gtest.h"
@@ -253,46 +254,33 @@ TEST(GpuServingOutOfMemoryTest, AModelTheDeviceCannotHoldIsNotReadyAndSaysWhy) {
   CopyBundledModel(repository, "alexnet", "alexnet");
   std::unique_ptr<Server> server = StartOnTheGpu(repository);
   ASSERT_NE(server, nullptr);
-  auto stub = Connect(server->grpc_port());
+  const std::unique_ptr<client::Client> client = client::CreateClient(
+      {.protocol = client::Protocol::kGrpc, .host = "127.0.0.1", .port = server->grpc_port()});
 
-  {
-    grpc::ClientContext context;
-    inference::ModelReadyRequest request;
-    request.set_name("alexnet");
-    inference::ModelReadyResponse response;
-    ASSERT_TRUE(stub->ModelReady(&context, request, &response).ok());
-    EXPECT_FALSE(response.ready());
+  const absl::StatusOr<bool> ready = client->ModelReady("alexnet", "");
+  ASSERT_TRUE(ready.ok()) << ready.status();
+  EXPECT_FALSE(*ready);
+  const absl::StatusOr<inference::RepositoryIndexResponse> index = client->RepositoryIndex();
+  ASSERT_TRUE(index.ok()) << index.status();
+  bool listed = false;
+  for (const auto& model : index->models()) {
+    if (model.name() != "alexnet") continue;
+    listed = true;
+    EXPECT_EQ(model.state(), "UNAVAILABLE");
+    EXPECT_TRUE(absl::StrContains(model.reason(), "out of memory")) << model.reason();
   }
-  {
-    grpc::ClientContext context;
-    inference::RepositoryIndexResponse index;
-    ASSERT_TRUE(stub->RepositoryIndex(&context, {}, &index).ok());
-    bool listed = false;
-    for (const auto& model : index.models()) {
-      if (model.name() != "alexnet") continue;
-      listed = true;
-      EXPECT_EQ(model.state(), "UNAVAILABLE");
-      EXPECT_TRUE(absl::StrContains(model.reason(), "out of memory")) << model.reason();
-    }
-    EXPECT_TRUE(listed);
-  }
-  {
-    grpc::ClientContext context;
-    inference::ModelInferResponse response;
-    const grpc::Status status = stub->ModelInfer(
-        &context, FloatRequest("alexnet", {1, 3, 224, 224}, std::vector<float>(3 * 224 * 224, 1)),
-        &response);
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
-  }
+  EXPECT_TRUE(listed);
+  const absl::Status refused =
+      client->Infer(FloatRequest("alexnet", {1, 3, 224, 224}, std::vector<float>(3 * 224 * 224, 1)))
+          .status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable) << refused;
   // The model that fits serves.
   std::vector<float> input(28 * 28);
   for (size_t i = 0; i < input.size(); ++i) input[i] = static_cast<float>(i % 29) / 29;
-  grpc::ClientContext context;
-  inference::ModelInferResponse response;
-  const grpc::Status status =
-      stub->ModelInfer(&context, FloatRequest("lenet5", {1, 1, 28, 28}, input), &response);
-  ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(OutputFloats(response).size(), 10u);
+  const absl::StatusOr<inference::ModelInferResponse> response =
+      client->Infer(FloatRequest("lenet5", {1, 1, 28, 28}, input));
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(OutputFloats(*response).size(), 10u);
 }
 
 }  // namespace

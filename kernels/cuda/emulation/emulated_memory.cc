@@ -88,7 +88,7 @@ using ::convd::cuda::emulation::TheAllocations;
 extern "C" {
 
 cudaError_t CUDARTAPI cudaMalloc(void** pointer, size_t bytes) {
-  if (const cudaError_t lost = ContextError(); lost != cudaSuccess) return lost;
+  CONVD_RETURN_IF_CONTEXT_LOST();
   return TheAllocations().AllocateDevice(pointer, bytes);
 }
 
@@ -99,7 +99,7 @@ cudaError_t CUDARTAPI cudaFree(void* pointer) {
 }
 
 cudaError_t CUDARTAPI cudaHostAlloc(void** pointer, size_t bytes, unsigned int flags) {
-  if (const cudaError_t lost = ContextError(); lost != cudaSuccess) return lost;
+  CONVD_RETURN_IF_CONTEXT_LOST();
   return TheAllocations().AllocateHost(pointer, bytes);
 }
 
@@ -113,7 +113,7 @@ cudaError_t CUDARTAPI cudaFreeHost(void* pointer) {
 }
 
 cudaError_t CUDARTAPI cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
-  if (const cudaError_t lost = ContextError(); lost != cudaSuccess) return lost;
+  CONVD_RETURN_IF_CONTEXT_LOST();
   const size_t used = TheAllocations().device_bytes();
   *free_bytes = ::convd::cuda::emulation::kEmulatedDeviceMemoryBytes - used;
   *total_bytes = ::convd::cuda::emulation::kEmulatedDeviceMemoryBytes;

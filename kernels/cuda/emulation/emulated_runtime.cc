@@ -103,12 +103,6 @@ using ::convd::cuda::emulation::last_error;
 
 // Every call below that needs the context fails once it is lost; those that
 // release something release it first, so a test that lost it leaks nothing.
-#define CONVD_RETURN_IF_CONTEXT_LOST()                                  \
-  do {                                                                  \
-    if (const cudaError_t lost = ContextError(); lost != cudaSuccess) { \
-      return lost;                                                      \
-    }                                                                   \
-  } while (false)
 
 extern "C" {
 

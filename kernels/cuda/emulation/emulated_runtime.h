@@ -33,4 +33,12 @@ void Enqueue(cudaStream_t stream, std::function<void()> work);
 
 }  // namespace convd::cuda::emulation
 
+// The first line of an emulated runtime entry point that needs the context.
+#define CONVD_RETURN_IF_CONTEXT_LOST()                                                            \
+  do {                                                                                            \
+    if (const cudaError_t lost = ::convd::cuda::emulation::ContextError(); lost != cudaSuccess) { \
+      return lost;                                                                                \
+    }                                                                                             \
+  } while (false)
+
 #endif  // CONVD_KERNELS_CUDA_EMULATION_EMULATED_RUNTIME_H_
