@@ -166,8 +166,8 @@ TEST(ExecutorTest, RejectsBadBatch) {
 TEST(PlannerTest, NeverPicksAnAlgorithmThatCannotImplementTheLayer) {
   Graph graph = BuildWithRandomWeights(kEveryLayerNetwork);
   SimplifyGraph(graph);
-  for (const std::string name : {"auto", "autotune", "direct", "im2col", "winograd_f23",
-                                 "winograd_f43"}) {
+  for (const std::string name :
+       {"auto", "autotune", "direct", "im2col", "winograd_f23", "winograd_f43", "implicit_gemm"}) {
     PlanOptions options;
     options.policy = *PolicyFromName(name);
     options.autotune_repeats = 1;
@@ -209,6 +209,30 @@ TEST(PlannerTest, PerLayerOverridesAndUnknownNames) {
   EXPECT_EQ(Plan(graph, options).status().message(),
             "algorithm policy names layer 'pool1', which is not a convolution");
   EXPECT_FALSE(PolicyFromName("fastest").ok());
+  EXPECT_NE(PolicyFromName("fastest").status().message().find("implicit_gemm (GPU)"),
+            std::string::npos)
+      << PolicyFromName("fastest").status();
+}
+
+// A GPU-only algorithm is a valid policy (one config serves on either
+// device), and the CPU plan says it took the heuristic instead.
+TEST(PlannerTest, GpuOnlyAlgorithmsFallBackToTheHeuristicOnTheCpu) {
+  Graph graph = BuildWithRandomWeights(kEveryLayerNetwork);
+  SimplifyGraph(graph);
+  auto policy = PolicyFromName("implicit_gemm");
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_EQ(policy->mode, AlgorithmPolicy::Mode::kForced);
+  PlanOptions options;
+  options.policy = *policy;
+  options.policy.per_layer["conv1"] = "implicit_gemm";
+  auto plan = Plan(graph, options);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ((*plan)->policy.algorithm, "implicit_gemm");  // kept for the GPU backend
+  EXPECT_EQ((*plan)->policy.per_layer.at("conv1"), "implicit_gemm");
+  const PlannedLayer& conv1 = (*plan)->layers[graph.Find("conv1")];
+  ASSERT_NE(conv1.algorithm, nullptr);
+  EXPECT_EQ(conv1.why.rfind("forced implicit_gemm runs on the GPU only; heuristic: ", 0), 0u)
+      << conv1.why;
 }
 
 }  // namespace

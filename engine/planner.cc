@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
@@ -95,10 +96,16 @@ absl::StatusOr<Choice> ChooseAlgorithm(const Layer& layer, const ConvParams& par
   if (it != options.policy.per_layer.end() ||
       options.policy.mode == AlgorithmPolicy::Mode::kForced) {
     const ConvAlgorithm* algorithm = cpu::FindConvAlgorithm(requested);
+    if (algorithm == nullptr && IsGpuOnlyConvAlgorithm(requested)) {
+      Choice fallback = Heuristic(params);
+      fallback.why =
+          absl::StrCat("forced ", requested, " runs on the GPU only; heuristic: ", fallback.why);
+      return fallback;
+    }
     if (algorithm == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "layer '", layer.name, "': unknown algorithm '", requested,
-          "' (direct, im2col, winograd_f23, winograd_f43)"));
+      return absl::InvalidArgumentError(absl::StrCat("layer '", layer.name,
+                                                     "': unknown algorithm '", requested, "' (",
+                                                     ConvAlgorithmNames(), ")"));
     }
     const absl::Status can = algorithm->CanImplement(params);
     if (can.ok()) return Choice{algorithm, absl::StrCat("forced ", requested)};
@@ -114,6 +121,20 @@ absl::StatusOr<Choice> ChooseAlgorithm(const Layer& layer, const ConvParams& par
 }
 
 }  // namespace
+
+bool IsGpuOnlyConvAlgorithm(std::string_view name) {
+  return std::find(std::begin(kGpuOnlyConvAlgorithms), std::end(kGpuOnlyConvAlgorithms), name) !=
+         std::end(kGpuOnlyConvAlgorithms);
+}
+
+std::string ConvAlgorithmNames() {
+  std::vector<std::string> names;
+  for (const ConvAlgorithm* algorithm : cpu::AllConvAlgorithms()) {
+    names.emplace_back(algorithm->name());
+  }
+  for (const char* name : kGpuOnlyConvAlgorithms) names.push_back(absl::StrCat(name, " (GPU)"));
+  return absl::StrJoin(names, ", ");
+}
 
 const std::vector<const ConvAlgorithm*>& CpuConvCandidates() {
   return cpu::AllConvAlgorithms();
@@ -159,6 +180,7 @@ absl::StatusOr<std::unique_ptr<ExecutionPlan>> Plan(Graph graph,
                                                     const PlanOptions& options) {
   auto plan = std::make_unique<ExecutionPlan>();
   plan->threads = options.thread_pool ? options.thread_pool->num_threads() : 1;
+  plan->policy = options.policy;
   plan->layers.resize(graph.layers.size());
   for (const auto& [name, algorithm] : options.policy.per_layer) {
     const int index = graph.Find(name);
@@ -199,10 +221,9 @@ absl::StatusOr<AlgorithmPolicy> PolicyFromName(const std::string& name) {
     policy.mode = AlgorithmPolicy::Mode::kAutotune;
     return policy;
   }
-  if (cpu::FindConvAlgorithm(name) == nullptr) {
+  if (cpu::FindConvAlgorithm(name) == nullptr && !IsGpuOnlyConvAlgorithm(name)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "unknown algorithm '", name,
-        "'; expected auto, autotune, direct, im2col, winograd_f23 or winograd_f43"));
+        "unknown algorithm '", name, "'; expected auto, autotune, ", ConvAlgorithmNames()));
   }
   policy.mode = AlgorithmPolicy::Mode::kForced;
   policy.algorithm = name;

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -20,6 +21,15 @@
 namespace convd {
 
 class ThreadPool;
+
+// Algorithms a policy may name that only the GPU backend has: on the CPU a
+// layer forced to one of them gets the heuristic, and the plan says why.
+// The CPU's own are cpu::AllConvAlgorithms(); the GPU's, engine/cuda's
+// GpuConv (which has every CPU name too).
+inline constexpr const char* kGpuOnlyConvAlgorithms[] = {"implicit_gemm"};
+bool IsGpuOnlyConvAlgorithm(std::string_view name);
+// Every name a policy may use, for messages: "direct, im2col, ...".
+std::string ConvAlgorithmNames();
 
 struct AlgorithmPolicy {
   enum class Mode {
@@ -54,6 +64,9 @@ struct ExecutionPlan {
   Graph graph;
   std::vector<PlannedLayer> layers;  // parallel to graph.layers
   int threads = 1;  // of the pool the plan was made (and autotuned) with
+  // The policy that chose the CPU algorithms; the GPU backend follows it
+  // for its own (engine/cuda).
+  AlgorithmPolicy policy;
 
   // Largest workspace any layer needs at `batch` when run on `threads`
   // threads (each thread has its own slice).

@@ -6,9 +6,9 @@
 // The forward pass runs on random inputs (seeded, so runs are comparable);
 // --repeat N runs it N times after one warm-up and reports the run with the
 // median total time. --device=cuda runs it on the GPU backend (builds with
-// nvcc; --algo autotune times the GPU algorithms, otherwise the GPU
-// heuristic chooses). --throughput prints one JSON line instead: the median
-// wall-clock time of a whole forward pass, host copies included and without
+// nvcc; --algo applies to the GPU's algorithms too: autotune times them,
+// a forced one runs wherever it can, implicit_gemm only there). --throughput prints one JSON line
+// instead: the median wall-clock time of a whole forward pass, host copies included and without
 // per-layer timing (so the GPU replays its CUDA graph), and images/s.
 #include <algorithm>
 #include <chrono>
@@ -34,7 +34,8 @@
 ABSL_FLAG(int, batch, 1, "Batch size of the forward pass.");
 ABSL_FLAG(std::string, algo, "",
           "Convolution algorithm policy: auto, autotune, direct, im2col, "
-          "winograd_f23 or winograd_f43. Default: the model config's policy.");
+          "winograd_f23, winograd_f43 or implicit_gemm (GPU only). Default: the model "
+          "config's policy.");
 ABSL_FLAG(bool, json, false, "Print the stats as JSON instead of a table.");
 ABSL_FLAG(int, repeat, 5, "Timed runs after one warm-up; the median is reported.");
 ABSL_FLAG(int, threads, 0, "Worker threads (0: one per core).");
@@ -102,7 +103,7 @@ int Main(const std::string& model_dir) {
   } else if (device == "cuda") {
 #ifdef CONVD_WITH_CUDA
     CudaExecutorOptions gpu_options;
-    gpu_options.autotune = absl::GetFlag(FLAGS_algo) == "autotune";
+    gpu_options.policy = model->plan->policy;  // --algo's, else the config's
     gpu_options.autotune_batch = batch;
     gpu_options.math = ConfiguredGemmMath(model->config.algorithm_policy());
     if (const std::string math = absl::GetFlag(FLAGS_gpu_math); !math.empty()) {
@@ -165,7 +166,7 @@ int Main(const std::string& model_dir) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "convrun <model dir> [--batch N] [--algo auto|autotune|direct|im2col|"
-      "winograd_f23|winograd_f43] [--json] [--repeat N] [--threads N] [--plan] "
+      "winograd_f23|winograd_f43|implicit_gemm] [--json] [--repeat N] [--threads N] [--plan] "
       "[--device cpu|cuda] [--throughput]");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() != 2) {

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/cuda/cuda_layers.h"
+#include "engine/status_macros.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device.h"
 
@@ -51,6 +52,7 @@ struct CudaExecutor::State {
   std::vector<DeviceLayer> layers;        // parallel to graph.layers
   std::vector<bool> on_cpu;               // CPU fallback per layer
   std::vector<std::string> why;           // per layer
+  std::vector<bool> forced;               // per layer: the policy named its algorithm
   // What depends only on the batch size, made on its first run.
   struct BatchPlan {
     MemoryPlan memory;
@@ -105,6 +107,7 @@ absl::Status CudaExecutor::Prepare() {
   state.layers.resize(count);
   state.on_cpu.assign(count, false);
   state.why.assign(count, "");
+  state.forced.assign(count, false);
   algorithm_names_.assign(count, "");
   state.events.resize(2 * count);
   for (cudaEvent_t& event : state.events) CUDA_RETURN_IF_ERROR(cudaEventCreate(&event));
@@ -123,9 +126,12 @@ absl::Status CudaExecutor::Prepare() {
       continue;
     }
     if (layer.kind == LayerKind::kConvolution) {
-      auto [chosen, why] = cuda::ChooseConv(cuda::ToDeviceConv(ConvParamsFor(graph, layer, 1)));
-      conv = chosen;
-      state.why[i] = why;
+      ASSIGN_OR_RETURN(cuda::ConvChoice choice,
+                       cuda::ChooseConv(cuda::ToDeviceConv(ConvParamsFor(graph, layer, 1)),
+                                        options_.policy, layer.name));
+      conv = choice.algorithm;
+      state.why[i] = std::move(choice.why);
+      state.forced[i] = choice.forced;
     }
     auto device = cuda::UploadLayer(*plan_, static_cast<int>(i), conv);
     if (!device.ok()) {
@@ -136,7 +142,7 @@ absl::Status CudaExecutor::Prepare() {
     algorithm_names_[i] = conv != GpuConv::kNone ? cuda::GpuConvName(conv)
                                                  : absl::StrCat("cuda_", LayerKindName(layer.kind));
   }
-  if (options_.autotune) {
+  if (options_.policy.mode == AlgorithmPolicy::Mode::kAutotune) {
     if (absl::Status s = AutotuneConvolutions(); !s.ok()) return s;
   }
   // A CPU layer waits on the host mid-pass, which a graph cannot hold.
@@ -156,7 +162,7 @@ absl::Status CudaExecutor::AutotuneConvolutions() {
   const std::string driver = cuda::DriverVersion();
   for (size_t i = 1; i < graph.layers.size(); ++i) {
     const Layer& layer = graph.layers[i];
-    if (layer.kind != LayerKind::kConvolution || state.on_cpu[i]) continue;
+    if (layer.kind != LayerKind::kConvolution || state.on_cpu[i] || state.forced[i]) continue;
     const ConvParams params = ConvParamsFor(graph, layer, batch);
     const cuda::DeviceConvShape shape = cuda::ToDeviceConv(params);
     // Tensor cores change which algorithm is fastest: a decision per math

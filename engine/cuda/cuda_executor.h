@@ -45,9 +45,12 @@ struct CudaExecutorOptions {
   // Layers to run on the CPU even though a GPU kernel could (tests, and a
   // way around a misbehaving kernel in production).
   std::set<std::string> cpu_layers;
-  // Time every applicable GPU algorithm per convolution at autotune_batch
-  // and keep the fastest, instead of the heuristic.
-  bool autotune = false;
+  // How each convolution's GPU algorithm is chosen (callers pass the
+  // plan's policy): the heuristic (auto); autotune, which times every
+  // applicable GPU algorithm at autotune_batch and keeps the fastest; or
+  // the algorithm it forces, for every layer or per layer, where that can
+  // run the layer (elsewhere the heuristic, and the plan says why).
+  AlgorithmPolicy policy;
   int autotune_batch = 1;
   // Earlier autotuning decisions by device, driver, shape and batch; found
   // ones are used without timing, new ones stored. May be null.

@@ -1,5 +1,8 @@
 #include "engine/cuda/cuda_layers.h"
 
+#include <algorithm>
+#include <iterator>
+
 #include "absl/strings/str_cat.h"
 #include "kernels/cuda/conv_launch.h"
 #include "kernels/cuda/cuda_check.h"
@@ -33,12 +36,8 @@ GemmShape FullyConnectedGemm(const Graph& graph, const Layer& layer, int batch) 
 }  // namespace
 
 const char* GpuConvName(GpuConv algorithm) {
-  switch (algorithm) {
-    case GpuConv::kIm2col: return "cuda_im2col";
-    case GpuConv::kDirect: return "cuda_direct";
-    case GpuConv::kWinogradF23: return "cuda_winograd_f23";
-    case GpuConv::kWinogradF43: return "cuda_winograd_f43";
-    case GpuConv::kNone: break;
+  for (const GpuConvNames& names : kGpuConvs) {
+    if (names.algorithm == algorithm) return names.name;
   }
   return "none";
 }
@@ -48,9 +47,34 @@ std::vector<GpuConv> ConvCandidates(const DeviceConvShape& shape) {
   const bool winograd = WinogradApplies(shape);
   if (winograd) candidates.push_back(GpuConv::kWinogradF43);
   candidates.push_back(GpuConv::kIm2col);
+  candidates.push_back(GpuConv::kImplicitGemm);
   if (winograd) candidates.push_back(GpuConv::kWinogradF23);
   candidates.push_back(GpuConv::kDirect);
   return candidates;
+}
+
+absl::StatusOr<ConvChoice> ChooseConv(const DeviceConvShape& shape, const AlgorithmPolicy& policy,
+                                      const std::string& layer_name) {
+  std::string requested = policy.algorithm;
+  const auto per_layer = policy.per_layer.find(layer_name);
+  if (per_layer != policy.per_layer.end()) requested = per_layer->second;
+  const bool forced =
+      per_layer != policy.per_layer.end() || policy.mode == AlgorithmPolicy::Mode::kForced;
+  auto [heuristic, why] = ChooseConv(shape);
+  if (!forced) return ConvChoice{heuristic, std::move(why)};
+  const auto* names =
+      std::find_if(std::begin(kGpuConvs), std::end(kGpuConvs),
+                   [&](const GpuConvNames& n) { return requested == n.policy_name; });
+  if (names == std::end(kGpuConvs)) {
+    return absl::InvalidArgumentError(absl::StrCat("layer '", layer_name, "': unknown algorithm '",
+                                                   requested, "' (", ConvAlgorithmNames(), ")"));
+  }
+  const std::vector<GpuConv> candidates = ConvCandidates(shape);
+  if (std::find(candidates.begin(), candidates.end(), names->algorithm) == candidates.end()) {
+    return ConvChoice{
+        heuristic, absl::StrCat("forced ", requested, " cannot run this layer; heuristic: ", why)};
+  }
+  return ConvChoice{names->algorithm, absl::StrCat("forced ", requested), true};
 }
 
 std::pair<GpuConv, std::string> ChooseConv(const DeviceConvShape& s) {
@@ -74,6 +98,7 @@ int64_t ConvWorkspaceFloats(GpuConv algorithm, const DeviceConvShape& shape, int
       return Im2colWorkspaceFloats(shape, images) + (images == 1 ? Im2colSplitKFloats(shape) : 0);
     case GpuConv::kWinogradF23: return WinogradWorkspaceFloats(2, shape, images);
     case GpuConv::kWinogradF43: return WinogradWorkspaceFloats(4, shape, images);
+    case GpuConv::kImplicitGemm:
     case GpuConv::kDirect:
     case GpuConv::kNone: break;
   }
@@ -151,6 +176,10 @@ absl::Status LaunchLayer(const Graph& graph, int index, const DeviceLayer& devic
         case GpuConv::kIm2col:
           error = LaunchConvIm2col(shape, in, device.weights.data(), epilogue, buffers.workspace,
                                    buffers.workspace_floats, out, stream, math);
+          break;
+        case GpuConv::kImplicitGemm:
+          error =
+              LaunchConvImplicitGemm(shape, in, device.weights.data(), epilogue, out, stream, math);
           break;
         case GpuConv::kDirect:
           error = LaunchConvDirect(shape, in, device.weights.data(), epilogue, out, stream);

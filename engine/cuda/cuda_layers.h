@@ -20,9 +20,26 @@
 
 namespace convd::cuda {
 
-enum class GpuConv { kNone, kIm2col, kDirect, kWinogradF23, kWinogradF43 };
+enum class GpuConv { kNone, kIm2col, kImplicitGemm, kDirect, kWinogradF23, kWinogradF43 };
 
-// "cuda_im2col", "cuda_direct", "cuda_winograd_f23", "cuda_winograd_f43".
+// Each algorithm's names: as algorithm policies name it ("im2col": model
+// configs, convrun --algo; the CPU's names where the CPU has it, else one
+// of kGpuOnlyConvAlgorithms), and as plans and stats show it
+// ("cuda_im2col").
+struct GpuConvNames {
+  GpuConv algorithm;
+  const char* policy_name;
+  const char* name;
+};
+inline constexpr GpuConvNames kGpuConvs[] = {
+    {GpuConv::kIm2col, "im2col", "cuda_im2col"},
+    {GpuConv::kImplicitGemm, "implicit_gemm", "cuda_implicit_gemm"},
+    {GpuConv::kDirect, "direct", "cuda_direct"},
+    {GpuConv::kWinogradF23, "winograd_f23", "cuda_winograd_f23"},
+    {GpuConv::kWinogradF43, "winograd_f43", "cuda_winograd_f43"},
+};
+
+// "cuda_im2col", "cuda_implicit_gemm", ...; "none" for kNone.
 const char* GpuConvName(GpuConv algorithm);
 
 // Every algorithm that can run `shape`, fastest-first by the heuristic.
@@ -30,7 +47,21 @@ std::vector<GpuConv> ConvCandidates(const DeviceConvShape& shape);
 // The heuristic's pick and its reason.
 std::pair<GpuConv, std::string> ChooseConv(const DeviceConvShape& shape);
 
-// Convolution workspace for `images` images at a time (0 for direct).
+// A convolution's algorithm under a policy, and why.
+struct ConvChoice {
+  GpuConv algorithm = GpuConv::kNone;
+  std::string why;
+  bool forced = false;  // the policy named it for this layer: autotune leaves it
+};
+// The algorithm `policy` names for `layer_name` (its per-layer entry, else
+// a forced one) where it can run `shape`; otherwise, and for the auto and
+// autotune modes, the heuristic's, with why the forced one could not run.
+// INVALID_ARGUMENT for a name no backend has.
+absl::StatusOr<ConvChoice> ChooseConv(const DeviceConvShape& shape, const AlgorithmPolicy& policy,
+                                      const std::string& layer_name);
+
+// Convolution workspace for `images` images at a time (0 for direct and
+// implicit GEMM).
 int64_t ConvWorkspaceFloats(GpuConv algorithm, const DeviceConvShape& shape, int images);
 
 // Workspace a fully connected layer's SGEMM would use at `batch` to split

@@ -10,13 +10,6 @@
 namespace convd::cuda {
 namespace {
 
-bool ValidShape(const DeviceConvShape& s) {
-  return s.n > 0 && s.c > 0 && s.h > 0 && s.w > 0 && s.k > 0 && s.r > 0 && s.s > 0 &&
-         s.stride_h > 0 && s.stride_w > 0 && s.dilation_h > 0 && s.dilation_w > 0 && s.groups > 0 &&
-         s.c % s.groups == 0 && s.k % s.groups == 0 && s.p > 0 && s.q > 0 && s.pad_top >= 0 &&
-         s.pad_left >= 0;
-}
-
 // col[image][crs][pq] for `images` images starting at `input`, channels of
 // `group`. Consecutive threads write consecutive output positions.
 __global__ void Im2colKernel(const float* __restrict__ input, DeviceConvShape s, int group,
@@ -87,7 +80,7 @@ GemmShape Im2colGemm(const DeviceConvShape& s, int images) {
   gemm.ldb = s.plane_out();
   gemm.ldc = s.plane_out();
   gemm.stride_a = 0;
-  gemm.stride_b = Im2colWorkspaceFloats(s, 1);
+  gemm.stride_b = s.gemm_k() * s.plane_out();
   gemm.stride_c = int64_t{s.k} * s.plane_out();
   gemm.batch = images;
   return gemm;
@@ -95,7 +88,20 @@ GemmShape Im2colGemm(const DeviceConvShape& s, int images) {
 
 }  // namespace
 
+bool ValidConvShape(const DeviceConvShape& s) {
+  return s.n > 0 && s.c > 0 && s.h > 0 && s.w > 0 && s.k > 0 && s.r > 0 && s.s > 0 &&
+         s.stride_h > 0 && s.stride_w > 0 && s.dilation_h > 0 && s.dilation_w > 0 && s.groups > 0 &&
+         s.c % s.groups == 0 && s.k % s.groups == 0 && s.p > 0 && s.q > 0 && s.pad_top >= 0 &&
+         s.pad_left >= 0;
+}
+
+bool Im2colIsIdentity(const DeviceConvShape& s) {
+  return s.r == 1 && s.s == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 &&
+         s.pad_left == 0 && s.p == s.h && s.q == s.w;
+}
+
 int64_t Im2colWorkspaceFloats(const DeviceConvShape& shape, int images) {
+  if (Im2colIsIdentity(shape)) return 0;
   return int64_t{images} * shape.gemm_k() * shape.plane_out();
 }
 
@@ -108,16 +114,43 @@ cudaError_t LaunchConvIm2col(const DeviceConvShape& s, const float* input, const
                              const ConvEpilogue& epilogue, float* workspace,
                              int64_t workspace_floats, float* output, cudaStream_t stream,
                              GemmMath math) {
-  if (!ValidShape(s) || input == nullptr || weights == nullptr || output == nullptr ||
-      workspace == nullptr) {
+  if (!ValidConvShape(s) || input == nullptr || weights == nullptr || output == nullptr) {
     return cudaErrorInvalidValue;
   }
-  const int64_t per_image = Im2colWorkspaceFloats(s, 1);
-  if (workspace_floats < per_image) return cudaErrorInvalidValue;
-  const int chunk = static_cast<int>(std::min<int64_t>(s.n, workspace_floats / per_image));
   const int kg = s.k_per_group();
   const int64_t plane = s.plane_out();
   const int64_t output_image = int64_t{s.k} * plane;
+  // Group g's epilogue for the product written at `offset` in the output.
+  auto group_epilogue = [&](int g, int64_t offset) {
+    GemmEpilogue gemm_epilogue;
+    gemm_epilogue.bias = epilogue.bias == nullptr ? nullptr : epilogue.bias + g * kg;
+    gemm_epilogue.bias_per_row = true;
+    gemm_epilogue.residual = epilogue.residual == nullptr ? nullptr : epilogue.residual + offset;
+    gemm_epilogue.activation = epilogue.activation;
+    return gemm_epilogue;
+  };
+  if (Im2colIsIdentity(s)) {
+    // A 1x1, stride-1, unpadded layer's unrolled image is the image itself
+    // ([C/g, H*W] per group): the SGEMM reads the input in place, every
+    // image in one batched launch; a batch of 1 may split K in the
+    // workspace (which may be empty).
+    GemmShape gemm = Im2colGemm(s, s.n);
+    gemm.stride_b = int64_t{s.c} * plane;
+    for (int g = 0; g < s.groups; ++g) {
+      const int64_t offset = int64_t{g} * kg * plane;
+      if (cudaError_t e = LaunchSgemm(gemm, weights + int64_t{g} * kg * s.gemm_k(),
+                                      input + int64_t{g} * s.c_per_group() * plane, output + offset,
+                                      group_epilogue(g, offset), stream, math,
+                                      GemmWorkspace{workspace, workspace_floats});
+          e != cudaSuccess) {
+        return e;
+      }
+    }
+    return cudaSuccess;
+  }
+  const int64_t per_image = Im2colWorkspaceFloats(s, 1);
+  if (workspace == nullptr || workspace_floats < per_image) return cudaErrorInvalidValue;
+  const int chunk = static_cast<int>(std::min<int64_t>(s.n, workspace_floats / per_image));
   for (int n0 = 0; n0 < s.n; n0 += chunk) {
     const int images = std::min(chunk, s.n - n0);
     const float* chunk_input = input + int64_t{n0} * s.c * s.h * s.w;
@@ -127,17 +160,13 @@ cudaError_t LaunchConvIm2col(const DeviceConvShape& s, const float* input, const
       if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
       const GemmShape gemm = Im2colGemm(s, images);
       const int64_t offset = int64_t{n0} * output_image + int64_t{g} * kg * plane;
-      GemmEpilogue gemm_epilogue;
-      gemm_epilogue.bias = epilogue.bias == nullptr ? nullptr : epilogue.bias + g * kg;
-      gemm_epilogue.bias_per_row = true;
-      gemm_epilogue.residual = epilogue.residual == nullptr ? nullptr : epilogue.residual + offset;
-      gemm_epilogue.activation = epilogue.activation;
       // What the unrolled images leave of the workspace lets a one-image
       // product split K (sgemm_launch.h GemmWorkspace).
       const int64_t unrolled = int64_t{images} * per_image;
       const GemmWorkspace rest{workspace + unrolled, workspace_floats - unrolled};
-      if (cudaError_t e = LaunchSgemm(gemm, weights + int64_t{g} * kg * s.gemm_k(), workspace,
-                                      output + offset, gemm_epilogue, stream, math, rest);
+      if (cudaError_t e =
+              LaunchSgemm(gemm, weights + int64_t{g} * kg * s.gemm_k(), workspace, output + offset,
+                          group_epilogue(g, offset), stream, math, rest);
           e != cudaSuccess) {
         return e;
       }
@@ -148,7 +177,7 @@ cudaError_t LaunchConvIm2col(const DeviceConvShape& s, const float* input, const
 
 cudaError_t LaunchConvDirect(const DeviceConvShape& s, const float* input, const float* weights,
                              const ConvEpilogue& epilogue, float* output, cudaStream_t stream) {
-  if (!ValidShape(s) || input == nullptr || weights == nullptr || output == nullptr) {
+  if (!ValidConvShape(s) || input == nullptr || weights == nullptr || output == nullptr) {
     return cudaErrorInvalidValue;
   }
   const int64_t total = int64_t{s.n} * s.k * s.p * s.q;

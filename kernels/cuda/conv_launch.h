@@ -1,9 +1,14 @@
-// Convolution on the GPU, two of the algorithms (Winograd is separate):
+// Convolution on the GPU, three of the algorithms (Winograd is separate):
 //
 // - im2col + GEMM: per group, the input patches of a chunk of images are
 //   unrolled into workspace as [C/g*R*S, P*Q] matrices, and our SGEMM
 //   multiplies the group's filters [K/g, C/g*R*S] by them, straight into the
-//   NCHW output, with bias, residual and activation in its epilogue.
+//   NCHW output, with bias, residual and activation in its epilogue. Where
+//   the unrolling is the identity (1x1, stride 1, no padding) the SGEMM
+//   reads the input in place and no workspace is needed.
+// - implicit GEMM: the same product by the same SGEMM kernel, whose loads
+//   gather the patches from the input as it tiles them: no unrolled matrix
+//   in memory, no workspace, all images in one launch per group.
 // - direct: one thread per output element; for LeNet-sized layers, where
 //   unrolling costs more than it saves.
 //
@@ -28,8 +33,16 @@ struct ConvEpilogue {
   DeviceActivationFunction activation;
 };
 
+// True when `shape` is a convolution the launchers can run: positive sizes,
+// groups dividing C and K, output size (p, q) filled in.
+bool ValidConvShape(const DeviceConvShape& shape);
+
+// True when im2col's unrolled image is the image itself.
+bool Im2colIsIdentity(const DeviceConvShape& shape);
+
 // Workspace (floats) that lets im2col unroll `images` images at a time; at
-// least Im2colWorkspaceFloats(shape, 1) is required.
+// least Im2colWorkspaceFloats(shape, 1) is required (0 where the unrolling
+// is the identity).
 int64_t Im2colWorkspaceFloats(const DeviceConvShape& shape, int images);
 // What the SGEMM of one image (one at a time) would take beyond that to
 // split K, where SplitKFor splits it (sgemm_launch.h); 0 where it does not.
@@ -41,6 +54,12 @@ cudaError_t LaunchConvIm2col(const DeviceConvShape& shape, const float* input,
                              const float* weights, const ConvEpilogue& epilogue,
                              float* workspace, int64_t workspace_floats, float* output,
                              cudaStream_t stream, GemmMath math = GemmMath::kFp32);
+
+// `math` as LaunchConvIm2col's. Batches of up to 65535 images.
+cudaError_t LaunchConvImplicitGemm(const DeviceConvShape& shape, const float* input,
+                                   const float* weights, const ConvEpilogue& epilogue,
+                                   float* output, cudaStream_t stream,
+                                   GemmMath math = GemmMath::kFp32);
 
 cudaError_t LaunchConvDirect(const DeviceConvShape& shape, const float* input,
                              const float* weights, const ConvEpilogue& epilogue, float* output,

@@ -3,12 +3,12 @@
 // every epilogue. Skips cleanly without a GPU.
 #include <algorithm>
 #include <cctype>
-#include <cstring>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "kernels/cuda/device.h"
 #include "kernels/cuda/device_buffer.h"
+#include "kernels/cuda/gemm_math_rounding.h"
 #include "kernels/cuda/sgemm_launch.h"
 #include "kernels/reference/reference_ops.h"
 #include "kernels/testing/numeric.h"
@@ -62,30 +62,6 @@ bool LeftToGpus(int m, int n, int k, int batch) {
   constexpr int64_t kEmulatedTileSteps = 4000;
   const int64_t tile_steps = int64_t{(m + 127) / 128} * ((n + 127) / 128) * batch * ((k + 7) / 8);
   return tile_steps > kEmulatedTileSteps && DeviceIsEmulated();
-}
-
-// x rounded to TF32 as cvt.rna does: 10 mantissa bits, to nearest, ties
-// away from zero (finite x).
-float RoundToTf32(float x) {
-  uint32_t bits;
-  std::memcpy(&bits, &x, sizeof(bits));
-  bits = (bits + 0x1000u) & 0xFFFFE000u;
-  std::memcpy(&x, &bits, sizeof(bits));
-  return x;
-}
-
-// x rounded to FP16 as cvt.rn.f16.f32 does (to nearest even, subnormals
-// kept), by the host compiler's own _Float16: independent of the kernel.
-float RoundToFp16(float x) { return static_cast<float>(static_cast<_Float16>(x)); }
-
-// The inputs as the math's tensor cores see them.
-std::vector<float> RoundedFor(GemmMath math, std::vector<float> values) {
-  if (math == GemmMath::kTf32) {
-    for (float& v : values) v = RoundToTf32(v);
-  } else if (math == GemmMath::kFp16) {
-    for (float& v : values) v = RoundToFp16(v);
-  }
-  return values;
 }
 
 // Every math over the same cases. The tensor-core maths are held to the FP32
@@ -142,7 +118,8 @@ void ExpectMatchesFloat64(const Case& c, GemmMath math, int epilogue_case, int s
       cudaSuccess);
   auto output = device_c->ToHost();
   ASSERT_TRUE(output.ok()) << output.status();
-  const std::vector<float> rounded_a = RoundedFor(math, a), rounded_b = RoundedFor(math, b);
+  const std::vector<float> rounded_a = testing::RoundedFor(math, a),
+                           rounded_b = testing::RoundedFor(math, b);
   const std::vector<double> expected = ReferenceGemm(c, rounded_a, lda, stride_a, rounded_b, ldb,
                                                      stride_b, bias, per_row, residual, activation);
   // Relative to the terms' magnitudes: a 1x1x1 product can nearly cancel
@@ -251,8 +228,9 @@ TEST(CudaSgemmTest, Fp16RoundsToHalfPrecisionNotTf32) {
   auto output = device_c->ToHost();
   ASSERT_TRUE(output.ok()) << output.status();
   auto reference = [&](GemmMath rounding) {
-    return ReferenceGemm(c, RoundedFor(rounding, a), c.k, 0, RoundedFor(rounding, b), c.n, 0, {},
-                         true, {}, ActivationFunction{});
+    return ReferenceGemm(c, testing::RoundedFor(rounding, a), c.k, 0,
+                         testing::RoundedFor(rounding, b), c.n, 0, {}, true, {},
+                         ActivationFunction{});
   };
   EXPECT_LE(testing::MaxRelativeError(output->data(), reference(GemmMath::kFp16)), 1e-5);
   EXPECT_GT(testing::MaxRelativeError(output->data(), reference(GemmMath::kTf32)), 1e-3);

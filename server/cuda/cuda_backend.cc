@@ -55,8 +55,7 @@ AutotuneCache& Cache(const std::string* new_path = nullptr) {
 absl::StatusOr<std::unique_ptr<InstanceRunner>> CreateRunner(
     std::shared_ptr<const ExecutionPlan> plan, const inference::ModelConfig& config) {
   CudaExecutorOptions options;
-  options.autotune =
-      config.algorithm_policy().mode() == inference::AlgorithmPolicyConfig::AUTOTUNE;
+  options.policy = plan->policy;
   options.autotune_batch = std::max(1, config.max_batch_size());
   options.autotune_cache = &Cache();
   options.math = ConfiguredGemmMath(config.algorithm_policy());

@@ -13,8 +13,10 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <thread>
 
+#include "absl/strings/str_split.h"
 #include "engine/cuda/cuda_executor.h"
 #include "engine/executor.h"
 #include "engine/memory_plan.h"
@@ -71,7 +73,8 @@ void ExpectGpuMatchesCpu(const std::string& model_dir, const CudaExecutorOptions
     Tensor expected, actual;
     ASSERT_TRUE(cpu.Run(input.data(), batch, expected).ok());
     ModelStats stats;
-    ASSERT_TRUE((*gpu)->Run(input.data(), batch, actual, &stats).ok());
+    const absl::Status run = (*gpu)->Run(input.data(), batch, actual, &stats);
+    ASSERT_TRUE(run.ok()) << run;
     ASSERT_EQ(actual.shape(), expected.shape());
     EXPECT_LE(RelativeDifference(actual, expected), 1e-4) << model_dir << " batch " << batch;
     EXPECT_GT(stats.total_time_ms, 0.0);
@@ -89,7 +92,7 @@ TEST(GpuForwardTest, LenetAndAlexnetMatchTheCpu) {
 TEST(GpuForwardTest, AutotunedAndCpuFallbackLayersMatchToo) {
   if (!cuda::DeviceAvailable()) GTEST_SKIP() << cuda::DeviceDescription();
   CudaExecutorOptions autotune;
-  autotune.autotune = true;
+  autotune.policy.mode = AlgorithmPolicy::Mode::kAutotune;
   autotune.autotune_batch = 8;
   ExpectGpuMatchesCpu(LargeModel(), autotune);
   CudaExecutorOptions fallback;
@@ -213,6 +216,66 @@ TEST(GpuForwardTest, InstancesOnTheirOwnStreamsRunConcurrently) {
   }
 }
 
+// What a policy forces (model config FORCED or layer_algorithm, convrun
+// --algo) the GPU runs wherever it can: every name a policy may use, the
+// GPU-only ones included, runs its own kernels on the layers it can
+// implement (matching the CPU) and the heuristic elsewhere, saying why; a
+// per-layer choice survives autotuning, and a name no backend has fails.
+TEST(GpuForwardTest, ForcedAlgorithmsRunWhereTheyCanAndMatchTheCpu) {
+  if (!cuda::DeviceAvailable()) GTEST_SKIP() << cuda::DeviceDescription();
+  auto model = LoadModel(LargeModel(), LoadOptions{});
+  ASSERT_TRUE(model.ok()) << model.status();
+  const std::vector<Layer>& layers = model->plan->graph.layers;
+  std::vector<std::string> names(std::begin(kGpuOnlyConvAlgorithms),
+                                 std::end(kGpuOnlyConvAlgorithms));
+  for (const ConvAlgorithm* algorithm : CpuConvCandidates()) names.emplace_back(algorithm->name());
+  for (const std::string& name : names) {
+    CudaExecutorOptions options;
+    options.policy = *PolicyFromName(name);
+    auto gpu = CudaExecutor::Create(model->plan, options);
+    ASSERT_TRUE(gpu.ok()) << name << ": " << gpu.status();
+    const std::string ours = "cuda_" + name;
+    const std::vector<std::string> plan = absl::StrSplit((*gpu)->PlanString(), '\n');
+    bool ran = false;
+    for (size_t i = 1; i < layers.size(); ++i) {
+      if (layers[i].kind != LayerKind::kConvolution) continue;
+      const std::string& algorithm = (*gpu)->layer_algorithms()[i];
+      ran |= algorithm == ours;
+      // Elsewhere (Winograd on LeNet's 5x5 layers) the layer's line says why.
+      auto line = std::find_if(plan.begin(), plan.end(), [&](const std::string& l) {
+        return l.rfind(layers[i].name + " ", 0) == 0;
+      });
+      ASSERT_NE(line, plan.end()) << layers[i].name;
+      EXPECT_TRUE(algorithm == ours
+                      ? line->find("forced " + name) != std::string::npos
+                      : line->find("forced " + name + " cannot run this layer; heuristic: ") !=
+                            std::string::npos)
+          << *line;
+    }
+    std::printf("forced %s: %s\n", name.c_str(), ran ? "runs" : "falls back everywhere");
+    ExpectGpuMatchesCpu(LargeModel(), options, ran ? ours : "");
+  }
+
+  auto first_conv = std::find_if(layers.begin(), layers.end(), [](const Layer& layer) {
+    return layer.kind == LayerKind::kConvolution;
+  });
+  ASSERT_NE(first_conv, layers.end());
+  const size_t index = first_conv - layers.begin();
+  CudaExecutorOptions per_layer;
+  per_layer.policy.mode = AlgorithmPolicy::Mode::kAutotune;
+  per_layer.policy.per_layer[first_conv->name] = "implicit_gemm";
+  auto gpu = CudaExecutor::Create(model->plan, per_layer);
+  ASSERT_TRUE(gpu.ok()) << gpu.status();
+  EXPECT_EQ((*gpu)->layer_algorithms()[index], "cuda_implicit_gemm");
+  EXPECT_NE((*gpu)->PlanString().find("forced implicit_gemm"), std::string::npos);
+  EXPECT_NE((*gpu)->PlanString().find("autotuned at batch"), std::string::npos)
+      << "the other layers are autotuned";
+  per_layer.policy.per_layer[first_conv->name] = "fft";
+  const absl::Status unknown = CudaExecutor::Create(model->plan, per_layer).status();
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kInvalidArgument) << unknown;
+  EXPECT_NE(unknown.message().find("unknown algorithm 'fft'"), std::string::npos) << unknown;
+}
+
 TEST(GpuForwardTest, AutotuneDecisionsComeBackFromTheCache) {
   if (!cuda::DeviceAvailable()) GTEST_SKIP() << cuda::DeviceDescription();
   auto model = LoadModel(LargeModel(), LoadOptions{});
@@ -220,7 +283,7 @@ TEST(GpuForwardTest, AutotuneDecisionsComeBackFromTheCache) {
   const std::string path = testing::MakeTempDir("gpu_autotune") + "/cache.tsv";
   AutotuneCache cache(path);
   CudaExecutorOptions options;
-  options.autotune = true;
+  options.policy.mode = AlgorithmPolicy::Mode::kAutotune;
   options.autotune_batch = 4;
   options.autotune_cache = &cache;
   auto first = CudaExecutor::Create(model->plan, options);

@@ -1,0 +1,342 @@
+// The SGEMM's kernel, shared by the products whose B is a matrix in memory
+// (sgemm.cu) and the implicit-GEMM convolution, whose B is the input's
+// patches read in place (conv_implicit.cu). Internal to kernels/cuda.
+//
+// 128x128 block tiles, K in steps of 8, 256 threads each computing an 8x8
+// block of C in registers (two 4x4 quadrants 64 rows/columns apart, so
+// shared-memory reads are float4 and conflict-free). Tiles are double
+// buffered: the next K step is fetched from global memory into registers
+// while the current one is multiplied, then stored to the other shared
+// buffer, with one barrier per step. A's loads are float4 when its rows
+// allow it (leading dimension and offsets multiples of 4), scalar with
+// bounds checks at the edges; B's are its source's (DenseB, or the
+// convolution's). The epilogue (bias, residual, activation) is applied on
+// the way out.
+//
+// GemmMath::kTf32 runs the same tiles, loaders and epilogue on the tensor
+// cores: operands are rounded to TF32 (cvt.rna) as they are stored to shared
+// memory, and each of the 8 warps computes a 64x32 quadrant of the block as
+// 4x4 mma.sync.m16n8k8 tiles (FP32 accumulate). Shared rows are padded by 8
+// floats so that the fragment loads (lane = 4 * row + k) hit 32 banks.
+//
+// GemmMath::kFp16 is the same with operands rounded to FP16 (cvt.rn) and
+// mma.sync.m16n8k8 on f16 pairs: each lane reads K rows 2t and 2t+1, so the
+// rows are padded by 4 floats instead (row stride = 8 banks per pair step).
+// The shared tiles stay FP32 (holding FP16-representable values) so that
+// the loaders and the double buffering are the FP32 kernel's.
+//
+// A B source is a small struct passed by value to the kernel with
+//
+//   Loader Bind(const GemmShape& shape, int z, int first_row, int column)
+//
+// giving one thread's loader for entry z of the batch (blockIdx.z), whose
+// Fetch(float (&values)[4]) reads B[row][column..column+3] (zeros past K
+// or N) starting at row `first_row` and then kBlockK rows further on each
+// call.
+#ifndef CONVD_KERNELS_CUDA_SGEMM_KERNEL_CUH_
+#define CONVD_KERNELS_CUDA_SGEMM_KERNEL_CUH_
+
+#include <cuda_fp16.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/cuda/epilogue.cuh"
+#include "kernels/cuda/launch.cuh"
+#include "kernels/cuda/sgemm_launch.h"
+
+namespace convd::cuda::sgemm {
+
+inline constexpr int kBlockM = 128, kBlockN = 128, kBlockK = 8;
+inline constexpr int kThreads = 256;
+// Blocks that must fit on one SM at once: the registers are capped at 128 a
+// thread (65,536 / (2 x 256)) so that two do; a 130-register build fits one.
+inline constexpr int kMinBlocksPerSm = 2;
+
+// Floats after each shared row, per math (see above).
+template <GemmMath kMath>
+inline constexpr int kSharedPad = kMath == GemmMath::kFp16 ? 4 : 8;
+
+// x rounded to TF32 (10 mantissa bits, to nearest, ties away), as bits.
+__device__ __forceinline__ float RoundToTf32(float x) {
+#ifdef CONVD_CUDA_EMULATION
+  return emulation::RoundToTf32(x);
+#else
+  uint32_t bits;
+  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(bits) : "f"(x));
+  return __uint_as_float(bits);
+#endif
+}
+
+// d += a x b on one 16x8x8 tile; fragments as the PTX ISA lays them out
+// (g = lane / 4, t = lane % 4): a {A[g][t], A[g+8][t], A[g][t+4],
+// A[g+8][t+4]}, b {B[t][g], B[t+4][g]}, d {D[g][2t], D[g][2t+1],
+// D[g+8][2t], D[g+8][2t+1]}.
+__device__ __forceinline__ void MmaTf32(float (&d)[4], const float (&a)[4], const float (&b)[2]) {
+#ifdef CONVD_CUDA_EMULATION
+  emulation::MmaTf32(d, a, b);
+#else
+  asm volatile(
+      "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
+      "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(__float_as_uint(a[0])), "r"(__float_as_uint(a[1])), "r"(__float_as_uint(a[2])),
+        "r"(__float_as_uint(a[3])), "r"(__float_as_uint(b[0])), "r"(__float_as_uint(b[1])));
+#endif
+}
+
+// x rounded to FP16 (to nearest even; beyond +-65504 it is infinite).
+__device__ __forceinline__ float RoundToFp16(float x) { return __half2float(__float2half_rn(x)); }
+
+// Two FP16-representable floats as one f16x2 register, `low` in bits 0-15.
+__device__ __forceinline__ uint32_t PackHalves(float low, float high) {
+  const __half2 pair = __floats2half2_rn(low, high);
+  uint32_t bits;
+  memcpy(&bits, &pair, sizeof(bits));  // not a pointer cast: strict aliasing
+  return bits;
+}
+
+// d += a x b on one 16x8x8 tile of FP16 operands, FP32 accumulation
+// (g = lane / 4, t = lane % 4): a {A[g][2t..2t+1], A[g+8][2t..2t+1]},
+// b {B[2t..2t+1][g]}, d as MmaTf32's.
+__device__ __forceinline__ void MmaFp16(float (&d)[4], const uint32_t (&a)[2], uint32_t b) {
+#ifdef CONVD_CUDA_EMULATION
+  emulation::MmaFp16(d, a, b);
+#else
+  asm volatile(
+      "mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 "
+      "{%0, %1, %2, %3}, {%4, %5}, {%6}, {%0, %1, %2, %3};"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(b));
+#endif
+}
+
+// An operand as `kMath`'s products see it (FP32: unchanged).
+template <GemmMath kMath>
+__device__ __forceinline__ float RoundOperand(float x) {
+  if constexpr (kMath == GemmMath::kTf32) return RoundToTf32(x);
+  if constexpr (kMath == GemmMath::kFp16) return RoundToFp16(x);
+  return x;
+}
+
+// C[row][col] = act(value + bias + residual), as every path writes C.
+__device__ __forceinline__ void WriteWithEpilogue(float value, int row, int col, int64_t ldc,
+                                                  const GemmEpilogue& epilogue,
+                                                  const float* residual, float* c) {
+  if (epilogue.bias != nullptr) value += epilogue.bias[epilogue.bias_per_row ? row : col];
+  if (residual != nullptr) value += residual[row * ldc + col];
+  c[row * ldc + col] = DeviceActivate(value, epilogue.activation);
+}
+
+// B as a row-major matrix in memory, entry z at b + z * stride_b; float4
+// loads where kVector (ldb, stride_b and b multiples of 4 floats).
+template <bool kVector>
+struct DenseB {
+  const float* b;
+
+  struct Loader {
+    const float* row;  // B[next row][column]
+    int64_t ldb;
+    int rows_left, columns_left;  // from the next row and the column on
+
+    __device__ __forceinline__ void Fetch(float (&values)[4]) {
+      if (kVector && rows_left > 0 && columns_left > 3) {
+        const float4 v = *reinterpret_cast<const float4*>(row);
+        values[0] = v.x, values[1] = v.y, values[2] = v.z, values[3] = v.w;
+      } else {
+#pragma unroll
+        for (int i = 0; i < 4; ++i) values[i] = rows_left > 0 && i < columns_left ? row[i] : 0.0f;
+      }
+      row += kBlockK * ldb;
+      rows_left -= kBlockK;
+    }
+  };
+
+  __device__ __forceinline__ Loader Bind(const GemmShape& shape, int z, int first_row,
+                                         int column) const {
+    return Loader{b + z * shape.stride_b + first_row * shape.ldb + column, shape.ldb,
+                  shape.k - first_row, shape.n - column};
+  }
+};
+
+template <bool kVectorA, class BSource, GemmMath kMath>
+__global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmKernel(
+    GemmShape shape, const float* __restrict__ a, BSource b_source, float* __restrict__ c,
+    GemmEpilogue epilogue) {
+  constexpr bool kTensorCores = kMath != GemmMath::kFp32;
+  constexpr int kPad = kSharedPad<kMath>;
+  __shared__ __align__(16) float a_tile[2][kBlockK][kBlockM + kPad];  // A transposed: [k][m]
+  __shared__ __align__(16) float b_tile[2][kBlockK][kBlockN + kPad];
+  const int m = shape.m, n = shape.n, k = shape.k;
+  a += blockIdx.z * shape.stride_a;
+  c += blockIdx.z * shape.stride_c;
+  const float* residual =
+      epilogue.residual == nullptr ? nullptr : epilogue.residual + blockIdx.z * shape.stride_c;
+  const int tid = threadIdx.x;
+  const int block_row = blockIdx.y * kBlockM;
+  const int block_col = blockIdx.x * kBlockN;
+
+  // Loaders: each thread fetches 4 consecutive K of one A row, and 4
+  // consecutive columns of one B row, per step.
+  const int a_row = tid >> 1;
+  const int a_k = (tid & 1) << 2;
+  const int b_k = tid >> 5;
+  const int b_col = (tid & 31) << 2;
+  auto b_loader = b_source.Bind(shape, blockIdx.z, b_k, block_col + b_col);
+  float a_next[4], b_next[4];
+
+  auto fetch = [&](int k0) {
+    const int row = block_row + a_row;
+    const int ka = k0 + a_k;
+    if (kVectorA && row < m && ka + 3 < k) {
+      const float4 v = *reinterpret_cast<const float4*>(a + row * shape.lda + ka);
+      a_next[0] = v.x, a_next[1] = v.y, a_next[2] = v.z, a_next[3] = v.w;
+    } else {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        a_next[i] = row < m && ka + i < k ? a[row * shape.lda + ka + i] : 0.0f;
+      }
+    }
+    b_loader.Fetch(b_next);
+  };
+  auto store = [&](int buffer) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      a_next[i] = RoundOperand<kMath>(a_next[i]);
+      b_next[i] = RoundOperand<kMath>(b_next[i]);
+      a_tile[buffer][a_k + i][a_row] = a_next[i];
+    }
+    *reinterpret_cast<float4*>(&b_tile[buffer][b_k][b_col]) =
+        make_float4(b_next[0], b_next[1], b_next[2], b_next[3]);
+  };
+
+  // FP32: this thread's 8x8 of C, rows ty*4 + {0..3} and + 64, columns
+  // likewise. Tensor cores: this warp's 64x32 quadrant as [4][4] mma tiles.
+  const int tx = tid & 15, ty = tid >> 4;
+  const int lane = tid & 31, g = lane >> 2, t = lane & 3;
+  const int warp_m = (tid >> 7) * 64, warp_n = ((tid >> 5) & 3) * 32;
+  float accumulator[8][8] = {};
+  fetch(0);
+  store(0);
+  __syncthreads();
+  int buffer = 0;
+  for (int k0 = 0; k0 < k; k0 += kBlockK) {
+    const bool more = k0 + kBlockK < k;
+    if (more) fetch(k0 + kBlockK);
+    if constexpr (kMath == GemmMath::kFp16) {
+      uint32_t b_fragment[4];
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int n0 = warp_n + j * 8 + g;
+        b_fragment[j] = PackHalves(b_tile[buffer][2 * t][n0], b_tile[buffer][2 * t + 1][n0]);
+      }
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int m0 = warp_m + i * 16 + g;
+        const uint32_t a_fragment[2] = {
+            PackHalves(a_tile[buffer][2 * t][m0], a_tile[buffer][2 * t + 1][m0]),
+            PackHalves(a_tile[buffer][2 * t][m0 + 8], a_tile[buffer][2 * t + 1][m0 + 8])};
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          MmaFp16(reinterpret_cast<float(&)[4]>(accumulator[i * 2 + j / 2][(j % 2) * 4]),
+                  a_fragment, b_fragment[j]);
+        }
+      }
+    } else if constexpr (kMath == GemmMath::kTf32) {
+      float b_fragment[4][2];
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        b_fragment[j][0] = b_tile[buffer][t][warp_n + j * 8 + g];
+        b_fragment[j][1] = b_tile[buffer][t + 4][warp_n + j * 8 + g];
+      }
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int m0 = warp_m + i * 16 + g;
+        const float a_fragment[4] = {a_tile[buffer][t][m0], a_tile[buffer][t][m0 + 8],
+                                     a_tile[buffer][t + 4][m0], a_tile[buffer][t + 4][m0 + 8]};
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          MmaTf32(reinterpret_cast<float(&)[4]>(accumulator[i * 2 + j / 2][(j % 2) * 4]),
+                  a_fragment, b_fragment[j]);
+        }
+      }
+    } else {
+#pragma unroll
+      for (int kk = 0; kk < kBlockK; ++kk) {
+        const float4 a0 = *reinterpret_cast<const float4*>(&a_tile[buffer][kk][ty * 4]);
+        const float4 a1 = *reinterpret_cast<const float4*>(&a_tile[buffer][kk][ty * 4 + 64]);
+        const float4 b0 = *reinterpret_cast<const float4*>(&b_tile[buffer][kk][tx * 4]);
+        const float4 b1 = *reinterpret_cast<const float4*>(&b_tile[buffer][kk][tx * 4 + 64]);
+        const float as[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
+        const float bs[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
+#pragma unroll
+        for (int i = 0; i < 8; ++i) {
+#pragma unroll
+          for (int j = 0; j < 8; ++j) accumulator[i][j] = fmaf(as[i], bs[j], accumulator[i][j]);
+        }
+      }
+    }
+    // The other buffer was last read before the previous barrier.
+    if (more) store(buffer ^ 1);
+    __syncthreads();
+    buffer ^= 1;
+  }
+
+  auto write = [&](int row, int col, float value) {
+    if (row < m && col < n) WriteWithEpilogue(value, row, col, shape.ldc, epilogue, residual, c);
+  };
+#pragma unroll
+  for (int i = 0; i < 8; ++i) {
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+      if constexpr (kTensorCores) {
+        // accumulator[i][j] is mma tile (i / 2, (i % 2) * 2 + j / 4), register j % 4.
+        const int tile_m = i / 2, tile_n = (i % 2) * 2 + j / 4, r = j % 4;
+        write(block_row + warp_m + tile_m * 16 + g + (r >> 1) * 8,
+              block_col + warp_n + tile_n * 8 + 2 * t + (r & 1), accumulator[i][j]);
+      } else {
+        write(block_row + ty * 4 + (i & 3) + (i >> 2) * 64,
+              block_col + tx * 4 + (j & 3) + (j >> 2) * 64, accumulator[i][j]);
+      }
+    }
+  }
+}
+
+// Whether a matrix's rows take float4 loads: 16-byte aligned start, leading
+// dimension and batch stride multiples of 4 floats.
+inline bool Aligned(const void* p, int64_t leading, int64_t stride) {
+  return reinterpret_cast<uintptr_t>(p) % 16 == 0 && leading % 4 == 0 && stride % 4 == 0;
+}
+
+// Launches the kernel over `shape` (one 128x128 tile of C per block, one
+// batch entry per grid z) for `math`; A's float4 loads where `vector_a`.
+// The caller checks the shape; the result is the launch's error.
+template <class BSource>
+cudaError_t LaunchTiles(const GemmShape& shape, const float* a, bool vector_a,
+                        const BSource& b_source, float* c, const GemmEpilogue& epilogue,
+                        cudaStream_t stream, GemmMath math) {
+  const dim3 grid((shape.n + kBlockN - 1) / kBlockN, (shape.m + kBlockM - 1) / kBlockM,
+                  shape.batch);
+  auto launch = [&](auto kernel) {
+    CONVD_LAUNCH(grid, kThreads, stream, kernel, shape, a, b_source, c, epilogue);
+  };
+  switch (math) {
+    case GemmMath::kFp32:
+      launch(vector_a ? SgemmKernel<true, BSource, GemmMath::kFp32>
+                      : SgemmKernel<false, BSource, GemmMath::kFp32>);
+      break;
+    case GemmMath::kTf32:
+      launch(vector_a ? SgemmKernel<true, BSource, GemmMath::kTf32>
+                      : SgemmKernel<false, BSource, GemmMath::kTf32>);
+      break;
+    case GemmMath::kFp16:
+      launch(vector_a ? SgemmKernel<true, BSource, GemmMath::kFp16>
+                      : SgemmKernel<false, BSource, GemmMath::kFp16>);
+      break;
+  }
+  return cudaGetLastError();
+}
+
+}  // namespace convd::cuda::sgemm
+
+#endif  // CONVD_KERNELS_CUDA_SGEMM_KERNEL_CUH_
