@@ -1,5 +1,5 @@
 // gpu_conv_bench: each of our CUDA convolution algorithms (direct, im2col +
-// our SGEMM, Winograd F(2x2,3x3) and F(4x4,3x3)) on every layer of
+// our SGEMM, implicit GEMM, Winograd F(2x2,3x3) and F(4x4,3x3)) on every layer of
 // bench/conv_layers.h at several batch sizes, side by side with cuDNN's best
 // algorithm in the same run, and the geometric mean of the speed ratios.
 //
@@ -17,8 +17,8 @@
 //   gpu_conv_bench [--batches=1,8,32,128] [--filter=vgg] [--csv=out.csv]
 #include <chrono>
 #include <cstdio>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -27,6 +27,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "bench/conv_layers.h"
 #include "bench/gemm_math_flag.h"
@@ -65,7 +66,8 @@ struct Row {
   bool winograd_shape = false;
 };
 
-const char* const kOurAlgorithms[] = {"direct", "im2col", "winograd_f23", "winograd_f43"};
+const char* const kOurAlgorithms[] = {"direct", "im2col", "implicit_gemm", "winograd_f23",
+                                      "winograd_f43"};
 
 absl::StatusOr<Row> Measure(const ConvLayer& layer, int batch, const DeviceBuffer& input,
                             const DeviceBuffer& weights, const std::vector<float>& host_weights,
@@ -95,6 +97,11 @@ absl::StatusOr<Row> Measure(const ConvLayer& layer, int batch, const DeviceBuffe
       }
       launch = [&] {
         return LaunchConvDirect(shape, input.data(), weights.data(), {}, ours.data(), stream);
+      };
+    } else if (algorithm == "implicit_gemm") {
+      launch = [&] {
+        return LaunchConvImplicitGemm(shape, input.data(), weights.data(), {}, ours.data(), stream,
+                                      math);
       };
     } else if (algorithm == "im2col") {
       if (Im2colWorkspaceFloats(shape, 1) > workspace_floats) {
@@ -201,14 +208,16 @@ int Main() {
               cuda::GemmMathLabel(*math), absl::GetFlag(FLAGS_workspace_mib));
   std::printf("times in ms (median); ratio = cuDNN time / our best time (>1: ours faster); "
               "diff = max |ours - cuDNN| / max |cuDNN|\n\n");
-  std::printf("| layer | batch | GFLOP | direct | im2col | wino_f23 | wino_f43 | ours best | "
-              "TFLOP/s | %% peak | cuDNN best | cuDNN ms | cuDNN TFLOP/s | ratio | diff |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf(
+      "| layer | batch | GFLOP | direct | im2col | implicit | wino_f23 | wino_f43 | "
+      "ours best | TFLOP/s | %% peak | cuDNN best | cuDNN ms | cuDNN TFLOP/s | ratio | "
+      "diff |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   std::ofstream csv;
   if (!absl::GetFlag(FLAGS_csv).empty()) {
     csv.open(absl::GetFlag(FLAGS_csv));
-    csv << "layer,batch,gflop,direct_ms,im2col_ms,winograd_f23_ms,winograd_f43_ms,best,best_ms,"
-           "cudnn,cudnn_ms,ratio,diff\n";
+    csv << "layer,batch,gflop,direct_ms,im2col_ms,implicit_gemm_ms,winograd_f23_ms,"
+           "winograd_f43_ms,best,best_ms,cudnn,cudnn_ms,ratio,diff\n";
   }
   const auto start = std::chrono::steady_clock::now();
   std::vector<double> ratios, winograd_ratios, other_ratios;
@@ -247,20 +256,18 @@ int Main() {
       ratios.push_back(ratio);
       (row->winograd_shape ? winograd_ratios : other_ratios).push_back(ratio);
       const double tflops = row->gflop / row->best_ms;  // GFLOP / ms = TFLOP/s
-      std::printf("| %s | %d | %.3f | %s | %s | %s | %s | %s | %.2f | %.0f%% | %s | %.3f | %.2f | "
-                  "%.2fx | %.1e |\n",
-                  row->layer.c_str(), batch, row->gflop, Cell(row->ours_ms[0]).c_str(),
-                  Cell(row->ours_ms[1]).c_str(), Cell(row->ours_ms[2]).c_str(),
-                  Cell(row->ours_ms[3]).c_str(), row->best_name.c_str(), tflops,
-                  peak > 0 ? 100 * tflops / peak : 0.0, row->peer_name.c_str(), row->peer_ms,
-                  row->gflop / row->peer_ms, ratio, row->difference);
+      std::vector<std::string> cells;
+      for (double ms : row->ours_ms) cells.push_back(Cell(ms));
+      std::printf(
+          "| %s | %d | %.3f | %s | %s | %.2f | %.0f%% | %s | %.3f | %.2f | %.2fx | %.1e |\n",
+          row->layer.c_str(), batch, row->gflop, absl::StrJoin(cells, " | ").c_str(),
+          row->best_name.c_str(), tflops, peak > 0 ? 100 * tflops / peak : 0.0,
+          row->peer_name.c_str(), row->peer_ms, row->gflop / row->peer_ms, ratio, row->difference);
       std::fflush(stdout);
       if (csv.is_open()) {
-        csv << absl::StrFormat("%s,%d,%.4f,%s,%s,%s,%s,%s,%.4f,%s,%.4f,%.4f,%.2e\n", row->layer,
-                               batch, row->gflop, Cell(row->ours_ms[0]), Cell(row->ours_ms[1]),
-                               Cell(row->ours_ms[2]), Cell(row->ours_ms[3]), row->best_name,
-                               row->best_ms, row->peer_name, row->peer_ms, ratio,
-                               row->difference);
+        csv << absl::StrFormat("%s,%d,%.4f,%s,%s,%.4f,%s,%.4f,%.4f,%.2e\n", row->layer, batch,
+                               row->gflop, absl::StrJoin(cells, ","), row->best_name, row->best_ms,
+                               row->peer_name, row->peer_ms, ratio, row->difference);
       }
     }
   }
