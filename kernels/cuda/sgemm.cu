@@ -1,6 +1,9 @@
-// Our SGEMM (sgemm_launch.h): the kernel (sgemm_kernel.cuh) on a B in
-// memory, and the split of K for products too small to fill the device.
+// Our SGEMM (sgemm_launch.h): the tiled kernel (sgemm_kernel.cuh) on a B in
+// memory; a kernel for products of at most 8 rows (fully connected layers
+// at small batches), which the tiles would leave 94% idle; and the split of
+// K for products too small to fill the device.
 #include <algorithm>
+#include <type_traits>
 
 #include "kernels/cuda/grid.cuh"
 #include "kernels/cuda/launch.cuh"
@@ -42,6 +45,91 @@ KSplit SplitK(int k, int parts) {
   return {chunk, static_cast<int>((k + chunk - 1) / chunk), static_cast<int>(k / chunk)};
 }
 
+// Products of at most kSmallMMaxRows rows (m): a 128-row tile would
+// compute 120+ rows of zeros, so instead each thread owns 4 columns of C for
+// every row and streams its columns of B once, K row after K row (float4
+// loads where B's rows allow), while A's few rows come from shared memory,
+// a tile of K at a time. Reading B is the cost: at m <= 8 that is at most
+// 8 FMAs per float loaded, below what the device's bandwidth can feed, so
+// the kernel is bound by memory as a matrix-vector product should be.
+// Operands are rounded as `kMath` rounds them (FP32 accumulation). A K
+// range per grid y (`chunk` rows each; one range unless split), the batch
+// per grid z; with `partial`, a range's raw sums go to its dense [m, n]
+// slice for SumPartsKernel instead of C.
+constexpr int kSmallMMaxRows = 8;
+constexpr int kSmallMColumnsPerBlock = 4 * kThreadsPerBlock;
+constexpr int kSmallMTileK = 64;
+constexpr int kSmallMBlocksPerSm = 2;
+// A part's least K: enough rows that B's loads outweigh the part's
+// partial sums, written and read back (m x n floats).
+constexpr int kSmallMMinPartRows = 64;
+constexpr int kSmallMMaxParts = 256;
+
+template <int kRows, bool kVectorB, GemmMath kMath>
+__global__ __launch_bounds__(kThreadsPerBlock, kSmallMBlocksPerSm) void SmallMKernel(
+    GemmShape shape, const float* __restrict__ a, const float* __restrict__ b,
+    float* __restrict__ c, GemmEpilogue epilogue, int64_t chunk, float* __restrict__ partial) {
+  __shared__ float a_tile[kRows][kSmallMTileK];
+  const int m = shape.m, n = shape.n;
+  const int z = blockIdx.z, part = blockIdx.y;
+  a += z * shape.stride_a;
+  b += z * shape.stride_b;
+  const int64_t k_begin = part * chunk;
+  const int64_t k_end = min(int64_t{shape.k}, k_begin + chunk);
+  const int col = (blockIdx.x * kThreadsPerBlock + threadIdx.x) * 4;
+  float accumulator[kRows][4] = {};
+  for (int64_t k0 = k_begin; k0 < k_end; k0 += kSmallMTileK) {
+    const int steps = static_cast<int>(min(int64_t{kSmallMTileK}, k_end - k0));
+    for (int i = threadIdx.x; i < kRows * kSmallMTileK; i += kThreadsPerBlock) {
+      const int row = i / kSmallMTileK, kk = i % kSmallMTileK;
+      a_tile[row][kk] =
+          row < m && kk < steps ? sgemm::RoundOperand<kMath>(a[row * shape.lda + k0 + kk]) : 0.0f;
+    }
+    __syncthreads();
+    if (col < n) {  // no return before the barriers
+      const float* b_row = b + k0 * shape.ldb + col;
+#pragma unroll 4
+      for (int kk = 0; kk < steps; ++kk, b_row += shape.ldb) {
+        float values[4];
+        if (kVectorB && col + 3 < n) {
+          const float4 v = *reinterpret_cast<const float4*>(b_row);
+          values[0] = v.x, values[1] = v.y, values[2] = v.z, values[3] = v.w;
+        } else {
+#pragma unroll
+          for (int j = 0; j < 4; ++j) values[j] = col + j < n ? b_row[j] : 0.0f;
+        }
+#pragma unroll
+        for (int row = 0; row < kRows; ++row) {
+          const float a_value = a_tile[row][kk];
+#pragma unroll
+          for (int j = 0; j < 4; ++j) {
+            accumulator[row][j] =
+                fmaf(a_value, sgemm::RoundOperand<kMath>(values[j]), accumulator[row][j]);
+          }
+        }
+      }
+    }
+    __syncthreads();
+  }
+  if (col >= n) return;
+  c += z * shape.stride_c;
+  const float* residual =
+      epilogue.residual == nullptr ? nullptr : epilogue.residual + z * shape.stride_c;
+#pragma unroll
+  for (int row = 0; row < kRows; ++row) {
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      if (row >= m || col + j >= n) continue;
+      if (partial != nullptr) {
+        partial[(int64_t{part} * m + row) * n + col + j] = accumulator[row][j];
+      } else {
+        sgemm::WriteWithEpilogue(accumulator[row][j], row, col + j, shape.ldc, epilogue, residual,
+                                 c);
+      }
+    }
+  }
+}
+
 // SGEMM blocks resident on one SM (its launch bounds guarantee them).
 constexpr int kBlocksPerSm = sgemm::kMinBlocksPerSm;
 // The least K a part is worth: under 16 block steps, the prologue and the
@@ -69,10 +157,91 @@ cudaError_t LaunchOnePass(const GemmShape& shape, const float* a, const float* b
   return sgemm::LaunchTiles(shape, a, vector_a, sgemm::DenseB<false>{b}, c, epilogue, stream, math);
 }
 
+// Pass 1 of a tiled split: the K range of each part as one entry of a
+// batched product, into dense [m, n] partials; the shorter last part on
+// its own.
+cudaError_t LaunchTiledParts(const GemmShape& shape, const float* a, const float* b, float* partial,
+                             cudaStream_t stream, GemmMath math, int64_t chunk, int part_count,
+                             int whole_parts) {
+  const int64_t partial_floats = int64_t{shape.m} * shape.n;
+  GemmShape part = shape;
+  part.k = static_cast<int>(chunk);
+  part.ldc = shape.n;
+  part.stride_a = chunk;
+  part.stride_b = chunk * shape.ldb;
+  part.stride_c = partial_floats;
+  part.batch = whole_parts;
+  if (whole_parts > 0) {  // none when K is under one part
+    if (cudaError_t e = LaunchOnePass(part, a, b, partial, {}, stream, math); e != cudaSuccess) {
+      return e;
+    }
+  }
+  if (part_count > whole_parts) {
+    part.k = static_cast<int>(shape.k - whole_parts * chunk);
+    part.batch = 1;
+    return LaunchOnePass(part, a + whole_parts * chunk, b + whole_parts * chunk * shape.ldb,
+                         partial + whole_parts * partial_floats, {}, stream, math);
+  }
+  return cudaSuccess;
+}
+
+// SmallMKernel over `shape` (m <= kSmallMMaxRows; shape and math already
+// checked) in `parts` K ranges of `chunk` rows: into `partial` (dense
+// [parts][m][n]) unless it is null, then into C.
+cudaError_t LaunchSmallM(const GemmShape& shape, const float* a, const float* b, float* c,
+                         const GemmEpilogue& epilogue, cudaStream_t stream, GemmMath math,
+                         int64_t chunk, int parts, float* partial) {
+  const dim3 grid((shape.n + kSmallMColumnsPerBlock - 1) / kSmallMColumnsPerBlock, parts,
+                  shape.batch);
+  const bool vector_b = sgemm::Aligned(b, shape.ldb, shape.stride_b);
+  // The kernel for the smallest row count that holds m.
+  auto launch = [&](auto rows) {
+    constexpr int kRows = decltype(rows)::value;
+    auto with_math = [&](auto math_constant) {
+      constexpr GemmMath kMath = decltype(math_constant)::value;
+      const auto kernel =
+          vector_b ? SmallMKernel<kRows, true, kMath> : SmallMKernel<kRows, false, kMath>;
+      CONVD_LAUNCH(grid, kThreadsPerBlock, stream, kernel, shape, a, b, c, epilogue, chunk,
+                   partial);
+    };
+    switch (math) {
+      case GemmMath::kFp32:
+        with_math(std::integral_constant<GemmMath, GemmMath::kFp32>());
+        break;
+      case GemmMath::kTf32:
+        with_math(std::integral_constant<GemmMath, GemmMath::kTf32>());
+        break;
+      case GemmMath::kFp16:
+        with_math(std::integral_constant<GemmMath, GemmMath::kFp16>());
+        break;
+    }
+  };
+  if (shape.m == 1) {
+    launch(std::integral_constant<int, 1>());
+  } else if (shape.m == 2) {
+    launch(std::integral_constant<int, 2>());
+  } else if (shape.m <= 4) {
+    launch(std::integral_constant<int, 4>());
+  } else {
+    launch(std::integral_constant<int, kSmallMMaxRows>());
+  }
+  return cudaGetLastError();
+}
+
 }  // namespace
 
 int SplitKFor(const GemmShape& shape, int multiprocessors) {
   if (shape.batch != 1 || multiprocessors <= 1) return 1;
+  if (shape.m <= kSmallMMaxRows) {
+    // SmallMKernel: enough K ranges for a wave of blocks, each range long
+    // enough to be worth its partial sums.
+    const int64_t column_blocks = (shape.n + kSmallMColumnsPerBlock - 1) / kSmallMColumnsPerBlock;
+    const int64_t wave = int64_t{kSmallMBlocksPerSm} * multiprocessors;
+    const int64_t min_rows = std::max(kSmallMMinPartRows, 8 * shape.m);
+    const int64_t parts = std::min<int64_t>(
+        {(wave + column_blocks - 1) / column_blocks, shape.k / min_rows, kSmallMMaxParts});
+    return parts > 1 ? static_cast<int>(parts) : 1;
+  }
   const int64_t blocks =
       int64_t{(shape.n + kBlockN - 1) / kBlockN} * ((shape.m + kBlockM - 1) / kBlockM);
   const int64_t wave = int64_t{kBlocksPerSm} * multiprocessors;
@@ -102,43 +271,27 @@ cudaError_t LaunchSgemm(const GemmShape& shape, const float* a, const float* b, 
     return cudaErrorInvalidValue;
   }
   const int parts = workspace.split_k > 0 ? workspace.split_k : SplitKFor(shape);
-  if (parts <= 1 || shape.batch != 1 || shape.k == 0) {
-    return LaunchOnePass(shape, a, b, c, epilogue, stream, math);
-  }
-  const int64_t needed = SplitKWorkspaceFloats(shape, parts);
-  if (workspace.data == nullptr || workspace.floats < needed) {
+  bool split = parts > 1 && shape.batch == 1 && shape.k > 0;
+  if (split &&
+      (workspace.data == nullptr || workspace.floats < SplitKWorkspaceFloats(shape, parts))) {
     // A forced split must get its memory; a chosen one is only an option.
     if (workspace.split_k > 1) return cudaErrorInvalidValue;
+    split = false;
+  }
+  const auto [chunk, part_count, whole_parts] =
+      split ? SplitK(shape.k, parts) : KSplit{shape.k, 1, 1};
+  const int64_t partial_floats = int64_t{shape.m} * shape.n;
+  cudaError_t error;
+  if (shape.m <= kSmallMMaxRows) {
+    error = LaunchSmallM(shape, a, b, c, epilogue, stream, math, chunk, part_count,
+                         split ? workspace.data : nullptr);
+  } else if (split) {
+    error =
+        LaunchTiledParts(shape, a, b, workspace.data, stream, math, chunk, part_count, whole_parts);
+  } else {
     return LaunchOnePass(shape, a, b, c, epilogue, stream, math);
   }
-  // Pass 1: the K range of each part as one entry of a batched product,
-  // into dense [m, n] partials; the shorter last part on its own.
-  const auto [chunk, part_count, whole_parts] = SplitK(shape.k, parts);
-  const int64_t partial_floats = int64_t{shape.m} * shape.n;
-  GemmShape part = shape;
-  part.k = static_cast<int>(chunk);
-  part.ldc = shape.n;
-  part.stride_a = chunk;
-  part.stride_b = chunk * shape.ldb;
-  part.stride_c = partial_floats;
-  part.batch = whole_parts;
-  if (whole_parts > 0) {  // none when K is under one part
-    if (cudaError_t e = LaunchOnePass(part, a, b, workspace.data, {}, stream, math);
-        e != cudaSuccess) {
-      return e;
-    }
-  }
-  if (part_count > whole_parts) {
-    const int64_t rest = shape.k - whole_parts * chunk;
-    part.k = static_cast<int>(rest);
-    part.batch = 1;
-    if (cudaError_t e =
-            LaunchOnePass(part, a + whole_parts * chunk, b + whole_parts * chunk * shape.ldb,
-                          workspace.data + whole_parts * partial_floats, {}, stream, math);
-        e != cudaSuccess) {
-      return e;
-    }
-  }
+  if (error != cudaSuccess || !split) return error;
   // Pass 2: their sum, with the epilogue.
   CONVD_LAUNCH(GridBlocks(partial_floats), kThreadsPerBlock, stream, SumPartsKernel, workspace.data,
                part_count, shape.m, shape.n, shape.ldc, epilogue, c);

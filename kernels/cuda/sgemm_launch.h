@@ -76,12 +76,17 @@ struct GemmShape {
   int batch = 1;
 };
 
+// Products of up to 8 rows (m: a fully connected layer's batch) run on a
+// kernel of their own, which streams B once as a matrix-vector product
+// does; larger ones on 128x128 tiles.
+//
 // Device memory the SGEMM may use to split K across blocks. A product whose
 // grid would fill under half the device (a fully connected layer at a small
-// batch: one row of 128-row tiles, a few dozen blocks) is computed as
-// `parts` partial products over K ranges into `data`, then summed with the
-// epilogue by a second kernel, always in the same order, so the results
-// are the same from run to run (if not bit for bit those of one pass).
+// batch: a few blocks of columns, or one row of 128-row tiles) is computed
+// as `parts` partial products over K ranges into `data`, then summed with
+// the epilogue by a second kernel, always in the same order, so the
+// results are the same from run to run (if not bit for bit those of one
+// pass).
 struct GemmWorkspace {
   float* data = nullptr;
   int64_t floats = 0;
@@ -93,8 +98,10 @@ struct GemmWorkspace {
 
 // How many parts LaunchSgemm splits K into on a device with
 // `multiprocessors` SMs: 1 unless the product is a single one (batch 1)
-// whose grid is under half a wave of resident blocks and whose K is long
-// enough to share (128 per part at least; at most 32 parts).
+// whose grid leaves the device idle and whose K is long enough to share.
+// Up to 8 rows: parts enough for a wave of blocks, at least max(64, 8m)
+// rows of K each, at most 256. Tiled: where the grid is under half a wave,
+// at least 128 rows each, at most 32 parts.
 int SplitKFor(const GemmShape& shape, int multiprocessors);
 // The same for device 0, whose SM count is read once.
 int SplitKFor(const GemmShape& shape);

@@ -144,10 +144,22 @@ void ExpectMatchesFloat64(const Case& c, GemmMath math, int epilogue_case, int s
 TEST_P(CudaSgemmMathTest, MatchesFloat64OverShapesLayoutsAndEpilogues) {
   if (!DeviceAvailable()) GTEST_SKIP() << DeviceDescription();
   const Case cases[] = {
-      {1, 1, 1},          {7, 13, 5},         {128, 128, 8},       {129, 255, 17},
-      {6, 576, 25},       {16, 64, 150},      {3, 1000, 4096, 0, 0, 2},
-      {33, 70, 9, 1, 3},  {64, 3025, 363, 0, 0, 3, true},          {200, 5, 300, 2, 1, 2},
+      {1, 1, 1},
+      {7, 13, 5},
+      {128, 128, 8},
+      {129, 255, 17},
+      {6, 576, 25},
+      {16, 64, 150},
+      {3, 1000, 4096, 0, 0, 2},
+      {33, 70, 9, 1, 3},
+      {64, 3025, 363, 0, 0, 3, true},
+      {200, 5, 300, 2, 1, 2},
       {5, 7, 0},
+      // Around the small-m kernel's bounds: 8 rows (2 blocks of columns, the
+      // second ragged, scalar loads), 4, and 9 (tiles again).
+      {8, 1030, 130, 0, 1},
+      {4, 2050, 64},
+      {9, 20, 33},
   };
   for (const Case& c : cases) {
     if (LeftToGpus(c.m, c.n, c.k, c.batch)) continue;
@@ -175,20 +187,34 @@ TEST_P(CudaSgemmMathTest, SplitKMatchesFloat64Too) {
 }
 
 TEST(CudaSgemmTest, SplitKOnlyWhereTheGridWouldLeaveTheDeviceIdle) {
-  const GemmShape fc6{1, 4096, 9216, 9216, 4096, 4096};  // AlexNet, batch 1: 32 blocks
-  EXPECT_EQ(SplitKFor(fc6, 132), 8);                     // 256 of the 264 resident
-  EXPECT_EQ(SplitKFor(fc6, 1), 1);
-  EXPECT_EQ(SplitKWorkspaceFloats(fc6, 8), 8 * 4096);
-  EXPECT_EQ(SplitKWorkspaceFloats(fc6, 1), 0);
-  const GemmShape lenet_fc1{1, 120, 400, 400, 120, 120};  // 1 block; K for 3 parts
-  EXPECT_EQ(SplitKFor(lenet_fc1, 132), 3);
+  // Tiled products: 128x128 tiles, 2 blocks resident per SM.
+  const GemmShape fc6_batch16{16, 4096, 9216, 9216, 4096, 4096};  // 32 blocks
+  EXPECT_EQ(SplitKFor(fc6_batch16, 132), 8);                      // 256 of the 264 resident
+  EXPECT_EQ(SplitKFor(fc6_batch16, 1), 1);
+  EXPECT_EQ(SplitKWorkspaceFloats(fc6_batch16, 8), 8 * 16 * 4096);
+  EXPECT_EQ(SplitKWorkspaceFloats(fc6_batch16, 1), 0);
   GemmShape square{4096, 4096, 4096, 4096, 4096, 4096};  // 1,024 blocks
   EXPECT_EQ(SplitKFor(square, 132), 1);
-  GemmShape short_k{1, 4096, 200, 200, 4096, 4096};
+  GemmShape short_k{16, 4096, 200, 200, 4096, 4096};  // K for one part of 128
   EXPECT_EQ(SplitKFor(short_k, 132), 1);
-  GemmShape batched = fc6;  // several products: the batch fills the grid
+  GemmShape batched = fc6_batch16;  // several products: the batch fills the grid
   batched.batch = 36;
   EXPECT_EQ(SplitKFor(batched, 132), 1);
+  // Up to 8 rows: 1,024 columns a block, 2 blocks resident per SM, parts of
+  // at least 64 rows of K (8 per row of A).
+  const GemmShape fc6{1, 4096, 9216, 9216, 4096, 4096};  // AlexNet, batch 1: 4 blocks
+  EXPECT_EQ(SplitKFor(fc6, 132), 66);                    // 264 blocks
+  EXPECT_EQ(SplitKWorkspaceFloats(fc6, 66), 64 * 4096);  // parts of 144 rows: 64 of them
+  EXPECT_EQ(SplitKFor(fc6, 1), 1);
+  const GemmShape lenet_fc1{1, 120, 400, 400, 120, 120};  // 1 block; K for 6 parts
+  EXPECT_EQ(SplitKFor(lenet_fc1, 132), 6);
+  const GemmShape eight_rows{8, 4096, 9216, 9216, 4096, 4096};
+  EXPECT_EQ(SplitKFor(eight_rows, 132), 66);
+  const GemmShape eight_rows_short{8, 120, 400, 400, 120, 120};  // parts of 64 rows at least
+  EXPECT_EQ(SplitKFor(eight_rows_short, 132), 6);
+  GemmShape small_batched = fc6;
+  small_batched.batch = 2;
+  EXPECT_EQ(SplitKFor(small_batched, 132), 1);
 }
 
 TEST(CudaSgemmTest, AForcedSplitNeedsItsWorkspace) {
