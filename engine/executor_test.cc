@@ -1,10 +1,12 @@
 // Whole networks through the planner and executor under every algorithm
 // policy, against the float64 reference forward pass of the unsimplified
 // graph (so BN folding and epilogue fusion are checked too).
+#include "engine/executor.h"
+
 #include <string>
 
-#include "engine/executor.h"
 #include "engine/graph_passes.h"
+#include "engine/model_config.h"
 #include "engine/network_loader.h"
 #include "engine/planner.h"
 #include "engine/testing/reference_forward.h"
@@ -212,6 +214,41 @@ TEST(PlannerTest, PerLayerOverridesAndUnknownNames) {
   EXPECT_NE(PolicyFromName("fastest").status().message().find("implicit_gemm (GPU)"),
             std::string::npos)
       << PolicyFromName("fastest").status();
+}
+
+// Autotuning stops timing once the policy's budget is spent: the layers
+// left keep the heuristic's choice and say why. The model config sets the
+// budget (0: the default).
+TEST(PlannerTest, AutotuneStopsWhenItsBudgetIsSpent) {
+  Graph graph = BuildWithRandomWeights(kEveryLayerNetwork);
+  SimplifyGraph(graph);
+  PlanOptions options;
+  options.policy = *PolicyFromName("autotune");
+  options.autotune_repeats = 1;
+  for (int64_t budget_ms : {int64_t{0}, AlgorithmPolicy::kDefaultAutotuneBudgetMs}) {
+    options.policy.autotune_budget_ms = budget_ms;
+    auto plan = Plan(graph, options);
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    int convolutions = 0;
+    for (size_t i = 0; i < graph.layers.size(); ++i) {
+      if (graph.layers[i].kind != LayerKind::kConvolution) continue;
+      ++convolutions;
+      const std::string& why = (*plan)->layers[i].why;
+      if (budget_ms == 0) {
+        EXPECT_EQ(why.rfind("autotune budget of 0 ms spent; heuristic: ", 0), 0u) << why;
+      } else {
+        EXPECT_EQ(why.rfind("autotune at batch 1: ", 0), 0u) << why;
+        EXPECT_EQ(why.find("budget"), std::string::npos) << why;
+      }
+    }
+    EXPECT_GE(convolutions, 2);
+  }
+  inference::AlgorithmPolicyConfig config;
+  config.set_mode(inference::AlgorithmPolicyConfig::AUTOTUNE);
+  EXPECT_EQ(PolicyFromConfig(config)->autotune_budget_ms,
+            AlgorithmPolicy::kDefaultAutotuneBudgetMs);
+  config.set_autotune_budget_ms(1234);
+  EXPECT_EQ(PolicyFromConfig(config)->autotune_budget_ms, 1234);
 }
 
 // A GPU-only algorithm is a valid policy (one config serves on either

@@ -280,6 +280,7 @@ absl::StatusOr<AlgorithmPolicy> PolicyFromConfig(const inference::AlgorithmPolic
   for (const auto& [layer, algorithm] : config.layer_algorithm()) {
     policy.per_layer[layer] = algorithm;
   }
+  if (config.autotune_budget_ms() > 0) policy.autotune_budget_ms = config.autotune_budget_ms();
   return policy;
 }
 

@@ -50,8 +50,17 @@ double TimeMilliseconds(const ConvAlgorithm& algorithm, const ConvArgs& args,
   return best;
 }
 
+using Clock = std::chrono::steady_clock;
+
 absl::StatusOr<Choice> Autotune(const Layer& layer, const ConvParams& per_sample,
-                                const PlanOptions& options, int threads) {
+                                const PlanOptions& options, int threads,
+                                Clock::time_point deadline) {
+  if (Clock::now() >= deadline) {
+    Choice fallback = Heuristic(per_sample);
+    fallback.why =
+        absl::StrCat(AutotuneBudgetSpent(options.policy.autotune_budget_ms), "; ", fallback.why);
+    return fallback;
+  }
   ConvParams params = per_sample;
   params.n = std::max(1, options.autotune_batch);
   AlignedBuffer input(params.input_elements());
@@ -60,8 +69,13 @@ absl::StatusOr<Choice> Autotune(const Layer& layer, const ConvParams& per_sample
   for (int64_t i = 0; i < input.size(); ++i) input.data()[i] = static_cast<float>(i % 7) - 3.0f;
   for (int64_t i = 0; i < residual.size(); ++i) residual.data()[i] = 0.5f;
   std::vector<std::pair<double, const ConvAlgorithm*>> timings;
+  bool out_of_time = false;
   for (const ConvAlgorithm* algorithm : CpuConvCandidates()) {
     if (!algorithm->CanImplement(params).ok()) continue;
+    if (!timings.empty() && Clock::now() >= deadline) {
+      out_of_time = true;
+      break;
+    }
     ASSIGN_OR_RETURN(PackedWeights packed,
                      algorithm->PrepareWeights(params, layer.weight.data()));
     AlignedBuffer workspace(algorithm->WorkspaceBytes(params, threads) / sizeof(float));
@@ -83,13 +97,18 @@ absl::StatusOr<Choice> Autotune(const Layer& layer, const ConvParams& per_sample
   for (const auto& [ms, algorithm] : timings) {
     parts.push_back(absl::StrFormat("%s %.3f ms", algorithm->name(), ms));
   }
-  return Choice{timings.front().second,
-                absl::StrCat("autotune at batch ", params.n, ": ",
-                             absl::StrJoin(parts, " < "))};
+  return Choice{
+      timings.front().second,
+      absl::StrCat("autotune at batch ", params.n, ": ", absl::StrJoin(parts, " < "),
+                   out_of_time
+                       ? absl::StrCat(" (", AutotuneBudgetSpent(options.policy.autotune_budget_ms),
+                                      ": the others untimed)")
+                       : "")};
 }
 
 absl::StatusOr<Choice> ChooseAlgorithm(const Layer& layer, const ConvParams& params,
-                                       const PlanOptions& options, int threads) {
+                                       const PlanOptions& options, int threads,
+                                       Clock::time_point autotune_deadline) {
   std::string requested = options.policy.algorithm;
   auto it = options.policy.per_layer.find(layer.name);
   if (it != options.policy.per_layer.end()) requested = it->second;
@@ -115,12 +134,16 @@ absl::StatusOr<Choice> ChooseAlgorithm(const Layer& layer, const ConvParams& par
     return fallback;
   }
   if (options.policy.mode == AlgorithmPolicy::Mode::kAutotune) {
-    return Autotune(layer, params, options, threads);
+    return Autotune(layer, params, options, threads, autotune_deadline);
   }
   return Heuristic(params);
 }
 
 }  // namespace
+
+std::string AutotuneBudgetSpent(int64_t budget_ms) {
+  return absl::StrCat("autotune budget of ", budget_ms, " ms spent");
+}
 
 bool IsGpuOnlyConvAlgorithm(std::string_view name) {
   return std::find(std::begin(kGpuOnlyConvAlgorithms), std::end(kGpuOnlyConvAlgorithms), name) !=
@@ -181,6 +204,8 @@ absl::StatusOr<std::unique_ptr<ExecutionPlan>> Plan(Graph graph,
   auto plan = std::make_unique<ExecutionPlan>();
   plan->threads = options.thread_pool ? options.thread_pool->num_threads() : 1;
   plan->policy = options.policy;
+  const Clock::time_point autotune_deadline =
+      Clock::now() + std::chrono::milliseconds(options.policy.autotune_budget_ms);
   plan->layers.resize(graph.layers.size());
   for (const auto& [name, algorithm] : options.policy.per_layer) {
     const int index = graph.Find(name);
@@ -204,7 +229,8 @@ absl::StatusOr<std::unique_ptr<ExecutionPlan>> Plan(Graph graph,
     }
     if (layer.kind != LayerKind::kConvolution) continue;
     const ConvParams params = ConvParamsFor(graph, layer, 1);
-    ASSIGN_OR_RETURN(Choice choice, ChooseAlgorithm(layer, params, options, plan->threads));
+    ASSIGN_OR_RETURN(Choice choice,
+                     ChooseAlgorithm(layer, params, options, plan->threads, autotune_deadline));
     ASSIGN_OR_RETURN(plan->layers[i].packed,
                      choice.algorithm->PrepareWeights(params, layer.weight.data()));
     plan->layers[i].algorithm = choice.algorithm;

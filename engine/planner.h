@@ -40,7 +40,15 @@ struct AlgorithmPolicy {
   Mode mode = Mode::kAuto;
   std::string algorithm;                             // kForced
   std::map<std::string, std::string> per_layer;      // layer name -> algorithm
+  // kAutotune stops timing after this long (per plan, and per GPU
+  // executor); the layers left keep the heuristic's choice.
+  int64_t autotune_budget_ms = kDefaultAutotuneBudgetMs;
+  static constexpr int64_t kDefaultAutotuneBudgetMs = 30000;
 };
+
+// How plans say that autotuning's budget ran out ("autotune budget of
+// 30000 ms spent"), the CPU's and the GPU's alike.
+std::string AutotuneBudgetSpent(int64_t budget_ms);
 
 struct PlanOptions {
   AlgorithmPolicy policy;

@@ -3,13 +3,11 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <array>
 #include <cstring>
-#include <limits>
-#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "engine/cuda/cuda_executor_state.h"
 #include "engine/cuda/cuda_layers.h"
 #include "engine/status_macros.h"
 #include "kernels/cuda/cuda_check.h"
@@ -20,70 +18,6 @@ namespace convd {
 using cuda::DeviceBuffer;
 using cuda::DeviceLayer;
 using cuda::GpuConv;
-
-// Host memory the device copies to and from asynchronously.
-class PinnedBuffer {
- public:
-  PinnedBuffer() = default;
-  PinnedBuffer(const PinnedBuffer&) = delete;
-  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
-  ~PinnedBuffer() {
-    if (data_ != nullptr) cudaFreeHost(data_);
-  }
-  absl::Status Reserve(int64_t floats) {
-    if (floats <= floats_) return absl::OkStatus();
-    if (data_ != nullptr) cudaFreeHost(data_);
-    data_ = nullptr;
-    floats_ = 0;
-    CUDA_RETURN_IF_ERROR(cudaMallocHost(&data_, floats * sizeof(float)));
-    floats_ = floats;
-    return absl::OkStatus();
-  }
-  float* data() { return data_; }
-  int64_t floats() const { return floats_; }
-
- private:
-  float* data_ = nullptr;
-  int64_t floats_ = 0;
-};
-
-struct CudaExecutor::State {
-  cudaStream_t stream = nullptr;
-  std::vector<DeviceLayer> layers;        // parallel to graph.layers
-  std::vector<bool> on_cpu;               // CPU fallback per layer
-  std::vector<std::string> why;           // per layer
-  std::vector<bool> forced;               // per layer: the policy named its algorithm
-  // What depends only on the batch size, made on its first run.
-  struct BatchPlan {
-    MemoryPlan memory;
-    ModelStats stats;  // static part; times are filled per run
-    int64_t workspace_floats = 1;
-    int eager_runs = 0;
-    // The whole forward pass (copies included) as one CUDA graph, captured
-    // on the second run without stats, with the buffer addresses it
-    // captured; re-captured when a buffer moved.
-    cudaGraphExec_t graph = nullptr;
-    std::array<const void*, 5> graph_addresses{};
-    std::string graph_failure;  // why this batch size runs eagerly
-  };
-  std::map<int, BatchPlan> batches;
-  DeviceBuffer arena, workspace, input;
-  PinnedBuffer staging_in, staging_out;
-  std::vector<cudaEvent_t> events;        // per layer: start, end
-  std::vector<float> host_in, host_residual, host_out, host_workspace;  // CPU fallback
-
-  std::array<const void*, 5> Addresses() {
-    return {arena.data(), workspace.data(), input.data(), staging_in.data(), staging_out.data()};
-  }
-
-  ~State() {
-    for (auto& [batch, plan] : batches) {
-      if (plan.graph != nullptr) cudaGraphExecDestroy(plan.graph);
-    }
-    for (cudaEvent_t event : events) cudaEventDestroy(event);
-    if (stream != nullptr) cudaStreamDestroy(stream);
-  }
-};
 
 CudaExecutor::CudaExecutor(std::shared_ptr<const ExecutionPlan> plan,
                            const CudaExecutorOptions& options)
@@ -148,88 +82,6 @@ absl::Status CudaExecutor::Prepare() {
   // A CPU layer waits on the host mid-pass, which a graph cannot hold.
   graphs_possible_ = options_.cuda_graphs && std::none_of(state.on_cpu.begin(), state.on_cpu.end(),
                                                           [](bool b) { return b; });
-  return absl::OkStatus();
-}
-
-// Times every candidate on the real shapes and keeps the fastest; the
-// weights are re-uploaded in the winner's layout.
-absl::Status CudaExecutor::AutotuneConvolutions() {
-  const Graph& graph = plan_->graph;
-  State& state = *state_;
-  const int batch = std::max(1, options_.autotune_batch);
-  // The cache key's device half, the same for every layer.
-  const std::string device_name = cuda::DeviceDescription();
-  const std::string driver = cuda::DriverVersion();
-  for (size_t i = 1; i < graph.layers.size(); ++i) {
-    const Layer& layer = graph.layers[i];
-    if (layer.kind != LayerKind::kConvolution || state.on_cpu[i] || state.forced[i]) continue;
-    const ConvParams params = ConvParamsFor(graph, layer, batch);
-    const cuda::DeviceConvShape shape = cuda::ToDeviceConv(params);
-    // Tensor cores change which algorithm is fastest: a decision per math
-    // (FP32's keys carry no suffix, as before the other maths existed).
-    const AutotuneCache::Key key{
-        device_name, driver,
-        options_.math == cuda::GemmMath::kFp32
-            ? params.ToString()
-            : absl::StrCat(params.ToString(), " ", cuda::GemmMathName(options_.math)),
-        batch};
-    if (options_.autotune_cache != nullptr) {
-      if (std::optional<std::string> cached = options_.autotune_cache->Find(key)) {
-        const std::vector<GpuConv> candidates = cuda::ConvCandidates(shape);
-        auto known = std::find_if(candidates.begin(), candidates.end(), [&](GpuConv c) {
-          return *cached == cuda::GpuConvName(c);
-        });
-        if (known != candidates.end()) {
-          auto device = cuda::UploadLayer(*plan_, static_cast<int>(i), *known);
-          if (!device.ok()) return device.status();
-          state.layers[i] = std::move(*device);
-          state.why[i] = absl::StrCat("autotuned earlier at batch ", batch, " (cache)");
-          algorithm_names_[i] = *cached;
-          continue;
-        }
-      }
-    }
-    auto input = DeviceBuffer::Allocate(params.input_elements());
-    auto output = DeviceBuffer::Allocate(params.output_elements());
-    if (!input.ok()) return input.status();
-    if (!output.ok()) return output.status();
-    float best_ms = std::numeric_limits<float>::infinity();
-    GpuConv best = state.layers[i].conv;
-    for (GpuConv candidate : cuda::ConvCandidates(shape)) {
-      auto device = cuda::UploadLayer(*plan_, static_cast<int>(i), candidate);
-      if (!device.ok()) return device.status();
-      const int64_t workspace_floats = cuda::ConvWorkspaceFloats(candidate, shape, batch);
-      auto workspace = DeviceBuffer::Allocate(std::max<int64_t>(1, workspace_floats));
-      if (!workspace.ok()) continue;  // too large at this batch: not a candidate
-      cuda::LayerBuffers buffers{{input->data()}, nullptr, output->data(), workspace->data(),
-                                 workspace_floats};
-      float fastest = std::numeric_limits<float>::infinity();
-      for (int repeat = 0; repeat < 4; ++repeat) {  // the first warms up
-        CUDA_RETURN_IF_ERROR(cudaEventRecord(state.events[0], state.stream));
-        if (absl::Status s = cuda::LaunchLayer(graph, static_cast<int>(i), *device, batch,
-                                               buffers, state.stream, options_.math);
-            !s.ok()) {
-          return s;
-        }
-        CUDA_RETURN_IF_ERROR(cudaEventRecord(state.events[1], state.stream));
-        CUDA_RETURN_IF_ERROR(cudaEventSynchronize(state.events[1]));
-        float ms = 0;
-        CUDA_RETURN_IF_ERROR(cudaEventElapsedTime(&ms, state.events[0], state.events[1]));
-        if (repeat > 0) fastest = std::min(fastest, ms);
-      }
-      if (fastest < best_ms) {
-        best_ms = fastest;
-        best = candidate;
-        state.layers[i] = std::move(*device);
-      }
-    }
-    state.why[i] = absl::StrFormat("autotuned at batch %d: fastest %.3f ms", batch, best_ms);
-    algorithm_names_[i] = cuda::GpuConvName(best);
-    // A cache that cannot be written only costs the next load its timing.
-    if (options_.autotune_cache != nullptr) {
-      options_.autotune_cache->Store(key, algorithm_names_[i]).IgnoreError();
-    }
-  }
   return absl::OkStatus();
 }
 

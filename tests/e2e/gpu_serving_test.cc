@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -42,17 +43,17 @@ void CopyBundledModel(const std::string& repository, const std::string& network,
   fs::copy(fs::path("models") / network, fs::path(repository) / name, fs::copy_options::recursive);
 }
 
-// The bundled LeNet-5 with two GPU instances that autotune their
-// convolutions at load, as `name`.
-void AddAutotunedLenet(const std::string& repository, const std::string& name) {
+// The bundled LeNet-5 as `name`, on the GPU with `instance_group` and
+// `algorithm_policy` in its config.
+void AddLenetVariant(const std::string& repository, const std::string& name,
+                     const std::string& instance_group, const std::string& algorithm_policy) {
   CopyBundledModel(repository, "lenet5", name);
   const fs::path config_path = fs::path(repository) / name / "config.pbtxt";
   std::string config = ReadFile(config_path.string()).value_or("");
   for (auto [from, to] :
        {std::pair<std::string, std::string>{"name: \"lenet5\"", "name: \"" + name + "\""},
-        {"instance_group { count: 1 kind: KIND_AUTO }",
-         "instance_group { count: 2 kind: KIND_GPU }"},
-        {"algorithm_policy { mode: AUTO }", "algorithm_policy { mode: AUTOTUNE }"}}) {
+        {"instance_group { count: 1 kind: KIND_AUTO }", instance_group},
+        {"algorithm_policy { mode: AUTO }", algorithm_policy}}) {
     const size_t at = config.find(from);
     ASSERT_NE(at, std::string::npos) << from << " not in the bundled config";
     config.replace(at, from.size(), to);
@@ -75,7 +76,13 @@ class GpuServingTest : public ::testing::Test {
     repository_ = new std::string(MakeTempDir("gpu_serving_repository"));
     autotune_cache_ = new std::string(MakeTempDir("gpu_serving_autotune") + "/decisions.tsv");
     CopyBundledModel(*repository_, "lenet5", "lenet5");
-    AddAutotunedLenet(*repository_, "lenet5_autotuned");
+    // Two instances that autotune their convolutions at load.
+    AddLenetVariant(*repository_, "lenet5_autotuned", "instance_group { count: 2 kind: KIND_GPU }",
+                    "algorithm_policy { mode: AUTOTUNE }");
+    // A GPU-only algorithm forced by the config (the CPU's plan answers it
+    // with its heuristic; the GPU runs it).
+    AddLenetVariant(*repository_, "lenet5_implicit", "instance_group { count: 1 kind: KIND_GPU }",
+                    "algorithm_policy { mode: FORCED algorithm: \"implicit_gemm\" }");
     server_ = StartOnTheGpu(*repository_, *autotune_cache_).release();
   }
   static void TearDownTestSuite() {
@@ -208,6 +215,45 @@ TEST_F(GpuServingTest, LayerStatsComeFromTheGpuKernels) {
     total_ms += layer["time_ms"].get<double>();  // from CUDA events
   }
   EXPECT_GT(total_ms, 0.0);
+}
+
+// Layer stats of one 3-image request to `model`, and its scores.
+void InferWithLayerStats(inference::GRPCInferenceService::Stub& stub, const std::string& model,
+                         nlohmann::json* stats, std::vector<float>* scores) {
+  std::vector<float> input(3 * 28 * 28);
+  for (size_t i = 0; i < input.size(); ++i) input[i] = static_cast<float>((i * 37) % 256) / 255;
+  inference::ModelInferRequest request = FloatRequest(model, {3, 1, 28, 28}, input);
+  (*request.mutable_parameters())["layer_stats"].set_bool_param(true);
+  grpc::ClientContext context;
+  inference::ModelInferResponse response;
+  const grpc::Status status = stub.ModelInfer(&context, request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_TRUE(response.parameters().contains("layer_stats"));
+  *stats = nlohmann::json::parse(response.parameters().at("layer_stats").string_param());
+  ASSERT_EQ(response.raw_output_contents_size(), 1);
+  const std::string& raw = response.raw_output_contents(0);
+  scores->resize(raw.size() / sizeof(float));
+  std::memcpy(scores->data(), raw.data(), raw.size());
+}
+
+TEST_F(GpuServingTest, AConfigsForcedAlgorithmRunsOnTheGpu) {
+  nlohmann::json forced_stats, stats;
+  std::vector<float> forced_scores, scores;
+  ASSERT_NO_FATAL_FAILURE(
+      InferWithLayerStats(*stub_, "lenet5_implicit", &forced_stats, &forced_scores));
+  ASSERT_NO_FATAL_FAILURE(InferWithLayerStats(*stub_, "lenet5", &stats, &scores));
+  int convolutions = 0;
+  for (const auto& layer : forced_stats["layers"]) {
+    if (layer["kind"] != "convolution") continue;
+    ++convolutions;
+    EXPECT_EQ(layer["algorithm"], "cuda_implicit_gemm") << layer["name"];
+  }
+  EXPECT_EQ(convolutions, 2);
+  ASSERT_EQ(forced_scores.size(), scores.size());
+  ASSERT_EQ(scores.size(), 30u);
+  for (size_t i = 0; i < scores.size(); ++i) {
+    EXPECT_NEAR(forced_scores[i], scores[i], 1e-4) << "score " << i;
+  }
 }
 
 TEST_F(GpuServingTest, MetricsReportTheDevicesMemory) {

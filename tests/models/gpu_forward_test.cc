@@ -301,6 +301,36 @@ TEST(GpuForwardTest, AutotuneDecisionsComeBackFromTheCache) {
   EXPECT_NE((*second)->PlanString().find("(cache)"), std::string::npos) << (*second)->PlanString();
 }
 
+// Once the policy's budget is spent, the layers left keep the heuristic's
+// algorithm, say so, and leave nothing in the cache (they were not timed).
+TEST(GpuForwardTest, AutotuningStopsWhenItsBudgetIsSpent) {
+  if (!cuda::DeviceAvailable()) GTEST_SKIP() << cuda::DeviceDescription();
+  auto model = LoadModel(LargeModel(), LoadOptions{});
+  ASSERT_TRUE(model.ok()) << model.status();
+  AutotuneCache cache(testing::MakeTempDir("gpu_autotune_budget") + "/cache.tsv");
+  CudaExecutorOptions options;
+  options.policy.mode = AlgorithmPolicy::Mode::kAutotune;
+  options.policy.autotune_budget_ms = 0;
+  options.autotune_cache = &cache;
+  auto gpu = CudaExecutor::Create(model->plan, options);
+  ASSERT_TRUE(gpu.ok()) << gpu.status();
+  auto heuristic = CudaExecutor::Create(model->plan, CudaExecutorOptions{});
+  ASSERT_TRUE(heuristic.ok()) << heuristic.status();
+  EXPECT_EQ((*gpu)->layer_algorithms(), (*heuristic)->layer_algorithms());
+  const std::string plan = (*gpu)->PlanString();
+  const auto& layers = model->plan->graph.layers;
+  const auto convolutions = std::count_if(layers.begin(), layers.end(), [](const Layer& layer) {
+    return layer.kind == LayerKind::kConvolution;
+  });
+  int spent = 0;
+  for (size_t at = plan.find("autotune budget of 0 ms spent; "); at != std::string::npos;
+       at = plan.find("autotune budget of 0 ms spent; ", at + 1)) {
+    ++spent;
+  }
+  EXPECT_EQ(spent, convolutions) << plan;
+  EXPECT_EQ(cache.size(), 0u);
+}
+
 // The served LeNet-5 on the 10,000 Fashion-MNIST test images on the GPU:
 // how many predictions equal PyTorch's, and how many are right.
 struct FashionMnistResult {
