@@ -114,6 +114,9 @@ TEST(PeerCrossCheckTest, ConvolutionsAgreeWithCudnn) {
                LaunchConvIm2col(shape, d_input->data(), d_weights->data(), {},
                                 im2col_workspace->data(), im2col_floats, d_ours->data(),
                                 nullptr));
+    check_ours("implicit_gemm", 2e-5,
+               LaunchConvImplicitGemm(shape, d_input->data(), d_weights->data(), {}, d_ours->data(),
+                                      nullptr));
     if (!WinogradApplies(shape)) continue;
     for (int m : {2, 4}) {
       std::vector<float> transformed((m + 2) * (m + 2) * shape.k * shape.c);
@@ -139,7 +142,8 @@ TEST(PeerCrossCheckTest, SgemmAgreesWithCublas) {
     int m, n, k, batch;
   };
   for (const Case& c : {Case{1, 1, 1, 1}, Case{7, 13, 5, 1}, Case{129, 255, 17, 3},
-                        Case{64, 3025, 363, 2}, Case{256, 4096, 9216, 1}, Case{1000, 3, 77, 1}}) {
+                        Case{64, 3025, 363, 2}, Case{256, 4096, 9216, 1}, Case{1000, 3, 77, 1},
+                        Case{1, 4096, 9216, 1}, Case{8, 1000, 4096, 1}}) {
     GemmShape shape;
     shape.m = c.m, shape.n = c.n, shape.k = c.k, shape.batch = c.batch;
     shape.lda = c.k, shape.ldb = c.n, shape.ldc = c.n;
