@@ -10,7 +10,8 @@ eager mode, cudnn.benchmark on (cudnnFind per shape), TF32 off for both
 convolutions and matrix products; weights are random (speed only), the
 networks are torchvision's AlexNet + softmax (= models/alexnet) and
 tools/train_lenet5.py's LeNet5 (= models/lenet5). convd: its own kernels,
-the GPU heuristic's algorithms, CUDA graph replay.
+CUDA graph replay, and its GPU algorithms autotuned at each batch size (as
+cudnn.benchmark tunes PyTorch's; --algo auto for the heuristic's).
 
     python3 bench/e2e_vs_pytorch.py --convrun .carry/bin/convrun [--batches 1,8,64]
 """
@@ -79,10 +80,10 @@ def torch_median_ms(model, shape, batch, runs, device):
     return statistics.median(times)
 
 
-def convd_median_ms(convrun, model_dir, batch, runs, device):
+def convd_median_ms(convrun, model_dir, batch, runs, device, algo):
     out = subprocess.run(
         [convrun, model_dir, "--device", device, "--throughput", "--batch", str(batch),
-         "--repeat", str(runs)],
+         "--repeat", str(runs), "--algo", algo],
         capture_output=True, text=True, timeout=300)
     if out.returncode != 0:
         raise RuntimeError(out.stderr.strip())
@@ -97,6 +98,8 @@ def main():
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"],
                         help="cpu compares the CPU backends the same way")
+    parser.add_argument("--algo", default="autotune",
+                        help="convrun --algo: autotune (default) or auto (the heuristic)")
     args = parser.parse_args()
     torch.backends.cudnn.benchmark = True
     if args.device == "cpu":
@@ -106,7 +109,7 @@ def main():
     where = (torch.cuda.get_device_name() if args.device == "cuda"
              else f"CPU, {torch.get_num_threads()} threads")
     print(f"device: {where}; PyTorch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}; "
-          f"TF32 off; median of {args.runs} passes")
+          f"TF32 off; median of {args.runs} passes; convd --algo {args.algo}")
     print("| network | batch | convd ms | convd images/s | PyTorch ms | PyTorch images/s | "
           "convd / PyTorch speed |")
     print("|---|---|---|---|---|---|---|")
@@ -117,7 +120,7 @@ def main():
         for batch in [int(b) for b in args.batches.split(",")]:
             try:
                 ours = convd_median_ms(args.convrun, os.path.join(ROOT, "models", name), batch,
-                                       args.runs, args.device)
+                                       args.runs, args.device, args.algo)
             except (RuntimeError, subprocess.TimeoutExpired) as error:
                 print(f"| {name} | {batch} | error: {error} |")
                 continue

@@ -143,6 +143,7 @@ absl::StatusOr<LoadedModel> LoadModelVersion(const std::string& model_dir,
   plan_options.autotune_batch =
       options.autotune_batch.value_or(std::clamp(config.max_batch_size(), 1, 8));
   plan_options.thread_pool = options.thread_pool;
+  plan_options.autotune_cpu = options.autotune_cpu;
   ASSIGN_OR_RETURN(std::unique_ptr<ExecutionPlan> plan, Plan(std::move(graph), plan_options));
   model.plan = std::move(plan);
   return model;

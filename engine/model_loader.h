@@ -36,6 +36,10 @@ struct LoadOptions {
   // capped at 8, a typical serving batch).
   std::optional<int> autotune_batch;
   std::optional<int64_t> version;  // LoadModel only; default: the highest
+  // false: no CPU instance will run the plan (the GPU backend runs the
+  // model), so an autotune policy plans the CPU's algorithms by the
+  // heuristic instead of timing them; the plan keeps the policy for the GPU.
+  bool autotune_cpu = true;
   ThreadPool* thread_pool = nullptr;
 };
 

@@ -134,6 +134,11 @@ absl::StatusOr<Choice> ChooseAlgorithm(const Layer& layer, const ConvParams& par
     return fallback;
   }
   if (options.policy.mode == AlgorithmPolicy::Mode::kAutotune) {
+    if (!options.autotune_cpu) {
+      Choice choice = Heuristic(params);
+      choice.why = absl::StrCat("the GPU autotunes; ", choice.why);
+      return choice;
+    }
     return Autotune(layer, params, options, threads, autotune_deadline);
   }
   return Heuristic(params);

@@ -58,6 +58,9 @@ struct PlanOptions {
   int autotune_repeats = 3;
   // Threads the executor will use (sizes workspaces; runs autotuning).
   ThreadPool* thread_pool = nullptr;
+  // false: under kAutotune the CPU's algorithms come from the heuristic (no
+  // CPU instance will run the plan); the plan keeps the policy for the GPU.
+  bool autotune_cpu = true;
 };
 
 struct PlannedLayer {

@@ -65,6 +65,8 @@ int Main(const std::string& model_dir) {
   LoadOptions options;
   options.thread_pool = pool;
   options.autotune_batch = batch;
+  // On the GPU, --algo autotune times the GPU's algorithms, not the CPU's.
+  options.autotune_cpu = absl::GetFlag(FLAGS_device) != "cuda";
   if (const std::string algo = absl::GetFlag(FLAGS_algo); !algo.empty()) {
     auto policy = PolicyFromName(algo);
     if (!policy.ok()) return Fail(policy.status());

@@ -130,8 +130,10 @@ class StandInGpu {
   StandInGpu() {
     backend_.description = [] { return std::string("Stand-in H0 (sm_00)"); };
     backend_.create_runner =
-        [](std::shared_ptr<const ExecutionPlan>,
-           const inference::ModelConfig&) -> absl::StatusOr<std::unique_ptr<InstanceRunner>> {
+        [this](std::shared_ptr<const ExecutionPlan> plan,
+               const inference::ModelConfig&) -> absl::StatusOr<std::unique_ptr<InstanceRunner>> {
+      std::lock_guard<std::mutex> lock(mutex_);
+      plans_.push_back(std::move(plan));
       return std::make_unique<ZeroRunner>();
     };
     backend_.health = [this] {
@@ -143,6 +145,11 @@ class StandInGpu {
   void Fail(absl::Status fault) {
     std::lock_guard<std::mutex> lock(mutex_);
     fault_ = std::move(fault);
+  }
+  // The plans its instances were created with, in order.
+  std::vector<std::shared_ptr<const ExecutionPlan>> plans() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return plans_;
   }
 
  private:
@@ -159,6 +166,7 @@ class StandInGpu {
   GpuBackend backend_;
   std::mutex mutex_;
   absl::Status fault_;  // guarded by mutex_
+  std::vector<std::shared_ptr<const ExecutionPlan>> plans_;  // guarded by mutex_
 };
 
 absl::Status InferOnce(InferenceService& service, const std::string& model) {
@@ -235,6 +243,56 @@ TEST(InferenceServiceTest, AFailedGpuTakesItsModelsAndLivenessButLeavesTheCpuMod
   ASSERT_TRUE(service.RepositoryModelUnload(unload).ok());
   EXPECT_TRUE(service.Ready());
   EXPECT_FALSE(service.Live());
+}
+
+// A model whose instances all run on the GPU has its algorithms autotuned
+// there (by the GPU backend, from the plan's policy), not also on the CPU;
+// one with a CPU instance times the CPU's too.
+TEST(InferenceServiceTest, OnlyModelsWithCpuInstancesAutotuneOnTheCpu) {
+  const std::string root = testing::MakeTempDir("gpu_autotune_repository");
+  const std::string config = R"pb(
+    max_batch_size: 8
+    input {
+      name: "input"
+      dims: [ 1, 28, 28 ]
+    }
+    output {
+      name: "prob"
+      dims: [ 10 ]
+    }
+    algorithm_policy { mode: AUTOTUNE }
+  )pb";
+  testing::AddModel(root, "gpu_only", "lenet5", config + "instance_group { kind: KIND_AUTO }");
+  StandInGpu gpu;
+  ThreadPool pool(1);
+  RepositoryOptions options;
+  options.root = root;
+  options.thread_pool = &pool;
+  options.load.thread_pool = &pool;
+  options.gpu = gpu.backend();
+  ModelRepository repository(options);
+  ASSERT_EQ(repository.LoadAll(), 0);
+  testing::AddModel(root, "mixed", "lenet5",
+                    config +
+                        "instance_group { kind: KIND_GPU }\n"
+                        "instance_group { kind: KIND_CPU }");
+  ASSERT_TRUE(repository.Load("mixed").ok());
+  const auto plans = gpu.plans();
+  ASSERT_EQ(plans.size(), 2u);  // one GPU instance each
+  for (size_t model = 0; model < plans.size(); ++model) {
+    const ExecutionPlan& plan = *plans[model];
+    EXPECT_EQ(plan.policy.mode, AlgorithmPolicy::Mode::kAutotune) << "kept for the GPU";
+    int convolutions = 0;
+    for (size_t i = 0; i < plan.graph.layers.size(); ++i) {
+      if (plan.graph.layers[i].kind != LayerKind::kConvolution) continue;
+      ++convolutions;
+      const std::string& why = plan.layers[i].why;
+      EXPECT_TRUE(absl::StartsWith(
+          why, model == 0 ? "the GPU autotunes; heuristic: " : "autotune at batch "))
+          << (model == 0 ? "gpu_only" : "mixed") << ": " << why;
+    }
+    EXPECT_EQ(convolutions, 2);
+  }
 }
 
 }  // namespace

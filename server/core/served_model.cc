@@ -44,24 +44,35 @@ BatchingPolicy PolicyFor(const inference::ModelConfig& config) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<ServedModel>> ServedModel::Create(LoadedModel model,
-                                                                 ThreadPool* thread_pool,
-                                                                 const GpuBackend* gpu) {
-  // Each group's kind as Triton resolves it: KIND_AUTO (and KIND_MODEL) is
-  // the GPU on a server that runs on one, else the CPU; KIND_CPU stays on
-  // the CPU even then. The served config names the kind that runs.
-  for (inference::ModelInstanceGroup& group : *model.config.mutable_instance_group()) {
-    if (group.kind() == inference::ModelInstanceGroup::KIND_GPU && gpu == nullptr) {
-      return absl::UnimplementedError(absl::StrCat(
-          "model '", model.config.name(), "': instance_group kind KIND_GPU, but this server "
-          "runs on the CPU; use KIND_CPU or KIND_AUTO"));
+absl::Status ResolveInstanceKinds(inference::ModelConfig& config, bool on_gpu_server) {
+  for (inference::ModelInstanceGroup& group : *config.mutable_instance_group()) {
+    if (group.kind() == inference::ModelInstanceGroup::KIND_GPU && !on_gpu_server) {
+      return absl::UnimplementedError(
+          absl::StrCat("model '", config.name(),
+                       "': instance_group kind KIND_GPU, but this server "
+                       "runs on the CPU; use KIND_CPU or KIND_AUTO"));
     }
     if (group.kind() == inference::ModelInstanceGroup::KIND_AUTO ||
         group.kind() == inference::ModelInstanceGroup::KIND_MODEL) {
-      group.set_kind(gpu != nullptr ? inference::ModelInstanceGroup::KIND_GPU
-                                    : inference::ModelInstanceGroup::KIND_CPU);
+      group.set_kind(on_gpu_server ? inference::ModelInstanceGroup::KIND_GPU
+                                   : inference::ModelInstanceGroup::KIND_CPU);
     }
   }
+  return absl::OkStatus();
+}
+
+bool HasCpuInstances(const inference::ModelConfig& config) {
+  for (const inference::ModelInstanceGroup& group : config.instance_group()) {
+    if (group.kind() == inference::ModelInstanceGroup::KIND_CPU) return true;
+  }
+  return false;
+}
+
+absl::StatusOr<std::unique_ptr<ServedModel>> ServedModel::Create(LoadedModel model,
+                                                                 ThreadPool* thread_pool,
+                                                                 const GpuBackend* gpu) {
+  // The served config names the kind that runs.
+  RETURN_IF_ERROR(ResolveInstanceKinds(model.config, gpu != nullptr));
   std::unique_ptr<ServedModel> served(new ServedModel(std::move(model)));
   const inference::ModelConfig& config = served->model_.config;
   const Graph& graph = served->model_.plan->graph;

@@ -21,6 +21,14 @@
 
 namespace convd {
 
+// Resolves `config`'s instance group kinds as Triton does: KIND_AUTO and
+// KIND_MODEL become KIND_GPU on a server with a GPU (`on_gpu_server`), else
+// KIND_CPU; KIND_CPU stays. UNIMPLEMENTED for KIND_GPU without a GPU.
+absl::Status ResolveInstanceKinds(inference::ModelConfig& config, bool on_gpu_server);
+
+// Whether a config with resolved kinds runs some instance on the CPU.
+bool HasCpuInstances(const inference::ModelConfig& config);
+
 class ServedModel {
  public:
   // `thread_pool` (shared by all instances) must outlive the model. `gpu`

@@ -108,9 +108,14 @@ absl::StatusOr<std::map<int64_t, std::shared_ptr<ServedModel>>> ModelRepository:
   ASSIGN_OR_RETURN(inference::ModelConfig config, ReadModelConfig(dir));
   ASSIGN_OR_RETURN(std::vector<int64_t> available, ListVersions(dir));
   ASSIGN_OR_RETURN(std::vector<int64_t> chosen, VersionsToServe(config, available));
+  RETURN_IF_ERROR(ResolveInstanceKinds(config, options_.gpu != nullptr));
+  // A model only GPU instances run has its algorithms autotuned there, not
+  // also on the CPU.
+  LoadOptions load = options_.load;
+  load.autotune_cpu = HasCpuInstances(config);
   std::map<int64_t, std::shared_ptr<ServedModel>> versions;
   for (int64_t version : chosen) {
-    ASSIGN_OR_RETURN(LoadedModel loaded, LoadModelVersion(dir, config, version, options_.load));
+    ASSIGN_OR_RETURN(LoadedModel loaded, LoadModelVersion(dir, config, version, load));
     ASSIGN_OR_RETURN(std::unique_ptr<ServedModel> served,
                      ServedModel::Create(std::move(loaded), options_.thread_pool, options_.gpu));
     versions[version] = Share(std::move(served));
