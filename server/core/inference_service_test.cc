@@ -169,6 +169,17 @@ class StandInGpu {
   std::vector<std::shared_ptr<const ExecutionPlan>> plans_;  // guarded by mutex_
 };
 
+// A repository of `root` whose models run on `pool` and `gpu`.
+RepositoryOptions OnTheStandInGpu(const std::string& root, ThreadPool& pool,
+                                  const StandInGpu& gpu) {
+  RepositoryOptions options;
+  options.root = root;
+  options.thread_pool = &pool;
+  options.load.thread_pool = &pool;
+  options.gpu = gpu.backend();
+  return options;
+}
+
 absl::Status InferOnce(InferenceService& service, const std::string& model) {
   inference::ModelInferResponse response;
   std::promise<absl::Status> done;
@@ -201,12 +212,7 @@ TEST(InferenceServiceTest, AFailedGpuTakesItsModelsAndLivenessButLeavesTheCpuMod
   testing::AddModel(root, "on_cpu", "lenet5", config + "instance_group { kind: KIND_CPU }");
   StandInGpu gpu;
   ThreadPool pool(1);
-  RepositoryOptions options;
-  options.root = root;
-  options.thread_pool = &pool;
-  options.load.thread_pool = &pool;
-  options.gpu = gpu.backend();
-  ModelRepository repository(options);
+  ModelRepository repository(OnTheStandInGpu(root, pool, gpu));
   ASSERT_EQ(repository.LoadAll(), 0);
   InferenceService service(&repository, {.allow_model_control = true});
   EXPECT_TRUE(service.Live());
@@ -252,25 +258,14 @@ TEST(InferenceServiceTest, OnlyModelsWithCpuInstancesAutotuneOnTheCpu) {
   const std::string root = testing::MakeTempDir("gpu_autotune_repository");
   const std::string config = R"pb(
     max_batch_size: 8
-    input {
-      name: "input"
-      dims: [ 1, 28, 28 ]
-    }
-    output {
-      name: "prob"
-      dims: [ 10 ]
-    }
+    input { name: "input" dims: [1, 28, 28] }
+    output { name: "prob" dims: [10] }
     algorithm_policy { mode: AUTOTUNE }
   )pb";
   testing::AddModel(root, "gpu_only", "lenet5", config + "instance_group { kind: KIND_AUTO }");
   StandInGpu gpu;
   ThreadPool pool(1);
-  RepositoryOptions options;
-  options.root = root;
-  options.thread_pool = &pool;
-  options.load.thread_pool = &pool;
-  options.gpu = gpu.backend();
-  ModelRepository repository(options);
+  ModelRepository repository(OnTheStandInGpu(root, pool, gpu));
   ASSERT_EQ(repository.LoadAll(), 0);
   testing::AddModel(root, "mixed", "lenet5",
                     config +
