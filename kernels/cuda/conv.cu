@@ -95,6 +95,18 @@ bool ValidConvShape(const DeviceConvShape& s) {
          s.pad_left >= 0;
 }
 
+GemmEpilogue GroupEpilogue(const DeviceConvShape& shape, const ConvEpilogue& epilogue, int group,
+                           int64_t output_offset) {
+  GemmEpilogue gemm_epilogue;
+  gemm_epilogue.bias =
+      epilogue.bias == nullptr ? nullptr : epilogue.bias + group * shape.k_per_group();
+  gemm_epilogue.bias_per_row = true;
+  gemm_epilogue.residual =
+      epilogue.residual == nullptr ? nullptr : epilogue.residual + output_offset;
+  gemm_epilogue.activation = epilogue.activation;
+  return gemm_epilogue;
+}
+
 bool Im2colIsIdentity(const DeviceConvShape& s) {
   return s.r == 1 && s.s == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 &&
          s.pad_left == 0 && s.p == s.h && s.q == s.w;
@@ -120,15 +132,6 @@ cudaError_t LaunchConvIm2col(const DeviceConvShape& s, const float* input, const
   const int kg = s.k_per_group();
   const int64_t plane = s.plane_out();
   const int64_t output_image = int64_t{s.k} * plane;
-  // Group g's epilogue for the product written at `offset` in the output.
-  auto group_epilogue = [&](int g, int64_t offset) {
-    GemmEpilogue gemm_epilogue;
-    gemm_epilogue.bias = epilogue.bias == nullptr ? nullptr : epilogue.bias + g * kg;
-    gemm_epilogue.bias_per_row = true;
-    gemm_epilogue.residual = epilogue.residual == nullptr ? nullptr : epilogue.residual + offset;
-    gemm_epilogue.activation = epilogue.activation;
-    return gemm_epilogue;
-  };
   if (Im2colIsIdentity(s)) {
     // A 1x1, stride-1, unpadded layer's unrolled image is the image itself
     // ([C/g, H*W] per group): the SGEMM reads the input in place, every
@@ -140,7 +143,7 @@ cudaError_t LaunchConvIm2col(const DeviceConvShape& s, const float* input, const
       const int64_t offset = int64_t{g} * kg * plane;
       if (cudaError_t e = LaunchSgemm(gemm, weights + int64_t{g} * kg * s.gemm_k(),
                                       input + int64_t{g} * s.c_per_group() * plane, output + offset,
-                                      group_epilogue(g, offset), stream, math,
+                                      GroupEpilogue(s, epilogue, g, offset), stream, math,
                                       GemmWorkspace{workspace, workspace_floats});
           e != cudaSuccess) {
         return e;
@@ -166,7 +169,7 @@ cudaError_t LaunchConvIm2col(const DeviceConvShape& s, const float* input, const
       const GemmWorkspace rest{workspace + unrolled, workspace_floats - unrolled};
       if (cudaError_t e =
               LaunchSgemm(gemm, weights + int64_t{g} * kg * s.gemm_k(), workspace, output + offset,
-                          group_epilogue(g, offset), stream, math, rest);
+                          GroupEpilogue(s, epilogue, g, offset), stream, math, rest);
           e != cudaSuccess) {
         return e;
       }

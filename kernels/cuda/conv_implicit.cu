@@ -130,16 +130,10 @@ cudaError_t LaunchConvImplicitGemm(const DeviceConvShape& s, const float* input,
   for (int g = 0; g < s.groups; ++g) {
     const float* group_weights = weights + int64_t{g} * kg * s.gemm_k();
     const int64_t output_offset = int64_t{g} * kg * plane;
-    GemmEpilogue gemm_epilogue;
-    gemm_epilogue.bias = epilogue.bias == nullptr ? nullptr : epilogue.bias + g * kg;
-    gemm_epilogue.bias_per_row = true;
-    gemm_epilogue.residual =
-        epilogue.residual == nullptr ? nullptr : epilogue.residual + output_offset;
-    gemm_epilogue.activation = epilogue.activation;
     const auto patches = ConvPatchB::ForShape(input + int64_t{g} * s.c_per_group() * s.h * s.w, s);
-    if (cudaError_t e =
-            sgemm::LaunchTiles(gemm, group_weights, sgemm::Aligned(group_weights, gemm.lda, 0),
-                               patches, output + output_offset, gemm_epilogue, stream, math);
+    if (cudaError_t e = sgemm::LaunchTiles(
+            gemm, group_weights, sgemm::Aligned(group_weights, gemm.lda, 0), patches,
+            output + output_offset, GroupEpilogue(s, epilogue, g, output_offset), stream, math);
         e != cudaSuccess) {
       return e;
     }

@@ -37,6 +37,12 @@ struct ConvEpilogue {
 // groups dividing C and K, output size (p, q) filled in.
 bool ValidConvShape(const DeviceConvShape& shape);
 
+// The SGEMM epilogue of group `group`'s product, whose output starts
+// `output_offset` floats into the output (the group's first channel): its
+// slice of the bias and of the residual. For the SGEMM-backed launchers.
+GemmEpilogue GroupEpilogue(const DeviceConvShape& shape, const ConvEpilogue& epilogue, int group,
+                           int64_t output_offset);
+
 // True when im2col's unrolled image is the image itself.
 bool Im2colIsIdentity(const DeviceConvShape& shape);
 
