@@ -12,10 +12,14 @@
 #   e2e       bench/e2e_vs_pytorch.py: whole networks vs PyTorch + cuDNN
 #   served    bench/served_vs_engine.sh on the GPU: through gRPC vs the engine
 #             (throughput, and one LeNet-5 request alone vs the engine)
-# Each stage is bounded (sanitize, e2e and served at 240 s, conv at 170 s),
-# so the worst case of all six is over the device tool's 10 minutes a call:
-# run `tests sanitize gemm`, then `conv e2e served`, in two calls.
-# CONV_SECONDS, SERVED_DURATION and E2E_BATCHES widen the bounded stages.
+# The tests and the sanitizer runs go at once (gpu_serving_test, which
+# fills the device's memory on purpose, alone after them); the benchmarks
+# one at a time. Each stage is bounded (tests 300 s each, sanitize, e2e
+# and served 240 s, conv 170 s), so the worst case of all six is over the
+# device tool's 10 minutes a call: run `tests sanitize gemm`, then `conv
+# e2e served`, in two calls; or `quick`, all six in one with tighter bounds
+# (below). TEST_SECONDS, SANITIZE_SECONDS, CONV_SECONDS, CONV_BATCHES,
+# E2E_SECONDS, E2E_BATCHES, SERVED_SECONDS and SERVED_DURATION set them.
 # Logs and outputs go to $OUT (the device tool brings them back).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -30,9 +34,26 @@ OUT_DIR=${OUT:-/tmp/gpu_check}
 mkdir -p "$OUT_DIR"
 stages=("$@")
 [ ${#stages[@]} -eq 0 ] && stages=(tests sanitize gemm conv e2e served)
+# `quick`: every stage in one call of about 7 minutes, typically (a session
+# whose device time is short): tighter bounds and fewer batch sizes. A
+# variable the caller sets still wins.
+if [ "${stages[*]}" = quick ]; then
+  stages=(tests sanitize gemm conv e2e served)
+  : "${TEST_SECONDS:=200}" "${SANITIZE_SECONDS:=200}" "${CONV_SECONDS:=90}"
+  : "${CONV_BATCHES:=1,32}" "${E2E_BATCHES:=1,64}" "${E2E_SECONDS:=100}"
+  : "${SERVED_DURATION:=2s}" "${SERVED_SECONDS:=100}"
+fi
 summary=()
 status=0
-note() { summary+=("$(printf '%-34s %-6s %s' "$1" "$2" "$3")"); [ "$2" = FAIL ] && status=1; }
+# Each result is printed as it comes (a call cut short keeps them) and again
+# in the table at the end.
+note() {
+  local line
+  line=$(printf '%-34s %-6s %s' "$1" "$2" "$3")
+  summary+=("$line")
+  echo "== $line"
+  [ "$2" = FAIL ] && status=1
+}
 
 # Our binaries find Debian's libraries in $LIBS, and cuDNN and cuBLAS (the
 # peers, opened with dlopen) in the machine's Python packages or CUDA
@@ -69,53 +90,84 @@ missing=$(for b in "$BIN"/*; do LD_LIBRARY_PATH="$CONVD_LD_LIBRARY_PATH" ldd "$b
 has_stage() { local s; for s in "${stages[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 elapsed() { echo $((SECONDS - $1))s; }
 
+# The tests and the sanitizer runs check results, not speed: they all run
+# at once (each in its own process, each bounded), then the benchmarks run
+# one at a time on the otherwise idle device.
+jobs_started=()
+# start_job NAME SECONDS COMMAND...: runs COMMAND in the background into
+# $OUT_DIR/NAME.log, leaving "EXIT_CODE SECONDS_TAKEN" in $OUT_DIR/NAME.rc.
+start_job() {
+  local name=$1 seconds=$2
+  shift 2
+  (start=$SECONDS; run_ours timeout "$seconds" "$@" > "$OUT_DIR/$name.log" 2>&1
+   echo "$? $((SECONDS - start))" > "$OUT_DIR/$name.rc") &
+  jobs_started+=($!)
+}
+SANITIZED_TESTS=(elementwise sgemm conv pool winograd)
+# Tests that fill the device's memory on purpose (an out-of-memory load):
+# they run alone, after the others.
+ALONE_TESTS=(gpu_serving_test)
+runs_alone() { local t; for t in "${ALONE_TESTS[@]}"; do [ "$t" = "$1" ] && return 0; done; return 1; }
 if has_stage tests; then
   for test in "$BIN"/*_test; do
-    name=$(basename "$test")
-    log="$OUT_DIR/$name.log"
-    start=$SECONDS
-    if run_ours timeout 300 "$test" --gtest_brief=1 > "$log" 2>&1; then
-      skipped=$(grep -c '^\[  SKIPPED \]' "$log")
-      passed=$(grep -oE '\[  PASSED  \] [0-9]+' "$log" | grep -oE '[0-9]+$' || echo 0)
-      note "$name" "$([ "$skipped" -gt 0 ] && echo 'PASS*' || echo PASS)" \
-        "passed $passed, skipped lines $skipped, $(elapsed $start)"
-    else
-      note "$name" FAIL "exit $?, see $name.log"
-      grep -E 'Failure|Expected|Which is|error|rror:' "$log" | head -8 | sed 's/^/    /'
-    fi
+    runs_alone "$(basename "$test")" && continue
+    start_job "$(basename "$test")" "${TEST_SECONDS:-300}" "$test" --gtest_brief=1
   done
 fi
-
 if has_stage sanitize; then
   # Memcheck: out-of-bounds and misaligned accesses; racecheck: shared-memory
-  # races. All ten run at once (the checks are CPU-bound), each bounded.
+  # races. CPU-bound, so they share the device well.
   SANITIZER=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
   if [ -z "$SANITIZER" ]; then
     note "compute-sanitizer" FAIL "not found"
   else
-    pids=()
-    for test in elementwise sgemm conv pool winograd; do
+    for test in "${SANITIZED_TESTS[@]}"; do
       for tool in memcheck racecheck; do
-        (run_ours timeout "${SANITIZE_SECONDS:-240}" "$SANITIZER" --tool "$tool" --error-exitcode 1 \
-          "$BIN/${test}_test" --gtest_brief=1 > "$OUT_DIR/$test.$tool.log" 2>&1
-         echo $? > "$OUT_DIR/$test.$tool.rc") &
-        pids+=($!)
-      done
-    done
-    wait "${pids[@]}"
-    for test in elementwise sgemm conv pool winograd; do
-      for tool in memcheck racecheck; do
-        rc=$(cat "$OUT_DIR/$test.$tool.rc")
-        line=$(grep -m1 -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT_DIR/$test.$tool.log")
-        case $rc in
-          0) note "${test}_test $tool" CLEAN "$line" ;;
-          124) note "${test}_test $tool" FAIL "timed out after ${SANITIZE_SECONDS:-240}s" ;;
-          *) note "${test}_test $tool" FAIL "exit $rc: $line"
-             grep -m5 -E 'Invalid|Race|hazard|ERROR' "$OUT_DIR/$test.$tool.log" | sed 's/^/    /' ;;
-        esac
+        start_job "$test.$tool" "${SANITIZE_SECONDS:-240}" "$SANITIZER" --tool "$tool" \
+          --error-exitcode 1 "$BIN/${test}_test" --gtest_brief=1
       done
     done
   fi
+fi
+[ ${#jobs_started[@]} -gt 0 ] && wait "${jobs_started[@]}"
+if has_stage tests; then
+  for name in "${ALONE_TESTS[@]}"; do
+    [ -x "$BIN/$name" ] || continue
+    jobs_started=()
+    start_job "$name" "${TEST_SECONDS:-300}" "$BIN/$name" --gtest_brief=1
+    wait "${jobs_started[@]}"
+  done
+fi
+
+if has_stage tests; then
+  for test in "$BIN"/*_test; do
+    name=$(basename "$test")
+    log="$OUT_DIR/$name.log"
+    read -r rc taken < "$OUT_DIR/$name.rc"
+    if [ "$rc" -eq 0 ]; then
+      skipped=$(grep -c '^\[  SKIPPED \]' "$log")
+      passed=$(grep -oE '\[  PASSED  \] [0-9]+' "$log" | grep -oE '[0-9]+$' || echo 0)
+      note "$name" "$([ "$skipped" -gt 0 ] && echo 'PASS*' || echo PASS)" \
+        "passed $passed, skipped lines $skipped, ${taken}s"
+    else
+      note "$name" FAIL "exit $rc after ${taken}s, see $name.log"
+      grep -E 'Failure|Expected|Which is|error|rror:' "$log" | head -8 | sed 's/^/    /'
+    fi
+  done
+fi
+if has_stage sanitize && [ -n "${SANITIZER:-}" ]; then
+  for test in "${SANITIZED_TESTS[@]}"; do
+    for tool in memcheck racecheck; do
+      read -r rc taken < "$OUT_DIR/$test.$tool.rc"
+      line=$(grep -m1 -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT_DIR/$test.$tool.log")
+      case $rc in
+        0) note "${test}_test $tool" CLEAN "$line, ${taken}s" ;;
+        124) note "${test}_test $tool" FAIL "timed out after ${SANITIZE_SECONDS:-240}s" ;;
+        *) note "${test}_test $tool" FAIL "exit $rc: $line"
+           grep -m5 -E 'Invalid|Race|hazard|ERROR' "$OUT_DIR/$test.$tool.log" | sed 's/^/    /' ;;
+      esac
+    done
+  done
 fi
 
 # bench_stage NAME OUTPUT PATTERN COMMAND...: runs a benchmark into
@@ -139,12 +191,12 @@ has_stage gemm && bench_stage "gpu_gemm_bench fp16" gpu_gemm_bench_fp16.md geome
   run_ours "$BIN/gpu_gemm_bench" --math=fp16
 has_stage conv && bench_stage gpu_conv_bench gpu_conv_bench.md 'geomean vs' \
   run_ours "$BIN/gpu_conv_bench" --max_seconds="${CONV_SECONDS:-170}" \
-  --csv="$OUT_DIR/gpu_conv_bench.csv"
+  --batches="${CONV_BATCHES:-1,8,32,128}" --csv="$OUT_DIR/gpu_conv_bench.csv"
 has_stage e2e && bench_stage e2e_vs_pytorch e2e_vs_pytorch.md geomean \
-  timeout 240 python3 bench/e2e_vs_pytorch.py --convrun "$WRAP/convrun" \
+  timeout "${E2E_SECONDS:-240}" python3 bench/e2e_vs_pytorch.py --convrun "$WRAP/convrun" \
   --batches "${E2E_BATCHES:-1,8,64,256}"
 has_stage served && bench_stage served_vs_engine served_vs_engine.md '^| lenet5 | 1 ' \
-  env CONVD_BIN="$WRAP" DEVICE=cuda PYTHON=python3 timeout 240 \
+  env CONVD_BIN="$WRAP" DEVICE=cuda PYTHON=python3 timeout "${SERVED_SECONDS:-240}" \
   bash bench/served_vs_engine.sh "${SERVED_DURATION:-3s}"
 
 echo
