@@ -1,7 +1,7 @@
 // Our SGEMM (sgemm_launch.h): the tiled kernel (sgemm_kernel.cuh) on a B in
 // memory; a kernel for products of at most 8 rows (fully connected layers
-// at small batches), which the tiles would leave 94% idle; and the split of
-// K for products too small to fill the device.
+// at small batches), for which a tile computes 120+ rows of zeros; and the
+// split of K for products too small to fill the device.
 #include <algorithm>
 #include <type_traits>
 
@@ -99,12 +99,13 @@ __global__ __launch_bounds__(kThreadsPerBlock, kSmallMBlocksPerSm) void SmallMKe
           for (int j = 0; j < 4; ++j) values[j] = col + j < n ? b_row[j] : 0.0f;
         }
 #pragma unroll
+        for (int j = 0; j < 4; ++j) values[j] = sgemm::RoundOperand<kMath>(values[j]);
+#pragma unroll
         for (int row = 0; row < kRows; ++row) {
           const float a_value = a_tile[row][kk];
 #pragma unroll
           for (int j = 0; j < 4; ++j) {
-            accumulator[row][j] =
-                fmaf(a_value, sgemm::RoundOperand<kMath>(values[j]), accumulator[row][j]);
+            accumulator[row][j] = fmaf(a_value, values[j], accumulator[row][j]);
           }
         }
       }
