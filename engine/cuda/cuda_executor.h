@@ -94,6 +94,11 @@ class CudaExecutor {
   // As Executor::Run: `input` holds batch x C x H x W floats on the host,
   // `output` receives the output layer at `batch`.
   absl::Status Run(const float* input, int batch, Tensor& output, ModelStats* stats = nullptr);
+  // The pinned buffer Run copies `batch` rows of input into before sending
+  // them to the device: input written here (and passed to Run) is not
+  // copied again. Valid until the next Run, Reserve or InputStaging; its
+  // allocation's error otherwise.
+  absl::StatusOr<float*> InputStaging(int batch);
 
   // Allocates the device arena, workspace and staging buffers for batches
   // up to `max_batch` now, so that a server finds out at load, not on a

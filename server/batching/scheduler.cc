@@ -148,15 +148,21 @@ void Scheduler::RunBatch(InstanceRunner& runner, std::vector<JobPtr>& batch,
     rows += job->rows;
     want_stats |= job->want_layer_stats;
   }
+  // The rows go straight to where the runner reads them (one copy), or a
+  // lone job's input is used in place.
   const float* input = batch.front()->input.data();
-  if (batch.size() > 1) {  // one job's input is used in place
+  float* destination = runner.InputBuffer(rows);
+  if (destination == nullptr && batch.size() > 1) {
     gather.resize(static_cast<size_t>(rows) * options_.input_row_elements);
-    float* cursor = gather.data();
+    destination = gather.data();
+  }
+  if (destination != nullptr) {
+    float* cursor = destination;
     for (const JobPtr& job : batch) {
       std::memcpy(cursor, job->input.data(), job->input.size() * sizeof(float));
       cursor += job->input.size();
     }
-    input = gather.data();
+    input = destination;
   }
   const TimePoint gathered = SteadyClock::now();
   ModelStats stats;

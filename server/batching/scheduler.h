@@ -64,6 +64,11 @@ class InstanceRunner {
   // batch rows of the output. `stats`, when not null, receives the
   // per-layer table with measured times.
   virtual absl::Status Run(const float* input, int batch, Tensor& output, ModelStats* stats) = 0;
+  // Memory for `batch` input rows that Run reads without copying them
+  // first (the GPU's pinned staging buffer), for the scheduler to gather a
+  // batch's rows into; null where there is none (then Run's input is any
+  // memory, copied as needed). Valid until the next call of either.
+  virtual float* InputBuffer(int batch) { return nullptr; }
   // Allocates what batches up to `max_batch` need, so that a model whose
   // instance cannot hold its largest batch fails at load
   // (RESOURCE_EXHAUSTED), not on a request.

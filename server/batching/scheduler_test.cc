@@ -101,6 +101,60 @@ TEST(SchedulerTest, CombinesRequestsOfDifferentSizesAndScattersOutputs) {
   EXPECT_EQ(shared.batch_sizes, std::vector<int>({6}));
 }
 
+// A runner with memory of its own for the input (as the GPU's pinned
+// staging buffer): the scheduler gathers every batch, a lone job's too,
+// straight into it, and Run reads it there.
+class StagingRunner : public DoublingRunner {
+ public:
+  using DoublingRunner::DoublingRunner;
+  float* InputBuffer(int batch) override {
+    staging_.assign(static_cast<size_t>(batch) * kRowElements, -1.0f);
+    return staging_.data();
+  }
+  absl::Status Run(const float* input, int batch, Tensor& output, ModelStats* stats) override {
+    runs_from_staging_ += input == staging_.data();
+    return DoublingRunner::Run(input, batch, output, stats);
+  }
+  int runs_from_staging() const { return runs_from_staging_; }
+
+ private:
+  std::vector<float> staging_;
+  int runs_from_staging_ = 0;  // only the instance's thread touches it
+};
+
+TEST(SchedulerTest, GathersIntoTheRunnersInputBuffer) {
+  DoublingRunner::Shared shared;
+  SchedulerOptions options;
+  options.batching = Dynamic(8, 200);
+  options.input_row_elements = kRowElements;
+  options.output_row_elements = kRowElements;
+  auto runner = std::make_unique<StagingRunner>(&shared);
+  const StagingRunner* staging_runner = runner.get();
+  std::vector<std::unique_ptr<InstanceRunner>> runners;
+  runners.push_back(std::move(runner));
+  auto scheduler = std::make_unique<Scheduler>(std::move(options), std::move(runners));
+  std::vector<Submitted> jobs;
+  for (int rows : {2, 1, 4}) {  // one batch of three jobs
+    jobs.push_back(MakeJob(rows));
+    ASSERT_TRUE(scheduler->Schedule(jobs.back().job).ok());
+  }
+  for (Submitted& s : jobs) ASSERT_TRUE(s.result.get().ok());
+  Submitted alone = MakeJob(3);  // then a batch of one
+  ASSERT_TRUE(scheduler->Schedule(alone.job).ok());
+  ASSERT_TRUE(alone.result.get().ok());
+  jobs.push_back(std::move(alone));
+  for (const Submitted& s : jobs) {
+    ASSERT_EQ(s.job->output.size(), s.job->input.size());
+    for (size_t i = 0; i < s.job->input.size(); ++i) {
+      EXPECT_EQ(s.job->output[i], 2.0f * s.job->input[i]);
+    }
+  }
+  // Each job's answer came after its run, so the counts are settled.
+  EXPECT_EQ(staging_runner->runs_from_staging(), 2);
+  std::lock_guard<std::mutex> lock(shared.mutex);
+  EXPECT_EQ(shared.batch_sizes, std::vector<int>({7, 3}));
+}
+
 // One request at a time, each sent after the last one's answer: once the
 // forecast has seen them come alone, they stop paying the batching delay.
 std::vector<int64_t> SequentialQueueTimes(Scheduler& scheduler, int count) {

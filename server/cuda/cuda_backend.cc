@@ -33,6 +33,13 @@ class CudaInstanceRunner : public InstanceRunner {
   absl::Status Reserve(int max_batch) override {
     return Health().Guard([&] { return executor_->Reserve(max_batch); });
   }
+  // Batches are gathered into the pinned staging buffer the copy to the
+  // device starts from. If it cannot be had, Run (under the health guard)
+  // reports why.
+  float* InputBuffer(int batch) override {
+    absl::StatusOr<float*> staging = executor_->InputStaging(batch);
+    return staging.ok() ? *staging : nullptr;
+  }
   MemoryUse memory() const override {
     const CudaMemoryUse use = executor_->memory();
     return MemoryUse{.pinned_bytes = use.pinned_bytes, .device_bytes = use.device_bytes};

@@ -172,6 +172,30 @@ TEST(GpuForwardTest, ReservedBuffersHoldEveryBatchUpToTheLargest) {
   EXPECT_EQ((*gpu)->Reserve(0).code(), absl::StatusCode::kInvalidArgument);
 }
 
+// The server gathers a batch straight into the executor's pinned staging
+// buffer (InputStaging); a run from there computes what a run from any
+// other memory does.
+TEST(GpuForwardTest, InputGatheredIntoTheStagingBufferRunsAsAnyInput) {
+  if (!cuda::DeviceAvailable()) GTEST_SKIP() << cuda::DeviceDescription();
+  auto model = LoadModel("models/lenet5", LoadOptions{});
+  ASSERT_TRUE(model.ok()) << model.status();
+  auto gpu = CudaExecutor::Create(model->plan, {});
+  ASSERT_TRUE(gpu.ok()) << gpu.status();
+  const int64_t per_image = model->plan->graph.input().output.per_sample();
+  for (int batch : {3, 1, 5}) {
+    const std::vector<float> input = testing::RandomVector(per_image * batch, 0, 1);
+    Tensor expected, actual;
+    ASSERT_TRUE((*gpu)->Run(input.data(), batch, expected).ok());
+    absl::StatusOr<float*> staging = (*gpu)->InputStaging(batch);
+    ASSERT_TRUE(staging.ok()) << staging.status();
+    std::memcpy(*staging, input.data(), input.size() * sizeof(float));
+    ASSERT_TRUE((*gpu)->Run(*staging, batch, actual).ok());
+    ASSERT_EQ(actual.shape(), expected.shape());
+    EXPECT_EQ(std::memcmp(actual.data(), expected.data(), expected.bytes()), 0) << batch;
+  }
+  EXPECT_EQ((*gpu)->InputStaging(0).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(GpuForwardTest, InstancesOnTheirOwnStreamsRunConcurrently) {
   if (!cuda::DeviceAvailable()) GTEST_SKIP() << cuda::DeviceDescription();
   auto model = LoadModel(LargeModel(), LoadOptions{});
