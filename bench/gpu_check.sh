@@ -9,6 +9,8 @@
 #   sanitize  compute-sanitizer memcheck and racecheck on the kernel tests
 #   gemm      bench/gpu_gemm_bench: our SGEMM vs cuBLAS, FP32, TF32 and FP16
 #   conv      bench/gpu_conv_bench: our convolutions vs cuDNN, per layer
+#   convtc    the same on tensor cores, TF32 and FP16, vs cuDNN with tensor
+#             ops (not in the default set: a third call when time allows)
 #   e2e       bench/e2e_vs_pytorch.py: whole networks vs PyTorch + cuDNN
 #   served    bench/served_vs_engine.sh on the GPU: through gRPC vs the engine
 #             (throughput, and one LeNet-5 request alone vs the engine)
@@ -19,7 +21,8 @@
 # device tool's 10 minutes a call: run `tests sanitize gemm`, then `conv
 # e2e served`, in two calls; or `quick`, all six in one with tighter bounds
 # (below). TEST_SECONDS, SANITIZE_SECONDS, CONV_SECONDS, CONV_BATCHES,
-# E2E_SECONDS, E2E_BATCHES, SERVED_SECONDS and SERVED_DURATION set them.
+# E2E_SECONDS, E2E_BATCHES, SERVED_SECONDS, SERVED_DURATION, CONV_TC_SECONDS
+# and CONV_TC_BATCHES set them.
 # Logs and outputs go to $OUT (the device tool brings them back).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -192,6 +195,11 @@ has_stage gemm && bench_stage "gpu_gemm_bench fp16" gpu_gemm_bench_fp16.md geome
 has_stage conv && bench_stage gpu_conv_bench gpu_conv_bench.md 'geomean vs' \
   run_ours "$BIN/gpu_conv_bench" --max_seconds="${CONV_SECONDS:-170}" \
   --batches="${CONV_BATCHES:-1,8,32,128}" --csv="$OUT_DIR/gpu_conv_bench.csv"
+for math in tf32 fp16; do
+  has_stage convtc && bench_stage "gpu_conv_bench $math" "gpu_conv_bench_$math.md" 'geomean vs' \
+    run_ours "$BIN/gpu_conv_bench" --math="$math" --max_seconds="${CONV_TC_SECONDS:-120}" \
+    --batches="${CONV_TC_BATCHES:-8,32}" --csv="$OUT_DIR/gpu_conv_bench_$math.csv"
+done
 has_stage e2e && bench_stage e2e_vs_pytorch e2e_vs_pytorch.md geomean \
   timeout "${E2E_SECONDS:-240}" python3 bench/e2e_vs_pytorch.py --convrun "$WRAP/convrun" \
   --batches "${E2E_BATCHES:-1,8,64,256}"
