@@ -1,6 +1,7 @@
 // convd: serves the CNNs of a model repository over the KServe v2 gRPC
 // and HTTP/REST protocols. SIGTERM or SIGINT drains: readiness goes false, new requests
 // are refused, every queued and running request completes, exit 0.
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -36,6 +37,9 @@ ABSL_FLAG(std::string, autotune_cache, "",
 ABSL_FLAG(int, compute_threads, 0, "Compute threads shared by all models; 0: one per core.");
 ABSL_FLAG(int, drain_timeout_seconds, 60,
           "On SIGTERM, how long to wait for in-flight requests before cancelling them.");
+ABSL_FLAG(double, gpu_run_timeout_seconds, 30,
+          "How long one forward pass on the GPU may run before the device counts as hung "
+          "(its models unavailable and the server not live while it lasts); 0: no limit.");
 
 int main(int argc, char** argv) {
   convd::ParseCommandLine(argc, argv,
@@ -64,6 +68,13 @@ int main(int argc, char** argv) {
   options.autotune_cache = absl::GetFlag(FLAGS_autotune_cache);
   options.compute_threads = absl::GetFlag(FLAGS_compute_threads);
   options.drain_timeout = std::chrono::seconds(absl::GetFlag(FLAGS_drain_timeout_seconds));
+  const double gpu_run_timeout = absl::GetFlag(FLAGS_gpu_run_timeout_seconds);
+  if (!(gpu_run_timeout >= 0 && gpu_run_timeout < 1e6)) {
+    std::fprintf(stderr, "convd: --gpu-run-timeout-seconds must be in [0, 1e6); got %g\n",
+                 gpu_run_timeout);
+    return 2;
+  }
+  options.gpu_run_timeout = std::chrono::milliseconds(std::llround(gpu_run_timeout * 1000));
   const std::string model_control = absl::GetFlag(FLAGS_model_control);
   if (model_control != "none" && model_control != "explicit") {
     std::fprintf(stderr, "convd: --model-control must be none or explicit; got '%s'\n",

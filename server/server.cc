@@ -83,7 +83,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   repository_options.thread_pool = server->thread_pool_.get();
   repository_options.load.thread_pool = server->thread_pool_.get();
   repository_options.gpu = *gpu;
-  if (*gpu != nullptr) (*gpu)->set_autotune_cache(options.autotune_cache);
+  if (*gpu != nullptr) {
+    (*gpu)->set_autotune_cache(options.autotune_cache);
+    if ((*gpu)->set_run_timeout) (*gpu)->set_run_timeout(options.gpu_run_timeout);
+  }
   server->repository_ = std::make_unique<ModelRepository>(repository_options);
   server->repository_->LoadAll();
   LogRepository(*server->repository_);

@@ -53,6 +53,10 @@ struct ServerOptions {
   int compute_threads = 0;  // 0: one per hardware thread
   // How long Shutdown() waits for in-flight requests before cancelling them.
   std::chrono::seconds drain_timeout{60};
+  // How long one forward pass on the GPU may run before the device counts
+  // as hung: while one does, the GPU's models are unavailable and the
+  // server is not live. Zero: no limit.
+  std::chrono::milliseconds gpu_run_timeout{30000};
 };
 
 class Server {

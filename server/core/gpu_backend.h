@@ -4,6 +4,7 @@
 #ifndef CONVD_SERVER_CORE_GPU_BACKEND_H_
 #define CONVD_SERVER_CORE_GPU_BACKEND_H_
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -54,11 +55,17 @@ struct GpuBackend {
   // only a new process recovers). From then on every GPU instance fails
   // fast with it, the repository reports models with GPU instances
   // unavailable, and the server is not live, so an orchestrator restarts
-  // it. Cheap (no device call). May be empty: always healthy.
+  // it. Likewise, while a forward pass has run longer than the run timeout
+  // (the device may be hung). Cheap (no device call). May be empty: always
+  // healthy.
   std::function<absl::Status()> health;
   // Where autotuning decisions persist (empty: this process only); called
   // before any model loads.
   std::function<void(const std::string& path)> set_autotune_cache;
+  // How long one forward pass may run before health() reports the device
+  // hung (for as long as that run lasts); zero: no limit. Called before
+  // any model loads. May be empty.
+  std::function<void(std::chrono::milliseconds limit)> set_run_timeout;
 };
 
 // Called once, from a static initializer of the backend's library.

@@ -28,7 +28,7 @@ class CudaInstanceRunner : public InstanceRunner {
       : executor_(std::move(executor)) {}
 
   absl::Status Run(const float* input, int batch, Tensor& output, ModelStats* stats) override {
-    return Health().Guard([&] { return executor_->Run(input, batch, output, stats); });
+    return Health().GuardRun([&] { return executor_->Run(input, batch, output, stats); });
   }
   absl::Status Reserve(int max_batch) override {
     return Health().Guard([&] { return executor_->Reserve(max_batch); });
@@ -92,15 +92,16 @@ absl::StatusOr<GpuActivity> DeviceActivity() {
 // Not yet: the kernels have compiled but not run on a GPU (issue 7).
 constexpr bool kVerifiedOnAGpu = false;
 
-const bool kRegistered =
-    RegisterGpuBackend({.default_choice = kVerifiedOnAGpu,
-                        .available = [] { return cuda::DeviceAvailable(); },
-                        .description = [] { return cuda::DeviceDescription(); },
-                        .create_runner = CreateRunner,
-                        .memory = DeviceMemory,
-                        .activity = DeviceActivity,
-                        .health = [] { return Health().status(); },
-                        .set_autotune_cache = [](const std::string& path) { Cache(&path); }});
+const bool kRegistered = RegisterGpuBackend(
+    {.default_choice = kVerifiedOnAGpu,
+     .available = [] { return cuda::DeviceAvailable(); },
+     .description = [] { return cuda::DeviceDescription(); },
+     .create_runner = CreateRunner,
+     .memory = DeviceMemory,
+     .activity = DeviceActivity,
+     .health = [] { return Health().status(); },
+     .set_autotune_cache = [](const std::string& path) { Cache(&path); },
+     .set_run_timeout = [](std::chrono::milliseconds limit) { Health().set_run_limit(limit); }});
 
 }  // namespace
 }  // namespace convd

@@ -5,7 +5,11 @@
 
 #include <cuda_runtime_api.h>
 
+#include <chrono>
+#include <thread>
+
 #include "absl/strings/match.h"
+#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "kernels/cuda/device.h"
 #include "kernels/cuda/fault_injection.h"
@@ -53,6 +57,48 @@ TEST(DeviceHealthTest, OnlyAProbeThatFailsRecordsAFaultAndThenEveryoneGetsIt) {
   }),
             met);
   EXPECT_FALSE(ran);
+}
+
+// A forward pass that does not come back (a hung device) makes the status
+// UNAVAILABLE once it has run past the limit, so the server stops being
+// live; if it does finish after all, the status is OK again. The pass here
+// is the test's own wait: the watchdog is the same for any work.
+TEST(DeviceHealthTest, ARunPastItsLimitReportsTheDeviceHungWhileItLasts) {
+  DeviceHealth health;
+  health.set_run_limit(std::chrono::milliseconds(1000));
+  absl::Notification started, release;
+  std::thread run([&] {
+    EXPECT_TRUE(health
+                    .GuardRun([&] {
+                      started.Notify();
+                      release.WaitForNotification();
+                      return absl::OkStatus();
+                    })
+                    .ok());
+  });
+  started.WaitForNotification();
+  EXPECT_TRUE(health.status().ok()) << "within its limit";
+  absl::Status hung;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while ((hung = health.status()).ok() && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(hung.code(), absl::StatusCode::kUnavailable) << hung;
+  EXPECT_TRUE(absl::StrContains(hung.message(), "over its 1.0 s limit: the device may be hung"))
+      << hung;
+  release.Notify();
+  run.join();
+  EXPECT_TRUE(health.status().ok()) << "it finished: not hung after all";
+
+  // Without a limit a run may take as long as it takes.
+  health.set_run_limit(std::chrono::milliseconds(0));
+  EXPECT_TRUE(health
+                  .GuardRun([&] {
+                    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+                    EXPECT_TRUE(health.status().ok());
+                    return absl::OkStatus();
+                  })
+                  .ok());
 }
 
 }  // namespace
