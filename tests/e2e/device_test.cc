@@ -1,6 +1,7 @@
 // convd's --device choice, as the binary reports it: cuda without a usable
 // device is UNAVAILABLE naming why (this machine and CI have no GPU), an
-// unknown device is refused, and auto falls back to the CPU.
+// unknown device is refused, and auto falls back to the CPU; a GPU run
+// timeout must be a sensible number of seconds.
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/e2e_util.h"
@@ -25,6 +26,15 @@ TEST(DeviceTest, UnknownDeviceIsRefused) {
   ToolResult result = RunTool({"server/convd", "--model-repository=models", "--device=tpu"});
   EXPECT_EQ(result.exit_code, 1) << result.err;
   EXPECT_TRUE(absl::StrContains(result.err, "--device must be auto, cpu or cuda; got 'tpu'"))
+      << result.err;
+}
+
+TEST(DeviceTest, ANegativeGpuRunTimeoutIsRefused) {
+  ToolResult result = RunTool({"server/convd", "--model-repository=models", "--device=cpu",
+                               "--gpu-run-timeout-seconds=-1"});
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_TRUE(
+      absl::StrContains(result.err, "--gpu-run-timeout-seconds must be in [0, 1e6); got -1"))
       << result.err;
 }
 
