@@ -211,6 +211,10 @@ absl::Status NormalizeModelConfig(const std::string& directory_name, ModelConfig
   RETURN_IF_ERROR(NormalizeBatching(model, config));
   RETURN_IF_ERROR(NormalizeWarmup(model, config));
   RETURN_IF_ERROR(PolicyFromConfig(config.algorithm_policy()).status());
+  // CUDA graphs are on unless the config turns them off (Triton's default
+  // is off; the served config says which holds).
+  auto& cuda = *config.mutable_optimization()->mutable_cuda();
+  if (!cuda.has_graphs()) cuda.set_graphs(true);
   return absl::OkStatus();
 }
 

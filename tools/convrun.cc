@@ -104,10 +104,10 @@ int Main(const std::string& model_dir) {
     };
   } else if (device == "cuda") {
 #ifdef CONVD_WITH_CUDA
-    CudaExecutorOptions gpu_options;
-    gpu_options.policy = model->plan->policy;  // --algo's, else the config's
+    // As the server's instances run (the policy is --algo's, else the
+    // config's), autotuning at --batch.
+    CudaExecutorOptions gpu_options = ExecutorOptionsFor(*model->plan, model->config, nullptr);
     gpu_options.autotune_batch = batch;
-    gpu_options.math = ConfiguredGemmMath(model->config.algorithm_policy());
     if (const std::string math = absl::GetFlag(FLAGS_gpu_math); !math.empty()) {
       const std::optional<cuda::GemmMath> parsed = cuda::GemmMathFromName(math);
       if (!parsed.has_value()) {

@@ -19,6 +19,19 @@ using cuda::DeviceBuffer;
 using cuda::DeviceLayer;
 using cuda::GpuConv;
 
+CudaExecutorOptions ExecutorOptionsFor(const ExecutionPlan& plan,
+                                       const inference::ModelConfig& config,
+                                       AutotuneCache* autotune_cache) {
+  CudaExecutorOptions options;
+  options.policy = plan.policy;
+  options.autotune_batch = std::max(1, config.max_batch_size());
+  options.autotune_cache = autotune_cache;
+  options.math = ConfiguredGemmMath(config.algorithm_policy());
+  const auto& cuda = config.optimization().cuda();
+  options.cuda_graphs = !cuda.has_graphs() || cuda.graphs();
+  return options;
+}
+
 CudaExecutor::CudaExecutor(std::shared_ptr<const ExecutionPlan> plan,
                            const CudaExecutorOptions& options)
     : plan_(std::move(plan)), options_(options), state_(std::make_unique<State>()) {}

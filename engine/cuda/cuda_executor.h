@@ -83,6 +83,14 @@ inline cuda::GemmMath ConfiguredGemmMath(const inference::AlgorithmPolicyConfig&
   }
 }
 
+// The options a served model's GPU instances run with: the plan's
+// algorithm policy, autotuning at the config's max_batch_size into
+// `autotune_cache`, the config's GPU math, and CUDA graphs unless
+// optimization.cuda.graphs is false.
+CudaExecutorOptions ExecutorOptionsFor(const ExecutionPlan& plan,
+                                       const inference::ModelConfig& config,
+                                       AutotuneCache* autotune_cache);
+
 class CudaExecutor {
  public:
   // UNAVAILABLE without a device; RESOURCE_EXHAUSTED when the weights do not

@@ -61,11 +61,7 @@ AutotuneCache& Cache(const std::string* new_path = nullptr) {
 
 absl::StatusOr<std::unique_ptr<InstanceRunner>> CreateRunner(
     std::shared_ptr<const ExecutionPlan> plan, const inference::ModelConfig& config) {
-  CudaExecutorOptions options;
-  options.policy = plan->policy;
-  options.autotune_batch = std::max(1, config.max_batch_size());
-  options.autotune_cache = &Cache();
-  options.math = ConfiguredGemmMath(config.algorithm_policy());
+  const CudaExecutorOptions options = ExecutorOptionsFor(*plan, config, &Cache());
   std::unique_ptr<CudaExecutor> executor;
   RETURN_IF_ERROR(Health().Guard([&]() -> absl::Status {
     ASSIGN_OR_RETURN(executor, CudaExecutor::Create(std::move(plan), options));

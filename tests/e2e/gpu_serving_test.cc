@@ -80,9 +80,11 @@ class GpuServingTest : public ::testing::Test {
     AddLenetVariant(*repository_, "lenet5_autotuned", "instance_group { count: 2 kind: KIND_GPU }",
                     "algorithm_policy { mode: AUTOTUNE }");
     // A GPU-only algorithm forced by the config (the CPU's plan answers it
-    // with its heuristic; the GPU runs it).
+    // with its heuristic; the GPU runs it), and no CUDA graphs (Triton's
+    // optimization field): every pass launched kernel by kernel.
     AddLenetVariant(*repository_, "lenet5_implicit", "instance_group { count: 1 kind: KIND_GPU }",
-                    "algorithm_policy { mode: FORCED algorithm: \"implicit_gemm\" }");
+                    "algorithm_policy { mode: FORCED algorithm: \"implicit_gemm\" }\n"
+                    "optimization { cuda { graphs: false } }");
     server_ = StartOnTheGpu(*repository_, *autotune_cache_).release();
   }
   static void TearDownTestSuite() {

@@ -300,6 +300,27 @@ TEST(GpuForwardTest, ForcedAlgorithmsRunWhereTheyCanAndMatchTheCpu) {
   EXPECT_NE(unknown.message().find("unknown algorithm 'fft'"), std::string::npos) << unknown;
 }
 
+// What a served model's config asks of its GPU instances.
+TEST(GpuForwardTest, ExecutorOptionsFollowTheModelConfig) {
+  auto model = LoadModel("models/lenet5", LoadOptions{});
+  ASSERT_TRUE(model.ok()) << model.status();
+  inference::ModelConfig config = model->config;
+  AutotuneCache cache("");
+  CudaExecutorOptions options = ExecutorOptionsFor(*model->plan, config, &cache);
+  EXPECT_EQ(options.autotune_batch, 64);  // the bundled max_batch_size
+  EXPECT_EQ(options.autotune_cache, &cache);
+  EXPECT_EQ(options.math, cuda::GemmMath::kFp32);
+  EXPECT_EQ(options.policy.mode, model->plan->policy.mode);
+  EXPECT_TRUE(options.cuda_graphs) << "on unless the config says otherwise";
+  config.mutable_optimization()->mutable_cuda()->set_graphs(false);
+  config.mutable_algorithm_policy()->set_gpu_math(inference::AlgorithmPolicyConfig::TF32);
+  options = ExecutorOptionsFor(*model->plan, config, nullptr);
+  EXPECT_FALSE(options.cuda_graphs);
+  EXPECT_EQ(options.math, cuda::GemmMath::kTf32);
+  config.mutable_optimization()->mutable_cuda()->set_graphs(true);
+  EXPECT_TRUE(ExecutorOptionsFor(*model->plan, config, nullptr).cuda_graphs);
+}
+
 TEST(GpuForwardTest, AutotuneDecisionsComeBackFromTheCache) {
   if (!cuda::DeviceAvailable()) GTEST_SKIP() << cuda::DeviceDescription();
   auto model = LoadModel(LargeModel(), LoadOptions{});

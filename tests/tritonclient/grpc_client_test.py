@@ -32,6 +32,9 @@ def main():
         config = client.get_model_config("lenet5").config
         results.append(check("model config", config.max_batch_size > 0 and
                              config.input[0].name == "input", config.max_batch_size))
+        # Triton's own ModelConfig message reads convd's optimization field.
+        results.append(check("model config optimization", config.optimization.cuda.graphs,
+                             config.optimization))
 
         rng = np.random.default_rng()
         images = rng.uniform(0.0, 1.0, size=(4, 1, 28, 28)).astype(np.float32)

@@ -36,6 +36,9 @@ def main():
         config = client.get_model_config("lenet5")
         results.append(check("model config", config["max_batch_size"] == 64 and
                              config["input"][0]["dims"] == [1, 28, 28], config["max_batch_size"]))
+        results.append(check("model config optimization",
+                             config.get("optimization", {}).get("cuda", {}).get("graphs") is True,
+                             config.get("optimization")))
         index = client.get_model_repository_index()
         results.append(check("repository index", any(m["name"] == "lenet5" for m in index), index))
 
