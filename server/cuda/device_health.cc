@@ -10,17 +10,23 @@
 namespace convd {
 
 absl::Status DeviceHealth::status() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (!fault_.ok() || run_limit_.count() == 0 || runs_.empty()) return fault_;
-  const auto running = Clock::now() - *runs_.begin();
-  if (running <= run_limit_) return fault_;
+  Clock::duration running;
+  std::chrono::milliseconds limit;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!fault_.ok() || run_limit_.count() == 0 || runs_.empty()) return fault_;
+    running = Clock::now() - *runs_.begin();
+    limit = run_limit_;
+  }
+  if (running <= limit) return absl::OkStatus();
+  // Built outside the lock: the device's name is a driver query.
   const auto seconds = [](auto duration) {
     return std::chrono::duration_cast<std::chrono::duration<double>>(duration).count();
   };
   return absl::UnavailableError(absl::StrFormat(
       "a run on the GPU (%s) has taken %.1f s, over its %.1f s limit: the device may be hung; "
       "models on the GPU are unavailable while it lasts",
-      cuda::DeviceDescription(), seconds(running), seconds(run_limit_)));
+      cuda::DeviceDescription(), seconds(running), seconds(limit)));
 }
 
 void DeviceHealth::set_run_limit(std::chrono::milliseconds limit) {
