@@ -158,7 +158,8 @@ std::string RenderPrometheusMetrics(const InferenceService& service, const GpuBa
   if (gpu != nullptr && gpu->health) {
     out.Header("convd_gpu_healthy", "gauge",
                "1 while the GPU the models run on serves; 0 once it has failed and its CUDA "
-               "context is lost (the server is then not live: restart it).");
+               "context is lost, or while a forward pass on it has run past its time limit "
+               "(the server is then not live: restart it).");
     out.Sample("convd_gpu_healthy", gpu_labels, gpu->health().ok() ? 1 : 0);
   }
   if (gpu != nullptr && gpu->memory) {
