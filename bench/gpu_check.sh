@@ -14,9 +14,9 @@
 #   e2e       bench/e2e_vs_pytorch.py: whole networks vs PyTorch + cuDNN
 #   served    bench/served_vs_engine.sh on the GPU: through gRPC vs the engine
 #             (throughput, and one LeNet-5 request alone vs the engine)
-# The tests and the sanitizer runs go at once (gpu_serving_test, which
-# fills the device's memory on purpose, alone after them); the benchmarks
-# one at a time. Each stage is bounded (tests 300 s each, sanitize, e2e
+# The tests and the sanitizer runs go at once (the tests that fill the
+# device's memory or trap a kernel alone after them); the benchmarks one
+# at a time. Each stage is bounded (tests 300 s each, sanitize, e2e
 # and served 240 s, conv 170 s), so the worst case of all six is over the
 # device tool's 10 minutes a call: run `tests sanitize gemm`, then `conv
 # e2e served`, in two calls; or `quick`, all six in one with tighter bounds
@@ -107,9 +107,11 @@ start_job() {
   jobs_started+=($!)
 }
 SANITIZED_TESTS=(elementwise sgemm conv pool winograd)
-# Tests that fill the device's memory on purpose (an out-of-memory load):
-# they run alone, after the others.
-ALONE_TESTS=(gpu_serving_test)
+# Tests that run alone, after the others: one fills the device's memory on
+# purpose (an out-of-memory load), three make a kernel trap (a fault
+# should stay in its own process's context, but no other test need find
+# out whether it does).
+ALONE_TESTS=(gpu_serving_test device_fault_test device_health_test gpu_fault_test)
 runs_alone() { local t; for t in "${ALONE_TESTS[@]}"; do [ "$t" = "$1" ] && return 0; done; return 1; }
 if has_stage tests; then
   for test in "$BIN"/*_test; do
