@@ -4,6 +4,7 @@
 #include <chrono>
 #include <iterator>
 #include <limits>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -100,20 +101,14 @@ absl::StatusOr<Choice> Autotune(const Layer& layer, const ConvParams& per_sample
   return Choice{
       timings.front().second,
       absl::StrCat("autotune at batch ", params.n, ": ", absl::StrJoin(parts, " < "),
-                   out_of_time
-                       ? absl::StrCat(" (", AutotuneBudgetSpent(options.policy.autotune_budget_ms),
-                                      ": the others untimed)")
-                       : "")};
+                   out_of_time ? AutotuneCutShort(options.policy.autotune_budget_ms) : "")};
 }
 
 absl::StatusOr<Choice> ChooseAlgorithm(const Layer& layer, const ConvParams& params,
                                        const PlanOptions& options, int threads,
                                        Clock::time_point autotune_deadline) {
-  std::string requested = options.policy.algorithm;
-  auto it = options.policy.per_layer.find(layer.name);
-  if (it != options.policy.per_layer.end()) requested = it->second;
-  if (it != options.policy.per_layer.end() ||
-      options.policy.mode == AlgorithmPolicy::Mode::kForced) {
+  if (const std::optional<std::string> forced = ForcedAlgorithm(options.policy, layer.name)) {
+    const std::string& requested = *forced;
     const ConvAlgorithm* algorithm = cpu::FindConvAlgorithm(requested);
     if (algorithm == nullptr && IsGpuOnlyConvAlgorithm(requested)) {
       Choice fallback = Heuristic(params);
@@ -121,11 +116,7 @@ absl::StatusOr<Choice> ChooseAlgorithm(const Layer& layer, const ConvParams& par
           absl::StrCat("forced ", requested, " runs on the GPU only; heuristic: ", fallback.why);
       return fallback;
     }
-    if (algorithm == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("layer '", layer.name,
-                                                     "': unknown algorithm '", requested, "' (",
-                                                     ConvAlgorithmNames(), ")"));
-    }
+    if (algorithm == nullptr) return UnknownConvAlgorithm(layer.name, requested);
     const absl::Status can = algorithm->CanImplement(params);
     if (can.ok()) return Choice{algorithm, absl::StrCat("forced ", requested)};
     Choice fallback = Heuristic(params);
@@ -148,6 +139,22 @@ absl::StatusOr<Choice> ChooseAlgorithm(const Layer& layer, const ConvParams& par
 
 std::string AutotuneBudgetSpent(int64_t budget_ms) {
   return absl::StrCat("autotune budget of ", budget_ms, " ms spent");
+}
+
+std::string AutotuneCutShort(int64_t budget_ms) {
+  return absl::StrCat(" (", AutotuneBudgetSpent(budget_ms), ": the others untimed)");
+}
+
+std::optional<std::string> ForcedAlgorithm(const AlgorithmPolicy& policy,
+                                           const std::string& layer_name) {
+  if (auto it = policy.per_layer.find(layer_name); it != policy.per_layer.end()) return it->second;
+  if (policy.mode == AlgorithmPolicy::Mode::kForced) return policy.algorithm;
+  return std::nullopt;
+}
+
+absl::Status UnknownConvAlgorithm(const std::string& layer_name, const std::string& name) {
+  return absl::InvalidArgumentError(absl::StrCat("layer '", layer_name, "': unknown algorithm '",
+                                                 name, "' (", ConvAlgorithmNames(), ")"));
 }
 
 bool IsGpuOnlyConvAlgorithm(std::string_view name) {

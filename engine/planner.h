@@ -10,6 +10,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,8 +48,18 @@ struct AlgorithmPolicy {
 };
 
 // How plans say that autotuning's budget ran out ("autotune budget of
-// 30000 ms spent"), the CPU's and the GPU's alike.
+// 30000 ms spent"), the CPU's and the GPU's alike; AutotuneCutShort, what
+// follows a layer's timings when it ran out among that layer's candidates.
 std::string AutotuneBudgetSpent(int64_t budget_ms);
+std::string AutotuneCutShort(int64_t budget_ms);
+
+// The algorithm `policy` forces on layer `layer_name`: its per-layer entry,
+// else the forced mode's algorithm; nullopt where the policy forces none.
+// Each backend then runs it where it can (the CPU's planner, engine/cuda).
+std::optional<std::string> ForcedAlgorithm(const AlgorithmPolicy& policy,
+                                           const std::string& layer_name);
+// INVALID_ARGUMENT for a layer forced to a name no backend has.
+absl::Status UnknownConvAlgorithm(const std::string& layer_name, const std::string& name);
 
 struct PlanOptions {
   AlgorithmPolicy policy;

@@ -104,9 +104,7 @@ absl::Status CudaExecutor::AutotuneConvolutions() {
       }
     }
     state.why[i] = absl::StrFormat("autotuned at batch %d: fastest %.3f ms", batch, best_ms);
-    if (!all_timed) {
-      absl::StrAppend(&state.why[i], " (", AutotuneBudgetSpent(budget_ms), ": the others untimed)");
-    }
+    if (!all_timed) absl::StrAppend(&state.why[i], AutotuneCutShort(budget_ms));
     algorithm_names_[i] = cuda::GpuConvName(best);
     // A cache that cannot be written only costs the next load its timing.
     if (options_.autotune_cache != nullptr && all_timed) {

@@ -55,20 +55,14 @@ std::vector<GpuConv> ConvCandidates(const DeviceConvShape& shape) {
 
 absl::StatusOr<ConvChoice> ChooseConv(const DeviceConvShape& shape, const AlgorithmPolicy& policy,
                                       const std::string& layer_name) {
-  std::string requested = policy.algorithm;
-  const auto per_layer = policy.per_layer.find(layer_name);
-  if (per_layer != policy.per_layer.end()) requested = per_layer->second;
-  const bool forced =
-      per_layer != policy.per_layer.end() || policy.mode == AlgorithmPolicy::Mode::kForced;
   auto [heuristic, why] = ChooseConv(shape);
-  if (!forced) return ConvChoice{heuristic, std::move(why)};
+  const std::optional<std::string> forced = ForcedAlgorithm(policy, layer_name);
+  if (!forced.has_value()) return ConvChoice{heuristic, std::move(why)};
+  const std::string& requested = *forced;
   const auto* names =
       std::find_if(std::begin(kGpuConvs), std::end(kGpuConvs),
                    [&](const GpuConvNames& n) { return requested == n.policy_name; });
-  if (names == std::end(kGpuConvs)) {
-    return absl::InvalidArgumentError(absl::StrCat("layer '", layer_name, "': unknown algorithm '",
-                                                   requested, "' (", ConvAlgorithmNames(), ")"));
-  }
+  if (names == std::end(kGpuConvs)) return UnknownConvAlgorithm(layer_name, requested);
   const std::vector<GpuConv> candidates = ConvCandidates(shape);
   if (std::find(candidates.begin(), candidates.end(), names->algorithm) == candidates.end()) {
     return ConvChoice{
