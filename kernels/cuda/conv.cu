@@ -69,23 +69,6 @@ __global__ void ConvDirectKernel(const float* __restrict__ input, const float* _
   }
 }
 
-// One group's product over `images` unrolled images: [K/g, CRS] x [CRS,
-// PQ] per image, into that group's output channels.
-GemmShape Im2colGemm(const DeviceConvShape& s, int images) {
-  GemmShape gemm;
-  gemm.m = s.k_per_group();
-  gemm.n = static_cast<int>(s.plane_out());
-  gemm.k = static_cast<int>(s.gemm_k());
-  gemm.lda = s.gemm_k();
-  gemm.ldb = s.plane_out();
-  gemm.ldc = s.plane_out();
-  gemm.stride_a = 0;
-  gemm.stride_b = s.gemm_k() * s.plane_out();
-  gemm.stride_c = int64_t{s.k} * s.plane_out();
-  gemm.batch = images;
-  return gemm;
-}
-
 }  // namespace
 
 bool ValidConvShape(const DeviceConvShape& s) {
@@ -107,6 +90,21 @@ GemmEpilogue GroupEpilogue(const DeviceConvShape& shape, const ConvEpilogue& epi
   return gemm_epilogue;
 }
 
+GemmShape GroupGemm(const DeviceConvShape& s, int images) {
+  GemmShape gemm;
+  gemm.m = s.k_per_group();
+  gemm.n = static_cast<int>(s.plane_out());
+  gemm.k = static_cast<int>(s.gemm_k());
+  gemm.lda = s.gemm_k();
+  gemm.ldb = s.plane_out();
+  gemm.ldc = s.plane_out();
+  gemm.stride_a = 0;
+  gemm.stride_b = s.gemm_k() * s.plane_out();
+  gemm.stride_c = int64_t{s.k} * s.plane_out();
+  gemm.batch = images;
+  return gemm;
+}
+
 bool Im2colIsIdentity(const DeviceConvShape& s) {
   return s.r == 1 && s.s == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 &&
          s.pad_left == 0 && s.p == s.h && s.q == s.w;
@@ -118,7 +116,7 @@ int64_t Im2colWorkspaceFloats(const DeviceConvShape& shape, int images) {
 }
 
 int64_t Im2colSplitKFloats(const DeviceConvShape& shape) {
-  const GemmShape gemm = Im2colGemm(shape, 1);
+  const GemmShape gemm = GroupGemm(shape, 1);
   return SplitKWorkspaceFloats(gemm, SplitKFor(gemm));
 }
 
@@ -137,7 +135,7 @@ cudaError_t LaunchConvIm2col(const DeviceConvShape& s, const float* input, const
     // ([C/g, H*W] per group): the SGEMM reads the input in place, every
     // image in one batched launch; a batch of 1 may split K in the
     // workspace (which may be empty).
-    GemmShape gemm = Im2colGemm(s, s.n);
+    GemmShape gemm = GroupGemm(s, s.n);
     gemm.stride_b = int64_t{s.c} * plane;
     for (int g = 0; g < s.groups; ++g) {
       const int64_t offset = int64_t{g} * kg * plane;
@@ -161,7 +159,7 @@ cudaError_t LaunchConvIm2col(const DeviceConvShape& s, const float* input, const
       CONVD_LAUNCH(GridBlocks(images * per_image), kThreadsPerBlock, stream, Im2colKernel,
                    chunk_input, s, g, images, workspace);
       if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
-      const GemmShape gemm = Im2colGemm(s, images);
+      const GemmShape gemm = GroupGemm(s, images);
       const int64_t offset = int64_t{n0} * output_image + int64_t{g} * kg * plane;
       // What the unrolled images leave of the workspace lets a one-image
       // product split K (sgemm_launch.h GemmWorkspace).

@@ -119,14 +119,7 @@ cudaError_t LaunchConvImplicitGemm(const DeviceConvShape& s, const float* input,
   }
   const int kg = s.k_per_group();
   const int64_t plane = s.plane_out();
-  GemmShape gemm;
-  gemm.m = kg;
-  gemm.n = static_cast<int>(plane);
-  gemm.k = static_cast<int>(s.gemm_k());
-  gemm.lda = s.gemm_k();
-  gemm.ldc = plane;
-  gemm.stride_c = int64_t{s.k} * plane;  // one image per grid z
-  gemm.batch = s.n;
+  const GemmShape gemm = GroupGemm(s, s.n);  // one image per grid z; B's layout unused
   for (int g = 0; g < s.groups; ++g) {
     const float* group_weights = weights + int64_t{g} * kg * s.gemm_k();
     const int64_t output_offset = int64_t{g} * kg * plane;

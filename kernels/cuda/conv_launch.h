@@ -37,6 +37,13 @@ struct ConvEpilogue {
 // groups dividing C and K, output size (p, q) filled in.
 bool ValidConvShape(const DeviceConvShape& shape);
 
+// Group g's product over `images` images, as the SGEMM-backed launchers
+// run it: the group's filters [K/g, C/g*R*S] (A, shared by every image)
+// times each image's unrolled patches [C/g*R*S, P*Q] (B, laid out as
+// im2col unrolls them; implicit GEMM gathers them instead), into the
+// group's output channels of each image (C, one image every K*P*Q).
+GemmShape GroupGemm(const DeviceConvShape& shape, int images);
+
 // The SGEMM epilogue of group `group`'s product, whose output starts
 // `output_offset` floats into the output (the group's first channel): its
 // slice of the bias and of the residual. For the SGEMM-backed launchers.
