@@ -8,6 +8,18 @@
 #include "server/log.h"
 
 namespace convd {
+namespace {
+
+double Seconds(std::chrono::nanoseconds duration) {
+  return std::chrono::duration<double>(duration).count();
+}
+
+}  // namespace
+
+absl::Status DeviceHealth::RecordedFault() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return fault_;
+}
 
 absl::Status DeviceHealth::status() const {
   Clock::duration running;
@@ -20,13 +32,10 @@ absl::Status DeviceHealth::status() const {
   }
   if (running <= limit) return absl::OkStatus();
   // Built outside the lock: the device's name is a driver query.
-  const auto seconds = [](auto duration) {
-    return std::chrono::duration_cast<std::chrono::duration<double>>(duration).count();
-  };
   return absl::UnavailableError(absl::StrFormat(
       "a run on the GPU (%s) has taken %.1f s, over its %.1f s limit: the device may be hung; "
       "models on the GPU are unavailable while it lasts",
-      cuda::DeviceDescription(), seconds(running), seconds(limit)));
+      cuda::DeviceDescription(), Seconds(running), Seconds(limit)));
 }
 
 void DeviceHealth::set_run_limit(std::chrono::milliseconds limit) {
@@ -37,10 +46,7 @@ void DeviceHealth::set_run_limit(std::chrono::milliseconds limit) {
 absl::Status DeviceHealth::AfterFailure(const absl::Status& failure) {
   if (failure.ok()) return failure;
   std::lock_guard<std::mutex> probe_lock(probe_mutex_);
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (!fault_.ok()) return fault_;
-  }
+  if (absl::Status fault = RecordedFault(); !fault.ok()) return fault;
   if (absl::IsInvalidArgument(failure) || absl::IsResourceExhausted(failure)) return failure;
   const absl::Status probe = cuda::ProbeDevice();
   // A full device says nothing of its context.
@@ -55,10 +61,7 @@ absl::Status DeviceHealth::AfterFailure(const absl::Status& failure) {
 }
 
 absl::Status DeviceHealth::Guard(absl::FunctionRef<absl::Status()> gpu_work) {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (!fault_.ok()) return fault_;
-  }
+  if (absl::Status fault = RecordedFault(); !fault.ok()) return fault;
   return AfterFailure(gpu_work());
 }
 
@@ -81,8 +84,7 @@ absl::Status DeviceHealth::GuardRun(absl::FunctionRef<absl::Status()> forward_pa
   if (limit.count() > 0 && took > limit) {
     Log(LogLevel::kWarning,
         absl::StrFormat("a run on the GPU took %.1f s, over its %.1f s limit; it finished",
-                        std::chrono::duration<double>(took).count(),
-                        std::chrono::duration<double>(limit).count()));
+                        Seconds(took), Seconds(limit)));
   }
   return AfterFailure(status);
 }

@@ -56,6 +56,8 @@ class DeviceHealth {
   absl::Status GuardRun(absl::FunctionRef<absl::Status()> forward_pass);
 
  private:
+  absl::Status RecordedFault() const;  // fault_, read under mutex_
+
   mutable std::mutex mutex_;                // held briefly: never across a probe or a run
   absl::Status fault_;                      // guarded by mutex_
   std::multiset<Clock::time_point> runs_;   // starts of the runs in flight; guarded by mutex_
