@@ -90,7 +90,9 @@ echo "peer libraries from: ${vendor_dirs:-none found}"
 missing=$(for b in "$BIN"/*; do LD_LIBRARY_PATH="$CONVD_LD_LIBRARY_PATH" ldd "$b" | grep 'not found' | sed "s|^|$(basename "$b"): |"; done)
 [ -n "$missing" ] && { echo "missing libraries:"; echo "$missing"; }
 
-has_stage() { local s; for s in "${stages[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
+# contains VALUE ITEM...: whether VALUE is one of the ITEMs.
+contains() { local item value=$1; shift; for item; do [ "$item" = "$value" ] && return 0; done; return 1; }
+has_stage() { contains "$1" "${stages[@]}"; }
 elapsed() { echo $((SECONDS - $1))s; }
 
 # The tests and the sanitizer runs check results, not speed: they all run
@@ -112,10 +114,9 @@ SANITIZED_TESTS=(elementwise sgemm conv pool winograd)
 # should stay in its own process's context, but no other test need find
 # out whether it does).
 ALONE_TESTS=(gpu_serving_test device_fault_test device_health_test gpu_fault_test)
-runs_alone() { local t; for t in "${ALONE_TESTS[@]}"; do [ "$t" = "$1" ] && return 0; done; return 1; }
 if has_stage tests; then
   for test in "$BIN"/*_test; do
-    runs_alone "$(basename "$test")" && continue
+    contains "$(basename "$test")" "${ALONE_TESTS[@]}" && continue
     start_job "$(basename "$test")" "${TEST_SECONDS:-300}" "$test" --gtest_brief=1
   done
 fi

@@ -6,10 +6,11 @@
 // The forward pass runs on random inputs (seeded, so runs are comparable);
 // --repeat N runs it N times after one warm-up and reports the run with the
 // median total time. --device=cuda runs it on the GPU backend (builds with
-// nvcc; --algo applies to the GPU's algorithms too: autotune times them,
-// a forced one runs wherever it can, implicit_gemm only there). --throughput prints one JSON line
-// instead: the median wall-clock time of a whole forward pass, host copies included and without
-// per-layer timing (so the GPU replays its CUDA graph), and images/s.
+// nvcc; --algo applies to the GPU's algorithms too: autotune times them, a
+// forced one runs wherever it can, implicit_gemm only there). --throughput
+// prints one JSON line instead: the median wall-clock time of a whole
+// forward pass, host copies included and without per-layer timing (so the
+// GPU replays its CUDA graph), and images/s.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
