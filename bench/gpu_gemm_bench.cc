@@ -3,7 +3,7 @@
 // products of bench/conv_layers.h's layers (filters [K, CRS] shared by every
 // image's patches [CRS, PQ], a strided batch) and AlexNet's fully connected
 // layers ([batch, in] x [in, out]; batches 1 and 8 run on the kernel for
-// products of up to 8 rows, the others on 128x128 tiles).
+// products of up to 8 rows, the others on tiles of 128 columns).
 //
 // Method: random matrices on the device; both sides write C = A x B (no
 // epilogue) and are timed by gpu_timing.h (CUDA events, median of

@@ -109,9 +109,7 @@ cudaError_t LaunchConvImplicitGemm(const DeviceConvShape& s, const float* input,
                                    const float* weights, const ConvEpilogue& epilogue,
                                    float* output, cudaStream_t stream, GemmMath math) {
   if (!ValidConvShape(s) || !OffsetsFit(s) || input == nullptr || weights == nullptr ||
-      output == nullptr || s.n > 65535 ||
-      (s.k_per_group() + sgemm::kBlockM - 1) / sgemm::kBlockM > 65535 || s.plane_out() > INT_MAX ||
-      s.gemm_k() > INT_MAX) {
+      output == nullptr || s.n > 65535 || s.plane_out() > INT_MAX || s.gemm_k() > INT_MAX) {
     return cudaErrorInvalidValue;
   }
   if (math != GemmMath::kFp32 && math != GemmMath::kTf32 && math != GemmMath::kFp16) {

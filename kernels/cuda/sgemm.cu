@@ -1,6 +1,6 @@
 // Our SGEMM (sgemm_launch.h): the tiled kernel (sgemm_kernel.cuh) on a B in
 // memory; a kernel for products of at most 8 rows (fully connected layers
-// at small batches), for which a tile computes 120+ rows of zeros; and the
+// at small batches), for which a tile computes 56+ rows of zeros; and the
 // split of K for products too small to fill the device.
 #include <algorithm>
 #include <type_traits>
@@ -14,7 +14,6 @@ namespace convd::cuda {
 namespace {
 
 using sgemm::kBlockK;
-using sgemm::kBlockM;
 using sgemm::kBlockN;
 
 // The split-K second pass: C = epilogue(the sum of `parts` partial products,
@@ -45,8 +44,8 @@ KSplit SplitK(int k, int parts) {
   return {chunk, static_cast<int>((k + chunk - 1) / chunk), static_cast<int>(k / chunk)};
 }
 
-// Products of at most kSmallMMaxRows rows (m): a 128-row tile would
-// compute 120+ rows of zeros, so instead each thread owns 4 columns of C for
+// Products of at most kSmallMMaxRows rows (m): a 64-row tile would
+// compute 56+ rows of zeros, so instead each thread owns 4 columns of C for
 // every row and streams its columns of B once, K row after K row (float4
 // loads where B's rows allow), while A's few rows come from shared memory,
 // a tile of K at a time. Reading B is the cost: at m <= 8 that is at most
@@ -243,8 +242,9 @@ int SplitKFor(const GemmShape& shape, int multiprocessors) {
         {(wave + column_blocks - 1) / column_blocks, shape.k / min_rows, kSmallMMaxParts});
     return parts > 1 ? static_cast<int>(parts) : 1;
   }
+  const int tile_rows = sgemm::TileRows(shape.m);
   const int64_t blocks =
-      int64_t{(shape.n + kBlockN - 1) / kBlockN} * ((shape.m + kBlockM - 1) / kBlockM);
+      int64_t{(shape.n + kBlockN - 1) / kBlockN} * ((shape.m + tile_rows - 1) / tile_rows);
   const int64_t wave = int64_t{kBlocksPerSm} * multiprocessors;
   if (blocks == 0 || 2 * blocks > wave) return 1;  // half a wave or more already
   const int64_t parts = std::min<int64_t>({shape.k / kMinSplitK, wave / blocks, kMaxSplitK});
@@ -267,7 +267,6 @@ cudaError_t LaunchSgemm(const GemmShape& shape, const float* a, const float* b, 
       (shape.k > 0 && (shape.lda < shape.k || shape.ldb < shape.n)) || shape.batch > 65535) {
     return cudaErrorInvalidValue;
   }
-  if ((shape.m + kBlockM - 1) / kBlockM > 65535) return cudaErrorInvalidValue;
   if (math != GemmMath::kFp32 && math != GemmMath::kTf32 && math != GemmMath::kFp16) {
     return cudaErrorInvalidValue;
   }

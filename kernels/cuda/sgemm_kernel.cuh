@@ -4,7 +4,11 @@
 //
 // 128x128 block tiles, K in steps of 8, 256 threads each computing an 8x8
 // block of C in registers (two 4x4 quadrants 64 rows/columns apart, so
-// shared-memory reads are float4 and conflict-free). Tiles are double
+// shared-memory reads are float4 and conflict-free). Where 128-row tiles
+// would pad m by a fifth or more (m <= 64: 64-filter layers, LeNet's; m in
+// 129..192: AlexNet's 192-filter conv2) the tiles are 64x128 instead: each
+// thread keeps only the upper quadrants (4x8), and A's tile is loaded by
+// the first 128 threads. Tiles are double
 // buffered: the next K step is fetched from global memory into registers
 // while the current one is multiplied, then stored to the other shared
 // buffer, with one barrier per step. A's loads are float4 when its rows
@@ -16,7 +20,8 @@
 // GemmMath::kTf32 runs the same tiles, loaders and epilogue on the tensor
 // cores: operands are rounded to TF32 (cvt.rna) as they are stored to shared
 // memory, and each of the 8 warps computes a 64x32 quadrant of the block as
-// 4x4 mma.sync.m16n8k8 tiles (FP32 accumulate). Shared rows are padded by 8
+// 4x4 mma.sync.m16n8k8 tiles (FP32 accumulate; 64x16 quadrants, 4x2 tiles,
+// on 64-row tiles). Shared rows are padded by 8
 // floats so that the fragment loads (lane = 4 * row + k) hit 32 banks.
 //
 // GemmMath::kFp16 is the same with operands rounded to FP16 (cvt.rn) and
@@ -40,6 +45,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/cuda/epilogue.cuh"
 #include "kernels/cuda/launch.cuh"
@@ -48,7 +54,22 @@
 namespace convd::cuda::sgemm {
 
 inline constexpr int kBlockM = 128, kBlockN = 128, kBlockK = 8;
+inline constexpr int kHalfBlockM = kBlockM / 2;
 inline constexpr int kThreads = 256;
+
+// The rows of C a block computes for a product of m rows: kBlockM, or
+// kHalfBlockM where kBlockM-row tiles would pad m by a fifth or more of
+// their rows. Half tiles are the less efficient per FMA (each B tile
+// fetched serves half the rows; 3 shared loads per 32 FMAs instead of 4
+// per 64), so they are taken only where they cut the padding (an odd count
+// of 64-row tiles) by enough: m <= 64 and 129 <= m <= 192.
+constexpr int TileRows(int64_t m) {
+  const int64_t full_rows = (m + kBlockM - 1) / kBlockM * kBlockM;
+  const int64_t half_rows = (m + kHalfBlockM - 1) / kHalfBlockM * kHalfBlockM;
+  return half_rows < full_rows && 5 * (full_rows - m) >= full_rows ? kHalfBlockM : kBlockM;
+}
+static_assert(TileRows(64) == 64 && TileRows(65) == 128 && TileRows(192) == 64 &&
+              TileRows(193) == 128 && TileRows(320) == 128 && TileRows(6) == 64);
 // Blocks that must fit on one SM at once: the registers are capped at 128 a
 // thread (65,536 / (2 x 256)) so that two do; a 130-register build fits one.
 inline constexpr int kMinBlocksPerSm = 2;
@@ -159,13 +180,22 @@ struct DenseB {
   }
 };
 
-template <bool kVectorA, class BSource, GemmMath kMath>
+template <int kBlockRows, bool kVectorA, class BSource, GemmMath kMath>
 __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmKernel(
     GemmShape shape, const float* __restrict__ a, BSource b_source, float* __restrict__ c,
     GemmEpilogue epilogue) {
+  static_assert(kBlockRows == kBlockM || kBlockRows == kHalfBlockM);
   constexpr bool kTensorCores = kMath != GemmMath::kFp32;
   constexpr int kPad = kSharedPad<kMath>;
-  __shared__ __align__(16) float a_tile[2][kBlockK][kBlockM + kPad];  // A transposed: [k][m]
+  // Row quadrants (64 rows each) per tile: a thread's FP32 block of C is
+  // 4 * kRowQuadrants rows by 8 columns.
+  constexpr int kRowQuadrants = kBlockRows / 64;
+  constexpr int kAccumulatorRows = 4 * kRowQuadrants;
+  // Tensor cores: each warp a 64 x kWarpColumns quadrant of mma tiles.
+  constexpr int kWarpColumns = 16 * kRowQuadrants;
+  constexpr int kWarpTilesN = kWarpColumns / 8;
+  constexpr int kWarpsAcrossN = kBlockN / kWarpColumns;
+  __shared__ __align__(16) float a_tile[2][kBlockK][kBlockRows + kPad];  // A transposed: [k][m]
   __shared__ __align__(16) float b_tile[2][kBlockK][kBlockN + kPad];
   const int m = shape.m, n = shape.n, k = shape.k;
   a += blockIdx.z * shape.stride_a;
@@ -173,11 +203,13 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmKernel(
   const float* residual =
       epilogue.residual == nullptr ? nullptr : epilogue.residual + blockIdx.z * shape.stride_c;
   const int tid = threadIdx.x;
-  const int block_row = blockIdx.y * kBlockM;
+  const int block_row = blockIdx.y * kBlockRows;
   const int block_col = blockIdx.x * kBlockN;
 
-  // Loaders: each thread fetches 4 consecutive K of one A row, and 4
-  // consecutive columns of one B row, per step.
+  // Loaders: each of the first 2 * kBlockRows threads fetches 4 consecutive
+  // K of one A row, and every thread 4 consecutive columns of one B row, per
+  // step (whole warps load A, so the branch does not diverge).
+  const bool loads_a = kBlockRows == kBlockM || tid < 2 * kBlockRows;  // constant on full tiles
   const int a_row = tid >> 1;
   const int a_k = (tid & 1) << 2;
   const int b_k = tid >> 5;
@@ -188,7 +220,9 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmKernel(
   auto fetch = [&](int k0) {
     const int row = block_row + a_row;
     const int ka = k0 + a_k;
-    if (kVectorA && row < m && ka + 3 < k) {
+    if (!loads_a) {
+      // No A for this thread.
+    } else if (kVectorA && row < m && ka + 3 < k) {
       const float4 v = *reinterpret_cast<const float4*>(a + row * shape.lda + ka);
       a_next[0] = v.x, a_next[1] = v.y, a_next[2] = v.z, a_next[3] = v.w;
     } else {
@@ -202,20 +236,26 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmKernel(
   auto store = [&](int buffer) {
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-      a_next[i] = RoundOperand<kMath>(a_next[i]);
       b_next[i] = RoundOperand<kMath>(b_next[i]);
-      a_tile[buffer][a_k + i][a_row] = a_next[i];
+      if (loads_a) a_tile[buffer][a_k + i][a_row] = RoundOperand<kMath>(a_next[i]);
     }
     *reinterpret_cast<float4*>(&b_tile[buffer][b_k][b_col]) =
         make_float4(b_next[0], b_next[1], b_next[2], b_next[3]);
   };
 
-  // FP32: this thread's 8x8 of C, rows ty*4 + {0..3} and + 64, columns
-  // likewise. Tensor cores: this warp's 64x32 quadrant as [4][4] mma tiles.
+  // FP32: this thread's block of C, rows ty*4 + {0..3} (and + 64 on full
+  // tiles), columns tx*4 + {0..3} and + 64. Tensor cores: this warp's
+  // quadrant as [4][kWarpTilesN] mma tiles of 4 registers, tile (i, j) at
+  // accumulator registers (i * kWarpTilesN + j) * 4 onwards (row-major).
   const int tx = tid & 15, ty = tid >> 4;
   const int lane = tid & 31, g = lane >> 2, t = lane & 3;
-  const int warp_m = (tid >> 7) * 64, warp_n = ((tid >> 5) & 3) * 32;
-  float accumulator[8][8] = {};
+  const int warp = tid >> 5;
+  const int warp_m = warp / kWarpsAcrossN * 64, warp_n = warp % kWarpsAcrossN * kWarpColumns;
+  float accumulator[kAccumulatorRows][8] = {};
+  auto mma_tile = [&](int i, int j) -> float(&)[4] {
+    const int first = (i * kWarpTilesN + j) * 4;
+    return reinterpret_cast<float(&)[4]>(accumulator[first / 8][first % 8]);
+  };
   fetch(0);
   store(0);
   __syncthreads();
@@ -224,9 +264,9 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmKernel(
     const bool more = k0 + kBlockK < k;
     if (more) fetch(k0 + kBlockK);
     if constexpr (kMath == GemmMath::kFp16) {
-      uint32_t b_fragment[4];
+      uint32_t b_fragment[kWarpTilesN];
 #pragma unroll
-      for (int j = 0; j < 4; ++j) {
+      for (int j = 0; j < kWarpTilesN; ++j) {
         const int n0 = warp_n + j * 8 + g;
         b_fragment[j] = PackHalves(b_tile[buffer][2 * t][n0], b_tile[buffer][2 * t + 1][n0]);
       }
@@ -237,15 +277,12 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmKernel(
             PackHalves(a_tile[buffer][2 * t][m0], a_tile[buffer][2 * t + 1][m0]),
             PackHalves(a_tile[buffer][2 * t][m0 + 8], a_tile[buffer][2 * t + 1][m0 + 8])};
 #pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          MmaFp16(reinterpret_cast<float(&)[4]>(accumulator[i * 2 + j / 2][(j % 2) * 4]),
-                  a_fragment, b_fragment[j]);
-        }
+        for (int j = 0; j < kWarpTilesN; ++j) MmaFp16(mma_tile(i, j), a_fragment, b_fragment[j]);
       }
     } else if constexpr (kMath == GemmMath::kTf32) {
-      float b_fragment[4][2];
+      float b_fragment[kWarpTilesN][2];
 #pragma unroll
-      for (int j = 0; j < 4; ++j) {
+      for (int j = 0; j < kWarpTilesN; ++j) {
         b_fragment[j][0] = b_tile[buffer][t][warp_n + j * 8 + g];
         b_fragment[j][1] = b_tile[buffer][t + 4][warp_n + j * 8 + g];
       }
@@ -255,22 +292,24 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmKernel(
         const float a_fragment[4] = {a_tile[buffer][t][m0], a_tile[buffer][t][m0 + 8],
                                      a_tile[buffer][t + 4][m0], a_tile[buffer][t + 4][m0 + 8]};
 #pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          MmaTf32(reinterpret_cast<float(&)[4]>(accumulator[i * 2 + j / 2][(j % 2) * 4]),
-                  a_fragment, b_fragment[j]);
-        }
+        for (int j = 0; j < kWarpTilesN; ++j) MmaTf32(mma_tile(i, j), a_fragment, b_fragment[j]);
       }
     } else {
 #pragma unroll
       for (int kk = 0; kk < kBlockK; ++kk) {
-        const float4 a0 = *reinterpret_cast<const float4*>(&a_tile[buffer][kk][ty * 4]);
-        const float4 a1 = *reinterpret_cast<const float4*>(&a_tile[buffer][kk][ty * 4 + 64]);
+        float as[kAccumulatorRows];
+#pragma unroll
+        for (int quadrant = 0; quadrant < kRowQuadrants; ++quadrant) {
+          const float4 v =
+              *reinterpret_cast<const float4*>(&a_tile[buffer][kk][ty * 4 + quadrant * 64]);
+          as[quadrant * 4] = v.x, as[quadrant * 4 + 1] = v.y;
+          as[quadrant * 4 + 2] = v.z, as[quadrant * 4 + 3] = v.w;
+        }
         const float4 b0 = *reinterpret_cast<const float4*>(&b_tile[buffer][kk][tx * 4]);
         const float4 b1 = *reinterpret_cast<const float4*>(&b_tile[buffer][kk][tx * 4 + 64]);
-        const float as[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
         const float bs[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
 #pragma unroll
-        for (int i = 0; i < 8; ++i) {
+        for (int i = 0; i < kAccumulatorRows; ++i) {
 #pragma unroll
           for (int j = 0; j < 8; ++j) accumulator[i][j] = fmaf(as[i], bs[j], accumulator[i][j]);
         }
@@ -286,12 +325,13 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmKernel(
     if (row < m && col < n) WriteWithEpilogue(value, row, col, shape.ldc, epilogue, residual, c);
   };
 #pragma unroll
-  for (int i = 0; i < 8; ++i) {
+  for (int i = 0; i < kAccumulatorRows; ++i) {
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
       if constexpr (kTensorCores) {
-        // accumulator[i][j] is mma tile (i / 2, (i % 2) * 2 + j / 4), register j % 4.
-        const int tile_m = i / 2, tile_n = (i % 2) * 2 + j / 4, r = j % 4;
+        // Register r of mma tile (tile_m, tile_n), as mma_tile lays them out.
+        const int tile = (i * 8 + j) / 4, r = j % 4;
+        const int tile_m = tile / kWarpTilesN, tile_n = tile % kWarpTilesN;
         write(block_row + warp_m + tile_m * 16 + g + (r >> 1) * 8,
               block_col + warp_n + tile_n * 8 + 2 * t + (r & 1), accumulator[i][j]);
       } else {
@@ -308,31 +348,42 @@ inline bool Aligned(const void* p, int64_t leading, int64_t stride) {
   return reinterpret_cast<uintptr_t>(p) % 16 == 0 && leading % 4 == 0 && stride % 4 == 0;
 }
 
-// Launches the kernel over `shape` (one 128x128 tile of C per block, one
-// batch entry per grid z) for `math`; A's float4 loads where `vector_a`.
-// The caller checks the shape; the result is the launch's error.
+// Launches the kernel over `shape` (one TileRows(m) x 128 tile of C per
+// block, one batch entry per grid z) for `math`; A's float4 loads where
+// `vector_a`. The caller checks the shape; the result is the launch's
+// error (cudaErrorInvalidValue for more than 65535 tiles down m).
 template <class BSource>
 cudaError_t LaunchTiles(const GemmShape& shape, const float* a, bool vector_a,
                         const BSource& b_source, float* c, const GemmEpilogue& epilogue,
                         cudaStream_t stream, GemmMath math) {
-  const dim3 grid((shape.n + kBlockN - 1) / kBlockN, (shape.m + kBlockM - 1) / kBlockM,
-                  shape.batch);
-  auto launch = [&](auto kernel) {
+  const int rows = TileRows(shape.m);
+  const dim3 grid((shape.n + kBlockN - 1) / kBlockN, (shape.m + rows - 1) / rows, shape.batch);
+  if (grid.y > 65535) return cudaErrorInvalidValue;
+  // The kernel for `rows` (a constant) and `math` (likewise), either A.
+  auto launch = [&](auto rows_constant, auto math_constant) {
+    constexpr int kRows = decltype(rows_constant)::value;
+    constexpr GemmMath kMath = decltype(math_constant)::value;
+    const auto kernel = vector_a ? SgemmKernel<kRows, true, BSource, kMath>
+                                 : SgemmKernel<kRows, false, BSource, kMath>;
     CONVD_LAUNCH(grid, kThreads, stream, kernel, shape, a, b_source, c, epilogue);
   };
-  switch (math) {
-    case GemmMath::kFp32:
-      launch(vector_a ? SgemmKernel<true, BSource, GemmMath::kFp32>
-                      : SgemmKernel<false, BSource, GemmMath::kFp32>);
-      break;
-    case GemmMath::kTf32:
-      launch(vector_a ? SgemmKernel<true, BSource, GemmMath::kTf32>
-                      : SgemmKernel<false, BSource, GemmMath::kTf32>);
-      break;
-    case GemmMath::kFp16:
-      launch(vector_a ? SgemmKernel<true, BSource, GemmMath::kFp16>
-                      : SgemmKernel<false, BSource, GemmMath::kFp16>);
-      break;
+  auto with_math = [&](auto rows_constant) {
+    switch (math) {
+      case GemmMath::kFp32:
+        launch(rows_constant, std::integral_constant<GemmMath, GemmMath::kFp32>());
+        break;
+      case GemmMath::kTf32:
+        launch(rows_constant, std::integral_constant<GemmMath, GemmMath::kTf32>());
+        break;
+      case GemmMath::kFp16:
+        launch(rows_constant, std::integral_constant<GemmMath, GemmMath::kFp16>());
+        break;
+    }
+  };
+  if (rows == kHalfBlockM) {
+    with_math(std::integral_constant<int, kHalfBlockM>());
+  } else {
+    with_math(std::integral_constant<int, kBlockM>());
   }
   return cudaGetLastError();
 }

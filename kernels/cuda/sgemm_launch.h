@@ -78,11 +78,12 @@ struct GemmShape {
 
 // Products of up to 8 rows (m: a fully connected layer's batch) run on a
 // kernel of their own, which streams B once as a matrix-vector product
-// does; larger ones on 128x128 tiles.
+// does; larger ones on tiles of 128 columns by 128 rows, or 64 where that
+// pads m much less (m <= 64, 129..192).
 //
 // Device memory the SGEMM may use to split K across blocks. A product whose
 // grid would fill under half the device (a fully connected layer at a small
-// batch: a few blocks of columns, or one row of 128-row tiles) is computed
+// batch: a few blocks of columns, or one row of tiles) is computed
 // as `parts` partial products over K ranges into `data`, then summed with
 // the epilogue by a second kernel, always in the same order, so the
 // results are the same from run to run (if not bit for bit those of one

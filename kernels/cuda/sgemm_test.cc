@@ -54,7 +54,8 @@ std::vector<double> ReferenceGemm(const Case& c, const std::vector<float>& a, in
 
 // Whether a product is left to GPUs when the device is the host emulation
 // (DeviceIsEmulated), which runs every thread of every block on one core:
-// its cost is the kernel's 128x128 block tiles times their K steps of 8.
+// its cost is about the kernel's 128x128 block tiles times their K steps
+// of 8 (64-row tiles cost about half as much each).
 // The largest cases here (a fully connected layer at batch 1 has 1,152
 // steps in each of 32 tiles) take a minute there and a millisecond on a
 // GPU; the smaller ones cover the same code paths.
@@ -160,6 +161,9 @@ TEST_P(CudaSgemmMathTest, MatchesFloat64OverShapesLayoutsAndEpilogues) {
       {8, 1030, 130, 0, 1},
       {4, 2050, 64},
       {9, 20, 33},
+      // 64-row tiles (m <= 64, 129..192) around 128-row ones.
+      {192, 130, 70, 0, 2},
+      {65, 40, 24, 1, 0, 2},
   };
   for (const Case& c : cases) {
     if (LeftToGpus(c.m, c.n, c.k, c.batch)) continue;
@@ -187,8 +191,8 @@ TEST_P(CudaSgemmMathTest, SplitKMatchesFloat64Too) {
 }
 
 TEST(CudaSgemmTest, SplitKOnlyWhereTheGridWouldLeaveTheDeviceIdle) {
-  // Tiled products: 128x128 tiles, 2 blocks resident per SM.
-  const GemmShape fc6_batch16{16, 4096, 9216, 9216, 4096, 4096};  // 32 blocks
+  // Tiled products: 128 columns a tile, 2 blocks resident per SM.
+  const GemmShape fc6_batch16{16, 4096, 9216, 9216, 4096, 4096};  // 32 blocks of 64 rows
   EXPECT_EQ(SplitKFor(fc6_batch16, 132), 8);                      // 256 of the 264 resident
   EXPECT_EQ(SplitKFor(fc6_batch16, 1), 1);
   EXPECT_EQ(SplitKWorkspaceFloats(fc6_batch16, 8), 8 * 16 * 4096);
@@ -197,6 +201,8 @@ TEST(CudaSgemmTest, SplitKOnlyWhereTheGridWouldLeaveTheDeviceIdle) {
   EXPECT_EQ(SplitKFor(square, 132), 1);
   GemmShape short_k{16, 4096, 200, 200, 4096, 4096};  // K for one part of 128
   EXPECT_EQ(SplitKFor(short_k, 132), 1);
+  const GemmShape rows_192{192, 1024, 4096, 4096, 1024, 1024};  // 24 blocks of 64 rows
+  EXPECT_EQ(SplitKFor(rows_192, 132), 11);  // 16 blocks of 128 rows would have taken 16
   GemmShape batched = fc6_batch16;  // several products: the batch fills the grid
   batched.batch = 36;
   EXPECT_EQ(SplitKFor(batched, 132), 1);

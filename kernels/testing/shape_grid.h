@@ -35,6 +35,10 @@ inline constexpr ConvShape kConvShapes[] = {
     {1, 128, 40, 40, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1},
     {2, 6, 13, 13, 10, 3, 3, 2, 1, 1, 1, 1, 1, 2},
     {1, 1, 28, 28, 6, 5, 5, 1, 2, 2, 2, 2, 1, 1},
+    // Filter counts that fill most of a 64-row GEMM tile, and three of them
+    // (the CUDA SGEMM's TileRows).
+    {2, 9, 12, 11, 60, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+    {1, 8, 7, 9, 150, 3, 3, 1, 1, 0, 1, 2, 1, 1},
 };
 
 inline ConvParams ToConvParams(const ConvShape& x) {
