@@ -88,8 +88,8 @@ std::pair<GpuConv, std::string> ChooseConv(const DeviceConvShape& s) {
 
 int64_t ConvWorkspaceFloats(GpuConv algorithm, const DeviceConvShape& shape, int images) {
   switch (algorithm) {
-    case GpuConv::kIm2col:  // one image at a time splits its product's K where that pays
-      return Im2colWorkspaceFloats(shape, images) + (images == 1 ? Im2colSplitKFloats(shape) : 0);
+    case GpuConv::kIm2col:  // a product too small for the device splits its K where that pays
+      return Im2colWorkspaceFloats(shape, images) + Im2colSplitKFloats(shape, images);
     case GpuConv::kWinogradF23: return WinogradWorkspaceFloats(2, shape, images);
     case GpuConv::kWinogradF43: return WinogradWorkspaceFloats(4, shape, images);
     case GpuConv::kImplicitGemm:

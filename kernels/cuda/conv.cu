@@ -1,5 +1,6 @@
 // im2col + GEMM and direct convolution (conv_launch.h).
 #include <algorithm>
+#include <climits>
 
 #include "kernels/cuda/conv_launch.h"
 #include "kernels/cuda/epilogue.cuh"
@@ -10,27 +11,32 @@
 namespace convd::cuda {
 namespace {
 
-// col[image][crs][pq] for `images` images starting at `input`, channels of
-// `group`. Consecutive threads write consecutive output positions.
+// col[crs][image][position] for `images` images starting at `input`,
+// channels of `group`: GroupGemm's B, each image's P*Q positions padded to
+// padded_plane_out (zeros). Consecutive threads write consecutive positions.
 __global__ void Im2colKernel(const float* __restrict__ input, DeviceConvShape s, int group,
                              int images, float* __restrict__ col) {
   const int64_t plane = s.plane_out();
-  const int64_t rows = s.gemm_k();
-  const int64_t total = images * rows * plane;
+  const int64_t padded_plane = s.padded_plane_out();
+  const int64_t row_floats = images * padded_plane;
+  const int64_t total = s.gemm_k() * row_floats;
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total;
        i += int64_t{gridDim.x} * blockDim.x) {
-    const int q = static_cast<int>(i % s.q);
-    const int p = static_cast<int>((i / s.q) % s.p);
-    const int64_t crs = (i / plane) % rows;
-    const int image = static_cast<int>(i / (plane * rows));
-    const int sx = static_cast<int>(crs % s.s);
-    const int ry = static_cast<int>((crs / s.s) % s.r);
-    const int channel = static_cast<int>(crs / (int64_t{s.r} * s.s)) + group * s.c_per_group();
-    const int ih = p * s.stride_h - s.pad_top + ry * s.dilation_h;
-    const int iw = q * s.stride_w - s.pad_left + sx * s.dilation_w;
+    const int64_t position = i % padded_plane;
+    const int image = static_cast<int>(i % row_floats / padded_plane);
+    const int64_t crs = i / row_floats;
     float value = 0.0f;
-    if (ih >= 0 && ih < s.h && iw >= 0 && iw < s.w) {
-      value = input[((int64_t{image} * s.c + channel) * s.h + ih) * s.w + iw];
+    if (position < plane) {
+      const int q = static_cast<int>(position % s.q);
+      const int p = static_cast<int>(position / s.q);
+      const int sx = static_cast<int>(crs % s.s);
+      const int ry = static_cast<int>((crs / s.s) % s.r);
+      const int channel = static_cast<int>(crs / (int64_t{s.r} * s.s)) + group * s.c_per_group();
+      const int ih = p * s.stride_h - s.pad_top + ry * s.dilation_h;
+      const int iw = q * s.stride_w - s.pad_left + sx * s.dilation_w;
+      if (ih >= 0 && ih < s.h && iw >= 0 && iw < s.w) {
+        value = input[((int64_t{image} * s.c + channel) * s.h + ih) * s.w + iw];
+      }
     }
     col[i] = value;
   }
@@ -69,6 +75,21 @@ __global__ void ConvDirectKernel(const float* __restrict__ input, const float* _
   }
 }
 
+// The identity unrolling's product: group g's filters times each image's
+// channels of the group in place ([C/g, H*W], one image per batch entry).
+GemmShape IdentityGroupGemm(const DeviceConvShape& s, int images) {
+  GemmShape gemm;
+  gemm.m = s.k_per_group();
+  gemm.n = static_cast<int>(s.plane_out());
+  gemm.k = s.c_per_group();
+  gemm.lda = s.gemm_k();
+  gemm.ldb = gemm.ldc = s.plane_out();
+  gemm.stride_b = int64_t{s.c} * s.plane_out();
+  gemm.stride_c = int64_t{s.k} * s.plane_out();
+  gemm.batch = images;
+  return gemm;
+}
+
 }  // namespace
 
 bool ValidConvShape(const DeviceConvShape& s) {
@@ -90,18 +111,20 @@ GemmEpilogue GroupEpilogue(const DeviceConvShape& shape, const ConvEpilogue& epi
   return gemm_epilogue;
 }
 
+bool GroupGemmFits(const DeviceConvShape& s, int images) {
+  return int64_t{images} * s.padded_plane_out() <= INT_MAX && s.gemm_k() <= INT_MAX;
+}
+
 GemmShape GroupGemm(const DeviceConvShape& s, int images) {
   GemmShape gemm;
   gemm.m = s.k_per_group();
-  gemm.n = static_cast<int>(s.plane_out());
+  gemm.n = static_cast<int>(images * s.padded_plane_out());
   gemm.k = static_cast<int>(s.gemm_k());
   gemm.lda = s.gemm_k();
-  gemm.ldb = s.plane_out();
+  gemm.ldb = gemm.n;
   gemm.ldc = s.plane_out();
-  gemm.stride_a = 0;
-  gemm.stride_b = s.gemm_k() * s.plane_out();
-  gemm.stride_c = int64_t{s.k} * s.plane_out();
-  gemm.batch = images;
+  gemm.image_columns = static_cast<int>(s.padded_plane_out());
+  gemm.image_stride = int64_t{s.k} * s.plane_out();
   return gemm;
 }
 
@@ -112,11 +135,12 @@ bool Im2colIsIdentity(const DeviceConvShape& s) {
 
 int64_t Im2colWorkspaceFloats(const DeviceConvShape& shape, int images) {
   if (Im2colIsIdentity(shape)) return 0;
-  return int64_t{images} * shape.gemm_k() * shape.plane_out();
+  return int64_t{images} * shape.gemm_k() * shape.padded_plane_out();
 }
 
-int64_t Im2colSplitKFloats(const DeviceConvShape& shape) {
-  const GemmShape gemm = GroupGemm(shape, 1);
+int64_t Im2colSplitKFloats(const DeviceConvShape& shape, int images) {
+  const GemmShape gemm =
+      Im2colIsIdentity(shape) ? IdentityGroupGemm(shape, images) : GroupGemm(shape, images);
   return SplitKWorkspaceFloats(gemm, SplitKFor(gemm));
 }
 
@@ -135,8 +159,7 @@ cudaError_t LaunchConvIm2col(const DeviceConvShape& s, const float* input, const
     // ([C/g, H*W] per group): the SGEMM reads the input in place, every
     // image in one batched launch; a batch of 1 may split K in the
     // workspace (which may be empty).
-    GemmShape gemm = GroupGemm(s, s.n);
-    gemm.stride_b = int64_t{s.c} * plane;
+    const GemmShape gemm = IdentityGroupGemm(s, s.n);
     for (int g = 0; g < s.groups; ++g) {
       const int64_t offset = int64_t{g} * kg * plane;
       if (cudaError_t e = LaunchSgemm(gemm, weights + int64_t{g} * kg * s.gemm_k(),
@@ -152,6 +175,7 @@ cudaError_t LaunchConvIm2col(const DeviceConvShape& s, const float* input, const
   const int64_t per_image = Im2colWorkspaceFloats(s, 1);
   if (workspace == nullptr || workspace_floats < per_image) return cudaErrorInvalidValue;
   const int chunk = static_cast<int>(std::min<int64_t>(s.n, workspace_floats / per_image));
+  if (!GroupGemmFits(s, chunk)) return cudaErrorInvalidValue;
   for (int n0 = 0; n0 < s.n; n0 += chunk) {
     const int images = std::min(chunk, s.n - n0);
     const float* chunk_input = input + int64_t{n0} * s.c * s.h * s.w;
@@ -161,8 +185,8 @@ cudaError_t LaunchConvIm2col(const DeviceConvShape& s, const float* input, const
       if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
       const GemmShape gemm = GroupGemm(s, images);
       const int64_t offset = int64_t{n0} * output_image + int64_t{g} * kg * plane;
-      // What the unrolled images leave of the workspace lets a one-image
-      // product split K (sgemm_launch.h GemmWorkspace).
+      // What the unrolled images leave of the workspace lets a product too
+      // small for the device split K (sgemm_launch.h GemmWorkspace).
       const int64_t unrolled = int64_t{images} * per_image;
       const GemmWorkspace rest{workspace + unrolled, workspace_floats - unrolled};
       if (cudaError_t e =

@@ -22,10 +22,12 @@ bool OffsetsFit(const DeviceConvShape& s) {
          int64_t{s.s - 1} * s.dilation_w < INT_MAX / 2;
 }
 
-// One group's patches as the B of its product, for image z:
-// B[(c, r, s)][(p, q)] = input[z][c][p*stride_h - pad_top + r*dilation_h]
-// [q*stride_w - pad_left + s*dilation_w], zero in the padding. `input`
-// points at the group's first channel of image 0.
+// One group's patches as the B of its product (GroupGemm: the images side
+// by side, padded_plane_out columns each):
+// B[(c, r, s)][(image, p, q)] = input[image][c][p*stride_h - pad_top +
+// r*dilation_h][q*stride_w - pad_left + s*dilation_w], zero in the padding
+// of the input and in the columns past each image's P*Q. `input` points at
+// the group's first channel of image 0.
 struct ConvPatchB {
   const float* input;
   DeviceConvShape s;
@@ -37,7 +39,8 @@ struct ConvPatchB {
     return {input, s, kBlockK / filter_size, kBlockK % filter_size / s.s, kBlockK % s.s};
   }
 
-  // A thread's 4 columns are fixed for the whole product; only the row
+  // A thread's 4 columns are fixed for the whole product, and are in one
+  // image (they start at a multiple of 4, as every image does); only the row
   // moves, kBlockK at a time, so its (c, r, s) advance by a constant step
   // with carries instead of being divided out on every fetch. Registers
   // are what the SGEMM is short of (128 a thread): the loader keeps the
@@ -78,15 +81,17 @@ struct ConvPatchB {
     }
   };
 
-  __device__ __forceinline__ Loader Bind(const GemmShape& shape, int z, int first_row,
+  __device__ __forceinline__ Loader Bind(const GemmShape& shape, int /*z*/, int first_row,
                                          int column) const {
     Loader loader;
-    loader.image = input + int64_t{z} * s.c * s.h * s.w;
+    const int image = column / shape.image_columns;
+    const int first_position = column - image * shape.image_columns;
+    loader.image = input + int64_t{image} * s.c * s.h * s.w;
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-      const int col = column + i;
-      const int p = col / s.q, q = col - p * s.q;
-      const bool live = col < shape.n;
+      const int position = first_position + i;
+      const int p = position / s.q, q = position - p * s.q;
+      const bool live = column + i < shape.n && position < s.plane_out();
       loader.top[i] = live ? p * s.stride_h - s.pad_top : kOutside;
       loader.left[i] = live ? q * s.stride_w - s.pad_left : kOutside;
     }
@@ -108,8 +113,8 @@ struct ConvPatchB {
 cudaError_t LaunchConvImplicitGemm(const DeviceConvShape& s, const float* input,
                                    const float* weights, const ConvEpilogue& epilogue,
                                    float* output, cudaStream_t stream, GemmMath math) {
-  if (!ValidConvShape(s) || !OffsetsFit(s) || input == nullptr || weights == nullptr ||
-      output == nullptr || s.n > 65535 || s.plane_out() > INT_MAX || s.gemm_k() > INT_MAX) {
+  if (!ValidConvShape(s) || !OffsetsFit(s) || !GroupGemmFits(s, s.n) || input == nullptr ||
+      weights == nullptr || output == nullptr) {
     return cudaErrorInvalidValue;
   }
   if (math != GemmMath::kFp32 && math != GemmMath::kTf32 && math != GemmMath::kFp16) {
@@ -117,7 +122,7 @@ cudaError_t LaunchConvImplicitGemm(const DeviceConvShape& s, const float* input,
   }
   const int kg = s.k_per_group();
   const int64_t plane = s.plane_out();
-  const GemmShape gemm = GroupGemm(s, s.n);  // one image per grid z; B's layout unused
+  const GemmShape gemm = GroupGemm(s, s.n);  // B's layout unused
   for (int g = 0; g < s.groups; ++g) {
     const float* group_weights = weights + int64_t{g} * kg * s.gemm_k();
     const int64_t output_offset = int64_t{g} * kg * plane;

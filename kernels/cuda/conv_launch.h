@@ -1,11 +1,12 @@
 // Convolution on the GPU, three of the algorithms (Winograd is separate):
 //
 // - im2col + GEMM: per group, the input patches of a chunk of images are
-//   unrolled into workspace as [C/g*R*S, P*Q] matrices, and our SGEMM
-//   multiplies the group's filters [K/g, C/g*R*S] by them, straight into the
-//   NCHW output, with bias, residual and activation in its epilogue. Where
-//   the unrolling is the identity (1x1, stride 1, no padding) the SGEMM
-//   reads the input in place and no workspace is needed.
+//   unrolled into workspace as one [C/g*R*S, images x P*Q] matrix (the
+//   images side by side), and our SGEMM multiplies the group's filters
+//   [K/g, C/g*R*S] by it, straight into the NCHW output, with bias,
+//   residual and activation in its epilogue. Where the unrolling is the
+//   identity (1x1, stride 1, no padding) the SGEMM reads the input in place,
+//   one product per image, and no workspace is needed.
 // - implicit GEMM: the same product by the same SGEMM kernel, whose loads
 //   gather the patches from the input as it tiles them: no unrolled matrix
 //   in memory, no workspace, all images in one launch per group.
@@ -38,11 +39,17 @@ struct ConvEpilogue {
 bool ValidConvShape(const DeviceConvShape& shape);
 
 // Group g's product over `images` images, as the SGEMM-backed launchers
-// run it: the group's filters [K/g, C/g*R*S] (A, shared by every image)
-// times each image's unrolled patches [C/g*R*S, P*Q] (B, laid out as
-// im2col unrolls them; implicit GEMM gathers them instead), into the
-// group's output channels of each image (C, one image every K*P*Q).
+// run it (but for im2col's identity unrolling): the group's filters
+// [K/g, C/g*R*S] (A) times the images' unrolled patches side by side,
+// [C/g*R*S, images x padded_plane_out] (B, laid out as im2col unrolls
+// them; implicit GEMM gathers them instead), into the group's output
+// channels of each image (C's columns as images, GemmShape image_columns:
+// one image every K*P*Q). One product, so that tiles run across images
+// instead of padding each image's plane to whole tiles (a 13x13 plane
+// fills 169 of 256 columns).
 GemmShape GroupGemm(const DeviceConvShape& shape, int images);
+// Whether GroupGemm(shape, images) has sizes an int holds.
+bool GroupGemmFits(const DeviceConvShape& shape, int images);
 
 // The SGEMM epilogue of group `group`'s product, whose output starts
 // `output_offset` floats into the output (the group's first channel): its
@@ -57,10 +64,11 @@ bool Im2colIsIdentity(const DeviceConvShape& shape);
 // least Im2colWorkspaceFloats(shape, 1) is required (0 where the unrolling
 // is the identity).
 int64_t Im2colWorkspaceFloats(const DeviceConvShape& shape, int images);
-// What the SGEMM of one image (one at a time) would take beyond that to
-// split K, where SplitKFor splits it (sgemm_launch.h); 0 where it does not.
-// LaunchConvIm2col uses whatever the unrolled images leave of the workspace.
-int64_t Im2colSplitKFloats(const DeviceConvShape& shape);
+// What the SGEMM of `images` images at a time would take beyond that to
+// split K, where SplitKFor splits it (sgemm_launch.h: a product too small
+// to fill the device); 0 where it does not. LaunchConvIm2col uses whatever
+// the unrolled images leave of the workspace.
+int64_t Im2colSplitKFloats(const DeviceConvShape& shape, int images);
 
 // `math`: the arithmetic of the SGEMM (sgemm_launch.h).
 cudaError_t LaunchConvIm2col(const DeviceConvShape& shape, const float* input,
@@ -68,7 +76,7 @@ cudaError_t LaunchConvIm2col(const DeviceConvShape& shape, const float* input,
                              float* workspace, int64_t workspace_floats, float* output,
                              cudaStream_t stream, GemmMath math = GemmMath::kFp32);
 
-// `math` as LaunchConvIm2col's. Batches of up to 65535 images.
+// `math` as LaunchConvIm2col's. Batches whose GroupGemm fits.
 cudaError_t LaunchConvImplicitGemm(const DeviceConvShape& shape, const float* input,
                                    const float* weights, const ConvEpilogue& epilogue,
                                    float* output, cudaStream_t stream,

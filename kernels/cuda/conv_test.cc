@@ -6,6 +6,7 @@
 // math too (the reference on inputs rounded as the tensor cores round
 // them). Skips cleanly without a GPU.
 #include <cctype>
+#include <climits>
 #include <string>
 #include <vector>
 
@@ -129,23 +130,29 @@ class ConvCase {
 
 TEST(CudaConvTest, Im2colImplicitGemmAndDirectMatchTheReferenceOnTheShapeGrid) {
   if (!DeviceAvailable()) GTEST_SKIP() << DeviceDescription();
-  int split_shapes = 0, identity_shapes = 0;
+  int split_shapes = 0, batch_split_shapes = 0, identity_shapes = 0;
   for (const auto& grid_shape : ::convd::testing::kConvShapes) {
     for (const Epilogue& e : kEpilogues) {
       ConvCase c(grid_shape, e);
       ASSERT_TRUE(c.ok()) << c.Describe();
       const DeviceConvShape& shape = c.shape();
       identity_shapes += Im2colIsIdentity(shape) && &e == &kEpilogues[0];
-      // Whole batch in one unrolling, then one image at a time.
+      // Whole batch in one unrolling (with and without the room to split
+      // K, where a device of many SMs would), then one image at a time.
       for (int images : {shape.n, 1}) {
         EXPECT_LE(c.Im2colError(shape, Im2colWorkspaceFloats(shape, images)), 1e-5)
             << "im2col, " << images << " image(s) per unrolling, " << c.Describe();
       }
+      const int64_t batch_split_floats = Im2colSplitKFloats(shape, shape.n);
+      batch_split_shapes += batch_split_floats > 0 && shape.n > 1 && &e == &kEpilogues[0];
+      EXPECT_LE(c.Im2colError(shape, Im2colWorkspaceFloats(shape, shape.n) + batch_split_floats),
+                1e-5)
+          << "im2col, whole batch, split " << (batch_split_floats > 0) << ", " << c.Describe();
       // The first image alone, as a batch-1 request runs, with the room its
       // product needs to split K where SplitKFor says so.
       DeviceConvShape first_image = shape;
       first_image.n = 1;
-      const int64_t split_floats = Im2colSplitKFloats(first_image);
+      const int64_t split_floats = Im2colSplitKFloats(first_image, 1);
       split_shapes += split_floats > 0 && &e == &kEpilogues[0];
       EXPECT_LE(c.Im2colError(first_image, Im2colWorkspaceFloats(first_image, 1) + split_floats),
                 1e-5)
@@ -161,9 +168,11 @@ TEST(CudaConvTest, Im2colImplicitGemmAndDirectMatchTheReferenceOnTheShapeGrid) {
     }
   }
   // Some grid shapes are long enough in C*R*S and small enough in K*P*Q
-  // for a device of many SMs (the emulation says 132) to split, and some
-  // are 1x1 layers whose unrolling is the identity (no workspace).
+  // for a device of many SMs (the emulation says 132) to split, one image
+  // or several side by side, and some are 1x1 layers whose unrolling is the
+  // identity (no workspace).
   EXPECT_GT(split_shapes, 0);
+  EXPECT_GT(batch_split_shapes, 0);
   EXPECT_GT(identity_shapes, 0);
 }
 
@@ -212,7 +221,10 @@ TEST(CudaConvTest, RefusesBadArguments) {
   EXPECT_EQ(LaunchConvDirect(odd_groups, p, p, {}, p, nullptr), cudaErrorInvalidValue);
   EXPECT_EQ(LaunchConvImplicitGemm(odd_groups, p, p, {}, p, nullptr), cudaErrorInvalidValue);
   DeviceConvShape too_many_images = shape;
-  too_many_images.n = 65536;  // one grid z per image
+  // Images side by side: more columns than an int counts.
+  too_many_images.n = static_cast<int>(INT_MAX / shape.padded_plane_out() + 1);
+  EXPECT_FALSE(GroupGemmFits(too_many_images, too_many_images.n));
+  EXPECT_TRUE(GroupGemmFits(too_many_images, too_many_images.n - 1));
   EXPECT_EQ(LaunchConvImplicitGemm(too_many_images, p, p, {}, p, nullptr), cudaErrorInvalidValue);
   EXPECT_EQ(LaunchConvImplicitGemm(shape, p, p, {}, p, nullptr, static_cast<GemmMath>(7)),
             cudaErrorInvalidValue);

@@ -32,6 +32,11 @@ struct DeviceConvShape {
   // Rows of the im2col matrix of one group: C/groups * R * S.
   CONVD_HOST_DEVICE int64_t gemm_k() const { return int64_t{c / groups} * r * s; }
   CONVD_HOST_DEVICE int64_t plane_out() const { return int64_t{p} * q; }
+  // The output plane padded to a multiple of 4 positions: the GEMM columns
+  // an image takes when the SGEMM-backed convolutions put images side by
+  // side (conv_launch.h GroupGemm), so that a thread's 4 columns are in one
+  // image and rows of B start 16-byte aligned.
+  CONVD_HOST_DEVICE int64_t padded_plane_out() const { return (plane_out() + 3) / 4 * 4; }
 };
 
 struct DevicePoolShape {

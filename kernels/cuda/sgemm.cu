@@ -19,14 +19,15 @@ using sgemm::kBlockN;
 // The split-K second pass: C = epilogue(the sum of `parts` partial products,
 // each [m, n] and dense, added in order so that every run gives the same
 // bits).
-__global__ void SumPartsKernel(const float* __restrict__ partial, int parts, int m, int n,
-                               int64_t ldc, GemmEpilogue epilogue, float* c) {
-  const int64_t count = int64_t{m} * n;
+__global__ void SumPartsKernel(const float* __restrict__ partial, int parts, GemmShape shape,
+                               GemmEpilogue epilogue, float* c) {
+  const int n = shape.n;
+  const int64_t count = int64_t{shape.m} * n;
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count;
        i += int64_t{gridDim.x} * blockDim.x) {
     float sum = 0.0f;
     for (int part = 0; part < parts; ++part) sum += partial[part * count + i];
-    sgemm::WriteWithEpilogue(sum, static_cast<int>(i / n), static_cast<int>(i % n), ldc, epilogue,
+    sgemm::WriteWithEpilogue(sum, static_cast<int>(i / n), static_cast<int>(i % n), shape, epilogue,
                              epilogue.residual, c);
   }
 }
@@ -123,8 +124,7 @@ __global__ __launch_bounds__(kThreadsPerBlock, kSmallMBlocksPerSm) void SmallMKe
       if (partial != nullptr) {
         partial[(int64_t{part} * m + row) * n + col + j] = accumulator[row][j];
       } else {
-        sgemm::WriteWithEpilogue(accumulator[row][j], row, col + j, shape.ldc, epilogue, residual,
-                                 c);
+        sgemm::WriteWithEpilogue(accumulator[row][j], row, col + j, shape, epilogue, residual, c);
       }
     }
   }
@@ -167,6 +167,7 @@ cudaError_t LaunchTiledParts(const GemmShape& shape, const float* a, const float
   GemmShape part = shape;
   part.k = static_cast<int>(chunk);
   part.ldc = shape.n;
+  part.image_columns = 0;  // dense partials; SumPartsKernel places them
   part.stride_a = chunk;
   part.stride_b = chunk * shape.ldb;
   part.stride_c = partial_floats;
@@ -263,7 +264,10 @@ cudaError_t LaunchSgemm(const GemmShape& shape, const float* a, const float* b, 
                         const GemmWorkspace& workspace) {
   if (shape.m < 0 || shape.n < 0 || shape.k < 0 || shape.batch < 0) return cudaErrorInvalidValue;
   if (shape.m == 0 || shape.n == 0 || shape.batch == 0) return cudaSuccess;
-  if (c == nullptr || shape.ldc < shape.n || (shape.k > 0 && (a == nullptr || b == nullptr)) ||
+  const bool c_rows_fit =
+      shape.image_columns > 0 ? shape.ldc > 0 && shape.image_stride >= 0 : shape.ldc >= shape.n;
+  if (c == nullptr || !c_rows_fit || shape.image_columns < 0 ||
+      (shape.k > 0 && (a == nullptr || b == nullptr)) ||
       (shape.k > 0 && (shape.lda < shape.k || shape.ldb < shape.n)) || shape.batch > 65535) {
     return cudaErrorInvalidValue;
   }
@@ -294,7 +298,7 @@ cudaError_t LaunchSgemm(const GemmShape& shape, const float* a, const float* b, 
   if (error != cudaSuccess || !split) return error;
   // Pass 2: their sum, with the epilogue.
   CONVD_LAUNCH(GridBlocks(partial_floats), kThreadsPerBlock, stream, SumPartsKernel, workspace.data,
-               part_count, shape.m, shape.n, shape.ldc, epilogue, c);
+               part_count, shape, epilogue, c);
   return cudaGetLastError();
 }
 

@@ -140,13 +140,26 @@ __device__ __forceinline__ float RoundOperand(float x) {
   return x;
 }
 
-// C[row][col] = act(value + bias + residual), as every path writes C.
-__device__ __forceinline__ void WriteWithEpilogue(float value, int row, int col, int64_t ldc,
+// Where C's (row, col) is stored, from C's batch entry (GemmShape's
+// image_columns); -1 for a padding column.
+__device__ __forceinline__ int64_t OffsetInC(const GemmShape& shape, int row, int col) {
+  if (shape.image_columns == 0) return row * shape.ldc + col;
+  const int image = col / shape.image_columns;
+  const int position = col - image * shape.image_columns;
+  return position < shape.ldc ? image * shape.image_stride + row * shape.ldc + position : -1;
+}
+
+// C[row][col] = act(value + bias + residual), as every path writes C
+// (`c` and `residual` at the batch entry's).
+__device__ __forceinline__ void WriteWithEpilogue(float value, int row, int col,
+                                                  const GemmShape& shape,
                                                   const GemmEpilogue& epilogue,
                                                   const float* residual, float* c) {
+  const int64_t offset = OffsetInC(shape, row, col);
+  if (offset < 0) return;
   if (epilogue.bias != nullptr) value += epilogue.bias[epilogue.bias_per_row ? row : col];
-  if (residual != nullptr) value += residual[row * ldc + col];
-  c[row * ldc + col] = DeviceActivate(value, epilogue.activation);
+  if (residual != nullptr) value += residual[offset];
+  c[offset] = DeviceActivate(value, epilogue.activation);
 }
 
 // B as a row-major matrix in memory, entry z at b + z * stride_b; float4
@@ -322,7 +335,7 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmKernel(
   }
 
   auto write = [&](int row, int col, float value) {
-    if (row < m && col < n) WriteWithEpilogue(value, row, col, shape.ldc, epilogue, residual, c);
+    if (row < m && col < n) WriteWithEpilogue(value, row, col, shape, epilogue, residual, c);
   };
 #pragma unroll
   for (int i = 0; i < kAccumulatorRows; ++i) {

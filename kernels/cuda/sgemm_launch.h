@@ -74,6 +74,14 @@ struct GemmShape {
   int64_t lda = 0, ldb = 0, ldc = 0;
   int64_t stride_a = 0, stride_b = 0, stride_c = 0;
   int batch = 1;
+  // C's columns as images, for a convolution of several images as one
+  // product (their output positions side by side, so no tile spans the
+  // ragged end of each image's plane): when image_columns > 0, column j is
+  // position j % image_columns of image j / image_columns, stored (in C and
+  // in the residual) at image * image_stride + row * ldc + position.
+  // Positions from ldc on are padding: computed, never written.
+  int image_columns = 0;
+  int64_t image_stride = 0;
 };
 
 // Products of up to 8 rows (m: a fully connected layer's batch) run on a
@@ -110,8 +118,8 @@ int SplitKFor(const GemmShape& shape);
 int64_t SplitKWorkspaceFloats(const GemmShape& shape, int parts);
 
 // cudaErrorInvalidValue for negative sizes, leading dimensions smaller than
-// a row, null matrices with work to do, or a forced split without its
-// workspace.
+// a row (C's: than an image's positions, where C's columns are images),
+// null matrices with work to do, or a forced split without its workspace.
 cudaError_t LaunchSgemm(const GemmShape& shape, const float* a, const float* b, float* c,
                         const GemmEpilogue& epilogue, cudaStream_t stream,
                         GemmMath math = GemmMath::kFp32, const GemmWorkspace& workspace = {});

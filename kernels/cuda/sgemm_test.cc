@@ -3,6 +3,7 @@
 // every epilogue. Skips cleanly without a GPU.
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -314,6 +315,69 @@ TEST(CudaSgemmTest, FullyConnectedLayersAreOneGemmOnPretransposedWeights) {
             scale),
         1e-5)
         << "n " << c.n << " in " << c.in << " out " << c.out;
+  }
+}
+
+TEST(CudaSgemmTest, ImageColumnsPlaceEachImageAndLeaveItsPaddingAlone) {
+  // C's columns as 3 images of 12 columns, the first 10 live, stored a gap
+  // of 5 floats apart: every kernel (up to 8 rows, 64- and 128-row tiles),
+  // in one pass and with K split, with bias, residual and ReLU, against
+  // float64; the padding columns and the gaps keep what was there.
+  if (!DeviceAvailable()) GTEST_SKIP() << DeviceDescription();
+  constexpr int kImages = 3, kColumns = 12, kLive = 10, kGap = 5, kDepth = 300;
+  constexpr float kUntouched = 1234.5f;
+  for (int m : {5, 40, 130}) {
+    for (int split_k : {1, 3}) {
+      const int n = kImages * kColumns;
+      const int64_t image_stride = int64_t{m} * kLive + kGap;
+      const std::vector<float> a = testing::RandomVector(int64_t{m} * kDepth);
+      const std::vector<float> b = testing::RandomVector(int64_t{kDepth} * n);
+      const std::vector<float> bias = testing::RandomVector(m);
+      const std::vector<float> residual = testing::RandomVector(kImages * image_stride);
+      GemmShape shape{m, n, kDepth, kDepth, n, kLive};
+      shape.image_columns = kColumns;
+      shape.image_stride = image_stride;
+      auto device_a = DeviceBuffer::FromHost(a);
+      auto device_b = DeviceBuffer::FromHost(b);
+      auto device_bias = DeviceBuffer::FromHost(bias);
+      auto device_residual = DeviceBuffer::FromHost(residual);
+      auto device_c = DeviceBuffer::FromHost(std::vector<float>(residual.size(), kUntouched));
+      auto workspace =
+          DeviceBuffer::Allocate(std::max<int64_t>(1, SplitKWorkspaceFloats(shape, split_k)));
+      ASSERT_TRUE(device_a.ok() && device_b.ok() && device_bias.ok() && device_residual.ok() &&
+                  device_c.ok() && workspace.ok());
+      GemmEpilogue epilogue;
+      epilogue.bias = device_bias->data();
+      epilogue.residual = device_residual->data();
+      epilogue.activation = ToDeviceActivation({Activation::kRelu});
+      ASSERT_EQ(LaunchSgemm(shape, device_a->data(), device_b->data(), device_c->data(), epilogue,
+                            nullptr, GemmMath::kFp32,
+                            GemmWorkspace{workspace->data(), workspace->floats(), split_k}),
+                cudaSuccess);
+      auto output = device_c->ToHost();
+      ASSERT_TRUE(output.ok()) << output.status();
+      std::vector<bool> written(output->size(), false);
+      double worst = 0;
+      for (int row = 0; row < m; ++row) {
+        for (int col = 0; col < n; ++col) {
+          const int image = col / kColumns, position = col % kColumns;
+          if (position >= kLive) continue;
+          const int64_t at = image * image_stride + int64_t{row} * kLive + position;
+          double sum = bias[row] + residual[at];
+          double scale = std::abs(bias[row]) + std::abs(residual[at]);
+          for (int p = 0; p < kDepth; ++p) {
+            sum += double{a[row * kDepth + p]} * b[int64_t{p} * n + col];
+            scale += std::abs(double{a[row * kDepth + p]} * b[int64_t{p} * n + col]);
+          }
+          worst = std::max(worst, std::abs((*output)[at] - std::max(sum, 0.0)) / scale);
+          written[at] = true;
+        }
+      }
+      EXPECT_LE(worst, 1e-5) << "m " << m << " split " << split_k;
+      for (size_t i = 0; i < written.size(); ++i) {
+        if (!written[i]) ASSERT_EQ((*output)[i], kUntouched) << "m " << m << " float " << i;
+      }
+    }
   }
 }
 
