@@ -4,12 +4,11 @@
 //
 // 128x128 block tiles, K in steps of 8, 256 threads each computing an 8x8
 // block of C in registers (two 4x4 quadrants 64 rows/columns apart, so
-// shared-memory reads are float4 and conflict-free). Where 128-row tiles
-// would pad m by a fifth or more (m <= 64: 64-filter layers, LeNet's; m in
-// 129..192: AlexNet's 192-filter conv2) the tiles are 64x128 instead: each
-// thread keeps only the upper quadrants (4x8), and A's tile is loaded by
-// the first 128 threads. Tiles are double
-// buffered: the next K step is fetched from global memory into registers
+// shared-memory reads are float4 and conflict-free). Where 128-long tiles
+// would pad m or n by a fifth or more (TileRows, TileColumns) that side is
+// 64 instead: each thread keeps only the upper or left quadrants (4x8, 8x4
+// or 4x4), and that operand's tile is loaded by the first 128 threads.
+// Tiles are double buffered: the next K step is fetched from global memory into registers
 // while the current one is multiplied, then stored to the other shared
 // buffer, with one barrier per step. A's loads are float4 when its rows
 // allow it (leading dimension and offsets multiples of 4), scalar with
@@ -20,8 +19,8 @@
 // GemmMath::kTf32 runs the same tiles, loaders and epilogue on the tensor
 // cores: operands are rounded to TF32 (cvt.rna) as they are stored to shared
 // memory, and each of the 8 warps computes a 64x32 quadrant of the block as
-// 4x4 mma.sync.m16n8k8 tiles (FP32 accumulate; 64x16 quadrants, 4x2 tiles,
-// on 64-row tiles). Shared rows are padded by 8
+// 4x4 mma.sync.m16n8k8 tiles (FP32 accumulate; on smaller tiles 64x16 or
+// 64x8 quadrants of 4x2 or 4x1 mma tiles). Shared rows are padded by 8
 // floats so that the fragment loads (lane = 4 * row + k) hit 32 banks.
 //
 // GemmMath::kFp16 is the same with operands rounded to FP16 (cvt.rn) and
@@ -54,22 +53,30 @@
 namespace convd::cuda::sgemm {
 
 inline constexpr int kBlockM = 128, kBlockN = 128, kBlockK = 8;
-inline constexpr int kHalfBlockM = kBlockM / 2;
+inline constexpr int kHalfBlock = 64;
 inline constexpr int kThreads = 256;
 
-// The rows of C a block computes for a product of m rows: kBlockM, or
-// kHalfBlockM where kBlockM-row tiles would pad m by a fifth or more of
-// their rows. Half tiles are the less efficient per FMA (each B tile
-// fetched serves half the rows; 3 shared loads per 32 FMAs instead of 4
-// per 64), so they are taken only where they cut the padding (an odd count
-// of 64-row tiles) by enough: m <= 64 and 129 <= m <= 192.
-constexpr int TileRows(int64_t m) {
-  const int64_t full_rows = (m + kBlockM - 1) / kBlockM * kBlockM;
-  const int64_t half_rows = (m + kHalfBlockM - 1) / kHalfBlockM * kHalfBlockM;
-  return half_rows < full_rows && 5 * (full_rows - m) >= full_rows ? kHalfBlockM : kBlockM;
+// The side of a tile (rows for m, columns for n) for a product `size` long
+// that way: 128, or 64 where 128-long tiles would pad it by a fifth or more
+// of their length. Half tiles are the less efficient per FMA (each tile of
+// the other operand fetched serves half as many outputs; 3 shared loads per
+// 32 FMAs instead of 4 per 64, 2 per 16 on 64x64 tiles), so they are taken
+// only where they cut the padding (an odd count of 64-long tiles) by
+// enough: sizes up to 64 and 129..192.
+constexpr int TileSide(int64_t size) {
+  const int64_t full = (size + kBlockM - 1) / kBlockM * kBlockM;
+  const int64_t half = (size + kHalfBlock - 1) / kHalfBlock * kHalfBlock;
+  return half < full && 5 * (full - size) >= full ? kHalfBlock : kBlockM;
 }
-static_assert(TileRows(64) == 64 && TileRows(65) == 128 && TileRows(192) == 64 &&
-              TileRows(193) == 128 && TileRows(320) == 128 && TileRows(6) == 64);
+static_assert(kBlockM == kBlockN);  // one rule for both sides
+static_assert(TileSide(64) == 64 && TileSide(65) == 128 && TileSide(192) == 64 &&
+              TileSide(193) == 128 && TileSide(320) == 128 && TileSide(6) == 64);
+// The rows of C a block computes for a product of m rows (64-filter
+// layers, fully connected layers at batch 9-64, AlexNet's 192-filter conv2
+// get 64), and the columns for n columns (a batch-1 convolution's 7x7 or
+// 13x13 plane, the 16 Winograd tiles of a 13x13 plane get 64).
+constexpr int TileRows(int64_t m) { return TileSide(m); }
+constexpr int TileColumns(int64_t n) { return TileSide(n); }
 // Blocks that must fit on one SM at once: the registers are capped at 128 a
 // thread (65,536 / (2 x 256)) so that two do; a 130-register build fits one.
 inline constexpr int kMinBlocksPerSm = 2;
@@ -193,23 +200,28 @@ struct DenseB {
   }
 };
 
-template <int kBlockRows, bool kVectorA, class BSource, GemmMath kMath>
+template <int kBlockRows, int kBlockColumns, bool kVectorA, class BSource, GemmMath kMath>
 __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmKernel(
     GemmShape shape, const float* __restrict__ a, BSource b_source, float* __restrict__ c,
     GemmEpilogue epilogue) {
-  static_assert(kBlockRows == kBlockM || kBlockRows == kHalfBlockM);
+  static_assert(kBlockRows == kBlockM || kBlockRows == kHalfBlock);
+  static_assert(kBlockColumns == kBlockN || kBlockColumns == kHalfBlock);
   constexpr bool kTensorCores = kMath != GemmMath::kFp32;
   constexpr int kPad = kSharedPad<kMath>;
-  // Row quadrants (64 rows each) per tile: a thread's FP32 block of C is
-  // 4 * kRowQuadrants rows by 8 columns.
-  constexpr int kRowQuadrants = kBlockRows / 64;
-  constexpr int kAccumulatorRows = 4 * kRowQuadrants;
-  // Tensor cores: each warp a 64 x kWarpColumns quadrant of mma tiles.
-  constexpr int kWarpColumns = 16 * kRowQuadrants;
+  // Quadrants (64 rows or columns each) per tile: a thread's FP32 block of C
+  // is 4 * kRowQuadrants rows by 4 * kColumnQuadrants columns.
+  constexpr int kRowQuadrants = kBlockRows / 64, kColumnQuadrants = kBlockColumns / 64;
+  constexpr int kAccumulatorRows = 4 * kRowQuadrants, kAccumulatorColumns = 4 * kColumnQuadrants;
+  // Tensor cores: the 8 warps tile the block with 64 x kWarpColumns
+  // quadrants of [4][kWarpTilesN] mma tiles.
+  constexpr int kWarpsAcrossN = 8 / kRowQuadrants;
+  constexpr int kWarpColumns = kBlockColumns / kWarpsAcrossN;
   constexpr int kWarpTilesN = kWarpColumns / 8;
-  constexpr int kWarpsAcrossN = kBlockN / kWarpColumns;
+  static_assert(kWarpTilesN >= 1 && 4 * kWarpTilesN * 4 == kAccumulatorRows * kAccumulatorColumns);
+  // Loader threads per B row (4 columns each).
+  constexpr int kThreadsPerBRow = kBlockColumns / 4;
   __shared__ __align__(16) float a_tile[2][kBlockK][kBlockRows + kPad];  // A transposed: [k][m]
-  __shared__ __align__(16) float b_tile[2][kBlockK][kBlockN + kPad];
+  __shared__ __align__(16) float b_tile[2][kBlockK][kBlockColumns + kPad];
   const int m = shape.m, n = shape.n, k = shape.k;
   a += blockIdx.z * shape.stride_a;
   c += blockIdx.z * shape.stride_c;
@@ -217,16 +229,18 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmKernel(
       epilogue.residual == nullptr ? nullptr : epilogue.residual + blockIdx.z * shape.stride_c;
   const int tid = threadIdx.x;
   const int block_row = blockIdx.y * kBlockRows;
-  const int block_col = blockIdx.x * kBlockN;
+  const int block_col = blockIdx.x * kBlockColumns;
 
   // Loaders: each of the first 2 * kBlockRows threads fetches 4 consecutive
-  // K of one A row, and every thread 4 consecutive columns of one B row, per
-  // step (whole warps load A, so the branch does not diverge).
-  const bool loads_a = kBlockRows == kBlockM || tid < 2 * kBlockRows;  // constant on full tiles
+  // K of one A row, and each of the first 2 * kBlockColumns 4 consecutive
+  // columns of one B row, per step (whole warps load, so the branches do not
+  // diverge; on full tiles they are constant).
+  const bool loads_a = kBlockRows == kBlockM || tid < 2 * kBlockRows;
+  const bool loads_b = kBlockColumns == kBlockN || tid < 2 * kBlockColumns;
   const int a_row = tid >> 1;
   const int a_k = (tid & 1) << 2;
-  const int b_k = tid >> 5;
-  const int b_col = (tid & 31) << 2;
+  const int b_k = tid / kThreadsPerBRow;
+  const int b_col = tid % kThreadsPerBRow * 4;
   auto b_loader = b_source.Bind(shape, blockIdx.z, b_k, block_col + b_col);
   float a_next[4], b_next[4];
 
@@ -244,30 +258,33 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmKernel(
         a_next[i] = row < m && ka + i < k ? a[row * shape.lda + ka + i] : 0.0f;
       }
     }
-    b_loader.Fetch(b_next);
+    if (loads_b) b_loader.Fetch(b_next);
   };
   auto store = [&](int buffer) {
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-      b_next[i] = RoundOperand<kMath>(b_next[i]);
       if (loads_a) a_tile[buffer][a_k + i][a_row] = RoundOperand<kMath>(a_next[i]);
     }
-    *reinterpret_cast<float4*>(&b_tile[buffer][b_k][b_col]) =
-        make_float4(b_next[0], b_next[1], b_next[2], b_next[3]);
+    if (loads_b) {
+      *reinterpret_cast<float4*>(&b_tile[buffer][b_k][b_col]) =
+          make_float4(RoundOperand<kMath>(b_next[0]), RoundOperand<kMath>(b_next[1]),
+                      RoundOperand<kMath>(b_next[2]), RoundOperand<kMath>(b_next[3]));
+    }
   };
 
-  // FP32: this thread's block of C, rows ty*4 + {0..3} (and + 64 on full
-  // tiles), columns tx*4 + {0..3} and + 64. Tensor cores: this warp's
-  // quadrant as [4][kWarpTilesN] mma tiles of 4 registers, tile (i, j) at
-  // accumulator registers (i * kWarpTilesN + j) * 4 onwards (row-major).
+  // FP32: this thread's block of C, rows ty*4 + {0..3} (and + 64 on
+  // 128-row tiles), columns tx*4 + {0..3} (and + 64 likewise). Tensor
+  // cores: this warp's quadrant, mma tile (i, j) at accumulator registers
+  // (i * kWarpTilesN + j) * 4 onwards (row-major).
   const int tx = tid & 15, ty = tid >> 4;
   const int lane = tid & 31, g = lane >> 2, t = lane & 3;
   const int warp = tid >> 5;
   const int warp_m = warp / kWarpsAcrossN * 64, warp_n = warp % kWarpsAcrossN * kWarpColumns;
-  float accumulator[kAccumulatorRows][8] = {};
+  float accumulator[kAccumulatorRows][kAccumulatorColumns] = {};
   auto mma_tile = [&](int i, int j) -> float(&)[4] {
     const int first = (i * kWarpTilesN + j) * 4;
-    return reinterpret_cast<float(&)[4]>(accumulator[first / 8][first % 8]);
+    return reinterpret_cast<float(&)[4]>(
+        accumulator[first / kAccumulatorColumns][first % kAccumulatorColumns]);
   };
   fetch(0);
   store(0);
@@ -310,7 +327,7 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmKernel(
     } else {
 #pragma unroll
       for (int kk = 0; kk < kBlockK; ++kk) {
-        float as[kAccumulatorRows];
+        float as[kAccumulatorRows], bs[kAccumulatorColumns];
 #pragma unroll
         for (int quadrant = 0; quadrant < kRowQuadrants; ++quadrant) {
           const float4 v =
@@ -318,13 +335,19 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmKernel(
           as[quadrant * 4] = v.x, as[quadrant * 4 + 1] = v.y;
           as[quadrant * 4 + 2] = v.z, as[quadrant * 4 + 3] = v.w;
         }
-        const float4 b0 = *reinterpret_cast<const float4*>(&b_tile[buffer][kk][tx * 4]);
-        const float4 b1 = *reinterpret_cast<const float4*>(&b_tile[buffer][kk][tx * 4 + 64]);
-        const float bs[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
+#pragma unroll
+        for (int quadrant = 0; quadrant < kColumnQuadrants; ++quadrant) {
+          const float4 v =
+              *reinterpret_cast<const float4*>(&b_tile[buffer][kk][tx * 4 + quadrant * 64]);
+          bs[quadrant * 4] = v.x, bs[quadrant * 4 + 1] = v.y;
+          bs[quadrant * 4 + 2] = v.z, bs[quadrant * 4 + 3] = v.w;
+        }
 #pragma unroll
         for (int i = 0; i < kAccumulatorRows; ++i) {
 #pragma unroll
-          for (int j = 0; j < 8; ++j) accumulator[i][j] = fmaf(as[i], bs[j], accumulator[i][j]);
+          for (int j = 0; j < kAccumulatorColumns; ++j) {
+            accumulator[i][j] = fmaf(as[i], bs[j], accumulator[i][j]);
+          }
         }
       }
     }
@@ -340,10 +363,10 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmKernel(
 #pragma unroll
   for (int i = 0; i < kAccumulatorRows; ++i) {
 #pragma unroll
-    for (int j = 0; j < 8; ++j) {
+    for (int j = 0; j < kAccumulatorColumns; ++j) {
       if constexpr (kTensorCores) {
         // Register r of mma tile (tile_m, tile_n), as mma_tile lays them out.
-        const int tile = (i * 8 + j) / 4, r = j % 4;
+        const int tile = (i * kAccumulatorColumns + j) / 4, r = j % 4;
         const int tile_m = tile / kWarpTilesN, tile_n = tile % kWarpTilesN;
         write(block_row + warp_m + tile_m * 16 + g + (r >> 1) * 8,
               block_col + warp_n + tile_n * 8 + 2 * t + (r & 1), accumulator[i][j]);
@@ -361,42 +384,53 @@ inline bool Aligned(const void* p, int64_t leading, int64_t stride) {
   return reinterpret_cast<uintptr_t>(p) % 16 == 0 && leading % 4 == 0 && stride % 4 == 0;
 }
 
-// Launches the kernel over `shape` (one TileRows(m) x 128 tile of C per
-// block, one batch entry per grid z) for `math`; A's float4 loads where
-// `vector_a`. The caller checks the shape; the result is the launch's
+// Launches the kernel over `shape` (one TileRows(m) x TileColumns(n) tile
+// of C per block, one batch entry per grid z) for `math`; A's float4 loads
+// where `vector_a`. The caller checks the shape; the result is the launch's
 // error (cudaErrorInvalidValue for more than 65535 tiles down m).
 template <class BSource>
 cudaError_t LaunchTiles(const GemmShape& shape, const float* a, bool vector_a,
                         const BSource& b_source, float* c, const GemmEpilogue& epilogue,
                         cudaStream_t stream, GemmMath math) {
-  const int rows = TileRows(shape.m);
-  const dim3 grid((shape.n + kBlockN - 1) / kBlockN, (shape.m + rows - 1) / rows, shape.batch);
+  const int rows = TileRows(shape.m), columns = TileColumns(shape.n);
+  const dim3 grid((shape.n + columns - 1) / columns, (shape.m + rows - 1) / rows, shape.batch);
   if (grid.y > 65535) return cudaErrorInvalidValue;
-  // The kernel for `rows` (a constant) and `math` (likewise), either A.
-  auto launch = [&](auto rows_constant, auto math_constant) {
+  // The kernel for a tile shape and a math (constants), either A.
+  auto launch = [&](auto rows_constant, auto columns_constant, auto math_constant) {
     constexpr int kRows = decltype(rows_constant)::value;
+    constexpr int kColumns = decltype(columns_constant)::value;
     constexpr GemmMath kMath = decltype(math_constant)::value;
-    const auto kernel = vector_a ? SgemmKernel<kRows, true, BSource, kMath>
-                                 : SgemmKernel<kRows, false, BSource, kMath>;
+    const auto kernel = vector_a ? SgemmKernel<kRows, kColumns, true, BSource, kMath>
+                                 : SgemmKernel<kRows, kColumns, false, BSource, kMath>;
     CONVD_LAUNCH(grid, kThreads, stream, kernel, shape, a, b_source, c, epilogue);
   };
-  auto with_math = [&](auto rows_constant) {
+  auto with_math = [&](auto rows_constant, auto columns_constant) {
     switch (math) {
       case GemmMath::kFp32:
-        launch(rows_constant, std::integral_constant<GemmMath, GemmMath::kFp32>());
+        launch(rows_constant, columns_constant,
+               std::integral_constant<GemmMath, GemmMath::kFp32>());
         break;
       case GemmMath::kTf32:
-        launch(rows_constant, std::integral_constant<GemmMath, GemmMath::kTf32>());
+        launch(rows_constant, columns_constant,
+               std::integral_constant<GemmMath, GemmMath::kTf32>());
         break;
       case GemmMath::kFp16:
-        launch(rows_constant, std::integral_constant<GemmMath, GemmMath::kFp16>());
+        launch(rows_constant, columns_constant,
+               std::integral_constant<GemmMath, GemmMath::kFp16>());
         break;
     }
   };
-  if (rows == kHalfBlockM) {
-    with_math(std::integral_constant<int, kHalfBlockM>());
+  auto with_columns = [&](auto rows_constant) {
+    if (columns == kHalfBlock) {
+      with_math(rows_constant, std::integral_constant<int, kHalfBlock>());
+    } else {
+      with_math(rows_constant, std::integral_constant<int, kBlockN>());
+    }
+  };
+  if (rows == kHalfBlock) {
+    with_columns(std::integral_constant<int, kHalfBlock>());
   } else {
-    with_math(std::integral_constant<int, kBlockM>());
+    with_columns(std::integral_constant<int, kBlockM>());
   }
   return cudaGetLastError();
 }

@@ -86,8 +86,8 @@ struct GemmShape {
 
 // Products of up to 8 rows (m: a fully connected layer's batch) run on a
 // kernel of their own, which streams B once as a matrix-vector product
-// does; larger ones on tiles of 128 columns by 128 rows, or 64 where that
-// pads m much less (m <= 64, 129..192).
+// does; larger ones on tiles of 128 columns by 128 rows, or 64 on a side
+// where that pads it much less (sizes up to 64, 129..192).
 //
 // Device memory the SGEMM may use to split K across blocks. A product whose
 // grid would fill under half the device (a fully connected layer at a small

@@ -162,9 +162,12 @@ TEST_P(CudaSgemmMathTest, MatchesFloat64OverShapesLayoutsAndEpilogues) {
       {8, 1030, 130, 0, 1},
       {4, 2050, 64},
       {9, 20, 33},
-      // 64-row tiles (m <= 64, 129..192) around 128-row ones.
+      // 64-long tile sides (sizes up to 64, 129..192) around 128-long ones:
+      // 64x64, 128x64 with scalar loads of B, 64x128 in a batch.
       {192, 130, 70, 0, 2},
+      {130, 150, 33, 0, 3},
       {65, 40, 24, 1, 0, 2},
+      {40, 300, 20, 0, 0, 2},
   };
   for (const Case& c : cases) {
     if (LeftToGpus(c.m, c.n, c.k, c.batch)) continue;
