@@ -23,7 +23,9 @@ TEST(DeviceFaultTest, ATrapLosesTheContextForEveryLaterCallAndTheProbeSaysSo) {
 
   const cudaError_t trapped = TrapOnDevice();
   ASSERT_NE(trapped, cudaSuccess);
-  if (DeviceIsEmulated()) EXPECT_EQ(trapped, cudaErrorLaunchFailure);
+  if (DeviceIsEmulated()) {
+    EXPECT_EQ(trapped, cudaErrorLaunchFailure);
+  }
   std::printf("a trap on %s: %s\n", DeviceDescription().c_str(), cudaGetErrorName(trapped));
 
   const absl::Status probe = ProbeDevice();
