@@ -1,9 +1,11 @@
 // gpu_gemm_bench: our SGEMM (kernels/cuda/sgemm_launch.h) against cuBLAS
 // SGEMM on the same shapes in the same run: large squares, the im2col
-// products of bench/conv_layers.h's layers (filters [K, CRS] shared by every
-// image's patches [CRS, PQ], a strided batch) and AlexNet's fully connected
-// layers ([batch, in] x [in, out]; batches 1 and 8 run on the kernel for
-// products of up to 8 rows, the others on tiles of 128 columns).
+// products of bench/conv_layers.h's layers (filters [K, CRS] times the
+// images' patches side by side, [CRS, images x PQ], as conv_launch.h runs
+// them), Winograd F(4x4)'s 36 products of AlexNet conv3 ([K, C] x [C,
+// tiles], a strided batch; 16 tiles at batch 1) and AlexNet's fully
+// connected layers ([batch, in] x [in, out]; batches 1 and 8 run on the
+// kernel for products of up to 8 rows, the others on tiles).
 //
 // Method: random matrices on the device; both sides write C = A x B (no
 // epilogue) and are timed by gpu_timing.h (CUDA events, median of
@@ -67,8 +69,12 @@ std::vector<Problem> Problems() {
       ConvParams p = bench::ToConvParams(layer, images);
       if (!ComputeConvOutput(p).ok()) continue;
       problems.push_back({absl::StrFormat("im2col %s x%d", name, images),
-                          Dense(p.k, p.p * p.q, p.c * p.r * p.s, images, /*shared_a=*/true)});
+                          Dense(p.k, images * p.p * p.q, p.c * p.r * p.s)});
     }
+  }
+  for (int batch : {1, 32}) {  // 13x13 outputs: 4x4 tiles of 4x4
+    problems.push_back({absl::StrFormat("winograd f43 alexnet.conv3 batch %d", batch),
+                        Dense(384, 16 * batch, 192, 36)});
   }
   for (int batch : {1, 8, 32, 128}) {
     problems.push_back({absl::StrFormat("alexnet fc6 batch %d", batch), Dense(batch, 4096, 9216)});
