@@ -8,13 +8,13 @@
 // would pad m or n by a fifth or more (TileRows, TileColumns) that side is
 // 64 instead: each thread keeps only the upper or left quadrants (4x8, 8x4
 // or 4x4), and that operand's tile is loaded by the first 128 threads.
-// Tiles are double buffered: the next K step is fetched from global memory into registers
-// while the current one is multiplied, then stored to the other shared
-// buffer, with one barrier per step. A's loads are float4 when its rows
-// allow it (leading dimension and offsets multiples of 4), scalar with
-// bounds checks at the edges; B's are its source's (DenseB, or the
+// Tiles are double buffered: the next K step is fetched from global memory
+// into registers while the current one is multiplied, then stored to the
+// other shared buffer, with one barrier per step. A's loads are float4 when
+// its rows allow it (leading dimension and offsets multiples of 4), scalar
+// with bounds checks at the edges; B's are its source's (DenseB, or the
 // convolution's). The epilogue (bias, residual, activation) is applied on
-// the way out.
+// the way out, where GemmShape says C's columns are (OffsetInC).
 //
 // GemmMath::kTf32 runs the same tiles, loaders and epilogue on the tensor
 // cores: operands are rounded to TF32 (cvt.rna) as they are stored to shared
