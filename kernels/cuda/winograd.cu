@@ -18,6 +18,10 @@ struct Tiling {
   CONVD_HOST_DEVICE int64_t per_image() const { return int64_t{tiles_h} * tiles_w; }
 };
 
+// The row stride of V's and M's [tiles] rows for `tiles` tiles: a multiple
+// of 4, so that the SGEMM's loads of them are float4 (16-byte aligned rows).
+int64_t TileStride(int64_t tiles) { return (tiles + 3) / 4 * 4; }
+
 // The transforms as floats, passed to kernels by value (kernel parameters
 // live in constant memory; winograd::Transforms' double arrays are host
 // data nvcc cannot read on the device).
@@ -77,11 +81,12 @@ __device__ __forceinline__ void MatMulTransposed(const float (&a)[R][K], const f
   }
 }
 
-// V[xi][nu][c][t] for the tiles of `images` images from `input`.
+// V[xi][nu][c][t] for the tiles of `images` images from `input` (rows of
+// `tile_stride` floats).
 template <int M>
 __global__ void InputTransformKernel(const float* __restrict__ input, DeviceConvShape s,
-                                     Tiling tiling, int images, FloatTransforms<M> transforms,
-                                     float* __restrict__ v) {
+                                     Tiling tiling, int images, int64_t tile_stride,
+                                     FloatTransforms<M> transforms, float* __restrict__ v) {
   constexpr int kAlpha = M + 2;
   const int64_t tiles = images * tiling.per_image();
   const int64_t total = tiles * s.c;
@@ -106,24 +111,24 @@ __global__ void InputTransformKernel(const float* __restrict__ input, DeviceConv
     float bd[kAlpha][kAlpha], bdb[kAlpha][kAlpha];
     MatMul(transforms.bt, d, bd);             // B^T d
     MatMulTransposed(bd, transforms.bt, bdb);  // (B^T d) B
-    const int64_t plane_stride = int64_t{s.c} * tiles;  // between (xi, nu) entries
+    const int64_t plane_stride = int64_t{s.c} * tile_stride;  // between (xi, nu) entries
 #pragma unroll
     for (int y = 0; y < kAlpha; ++y) {
 #pragma unroll
       for (int x = 0; x < kAlpha; ++x) {
-        v[(y * kAlpha + x) * plane_stride + int64_t{c} * tiles + t] = bdb[y][x];
+        v[(y * kAlpha + x) * plane_stride + int64_t{c} * tile_stride + t] = bdb[y][x];
       }
     }
   }
 }
 
 // y = act(A^T M A + bias + residual) for every (k, tile), into NCHW output
-// of the chunk's first image.
+// of the chunk's first image; M's rows `tile_stride` floats apart.
 template <int M>
 __global__ void OutputTransformKernel(const float* __restrict__ mm, DeviceConvShape s,
-                                      Tiling tiling, int images, FloatTransforms<M> transforms,
-                                      ConvEpilogue epilogue, float* __restrict__ output,
-                                      const float* residual) {
+                                      Tiling tiling, int images, int64_t tile_stride,
+                                      FloatTransforms<M> transforms, ConvEpilogue epilogue,
+                                      float* __restrict__ output, const float* residual) {
   constexpr int kAlpha = M + 2;
   const int64_t tiles = images * tiling.per_image();
   const int64_t total = tiles * s.k;
@@ -131,13 +136,13 @@ __global__ void OutputTransformKernel(const float* __restrict__ mm, DeviceConvSh
        i += int64_t{gridDim.x} * blockDim.x) {
     const int64_t t = i % tiles;
     const int k = static_cast<int>(i / tiles);
-    const int64_t plane_stride = int64_t{s.k} * tiles;
+    const int64_t plane_stride = int64_t{s.k} * tile_stride;
     float m_tile[kAlpha][kAlpha];
 #pragma unroll
     for (int y = 0; y < kAlpha; ++y) {
 #pragma unroll
       for (int x = 0; x < kAlpha; ++x) {
-        m_tile[y][x] = mm[(y * kAlpha + x) * plane_stride + int64_t{k} * tiles + t];
+        m_tile[y][x] = mm[(y * kAlpha + x) * plane_stride + int64_t{k} * tile_stride + t];
       }
     }
     float am[M][kAlpha], ama[M][M];
@@ -202,21 +207,23 @@ cudaError_t Launch(const DeviceConvShape& s, const float* input, const float* fi
   for (int n0 = 0; n0 < s.n; n0 += chunk) {
     const int images = std::min(chunk, s.n - n0);
     const int64_t tiles = images * tiling.per_image();
+    const int64_t tile_stride = TileStride(tiles);
     float* v = workspace;
-    float* mm = workspace + int64_t{kAlpha} * kAlpha * s.c * tiles;
+    float* mm = workspace + int64_t{kAlpha} * kAlpha * s.c * tile_stride;
     CONVD_LAUNCH(GridBlocks(tiles * s.c), kThreadsPerBlock, stream, InputTransformKernel<M>,
-                 input + int64_t{n0} * s.c * s.h * s.w, s, tiling, images, transforms, v);
+                 input + int64_t{n0} * s.c * s.h * s.w, s, tiling, images, tile_stride, transforms,
+                 v);
     if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
     GemmShape gemm;
     gemm.m = s.k;
     gemm.n = static_cast<int>(tiles);
     gemm.k = s.c;
     gemm.lda = s.c;
-    gemm.ldb = tiles;
-    gemm.ldc = tiles;
+    gemm.ldb = tile_stride;
+    gemm.ldc = tile_stride;
     gemm.stride_a = int64_t{s.k} * s.c;
-    gemm.stride_b = int64_t{s.c} * tiles;
-    gemm.stride_c = int64_t{s.k} * tiles;
+    gemm.stride_b = int64_t{s.c} * tile_stride;
+    gemm.stride_c = int64_t{s.k} * tile_stride;
     gemm.batch = kAlpha * kAlpha;
     if (cudaError_t e = LaunchSgemm(gemm, filters, v, mm, GemmEpilogue(), stream, math);
         e != cudaSuccess) {
@@ -224,7 +231,7 @@ cudaError_t Launch(const DeviceConvShape& s, const float* input, const float* fi
     }
     const int64_t offset = int64_t{n0} * s.k * s.p * s.q;
     CONVD_LAUNCH(GridBlocks(tiles * s.k), kThreadsPerBlock, stream, OutputTransformKernel<M>, mm, s,
-                 tiling, images, transforms, epilogue, output + offset,
+                 tiling, images, tile_stride, transforms, epilogue, output + offset,
                  epilogue.residual == nullptr ? nullptr : epilogue.residual + offset);
     if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
   }
@@ -249,7 +256,9 @@ void WinogradTransformFilters(int m, const float* weights, int k, int c, float* 
 int64_t WinogradWorkspaceFloats(int m, const DeviceConvShape& s, int images) {
   const Tiling tiling = TilesOf(m, s);
   const int64_t alpha2 = int64_t{m + 2} * (m + 2);
-  return alpha2 * (int64_t{s.c} + s.k) * images * tiling.per_image();
+  // Each image's tiles rounded up as TileStride rounds a chunk's (which is
+  // never more), so `images` images always make one chunk.
+  return alpha2 * (int64_t{s.c} + s.k) * images * TileStride(tiling.per_image());
 }
 
 cudaError_t LaunchConvWinograd(int m, const DeviceConvShape& s, const float* input,
