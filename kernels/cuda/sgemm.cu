@@ -242,9 +242,8 @@ int SplitKFor(const GemmShape& shape, int multiprocessors) {
         {(wave + column_blocks - 1) / column_blocks, shape.k / min_rows, kSmallMMaxParts});
     return parts > 1 ? static_cast<int>(parts) : 1;
   }
-  const int tile_rows = sgemm::TileRows(shape.m), tile_columns = sgemm::TileColumns(shape.n);
-  const int64_t blocks = int64_t{(shape.n + tile_columns - 1) / tile_columns} *
-                         ((shape.m + tile_rows - 1) / tile_rows);
+  const dim3 grid = sgemm::TileGrid(shape);  // of one product (batch 1 here)
+  const int64_t blocks = int64_t{grid.x} * grid.y;
   const int64_t wave = int64_t{kBlocksPerSm} * multiprocessors;
   if (blocks == 0 || 2 * blocks > wave) return 1;  // half a wave or more already
   const int64_t parts = std::min<int64_t>({shape.k / kMinSplitK, wave / blocks, kMaxSplitK});

@@ -77,6 +77,14 @@ static_assert(TileSide(64) == 64 && TileSide(65) == 128 && TileSide(192) == 64 &
 // 13x13 plane, the 16 Winograd tiles of a 13x13 plane get 64).
 constexpr int TileRows(int64_t m) { return TileSide(m); }
 constexpr int TileColumns(int64_t n) { return TileSide(n); }
+
+// The tiled kernel's grid for `shape`: a TileRows(m) x TileColumns(n) tile
+// of C per block, one batch entry per z.
+inline dim3 TileGrid(const GemmShape& shape) {
+  const int rows = TileRows(shape.m), columns = TileColumns(shape.n);
+  return dim3((shape.n + columns - 1) / columns, (shape.m + rows - 1) / rows, shape.batch);
+}
+
 // Blocks that must fit on one SM at once: the registers are capped at 128 a
 // thread (65,536 / (2 x 256)) so that two do; a 130-register build fits one.
 inline constexpr int kMinBlocksPerSm = 2;
@@ -384,8 +392,7 @@ inline bool Aligned(const void* p, int64_t leading, int64_t stride) {
   return reinterpret_cast<uintptr_t>(p) % 16 == 0 && leading % 4 == 0 && stride % 4 == 0;
 }
 
-// Launches the kernel over `shape` (one TileRows(m) x TileColumns(n) tile
-// of C per block, one batch entry per grid z) for `math`; A's float4 loads
+// Launches the kernel over `shape` (TileGrid) for `math`; A's float4 loads
 // where `vector_a`. The caller checks the shape; the result is the launch's
 // error (cudaErrorInvalidValue for more than 65535 tiles down m).
 template <class BSource>
@@ -393,7 +400,7 @@ cudaError_t LaunchTiles(const GemmShape& shape, const float* a, bool vector_a,
                         const BSource& b_source, float* c, const GemmEpilogue& epilogue,
                         cudaStream_t stream, GemmMath math) {
   const int rows = TileRows(shape.m), columns = TileColumns(shape.n);
-  const dim3 grid((shape.n + columns - 1) / columns, (shape.m + rows - 1) / rows, shape.batch);
+  const dim3 grid = TileGrid(shape);
   if (grid.y > 65535) return cudaErrorInvalidValue;
   // The kernel for a tile shape and a math (constants), either A.
   auto launch = [&](auto rows_constant, auto columns_constant, auto math_constant) {

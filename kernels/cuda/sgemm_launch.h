@@ -118,8 +118,8 @@ int SplitKFor(const GemmShape& shape);
 int64_t SplitKWorkspaceFloats(const GemmShape& shape, int parts);
 
 // cudaErrorInvalidValue for negative sizes, leading dimensions smaller than
-// a row (C's: than an image's positions, where C's columns are images),
-// null matrices with work to do, or a forced split without its workspace.
+// a row (C's not positive, where C's columns are images), null matrices
+// with work to do, or a forced split without its workspace.
 cudaError_t LaunchSgemm(const GemmShape& shape, const float* a, const float* b, float* c,
                         const GemmEpilogue& epilogue, cudaStream_t stream,
                         GemmMath math = GemmMath::kFp32, const GemmWorkspace& workspace = {});
