@@ -23,11 +23,11 @@ AutotuneCache::AutotuneCache(std::string path) : path_(std::move(path)) {
   for (std::string line; std::getline(file, line);) {
     const std::vector<std::string> fields = absl::StrSplit(line, '\t');
     int batch = 0;
-    if (fields.size() != 5 || !absl::SimpleAtoi(fields[3], &batch) || batch < 1 ||
-        fields[4].empty()) {
+    if (fields.size() != 6 || !absl::SimpleAtoi(fields[4], &batch) || batch < 1 ||
+        fields[5].empty()) {
       continue;
     }
-    decisions_[Key{fields[0], fields[1], fields[2], batch}] = fields[4];
+    decisions_[Key{fields[0], fields[1], fields[2], fields[3], batch}] = fields[5];
   }
 }
 
@@ -44,8 +44,8 @@ size_t AutotuneCache::size() const {
 }
 
 absl::Status AutotuneCache::Store(const Key& key, const std::string& algorithm) {
-  if (!Clean(key.device) || !Clean(key.driver) || !Clean(key.shape) || !Clean(algorithm) ||
-      algorithm.empty() || key.batch < 1) {
+  if (!Clean(key.device) || !Clean(key.driver) || !Clean(key.kernels) || !Clean(key.shape) ||
+      !Clean(algorithm) || algorithm.empty() || key.batch < 1) {
     return absl::InvalidArgumentError("autotune cache: fields must be non-empty single lines");
   }
   std::lock_guard<std::mutex> lock(mutex_);
@@ -62,8 +62,8 @@ absl::Status AutotuneCache::WriteLocked() const {
   {
     std::ofstream file(temporary, std::ios::trunc);
     for (const auto& [key, algorithm] : decisions_) {
-      file << key.device << '\t' << key.driver << '\t' << key.shape << '\t' << key.batch << '\t'
-           << algorithm << '\n';
+      file << key.device << '\t' << key.driver << '\t' << key.kernels << '\t' << key.shape << '\t'
+           << key.batch << '\t' << algorithm << '\n';
     }
     if (!file) return absl::PermissionDeniedError(absl::StrCat("cannot write ", temporary));
   }

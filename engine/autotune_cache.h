@@ -1,12 +1,17 @@
 // Autotuning decisions kept across loads and restarts: which algorithm won
-// for a layer shape at a batch size on a device (name and driver), so a
-// model loads without re-timing what was timed before.
+// for a layer shape at a batch size on a device (name and driver) with a
+// build of the kernels, so a model loads without re-timing what was timed
+// before. A convd whose kernels changed finds none of an older build's
+// decisions and times its layers afresh: they were valid algorithms, but
+// which is fastest is what changed.
 //
 // On disk it is a text file, one decision a line:
-//   device <TAB> driver <TAB> shape <TAB> batch <TAB> algorithm
+//   device <TAB> driver <TAB> kernels <TAB> shape <TAB> batch <TAB> algorithm
 // read whole at Open and rewritten whole (to a temporary file, then renamed)
 // on each Store, so a crash never leaves half a file. Malformed lines are
-// skipped (a cache is never a reason to fail a load).
+// skipped (a cache is never a reason to fail a load), as are the five-field
+// lines of caches written before kernel revisions were part of the key.
+// Other builds' decisions are kept: two convd versions may share one file.
 //
 // Thread safety: all methods may be called concurrently.
 #ifndef CONVD_ENGINE_AUTOTUNE_CACHE_H_
@@ -25,13 +30,14 @@ namespace convd {
 class AutotuneCache {
  public:
   struct Key {
-    std::string device;  // "NVIDIA H100 80GB HBM3 (sm_90)"
-    std::string driver;  // "13000"
-    std::string shape;   // the layer's geometry, e.g. ConvParams::ToString()
+    std::string device;   // "NVIDIA H100 80GB HBM3 (sm_90)"
+    std::string driver;   // "13000"
+    std::string kernels;  // the kernels' build: "71e7d969bd6e1834/cuda13000"
+    std::string shape;    // the layer's geometry, e.g. ConvParams::ToString()
     int batch = 1;
     bool operator<(const Key& other) const {
-      return std::tie(device, driver, shape, batch) <
-             std::tie(other.device, other.driver, other.shape, other.batch);
+      return std::tie(device, driver, kernels, shape, batch) <
+             std::tie(other.device, other.driver, other.kernels, other.shape, other.batch);
     }
   };
 

@@ -1,15 +1,19 @@
 // CudaExecutor's autotuning: every GPU algorithm timed per convolution on
 // the real shapes, within the policy's budget, decisions cached on disk.
+#include <cuda_runtime_api.h>
+
 #include <algorithm>
 #include <chrono>
 #include <limits>
 #include <optional>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/cuda/cuda_executor.h"
 #include "engine/cuda/cuda_executor_state.h"
 #include "engine/cuda/cuda_layers.h"
+#include "engine/cuda/kernel_revision.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device.h"
 
@@ -17,6 +21,14 @@ namespace convd {
 
 using cuda::DeviceBuffer;
 using cuda::GpuConv;
+
+namespace {
+
+// The build of the kernels: their sources' fingerprint and the CUDA toolkit
+// that compiled them (a new nvcc changes what the same source runs as).
+std::string KernelBuild() { return absl::StrCat(cuda::kKernelRevision, "/cuda", CUDART_VERSION); }
+
+}  // namespace
 
 // Times every candidate on the real shapes and keeps the fastest; the
 // weights are re-uploaded in the winner's layout. Within the policy's
@@ -29,9 +41,10 @@ absl::Status CudaExecutor::AutotuneConvolutions() {
   const int64_t budget_ms = options_.policy.autotune_budget_ms;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(budget_ms);
   auto out_of_time = [&] { return std::chrono::steady_clock::now() >= deadline; };
-  // The cache key's device half, the same for every layer.
+  // The cache key's device and build half, the same for every layer.
   const std::string device_name = cuda::DeviceDescription();
   const std::string driver = cuda::DriverVersion();
+  const std::string kernels = KernelBuild();
   for (size_t i = 1; i < graph.layers.size(); ++i) {
     const Layer& layer = graph.layers[i];
     if (layer.kind != LayerKind::kConvolution || state.on_cpu[i] || state.forced[i]) continue;
@@ -40,7 +53,7 @@ absl::Status CudaExecutor::AutotuneConvolutions() {
     // Tensor cores change which algorithm is fastest: a decision per math
     // (FP32's keys carry no suffix, as before the other maths existed).
     const AutotuneCache::Key key{
-        device_name, driver,
+        device_name, driver, kernels,
         options_.math == cuda::GemmMath::kFp32
             ? params.ToString()
             : absl::StrCat(params.ToString(), " ", cuda::GemmMathName(options_.math)),

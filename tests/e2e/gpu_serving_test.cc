@@ -118,7 +118,7 @@ TEST_F(GpuServingTest, TheBundledModelRunsOnTheGpu) {
   EXPECT_EQ(response.config().instance_group(0).kind(), inference::ModelInstanceGroup::KIND_GPU);
 }
 
-TEST_F(GpuServingTest, AutotuningDecisionsAreKeptOnDiskPerDeviceShapeAndBatch) {
+TEST_F(GpuServingTest, AutotuningDecisionsAreKeptOnDiskPerDeviceBuildShapeAndBatch) {
   // One line per convolution (LeNet-5 has two), timed at the model's
   // max_batch_size by the first instance and found by the second.
   const std::string cache = ReadFile(*autotune_cache_).value_or("");
@@ -126,10 +126,11 @@ TEST_F(GpuServingTest, AutotuningDecisionsAreKeptOnDiskPerDeviceShapeAndBatch) {
   ASSERT_EQ(lines.size(), 2u) << cache;
   for (const std::string& line : lines) {
     const std::vector<std::string> fields = absl::StrSplit(line, '\t');
-    ASSERT_EQ(fields.size(), 5u) << line;
+    ASSERT_EQ(fields.size(), 6u) << line;
     EXPECT_EQ(fields[0], cuda::DeviceDescription());
-    EXPECT_EQ(fields[3], "64");
-    EXPECT_TRUE(absl::StartsWith(fields[4], "cuda_")) << line;
+    EXPECT_NE(fields[2].find("/cuda"), std::string::npos) << "the kernels' build: " << line;
+    EXPECT_EQ(fields[4], "64");
+    EXPECT_TRUE(absl::StartsWith(fields[5], "cuda_")) << line;
   }
 }
 

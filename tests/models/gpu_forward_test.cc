@@ -16,6 +16,7 @@
 #include <iterator>
 #include <thread>
 
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "engine/cuda/cuda_executor.h"
 #include "engine/executor.h"
@@ -344,6 +345,27 @@ TEST(GpuForwardTest, AutotuneDecisionsComeBackFromTheCache) {
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ((*second)->layer_algorithms(), (*first)->layer_algorithms());
   EXPECT_NE((*second)->PlanString().find("(cache)"), std::string::npos) << (*second)->PlanString();
+
+  // The same decisions from another build of the kernels: timed afresh.
+  std::string lines;
+  {
+    std::ifstream file(path);
+    for (std::string line; std::getline(file, line);) {
+      std::vector<std::string> fields = absl::StrSplit(line, '\t');
+      ASSERT_EQ(fields.size(), 6u) << line;
+      EXPECT_NE(fields[2].find("/cuda"), std::string::npos) << "the kernels' build: " << line;
+      fields[2] = "0000000000000000/cuda0";
+      lines += absl::StrJoin(fields, "\t") + "\n";
+    }
+  }
+  std::ofstream(path) << lines;
+  AutotuneCache other_build(path);
+  ASSERT_EQ(other_build.size(), convolutions);
+  options.autotune_cache = &other_build;
+  auto third = CudaExecutor::Create(model->plan, options);
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_EQ((*third)->PlanString().find("(cache)"), std::string::npos) << (*third)->PlanString();
+  EXPECT_EQ(other_build.size(), 2 * convolutions) << "this build's decisions join the other's";
 }
 
 // Once the policy's budget is spent, the layers left keep the heuristic's
