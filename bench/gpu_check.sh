@@ -17,12 +17,15 @@
 # The tests and the sanitizer runs go at once (the tests that fill the
 # device's memory or trap a kernel alone after them); the benchmarks one
 # at a time. Each stage is bounded (tests 300 s each, sanitize, e2e
-# and served 240 s, conv 170 s), so the worst case of all six is over the
-# device tool's 10 minutes a call: run `tests sanitize gemm`, then `conv
-# e2e served`, in two calls; or `quick`, all six in one with tighter bounds
-# (below). TEST_SECONDS, SANITIZE_SECONDS, CONV_SECONDS, CONV_BATCHES,
-# E2E_SECONDS, E2E_BATCHES, SERVED_SECONDS, SERVED_DURATION, CONV_TC_SECONDS
-# and CONV_TC_BATCHES set them.
+# and served 240 s, conv 170 s, gemm 120 s each math), so the worst case of
+# all six is over the device tool's 10 minutes a call: run `tests sanitize
+# gemm`, then `conv e2e served`, in two calls; or `quick`, all six in one
+# with tighter bounds (below), for a session with one call's device time. TEST_SECONDS, SANITIZE_SECONDS, GEMM_SECONDS, CONV_SECONDS,
+# CONV_BATCHES, E2E_SECONDS, E2E_BATCHES, SERVED_SECONDS, SERVED_DURATION,
+# CONV_TC_SECONDS and CONV_TC_BATCHES set them. BUDGET_SECONDS (`quick`:
+# 500) caps the whole call: each stage gets at most what is left of it, and
+# a stage with under 20 s left is skipped (SKIP in the table), so the table
+# prints before the device tool's limit cuts the call short.
 # Logs and outputs go to $OUT (the device tool brings them back).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -44,7 +47,8 @@ if [ "${stages[*]}" = quick ]; then
   stages=(tests sanitize gemm conv e2e served)
   : "${TEST_SECONDS:=200}" "${SANITIZE_SECONDS:=200}" "${CONV_SECONDS:=90}"
   : "${CONV_BATCHES:=1,32}" "${E2E_BATCHES:=1,64}" "${E2E_SECONDS:=100}"
-  : "${SERVED_DURATION:=2s}" "${SERVED_SECONDS:=100}"
+  : "${SERVED_DURATION:=2s}" "${SERVED_SECONDS:=100}" "${GEMM_SECONDS:=60}"
+  : "${BUDGET_SECONDS:=500}"
 fi
 summary=()
 status=0
@@ -55,7 +59,7 @@ note() {
   line=$(printf '%-34s %-6s %s' "$1" "$2" "$3")
   summary+=("$line")
   echo "== $line"
-  [ "$2" = FAIL ] && status=1
+  case $2 in FAIL | SKIP) status=1 ;; esac  # a skipped check is not a pass
 }
 
 # Our binaries find Debian's libraries in $LIBS, and cuDNN and cuBLAS (the
@@ -90,6 +94,22 @@ echo "peer libraries from: ${vendor_dirs:-none found}"
 missing=$(for b in "$BIN"/*; do LD_LIBRARY_PATH="$CONVD_LD_LIBRARY_PATH" ldd "$b" | grep 'not found' | sed "s|^|$(basename "$b"): |"; done)
 [ -n "$missing" ] && { echo "missing libraries:"; echo "$missing"; }
 
+# bounded SECONDS: SECONDS, or what BUDGET_SECONDS leaves (10 s kept for
+# the table) when that is less.
+bounded() {
+  local left=$(( ${BUDGET_SECONDS:-1000000} - SECONDS - 10 ))
+  echo $(( $1 < left ? $1 : left ))
+}
+# time_for NAME SECONDS: sets STAGE_SECONDS to the bounded time, or notes
+# NAME as skipped and fails when under 20 s are left.
+time_for() {
+  STAGE_SECONDS=$(bounded "$2")
+  if [ "$STAGE_SECONDS" -lt 20 ]; then
+    note "$1" SKIP "budget of ${BUDGET_SECONDS}s spent"
+    return 1
+  fi
+}
+
 # contains VALUE ITEM...: whether VALUE is one of the ITEMs.
 contains() { local item value=$1; shift; for item; do [ "$item" = "$value" ] && return 0; done; return 1; }
 has_stage() { contains "$1" "${stages[@]}"; }
@@ -102,9 +122,10 @@ jobs_started=()
 # start_job NAME SECONDS COMMAND...: runs COMMAND in the background into
 # $OUT_DIR/NAME.log, leaving "EXIT_CODE SECONDS_TAKEN" in $OUT_DIR/NAME.rc.
 start_job() {
-  local name=$1 seconds=$2
+  local name=$1
+  time_for "$name" "$2" || return 0
   shift 2
-  (start=$SECONDS; run_ours timeout "$seconds" "$@" > "$OUT_DIR/$name.log" 2>&1
+  (start=$SECONDS; run_ours timeout "$STAGE_SECONDS" "$@" > "$OUT_DIR/$name.log" 2>&1
    echo "$? $((SECONDS - start))" > "$OUT_DIR/$name.rc") &
   jobs_started+=($!)
 }
@@ -149,6 +170,7 @@ if has_stage tests; then
   for test in "$BIN"/*_test; do
     name=$(basename "$test")
     log="$OUT_DIR/$name.log"
+    [ -f "$OUT_DIR/$name.rc" ] || continue  # skipped: out of budget
     read -r rc taken < "$OUT_DIR/$name.rc"
     if [ "$rc" -eq 0 ]; then
       skipped=$(grep -c '^\[  SKIPPED \]' "$log")
@@ -164,11 +186,12 @@ fi
 if has_stage sanitize && [ -n "${SANITIZER:-}" ]; then
   for test in "${SANITIZED_TESTS[@]}"; do
     for tool in memcheck racecheck; do
+      [ -f "$OUT_DIR/$test.$tool.rc" ] || continue  # skipped: out of budget
       read -r rc taken < "$OUT_DIR/$test.$tool.rc"
       line=$(grep -m1 -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT_DIR/$test.$tool.log")
       case $rc in
         0) note "${test}_test $tool" CLEAN "$line, ${taken}s" ;;
-        124) note "${test}_test $tool" FAIL "timed out after ${SANITIZE_SECONDS:-240}s" ;;
+        124) note "${test}_test $tool" FAIL "timed out after ${taken}s" ;;
         *) note "${test}_test $tool" FAIL "exit $rc: $line"
            grep -m5 -E 'Invalid|Race|hazard|ERROR' "$OUT_DIR/$test.$tool.log" | sed 's/^/    /' ;;
       esac
@@ -176,38 +199,47 @@ if has_stage sanitize && [ -n "${SANITIZER:-}" ]; then
   done
 fi
 
-# bench_stage NAME OUTPUT PATTERN COMMAND...: runs a benchmark into
-# $OUT_DIR/OUTPUT, notes the first line matching PATTERN, and prints it all.
+# bench_stage NAME OUTPUT PATTERN SECONDS COMMAND...: runs a benchmark
+# into $OUT_DIR/OUTPUT for at most SECONDS (bounded), notes the first line
+# matching PATTERN, and prints it all. COMMAND runs as is: our binaries
+# through their wrappers in $WRAP.
 bench_stage() {
   local name=$1 output=$OUT_DIR/$2 pattern=$3 start=$SECONDS rc=0
-  shift 3
-  "$@" > "$output" 2>&1 || rc=$?
-  if [ "$rc" -eq 0 ]; then
-    note "$name" OK "$(grep -m1 -e "$pattern" "$output"), $(elapsed "$start")"
-  else
-    note "$name" FAIL "exit $rc, see $(basename "$output")"
-  fi
+  time_for "$name" "$4" || return 0
+  shift 4
+  timeout "$STAGE_SECONDS" "$@" > "$output" 2>&1 || rc=$?
+  case $rc in
+    0) note "$name" OK "$(grep -m1 -e "$pattern" "$output"), $(elapsed "$start")" ;;
+    124) note "$name" FAIL "timed out after ${STAGE_SECONDS}s, see $(basename "$output")" ;;
+    *) note "$name" FAIL "exit $rc, see $(basename "$output")" ;;
+  esac
   cat "$output"
 }
 
-has_stage gemm && bench_stage gpu_gemm_bench gpu_gemm_bench.md geomean run_ours "$BIN/gpu_gemm_bench"
-has_stage gemm && bench_stage "gpu_gemm_bench tf32" gpu_gemm_bench_tf32.md geomean \
-  run_ours "$BIN/gpu_gemm_bench" --math=tf32
-has_stage gemm && bench_stage "gpu_gemm_bench fp16" gpu_gemm_bench_fp16.md geomean \
-  run_ours "$BIN/gpu_gemm_bench" --math=fp16
-has_stage conv && bench_stage gpu_conv_bench gpu_conv_bench.md 'geomean vs' \
-  run_ours "$BIN/gpu_conv_bench" --max_seconds="${CONV_SECONDS:-170}" \
+gemm_seconds=${GEMM_SECONDS:-120}
+has_stage gemm && bench_stage gpu_gemm_bench gpu_gemm_bench.md geomean "$gemm_seconds" \
+  "$WRAP/gpu_gemm_bench"
+for math in tf32 fp16; do
+  has_stage gemm && bench_stage "gpu_gemm_bench $math" "gpu_gemm_bench_$math.md" geomean \
+    "$gemm_seconds" "$WRAP/gpu_gemm_bench" --math="$math"
+done
+# The conv benchmark stops starting layers at --max_seconds and then prints
+# its table: three quarters of its bound leave time for the row under way.
+conv_seconds=${CONV_SECONDS:-170}
+has_stage conv && bench_stage gpu_conv_bench gpu_conv_bench.md 'geomean vs' "$conv_seconds" \
+  "$WRAP/gpu_conv_bench" --max_seconds="$(( $(bounded "$conv_seconds") * 3 / 4 ))" \
   --batches="${CONV_BATCHES:-1,8,32,128}" --csv="$OUT_DIR/gpu_conv_bench.csv"
+conv_tc_seconds=${CONV_TC_SECONDS:-120}
 for math in tf32 fp16; do
   has_stage convtc && bench_stage "gpu_conv_bench $math" "gpu_conv_bench_$math.md" 'geomean vs' \
-    run_ours "$BIN/gpu_conv_bench" --math="$math" --max_seconds="${CONV_TC_SECONDS:-120}" \
+    "$conv_tc_seconds" "$WRAP/gpu_conv_bench" --math="$math" \
+    --max_seconds="$(( $(bounded "$conv_tc_seconds") * 3 / 4 ))" \
     --batches="${CONV_TC_BATCHES:-8,32}" --csv="$OUT_DIR/gpu_conv_bench_$math.csv"
 done
-has_stage e2e && bench_stage e2e_vs_pytorch e2e_vs_pytorch.md geomean \
-  timeout "${E2E_SECONDS:-240}" python3 bench/e2e_vs_pytorch.py --convrun "$WRAP/convrun" \
-  --batches "${E2E_BATCHES:-1,8,64,256}"
+has_stage e2e && bench_stage e2e_vs_pytorch e2e_vs_pytorch.md geomean "${E2E_SECONDS:-240}" \
+  python3 bench/e2e_vs_pytorch.py --convrun "$WRAP/convrun" --batches "${E2E_BATCHES:-1,8,64,256}"
 has_stage served && bench_stage served_vs_engine served_vs_engine.md '^| lenet5 | 1 ' \
-  env CONVD_BIN="$WRAP" DEVICE=cuda PYTHON=python3 timeout "${SERVED_SECONDS:-240}" \
+  "${SERVED_SECONDS:-240}" env CONVD_BIN="$WRAP" DEVICE=cuda PYTHON=python3 \
   bash bench/served_vs_engine.sh "${SERVED_DURATION:-3s}"
 
 echo
