@@ -138,9 +138,19 @@ int64_t Im2colWorkspaceFloats(const DeviceConvShape& shape, int images) {
   return int64_t{images} * shape.gemm_k() * shape.padded_plane_out();
 }
 
+namespace {
+
+// The product im2col runs per group for `images` images: the input in
+// place when the unrolling is the identity, else the images' unrolled
+// patches side by side.
+GemmShape Im2colGemm(const DeviceConvShape& shape, int images) {
+  return Im2colIsIdentity(shape) ? IdentityGroupGemm(shape, images) : GroupGemm(shape, images);
+}
+
+}  // namespace
+
 int64_t Im2colSplitKFloats(const DeviceConvShape& shape, int images) {
-  const GemmShape gemm =
-      Im2colIsIdentity(shape) ? IdentityGroupGemm(shape, images) : GroupGemm(shape, images);
+  const GemmShape gemm = Im2colGemm(shape, images);
   return SplitKWorkspaceFloats(gemm, SplitKFor(gemm));
 }
 
@@ -159,7 +169,7 @@ cudaError_t LaunchConvIm2col(const DeviceConvShape& s, const float* input, const
     // ([C/g, H*W] per group): the SGEMM reads the input in place, every
     // image in one batched launch; a batch of 1 may split K in the
     // workspace (which may be empty).
-    const GemmShape gemm = IdentityGroupGemm(s, s.n);
+    const GemmShape gemm = Im2colGemm(s, s.n);
     for (int g = 0; g < s.groups; ++g) {
       const int64_t offset = int64_t{g} * kg * plane;
       if (cudaError_t e = LaunchSgemm(gemm, weights + int64_t{g} * kg * s.gemm_k(),
@@ -183,7 +193,7 @@ cudaError_t LaunchConvIm2col(const DeviceConvShape& s, const float* input, const
       CONVD_LAUNCH(GridBlocks(images * per_image), kThreadsPerBlock, stream, Im2colKernel,
                    chunk_input, s, g, images, workspace);
       if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
-      const GemmShape gemm = GroupGemm(s, images);
+      const GemmShape gemm = Im2colGemm(s, images);
       const int64_t offset = int64_t{n0} * output_image + int64_t{g} * kg * plane;
       // What the unrolled images leave of the workspace lets a product too
       // small for the device split K (sgemm_launch.h GemmWorkspace).

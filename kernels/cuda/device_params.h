@@ -18,6 +18,12 @@
 
 namespace convd::cuda {
 
+// `columns` rounded up to a multiple of 4: the row length the SGEMM's
+// operands get wherever we lay them out (im2col's images side by side,
+// Winograd's tiles), so that each row starts 16-byte aligned and takes
+// float4 loads, and a thread's 4 columns never straddle two rows' data.
+CONVD_HOST_DEVICE constexpr int64_t Float4Columns(int64_t columns) { return (columns + 3) / 4 * 4; }
+
 struct DeviceConvShape {
   int n = 1, c = 0, h = 0, w = 0;
   int k = 0, r = 0, s = 0;
@@ -32,11 +38,9 @@ struct DeviceConvShape {
   // Rows of the im2col matrix of one group: C/groups * R * S.
   CONVD_HOST_DEVICE int64_t gemm_k() const { return int64_t{c / groups} * r * s; }
   CONVD_HOST_DEVICE int64_t plane_out() const { return int64_t{p} * q; }
-  // The output plane padded to a multiple of 4 positions: the GEMM columns
-  // an image takes when the SGEMM-backed convolutions put images side by
-  // side (conv_launch.h GroupGemm), so that a thread's 4 columns are in one
-  // image and rows of B start 16-byte aligned.
-  CONVD_HOST_DEVICE int64_t padded_plane_out() const { return (plane_out() + 3) / 4 * 4; }
+  // The GEMM columns an image takes when the SGEMM-backed convolutions put
+  // images side by side (conv_launch.h GroupGemm).
+  CONVD_HOST_DEVICE int64_t padded_plane_out() const { return Float4Columns(plane_out()); }
 };
 
 struct DevicePoolShape {

@@ -3,6 +3,7 @@
 // over them have compile-time bounds and unroll, so the constants fold.
 #include <algorithm>
 
+#include "kernels/cuda/device_params.h"
 #include "kernels/cuda/epilogue.cuh"
 #include "kernels/cuda/grid.cuh"
 #include "kernels/cuda/launch.cuh"
@@ -18,9 +19,8 @@ struct Tiling {
   CONVD_HOST_DEVICE int64_t per_image() const { return int64_t{tiles_h} * tiles_w; }
 };
 
-// The row stride of V's and M's [tiles] rows for `tiles` tiles: a multiple
-// of 4, so that the SGEMM's loads of them are float4 (16-byte aligned rows).
-int64_t TileStride(int64_t tiles) { return (tiles + 3) / 4 * 4; }
+// The row stride of V's and M's [tiles] rows for `tiles` tiles.
+int64_t TileStride(int64_t tiles) { return Float4Columns(tiles); }
 
 // The transforms as floats, passed to kernels by value (kernel parameters
 // live in constant memory; winograd::Transforms' double arrays are host
