@@ -190,7 +190,7 @@ bench: build
 # driver and PyTorch but none of Debian's libraries: the binaries and the
 # shared libraries they load (the C library excepted), packed with xz to
 # stay well under the device tool's 64 MiB, and the Fashion-MNIST test set.
-GPU_CARRY_TARGETS := $(GPU_TEST_TARGETS) //bench:gpu_conv_bench //bench:gpu_gemm_bench \
+GPU_CARRY_TARGETS := $(GPU_TEST_TARGETS) //bench:gpu_conv_bench //bench:gpu_gemm_bench //bench:grpc_floor \
   //tools:convrun //server:convd //client:convload //client:convctl
 gpu-carry: deps
 	$(BAZEL) build -c opt $(GPU_CARRY_TARGETS)

@@ -8,7 +8,9 @@
 # mean, rounded): served / engine at that size is what serving costs on top
 # of the forward passes it runs. A second table holds the latency of one
 # 1-image request with nothing else in flight against the engine's time,
-# and a third the latency of large inputs inline against shared memory.
+# a third what a LeNet-5 request adds to the protocol's own round trip
+# (bench/grpc_floor), and a fourth the latency of large inputs inline
+# against shared memory.
 # Usage: bench/served_vs_engine.sh [DURATION]   (after `make build`)
 # Environment: DEVICE=cpu|cuda (both sides), CONVD_BIN (a folder holding
 # convd, convload and convrun; default bazel-bin's), PYTHON.
@@ -18,8 +20,10 @@ device=${DEVICE:-cpu}
 python=${PYTHON:-/usr/bin/python3}
 if [ -n "${CONVD_BIN:-}" ]; then
   CONVD_BINARY=$CONVD_BIN/convd convload=$CONVD_BIN/convload convrun=$CONVD_BIN/convrun
+  grpc_floor=$CONVD_BIN/grpc_floor
 else
   convload=./bazel-bin/client/convload convrun=./bazel-bin/tools/convrun
+  grpc_floor=./bazel-bin/bench/grpc_floor
 fi
 out=$(mktemp -d)
 source "$(dirname "$0")/../tools/convd_process.sh"
@@ -80,6 +84,32 @@ queue = step.get("server_queue_ms", float("nan"))
 print(f"| {model} | 1 | {call} | {engine:.3f} | {p50:.3f} | {p99:.3f} | {queue:.3f} | {p50 / engine:.2f}x |")
 ' "$out/$model-latency.json" "$engine" "$model" "$call"
   done
+done
+
+# The protocol's floor: one client alternating ServerLive (nothing to do on
+# the server) with a LeNet-5 1-image inference on one connection
+# (bench/grpc_floor), per protocol. What serving adds over the floor
+# (decoding, the batcher's hand-off, the forward pass, encoding) against
+# the engine's median forward pass: the ratio is 1 when the round trip
+# costs nothing beyond the protocol and the forward pass.
+echo
+echo "| protocol | floor p50 ms (ServerLive) | LeNet-5 infer p50 ms | engine median ms | infer - floor ms | (infer - floor) / engine |"
+echo "|---|---|---|---|---|---|"
+engine=$(engine lenet5 1 101 median_ms)
+# (Not on a stream: ServerLive has no streamed form to be its floor.)
+for protocol in grpc http; do
+  case $protocol in
+    grpc) args=(--url "127.0.0.1:$port") ;;
+    http) args=(--url "http://127.0.0.1:$CONVD_HTTP_PORT") ;;
+  esac
+  "$grpc_floor" --model lenet5 "${args[@]}" > "$out/floor.json"
+  "$python" -c '
+import json, sys
+f, engine = json.load(open(sys.argv[1])), float(sys.argv[2])
+live, infer = f["live_p50_ms"], f["infer_p50_ms"]
+extra = infer - live
+print(f"| {sys.argv[3]} | {live:.3f} | {infer:.3f} | {engine:.3f} | {extra:.3f} | {extra / engine:.2f}x |")
+' "$out/floor.json" "$engine" "$protocol"
 done
 
 # The input's trip: one client at a time, the tensors in the gRPC request

@@ -1,0 +1,93 @@
+// grpc_floor: how much of a served request's round trip is the protocol
+// itself. One client alternates a call that does nothing on the server
+// (ServerLive) with a 1-image inference (random input in the model's
+// shape), both over the same connection, and prints each one's median and
+// p99 round trip: the first is the floor any request pays, and the
+// difference is what serving the model adds to it (decoding, the
+// batcher's hand-off, the forward pass, encoding). bench/served_vs_engine.sh
+// prints it next to the engine's time.
+//
+//   grpc_floor --url 127.0.0.1:8001 --model lenet5 [--requests 2000]
+// (an http:// URL measures the REST protocol the same way).
+// Prints one JSON object:
+//   {"live_p50_ms": ..., "live_p99_ms": ..., "infer_p50_ms": ..., "infer_p99_ms": ...}
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "client/client.h"
+#include "client/random_tensor.h"
+#include "client/server_url.h"
+
+ABSL_FLAG(std::string, url, "localhost:8001", "Server: [grpc://|http://]host[:port].");
+ABSL_FLAG(std::string, model, "lenet5", "Model to infer with (1 image, random input).");
+ABSL_FLAG(int, requests, 2000, "Calls of each kind, after as many unmeasured ones.");
+
+namespace convd::client {
+namespace {
+
+// Nearest-rank percentile of sorted `values` (milliseconds).
+double Percentile(const std::vector<double>& values, double p) {
+  const size_t rank = static_cast<size_t>(p / 100 * (values.size() - 1) + 0.5);
+  return values[std::min(rank, values.size() - 1)];
+}
+
+absl::Status Run() {
+  auto url = ParseServerUrl(absl::GetFlag(FLAGS_url));
+  if (!url.ok()) return url.status();
+  std::unique_ptr<Client> client = CreateClient(*url);
+  const std::string model = absl::GetFlag(FLAGS_model);
+  auto metadata = client->ModelMetadata(model, "");
+  if (!metadata.ok()) return metadata.status();
+  if (metadata->inputs_size() == 0) return absl::FailedPreconditionError("model has no inputs");
+  const auto& input = metadata->inputs(0);
+  auto random = RandomTensor(input.datatype(), {input.shape().begin(), input.shape().end()}, 1);
+  if (!random.ok()) return random.status();
+  inference::ModelInferRequest request;
+  request.set_model_name(model);
+  auto* tensor = request.add_inputs();
+  tensor->set_name(input.name());
+  tensor->set_datatype(random->datatype);
+  for (int64_t d : random->shape) tensor->add_shape(d);
+  *request.add_raw_input_contents() = std::move(random->data);
+
+  const int requests = std::max(1, absl::GetFlag(FLAGS_requests));
+  std::vector<double> live_ms, infer_ms;
+  for (int i = 0; i < 2 * requests; ++i) {
+    const bool measured = i >= requests;  // the first half warms up both paths
+    auto start = std::chrono::steady_clock::now();
+    if (absl::StatusOr<bool> live = client->ServerLive(); !live.ok()) return live.status();
+    auto middle = std::chrono::steady_clock::now();
+    if (auto response = client->Infer(request); !response.ok()) return response.status();
+    auto end = std::chrono::steady_clock::now();
+    if (!measured) continue;
+    live_ms.push_back(std::chrono::duration<double, std::milli>(middle - start).count());
+    infer_ms.push_back(std::chrono::duration<double, std::milli>(end - middle).count());
+  }
+  std::sort(live_ms.begin(), live_ms.end());
+  std::sort(infer_ms.begin(), infer_ms.end());
+  std::printf(
+      "{\"live_p50_ms\": %.4f, \"live_p99_ms\": %.4f, \"infer_p50_ms\": %.4f, "
+      "\"infer_p99_ms\": %.4f}\n",
+      Percentile(live_ms, 50), Percentile(live_ms, 99), Percentile(infer_ms, 50),
+      Percentile(infer_ms, 99));
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace convd::client
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  if (absl::Status status = convd::client::Run(); !status.ok()) {
+    std::fprintf(stderr, "grpc_floor: %s\n", status.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
