@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_format.h"
@@ -30,6 +31,9 @@
 
 ABSL_FLAG(std::string, batches, "1,32", "Comma-separated batch sizes.");
 ABSL_FLAG(std::string, filter, "", "Only layers whose name contains this.");
+ABSL_FLAG(std::string, algorithms, "",
+          "Only these convd algorithms, comma-separated (e.g. winograd_f43); the others show "
+          "'.' (empty: all).");
 ABSL_FLAG(int, runs, 5, "Timed runs per measurement (median).");
 ABSL_FLAG(double, slow_seconds, 0.5, "One run this slow is measured once.");
 ABSL_FLAG(double, skip_seconds, 20.0,
@@ -112,6 +116,9 @@ int Main() {
   dnnl::stream stream(engine);
   std::mt19937 rng(1);
   const auto& algorithms = cpu::AllConvAlgorithms();
+  const std::string algorithms_flag = absl::GetFlag(FLAGS_algorithms);
+  const absl::flat_hash_set<std::string> chosen =
+      absl::StrSplit(algorithms_flag, ',', absl::SkipEmpty());
   std::printf("threads: convd %d; GFLOP/s = 2*MACs/time (median); '-' = cannot implement; "
               "'skip' = estimated over %.0f s\n",
               pool->num_threads(), absl::GetFlag(FLAGS_skip_seconds));
@@ -134,6 +141,10 @@ int Main() {
       for (const ConvAlgorithm* algorithm : algorithms | std::views::reverse) {
         if (!algorithm->CanImplement(p).ok()) {
           row += " - |";
+          continue;
+        }
+        if (!chosen.empty() && !chosen.contains(std::string(algorithm->name()))) {
+          row += " . |";
           continue;
         }
         // Direct runs near 5 GFLOP/s here; skip what would take too long.

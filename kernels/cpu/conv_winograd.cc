@@ -9,6 +9,7 @@
 // Tiles are numbered over the whole batch, so a block may span images; the
 // block size bounds the workspace and keeps V and M in cache.
 #include <algorithm>
+#include <cstring>
 
 #include "absl/strings/str_format.h"
 #include "kernels/conv_algorithm.h"
@@ -28,6 +29,12 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
   static constexpr int kAlpha = T::kAlpha;
   static constexpr int kPositions = kAlpha * kAlpha;
   static constexpr int kTilesPerBlock = M == 2 ? 128 : 64;
+  // Tiles transformed at once, one per lane of a 16-byte vector (SSE): one
+  // tile at a time, the transforms took about two thirds of a layer's time
+  // (bench/RESULTS.md, 2026-12-05).
+  static constexpr int kLanes = 4;
+  using Lanes = float __attribute__((vector_size(kLanes * sizeof(float))));
+  static_assert(kLanes == 4, "the transforms spell out four lanes");
 
  public:
   std::string_view name() const override {
@@ -110,97 +117,192 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
   }
 
  private:
-  void RunBlock(const ConvArgs& args, int g, int64_t first_tile, int tiles,
-                int tiles_w, int64_t tiles_per_image, float* v, float* m) const {
+  // A tile: image n, tile row th, tile column tw. Its outputs start at row
+  // th * M, column tw * M; its inputs at row th * M - pad_top, column
+  // tw * M - pad_left (in the padding, at an edge).
+  struct Tile {
+    int n, th, tw;
+  };
+
+  // Up to kLanes tiles that may share one fast path: four horizontally
+  // adjacent tiles of one image, the common case.
+  static bool Adjacent(const Tile* lane, int lanes) {
+    return lanes == kLanes && lane[kLanes - 1].n == lane[0].n &&
+           lane[kLanes - 1].th == lane[0].th && lane[kLanes - 1].tw == lane[0].tw + kLanes - 1;
+  }
+
+  void RunBlock(const ConvArgs& args, int g, int64_t first_tile, int tiles, int tiles_w,
+                int64_t tiles_per_image, float* v, float* m) const {
     const ConvParams& p = args.params;
     const int cg = p.c_per_group(), kg = p.k_per_group();
-    // 1. Input transform.
+    Tile tile_of[kTilesPerBlock];
     for (int t = 0; t < tiles; ++t) {
       const int64_t tile = first_tile + t;
-      const int n = static_cast<int>(tile / tiles_per_image);
-      const int th = static_cast<int>(tile % tiles_per_image / tiles_w);
-      const int tw = static_cast<int>(tile % tiles_w);
-      const int h0 = th * M - p.pad_top, w0 = tw * M - p.pad_left;
+      tile_of[t] = Tile{static_cast<int>(tile / tiles_per_image),
+                        static_cast<int>(tile % tiles_per_image / tiles_w),
+                        static_cast<int>(tile % tiles_w)};
+    }
+    // 1. Input transform, kLanes tiles at a time.
+    for (int t = 0; t < tiles; t += kLanes) {
+      const int lanes = std::min(kLanes, tiles - t);
       for (int c = 0; c < cg; ++c) {
-        const float* in = args.input + (int64_t{n} * p.c + int64_t{g} * cg + c) * p.h * p.w;
-        float d[kAlpha][kAlpha];
-        for (int i = 0; i < kAlpha; ++i) {
-          const int ih = h0 + i;
-          for (int j = 0; j < kAlpha; ++j) {
-            const int iw = w0 + j;
-            d[i][j] = (ih >= 0 && ih < p.h && iw >= 0 && iw < p.w)
-                          ? in[int64_t{ih} * p.w + iw]
-                          : 0.0f;
-          }
-        }
-        float bd[kAlpha][kAlpha];  // B^T d
-        for (int i = 0; i < kAlpha; ++i) {
-          for (int j = 0; j < kAlpha; ++j) {
-            float acc = 0.0f;
-            for (int x = 0; x < kAlpha; ++x) {
-              if (T::kBT[i][x] != 0) acc += static_cast<float>(T::kBT[i][x]) * d[x][j];
-            }
-            bd[i][j] = acc;
-          }
-        }
-        for (int i = 0; i < kAlpha; ++i) {
-          for (int j = 0; j < kAlpha; ++j) {
-            float acc = 0.0f;
-            for (int x = 0; x < kAlpha; ++x) {
-              if (T::kBT[j][x] != 0) acc += bd[i][x] * static_cast<float>(T::kBT[j][x]);
-            }
-            v[(int64_t{i * kAlpha + j} * cg + c) * tiles + t] = acc;
-          }
-        }
+        InputTransform(p, args.input, g * cg + c, &tile_of[t], lanes, v + int64_t{c} * tiles + t,
+                       int64_t{cg} * tiles);
       }
     }
     // 2. One GEMM per transform position.
     const float* u = args.weights->data.data() + int64_t{g} * kPositions * kg * cg;
     for (int xi = 0; xi < kPositions; ++xi) {
       Sgemm(false, false, kg, tiles, cg, 1.0f, u + int64_t{xi} * kg * cg, cg,
-            v + int64_t{xi} * cg * tiles, tiles, 0.0f,
-            m + int64_t{xi} * kg * tiles, tiles);
+            v + int64_t{xi} * cg * tiles, tiles, 0.0f, m + int64_t{xi} * kg * tiles, tiles);
     }
-    // 3. Output transform + epilogue.
-    const Epilogue& epilogue = args.epilogue;
+    // 3. Output transform + epilogue, kLanes tiles at a time (an output
+    // channel's plane at a time: its rows are written front to back).
     for (int kk = 0; kk < kg; ++kk) {
-      const int k = g * kg + kk;
-      const float bias = epilogue.bias ? epilogue.bias[k] : 0.0f;
-      for (int t = 0; t < tiles; ++t) {
-        const int64_t tile = first_tile + t;
-        const int n = static_cast<int>(tile / tiles_per_image);
-        const int th = static_cast<int>(tile % tiles_per_image / tiles_w);
-        const int tw = static_cast<int>(tile % tiles_w);
-        float mt[kAlpha][kAlpha];
-        for (int xi = 0; xi < kPositions; ++xi) {
-          mt[xi / kAlpha][xi % kAlpha] = m[(int64_t{xi} * kg + kk) * tiles + t];
-        }
-        float am[M][kAlpha];  // A^T m
-        for (int i = 0; i < M; ++i) {
-          for (int j = 0; j < kAlpha; ++j) {
-            float acc = 0.0f;
-            for (int x = 0; x < kAlpha; ++x) {
-              if (T::kAT[i][x] != 0) acc += static_cast<float>(T::kAT[i][x]) * mt[x][j];
-            }
-            am[i][j] = acc;
+      for (int t = 0; t < tiles; t += kLanes) {
+        OutputTransform(args, g * kg + kk, &tile_of[t], std::min(kLanes, tiles - t),
+                        m + int64_t{kk} * tiles + t, int64_t{kg} * tiles);
+      }
+    }
+  }
+
+  // Channel `c` of `lanes` tiles, a vector lane each: their inputs d
+  // through B^T d B into V's kPositions rows (`v`: lane 0's entry of
+  // position 0; positions `position_stride` floats apart).
+  static void InputTransform(const ConvParams& p, const float* input, int c, const Tile* lane,
+                             int lanes, float* v, int64_t position_stride) {
+    Lanes d[kAlpha][kAlpha];
+    const int64_t plane = int64_t{p.h} * p.w;
+    const int h0 = lane[0].th * M - p.pad_top, w0 = lane[0].tw * M - p.pad_left;
+    // Adjacent tiles read kWidth columns of the same rows: inside the
+    // image, straight from it; at an edge, from a copy with the padding.
+    constexpr int kWidth = (kLanes - 1) * M + kAlpha;
+    if (Adjacent(lane, lanes)) {
+      const float* channel = input + (int64_t{lane[0].n} * p.c + c) * plane;
+      const bool columns_inside = w0 >= 0 && w0 + kWidth <= p.w;
+      float padded[kAlpha][kWidth];
+#pragma GCC unroll 8
+      for (int i = 0; i < kAlpha; ++i) {
+        const int ih = h0 + i;
+        const float* row = padded[i];
+        if (ih >= 0 && ih < p.h && columns_inside) {
+          row = channel + int64_t{ih} * p.w + w0;
+        } else {
+          for (int j = 0; j < kWidth; ++j) {
+            const int iw = w0 + j;
+            padded[i][j] =
+                ih >= 0 && ih < p.h && iw >= 0 && iw < p.w ? channel[int64_t{ih} * p.w + iw] : 0.0f;
           }
         }
-        const int64_t plane_offset = (int64_t{n} * p.k + k) * p.p * p.q;
-        for (int i = 0; i < M; ++i) {
-          const int oh = th * M + i;
-          if (oh >= p.p) break;
-          for (int j = 0; j < M; ++j) {
-            const int ow = tw * M + j;
-            if (ow >= p.q) break;
-            float y = bias;
-            for (int x = 0; x < kAlpha; ++x) {
-              if (T::kAT[j][x] != 0) y += am[i][x] * static_cast<float>(T::kAT[j][x]);
+#pragma GCC unroll 8
+        for (int j = 0; j < kAlpha; ++j) {
+          d[i][j] = Lanes{row[j], row[M + j], row[2 * M + j], row[3 * M + j]};
+        }
+      }
+    } else {  // tiles from different rows or images, or fewer than kLanes
+      for (int i = 0; i < kAlpha; ++i) {
+        for (int j = 0; j < kAlpha; ++j) {
+          d[i][j] = Lanes{};
+          for (int l = 0; l < lanes; ++l) {
+            const int ih = lane[l].th * M - p.pad_top + i, iw = lane[l].tw * M - p.pad_left + j;
+            if (ih >= 0 && ih < p.h && iw >= 0 && iw < p.w) {
+              d[i][j][l] = input[(int64_t{lane[l].n} * p.c + c) * plane + int64_t{ih} * p.w + iw];
             }
-            const int64_t index = plane_offset + int64_t{oh} * p.q + ow;
-            if (epilogue.residual) y += epilogue.residual[index];
-            args.output[index] = Activate(y, epilogue.activation);
           }
         }
+      }
+    }
+    Lanes bd[kAlpha][kAlpha];  // B^T d
+#pragma GCC unroll 8
+    for (int i = 0; i < kAlpha; ++i) {
+#pragma GCC unroll 8
+      for (int j = 0; j < kAlpha; ++j) {
+        Lanes acc = {};
+#pragma GCC unroll 8
+        for (int x = 0; x < kAlpha; ++x) {
+          if (T::kBT[i][x] != 0) acc += static_cast<float>(T::kBT[i][x]) * d[x][j];
+        }
+        bd[i][j] = acc;
+      }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < kAlpha; ++i) {
+#pragma GCC unroll 8
+      for (int j = 0; j < kAlpha; ++j) {
+        Lanes acc = {};
+#pragma GCC unroll 8
+        for (int x = 0; x < kAlpha; ++x) {
+          if (T::kBT[j][x] != 0) acc += bd[i][x] * static_cast<float>(T::kBT[j][x]);
+        }
+        float* out = v + (i * kAlpha + j) * position_stride;
+        if (lanes == kLanes) {
+          std::memcpy(out, &acc, sizeof(acc));
+        } else {
+          for (int l = 0; l < lanes; ++l) out[l] = acc[l];
+        }
+      }
+    }
+  }
+
+  // Output channel k of `lanes` tiles, a vector lane each: M's kPositions
+  // values (`m`: lane 0's entry of position 0; positions `position_stride`
+  // apart) through A^T m A into each tile's output rows, then the epilogue
+  // over each run of values a row gets (adjacent tiles' rows make one).
+  static void OutputTransform(const ConvArgs& args, int k, const Tile* lane, int lanes,
+                              const float* m, int64_t position_stride) {
+    const ConvParams& p = args.params;
+    Lanes mt[kAlpha][kAlpha];
+#pragma GCC unroll 8
+    for (int xi = 0; xi < kPositions; ++xi) {
+      if (lanes == kLanes) {
+        std::memcpy(&mt[xi / kAlpha][xi % kAlpha], m + xi * position_stride, sizeof(Lanes));
+      } else {
+        mt[xi / kAlpha][xi % kAlpha] = Lanes{};
+        for (int l = 0; l < lanes; ++l) {
+          mt[xi / kAlpha][xi % kAlpha][l] = m[xi * position_stride + l];
+        }
+      }
+    }
+    Lanes am[M][kAlpha];  // A^T m
+#pragma GCC unroll 8
+    for (int i = 0; i < M; ++i) {
+#pragma GCC unroll 8
+      for (int j = 0; j < kAlpha; ++j) {
+        Lanes acc = {};
+#pragma GCC unroll 8
+        for (int x = 0; x < kAlpha; ++x) {
+          if (T::kAT[i][x] != 0) acc += static_cast<float>(T::kAT[i][x]) * mt[x][j];
+        }
+        am[i][j] = acc;
+      }
+    }
+    float y[M][kLanes * M];  // row i of the tiles' outputs, lane l's at l * M
+#pragma GCC unroll 8
+    for (int i = 0; i < M; ++i) {
+#pragma GCC unroll 8
+      for (int j = 0; j < M; ++j) {
+        Lanes acc = {};
+#pragma GCC unroll 8
+        for (int x = 0; x < kAlpha; ++x) {
+          if (T::kAT[j][x] != 0) acc += am[i][x] * static_cast<float>(T::kAT[j][x]);
+        }
+#pragma GCC unroll 4
+        for (int l = 0; l < kLanes; ++l) y[i][l * M + j] = acc[l];
+      }
+    }
+    // Adjacent tiles write each output row as one run; others a run each.
+    const bool adjacent = Adjacent(lane, lanes);
+    for (int l = 0; l < lanes; l += adjacent ? kLanes : 1) {
+      const int first_column = lane[l].tw * M;
+      const int columns = std::min((adjacent ? kLanes : 1) * M, p.q - first_column);
+      const int64_t plane_offset = (int64_t{lane[l].n} * p.k + k) * p.p * p.q;
+      for (int i = 0; i < M; ++i) {
+        const int oh = lane[l].th * M + i;
+        if (oh >= p.p) break;
+        const int64_t index = plane_offset + int64_t{oh} * p.q + first_column;
+        std::memcpy(args.output + index, &y[i][l * M], columns * sizeof(float));
+        ApplyEpilogue(args.epilogue, k, args.output + index,
+                      args.epilogue.residual ? args.epilogue.residual + index : nullptr, columns);
       }
     }
   }
