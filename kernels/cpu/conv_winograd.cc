@@ -94,25 +94,32 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
     const int tiles_h = (p.p + M - 1) / M, tiles_w = (p.q + M - 1) / M;
     const int64_t tiles_per_image = int64_t{tiles_h} * tiles_w;
     const int64_t total_tiles = tiles_per_image * p.n;
-    const int64_t blocks = (total_tiles + kTilesPerBlock - 1) / kTilesPerBlock;
+    // Smaller blocks where full ones would leave threads idle: at batch 1 a
+    // 13x13 plane is 16 F(4x4) tiles, one block, one core.
+    const int threads = context.thread_pool ? context.thread_pool->num_threads() : 1;
+    const int64_t blocks_wanted = std::max<int64_t>(1, (threads + p.groups - 1) / p.groups);
+    const int64_t tiles_per_block =
+        std::min<int64_t>(kTilesPerBlock, (total_tiles + blocks_wanted * kLanes - 1) /
+                                              (blocks_wanted * kLanes) * kLanes);
+    const int64_t blocks = (total_tiles + tiles_per_block - 1) / tiles_per_block;
     const int64_t slot_floats = WorkspaceBytes(p, 1) / sizeof(float);
     // A block transforms its tiles in and out (a few operations per value)
     // and multiplies kPositions [kg x cg] x [cg x tiles] matrices.
-    const int64_t values = int64_t{kPositions} * kTilesPerBlock;
+    const int64_t values = int64_t{kPositions} * tiles_per_block;
     const int64_t work_per_block = values * p.c_per_group() * p.k_per_group() / kGemmMacsPerNs +
                                    values * (p.c_per_group() + p.k_per_group()) * 4;
     ParallelFor(context.thread_pool, blocks * p.groups, work_per_block,
                 [&](int64_t begin, int64_t end, int slot) {
-      float* v = args.workspace + slot * slot_floats;
-      float* m = v + int64_t{kPositions} * p.c_per_group() * kTilesPerBlock;
-      for (int64_t task = begin; task < end; ++task) {
-        const int g = static_cast<int>(task % p.groups);
-        const int64_t first_tile = task / p.groups * kTilesPerBlock;
-        const int tiles = static_cast<int>(
-            std::min<int64_t>(kTilesPerBlock, total_tiles - first_tile));
-        RunBlock(args, g, first_tile, tiles, tiles_w, tiles_per_image, v, m);
-      }
-    });
+                  float* v = args.workspace + slot * slot_floats;
+                  float* m = v + int64_t{kPositions} * p.c_per_group() * kTilesPerBlock;
+                  for (int64_t task = begin; task < end; ++task) {
+                    const int g = static_cast<int>(task % p.groups);
+                    const int64_t first_tile = task / p.groups * tiles_per_block;
+                    const int tiles = static_cast<int>(
+                        std::min<int64_t>(tiles_per_block, total_tiles - first_tile));
+                    RunBlock(args, g, first_tile, tiles, tiles_w, tiles_per_image, v, m);
+                  }
+                });
     return absl::OkStatus();
   }
 
