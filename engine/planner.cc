@@ -22,19 +22,35 @@ struct Choice {
   std::string why;
 };
 
-// The default rule, from bench/RESULTS.md (CPU backend, 2 cores):
-// im2col + GEMM is the fastest algorithm at batch 1 on every measured layer
-// of LeNet-5, both AlexNets and VGG-16 (direct ties it only on LeNet's
-// single-channel conv1). Winograd wins at batch 32 on VGG's 512-channel
-// layers (up to 1.56x im2col) but loses at batch 1 on them, and the plan
-// is made once, before the serving batch is known; so the default is
-// im2col, and autotune (which times candidates at the serving batch) picks
-// Winograd where it wins. A faster kernel changes this rule together with
-// the measurement that justifies it.
+// The default rule, from bench/RESULTS.md (CPU backend, 2 cores; conv_bench
+// of 2026-12-05). Winograd F(4x4,3x3) is the fastest algorithm on 3x3,
+// stride-1 layers at batch 32 wherever the input has more than a few
+// channels (1.1-2.2x im2col), and at batch 1 where the output plane is 8x8
+// or more: AlexNet's conv3-5 (1.5-2.2x), VGG-16's conv1_2 to conv4_3 and
+// ResNet's 56x56 to 14x14 layers. Below 8x8 (ResNet's 7x7 layer4) a batch-1
+// plane is one block of 4 tiles and im2col is 3x faster; with 3 input
+// channels (VGG's conv1_1) the transforms outweigh the product. Everywhere
+// else im2col + GEMM is the fastest. The plan is made once, before the
+// serving batch is known; autotune (which times candidates at the serving
+// batch) refines it. A faster kernel changes this rule together with the
+// measurement that justifies it.
+constexpr int kWinogradMinChannels = 16;
+constexpr int kWinogradMinPlaneSide = 8;
+
 Choice Heuristic(const ConvParams& p) {
+  const ConvAlgorithm& winograd = cpu::WinogradF43Conv();
+  if (winograd.CanImplement(p).ok() && p.c_per_group() >= kWinogradMinChannels &&
+      p.p >= kWinogradMinPlaneSide && p.q >= kWinogradMinPlaneSide) {
+    return {&winograd,
+            absl::StrFormat("heuristic: Winograd F(4x4,3x3) is the fastest CPU algorithm on 3x3 "
+                            "stride-1 layers of %d+ input channels and %dx%d+ outputs (C/g=%d, "
+                            "output %dx%d)",
+                            kWinogradMinChannels, kWinogradMinPlaneSide, kWinogradMinPlaneSide,
+                            p.c_per_group(), p.p, p.q)};
+  }
   return {&cpu::Im2colGemmConv(),
           absl::StrFormat("heuristic: im2col + OpenBLAS GEMM is the fastest CPU algorithm on "
-                          "every benchmarked layer (C/g*R*S=%d)",
+                          "layers Winograd F(4x4,3x3) does not suit (C/g*R*S=%d)",
                           int64_t{p.c_per_group()} * p.r * p.s)};
 }
 
