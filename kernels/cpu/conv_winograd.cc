@@ -94,9 +94,11 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
     const int tiles_h = (p.p + M - 1) / M, tiles_w = (p.q + M - 1) / M;
     const int64_t tiles_per_image = int64_t{tiles_h} * tiles_w;
     const int64_t total_tiles = tiles_per_image * p.n;
-    // Smaller blocks where full ones would leave threads idle: at batch 1 a
-    // 13x13 plane is 16 F(4x4) tiles, one block, one core.
     const int threads = context.thread_pool ? context.thread_pool->num_threads() : 1;
+    if (total_tiles <= kTilesPerBlock && p.groups < threads) {
+      return RunSharedBlock(args, context, static_cast<int>(total_tiles), tiles_w, tiles_per_image);
+    }
+    // Smaller blocks where full ones would leave threads idle.
     const int64_t blocks_wanted = std::max<int64_t>(1, (threads + p.groups - 1) / p.groups);
     const int64_t tiles_per_block =
         std::min<int64_t>(kTilesPerBlock, (total_tiles + blocks_wanted * kLanes - 1) /
@@ -138,34 +140,88 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
            lane[kLanes - 1].th == lane[0].th && lane[kLanes - 1].tw == lane[0].tw + kLanes - 1;
   }
 
-  void RunBlock(const ConvArgs& args, int g, int64_t first_tile, int tiles, int tiles_w,
-                int64_t tiles_per_image, float* v, float* m) const {
-    const ConvParams& p = args.params;
-    const int cg = p.c_per_group(), kg = p.k_per_group();
-    Tile tile_of[kTilesPerBlock];
+  static void TileOrigins(int64_t first_tile, int tiles, int tiles_w, int64_t tiles_per_image,
+                          Tile* tile_of) {
     for (int t = 0; t < tiles; ++t) {
       const int64_t tile = first_tile + t;
       tile_of[t] = Tile{static_cast<int>(tile / tiles_per_image),
                         static_cast<int>(tile % tiles_per_image / tiles_w),
                         static_cast<int>(tile % tiles_w)};
     }
-    // 1. Input transform, kLanes tiles at a time.
+  }
+
+  // One block of `tiles` tiles of group g, on the calling thread.
+  void RunBlock(const ConvArgs& args, int g, int64_t first_tile, int tiles, int tiles_w,
+                int64_t tiles_per_image, float* v, float* m) const {
+    Tile tile_of[kTilesPerBlock];
+    TileOrigins(first_tile, tiles, tiles_w, tiles_per_image, tile_of);
+    TransformInputs(args, g, tile_of, tiles, 0, args.params.c_per_group(), v);
+    MultiplyAndTransformOutputs(args, g, tile_of, tiles, 0, args.params.k_per_group(), v, m);
+  }
+
+  // Every tile in one block, shared by the threads: the input transform
+  // split by channel, then the products and the output transform by
+  // filter. At batch 1 a small plane (AlexNet's 13x13: 16 F(4x4) tiles) has
+  // too few tiles to split; split by filter, each thread also reads only
+  // its share of U, which at 512 channels in and out is 38 MB.
+  absl::Status RunSharedBlock(const ConvArgs& args, const ExecContext& context, int tiles,
+                              int tiles_w, int64_t tiles_per_image) const {
+    const ConvParams& p = args.params;
+    const int cg = p.c_per_group(), kg = p.k_per_group();
+    Tile tile_of[kTilesPerBlock];
+    TileOrigins(0, tiles, tiles_w, tiles_per_image, tile_of);
+    float* v = args.workspace;
+    float* m = v + int64_t{kPositions} * cg * kTilesPerBlock;
+    constexpr int kFiltersPerTask = 16;
+    const int filter_tasks = (kg + kFiltersPerTask - 1) / kFiltersPerTask;
+    const int64_t values = int64_t{kPositions} * tiles;
+    for (int g = 0; g < p.groups; ++g) {
+      ParallelFor(context.thread_pool, cg, values * 4, [&](int64_t begin, int64_t end, int) {
+        TransformInputs(args, g, tile_of, tiles, static_cast<int>(begin), static_cast<int>(end), v);
+      });
+      ParallelFor(context.thread_pool, filter_tasks,
+                  values * (int64_t{kFiltersPerTask} * cg / kGemmMacsPerNs + kFiltersPerTask * 4),
+                  [&](int64_t begin, int64_t end, int) {
+                    MultiplyAndTransformOutputs(
+                        args, g, tile_of, tiles, static_cast<int>(begin) * kFiltersPerTask,
+                        std::min(kg, static_cast<int>(end) * kFiltersPerTask), v, m);
+                  });
+    }
+    return absl::OkStatus();
+  }
+
+  // Step 1 for channels [c_begin, c_end) of group g: V[xi][c][t], kLanes
+  // tiles at a time.
+  static void TransformInputs(const ConvArgs& args, int g, const Tile* tile_of, int tiles,
+                              int c_begin, int c_end, float* v) {
+    const ConvParams& p = args.params;
+    const int cg = p.c_per_group();
     for (int t = 0; t < tiles; t += kLanes) {
       const int lanes = std::min(kLanes, tiles - t);
-      for (int c = 0; c < cg; ++c) {
+      for (int c = c_begin; c < c_end; ++c) {
         InputTransform(p, args.input, g * cg + c, &tile_of[t], lanes, v + int64_t{c} * tiles + t,
                        int64_t{cg} * tiles);
       }
     }
-    // 2. One GEMM per transform position.
+  }
+
+  // Steps 2 and 3 for filters [k_begin, k_end) of group g: their rows of
+  // the kPositions products M[xi] = U[xi] V[xi], then the output transform
+  // and epilogue, kLanes tiles at a time (a filter's output plane at a
+  // time: its rows are written front to back).
+  static void MultiplyAndTransformOutputs(const ConvArgs& args, int g, const Tile* tile_of,
+                                          int tiles, int k_begin, int k_end, const float* v,
+                                          float* m) {
+    const ConvParams& p = args.params;
+    const int cg = p.c_per_group(), kg = p.k_per_group();
+    if (k_begin >= k_end) return;
     const float* u = args.weights->data.data() + int64_t{g} * kPositions * kg * cg;
     for (int xi = 0; xi < kPositions; ++xi) {
-      Sgemm(false, false, kg, tiles, cg, 1.0f, u + int64_t{xi} * kg * cg, cg,
-            v + int64_t{xi} * cg * tiles, tiles, 0.0f, m + int64_t{xi} * kg * tiles, tiles);
+      Sgemm(false, false, k_end - k_begin, tiles, cg, 1.0f, u + (int64_t{xi} * kg + k_begin) * cg,
+            cg, v + int64_t{xi} * cg * tiles, tiles, 0.0f, m + (int64_t{xi} * kg + k_begin) * tiles,
+            tiles);
     }
-    // 3. Output transform + epilogue, kLanes tiles at a time (an output
-    // channel's plane at a time: its rows are written front to back).
-    for (int kk = 0; kk < kg; ++kk) {
+    for (int kk = k_begin; kk < k_end; ++kk) {
       for (int t = 0; t < tiles; t += kLanes) {
         OutputTransform(args, g * kg + kk, &tile_of[t], std::min(kLanes, tiles - t),
                         m + int64_t{kk} * tiles + t, int64_t{kg} * tiles);
