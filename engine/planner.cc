@@ -23,35 +23,37 @@ struct Choice {
 };
 
 // The default rule, from bench/RESULTS.md (CPU backend, 2 cores; conv_bench
-// of 2026-12-05). Winograd F(4x4,3x3) is the fastest algorithm on 3x3,
-// stride-1 layers at batch 32 wherever the input has more than a few
-// channels (1.1-2.2x im2col), and at batch 1 where the output plane is 8x8
-// or more: AlexNet's conv3-5 (1.5-2.2x), VGG-16's conv1_2 to conv4_3 and
-// ResNet's 56x56 to 14x14 layers. Below 8x8 (ResNet's 7x7 layer4) a batch-1
-// plane is one block of 4 tiles and im2col is 3x faster; with 3 input
-// channels (VGG's conv1_1) the transforms outweigh the product. Everywhere
-// else im2col + GEMM is the fastest. The plan is made once, before the
-// serving batch is known; autotune (which times candidates at the serving
-// batch) refines it. A faster kernel changes this rule together with the
-// measurement that justifies it.
+// of 2026-12-05). Winograd is the fastest algorithm on 3x3, stride-1
+// layers wherever the input has more than a few channels, at batch 1 and
+// at batch 32: F(4x4,3x3) where the output plane is 8x8 or more (AlexNet's
+// conv3-5, VGG-16 from conv1_2, ResNet's 56x56 to 14x14 layers: 1.1-2.6x
+// im2col), F(2x2,3x3) on 7x7 planes, which F(4x4) pads to 8x8 in 4 tiles
+// (ResNet's layer4: 1.9x im2col at batch 1, where F(4x4) is 0.8x). Smaller
+// planes were not measured and keep im2col; with 3 input channels (VGG's
+// conv1_1) the transforms outweigh the product. Everywhere else im2col +
+// GEMM is the fastest. The plan is made once, before the serving batch is
+// known; autotune (which times candidates at the serving batch) refines
+// it. A faster kernel changes this rule together with the measurement
+// that justifies it.
 constexpr int kWinogradMinChannels = 16;
-constexpr int kWinogradMinPlaneSide = 8;
+constexpr int kWinogradF43MinPlaneSide = 8;
+constexpr int kWinogradF23MinPlaneSide = 7;
 
 Choice Heuristic(const ConvParams& p) {
-  const ConvAlgorithm& winograd = cpu::WinogradF43Conv();
-  if (winograd.CanImplement(p).ok() && p.c_per_group() >= kWinogradMinChannels &&
-      p.p >= kWinogradMinPlaneSide && p.q >= kWinogradMinPlaneSide) {
-    return {&winograd,
-            absl::StrFormat("heuristic: Winograd F(4x4,3x3) is the fastest CPU algorithm on 3x3 "
-                            "stride-1 layers of %d+ input channels and %dx%d+ outputs (C/g=%d, "
-                            "output %dx%d)",
-                            kWinogradMinChannels, kWinogradMinPlaneSide, kWinogradMinPlaneSide,
-                            p.c_per_group(), p.p, p.q)};
+  const int side = std::min(p.p, p.q);
+  if (cpu::WinogradF43Conv().CanImplement(p).ok() && p.c_per_group() >= kWinogradMinChannels &&
+      side >= kWinogradF23MinPlaneSide) {
+    const bool f43 = side >= kWinogradF43MinPlaneSide;
+    return {f43 ? &cpu::WinogradF43Conv() : &cpu::WinogradF23Conv(),
+            absl::StrFormat("heuristic: Winograd %s is the fastest CPU algorithm on 3x3 stride-1 "
+                            "layers of %d+ input channels and %s outputs (C/g=%d, output %dx%d)",
+                            f43 ? "F(4x4,3x3)" : "F(2x2,3x3)", kWinogradMinChannels,
+                            f43 ? "8x8+" : "7x7", p.c_per_group(), p.p, p.q)};
   }
   return {&cpu::Im2colGemmConv(),
           absl::StrFormat("heuristic: im2col + OpenBLAS GEMM is the fastest CPU algorithm on "
-                          "layers Winograd F(4x4,3x3) does not suit (C/g*R*S=%d)",
-                          int64_t{p.c_per_group()} * p.r * p.s)};
+                          "layers Winograd does not suit (C/g*R*S=%d, output %dx%d)",
+                          int64_t{p.c_per_group()} * p.r * p.s, p.p, p.q)};
 }
 
 double TimeMilliseconds(const ConvAlgorithm& algorithm, const ConvArgs& args,
