@@ -229,6 +229,44 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
     }
   }
 
+  // out = matrix x in, and out = in x matrix^T, for the transforms'
+  // constant matrices: inlined and unrolled, the zero entries cost nothing
+  // and the others are constants.
+  template <int kRows, int kInner, int kColumns>
+  [[gnu::always_inline]] static void MultiplyLeft(const double (&matrix)[kRows][kInner],
+                                                  const Lanes (&in)[kInner][kColumns],
+                                                  Lanes (&out)[kRows][kColumns]) {
+#pragma GCC unroll 8
+    for (int i = 0; i < kRows; ++i) {
+#pragma GCC unroll 8
+      for (int j = 0; j < kColumns; ++j) {
+        Lanes acc = {};
+#pragma GCC unroll 8
+        for (int x = 0; x < kInner; ++x) {
+          if (matrix[i][x] != 0) acc += static_cast<float>(matrix[i][x]) * in[x][j];
+        }
+        out[i][j] = acc;
+      }
+    }
+  }
+  template <int kRows, int kInner, int kColumns>
+  [[gnu::always_inline]] static void MultiplyRightT(const Lanes (&in)[kRows][kInner],
+                                                    const double (&matrix)[kColumns][kInner],
+                                                    Lanes (&out)[kRows][kColumns]) {
+#pragma GCC unroll 8
+    for (int i = 0; i < kRows; ++i) {
+#pragma GCC unroll 8
+      for (int j = 0; j < kColumns; ++j) {
+        Lanes acc = {};
+#pragma GCC unroll 8
+        for (int x = 0; x < kInner; ++x) {
+          if (matrix[j][x] != 0) acc += in[i][x] * static_cast<float>(matrix[j][x]);
+        }
+        out[i][j] = acc;
+      }
+    }
+  }
+
   // Channel `c` of `lanes` tiles, a vector lane each: their inputs d
   // through B^T d B into V's kPositions rows (`v`: lane 0's entry of
   // position 0; positions `position_stride` floats apart).
@@ -275,34 +313,17 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
         }
       }
     }
-    Lanes bd[kAlpha][kAlpha];  // B^T d
+    Lanes bd[kAlpha][kAlpha], bdb[kAlpha][kAlpha];
+    MultiplyLeft(T::kBT, d, bd);      // B^T d
+    MultiplyRightT(bd, T::kBT, bdb);  // (B^T d) B
 #pragma GCC unroll 8
-    for (int i = 0; i < kAlpha; ++i) {
-#pragma GCC unroll 8
-      for (int j = 0; j < kAlpha; ++j) {
-        Lanes acc = {};
-#pragma GCC unroll 8
-        for (int x = 0; x < kAlpha; ++x) {
-          if (T::kBT[i][x] != 0) acc += static_cast<float>(T::kBT[i][x]) * d[x][j];
-        }
-        bd[i][j] = acc;
-      }
-    }
-#pragma GCC unroll 8
-    for (int i = 0; i < kAlpha; ++i) {
-#pragma GCC unroll 8
-      for (int j = 0; j < kAlpha; ++j) {
-        Lanes acc = {};
-#pragma GCC unroll 8
-        for (int x = 0; x < kAlpha; ++x) {
-          if (T::kBT[j][x] != 0) acc += bd[i][x] * static_cast<float>(T::kBT[j][x]);
-        }
-        float* out = v + (i * kAlpha + j) * position_stride;
-        if (lanes == kLanes) {
-          std::memcpy(out, &acc, sizeof(acc));
-        } else {
-          for (int l = 0; l < lanes; ++l) out[l] = acc[l];
-        }
+    for (int xi = 0; xi < kPositions; ++xi) {
+      float* out = v + xi * position_stride;
+      const Lanes& value = bdb[xi / kAlpha][xi % kAlpha];
+      if (lanes == kLanes) {
+        std::memcpy(out, &value, sizeof(value));
+      } else {
+        for (int l = 0; l < lanes; ++l) out[l] = value[l];
       }
     }
   }
@@ -326,31 +347,16 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
         }
       }
     }
-    Lanes am[M][kAlpha];  // A^T m
-#pragma GCC unroll 8
-    for (int i = 0; i < M; ++i) {
-#pragma GCC unroll 8
-      for (int j = 0; j < kAlpha; ++j) {
-        Lanes acc = {};
-#pragma GCC unroll 8
-        for (int x = 0; x < kAlpha; ++x) {
-          if (T::kAT[i][x] != 0) acc += static_cast<float>(T::kAT[i][x]) * mt[x][j];
-        }
-        am[i][j] = acc;
-      }
-    }
+    Lanes am[M][kAlpha], ama[M][M];
+    MultiplyLeft(T::kAT, mt, am);     // A^T m
+    MultiplyRightT(am, T::kAT, ama);  // (A^T m) A
     float y[M][kLanes * M];  // row i of the tiles' outputs, lane l's at l * M
 #pragma GCC unroll 8
     for (int i = 0; i < M; ++i) {
 #pragma GCC unroll 8
       for (int j = 0; j < M; ++j) {
-        Lanes acc = {};
-#pragma GCC unroll 8
-        for (int x = 0; x < kAlpha; ++x) {
-          if (T::kAT[j][x] != 0) acc += am[i][x] * static_cast<float>(T::kAT[j][x]);
-        }
 #pragma GCC unroll 4
-        for (int l = 0; l < kLanes; ++l) y[i][l * M + j] = acc[l];
+        for (int l = 0; l < kLanes; ++l) y[i][l * M + j] = ama[i][j][l];
       }
     }
     // Adjacent tiles write each output row as one run; others a run each.
