@@ -350,7 +350,8 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
     Lanes am[M][kAlpha], ama[M][M];
     MultiplyLeft(T::kAT, mt, am);     // A^T m
     MultiplyRightT(am, T::kAT, ama);  // (A^T m) A
-    float y[M][kLanes * M];  // row i of the tiles' outputs, lane l's at l * M
+    // Row i of the tiles' outputs side by side, lane l's at l * M.
+    float y[M][kLanes * M];
 #pragma GCC unroll 8
     for (int i = 0; i < M; ++i) {
 #pragma GCC unroll 8
