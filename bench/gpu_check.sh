@@ -28,7 +28,7 @@
 # prints before the device tool's limit cuts the call short.
 # Logs and outputs go to $OUT (the device tool brings them back).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 CARRY=${CARRY:-$ROOT/.carry}
 # The programs and Debian's libraries they load, unpacked outside the tree.
