@@ -133,7 +133,9 @@ TEST(NextBatchTest, MixedSizesNeverExceedMaxBatch) {
           int taken = 0;
           for (int i = 0; i < d.take; ++i) taken += rows[i];
           EXPECT_LE(taken, policy.max_batch_size) << a << " " << b << " " << c;
-          if (now >= 50) EXPECT_GE(d.take, 1) << a << " " << b << " " << c;
+          if (now >= 50) {
+            EXPECT_GE(d.take, 1) << a << " " << b << " " << c;
+          }
           if (d.take == 0) {
             EXPECT_EQ(d.wait_until, At(50));
             EXPECT_LT(a + b + c, 6 + 1);  // all fit and none is preferred
