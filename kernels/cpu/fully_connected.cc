@@ -1,6 +1,9 @@
 // Fully connected layer: GEMM against the [out, in] weight matrix, with
 // output features split across threads (each slice is its own GEMM) so
-// batch 1, the common serving case, still uses every core.
+// batch 1, the common serving case, still uses every core. At batch 1 the
+// slice is a matrix-vector product (Sgemv): the layer is bound by reading
+// its weights, and a GEMM with one row packs them first (2.7x slower on
+// AlexNet's fc6, bench/RESULTS.md).
 #include <algorithm>
 
 #include "kernels/cpu/gemm.h"
@@ -21,9 +24,13 @@ void FullyConnected(const FullyConnectedParams& p, const float* input,
     const int o_begin = static_cast<int>(begin) * kFeaturesPerTask;
     const int o_end = std::min(p.out_features, static_cast<int>(end) * kFeaturesPerTask);
     const int width = o_end - o_begin;
-    Sgemm(false, true, p.n, width, p.in_features, 1.0f, input, p.in_features,
-          weights + int64_t{o_begin} * p.in_features, p.in_features, 0.0f,
-          output + o_begin, p.out_features);
+    const float* slice = weights + int64_t{o_begin} * p.in_features;
+    if (p.n == 1) {
+      Sgemv(width, p.in_features, 1.0f, slice, p.in_features, input, 0.0f, output + o_begin);
+    } else {
+      Sgemm(false, true, p.n, width, p.in_features, 1.0f, input, p.in_features, slice,
+            p.in_features, 0.0f, output + o_begin, p.out_features);
+    }
     for (int n = 0; n < p.n; ++n) {
       for (int o = o_begin; o < o_end; ++o) {
         const int64_t index = int64_t{n} * p.out_features + o;

@@ -12,6 +12,13 @@ void Sgemm(bool transpose_a, bool transpose_b, int m, int n, int k, float alpha,
            const float* a, int lda, const float* b, int ldb, float beta,
            float* c, int ldc);
 
+// y[m] = alpha * A[m x n] * x[n] + beta * y (A row-major, lda >= n). A
+// product with one row of input streams A once, unpacked, where Sgemm with
+// m or n of 1 copies its panels first: bench/RESULTS.md, "Fully connected
+// layers at batch 1".
+void Sgemv(int m, int n, float alpha, const float* a, int lda, const float* x, float beta,
+           float* y);
+
 }  // namespace convd::cpu
 
 #endif  // CONVD_KERNELS_CPU_GEMM_H_
