@@ -15,13 +15,13 @@
 #include <chrono>
 #include <cstdio>
 #include <string>
-#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "client/client.h"
+#include "client/load_generator.h"
 #include "client/random_tensor.h"
 #include "client/server_url.h"
 
@@ -31,12 +31,6 @@ ABSL_FLAG(int, requests, 2000, "Calls of each kind, after as many unmeasured one
 
 namespace convd::client {
 namespace {
-
-// Nearest-rank percentile of sorted `values` (milliseconds).
-double Percentile(const std::vector<double>& values, double p) {
-  const size_t rank = static_cast<size_t>(p / 100 * (values.size() - 1) + 0.5);
-  return values[std::min(rank, values.size() - 1)];
-}
 
 absl::Status Run() {
   auto url = ParseServerUrl(absl::GetFlag(FLAGS_url));
@@ -58,7 +52,8 @@ absl::Status Run() {
   *request.add_raw_input_contents() = std::move(random->data);
 
   const int requests = std::max(1, absl::GetFlag(FLAGS_requests));
-  std::vector<double> live_ms, infer_ms;
+  // Percentiles as convload reports them (StepResult::Percentile).
+  StepResult live, infer;
   for (int i = 0; i < 2 * requests; ++i) {
     const bool measured = i >= requests;  // the first half warms up both paths
     auto start = std::chrono::steady_clock::now();
@@ -67,16 +62,13 @@ absl::Status Run() {
     if (auto response = client->Infer(request); !response.ok()) return response.status();
     auto end = std::chrono::steady_clock::now();
     if (!measured) continue;
-    live_ms.push_back(std::chrono::duration<double, std::milli>(middle - start).count());
-    infer_ms.push_back(std::chrono::duration<double, std::milli>(end - middle).count());
+    live.latencies_ms.push_back(std::chrono::duration<double, std::milli>(middle - start).count());
+    infer.latencies_ms.push_back(std::chrono::duration<double, std::milli>(end - middle).count());
   }
-  std::sort(live_ms.begin(), live_ms.end());
-  std::sort(infer_ms.begin(), infer_ms.end());
   std::printf(
       "{\"live_p50_ms\": %.4f, \"live_p99_ms\": %.4f, \"infer_p50_ms\": %.4f, "
       "\"infer_p99_ms\": %.4f}\n",
-      Percentile(live_ms, 50), Percentile(live_ms, 99), Percentile(infer_ms, 50),
-      Percentile(infer_ms, 99));
+      live.Percentile(50), live.Percentile(99), infer.Percentile(50), infer.Percentile(99));
   return absl::OkStatus();
 }
 
