@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/client.h"
 #include "client/load_generator.h"
+#include "client/npy.h"
 #include "client/random_tensor.h"
 #include "client/server_url.h"
 
@@ -45,11 +46,7 @@ absl::Status Run() {
   if (!random.ok()) return random.status();
   inference::ModelInferRequest request;
   request.set_model_name(model);
-  auto* tensor = request.add_inputs();
-  tensor->set_name(input.name());
-  tensor->set_datatype(random->datatype);
-  for (int64_t d : random->shape) tensor->add_shape(d);
-  *request.add_raw_input_contents() = std::move(random->data);
+  AddInput(input.name(), *std::move(random), request);
 
   const int requests = std::max(1, absl::GetFlag(FLAGS_requests));
   // Percentiles as convload reports them (StepResult::Percentile).

@@ -81,11 +81,7 @@ absl::Status Infer(Client& client, const std::string& model, const ConvctlOption
   inference::ModelInferRequest request;
   request.set_model_name(model);
   request.set_model_version(options.model_version);
-  auto* tensor = request.add_inputs();
-  tensor->set_name(input.name());
-  tensor->set_datatype(array->datatype);
-  for (int64_t d : array->shape) tensor->add_shape(d);
-  request.add_raw_input_contents(array->data);
+  AddInput(input.name(), *std::move(array), request);
   if (options.layer_stats) (*request.mutable_parameters())["layer_stats"].set_bool_param(true);
   auto response = client.Infer(request);
   if (!response.ok()) return response.status();

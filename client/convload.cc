@@ -26,6 +26,7 @@
 #include "client/client.h"
 #include "client/load_generator.h"
 #include "client/load_report.h"
+#include "client/npy.h"
 #include "client/random_tensor.h"
 #include "client/shared_memory_requests.h"
 #include "engine/file_util.h"
@@ -107,10 +108,10 @@ absl::StatusOr<std::vector<inference::ModelInferRequest>> MakeRequests(
   for (int r = 0; r < distinct; ++r) {
     inference::ModelInferRequest request;
     request.set_model_name(model);
-    auto* tensor = request.add_inputs();
-    tensor->set_name(input.name());
-    std::string& raw = *request.add_raw_input_contents();
     if (!image_bytes.empty()) {
+      auto* tensor = request.add_inputs();
+      tensor->set_name(input.name());
+      std::string& raw = *request.add_raw_input_contents();
       tensor->set_datatype("BYTES");
       tensor->add_shape(batch);
       for (int i = 0; i < batch; ++i) {
@@ -123,9 +124,7 @@ absl::StatusOr<std::vector<inference::ModelInferRequest>> MakeRequests(
         return absl::Status(random.status().code(),
                             absl::StrCat(random.status().message(), " (use --images)"));
       }
-      tensor->set_datatype(random->datatype);
-      for (int64_t d : random->shape) tensor->add_shape(d);
-      raw = std::move(random->data);
+      AddInput(input.name(), *std::move(random), request);
     }
     requests.push_back(std::move(request));
   }

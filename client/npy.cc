@@ -157,4 +157,12 @@ absl::Status WriteNpy(const std::string& path, const NpyArray& array) {
   return absl::OkStatus();
 }
 
+void AddInput(const std::string& name, NpyArray array, inference::ModelInferRequest& request) {
+  auto* tensor = request.add_inputs();
+  tensor->set_name(name);
+  tensor->set_datatype(array.datatype);
+  for (int64_t d : array.shape) tensor->add_shape(d);
+  *request.add_raw_input_contents() = std::move(array.data);
+}
+
 }  // namespace convd::client

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "proto/inference.pb.h"
 
 namespace convd::client {
 
@@ -27,6 +28,11 @@ absl::StatusOr<NpyArray> ReadNpy(const std::string& path);
 
 std::string SerializeNpy(const NpyArray& array);
 absl::Status WriteNpy(const std::string& path, const NpyArray& array);
+
+// Appends `array` to `request` as the input `name`: its datatype and shape
+// in the tensor, its bytes in raw_input_contents (which must hold one entry
+// per input before it, as the protocol pairs them by position).
+void AddInput(const std::string& name, NpyArray array, inference::ModelInferRequest& request);
 
 }  // namespace convd::client
 
