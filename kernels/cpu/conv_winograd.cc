@@ -96,7 +96,8 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
     const int64_t total_tiles = tiles_per_image * p.n;
     const int threads = context.thread_pool ? context.thread_pool->num_threads() : 1;
     if (total_tiles <= kTilesPerBlock && p.groups < threads) {
-      return RunSharedBlock(args, context, static_cast<int>(total_tiles), tiles_w, tiles_per_image);
+      RunSharedBlock(args, context, static_cast<int>(total_tiles), tiles_w, tiles_per_image);
+      return absl::OkStatus();
     }
     // Smaller blocks where full ones would leave threads idle.
     const int64_t blocks_wanted = std::max<int64_t>(1, (threads + p.groups - 1) / p.groups);
@@ -164,8 +165,8 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
   // filter. At batch 1 a small plane (AlexNet's 13x13: 16 F(4x4) tiles) has
   // too few tiles to split; split by filter, each thread also reads only
   // its share of U, which at 512 channels in and out is 38 MB.
-  absl::Status RunSharedBlock(const ConvArgs& args, const ExecContext& context, int tiles,
-                              int tiles_w, int64_t tiles_per_image) const {
+  void RunSharedBlock(const ConvArgs& args, const ExecContext& context, int tiles, int tiles_w,
+                      int64_t tiles_per_image) const {
     const ConvParams& p = args.params;
     const int cg = p.c_per_group(), kg = p.k_per_group();
     Tile tile_of[kTilesPerBlock];
@@ -187,7 +188,6 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
                         std::min(kg, static_cast<int>(end) * kFiltersPerTask), v, m);
                   });
     }
-    return absl::OkStatus();
   }
 
   // Step 1 for channels [c_begin, c_end) of group g: V[xi][c][t], kLanes
