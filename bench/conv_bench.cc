@@ -122,8 +122,13 @@ int Main() {
   std::printf("threads: convd %d; GFLOP/s = 2*MACs/time (median); '-' = cannot implement; "
               "'skip' = estimated over %.0f s\n",
               pool->num_threads(), absl::GetFlag(FLAGS_skip_seconds));
-  std::printf("| layer | batch | GFLOP | direct | im2col | winograd_f23 | winograd_f43 | "
-              "oneDNN | best convd / oneDNN |\n|---|---|---|---|---|---|---|---|---|\n");
+  // One column per algorithm, simplest first (the registry's order reversed).
+  std::string header = "| layer | batch | GFLOP |", rule = "|---|---|---|";
+  for (const ConvAlgorithm* algorithm : algorithms | std::views::reverse) {
+    header += absl::StrFormat(" %s |", algorithm->name());
+    rule += "---|";
+  }
+  std::printf("%s oneDNN | best convd / oneDNN |\n%s---|---|\n", header.c_str(), rule.c_str());
   for (int batch : batches) {
     for (const bench::ConvLayer& layer : bench::kConvLayers) {
       if (std::string(layer.name).find(absl::GetFlag(FLAGS_filter)) == std::string::npos) {

@@ -1,7 +1,8 @@
 // The convolution layers the benchmarks measure, CPU (conv_bench) and GPU
 // (gpu_conv_bench) alike: every conv layer of LeNet-5 and both AlexNets,
-// VGG-16's distinct 3x3 layers, and ResNet-18/50's distinct 3x3, 1x1 and
-// stem layers, with input channels and size as each layer sees them.
+// VGG-16's distinct 3x3 layers, ResNet-18/50's distinct 3x3, 1x1 and stem
+// layers, and GoogLeNet's 5x5 layers, with input channels and size as each
+// layer sees them.
 #ifndef CONVD_BENCH_CONV_LAYERS_H_
 #define CONVD_BENCH_CONV_LAYERS_H_
 
@@ -51,6 +52,10 @@ inline constexpr ConvLayer kConvLayers[] = {
     {"resnet50.l3_1x1_256_1024", 256, 14, 14, 1024, 1, 1, 0, 1},
     {"resnet50.l3_1x1_1024_256", 1024, 14, 14, 256, 1, 1, 0, 1},
     {"resnet50.l4_1x1_2048_512", 2048, 7, 7, 512, 1, 1, 0, 1},
+    // GoogLeNet's inception 5x5 branches (after their 1x1 reductions).
+    {"googlenet.3b_5x5", 32, 28, 28, 96, 5, 1, 2, 1},
+    {"googlenet.4a_5x5", 16, 14, 14, 48, 5, 1, 2, 1},
+    {"googlenet.5b_5x5", 48, 7, 7, 128, 5, 1, 2, 1},
 };
 
 // The layer at `batch`; p and q are left for ComputeConvOutput.

@@ -30,14 +30,19 @@ struct Choice {
 // im2col), F(2x2,3x3) on 7x7 planes, which F(4x4) pads to 8x8 in 4 tiles
 // (ResNet's layer4: 1.9x im2col at batch 1, where F(4x4) is 0.8x). Smaller
 // planes were not measured and keep im2col; with 3 input channels (VGG's
-// conv1_1) the transforms outweigh the product. Everywhere else im2col +
-// GEMM is the fastest. The plan is made once, before the serving batch is
-// known; autotune (which times candidates at the serving batch) refines
-// it. A faster kernel changes this rule together with the measurement
-// that justifies it.
+// conv1_1) the transforms outweigh the product. On 5x5 stride-1 layers
+// F(2x2,5x5) is ahead from 32 input channels (AlexNet's conv2, 64 and 48
+// per group: 1.2-2.4x im2col; GoogLeNet's 48-channel 7x7 layer: 1.4-1.9x
+// at batch 1 and 8); at 16 it ties (GoogLeNet 4a) and LeNet's 1 and 6
+// channels favour im2col. Everywhere else im2col + GEMM is the fastest.
+// The plan is made once, before the serving batch is known; autotune
+// (which times candidates at the serving batch) refines it. A faster
+// kernel changes this rule together with the measurement that justifies
+// it.
 constexpr int kWinogradMinChannels = 16;
 constexpr int kWinogradF43MinPlaneSide = 8;
 constexpr int kWinogradF23MinPlaneSide = 7;
+constexpr int kWinogradF25MinChannels = 32;
 
 Choice Heuristic(const ConvParams& p) {
   const int side = std::min(p.p, p.q);
@@ -49,6 +54,12 @@ Choice Heuristic(const ConvParams& p) {
                             "layers of %d+ input channels and %s outputs (C/g=%d, output %dx%d)",
                             f43 ? "F(4x4,3x3)" : "F(2x2,3x3)", kWinogradMinChannels,
                             f43 ? "8x8+" : "7x7", p.c_per_group(), p.p, p.q)};
+  }
+  if (cpu::WinogradF25Conv().CanImplement(p).ok() && p.c_per_group() >= kWinogradF25MinChannels) {
+    return {&cpu::WinogradF25Conv(),
+            absl::StrFormat("heuristic: Winograd F(2x2,5x5) is the fastest CPU algorithm on 5x5 "
+                            "stride-1 layers of %d+ input channels (C/g=%d, output %dx%d)",
+                            kWinogradF25MinChannels, p.c_per_group(), p.p, p.q)};
   }
   return {&cpu::Im2colGemmConv(),
           absl::StrFormat("heuristic: im2col + OpenBLAS GEMM is the fastest CPU algorithm on "

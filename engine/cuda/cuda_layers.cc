@@ -62,7 +62,15 @@ absl::StatusOr<ConvChoice> ChooseConv(const DeviceConvShape& shape, const Algori
   const auto* names =
       std::find_if(std::begin(kGpuConvs), std::end(kGpuConvs),
                    [&](const GpuConvNames& n) { return requested == n.policy_name; });
-  if (names == std::end(kGpuConvs)) return UnknownConvAlgorithm(layer_name, requested);
+  if (names == std::end(kGpuConvs)) {
+    const auto& cpu = CpuConvCandidates();
+    if (std::none_of(cpu.begin(), cpu.end(),
+                     [&](const ConvAlgorithm* a) { return a->name() == requested; })) {
+      return UnknownConvAlgorithm(layer_name, requested);
+    }
+    return ConvChoice{
+        heuristic, absl::StrCat("forced ", requested, " runs on the CPU only; heuristic: ", why)};
+  }
   const std::vector<GpuConv> candidates = ConvCandidates(shape);
   if (std::find(candidates.begin(), candidates.end(), names->algorithm) == candidates.end()) {
     return ConvChoice{

@@ -1,6 +1,7 @@
-// Winograd F(2x2,3x3) and F(4x4,3x3) for 3x3, stride-1, undilated layers.
+// Winograd F(2x2,3x3) and F(4x4,3x3) for 3x3, and F(2x2,5x5) for 5x5,
+// stride-1, undilated layers.
 //
-// Load time: each filter g [3x3] becomes U = G g G^T, stored
+// Load time: each filter g [RxR] becomes U = G g G^T, stored
 //   U[group][xi][K/g][C/g]   (xi = one of alpha*alpha transform positions).
 // Run time, per (group, block of tiles) task in its own workspace slot:
 //   1. input transform  V[xi][c][t] = (B^T d B)[xi] for each tile t
@@ -23,12 +24,13 @@
 namespace convd::cpu {
 namespace {
 
-template <int M>
+// M x M outputs per tile from an R x R filter.
+template <int M, int R>
 class WinogradConvAlgorithm final : public ConvAlgorithm {
-  using T = winograd::Transforms<M>;
+  using T = winograd::Transforms<M, R>;
   static constexpr int kAlpha = T::kAlpha;
   static constexpr int kPositions = kAlpha * kAlpha;
-  static constexpr int kTilesPerBlock = M == 2 ? 128 : 64;
+  static constexpr int kTilesPerBlock = kAlpha == 4 ? 128 : 64;
   // Tiles transformed at once, one per lane of a 16-byte vector (SSE): one
   // tile at a time, the transforms took about two thirds of a layer's time
   // (bench/RESULTS.md, 2026-12-05).
@@ -38,16 +40,16 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
 
  public:
   std::string_view name() const override {
-    return M == 2 ? "winograd_f23" : "winograd_f43";
+    return R == 5 ? "winograd_f25" : M == 2 ? "winograd_f23" : "winograd_f43";
   }
 
   absl::Status CanImplement(const ConvParams& p) const override {
-    if (p.r != 3 || p.s != 3 || p.stride_h != 1 || p.stride_w != 1 ||
-        p.dilation_h != 1 || p.dilation_w != 1) {
+    if (p.r != R || p.s != R || p.stride_h != 1 || p.stride_w != 1 || p.dilation_h != 1 ||
+        p.dilation_w != 1) {
       return absl::InvalidArgumentError(absl::StrFormat(
-          "%s needs 3x3 stride 1 dilation 1; got %dx%d stride %dx%d "
+          "%s needs %dx%d stride 1 dilation 1; got %dx%d stride %dx%d "
           "dilation %dx%d",
-          name(), p.r, p.s, p.stride_h, p.stride_w, p.dilation_h, p.dilation_w));
+          name(), R, R, p.r, p.s, p.stride_h, p.stride_w, p.dilation_h, p.dilation_w));
     }
     return absl::OkStatus();
   }
@@ -67,19 +69,19 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
     for (int k = 0; k < p.k; ++k) {
       const int g = k / kg, kk = k % kg;
       for (int c = 0; c < cg; ++c) {
-        const float* filter = weights + (int64_t{k} * cg + c) * 9;
+        const float* filter = weights + (int64_t{k} * cg + c) * R * R;
         // G g G^T in float64, rounded once.
-        double gg[kAlpha][3];
+        double gg[kAlpha][R];
         for (int i = 0; i < kAlpha; ++i) {
-          for (int j = 0; j < 3; ++j) {
-            gg[i][j] = T::kG[i][0] * filter[j] + T::kG[i][1] * filter[3 + j] +
-                       T::kG[i][2] * filter[6 + j];
+          for (int j = 0; j < R; ++j) {
+            gg[i][j] = 0;
+            for (int x = 0; x < R; ++x) gg[i][j] += T::kG[i][x] * filter[x * R + j];
           }
         }
         for (int i = 0; i < kAlpha; ++i) {
           for (int j = 0; j < kAlpha; ++j) {
-            const double v = gg[i][0] * T::kG[j][0] + gg[i][1] * T::kG[j][1] +
-                             gg[i][2] * T::kG[j][2];
+            double v = 0;
+            for (int x = 0; x < R; ++x) v += gg[i][x] * T::kG[j][x];
             u[((int64_t{g} * kPositions + i * kAlpha + j) * kg + kk) * cg + c] =
                 static_cast<float>(v);
           }
@@ -241,9 +243,13 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
 #pragma GCC unroll 8
       for (int j = 0; j < kColumns; ++j) {
         Lanes acc = {};
+        bool first = true;
 #pragma GCC unroll 8
         for (int x = 0; x < kInner; ++x) {
-          if (matrix[i][x] != 0) acc += static_cast<float>(matrix[i][x]) * in[x][j];
+          if (matrix[i][x] == 0) continue;
+          const Lanes term = static_cast<float>(matrix[i][x]) * in[x][j];
+          acc = first ? term : acc + term;
+          first = false;
         }
         out[i][j] = acc;
       }
@@ -258,9 +264,13 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
 #pragma GCC unroll 8
       for (int j = 0; j < kColumns; ++j) {
         Lanes acc = {};
+        bool first = true;
 #pragma GCC unroll 8
         for (int x = 0; x < kInner; ++x) {
-          if (matrix[j][x] != 0) acc += in[i][x] * static_cast<float>(matrix[j][x]);
+          if (matrix[j][x] == 0) continue;
+          const Lanes term = in[i][x] * static_cast<float>(matrix[j][x]);
+          acc = first ? term : acc + term;
+          first = false;
         }
         out[i][j] = acc;
       }
@@ -330,8 +340,9 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
 
   // Output channel k of `lanes` tiles, a vector lane each: M's kPositions
   // values (`m`: lane 0's entry of position 0; positions `position_stride`
-  // apart) through A^T m A into each tile's output rows, then the epilogue
-  // over each run of values a row gets (adjacent tiles' rows make one).
+  // apart) through A^T m A into each tile's output rows, with the epilogue:
+  // on all of them at once, or with a residual, over each run of values a
+  // row gets (adjacent tiles' rows make one).
   static void OutputTransform(const ConvArgs& args, int k, const Tile* lane, int lanes,
                               const float* m, int64_t position_stride) {
     const ConvParams& p = args.params;
@@ -360,6 +371,10 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
         for (int l = 0; l < kLanes; ++l) y[i][l * M + j] = ama[i][j][l];
       }
     }
+    // Without a residual the epilogue needs no output position: one call
+    // over all the tiles' rows (columns past the plane are discarded).
+    const float* residual = args.epilogue.residual;
+    if (residual == nullptr) ApplyEpilogue(args.epilogue, k, &y[0][0], nullptr, M * kLanes * M);
     // Adjacent tiles write each output row as one run; others a run each.
     const bool adjacent = Adjacent(lane, lanes);
     for (int l = 0; l < lanes; l += adjacent ? kLanes : 1) {
@@ -371,8 +386,9 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
         if (oh >= p.p) break;
         const int64_t index = plane_offset + int64_t{oh} * p.q + first_column;
         std::memcpy(args.output + index, &y[i][l * M], columns * sizeof(float));
-        ApplyEpilogue(args.epilogue, k, args.output + index,
-                      args.epilogue.residual ? args.epilogue.residual + index : nullptr, columns);
+        if (residual != nullptr) {
+          ApplyEpilogue(args.epilogue, k, args.output + index, residual + index, columns);
+        }
       }
     }
   }
@@ -381,12 +397,17 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
 }  // namespace
 
 const ConvAlgorithm& WinogradF23Conv() {
-  static const WinogradConvAlgorithm<2> algorithm;
+  static const WinogradConvAlgorithm<2, 3> algorithm;
   return algorithm;
 }
 
 const ConvAlgorithm& WinogradF43Conv() {
-  static const WinogradConvAlgorithm<4> algorithm;
+  static const WinogradConvAlgorithm<4, 3> algorithm;
+  return algorithm;
+}
+
+const ConvAlgorithm& WinogradF25Conv() {
+  static const WinogradConvAlgorithm<2, 5> algorithm;
   return algorithm;
 }
 
