@@ -12,6 +12,7 @@
 #include "engine/graph_passes.h"
 #include "engine/status_macros.h"
 #include "kernels/cpu/conv_algorithms.h"
+#include "kernels/cpu/ops.h"
 #include "kernels/cpu/thread_pool.h"
 
 namespace convd {
@@ -204,12 +205,23 @@ const std::vector<const ConvAlgorithm*>& CpuConvCandidates() {
   return cpu::AllConvAlgorithms();
 }
 
+int64_t ExecutionPlan::LayerWorkspaceBytes(size_t index, int batch, int threads) const {
+  const Layer& layer = graph.layers[index];
+  if (const ConvAlgorithm* algorithm = layers[index].algorithm) {
+    return algorithm->WorkspaceBytes(ConvParamsFor(graph, layer, batch), threads);
+  }
+  if (layer.kind == LayerKind::kFullyConnected) {
+    return cpu::FullyConnectedWorkspaceFloats(FullyConnectedParamsFor(graph, layer, batch),
+                                              threads) *
+           int64_t{sizeof(float)};
+  }
+  return 0;
+}
+
 int64_t ExecutionPlan::WorkspaceBytes(int batch, int threads) const {
   int64_t bytes = 0;
   for (size_t i = 0; i < layers.size(); ++i) {
-    if (layers[i].algorithm == nullptr) continue;
-    bytes = std::max(bytes, layers[i].algorithm->WorkspaceBytes(
-                                ConvParamsFor(graph, graph.layers[i], batch), threads));
+    bytes = std::max(bytes, LayerWorkspaceBytes(i, batch, threads));
   }
   return bytes;
 }

@@ -90,8 +90,11 @@ struct ExecutionPlan {
   // for its own (engine/cuda).
   AlgorithmPolicy policy;
 
-  // Largest workspace any layer needs at `batch` when run on `threads`
-  // threads (each thread has its own slice).
+  // Workspace layer `index` needs at `batch` when run on `threads` threads
+  // (each thread has its own slice): its convolution algorithm's, or a
+  // fully connected layer's; 0 for the other kinds.
+  int64_t LayerWorkspaceBytes(size_t index, int batch, int threads) const;
+  // The largest of them.
   int64_t WorkspaceBytes(int batch, int threads) const;
   // Host bytes of the weights the plan holds: the graph's parameters plus
   // each algorithm's packed layout of them.

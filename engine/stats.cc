@@ -28,9 +28,8 @@ ModelStats ComputeModelStats(const ExecutionPlan& plan, const MemoryPlan& memory
     if (const ConvAlgorithm* algorithm = plan.layers[i].algorithm) {
       s.algorithm = std::string(algorithm->name());
       s.why = plan.layers[i].why;
-      s.workspace_bytes =
-          algorithm->WorkspaceBytes(ConvParamsFor(graph, layer, batch), plan.threads);
     }
+    s.workspace_bytes = plan.LayerWorkspaceBytes(i, batch, plan.threads);
     stats.total_macs += s.cost.macs;
     stats.total_flops += s.cost.flops;
     stats.total_params += s.cost.params;

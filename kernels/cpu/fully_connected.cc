@@ -3,7 +3,12 @@
 // batch 1, the common serving case, still uses every core. At batch 1 the
 // slice is a matrix-vector product (Sgemv): the layer is bound by reading
 // its weights, and a GEMM with one row packs them first (2.7x slower on
-// AlexNet's fc6, bench/RESULTS.md).
+// AlexNet's fc6, bench/RESULTS.md). At larger batches OpenBLAS is faster
+// with the weights as the product's left operand, [features, in] x
+// [in, N] (AlexNet's fc6: 1.6x at batch 2 to 8, 1.3x at 32, 1.1x at 128;
+// bench/RESULTS.md, "Fully connected layers at batch 2+"): each task writes
+// its slice transposed into its workspace slot, applies the epilogue there
+// (a feature's N values share its bias) and copies it into the output.
 #include <algorithm>
 
 #include "kernels/cpu/gemm.h"
@@ -13,29 +18,63 @@
 #include "kernels/epilogue_inl.h"
 
 namespace convd::cpu {
+namespace {
 
-void FullyConnected(const FullyConnectedParams& p, const float* input,
-                    const float* weights, const Epilogue& epilogue,
-                    float* output, ThreadPool* pool) {
-  constexpr int kFeaturesPerTask = 128;
-  const int tasks = (p.out_features + kFeaturesPerTask - 1) / kFeaturesPerTask;
-  const int64_t work_per_task = int64_t{p.n} * kFeaturesPerTask * p.in_features / kGemmMacsPerNs;
-  ParallelFor(pool, tasks, work_per_task, [&](int64_t begin, int64_t end, int) {
-    const int o_begin = static_cast<int>(begin) * kFeaturesPerTask;
-    const int o_end = std::min(p.out_features, static_cast<int>(end) * kFeaturesPerTask);
-    const int width = o_end - o_begin;
-    const float* slice = weights + int64_t{o_begin} * p.in_features;
-    if (p.n == 1) {
-      Sgemv(width, p.in_features, 1.0f, slice, p.in_features, input, 0.0f, output + o_begin);
-    } else {
-      Sgemm(false, true, p.n, width, p.in_features, 1.0f, input, p.in_features, slice,
-            p.in_features, 0.0f, output + o_begin, p.out_features);
-    }
-    for (int n = 0; n < p.n; ++n) {
-      for (int o = o_begin; o < o_end; ++o) {
-        const int64_t index = int64_t{n} * p.out_features + o;
-        ApplyEpilogue(epilogue, o, output + index,
-                      epilogue.residual ? epilogue.residual + index : nullptr, 1);
+// Output features per task: 128 at batch 1; at larger batches up to 512
+// (OpenBLAS's best slice for fc6 on the 2-core VM), but at least two tasks
+// per thread, and never below 128. Non-increasing in `threads`.
+int FeaturesPerTask(const FullyConnectedParams& p, int threads) {
+  constexpr int kMin = 128, kMax = 512;
+  if (p.n == 1) return kMin;
+  const int share = (p.out_features + 2 * threads - 1) / (2 * threads);
+  return std::clamp((share + 15) / 16 * 16, kMin, kMax);
+}
+
+}  // namespace
+
+int64_t FullyConnectedWorkspaceFloats(const FullyConnectedParams& p, int threads) {
+  if (p.n == 1) return 0;
+  return int64_t{threads} * std::min(FeaturesPerTask(p, threads), p.out_features) * p.n;
+}
+
+void FullyConnected(const FullyConnectedParams& p, const float* input, const float* weights,
+                    const Epilogue& epilogue, float* output, float* workspace, ThreadPool* pool) {
+  const int threads = pool ? pool->num_threads() : 1;
+  const int features_per_task = FeaturesPerTask(p, threads);
+  const int64_t slot_floats = FullyConnectedWorkspaceFloats(p, threads) / threads;
+  const int tasks = (p.out_features + features_per_task - 1) / features_per_task;
+  const int64_t work_per_task = int64_t{p.n} * features_per_task * p.in_features / kGemmMacsPerNs;
+  ParallelFor(pool, tasks, work_per_task, [&](int64_t begin, int64_t end, int slot) {
+    for (int64_t task = begin; task < end; ++task) {
+      const int o_begin = static_cast<int>(task) * features_per_task;
+      const int o_end = std::min(p.out_features, o_begin + features_per_task);
+      const int width = o_end - o_begin;
+      const float* slice = weights + int64_t{o_begin} * p.in_features;
+      if (p.n == 1) {
+        Sgemv(width, p.in_features, 1.0f, slice, p.in_features, input, 0.0f, output + o_begin);
+        for (int o = o_begin; o < o_end; ++o) {
+          ApplyEpilogue(epilogue, o, output + o,
+                        epilogue.residual ? epilogue.residual + o : nullptr, 1);
+        }
+        continue;
+      }
+      // transposed[j][n]: feature o_begin + j of image n.
+      float* transposed = workspace + slot * slot_floats;
+      Sgemm(false, true, width, p.n, p.in_features, 1.0f, slice, p.in_features, input,
+            p.in_features, 0.0f, transposed, p.n);
+      if (epilogue.residual == nullptr) {
+        for (int j = 0; j < width; ++j) {
+          ApplyEpilogue(epilogue, o_begin + j, transposed + int64_t{j} * p.n, nullptr, p.n);
+        }
+      }
+      for (int n = 0; n < p.n; ++n) {
+        float* row = output + int64_t{n} * p.out_features;
+        for (int j = 0; j < width; ++j) row[o_begin + j] = transposed[int64_t{j} * p.n + n];
+        if (epilogue.residual == nullptr) continue;
+        for (int o = o_begin; o < o_end; ++o) {
+          const int64_t index = int64_t{n} * p.out_features + o;
+          ApplyEpilogue(epilogue, o, output + index, epilogue.residual + index, 1);
+        }
       }
     }
   });

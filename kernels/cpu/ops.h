@@ -23,10 +23,12 @@ void Lrn(const LrnParams& params, const float* input, float* output,
          ThreadPool* pool);
 
 // output [N, out] = input [N, in] * weights [out, in]^T, then the epilogue
-// (bias [out], residual [N, out], activation).
-void FullyConnected(const FullyConnectedParams& params, const float* input,
-                    const float* weights, const Epilogue& epilogue,
-                    float* output, ThreadPool* pool);
+// (bias [out], residual [N, out], activation). `workspace` holds
+// FullyConnectedWorkspaceFloats(params, threads) floats for a pool of
+// `threads` threads (1 for a null pool); nullptr where that is 0.
+int64_t FullyConnectedWorkspaceFloats(const FullyConnectedParams& params, int threads);
+void FullyConnected(const FullyConnectedParams& params, const float* input, const float* weights,
+                    const Epilogue& epilogue, float* output, float* workspace, ThreadPool* pool);
 
 // In place allowed (output == input).
 void Activate(const float* input, int64_t count, const ActivationFunction& activation,

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "kernels/aligned_buffer.h"
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/reference/reference_ops.h"
 #include "kernels/testing/numeric.h"
@@ -85,26 +86,51 @@ TEST(LrnTest, MatchesReference) {
 
 TEST(FullyConnectedTest, MatchesReferenceWithEpilogue) {
   ThreadPool pool(3);
-  for (auto [n, in, out] : {std::tuple{1, 9216, 300}, {3, 17, 5}, {5, 400, 120}, {1, 1, 1}}) {
-    FullyConnectedParams p{n, in, out};
-    const std::vector<float> input = RandomVector(int64_t{n} * in);
-    const std::vector<float> weights = RandomVector(int64_t{in} * out);
-    const std::vector<float> bias = RandomVector(out);
-    for (Activation activation : {Activation::kNone, Activation::kRelu, Activation::kTanh}) {
-      Epilogue epilogue{bias.data(), nullptr, {activation}};
-      std::vector<float> output(int64_t{n} * out);
-      FullyConnected(p, input.data(), weights.data(), epilogue, output.data(), &pool);
-      // Relative to the terms' magnitudes (sum |x w| + |b|): relative to
-      // the result, a 1x1 product that nearly cancels its bias is
-      // ill-conditioned (3.5e-5 with seed 14585028832181842158).
-      const std::vector<double> scale = reference::FullyConnected(
+  // Batch 1 (matrix-vector products) and larger batches (slices of up to
+  // 512 features, a partial one last), on one thread and on three.
+  for (ThreadPool* threads : {static_cast<ThreadPool*>(nullptr), &pool}) {
+    for (auto [n, in, out] : {std::tuple{1, 9216, 300},
+                              {3, 17, 5},
+                              {5, 400, 120},
+                              {1, 1, 1},
+                              {7, 300, 1100},
+                              {2, 33, 257}}) {
+      FullyConnectedParams p{n, in, out};
+      const std::vector<float> input = RandomVector(int64_t{n} * in);
+      const std::vector<float> weights = RandomVector(int64_t{in} * out);
+      const std::vector<float> bias = RandomVector(out);
+      const std::vector<float> residual = RandomVector(int64_t{n} * out);
+      const int thread_count = threads ? threads->num_threads() : 1;
+      AlignedBuffer workspace(FullyConnectedWorkspaceFloats(p, thread_count) + 1);
+      // Relative to the terms' magnitudes (sum |x w| + |b| (+ |r|)):
+      // relative to the result, a 1x1 product that nearly cancels its bias
+      // is ill-conditioned (3.5e-5 with seed 14585028832181842158).
+      std::vector<double> scale = reference::FullyConnected(
           p, Magnitudes(input).data(), Magnitudes(weights).data(), Magnitudes(bias).data(), {});
-      EXPECT_LE(MaxErrorRelativeTo(output.data(),
-                                   reference::FullyConnected(p, input.data(), weights.data(),
-                                                             bias.data(), {activation}),
-                                   scale),
-                kTolerance)
-          << "n=" << n << " in=" << in << " out=" << out;
+      const std::vector<double> sums =
+          reference::FullyConnected(p, input.data(), weights.data(), bias.data(), {});
+      for (Activation activation : {Activation::kNone, Activation::kRelu, Activation::kTanh}) {
+        for (bool with_residual : {false, true}) {
+          Epilogue epilogue{bias.data(), with_residual ? residual.data() : nullptr, {activation}};
+          std::vector<float> output(int64_t{n} * out, -7.0f);
+          FullyConnected(p, input.data(), weights.data(), epilogue, output.data(), workspace.data(),
+                         threads);
+          std::vector<double> expected(sums.size()), bound(scale);
+          for (size_t i = 0; i < sums.size(); ++i) {
+            double v = sums[i];
+            if (with_residual) {
+              v += residual[i];
+              bound[i] += std::abs(residual[i]);
+            }
+            expected[i] = activation == Activation::kRelu   ? std::max(v, 0.0)
+                          : activation == Activation::kTanh ? std::tanh(v)
+                                                            : v;
+          }
+          EXPECT_LE(MaxErrorRelativeTo(output.data(), expected, bound), kTolerance)
+              << "n=" << n << " in=" << in << " out=" << out << " threads=" << thread_count
+              << " activation=" << static_cast<int>(activation) << " residual=" << with_residual;
+        }
+      }
     }
   }
 }
