@@ -112,22 +112,32 @@ absl::Status CudaExecutor::PlanBatch(int batch) {
     // Workspace: the largest any convolution wants for the whole batch, up
     // to the limit (the kernels chunk the batch to fit), at least one image;
     // and what a fully connected layer's SGEMM splits K into, if it does.
+    // The stats report each GPU layer's device workspace in place of the
+    // host plan's (CPU layers keep theirs).
     const int64_t limit = options_.workspace_limit_bytes / int64_t{sizeof(float)};
+    ModelStats& stats = batch_plan.stats;
     for (size_t i = 1; i < graph.layers.size(); ++i) {
       const Layer& layer = graph.layers[i];
+      int64_t floats = 0;
       if (layer.kind == LayerKind::kFullyConnected) {
-        batch_plan.workspace_floats =
-            std::max(batch_plan.workspace_floats,
-                     std::min(limit, cuda::FullyConnectedWorkspaceFloats(graph, layer, batch)));
+        floats = std::min(limit, cuda::FullyConnectedWorkspaceFloats(graph, layer, batch));
+      } else if (layer.kind == LayerKind::kConvolution && !state.on_cpu[i]) {
+        const auto shape = cuda::ToDeviceConv(ConvParamsFor(graph, layer, batch));
+        const GpuConv conv = state.layers[i].conv;
+        floats = std::max(cuda::ConvWorkspaceFloats(conv, shape, 1),
+                          std::min(limit, cuda::ConvWorkspaceFloats(conv, shape, batch)));
+      } else {
         continue;
       }
-      if (layer.kind != LayerKind::kConvolution || state.on_cpu[i]) continue;
-      const auto shape = cuda::ToDeviceConv(ConvParamsFor(graph, layer, batch));
-      const GpuConv conv = state.layers[i].conv;
-      batch_plan.workspace_floats =
-          std::max({batch_plan.workspace_floats, cuda::ConvWorkspaceFloats(conv, shape, 1),
-                    std::min(limit, cuda::ConvWorkspaceFloats(conv, shape, batch))});
+      batch_plan.workspace_floats = std::max(batch_plan.workspace_floats, floats);
+      stats.layers[i - 1].workspace_bytes = floats * int64_t{sizeof(float)};
     }
+    const int64_t old_workspace_bytes = stats.workspace_bytes;
+    stats.workspace_bytes = 0;
+    for (const LayerStats& layer : stats.layers) {
+      stats.workspace_bytes = std::max(stats.workspace_bytes, layer.workspace_bytes);
+    }
+    stats.peak_bytes += stats.workspace_bytes - old_workspace_bytes;
   }
   const MemoryPlan& memory = batch_plan.memory;
   const int64_t input_floats = graph.input().output.per_sample() * batch;

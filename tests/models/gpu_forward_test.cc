@@ -79,6 +79,11 @@ void ExpectGpuMatchesCpu(const std::string& model_dir, const CudaExecutorOptions
     ASSERT_EQ(actual.shape(), expected.shape());
     EXPECT_LE(RelativeDifference(actual, expected), 1e-4) << model_dir << " batch " << batch;
     EXPECT_GT(stats.total_time_ms, 0.0);
+    // The stats show the GPU's workspace, not the CPU plan's: the direct
+    // kernel needs none (the CPU's im2col on LeNet's layers does).
+    for (const LayerStats& layer : stats.layers) {
+      if (layer.algorithm == "cuda_direct") EXPECT_EQ(layer.workspace_bytes, 0) << layer.name;
+    }
   }
 }
 
