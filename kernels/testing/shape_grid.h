@@ -39,6 +39,8 @@ inline constexpr ConvShape kConvShapes[] = {
     // (the CUDA SGEMM's TileRows).
     {2, 9, 12, 11, 60, 3, 3, 1, 1, 1, 1, 1, 1, 1},
     {1, 8, 7, 9, 150, 3, 3, 1, 1, 0, 1, 2, 1, 1},
+    // Stride 2 with dilation 2 and uneven pads.
+    {1, 3, 21, 19, 4, 3, 3, 2, 1, 2, 0, 1, 2, 1},
     // 5x5 stride 1 (Winograd F(2x2,5x5) on the CPU): LeNet's conv2, then
     // groups with pads on differing sides, then AlexNet's conv2 in small.
     {1, 6, 14, 14, 16, 5, 5, 1, 0, 0, 0, 0, 1, 1},
