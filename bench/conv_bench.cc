@@ -115,6 +115,24 @@ int Main() {
   dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   dnnl::stream stream(engine);
   std::mt19937 rng(1);
+  {
+    // oneDNN's first layers in a process sometimes ran 100-1000x slow
+    // (lenet5.conv1 at 0.0 GFLOP/s in about one process of three), every
+    // run of the median alike, never past the first few layers. Cause not
+    // found: OMP_WAIT_POLICY=passive avoided it but made oneDNN 3-5x
+    // slower on these layers. A second of oneDNN runs on the first layer
+    // before the table did avoid it (8 processes of 8).
+    ConvParams p = bench::ToConvParams(bench::kConvLayers[0], 1);
+    if (ComputeConvOutput(p).ok()) {
+      const std::vector<float> input = Random(p.input_elements(), rng);
+      const std::vector<float> weights = Random(p.weight_elements(), rng);
+      const std::vector<float> bias = Random(p.k, rng);
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      while (std::chrono::steady_clock::now() < until) {
+        OneDnnSeconds(p, input, weights, bias, engine, stream);
+      }
+    }
+  }
   const auto& algorithms = cpu::AllConvAlgorithms();
   const std::string algorithms_flag = absl::GetFlag(FLAGS_algorithms);
   const absl::flat_hash_set<std::string> chosen =
