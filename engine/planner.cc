@@ -32,10 +32,12 @@ struct Choice {
 // (ResNet's layer4: 1.9x im2col at batch 1, where F(4x4) is 0.8x). Smaller
 // planes were not measured and keep im2col; with 3 input channels (VGG's
 // conv1_1) the transforms outweigh the product. On 5x5 stride-1 layers
-// F(2x2,5x5) is ahead from 32 input channels (AlexNet's conv2, 64 and 48
-// per group: 1.2-2.4x im2col; GoogLeNet's 48-channel 7x7 layer: 1.4-1.9x
-// at batch 1 and 8); at 16 it ties (GoogLeNet 4a) and LeNet's 1 and 6
-// channels favour im2col. Everywhere else im2col + GEMM is the fastest.
+// F(2x2,5x5) is ahead at 64 input channels (AlexNet's conv2: 1.1-1.4x
+// im2col at batch 1 to 32, in the network and alone). At 48 per group
+// (the original AlexNet's conv2) it led alone in conv_bench but trailed
+// in the network at batch 8 and 32 (0.9x); at 32 and 16 channels
+// (GoogLeNet) it ties or trails, and LeNet's 1 and 6 channels favour
+// im2col. Everywhere else im2col + GEMM is the fastest.
 // The plan is made once, before the serving batch is known; autotune
 // (which times candidates at the serving batch) refines it. A faster
 // kernel changes this rule together with the measurement that justifies
@@ -43,7 +45,7 @@ struct Choice {
 constexpr int kWinogradMinChannels = 16;
 constexpr int kWinogradF43MinPlaneSide = 8;
 constexpr int kWinogradF23MinPlaneSide = 7;
-constexpr int kWinogradF25MinChannels = 32;
+constexpr int kWinogradF25MinChannels = 64;
 
 Choice Heuristic(const ConvParams& p) {
   const int side = std::min(p.p, p.q);
