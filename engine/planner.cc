@@ -36,8 +36,11 @@ struct Choice {
 // im2col at batch 1 to 32, in the network and alone). At 48 per group
 // (the original AlexNet's conv2) it led alone in conv_bench but trailed
 // in the network at batch 8 and 32 (0.9x); at 32 and 16 channels
-// (GoogLeNet) it ties or trails, and LeNet's 1 and 6 channels favour
-// im2col. Everywhere else im2col + GEMM is the fastest.
+// (GoogLeNet) it ties or trails. Direct is the fastest on small layers,
+// of at most 16 filters and 150 multiply-adds per output (LeNet's conv1
+// and conv2: 1.0-2.4x im2col at batch 1 and 32); with more filters (VGG's
+// conv1_1, GoogLeNet's 5x5 layers, ResNet's 1x1 layers) it trails im2col.
+// Everywhere else im2col + GEMM is the fastest.
 // The plan is made once, before the serving batch is known; autotune
 // (which times candidates at the serving batch) refines it. A faster
 // kernel changes this rule together with the measurement that justifies
@@ -46,6 +49,8 @@ constexpr int kWinogradMinChannels = 16;
 constexpr int kWinogradF43MinPlaneSide = 8;
 constexpr int kWinogradF23MinPlaneSide = 7;
 constexpr int kWinogradF25MinChannels = 64;
+constexpr int kDirectMaxFilters = 16;
+constexpr int64_t kDirectMaxMacsPerOutput = 150;
 
 Choice Heuristic(const ConvParams& p) {
   const int side = std::min(p.p, p.q);
@@ -63,6 +68,14 @@ Choice Heuristic(const ConvParams& p) {
             absl::StrFormat("heuristic: Winograd F(2x2,5x5) is the fastest CPU algorithm on 5x5 "
                             "stride-1 layers of %d+ input channels (C/g=%d, output %dx%d)",
                             kWinogradF25MinChannels, p.c_per_group(), p.p, p.q)};
+  }
+  const int64_t macs_per_output = int64_t{p.c_per_group()} * p.r * p.s;
+  if (p.k_per_group() <= kDirectMaxFilters && macs_per_output <= kDirectMaxMacsPerOutput) {
+    return {&cpu::DirectConv(),
+            absl::StrFormat("heuristic: direct is the fastest CPU algorithm on layers of at most "
+                            "%d filters and %d multiply-adds per output (K/g=%d, C/g*R*S=%d)",
+                            kDirectMaxFilters, kDirectMaxMacsPerOutput, p.k_per_group(),
+                            macs_per_output)};
   }
   return {&cpu::Im2colGemmConv(),
           absl::StrFormat("heuristic: im2col + OpenBLAS GEMM is the fastest CPU algorithm on "

@@ -10,7 +10,11 @@
 
 namespace convd::cpu {
 
+// Built for AVX2 + FMA too, used where the CPU has them.
 const ConvAlgorithm& DirectConv();
+// DirectConv's baseline build whatever the CPU: for tests, so that both
+// builds are checked on a CPU with AVX2. Not in AllConvAlgorithms.
+const ConvAlgorithm& DirectConvBaselineForTesting();
 const ConvAlgorithm& Im2colGemmConv();
 const ConvAlgorithm& WinogradF23Conv();
 const ConvAlgorithm& WinogradF43Conv();

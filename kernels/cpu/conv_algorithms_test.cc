@@ -107,6 +107,13 @@ INSTANTIATE_TEST_SUITE_P(AllCpuAlgorithms, ConvAlgorithmTest,
                                            "winograd_f25"),
                          [](const auto& info) { return info.param; });
 
+// DirectConv's SSE build, which CPUs with AVX2 and FMA do not run.
+TEST(DirectConvBaseline, MatchesReference) {
+  ThreadPool pool(3);
+  CheckAlgorithm(DirectConvBaselineForTesting(), nullptr);
+  CheckAlgorithm(DirectConvBaselineForTesting(), &pool);
+}
+
 TEST(ConvAlgorithmRegistry, ListsEveryAlgorithmOnce) {
   EXPECT_EQ(AllConvAlgorithms().size(), 5u);
   EXPECT_EQ(FindConvAlgorithm("nope"), nullptr);
