@@ -8,8 +8,8 @@
 // padding into the task's workspace slot (unless the layer has none), then
 // each output row is computed a few outputs at a time: a vector
 // accumulator each, each tap's filter vector multiplied by a broadcast input
-// value, with no bounds checks. The epilogue runs over the task's output
-// planes at the end.
+// value, with no bounds checks. Bias and ReLU are applied as outputs are
+// stored; a residual or another activation over the planes at the end.
 //
 // The same code is compiled twice: for the build's baseline (SSE, a
 // vector of 8 is two registers) and, chosen at run time on CPUs that have
@@ -114,11 +114,29 @@ template <int kPixels>
     const int first_filter = block * kFilters;
     const int filters = std::min(kFilters, kg - first_filter);
     float* out = args.output + (int64_t{n} * p.k + int64_t{g} * kg + first_filter) * out_plane;
+    // Bias and ReLU (or none) are applied to the accumulators as they are
+    // stored; a residual or another activation, over the planes at the end
+    // (per value in the store loop, those made LeNet's layers slower).
+    const Activation activation = args.epilogue.activation.type;
+    const bool fuse_epilogue = args.epilogue.residual == nullptr &&
+                               (activation == Activation::kNone || activation == Activation::kRelu);
+    const bool relu = activation == Activation::kRelu;
+    FilterVector bias = {};
+    for (int f = 0; f < filters && args.epilogue.bias != nullptr; ++f) {
+      bias[f] = args.epilogue.bias[g * kg + first_filter + f];
+    }
     FilterVector acc[kPixels];
     // Each accumulator holds one output of kFilters planes: through memory,
     // whole vectors in and floats out, rather than lane by lane.
     auto store = [&](int oh, int ow, int count) {
       alignas(sizeof(FilterVector)) float tile[kPixels][kFilters];
+      if (fuse_epilogue) {
+        for (int j = 0; j < count; ++j) {
+          acc[j] += bias;
+          // As Activate: v > 0 ? v : 0 (NaN becomes 0).
+          if (relu) acc[j] = acc[j] > 0.0f ? acc[j] : FilterVector{};
+        }
+      }
       std::memcpy(tile, acc, sizeof(tile));
       for (int f = 0; f < filters; ++f) {
         float* to = out + f * out_plane + int64_t{oh} * p.q + ow;
@@ -136,7 +154,7 @@ template <int kPixels>
         store(oh, ow, p.q - ow);
       }
     }
-    for (int f = 0; f < filters; ++f) {
+    for (int f = 0; f < filters && !fuse_epilogue; ++f) {
       const int64_t offset = (out - args.output) + f * out_plane;
       ApplyEpilogue(args.epilogue, g * kg + first_filter + f, args.output + offset,
                     args.epilogue.residual ? args.epilogue.residual + offset : nullptr, out_plane);

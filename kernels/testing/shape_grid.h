@@ -65,11 +65,19 @@ struct PoolCase {
 };
 
 inline constexpr PoolCase kPoolCases[] = {
-    {1, 3, 13, 13, 3, 2, 0, 0, 0, 0, false}, {2, 5, 55, 55, 3, 2, 0, 0, 0, 0, false},
-    {1, 4, 14, 15, 3, 2, 0, 0, 0, 0, true},  {3, 2, 7, 9, 2, 2, 1, 1, 1, 1, true},
-    {1, 2, 10, 11, 3, 3, 1, 1, 1, 1, true},  {2, 3, 6, 7, 3, 1, 1, 0, 2, 1, false},
-    {1, 1, 1, 1, 1, 1, 0, 0, 0, 0, false},   {2, 3, 8, 8, 8, 8, 0, 0, 0, 0, false},
+    {1, 3, 13, 13, 3, 2, 0, 0, 0, 0, false},
+    {2, 5, 55, 55, 3, 2, 0, 0, 0, 0, false},
+    {1, 4, 14, 15, 3, 2, 0, 0, 0, 0, true},
+    {3, 2, 7, 9, 2, 2, 1, 1, 1, 1, true},
+    {1, 2, 10, 11, 3, 3, 1, 1, 1, 1, true},
+    {2, 3, 6, 7, 3, 1, 1, 0, 2, 1, false},
+    {1, 1, 1, 1, 1, 1, 0, 0, 0, 0, false},
+    {2, 3, 8, 8, 8, 8, 0, 0, 0, 0, false},
     {1, 6, 5, 5, 4, 3, 1, 2, 1, 2, true},
+    // 2x2 at stride 2 without padding (LeNet, VGG), odd sizes: with
+    // ceil_mode the last row and column overhang.
+    {2, 3, 9, 8, 2, 2, 0, 0, 0, 0, true},
+    {1, 4, 10, 11, 2, 2, 0, 0, 0, 0, false},
 };
 
 // p and q are left for ComputePoolOutput.
