@@ -36,11 +36,13 @@ struct Choice {
 // im2col at batch 1 to 32, in the network and alone). At 48 per group
 // (the original AlexNet's conv2) it led alone in conv_bench but trailed
 // in the network at batch 8 and 32 (0.9x); at 32 and 16 channels
-// (GoogLeNet) it ties or trails. Direct is the fastest on small layers,
-// of at most 16 filters and 150 multiply-adds per output (LeNet's conv1
-// and conv2: 1.0-2.4x im2col at batch 1 and 32); with more filters (VGG's
-// conv1_1, GoogLeNet's 5x5 layers, ResNet's 1x1 layers) it trails im2col.
-// Everywhere else im2col + GEMM is the fastest.
+// (GoogLeNet) it ties or trails. Direct is the fastest on the other
+// filters of 5x5 and larger: AlexNet's 11x11 stride-4 conv1 (1.2-1.3x
+// im2col), ResNet's 7x7 stride-2 stem (1.2x), GoogLeNet's 5x5 layers
+// (1.1-1.5x, and ahead of F(2x2,5x5)), LeNet's conv2 (2-3x; conv1 level),
+// and level with im2col on the original AlexNet's conv2. On 3x3 and 1x1
+// filters it trails im2col (ResNet's strided 3x3 and 1x1 layers, VGG's
+// 3-channel conv1_1). Everywhere else im2col + GEMM is the fastest.
 // The plan is made once, before the serving batch is known; autotune
 // (which times candidates at the serving batch) refines it. A faster
 // kernel changes this rule together with the measurement that justifies
@@ -49,8 +51,7 @@ constexpr int kWinogradMinChannels = 16;
 constexpr int kWinogradF43MinPlaneSide = 8;
 constexpr int kWinogradF23MinPlaneSide = 7;
 constexpr int kWinogradF25MinChannels = 64;
-constexpr int kDirectMaxFilters = 16;
-constexpr int64_t kDirectMaxMacsPerOutput = 150;
+constexpr int kDirectMinFilterTaps = 25;  // 5x5
 
 Choice Heuristic(const ConvParams& p) {
   const int side = std::min(p.p, p.q);
@@ -69,13 +70,11 @@ Choice Heuristic(const ConvParams& p) {
                             "stride-1 layers of %d+ input channels (C/g=%d, output %dx%d)",
                             kWinogradF25MinChannels, p.c_per_group(), p.p, p.q)};
   }
-  const int64_t macs_per_output = int64_t{p.c_per_group()} * p.r * p.s;
-  if (p.k_per_group() <= kDirectMaxFilters && macs_per_output <= kDirectMaxMacsPerOutput) {
+  if (p.r * p.s >= kDirectMinFilterTaps) {
     return {&cpu::DirectConv(),
-            absl::StrFormat("heuristic: direct is the fastest CPU algorithm on layers of at most "
-                            "%d filters and %d multiply-adds per output (K/g=%d, C/g*R*S=%d)",
-                            kDirectMaxFilters, kDirectMaxMacsPerOutput, p.k_per_group(),
-                            macs_per_output)};
+            absl::StrFormat("heuristic: direct is the fastest CPU algorithm on filters of 5x5 and "
+                            "larger that Winograd does not take (%dx%d stride %d, C/g=%d)",
+                            p.r, p.s, p.stride_h, p.c_per_group())};
   }
   return {&cpu::Im2colGemmConv(),
           absl::StrFormat("heuristic: im2col + OpenBLAS GEMM is the fastest CPU algorithm on "

@@ -1,9 +1,9 @@
 // Direct convolution, for small layers (LeNet's) where im2col's copy and
 // the GEMM's packing cost more than the arithmetic.
 //
-// Load time: filters are packed in blocks of kFilters (zero-padded),
-//   W[group][filter block][c][r][s][kFilters],
-// so one tap of a block is one vector. Run time, per (image, group, filter
+// Load time: filters are packed in blocks of one or two vectors of kLanes
+// (zero-padded), W[group][filter block][c][r][s][filters of the block], so
+// one tap of a block is one or two vectors. Run time, per (image, group, filter
 // block) task: the group's input planes are copied with their zero
 // padding into the task's workspace slot (unless the layer has none), then
 // each output row is computed a few outputs at a time: a vector
@@ -26,9 +26,9 @@
 namespace convd::cpu {
 namespace {
 
-constexpr int kFilters = 8;
+constexpr int kLanes = 8;
 // may_alias: the packed weights are floats, read a vector at a time.
-using FilterVector = float __attribute__((vector_size(kFilters * sizeof(float)), may_alias));
+using FilterVector = float __attribute__((vector_size(kLanes * sizeof(float)), may_alias));
 
 bool HasPadding(const ConvParams& p) {
   return p.pad_top != 0 || p.pad_left != 0 || p.pad_bottom != 0 || p.pad_right != 0;
@@ -38,51 +38,66 @@ bool HasPadding(const ConvParams& p) {
 int PaddedHeight(const ConvParams& p) { return p.h + p.pad_top + p.pad_bottom; }
 int PaddedWidth(const ConvParams& p) { return p.w + p.pad_left + p.pad_right; }
 
-int FilterBlocks(const ConvParams& p) { return (p.k_per_group() + kFilters - 1) / kFilters; }
+// Filter vectors per block: two where the group has more than one
+// vector's worth of filters (each broadcast input value then feeds two
+// multiply-adds), else one.
+int VectorsPerBlock(const ConvParams& p) { return p.k_per_group() > kLanes ? 2 : 1; }
+int FiltersPerBlock(const ConvParams& p) { return VectorsPerBlock(p) * kLanes; }
+int FilterBlocks(const ConvParams& p) {
+  return (p.k_per_group() + FiltersPerBlock(p) - 1) / FiltersPerBlock(p);
+}
 
 // Outputs [ow, ow + kCount) of row oh, filter block `w` (its taps for
-// channel 0; channels follow), from padded input planes `in`.
-template <int kCount, int kPixels>
+// channel 0, kVectors vectors each; channels follow), from padded input
+// planes `in`.
+template <int kCount, int kPixels, int kVectors>
 [[gnu::always_inline]] inline void OutputBlock(const ConvParams& p, const float* in,
                                                int64_t in_plane, int in_width,
                                                const FilterVector* w, int oh, int ow,
-                                               FilterVector (&acc)[kPixels]) {
-  for (int j = 0; j < kCount; ++j) acc[j] = FilterVector{};
+                                               FilterVector (&acc)[kPixels][kVectors]) {
+  for (int j = 0; j < kCount; ++j) {
+    for (int v = 0; v < kVectors; ++v) acc[j][v] = FilterVector{};
+  }
   const int taps = p.r * p.s;
   for (int c = 0; c < p.c_per_group(); ++c) {
     const float* plane = in + c * in_plane;
-    const FilterVector* tap = w + c * taps;
+    const FilterVector* tap = w + c * taps * kVectors;
     for (int r = 0; r < p.r; ++r) {
       const float* row =
           plane + int64_t{oh * p.stride_h + r * p.dilation_h} * in_width + int64_t{ow} * p.stride_w;
       for (int s = 0; s < p.s; ++s) {
-        const FilterVector filters = tap[r * p.s + s];
+        FilterVector filters[kVectors];
+        for (int v = 0; v < kVectors; ++v) filters[v] = tap[(r * p.s + s) * kVectors + v];
         const float* x = row + s * p.dilation_w;
 #pragma GCC unroll 8
-        for (int j = 0; j < kCount; ++j) acc[j] += filters * x[j * p.stride_w];
+        for (int j = 0; j < kCount; ++j) {
+          const float value = x[j * p.stride_w];
+          for (int v = 0; v < kVectors; ++v) acc[j][v] += filters[v] * value;
+        }
       }
     }
   }
 }
 
 // The last `count` (< kPixels) outputs of a row as one block.
-template <int kCount, int kPixels>
+template <int kCount, int kPixels, int kVectors>
 [[gnu::always_inline]] inline void RemainderBlock(const ConvParams& p, const float* in,
                                                   int64_t in_plane, int in_width,
                                                   const FilterVector* w, int oh, int ow, int count,
-                                                  FilterVector (&acc)[kPixels]) {
+                                                  FilterVector (&acc)[kPixels][kVectors]) {
   if constexpr (kCount > 0) {
     if (count == kCount) {
-      OutputBlock<kCount, kPixels>(p, in, in_plane, in_width, w, oh, ow, acc);
+      OutputBlock<kCount, kPixels, kVectors>(p, in, in_plane, in_width, w, oh, ow, acc);
     } else {
-      RemainderBlock<kCount - 1, kPixels>(p, in, in_plane, in_width, w, oh, ow, count, acc);
+      RemainderBlock<kCount - 1, kPixels, kVectors>(p, in, in_plane, in_width, w, oh, ow, count,
+                                                    acc);
     }
   }
 }
 
 // Tasks [begin, end) of (image, group, filter block), slot `slot`;
-// kPixels outputs of a row at a time.
-template <int kPixels>
+// kPixels outputs of a row at a time; kVectors == VectorsPerBlock(p).
+template <int kPixels, int kVectors>
 [[gnu::always_inline]] inline void RunTasks(const ConvArgs& args, int64_t begin, int64_t end,
                                             int slot) {
   const ConvParams& p = args.params;
@@ -110,9 +125,10 @@ template <int kPixels>
       }
       in = copy;
     }
-    const FilterVector* w = weights + (int64_t{g} * blocks + block) * cg * p.r * p.s;
-    const int first_filter = block * kFilters;
-    const int filters = std::min(kFilters, kg - first_filter);
+    constexpr int kBlockFilters = kVectors * kLanes;
+    const FilterVector* w = weights + (int64_t{g} * blocks + block) * cg * p.r * p.s * kVectors;
+    const int first_filter = block * kBlockFilters;
+    const int filters = std::min(kBlockFilters, kg - first_filter);
     float* out = args.output + (int64_t{n} * p.k + int64_t{g} * kg + first_filter) * out_plane;
     // Bias and ReLU (or none) are applied to the accumulators as they are
     // stored; a residual or another activation, over the planes at the end
@@ -121,20 +137,22 @@ template <int kPixels>
     const bool fuse_epilogue = args.epilogue.residual == nullptr &&
                                (activation == Activation::kNone || activation == Activation::kRelu);
     const bool relu = activation == Activation::kRelu;
-    FilterVector bias = {};
+    FilterVector bias[kVectors] = {};
     for (int f = 0; f < filters && args.epilogue.bias != nullptr; ++f) {
-      bias[f] = args.epilogue.bias[g * kg + first_filter + f];
+      bias[f / kLanes][f % kLanes] = args.epilogue.bias[g * kg + first_filter + f];
     }
-    FilterVector acc[kPixels];
-    // Each accumulator holds one output of kFilters planes: through memory,
+    FilterVector acc[kPixels][kVectors];
+    // Each accumulator holds one output of kLanes planes: through memory,
     // whole vectors in and floats out, rather than lane by lane.
     auto store = [&](int oh, int ow, int count) {
-      alignas(sizeof(FilterVector)) float tile[kPixels][kFilters];
+      alignas(sizeof(FilterVector)) float tile[kPixels][kBlockFilters];
       if (fuse_epilogue) {
         for (int j = 0; j < count; ++j) {
-          acc[j] += bias;
-          // As Activate: v > 0 ? v : 0 (NaN becomes 0).
-          if (relu) acc[j] = acc[j] > 0.0f ? acc[j] : FilterVector{};
+          for (int v = 0; v < kVectors; ++v) {
+            acc[j][v] += bias[v];
+            // As Activate: x > 0 ? x : 0 (NaN becomes 0).
+            if (relu) acc[j][v] = acc[j][v] > 0.0f ? acc[j][v] : FilterVector{};
+          }
         }
       }
       std::memcpy(tile, acc, sizeof(tile));
@@ -146,11 +164,12 @@ template <int kPixels>
     for (int oh = 0; oh < p.p; ++oh) {
       int ow = 0;
       for (; ow + kPixels <= p.q; ow += kPixels) {
-        OutputBlock<kPixels, kPixels>(p, in, in_plane, in_width, w, oh, ow, acc);
+        OutputBlock<kPixels, kPixels, kVectors>(p, in, in_plane, in_width, w, oh, ow, acc);
         store(oh, ow, kPixels);
       }
       if (ow < p.q) {
-        RemainderBlock<kPixels - 1, kPixels>(p, in, in_plane, in_width, w, oh, ow, p.q - ow, acc);
+        RemainderBlock<kPixels - 1, kPixels, kVectors>(p, in, in_plane, in_width, w, oh, ow,
+                                                       p.q - ow, acc);
         store(oh, ow, p.q - ow);
       }
     }
@@ -162,17 +181,26 @@ template <int kPixels>
   }
 }
 
-// SSE: a vector of 8 is two of its 16 registers, so 4 pixels' accumulators.
+// SSE: a vector of 8 is two of its 16 registers, so 8 registers of
+// accumulators are 4 outputs of one filter vector or 2 of two.
 void RunTasksBaseline(const ConvArgs& args, int64_t begin, int64_t end, int slot) {
-  RunTasks<4>(args, begin, end, slot);
+  if (VectorsPerBlock(args.params) == 2) {
+    RunTasks<2, 2>(args, begin, end, slot);
+  } else {
+    RunTasks<4, 1>(args, begin, end, slot);
+  }
 }
 
-// AVX2: 8 accumulators (of 16 registers) keep both FMA units busy through
-// the FMA's latency. fp-contract=fast lets the compiler fuse
-// acc + filters * x into one FMA.
+// AVX2: 8 accumulators (of 16 registers: 8 outputs of one filter vector or
+// 4 of two) keep both FMA units busy through the FMA's latency.
+// fp-contract=fast lets the compiler fuse acc + filters * x into one FMA.
 [[gnu::target("avx2,fma"), gnu::optimize("fp-contract=fast")]] void RunTasksAvx2(
     const ConvArgs& args, int64_t begin, int64_t end, int slot) {
-  RunTasks<8>(args, begin, end, slot);
+  if (VectorsPerBlock(args.params) == 2) {
+    RunTasks<4, 2>(args, begin, end, slot);
+  } else {
+    RunTasks<8, 1>(args, begin, end, slot);
+  }
 }
 
 bool CpuHasAvx2AndFma() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
@@ -195,15 +223,15 @@ class DirectConvAlgorithm final : public ConvAlgorithm {
   absl::StatusOr<PackedWeights> PrepareWeights(const ConvParams& p,
                                                const float* weights) const override {
     const int cg = p.c_per_group(), kg = p.k_per_group(), blocks = FilterBlocks(p);
-    const int taps = p.r * p.s;
-    PackedWeights packed{AlignedBuffer(int64_t{p.groups} * blocks * cg * taps * kFilters)};
+    const int taps = p.r * p.s, block_filters = FiltersPerBlock(p);
+    PackedWeights packed{AlignedBuffer(int64_t{p.groups} * blocks * cg * taps * block_filters)};
     float* to = packed.data.data();
     std::fill_n(to, packed.data.size(), 0.0f);
     for (int k = 0; k < p.k; ++k) {
-      const int g = k / kg, block = k % kg / kFilters, lane = k % kg % kFilters;
+      const int g = k / kg, block = k % kg / block_filters, lane = k % kg % block_filters;
       for (int c = 0; c < cg; ++c) {
         for (int tap = 0; tap < taps; ++tap) {
-          to[(((int64_t{g} * blocks + block) * cg + c) * taps + tap) * kFilters + lane] =
+          to[(((int64_t{g} * blocks + block) * cg + c) * taps + tap) * block_filters + lane] =
               weights[(int64_t{k} * cg + c) * taps + tap];
         }
       }
@@ -214,7 +242,7 @@ class DirectConvAlgorithm final : public ConvAlgorithm {
   absl::Status Run(const ConvArgs& args, const ExecContext& context) const override {
     const ConvParams& p = args.params;
     const int64_t work_per_task =
-        int64_t{p.p} * p.q * p.c_per_group() * p.r * p.s * kFilters / kGemmMacsPerNs;
+        int64_t{p.p} * p.q * p.c_per_group() * p.r * p.s * FiltersPerBlock(p) / kGemmMacsPerNs;
     ParallelFor(context.thread_pool, int64_t{p.n} * p.groups * FilterBlocks(p), work_per_task,
                 [&](int64_t begin, int64_t end, int slot) {
                   if (avx2_) {
