@@ -51,6 +51,10 @@ double MedianSeconds(Fn run) {
   };
   const double warm = time_once();
   if (warm > absl::GetFlag(FLAGS_slow_seconds)) return warm;
+  // Warm up for a tenth of a second, not one run: at batch 1 (about a
+  // millisecond a layer) one run left the first algorithm measured after
+  // oneDNN at half speed, and layers swung up to 2x between processes.
+  for (double warmed = warm; warmed < 0.1;) warmed += time_once();
   std::vector<double> times;
   for (int i = 0; i < absl::GetFlag(FLAGS_runs); ++i) times.push_back(time_once());
   std::sort(times.begin(), times.end());
