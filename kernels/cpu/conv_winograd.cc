@@ -231,9 +231,26 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
     }
   }
 
+  // sum_x coefficients[x] * term(x) over the non-zero coefficients, from
+  // the first of them (adding it to a zero could not be folded away:
+  // -0 + 0 is +0). Inlined and unrolled: the zero entries cost nothing and
+  // the others are constants.
+  template <int kInner, typename Term>
+  [[gnu::always_inline]] static Lanes Combination(const double (&coefficients)[kInner], Term term) {
+    Lanes acc = {};
+    bool first = true;
+#pragma GCC unroll 8
+    for (int x = 0; x < kInner; ++x) {
+      if (coefficients[x] == 0) continue;
+      const Lanes product = static_cast<float>(coefficients[x]) * term(x);
+      acc = first ? product : acc + product;
+      first = false;
+    }
+    return acc;
+  }
+
   // out = matrix x in, and out = in x matrix^T, for the transforms'
-  // constant matrices: inlined and unrolled, the zero entries cost nothing
-  // and the others are constants.
+  // constant matrices.
   template <int kRows, int kInner, int kColumns>
   [[gnu::always_inline]] static void MultiplyLeft(const double (&matrix)[kRows][kInner],
                                                   const Lanes (&in)[kInner][kColumns],
@@ -242,16 +259,7 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
     for (int i = 0; i < kRows; ++i) {
 #pragma GCC unroll 8
       for (int j = 0; j < kColumns; ++j) {
-        Lanes acc = {};
-        bool first = true;
-#pragma GCC unroll 8
-        for (int x = 0; x < kInner; ++x) {
-          if (matrix[i][x] == 0) continue;
-          const Lanes term = static_cast<float>(matrix[i][x]) * in[x][j];
-          acc = first ? term : acc + term;
-          first = false;
-        }
-        out[i][j] = acc;
+        out[i][j] = Combination(matrix[i], [&](int x) { return in[x][j]; });
       }
     }
   }
@@ -263,16 +271,7 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
     for (int i = 0; i < kRows; ++i) {
 #pragma GCC unroll 8
       for (int j = 0; j < kColumns; ++j) {
-        Lanes acc = {};
-        bool first = true;
-#pragma GCC unroll 8
-        for (int x = 0; x < kInner; ++x) {
-          if (matrix[j][x] == 0) continue;
-          const Lanes term = in[i][x] * static_cast<float>(matrix[j][x]);
-          acc = first ? term : acc + term;
-          first = false;
-        }
-        out[i][j] = acc;
+        out[i][j] = Combination(matrix[j], [&](int x) { return in[i][x]; });
       }
     }
   }
