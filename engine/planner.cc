@@ -77,7 +77,7 @@ Choice Heuristic(const ConvParams& p) {
                             p.r, p.s, p.stride_h, p.c_per_group())};
   }
   return {&cpu::Im2colGemmConv(),
-          absl::StrFormat("heuristic: im2col + OpenBLAS GEMM is the fastest CPU algorithm on "
+          absl::StrFormat("heuristic: im2col + GEMM is the fastest CPU algorithm on "
                           "layers Winograd does not suit (C/g*R*S=%d, output %dx%d)",
                           int64_t{p.c_per_group()} * p.r * p.s, p.p, p.q)};
 }

@@ -1,7 +1,6 @@
 #include "kernels/cpu/conv_algorithms.h"
 
 #include <algorithm>
-#include <cstring>
 
 namespace convd::cpu {
 
@@ -22,12 +21,6 @@ ColumnRange InsideColumns(int offset, int stride, int width, int q) {
   const int begin = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
   const int end = width - 1 - offset < 0 ? 0 : (width - 1 - offset) / stride + 1;
   return {std::min(begin, q), std::clamp(end, std::min(begin, q), q)};
-}
-
-PackedWeights PlainWeights(const ConvParams& params, const float* weights) {
-  PackedWeights packed{AlignedBuffer(params.weight_elements())};
-  std::memcpy(packed.data.data(), weights, packed.data.bytes());
-  return packed;
 }
 
 }  // namespace convd::cpu

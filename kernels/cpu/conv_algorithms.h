@@ -34,10 +34,6 @@ struct ColumnRange {
 };
 ColumnRange InsideColumns(int offset, int stride, int width, int q);
 
-// The weights as given, [K, C/groups, R, S], in aligned memory: the packed
-// form of algorithms that read the PyTorch layout directly.
-PackedWeights PlainWeights(const ConvParams& params, const float* weights);
-
 }  // namespace convd::cpu
 
 #endif  // CONVD_KERNELS_CPU_CONV_ALGORITHMS_H_

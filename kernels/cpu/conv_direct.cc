@@ -19,6 +19,7 @@
 
 #include "kernels/conv_algorithm.h"
 #include "kernels/cpu/conv_algorithms.h"
+#include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/cpu/work_estimate.h"
 #include "kernels/epilogue_inl.h"
@@ -202,8 +203,6 @@ void RunTasksBaseline(const ConvArgs& args, int64_t begin, int64_t end, int slot
     RunTasks<8, 1>(args, begin, end, slot);
   }
 }
-
-bool CpuHasAvx2AndFma() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
 
 class DirectConvAlgorithm final : public ConvAlgorithm {
  public:

@@ -1,7 +1,8 @@
 // im2col + GEMM. Per (image, group, block of output columns) a task unrolls
 // the input patches into a [C/g*R*S, cols] matrix in its own workspace slot
-// and multiplies it by the group's filters [K/g, C/g*R*S] with OpenBLAS:
-//   out[K/g, cols] = W[K/g, CRS] * col[CRS, cols]
+// and multiplies it by the group's filters [K/g, C/g*R*S] (packed at load)
+// with convd's own GEMM, which applies the epilogue as it stores:
+//   out[K/g, cols] = epilogue(W[K/g, CRS] * col[CRS, cols])
 // Column blocks bound the workspace and give both cores work even at batch 1.
 // 1x1 stride-1 unpadded layers skip the unrolling: the input already is the
 // column matrix.
@@ -9,10 +10,9 @@
 
 #include "kernels/conv_algorithm.h"
 #include "kernels/cpu/conv_algorithms.h"
-#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/packed_gemm.h"
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/cpu/work_estimate.h"
-#include "kernels/epilogue_inl.h"
 
 namespace convd::cpu {
 namespace {
@@ -88,6 +88,16 @@ void Im2col(const ConvParams& p, const float* in, int col_begin, int col_end,
   }
 }
 
+int64_t UnrolledFloats(const ConvParams& p, int threads) {
+  if (IsPointwise(p)) return 0;
+  return int64_t{p.c_per_group()} * p.r * p.s * ColumnsPerTask(p, threads);
+}
+
+// One thread's workspace: the GEMM's, then the unrolled patches.
+int64_t SlotFloats(const ConvParams& p, int threads) {
+  return PackedGemmWorkspaceFloats() + UnrolledFloats(p, threads);
+}
+
 class Im2colGemmAlgorithm final : public ConvAlgorithm {
  public:
   std::string_view name() const override { return "im2col"; }
@@ -96,15 +106,22 @@ class Im2colGemmAlgorithm final : public ConvAlgorithm {
     return absl::OkStatus();
   }
 
+  // Per thread: the GEMM's block of B, then the unrolled patches.
   int64_t WorkspaceBytes(const ConvParams& p, int threads) const override {
-    if (IsPointwise(p)) return 0;
-    const int64_t crs = int64_t{p.c_per_group()} * p.r * p.s;
-    return int64_t{threads} * crs * ColumnsPerTask(p, threads) * sizeof(float);
+    return int64_t{threads} * SlotFloats(p, threads) * int64_t{sizeof(float)};
   }
 
-  absl::StatusOr<PackedWeights> PrepareWeights(const ConvParams& params,
+  // Each group's filters, packed for PackedGemm one after the other.
+  absl::StatusOr<PackedWeights> PrepareWeights(const ConvParams& p,
                                                const float* weights) const override {
-    return PlainWeights(params, weights);
+    const int kg = p.k_per_group(), crs = p.c_per_group() * p.r * p.s;
+    const int64_t group_floats = PackedLeftOperandFloats(kg, crs);
+    PackedWeights packed{AlignedBuffer(p.groups * group_floats)};
+    for (int g = 0; g < p.groups; ++g) {
+      PackGemmLeftOperand(weights + int64_t{g} * kg * crs, kg, crs, crs,
+                          packed.data.data() + g * group_floats);
+    }
+    return packed;
   }
 
   absl::Status Run(const ConvArgs& args, const ExecContext& context) const override {
@@ -117,7 +134,8 @@ class Im2colGemmAlgorithm final : public ConvAlgorithm {
     const int cols_per_task = ColumnsPerTask(p, threads);
     const int blocks = (plane + cols_per_task - 1) / cols_per_task;
     const bool pointwise = IsPointwise(p);
-    const int64_t slot_floats = int64_t{crs} * cols_per_task;
+    const int64_t slot_floats = SlotFloats(p, threads);
+    const int64_t group_weight_floats = PackedLeftOperandFloats(kg, crs);
     // A task unrolls crs x cols values and multiplies them by kg filters.
     const int64_t work_per_task =
         int64_t{kg} * crs * cols_per_task / kGemmMacsPerNs +
@@ -132,27 +150,24 @@ class Im2colGemmAlgorithm final : public ConvAlgorithm {
         const int col_end = std::min(plane, col_begin + cols_per_task);
         const int cols = col_end - col_begin;
         const float* in = args.input + (int64_t{n} * p.c + int64_t{g} * cg) * p.h * p.w;
+        float* gemm_workspace = args.workspace + slot * slot_floats;
         const float* b;
         int ldb;
         if (pointwise) {
           b = in + col_begin;
           ldb = plane;
         } else {
-          float* col = args.workspace + slot * slot_floats;
+          float* col = gemm_workspace + PackedGemmWorkspaceFloats();
           Im2col(p, in, col_begin, col_end, col);
           b = col;
           ldb = cols;
         }
         const int64_t out_offset = (int64_t{n} * p.k + int64_t{g} * kg) * plane + col_begin;
-        float* out = args.output + out_offset;
-        Sgemm(false, false, kg, cols, crs, 1.0f,
-              args.weights->data.data() + int64_t{g} * kg * crs, crs, b, ldb, 0.0f, out, plane);
-        for (int k = 0; k < kg; ++k) {
-          const float* residual = args.epilogue.residual
-                                      ? args.epilogue.residual + out_offset + int64_t{k} * plane
-                                      : nullptr;
-          ApplyEpilogue(args.epilogue, g * kg + k, out + int64_t{k} * plane, residual, cols);
-        }
+        const float* residual =
+            args.epilogue.residual ? args.epilogue.residual + out_offset : nullptr;
+        PackedGemm(kg, cols, crs, args.weights->data.data() + g * group_weight_floats, b, ldb,
+                   args.output + out_offset, plane, {&args.epilogue, g * kg, residual},
+                   gemm_workspace);
       }
     });
     return absl::OkStatus();

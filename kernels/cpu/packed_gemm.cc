@@ -1,0 +1,241 @@
+// Blocking (BLIS's loop order): for each block of up to kBlockColumns
+// columns of B and kBlockDepth of its rows, the block is packed into the
+// workspace as panels of 16 columns, [panel][row][16] (256 KB: it stays in
+// L2). Then for each kBlockRows rows of A (96 KB, also kept in L2) and each
+// panel of B (16 KB: it stays in L1) the kernel runs over those rows' A
+// panels, which the packing at load made contiguous. Products deeper than
+// kBlockDepth are cut into equal blocks and leave partial sums in C between
+// them; the epilogue applies after the last. A last panel of up to 8
+// columns is packed 8 wide and has a kernel of its own, so a 7x7 plane (49
+// columns) computes 56 columns, not 64.
+#include "kernels/cpu/packed_gemm.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/epilogue_inl.h"
+
+namespace convd::cpu {
+namespace {
+
+constexpr int kRows = kPackedGemmRows;
+constexpr int kLanes = 8;
+constexpr int kColumns = 2 * kLanes;  // of a B panel and of the kernel's tile
+constexpr int kBlockDepth = 256;
+constexpr int kBlockColumns = 256;
+constexpr int kBlockRows = 16 * kRows;
+static_assert(kBlockColumns % kColumns == 0);
+
+// Unaligned (the typedef lowers the alignment to a float's) and may_alias:
+// B and C rows start anywhere.
+typedef float Vec __attribute__((vector_size(kLanes * sizeof(float)), aligned(4), may_alias));
+
+// Always inlined, so each build has its own and no vector crosses a call:
+// GCC's -Wpsabi warning, that such a call's ABI would differ between the
+// builds, does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+[[gnu::always_inline]] inline Vec Load(const float* p) { return *reinterpret_cast<const Vec*>(p); }
+[[gnu::always_inline]] inline void Store(float* p, Vec v) { *reinterpret_cast<Vec*>(p) = v; }
+
+// Columns a panel starting `columns` before the end of the block holds.
+int PanelWidth(int columns) { return columns <= kLanes ? kLanes : kColumns; }
+
+// Copies b [depth x columns] (row stride ldb) into panels of kColumns
+// columns (the last PanelWidth wide), zero-padding the last.
+[[gnu::always_inline]] inline void PackBlock(const float* b, int ldb, int depth, int columns,
+                                             float* packed) {
+  for (int j = 0; j < columns; j += kColumns) {
+    float* panel = packed + int64_t{j} * depth;
+    const int width = std::min(kColumns, columns - j);
+    const int panel_width = PanelWidth(columns - j);
+    if (width == kColumns) {
+      for (int row = 0; row < depth; ++row) {
+        const float* from = b + int64_t{row} * ldb + j;
+        Store(panel + row * kColumns, Load(from));
+        Store(panel + row * kColumns + kLanes, Load(from + kLanes));
+      }
+    } else {
+      for (int row = 0; row < depth; ++row) {
+        const float* from = b + int64_t{row} * ldb + j;
+        float* to = panel + row * panel_width;
+        std::copy(from, from + width, to);
+        std::fill(to + width, to + panel_width, 0.0f);
+      }
+    }
+  }
+}
+
+// tile = A panel [depth][kRows] x B panel [depth][kColumns]. Twelve named
+// accumulators: GCC kept an array of them in memory, storing each one
+// every iteration, at half the speed.
+[[gnu::always_inline]] inline void MultiplyPanels(int depth, const float* a, const float* b,
+                                                  float (&tile)[kRows][kColumns]) {
+  Vec c00{}, c01{}, c10{}, c11{}, c20{}, c21{}, c30{}, c31{}, c40{}, c41{}, c50{}, c51{};
+  for (int i = 0; i < depth; ++i) {
+    const Vec b0 = Load(b + i * kColumns), b1 = Load(b + i * kColumns + kLanes);
+    const float* a_row = a + i * kRows;
+#define CONVD_GEMM_ROW(r)   \
+  c##r##0 += a_row[r] * b0; \
+  c##r##1 += a_row[r] * b1;
+    CONVD_GEMM_ROW(0)
+    CONVD_GEMM_ROW(1)
+    CONVD_GEMM_ROW(2)
+    CONVD_GEMM_ROW(3)
+    CONVD_GEMM_ROW(4)
+    CONVD_GEMM_ROW(5)
+#undef CONVD_GEMM_ROW
+  }
+  const Vec rows[kRows][2] = {{c00, c01}, {c10, c11}, {c20, c21},
+                              {c30, c31}, {c40, c41}, {c50, c51}};
+  for (int r = 0; r < kRows; ++r) {
+    Store(tile[r], rows[r][0]);
+    Store(tile[r] + kLanes, rows[r][1]);
+  }
+}
+
+// The first kLanes columns of `tile` = A panel x B panel [depth][kLanes].
+[[gnu::always_inline]] inline void MultiplyNarrowPanels(int depth, const float* a, const float* b,
+                                                        float (&tile)[kRows][kColumns]) {
+  Vec c0{}, c1{}, c2{}, c3{}, c4{}, c5{};
+  for (int i = 0; i < depth; ++i) {
+    const Vec b0 = Load(b + i * kLanes);
+    const float* a_row = a + i * kRows;
+    c0 += a_row[0] * b0;
+    c1 += a_row[1] * b0;
+    c2 += a_row[2] * b0;
+    c3 += a_row[3] * b0;
+    c4 += a_row[4] * b0;
+    c5 += a_row[5] * b0;
+  }
+  const Vec rows[kRows] = {c0, c1, c2, c3, c4, c5};
+  for (int r = 0; r < kRows; ++r) Store(tile[r], rows[r]);
+}
+
+// Stores rows [0, rows) and columns [0, columns) of `tile` at c, adding
+// what c holds unless `first`, and applying the epilogue if `last`.
+// `row0`: the tile's first row in the whole product (its channel offset).
+[[gnu::always_inline]] inline void StoreTile(const float (&tile)[kRows][kColumns], int rows,
+                                             int columns, bool first, bool last, float* c, int ldc,
+                                             const GemmEpilogue& e, int row0) {
+  const Epilogue* epilogue = last ? e.epilogue : nullptr;
+  const Activation activation = epilogue ? epilogue->activation.type : Activation::kNone;
+  const bool vector_path =
+      columns == kColumns && (activation == Activation::kNone || activation == Activation::kRelu);
+  for (int r = 0; r < rows; ++r) {
+    float* to = c + int64_t{r} * ldc;
+    const float* residual = epilogue && e.residual ? e.residual + int64_t{row0 + r} * ldc : nullptr;
+    const float bias =
+        epilogue && epilogue->bias ? epilogue->bias[e.first_channel + row0 + r] : 0.0f;
+    if (vector_path) {
+      Vec v0 = Load(tile[r]), v1 = Load(tile[r] + kLanes);
+      if (!first) {
+        v0 += Load(to);
+        v1 += Load(to + kLanes);
+      }
+      if (residual) {
+        v0 += Load(residual);
+        v1 += Load(residual + kLanes);
+      }
+      v0 += bias;
+      v1 += bias;
+      if (activation == Activation::kRelu) {
+        const Vec zero{};
+        v0 = v0 > zero ? v0 : zero;
+        v1 = v1 > zero ? v1 : zero;
+      }
+      Store(to, v0);
+      Store(to + kLanes, v1);
+    } else {
+      for (int j = 0; j < columns; ++j) {
+        float v = tile[r][j];
+        if (!first) v += to[j];
+        if (epilogue) {
+          if (residual) v += residual[j];
+          v = Activate(v + bias, epilogue->activation);
+        }
+        to[j] = v;
+      }
+    }
+  }
+}
+
+[[gnu::always_inline]] inline void Gemm(int m, int n, int k, const float* a_packed, const float* b,
+                                        int ldb, float* c, int ldc, const GemmEpilogue& epilogue,
+                                        float* workspace) {
+  const int depth_blocks = (k + kBlockDepth - 1) / kBlockDepth;
+  const int block_depth = (k + depth_blocks - 1) / depth_blocks;
+  for (int jc = 0; jc < n; jc += kBlockColumns) {
+    const int block_columns = std::min(kBlockColumns, n - jc);
+    for (int pc = 0; pc < k; pc += block_depth) {
+      const int depth = std::min(block_depth, k - pc);
+      PackBlock(b + int64_t{pc} * ldb + jc, ldb, depth, block_columns, workspace);
+      const bool first = pc == 0, last = pc + depth == k;
+      for (int ic = 0; ic < m; ic += kBlockRows) {
+        const int rows_end = std::min(m, ic + kBlockRows);
+        for (int jr = 0; jr < block_columns; jr += kColumns) {
+          const float* b_panel = workspace + int64_t{jr} * depth;
+          const int columns = std::min(kColumns, block_columns - jr);
+          for (int ir = ic; ir < rows_end; ir += kRows) {
+            const float* a_panel = a_packed + (int64_t{ir / kRows} * k + pc) * kRows;
+            float tile[kRows][kColumns];
+            if (PanelWidth(block_columns - jr) == kLanes) {
+              MultiplyNarrowPanels(depth, a_panel, b_panel, tile);
+            } else {
+              MultiplyPanels(depth, a_panel, b_panel, tile);
+            }
+            StoreTile(tile, std::min(kRows, m - ir), columns, first, last,
+                      c + int64_t{ir} * ldc + jc + jr, ldc,
+                      {epilogue.epilogue, epilogue.first_channel,
+                       epilogue.residual ? epilogue.residual + jc + jr : nullptr},
+                      ir);
+          }
+        }
+      }
+    }
+  }
+}
+
+// fp-contract=fast lets the compiler fuse c += a * b into one FMA.
+[[gnu::target("avx2,fma"), gnu::optimize("fp-contract=fast")]] void GemmAvx2(
+    int m, int n, int k, const float* a_packed, const float* b, int ldb, float* c, int ldc,
+    const GemmEpilogue& epilogue, float* workspace) {
+  Gemm(m, n, k, a_packed, b, ldb, c, ldc, epilogue, workspace);
+}
+
+}  // namespace
+
+int64_t PackedLeftOperandFloats(int m, int k) {
+  return int64_t{(m + kRows - 1) / kRows} * kRows * k;
+}
+
+void PackGemmLeftOperand(const float* a, int m, int k, int lda, float* packed) {
+  for (int panel = 0; panel * kRows < m; ++panel) {
+    for (int i = 0; i < k; ++i) {
+      for (int r = 0; r < kRows; ++r) {
+        const int row = panel * kRows + r;
+        packed[(int64_t{panel} * k + i) * kRows + r] = row < m ? a[int64_t{row} * lda + i] : 0.0f;
+      }
+    }
+  }
+}
+
+int64_t PackedGemmWorkspaceFloats() { return int64_t{kBlockDepth} * kBlockColumns; }
+
+void PackedGemm(int m, int n, int k, const float* a_packed, const float* b, int ldb, float* c,
+                int ldc, const GemmEpilogue& epilogue, float* workspace) {
+  static const bool avx2 = CpuHasAvx2AndFma();
+  if (avx2) {
+    GemmAvx2(m, n, k, a_packed, b, ldb, c, ldc, epilogue, workspace);
+  } else {
+    Gemm(m, n, k, a_packed, b, ldb, c, ldc, epilogue, workspace);
+  }
+}
+
+void PackedGemmBaselineForTesting(int m, int n, int k, const float* a_packed, const float* b,
+                                  int ldb, float* c, int ldc, const GemmEpilogue& epilogue,
+                                  float* workspace) {
+  Gemm(m, n, k, a_packed, b, ldb, c, ldc, epilogue, workspace);
+}
+
+}  // namespace convd::cpu

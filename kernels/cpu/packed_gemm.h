@@ -1,0 +1,66 @@
+// convd's own single-precision GEMM for convolutions, C = epilogue(A * B):
+// A (the filters) is packed once at load, B (an input plane or unrolled
+// patches) is read in place with any row stride and packed a block at a
+// time into the caller's workspace, and the epilogue (bias, residual,
+// activation) is applied as C is stored. Against OpenBLAS followed by a
+// separate epilogue pass it saves the pass over C, OpenBLAS's own pass that
+// clears C for beta = 0, and its per-call packing of A (bench/RESULTS.md,
+// "convd's own GEMM for im2col").
+//
+// The kernel computes kPackedGemmRows x 16 of C at a time in registers. It
+// is compiled twice, like direct convolution: for the build's baseline
+// (SSE) and for AVX2 + FMA, chosen at run time.
+//
+// Thread safety: the functions keep no state; concurrent calls need
+// their own workspaces and outputs.
+#ifndef CONVD_KERNELS_CPU_PACKED_GEMM_H_
+#define CONVD_KERNELS_CPU_PACKED_GEMM_H_
+
+#include <cstdint>
+
+#include "kernels/op_params.h"
+
+namespace convd::cpu {
+
+// Rows of A per packed panel.
+inline constexpr int kPackedGemmRows = 6;
+
+// Floats PackGemmLeftOperand writes for an m x k matrix: m rounded up to
+// whole panels.
+int64_t PackedLeftOperandFloats(int m, int k);
+
+// Packs row-major a [m x k] (row stride lda >= k) into panels of
+// kPackedGemmRows rows, each [k][kPackedGemmRows]; rows past m are zeros.
+// `packed` holds PackedLeftOperandFloats(m, k) floats.
+void PackGemmLeftOperand(const float* a, int m, int k, int lda, float* packed);
+
+// Workspace floats PackedGemm needs, whatever n and k: one packed block of B.
+int64_t PackedGemmWorkspaceFloats();
+
+// What happens to C as it is stored. Row i of C is output channel
+// first_channel + i: it gets epilogue.bias[first_channel + i] (if bias is
+// set) and then epilogue.activation. `residual`, if not null, is added
+// before the bias and is laid out like C (the same ldc). epilogue.residual
+// is ignored: the caller points `residual` at the rows of this product.
+struct GemmEpilogue {
+  const Epilogue* epilogue = nullptr;  // null: store A * B as it is
+  int first_channel = 0;
+  const float* residual = nullptr;
+};
+
+// c [m x n] (row stride ldc) = epilogue(A * b), A [m x k] as packed by
+// PackGemmLeftOperand, b [k x n] row-major with row stride ldb >= n.
+// `workspace`: PackedGemmWorkspaceFloats() floats, 64-byte aligned.
+// m, n, k >= 1; c must not overlap a, b or the workspace.
+void PackedGemm(int m, int n, int k, const float* a_packed, const float* b, int ldb, float* c,
+                int ldc, const GemmEpilogue& epilogue, float* workspace);
+
+// PackedGemm's baseline build whatever the CPU: for tests, so that both
+// builds are checked on a CPU with AVX2.
+void PackedGemmBaselineForTesting(int m, int n, int k, const float* a_packed, const float* b,
+                                  int ldb, float* c, int ldc, const GemmEpilogue& epilogue,
+                                  float* workspace);
+
+}  // namespace convd::cpu
+
+#endif  // CONVD_KERNELS_CPU_PACKED_GEMM_H_

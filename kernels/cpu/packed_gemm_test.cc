@@ -1,0 +1,129 @@
+// PackedGemm, both builds, against a float64 product on fresh random
+// operands: shapes that leave partial row panels, last column panels of 1,
+// 8 and 9-15 columns (the 8-wide kernel and the 16-wide one), several
+// column, row and depth blocks (partial sums kept in C between depth
+// blocks), row strides wider than the rows, and every epilogue.
+#include "kernels/cpu/packed_gemm.h"
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "kernels/aligned_buffer.h"
+#include "kernels/epilogue_inl.h"
+#include "kernels/testing/numeric.h"
+
+namespace convd::cpu {
+namespace {
+
+using ::convd::testing::MaxErrorRelativeTo;
+using ::convd::testing::RandomVector;
+
+struct Shape {
+  int m, n, k;
+  int ldb_extra, ldc_extra;
+};
+
+const Shape kShapes[] = {
+    {1, 1, 1, 0, 0},      {5, 17, 3, 2, 1},    {6, 16, 256, 0, 0},  {7, 33, 257, 0, 3},
+    {13, 250, 600, 5, 0}, {64, 300, 64, 0, 0}, {12, 529, 31, 1, 7}, {100, 49, 513, 0, 0},
+    {200, 24, 40, 0, 0},  {97, 270, 20, 3, 0},
+};
+
+struct EpilogueCase {
+  const char* name;
+  bool use_epilogue, bias, residual;
+  ActivationFunction activation;
+};
+
+const EpilogueCase kEpilogues[] = {
+    {"none", false, false, false, {Activation::kNone}},
+    {"bias", true, true, false, {Activation::kNone}},
+    {"bias_relu", true, true, false, {Activation::kRelu}},
+    {"residual_relu", true, false, true, {Activation::kRelu}},
+    {"bias_residual_sigmoid", true, true, true, {Activation::kSigmoid}},
+    {"bias_clip", true, true, false, {Activation::kClip, 0.0f, -0.25f, 0.5f}},
+};
+
+using GemmFunction = void (*)(int, int, int, const float*, const float*, int, float*, int,
+                              const GemmEpilogue&, float*);
+
+void Check(GemmFunction gemm, const std::string& build) {
+  for (const Shape& shape : kShapes) {
+    const int m = shape.m, n = shape.n, k = shape.k;
+    const int ldb = n + shape.ldb_extra, ldc = n + shape.ldc_extra;
+    const int first_channel = 3;  // rows read bias[3 + row]
+    const std::vector<float> a = RandomVector(int64_t{m} * k);
+    const std::vector<float> b = RandomVector(int64_t{k} * ldb);
+    const std::vector<float> bias = RandomVector(first_channel + m);
+    const std::vector<float> residual = RandomVector(int64_t{m} * ldc);
+    AlignedBuffer a_packed(PackedLeftOperandFloats(m, k));
+    PackGemmLeftOperand(a.data(), m, k, k, a_packed.data());
+    AlignedBuffer workspace(PackedGemmWorkspaceFloats());
+    for (const EpilogueCase& e : kEpilogues) {
+      SCOPED_TRACE(build + " " + e.name + " m=" + std::to_string(m) + " n=" + std::to_string(n) +
+                   " k=" + std::to_string(k) + " ldb=" + std::to_string(ldb) +
+                   " ldc=" + std::to_string(ldc));
+      Epilogue epilogue;
+      epilogue.bias = e.bias ? bias.data() : nullptr;
+      epilogue.activation = e.activation;
+      const GemmEpilogue gemm_epilogue{e.use_epilogue ? &epilogue : nullptr, first_channel,
+                                       e.residual ? residual.data() : nullptr};
+      // Columns past n in each row of C must be left alone.
+      std::vector<float> c = RandomVector(int64_t{m} * ldc);
+      const std::vector<float> c_before = c;
+      gemm(m, n, k, a_packed.data(), b.data(), ldb, c.data(), ldc, gemm_epilogue, workspace.data());
+
+      std::vector<double> expected(n * int64_t{m}), scale(n * int64_t{m});
+      std::vector<float> actual(n * int64_t{m});
+      for (int i = 0; i < m; ++i) {
+        for (int j = 0; j < n; ++j) {
+          double sum = 0, magnitude = 0;
+          for (int x = 0; x < k; ++x) {
+            const double term = double{a[int64_t{i} * k + x]} * b[int64_t{x} * ldb + j];
+            sum += term;
+            magnitude += std::abs(term);
+          }
+          if (e.use_epilogue) {
+            if (e.residual) sum += residual[int64_t{i} * ldc + j];
+            if (e.bias) sum += bias[first_channel + i];
+            magnitude += 2;
+            sum = Activate(static_cast<float>(sum), e.activation);
+          }
+          expected[int64_t{i} * n + j] = sum;
+          scale[int64_t{i} * n + j] = magnitude;
+          actual[int64_t{i} * n + j] = c[int64_t{i} * ldc + j];
+        }
+        for (int j = n; j < ldc; ++j) {
+          ASSERT_EQ(c[int64_t{i} * ldc + j], c_before[int64_t{i} * ldc + j])
+              << "row " << i << " column " << j << " is past n";
+        }
+      }
+      EXPECT_LT(MaxErrorRelativeTo(actual.data(), expected, scale), 1e-6);
+    }
+  }
+}
+
+TEST(PackedGemmTest, MatchesFloat64Product) { Check(&PackedGemm, "dispatched"); }
+
+TEST(PackedGemmTest, BaselineBuildMatchesFloat64Product) {
+  Check(&PackedGemmBaselineForTesting, "baseline");
+}
+
+TEST(PackedGemmTest, PackedLeftOperandPadsRowsWithZeros) {
+  const int m = 7, k = 3;
+  const std::vector<float> a = RandomVector(m * k);
+  ASSERT_EQ(PackedLeftOperandFloats(m, k), 2 * kPackedGemmRows * k);
+  std::vector<float> packed(PackedLeftOperandFloats(m, k), -1.0f);
+  PackGemmLeftOperand(a.data(), m, k, k, packed.data());
+  for (int row = 0; row < 2 * kPackedGemmRows; ++row) {
+    for (int x = 0; x < k; ++x) {
+      const float value = packed[(int64_t{row / kPackedGemmRows} * k + x) * kPackedGemmRows +
+                                 row % kPackedGemmRows];
+      EXPECT_EQ(value, row < m ? a[row * k + x] : 0.0f) << "row " << row << " column " << x;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace convd::cpu
