@@ -2,9 +2,11 @@
 // stride-1, undilated layers.
 //
 // Load time: each filter g [RxR] becomes U = G g G^T, stored
-//   U[group][xi][K/g][C/g]   (xi = one of alpha*alpha transform positions).
+//   U[group][xi] = [K/g x C/g] packed for PackedGemm
+//   (xi = one of alpha*alpha transform positions).
 // Run time, per (group, block of tiles) task in its own workspace slot:
-//   1. input transform  V[xi][c][t] = (B^T d B)[xi] for each tile t
+//   1. input transform  V[xi][c][t] = (B^T d B)[xi] for each tile t, written
+//      straight into the GEMM's packed layout (panels of 16 tiles)
 //   2. alpha^2 GEMMs     M[xi] = U[xi] (K/g x C/g) * V[xi] (C/g x tiles)
 //   3. output transform  Y = A^T M A, fused with bias, residual, activation.
 // Tiles are numbered over the whole batch, so a block may span images; the
@@ -15,7 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "kernels/conv_algorithm.h"
 #include "kernels/cpu/conv_algorithms.h"
-#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/packed_gemm.h"
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/cpu/work_estimate.h"
 #include "kernels/epilogue_inl.h"
@@ -31,6 +33,15 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
   static constexpr int kAlpha = T::kAlpha;
   static constexpr int kPositions = kAlpha * kAlpha;
   static constexpr int kTilesPerBlock = kAlpha == 4 ? 128 : 64;
+  // Floats between the end of one position's rows of V (or of M) and the
+  // start of the next. A transform reads or writes all kPositions positions
+  // of a tile at once; at strides that are multiples of 4 KB (V at 128
+  // tiles and 8k channels, or 49 tiles packed to 56 at 128 channels) they
+  // all fall in one L1 set, which holds 8 lines. On ResNet's 28x28,
+  // 128-channel layer at batch 1 the skew took 28% off the input
+  // transform's time (perf samples, bench/RESULTS.md).
+  static constexpr int kPositionSkew = 16;
+  static_assert(kTilesPerBlock % kPackedGemmColumns == 0, "V's panels fill the block");
   // Tiles transformed at once, one per lane of a 16-byte vector (SSE): one
   // tile at a time, the transforms took about two thirds of a layer's time
   // (bench/RESULTS.md, 2026-12-05).
@@ -54,18 +65,18 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
     return absl::OkStatus();
   }
 
+  // Per thread: a block's V and M.
   int64_t WorkspaceBytes(const ConvParams& p, int threads) const override {
-    const int64_t per_slot = int64_t{kPositions} *
-                             (p.c_per_group() + p.k_per_group()) * kTilesPerBlock;
-    return int64_t{threads} * per_slot * sizeof(float);
+    return int64_t{threads} * SlotFloats(p) * int64_t{sizeof(float)};
   }
 
   absl::StatusOr<PackedWeights> PrepareWeights(const ConvParams& p,
                                                const float* weights) const override {
     if (absl::Status status = CanImplement(p); !status.ok()) return status;
     const int cg = p.c_per_group(), kg = p.k_per_group();
-    PackedWeights packed{AlignedBuffer(int64_t{kPositions} * p.k * cg)};
-    float* u = packed.data.data();
+    // U[group][xi][K/g][C/g] as rows first, then packed.
+    AlignedBuffer rows(int64_t{kPositions} * p.k * cg);
+    float* u = rows.data();
     for (int k = 0; k < p.k; ++k) {
       const int g = k / kg, kk = k % kg;
       for (int c = 0; c < cg; ++c) {
@@ -88,6 +99,12 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
         }
       }
     }
+    const int64_t product_floats = PackedLeftOperandFloats(kg, cg);
+    PackedWeights packed{AlignedBuffer(int64_t{p.groups} * kPositions * product_floats)};
+    for (int product = 0; product < p.groups * kPositions; ++product) {
+      PackGemmLeftOperand(u + int64_t{product} * kg * cg, kg, cg, cg,
+                          packed.data.data() + product * product_floats);
+    }
     return packed;
   }
 
@@ -107,7 +124,7 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
         std::min<int64_t>(kTilesPerBlock, (total_tiles + blocks_wanted * kLanes - 1) /
                                               (blocks_wanted * kLanes) * kLanes);
     const int64_t blocks = (total_tiles + tiles_per_block - 1) / tiles_per_block;
-    const int64_t slot_floats = WorkspaceBytes(p, 1) / sizeof(float);
+    const int64_t slot_floats = SlotFloats(p);
     // A block transforms its tiles in and out (a few operations per value)
     // and multiplies kPositions [kg x cg] x [cg x tiles] matrices.
     const int64_t values = int64_t{kPositions} * tiles_per_block;
@@ -116,7 +133,7 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
     ParallelFor(context.thread_pool, blocks * p.groups, work_per_block,
                 [&](int64_t begin, int64_t end, int slot) {
                   float* v = args.workspace + slot * slot_floats;
-                  float* m = v + int64_t{kPositions} * p.c_per_group() * kTilesPerBlock;
+                  float* m = v + kPositions * VPositionStride(kTilesPerBlock, p.c_per_group());
                   for (int64_t task = begin; task < end; ++task) {
                     const int g = static_cast<int>(task % p.groups);
                     const int64_t first_tile = task / p.groups * tiles_per_block;
@@ -129,6 +146,17 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
   }
 
  private:
+  // V[xi] is [cg x tiles] packed for PackedGemmPackedRight; M[xi] is
+  // [kg x tiles], row-major.
+  static int64_t VPositionStride(int tiles, int cg) {
+    return PackedRightOperandFloats(tiles, cg) + kPositionSkew;
+  }
+  static int64_t MPositionStride(int tiles, int kg) { return int64_t{kg} * tiles + kPositionSkew; }
+  static int64_t SlotFloats(const ConvParams& p) {
+    return kPositions * (VPositionStride(kTilesPerBlock, p.c_per_group()) +
+                         MPositionStride(kTilesPerBlock, p.k_per_group()));
+  }
+
   // A tile: image n, tile row th, tile column tw. Its outputs start at row
   // th * M, column tw * M; its inputs at row th * M - pad_top, column
   // tw * M - pad_left (in the padding, at an edge).
@@ -174,8 +202,9 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
     Tile tile_of[kTilesPerBlock];
     TileOrigins(0, tiles, tiles_w, tiles_per_image, tile_of);
     float* v = args.workspace;
-    float* m = v + int64_t{kPositions} * cg * kTilesPerBlock;
-    constexpr int kFiltersPerTask = 16;
+    float* m = v + kPositions * VPositionStride(kTilesPerBlock, cg);
+    // A multiple of the packed filters' panel rows: a task's rows start a panel.
+    constexpr int kFiltersPerTask = 4 * kPackedGemmRows;
     const int filter_tasks = (kg + kFiltersPerTask - 1) / kFiltersPerTask;
     const int64_t values = int64_t{kPositions} * tiles;
     for (int g = 0; g < p.groups; ++g) {
@@ -192,22 +221,37 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
     }
   }
 
-  // Step 1 for channels [c_begin, c_end) of group g: V[xi][c][t], kLanes
-  // tiles at a time.
+  // Step 1 for channels [c_begin, c_end) of group g: V[xi], [cg x tiles]
+  // packed for PackedGemmPackedRight, kLanes tiles at a time (kLanes
+  // divides the panels' widths, so they share a panel row). The last
+  // panel's columns past `tiles` are zeroed: the GEMM computes them, and
+  // left over values there could be denormals (slow) or NaNs.
   static void TransformInputs(const ConvArgs& args, int g, const Tile* tile_of, int tiles,
                               int c_begin, int c_end, float* v) {
+    static_assert(kPackedGemmNarrowColumns % kLanes == 0);
     const ConvParams& p = args.params;
     const int cg = p.c_per_group();
-    for (int t = 0; t < tiles; t += kLanes) {
+    const int64_t position_stride = VPositionStride(tiles, cg);
+    const int last_panel = (tiles - 1) / kPackedGemmColumns * kPackedGemmColumns;
+    const int panels_end = last_panel + PackedPanelWidth(tiles - last_panel);
+    for (int t = 0; t < panels_end; t += kLanes) {
       const int lanes = std::min(kLanes, tiles - t);
       for (int c = c_begin; c < c_end; ++c) {
-        InputTransform(p, args.input, g * cg + c, &tile_of[t], lanes, v + int64_t{c} * tiles + t,
-                       int64_t{cg} * tiles);
+        float* out = v + PackedRightOffset(tiles, cg, c, t);
+        if (lanes <= 0) {
+          for (int xi = 0; xi < kPositions; ++xi) {
+            const Lanes zero{};
+            std::memcpy(out + xi * position_stride, &zero, sizeof(zero));
+          }
+          continue;
+        }
+        InputTransform(p, args.input, g * cg + c, &tile_of[t], lanes, out, position_stride);
       }
     }
   }
 
-  // Steps 2 and 3 for filters [k_begin, k_end) of group g: their rows of
+  // Steps 2 and 3 for filters [k_begin, k_end) of group g (k_begin a
+  // multiple of kPackedGemmRows): their rows of
   // the kPositions products M[xi] = U[xi] V[xi], then the output transform
   // and epilogue, kLanes tiles at a time (a filter's output plane at a
   // time: its rows are written front to back).
@@ -217,16 +261,18 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
     const ConvParams& p = args.params;
     const int cg = p.c_per_group(), kg = p.k_per_group();
     if (k_begin >= k_end) return;
-    const float* u = args.weights->data.data() + int64_t{g} * kPositions * kg * cg;
+    const int64_t product_floats = PackedLeftOperandFloats(kg, cg);
+    const float* u = args.weights->data.data() + int64_t{g} * kPositions * product_floats;
     for (int xi = 0; xi < kPositions; ++xi) {
-      Sgemm(false, false, k_end - k_begin, tiles, cg, 1.0f, u + (int64_t{xi} * kg + k_begin) * cg,
-            cg, v + int64_t{xi} * cg * tiles, tiles, 0.0f, m + (int64_t{xi} * kg + k_begin) * tiles,
-            tiles);
+      PackedGemmPackedRight(
+          k_end - k_begin, tiles, cg, u + xi * product_floats + int64_t{k_begin} * cg,
+          v + xi * VPositionStride(tiles, cg),
+          m + xi * MPositionStride(tiles, kg) + int64_t{k_begin} * tiles, tiles, {});
     }
     for (int kk = k_begin; kk < k_end; ++kk) {
       for (int t = 0; t < tiles; t += kLanes) {
         OutputTransform(args, g * kg + kk, &tile_of[t], std::min(kLanes, tiles - t),
-                        m + int64_t{kk} * tiles + t, int64_t{kg} * tiles);
+                        m + int64_t{kk} * tiles + t, MPositionStride(tiles, kg));
       }
     }
   }
@@ -278,7 +324,8 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
 
   // Channel `c` of `lanes` tiles, a vector lane each: their inputs d
   // through B^T d B into V's kPositions rows (`v`: lane 0's entry of
-  // position 0; positions `position_stride` floats apart).
+  // position 0; positions `position_stride` floats apart). All kLanes
+  // lanes are written: those past `lanes` with zeros.
   static void InputTransform(const ConvParams& p, const float* input, int c, const Tile* lane,
                              int lanes, float* v, int64_t position_stride) {
     Lanes d[kAlpha][kAlpha];
@@ -329,11 +376,7 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
     for (int xi = 0; xi < kPositions; ++xi) {
       float* out = v + xi * position_stride;
       const Lanes& value = bdb[xi / kAlpha][xi % kAlpha];
-      if (lanes == kLanes) {
-        std::memcpy(out, &value, sizeof(value));
-      } else {
-        for (int l = 0; l < lanes; ++l) out[l] = value[l];
-      }
+      std::memcpy(out, &value, sizeof(value));
     }
   }
 

@@ -22,8 +22,11 @@
 
 namespace convd::cpu {
 
-// Rows of A per packed panel.
+// Rows of A per packed panel; columns of B per packed panel, but for a
+// last panel of kPackedGemmNarrowColumns or fewer, which is that wide.
 inline constexpr int kPackedGemmRows = 6;
+inline constexpr int kPackedGemmColumns = 16;
+inline constexpr int kPackedGemmNarrowColumns = 8;
 
 // Floats PackGemmLeftOperand writes for an m x k matrix: m rounded up to
 // whole panels.
@@ -31,7 +34,8 @@ int64_t PackedLeftOperandFloats(int m, int k);
 
 // Packs row-major a [m x k] (row stride lda >= k) into panels of
 // kPackedGemmRows rows, each [k][kPackedGemmRows]; rows past m are zeros.
-// `packed` holds PackedLeftOperandFloats(m, k) floats.
+// `packed` holds PackedLeftOperandFloats(m, k) floats. Rows [r, m), for r
+// a multiple of kPackedGemmRows, are the packed operand from packed + r * k.
 void PackGemmLeftOperand(const float* a, int m, int k, int lda, float* packed);
 
 // Workspace floats PackedGemm needs, whatever n and k: one packed block of B.
@@ -55,11 +59,36 @@ struct GemmEpilogue {
 void PackedGemm(int m, int n, int k, const float* a_packed, const float* b, int ldb, float* c,
                 int ldc, const GemmEpilogue& epilogue, float* workspace);
 
-// PackedGemm's baseline build whatever the CPU: for tests, so that both
-// builds are checked on a CPU with AVX2.
+// B packed ahead, for a producer that can write it in the kernel's layout
+// as cheaply as row-major (Winograd's input transform): panels of
+// kPackedGemmColumns columns (the last maybe kPackedGemmNarrowColumns),
+// each [k][panel width]; PackedRightOffset says where an entry goes.
+// Columns past n in the last panel are computed but never stored, so their
+// values may be anything finite.
+inline int PackedPanelWidth(int columns_left) {
+  return columns_left <= kPackedGemmNarrowColumns ? kPackedGemmNarrowColumns : kPackedGemmColumns;
+}
+// Row x, column j of a packed k x n matrix.
+inline int64_t PackedRightOffset(int n, int k, int x, int j) {
+  const int panel = j / kPackedGemmColumns * kPackedGemmColumns;
+  return int64_t{panel} * k + int64_t{x} * PackedPanelWidth(n - panel) + (j - panel);
+}
+int64_t PackedRightOperandFloats(int n, int k);
+// Packs row-major b [k x n] (row stride ldb >= n); columns past n are zeros.
+void PackGemmRightOperand(const float* b, int n, int k, int ldb, float* packed);
+
+// c [m x n] (row stride ldc) = epilogue(A * B), both packed; no workspace.
+void PackedGemmPackedRight(int m, int n, int k, const float* a_packed, const float* b_packed,
+                           float* c, int ldc, const GemmEpilogue& epilogue);
+
+// The baseline builds whatever the CPU: for tests, so that both builds are
+// checked on a CPU with AVX2.
 void PackedGemmBaselineForTesting(int m, int n, int k, const float* a_packed, const float* b,
                                   int ldb, float* c, int ldc, const GemmEpilogue& epilogue,
                                   float* workspace);
+void PackedGemmPackedRightBaselineForTesting(int m, int n, int k, const float* a_packed,
+                                             const float* b_packed, float* c, int ldc,
+                                             const GemmEpilogue& epilogue);
 
 }  // namespace convd::cpu
 

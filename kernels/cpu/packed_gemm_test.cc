@@ -5,6 +5,7 @@
 // blocks), row strides wider than the rows, and every epilogue.
 #include "kernels/cpu/packed_gemm.h"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -45,10 +46,30 @@ const EpilogueCase kEpilogues[] = {
     {"bias_clip", true, true, false, {Activation::kClip, 0.0f, -0.25f, 0.5f}},
 };
 
-using GemmFunction = void (*)(int, int, int, const float*, const float*, int, float*, int,
-                              const GemmEpilogue&, float*);
+// Computes c = epilogue(A * b) for A packed, b [k x n] with row stride ldb.
+using GemmFunction = std::function<void(int m, int n, int k, const float* a_packed, const float* b,
+                                        int ldb, float* c, int ldc, const GemmEpilogue& epilogue)>;
 
-void Check(GemmFunction gemm, const std::string& build) {
+// B read in place, through the workspace.
+GemmFunction Strided(decltype(&PackedGemm) gemm) {
+  return [gemm](int m, int n, int k, const float* a_packed, const float* b, int ldb, float* c,
+                int ldc, const GemmEpilogue& epilogue) {
+    AlignedBuffer workspace(PackedGemmWorkspaceFloats());
+    gemm(m, n, k, a_packed, b, ldb, c, ldc, epilogue, workspace.data());
+  };
+}
+
+// B packed first.
+GemmFunction Prepacked(decltype(&PackedGemmPackedRight) gemm) {
+  return [gemm](int m, int n, int k, const float* a_packed, const float* b, int ldb, float* c,
+                int ldc, const GemmEpilogue& epilogue) {
+    AlignedBuffer b_packed(PackedRightOperandFloats(n, k));
+    PackGemmRightOperand(b, n, k, ldb, b_packed.data());
+    gemm(m, n, k, a_packed, b_packed.data(), c, ldc, epilogue);
+  };
+}
+
+void Check(const GemmFunction& gemm, const std::string& build) {
   for (const Shape& shape : kShapes) {
     const int m = shape.m, n = shape.n, k = shape.k;
     const int ldb = n + shape.ldb_extra, ldc = n + shape.ldc_extra;
@@ -59,7 +80,6 @@ void Check(GemmFunction gemm, const std::string& build) {
     const std::vector<float> residual = RandomVector(int64_t{m} * ldc);
     AlignedBuffer a_packed(PackedLeftOperandFloats(m, k));
     PackGemmLeftOperand(a.data(), m, k, k, a_packed.data());
-    AlignedBuffer workspace(PackedGemmWorkspaceFloats());
     for (const EpilogueCase& e : kEpilogues) {
       SCOPED_TRACE(build + " " + e.name + " m=" + std::to_string(m) + " n=" + std::to_string(n) +
                    " k=" + std::to_string(k) + " ldb=" + std::to_string(ldb) +
@@ -72,7 +92,7 @@ void Check(GemmFunction gemm, const std::string& build) {
       // Columns past n in each row of C must be left alone.
       std::vector<float> c = RandomVector(int64_t{m} * ldc);
       const std::vector<float> c_before = c;
-      gemm(m, n, k, a_packed.data(), b.data(), ldb, c.data(), ldc, gemm_epilogue, workspace.data());
+      gemm(m, n, k, a_packed.data(), b.data(), ldb, c.data(), ldc, gemm_epilogue);
 
       std::vector<double> expected(n * int64_t{m}), scale(n * int64_t{m});
       std::vector<float> actual(n * int64_t{m});
@@ -104,10 +124,18 @@ void Check(GemmFunction gemm, const std::string& build) {
   }
 }
 
-TEST(PackedGemmTest, MatchesFloat64Product) { Check(&PackedGemm, "dispatched"); }
+TEST(PackedGemmTest, MatchesFloat64Product) { Check(Strided(&PackedGemm), "dispatched"); }
 
 TEST(PackedGemmTest, BaselineBuildMatchesFloat64Product) {
-  Check(&PackedGemmBaselineForTesting, "baseline");
+  Check(Strided(&PackedGemmBaselineForTesting), "baseline");
+}
+
+TEST(PackedGemmTest, PackedRightMatchesFloat64Product) {
+  Check(Prepacked(&PackedGemmPackedRight), "dispatched, B packed");
+}
+
+TEST(PackedGemmTest, PackedRightBaselineBuildMatchesFloat64Product) {
+  Check(Prepacked(&PackedGemmPackedRightBaselineForTesting), "baseline, B packed");
 }
 
 TEST(PackedGemmTest, PackedLeftOperandPadsRowsWithZeros) {
@@ -121,6 +149,28 @@ TEST(PackedGemmTest, PackedLeftOperandPadsRowsWithZeros) {
       const float value = packed[(int64_t{row / kPackedGemmRows} * k + x) * kPackedGemmRows +
                                  row % kPackedGemmRows];
       EXPECT_EQ(value, row < m ? a[row * k + x] : 0.0f) << "row " << row << " column " << x;
+    }
+  }
+}
+
+TEST(PackedGemmTest, PackedRightOffsetSaysWherePackingPutsEachEntry) {
+  for (const int n : {1, 8, 9, 16, 23, 24, 33, 270}) {
+    const int k = 5, ldb = n + 2;
+    const std::vector<float> b = RandomVector(int64_t{k} * ldb);
+    std::vector<float> packed(PackedRightOperandFloats(n, k), -1.0f);
+    PackGemmRightOperand(b.data(), n, k, ldb, packed.data());
+    std::vector<bool> written(packed.size(), false);
+    for (int x = 0; x < k; ++x) {
+      for (int j = 0; j < n; ++j) {
+        const int64_t offset = PackedRightOffset(n, k, x, j);
+        ASSERT_LT(offset, static_cast<int64_t>(packed.size())) << "n " << n;
+        EXPECT_EQ(packed[offset], b[int64_t{x} * ldb + j]) << "n " << n << " row " << x;
+        written[offset] = true;
+      }
+    }
+    // Whatever is not an entry is padding, and padding is zero.
+    for (size_t i = 0; i < packed.size(); ++i) {
+      if (!written[i]) EXPECT_EQ(packed[i], 0.0f) << "n " << n << " float " << i;
     }
   }
 }
