@@ -32,15 +32,16 @@ struct Choice {
 // (ResNet's layer4: 1.9x im2col at batch 1, where F(4x4) is 0.8x). Smaller
 // planes were not measured and keep im2col; with 3 input channels (VGG's
 // conv1_1) the transforms outweigh the product. On 5x5 stride-1 layers
-// F(2x2,5x5) is ahead at 64 input channels (AlexNet's conv2: 1.1-1.4x
-// im2col at batch 1 to 32, in the network and alone). At 48 per group
-// (the original AlexNet's conv2) it led alone in conv_bench but trailed
-// in the network at batch 8 and 32 (0.9x); at 32 and 16 channels
-// (GoogLeNet) it ties or trails. Direct is the fastest on the other
-// filters of 5x5 and larger: AlexNet's 11x11 stride-4 conv1 (1.2-1.3x
-// im2col), ResNet's 7x7 stride-2 stem (1.2x), GoogLeNet's 5x5 layers
-// (1.1-1.5x, and ahead of F(2x2,5x5)), LeNet's conv2 (2-3x; conv1 level),
-// and level with im2col on the original AlexNet's conv2. On 3x3 and 1x1
+// F(2x2,5x5) is ahead from 48 input channels per group: AlexNet's conv2
+// (64: 1.4-1.6x im2col at batch 1 and 32), the original AlexNet's conv2
+// (48 per group: 1.4-1.5x direct alone, and in the network 21.0 -> 14.2-
+// 15.3 ms at batch 8, 84-85 -> 58-60 ms at batch 32, since its products
+// run on convd's own GEMM), GoogLeNet's 5b (48, 7x7: level at batch 1,
+// 1.13x at 32). At 32 and 16 channels (GoogLeNet's 3b and 4a) it ties or
+// trails. Direct is the fastest on the other filters of 5x5 and larger:
+// AlexNet's 11x11 stride-4 conv1 (1.2-1.3x im2col), ResNet's 7x7 stride-2
+// stem (1.1-1.2x), GoogLeNet's 3b and 4a (1.0-1.3x), LeNet's conv2 (2-3x;
+// conv1 level). On 3x3 and 1x1
 // filters it trails im2col (ResNet's strided 3x3 and 1x1 layers, VGG's
 // 3-channel conv1_1). Everywhere else im2col + GEMM is the fastest.
 // The plan is made once, before the serving batch is known; autotune
@@ -50,7 +51,7 @@ struct Choice {
 constexpr int kWinogradMinChannels = 16;
 constexpr int kWinogradF43MinPlaneSide = 8;
 constexpr int kWinogradF23MinPlaneSide = 7;
-constexpr int kWinogradF25MinChannels = 64;
+constexpr int kWinogradF25MinChannels = 48;
 constexpr int kDirectMinFilterTaps = 25;  // 5x5
 
 Choice Heuristic(const ConvParams& p) {

@@ -9,7 +9,8 @@
 
 namespace convd::cpu {
 
-// OpenBLAS SGEMM at 40-120 GFLOP/s on convolution shapes ("GEMM library").
+// SGEMM (convd's own, packed_gemm.h, or OpenBLAS) at 40-120 GFLOP/s a core on
+// convolution shapes ("GEMM library", "convd's own GEMM").
 inline constexpr int64_t kGemmMacsPerNs = 20;
 // Plain copies and fills (im2col rows).
 inline constexpr int64_t kCopiedFloatsPerNs = 4;
