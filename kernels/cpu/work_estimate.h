@@ -14,8 +14,8 @@ namespace convd::cpu {
 inline constexpr int64_t kGemmMacsPerNs = 20;
 // Plain copies and fills (im2col rows).
 inline constexpr int64_t kCopiedFloatsPerNs = 4;
-// Scalar loops (pooling, direct convolution at 2-6 GFLOP/s, element-wise
-// ops): about one operation a nanosecond. exp and pow cost about 20.
+// Scalar loops (pooling, element-wise ops): about one operation a
+// nanosecond. exp and pow cost about 20.
 inline constexpr int64_t kNsPerTranscendental = 20;
 
 }  // namespace convd::cpu
