@@ -3,16 +3,18 @@
 // batch 1, the common serving case, still uses every core. At batch 1 the
 // slice is a matrix-vector product (Sgemv): the layer is bound by reading
 // its weights, and a GEMM with one row packs them first (2.7x slower on
-// AlexNet's fc6, bench/RESULTS.md). At larger batches OpenBLAS is faster
-// with the weights as the product's left operand, [features, in] x
-// [in, N] (AlexNet's fc6: 1.6x at batch 2 to 8, 1.3x at 32, 1.1x at 128;
-// bench/RESULTS.md, "Fully connected layers at batch 2+"): each task writes
-// its slice transposed into its workspace slot, applies the epilogue there
-// (a feature's N values share its bias) and copies it into the output.
+// AlexNet's fc6, bench/RESULTS.md). At larger batches the weights are the
+// left operand of convd's own GEMM, [features, in] x [in, N], read in
+// place (RowMajorGemmPackedRight: packing them would copy 151 MB for fc6
+// on every call), with the input packed once as the right operand: each
+// task writes its slice transposed into its workspace slot with the
+// epilogue (a feature's N values share its bias) and copies it into the
+// output. bench/RESULTS.md, "Fully connected layers at batch 2+".
 #include <algorithm>
 
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/packed_gemm.h"
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/cpu/work_estimate.h"
 #include "kernels/epilogue_inl.h"
@@ -34,14 +36,22 @@ int FeaturesPerTask(const FullyConnectedParams& p, int threads) {
 
 int64_t FullyConnectedWorkspaceFloats(const FullyConnectedParams& p, int threads) {
   if (p.n == 1) return 0;
-  return int64_t{threads} * std::min(FeaturesPerTask(p, threads), p.out_features) * p.n;
+  return PackedRightOperandFloats(p.n, p.in_features) +
+         int64_t{threads} * std::min(FeaturesPerTask(p, threads), p.out_features) * p.n;
 }
 
 void FullyConnected(const FullyConnectedParams& p, const float* input, const float* weights,
                     const Epilogue& epilogue, float* output, float* workspace, ThreadPool* pool) {
   const int threads = pool ? pool->num_threads() : 1;
   const int features_per_task = FeaturesPerTask(p, threads);
-  const int64_t slot_floats = FullyConnectedWorkspaceFloats(p, threads) / threads;
+  // Batch 2+: the input, packed once as the product's right operand, then
+  // a transposed output slice per thread.
+  const int64_t packed_input_floats = p.n == 1 ? 0 : PackedRightOperandFloats(p.n, p.in_features);
+  const int64_t slot_floats =
+      p.n == 1 ? 0 : (FullyConnectedWorkspaceFloats(p, threads) - packed_input_floats) / threads;
+  if (p.n > 1) {
+    PackGemmRightOperandTransposed(input, p.n, p.in_features, p.in_features, workspace);
+  }
   const int tasks = (p.out_features + features_per_task - 1) / features_per_task;
   const int64_t work_per_task = int64_t{p.n} * features_per_task * p.in_features / kGemmMacsPerNs;
   ParallelFor(pool, tasks, work_per_task, [&](int64_t begin, int64_t end, int slot) {
@@ -59,14 +69,12 @@ void FullyConnected(const FullyConnectedParams& p, const float* input, const flo
         continue;
       }
       // transposed[j][n]: feature o_begin + j of image n.
-      float* transposed = workspace + slot * slot_floats;
-      Sgemm(false, true, width, p.n, p.in_features, 1.0f, slice, p.in_features, input,
-            p.in_features, 0.0f, transposed, p.n);
-      if (epilogue.residual == nullptr) {
-        for (int j = 0; j < width; ++j) {
-          ApplyEpilogue(epilogue, o_begin + j, transposed + int64_t{j} * p.n, nullptr, p.n);
-        }
-      }
+      float* transposed = workspace + packed_input_floats + slot * slot_floats;
+      // The epilogue as the product is stored, unless there is a residual
+      // (laid out [N, features], it is added after the transpose).
+      RowMajorGemmPackedRight(
+          width, p.n, p.in_features, slice, p.in_features, workspace, transposed, p.n,
+          {epilogue.residual == nullptr ? &epilogue : nullptr, o_begin, nullptr});
       for (int n = 0; n < p.n; ++n) {
         float* row = output + int64_t{n} * p.out_features;
         for (int j = 0; j < width; ++j) row[o_begin + j] = transposed[int64_t{j} * p.n + n];

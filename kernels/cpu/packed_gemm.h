@@ -81,6 +81,18 @@ void PackGemmRightOperand(const float* b, int n, int k, int ldb, float* packed);
 void PackedGemmPackedRight(int m, int n, int k, const float* a_packed, const float* b_packed,
                            float* c, int ldc, const GemmEpilogue& epilogue);
 
+// Packs B [k x n] given as its transpose bt [n x k] (row stride ld >= k):
+// a fully connected layer's input rows become B's columns.
+void PackGemmRightOperandTransposed(const float* bt, int n, int k, int ld, float* packed);
+
+// c [m x n] (row stride ldc) = epilogue(A * B), A row-major as given (row
+// stride lda >= k), B packed; no workspace. For a left operand read once
+// or twice per call (a fully connected layer's weights at a small batch),
+// where packing it would cost a copy as large as the product's reads; each
+// kernel reads six of A's rows as six streams.
+void RowMajorGemmPackedRight(int m, int n, int k, const float* a, int lda, const float* b_packed,
+                             float* c, int ldc, const GemmEpilogue& epilogue);
+
 // The baseline builds whatever the CPU: for tests, so that both builds are
 // checked on a CPU with AVX2.
 void PackedGemmBaselineForTesting(int m, int n, int k, const float* a_packed, const float* b,
@@ -89,6 +101,9 @@ void PackedGemmBaselineForTesting(int m, int n, int k, const float* a_packed, co
 void PackedGemmPackedRightBaselineForTesting(int m, int n, int k, const float* a_packed,
                                              const float* b_packed, float* c, int ldc,
                                              const GemmEpilogue& epilogue);
+void RowMajorGemmPackedRightBaselineForTesting(int m, int n, int k, const float* a, int lda,
+                                               const float* b_packed, float* c, int ldc,
+                                               const GemmEpilogue& epilogue);
 
 }  // namespace convd::cpu
 

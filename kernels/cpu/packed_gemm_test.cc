@@ -46,14 +46,16 @@ const EpilogueCase kEpilogues[] = {
     {"bias_clip", true, true, false, {Activation::kClip, 0.0f, -0.25f, 0.5f}},
 };
 
-// Computes c = epilogue(A * b) for A packed, b [k x n] with row stride ldb.
-using GemmFunction = std::function<void(int m, int n, int k, const float* a_packed, const float* b,
-                                        int ldb, float* c, int ldc, const GemmEpilogue& epilogue)>;
+// Computes c = epilogue(A * b) for A [m x k] row-major (a) and packed
+// (a_packed), b [k x n] with row stride ldb.
+using GemmFunction =
+    std::function<void(int m, int n, int k, const float* a, const float* a_packed, const float* b,
+                       int ldb, float* c, int ldc, const GemmEpilogue& epilogue)>;
 
 // B read in place, through the workspace.
 GemmFunction Strided(decltype(&PackedGemm) gemm) {
-  return [gemm](int m, int n, int k, const float* a_packed, const float* b, int ldb, float* c,
-                int ldc, const GemmEpilogue& epilogue) {
+  return [gemm](int m, int n, int k, const float*, const float* a_packed, const float* b, int ldb,
+                float* c, int ldc, const GemmEpilogue& epilogue) {
     AlignedBuffer workspace(PackedGemmWorkspaceFloats());
     gemm(m, n, k, a_packed, b, ldb, c, ldc, epilogue, workspace.data());
   };
@@ -61,11 +63,26 @@ GemmFunction Strided(decltype(&PackedGemm) gemm) {
 
 // B packed first.
 GemmFunction Prepacked(decltype(&PackedGemmPackedRight) gemm) {
-  return [gemm](int m, int n, int k, const float* a_packed, const float* b, int ldb, float* c,
-                int ldc, const GemmEpilogue& epilogue) {
+  return [gemm](int m, int n, int k, const float*, const float* a_packed, const float* b, int ldb,
+                float* c, int ldc, const GemmEpilogue& epilogue) {
     AlignedBuffer b_packed(PackedRightOperandFloats(n, k));
     PackGemmRightOperand(b, n, k, ldb, b_packed.data());
     gemm(m, n, k, a_packed, b_packed.data(), c, ldc, epilogue);
+  };
+}
+
+// A read row-major, B packed from its transpose (as a fully connected
+// layer's input).
+GemmFunction RowMajorLeft(decltype(&RowMajorGemmPackedRight) gemm) {
+  return [gemm](int m, int n, int k, const float* a, const float*, const float* b, int ldb,
+                float* c, int ldc, const GemmEpilogue& epilogue) {
+    std::vector<float> bt(int64_t{n} * (k + 1));  // row stride k + 1
+    for (int x = 0; x < k; ++x) {
+      for (int j = 0; j < n; ++j) bt[int64_t{j} * (k + 1) + x] = b[int64_t{x} * ldb + j];
+    }
+    AlignedBuffer b_packed(PackedRightOperandFloats(n, k));
+    PackGemmRightOperandTransposed(bt.data(), n, k, k + 1, b_packed.data());
+    gemm(m, n, k, a, k, b_packed.data(), c, ldc, epilogue);
   };
 }
 
@@ -92,7 +109,7 @@ void Check(const GemmFunction& gemm, const std::string& build) {
       // Columns past n in each row of C must be left alone.
       std::vector<float> c = RandomVector(int64_t{m} * ldc);
       const std::vector<float> c_before = c;
-      gemm(m, n, k, a_packed.data(), b.data(), ldb, c.data(), ldc, gemm_epilogue);
+      gemm(m, n, k, a.data(), a_packed.data(), b.data(), ldb, c.data(), ldc, gemm_epilogue);
 
       std::vector<double> expected(n * int64_t{m}), scale(n * int64_t{m});
       std::vector<float> actual(n * int64_t{m});
@@ -136,6 +153,14 @@ TEST(PackedGemmTest, PackedRightMatchesFloat64Product) {
 
 TEST(PackedGemmTest, PackedRightBaselineBuildMatchesFloat64Product) {
   Check(Prepacked(&PackedGemmPackedRightBaselineForTesting), "baseline, B packed");
+}
+
+TEST(PackedGemmTest, RowMajorLeftMatchesFloat64Product) {
+  Check(RowMajorLeft(&RowMajorGemmPackedRight), "dispatched, A row-major");
+}
+
+TEST(PackedGemmTest, RowMajorLeftBaselineBuildMatchesFloat64Product) {
+  Check(RowMajorLeft(&RowMajorGemmPackedRightBaselineForTesting), "baseline, A row-major");
 }
 
 TEST(PackedGemmTest, PackedLeftOperandPadsRowsWithZeros) {
