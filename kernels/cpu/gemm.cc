@@ -21,13 +21,4 @@ void Sgemv(int m, int n, float alpha, const float* a, int lda, const float* x, f
   cblas_sgemv(CblasRowMajor, CblasNoTrans, m, n, alpha, a, lda, x, 1, beta, y, 1);
 }
 
-void Sgemm(bool transpose_a, bool transpose_b, int m, int n, int k, float alpha,
-           const float* a, int lda, const float* b, int ldb, float beta,
-           float* c, int ldc) {
-  SingleThreaded();
-  cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans,
-              transpose_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda,
-              b, ldb, beta, c, ldc);
-}
-
 }  // namespace convd::cpu

@@ -1,11 +1,17 @@
-// convd's own single-precision GEMM for convolutions, C = epilogue(A * B):
-// A (the filters) is packed once at load, B (an input plane or unrolled
-// patches) is read in place with any row stride and packed a block at a
-// time into the caller's workspace, and the epilogue (bias, residual,
-// activation) is applied as C is stored. Against OpenBLAS followed by a
-// separate epilogue pass it saves the pass over C, OpenBLAS's own pass that
-// clears C for beta = 0, and its per-call packing of A (bench/RESULTS.md,
-// "convd's own GEMM for im2col").
+// convd's own single-precision GEMM for the CPU backend, C = epilogue(A * B),
+// with the epilogue (bias, residual, activation) applied as C is stored.
+// Three forms, by where the operands come from:
+//   PackedGemm: A (filters) packed once at load; B (an input plane or
+//     unrolled patches) read in place with any row stride, packed a block
+//     at a time into the caller's workspace (im2col).
+//   PackedGemmPackedRight: both packed ahead (Winograd: U at load, V by
+//     the input transform).
+//   RowMajorGemmPackedRight: A row-major as given, B packed ahead (fully
+//     connected layers at batch 2+).
+// Against OpenBLAS followed by a separate epilogue pass it saves the pass
+// over C, OpenBLAS's own pass that clears C for beta = 0, and its per-call
+// packing of A (bench/RESULTS.md, "convd's own GEMM for im2col and
+// Winograd", "Fully connected layers at batch 2+").
 //
 // The kernel computes kPackedGemmRows x 16 of C at a time in registers. It
 // is compiled twice, like direct convolution: for the build's baseline

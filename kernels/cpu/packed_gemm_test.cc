@@ -195,7 +195,9 @@ TEST(PackedGemmTest, PackedRightOffsetSaysWherePackingPutsEachEntry) {
     }
     // Whatever is not an entry is padding, and padding is zero.
     for (size_t i = 0; i < packed.size(); ++i) {
-      if (!written[i]) EXPECT_EQ(packed[i], 0.0f) << "n " << n << " float " << i;
+      if (!written[i]) {
+        EXPECT_EQ(packed[i], 0.0f) << "n " << n << " float " << i;
+      }
     }
   }
 }
