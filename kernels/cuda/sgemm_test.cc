@@ -389,7 +389,9 @@ TEST(CudaSgemmTest, ImageColumnsPlaceEachImageAndLeaveItsPaddingAlone) {
       }
       EXPECT_LE(worst, 1e-5) << "m " << m << " split " << split_k;
       for (size_t i = 0; i < written.size(); ++i) {
-        if (!written[i]) ASSERT_EQ((*output)[i], kUntouched) << "m " << m << " float " << i;
+        if (!written[i]) {
+          ASSERT_EQ((*output)[i], kUntouched) << "m " << m << " float " << i;
+        }
       }
     }
   }
