@@ -237,7 +237,7 @@ struct PrepackedRight {
 template <typename Left, typename Right>
 [[gnu::always_inline]] inline void Gemm(int m, int n, int k, const Left& left, const Right& right,
                                         float* c, int ldc, const GemmEpilogue& epilogue) {
-  const int depth_blocks = (k + Left::kMaxDepth - 1) / Left::kMaxDepth;
+  const int depth_blocks = (k - 1) / Left::kMaxDepth + 1;  // k >= 1; no overflow
   const int block_depth = (k + depth_blocks - 1) / depth_blocks;
   for (int jc = 0; jc < n; jc += kBlockColumns) {
     const int block_columns = std::min(kBlockColumns, n - jc);
