@@ -232,9 +232,7 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
     const ConvParams& p = args.params;
     const int cg = p.c_per_group();
     const int64_t position_stride = VPositionStride(tiles, cg);
-    const int last_panel = (tiles - 1) / kPackedGemmColumns * kPackedGemmColumns;
-    const int panels_end = last_panel + PackedPanelWidth(tiles - last_panel);
-    for (int t = 0; t < panels_end; t += kLanes) {
+    for (int t = 0; t < PackedRightColumns(tiles); t += kLanes) {
       const int lanes = std::min(kLanes, tiles - t);
       for (int c = c_begin; c < c_end; ++c) {
         float* out = v + PackedRightOffset(tiles, cg, c, t);

@@ -32,23 +32,28 @@ int FeaturesPerTask(const FullyConnectedParams& p, int threads) {
   return std::clamp((share + 15) / 16 * 16, kMin, kMax);
 }
 
+// Batch 2+, the workspace: the input packed once as the product's right
+// operand, then a transposed output slice per thread.
+int64_t PackedInputFloats(const FullyConnectedParams& p) {
+  return PackedRightOperandFloats(p.n, p.in_features);
+}
+int64_t SliceFloats(const FullyConnectedParams& p, int threads) {
+  return int64_t{std::min(FeaturesPerTask(p, threads), p.out_features)} * p.n;
+}
+
 }  // namespace
 
 int64_t FullyConnectedWorkspaceFloats(const FullyConnectedParams& p, int threads) {
   if (p.n == 1) return 0;
-  return PackedRightOperandFloats(p.n, p.in_features) +
-         int64_t{threads} * std::min(FeaturesPerTask(p, threads), p.out_features) * p.n;
+  return PackedInputFloats(p) + threads * SliceFloats(p, threads);
 }
 
 void FullyConnected(const FullyConnectedParams& p, const float* input, const float* weights,
                     const Epilogue& epilogue, float* output, float* workspace, ThreadPool* pool) {
   const int threads = pool ? pool->num_threads() : 1;
   const int features_per_task = FeaturesPerTask(p, threads);
-  // Batch 2+: the input, packed once as the product's right operand, then
-  // a transposed output slice per thread.
-  const int64_t packed_input_floats = p.n == 1 ? 0 : PackedRightOperandFloats(p.n, p.in_features);
-  const int64_t slot_floats =
-      p.n == 1 ? 0 : (FullyConnectedWorkspaceFloats(p, threads) - packed_input_floats) / threads;
+  const int64_t packed_input_floats = p.n == 1 ? 0 : PackedInputFloats(p);
+  const int64_t slot_floats = p.n == 1 ? 0 : SliceFloats(p, threads);
   if (p.n > 1) {
     PackGemmRightOperandTransposed(input, p.n, p.in_features, p.in_features, workspace);
   }

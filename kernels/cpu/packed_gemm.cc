@@ -329,11 +329,6 @@ void PackedGemmBaselineForTesting(int m, int n, int k, const float* a_packed, co
   GemmBaseline(m, n, k, PackedLeft{a_packed, k}, StridedRight{b, ldb, workspace}, c, ldc, epilogue);
 }
 
-int64_t PackedRightOperandFloats(int n, int k) {
-  const int last_panel = (n - 1) / kColumns * kColumns;
-  return (int64_t{last_panel} + PackedPanelWidth(n - last_panel)) * k;
-}
-
 void PackGemmRightOperand(const float* b, int n, int k, int ldb, float* packed) {
   PackBlock(b, ldb, k, n, packed);
 }
@@ -350,15 +345,19 @@ void PackedGemmPackedRightBaselineForTesting(int m, int n, int k, const float* a
 }
 
 void PackGemmRightOperandTransposed(const float* bt, int n, int k, int ld, float* packed) {
-  for (int j = 0; j < n; ++j) {
-    for (int x = 0; x < k; ++x) packed[PackedRightOffset(n, k, x, j)] = bt[int64_t{j} * ld + x];
-  }
-  // The last panel's columns past n.
-  const int last_panel = (n - 1) / kColumns * kColumns;
-  const int width = PackedPanelWidth(n - last_panel);
-  for (int x = 0; x < k; ++x) {
-    float* row = packed + PackedRightOffset(n, k, x, last_panel);
-    std::fill(row + (n - last_panel), row + width, 0.0f);
+  // Column j of B is row j of bt: read front to back, written down its
+  // panel at the panel's width. Columns past n (last panel) are zeros.
+  for (int panel = 0; panel < n; panel += kColumns) {
+    const int width = PackedPanelWidth(n - panel);
+    float* to = packed + int64_t{panel} * k;
+    for (int j = 0; j < width; ++j) {
+      if (panel + j < n) {
+        const float* from = bt + int64_t{panel + j} * ld;
+        for (int x = 0; x < k; ++x) to[int64_t{x} * width + j] = from[x];
+      } else {
+        for (int x = 0; x < k; ++x) to[int64_t{x} * width + j] = 0.0f;
+      }
+    }
   }
 }
 

@@ -79,7 +79,13 @@ inline int64_t PackedRightOffset(int n, int k, int x, int j) {
   const int panel = j / kPackedGemmColumns * kPackedGemmColumns;
   return int64_t{panel} * k + int64_t{x} * PackedPanelWidth(n - panel) + (j - panel);
 }
-int64_t PackedRightOperandFloats(int n, int k);
+// Columns the panels of an n-column matrix span: n and the last panel's
+// padding.
+inline int PackedRightColumns(int n) {
+  const int last_panel = (n - 1) / kPackedGemmColumns * kPackedGemmColumns;
+  return last_panel + PackedPanelWidth(n - last_panel);
+}
+inline int64_t PackedRightOperandFloats(int n, int k) { return int64_t{PackedRightColumns(n)} * k; }
 // Packs row-major b [k x n] (row stride ldb >= n); columns past n are zeros.
 void PackGemmRightOperand(const float* b, int n, int k, int ldb, float* packed);
 
