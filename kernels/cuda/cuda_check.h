@@ -10,9 +10,16 @@
 
 namespace convd::cuda {
 
+// The Status for `error`, which `expr` returned. A failed call also leaves
+// its error behind as the thread's last error, where the next launch check
+// (cudaGetLastError) would find it and blame its own kernel: a model whose
+// load ran out of memory would fail the next model's first launch with
+// "out of memory". This reads it, so the error is reported once, here. (A
+// lost context's error is sticky: reading it changes nothing.)
 inline absl::Status CudaStatus(cudaError_t error, const char* expr,
                                const char* file, int line) {
   if (error == cudaSuccess) return absl::OkStatus();
+  (void)cudaGetLastError();
   const std::string message =
       absl::StrCat(file, ":", line, ": ", expr, ": ", cudaGetErrorName(error),
                    ": ", cudaGetErrorString(error));

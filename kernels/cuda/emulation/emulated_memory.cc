@@ -83,24 +83,25 @@ Allocations& TheAllocations() {
 }  // namespace convd::cuda::emulation
 
 using ::convd::cuda::emulation::ContextError;
+using ::convd::cuda::emulation::Returned;
 using ::convd::cuda::emulation::TheAllocations;
 
 extern "C" {
 
 cudaError_t CUDARTAPI cudaMalloc(void** pointer, size_t bytes) {
   CONVD_RETURN_IF_CONTEXT_LOST();
-  return TheAllocations().AllocateDevice(pointer, bytes);
+  return Returned(TheAllocations().AllocateDevice(pointer, bytes));
 }
 
 // Frees release the memory even in a lost context, and then report it.
 cudaError_t CUDARTAPI cudaFree(void* pointer) {
   const cudaError_t freed = TheAllocations().FreeDevice(pointer);
-  return freed != cudaSuccess ? freed : ContextError();
+  return Returned(freed != cudaSuccess ? freed : ContextError());
 }
 
 cudaError_t CUDARTAPI cudaHostAlloc(void** pointer, size_t bytes, unsigned int flags) {
   CONVD_RETURN_IF_CONTEXT_LOST();
-  return TheAllocations().AllocateHost(pointer, bytes);
+  return Returned(TheAllocations().AllocateHost(pointer, bytes));
 }
 
 cudaError_t CUDARTAPI cudaMallocHost(void** pointer, size_t bytes) {
@@ -109,7 +110,7 @@ cudaError_t CUDARTAPI cudaMallocHost(void** pointer, size_t bytes) {
 
 cudaError_t CUDARTAPI cudaFreeHost(void* pointer) {
   const cudaError_t freed = TheAllocations().FreeHost(pointer);
-  return freed != cudaSuccess ? freed : ContextError();
+  return Returned(freed != cudaSuccess ? freed : ContextError());
 }
 
 cudaError_t CUDARTAPI cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {

@@ -26,6 +26,10 @@ TEST(EmulatedMemoryTest, DeviceAllocationsCountAgainstTheCapacity) {
   void* too_large = nullptr;
   EXPECT_EQ(cudaMalloc(&too_large, free_at_start - 999), cudaErrorMemoryAllocation);
   EXPECT_EQ(too_large, nullptr);
+  // As the runtime does, the failure stays behind as the thread's last error
+  // until read.
+  EXPECT_EQ(cudaGetLastError(), cudaErrorMemoryAllocation);
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
   EXPECT_EQ(FreeBytes(), free_at_start - 1000);
 
   ASSERT_EQ(cudaFree(block), cudaSuccess);

@@ -83,6 +83,11 @@ const ErrorDescription& Describe(cudaError_t error) {
 
 void SetLaunchError(cudaError_t error) { last_error = error; }
 
+cudaError_t Returned(cudaError_t error) {
+  if (error != cudaSuccess) last_error = error;
+  return error;
+}
+
 void Trap() { context_error.store(cudaErrorLaunchFailure); }
 
 cudaError_t ContextError() { return context_error.load(); }

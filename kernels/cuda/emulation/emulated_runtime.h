@@ -14,6 +14,11 @@ namespace convd::cuda::emulation {
 // Sets the calling thread's launch error (per thread, as in the runtime).
 void SetLaunchError(cudaError_t error);
 
+// `error`, returned by a runtime call, which, as the runtime does, leaves a
+// failure behind as the thread's last error: until something reads it
+// (cudaGetLastError), the next launch check reports it as its own.
+cudaError_t Returned(cudaError_t error);
+
 // A kernel's __trap(). On a GPU it aborts the kernel and loses the CUDA
 // context: the launch's stream reports cudaErrorLaunchFailure, and so does
 // every later call in the process (a "sticky" error: only a new process
