@@ -117,9 +117,8 @@ absl::StatusOr<Row> Measure(const ConvLayer& layer, int batch, const DeviceBuffe
         row.ours_ms.push_back(-1);
         continue;
       }
-      std::vector<float> host((m + 2) * (m + 2) * shape.k * shape.c);
-      WinogradTransformFilters(m, host_weights.data(), shape.k, shape.c, host.data());
-      absl::StatusOr<DeviceBuffer> uploaded = DeviceBuffer::FromHost(host);
+      absl::StatusOr<DeviceBuffer> uploaded =
+          DeviceBuffer::FromHost(WinogradTransformFilters(m, shape, host_weights.data()));
       if (!uploaded.ok()) return uploaded.status();
       filters = std::move(*uploaded);
       const float* filter_data = filters.data();

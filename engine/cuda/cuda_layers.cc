@@ -85,11 +85,13 @@ std::pair<GpuConv, std::string> ChooseConv(const DeviceConvShape& s) {
     return {GpuConv::kDirect, absl::StrCat("small layer (", macs_per_pixel,
                                            " MACs per output pixel): direct")};
   }
-  if (WinogradApplies(s) && s.c >= 16 && s.k >= 16) {
+  if (WinogradApplies(s) && s.c_per_group() >= 16 && s.k_per_group() >= 16) {
     if (s.p >= 8 && s.q >= 8) {
-      return {GpuConv::kWinogradF43, "3x3 stride 1, 16+ channels, 8x8+ output: winograd F(4x4)"};
+      return {GpuConv::kWinogradF43,
+              "3x3 stride 1, 16+ channels a group, 8x8+ output: winograd F(4x4)"};
     }
-    return {GpuConv::kWinogradF23, "3x3 stride 1, 16+ channels, small output: winograd F(2x2)"};
+    return {GpuConv::kWinogradF23,
+            "3x3 stride 1, 16+ channels a group, small output: winograd F(2x2)"};
   }
   return {GpuConv::kIm2col, "general: im2col + our SGEMM"};
 }
@@ -122,9 +124,8 @@ absl::StatusOr<DeviceLayer> UploadLayer(const ExecutionPlan& plan, int index, Gp
     case LayerKind::kConvolution:
       if (conv == GpuConv::kWinogradF23 || conv == GpuConv::kWinogradF43) {
         const int m = conv == GpuConv::kWinogradF23 ? 2 : 4;
-        const ConvParams p = ConvParamsFor(graph, layer, 1);
-        weights.resize(static_cast<size_t>((m + 2) * (m + 2)) * p.k * p.c);
-        WinogradTransformFilters(m, layer.weight.data(), p.k, p.c, weights.data());
+        weights = WinogradTransformFilters(m, ToDeviceConv(ConvParamsFor(graph, layer, 1)),
+                                           layer.weight.data());
       } else {
         weights = layer.weight;
       }

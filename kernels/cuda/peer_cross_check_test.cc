@@ -119,9 +119,8 @@ TEST(PeerCrossCheckTest, ConvolutionsAgreeWithCudnn) {
                                       nullptr));
     if (!WinogradApplies(shape)) continue;
     for (int m : {2, 4}) {
-      std::vector<float> transformed((m + 2) * (m + 2) * shape.k * shape.c);
-      WinogradTransformFilters(m, weights.data(), shape.k, shape.c, transformed.data());
-      auto d_transformed = DeviceBuffer::FromHost(transformed);
+      auto d_transformed =
+          DeviceBuffer::FromHost(WinogradTransformFilters(m, shape, weights.data()));
       const int64_t floats = WinogradWorkspaceFloats(m, shape, shape.n);
       auto winograd_workspace = DeviceBuffer::Allocate(floats);
       ASSERT_TRUE(d_transformed.ok() && winograd_workspace.ok());

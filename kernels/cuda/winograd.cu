@@ -2,6 +2,7 @@
 // from kernels/winograd_transforms.h, the same ones the CPU uses; loops
 // over them have compile-time bounds and unroll, so the constants fold.
 #include <algorithm>
+#include <vector>
 
 #include "kernels/cuda/device_params.h"
 #include "kernels/cuda/epilogue.cuh"
@@ -214,20 +215,27 @@ cudaError_t Launch(const DeviceConvShape& s, const float* input, const float* fi
                  input + int64_t{n0} * s.c * s.h * s.w, s, tiling, images, tile_stride, transforms,
                  v);
     if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
+    // Per group g, at each of the alpha^2 positions: its K/groups rows of U
+    // times its C/groups rows of V, into its K/groups rows of M.
+    const int kg = s.k_per_group(), cg = s.c_per_group();
     GemmShape gemm;
-    gemm.m = s.k;
+    gemm.m = kg;
     gemm.n = static_cast<int>(tiles);
-    gemm.k = s.c;
-    gemm.lda = s.c;
+    gemm.k = cg;
+    gemm.lda = cg;
     gemm.ldb = tile_stride;
     gemm.ldc = tile_stride;
-    gemm.stride_a = int64_t{s.k} * s.c;
+    gemm.stride_a = int64_t{s.k} * cg;
     gemm.stride_b = int64_t{s.c} * tile_stride;
     gemm.stride_c = int64_t{s.k} * tile_stride;
     gemm.batch = kAlpha * kAlpha;
-    if (cudaError_t e = LaunchSgemm(gemm, filters, v, mm, GemmEpilogue(), stream, math);
-        e != cudaSuccess) {
-      return e;
+    for (int g = 0; g < s.groups; ++g) {
+      if (cudaError_t e =
+              LaunchSgemm(gemm, filters + int64_t{g} * kg * cg, v + int64_t{g} * cg * tile_stride,
+                          mm + int64_t{g} * kg * tile_stride, GemmEpilogue(), stream, math);
+          e != cudaSuccess) {
+        return e;
+      }
     }
     const int64_t offset = int64_t{n0} * s.k * s.p * s.q;
     CONVD_LAUNCH(GridBlocks(tiles * s.k), kThreadsPerBlock, stream, OutputTransformKernel<M>, mm, s,
@@ -242,15 +250,18 @@ cudaError_t Launch(const DeviceConvShape& s, const float* input, const float* fi
 
 bool WinogradApplies(const DeviceConvShape& s) {
   return s.r == 3 && s.s == 3 && s.stride_h == 1 && s.stride_w == 1 && s.dilation_h == 1 &&
-         s.dilation_w == 1 && s.groups == 1;
+         s.dilation_w == 1;
 }
 
-void WinogradTransformFilters(int m, const float* weights, int k, int c, float* transformed) {
+std::vector<float> WinogradTransformFilters(int m, const DeviceConvShape& s, const float* weights) {
+  const int c = s.c_per_group();
+  std::vector<float> transformed(static_cast<size_t>((m + 2) * (m + 2)) * s.k * c);
   if (m == 2) {
-    TransformFilters<2>(weights, k, c, transformed);
+    TransformFilters<2>(weights, s.k, c, transformed.data());
   } else {
-    TransformFilters<4>(weights, k, c, transformed);
+    TransformFilters<4>(weights, s.k, c, transformed.data());
   }
+  return transformed;
 }
 
 int64_t WinogradWorkspaceFloats(int m, const DeviceConvShape& s, int images) {

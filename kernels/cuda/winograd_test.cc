@@ -1,6 +1,6 @@
 // CUDA Winograd F(2x2,3x3) and F(4x4,3x3) against the float64 reference on
-// every shape of the CPU tests' grid they apply to (3x3, stride 1, one
-// group), with the CPU tests' bounds (1e-5; 1e-4 for F(4x4,3x3), whose
+// every shape of the CPU tests' grid they apply to (3x3, stride 1; grouped
+// and depthwise too), with the CPU tests' bounds (1e-5; 1e-4 for F(4x4,3x3), whose
 // transforms lose more), one image per chunk too. Skips without a GPU.
 #include <vector>
 
@@ -19,13 +19,14 @@ using ::convd::testing::MaxRelativeError;
 using ::convd::testing::RandomVector;
 
 TEST(CudaWinogradTest, MatchesTheReferenceWhereItApplies) {
-  int shapes_run = 0;
+  int shapes_run = 0, grouped_run = 0;
   for (const auto& grid_shape : ::convd::testing::kConvShapes) {
     ConvParams params = ::convd::testing::ToConvParams(grid_shape);
     ASSERT_TRUE(ComputeConvOutput(params).ok()) << params.ToString();
     const DeviceConvShape shape = ToDeviceConv(params);
     if (!WinogradApplies(shape)) continue;
     ++shapes_run;
+    if (shape.groups > 1) ++grouped_run;
     if (!DeviceAvailable()) continue;
     const std::vector<float> input = RandomVector(params.input_elements());
     const std::vector<float> weights = RandomVector(params.weight_elements());
@@ -44,9 +45,7 @@ TEST(CudaWinogradTest, MatchesTheReferenceWhereItApplies) {
     epilogue.residual = d_residual->data();
     epilogue.activation = ToDeviceActivation(relu);
     for (int m : {2, 4}) {
-      std::vector<float> transformed(static_cast<size_t>((m + 2) * (m + 2)) * params.k * params.c);
-      WinogradTransformFilters(m, weights.data(), params.k, params.c, transformed.data());
-      auto d_filters = DeviceBuffer::FromHost(transformed);
+      auto d_filters = DeviceBuffer::FromHost(WinogradTransformFilters(m, shape, weights.data()));
       ASSERT_TRUE(d_filters.ok());
       for (int images : {params.n, 1}) {
         const int64_t workspace_floats = WinogradWorkspaceFloats(m, shape, images);
@@ -65,10 +64,11 @@ TEST(CudaWinogradTest, MatchesTheReferenceWhereItApplies) {
     }
   }
   EXPECT_GE(shapes_run, 8) << "the grid has Winograd shapes";
+  EXPECT_GE(grouped_run, 2) << "the grid has grouped and depthwise Winograd shapes";
   if (!DeviceAvailable()) GTEST_SKIP() << DeviceDescription();
 }
 
-TEST(CudaWinogradTest, AppliesOnlyTo3x3Stride1UngroupedConvolutions) {
+TEST(CudaWinogradTest, AppliesOnlyTo3x3Stride1Convolutions) {
   DeviceConvShape s;
   s.r = s.s = 3;
   EXPECT_TRUE(WinogradApplies(s));
@@ -76,7 +76,7 @@ TEST(CudaWinogradTest, AppliesOnlyTo3x3Stride1UngroupedConvolutions) {
   EXPECT_FALSE(WinogradApplies(s));
   s.stride_h = 1;
   s.groups = 2;
-  EXPECT_FALSE(WinogradApplies(s));
+  EXPECT_TRUE(WinogradApplies(s));
   s.groups = 1;
   s.r = 5;
   EXPECT_FALSE(WinogradApplies(s));
@@ -89,8 +89,11 @@ TEST(CudaWinogradTest, FilterTransformOfADeltaIsTheGColumnProduct) {
   // g = delta at the centre: U = G[:,1] G[:,1]^T, checked on the host.
   std::vector<float> delta(9, 0.0f);
   delta[4] = 1.0f;
-  std::vector<float> u(16);
-  WinogradTransformFilters(2, delta.data(), 1, 1, u.data());
+  DeviceConvShape one_filter;
+  one_filter.r = one_filter.s = 3;
+  one_filter.k = one_filter.c = 1;
+  const std::vector<float> u = WinogradTransformFilters(2, one_filter, delta.data());
+  ASSERT_EQ(u.size(), 16u);
   const double g1[4] = {0, 0.5, -0.5, 0};
   for (int y = 0; y < 4; ++y) {
     for (int x = 0; x < 4; ++x) EXPECT_FLOAT_EQ(u[y * 4 + x], g1[y] * g1[x]) << y << "," << x;
