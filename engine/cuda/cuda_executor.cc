@@ -62,6 +62,7 @@ absl::Status CudaExecutor::Prepare() {
   for (size_t i = 1; i < count; ++i) {
     const Layer& layer = graph.layers[i];
     GpuConv conv = GpuConv::kNone;
+    bool by_heuristic = false;
     if (options_.cpu_layers.contains(layer.name)) {
       if (layer.kind != LayerKind::kConvolution) {
         return absl::InvalidArgumentError(absl::StrCat(
@@ -79,6 +80,10 @@ absl::Status CudaExecutor::Prepare() {
       conv = choice.algorithm;
       state.why[i] = std::move(choice.why);
       state.forced[i] = choice.forced;
+      by_heuristic = !choice.forced;
+      if (by_heuristic && (conv == GpuConv::kDirect || conv == GpuConv::kIm2col)) {
+        absl::StrAppend(&state.why[i], " (at batch 1; larger batches as the heuristic picks)");
+      }
     }
     auto device = cuda::UploadLayer(*plan_, static_cast<int>(i), conv);
     if (!device.ok()) {
@@ -86,6 +91,7 @@ absl::Status CudaExecutor::Prepare() {
                           absl::StrCat("layer '", layer.name, "': ", device.status().message()));
     }
     state.layers[i] = std::move(*device);
+    state.layers[i].by_heuristic = by_heuristic;
     algorithm_names_[i] = conv != GpuConv::kNone ? cuda::GpuConvName(conv)
                                                  : absl::StrCat("cuda_", LayerKindName(layer.kind));
   }
@@ -229,12 +235,20 @@ absl::Status CudaExecutor::Run(const float* input, int batch, Tensor& output, Mo
       CUDA_RETURN_IF_ERROR(
           cudaEventElapsedTime(&ms, state.events[2 * i], state.events[2 * i + 1]));
       stats->layers[i - 1].time_ms = ms;
-      stats->layers[i - 1].algorithm = algorithm_names_[i];
+      stats->layers[i - 1].algorithm = AlgorithmAt(static_cast<int>(i), batch);
       stats->layers[i - 1].why = state.why[i];
       stats->total_time_ms += ms;
     }
   }
   return absl::OkStatus();
+}
+
+std::string CudaExecutor::AlgorithmAt(int layer, int batch) const {
+  const cuda::DeviceLayer& device = state_->layers[layer];
+  if (state_->on_cpu[layer] || device.conv == GpuConv::kNone) return algorithm_names_[layer];
+  const Graph& graph = plan_->graph;
+  return cuda::GpuConvName(cuda::ConvForBatch(
+      device, cuda::ToDeviceConv(ConvParamsFor(graph, graph.layers[layer], batch))));
 }
 
 absl::Status CudaExecutor::CaptureGraph(int batch) {

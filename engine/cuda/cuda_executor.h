@@ -118,8 +118,11 @@ class CudaExecutor {
   // One line per layer: name, where it runs, the GPU algorithm and why.
   std::string PlanString() const;
   // "cuda_im2col", "cuda_winograd_f43", ..., or "cpu:<algorithm>" per layer
-  // (index parallel to the graph's layers; empty for the input).
+  // (index parallel to the graph's layers; empty for the input), as chosen
+  // at load; a batch may run another (AlgorithmAt, cuda::ConvForBatch).
   const std::vector<std::string>& layer_algorithms() const { return algorithm_names_; }
+  // What layer `layer` runs at `batch` (what the stats of a run name).
+  std::string AlgorithmAt(int layer, int batch) const;
 
   CudaExecutor(const CudaExecutor&) = delete;
   CudaExecutor& operator=(const CudaExecutor&) = delete;

@@ -15,9 +15,20 @@
 namespace convd::cuda {
 namespace {
 
-// Below this many multiply-accumulates per output pixel (C/g*R*S*K), the
-// unrolling and tiling of im2col cost more than they save: LeNet's layers.
-constexpr int64_t kDirectMaxMacsPerPixel = 4096;
+// The heuristic's thresholds, read off the first H100 run of
+// gpu_conv_bench (bench/GPU_NOTES.md, entry 15). Direct convolution, a
+// thread per output with its whole depth in a loop, ran at 0.2-0.5 TMAC/s,
+// and the tiled products cost ~0.015 ms at the least: direct wins only
+// where the whole layer is a few million MACs and a thread's loop is short
+// (LeNet's layers, GoogLeNet's 4a 5x5 and ResNet's 1x1 stride-2 projection
+// at batch 1).
+constexpr int64_t kDirectMaxMacs = int64_t{8} << 20;
+constexpr int64_t kDirectMaxDepth = 512;  // C/g*R*S
+// Implicit GEMM has no split of K, so it wins once the batch's output
+// columns (N*P*Q) fill the device's tiles on their own: at batch 32 it beat
+// im2col on every layer that needs unrolling (1.5-3x); at batch 1, im2col's
+// split K won on planes of up to 784 outputs, implicit GEMM from 3,025.
+constexpr int64_t kImplicitGemmMinColumns = 2048;
 
 absl::Status LayerError(const Layer& layer, cudaError_t error, const char* what) {
   return absl::Status(CudaStatus(error, what, __FILE__, __LINE__).code(),
@@ -80,10 +91,11 @@ absl::StatusOr<ConvChoice> ChooseConv(const DeviceConvShape& shape, const Algori
 }
 
 std::pair<GpuConv, std::string> ChooseConv(const DeviceConvShape& s) {
-  const int64_t macs_per_pixel = s.gemm_k() * s.k_per_group();
-  if (macs_per_pixel <= kDirectMaxMacsPerPixel) {
-    return {GpuConv::kDirect, absl::StrCat("small layer (", macs_per_pixel,
-                                           " MACs per output pixel): direct")};
+  const int64_t columns = int64_t{s.n} * s.plane_out();
+  const int64_t macs = columns * s.k * s.gemm_k();
+  if (macs <= kDirectMaxMacs && s.gemm_k() <= kDirectMaxDepth) {
+    return {GpuConv::kDirect,
+            absl::StrCat("small layer (", macs, " MACs, ", s.gemm_k(), " per output): direct")};
   }
   if (WinogradApplies(s) && s.c_per_group() >= 16 && s.k_per_group() >= 16) {
     if (s.p >= 8 && s.q >= 8) {
@@ -93,7 +105,23 @@ std::pair<GpuConv, std::string> ChooseConv(const DeviceConvShape& s) {
     return {GpuConv::kWinogradF23,
             "3x3 stride 1, 16+ channels a group, small output: winograd F(2x2)"};
   }
-  return {GpuConv::kIm2col, "general: im2col + our SGEMM"};
+  if (Im2colIsIdentity(s)) {
+    return {GpuConv::kIm2col, "1x1 stride 1: im2col's product reads the input in place"};
+  }
+  if (columns >= kImplicitGemmMinColumns) {
+    return {GpuConv::kImplicitGemm,
+            absl::StrCat(columns, " output columns: implicit GEMM (no unrolling)")};
+  }
+  return {GpuConv::kIm2col,
+          absl::StrCat(columns, " output columns: im2col + our SGEMM, K split to fill the device")};
+}
+
+GpuConv ConvForBatch(const DeviceLayer& device, const DeviceConvShape& shape) {
+  if (!device.by_heuristic ||
+      (device.conv != GpuConv::kDirect && device.conv != GpuConv::kIm2col)) {
+    return device.conv;
+  }
+  return ChooseConv(shape).first == GpuConv::kImplicitGemm ? GpuConv::kImplicitGemm : device.conv;
 }
 
 int64_t ConvWorkspaceFloats(GpuConv algorithm, const DeviceConvShape& shape, int images) {
@@ -175,7 +203,8 @@ absl::Status LaunchLayer(const Graph& graph, int index, const DeviceLayer& devic
     case LayerKind::kConvolution: {
       const DeviceConvShape shape = ToDeviceConv(ConvParamsFor(graph, layer, batch));
       ConvEpilogue epilogue{bias, buffers.residual, activation};
-      switch (device.conv) {
+      const GpuConv conv = ConvForBatch(device, shape);
+      switch (conv) {
         case GpuConv::kIm2col:
           error = LaunchConvIm2col(shape, in, device.weights.data(), epilogue, buffers.workspace,
                                    buffers.workspace_floats, out, stream, math);
@@ -189,14 +218,14 @@ absl::Status LaunchLayer(const Graph& graph, int index, const DeviceLayer& devic
           break;
         case GpuConv::kWinogradF23:
         case GpuConv::kWinogradF43:
-          error = LaunchConvWinograd(device.conv == GpuConv::kWinogradF23 ? 2 : 4, shape, in,
+          error = LaunchConvWinograd(conv == GpuConv::kWinogradF23 ? 2 : 4, shape, in,
                                      device.weights.data(), epilogue, buffers.workspace,
                                      buffers.workspace_floats, out, stream, math);
           break;
         case GpuConv::kNone:
           return absl::InternalError(absl::StrCat("layer '", layer.name, "' has no GPU algorithm"));
       }
-      if (error != cudaSuccess) return LayerError(layer, error, GpuConvName(device.conv));
+      if (error != cudaSuccess) return LayerError(layer, error, GpuConvName(conv));
       return absl::OkStatus();
     }
     case LayerKind::kFullyConnected: {

@@ -44,7 +44,7 @@ const char* GpuConvName(GpuConv algorithm);
 
 // Every algorithm that can run `shape`, fastest-first by the heuristic.
 std::vector<GpuConv> ConvCandidates(const DeviceConvShape& shape);
-// The heuristic's pick and its reason.
+// The heuristic's pick for `shape` (its batch included) and its reason.
 std::pair<GpuConv, std::string> ChooseConv(const DeviceConvShape& shape);
 
 // A convolution's algorithm under a policy, and why.
@@ -71,10 +71,20 @@ int64_t FullyConnectedWorkspaceFloats(const Graph& graph, const Layer& layer, in
 // A layer's parameters on the device.
 struct DeviceLayer {
   GpuConv conv = GpuConv::kNone;
+  // The heuristic chose `conv` at batch 1 (not a policy, not autotune): a
+  // batch whose outputs the heuristic gives to implicit GEMM runs it
+  // instead of direct or im2col (ConvForBatch).
+  bool by_heuristic = false;
   DeviceBuffer weights;  // conv [K,C/g,R,S] or Winograd-transformed; FC transposed [in, out]
   DeviceBuffer bias;
   DeviceBuffer scale_shift;  // an unfolded batch norm: scale [C] then shift [C]
 };
+
+// The algorithm `device` runs at `shape`'s batch: its own, except that a
+// direct or im2col layer the heuristic chose hands batches the heuristic
+// gives to implicit GEMM to it. Implicit GEMM reads the same weights and
+// needs no workspace, so whatever was reserved for `device.conv` serves.
+GpuConv ConvForBatch(const DeviceLayer& device, const DeviceConvShape& shape);
 
 // Uploads layer `index` of `plan` for `conv` (kNone for non-convolutions).
 absl::StatusOr<DeviceLayer> UploadLayer(const ExecutionPlan& plan, int index, GpuConv conv);

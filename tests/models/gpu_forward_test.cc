@@ -97,6 +97,54 @@ TEST(GpuForwardTest, LenetAndAlexnetMatchTheCpu) {
   ExpectGpuMatchesCpu("models/alexnet_original", {});
 }
 
+// The heuristic chooses a layer's algorithm at batch 1, and a batch it
+// would give to implicit GEMM (same weights, no workspace) runs that
+// instead: LeNet-5's conv2 is direct up to a few million MACs, implicit
+// GEMM at batch 64; AlexNet's conv2 is im2col at batch 1 (729 output
+// columns), implicit GEMM at batch 8.
+void ExpectLayerRunsPerBatch(const std::string& model_dir, const std::string& layer_name,
+                             const std::string& at_load, int large_batch) {
+  auto model = LoadModel(model_dir, LoadOptions{});
+  ASSERT_TRUE(model.ok()) << model.status();
+  auto gpu = CudaExecutor::Create(model->plan, {});
+  ASSERT_TRUE(gpu.ok()) << gpu.status();
+  const Graph& graph = model->plan->graph;
+  int index = -1;
+  for (size_t i = 0; i < graph.layers.size(); ++i) {
+    if (graph.layers[i].name == layer_name) index = static_cast<int>(i);
+  }
+  ASSERT_GE(index, 0) << layer_name;
+  EXPECT_EQ((*gpu)->layer_algorithms()[index], at_load);
+  EXPECT_NE((*gpu)->PlanString().find("larger batches as the heuristic picks"), std::string::npos)
+      << (*gpu)->PlanString();
+  Executor cpu(model->plan, ThreadPool::Default());
+  const int64_t per_image = graph.input().output.per_sample();
+  for (int batch : {1, large_batch}) {
+    const std::vector<float> input = testing::RandomVector(per_image * batch, 0, 1);
+    Tensor expected, actual;
+    ASSERT_TRUE(cpu.Run(input.data(), batch, expected).ok());
+    ModelStats stats;
+    ASSERT_TRUE((*gpu)->Run(input.data(), batch, actual, &stats).ok());
+    EXPECT_LE(RelativeDifference(actual, expected), 1e-4) << model_dir << " batch " << batch;
+    const std::string expected_name = batch == 1 ? at_load : "cuda_implicit_gemm";
+    EXPECT_EQ((*gpu)->AlgorithmAt(index, batch), expected_name) << "batch " << batch;
+    bool found = false;
+    for (const LayerStats& layer : stats.layers) {
+      if (layer.name != layer_name) continue;
+      found = true;
+      EXPECT_EQ(layer.algorithm, expected_name) << "batch " << batch;
+    }
+    EXPECT_TRUE(found) << layer_name;
+  }
+}
+
+TEST(GpuForwardTest, TheHeuristicHandsLargeBatchesToImplicitGemm) {
+  if (!cuda::DeviceAvailable()) GTEST_SKIP() << cuda::DeviceDescription();
+  ExpectLayerRunsPerBatch("models/lenet5", "/conv2/Conv", "cuda_direct", 64);
+  if (LeftToGpus("models/alexnet")) return;
+  ExpectLayerRunsPerBatch("models/alexnet", "conv2", "cuda_im2col", 8);
+}
+
 TEST(GpuForwardTest, AutotunedAndCpuFallbackLayersMatchToo) {
   if (!cuda::DeviceAvailable()) GTEST_SKIP() << cuda::DeviceDescription();
   CudaExecutorOptions autotune;
