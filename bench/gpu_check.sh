@@ -47,7 +47,7 @@ if [ "${stages[*]}" = quick ]; then
   stages=(tests sanitize gemm conv e2e served)
   : "${TEST_SECONDS:=200}" "${SANITIZE_SECONDS:=200}" "${CONV_SECONDS:=90}"
   : "${CONV_BATCHES:=1,32}" "${E2E_BATCHES:=1,64}" "${E2E_SECONDS:=100}"
-  : "${SERVED_DURATION:=2s}" "${SERVED_SECONDS:=100}" "${GEMM_SECONDS:=60}"
+  : "${SERVED_DURATION:=2s}" "${SERVED_SECONDS:=170}" "${GEMM_SECONDS:=60}"
   : "${BUDGET_SECONDS:=500}"
 fi
 summary=()
