@@ -81,7 +81,7 @@ absl::Status CudaExecutor::Prepare() {
       state.why[i] = std::move(choice.why);
       state.forced[i] = choice.forced;
       by_heuristic = !choice.forced;
-      if (by_heuristic && (conv == GpuConv::kDirect || conv == GpuConv::kIm2col)) {
+      if (by_heuristic && cuda::PicksPerBatch(conv)) {
         absl::StrAppend(&state.why[i], " (at batch 1; larger batches as the heuristic picks)");
       }
     }

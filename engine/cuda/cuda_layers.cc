@@ -90,38 +90,49 @@ absl::StatusOr<ConvChoice> ChooseConv(const DeviceConvShape& shape, const Algori
   return ConvChoice{names->algorithm, absl::StrCat("forced ", requested), true};
 }
 
-std::pair<GpuConv, std::string> ChooseConv(const DeviceConvShape& s) {
+GpuConv HeuristicConv(const DeviceConvShape& s) {
   const int64_t columns = int64_t{s.n} * s.plane_out();
-  const int64_t macs = columns * s.k * s.gemm_k();
-  if (macs <= kDirectMaxMacs && s.gemm_k() <= kDirectMaxDepth) {
-    return {GpuConv::kDirect,
-            absl::StrCat("small layer (", macs, " MACs, ", s.gemm_k(), " per output): direct")};
+  if (columns * s.k * s.gemm_k() <= kDirectMaxMacs && s.gemm_k() <= kDirectMaxDepth) {
+    return GpuConv::kDirect;
   }
   if (WinogradApplies(s) && s.c_per_group() >= 16 && s.k_per_group() >= 16) {
-    if (s.p >= 8 && s.q >= 8) {
-      return {GpuConv::kWinogradF43,
-              "3x3 stride 1, 16+ channels a group, 8x8+ output: winograd F(4x4)"};
-    }
-    return {GpuConv::kWinogradF23,
-            "3x3 stride 1, 16+ channels a group, small output: winograd F(2x2)"};
+    return s.p >= 8 && s.q >= 8 ? GpuConv::kWinogradF43 : GpuConv::kWinogradF23;
+  }
+  if (Im2colIsIdentity(s) || columns < kImplicitGemmMinColumns) return GpuConv::kIm2col;
+  return GpuConv::kImplicitGemm;
+}
+
+std::pair<GpuConv, std::string> ChooseConv(const DeviceConvShape& s) {
+  const GpuConv conv = HeuristicConv(s);
+  const int64_t columns = int64_t{s.n} * s.plane_out();
+  switch (conv) {
+    case GpuConv::kDirect:
+      return {conv, absl::StrCat("small layer (", columns * s.k * s.gemm_k(), " MACs, ", s.gemm_k(),
+                                 " per output): direct")};
+    case GpuConv::kWinogradF43:
+      return {conv, "3x3 stride 1, 16+ channels a group, 8x8+ output: winograd F(4x4)"};
+    case GpuConv::kWinogradF23:
+      return {conv, "3x3 stride 1, 16+ channels a group, small output: winograd F(2x2)"};
+    case GpuConv::kImplicitGemm:
+      return {conv, absl::StrCat(columns, " output columns: implicit GEMM (no unrolling)")};
+    case GpuConv::kIm2col:
+    case GpuConv::kNone:
+      break;
   }
   if (Im2colIsIdentity(s)) {
     return {GpuConv::kIm2col, "1x1 stride 1: im2col's product reads the input in place"};
-  }
-  if (columns >= kImplicitGemmMinColumns) {
-    return {GpuConv::kImplicitGemm,
-            absl::StrCat(columns, " output columns: implicit GEMM (no unrolling)")};
   }
   return {GpuConv::kIm2col,
           absl::StrCat(columns, " output columns: im2col + our SGEMM, K split to fill the device")};
 }
 
+bool PicksPerBatch(GpuConv heuristic_pick) {
+  return heuristic_pick == GpuConv::kDirect || heuristic_pick == GpuConv::kIm2col;
+}
+
 GpuConv ConvForBatch(const DeviceLayer& device, const DeviceConvShape& shape) {
-  if (!device.by_heuristic ||
-      (device.conv != GpuConv::kDirect && device.conv != GpuConv::kIm2col)) {
-    return device.conv;
-  }
-  return ChooseConv(shape).first == GpuConv::kImplicitGemm ? GpuConv::kImplicitGemm : device.conv;
+  if (!device.by_heuristic || !PicksPerBatch(device.conv)) return device.conv;
+  return HeuristicConv(shape) == GpuConv::kImplicitGemm ? GpuConv::kImplicitGemm : device.conv;
 }
 
 int64_t ConvWorkspaceFloats(GpuConv algorithm, const DeviceConvShape& shape, int images) {

@@ -44,7 +44,10 @@ const char* GpuConvName(GpuConv algorithm);
 
 // Every algorithm that can run `shape`, fastest-first by the heuristic.
 std::vector<GpuConv> ConvCandidates(const DeviceConvShape& shape);
-// The heuristic's pick for `shape` (its batch included) and its reason.
+// The heuristic's pick for `shape` (its batch included): the rule alone,
+// cheap enough for every launch (ConvForBatch) ...
+GpuConv HeuristicConv(const DeviceConvShape& shape);
+// ... and with its reason, for plans.
 std::pair<GpuConv, std::string> ChooseConv(const DeviceConvShape& shape);
 
 // A convolution's algorithm under a policy, and why.
@@ -79,6 +82,10 @@ struct DeviceLayer {
   DeviceBuffer bias;
   DeviceBuffer scale_shift;  // an unfolded batch norm: scale [C] then shift [C]
 };
+
+// Whether a layer the heuristic gave `heuristic_pick` at load may run
+// another algorithm at other batch sizes (ConvForBatch): direct and im2col.
+bool PicksPerBatch(GpuConv heuristic_pick);
 
 // The algorithm `device` runs at `shape`'s batch: its own, except that a
 // direct or im2col layer the heuristic chose hands batches the heuristic
