@@ -174,7 +174,7 @@ bool ValidConfiguration(dim3 grid, dim3 threads) {
   if (per_block == 0 || grid.x == 0 || grid.y == 0 || grid.z == 0 ||
       per_block > kMaxThreadsPerBlock || threads.z > 64 || grid.y > kMaxGridYZ ||
       grid.z > kMaxGridYZ) {
-    SetLaunchError(cudaErrorInvalidConfiguration);
+    SetLastError(cudaErrorInvalidConfiguration);
     return false;
   }
   return true;

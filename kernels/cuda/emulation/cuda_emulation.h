@@ -85,7 +85,7 @@ template <typename... Params>
 auto Launch(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t stream) {
   return [=](auto&&... args) {
     if (const cudaError_t lost = ContextError(); lost != cudaSuccess) {
-      SetLaunchError(lost);
+      SetLastError(lost);
       return;
     }
     if (!ValidConfiguration(grid, block)) return;

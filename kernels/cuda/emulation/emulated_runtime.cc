@@ -81,10 +81,10 @@ const ErrorDescription& Describe(cudaError_t error) {
 
 }  // namespace
 
-void SetLaunchError(cudaError_t error) { last_error = error; }
+void SetLastError(cudaError_t error) { last_error = error; }
 
 cudaError_t Returned(cudaError_t error) {
-  if (error != cudaSuccess) last_error = error;
+  if (error != cudaSuccess) SetLastError(error);
   return error;
 }
 

@@ -1,5 +1,5 @@
 // What the emulated kernels' launches need from the emulated CUDA runtime
-// (emulated_runtime.cc, linked instead of libcudart): the launch error
+// (emulated_runtime.cc, linked instead of libcudart): the last error
 // that cudaGetLastError reports, the lost context a trap leaves, and
 // stream ordering with capture.
 #ifndef CONVD_KERNELS_CUDA_EMULATION_EMULATED_RUNTIME_H_
@@ -11,12 +11,13 @@
 
 namespace convd::cuda::emulation {
 
-// Sets the calling thread's launch error (per thread, as in the runtime).
-void SetLaunchError(cudaError_t error);
-
-// `error`, returned by a runtime call, which, as the runtime does, leaves a
-// failure behind as the thread's last error: until something reads it
+// Sets the calling thread's last error (per thread, as in the runtime), as
+// a failed launch or runtime call leaves it: until something reads it
 // (cudaGetLastError), the next launch check reports it as its own.
+void SetLastError(cudaError_t error);
+
+// `error`, returned by a runtime call; a failure is also left behind as
+// the thread's last error (SetLastError).
 cudaError_t Returned(cudaError_t error);
 
 // A kernel's __trap(). On a GPU it aborts the kernel and loses the CUDA
