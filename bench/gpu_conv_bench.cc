@@ -1,7 +1,8 @@
 // gpu_conv_bench: each of our CUDA convolution algorithms (direct, im2col +
-// our SGEMM, implicit GEMM, Winograd F(2x2,3x3) and F(4x4,3x3)) on every layer of
-// bench/conv_layers.h at several batch sizes, side by side with cuDNN's best
-// algorithm in the same run, and the geometric mean of the speed ratios.
+// our SGEMM, implicit GEMM, Winograd F(2x2,3x3), F(4x4,3x3) and
+// F(2x2,5x5)) on every layer of bench/conv_layers.h at several batch sizes,
+// side by side with cuDNN's best algorithm in the same run, and the
+// geometric mean of the speed ratios.
 //
 // Method: random inputs and filters on the device; Winograd filters are
 // transformed outside the timing (as the executor does at load). Every side
@@ -15,10 +16,13 @@
 // The output of our fastest algorithm is compared with cuDNN's.
 //
 //   gpu_conv_bench [--batches=1,8,32,128] [--filter=vgg] [--csv=out.csv]
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <iterator>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -66,8 +70,16 @@ struct Row {
   bool winograd_shape = false;
 };
 
-const char* const kOurAlgorithms[] = {"direct", "im2col", "implicit_gemm", "winograd_f23",
-                                      "winograd_f43"};
+const char* const kOurAlgorithms[] = {"direct",       "im2col",       "implicit_gemm",
+                                      "winograd_f23", "winograd_f43", "winograd_f25"};
+
+// The Winograd variant an entry of kOurAlgorithms names.
+std::optional<WinogradVariant> VariantNamed(const std::string& algorithm) {
+  if (algorithm == "winograd_f23") return WinogradVariant::kF23;
+  if (algorithm == "winograd_f43") return WinogradVariant::kF43;
+  if (algorithm == "winograd_f25") return WinogradVariant::kF25;
+  return std::nullopt;
+}
 
 absl::StatusOr<Row> Measure(const ConvLayer& layer, int batch, const DeviceBuffer& input,
                             const DeviceBuffer& weights, const std::vector<float>& host_weights,
@@ -80,15 +92,15 @@ absl::StatusOr<Row> Measure(const ConvLayer& layer, int batch, const DeviceBuffe
   row.layer = layer.name;
   row.batch = batch;
   row.gflop = 2.0 * params.macs() / 1e9;
-  row.winograd_shape = WinogradApplies(shape);
+  row.winograd_shape = std::any_of(std::begin(kWinogradVariants), std::end(kWinogradVariants),
+                                   [&](WinogradVariant v) { return WinogradApplies(v, shape); });
   const bench::GpuTimingOptions timing;
   const int64_t workspace_floats = workspace.floats();
-  DeviceBuffer transformed[2];  // Winograd filters, F(2x2) and F(4x4)
+  DeviceBuffer transformed[std::size(kWinogradVariants)];  // each variant's filters
   std::function<cudaError_t()> best_launch;
   for (const char* name : kOurAlgorithms) {
     const std::string algorithm = name;
-    const int m = algorithm == "winograd_f23" ? 2 : 4;
-    DeviceBuffer& filters = transformed[m / 4];
+    const std::optional<WinogradVariant> variant = VariantNamed(algorithm);
     std::function<cudaError_t()> launch;
     if (algorithm == "direct") {
       if (row.gflop > absl::GetFlag(FLAGS_direct_max_gflop)) {
@@ -113,19 +125,21 @@ absl::StatusOr<Row> Measure(const ConvLayer& layer, int batch, const DeviceBuffe
                                 workspace_floats, ours.data(), stream, math);
       };
     } else {
-      if (!row.winograd_shape || WinogradWorkspaceFloats(m, shape, 1) > workspace_floats) {
+      if (!WinogradApplies(*variant, shape) ||
+          WinogradWorkspaceFloats(*variant, shape, 1) > workspace_floats) {
         row.ours_ms.push_back(-1);
         continue;
       }
+      DeviceBuffer& filters = transformed[static_cast<int>(*variant)];
       absl::StatusOr<DeviceBuffer> uploaded =
-          DeviceBuffer::FromHost(WinogradTransformFilters(m, shape, host_weights.data()));
+          DeviceBuffer::FromHost(WinogradTransformFilters(*variant, shape, host_weights.data()));
       if (!uploaded.ok()) return uploaded.status();
       filters = std::move(*uploaded);
       const float* filter_data = filters.data();
-      launch = [&, m, filter_data] {
-        return LaunchConvWinograd(m, shape, input.data(), filter_data, {},
-                                  workspace.data(), workspace_floats, ours.data(), stream,
-                                  math);
+      const WinogradVariant v = *variant;
+      launch = [&, v, filter_data] {
+        return LaunchConvWinograd(v, shape, input.data(), filter_data, {}, workspace.data(),
+                                  workspace_floats, ours.data(), stream, math);
       };
     }
     absl::StatusOr<double> ms = bench::MedianMilliseconds(stream, timing, launch);
@@ -208,15 +222,15 @@ int Main() {
   std::printf("times in ms (median); ratio = cuDNN time / our best time (>1: ours faster); "
               "diff = max |ours - cuDNN| / max |cuDNN|\n\n");
   std::printf(
-      "| layer | batch | GFLOP | direct | im2col | implicit | wino_f23 | wino_f43 | "
+      "| layer | batch | GFLOP | direct | im2col | implicit | wino_f23 | wino_f43 | wino_f25 | "
       "ours best | TFLOP/s | %% peak | cuDNN best | cuDNN ms | cuDNN TFLOP/s | ratio | "
       "diff |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   std::ofstream csv;
   if (!absl::GetFlag(FLAGS_csv).empty()) {
     csv.open(absl::GetFlag(FLAGS_csv));
     csv << "layer,batch,gflop,direct_ms,im2col_ms,implicit_gemm_ms,winograd_f23_ms,"
-           "winograd_f43_ms,best,best_ms,cudnn,cudnn_ms,ratio,diff\n";
+           "winograd_f43_ms,winograd_f25_ms,best,best_ms,cudnn,cudnn_ms,ratio,diff\n";
   }
   const auto start = std::chrono::steady_clock::now();
   std::vector<double> ratios, winograd_ratios, other_ratios;
@@ -270,10 +284,11 @@ int Main() {
       }
     }
   }
-  std::printf("\n%zu layer x batch rows; Winograd-shaped (3x3 stride 1): geomean %.3fx over %zu; "
-              "others: %.3fx over %zu\n",
-              ratios.size(), bench::GeometricMean(winograd_ratios), winograd_ratios.size(),
-              bench::GeometricMean(other_ratios), other_ratios.size());
+  std::printf(
+      "\n%zu layer x batch rows; Winograd-shaped (3x3 or 5x5 stride 1): geomean %.3fx "
+      "over %zu; others: %.3fx over %zu\n",
+      ratios.size(), bench::GeometricMean(winograd_ratios), winograd_ratios.size(),
+      bench::GeometricMean(other_ratios), other_ratios.size());
   if (!unmeasured.empty()) {
     std::printf("not measured (over --max_seconds): %zu rows, first %s\n", unmeasured.size(),
                 unmeasured.front().c_str());

@@ -35,7 +35,7 @@
 ABSL_FLAG(int, batch, 1, "Batch size of the forward pass.");
 ABSL_FLAG(std::string, algo, "",
           "Convolution algorithm policy: auto, autotune, direct, im2col, "
-          "winograd_f23, winograd_f43, winograd_f25 (CPU only) or implicit_gemm (GPU only). "
+          "winograd_f23, winograd_f43, winograd_f25 or implicit_gemm (GPU only). "
           "Default: the model "
           "config's policy.");
 ABSL_FLAG(bool, json, false, "Print the stats as JSON instead of a table.");

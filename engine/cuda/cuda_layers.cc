@@ -29,6 +29,16 @@ constexpr int64_t kDirectMaxDepth = 512;  // C/g*R*S
 // im2col on every layer that needs unrolling (1.5-3x); at batch 1, im2col's
 // split K won on planes of up to 784 outputs, implicit GEMM from 3,025.
 constexpr int64_t kImplicitGemmMinColumns = 2048;
+// Winograd's products want this many channels a group on both sides. 3x3:
+// from the first run (F(4x4) and F(2x2) led every 3x3 layer of 16+
+// channels). 5x5, F(2x2,5x5) (entry 17, not yet measured): its transforms
+// move 9 floats a pixel a channel (F(4x4,3x3): 2.25), which a cost model
+// of the run's rates (products ~20 TFLOP/s, transforms at HBM bandwidth,
+// implicit GEMM ~19 TFLOP/s) puts ahead of implicit GEMM when
+// 1/C' + 1/K' < 0.06: GoogLeNet's 32->96 by 1.25x, AlexNet's 64->192 by
+// 1.75x, but not 16->48.
+constexpr int kWinograd3x3MinChannels = 16;
+constexpr int kWinograd5x5MinChannels = 32;
 
 absl::Status LayerError(const Layer& layer, cudaError_t error, const char* what) {
   return absl::Status(CudaStatus(error, what, __FILE__, __LINE__).code(),
@@ -53,13 +63,31 @@ const char* GpuConvName(GpuConv algorithm) {
   return "none";
 }
 
+std::optional<WinogradVariant> WinogradVariantOf(GpuConv algorithm) {
+  switch (algorithm) {
+    case GpuConv::kWinogradF23:
+      return WinogradVariant::kF23;
+    case GpuConv::kWinogradF43:
+      return WinogradVariant::kF43;
+    case GpuConv::kWinogradF25:
+      return WinogradVariant::kF25;
+    case GpuConv::kIm2col:
+    case GpuConv::kImplicitGemm:
+    case GpuConv::kDirect:
+    case GpuConv::kNone:
+      break;
+  }
+  return std::nullopt;
+}
+
 std::vector<GpuConv> ConvCandidates(const DeviceConvShape& shape) {
   std::vector<GpuConv> candidates;
-  const bool winograd = WinogradApplies(shape);
-  if (winograd) candidates.push_back(GpuConv::kWinogradF43);
+  const bool winograd_3x3 = WinogradApplies(WinogradVariant::kF43, shape);
+  if (winograd_3x3) candidates.push_back(GpuConv::kWinogradF43);
+  if (WinogradApplies(WinogradVariant::kF25, shape)) candidates.push_back(GpuConv::kWinogradF25);
   candidates.push_back(GpuConv::kIm2col);
   candidates.push_back(GpuConv::kImplicitGemm);
-  if (winograd) candidates.push_back(GpuConv::kWinogradF23);
+  if (winograd_3x3) candidates.push_back(GpuConv::kWinogradF23);
   candidates.push_back(GpuConv::kDirect);
   return candidates;
 }
@@ -95,8 +123,12 @@ GpuConv HeuristicConv(const DeviceConvShape& s) {
   if (columns * s.k * s.gemm_k() <= kDirectMaxMacs && s.gemm_k() <= kDirectMaxDepth) {
     return GpuConv::kDirect;
   }
-  if (WinogradApplies(s) && s.c_per_group() >= 16 && s.k_per_group() >= 16) {
+  const int channels = std::min(s.c_per_group(), s.k_per_group());
+  if (WinogradApplies(WinogradVariant::kF43, s) && channels >= kWinograd3x3MinChannels) {
     return s.p >= 8 && s.q >= 8 ? GpuConv::kWinogradF43 : GpuConv::kWinogradF23;
+  }
+  if (WinogradApplies(WinogradVariant::kF25, s) && channels >= kWinograd5x5MinChannels) {
+    return GpuConv::kWinogradF25;
   }
   if (Im2colIsIdentity(s) || columns < kImplicitGemmMinColumns) return GpuConv::kIm2col;
   return GpuConv::kImplicitGemm;
@@ -110,9 +142,14 @@ std::pair<GpuConv, std::string> ChooseConv(const DeviceConvShape& s) {
       return {conv, absl::StrCat("small layer (", columns * s.k * s.gemm_k(), " MACs, ", s.gemm_k(),
                                  " per output): direct")};
     case GpuConv::kWinogradF43:
-      return {conv, "3x3 stride 1, 16+ channels a group, 8x8+ output: winograd F(4x4)"};
+      return {conv, absl::StrCat("3x3 stride 1, ", kWinograd3x3MinChannels,
+                                 "+ channels a group, 8x8+ output: winograd F(4x4)")};
     case GpuConv::kWinogradF23:
-      return {conv, "3x3 stride 1, 16+ channels a group, small output: winograd F(2x2)"};
+      return {conv, absl::StrCat("3x3 stride 1, ", kWinograd3x3MinChannels,
+                                 "+ channels a group, small output: winograd F(2x2)")};
+    case GpuConv::kWinogradF25:
+      return {conv, absl::StrCat("5x5 stride 1, ", kWinograd5x5MinChannels,
+                                 "+ channels a group: winograd F(2x2,5x5)")};
     case GpuConv::kImplicitGemm:
       return {conv, absl::StrCat(columns, " output columns: implicit GEMM (no unrolling)")};
     case GpuConv::kIm2col:
@@ -139,8 +176,10 @@ int64_t ConvWorkspaceFloats(GpuConv algorithm, const DeviceConvShape& shape, int
   switch (algorithm) {
     case GpuConv::kIm2col:  // a product too small for the device splits its K where that pays
       return Im2colWorkspaceFloats(shape, images) + Im2colSplitKFloats(shape, images);
-    case GpuConv::kWinogradF23: return WinogradWorkspaceFloats(2, shape, images);
-    case GpuConv::kWinogradF43: return WinogradWorkspaceFloats(4, shape, images);
+    case GpuConv::kWinogradF23:
+    case GpuConv::kWinogradF43:
+    case GpuConv::kWinogradF25:
+      return WinogradWorkspaceFloats(*WinogradVariantOf(algorithm), shape, images);
     case GpuConv::kImplicitGemm:
     case GpuConv::kDirect:
     case GpuConv::kNone: break;
@@ -161,9 +200,8 @@ absl::StatusOr<DeviceLayer> UploadLayer(const ExecutionPlan& plan, int index, Gp
   std::vector<float> weights;
   switch (layer.kind) {
     case LayerKind::kConvolution:
-      if (conv == GpuConv::kWinogradF23 || conv == GpuConv::kWinogradF43) {
-        const int m = conv == GpuConv::kWinogradF23 ? 2 : 4;
-        weights = WinogradTransformFilters(m, ToDeviceConv(ConvParamsFor(graph, layer, 1)),
+      if (const std::optional<WinogradVariant> variant = WinogradVariantOf(conv)) {
+        weights = WinogradTransformFilters(*variant, ToDeviceConv(ConvParamsFor(graph, layer, 1)),
                                            layer.weight.data());
       } else {
         weights = layer.weight;
@@ -229,9 +267,10 @@ absl::Status LaunchLayer(const Graph& graph, int index, const DeviceLayer& devic
           break;
         case GpuConv::kWinogradF23:
         case GpuConv::kWinogradF43:
-          error = LaunchConvWinograd(conv == GpuConv::kWinogradF23 ? 2 : 4, shape, in,
-                                     device.weights.data(), epilogue, buffers.workspace,
-                                     buffers.workspace_floats, out, stream, math);
+        case GpuConv::kWinogradF25:
+          error = LaunchConvWinograd(*WinogradVariantOf(conv), shape, in, device.weights.data(),
+                                     epilogue, buffers.workspace, buffers.workspace_floats, out,
+                                     stream, math);
           break;
         case GpuConv::kNone:
           return absl::InternalError(absl::StrCat("layer '", layer.name, "' has no GPU algorithm"));

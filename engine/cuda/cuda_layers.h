@@ -7,6 +7,7 @@
 
 #include <cuda_runtime.h>
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,10 +18,19 @@
 #include "kernels/cuda/device_buffer.h"
 #include "kernels/cuda/device_params.h"
 #include "kernels/cuda/sgemm_launch.h"
+#include "kernels/cuda/winograd_launch.h"
 
 namespace convd::cuda {
 
-enum class GpuConv { kNone, kIm2col, kImplicitGemm, kDirect, kWinogradF23, kWinogradF43 };
+enum class GpuConv {
+  kNone,
+  kIm2col,
+  kImplicitGemm,
+  kDirect,
+  kWinogradF23,
+  kWinogradF43,
+  kWinogradF25
+};
 
 // Each algorithm's names: as algorithm policies name it ("im2col": model
 // configs, convrun --algo; the CPU's names where the CPU has it, else one
@@ -37,10 +47,15 @@ inline constexpr GpuConvNames kGpuConvs[] = {
     {GpuConv::kDirect, "direct", "cuda_direct"},
     {GpuConv::kWinogradF23, "winograd_f23", "cuda_winograd_f23"},
     {GpuConv::kWinogradF43, "winograd_f43", "cuda_winograd_f43"},
+    {GpuConv::kWinogradF25, "winograd_f25", "cuda_winograd_f25"},
 };
 
 // "cuda_im2col", "cuda_implicit_gemm", ...; "none" for kNone.
 const char* GpuConvName(GpuConv algorithm);
+
+// The Winograd kernels' variant for a Winograd algorithm, nullopt for the
+// others.
+std::optional<WinogradVariant> WinogradVariantOf(GpuConv algorithm);
 
 // Every algorithm that can run `shape`, fastest-first by the heuristic.
 std::vector<GpuConv> ConvCandidates(const DeviceConvShape& shape);

@@ -117,17 +117,16 @@ TEST(PeerCrossCheckTest, ConvolutionsAgreeWithCudnn) {
     check_ours("implicit_gemm", 2e-5,
                LaunchConvImplicitGemm(shape, d_input->data(), d_weights->data(), {}, d_ours->data(),
                                       nullptr));
-    if (!WinogradApplies(shape)) continue;
-    for (int m : {2, 4}) {
+    for (WinogradVariant variant : kWinogradVariants) {
+      if (!WinogradApplies(variant, shape)) continue;
       auto d_transformed =
-          DeviceBuffer::FromHost(WinogradTransformFilters(m, shape, weights.data()));
-      const int64_t floats = WinogradWorkspaceFloats(m, shape, shape.n);
+          DeviceBuffer::FromHost(WinogradTransformFilters(variant, shape, weights.data()));
+      const int64_t floats = WinogradWorkspaceFloats(variant, shape, shape.n);
       auto winograd_workspace = DeviceBuffer::Allocate(floats);
       ASSERT_TRUE(d_transformed.ok() && winograd_workspace.ok());
-      check_ours(m == 2 ? "winograd_f23" : "winograd_f43", m == 2 ? 2e-5 : 1.1e-4,
-                 LaunchConvWinograd(m, shape, d_input->data(), d_transformed->data(), {},
-                                    winograd_workspace->data(), floats, d_ours->data(),
-                                    nullptr));
+      check_ours(WinogradVariantName(variant), variant == WinogradVariant::kF23 ? 2e-5 : 1.1e-4,
+                 LaunchConvWinograd(variant, shape, d_input->data(), d_transformed->data(), {},
+                                    winograd_workspace->data(), floats, d_ours->data(), nullptr));
     }
   }
   EXPECT_GT(compared, 40);  // most of the grid is expressible

@@ -26,17 +26,17 @@ int64_t TileStride(int64_t tiles) { return Float4Columns(tiles); }
 // The transforms as floats, passed to kernels by value (kernel parameters
 // live in constant memory; winograd::Transforms' double arrays are host
 // data nvcc cannot read on the device).
-template <int M>
+template <int M, int R>
 struct FloatTransforms {
-  static constexpr int kAlpha = M + 2;
+  static constexpr int kAlpha = winograd::Transforms<M, R>::kAlpha;
   float bt[kAlpha][kAlpha];
   float at[M][kAlpha];
 };
 
-template <int M>
-FloatTransforms<M> MakeFloatTransforms() {
-  using T = winograd::Transforms<M>;
-  FloatTransforms<M> f;
+template <int M, int R>
+FloatTransforms<M, R> MakeFloatTransforms() {
+  using T = winograd::Transforms<M, R>;
+  FloatTransforms<M, R> f;
   for (int y = 0; y < T::kAlpha; ++y) {
     for (int x = 0; x < T::kAlpha; ++x) f.bt[y][x] = static_cast<float>(T::kBT[y][x]);
   }
@@ -84,11 +84,11 @@ __device__ __forceinline__ void MatMulTransposed(const float (&a)[R][K], const f
 
 // V[xi][nu][c][t] for the tiles of `images` images from `input` (rows of
 // `tile_stride` floats).
-template <int M>
+template <int M, int R>
 __global__ void InputTransformKernel(const float* __restrict__ input, DeviceConvShape s,
                                      Tiling tiling, int images, int64_t tile_stride,
-                                     FloatTransforms<M> transforms, float* __restrict__ v) {
-  constexpr int kAlpha = M + 2;
+                                     FloatTransforms<M, R> transforms, float* __restrict__ v) {
+  constexpr int kAlpha = FloatTransforms<M, R>::kAlpha;
   const int64_t tiles = images * tiling.per_image();
   const int64_t total = tiles * s.c;
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total;
@@ -125,12 +125,12 @@ __global__ void InputTransformKernel(const float* __restrict__ input, DeviceConv
 
 // y = act(A^T M A + bias + residual) for every (k, tile), into NCHW output
 // of the chunk's first image; M's rows `tile_stride` floats apart.
-template <int M>
+template <int M, int R>
 __global__ void OutputTransformKernel(const float* __restrict__ mm, DeviceConvShape s,
                                       Tiling tiling, int images, int64_t tile_stride,
-                                      FloatTransforms<M> transforms, ConvEpilogue epilogue,
+                                      FloatTransforms<M, R> transforms, ConvEpilogue epilogue,
                                       float* __restrict__ output, const float* residual) {
-  constexpr int kAlpha = M + 2;
+  constexpr int kAlpha = FloatTransforms<M, R>::kAlpha;
   const int64_t tiles = images * tiling.per_image();
   const int64_t total = tiles * s.k;
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total;
@@ -169,25 +169,25 @@ __global__ void OutputTransformKernel(const float* __restrict__ mm, DeviceConvSh
   }
 }
 
-template <int M>
+template <int M, int R>
 void TransformFilters(const float* weights, int k, int c, float* transformed) {
-  using T = winograd::Transforms<M>;
+  using T = winograd::Transforms<M, R>;
   constexpr int kAlpha = T::kAlpha;
   for (int ko = 0; ko < k; ++ko) {
     for (int ci = 0; ci < c; ++ci) {
-      const float* g = weights + (int64_t{ko} * c + ci) * 9;
-      double gg[kAlpha][3];  // G g
+      const float* g = weights + (int64_t{ko} * c + ci) * R * R;
+      double gg[kAlpha][R];  // G g
       for (int y = 0; y < kAlpha; ++y) {
-        for (int x = 0; x < 3; ++x) {
+        for (int x = 0; x < R; ++x) {
           double sum = 0;
-          for (int j = 0; j < 3; ++j) sum += T::kG[y][j] * g[j * 3 + x];
+          for (int j = 0; j < R; ++j) sum += T::kG[y][j] * g[j * R + x];
           gg[y][x] = sum;
         }
       }
       for (int y = 0; y < kAlpha; ++y) {
         for (int x = 0; x < kAlpha; ++x) {
           double sum = 0;
-          for (int j = 0; j < 3; ++j) sum += gg[y][j] * T::kG[x][j];
+          for (int j = 0; j < R; ++j) sum += gg[y][j] * T::kG[x][j];
           transformed[(int64_t{y * kAlpha + x} * k + ko) * c + ci] = static_cast<float>(sum);
         }
       }
@@ -195,14 +195,14 @@ void TransformFilters(const float* weights, int k, int c, float* transformed) {
   }
 }
 
-template <int M>
-cudaError_t Launch(const DeviceConvShape& s, const float* input, const float* filters,
-                   const ConvEpilogue& epilogue, float* workspace, int64_t workspace_floats,
-                   float* output, cudaStream_t stream, GemmMath math) {
-  constexpr int kAlpha = M + 2;
+template <int M, int R>
+cudaError_t Launch(WinogradVariant variant, const DeviceConvShape& s, const float* input,
+                   const float* filters, const ConvEpilogue& epilogue, float* workspace,
+                   int64_t workspace_floats, float* output, cudaStream_t stream, GemmMath math) {
+  constexpr int kAlpha = FloatTransforms<M, R>::kAlpha;
   const Tiling tiling = TilesOf(M, s);
-  const FloatTransforms<M> transforms = MakeFloatTransforms<M>();
-  const int64_t per_image = WinogradWorkspaceFloats(M, s, 1);
+  const FloatTransforms<M, R> transforms = MakeFloatTransforms<M, R>();
+  const int64_t per_image = WinogradWorkspaceFloats(variant, s, 1);
   if (workspace_floats < per_image) return cudaErrorInvalidValue;
   const int chunk = static_cast<int>(std::min<int64_t>(s.n, workspace_floats / per_image));
   for (int n0 = 0; n0 < s.n; n0 += chunk) {
@@ -211,7 +211,8 @@ cudaError_t Launch(const DeviceConvShape& s, const float* input, const float* fi
     const int64_t tile_stride = TileStride(tiles);
     float* v = workspace;
     float* mm = workspace + int64_t{kAlpha} * kAlpha * s.c * tile_stride;
-    CONVD_LAUNCH(GridBlocks(tiles * s.c), kThreadsPerBlock, stream, InputTransformKernel<M>,
+    const auto input_transform = InputTransformKernel<M, R>;  // one macro argument
+    CONVD_LAUNCH(GridBlocks(tiles * s.c), kThreadsPerBlock, stream, input_transform,
                  input + int64_t{n0} * s.c * s.h * s.w, s, tiling, images, tile_stride, transforms,
                  v);
     if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
@@ -238,8 +239,9 @@ cudaError_t Launch(const DeviceConvShape& s, const float* input, const float* fi
       }
     }
     const int64_t offset = int64_t{n0} * s.k * s.p * s.q;
-    CONVD_LAUNCH(GridBlocks(tiles * s.k), kThreadsPerBlock, stream, OutputTransformKernel<M>, mm, s,
-                 tiling, images, tile_stride, transforms, epilogue, output + offset,
+    const auto output_transform = OutputTransformKernel<M, R>;
+    CONVD_LAUNCH(GridBlocks(tiles * s.k), kThreadsPerBlock, stream, output_transform, mm, s, tiling,
+                 images, tile_stride, transforms, epilogue, output + offset,
                  epilogue.residual == nullptr ? nullptr : epilogue.residual + offset);
     if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
   }
@@ -248,43 +250,79 @@ cudaError_t Launch(const DeviceConvShape& s, const float* input, const float* fi
 
 }  // namespace
 
-bool WinogradApplies(const DeviceConvShape& s) {
-  return s.r == 3 && s.s == 3 && s.stride_h == 1 && s.stride_w == 1 && s.dilation_h == 1 &&
+int WinogradOutputTile(WinogradVariant variant) { return variant == WinogradVariant::kF43 ? 4 : 2; }
+
+int WinogradFilterSide(WinogradVariant variant) { return variant == WinogradVariant::kF25 ? 5 : 3; }
+
+const char* WinogradVariantName(WinogradVariant variant) {
+  switch (variant) {
+    case WinogradVariant::kF23:
+      return "F(2x2,3x3)";
+    case WinogradVariant::kF43:
+      return "F(4x4,3x3)";
+    case WinogradVariant::kF25:
+      return "F(2x2,5x5)";
+  }
+  return "?";
+}
+
+bool WinogradApplies(WinogradVariant variant, const DeviceConvShape& s) {
+  const int r = WinogradFilterSide(variant);
+  return s.r == r && s.s == r && s.stride_h == 1 && s.stride_w == 1 && s.dilation_h == 1 &&
          s.dilation_w == 1;
 }
 
-std::vector<float> WinogradTransformFilters(int m, const DeviceConvShape& s, const float* weights) {
+std::vector<float> WinogradTransformFilters(WinogradVariant variant, const DeviceConvShape& s,
+                                            const float* weights) {
+  if (!WinogradApplies(variant, s)) return {};
+  const int alpha = WinogradOutputTile(variant) + WinogradFilterSide(variant) - 1;
   const int c = s.c_per_group();
-  std::vector<float> transformed(static_cast<size_t>((m + 2) * (m + 2)) * s.k * c);
-  if (m == 2) {
-    TransformFilters<2>(weights, s.k, c, transformed.data());
-  } else {
-    TransformFilters<4>(weights, s.k, c, transformed.data());
+  std::vector<float> transformed(static_cast<size_t>(alpha * alpha) * s.k * c);
+  switch (variant) {
+    case WinogradVariant::kF23:
+      TransformFilters<2, 3>(weights, s.k, c, transformed.data());
+      break;
+    case WinogradVariant::kF43:
+      TransformFilters<4, 3>(weights, s.k, c, transformed.data());
+      break;
+    case WinogradVariant::kF25:
+      TransformFilters<2, 5>(weights, s.k, c, transformed.data());
+      break;
   }
   return transformed;
 }
 
-int64_t WinogradWorkspaceFloats(int m, const DeviceConvShape& s, int images) {
+int64_t WinogradWorkspaceFloats(WinogradVariant variant, const DeviceConvShape& s, int images) {
+  const int m = WinogradOutputTile(variant);
   const Tiling tiling = TilesOf(m, s);
-  const int64_t alpha2 = int64_t{m + 2} * (m + 2);
+  const int64_t alpha = m + WinogradFilterSide(variant) - 1;
   // Each image's tiles rounded up as TileStride rounds a chunk's (which is
   // never more), so `images` images always make one chunk.
-  return alpha2 * (int64_t{s.c} + s.k) * images * TileStride(tiling.per_image());
+  return alpha * alpha * (int64_t{s.c} + s.k) * images * TileStride(tiling.per_image());
 }
 
-cudaError_t LaunchConvWinograd(int m, const DeviceConvShape& s, const float* input,
-                               const float* transformed_filters, const ConvEpilogue& epilogue,
-                               float* workspace, int64_t workspace_floats, float* output,
-                               cudaStream_t stream, GemmMath math) {
-  if ((m != 2 && m != 4) || !WinogradApplies(s) || s.n <= 0 || s.c <= 0 || s.k <= 0 ||
-      s.p <= 0 || s.q <= 0 || input == nullptr || transformed_filters == nullptr ||
-      workspace == nullptr || output == nullptr) {
+cudaError_t LaunchConvWinograd(WinogradVariant variant, const DeviceConvShape& s,
+                               const float* input, const float* transformed_filters,
+                               const ConvEpilogue& epilogue, float* workspace,
+                               int64_t workspace_floats, float* output, cudaStream_t stream,
+                               GemmMath math) {
+  if (!WinogradApplies(variant, s) || s.n <= 0 || s.c <= 0 || s.k <= 0 || s.p <= 0 || s.q <= 0 ||
+      input == nullptr || transformed_filters == nullptr || workspace == nullptr ||
+      output == nullptr) {
     return cudaErrorInvalidValue;
   }
-  return m == 2 ? Launch<2>(s, input, transformed_filters, epilogue, workspace, workspace_floats,
-                            output, stream, math)
-                : Launch<4>(s, input, transformed_filters, epilogue, workspace, workspace_floats,
-                            output, stream, math);
+  switch (variant) {
+    case WinogradVariant::kF23:
+      return Launch<2, 3>(variant, s, input, transformed_filters, epilogue, workspace,
+                          workspace_floats, output, stream, math);
+    case WinogradVariant::kF43:
+      return Launch<4, 3>(variant, s, input, transformed_filters, epilogue, workspace,
+                          workspace_floats, output, stream, math);
+    case WinogradVariant::kF25:
+      return Launch<2, 5>(variant, s, input, transformed_filters, epilogue, workspace,
+                          workspace_floats, output, stream, math);
+  }
+  return cudaErrorInvalidValue;
 }
 
 }  // namespace convd::cuda

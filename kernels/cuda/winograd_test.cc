@@ -1,7 +1,8 @@
-// CUDA Winograd F(2x2,3x3) and F(4x4,3x3) against the float64 reference on
-// every shape of the CPU tests' grid they apply to (3x3, stride 1; grouped
-// and depthwise too), with the CPU tests' bounds (1e-5; 1e-4 for F(4x4,3x3), whose
-// transforms lose more), one image per chunk too. Skips without a GPU.
+// CUDA Winograd F(2x2,3x3), F(4x4,3x3) and F(2x2,5x5) against the float64
+// reference on every shape of the CPU tests' grid they apply to (3x3 or
+// 5x5, stride 1; grouped and depthwise too), with the CPU tests' bounds
+// (1e-5; 1e-4 for the 6x6 tiles, whose transforms lose more), one image per
+// chunk too. Skips without a GPU.
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -19,14 +20,19 @@ using ::convd::testing::MaxRelativeError;
 using ::convd::testing::RandomVector;
 
 TEST(CudaWinogradTest, MatchesTheReferenceWhereItApplies) {
-  int shapes_run = 0, grouped_run = 0;
+  int shapes_run = 0, grouped_run = 0, shapes_5x5 = 0;
   for (const auto& grid_shape : ::convd::testing::kConvShapes) {
     ConvParams params = ::convd::testing::ToConvParams(grid_shape);
     ASSERT_TRUE(ComputeConvOutput(params).ok()) << params.ToString();
     const DeviceConvShape shape = ToDeviceConv(params);
-    if (!WinogradApplies(shape)) continue;
+    std::vector<WinogradVariant> variants;
+    for (WinogradVariant v : kWinogradVariants) {
+      if (WinogradApplies(v, shape)) variants.push_back(v);
+    }
+    if (variants.empty()) continue;
     ++shapes_run;
     if (shape.groups > 1) ++grouped_run;
+    if (shape.r == 5) ++shapes_5x5;
     if (!DeviceAvailable()) continue;
     const std::vector<float> input = RandomVector(params.input_elements());
     const std::vector<float> weights = RandomVector(params.weight_elements());
@@ -44,44 +50,60 @@ TEST(CudaWinogradTest, MatchesTheReferenceWhereItApplies) {
     epilogue.bias = d_bias->data();
     epilogue.residual = d_residual->data();
     epilogue.activation = ToDeviceActivation(relu);
-    for (int m : {2, 4}) {
-      auto d_filters = DeviceBuffer::FromHost(WinogradTransformFilters(m, shape, weights.data()));
+    for (WinogradVariant variant : variants) {
+      auto d_filters =
+          DeviceBuffer::FromHost(WinogradTransformFilters(variant, shape, weights.data()));
       ASSERT_TRUE(d_filters.ok());
+      const bool six_by_six = variant != WinogradVariant::kF23;
       for (int images : {params.n, 1}) {
-        const int64_t workspace_floats = WinogradWorkspaceFloats(m, shape, images);
+        const int64_t workspace_floats = WinogradWorkspaceFloats(variant, shape, images);
         auto workspace = DeviceBuffer::Allocate(workspace_floats);
         ASSERT_TRUE(workspace.ok());
-        ASSERT_EQ(LaunchConvWinograd(m, shape, d_input->data(), d_filters->data(), epilogue,
-                                     workspace->data(), workspace_floats, d_output->data(),
-                                     nullptr),
-                  cudaSuccess);
+        ASSERT_EQ(
+            LaunchConvWinograd(variant, shape, d_input->data(), d_filters->data(), epilogue,
+                               workspace->data(), workspace_floats, d_output->data(), nullptr),
+            cudaSuccess);
         auto output = d_output->ToHost();
         ASSERT_TRUE(output.ok()) << output.status();
-        EXPECT_LE(MaxRelativeError(output->data(), expected), m == 4 ? 1e-4 : 1e-5)
-            << "F(" << m << "x" << m << ",3x3), " << images << " image(s) per chunk, "
+        EXPECT_LE(MaxRelativeError(output->data(), expected), six_by_six ? 1e-4 : 1e-5)
+            << WinogradVariantName(variant) << ", " << images << " image(s) per chunk, "
             << params.ToString();
       }
     }
   }
   EXPECT_GE(shapes_run, 8) << "the grid has Winograd shapes";
   EXPECT_GE(grouped_run, 2) << "the grid has grouped and depthwise Winograd shapes";
+  EXPECT_GE(shapes_5x5, 3) << "the grid has 5x5 stride-1 shapes";
   if (!DeviceAvailable()) GTEST_SKIP() << DeviceDescription();
 }
 
-TEST(CudaWinogradTest, AppliesOnlyTo3x3Stride1Convolutions) {
+TEST(CudaWinogradTest, EachVariantAppliesOnlyToItsFilterAtStride1) {
   DeviceConvShape s;
   s.r = s.s = 3;
-  EXPECT_TRUE(WinogradApplies(s));
+  EXPECT_TRUE(WinogradApplies(WinogradVariant::kF23, s));
+  EXPECT_TRUE(WinogradApplies(WinogradVariant::kF43, s));
+  EXPECT_FALSE(WinogradApplies(WinogradVariant::kF25, s));
   s.stride_h = 2;
-  EXPECT_FALSE(WinogradApplies(s));
+  EXPECT_FALSE(WinogradApplies(WinogradVariant::kF43, s));
   s.stride_h = 1;
   s.groups = 2;
-  EXPECT_TRUE(WinogradApplies(s));
+  EXPECT_TRUE(WinogradApplies(WinogradVariant::kF43, s));
   s.groups = 1;
-  s.r = 5;
-  EXPECT_FALSE(WinogradApplies(s));
+  s.r = s.s = 5;
+  EXPECT_FALSE(WinogradApplies(WinogradVariant::kF23, s));
+  EXPECT_FALSE(WinogradApplies(WinogradVariant::kF43, s));
+  EXPECT_TRUE(WinogradApplies(WinogradVariant::kF25, s));
+  s.s = 3;  // 5x3
+  EXPECT_FALSE(WinogradApplies(WinogradVariant::kF25, s));
+  s.s = 5;
+  s.dilation_w = 2;
+  EXPECT_FALSE(WinogradApplies(WinogradVariant::kF25, s));
+  EXPECT_TRUE(WinogradTransformFilters(WinogradVariant::kF25, s, nullptr).empty());
+  // A variant that does not apply is refused before anything is read.
   float* p = reinterpret_cast<float*>(16);
-  EXPECT_EQ(LaunchConvWinograd(3, DeviceConvShape{}, p, p, {}, p, 1, p, nullptr),
+  DeviceConvShape three;
+  three.r = three.s = 3;
+  EXPECT_EQ(LaunchConvWinograd(WinogradVariant::kF25, three, p, p, {}, p, 1 << 20, p, nullptr),
             cudaErrorInvalidValue);
 }
 
@@ -92,7 +114,8 @@ TEST(CudaWinogradTest, FilterTransformOfADeltaIsTheGColumnProduct) {
   DeviceConvShape one_filter;
   one_filter.r = one_filter.s = 3;
   one_filter.k = one_filter.c = 1;
-  const std::vector<float> u = WinogradTransformFilters(2, one_filter, delta.data());
+  const std::vector<float> u =
+      WinogradTransformFilters(WinogradVariant::kF23, one_filter, delta.data());
   ASSERT_EQ(u.size(), 16u);
   const double g1[4] = {0, 0.5, -0.5, 0};
   for (int y = 0; y < 4; ++y) {

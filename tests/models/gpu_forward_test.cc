@@ -12,6 +12,7 @@
 // Fashion-MNIST is classified.
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <thread>
@@ -42,6 +43,14 @@ std::string LargeModel() { return Emulated() ? "models/lenet5" : "models/alexnet
 
 // Whether a test that runs several models leaves this one out.
 bool LeftToGpus(const std::string& model_dir) { return Emulated() && model_dir != "models/lenet5"; }
+
+// Writes `text` to `path`, creating its directory.
+bool WriteTextFile(const std::string& path, const std::string& text) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream out(path);
+  out << text;
+  return static_cast<bool>(out);
+}
 
 // Largest |gpu - cpu| relative to the largest |cpu|.
 double RelativeDifference(const Tensor& gpu, const Tensor& cpu) {
@@ -93,15 +102,16 @@ TEST(GpuForwardTest, LenetAndAlexnetMatchTheCpu) {
   if (!cuda::DeviceAvailable()) GTEST_SKIP() << cuda::DeviceDescription();
   ExpectGpuMatchesCpu("models/lenet5", {}, "cuda_direct");
   if (LeftToGpus("models/alexnet")) return;
-  ExpectGpuMatchesCpu("models/alexnet", {}, "cuda_im2col");
+  ExpectGpuMatchesCpu("models/alexnet", {}, "cuda_winograd_f25");  // conv2, 64 -> 192
   ExpectGpuMatchesCpu("models/alexnet_original", {});
 }
 
 // The heuristic chooses a layer's algorithm at batch 1, and a batch it
 // would give to implicit GEMM (same weights, no workspace) runs that
 // instead: LeNet-5's conv2 is direct up to a few million MACs, implicit
-// GEMM at batch 64; AlexNet's conv2 is im2col at batch 1 (729 output
-// columns), implicit GEMM at batch 8.
+// GEMM at batch 64; a 3x3 stride-2 layer of 64 channels (576 products an
+// output, too deep for direct) is im2col at batch 1 (16 output columns),
+// implicit GEMM at batch 128 (2,048).
 void ExpectLayerRunsPerBatch(const std::string& model_dir, const std::string& layer_name,
                              const std::string& at_load, int large_batch) {
   auto model = LoadModel(model_dir, LoadOptions{});
@@ -141,8 +151,32 @@ void ExpectLayerRunsPerBatch(const std::string& model_dir, const std::string& la
 TEST(GpuForwardTest, TheHeuristicHandsLargeBatchesToImplicitGemm) {
   if (!cuda::DeviceAvailable()) GTEST_SKIP() << cuda::DeviceDescription();
   ExpectLayerRunsPerBatch("models/lenet5", "/conv2/Conv", "cuda_direct", 64);
-  if (LeftToGpus("models/alexnet")) return;
-  ExpectLayerRunsPerBatch("models/alexnet", "conv2", "cuda_im2col", 8);
+  const std::string strided = testing::MakeTempDir("gpu_per_batch") + "/strided";
+  ASSERT_TRUE(WriteTextFile(strided + "/config.pbtxt", R"pb(
+    name: "strided"
+    platform: "convd_network"
+    max_batch_size: 128
+    input {
+      name: "input"
+      data_type: TYPE_FP32
+      format: FORMAT_NCHW
+      dims: [ 64, 8, 8 ]
+    }
+    output {
+      name: "conv"
+      data_type: TYPE_FP32
+      dims: [ 16, 4, 4 ]
+    }
+  )pb"));
+  ASSERT_TRUE(WriteTextFile(strided + "/1/network.pbtxt", R"pb(
+    name: "strided"
+    input { name: "input" channels: 64 height: 8 width: 8 }
+    layer {
+      name: "conv"
+      convolution { num_output: 16 kernel: 3 stride: 2 pad: 1 }
+    }
+  )pb"));
+  ExpectLayerRunsPerBatch(strided, "conv", "cuda_im2col", 128);
 }
 
 TEST(GpuForwardTest, AutotunedAndCpuFallbackLayersMatchToo) {
@@ -321,8 +355,8 @@ TEST(GpuForwardTest, ForcedAlgorithmsRunWhereTheyCanAndMatchTheCpu) {
       if (layers[i].kind != LayerKind::kConvolution) continue;
       const std::string& algorithm = (*gpu)->layer_algorithms()[i];
       ran |= algorithm == ours;
-      // Elsewhere (Winograd F(2x2,3x3) on LeNet's 5x5 layers; F(2x2,5x5),
-      // which has no GPU kernel, everywhere) the layer's line says why.
+      // Elsewhere (Winograd F(2x2,3x3) on 5x5 layers, F(2x2,5x5) on 3x3
+      // and 11x11 ones) the layer's line says why.
       auto line = std::find_if(plan.begin(), plan.end(), [&](const std::string& l) {
         return l.rfind(layers[i].name + " ", 0) == 0;
       });
