@@ -73,25 +73,31 @@ absl::Status CudaExecutor::Prepare() {
       algorithm_names_[i] = absl::StrCat("cpu:", std::string(plan_->layers[i].algorithm->name()));
       continue;
     }
+    const cuda::DeviceConvShape batch1 = layer.kind == LayerKind::kConvolution
+                                             ? cuda::ToDeviceConv(ConvParamsFor(graph, layer, 1))
+                                             : cuda::DeviceConvShape{};
     if (layer.kind == LayerKind::kConvolution) {
       ASSIGN_OR_RETURN(cuda::ConvChoice choice,
-                       cuda::ChooseConv(cuda::ToDeviceConv(ConvParamsFor(graph, layer, 1)),
-                                        options_.policy, layer.name));
+                       cuda::ChooseConv(batch1, options_.policy, layer.name));
       conv = choice.algorithm;
       state.why[i] = std::move(choice.why);
       state.forced[i] = choice.forced;
       by_heuristic = !choice.forced;
-      if (by_heuristic && cuda::PicksPerBatch(conv)) {
+      if (by_heuristic && cuda::PicksPerBatch(conv, batch1)) {
         absl::StrAppend(&state.why[i], " (at batch 1; larger batches as the heuristic picks)");
       }
     }
     auto device = cuda::UploadLayer(*plan_, static_cast<int>(i), conv);
-    if (!device.ok()) {
-      return absl::Status(device.status().code(),
-                          absl::StrCat("layer '", layer.name, "': ", device.status().message()));
+    absl::Status uploaded = device.status();
+    if (device.ok()) {
+      device->by_heuristic = by_heuristic;
+      uploaded = cuda::UploadLargerBatchWinograd(*plan_, static_cast<int>(i), batch1, *device);
+    }
+    if (!uploaded.ok()) {
+      return absl::Status(uploaded.code(),
+                          absl::StrCat("layer '", layer.name, "': ", uploaded.message()));
     }
     state.layers[i] = std::move(*device);
-    state.layers[i].by_heuristic = by_heuristic;
     algorithm_names_[i] = conv != GpuConv::kNone ? cuda::GpuConvName(conv)
                                                  : absl::StrCat("cuda_", LayerKindName(layer.kind));
   }
@@ -129,7 +135,7 @@ absl::Status CudaExecutor::PlanBatch(int batch) {
         floats = std::min(limit, cuda::FullyConnectedWorkspaceFloats(graph, layer, batch));
       } else if (layer.kind == LayerKind::kConvolution && !state.on_cpu[i]) {
         const auto shape = cuda::ToDeviceConv(ConvParamsFor(graph, layer, batch));
-        const GpuConv conv = state.layers[i].conv;
+        const GpuConv conv = cuda::ConvForBatch(state.layers[i], shape);
         floats = std::max(cuda::ConvWorkspaceFloats(conv, shape, 1),
                           std::min(limit, cuda::ConvWorkspaceFloats(conv, shape, batch)));
       } else {
@@ -180,7 +186,8 @@ CudaMemoryUse CudaExecutor::memory() const {
   const State& state = *state_;
   int64_t device_floats = state.arena.floats() + state.workspace.floats() + state.input.floats();
   for (const DeviceLayer& layer : state.layers) {
-    device_floats += layer.weights.floats() + layer.bias.floats() + layer.scale_shift.floats();
+    device_floats += layer.weights.floats() + layer.larger_batch_weights.floats() +
+                     layer.bias.floats() + layer.scale_shift.floats();
   }
   return CudaMemoryUse{.device_bytes = device_floats * int64_t{sizeof(float)},
                        .pinned_bytes = (state.staging_in.floats() + state.staging_out.floats()) *

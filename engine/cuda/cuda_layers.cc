@@ -38,7 +38,19 @@ constexpr int64_t kImplicitGemmMinColumns = 2048;
 // 1/C' + 1/K' < 0.06: GoogLeNet's 32->96 by 1.25x, AlexNet's 64->192 by
 // 1.75x, but not 16->48.
 constexpr int kWinograd3x3MinChannels = 16;
+// F(4x4,3x3) against F(2x2,3x3) on 3x3 layers: F(4x4) led every layer at
+// batch 32, but at batch 1 F(2x2) led on all six planes of 16 or fewer
+// 4x4 tiles (AlexNet's 13x13, VGG-16's and ResNet's 14x14: by 1.09-1.63x)
+// and the two were level, either way, from 49 tiles up. So F(4x4) takes a
+// batch whose 4x4 tiles number more than this (and planes of 8x8 and up).
+constexpr int64_t kWinogradF23MaxF43Tiles = 16;
 constexpr int kWinograd5x5MinChannels = 32;
+
+// Whether implicit GEMM can run with the weights `algorithm` keeps (the
+// layout [K, C/g, R, S]), with no workspace: direct's and im2col's.
+bool ImplicitGemmRunsItsWeights(GpuConv algorithm) {
+  return algorithm == GpuConv::kDirect || algorithm == GpuConv::kIm2col;
+}
 
 absl::Status LayerError(const Layer& layer, cudaError_t error, const char* what) {
   return absl::Status(CudaStatus(error, what, __FILE__, __LINE__).code(),
@@ -125,7 +137,9 @@ GpuConv HeuristicConv(const DeviceConvShape& s) {
   }
   const int channels = std::min(s.c_per_group(), s.k_per_group());
   if (WinogradApplies(WinogradVariant::kF43, s) && channels >= kWinograd3x3MinChannels) {
-    return s.p >= 8 && s.q >= 8 ? GpuConv::kWinogradF43 : GpuConv::kWinogradF23;
+    const int64_t f43_tiles = int64_t{s.n} * ((s.p + 3) / 4) * ((s.q + 3) / 4);
+    return s.p >= 8 && s.q >= 8 && f43_tiles > kWinogradF23MaxF43Tiles ? GpuConv::kWinogradF43
+                                                                       : GpuConv::kWinogradF23;
   }
   if (WinogradApplies(WinogradVariant::kF25, s) && channels >= kWinograd5x5MinChannels) {
     return GpuConv::kWinogradF25;
@@ -143,10 +157,13 @@ std::pair<GpuConv, std::string> ChooseConv(const DeviceConvShape& s) {
                                  " per output): direct")};
     case GpuConv::kWinogradF43:
       return {conv, absl::StrCat("3x3 stride 1, ", kWinograd3x3MinChannels,
-                                 "+ channels a group, 8x8+ output: winograd F(4x4)")};
+                                 "+ channels a group, more than ", kWinogradF23MaxF43Tiles,
+                                 " 4x4 output tiles: winograd F(4x4)")};
     case GpuConv::kWinogradF23:
-      return {conv, absl::StrCat("3x3 stride 1, ", kWinograd3x3MinChannels,
-                                 "+ channels a group, small output: winograd F(2x2)")};
+      return {conv, absl::StrCat("3x3 stride 1, ", kWinograd3x3MinChannels, "+ channels a group, ",
+                                 kWinogradF23MaxF43Tiles,
+                                 " or fewer 4x4 output tiles or a plane under 8x8: winograd "
+                                 "F(2x2)")};
     case GpuConv::kWinogradF25:
       return {conv, absl::StrCat("5x5 stride 1, ", kWinograd5x5MinChannels,
                                  "+ channels a group: winograd F(2x2,5x5)")};
@@ -163,13 +180,45 @@ std::pair<GpuConv, std::string> ChooseConv(const DeviceConvShape& s) {
           absl::StrCat(columns, " output columns: im2col + our SGEMM, K split to fill the device")};
 }
 
-bool PicksPerBatch(GpuConv heuristic_pick) {
-  return heuristic_pick == GpuConv::kDirect || heuristic_pick == GpuConv::kIm2col;
+GpuConv WinogradAtLargerBatches(const DeviceConvShape& batch1) {
+  if (HeuristicConv(batch1) != GpuConv::kWinogradF23) return GpuConv::kNone;
+  DeviceConvShape large = batch1;
+  large.n = 1 << 16;  // past every threshold of the rule that grows with the batch
+  return HeuristicConv(large) == GpuConv::kWinogradF43 ? GpuConv::kWinogradF43 : GpuConv::kNone;
+}
+
+bool PicksPerBatch(GpuConv heuristic_pick, const DeviceConvShape& batch1) {
+  return ImplicitGemmRunsItsWeights(heuristic_pick) ||
+         (heuristic_pick == GpuConv::kWinogradF23 &&
+          WinogradAtLargerBatches(batch1) != GpuConv::kNone);
 }
 
 GpuConv ConvForBatch(const DeviceLayer& device, const DeviceConvShape& shape) {
-  if (!device.by_heuristic || !PicksPerBatch(device.conv)) return device.conv;
-  return HeuristicConv(shape) == GpuConv::kImplicitGemm ? GpuConv::kImplicitGemm : device.conv;
+  if (!device.by_heuristic) return device.conv;
+  const GpuConv pick = HeuristicConv(shape);
+  if (pick == GpuConv::kImplicitGemm && ImplicitGemmRunsItsWeights(device.conv)) return pick;
+  if (pick != GpuConv::kNone && pick == device.larger_batch_winograd) return pick;
+  return device.conv;
+}
+
+const DeviceBuffer& ConvWeights(const DeviceLayer& device, GpuConv algorithm) {
+  return algorithm != GpuConv::kNone && algorithm == device.larger_batch_winograd
+             ? device.larger_batch_weights
+             : device.weights;
+}
+
+absl::Status UploadLargerBatchWinograd(const ExecutionPlan& plan, int index,
+                                       const DeviceConvShape& batch1, DeviceLayer& device) {
+  const GpuConv larger = WinogradAtLargerBatches(batch1);
+  if (!device.by_heuristic || device.conv != GpuConv::kWinogradF23 || larger == GpuConv::kNone) {
+    return absl::OkStatus();
+  }
+  auto uploaded = DeviceBuffer::FromHost(WinogradTransformFilters(
+      *WinogradVariantOf(larger), batch1, plan.graph.layers[index].weight.data()));
+  if (!uploaded.ok()) return uploaded.status();
+  device.larger_batch_weights = std::move(*uploaded);
+  device.larger_batch_winograd = larger;
+  return absl::OkStatus();
 }
 
 int64_t ConvWorkspaceFloats(GpuConv algorithm, const DeviceConvShape& shape, int images) {
@@ -253,24 +302,24 @@ absl::Status LaunchLayer(const Graph& graph, int index, const DeviceLayer& devic
       const DeviceConvShape shape = ToDeviceConv(ConvParamsFor(graph, layer, batch));
       ConvEpilogue epilogue{bias, buffers.residual, activation};
       const GpuConv conv = ConvForBatch(device, shape);
+      const float* weights = ConvWeights(device, conv).data();
       switch (conv) {
         case GpuConv::kIm2col:
-          error = LaunchConvIm2col(shape, in, device.weights.data(), epilogue, buffers.workspace,
+          error = LaunchConvIm2col(shape, in, weights, epilogue, buffers.workspace,
                                    buffers.workspace_floats, out, stream, math);
           break;
         case GpuConv::kImplicitGemm:
-          error =
-              LaunchConvImplicitGemm(shape, in, device.weights.data(), epilogue, out, stream, math);
+          error = LaunchConvImplicitGemm(shape, in, weights, epilogue, out, stream, math);
           break;
         case GpuConv::kDirect:
-          error = LaunchConvDirect(shape, in, device.weights.data(), epilogue, out, stream);
+          error = LaunchConvDirect(shape, in, weights, epilogue, out, stream);
           break;
         case GpuConv::kWinogradF23:
         case GpuConv::kWinogradF43:
         case GpuConv::kWinogradF25:
-          error = LaunchConvWinograd(*WinogradVariantOf(conv), shape, in, device.weights.data(),
-                                     epilogue, buffers.workspace, buffers.workspace_floats, out,
-                                     stream, math);
+          error =
+              LaunchConvWinograd(*WinogradVariantOf(conv), shape, in, weights, epilogue,
+                                 buffers.workspace, buffers.workspace_floats, out, stream, math);
           break;
         case GpuConv::kNone:
           return absl::InternalError(absl::StrCat("layer '", layer.name, "' has no GPU algorithm"));

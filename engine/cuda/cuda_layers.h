@@ -90,23 +90,44 @@ int64_t FullyConnectedWorkspaceFloats(const Graph& graph, const Layer& layer, in
 struct DeviceLayer {
   GpuConv conv = GpuConv::kNone;
   // The heuristic chose `conv` at batch 1 (not a policy, not autotune): a
-  // batch whose outputs the heuristic gives to implicit GEMM runs it
-  // instead of direct or im2col (ConvForBatch).
+  // batch the heuristic gives another algorithm may run that instead
+  // (ConvForBatch).
   bool by_heuristic = false;
   DeviceBuffer weights;  // conv [K,C/g,R,S] or Winograd-transformed; FC transposed [in, out]
   DeviceBuffer bias;
   DeviceBuffer scale_shift;  // an unfolded batch norm: scale [C] then shift [C]
+  // The Winograd variant the heuristic gives larger batches where it is
+  // not `conv` (WinogradAtLargerBatches), with its filters; kNone without.
+  GpuConv larger_batch_winograd = GpuConv::kNone;
+  DeviceBuffer larger_batch_weights;
 };
 
-// Whether a layer the heuristic gave `heuristic_pick` at load may run
-// another algorithm at other batch sizes (ConvForBatch): direct and im2col.
-bool PicksPerBatch(GpuConv heuristic_pick);
+// The Winograd variant the heuristic gives a layer at larger batches when
+// it gave batch 1 (`batch1`) another: F(4x4,3x3) where a single image's
+// plane is 16 or fewer of its tiles, so batch 1 got F(2x2,3x3). kNone
+// where batch 1's pick holds (or is not Winograd).
+GpuConv WinogradAtLargerBatches(const DeviceConvShape& batch1);
+
+// Whether a layer the heuristic gave `heuristic_pick` at load (for
+// `batch1`, its shape at batch 1) may run another algorithm at other batch
+// sizes (ConvForBatch): direct and im2col (implicit GEMM, same weights),
+// and F(2x2,3x3) where WinogradAtLargerBatches names F(4x4,3x3).
+bool PicksPerBatch(GpuConv heuristic_pick, const DeviceConvShape& batch1);
 
 // The algorithm `device` runs at `shape`'s batch: its own, except that a
-// direct or im2col layer the heuristic chose hands batches the heuristic
-// gives to implicit GEMM to it. Implicit GEMM reads the same weights and
-// needs no workspace, so whatever was reserved for `device.conv` serves.
+// layer the heuristic chose runs what the heuristic picks at this batch
+// where the device holds its weights: implicit GEMM in place of direct or
+// im2col (the same weights, no workspace), `larger_batch_winograd` with
+// its own filters. Callers size the workspace for what this returns.
 GpuConv ConvForBatch(const DeviceLayer& device, const DeviceConvShape& shape);
+
+// The weights `device` runs `algorithm` (ConvForBatch's) with.
+const DeviceBuffer& ConvWeights(const DeviceLayer& device, GpuConv algorithm);
+
+// Uploads the filters of WinogradAtLargerBatches(batch1) into `device`
+// when it names a variant (the heuristic's layers only); OK otherwise.
+absl::Status UploadLargerBatchWinograd(const ExecutionPlan& plan, int index,
+                                       const DeviceConvShape& batch1, DeviceLayer& device);
 
 // Uploads layer `index` of `plan` for `conv` (kNone for non-convolutions).
 absl::StatusOr<DeviceLayer> UploadLayer(const ExecutionPlan& plan, int index, GpuConv conv);

@@ -107,13 +107,16 @@ TEST(GpuForwardTest, LenetAndAlexnetMatchTheCpu) {
 }
 
 // The heuristic chooses a layer's algorithm at batch 1, and a batch it
-// would give to implicit GEMM (same weights, no workspace) runs that
-// instead: LeNet-5's conv2 is direct up to a few million MACs, implicit
-// GEMM at batch 64; a 3x3 stride-2 layer of 64 channels (576 products an
-// output, too deep for direct) is im2col at batch 1 (16 output columns),
-// implicit GEMM at batch 128 (2,048).
+// gives another runs that instead where the layer holds its weights:
+// LeNet-5's conv2 is direct up to a few million MACs, implicit GEMM (same
+// weights, no workspace) at batch 64; a 3x3 stride-2 layer of 64 channels
+// (576 products an output, too deep for direct) is im2col at batch 1 (16
+// output columns), implicit GEMM at batch 128 (2,048); a 3x3 stride-1
+// layer on a 12x12 plane is Winograd F(2x2) at batch 1 (9 4x4 tiles) and
+// F(4x4), with its own filters, from batch 2.
 void ExpectLayerRunsPerBatch(const std::string& model_dir, const std::string& layer_name,
-                             const std::string& at_load, int large_batch) {
+                             const std::string& at_load, int large_batch,
+                             const std::string& at_large_batch = "cuda_implicit_gemm") {
   auto model = LoadModel(model_dir, LoadOptions{});
   ASSERT_TRUE(model.ok()) << model.status();
   auto gpu = CudaExecutor::Create(model->plan, {});
@@ -136,7 +139,7 @@ void ExpectLayerRunsPerBatch(const std::string& model_dir, const std::string& la
     ModelStats stats;
     ASSERT_TRUE((*gpu)->Run(input.data(), batch, actual, &stats).ok());
     EXPECT_LE(RelativeDifference(actual, expected), 1e-4) << model_dir << " batch " << batch;
-    const std::string expected_name = batch == 1 ? at_load : "cuda_implicit_gemm";
+    const std::string expected_name = batch == 1 ? at_load : at_large_batch;
     EXPECT_EQ((*gpu)->AlgorithmAt(index, batch), expected_name) << "batch " << batch;
     bool found = false;
     for (const LayerStats& layer : stats.layers) {
@@ -151,7 +154,8 @@ void ExpectLayerRunsPerBatch(const std::string& model_dir, const std::string& la
 TEST(GpuForwardTest, TheHeuristicHandsLargeBatchesToImplicitGemm) {
   if (!cuda::DeviceAvailable()) GTEST_SKIP() << cuda::DeviceDescription();
   ExpectLayerRunsPerBatch("models/lenet5", "/conv2/Conv", "cuda_direct", 64);
-  const std::string strided = testing::MakeTempDir("gpu_per_batch") + "/strided";
+  const std::string repository = testing::MakeTempDir("gpu_per_batch");
+  const std::string strided = repository + "/strided";
   ASSERT_TRUE(WriteTextFile(strided + "/config.pbtxt", R"pb(
     name: "strided"
     platform: "convd_network"
@@ -177,6 +181,32 @@ TEST(GpuForwardTest, TheHeuristicHandsLargeBatchesToImplicitGemm) {
     }
   )pb"));
   ExpectLayerRunsPerBatch(strided, "conv", "cuda_im2col", 128);
+  const std::string small_plane = repository + "/small_plane";
+  ASSERT_TRUE(WriteTextFile(small_plane + "/config.pbtxt", R"pb(
+    name: "small_plane"
+    platform: "convd_network"
+    max_batch_size: 8
+    input {
+      name: "input"
+      data_type: TYPE_FP32
+      format: FORMAT_NCHW
+      dims: [ 64, 12, 12 ]
+    }
+    output {
+      name: "conv"
+      data_type: TYPE_FP32
+      dims: [ 16, 12, 12 ]
+    }
+  )pb"));
+  ASSERT_TRUE(WriteTextFile(small_plane + "/1/network.pbtxt", R"pb(
+    name: "small_plane"
+    input { name: "input" channels: 64 height: 12 width: 12 }
+    layer {
+      name: "conv"
+      convolution { num_output: 16 kernel: 3 pad: 1 }
+    }
+  )pb"));
+  ExpectLayerRunsPerBatch(small_plane, "conv", "cuda_winograd_f23", 3, "cuda_winograd_f43");
 }
 
 TEST(GpuForwardTest, AutotunedAndCpuFallbackLayersMatchToo) {
