@@ -11,7 +11,8 @@
 #   conv      bench/gpu_conv_bench: our convolutions vs cuDNN, per layer
 #   convtc    the same on tensor cores, TF32 and FP16, vs cuDNN with tensor
 #             ops (not in the default set: a third call when time allows)
-#   e2e       bench/e2e_vs_pytorch.py: whole networks vs PyTorch + cuDNN
+#   e2e       bench/e2e_vs_pytorch.py: whole networks vs PyTorch + cuDNN;
+#             then AlexNet's per-layer times under AUTO (convrun)
 #   served    bench/served_vs_engine.sh on the GPU: through gRPC vs the engine
 #             (throughput, and one LeNet-5 request alone vs the engine)
 # The tests and the sanitizer runs go at once (the tests that fill the
@@ -20,8 +21,9 @@
 # and served 240 s, conv 170 s, gemm 120 s each math), so the worst case of
 # all six is over the device tool's 10 minutes a call: run `tests sanitize
 # gemm`, then `conv e2e served`, in two calls; or `quick`, all six in one
-# with tighter bounds (below), for a session with one call's device time. TEST_SECONDS, SANITIZE_SECONDS, GEMM_SECONDS, CONV_SECONDS,
-# CONV_BATCHES, E2E_SECONDS, E2E_BATCHES, SERVED_SECONDS, SERVED_DURATION,
+# with tighter bounds (below), for a session with one call's device time.
+# TEST_SECONDS, SANITIZE_SECONDS, GEMM_SECONDS, CONV_SECONDS, CONV_BATCHES,
+# E2E_SECONDS, E2E_BATCHES, LAYER_BATCHES, SERVED_SECONDS, SERVED_DURATION,
 # CONV_TC_SECONDS and CONV_TC_BATCHES set them. BUDGET_SECONDS (`quick`:
 # 500) caps the whole call: each stage gets at most what is left of it, and
 # a stage with under 20 s left is skipped (SKIP in the table), so the table
@@ -238,6 +240,14 @@ for math in tf32 fp16; do
 done
 has_stage e2e && bench_stage e2e_vs_pytorch e2e_vs_pytorch.md geomean "${E2E_SECONDS:-240}" \
   python3 bench/e2e_vs_pytorch.py --convrun "$WRAP/convrun" --batches "${E2E_BATCHES:-1,8,64,256}"
+# Where a pass's time goes: AlexNet's layers under AUTO, at batch 1 and
+# 64 (each layer timed by events in an eager pass; the heuristic's pick at
+# that batch named).
+for batch in ${LAYER_BATCHES:-1 64}; do
+  has_stage e2e && bench_stage "alexnet layers, batch $batch" "alexnet_layers_b$batch.md" \
+    '^total' 40 "$WRAP/convrun" models/alexnet --device cuda --algo auto --batch "$batch" \
+    --repeat 20
+done
 has_stage served && bench_stage served_vs_engine served_vs_engine.md '^| lenet5 | 1 ' \
   "${SERVED_SECONDS:-240}" env CONVD_BIN="$WRAP" DEVICE=cuda PYTHON=python3 \
   bash bench/served_vs_engine.sh "${SERVED_DURATION:-3s}"
