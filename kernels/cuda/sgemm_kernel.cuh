@@ -14,7 +14,9 @@
 // its rows allow it (leading dimension and offsets multiples of 4), scalar
 // with bounds checks at the edges; B's are its source's (DenseB, or the
 // convolution's). The epilogue (bias, residual, activation) is applied on
-// the way out, where GemmShape says C's columns are (OffsetInC).
+// the way out, where GemmShape says C's columns are (OffsetInC); FP32
+// threads store each 4 adjacent columns as one float4 where C's layout
+// allows (QuadsAligned, VectorOffsetInC).
 //
 // GemmMath::kTf32 runs the same tiles, loaders and epilogue on the tensor
 // cores: operands are rounded to TF32 (cvt.rna) as they are stored to shared
@@ -36,7 +38,9 @@
 // giving one thread's loader for entry z of the batch (blockIdx.z), whose
 // Fetch(float (&values)[4]) reads B[row][column..column+3] (zeros past K
 // or N) starting at row `first_row` and then kBlockK rows further on each
-// call.
+// call; and `static constexpr bool kQuadStores`: whether the FP32 kernel
+// may store C's quads as float4 (a source whose loader holds many
+// registers may decline, so that its loop does not spill).
 #ifndef CONVD_KERNELS_CUDA_SGEMM_KERNEL_CUH_
 #define CONVD_KERNELS_CUDA_SGEMM_KERNEL_CUH_
 
@@ -177,11 +181,58 @@ __device__ __forceinline__ void WriteWithEpilogue(float value, int row, int col,
   c[offset] = DeviceActivate(value, epilogue.activation);
 }
 
+// Whether C's quads of columns (4c..4c+3, as the FP32 threads hold them)
+// can be written with float4 stores, residual read likewise: C and the
+// residual 16-byte aligned at this batch entry; every row, image and entry
+// a multiple of 4 floats apart; images a multiple of 4 columns wide, so
+// that each quad's first position is too. Per quad, VectorOffsetInC then
+// checks that its four columns are stored side by side.
+__device__ __forceinline__ bool QuadsAligned(const GemmShape& shape, const float* c,
+                                             const float* residual) {
+  const auto aligned = [](const float* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+  return aligned(c) && (residual == nullptr || aligned(residual)) && shape.ldc % 4 == 0 &&
+         shape.stride_c % 4 == 0 && shape.image_columns % 4 == 0 && shape.image_stride % 4 == 0;
+}
+
+// Where C's (row, col..col+3) start when the four are stored side by side
+// (col a multiple of 4, under QuadsAligned: 16-byte aligned too); -1 when
+// they are not: past n, or crossing the end of an image's positions.
+__device__ __forceinline__ int64_t VectorOffsetInC(const GemmShape& shape, int row, int col) {
+  if (col + 3 >= shape.n) return -1;
+  if (shape.image_columns == 0) return row * shape.ldc + col;
+  const int image = col / shape.image_columns;
+  const int position = col - image * shape.image_columns;
+  return position + 3 < shape.ldc && position + 3 < shape.image_columns
+             ? image * shape.image_stride + row * shape.ldc + position
+             : -1;
+}
+
+// WriteWithEpilogue for four columns side by side at `offset`
+// (VectorOffsetInC's): one float4 store, and a float4 read of the residual.
+__device__ __forceinline__ void WriteFourWithEpilogue(const float (&values)[4], int row, int col,
+                                                      int64_t offset, const GemmEpilogue& epilogue,
+                                                      const float* residual, float* c) {
+  float out[4];
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    out[j] = values[j];
+    if (epilogue.bias != nullptr) out[j] += epilogue.bias[epilogue.bias_per_row ? row : col + j];
+  }
+  if (residual != nullptr) {
+    const float4 r = *reinterpret_cast<const float4*>(residual + offset);
+    out[0] += r.x, out[1] += r.y, out[2] += r.z, out[3] += r.w;
+  }
+#pragma unroll
+  for (int j = 0; j < 4; ++j) out[j] = DeviceActivate(out[j], epilogue.activation);
+  *reinterpret_cast<float4*>(c + offset) = make_float4(out[0], out[1], out[2], out[3]);
+}
+
 // B as a row-major matrix in memory, entry z at b + z * stride_b; float4
 // loads where kVector (ldb, stride_b and b multiples of 4 floats).
 template <bool kVector>
 struct DenseB {
   const float* b;
+  static constexpr bool kQuadStores = true;
 
   struct Loader {
     const float* row;  // B[next row][column]
@@ -368,19 +419,38 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmKernel(
   auto write = [&](int row, int col, float value) {
     if (row < m && col < n) WriteWithEpilogue(value, row, col, shape, epilogue, residual, c);
   };
+  if constexpr (kTensorCores) {
 #pragma unroll
-  for (int i = 0; i < kAccumulatorRows; ++i) {
+    for (int i = 0; i < kAccumulatorRows; ++i) {
 #pragma unroll
-    for (int j = 0; j < kAccumulatorColumns; ++j) {
-      if constexpr (kTensorCores) {
+      for (int j = 0; j < kAccumulatorColumns; ++j) {
         // Register r of mma tile (tile_m, tile_n), as mma_tile lays them out.
         const int tile = (i * kAccumulatorColumns + j) / 4, r = j % 4;
         const int tile_m = tile / kWarpTilesN, tile_n = tile % kWarpTilesN;
         write(block_row + warp_m + tile_m * 16 + g + (r >> 1) * 8,
               block_col + warp_n + tile_n * 8 + 2 * t + (r & 1), accumulator[i][j]);
-      } else {
-        write(block_row + ty * 4 + (i & 3) + (i >> 2) * 64,
-              block_col + tx * 4 + (j & 3) + (j >> 2) * 64, accumulator[i][j]);
+      }
+    }
+  } else {
+    // Each thread's columns come in quads (4 side by side): a float4 store
+    // each where C's layout allows, which takes a quarter of the store
+    // instructions and L2 requests of four scalar stores (C is most of the
+    // memory traffic of a short-K product, such as Winograd's).
+    const bool quads_aligned = BSource::kQuadStores && QuadsAligned(shape, c, residual);
+#pragma unroll
+    for (int i = 0; i < kAccumulatorRows; ++i) {
+      const int row = block_row + ty * 4 + (i & 3) + (i >> 2) * 64;
+#pragma unroll
+      for (int quadrant = 0; quadrant < kColumnQuadrants; ++quadrant) {
+        const int col = block_col + tx * 4 + quadrant * 64;
+        const float(&quad)[4] = reinterpret_cast<const float(&)[4]>(accumulator[i][quadrant * 4]);
+        const int64_t offset = quads_aligned && row < m ? VectorOffsetInC(shape, row, col) : -1;
+        if (offset >= 0) {
+          WriteFourWithEpilogue(quad, row, col, offset, epilogue, residual, c);
+        } else {
+#pragma unroll
+          for (int j = 0; j < 4; ++j) write(row, col + j, quad[j]);
+        }
       }
     }
   }
