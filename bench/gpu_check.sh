@@ -9,19 +9,21 @@
 #   sanitize  compute-sanitizer memcheck and racecheck on the kernel tests
 #   gemm      bench/gpu_gemm_bench: our SGEMM vs cuBLAS, FP32, TF32 and FP16
 #   conv      bench/gpu_conv_bench: our convolutions vs cuDNN, per layer
-#   convtc    the same on tensor cores, TF32 and FP16, vs cuDNN with tensor
-#             ops (not in the default set: a third call when time allows)
 #   e2e       bench/e2e_vs_pytorch.py: whole networks vs PyTorch + cuDNN;
 #             then AlexNet's per-layer times under AUTO (convrun)
 #   served    bench/served_vs_engine.sh on the GPU: through gRPC vs the engine
 #             (throughput, and one LeNet-5 request alone vs the engine)
+#   convtc    gpu_conv_bench on tensor cores, TF32 and FP16, vs cuDNN with
+#             tensor ops (not in the default set: a third call when time
+#             allows; in `quick`, last, at batch 32)
 # The tests and the sanitizer runs go at once (the tests that fill the
 # device's memory or trap a kernel alone after them); the benchmarks one
 # at a time. Each stage is bounded (tests 300 s each, sanitize, e2e
 # and served 240 s, conv 170 s, gemm 120 s each math), so the worst case of
 # all six is over the device tool's 10 minutes a call: run `tests sanitize
-# gemm`, then `conv e2e served`, in two calls; or `quick`, all six in one
-# with tighter bounds (below), for a session with one call's device time.
+# gemm`, then `conv e2e served`, in two calls; or `quick`, all six and
+# convtc in one with tighter bounds (below), for a session with one call's
+# device time.
 # TEST_SECONDS, SANITIZE_SECONDS, GEMM_SECONDS, CONV_SECONDS, CONV_BATCHES,
 # E2E_SECONDS, E2E_BATCHES, LAYER_BATCHES, SERVED_SECONDS, SERVED_DURATION,
 # CONV_TC_SECONDS and CONV_TC_BATCHES set them. BUDGET_SECONDS (`quick`:
@@ -46,10 +48,11 @@ stages=("$@")
 # whose device time is short): tighter bounds and fewer batch sizes. A
 # variable the caller sets still wins.
 if [ "${stages[*]}" = quick ]; then
-  stages=(tests sanitize gemm conv e2e served)
+  stages=(tests sanitize gemm conv e2e served convtc)
   : "${TEST_SECONDS:=200}" "${SANITIZE_SECONDS:=200}" "${CONV_SECONDS:=90}"
   : "${CONV_BATCHES:=1,32}" "${E2E_BATCHES:=1,64}" "${E2E_SECONDS:=100}"
   : "${SERVED_DURATION:=2s}" "${SERVED_SECONDS:=170}" "${GEMM_SECONDS:=60}"
+  : "${CONV_TC_SECONDS:=60}" "${CONV_TC_BATCHES:=32}"
   : "${BUDGET_SECONDS:=500}"
 fi
 summary=()
@@ -231,13 +234,6 @@ conv_seconds=${CONV_SECONDS:-170}
 has_stage conv && bench_stage gpu_conv_bench gpu_conv_bench.md 'geomean vs' "$conv_seconds" \
   "$WRAP/gpu_conv_bench" --max_seconds="$(( $(bounded "$conv_seconds") * 3 / 4 ))" \
   --batches="${CONV_BATCHES:-1,8,32,128}" --csv="$OUT_DIR/gpu_conv_bench.csv"
-conv_tc_seconds=${CONV_TC_SECONDS:-120}
-for math in tf32 fp16; do
-  has_stage convtc && bench_stage "gpu_conv_bench $math" "gpu_conv_bench_$math.md" 'geomean vs' \
-    "$conv_tc_seconds" "$WRAP/gpu_conv_bench" --math="$math" \
-    --max_seconds="$(( $(bounded "$conv_tc_seconds") * 3 / 4 ))" \
-    --batches="${CONV_TC_BATCHES:-8,32}" --csv="$OUT_DIR/gpu_conv_bench_$math.csv"
-done
 has_stage e2e && bench_stage e2e_vs_pytorch e2e_vs_pytorch.md geomean "${E2E_SECONDS:-240}" \
   python3 bench/e2e_vs_pytorch.py --convrun "$WRAP/convrun" --batches "${E2E_BATCHES:-1,8,64,256}"
 # Where a pass's time goes: AlexNet's layers under AUTO, at batch 1 and
@@ -251,6 +247,14 @@ done
 has_stage served && bench_stage served_vs_engine served_vs_engine.md '^| lenet5 | 1 ' \
   "${SERVED_SECONDS:-240}" env CONVD_BIN="$WRAP" DEVICE=cuda PYTHON=python3 \
   bash bench/served_vs_engine.sh "${SERVED_DURATION:-3s}"
+# Last, so that in `quick` it takes only what the others left.
+conv_tc_seconds=${CONV_TC_SECONDS:-120}
+for math in tf32 fp16; do
+  has_stage convtc && bench_stage "gpu_conv_bench $math" "gpu_conv_bench_$math.md" 'geomean vs' \
+    "$conv_tc_seconds" "$WRAP/gpu_conv_bench" --math="$math" \
+    --max_seconds="$(( $(bounded "$conv_tc_seconds") * 3 / 4 ))" \
+    --batches="${CONV_TC_BATCHES:-8,32}" --csv="$OUT_DIR/gpu_conv_bench_$math.csv"
+done
 
 echo
 printf '%-34s %-6s %s\n' check result detail
