@@ -59,6 +59,9 @@ constexpr int kSmallMMaxRows = 8;
 constexpr int kSmallMColumnsPerBlock = 4 * kThreadsPerBlock;
 constexpr int kSmallMTileK = 64;
 constexpr int kSmallMBlocksPerSm = 2;
+// B's rows (float4 loads) a thread has in flight at once: 128 bytes, so
+// that the 2 blocks of 256 threads on each SM keep 64 KB on the way.
+constexpr int kSmallMLoadsInFlight = 8;
 // A part's least K: enough rows that B's loads outweigh the part's
 // partial sums, written and read back (m x n floats).
 constexpr int kSmallMMinPartRows = 64;
@@ -85,28 +88,51 @@ __global__ __launch_bounds__(kThreadsPerBlock, kSmallMBlocksPerSm) void SmallMKe
           row < m && kk < steps ? sgemm::RoundOperand<kMath>(a[row * shape.lda + k0 + kk]) : 0.0f;
     }
     __syncthreads();
-    if (col < n) {  // no return before the barriers
-      const float* b_row = b + k0 * shape.ldb + col;
-#pragma unroll 4
-      for (int kk = 0; kk < steps; ++kk, b_row += shape.ldb) {
+    // accumulator += A[:, kk] x B[kk][col..col+3].
+    auto accumulate = [&](int kk, float(&values)[4]) {
+#pragma unroll
+      for (int j = 0; j < 4; ++j) values[j] = sgemm::RoundOperand<kMath>(values[j]);
+#pragma unroll
+      for (int row = 0; row < kRows; ++row) {
+        const float a_value = a_tile[row][kk];
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          accumulator[row][j] = fmaf(a_value, values[j], accumulator[row][j]);
+        }
+      }
+    };
+    const float* b_row = b + k0 * shape.ldb + col;
+    int kk = 0;
+    if (kVectorB && col + 3 < n) {
+      // Groups of rows whose loads are all issued before their FMAs, so
+      // that kSmallMLoadsInFlight loads per thread are in flight: this
+      // kernel is bound by how many bytes are (with the decision per row
+      // inside an unrolled loop, each load was used at once and the
+      // compiler kept one).
+      for (; kk + kSmallMLoadsInFlight <= steps; kk += kSmallMLoadsInFlight) {
+        float4 loaded[kSmallMLoadsInFlight];
+#pragma unroll
+        for (int u = 0; u < kSmallMLoadsInFlight; ++u) {
+          loaded[u] = *reinterpret_cast<const float4*>(b_row + u * shape.ldb);
+        }
+        b_row += kSmallMLoadsInFlight * shape.ldb;
+#pragma unroll
+        for (int u = 0; u < kSmallMLoadsInFlight; ++u) {
+          float values[4] = {loaded[u].x, loaded[u].y, loaded[u].z, loaded[u].w};
+          accumulate(kk + u, values);
+        }
+      }
+      for (; kk < steps; ++kk, b_row += shape.ldb) {
+        const float4 v = *reinterpret_cast<const float4*>(b_row);
+        float values[4] = {v.x, v.y, v.z, v.w};
+        accumulate(kk, values);
+      }
+    } else if (col < n) {  // no return before the barriers
+      for (; kk < steps; ++kk, b_row += shape.ldb) {
         float values[4];
-        if (kVectorB && col + 3 < n) {
-          const float4 v = *reinterpret_cast<const float4*>(b_row);
-          values[0] = v.x, values[1] = v.y, values[2] = v.z, values[3] = v.w;
-        } else {
 #pragma unroll
-          for (int j = 0; j < 4; ++j) values[j] = col + j < n ? b_row[j] : 0.0f;
-        }
-#pragma unroll
-        for (int j = 0; j < 4; ++j) values[j] = sgemm::RoundOperand<kMath>(values[j]);
-#pragma unroll
-        for (int row = 0; row < kRows; ++row) {
-          const float a_value = a_tile[row][kk];
-#pragma unroll
-          for (int j = 0; j < 4; ++j) {
-            accumulator[row][j] = fmaf(a_value, values[j], accumulator[row][j]);
-          }
-        }
+        for (int j = 0; j < 4; ++j) values[j] = col + j < n ? b_row[j] : 0.0f;
+        accumulate(kk, values);
       }
     }
     __syncthreads();
