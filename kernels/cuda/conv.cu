@@ -11,67 +11,90 @@
 namespace convd::cuda {
 namespace {
 
+// A grid over rows (blockIdx.y, striding by gridDim.y) and their positions
+// (x): what is per row, such as an unrolled row's channel and filter tap
+// or a direct output plane's image and filter, is the block's, so each
+// thread divides out only its position's p and q, in 32 bits. (A flat
+// 64-bit index made every element pay several 64-bit divisions, hundreds
+// of instructions: the unrolling was bound by them, not by memory.)
+dim3 RowsGrid(int64_t rows, int64_t positions) {
+  const int64_t x = (positions + kThreadsPerBlock - 1) / kThreadsPerBlock;
+  return dim3(static_cast<unsigned>(std::clamp<int64_t>(x, 1, 65535)),
+              static_cast<unsigned>(std::clamp<int64_t>(rows, 1, 65535)));
+}
+
 // col[crs][image][position] for `images` images starting at `input`,
 // channels of `group`: GroupGemm's B, each image's P*Q positions padded to
-// padded_plane_out (zeros). Consecutive threads write consecutive positions.
+// padded_plane_out (zeros). A row per (crs, image); consecutive threads
+// write consecutive positions.
 __global__ void Im2colKernel(const float* __restrict__ input, DeviceConvShape s, int group,
                              int images, float* __restrict__ col) {
-  const int64_t plane = s.plane_out();
-  const int64_t padded_plane = s.padded_plane_out();
-  const int64_t row_floats = images * padded_plane;
-  const int64_t total = s.gemm_k() * row_floats;
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total;
-       i += int64_t{gridDim.x} * blockDim.x) {
-    const int64_t position = i % padded_plane;
-    const int image = static_cast<int>(i % row_floats / padded_plane);
-    const int64_t crs = i / row_floats;
-    float value = 0.0f;
-    if (position < plane) {
-      const int q = static_cast<int>(position % s.q);
-      const int p = static_cast<int>(position / s.q);
-      const int sx = static_cast<int>(crs % s.s);
-      const int ry = static_cast<int>((crs / s.s) % s.r);
-      const int channel = static_cast<int>(crs / (int64_t{s.r} * s.s)) + group * s.c_per_group();
-      const int ih = p * s.stride_h - s.pad_top + ry * s.dilation_h;
-      const int iw = q * s.stride_w - s.pad_left + sx * s.dilation_w;
-      if (ih >= 0 && ih < s.h && iw >= 0 && iw < s.w) {
-        value = input[((int64_t{image} * s.c + channel) * s.h + ih) * s.w + iw];
+  const int plane = static_cast<int>(s.plane_out());
+  const int padded_plane = static_cast<int>(s.padded_plane_out());
+  const int64_t rows = s.gemm_k() * images;
+  for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
+    const int crs = static_cast<int>(row / images);
+    const int image = static_cast<int>(row - int64_t{crs} * images);
+    const int filter_size = s.r * s.s;
+    const int channel = crs / filter_size + group * s.c_per_group();
+    const int tap = crs % filter_size;
+    const int row_offset = tap / s.s * s.dilation_h - s.pad_top;
+    const int column_offset = tap % s.s * s.dilation_w - s.pad_left;
+    const float* in = input + (int64_t{image} * s.c + channel) * s.h * s.w;
+    float* out = col + row * padded_plane;
+    for (int position = blockIdx.x * blockDim.x + threadIdx.x; position < padded_plane;
+         position += gridDim.x * blockDim.x) {
+      float value = 0.0f;
+      if (position < plane) {
+        const int p = position / s.q, q = position - p * s.q;
+        const int ih = p * s.stride_h + row_offset, iw = q * s.stride_w + column_offset;
+        // Unsigned comparisons: negative coordinates are out too.
+        if (static_cast<unsigned>(ih) < static_cast<unsigned>(s.h) &&
+            static_cast<unsigned>(iw) < static_cast<unsigned>(s.w)) {
+          value = __ldg(in + int64_t{ih} * s.w + iw);
+        }
       }
+      out[position] = value;
     }
-    col[i] = value;
   }
 }
 
+// A row per (image, filter k) output plane.
 __global__ void ConvDirectKernel(const float* __restrict__ input, const float* __restrict__ weights,
                                  DeviceConvShape s, ConvEpilogue epilogue,
                                  float* __restrict__ output) {
-  const int64_t total = int64_t{s.n} * s.k * s.p * s.q;
+  const int plane = static_cast<int>(s.plane_out());
+  const int64_t rows = int64_t{s.n} * s.k;
   const int cg = s.c_per_group(), kg = s.k_per_group();
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total;
-       i += int64_t{gridDim.x} * blockDim.x) {
-    const int q = static_cast<int>(i % s.q);
-    const int p = static_cast<int>((i / s.q) % s.p);
-    const int k = static_cast<int>((i / (int64_t{s.p} * s.q)) % s.k);
-    const int n = static_cast<int>(i / (int64_t{s.k} * s.p * s.q));
+  for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
+    const int n = static_cast<int>(row / s.k);
+    const int k = static_cast<int>(row - int64_t{n} * s.k);
     const int first_channel = (k / kg) * cg;
     const float* filter = weights + int64_t{k} * cg * s.r * s.s;
-    float sum = 0.0f;
-    for (int c = 0; c < cg; ++c) {
-      const float* plane = input + (int64_t{n} * s.c + first_channel + c) * s.h * s.w;
-      for (int ry = 0; ry < s.r; ++ry) {
-        const int ih = p * s.stride_h - s.pad_top + ry * s.dilation_h;
-        if (ih < 0 || ih >= s.h) continue;
-        for (int sx = 0; sx < s.s; ++sx) {
-          const int iw = q * s.stride_w - s.pad_left + sx * s.dilation_w;
-          if (iw < 0 || iw >= s.w) continue;
-          sum = fmaf(__ldg(&plane[int64_t{ih} * s.w + iw]),
-                     __ldg(&filter[(int64_t{c} * s.r + ry) * s.s + sx]), sum);
+    const float* image = input + (int64_t{n} * s.c + first_channel) * s.h * s.w;
+    const float bias = epilogue.bias != nullptr ? epilogue.bias[k] : 0.0f;
+    for (int position = blockIdx.x * blockDim.x + threadIdx.x; position < plane;
+         position += gridDim.x * blockDim.x) {
+      const int p = position / s.q, q = position - p * s.q;
+      float sum = 0.0f;
+      for (int c = 0; c < cg; ++c) {
+        const float* channel_plane = image + int64_t{c} * s.h * s.w;
+        for (int ry = 0; ry < s.r; ++ry) {
+          const int ih = p * s.stride_h - s.pad_top + ry * s.dilation_h;
+          if (ih < 0 || ih >= s.h) continue;
+          for (int sx = 0; sx < s.s; ++sx) {
+            const int iw = q * s.stride_w - s.pad_left + sx * s.dilation_w;
+            if (iw < 0 || iw >= s.w) continue;
+            sum = fmaf(__ldg(&channel_plane[int64_t{ih} * s.w + iw]),
+                       __ldg(&filter[(c * s.r + ry) * s.s + sx]), sum);
+          }
         }
       }
+      sum += bias;
+      const int64_t at = row * plane + position;
+      if (epilogue.residual != nullptr) sum += epilogue.residual[at];
+      output[at] = DeviceActivate(sum, epilogue.activation);
     }
-    if (epilogue.bias != nullptr) sum += epilogue.bias[k];
-    if (epilogue.residual != nullptr) sum += epilogue.residual[i];
-    output[i] = DeviceActivate(sum, epilogue.activation);
   }
 }
 
@@ -190,8 +213,8 @@ cudaError_t LaunchConvIm2col(const DeviceConvShape& s, const float* input, const
     const int images = std::min(chunk, s.n - n0);
     const float* chunk_input = input + int64_t{n0} * s.c * s.h * s.w;
     for (int g = 0; g < s.groups; ++g) {
-      CONVD_LAUNCH(GridBlocks(images * per_image), kThreadsPerBlock, stream, Im2colKernel,
-                   chunk_input, s, g, images, workspace);
+      CONVD_LAUNCH(RowsGrid(s.gemm_k() * images, s.padded_plane_out()), kThreadsPerBlock, stream,
+                   Im2colKernel, chunk_input, s, g, images, workspace);
       if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
       const GemmShape gemm = Im2colGemm(s, images);
       const int64_t offset = int64_t{n0} * output_image + int64_t{g} * kg * plane;
@@ -212,12 +235,13 @@ cudaError_t LaunchConvIm2col(const DeviceConvShape& s, const float* input, const
 
 cudaError_t LaunchConvDirect(const DeviceConvShape& s, const float* input, const float* weights,
                              const ConvEpilogue& epilogue, float* output, cudaStream_t stream) {
-  if (!ValidConvShape(s) || input == nullptr || weights == nullptr || output == nullptr) {
+  // Positions are 32-bit in the kernel.
+  if (!ValidConvShape(s) || s.plane_out() > INT_MAX || input == nullptr || weights == nullptr ||
+      output == nullptr) {
     return cudaErrorInvalidValue;
   }
-  const int64_t total = int64_t{s.n} * s.k * s.p * s.q;
-  CONVD_LAUNCH(GridBlocks(total), kThreadsPerBlock, stream, ConvDirectKernel, input, weights, s,
-               epilogue, output);
+  CONVD_LAUNCH(RowsGrid(int64_t{s.n} * s.k, s.plane_out()), kThreadsPerBlock, stream,
+               ConvDirectKernel, input, weights, s, epilogue, output);
   return cudaGetLastError();
 }
 

@@ -179,6 +179,30 @@ TEST(CudaConvTest, Im2colImplicitGemmAndDirectMatchTheReferenceOnTheShapeGrid) {
   EXPECT_GT(identity_shapes, 0);
 }
 
+// The unrolling and direct kernels take a row (an unrolled row; an output
+// plane) per block row of the grid, whose height is capped at 65,535, and
+// loop over the rest: layers with more rows than that.
+TEST(CudaConvTest, LayersOfMoreRowsThanTheGridIsHighMatchTheReference) {
+  if (!DeviceAvailable()) GTEST_SKIP() << DeviceDescription();
+  // 1024 channels of 3x3 taps for 8 images: 73,728 unrolled rows.
+  const ::convd::testing::ConvShape deep = {8, 1024, 3, 3, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1};
+  ConvCase unrolled(deep, kEpilogues[2]);
+  ASSERT_TRUE(unrolled.ok()) << unrolled.Describe();
+  ASSERT_GT(unrolled.shape().gemm_k() * unrolled.shape().n, 65535);
+  EXPECT_LE(unrolled.Im2colError(unrolled.shape(),
+                                 Im2colWorkspaceFloats(unrolled.shape(), unrolled.shape().n)),
+            1e-5)
+      << "im2col, " << unrolled.Describe();
+  // 8 images of 8,200 filters: 65,600 output planes.
+  const ::convd::testing::ConvShape wide = {8, 2, 2, 2, 8200, 1, 1, 1, 0, 0, 0, 0, 1, 1};
+  ConvCase planes(wide, kEpilogues[2]);
+  ASSERT_TRUE(planes.ok()) << planes.Describe();
+  EXPECT_LE(planes.ErrorAfter(LaunchConvDirect(planes.shape(), planes.input(), planes.weights(),
+                                               planes.epilogue(), planes.output(), nullptr)),
+            1e-5)
+      << "direct, " << planes.Describe();
+}
+
 class CudaConvMathTest : public ::testing::TestWithParam<GemmMath> {};
 
 INSTANTIATE_TEST_SUITE_P(TensorCoreMaths, CudaConvMathTest,
