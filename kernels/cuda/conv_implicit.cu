@@ -33,10 +33,12 @@ struct ConvPatchB {
   DeviceConvShape s;
   // kBlockK rows as (c, r, s) digits, computed on the host (ForShape).
   int step_channel, step_row, step_column;
-  // Scalar stores of C: float4 stores want each 4 accumulators in an
-  // aligned register quad for the whole kernel, which made the 128x128
-  // kernel spill this loader's state (10 local loads a K step).
-  static constexpr bool kQuadStores = false;
+  // Float4 stores of C want each 4 accumulators in an aligned register
+  // quad for the whole kernel, which made the 128x128 kernel (64
+  // accumulators a thread) spill this loader's state (10 local loads a K
+  // step); the smaller tiles hold 16-32 and keep it in registers.
+  template <int kTileRows, int kTileColumns>
+  static constexpr bool kQuadStores = (kTileRows * kTileColumns < 128 * 128);
 
   static ConvPatchB ForShape(const float* input, const DeviceConvShape& s) {
     const int filter_size = s.r * s.s;

@@ -38,9 +38,10 @@
 // giving one thread's loader for entry z of the batch (blockIdx.z), whose
 // Fetch(float (&values)[4]) reads B[row][column..column+3] (zeros past K
 // or N) starting at row `first_row` and then kBlockK rows further on each
-// call; and `static constexpr bool kQuadStores`: whether the FP32 kernel
-// may store C's quads as float4 (a source whose loader holds many
-// registers may decline, so that its loop does not spill).
+// call; and `template <int kTileRows, int kTileColumns> static constexpr
+// bool kQuadStores`: whether the FP32 kernel on such tiles may store C's
+// quads as float4 (a source whose loader holds many registers may decline,
+// so that its loop does not spill).
 #ifndef CONVD_KERNELS_CUDA_SGEMM_KERNEL_CUH_
 #define CONVD_KERNELS_CUDA_SGEMM_KERNEL_CUH_
 
@@ -232,6 +233,7 @@ __device__ __forceinline__ void WriteFourWithEpilogue(const float (&values)[4], 
 template <bool kVector>
 struct DenseB {
   const float* b;
+  template <int kTileRows, int kTileColumns>
   static constexpr bool kQuadStores = true;
 
   struct Loader {
@@ -436,7 +438,8 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmKernel(
     // each where C's layout allows, which takes a quarter of the store
     // instructions and L2 requests of four scalar stores (C is most of the
     // memory traffic of a short-K product, such as Winograd's).
-    const bool quads_aligned = BSource::kQuadStores && QuadsAligned(shape, c, residual);
+    const bool quads_aligned = BSource::template kQuadStores<kBlockRows, kBlockColumns> &&
+                               QuadsAligned(shape, c, residual);
 #pragma unroll
     for (int i = 0; i < kAccumulatorRows; ++i) {
       const int row = block_row + ty * 4 + (i & 3) + (i >> 2) * 64;
