@@ -17,6 +17,7 @@
 #include <iterator>
 #include <thread>
 
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "engine/cuda/cuda_executor.h"
@@ -50,6 +51,27 @@ bool WriteTextFile(const std::string& path, const std::string& text) {
   std::ofstream out(path);
   out << text;
   return static_cast<bool>(out);
+}
+
+// A model of one layer "conv": 3x3 filters, 16 of them, padding 1 and
+// `stride`, on 64 channels of side x side; written under `repository` as
+// `name`. Its directory, or "" when it could not be written.
+std::string WriteOneConvModel(const std::string& repository, const std::string& name, int side,
+                              int stride, int max_batch) {
+  const std::string dir = repository + "/" + name;
+  const int out_side = (side + 2 - 3) / stride + 1;
+  const std::string config = absl::StrFormat(
+      "name: '%s' platform: 'convd_network' max_batch_size: %d\n"
+      "input { name: 'input' data_type: TYPE_FP32 format: FORMAT_NCHW dims: [64, %d, %d] }\n"
+      "output { name: 'conv' data_type: TYPE_FP32 dims: [16, %d, %d] }\n",
+      name, max_batch, side, side, out_side, out_side);
+  const std::string network = absl::StrFormat(
+      "name: '%s'\ninput { name: 'input' channels: 64 height: %d width: %d }\n"
+      "layer { name: 'conv' convolution { num_output: 16 kernel: 3 stride: %d pad: 1 } }\n",
+      name, side, side, stride);
+  const bool written = WriteTextFile(dir + "/config.pbtxt", config) &&
+                       WriteTextFile(dir + "/1/network.pbtxt", network);
+  return written ? dir : "";
 }
 
 // Largest |gpu - cpu| relative to the largest |cpu|.
@@ -155,57 +177,11 @@ TEST(GpuForwardTest, TheHeuristicHandsLargeBatchesToImplicitGemm) {
   if (!cuda::DeviceAvailable()) GTEST_SKIP() << cuda::DeviceDescription();
   ExpectLayerRunsPerBatch("models/lenet5", "/conv2/Conv", "cuda_direct", 64);
   const std::string repository = testing::MakeTempDir("gpu_per_batch");
-  const std::string strided = repository + "/strided";
-  ASSERT_TRUE(WriteTextFile(strided + "/config.pbtxt", R"pb(
-    name: "strided"
-    platform: "convd_network"
-    max_batch_size: 128
-    input {
-      name: "input"
-      data_type: TYPE_FP32
-      format: FORMAT_NCHW
-      dims: [ 64, 8, 8 ]
-    }
-    output {
-      name: "conv"
-      data_type: TYPE_FP32
-      dims: [ 16, 4, 4 ]
-    }
-  )pb"));
-  ASSERT_TRUE(WriteTextFile(strided + "/1/network.pbtxt", R"pb(
-    name: "strided"
-    input { name: "input" channels: 64 height: 8 width: 8 }
-    layer {
-      name: "conv"
-      convolution { num_output: 16 kernel: 3 stride: 2 pad: 1 }
-    }
-  )pb"));
+  const std::string strided = WriteOneConvModel(repository, "strided", 8, 2, 128);
+  ASSERT_FALSE(strided.empty());
   ExpectLayerRunsPerBatch(strided, "conv", "cuda_im2col", 128);
-  const std::string small_plane = repository + "/small_plane";
-  ASSERT_TRUE(WriteTextFile(small_plane + "/config.pbtxt", R"pb(
-    name: "small_plane"
-    platform: "convd_network"
-    max_batch_size: 8
-    input {
-      name: "input"
-      data_type: TYPE_FP32
-      format: FORMAT_NCHW
-      dims: [ 64, 12, 12 ]
-    }
-    output {
-      name: "conv"
-      data_type: TYPE_FP32
-      dims: [ 16, 12, 12 ]
-    }
-  )pb"));
-  ASSERT_TRUE(WriteTextFile(small_plane + "/1/network.pbtxt", R"pb(
-    name: "small_plane"
-    input { name: "input" channels: 64 height: 12 width: 12 }
-    layer {
-      name: "conv"
-      convolution { num_output: 16 kernel: 3 pad: 1 }
-    }
-  )pb"));
+  const std::string small_plane = WriteOneConvModel(repository, "small_plane", 12, 1, 8);
+  ASSERT_FALSE(small_plane.empty());
   ExpectLayerRunsPerBatch(small_plane, "conv", "cuda_winograd_f23", 3, "cuda_winograd_f43");
 }
 
