@@ -38,13 +38,13 @@ constexpr int64_t kImplicitGemmMinColumns = 2048;
 // 1/C' + 1/K' < 0.06: GoogLeNet's 32->96 by 1.25x, AlexNet's 64->192 by
 // 1.75x, but not 16->48.
 constexpr int kWinograd3x3MinChannels = 16;
+constexpr int kWinograd5x5MinChannels = 32;
 // F(4x4,3x3) against F(2x2,3x3) on 3x3 layers: F(4x4) led every layer at
 // batch 32, but at batch 1 F(2x2) led on all six planes of 16 or fewer
 // 4x4 tiles (AlexNet's 13x13, VGG-16's and ResNet's 14x14: by 1.09-1.63x)
 // and the two were level, either way, from 49 tiles up. So F(4x4) takes a
 // batch whose 4x4 tiles number more than this (and planes of 8x8 and up).
 constexpr int64_t kWinogradF23MaxF43Tiles = 16;
-constexpr int kWinograd5x5MinChannels = 32;
 
 // Whether implicit GEMM can run with the weights `algorithm` keeps (the
 // layout [K, C/g, R, S]), with no workspace: direct's and im2col's.
