@@ -194,6 +194,8 @@ TEST(PlannerTest, NeverPicksAnAlgorithmThatCannotImplementTheLayer) {
                             "dilation 1; got 5x5"),
             std::string::npos)
       << branch.why;
+  EXPECT_NE(branch.why.find("; heuristic: "), std::string::npos) << branch.why;
+  EXPECT_EQ(branch.why.find("heuristic: heuristic"), std::string::npos) << branch.why;
 }
 
 TEST(PlannerTest, PerLayerOverridesAndUnknownNames) {
@@ -270,6 +272,7 @@ TEST(PlannerTest, GpuOnlyAlgorithmsFallBackToTheHeuristicOnTheCpu) {
   ASSERT_NE(conv1.algorithm, nullptr);
   EXPECT_EQ(conv1.why.rfind("forced implicit_gemm runs on the GPU only; heuristic: ", 0), 0u)
       << conv1.why;
+  EXPECT_EQ(conv1.why.find("heuristic: heuristic"), std::string::npos) << conv1.why;
 }
 
 }  // namespace

@@ -156,17 +156,16 @@ absl::StatusOr<Choice> ChooseAlgorithm(const Layer& layer, const ConvParams& par
     const std::string& requested = *forced;
     const ConvAlgorithm* algorithm = cpu::FindConvAlgorithm(requested);
     if (algorithm == nullptr && IsGpuOnlyConvAlgorithm(requested)) {
-      Choice fallback = Heuristic(params);
-      fallback.why =
-          absl::StrCat("forced ", requested, " runs on the GPU only; heuristic: ", fallback.why);
+      Choice fallback = Heuristic(params);  // its why starts "heuristic: "
+      fallback.why = absl::StrCat("forced ", requested, " runs on the GPU only; ", fallback.why);
       return fallback;
     }
     if (algorithm == nullptr) return UnknownConvAlgorithm(layer.name, requested);
     const absl::Status can = algorithm->CanImplement(params);
     if (can.ok()) return Choice{algorithm, absl::StrCat("forced ", requested)};
     Choice fallback = Heuristic(params);
-    fallback.why = absl::StrCat("forced ", requested, " cannot: ", can.message(),
-                                "; heuristic: ", fallback.why);
+    fallback.why =
+        absl::StrCat("forced ", requested, " cannot: ", can.message(), "; ", fallback.why);
     return fallback;
   }
   if (options.policy.mode == AlgorithmPolicy::Mode::kAutotune) {
