@@ -22,6 +22,16 @@ __device__ __forceinline__ int64_t OffsetInC(const GemmShape& shape, int row, in
   return position < shape.ldc ? image * shape.image_stride + row * shape.ldc + position : -1;
 }
 
+// act(value + bias + residual) for C's (row, col); `residual_value` points
+// at its residual, null without one.
+__device__ __forceinline__ float WithEpilogue(float value, int row, int col,
+                                              const GemmEpilogue& epilogue,
+                                              const float* residual_value) {
+  if (epilogue.bias != nullptr) value += epilogue.bias[epilogue.bias_per_row ? row : col];
+  if (residual_value != nullptr) value += *residual_value;
+  return DeviceActivate(value, epilogue.activation);
+}
+
 // C[row][col] = act(value + bias + residual), as every path writes C
 // (`c` and `residual` at the batch entry's).
 __device__ __forceinline__ void WriteWithEpilogue(float value, int row, int col,
@@ -30,9 +40,8 @@ __device__ __forceinline__ void WriteWithEpilogue(float value, int row, int col,
                                                   const float* residual, float* c) {
   const int64_t offset = OffsetInC(shape, row, col);
   if (offset < 0) return;
-  if (epilogue.bias != nullptr) value += epilogue.bias[epilogue.bias_per_row ? row : col];
-  if (residual != nullptr) value += residual[offset];
-  c[offset] = DeviceActivate(value, epilogue.activation);
+  c[offset] =
+      WithEpilogue(value, row, col, epilogue, residual != nullptr ? residual + offset : nullptr);
 }
 
 // Whether C's quads of columns (4c..4c+3, as the FP32 threads hold them)
@@ -50,15 +59,13 @@ __device__ __forceinline__ bool QuadsAligned(const GemmShape& shape, const float
 
 // Where C's (row, col..col+3) start when the four are stored side by side
 // (col a multiple of 4, under QuadsAligned: 16-byte aligned too); -1 when
-// they are not: past n, or crossing the end of an image's positions.
+// they are not: past n, or past the end of an image's positions. Under
+// QuadsAligned images are a multiple of 4 columns wide, so the four are in
+// one image, at positions side by side: they are stored when the last is.
 __device__ __forceinline__ int64_t VectorOffsetInC(const GemmShape& shape, int row, int col) {
   if (col + 3 >= shape.n) return -1;
-  if (shape.image_columns == 0) return row * shape.ldc + col;
-  const int image = col / shape.image_columns;
-  const int position = col - image * shape.image_columns;
-  return position + 3 < shape.ldc && position + 3 < shape.image_columns
-             ? image * shape.image_stride + row * shape.ldc + position
-             : -1;
+  const int64_t last = OffsetInC(shape, row, col + 3);
+  return last < 0 ? -1 : last - 3;
 }
 
 // WriteWithEpilogue for four columns side by side at `offset`
@@ -66,18 +73,15 @@ __device__ __forceinline__ int64_t VectorOffsetInC(const GemmShape& shape, int r
 __device__ __forceinline__ void WriteFourWithEpilogue(const float (&values)[4], int row, int col,
                                                       int64_t offset, const GemmEpilogue& epilogue,
                                                       const float* residual, float* c) {
+  float4 r = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+  if (residual != nullptr) r = *reinterpret_cast<const float4*>(residual + offset);
+  const float rs[4] = {r.x, r.y, r.z, r.w};
   float out[4];
 #pragma unroll
   for (int j = 0; j < 4; ++j) {
-    out[j] = values[j];
-    if (epilogue.bias != nullptr) out[j] += epilogue.bias[epilogue.bias_per_row ? row : col + j];
+    out[j] =
+        WithEpilogue(values[j], row, col + j, epilogue, residual != nullptr ? &rs[j] : nullptr);
   }
-  if (residual != nullptr) {
-    const float4 r = *reinterpret_cast<const float4*>(residual + offset);
-    out[0] += r.x, out[1] += r.y, out[2] += r.z, out[3] += r.w;
-  }
-#pragma unroll
-  for (int j = 0; j < 4; ++j) out[j] = DeviceActivate(out[j], epilogue.activation);
   *reinterpret_cast<float4*>(c + offset) = make_float4(out[0], out[1], out[2], out[3]);
 }
 
