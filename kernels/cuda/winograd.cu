@@ -2,6 +2,7 @@
 // from kernels/winograd_transforms.h, the same ones the CPU uses; loops
 // over them have compile-time bounds and unroll, so the constants fold.
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/cuda/device_params.h"
@@ -48,6 +49,31 @@ FloatTransforms<M, R> MakeFloatTransforms() {
 
 Tiling TilesOf(int m, const DeviceConvShape& s) {
   return {(s.p + m - 1) / m, (s.q + m - 1) / m};
+}
+
+// Calls f(m, r) with `variant`'s output tile side m and filter side r as
+// std::integral_constant<int, ...>: the one place a variant's sizes are
+// spelled, for the templates and for the functions that take a variant.
+template <class F>
+decltype(auto) WithSizes(WinogradVariant variant, F&& f) {
+  using std::integral_constant;
+  switch (variant) {
+    case WinogradVariant::kF43:
+      return f(integral_constant<int, 4>(), integral_constant<int, 3>());
+    case WinogradVariant::kF25:
+      return f(integral_constant<int, 2>(), integral_constant<int, 5>());
+    case WinogradVariant::kF23:
+      break;
+  }
+  return f(integral_constant<int, 2>(), integral_constant<int, 3>());
+}
+
+// Workspace for `images` images of F(m x m, r x r) (WinogradWorkspaceFloats).
+int64_t WorkspaceFloats(int m, int r, const DeviceConvShape& s, int images) {
+  const int64_t alpha = m + r - 1;
+  // Each image's tiles rounded up as TileStride rounds a chunk's (which is
+  // never more), so `images` images always make one chunk.
+  return alpha * alpha * (int64_t{s.c} + s.k) * images * TileStride(TilesOf(m, s).per_image());
 }
 
 // out = a x b, and out = a x b^T: the four small products of the transforms
@@ -196,13 +222,13 @@ void TransformFilters(const float* weights, int k, int c, float* transformed) {
 }
 
 template <int M, int R>
-cudaError_t Launch(WinogradVariant variant, const DeviceConvShape& s, const float* input,
-                   const float* filters, const ConvEpilogue& epilogue, float* workspace,
-                   int64_t workspace_floats, float* output, cudaStream_t stream, GemmMath math) {
+cudaError_t Launch(const DeviceConvShape& s, const float* input, const float* filters,
+                   const ConvEpilogue& epilogue, float* workspace, int64_t workspace_floats,
+                   float* output, cudaStream_t stream, GemmMath math) {
   constexpr int kAlpha = FloatTransforms<M, R>::kAlpha;
   const Tiling tiling = TilesOf(M, s);
   const FloatTransforms<M, R> transforms = MakeFloatTransforms<M, R>();
-  const int64_t per_image = WinogradWorkspaceFloats(variant, s, 1);
+  const int64_t per_image = WorkspaceFloats(M, R, s, 1);
   if (workspace_floats < per_image) return cudaErrorInvalidValue;
   const int chunk = static_cast<int>(std::min<int64_t>(s.n, workspace_floats / per_image));
   for (int n0 = 0; n0 < s.n; n0 += chunk) {
@@ -250,9 +276,13 @@ cudaError_t Launch(WinogradVariant variant, const DeviceConvShape& s, const floa
 
 }  // namespace
 
-int WinogradOutputTile(WinogradVariant variant) { return variant == WinogradVariant::kF43 ? 4 : 2; }
+int WinogradOutputTile(WinogradVariant variant) {
+  return WithSizes(variant, [](auto m, auto) { return m(); });
+}
 
-int WinogradFilterSide(WinogradVariant variant) { return variant == WinogradVariant::kF25 ? 5 : 3; }
+int WinogradFilterSide(WinogradVariant variant) {
+  return WithSizes(variant, [](auto, auto r) { return r(); });
+}
 
 const char* WinogradVariantName(WinogradVariant variant) {
   switch (variant) {
@@ -275,30 +305,17 @@ bool WinogradApplies(WinogradVariant variant, const DeviceConvShape& s) {
 std::vector<float> WinogradTransformFilters(WinogradVariant variant, const DeviceConvShape& s,
                                             const float* weights) {
   if (!WinogradApplies(variant, s)) return {};
-  const int alpha = WinogradOutputTile(variant) + WinogradFilterSide(variant) - 1;
-  const int c = s.c_per_group();
-  std::vector<float> transformed(static_cast<size_t>(alpha * alpha) * s.k * c);
-  switch (variant) {
-    case WinogradVariant::kF23:
-      TransformFilters<2, 3>(weights, s.k, c, transformed.data());
-      break;
-    case WinogradVariant::kF43:
-      TransformFilters<4, 3>(weights, s.k, c, transformed.data());
-      break;
-    case WinogradVariant::kF25:
-      TransformFilters<2, 5>(weights, s.k, c, transformed.data());
-      break;
-  }
-  return transformed;
+  return WithSizes(variant, [&](auto m, auto r) {
+    constexpr int kAlpha = winograd::Transforms<m(), r()>::kAlpha;
+    const int c = s.c_per_group();
+    std::vector<float> transformed(static_cast<size_t>(kAlpha * kAlpha) * s.k * c);
+    TransformFilters<m(), r()>(weights, s.k, c, transformed.data());
+    return transformed;
+  });
 }
 
 int64_t WinogradWorkspaceFloats(WinogradVariant variant, const DeviceConvShape& s, int images) {
-  const int m = WinogradOutputTile(variant);
-  const Tiling tiling = TilesOf(m, s);
-  const int64_t alpha = m + WinogradFilterSide(variant) - 1;
-  // Each image's tiles rounded up as TileStride rounds a chunk's (which is
-  // never more), so `images` images always make one chunk.
-  return alpha * alpha * (int64_t{s.c} + s.k) * images * TileStride(tiling.per_image());
+  return WorkspaceFloats(WinogradOutputTile(variant), WinogradFilterSide(variant), s, images);
 }
 
 cudaError_t LaunchConvWinograd(WinogradVariant variant, const DeviceConvShape& s,
@@ -311,18 +328,10 @@ cudaError_t LaunchConvWinograd(WinogradVariant variant, const DeviceConvShape& s
       output == nullptr) {
     return cudaErrorInvalidValue;
   }
-  switch (variant) {
-    case WinogradVariant::kF23:
-      return Launch<2, 3>(variant, s, input, transformed_filters, epilogue, workspace,
-                          workspace_floats, output, stream, math);
-    case WinogradVariant::kF43:
-      return Launch<4, 3>(variant, s, input, transformed_filters, epilogue, workspace,
-                          workspace_floats, output, stream, math);
-    case WinogradVariant::kF25:
-      return Launch<2, 5>(variant, s, input, transformed_filters, epilogue, workspace,
-                          workspace_floats, output, stream, math);
-  }
-  return cudaErrorInvalidValue;
+  return WithSizes(variant, [&](auto m, auto r) {
+    return Launch<m(), r()>(s, input, transformed_filters, epilogue, workspace, workspace_floats,
+                            output, stream, math);
+  });
 }
 
 }  // namespace convd::cuda
