@@ -83,9 +83,6 @@ absl::Status CudaExecutor::Prepare() {
       state.why[i] = std::move(choice.why);
       state.forced[i] = choice.forced;
       by_heuristic = !choice.forced;
-      if (by_heuristic && cuda::PicksPerBatch(conv, batch1)) {
-        absl::StrAppend(&state.why[i], " (at batch 1; larger batches as the heuristic picks)");
-      }
     }
     auto device = cuda::UploadLayer(*plan_, static_cast<int>(i), conv);
     absl::Status uploaded = device.status();
@@ -96,6 +93,9 @@ absl::Status CudaExecutor::Prepare() {
     if (!uploaded.ok()) {
       return absl::Status(uploaded.code(),
                           absl::StrCat("layer '", layer.name, "': ", uploaded.message()));
+    }
+    if (cuda::PicksPerBatch(*device)) {
+      absl::StrAppend(&state.why[i], " (at batch 1; larger batches as the heuristic picks)");
     }
     state.layers[i] = std::move(*device);
     algorithm_names_[i] = conv != GpuConv::kNone ? cuda::GpuConvName(conv)

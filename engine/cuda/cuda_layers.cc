@@ -187,10 +187,9 @@ GpuConv WinogradAtLargerBatches(const DeviceConvShape& batch1) {
   return HeuristicConv(large) == GpuConv::kWinogradF43 ? GpuConv::kWinogradF43 : GpuConv::kNone;
 }
 
-bool PicksPerBatch(GpuConv heuristic_pick, const DeviceConvShape& batch1) {
-  return ImplicitGemmRunsItsWeights(heuristic_pick) ||
-         (heuristic_pick == GpuConv::kWinogradF23 &&
-          WinogradAtLargerBatches(batch1) != GpuConv::kNone);
+bool PicksPerBatch(const DeviceLayer& device) {
+  return device.by_heuristic && (ImplicitGemmRunsItsWeights(device.conv) ||
+                                 device.larger_batch_winograd != GpuConv::kNone);
 }
 
 GpuConv ConvForBatch(const DeviceLayer& device, const DeviceConvShape& shape) {
@@ -209,10 +208,9 @@ const DeviceBuffer& ConvWeights(const DeviceLayer& device, GpuConv algorithm) {
 
 absl::Status UploadLargerBatchWinograd(const ExecutionPlan& plan, int index,
                                        const DeviceConvShape& batch1, DeviceLayer& device) {
+  if (!device.by_heuristic || device.conv != GpuConv::kWinogradF23) return absl::OkStatus();
   const GpuConv larger = WinogradAtLargerBatches(batch1);
-  if (!device.by_heuristic || device.conv != GpuConv::kWinogradF23 || larger == GpuConv::kNone) {
-    return absl::OkStatus();
-  }
+  if (larger == GpuConv::kNone) return absl::OkStatus();
   auto uploaded = DeviceBuffer::FromHost(WinogradTransformFilters(
       *WinogradVariantOf(larger), batch1, plan.graph.layers[index].weight.data()));
   if (!uploaded.ok()) return uploaded.status();

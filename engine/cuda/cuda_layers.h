@@ -108,11 +108,10 @@ struct DeviceLayer {
 // where batch 1's pick holds (or is not Winograd).
 GpuConv WinogradAtLargerBatches(const DeviceConvShape& batch1);
 
-// Whether a layer the heuristic gave `heuristic_pick` at load (for
-// `batch1`, its shape at batch 1) may run another algorithm at other batch
-// sizes (ConvForBatch): direct and im2col (implicit GEMM, same weights),
-// and F(2x2,3x3) where WinogradAtLargerBatches names F(4x4,3x3).
-bool PicksPerBatch(GpuConv heuristic_pick, const DeviceConvShape& batch1);
+// Whether `device` may run another algorithm at other batch sizes than
+// batch 1's (ConvForBatch): a layer the heuristic chose that is direct or
+// im2col (implicit GEMM, same weights), or holds larger batches' Winograd.
+bool PicksPerBatch(const DeviceLayer& device);
 
 // The algorithm `device` runs at `shape`'s batch: its own, except that a
 // layer the heuristic chose runs what the heuristic picks at this batch
