@@ -17,7 +17,13 @@
 // cuBLAS: CUBLAS_TF32_TENSOR_OP_MATH / cublasGemmStridedBatchedEx with
 // CUBLAS_COMPUTE_32F_FAST_16F).
 //
-//   gpu_gemm_bench [--math=fp32|tf32|fp16]
+// With --tile_sweep (the default), products of 9+ rows other than the
+// squares also time one pass on each of the four tile shapes (128 or 64
+// rows by 128 or 64 columns; GemmTiles), the rule's own marked *, and the
+// table ends with what the best of them would give: the data for the
+// rule (sgemm_launch.h) that picks them.
+//
+//   gpu_gemm_bench [--math=fp32|tf32|fp16] [--tile_sweep=false]
 #include <algorithm>
 #include <cstdio>
 #include <string>
@@ -38,6 +44,8 @@
 ABSL_FLAG(std::string, math, "fp32",
           "Both sides' math: fp32 (no TF32), tf32 or fp16 (tensor cores).");
 ABSL_FLAG(int, im2col_batch, 32, "Images per im2col product.");
+ABSL_FLAG(bool, tile_sweep, true,
+          "Also time each tile shape (one pass) on the products of 9+ rows but the squares.");
 
 namespace convd::cuda {
 namespace {
@@ -72,10 +80,24 @@ std::vector<Problem> Problems() {
                           Dense(p.k, images * p.p * p.q, p.c * p.r * p.s)});
     }
   }
+  // Batch 1: a plane's positions are the columns (Winograd and split K
+  // leave these 1x1 layers to the tiles).
+  for (const char* name : {"resnet50.l1_1x1_64_256", "resnet50.l3_1x1_256_1024"}) {
+    for (const bench::ConvLayer& layer : bench::kConvLayers) {
+      if (std::string(layer.name) != name) continue;
+      ConvParams p = bench::ToConvParams(layer, 1);
+      if (!ComputeConvOutput(p).ok()) continue;
+      problems.push_back(
+          {absl::StrFormat("im2col %s x1", name), Dense(p.k, p.p * p.q, p.c * p.r * p.s)});
+    }
+  }
   for (int batch : {1, 32}) {  // 13x13 outputs: 4x4 tiles of 4x4
     problems.push_back({absl::StrFormat("winograd f43 alexnet.conv3 batch %d", batch),
                         Dense(384, 16 * batch, 192, 36)});
   }
+  // F(4x4) at batch 32 on 28x28 (7x7 tiles) and 56x56 planes (14x14).
+  problems.push_back({"winograd f43 vgg16.conv4_2/3 batch 32", Dense(512, 49 * 32, 512, 36)});
+  problems.push_back({"winograd f43 resnet.l1_3x3 batch 32", Dense(64, 196 * 32, 64, 36)});
   for (int batch : {1, 8, 32, 128}) {
     problems.push_back({absl::StrFormat("alexnet fc6 batch %d", batch), Dense(batch, 4096, 9216)});
     problems.push_back({absl::StrFormat("alexnet fc7 batch %d", batch), Dense(batch, 4096, 4096)});
@@ -104,12 +126,21 @@ int Main() {
   const double peak = bench::Fp32PeakTflops(0);
   std::printf("device: %s, FP32 peak %.1f TFLOP/s; %s, math %s\n", DeviceDescription().c_str(),
               peak, (*cublas)->Version().c_str(), cuda::GemmMathLabel(math));
+  const bool sweep = absl::GetFlag(FLAGS_tile_sweep);
+  constexpr GemmTiles kSweptTiles[] = {{128, 128}, {128, 64}, {64, 128}, {64, 64}};
   std::printf(
       "| problem | m x n x k (batch) | split | ours ms | ours TFLOP/s | %% peak | one pass ms | "
-      "cuBLAS ms | cuBLAS TFLOP/s | ours / cuBLAS speed | diff |\n"
-      "|---|---|---|---|---|---|---|---|---|---|---|\n");
+      "cuBLAS ms | cuBLAS TFLOP/s | ours / cuBLAS speed | diff |%s\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|%s\n",
+      sweep ? " 128x128 ms | 128x64 ms | 64x128 ms | 64x64 ms |" : "",
+      sweep ? "---|---|---|---|" : "");
   const bench::GpuTimingOptions timing;
   std::vector<double> ratios;
+  // Over the swept products: ours with the best tiles against cuBLAS, and
+  // on how many ours as launched (the rule's tiles, split where it splits)
+  // lost to one of them by more than 3% (noise aside).
+  std::vector<double> best_tile_ratios;
+  int rule_lost = 0, swept = 0;
   int failures = 0;
   for (const Problem& problem : Problems()) {
     const GemmShape& s = problem.shape;
@@ -124,10 +155,10 @@ int Main() {
     auto workspace = DeviceBuffer::Allocate(std::max<int64_t>(1, SplitKWorkspaceFloats(s, split)));
     if (!a.ok() || !b.ok() || !ours.ok() || !theirs.ok() || !workspace.ok()) return 1;
     const double gflop = 2.0 * s.m * s.n * static_cast<double>(s.k) * s.batch / 1e9;
-    auto time_ours = [&](int parts) {
+    auto time_ours = [&](int parts, GemmTiles tiles = {}) {
       return bench::MedianMilliseconds(stream, timing, [&] {
         return LaunchSgemm(s, a->data(), b->data(), ours->data(), {}, stream, math,
-                           GemmWorkspace{workspace->data(), workspace->floats(), parts});
+                           GemmWorkspace{workspace->data(), workspace->floats(), parts, tiles});
       });
     };
     std::string one_pass = "-";
@@ -149,14 +180,37 @@ int Main() {
     }
     const double ratio = *peer_ms / *ours_ms;
     ratios.push_back(ratio);
+    // After the diff above: the sweep overwrites C.
+    const double diff = bench::MaxRelativeDifference(*ours_host, *peer_host, ours_host->size());
+    std::string sweep_columns;
+    if (sweep && s.m > 8 && problem.name.rfind("square", 0) != 0) {
+      const GemmTiles rule = TilesChosenFor(s);
+      double best_ms = *ours_ms;
+      for (const GemmTiles& tiles : kSweptTiles) {
+        auto ms = time_ours(1, tiles);
+        const bool own = tiles.rows == rule.rows && tiles.columns == rule.columns;
+        sweep_columns += ms.ok() ? absl::StrFormat(" %.3f%s |", *ms, own ? "*" : "") : " error |";
+        if (ms.ok()) best_ms = std::min(best_ms, *ms);
+      }
+      ++swept;
+      best_tile_ratios.push_back(*peer_ms / best_ms);
+      if (*ours_ms > 1.03 * best_ms) ++rule_lost;
+    } else if (sweep) {
+      sweep_columns = " - | - | - | - |";
+    }
     std::printf(
         "| %s | %d x %d x %d (%d) | %d | %.3f | %.2f | %.0f%% | %s | %.3f | %.2f | %.2fx | %.1e "
-        "|\n",
+        "|%s\n",
         problem.name.c_str(), s.m, s.n, s.k, s.batch, split, *ours_ms, gflop / *ours_ms,
         peak > 0 ? 100 * gflop / *ours_ms / peak : 0.0, one_pass.c_str(), *peer_ms,
-        gflop / *peer_ms, ratio,
-        bench::MaxRelativeDifference(*ours_host, *peer_host, ours_host->size()));
+        gflop / *peer_ms, ratio, diff, sweep_columns.c_str());
     std::fflush(stdout);
+  }
+  if (swept > 0) {
+    std::printf(
+        "\ntile sweep (* the rule's tiles): over %d products, ours with the best tiles (or "
+        "split) vs cuBLAS %.3fx; ours as launched slower than the best by over 3%% on %d\n",
+        swept, bench::GeometricMean(best_tile_ratios), rule_lost);
   }
   std::printf("\ngeomean ours vs cuBLAS %s: %.3fx\n", cuda::GemmMathLabel(math),
               bench::GeometricMean(ratios));

@@ -173,21 +173,23 @@ int Multiprocessors() {
 
 // The product in one kernel (shape and math already checked).
 cudaError_t LaunchOnePass(const GemmShape& shape, const float* a, const float* b, float* c,
-                          const GemmEpilogue& epilogue, cudaStream_t stream, GemmMath math) {
+                          const GemmEpilogue& epilogue, cudaStream_t stream, GemmMath math,
+                          const GemmTiles& tiles) {
   const bool vector_a = sgemm::Aligned(a, shape.lda, shape.stride_a);
   if (sgemm::Aligned(b, shape.ldb, shape.stride_b)) {
-    return sgemm::LaunchTiles(shape, a, vector_a, sgemm::DenseB<true>{b}, c, epilogue, stream,
-                              math);
+    return sgemm::LaunchTiles(shape, a, vector_a, sgemm::DenseB<true>{b}, c, epilogue, stream, math,
+                              tiles);
   }
-  return sgemm::LaunchTiles(shape, a, vector_a, sgemm::DenseB<false>{b}, c, epilogue, stream, math);
+  return sgemm::LaunchTiles(shape, a, vector_a, sgemm::DenseB<false>{b}, c, epilogue, stream, math,
+                            tiles);
 }
 
 // Pass 1 of a tiled split: the K range of each part as one entry of a
 // batched product, into dense [m, n] partials; the shorter last part on
 // its own.
 cudaError_t LaunchTiledParts(const GemmShape& shape, const float* a, const float* b, float* partial,
-                             cudaStream_t stream, GemmMath math, int64_t chunk, int part_count,
-                             int whole_parts) {
+                             cudaStream_t stream, GemmMath math, const GemmTiles& tiles,
+                             int64_t chunk, int part_count, int whole_parts) {
   const int64_t partial_floats = int64_t{shape.m} * shape.n;
   GemmShape part = shape;
   part.k = static_cast<int>(chunk);
@@ -198,7 +200,8 @@ cudaError_t LaunchTiledParts(const GemmShape& shape, const float* a, const float
   part.stride_c = partial_floats;
   part.batch = whole_parts;
   if (whole_parts > 0) {  // none when K is under one part
-    if (cudaError_t e = LaunchOnePass(part, a, b, partial, {}, stream, math); e != cudaSuccess) {
+    if (cudaError_t e = LaunchOnePass(part, a, b, partial, {}, stream, math, tiles);
+        e != cudaSuccess) {
       return e;
     }
   }
@@ -206,7 +209,7 @@ cudaError_t LaunchTiledParts(const GemmShape& shape, const float* a, const float
     part.k = static_cast<int>(shape.k - whole_parts * chunk);
     part.batch = 1;
     return LaunchOnePass(part, a + whole_parts * chunk, b + whole_parts * chunk * shape.ldb,
-                         partial + whole_parts * partial_floats, {}, stream, math);
+                         partial + whole_parts * partial_floats, {}, stream, math, tiles);
   }
   return cudaSuccess;
 }
@@ -268,7 +271,8 @@ int SplitKFor(const GemmShape& shape, int multiprocessors) {
         {(wave + column_blocks - 1) / column_blocks, shape.k / min_rows, kSmallMMaxParts});
     return parts > 1 ? static_cast<int>(parts) : 1;
   }
-  const dim3 grid = sgemm::TileGrid(shape);  // of one product (batch 1 here)
+  // Of one product (batch 1 here).
+  const dim3 grid = sgemm::TileGrid(shape, sgemm::TilesFor(shape));
   const int64_t blocks = int64_t{grid.x} * grid.y;
   const int64_t wave = int64_t{kBlocksPerSm} * multiprocessors;
   if (blocks == 0 || 2 * blocks > wave) return 1;  // half a wave or more already
@@ -277,6 +281,8 @@ int SplitKFor(const GemmShape& shape, int multiprocessors) {
 }
 
 int SplitKFor(const GemmShape& shape) { return SplitKFor(shape, Multiprocessors()); }
+
+GemmTiles TilesChosenFor(const GemmShape& shape) { return sgemm::TilesFor(shape); }
 
 int64_t SplitKWorkspaceFloats(const GemmShape& shape, int parts) {
   if (parts <= 1 || shape.k <= 0) return 0;
@@ -295,7 +301,8 @@ cudaError_t LaunchSgemm(const GemmShape& shape, const float* a, const float* b, 
       (shape.k > 0 && (shape.lda < shape.k || shape.ldb < shape.n)) || shape.batch > 65535) {
     return cudaErrorInvalidValue;
   }
-  if (math != GemmMath::kFp32 && math != GemmMath::kTf32 && math != GemmMath::kFp16) {
+  if ((math != GemmMath::kFp32 && math != GemmMath::kTf32 && math != GemmMath::kFp16) ||
+      !sgemm::ValidTiles(workspace.tiles)) {
     return cudaErrorInvalidValue;
   }
   const int parts = workspace.split_k > 0 ? workspace.split_k : SplitKFor(shape);
@@ -314,10 +321,10 @@ cudaError_t LaunchSgemm(const GemmShape& shape, const float* a, const float* b, 
     error = LaunchSmallM(shape, a, b, c, epilogue, stream, math, chunk, part_count,
                          split ? workspace.data : nullptr);
   } else if (split) {
-    error =
-        LaunchTiledParts(shape, a, b, workspace.data, stream, math, chunk, part_count, whole_parts);
+    error = LaunchTiledParts(shape, a, b, workspace.data, stream, math, workspace.tiles, chunk,
+                             part_count, whole_parts);
   } else {
-    return LaunchOnePass(shape, a, b, c, epilogue, stream, math);
+    return LaunchOnePass(shape, a, b, c, epilogue, stream, math, workspace.tiles);
   }
   if (error != cudaSuccess || !split) return error;
   // Pass 2: their sum, with the epilogue.

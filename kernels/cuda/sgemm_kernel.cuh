@@ -83,11 +83,22 @@ static_assert(TileSide(64) == 64 && TileSide(65) == 128 && TileSide(192) == 64 &
 constexpr int TileRows(int64_t m) { return TileSide(m); }
 constexpr int TileColumns(int64_t n) { return TileSide(n); }
 
-// The tiled kernel's grid for `shape`: a TileRows(m) x TileColumns(n) tile
-// of C per block, one batch entry per z.
-inline dim3 TileGrid(const GemmShape& shape) {
-  const int rows = TileRows(shape.m), columns = TileColumns(shape.n);
-  return dim3((shape.n + columns - 1) / columns, (shape.m + rows - 1) / rows, shape.batch);
+// The tiles for `shape`: `forced`'s sides where set, else TileRows(m) x
+// TileColumns(n).
+inline GemmTiles TilesFor(const GemmShape& shape, const GemmTiles& forced = {}) {
+  return {forced.rows > 0 ? forced.rows : TileRows(shape.m),
+          forced.columns > 0 ? forced.columns : TileColumns(shape.n)};
+}
+inline bool ValidTiles(const GemmTiles& tiles) {
+  auto side = [](int size) { return size == 0 || size == kHalfBlock || size == kBlockM; };
+  return side(tiles.rows) && side(tiles.columns);
+}
+
+// The tiled kernel's grid for `shape` on `tiles` (TilesFor): a tile of C
+// per block, one batch entry per z.
+inline dim3 TileGrid(const GemmShape& shape, const GemmTiles& tiles) {
+  return dim3((shape.n + tiles.columns - 1) / tiles.columns,
+              (shape.m + tiles.rows - 1) / tiles.rows, shape.batch);
 }
 
 // Blocks that must fit on one SM at once: the registers are capped at 128 a
@@ -397,15 +408,18 @@ inline bool Aligned(const void* p, int64_t leading, int64_t stride) {
   return reinterpret_cast<uintptr_t>(p) % 16 == 0 && leading % 4 == 0 && stride % 4 == 0;
 }
 
-// Launches the kernel over `shape` (TileGrid) for `math`; A's float4 loads
-// where `vector_a`. The caller checks the shape; the result is the launch's
-// error (cudaErrorInvalidValue for more than 65535 tiles down m).
+// Launches the kernel over `shape` (TileGrid) for `math` on TilesFor(shape,
+// forced); A's float4 loads where `vector_a`. The caller checks the shape;
+// the result is the launch's error (cudaErrorInvalidValue for more than
+// 65535 tiles down m, or forced sides other than 64 and 128).
 template <class BSource>
 cudaError_t LaunchTiles(const GemmShape& shape, const float* a, bool vector_a,
                         const BSource& b_source, float* c, const GemmEpilogue& epilogue,
-                        cudaStream_t stream, GemmMath math) {
-  const int rows = TileRows(shape.m), columns = TileColumns(shape.n);
-  const dim3 grid = TileGrid(shape);
+                        cudaStream_t stream, GemmMath math, const GemmTiles& forced = {}) {
+  if (!ValidTiles(forced)) return cudaErrorInvalidValue;
+  const GemmTiles tiles = TilesFor(shape, forced);
+  const int rows = tiles.rows, columns = tiles.columns;
+  const dim3 grid = TileGrid(shape, tiles);
   if (grid.y > 65535) return cudaErrorInvalidValue;
   // The kernel for a tile shape and a math (constants), either A.
   auto launch = [&](auto rows_constant, auto columns_constant, auto math_constant) {

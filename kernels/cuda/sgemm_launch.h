@@ -89,6 +89,15 @@ struct GemmShape {
 // does; larger ones on tiles of 128 columns by 128 rows, or 64 on a side
 // where that pads it much less (sizes up to 64, 129..192).
 //
+// The tiles' sides, where a benchmark or test sets them: 0 leaves a side
+// to the rule above; 64 or 128 forces it. Other values are
+// cudaErrorInvalidValue. Products of up to 8 rows ignore them.
+struct GemmTiles {
+  int rows = 0, columns = 0;
+};
+// The tiles the rule gives a product of 9+ rows.
+GemmTiles TilesChosenFor(const GemmShape& shape);
+
 // Device memory the SGEMM may use to split K across blocks. A product whose
 // grid would fill under half the device (a fully connected layer at a small
 // batch: a few blocks of columns, or one row of tiles) is computed
@@ -103,6 +112,8 @@ struct GemmWorkspace {
   // 1: one pass; n > 1: about n parts (tests, benchmarks), and
   // cudaErrorInvalidValue if `floats` are too few.
   int split_k = 0;
+  // As the rule above says, unless forced (benchmarks comparing tiles).
+  GemmTiles tiles = {};
 };
 
 // How many parts LaunchSgemm splits K into on a device with

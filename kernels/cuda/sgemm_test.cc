@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -82,9 +83,10 @@ INSTANTIATE_TEST_SUITE_P(Maths, CudaSgemmMathTest,
                          });
 
 // One product of case `c` in `math` (split K into about `split_k` parts
-// when above 1) against float64, with epilogue 0 (none), 1 (bias per
-// column) or 2 (bias per row, residual, ReLU).
-void ExpectMatchesFloat64(const Case& c, GemmMath math, int epilogue_case, int split_k = 1) {
+// when above 1, on `tiles` where forced) against float64, with epilogue 0
+// (none), 1 (bias per column) or 2 (bias per row, residual, ReLU).
+void ExpectMatchesFloat64(const Case& c, GemmMath math, int epilogue_case, int split_k = 1,
+                          GemmTiles tiles = {}) {
   const int64_t lda = c.k + c.pad_a, ldb = c.n + c.pad_b, ldc = c.n;
   const int64_t stride_a = c.share_a ? 0 : c.m * lda;
   const int64_t stride_b = int64_t{c.k} * ldb, stride_c = int64_t{c.m} * ldc;
@@ -116,7 +118,7 @@ void ExpectMatchesFloat64(const Case& c, GemmMath math, int epilogue_case, int s
   epilogue.activation = ToDeviceActivation(activation);
   ASSERT_EQ(
       LaunchSgemm(shape, device_a->data(), device_b->data(), device_c->data(), epilogue, nullptr,
-                  math, GemmWorkspace{workspace->data(), workspace->floats(), split_k}),
+                  math, GemmWorkspace{workspace->data(), workspace->floats(), split_k, tiles}),
       cudaSuccess);
   auto output = device_c->ToHost();
   ASSERT_TRUE(output.ok()) << output.status();
@@ -132,7 +134,7 @@ void ExpectMatchesFloat64(const Case& c, GemmMath math, int epilogue_case, int s
   EXPECT_LE(testing::MaxErrorRelativeTo(output->data(), expected, scale), 1e-5)
       << "m " << c.m << " n " << c.n << " k " << c.k << " lda " << lda << " ldb " << ldb
       << " batch " << c.batch << " epilogue " << epilogue_case << " " << GemmMathName(math)
-      << " split " << split_k;
+      << " split " << split_k << " tiles " << tiles.rows << "x" << tiles.columns;
   if (math != GemmMath::kFp32 && c.k >= 300 && epilogue_case == 0) {
     // And it rounds: against the unrounded inputs the error is far
     // above FP32's (a kernel that ignored the option would pass above).
@@ -192,6 +194,36 @@ TEST_P(CudaSgemmMathTest, SplitKMatchesFloat64Too) {
       }
     }
   }
+}
+
+TEST_P(CudaSgemmMathTest, ForcedTilesMatchFloat64Too) {
+  // Each of the four tile shapes (benchmarks compare them) on products
+  // whose own rule picks another: 128x128 (ragged on both sides, scalar
+  // loads of A and B), 64x64, 64x128 and 128x64, split and in a batch.
+  if (!DeviceAvailable()) GTEST_SKIP() << DeviceDescription();
+  const Case cases[] = {{200, 300, 40, 1, 3}, {60, 70, 33}, {40, 300, 20, 0, 0, 2}};
+  for (const Case& c : cases) {
+    for (int rows : {64, 128}) {
+      for (int columns : {64, 128}) {
+        for (int epilogue_case : {0, 2}) {
+          ExpectMatchesFloat64(c, GetParam(), epilogue_case, 1, {rows, columns});
+        }
+      }
+    }
+  }
+  ExpectMatchesFloat64({130, 150, 300}, GetParam(), 2, 3, {64, 64});
+}
+
+TEST(CudaSgemmTest, TilesAre64WhereThatCutsThePaddingByAFifth) {
+  auto chosen = [](int m, int n) {
+    const GemmTiles tiles = TilesChosenFor(GemmShape{m, n, 8, 8, n, n});
+    return std::pair(tiles.rows, tiles.columns);
+  };
+  EXPECT_EQ(chosen(64, 3025), std::pair(64, 128));  // AlexNet conv1, batch 1
+  EXPECT_EQ(chosen(192, 169), std::pair(64, 64));   // AlexNet conv2, batch 1
+  EXPECT_EQ(chosen(384, 16), std::pair(128, 64));   // Winograd F(4x4), 13x13, batch 1
+  EXPECT_EQ(chosen(4096, 4096), std::pair(128, 128));
+  EXPECT_EQ(chosen(320, 193), std::pair(128, 128));  // 64-long would pad as much
 }
 
 TEST(CudaSgemmTest, SplitKOnlyWhereTheGridWouldLeaveTheDeviceIdle) {
@@ -409,6 +441,19 @@ TEST(CudaSgemmTest, RefusesBadShapes) {
   EXPECT_EQ(LaunchSgemm(shape, nullptr, p, p, {}, nullptr), cudaErrorInvalidValue);
   shape.m = 0;  // nothing to do
   EXPECT_EQ(LaunchSgemm(shape, nullptr, nullptr, nullptr, {}, nullptr), cudaSuccess);
+  shape.m = 16;  // tiles of 64 or 128 only
+  for (GemmTiles tiles : {GemmTiles{96, 0}, GemmTiles{0, 32}, GemmTiles{-1, 64}}) {
+    EXPECT_EQ(LaunchSgemm(shape, p, p, p, {}, nullptr, GemmMath::kFp32,
+                          GemmWorkspace{nullptr, 0, 1, tiles}),
+              cudaErrorInvalidValue)
+        << tiles.rows << "x" << tiles.columns;
+  }
+  // Forced tiles are the ones launched: 64-row tiles down 4M rows are 65,536,
+  // more than a grid holds (128-row ones, the rule's, would launch).
+  shape.m = 64 * 65536;
+  EXPECT_EQ(LaunchSgemm(shape, p, p, p, {}, nullptr, GemmMath::kFp32,
+                        GemmWorkspace{nullptr, 0, 1, GemmTiles{64, 0}}),
+            cudaErrorInvalidValue);
 }
 
 }  // namespace
