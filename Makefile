@@ -80,6 +80,7 @@ test: build
 	$(MAKE) test-perf-analyzer
 	$(MAKE) lint-deploy
 	$(MAKE) test-asan
+	$(MAKE) test-emulated-asan
 	$(MAKE) test-tsan
 
 # The CUDA targets are left out: no device runs here, and their host code
@@ -88,10 +89,11 @@ test-asan: deps
 	$(BAZEL) test --config=asan $(NO_CUDA_FLAGS) //...
 
 # The GPU tests' host-emulated twins (kernels and the executor) under
-# ASan+UBSan: an out-of-bounds global or shared-memory access by a kernel
-# (compute-sanitizer memcheck's job on a GPU) stops the test. A few minutes
-# on 2 cores, so not part of `make test`, which runs the same tests
-# optimised.
+# ASan+UBSan: an out-of-bounds access to device memory or a misaligned
+# float4 load or store by a kernel (compute-sanitizer memcheck's job on a
+# GPU, and a fault that loses the context there) stops the test. Part of
+# `make test`: most sessions have no GPU, so this is where such a kernel
+# change is caught first.
 test-emulated-asan: deps
 	$(BAZEL) test --config=asan --build_tag_filters=emulated --test_tag_filters=emulated //...
 
