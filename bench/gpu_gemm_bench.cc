@@ -23,7 +23,7 @@
 // table ends with what the best of them would give: the data for the
 // rule (sgemm_launch.h) that picks them.
 //
-//   gpu_gemm_bench [--math=fp32|tf32|fp16] [--tile_sweep=false]
+//   gpu_gemm_bench [--math=fp32|tf32|fp16] [--tile_sweep=false] [--only=NAME]
 #include <algorithm>
 #include <cstdio>
 #include <string>
@@ -44,6 +44,8 @@
 ABSL_FLAG(std::string, math, "fp32",
           "Both sides' math: fp32 (no TF32), tf32 or fp16 (tensor cores).");
 ABSL_FLAG(int, im2col_batch, 32, "Images per im2col product.");
+ABSL_FLAG(std::string, only, "",
+          "Run only the products whose name contains this (a profiler's run: gpu_check.sh).");
 ABSL_FLAG(bool, tile_sweep, true,
           "Also time each tile shape (one pass) on the products of 9+ rows but the squares.");
 
@@ -142,7 +144,9 @@ int Main() {
   std::vector<double> best_tile_ratios;
   int rule_lost = 0, swept = 0;
   int failures = 0;
+  const std::string only = absl::GetFlag(FLAGS_only);
   for (const Problem& problem : Problems()) {
+    if (problem.name.find(only) == std::string::npos) continue;
     const GemmShape& s = problem.shape;
     const int64_t a_floats = s.stride_a == 0 ? int64_t{s.m} * s.k : s.stride_a * s.batch;
     const std::vector<float> host_a = bench::FastRandom(a_floats, 3);
@@ -205,6 +209,10 @@ int Main() {
         peak > 0 ? 100 * gflop / *ours_ms / peak : 0.0, one_pass.c_str(), *peer_ms,
         gflop / *peer_ms, ratio, diff, sweep_columns.c_str());
     std::fflush(stdout);
+  }
+  if (ratios.empty() && failures == 0) {
+    std::fprintf(stderr, "gpu_gemm_bench: no product's name contains --only=%s\n", only.c_str());
+    return 2;
   }
   if (swept > 0) {
     std::printf(
