@@ -19,9 +19,12 @@
 //
 // With --tile_sweep (the default), products of 9+ rows other than the
 // squares also time one pass on each of the four tile shapes (128 or 64
-// rows by 128 or 64 columns; GemmTiles), the rule's own marked *, and the
+// rows by 128 or 64 columns; GemmKernelChoice), the rule's own marked *, and the
 // table ends with what the best of them would give: the data for the
-// rule (sgemm_launch.h) that picks them.
+// rule (sgemm_launch.h) that picks them. In FP32, products of 9+ rows also
+// time the kernel that copies K steps into shared memory by cp.async, 4
+// stages (GemmKernelChoice::stages; GPU_NOTES entry 23), on the rule's
+// tiles in one pass, against the register-staged kernel's one pass.
 //
 //   gpu_gemm_bench [--math=fp32|tf32|fp16] [--tile_sweep=false] [--only=NAME]
 #include <algorithm>
@@ -129,12 +132,15 @@ int Main() {
   std::printf("device: %s, FP32 peak %.1f TFLOP/s; %s, math %s\n", DeviceDescription().c_str(),
               peak, (*cublas)->Version().c_str(), cuda::GemmMathLabel(math));
   const bool sweep = absl::GetFlag(FLAGS_tile_sweep);
-  constexpr GemmTiles kSweptTiles[] = {{128, 128}, {128, 64}, {64, 128}, {64, 64}};
+  constexpr GemmKernelChoice kSweptTiles[] = {{128, 128}, {128, 64}, {64, 128}, {64, 64}};
+  const bool copy_staged = math == GemmMath::kFp32;
+  constexpr GemmKernelChoice kCopyStaged{0, 0, 4};
   std::printf(
       "| problem | m x n x k (batch) | split | ours ms | ours TFLOP/s | %% peak | one pass ms | "
-      "cuBLAS ms | cuBLAS TFLOP/s | ours / cuBLAS speed | diff |%s\n"
-      "|---|---|---|---|---|---|---|---|---|---|---|%s\n",
-      sweep ? " 128x128 ms | 128x64 ms | 64x128 ms | 64x64 ms |" : "",
+      "cuBLAS ms | cuBLAS TFLOP/s | ours / cuBLAS speed | diff |%s%s\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|%s%s\n",
+      copy_staged ? " 4-stage ms |" : "",
+      sweep ? " 128x128 ms | 128x64 ms | 64x128 ms | 64x64 ms |" : "", copy_staged ? "---|" : "",
       sweep ? "---|---|---|---|" : "");
   const bench::GpuTimingOptions timing;
   std::vector<double> ratios;
@@ -143,6 +149,9 @@ int Main() {
   // lost to one of them by more than 3% (noise aside).
   std::vector<double> best_tile_ratios;
   int rule_lost = 0, swept = 0;
+  // The 4-stage kernel's speed over the register-staged one's (rule's
+  // tiles, one pass each), and over cuBLAS's.
+  std::vector<double> copy_staged_speedups, copy_staged_ratios;
   int failures = 0;
   const std::string only = absl::GetFlag(FLAGS_only);
   for (const Problem& problem : Problems()) {
@@ -159,15 +168,16 @@ int Main() {
     auto workspace = DeviceBuffer::Allocate(std::max<int64_t>(1, SplitKWorkspaceFloats(s, split)));
     if (!a.ok() || !b.ok() || !ours.ok() || !theirs.ok() || !workspace.ok()) return 1;
     const double gflop = 2.0 * s.m * s.n * static_cast<double>(s.k) * s.batch / 1e9;
-    auto time_ours = [&](int parts, GemmTiles tiles = {}) {
+    auto time_ours = [&](int parts, GemmKernelChoice kernel = {}) {
       return bench::MedianMilliseconds(stream, timing, [&] {
         return LaunchSgemm(s, a->data(), b->data(), ours->data(), {}, stream, math,
-                           GemmWorkspace{workspace->data(), workspace->floats(), parts, tiles});
+                           GemmWorkspace{workspace->data(), workspace->floats(), parts, kernel});
       });
     };
     std::string one_pass = "-";
+    absl::StatusOr<double> one_pass_ms = absl::UnknownError("not split");
     if (split > 1) {
-      auto one_pass_ms = time_ours(1);
+      one_pass_ms = time_ours(1);
       one_pass = one_pass_ms.ok() ? absl::StrFormat("%.3f", *one_pass_ms) : "error";
     }
     auto ours_ms = time_ours(split);
@@ -186,11 +196,33 @@ int Main() {
     ratios.push_back(ratio);
     // After the diff above: the sweep overwrites C.
     const double diff = bench::MaxRelativeDifference(*ours_host, *peer_host, ours_host->size());
+    std::string copy_staged_column;
+    if (copy_staged && s.m > 8) {
+      const double register_staged_ms = split > 1 && one_pass_ms.ok() ? *one_pass_ms : *ours_ms;
+      auto ms = time_ours(1, kCopyStaged);
+      auto copy_staged_host = ours->ToHost();  // its C: checked against cuBLAS's too
+      const double copy_staged_diff =
+          copy_staged_host.ok() ? bench::MaxRelativeDifference(*copy_staged_host, *peer_host,
+                                                               copy_staged_host->size())
+                                : 1.0;
+      copy_staged_column =
+          ms.ok() ? absl::StrFormat(" %.3f (diff %.1e) |", *ms, copy_staged_diff) : " error |";
+      if (ms.ok() && copy_staged_diff > 1e-3) {
+        ++failures;  // wrong, whatever its speed
+      } else if (ms.ok()) {
+        copy_staged_speedups.push_back(register_staged_ms / *ms);
+        copy_staged_ratios.push_back(*peer_ms / *ms);
+      } else {
+        ++failures;
+      }
+    } else if (copy_staged) {
+      copy_staged_column = " - |";
+    }
     std::string sweep_columns;
     if (sweep && s.m > 8 && problem.name.rfind("square", 0) != 0) {
-      const GemmTiles rule = TilesChosenFor(s);
+      const GemmKernelChoice rule = KernelChosenFor(s);
       double best_ms = *ours_ms;
-      for (const GemmTiles& tiles : kSweptTiles) {
+      for (const GemmKernelChoice& tiles : kSweptTiles) {
         auto ms = time_ours(1, tiles);
         const bool own = tiles.rows == rule.rows && tiles.columns == rule.columns;
         sweep_columns += ms.ok() ? absl::StrFormat(" %.3f%s |", *ms, own ? "*" : "") : " error |";
@@ -204,15 +236,22 @@ int Main() {
     }
     std::printf(
         "| %s | %d x %d x %d (%d) | %d | %.3f | %.2f | %.0f%% | %s | %.3f | %.2f | %.2fx | %.1e "
-        "|%s\n",
+        "|%s%s\n",
         problem.name.c_str(), s.m, s.n, s.k, s.batch, split, *ours_ms, gflop / *ours_ms,
         peak > 0 ? 100 * gflop / *ours_ms / peak : 0.0, one_pass.c_str(), *peer_ms,
-        gflop / *peer_ms, ratio, diff, sweep_columns.c_str());
+        gflop / *peer_ms, ratio, diff, copy_staged_column.c_str(), sweep_columns.c_str());
     std::fflush(stdout);
   }
   if (ratios.empty() && failures == 0) {
     std::fprintf(stderr, "gpu_gemm_bench: no product's name contains --only=%s\n", only.c_str());
     return 2;
+  }
+  if (!copy_staged_speedups.empty()) {
+    std::printf(
+        "\n4-stage (cp.async) kernel, the rule's tiles, one pass, over %zu products: %.3fx the "
+        "register-staged kernel's speed, %.3fx cuBLAS's\n",
+        copy_staged_speedups.size(), bench::GeometricMean(copy_staged_speedups),
+        bench::GeometricMean(copy_staged_ratios));
   }
   if (swept > 0) {
     std::printf(

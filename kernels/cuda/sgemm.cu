@@ -9,6 +9,7 @@
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/sgemm_kernel.cuh"
 #include "kernels/cuda/sgemm_launch.h"
+#include "kernels/cuda/sgemm_pipelined.cuh"
 
 namespace convd::cuda {
 namespace {
@@ -171,24 +172,27 @@ int Multiprocessors() {
   return count;
 }
 
-// The product in one kernel (shape and math already checked).
+// The product in one kernel (shape, math and choice already checked).
 cudaError_t LaunchOnePass(const GemmShape& shape, const float* a, const float* b, float* c,
                           const GemmEpilogue& epilogue, cudaStream_t stream, GemmMath math,
-                          const GemmTiles& tiles) {
+                          const GemmKernelChoice& chosen) {
+  if (sgemm::KernelFor(shape, chosen).stages == sgemm::kCopyStages) {
+    return sgemm::LaunchPipelinedTiles(shape, a, b, c, epilogue, stream, chosen);
+  }
   const bool vector_a = sgemm::Aligned(a, shape.lda, shape.stride_a);
   if (sgemm::Aligned(b, shape.ldb, shape.stride_b)) {
     return sgemm::LaunchTiles(shape, a, vector_a, sgemm::DenseB<true>{b}, c, epilogue, stream, math,
-                              tiles);
+                              chosen);
   }
   return sgemm::LaunchTiles(shape, a, vector_a, sgemm::DenseB<false>{b}, c, epilogue, stream, math,
-                            tiles);
+                            chosen);
 }
 
 // Pass 1 of a tiled split: the K range of each part as one entry of a
 // batched product, into dense [m, n] partials; the shorter last part on
 // its own.
 cudaError_t LaunchTiledParts(const GemmShape& shape, const float* a, const float* b, float* partial,
-                             cudaStream_t stream, GemmMath math, const GemmTiles& tiles,
+                             cudaStream_t stream, GemmMath math, const GemmKernelChoice& chosen,
                              int64_t chunk, int part_count, int whole_parts) {
   const int64_t partial_floats = int64_t{shape.m} * shape.n;
   GemmShape part = shape;
@@ -200,7 +204,7 @@ cudaError_t LaunchTiledParts(const GemmShape& shape, const float* a, const float
   part.stride_c = partial_floats;
   part.batch = whole_parts;
   if (whole_parts > 0) {  // none when K is under one part
-    if (cudaError_t e = LaunchOnePass(part, a, b, partial, {}, stream, math, tiles);
+    if (cudaError_t e = LaunchOnePass(part, a, b, partial, {}, stream, math, chosen);
         e != cudaSuccess) {
       return e;
     }
@@ -209,7 +213,7 @@ cudaError_t LaunchTiledParts(const GemmShape& shape, const float* a, const float
     part.k = static_cast<int>(shape.k - whole_parts * chunk);
     part.batch = 1;
     return LaunchOnePass(part, a + whole_parts * chunk, b + whole_parts * chunk * shape.ldb,
-                         partial + whole_parts * partial_floats, {}, stream, math, tiles);
+                         partial + whole_parts * partial_floats, {}, stream, math, chosen);
   }
   return cudaSuccess;
 }
@@ -272,7 +276,7 @@ int SplitKFor(const GemmShape& shape, int multiprocessors) {
     return parts > 1 ? static_cast<int>(parts) : 1;
   }
   // Of one product (batch 1 here).
-  const dim3 grid = sgemm::TileGrid(shape, sgemm::TilesFor(shape));
+  const dim3 grid = sgemm::TileGrid(shape, sgemm::KernelFor(shape));
   const int64_t blocks = int64_t{grid.x} * grid.y;
   const int64_t wave = int64_t{kBlocksPerSm} * multiprocessors;
   if (blocks == 0 || 2 * blocks > wave) return 1;  // half a wave or more already
@@ -282,7 +286,7 @@ int SplitKFor(const GemmShape& shape, int multiprocessors) {
 
 int SplitKFor(const GemmShape& shape) { return SplitKFor(shape, Multiprocessors()); }
 
-GemmTiles TilesChosenFor(const GemmShape& shape) { return sgemm::TilesFor(shape); }
+GemmKernelChoice KernelChosenFor(const GemmShape& shape) { return sgemm::KernelFor(shape); }
 
 int64_t SplitKWorkspaceFloats(const GemmShape& shape, int parts) {
   if (parts <= 1 || shape.k <= 0) return 0;
@@ -302,7 +306,8 @@ cudaError_t LaunchSgemm(const GemmShape& shape, const float* a, const float* b, 
     return cudaErrorInvalidValue;
   }
   if ((math != GemmMath::kFp32 && math != GemmMath::kTf32 && math != GemmMath::kFp16) ||
-      !sgemm::ValidTiles(workspace.tiles)) {
+      !sgemm::ValidChoice(workspace.kernel) ||
+      (workspace.kernel.stages == sgemm::kCopyStages && math != GemmMath::kFp32)) {
     return cudaErrorInvalidValue;
   }
   const int parts = workspace.split_k > 0 ? workspace.split_k : SplitKFor(shape);
@@ -321,10 +326,10 @@ cudaError_t LaunchSgemm(const GemmShape& shape, const float* a, const float* b, 
     error = LaunchSmallM(shape, a, b, c, epilogue, stream, math, chunk, part_count,
                          split ? workspace.data : nullptr);
   } else if (split) {
-    error = LaunchTiledParts(shape, a, b, workspace.data, stream, math, workspace.tiles, chunk,
+    error = LaunchTiledParts(shape, a, b, workspace.data, stream, math, workspace.kernel, chunk,
                              part_count, whole_parts);
   } else {
-    return LaunchOnePass(shape, a, b, c, epilogue, stream, math, workspace.tiles);
+    return LaunchOnePass(shape, a, b, c, epilogue, stream, math, workspace.kernel);
   }
   if (error != cudaSuccess || !split) return error;
   // Pass 2: their sum, with the epilogue.

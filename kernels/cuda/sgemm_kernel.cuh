@@ -83,22 +83,29 @@ static_assert(TileSide(64) == 64 && TileSide(65) == 128 && TileSide(192) == 64 &
 constexpr int TileRows(int64_t m) { return TileSide(m); }
 constexpr int TileColumns(int64_t n) { return TileSide(n); }
 
-// The tiles for `shape`: `forced`'s sides where set, else TileRows(m) x
-// TileColumns(n).
-inline GemmTiles TilesFor(const GemmShape& shape, const GemmTiles& forced = {}) {
-  return {forced.rows > 0 ? forced.rows : TileRows(shape.m),
-          forced.columns > 0 ? forced.columns : TileColumns(shape.n)};
+// K steps in flight: the register-staged kernel here, and the cp.async one
+// (sgemm_pipelined.cuh).
+inline constexpr int kRegisterStages = 2, kCopyStages = 4;
+
+// The kernel for `shape`: `chosen`'s fields where set, else TileRows(m) x
+// TileColumns(n) tiles, staged through registers.
+inline GemmKernelChoice KernelFor(const GemmShape& shape, const GemmKernelChoice& chosen = {}) {
+  return {chosen.rows > 0 ? chosen.rows : TileRows(shape.m),
+          chosen.columns > 0 ? chosen.columns : TileColumns(shape.n),
+          chosen.stages > 0 ? chosen.stages : kRegisterStages};
 }
-inline bool ValidTiles(const GemmTiles& tiles) {
+// Whether a choice names kernels that exist (0s included: the rule's).
+inline bool ValidChoice(const GemmKernelChoice& chosen) {
   auto side = [](int size) { return size == 0 || size == kHalfBlock || size == kBlockM; };
-  return side(tiles.rows) && side(tiles.columns);
+  return side(chosen.rows) && side(chosen.columns) &&
+         (chosen.stages == 0 || chosen.stages == kRegisterStages || chosen.stages == kCopyStages);
 }
 
-// The tiled kernel's grid for `shape` on `tiles` (TilesFor): a tile of C
-// per block, one batch entry per z.
-inline dim3 TileGrid(const GemmShape& shape, const GemmTiles& tiles) {
-  return dim3((shape.n + tiles.columns - 1) / tiles.columns,
-              (shape.m + tiles.rows - 1) / tiles.rows, shape.batch);
+// The tiled kernel's grid for `shape` on `kernel`'s tiles (KernelFor): a
+// tile of C per block, one batch entry per z.
+inline dim3 TileGrid(const GemmShape& shape, const GemmKernelChoice& kernel) {
+  return dim3((shape.n + kernel.columns - 1) / kernel.columns,
+              (shape.m + kernel.rows - 1) / kernel.rows, shape.batch);
 }
 
 // Blocks that must fit on one SM at once: the registers are capped at 128 a
@@ -203,6 +210,73 @@ struct DenseB {
                   shape.k - first_row, shape.n - column};
   }
 };
+
+// accumulator += one K step of FP32 products: thread (tx, ty) of the block
+// (tx = tid % 16, ty = tid / 16) owns rows ty*4 + {0..3} (+ 64 on 128-row
+// tiles) and columns tx*4 + {0..3} (+ 64 likewise) of the tile, read from
+// the step's shared tiles, A transposed ([k][m]) and B ([k][n]), as float4.
+template <int kRowQuadrants, int kColumnQuadrants, int kARow, int kBRow>
+__device__ __forceinline__ void MultiplyStepFp32(
+    const float (&a_step)[kBlockK][kARow], const float (&b_step)[kBlockK][kBRow], int tx, int ty,
+    float (&accumulator)[4 * kRowQuadrants][4 * kColumnQuadrants]) {
+#pragma unroll
+  for (int kk = 0; kk < kBlockK; ++kk) {
+    float as[4 * kRowQuadrants], bs[4 * kColumnQuadrants];
+#pragma unroll
+    for (int quadrant = 0; quadrant < kRowQuadrants; ++quadrant) {
+      const float4 v = *reinterpret_cast<const float4*>(&a_step[kk][ty * 4 + quadrant * 64]);
+      as[quadrant * 4] = v.x, as[quadrant * 4 + 1] = v.y;
+      as[quadrant * 4 + 2] = v.z, as[quadrant * 4 + 3] = v.w;
+    }
+#pragma unroll
+    for (int quadrant = 0; quadrant < kColumnQuadrants; ++quadrant) {
+      const float4 v = *reinterpret_cast<const float4*>(&b_step[kk][tx * 4 + quadrant * 64]);
+      bs[quadrant * 4] = v.x, bs[quadrant * 4 + 1] = v.y;
+      bs[quadrant * 4 + 2] = v.z, bs[quadrant * 4 + 3] = v.w;
+    }
+#pragma unroll
+    for (int i = 0; i < 4 * kRowQuadrants; ++i) {
+#pragma unroll
+      for (int j = 0; j < 4 * kColumnQuadrants; ++j) {
+        accumulator[i][j] = fmaf(as[i], bs[j], accumulator[i][j]);
+      }
+    }
+  }
+}
+
+// Writes thread (tx, ty)'s FP32 block of C (MultiplyStepFp32's) through the
+// epilogue, for the tile at (block_row, block_col). Each thread's columns
+// come in quads (4 side by side): a float4 store each where
+// `quads_aligned` (QuadsAligned, and the B source allows it) and the quad
+// lies in C, which takes a quarter of the store instructions and L2
+// requests of four scalar stores (C is most of the memory traffic of a
+// short-K product, such as Winograd's).
+template <int kRowQuadrants, int kColumnQuadrants>
+__device__ __forceinline__ void WriteBlockFp32(
+    const float (&accumulator)[4 * kRowQuadrants][4 * kColumnQuadrants], int block_row,
+    int block_col, int tx, int ty, bool quads_aligned, const GemmShape& shape,
+    const GemmEpilogue& epilogue, const float* residual, float* c) {
+#pragma unroll
+  for (int i = 0; i < 4 * kRowQuadrants; ++i) {
+    const int row = block_row + ty * 4 + (i & 3) + (i >> 2) * 64;
+#pragma unroll
+    for (int quadrant = 0; quadrant < kColumnQuadrants; ++quadrant) {
+      const int col = block_col + tx * 4 + quadrant * 64;
+      const float(&quad)[4] = reinterpret_cast<const float(&)[4]>(accumulator[i][quadrant * 4]);
+      const int64_t offset = quads_aligned && row < shape.m ? VectorOffsetInC(shape, row, col) : -1;
+      if (offset >= 0) {
+        WriteFourWithEpilogue(quad, row, col, offset, epilogue, residual, c);
+      } else {
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          if (row < shape.m && col + j < shape.n) {
+            WriteWithEpilogue(quad[j], row, col + j, shape, epilogue, residual, c);
+          }
+        }
+      }
+    }
+  }
+}
 
 template <int kBlockRows, int kBlockColumns, bool kVectorA, class BSource, GemmMath kMath>
 __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmKernel(
@@ -329,31 +403,8 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmKernel(
         for (int j = 0; j < kWarpTilesN; ++j) MmaTf32(mma_tile(i, j), a_fragment, b_fragment[j]);
       }
     } else {
-#pragma unroll
-      for (int kk = 0; kk < kBlockK; ++kk) {
-        float as[kAccumulatorRows], bs[kAccumulatorColumns];
-#pragma unroll
-        for (int quadrant = 0; quadrant < kRowQuadrants; ++quadrant) {
-          const float4 v =
-              *reinterpret_cast<const float4*>(&a_tile[buffer][kk][ty * 4 + quadrant * 64]);
-          as[quadrant * 4] = v.x, as[quadrant * 4 + 1] = v.y;
-          as[quadrant * 4 + 2] = v.z, as[quadrant * 4 + 3] = v.w;
-        }
-#pragma unroll
-        for (int quadrant = 0; quadrant < kColumnQuadrants; ++quadrant) {
-          const float4 v =
-              *reinterpret_cast<const float4*>(&b_tile[buffer][kk][tx * 4 + quadrant * 64]);
-          bs[quadrant * 4] = v.x, bs[quadrant * 4 + 1] = v.y;
-          bs[quadrant * 4 + 2] = v.z, bs[quadrant * 4 + 3] = v.w;
-        }
-#pragma unroll
-        for (int i = 0; i < kAccumulatorRows; ++i) {
-#pragma unroll
-          for (int j = 0; j < kAccumulatorColumns; ++j) {
-            accumulator[i][j] = fmaf(as[i], bs[j], accumulator[i][j]);
-          }
-        }
-      }
+      MultiplyStepFp32<kRowQuadrants, kColumnQuadrants>(a_tile[buffer], b_tile[buffer], tx, ty,
+                                                        accumulator);
     }
     // The other buffer was last read before the previous barrier.
     if (more) store(buffer ^ 1);
@@ -361,9 +412,6 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmKernel(
     buffer ^= 1;
   }
 
-  auto write = [&](int row, int col, float value) {
-    if (row < m && col < n) WriteWithEpilogue(value, row, col, shape, epilogue, residual, c);
-  };
   if constexpr (kTensorCores) {
 #pragma unroll
     for (int i = 0; i < kAccumulatorRows; ++i) {
@@ -372,33 +420,18 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmKernel(
         // Register r of mma tile (tile_m, tile_n), as mma_tile lays them out.
         const int tile = (i * kAccumulatorColumns + j) / 4, r = j % 4;
         const int tile_m = tile / kWarpTilesN, tile_n = tile % kWarpTilesN;
-        write(block_row + warp_m + tile_m * 16 + g + (r >> 1) * 8,
-              block_col + warp_n + tile_n * 8 + 2 * t + (r & 1), accumulator[i][j]);
-      }
-    }
-  } else {
-    // Each thread's columns come in quads (4 side by side): a float4 store
-    // each where C's layout allows, which takes a quarter of the store
-    // instructions and L2 requests of four scalar stores (C is most of the
-    // memory traffic of a short-K product, such as Winograd's).
-    const bool quads_aligned = BSource::template kQuadStores<kBlockRows, kBlockColumns> &&
-                               QuadsAligned(shape, c, residual);
-#pragma unroll
-    for (int i = 0; i < kAccumulatorRows; ++i) {
-      const int row = block_row + ty * 4 + (i & 3) + (i >> 2) * 64;
-#pragma unroll
-      for (int quadrant = 0; quadrant < kColumnQuadrants; ++quadrant) {
-        const int col = block_col + tx * 4 + quadrant * 64;
-        const float(&quad)[4] = reinterpret_cast<const float(&)[4]>(accumulator[i][quadrant * 4]);
-        const int64_t offset = quads_aligned && row < m ? VectorOffsetInC(shape, row, col) : -1;
-        if (offset >= 0) {
-          WriteFourWithEpilogue(quad, row, col, offset, epilogue, residual, c);
-        } else {
-#pragma unroll
-          for (int j = 0; j < 4; ++j) write(row, col + j, quad[j]);
+        const int row = block_row + warp_m + tile_m * 16 + g + (r >> 1) * 8;
+        const int col = block_col + warp_n + tile_n * 8 + 2 * t + (r & 1);
+        if (row < m && col < n) {
+          WriteWithEpilogue(accumulator[i][j], row, col, shape, epilogue, residual, c);
         }
       }
     }
+  } else {
+    const bool quads_aligned = BSource::template kQuadStores<kBlockRows, kBlockColumns> &&
+                               QuadsAligned(shape, c, residual);
+    WriteBlockFp32<kRowQuadrants, kColumnQuadrants>(accumulator, block_row, block_col, tx, ty,
+                                                    quads_aligned, shape, epilogue, residual, c);
   }
 }
 
@@ -408,18 +441,19 @@ inline bool Aligned(const void* p, int64_t leading, int64_t stride) {
   return reinterpret_cast<uintptr_t>(p) % 16 == 0 && leading % 4 == 0 && stride % 4 == 0;
 }
 
-// Launches the kernel over `shape` (TileGrid) for `math` on TilesFor(shape,
-// forced); A's float4 loads where `vector_a`. The caller checks the shape;
-// the result is the launch's error (cudaErrorInvalidValue for more than
-// 65535 tiles down m, or forced sides other than 64 and 128).
+// Launches the register-staged kernel over `shape` (TileGrid) for `math` on
+// the tiles of KernelFor(shape, chosen) (whose stages are the caller's
+// business); A's float4 loads where `vector_a`. The caller
+// checks the shape; the result is the launch's error (cudaErrorInvalidValue
+// for more than 65535 tiles down m, or a choice ValidChoice refuses).
 template <class BSource>
 cudaError_t LaunchTiles(const GemmShape& shape, const float* a, bool vector_a,
                         const BSource& b_source, float* c, const GemmEpilogue& epilogue,
-                        cudaStream_t stream, GemmMath math, const GemmTiles& forced = {}) {
-  if (!ValidTiles(forced)) return cudaErrorInvalidValue;
-  const GemmTiles tiles = TilesFor(shape, forced);
-  const int rows = tiles.rows, columns = tiles.columns;
-  const dim3 grid = TileGrid(shape, tiles);
+                        cudaStream_t stream, GemmMath math, const GemmKernelChoice& chosen = {}) {
+  if (!ValidChoice(chosen)) return cudaErrorInvalidValue;
+  const GemmKernelChoice kernel = KernelFor(shape, chosen);
+  const int rows = kernel.rows, columns = kernel.columns;
+  const dim3 grid = TileGrid(shape, kernel);
   if (grid.y > 65535) return cudaErrorInvalidValue;
   // The kernel for a tile shape and a math (constants), either A.
   auto launch = [&](auto rows_constant, auto columns_constant, auto math_constant) {

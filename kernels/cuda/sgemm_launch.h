@@ -89,14 +89,19 @@ struct GemmShape {
 // does; larger ones on tiles of 128 columns by 128 rows, or 64 on a side
 // where that pads it much less (sizes up to 64, 129..192).
 //
-// The tiles' sides, where a benchmark or test sets them: 0 leaves a side
-// to the rule above; 64 or 128 forces it. Other values are
-// cudaErrorInvalidValue. Products of up to 8 rows ignore them.
-struct GemmTiles {
-  int rows = 0, columns = 0;
+// The tiled kernel a product of 9+ rows runs on, where a benchmark or test
+// chooses (products of up to 8 rows ignore it); 0 leaves a field to the
+// rule. `rows`, `columns`: the tiles' sides, 64 or 128 (the rule: above).
+// `stages`: how K steps reach shared memory: 2, through registers, the
+// next step loaded while the current one is multiplied (the rule's); or
+// 4, copied by cp.async three steps ahead (GPU_NOTES entry 23; FP32 math
+// and products in memory only). Other values, and 4 with tensor-core
+// math, are cudaErrorInvalidValue.
+struct GemmKernelChoice {
+  int rows = 0, columns = 0, stages = 0;
 };
-// The tiles the rule gives a product of 9+ rows.
-GemmTiles TilesChosenFor(const GemmShape& shape);
+// What the rule gives a product of 9+ rows.
+GemmKernelChoice KernelChosenFor(const GemmShape& shape);
 
 // Device memory the SGEMM may use to split K across blocks. A product whose
 // grid would fill under half the device (a fully connected layer at a small
@@ -112,8 +117,8 @@ struct GemmWorkspace {
   // 1: one pass; n > 1: about n parts (tests, benchmarks), and
   // cudaErrorInvalidValue if `floats` are too few.
   int split_k = 0;
-  // As the rule above says, unless forced (benchmarks comparing tiles).
-  GemmTiles tiles = {};
+  // As the rule says, unless chosen (benchmarks comparing kernels).
+  GemmKernelChoice kernel = {};
 };
 
 // How many parts LaunchSgemm splits K into on a device with

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <limits>
 #include <utility>
 #include <vector>
 
@@ -83,16 +84,26 @@ INSTANTIATE_TEST_SUITE_P(Maths, CudaSgemmMathTest,
                          });
 
 // One product of case `c` in `math` (split K into about `split_k` parts
-// when above 1, on `tiles` where forced) against float64, with epilogue 0
+// when above 1, on `kernel` where chosen) against float64, with epilogue 0
 // (none), 1 (bias per column) or 2 (bias per row, residual, ReLU).
 void ExpectMatchesFloat64(const Case& c, GemmMath math, int epilogue_case, int split_k = 1,
-                          GemmTiles tiles = {}) {
+                          GemmKernelChoice kernel = {}) {
   const int64_t lda = c.k + c.pad_a, ldb = c.n + c.pad_b, ldc = c.n;
   const int64_t stride_a = c.share_a ? 0 : c.m * lda;
   const int64_t stride_b = int64_t{c.k} * ldb, stride_c = int64_t{c.m} * ldc;
-  const std::vector<float> a =
+  std::vector<float> a =
       testing::RandomVector(std::max<int64_t>(1, (c.share_a ? 1 : c.batch) * c.m * lda));
-  const std::vector<float> b = testing::RandomVector(std::max<int64_t>(1, c.batch * stride_b));
+  std::vector<float> b = testing::RandomVector(std::max<int64_t>(1, c.batch * stride_b));
+  // The rows' padding holds NaN: a kernel that reads it into a product
+  // (where it should read zeros past K or N) poisons the result, whatever
+  // the other operand holds there.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (size_t i = 0; lda > 0 && i < a.size(); ++i) {
+    if (static_cast<int64_t>(i) % lda >= c.k) a[i] = nan;
+  }
+  for (size_t i = 0; ldb > 0 && i < b.size(); ++i) {
+    if (static_cast<int64_t>(i) % ldb >= c.n) b[i] = nan;
+  }
   const bool per_row = epilogue_case != 1;
   std::vector<float> bias, residual;
   ActivationFunction activation;
@@ -118,7 +129,7 @@ void ExpectMatchesFloat64(const Case& c, GemmMath math, int epilogue_case, int s
   epilogue.activation = ToDeviceActivation(activation);
   ASSERT_EQ(
       LaunchSgemm(shape, device_a->data(), device_b->data(), device_c->data(), epilogue, nullptr,
-                  math, GemmWorkspace{workspace->data(), workspace->floats(), split_k, tiles}),
+                  math, GemmWorkspace{workspace->data(), workspace->floats(), split_k, kernel}),
       cudaSuccess);
   auto output = device_c->ToHost();
   ASSERT_TRUE(output.ok()) << output.status();
@@ -134,7 +145,8 @@ void ExpectMatchesFloat64(const Case& c, GemmMath math, int epilogue_case, int s
   EXPECT_LE(testing::MaxErrorRelativeTo(output->data(), expected, scale), 1e-5)
       << "m " << c.m << " n " << c.n << " k " << c.k << " lda " << lda << " ldb " << ldb
       << " batch " << c.batch << " epilogue " << epilogue_case << " " << GemmMathName(math)
-      << " split " << split_k << " tiles " << tiles.rows << "x" << tiles.columns;
+      << " split " << split_k << " kernel " << kernel.rows << "x" << kernel.columns << "/"
+      << kernel.stages;
   if (math != GemmMath::kFp32 && c.k >= 300 && epilogue_case == 0) {
     // And it rounds: against the unrounded inputs the error is far
     // above FP32's (a kernel that ignored the option would pass above).
@@ -196,7 +208,7 @@ TEST_P(CudaSgemmMathTest, SplitKMatchesFloat64Too) {
   }
 }
 
-TEST_P(CudaSgemmMathTest, ForcedTilesMatchFloat64Too) {
+TEST_P(CudaSgemmMathTest, ChosenTilesMatchFloat64Too) {
   // Each of the four tile shapes (benchmarks compare them) on products
   // whose own rule picks another: 128x128 (ragged on both sides, scalar
   // loads of A and B), 64x64, 64x128 and 128x64, split and in a batch.
@@ -214,10 +226,43 @@ TEST_P(CudaSgemmMathTest, ForcedTilesMatchFloat64Too) {
   ExpectMatchesFloat64({130, 150, 300}, GetParam(), 2, 3, {64, 64});
 }
 
+TEST(CudaSgemmTest, CopyStagedKernelMatchesFloat64) {
+  // The kernel whose K steps reach shared memory by cp.async, 4 stages: K
+  // of 1 to 3 steps (fewer than its stages), ragged K, both sides ragged,
+  // scalar copies of B (unaligned rows) and of A's dead rows, every tile
+  // shape, a batch with shared A, split K. The emulation
+  // lands the copies when issued in even blocks and only when waited for in
+  // odd ones, so a misplaced wait or barrier gives wrong results.
+  if (!DeviceAvailable()) GTEST_SKIP() << DeviceDescription();
+  const Case cases[] = {
+      {9, 13, 5},
+      {70, 90, 21, 3, 1},  // a ragged last step beside NaN padding on both
+                           // sides
+      {130, 150, 33, 0, 3},
+      {200, 300, 40, 1, 3},
+      {64, 64, 64},
+      {65, 129, 17, 0, 0, 3, true},
+      {192, 130, 70, 0, 2},
+      {128, 128, 8},
+      {40, 300, 250},
+  };
+  for (const Case& c : cases) {
+    for (int rows : {0, 64, 128}) {
+      for (int columns : {0, 64, 128}) {
+        for (int epilogue_case = 0; epilogue_case < 3; ++epilogue_case) {
+          ExpectMatchesFloat64(c, GemmMath::kFp32, epilogue_case, 1, {rows, columns, 4});
+        }
+      }
+    }
+  }
+  ExpectMatchesFloat64({130, 150, 300}, GemmMath::kFp32, 2, 3, {0, 0, 4});
+}
+
 TEST(CudaSgemmTest, TilesAre64WhereThatCutsThePaddingByAFifth) {
   auto chosen = [](int m, int n) {
-    const GemmTiles tiles = TilesChosenFor(GemmShape{m, n, 8, 8, n, n});
-    return std::pair(tiles.rows, tiles.columns);
+    const GemmKernelChoice kernel = KernelChosenFor(GemmShape{m, n, 8, 8, n, n});
+    EXPECT_EQ(kernel.stages, 2);  // staged through registers
+    return std::pair(kernel.rows, kernel.columns);
   };
   EXPECT_EQ(chosen(64, 3025), std::pair(64, 128));  // AlexNet conv1, batch 1
   EXPECT_EQ(chosen(192, 169), std::pair(64, 64));   // AlexNet conv2, batch 1
@@ -441,19 +486,28 @@ TEST(CudaSgemmTest, RefusesBadShapes) {
   EXPECT_EQ(LaunchSgemm(shape, nullptr, p, p, {}, nullptr), cudaErrorInvalidValue);
   shape.m = 0;  // nothing to do
   EXPECT_EQ(LaunchSgemm(shape, nullptr, nullptr, nullptr, {}, nullptr), cudaSuccess);
-  shape.m = 16;  // tiles of 64 or 128 only
-  for (GemmTiles tiles : {GemmTiles{96, 0}, GemmTiles{0, 32}, GemmTiles{-1, 64}}) {
+  shape.m = 16;  // tiles of 64 or 128, stages 2 or 4 (FP32) only
+  const GemmKernelChoice wrong[] = {{96, 0, 0}, {0, 32, 0}, {-1, 64, 0}, {0, 0, 3}, {0, 0, 1}};
+  for (const GemmKernelChoice& kernel : wrong) {
     EXPECT_EQ(LaunchSgemm(shape, p, p, p, {}, nullptr, GemmMath::kFp32,
-                          GemmWorkspace{nullptr, 0, 1, tiles}),
+                          GemmWorkspace{nullptr, 0, 1, kernel}),
               cudaErrorInvalidValue)
-        << tiles.rows << "x" << tiles.columns;
+        << kernel.rows << "x" << kernel.columns << "/" << kernel.stages;
   }
-  // Forced tiles are the ones launched: 64-row tiles down 4M rows are 65,536,
-  // more than a grid holds (128-row ones, the rule's, would launch).
+  for (GemmMath math : {GemmMath::kTf32, GemmMath::kFp16}) {
+    EXPECT_EQ(
+        LaunchSgemm(shape, p, p, p, {}, nullptr, math, GemmWorkspace{nullptr, 0, 1, {0, 0, 4}}),
+        cudaErrorInvalidValue);
+  }
+  // Chosen kernels are the ones launched: 64-row tiles down 4M rows are
+  // 65,536, more than a grid holds (128-row ones, the rule's, would launch).
   shape.m = 64 * 65536;
-  EXPECT_EQ(LaunchSgemm(shape, p, p, p, {}, nullptr, GemmMath::kFp32,
-                        GemmWorkspace{nullptr, 0, 1, GemmTiles{64, 0}}),
-            cudaErrorInvalidValue);
+  for (int stages : {2, 4}) {
+    EXPECT_EQ(LaunchSgemm(shape, p, p, p, {}, nullptr, GemmMath::kFp32,
+                          GemmWorkspace{nullptr, 0, 1, {64, 0, stages}}),
+              cudaErrorInvalidValue)
+        << stages;
+  }
 }
 
 }  // namespace

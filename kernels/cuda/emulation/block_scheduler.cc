@@ -3,9 +3,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <vector>
 
 #include "kernels/cuda/emulation/emulated_runtime.h"
@@ -84,10 +86,26 @@ class Stack {
   size_t bytes_;
 };
 
+// One cp.async (AsyncCopy's arguments).
+struct AsyncCopyCall {
+  void* destination;
+  const void* source;
+  unsigned bytes, source_bytes;
+
+  void Perform() const {
+    if (source_bytes > 0) std::memcpy(destination, source, source_bytes);
+    std::memset(static_cast<char*>(destination) + source_bytes, 0, bytes - source_bytes);
+  }
+};
+
 struct Fiber {
   void* stack_pointer = nullptr;  // where it was switched out
   bool finished = false;
   uint3 index{};
+  // Its cp.async copies not yet landed: the open group, then the
+  // committed ones, oldest first.
+  std::vector<AsyncCopyCall> open_copies;
+  std::deque<std::vector<AsyncCopyCall>> copy_groups;
 };
 
 // The block being run on this thread.
@@ -162,6 +180,32 @@ unsigned LinearThreadIndex() { return block.current; }
 void Barrier() {
   Fiber& fiber = block.fibers[block.current];
   ConvdEmulationSwitch(&fiber.stack_pointer, block.scheduler_stack_pointer);
+}
+
+void AsyncCopy(void* destination, const void* source, unsigned bytes, unsigned source_bytes) {
+  const AsyncCopyCall copy{destination, source, bytes, std::min(source_bytes, bytes)};
+  const uint3& b = block.block_index;
+  const uint64_t linear_block =
+      b.x + uint64_t{block.grid_dim.x} * (b.y + uint64_t{block.grid_dim.y} * b.z);
+  if (linear_block % 2 == 0) {
+    copy.Perform();
+  } else {
+    block.fibers[block.current].open_copies.push_back(copy);
+  }
+}
+
+void AsyncCommit() {
+  Fiber& fiber = block.fibers[block.current];
+  fiber.copy_groups.push_back(std::move(fiber.open_copies));
+  fiber.open_copies.clear();
+}
+
+void AsyncWait(unsigned pending) {
+  Fiber& fiber = block.fibers[block.current];
+  while (fiber.copy_groups.size() > pending) {
+    for (const AsyncCopyCall& copy : fiber.copy_groups.front()) copy.Perform();
+    fiber.copy_groups.pop_front();
+  }
 }
 
 void* BlockScratch(unsigned bytes) {

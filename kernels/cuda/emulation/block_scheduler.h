@@ -40,6 +40,18 @@ bool ValidConfiguration(dim3 grid, dim3 block);
 // (a valid configuration).
 void RunGrid(dim3 grid, dim3 block, void (*body)(void*), void* context);
 
+// cp.async: a copy of `bytes` into shared memory, the first `source_bytes`
+// from `source` and the rest zeros (the instruction's zero fill; `source`
+// is not read when `source_bytes` is 0), in the running thread's open
+// group. AsyncCommit closes the group; AsyncWait(n) completes the thread's
+// oldest groups until at most n are in flight. In even blocks a copy lands
+// when issued, in odd ones only when waited for: a kernel that overwrites
+// a stage other threads still read, or reads one it has not waited for,
+// gets wrong results in one or the other.
+void AsyncCopy(void* destination, const void* source, unsigned bytes, unsigned source_bytes);
+void AsyncCommit();
+void AsyncWait(unsigned pending);
+
 // Scratch memory shared by the threads of the running block, `bytes` long
 // and zeroed when a block starts: warp-level instruction emulation
 // (warp_emulation.h) exchanges fragments through it.
