@@ -17,7 +17,7 @@
 #             tensor ops (not in the default set: a third call when time
 #             allows; in `quick`, at batch 32)
 #   profile   Nsight Compute (ncu), where the machine has it and lets its
-#             counters be read, on our SGEMM's kernel in three products:
+#             counters be read, on our SGEMM's kernels in three products:
 #             issue slots, FMA pipe, occupancy and why warps stall (not in
 #             the default set; in `quick`, last)
 # The tests and the sanitizer runs go at once (the tests that fill the
@@ -264,21 +264,26 @@ done
 # Where the SGEMM's cycles go, read off the hardware's counters: the FP32
 # kernel issues 86% FFMA yet reached 63% of peak (GPU_NOTES entry 22), so
 # the instructions are not what is missing; the stall reasons say what is.
-# One launch of each product is profiled (the third of our kernels it
-# starts: past the warm-up), the rest run as usual.
-PROFILED_PRODUCTS=("square 4096" "winograd f43 alexnet.conv3 batch 32" "alexnet fc6 batch 1")
+# One launch of each product's kernel is profiled (the third it starts:
+# past the warm-up), the rest run as usual. PRODUCT|KERNEL: the 4096^3
+# square on both the register-staged kernel and the cp.async one (entry
+# 23), Winograd's short-K products, fc6 at batch 1 (its small-m kernel).
+PROFILED_PRODUCTS=("square 4096|SgemmKernel" "square 4096|SgemmPipelinedKernel"
+                   "winograd f43 alexnet.conv3 batch 32|SgemmKernel"
+                   "alexnet fc6 batch 1|SmallMKernel")
 if has_stage profile; then
   NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu /usr/local/cuda-*/bin/ncu \
         /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
   if [ -z "$NCU" ]; then
     note "ncu profile" N/A "ncu not on this machine"
   else
-    for product in "${PROFILED_PRODUCTS[@]}"; do
+    for profiled in "${PROFILED_PRODUCTS[@]}"; do
+      product=${profiled%|*} kernel=${profiled#*|}
       time_for "ncu: $product" "${PROFILE_SECONDS:-60}" || continue
-      log="$OUT_DIR/ncu_$(echo "$product" | tr -c 'a-z0-9\n' '_').txt"
+      log="$OUT_DIR/ncu_$(echo "$product $kernel" | tr -c 'a-zA-Z0-9\n' '_').txt"
       start=$SECONDS
       timeout "$STAGE_SECONDS" "$NCU" --target-processes all \
-        --kernel-name 'regex:SgemmKernel|SmallMKernel' --launch-skip 2 --launch-count 1 \
+        --kernel-name "regex:$kernel" --launch-skip 2 --launch-count 1 \
         --section SpeedOfLight --section Occupancy --section LaunchStats \
         --section SchedulerStats --section WarpStateStats --section MemoryWorkloadAnalysis \
         --metrics 'regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio' \
@@ -290,10 +295,10 @@ if has_stage profile; then
         break
       fi
       if [ "$rc" -eq 0 ] && grep -q 'Warp Cycles Per Issued Instruction' "$log"; then
-        note "ncu: $product" OK "$(grep -m1 -oE 'Issue Slots Busy +%? +[0-9.]+' "$log" \
+        note "ncu: $product, $kernel" OK "$(grep -m1 -oE 'Issue Slots Busy +%? +[0-9.]+' "$log" \
           | tr -s ' '), $(elapsed "$start")"
       else
-        note "ncu: $product" FAIL "exit $rc, see $(basename "$log")"
+        note "ncu: $product, $kernel" FAIL "exit $rc, see $(basename "$log")"
       fi
       grep -E 'Kernel|Duration|Throughput|Issue Slots Busy|Achieved Occupancy|Registers Per|Warp Cycles Per Issued|Stall|stalled|Bank' \
         "$log" | head -60

@@ -10,7 +10,10 @@
 // or 4x4), and that operand's tile is loaded by the first 128 threads.
 // Tiles are double buffered: the next K step is fetched from global memory
 // into registers while the current one is multiplied, then stored to the
-// other shared buffer, with one barrier per step. A's loads are float4 when
+// other shared buffer, with one barrier per step (sgemm_pipelined.cuh has
+// the FP32 alternative fed by cp.async, 4 stages, which benchmarks compare).
+// The FP32 step and write-out are MultiplyStepFp32 and WriteBlockFp32,
+// which both kernels call. A's loads are float4 when
 // its rows allow it (leading dimension and offsets multiples of 4), scalar
 // with bounds checks at the edges; B's are its source's (DenseB, or the
 // convolution's). The epilogue (bias, residual, activation) is applied on
