@@ -56,7 +56,7 @@ if [ "${stages[*]}" = quick ]; then
   : "${TEST_SECONDS:=200}" "${SANITIZE_SECONDS:=200}" "${CONV_SECONDS:=90}"
   : "${CONV_BATCHES:=1,32}" "${E2E_BATCHES:=1,64}" "${E2E_SECONDS:=100}"
   : "${SERVED_DURATION:=2s}" "${SERVED_SECONDS:=170}" "${GEMM_SECONDS:=60}"
-  : "${CONV_TC_SECONDS:=60}" "${CONV_TC_BATCHES:=32}" "${PROFILE_SECONDS:=40}"
+  : "${CONV_TC_SECONDS:=50}" "${CONV_TC_BATCHES:=32}" "${PROFILE_SECONDS:=35}"
   : "${BUDGET_SECONDS:=500}"
 fi
 summary=()
