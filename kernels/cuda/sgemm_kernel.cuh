@@ -214,6 +214,26 @@ struct DenseB {
   }
 };
 
+// Which part of a K step's tiles thread `tid` loads, in both kernels: each
+// of the first 2 * kBlockRows threads 4 consecutive K of one A row, each of
+// the first 2 * kBlockColumns 4 consecutive columns of one B row (whole
+// warps load, so the branches do not diverge; on full tiles they are
+// constant).
+template <int kBlockRows, int kBlockColumns>
+struct TileLoads {
+  bool loads_a, loads_b;
+  int a_row, a_k;  // A's row in the tile, and the first of its 4 K
+  int b_k, b_col;  // B's row (K) in the tile, and the first of its 4 columns
+
+  __device__ __forceinline__ explicit TileLoads(int tid)
+      : loads_a(kBlockRows == kBlockM || tid < 2 * kBlockRows),
+        loads_b(kBlockColumns == kBlockN || tid < 2 * kBlockColumns),
+        a_row(tid >> 1),
+        a_k((tid & 1) << 2),
+        b_k(tid / (kBlockColumns / 4)),
+        b_col(tid % (kBlockColumns / 4) * 4) {}
+};
+
 // accumulator += one K step of FP32 products: thread (tx, ty) of the block
 // (tx = tid % 16, ty = tid / 16) owns rows ty*4 + {0..3} (+ 64 on 128-row
 // tiles) and columns tx*4 + {0..3} (+ 64 likewise) of the tile, read from
@@ -299,8 +319,6 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmKernel(
   constexpr int kWarpColumns = kBlockColumns / kWarpsAcrossN;
   constexpr int kWarpTilesN = kWarpColumns / 8;
   static_assert(kWarpTilesN >= 1 && 4 * kWarpTilesN * 4 == kAccumulatorRows * kAccumulatorColumns);
-  // Loader threads per B row (4 columns each).
-  constexpr int kThreadsPerBRow = kBlockColumns / 4;
   __shared__ __align__(16) float a_tile[2][kBlockK][kBlockRows + kPad];  // A transposed: [k][m]
   __shared__ __align__(16) float b_tile[2][kBlockK][kBlockColumns + kPad];
   const int m = shape.m, n = shape.n, k = shape.k;
@@ -312,16 +330,9 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmKernel(
   const int block_row = blockIdx.y * kBlockRows;
   const int block_col = blockIdx.x * kBlockColumns;
 
-  // Loaders: each of the first 2 * kBlockRows threads fetches 4 consecutive
-  // K of one A row, and each of the first 2 * kBlockColumns 4 consecutive
-  // columns of one B row, per step (whole warps load, so the branches do not
-  // diverge; on full tiles they are constant).
-  const bool loads_a = kBlockRows == kBlockM || tid < 2 * kBlockRows;
-  const bool loads_b = kBlockColumns == kBlockN || tid < 2 * kBlockColumns;
-  const int a_row = tid >> 1;
-  const int a_k = (tid & 1) << 2;
-  const int b_k = tid / kThreadsPerBRow;
-  const int b_col = tid % kThreadsPerBRow * 4;
+  const TileLoads<kBlockRows, kBlockColumns> loads(tid);
+  const bool loads_a = loads.loads_a, loads_b = loads.loads_b;
+  const int a_row = loads.a_row, a_k = loads.a_k, b_k = loads.b_k, b_col = loads.b_col;
   auto b_loader = b_source.Bind(shape, blockIdx.z, b_k, block_col + b_col);
   float a_next[4], b_next[4];
 

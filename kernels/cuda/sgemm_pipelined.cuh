@@ -102,7 +102,6 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmPipelinedKerne
   static_assert((kCopyStages & (kCopyStages - 1)) == 0, "stage = step % kCopyStages, cheaply");
   constexpr int kRowQuadrants = kBlockRows / 64, kColumnQuadrants = kBlockColumns / 64;
   constexpr int kPad = kSharedPad<GemmMath::kFp32>;
-  constexpr int kThreadsPerBRow = kBlockColumns / 4;
   __shared__ __align__(16) float a_tile[kCopyStages][kBlockK][kBlockRows + kPad];  // [k][m]
   __shared__ __align__(16) float b_tile[kCopyStages][kBlockK][kBlockColumns + kPad];
   const int m = shape.m, n = shape.n, k = shape.k;
@@ -115,13 +114,10 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmPipelinedKerne
   const int block_row = blockIdx.y * kBlockRows;
   const int block_col = blockIdx.x * kBlockColumns;
 
-  // The register-staged kernel's loader layout: each of the first
-  // 2 * kBlockRows threads copies 4 consecutive K of one A row, each of the
-  // first 2 * kBlockColumns 4 consecutive columns of one B row, a step.
-  const bool loads_a = kBlockRows == kBlockM || tid < 2 * kBlockRows;
-  const bool loads_b = kBlockColumns == kBlockN || tid < 2 * kBlockColumns;
-  const int a_row = tid >> 1, a_k = (tid & 1) << 2;
-  const int b_k = tid / kThreadsPerBRow, b_col = tid % kThreadsPerBRow * 4;
+  // The register-staged kernel's share of each step, copied instead.
+  const TileLoads<kBlockRows, kBlockColumns> loads(tid);
+  const bool loads_a = loads.loads_a, loads_b = loads.loads_b;
+  const int a_row = loads.a_row, a_k = loads.a_k, b_k = loads.b_k, b_col = loads.b_col;
   const bool a_row_live = loads_a && block_row + a_row < m;
   const int b_columns_live = loads_b ? max(0, min(4, n - (block_col + b_col))) : 0;
   // The next step's sources, advanced a step at a time (steps are issued in
