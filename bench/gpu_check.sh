@@ -138,7 +138,7 @@ start_job() {
    echo "$? $((SECONDS - start))" > "$OUT_DIR/$name.rc") &
   jobs_started+=($!)
 }
-SANITIZED_TESTS=(elementwise sgemm conv pool winograd)
+SANITIZED_TESTS=(elementwise sgemm sgemm_choice conv pool winograd)
 # Tests that run alone, after the others: one fills the device's memory on
 # purpose (an out-of-memory load), three make a kernel trap (a fault
 # should stay in its own process's context, but no other test need find

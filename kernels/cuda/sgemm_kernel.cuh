@@ -48,15 +48,13 @@
 #ifndef CONVD_KERNELS_CUDA_SGEMM_KERNEL_CUH_
 #define CONVD_KERNELS_CUDA_SGEMM_KERNEL_CUH_
 
-#include <cuda_fp16.h>
-
 #include <cstdint>
-#include <cstring>
 #include <type_traits>
 
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/sgemm_epilogue.cuh"
 #include "kernels/cuda/sgemm_launch.h"
+#include "kernels/cuda/sgemm_mma.cuh"
 
 namespace convd::cuda::sgemm {
 
@@ -118,60 +116,6 @@ inline constexpr int kMinBlocksPerSm = 2;
 // Floats after each shared row, per math (see above).
 template <GemmMath kMath>
 inline constexpr int kSharedPad = kMath == GemmMath::kFp16 ? 4 : 8;
-
-// x rounded to TF32 (10 mantissa bits, to nearest, ties away), as bits.
-__device__ __forceinline__ float RoundToTf32(float x) {
-#ifdef CONVD_CUDA_EMULATION
-  return emulation::RoundToTf32(x);
-#else
-  uint32_t bits;
-  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(bits) : "f"(x));
-  return __uint_as_float(bits);
-#endif
-}
-
-// d += a x b on one 16x8x8 tile; fragments as the PTX ISA lays them out
-// (g = lane / 4, t = lane % 4): a {A[g][t], A[g+8][t], A[g][t+4],
-// A[g+8][t+4]}, b {B[t][g], B[t+4][g]}, d {D[g][2t], D[g][2t+1],
-// D[g+8][2t], D[g+8][2t+1]}.
-__device__ __forceinline__ void MmaTf32(float (&d)[4], const float (&a)[4], const float (&b)[2]) {
-#ifdef CONVD_CUDA_EMULATION
-  emulation::MmaTf32(d, a, b);
-#else
-  asm volatile(
-      "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
-      "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(__float_as_uint(a[0])), "r"(__float_as_uint(a[1])), "r"(__float_as_uint(a[2])),
-        "r"(__float_as_uint(a[3])), "r"(__float_as_uint(b[0])), "r"(__float_as_uint(b[1])));
-#endif
-}
-
-// x rounded to FP16 (to nearest even; beyond +-65504 it is infinite).
-__device__ __forceinline__ float RoundToFp16(float x) { return __half2float(__float2half_rn(x)); }
-
-// Two FP16-representable floats as one f16x2 register, `low` in bits 0-15.
-__device__ __forceinline__ uint32_t PackHalves(float low, float high) {
-  const __half2 pair = __floats2half2_rn(low, high);
-  uint32_t bits;
-  memcpy(&bits, &pair, sizeof(bits));  // not a pointer cast: strict aliasing
-  return bits;
-}
-
-// d += a x b on one 16x8x8 tile of FP16 operands, FP32 accumulation
-// (g = lane / 4, t = lane % 4): a {A[g][2t..2t+1], A[g+8][2t..2t+1]},
-// b {B[2t..2t+1][g]}, d as MmaTf32's.
-__device__ __forceinline__ void MmaFp16(float (&d)[4], const uint32_t (&a)[2], uint32_t b) {
-#ifdef CONVD_CUDA_EMULATION
-  emulation::MmaFp16(d, a, b);
-#else
-  asm volatile(
-      "mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 "
-      "{%0, %1, %2, %3}, {%4, %5}, {%6}, {%0, %1, %2, %3};"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(b));
-#endif
-}
 
 // An operand as `kMath`'s products see it (FP32: unchanged).
 template <GemmMath kMath>

@@ -1,0 +1,115 @@
+// The SGEMM's kernels as a benchmark may choose them (GemmKernelChoice):
+// each tile shape, and the 4-stage kernel fed by cp.async, against a
+// float64 GEMM; the rule's own picks; choices that name no kernel. Skips
+// cleanly without a GPU (the emulated twin runs them anywhere).
+#include <utility>
+
+#include "gtest/gtest.h"
+#include "kernels/cuda/device.h"
+#include "kernels/cuda/gemm_math_rounding.h"
+#include "kernels/cuda/sgemm_launch.h"
+#include "kernels/cuda/sgemm_test_support.h"
+
+namespace convd::cuda {
+namespace {
+
+using sgemm_testing::Case;
+using sgemm_testing::ExpectMatchesFloat64;
+
+class CudaSgemmChoiceTest : public ::testing::TestWithParam<GemmMath> {};
+
+INSTANTIATE_TEST_SUITE_P(Maths, CudaSgemmChoiceTest, sgemm_testing::kEveryMath,
+                         sgemm_testing::MathName);
+
+TEST_P(CudaSgemmChoiceTest, ChosenTilesMatchFloat64Too) {
+  // Each of the four tile shapes (benchmarks compare them) on products
+  // whose own rule picks another: 128x128 (ragged on both sides, scalar
+  // loads of A and B), 64x64, 64x128 and 128x64, split and in a batch.
+  if (!DeviceAvailable()) GTEST_SKIP() << DeviceDescription();
+  const Case cases[] = {{200, 300, 40, 1, 3}, {60, 70, 33}, {40, 300, 20, 0, 0, 2}};
+  for (const Case& c : cases) {
+    for (int rows : {64, 128}) {
+      for (int columns : {64, 128}) {
+        for (int epilogue_case : {0, 2}) {
+          ExpectMatchesFloat64(c, GetParam(), epilogue_case, 1, {rows, columns});
+        }
+      }
+    }
+  }
+  ExpectMatchesFloat64({130, 150, 300}, GetParam(), 2, 3, {64, 64});
+}
+
+TEST(CudaSgemmChoiceTest, CopyStagedKernelMatchesFloat64) {
+  // The kernel whose K steps reach shared memory by cp.async, 4 stages: K
+  // of 1 to 3 steps (fewer than its stages), ragged K, both sides ragged,
+  // scalar copies of B (unaligned rows) and of A's dead rows, every tile
+  // shape, a batch with shared A, split K. The emulation
+  // lands the copies when issued in even blocks and only when waited for in
+  // odd ones, so a misplaced wait or barrier gives wrong results.
+  if (!DeviceAvailable()) GTEST_SKIP() << DeviceDescription();
+  const Case cases[] = {
+      {9, 13, 5},
+      {70, 90, 21, 3, 1},  // a ragged last step beside NaN padding on both
+                           // sides
+      {130, 150, 33, 0, 3},
+      {200, 300, 40, 1, 3},
+      {64, 64, 64},
+      {65, 129, 17, 0, 0, 3, true},
+      {192, 130, 70, 0, 2},
+      {128, 128, 8},
+      {40, 300, 250},
+  };
+  for (const Case& c : cases) {
+    for (int rows : {0, 64, 128}) {
+      for (int columns : {0, 64, 128}) {
+        for (int epilogue_case = 0; epilogue_case < 3; ++epilogue_case) {
+          ExpectMatchesFloat64(c, GemmMath::kFp32, epilogue_case, 1, {rows, columns, 4});
+        }
+      }
+    }
+  }
+  ExpectMatchesFloat64({130, 150, 300}, GemmMath::kFp32, 2, 3, {0, 0, 4});
+}
+
+TEST(CudaSgemmChoiceTest, TilesAre64WhereThatCutsThePaddingByAFifth) {
+  auto chosen = [](int m, int n) {
+    const GemmKernelChoice kernel = KernelChosenFor(GemmShape{m, n, 8, 8, n, n});
+    EXPECT_EQ(kernel.stages, 2);  // staged through registers
+    return std::pair(kernel.rows, kernel.columns);
+  };
+  EXPECT_EQ(chosen(64, 3025), std::pair(64, 128));  // AlexNet conv1, batch 1
+  EXPECT_EQ(chosen(192, 169), std::pair(64, 64));   // AlexNet conv2, batch 1
+  EXPECT_EQ(chosen(384, 16), std::pair(128, 64));   // Winograd F(4x4), 13x13, batch 1
+  EXPECT_EQ(chosen(4096, 4096), std::pair(128, 128));
+  EXPECT_EQ(chosen(320, 193), std::pair(128, 128));  // 64-long would pad as much
+}
+
+TEST(CudaSgemmChoiceTest, RefusesChoicesThatNameNoKernel) {
+  GemmShape shape{4, 4, 4, 4, 4, 4};
+  float* p = reinterpret_cast<float*>(16);
+  shape.m = 16;  // tiles of 64 or 128, stages 2 or 4 (FP32) only
+  const GemmKernelChoice wrong[] = {{96, 0, 0}, {0, 32, 0}, {-1, 64, 0}, {0, 0, 3}, {0, 0, 1}};
+  for (const GemmKernelChoice& kernel : wrong) {
+    EXPECT_EQ(LaunchSgemm(shape, p, p, p, {}, nullptr, GemmMath::kFp32,
+                          GemmWorkspace{nullptr, 0, 1, kernel}),
+              cudaErrorInvalidValue)
+        << kernel.rows << "x" << kernel.columns << "/" << kernel.stages;
+  }
+  for (GemmMath math : {GemmMath::kTf32, GemmMath::kFp16}) {
+    EXPECT_EQ(
+        LaunchSgemm(shape, p, p, p, {}, nullptr, math, GemmWorkspace{nullptr, 0, 1, {0, 0, 4}}),
+        cudaErrorInvalidValue);
+  }
+  // Chosen kernels are the ones launched: 64-row tiles down 4M rows are
+  // 65,536, more than a grid holds (128-row ones, the rule's, would launch).
+  shape.m = 64 * 65536;
+  for (int stages : {2, 4}) {
+    EXPECT_EQ(LaunchSgemm(shape, p, p, p, {}, nullptr, GemmMath::kFp32,
+                          GemmWorkspace{nullptr, 0, 1, {64, 0, stages}}),
+              cudaErrorInvalidValue)
+        << stages;
+  }
+}
+
+}  // namespace
+}  // namespace convd::cuda
