@@ -18,7 +18,7 @@
 #             allows; in `quick`, at batch 32)
 #   profile   Nsight Compute (ncu), where the machine has it and lets its
 #             counters be read, on our SGEMM's kernels in three products:
-#             issue slots, FMA pipe, occupancy and why warps stall (not in
+#             issue slots, throughput, occupancy and why warps stall (not in
 #             the default set; in `quick`, last)
 # The tests and the sanitizer runs go at once (the tests that fill the
 # device's memory or trap a kernel alone after them); the benchmarks one

@@ -148,7 +148,7 @@ int Main() {
   // on how many ours as launched (the rule's tiles, split where it splits)
   // lost to one of them by more than 3% (noise aside).
   std::vector<double> best_tile_ratios;
-  int rule_lost = 0, swept = 0;
+  int rule_lost = 0;
   // The 4-stage kernel's speed over the register-staged one's (rule's
   // tiles, one pass each), and over cuBLAS's.
   std::vector<double> copy_staged_speedups, copy_staged_ratios;
@@ -207,13 +207,11 @@ int Main() {
                                 : 1.0;
       copy_staged_column =
           ms.ok() ? absl::StrFormat(" %.3f (diff %.1e) |", *ms, copy_staged_diff) : " error |";
-      if (ms.ok() && copy_staged_diff > 1e-3) {
-        ++failures;  // wrong, whatever its speed
-      } else if (ms.ok()) {
+      if (!ms.ok() || copy_staged_diff > 1e-3) {
+        ++failures;  // failed, or wrong whatever its speed
+      } else {
         copy_staged_speedups.push_back(register_staged_ms / *ms);
         copy_staged_ratios.push_back(*peer_ms / *ms);
-      } else {
-        ++failures;
       }
     } else if (copy_staged) {
       copy_staged_column = " - |";
@@ -228,7 +226,6 @@ int Main() {
         sweep_columns += ms.ok() ? absl::StrFormat(" %.3f%s |", *ms, own ? "*" : "") : " error |";
         if (ms.ok()) best_ms = std::min(best_ms, *ms);
       }
-      ++swept;
       best_tile_ratios.push_back(*peer_ms / best_ms);
       if (*ours_ms > 1.03 * best_ms) ++rule_lost;
     } else if (sweep) {
@@ -253,11 +250,11 @@ int Main() {
         copy_staged_speedups.size(), bench::GeometricMean(copy_staged_speedups),
         bench::GeometricMean(copy_staged_ratios));
   }
-  if (swept > 0) {
+  if (!best_tile_ratios.empty()) {
     std::printf(
-        "\ntile sweep (* the rule's tiles): over %d products, ours with the best tiles (or "
+        "\ntile sweep (* the rule's tiles): over %zu products, ours with the best tiles (or "
         "split) vs cuBLAS %.3fx; ours as launched slower than the best by over 3%% on %d\n",
-        swept, bench::GeometricMean(best_tile_ratios), rule_lost);
+        best_tile_ratios.size(), bench::GeometricMean(best_tile_ratios), rule_lost);
   }
   std::printf("\ngeomean ours vs cuBLAS %s: %.3fx\n", cuda::GemmMathLabel(math),
               bench::GeometricMean(ratios));

@@ -399,18 +399,35 @@ inline bool Aligned(const void* p, int64_t leading, int64_t stride) {
   return reinterpret_cast<uintptr_t>(p) % 16 == 0 && leading % 4 == 0 && stride % 4 == 0;
 }
 
+// Calls f(rows, columns) with `kernel`'s tile sides (64 or 128) as
+// std::integral_constant<int, ...>: the one place the sides become template
+// arguments, for both kernels' launches.
+template <class F>
+void WithTileSides(const GemmKernelChoice& kernel, F&& f) {
+  auto with_columns = [&](auto rows) {
+    if (kernel.columns == kHalfBlock) {
+      f(rows, std::integral_constant<int, kHalfBlock>());
+    } else {
+      f(rows, std::integral_constant<int, kBlockN>());
+    }
+  };
+  if (kernel.rows == kHalfBlock) {
+    with_columns(std::integral_constant<int, kHalfBlock>());
+  } else {
+    with_columns(std::integral_constant<int, kBlockM>());
+  }
+}
+
 // Launches the register-staged kernel over `shape` (TileGrid) for `math` on
 // the tiles of KernelFor(shape, chosen) (whose stages are the caller's
-// business); A's float4 loads where `vector_a`. The caller
-// checks the shape; the result is the launch's error (cudaErrorInvalidValue
-// for more than 65535 tiles down m, or a choice ValidChoice refuses).
+// business); A's float4 loads where `vector_a`. The caller checks the shape
+// and the choice (ValidChoice); the result is the launch's error
+// (cudaErrorInvalidValue for more than 65535 tiles down m).
 template <class BSource>
 cudaError_t LaunchTiles(const GemmShape& shape, const float* a, bool vector_a,
                         const BSource& b_source, float* c, const GemmEpilogue& epilogue,
                         cudaStream_t stream, GemmMath math, const GemmKernelChoice& chosen = {}) {
-  if (!ValidChoice(chosen)) return cudaErrorInvalidValue;
   const GemmKernelChoice kernel = KernelFor(shape, chosen);
-  const int rows = kernel.rows, columns = kernel.columns;
   const dim3 grid = TileGrid(shape, kernel);
   if (grid.y > 65535) return cudaErrorInvalidValue;
   // The kernel for a tile shape and a math (constants), either A.
@@ -418,11 +435,11 @@ cudaError_t LaunchTiles(const GemmShape& shape, const float* a, bool vector_a,
     constexpr int kRows = decltype(rows_constant)::value;
     constexpr int kColumns = decltype(columns_constant)::value;
     constexpr GemmMath kMath = decltype(math_constant)::value;
-    const auto kernel = vector_a ? SgemmKernel<kRows, kColumns, true, BSource, kMath>
-                                 : SgemmKernel<kRows, kColumns, false, BSource, kMath>;
-    CONVD_LAUNCH(grid, kThreads, stream, kernel, shape, a, b_source, c, epilogue);
+    const auto kernel_function = vector_a ? SgemmKernel<kRows, kColumns, true, BSource, kMath>
+                                          : SgemmKernel<kRows, kColumns, false, BSource, kMath>;
+    CONVD_LAUNCH(grid, kThreads, stream, kernel_function, shape, a, b_source, c, epilogue);
   };
-  auto with_math = [&](auto rows_constant, auto columns_constant) {
+  WithTileSides(kernel, [&](auto rows_constant, auto columns_constant) {
     switch (math) {
       case GemmMath::kFp32:
         launch(rows_constant, columns_constant,
@@ -437,19 +454,7 @@ cudaError_t LaunchTiles(const GemmShape& shape, const float* a, bool vector_a,
                std::integral_constant<GemmMath, GemmMath::kFp16>());
         break;
     }
-  };
-  auto with_columns = [&](auto rows_constant) {
-    if (columns == kHalfBlock) {
-      with_math(rows_constant, std::integral_constant<int, kHalfBlock>());
-    } else {
-      with_math(rows_constant, std::integral_constant<int, kBlockN>());
-    }
-  };
-  if (rows == kHalfBlock) {
-    with_columns(std::integral_constant<int, kHalfBlock>());
-  } else {
-    with_columns(std::integral_constant<int, kBlockM>());
-  }
+  });
   return cudaGetLastError();
 }
 

@@ -126,8 +126,8 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmPipelinedKerne
   const float* a_next = a + (a_row_live ? (block_row + a_row) * shape.lda : 0) + a_k;
   const float* b_next = b + int64_t{b_k} * shape.ldb + (b_columns_live > 0 ? block_col + b_col : 0);
   const int64_t b_step = int64_t{kBlockK} * shape.ldb;
-  int k_next = 0;
-  constexpr int kStageFloatsA = kBlockK * (kBlockRows + kPad);
+  constexpr int kARowFloats = kBlockRows + kPad;
+  constexpr int kStageFloatsA = kBlockK * kARowFloats;
   constexpr int kStageFloatsB = kBlockK * (kBlockColumns + kPad);
   // Where this thread's copies go in stage 0 (threads that copy nothing
   // past the loaders of a 64-long tile: the tile's start, unused).
@@ -135,16 +135,17 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmPipelinedKerne
       ToSharedAddress(loads_a ? &a_tile[0][a_k][a_row] : &a_tile[0][0][0]);
   const SharedAddress b_destination =
       ToSharedAddress(loads_b ? &b_tile[0][b_k][b_col] : &b_tile[0][0][0]);
-  constexpr int kARowFloats = kBlockRows + kPad;
 
-  // Copies the next K step into `stage`. A whole step (all of it below K:
-  // every step but a ragged last one) needs no test of K per element, and
-  // takes its own branch: folded into the ragged one's selects, it cost
-  // 60 instructions a step.
-  auto issue = [&](int stage) {
+  // Copies K step `step` (the next: steps are issued in order) into its
+  // stage. A whole step (all of it below K: every step but a ragged last
+  // one) needs no test of K per element, and takes its own branch: folded
+  // into the ragged one's selects, it cost 60 instructions a step.
+  auto issue = [&](int step) {
+    const int stage = step & (kCopyStages - 1);
+    const int k0 = step * kBlockK;
     const SharedAddress a_to = AddFloats(a_destination, stage * kStageFloatsA);
     const SharedAddress b_to = AddFloats(b_destination, stage * kStageFloatsB);
-    if (k_next + kBlockK <= k) {
+    if (k0 + kBlockK <= k) {
       if (loads_a) {
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
@@ -168,12 +169,12 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmPipelinedKerne
       if (loads_a) {
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
-          const bool live = a_row_live && k_next + a_k + i < k;
+          const bool live = a_row_live && k0 + a_k + i < k;
           CopyToShared<4>(AddFloats(a_to, i * kARowFloats), live ? a_next + i : a, live);
         }
       }
       if (loads_b) {
-        const bool row_live = k_next + b_k < k;
+        const bool row_live = k0 + b_k < k;
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
           const bool live = row_live && i < b_columns_live;
@@ -183,7 +184,6 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmPipelinedKerne
     }
     a_next += kBlockK;
     b_next += b_step;
-    k_next += kBlockK;
   };
 
   const int tx = tid & 15, ty = tid >> 4;
@@ -193,7 +193,7 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmPipelinedKerne
   // kCopyStages - 2 groups landed" always means "this step landed".
 #pragma unroll
   for (int step = 0; step < kCopyStages - 1; ++step) {
-    if (step < steps) issue(step);  // into stage `step`
+    if (step < steps) issue(step);
     CommitCopies();
   }
   for (int step = 0; step < steps; ++step) {
@@ -201,7 +201,7 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmPipelinedKerne
     __syncthreads();
     // Into the stage of step - 1, which every thread is done with.
     const int ahead = step + kCopyStages - 1;
-    if (ahead < steps) issue(ahead & (kCopyStages - 1));
+    if (ahead < steps) issue(ahead);
     CommitCopies();
     const int stage = step & (kCopyStages - 1);
     MultiplyStepFp32<kRowQuadrants, kColumnQuadrants>(a_tile[stage], b_tile[stage], tx, ty,
@@ -213,9 +213,9 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmPipelinedKerne
 }
 
 // Launches SgemmPipelinedKernel over `shape` on the tiles of
-// KernelFor(shape, chosen). The caller checks the shape (FP32 math); the
-// result is the launch's error (cudaErrorInvalidValue for more than 65535
-// tiles down m).
+// KernelFor(shape, chosen). The caller checks the shape and the choice
+// (ValidChoice; FP32 math); the result is the launch's error
+// (cudaErrorInvalidValue for more than 65535 tiles down m).
 inline cudaError_t LaunchPipelinedTiles(const GemmShape& shape, const float* a, const float* b,
                                         float* c, const GemmEpilogue& epilogue, cudaStream_t stream,
                                         const GemmKernelChoice& chosen) {
@@ -223,25 +223,13 @@ inline cudaError_t LaunchPipelinedTiles(const GemmShape& shape, const float* a, 
   const dim3 grid = TileGrid(shape, kernel);
   if (grid.y > 65535) return cudaErrorInvalidValue;
   const bool vector_b = Aligned(b, shape.ldb, shape.stride_b);
-  auto launch = [&](auto rows_constant, auto columns_constant) {
+  WithTileSides(kernel, [&](auto rows_constant, auto columns_constant) {
     constexpr int kRows = decltype(rows_constant)::value;
     constexpr int kColumns = decltype(columns_constant)::value;
     const auto kernel_function = vector_b ? SgemmPipelinedKernel<kRows, kColumns, true>
                                           : SgemmPipelinedKernel<kRows, kColumns, false>;
     CONVD_LAUNCH(grid, kThreads, stream, kernel_function, shape, a, b, c, epilogue);
-  };
-  auto with_columns = [&](auto rows_constant) {
-    if (kernel.columns == kHalfBlock) {
-      launch(rows_constant, std::integral_constant<int, kHalfBlock>());
-    } else {
-      launch(rows_constant, std::integral_constant<int, kBlockN>());
-    }
-  };
-  if (kernel.rows == kHalfBlock) {
-    with_columns(std::integral_constant<int, kHalfBlock>());
-  } else {
-    with_columns(std::integral_constant<int, kBlockM>());
-  }
+  });
   return cudaGetLastError();
 }
 
