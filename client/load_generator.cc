@@ -4,6 +4,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -100,6 +101,33 @@ struct ServerBreakdown {
   double queue_ms = -1, compute_ms = -1, batch = -1;
 };
 
+// Images per execution over the window. The per-batch-size execution
+// counts are recorded with each execution, so they agree with one another
+// in any snapshot; inference_count is recorded when a request's response
+// is, so a snapshot taken with requests in flight can count an execution
+// before its images (a ratio under 1 at batch 1). Servers without batch
+// statistics fall back to that ratio.
+double MeanBatch(const inference::ModelStatistics& before,
+                 const inference::ModelStatistics& after) {
+  std::map<uint64_t, double> executions_by_size;
+  for (const auto& batch : after.batch_stats()) {
+    executions_by_size[batch.batch_size()] += static_cast<double>(batch.compute_infer().count());
+  }
+  for (const auto& batch : before.batch_stats()) {
+    executions_by_size[batch.batch_size()] -= static_cast<double>(batch.compute_infer().count());
+  }
+  double executions = 0, images = 0;
+  for (const auto& [size, count] : executions_by_size) {
+    executions += count;
+    images += count * static_cast<double>(size);
+  }
+  if (executions > 0) return images / executions;
+  if (!executions_by_size.empty()) return -1;  // no execution in the window
+  executions = static_cast<double>(after.execution_count()) - before.execution_count();
+  if (executions <= 0) return -1;
+  return (static_cast<double>(after.inference_count()) - before.inference_count()) / executions;
+}
+
 ServerBreakdown Difference(const inference::ModelStatistics& before,
                            const inference::ModelStatistics& after) {
   ServerBreakdown result;
@@ -111,12 +139,7 @@ ServerBreakdown Difference(const inference::ModelStatistics& before,
     result.compute_ms =
         (static_cast<double>(ComputeNs(a)) - ComputeNs(b)) / requests / 1e6;
   }
-  const double executions =
-      static_cast<double>(after.execution_count()) - before.execution_count();
-  if (executions > 0) {
-    result.batch =
-        (static_cast<double>(after.inference_count()) - before.inference_count()) / executions;
-  }
+  result.batch = MeanBatch(before, after);
   return result;
 }
 

@@ -175,6 +175,8 @@ struct Harness {
   std::atomic<bool> stop{false};
   LoadProgress progress;
   int fetches = 0;
+  // Whether the fetched statistics carry per-batch-size executions.
+  bool batch_stats = false;
 
   StepResult Run(const LoadStep& step, std::chrono::microseconds latency, int fail_every = 0) {
     ClientFactory make = [&] { return std::make_unique<TimedClient>(latency, fail_every, shared); };
@@ -186,6 +188,14 @@ struct Harness {
       stats.mutable_inference_stats()->mutable_compute_infer()->set_ns(5'000'000 * fetches);
       stats.set_inference_count(20 * fetches);
       stats.set_execution_count(5 * fetches);
+      if (batch_stats) {  // 3 executions of 1 image and 1 of 8 each time
+        inference::InferBatchStatistics* ones = stats.add_batch_stats();
+        ones->set_batch_size(1);
+        ones->mutable_compute_infer()->set_count(3 * fetches);
+        inference::InferBatchStatistics* eights = stats.add_batch_stats();
+        eights->set_batch_size(8);
+        eights->mutable_compute_infer()->set_count(fetches);
+      }
       return stats;
     };
     return RunLoadStep(step, requests, make, fetch, stop, progress);
@@ -209,10 +219,25 @@ TEST(RunLoadStepTest, ClosedLoopKeepsExactlyTheConcurrencyInFlight) {
   EXPECT_NEAR(static_cast<double>(result.errors["UNAVAILABLE"]) / total, 0.1, 0.03);
   EXPECT_GE(result.Percentile(50), 2.0);
   // The fetcher's difference: 10 requests, 2 ms queue and 5 ms compute in
-  // all, 20 images in 5 executions.
+  // all, 20 images in 5 executions (no per-batch-size counts).
   EXPECT_DOUBLE_EQ(result.server_queue_ms, 0.2);
   EXPECT_DOUBLE_EQ(result.server_compute_ms, 0.5);
   EXPECT_DOUBLE_EQ(result.server_batch, 4.0);
+}
+
+TEST(RunLoadStepTest, ServerBatchComesFromPerBatchSizeExecutionsWhenThereAreAny) {
+  // inference_count is recorded with a request's response, after its
+  // execution: a snapshot with requests in flight undercounts the images.
+  // The per-batch-size counts (3 x 1 image + 1 x 8 per fetch here, where
+  // inference_count / execution_count would say 4) are consistent.
+  Harness harness;
+  harness.batch_stats = true;
+  LoadStep step;
+  step.concurrency = 1;
+  step.warmup = std::chrono::milliseconds(0);
+  step.duration = std::chrono::milliseconds(50);
+  StepResult result = harness.Run(step, std::chrono::microseconds(1000));
+  EXPECT_DOUBLE_EQ(result.server_batch, 11.0 / 4);
 }
 
 TEST(RunLoadStepTest, MaxRequestsAndStopEndTheStepEarly) {
