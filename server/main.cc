@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/cli_flags.h"
 #include "server/log.h"
+#include "server/malloc_tuning.h"
 #include "server/server.h"
 
 ABSL_FLAG(std::string, model_repository, "", "Model repository directory (required).");
@@ -42,6 +43,7 @@ ABSL_FLAG(double, gpu_run_timeout_seconds, 30,
           "(its models unavailable and the server not live while it lasts); 0: no limit.");
 
 int main(int argc, char** argv) {
+  convd::TuneMallocForTensors();
   convd::ParseCommandLine(argc, argv,
                           "convd --model-repository=DIR [--grpc-port=8001] [--http-port=8000] "
                           "[--device=auto|cpu|cuda] ...");
