@@ -36,6 +36,7 @@
 #include "engine/stats.h"
 #include "engine/tensor.h"
 #include "server/batching/batch_formation.h"
+#include "server/batching/job_input.h"
 
 namespace convd {
 
@@ -88,7 +89,7 @@ struct JobTimes {
 struct InferenceJob {
   // Filled by the caller before Schedule().
   int rows = 1;              // in [1, max_batch_size]
-  std::vector<float> input;  // rows x input row elements
+  JobInput input;            // rows x input row elements
   bool want_layer_stats = false;
   std::optional<TimePoint> queue_deadline;  // DEADLINE_EXCEEDED if still queued then
   absl::AnyInvocable<void(absl::Status)> done;

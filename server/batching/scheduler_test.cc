@@ -2,6 +2,8 @@
 
 #include <future>
 #include <map>
+#include <string>
+#include <vector>
 
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
@@ -70,11 +72,16 @@ struct Submitted {
   std::future<absl::Status> result;
 };
 
-Submitted MakeJob(int rows) {
+// `as_bytes`: the input as a request's raw bytes, adopted (JobInput::AdoptBytes).
+Submitted MakeJob(int rows, bool as_bytes = false) {
   Submitted s;
   s.job = std::make_shared<InferenceJob>();
   s.job->rows = rows;
-  s.job->input = testing::RandomVector(rows * kRowElements);
+  std::vector<float> input = testing::RandomVector(rows * kRowElements);
+  s.job->input = as_bytes
+                     ? JobInput::AdoptBytes(std::string(reinterpret_cast<const char*>(input.data()),
+                                                        input.size() * sizeof(float)))
+                     : JobInput(std::move(input));
   auto promise = std::make_shared<std::promise<absl::Status>>();
   s.result = promise->get_future();
   s.job->done = [promise](absl::Status status) { promise->set_value(std::move(status)); };
@@ -86,7 +93,7 @@ TEST(SchedulerTest, CombinesRequestsOfDifferentSizesAndScattersOutputs) {
   auto scheduler = MakeScheduler(&shared, Dynamic(8, 200));
   std::vector<Submitted> jobs;
   for (int rows : {1, 3, 2}) {
-    jobs.push_back(MakeJob(rows));
+    jobs.push_back(MakeJob(rows, /*as_bytes=*/rows == 3));
     ASSERT_TRUE(scheduler->Schedule(jobs.back().job).ok());
   }
   for (Submitted& s : jobs) {

@@ -67,15 +67,16 @@ absl::Status DecodeImageInput(const ServedModel& model, const inference::ModelIn
   }
   decoded.rows = static_cast<int>(shape[0]);
   const int64_t per_row = int64_t{channels} * height * width;
-  decoded.input.resize(decoded.rows * per_row);
+  std::vector<float> floats(decoded.rows * per_row);
   for (int row = 0; row < decoded.rows; ++row) {
     absl::StatusOr<Image> image = DecodeImage((*elements)[row]);
     if (!image.ok()) {
       return Invalid(model, absl::StrCat("image ", row, ": ", image.status().message()));
     }
     const std::vector<uint8_t> planar = ToPlanar(*image, channels, height, width);
-    NormalizePixels(input_config, planar.data(), per_row, decoded.input.data() + row * per_row);
+    NormalizePixels(input_config, planar.data(), per_row, floats.data() + row * per_row);
   }
+  decoded.input = JobInput(std::move(floats));
   return absl::OkStatus();
 }
 

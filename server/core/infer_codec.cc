@@ -65,15 +65,14 @@ absl::Status ByteCountError(const ServedModel& model,
                           ShapeString(input.shape()), " of ", input.datatype(), " needs ", needed));
 }
 
-// The input's bytes when they come serialized: from shared memory (read
-// into `storage`) or from raw_input_contents. nullopt: typed contents.
-// `tensor_bytes` is the size a tensor input must have (nullopt for encoded
-// images); a shared-memory input of any other size is refused unread.
-absl::StatusOr<std::optional<std::string_view>> RawInput(const ServedModel& model,
-                                                         const ModelInferRequest& request,
-                                                         const SharedMemoryRegistry& shared_memory,
-                                                         std::optional<int64_t> tensor_bytes,
-                                                         std::string& storage) {
+// The string holding the input's bytes when they come serialized: `storage`
+// (read from shared memory) or the request's raw_input_contents entry; the
+// caller may take them. Null: typed contents. `tensor_bytes` is the size a
+// tensor input must have (nullopt for encoded images); a shared-memory
+// input of any other size is refused unread.
+absl::StatusOr<std::string*> RawInput(const ServedModel& model, ModelInferRequest& request,
+                                      const SharedMemoryRegistry& shared_memory,
+                                      std::optional<int64_t> tensor_bytes, std::string& storage) {
   const ModelInferRequest::InferInputTensor& input = request.inputs(0);
   if (request.raw_input_contents_size() > 1) {
     return Invalid(model, absl::StrCat("raw_input_contents has ", request.raw_input_contents_size(),
@@ -108,32 +107,33 @@ absl::StatusOr<std::optional<std::string_view>> RawInput(const ServedModel& mode
         !read.ok()) {
       return Invalid(model, absl::StrCat(tensor, ": ", read.message()));
     }
-    return std::optional<std::string_view>(storage);
+    return &storage;
   }
-  if (request.raw_input_contents_size() == 1) {
-    return std::optional<std::string_view>(request.raw_input_contents(0));
-  }
-  return std::optional<std::string_view>();
+  if (request.raw_input_contents_size() == 1) return request.mutable_raw_input_contents(0);
+  return nullptr;
 }
 
+// Tensor inputs: `raw` as RawInput found it (FP32 bytes are taken, not
+// copied), or the request's typed contents.
 absl::Status DecodeData(const ServedModel& model, const ModelInferRequest& request,
-                        std::optional<std::string_view> raw, DecodedRequest& decoded) {
+                        std::string* raw, DecodedRequest& decoded) {
   const ModelInferRequest::InferInputTensor& input = request.inputs(0);
   const int64_t count = decoded.rows * model.input_row_elements();
   const bool is_uint8 = input.datatype() == "UINT8";
   const int64_t element_bytes = DatatypeBytes(input.datatype());
-  decoded.input.resize(count);
   const inference::ModelInput& config_input = model.config().input(0);
 
-  if (raw.has_value()) {
+  if (raw != nullptr) {
     if (static_cast<int64_t>(raw->size()) != count * element_bytes) {
       return ByteCountError(model, input, raw->size(), count * element_bytes);
     }
     if (is_uint8) {
+      std::vector<float> floats(count);
       NormalizePixels(config_input, reinterpret_cast<const uint8_t*>(raw->data()), count,
-                      decoded.input.data());
+                      floats.data());
+      decoded.input = JobInput(std::move(floats));
     } else {
-      std::memcpy(decoded.input.data(), raw->data(), raw->size());
+      decoded.input = JobInput::AdoptBytes(std::move(*raw));
     }
     return absl::OkStatus();
   }
@@ -145,6 +145,7 @@ absl::Status DecodeData(const ServedModel& model, const ModelInferRequest& reque
                                        " values; shape ", ShapeString(input.shape()),
                                        " needs ", count));
   }
+  std::vector<float> floats(count);
   if (is_uint8) {
     std::vector<uint8_t> pixels(count);
     for (int64_t i = 0; i < count; ++i) {
@@ -155,11 +156,11 @@ absl::Status DecodeData(const ServedModel& model, const ModelInferRequest& reque
       }
       pixels[i] = static_cast<uint8_t>(value);
     }
-    NormalizePixels(config_input, pixels.data(), count, decoded.input.data());
+    NormalizePixels(config_input, pixels.data(), count, floats.data());
   } else {
-    std::copy(contents.fp32_contents().begin(), contents.fp32_contents().end(),
-              decoded.input.begin());
+    std::copy(contents.fp32_contents().begin(), contents.fp32_contents().end(), floats.begin());
   }
+  decoded.input = JobInput(std::move(floats));
   return absl::OkStatus();
 }
 
@@ -228,7 +229,7 @@ absl::Status DecodeOutputs(const ServedModel& model, const ModelInferRequest& re
 }  // namespace
 
 absl::StatusOr<DecodedRequest> DecodeInferRequest(const ServedModel& model,
-                                                  const ModelInferRequest& request,
+                                                  ModelInferRequest& request,
                                                   const SharedMemoryRegistry& shared_memory) {
   const inference::ModelInput& expected = model.config().input(0);
   if (request.inputs_size() != 1) {
@@ -254,10 +255,12 @@ absl::StatusOr<DecodedRequest> DecodeInferRequest(const ServedModel& model,
     tensor_bytes = decoded.rows * model.input_row_elements() * DatatypeBytes(input.datatype());
   }
   std::string shared_memory_bytes;  // the input, when it comes from shared memory
-  ASSIGN_OR_RETURN(std::optional<std::string_view> raw,
+  ASSIGN_OR_RETURN(std::string * raw,
                    RawInput(model, request, shared_memory, tensor_bytes, shared_memory_bytes));
   if (images) {
-    RETURN_IF_ERROR(DecodeImageInput(model, request, raw, decoded));
+    RETURN_IF_ERROR(DecodeImageInput(
+        model, request, raw == nullptr ? std::nullopt : std::optional<std::string_view>(*raw),
+        decoded));
   } else {
     RETURN_IF_ERROR(DecodeData(model, request, raw, decoded));
   }

@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "proto/inference.pb.h"
+#include "server/batching/job_input.h"
 #include "server/batching/scheduler.h"
 #include "server/core/bytes_tensor.h"
 #include "server/core/served_model.h"
@@ -24,7 +25,7 @@ namespace convd {
 struct DecodedRequest {
   std::string id;
   int rows = 1;
-  std::vector<float> input;  // rows x input row elements, normalised
+  JobInput input;  // rows x input row elements, normalised
   bool want_layer_stats = false;
   int classification_k = 0;  // 0: the raw output tensor
   std::optional<std::chrono::microseconds> timeout;  // from the request, if any
@@ -36,8 +37,11 @@ struct DecodedRequest {
 // reading the input from `shared_memory` where its parameters name a
 // region. Every error names the problem: INVALID_ARGUMENT, or the
 // registry's errors for regions (NOT_FOUND, FAILED_PRECONDITION).
+// An FP32 input sent in raw_input_contents becomes the decoded input
+// without a copy: its entry is moved out of `request` (left empty); the
+// rest of the request is not changed.
 absl::StatusOr<DecodedRequest> DecodeInferRequest(const ServedModel& model,
-                                                  const inference::ModelInferRequest& request,
+                                                  inference::ModelInferRequest& request,
                                                   const SharedMemoryRegistry& shared_memory);
 
 // Fills `response` from a finished job; an output asked for in shared

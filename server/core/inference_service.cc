@@ -234,7 +234,7 @@ absl::Status InferenceService::CudaSharedMemoryUnregister(
 }
 
 std::shared_ptr<PendingInference> InferenceService::Infer(
-    const inference::ModelInferRequest& request, inference::ModelInferResponse* response,
+    inference::ModelInferRequest& request, inference::ModelInferResponse* response,
     absl::AnyInvocable<void(absl::Status)> done) {
   const TimePoint arrival = SteadyClock::now();
   if (draining_.load()) {

@@ -97,9 +97,11 @@ class InferenceService {
   // Validates and queues `request`. `done` is called exactly once, inline
   // when the request is refused before queueing, else from an instance
   // thread; `response` is filled when the status is OK and must stay valid
-  // until then (`request` need not: everything is decoded up front).
+  // until then (`request` need not: everything is decoded up front). An
+  // FP32 input in raw_input_contents is moved out of `request`, not copied
+  // (DecodeInferRequest); nothing else in it changes.
   // Returns the handle to cancel with, or null when `done` already ran.
-  std::shared_ptr<PendingInference> Infer(const inference::ModelInferRequest& request,
+  std::shared_ptr<PendingInference> Infer(inference::ModelInferRequest& request,
                                           inference::ModelInferResponse* response,
                                           absl::AnyInvocable<void(absl::Status)> done);
 

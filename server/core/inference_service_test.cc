@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -68,7 +69,8 @@ TEST(InferenceServiceTest, InferWhileUnloadingAndReloadingLosesNothing) {
         inference::ModelInferResponse response;
         std::promise<absl::Status> done;
         ++sent;
-        auto pending = service.Infer(Request(rows), &response, [&](absl::Status status) {
+        inference::ModelInferRequest request = Request(rows);
+        auto pending = service.Infer(request, &response, [&](absl::Status status) {
           ++callbacks;
           done.set_value(std::move(status));
         });
@@ -117,7 +119,8 @@ TEST(InferenceServiceTest, InferWhileUnloadingAndReloadingLosesNothing) {
   service.BeginDrain();
   inference::ModelInferResponse response;
   absl::Status refused;
-  EXPECT_EQ(service.Infer(Request(1), &response, [&](absl::Status s) { refused = s; }), nullptr);
+  inference::ModelInferRequest infer = Request(1);
+  EXPECT_EQ(service.Infer(infer, &response, [&](absl::Status s) { refused = s; }), nullptr);
   EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable);
   EXPECT_FALSE(service.Ready());
 }
@@ -183,7 +186,8 @@ RepositoryOptions OnTheStandInGpu(const std::string& root, ThreadPool& pool,
 absl::Status InferOnce(InferenceService& service, const std::string& model) {
   inference::ModelInferResponse response;
   std::promise<absl::Status> done;
-  service.Infer(Request(1, model), &response,
+  inference::ModelInferRequest request = Request(1, model);
+  service.Infer(request, &response,
                 [&](absl::Status status) { done.set_value(std::move(status)); });
   absl::Status status = done.get_future().get();
   if (status.ok() && (response.raw_output_contents_size() != 1 ||
@@ -199,6 +203,53 @@ bool ModelReady(const InferenceService& service, const std::string& model) {
   request.set_name(model);
   absl::StatusOr<bool> ready = service.ModelReady(request);
   return ready.ok() && *ready;
+}
+
+// Infers `request` and returns the response, or the failure.
+absl::StatusOr<inference::ModelInferResponse> InferAndWait(InferenceService& service,
+                                                           inference::ModelInferRequest& request) {
+  inference::ModelInferResponse response;
+  std::promise<absl::Status> done;
+  service.Infer(request, &response,
+                [&](absl::Status status) { done.set_value(std::move(status)); });
+  absl::Status status = done.get_future().get();
+  if (!status.ok()) return status;
+  return response;
+}
+
+TEST(InferenceServiceTest, RawFp32InputIsTakenFromTheRequestAndInfersAsTypedContentsDo) {
+  ThreadPool pool(2);
+  RepositoryOptions options;
+  options.root = MakeRepository();
+  options.thread_pool = &pool;
+  options.load.thread_pool = &pool;
+  ModelRepository repository(options);
+  ASSERT_EQ(repository.LoadAll(), 0);
+  InferenceService service(&repository, {});
+
+  inference::ModelInferRequest raw = Request(3);
+  inference::ModelInferRequest typed = raw;
+  const std::string& bytes = raw.raw_input_contents(0);
+  std::vector<float> floats(bytes.size() / sizeof(float));
+  std::memcpy(floats.data(), bytes.data(), bytes.size());
+  typed.clear_raw_input_contents();
+  *typed.mutable_inputs(0)->mutable_contents()->mutable_fp32_contents() = {floats.begin(),
+                                                                           floats.end()};
+  // One at a time: each runs alone at batch 3, so the outputs match bit for bit.
+  absl::StatusOr<inference::ModelInferResponse> from_raw = InferAndWait(service, raw);
+  ASSERT_TRUE(from_raw.ok()) << from_raw.status();
+  EXPECT_TRUE(raw.raw_input_contents(0).empty()) << "the input bytes were copied, not taken";
+  absl::StatusOr<inference::ModelInferResponse> from_typed = InferAndWait(service, typed);
+  ASSERT_TRUE(from_typed.ok()) << from_typed.status();
+  ASSERT_EQ(from_raw->raw_output_contents(0).size(), 3 * 10 * sizeof(float));
+  EXPECT_EQ(from_raw->raw_output_contents(0), from_typed->raw_output_contents(0));
+
+  // A byte count that does not match the shape is refused as before.
+  inference::ModelInferRequest short_by_one = Request(2);
+  short_by_one.mutable_raw_input_contents(0)->pop_back();
+  const absl::Status refused = InferAndWait(service, short_by_one).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << refused;
+  EXPECT_TRUE(absl::StrContains(refused.message(), "holds 6271 bytes")) << refused;
 }
 
 TEST(InferenceServiceTest, AFailedGpuTakesItsModelsAndLivenessButLeavesTheCpuModelsServing) {

@@ -127,7 +127,7 @@ std::pair<int, int> GpuAndCpuAnswers(ServedModel& model, int requests) {
   std::vector<std::future<absl::Status>> results;
   for (int i = 0; i < requests; ++i) {
     auto job = std::make_shared<InferenceJob>();
-    job->input = testing::RandomVector(28 * 28);
+    job->input = JobInput(testing::RandomVector(28 * 28));
     auto promise = std::make_shared<std::promise<absl::Status>>();
     results.push_back(promise->get_future());
     job->done = [promise](absl::Status status) { promise->set_value(std::move(status)); };

@@ -113,7 +113,7 @@ class StreamInferReactor : public Reactor, public StreamRegistry::Stream {
     bool finish = false;
   };
 
-  void Schedule(const inference::ModelInferRequest& request) {
+  void Schedule(inference::ModelInferRequest& request) {
     Call* call = nullptr;
     uint64_t serial = 0;
     {
