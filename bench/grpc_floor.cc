@@ -10,7 +10,11 @@
 //   grpc_floor --url 127.0.0.1:8001 --model lenet5 [--requests 2000]
 // (an http:// URL measures the REST protocol the same way).
 // Prints one JSON object:
-//   {"live_p50_ms": ..., "live_p99_ms": ..., "infer_p50_ms": ..., "infer_p99_ms": ...}
+//   {"live_p50_ms": ..., "live_p99_ms": ..., "infer_p50_ms": ..., "infer_p99_ms": ...,
+//    "server_us": ..., "server_queue_us": ..., "server_compute_us": ..., "server_other_us": ...}
+// the last four from the model's statistics over the measured inferences
+// (means: arrival to answer, queue, forward pass, and the rest: decoding,
+// encoding and hand-offs inside the server).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -51,8 +55,10 @@ absl::Status Run() {
   const int requests = std::max(1, absl::GetFlag(FLAGS_requests));
   // Percentiles as convload reports them (StepResult::Percentile).
   StepResult live, infer;
+  absl::StatusOr<inference::ModelStatisticsResponse> before;
   for (int i = 0; i < 2 * requests; ++i) {
     const bool measured = i >= requests;  // the first half warms up both paths
+    if (i == requests) before = client->ModelStatistics(model, "");
     auto start = std::chrono::steady_clock::now();
     if (absl::StatusOr<bool> live = client->ServerLive(); !live.ok()) return live.status();
     auto middle = std::chrono::steady_clock::now();
@@ -62,10 +68,30 @@ absl::Status Run() {
     live.latencies_ms.push_back(std::chrono::duration<double, std::milli>(middle - start).count());
     infer.latencies_ms.push_back(std::chrono::duration<double, std::milli>(end - middle).count());
   }
+  // The server's own account of the measured inferences: mean time from
+  // arrival to answer, in the queue, and in the forward pass (compute);
+  // what is left is decoding, encoding and hand-offs inside convd.
+  absl::StatusOr<inference::ModelStatisticsResponse> after = client->ModelStatistics(model, "");
+  if (!before.ok()) return before.status();
+  if (!after.ok()) return after.status();
+  if (before->model_stats_size() == 0 || after->model_stats_size() == 0) {
+    return absl::NotFoundError(absl::StrCat("no statistics for model ", model));
+  }
+  const inference::InferStatistics& b = before->model_stats(0).inference_stats();
+  const inference::InferStatistics& a = after->model_stats(0).inference_stats();
+  const double answered = static_cast<double>(a.success().count() - b.success().count());
+  auto mean_us = [&](uint64_t after_ns, uint64_t before_ns) {
+    return answered > 0 ? static_cast<double>(after_ns - before_ns) / answered / 1e3 : 0.0;
+  };
+  const double server_us = mean_us(a.success().ns(), b.success().ns());
+  const double queue_us = mean_us(a.queue().ns(), b.queue().ns());
+  const double compute_us = mean_us(ComputeNs(a), ComputeNs(b));
   std::printf(
       "{\"live_p50_ms\": %.4f, \"live_p99_ms\": %.4f, \"infer_p50_ms\": %.4f, "
-      "\"infer_p99_ms\": %.4f}\n",
-      live.Percentile(50), live.Percentile(99), infer.Percentile(50), infer.Percentile(99));
+      "\"infer_p99_ms\": %.4f, \"server_us\": %.1f, \"server_queue_us\": %.1f, "
+      "\"server_compute_us\": %.1f, \"server_other_us\": %.1f}\n",
+      live.Percentile(50), live.Percentile(99), infer.Percentile(50), infer.Percentile(99),
+      server_us, queue_us, compute_us, server_us - queue_us - compute_us);
   return absl::OkStatus();
 }
 

@@ -8,7 +8,7 @@
 # mean, rounded): served / engine at that size is what serving costs on top
 # of the forward passes it runs. A second table holds the latency of one
 # 1-image request with nothing else in flight against the engine's time,
-# a third what a LeNet-5 request adds to the protocol's own round trip
+# a third what a LeNet-5 or AlexNet request adds to the protocol's own round trip
 # (bench/grpc_floor), and a fourth the latency of large inputs inline
 # against shared memory.
 # Usage: bench/served_vs_engine.sh [DURATION]   (after `make build`)
@@ -87,29 +87,36 @@ print(f"| {model} | 1 | {call} | {engine:.3f} | {p50:.3f} | {p99:.3f} | {queue:.
 done
 
 # The protocol's floor: one client alternating ServerLive (nothing to do on
-# the server) with a LeNet-5 1-image inference on one connection
-# (bench/grpc_floor), per protocol. What serving adds over the floor
-# (decoding, the batcher's hand-off, the forward pass, encoding) against
-# the engine's median forward pass: the ratio is 1 when the round trip
-# costs nothing beyond the protocol and the forward pass.
+# the server) with a 1-image inference on one connection (bench/grpc_floor),
+# per protocol and model. What serving adds over the floor (decoding, the
+# batcher's hand-off, the forward pass, encoding) against the engine's
+# median forward pass: the ratio is 1 when the round trip costs nothing
+# beyond the protocol and the forward pass. The server's own account of
+# the same requests: its queue, and the rest of its time outside the
+# forward pass (decoding, encoding, hand-offs; AlexNet's input is 600 KB).
 echo
-echo "| protocol | floor p50 ms (ServerLive) | LeNet-5 infer p50 ms | engine median ms | infer - floor ms | (infer - floor) / engine |"
-echo "|---|---|---|---|---|---|"
-engine=$(engine lenet5 1 101 median_ms)
+echo "| protocol | model | floor p50 ms (ServerLive) | infer p50 ms | engine median ms | infer - floor ms | (infer - floor) / engine | server queue us | server other us |"
+echo "|---|---|---|---|---|---|---|---|---|"
 # (Not on a stream: ServerLive has no streamed form to be its floor.)
-for protocol in grpc http; do
-  case $protocol in
-    grpc) args=(--url "127.0.0.1:$port") ;;
-    http) args=(--url "http://127.0.0.1:$CONVD_HTTP_PORT") ;;
-  esac
-  "$grpc_floor" --model lenet5 "${args[@]}" > "$out/floor.json"
-  "$python" -c '
+for spec in lenet5:2000 alexnet:200; do
+  IFS=: read -r model requests <<<"$spec"
+  engine=$(engine "$model" 1 101 median_ms)
+  for protocol in grpc http; do
+    case $protocol in
+      grpc) args=(--url "127.0.0.1:$port") ;;
+      http) args=(--url "http://127.0.0.1:$CONVD_HTTP_PORT") ;;
+    esac
+    "$grpc_floor" --model "$model" --requests "$requests" "${args[@]}" > "$out/floor.json"
+    "$python" -c '
 import json, sys
 f, engine = json.load(open(sys.argv[1])), float(sys.argv[2])
 live, infer = f["live_p50_ms"], f["infer_p50_ms"]
 extra = infer - live
-print(f"| {sys.argv[3]} | {live:.3f} | {infer:.3f} | {engine:.3f} | {extra:.3f} | {extra / engine:.2f}x |")
-' "$out/floor.json" "$engine" "$protocol"
+queue, other = f["server_queue_us"], f["server_other_us"]
+print(f"| {sys.argv[3]} | {sys.argv[4]} | {live:.3f} | {infer:.3f} | {engine:.3f} | {extra:.3f} | "
+      f"{extra / engine:.2f}x | {queue:.1f} | {other:.1f} |")
+' "$out/floor.json" "$engine" "$protocol" "$model"
+  done
 done
 
 # The input's trip: one client at a time, the tensors in the gRPC request

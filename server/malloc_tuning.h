@@ -10,7 +10,7 @@ namespace convd {
 // over its mmap threshold (128 KiB at first) afresh and trims freed memory
 // at the top of a thread's heap, so a 600 KB image tensor lands on newly
 // faulted pages on every request: 118-315 page faults per 224x224 FP32
-// request measured in convd, 0.2-0.6 ms of its CPU (bench/RESULTS.md).
+// request measured in convd, ~0.5 ms of its CPU (bench/RESULTS.md).
 // The cost is memory: up to 64 MiB free per malloc arena stays resident
 // after a burst (the peak working set, not growth). Call first thing in
 // main, before any thread starts; a no-op where the C library is not

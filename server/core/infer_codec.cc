@@ -1,7 +1,6 @@
 #include "server/core/infer_codec.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
