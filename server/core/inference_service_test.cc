@@ -46,13 +46,18 @@ inference::ModelInferRequest Request(int rows, const std::string& model = "lenet
   return request;
 }
 
-TEST(InferenceServiceTest, InferWhileUnloadingAndReloadingLosesNothing) {
-  ThreadPool pool(2);
+// The repository of MakeRepository, loading and running on `pool`.
+RepositoryOptions LenetRepository(ThreadPool& pool) {
   RepositoryOptions options;
   options.root = MakeRepository();
   options.thread_pool = &pool;
   options.load.thread_pool = &pool;
-  ModelRepository repository(options);
+  return options;
+}
+
+TEST(InferenceServiceTest, InferWhileUnloadingAndReloadingLosesNothing) {
+  ThreadPool pool(2);
+  ModelRepository repository(LenetRepository(pool));
   ASSERT_EQ(repository.LoadAll(), 0);
   InferenceService service(&repository, {.allow_model_control = true});
 
@@ -183,28 +188,6 @@ RepositoryOptions OnTheStandInGpu(const std::string& root, ThreadPool& pool,
   return options;
 }
 
-absl::Status InferOnce(InferenceService& service, const std::string& model) {
-  inference::ModelInferResponse response;
-  std::promise<absl::Status> done;
-  inference::ModelInferRequest request = Request(1, model);
-  service.Infer(request, &response,
-                [&](absl::Status status) { done.set_value(std::move(status)); });
-  absl::Status status = done.get_future().get();
-  if (status.ok() && (response.raw_output_contents_size() != 1 ||
-                      response.raw_output_contents(0).size() != 10 * sizeof(float))) {
-    return absl::InternalError(
-        absl::StrCat("not one output of 10 floats: ", response.DebugString()));
-  }
-  return status;
-}
-
-bool ModelReady(const InferenceService& service, const std::string& model) {
-  inference::ModelReadyRequest request;
-  request.set_name(model);
-  absl::StatusOr<bool> ready = service.ModelReady(request);
-  return ready.ok() && *ready;
-}
-
 // Infers `request` and returns the response, or the failure.
 absl::StatusOr<inference::ModelInferResponse> InferAndWait(InferenceService& service,
                                                            inference::ModelInferRequest& request) {
@@ -217,13 +200,27 @@ absl::StatusOr<inference::ModelInferResponse> InferAndWait(InferenceService& ser
   return response;
 }
 
+absl::Status InferOnce(InferenceService& service, const std::string& model) {
+  inference::ModelInferRequest request = Request(1, model);
+  absl::StatusOr<inference::ModelInferResponse> response = InferAndWait(service, request);
+  if (response.ok() && (response->raw_output_contents_size() != 1 ||
+                        response->raw_output_contents(0).size() != 10 * sizeof(float))) {
+    return absl::InternalError(
+        absl::StrCat("not one output of 10 floats: ", response->DebugString()));
+  }
+  return response.status();
+}
+
+bool ModelReady(const InferenceService& service, const std::string& model) {
+  inference::ModelReadyRequest request;
+  request.set_name(model);
+  absl::StatusOr<bool> ready = service.ModelReady(request);
+  return ready.ok() && *ready;
+}
+
 TEST(InferenceServiceTest, RawFp32InputIsTakenFromTheRequestAndInfersAsTypedContentsDo) {
   ThreadPool pool(2);
-  RepositoryOptions options;
-  options.root = MakeRepository();
-  options.thread_pool = &pool;
-  options.load.thread_pool = &pool;
-  ModelRepository repository(options);
+  ModelRepository repository(LenetRepository(pool));
   ASSERT_EQ(repository.LoadAll(), 0);
   InferenceService service(&repository, {});
 
