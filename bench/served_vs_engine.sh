@@ -1,16 +1,17 @@
 #!/bin/bash
-# The server's overhead as a measured ratio: for each model and request
-# batch size, convload's best served throughput over a concurrency sweep
-# (gRPC, random tensors, loopback; client and server share this machine)
-# against tools/convrun --throughput, the engine alone (median wall-clock
-# of 21 forward passes, host copies included), at the request's batch size
-# and at the batch size the server's dynamic batcher actually ran (its
-# mean, rounded): served / engine at that size is what serving costs on top
-# of the forward passes it runs. A second table holds the latency of one
-# 1-image request with nothing else in flight against the engine's time,
-# a third what a LeNet-5 or AlexNet request adds to the protocol's own round trip
-# (bench/grpc_floor), and a fourth the latency of large inputs inline
-# against shared memory.
+# What serving costs against the engine alone (tools/convrun --throughput:
+# the median wall-clock of a forward pass, host copies included), gRPC on
+# loopback with random tensors (client and server share this machine), in
+# four tables, the quick ones first:
+# 1. the latency of one 1-image request with nothing else in flight;
+# 2. what a LeNet-5 or AlexNet request adds to the protocol's own round
+#    trip (bench/grpc_floor), with the server's own account of it;
+# 3. for each model and request batch size, convload's best throughput
+#    over a concurrency sweep, against the engine at the request's batch
+#    size and at the batch the dynamic batcher actually ran (its mean,
+#    rounded): served / engine at that size is what serving costs on top
+#    of the forward passes it runs;
+# 4. the latency of large inputs inline against shared memory.
 # Usage: bench/served_vs_engine.sh [DURATION]   (after `make build`)
 # Environment: DEVICE=cpu|cuda (both sides), CONVD_BIN (a folder holding
 # convd, convload and convrun; default bazel-bin's), PYTHON.
@@ -39,28 +40,6 @@ engine() {
     "$python" -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$4"
 }
 engine_rate() { engine "$1" "$2" 21 images_per_second; }
-echo "| model | request batch | engine at request batch, images/s | served best, images/s | at concurrency | p99 ms | server mean batch | engine at that batch, images/s | served / engine at request batch | served / engine at server batch |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
-for spec in lenet5:1:1:32:x2 lenet5:8:1:16:x2 alexnet:1:1:8:x2 alexnet:8:1:4:x2; do
-  IFS=: read -r model batch first last factor <<<"$spec"
-  engine=$(engine_rate "$model" "$batch")
-  "$convload" "$model" --url "127.0.0.1:$port" --batch "$batch" \
-    --concurrency "$first:$last:$factor" --duration "$duration" --warmup 2s --quiet \
-    --json "$out/$model-$batch.json" >/dev/null 2>&1
-  best=$("$python" -c '
-import json, sys
-steps = json.load(open(sys.argv[1]))["steps"]
-b = max(steps, key=lambda s: s["images_per_s"])
-print(b["images_per_s"], b["concurrency"], b["latency_ms"]["p99"], b.get("server_batch", 1))
-' "$out/$model-$batch.json")
-  read -r served concurrency p99 server_batch <<<"$best"
-  server_batch_int=$("$python" -c "print(max(1, round($server_batch)))")
-  engine_at_server=$(engine_rate "$model" "$server_batch_int")
-  "$python" -c "
-m, b, e, s, c, p, sb, es = '$model', $batch, $engine, $served, $concurrency, $p99, $server_batch, $engine_at_server
-print(f'| {m} | {b} | {e:.1f} | {s:.1f} | {c} | {p:.2f} | {sb:.2f} | {es:.1f} | {s / e:.2f}x | {s / es:.2f}x |')"
-done
-
 # Latency of one request with nothing else in flight: convload at
 # concurrency 1 (p50 of the round trip, client included) against the
 # engine's median forward pass at that batch (host copies included), with
@@ -117,6 +96,33 @@ print(f"| {sys.argv[3]} | {sys.argv[4]} | {live:.3f} | {infer:.3f} | {engine:.3f
       f"{extra / engine:.2f}x | {queue:.1f} | {other:.1f} |")
 ' "$out/floor.json" "$engine" "$protocol" "$model"
   done
+done
+
+# Throughput: convload's concurrency sweep per model and request batch
+# size, the best step against the engine at the request's batch and at the
+# batch the server formed. After the two tables above, which take seconds:
+# a bounded run (gpu_check.sh quick) cut short keeps them.
+echo
+echo "| model | request batch | engine at request batch, images/s | served best, images/s | at concurrency | p99 ms | server mean batch | engine at that batch, images/s | served / engine at request batch | served / engine at server batch |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+for spec in lenet5:1:1:32:x2 lenet5:8:1:16:x2 alexnet:1:1:8:x2 alexnet:8:1:4:x2; do
+  IFS=: read -r model batch first last factor <<<"$spec"
+  engine=$(engine_rate "$model" "$batch")
+  "$convload" "$model" --url "127.0.0.1:$port" --batch "$batch" \
+    --concurrency "$first:$last:$factor" --duration "$duration" --warmup 2s --quiet \
+    --json "$out/$model-$batch.json" >/dev/null 2>&1
+  best=$("$python" -c '
+import json, sys
+steps = json.load(open(sys.argv[1]))["steps"]
+b = max(steps, key=lambda s: s["images_per_s"])
+print(b["images_per_s"], b["concurrency"], b["latency_ms"]["p99"], b.get("server_batch", 1))
+' "$out/$model-$batch.json")
+  read -r served concurrency p99 server_batch <<<"$best"
+  server_batch_int=$("$python" -c "print(max(1, round($server_batch)))")
+  engine_at_server=$(engine_rate "$model" "$server_batch_int")
+  "$python" -c "
+m, b, e, s, c, p, sb, es = '$model', $batch, $engine, $served, $concurrency, $p99, $server_batch, $engine_at_server
+print(f'| {m} | {b} | {e:.1f} | {s:.1f} | {c} | {p:.2f} | {sb:.2f} | {es:.1f} | {s / e:.2f}x | {s / es:.2f}x |')"
 done
 
 # The input's trip: one client at a time, the tensors in the gRPC request

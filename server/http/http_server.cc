@@ -1,5 +1,6 @@
 #include "server/http/http_server.h"
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <optional>
@@ -27,6 +28,11 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 constexpr uint32_t kHeaderLimitBytes = 64 << 10;
+// Beast reads as much as the session's buffer has room for, at least 512
+// bytes and at most 64 KiB a read. A buffer left to grow on its own stays
+// at a few KiB, so a 600 KB tensor took ~150 reads and 4-7 ms on loopback
+// (gRPC: 0.5 ms); bodies are read with room for up to this much a read.
+constexpr size_t kBodyReadBytes = 64 << 10;
 
 }  // namespace
 
@@ -47,7 +53,9 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, const HttpServer::Options& options, const HttpHandler& handler,
           std::shared_ptr<SessionRegistry> registry)
-      : stream_(std::move(socket)), options_(options), handler_(handler),
+      : stream_(std::move(socket)),
+        options_(options),
+        handler_(handler),
         registry_(std::move(registry)) {}
 
   void Start() {
@@ -62,6 +70,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void ReadHeader() {
+    // Headers go through a buffer that grows only as it must: Beast checks
+    // header_limit against what one read leaves unparsed, so room for many
+    // whole fields at once would let a header past the limit.
+    buffer_.shrink_to_fit();
     parser_.emplace();
     parser_->header_limit(kHeaderLimitBytes);
     parser_->body_limit(static_cast<uint64_t>(options_.max_body_bytes));
@@ -92,6 +104,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void ReadBody() {
+    if (const auto length = parser_->content_length(); length.has_value()) {
+      buffer_.reserve(static_cast<size_t>(std::min<uint64_t>(*length, kBodyReadBytes)));
+    }
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code error, size_t) {
                        if (error) return self->OnReadError(error);
