@@ -77,15 +77,10 @@ absl::Status Run() {
   if (before->model_stats_size() == 0 || after->model_stats_size() == 0) {
     return absl::NotFoundError(absl::StrCat("no statistics for model ", model));
   }
-  const inference::InferStatistics& b = before->model_stats(0).inference_stats();
-  const inference::InferStatistics& a = after->model_stats(0).inference_stats();
-  const double answered = static_cast<double>(a.success().count() - b.success().count());
-  auto mean_us = [&](uint64_t after_ns, uint64_t before_ns) {
-    return answered > 0 ? static_cast<double>(after_ns - before_ns) / answered / 1e3 : 0.0;
-  };
-  const double server_us = mean_us(a.success().ns(), b.success().ns());
-  const double queue_us = mean_us(a.queue().ns(), b.queue().ns());
-  const double compute_us = mean_us(ComputeNs(a), ComputeNs(b));
+  const ServerBreakdown server =
+      ServerStatisticsDifference(before->model_stats(0), after->model_stats(0));
+  const double server_us = 1e3 * server.request_ms, queue_us = 1e3 * server.queue_ms,
+               compute_us = 1e3 * server.compute_ms;
   std::printf(
       "{\"live_p50_ms\": %.4f, \"live_p99_ms\": %.4f, \"infer_p50_ms\": %.4f, "
       "\"infer_p99_ms\": %.4f, \"server_us\": %.1f, \"server_queue_us\": %.1f, "

@@ -97,10 +97,6 @@ class DueQueue {
   bool closed_ = false;
 };
 
-struct ServerBreakdown {
-  double queue_ms = -1, compute_ms = -1, batch = -1;
-};
-
 // Images per execution over the window. The per-batch-size execution
 // counts are recorded with each execution, so they agree with one another
 // in any snapshot; inference_count is recorded when a request's response
@@ -128,13 +124,16 @@ double MeanBatch(const inference::ModelStatistics& before,
   return (static_cast<double>(after.inference_count()) - before.inference_count()) / executions;
 }
 
-ServerBreakdown Difference(const inference::ModelStatistics& before,
-                           const inference::ModelStatistics& after) {
+}  // namespace
+
+ServerBreakdown ServerStatisticsDifference(const inference::ModelStatistics& before,
+                                           const inference::ModelStatistics& after) {
   ServerBreakdown result;
   const auto& b = before.inference_stats();
   const auto& a = after.inference_stats();
   const double requests = static_cast<double>(a.success().count()) - b.success().count();
   if (requests > 0) {
+    result.request_ms = (static_cast<double>(a.success().ns()) - b.success().ns()) / requests / 1e6;
     result.queue_ms = (static_cast<double>(a.queue().ns()) - b.queue().ns()) / requests / 1e6;
     result.compute_ms =
         (static_cast<double>(ComputeNs(a)) - ComputeNs(b)) / requests / 1e6;
@@ -142,8 +141,6 @@ ServerBreakdown Difference(const inference::ModelStatistics& before,
   result.batch = MeanBatch(before, after);
   return result;
 }
-
-}  // namespace
 
 int64_t StepResult::error_count() const {
   int64_t total = 0;
@@ -198,7 +195,7 @@ StepResult RunLoadStep(const LoadStep& step,
     window.done = true;
     progress.measuring = false;
     auto after = fetch_stats();
-    if (before.ok() && after.ok()) breakdown = Difference(*before, *after);
+    if (before.ok() && after.ok()) breakdown = ServerStatisticsDifference(*before, *after);
   });
 
   std::vector<std::thread> threads;

@@ -43,6 +43,17 @@ struct LoadStep {
   int64_t max_requests = 10'000'000;  // measured requests, at most
 };
 
+// One model's statistics over a window, from two snapshots: per request
+// answered in it, the mean milliseconds from arrival to answer, in the
+// queue and in compute (input, forward pass, output); images per
+// execution (MeanBatch in load_generator.cc). -1 where the window holds
+// none to average.
+struct ServerBreakdown {
+  double request_ms = -1, queue_ms = -1, compute_ms = -1, batch = -1;
+};
+ServerBreakdown ServerStatisticsDifference(const inference::ModelStatistics& before,
+                                           const inference::ModelStatistics& after);
+
 struct StepResult {
   LoadStep step;
   double seconds = 0;            // the measured window
