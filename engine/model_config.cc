@@ -215,6 +215,16 @@ absl::Status NormalizeModelConfig(const std::string& directory_name, ModelConfig
   // is off; the served config says which holds).
   auto& cuda = *config.mutable_optimization()->mutable_cuda();
   if (!cuda.has_graphs()) cuda.set_graphs(true);
+  if (!config.has_inline_run_limit_microseconds()) {
+    config.set_inline_run_limit_microseconds(kDefaultInlineRunLimitMicroseconds);
+  }
+  if (config.inline_run_limit_microseconds() > kMaxInlineRunLimitMicroseconds) {
+    return Invalid(model, absl::StrCat("inline_run_limit_microseconds must be at most ",
+                                       kMaxInlineRunLimitMicroseconds,
+                                       " (a run holds the thread "
+                                       "that received the request); got ",
+                                       config.inline_run_limit_microseconds()));
+  }
   return absl::OkStatus();
 }
 

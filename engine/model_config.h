@@ -15,6 +15,7 @@
 #ifndef CONVD_ENGINE_MODEL_CONFIG_H_
 #define CONVD_ENGINE_MODEL_CONFIG_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,10 @@ namespace convd {
 
 inline constexpr char kPlatformNetwork[] = "convd_network";
 inline constexpr char kPlatformOnnx[] = "onnx";
+// inline_run_limit_microseconds when a config leaves it out, and its most:
+// LeNet-sized passes run on the receiving thread, AlexNet-sized ones do not.
+inline constexpr uint64_t kDefaultInlineRunLimitMicroseconds = 300;
+inline constexpr uint64_t kMaxInlineRunLimitMicroseconds = 100000;
 
 // Parses config.pbtxt text (protobuf text format).
 absl::StatusOr<inference::ModelConfig> ParseModelConfig(const std::string& text);

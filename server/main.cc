@@ -20,7 +20,9 @@ ABSL_FLAG(int64_t, grpc_max_message_bytes, 256 << 20, "Largest gRPC request or r
 ABSL_FLAG(std::string, http_address, "0.0.0.0", "Address the HTTP server binds to.");
 ABSL_FLAG(int, http_port, 8000,
           "HTTP (KServe v2 REST) port; 0 picks a free one; -1 disables HTTP.");
-ABSL_FLAG(int, http_threads, 2, "HTTP I/O threads (inference runs on the compute threads).");
+ABSL_FLAG(int, http_threads, 2,
+          "HTTP I/O threads (they run a model's passes only while those are shorter than its "
+          "inline_run_limit_microseconds).");
 ABSL_FLAG(int64_t, http_max_body_bytes, 256 << 20, "Largest HTTP request body (413 above).");
 ABSL_FLAG(int, metrics_port, 8002,
           "Prometheus /metrics port (on --http-address); 0 picks a free one; -1 disables.");

@@ -16,27 +16,70 @@ int64_t Nanoseconds(TimePoint from, TimePoint to) {
 }  // namespace
 
 Scheduler::Scheduler(SchedulerOptions options, std::vector<std::unique_ptr<InstanceRunner>> runners)
-    : options_(std::move(options)), runners_(std::move(runners)) {
-  threads_.reserve(runners_.size());
-  for (auto& runner : runners_) {
-    threads_.emplace_back([this, &runner] { InstanceLoop(*runner); });
+    : options_(std::move(options)),
+      instances_(runners.size()),
+      last_run_ns_(std::max(1, options_.batching.max_batch_size) + 1, 0) {
+  for (size_t i = 0; i < runners.size(); ++i) instances_[i].runner = std::move(runners[i]);
+  threads_.reserve(instances_.size());
+  for (Instance& instance : instances_) {
+    threads_.emplace_back([this, &instance] { InstanceLoop(instance); });
   }
 }
 
 Scheduler::~Scheduler() { Stop(); }
 
 absl::Status Scheduler::Schedule(JobPtr job) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::unique_lock<std::mutex> lock(mutex_);
   if (stopping_) return absl::UnavailableError("model is being unloaded or the server is stopping");
   if (options_.max_queue_size > 0 && static_cast<int>(queue_.size()) >= options_.max_queue_size) {
     return absl::UnavailableError(
         absl::StrCat("queue is full (max_queue_size ", options_.max_queue_size, "); retry later"));
   }
-  job->enqueued = SteadyClock::now();
+  const TimePoint now = SteadyClock::now();
+  job->enqueued = now;
   company_.Record(!queue_.empty() || running_batches_ > 0);
+  if (Instance* instance = ClaimForInlineRunLocked(*job, now)) {
+    ++running_batches_;
+    ++inline_runs_;
+    lock.unlock();
+    std::vector<JobPtr> batch{std::move(job)};
+    RunBatch(*instance, batch);
+    lock.lock();
+    if (--inline_runs_ == 0 && stopping_) changed_.notify_all();  // Stop() waits for it
+    return absl::OkStatus();
+  }
   queue_.push_back(std::move(job));
-  changed_.notify_one();
+  NotifyInstancesLocked();
   return absl::OkStatus();
+}
+
+Scheduler::Instance* Scheduler::ClaimForInlineRunLocked(const InferenceJob& job, TimePoint now) {
+  if (options_.inline_run_limit.count() <= 0 || stopping_ || !queue_.empty()) return nullptr;
+  if (job.rows < 1 || job.rows >= static_cast<int>(last_run_ns_.size())) return nullptr;
+  const int64_t last_run_ns = last_run_ns_[job.rows];
+  if (last_run_ns == 0 || last_run_ns > options_.inline_run_limit.count()) return nullptr;
+  if (job.queue_deadline.has_value() && now >= *job.queue_deadline) return nullptr;  // swept
+  auto idle = std::find_if(instances_.begin(), instances_.end(),
+                           [](const Instance& instance) { return !instance.busy; });
+  if (idle == instances_.end()) return nullptr;
+  // Only a batch the batcher would run alone now: one that would wait for
+  // company goes to the queue.
+  const int rows[] = {job.rows};
+  if (NextBatch(rows, now, now, options_.batching, company_.RequestsComeAlone()).take != 1) {
+    return nullptr;
+  }
+  idle->busy = true;
+  return &*idle;
+}
+
+void Scheduler::NotifyInstancesLocked() {
+  // A thread whose instance an inline run holds would take the one wake-up
+  // and wait on, so while one runs every thread is woken.
+  if (inline_runs_ > 0) {
+    changed_.notify_all();
+  } else {
+    changed_.notify_one();
+  }
 }
 
 void Scheduler::Cancel(InferenceJob& job) {
@@ -54,6 +97,8 @@ void Scheduler::Stop() {
   std::call_once(joined_, [this] {
     for (std::thread& thread : threads_) thread.join();
   });
+  std::unique_lock<std::mutex> lock(mutex_);
+  changed_.wait(lock, [this] { return inline_runs_ == 0; });
 }
 
 int Scheduler::queue_depth() const {
@@ -95,7 +140,7 @@ TimePoint Scheduler::TakeBatchLocked(TimePoint now, std::vector<JobPtr>& batch) 
                  std::make_move_iterator(queue_.begin() + decision.take));
     queue_.erase(queue_.begin(), queue_.begin() + decision.take);
     ++running_batches_;
-    if (!queue_.empty()) changed_.notify_one();  // another instance may take the rest
+    if (!queue_.empty()) NotifyInstancesLocked();  // another instance may take the rest
     return now;
   }
   TimePoint wake = decision.wait_until;
@@ -105,11 +150,9 @@ TimePoint Scheduler::TakeBatchLocked(TimePoint now, std::vector<JobPtr>& batch) 
   return wake;
 }
 
-void Scheduler::InstanceLoop(InstanceRunner& runner) {
+void Scheduler::InstanceLoop(Instance& instance) {
   std::vector<JobPtr> batch;
   std::vector<std::pair<JobPtr, absl::Status>> rejected;
-  std::vector<float> gather;
-  Tensor output;
   for (;;) {
     bool exit = false;
     {
@@ -118,8 +161,12 @@ void Scheduler::InstanceLoop(InstanceRunner& runner) {
         const TimePoint now = SteadyClock::now();
         SweepLocked(now, rejected);
         if (!rejected.empty()) break;  // answer them before anything else
-        const TimePoint wake = TakeBatchLocked(now, batch);
-        if (!batch.empty()) break;
+        // While an inline run holds the instance, its end wakes this thread.
+        const TimePoint wake = instance.busy ? TimePoint::max() : TakeBatchLocked(now, batch);
+        if (!batch.empty()) {
+          instance.busy = true;
+          break;
+        }
         if (queue_.empty() && stopping_) {
           exit = true;
           break;
@@ -133,14 +180,16 @@ void Scheduler::InstanceLoop(InstanceRunner& runner) {
     }
     for (auto& [job, status] : rejected) job->done(std::move(status));
     rejected.clear();
-    if (!batch.empty()) RunBatch(runner, batch, gather, output);
+    if (!batch.empty()) RunBatch(instance, batch);
     batch.clear();
     if (exit) return;
   }
 }
 
-void Scheduler::RunBatch(InstanceRunner& runner, std::vector<JobPtr>& batch,
-                         std::vector<float>& gather, Tensor& output) {
+void Scheduler::RunBatch(Instance& instance, std::vector<JobPtr>& batch) {
+  InstanceRunner& runner = *instance.runner;
+  std::vector<float>& gather = instance.gather;
+  Tensor& output = instance.output;
   const TimePoint start = SteadyClock::now();
   int rows = 0;
   bool want_stats = false;
@@ -178,10 +227,15 @@ void Scheduler::RunBatch(InstanceRunner& runner, std::vector<JobPtr>& batch,
   }
   const TimePoint scattered = SteadyClock::now();
   {
-    // Before the answers go out: a client's next request must not find
-    // this batch still counted as company.
+    // Before the answers go out: a client's next request must find this
+    // batch no longer counted as company, and the instance free.
     std::lock_guard<std::mutex> lock(mutex_);
     --running_batches_;
+    if (status.ok() && rows < static_cast<int>(last_run_ns_.size())) {
+      last_run_ns_[rows] = std::max<int64_t>(1, Nanoseconds(start, scattered));
+    }
+    instance.busy = false;
+    if (!queue_.empty()) NotifyInstancesLocked();
   }
   JobTimes times;
   times.compute_input_ns = Nanoseconds(start, gathered);

@@ -2,14 +2,16 @@
 // dynamically formed batches (batch_formation.h).
 //
 // Contract:
-//  - Schedule() never blocks. It takes the job only when it returns OK;
-//    it returns UNAVAILABLE when the queue is full or the scheduler is
-//    stopping, and the caller still owns the job.
-//  - Every scheduled job's `done` is called exactly once, from an instance
-//    thread: OK with the outputs filled in, DEADLINE_EXCEEDED when its
-//    queue timeout passed first, CANCELLED when Cancel() dropped it from the
-//    queue (a job already running completes normally), or the runner's
-//    error. The scheduler keeps its reference until `done` returns.
+//  - Schedule() takes the job only when it returns OK; it returns
+//    UNAVAILABLE when the queue is full or the scheduler is stopping, and
+//    the caller still owns the job. It blocks only to run a short batch
+//    inline (SchedulerOptions::inline_run_limit), never to wait.
+//  - Every scheduled job's `done` is called exactly once: OK with the
+//    outputs filled in, DEADLINE_EXCEEDED when its queue timeout passed
+//    first, CANCELLED when Cancel() dropped it from the queue (a job already
+//    running completes normally), or the runner's error. It is called from
+//    an instance thread, or from inside Schedule() when the job ran inline.
+//    The scheduler keeps its reference until `done` returns.
 //  - Stop() refuses new jobs, runs every queued job without waiting for
 //    batching delays, then joins the instance threads. The destructor stops.
 //
@@ -56,8 +58,9 @@ struct MemoryUse {
 };
 
 // Runs one batch on one model instance (the CPU executor or the GPU's).
-// Run is called from that instance's thread only; Reserve and memory()
-// before the runner is handed to a Scheduler.
+// Run and InputBuffer are called from one thread at a time, not always the
+// same one (the instance's thread, or one that runs a short batch inline);
+// Reserve and memory() before the runner is handed to a Scheduler.
 class InstanceRunner {
  public:
   virtual ~InstanceRunner() = default;
@@ -117,6 +120,13 @@ struct SchedulerOptions {
   int64_t output_row_elements = 0;  // elements of one output row
   // Requests waiting (not running) beyond which Schedule() refuses; 0: none.
   int max_queue_size = 0;
+  // A job that finds nothing queued, an instance idle and the batcher
+  // ready to run it alone runs on the thread that schedules it, inside
+  // Schedule(), when its batch size last ran in at most this long. That
+  // saves the hand-off to the instance's thread (a thread wake-up on the
+  // way in, another on the way out where the answer is written) at the
+  // cost of holding the caller's thread for the run. 0: never.
+  std::chrono::nanoseconds inline_run_limit{0};
   ExecutionObserver* observer = nullptr;  // may be null; must outlive this
 };
 
@@ -138,21 +148,38 @@ class Scheduler {
  private:
   using JobPtr = std::shared_ptr<InferenceJob>;
 
-  void InstanceLoop(InstanceRunner& runner);
+  // A runner and the buffers its batches reuse, held by one thread at a
+  // time: the one that set `busy`.
+  struct Instance {
+    std::unique_ptr<InstanceRunner> runner;
+    bool busy = false;  // guarded by mutex_
+    std::vector<float> gather;
+    Tensor output;
+  };
+
+  void InstanceLoop(Instance& instance);
+  // An idle instance, marked busy, when `job` may run inline now.
+  Instance* ClaimForInlineRunLocked(const InferenceJob& job, TimePoint now);
+  // Wakes an instance thread that can take queued work.
+  void NotifyInstancesLocked();
   // Moves cancelled and timed-out jobs from the queue to `rejected`.
   void SweepLocked(TimePoint now, std::vector<std::pair<JobPtr, absl::Status>>& rejected);
   // Picks the next batch into `batch`, or returns when the caller should
   // wait; returns the time to wait until (max: until notified).
   TimePoint TakeBatchLocked(TimePoint now, std::vector<JobPtr>& batch);
-  void RunBatch(InstanceRunner& runner, std::vector<JobPtr>& batch, std::vector<float>& gather,
-                Tensor& output);
+  // Runs the batch on the instance its caller holds, answers its jobs and
+  // releases the instance.
+  void RunBatch(Instance& instance, std::vector<JobPtr>& batch);
 
   const SchedulerOptions options_;
-  std::vector<std::unique_ptr<InstanceRunner>> runners_;
+  std::vector<Instance> instances_;  // fixed at construction
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::deque<JobPtr> queue_;  // guarded by mutex_
   int running_batches_ = 0;   // taken from the queue, not yet answered; guarded by mutex_
+  int inline_runs_ = 0;       // batches running inside Schedule(); guarded by mutex_
+  // By batch rows: how long that size's last batch took; 0: none ran yet.
+  std::vector<int64_t> last_run_ns_;  // guarded by mutex_
   CompanyForecast company_;   // guarded by mutex_
   bool stopping_ = false;     // guarded by mutex_
   std::vector<std::thread> threads_;

@@ -1,8 +1,10 @@
 #include "server/batching/scheduler.h"
 
+#include <atomic>
 #include <future>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/synchronization/notification.h"
@@ -273,6 +275,196 @@ TEST(SchedulerTest, InstancesRunBatchesConcurrently) {
   EXPECT_TRUE(a.result.get().ok());
   EXPECT_TRUE(b.result.get().ok());
   EXPECT_EQ(shared.max_running, 2);
+}
+
+// Inline runs (SchedulerOptions::inline_run_limit).
+
+std::unique_ptr<Scheduler> MakeInlineScheduler(DoublingRunner::Shared* shared,
+                                               BatchingPolicy batching,
+                                               std::chrono::nanoseconds inline_run_limit,
+                                               int instances = 1) {
+  SchedulerOptions options;
+  options.batching = std::move(batching);
+  options.input_row_elements = kRowElements;
+  options.output_row_elements = kRowElements;
+  options.inline_run_limit = inline_run_limit;
+  std::vector<std::unique_ptr<InstanceRunner>> runners;
+  for (int i = 0; i < instances; ++i) runners.push_back(std::make_unique<DoublingRunner>(shared));
+  return std::make_unique<Scheduler>(std::move(options), std::move(runners));
+}
+
+// A job whose `done` notes the thread that called it in `*thread`.
+Submitted MakeJobNotingThread(int rows, std::shared_ptr<std::thread::id> thread) {
+  Submitted s = MakeJob(rows);
+  s.job->done = [thread, done = std::move(s.job->done)](absl::Status status) mutable {
+    *thread = std::this_thread::get_id();
+    done(std::move(status));
+  };
+  return s;
+}
+
+struct Answer {
+  absl::Status status;
+  std::thread::id thread;
+  bool ready_when_scheduled = false;  // answered before Schedule() returned
+};
+
+// Schedules one job of `rows` from this thread and waits for its answer.
+Answer ScheduleAndWait(Scheduler& scheduler, Submitted s, std::shared_ptr<std::thread::id> thread) {
+  Answer answer;
+  answer.status = scheduler.Schedule(s.job);
+  if (!answer.status.ok()) return answer;
+  answer.ready_when_scheduled = s.result.wait_for(milliseconds(0)) == std::future_status::ready;
+  answer.status = s.result.get();
+  answer.thread = *thread;
+  for (size_t i = 0; i < s.job->input.size(); ++i) {
+    EXPECT_EQ(s.job->output[i], 2.0f * s.job->input[i]);
+  }
+  EXPECT_EQ(s.job->output.size(), s.job->input.size());
+  return answer;
+}
+
+Answer ScheduleAndWait(Scheduler& scheduler, int rows) {
+  auto thread = std::make_shared<std::thread::id>();
+  return ScheduleAndWait(scheduler, MakeJobNotingThread(rows, thread), thread);
+}
+
+TEST(SchedulerInlineTest, AShortBatchRunsOnTheSchedulingThreadOnceItsSizeHasRun) {
+  DoublingRunner::Shared shared;
+  auto scheduler = MakeInlineScheduler(&shared, Dynamic(8, 0), std::chrono::seconds(10));
+  const std::thread::id self = std::this_thread::get_id();
+  // Batch size 1 has not run yet: its time is unknown, so the instance runs it.
+  const Answer first = ScheduleAndWait(*scheduler, 1);
+  ASSERT_TRUE(first.status.ok()) << first.status;
+  EXPECT_NE(first.thread, self);
+  const Answer second = ScheduleAndWait(*scheduler, 1);
+  ASSERT_TRUE(second.status.ok()) << second.status;
+  EXPECT_EQ(second.thread, self);
+  EXPECT_TRUE(second.ready_when_scheduled);
+  // A size that has not run goes to the instance, then runs inline.
+  EXPECT_NE(ScheduleAndWait(*scheduler, 3).thread, self);
+  EXPECT_EQ(ScheduleAndWait(*scheduler, 3).thread, self);
+  std::lock_guard<std::mutex> lock(shared.mutex);
+  EXPECT_EQ(shared.batch_sizes, std::vector<int>({1, 1, 3, 3}));
+}
+
+TEST(SchedulerInlineTest, NoInlineRunWhenTheLimitIsZeroOrTheRunsAreLonger) {
+  for (const std::chrono::nanoseconds limit :
+       {std::chrono::nanoseconds(0), std::chrono::nanoseconds(1)}) {
+    DoublingRunner::Shared shared;
+    auto scheduler = MakeInlineScheduler(&shared, Dynamic(8, 0), limit);
+    for (int i = 0; i < 4; ++i) {
+      const Answer answer = ScheduleAndWait(*scheduler, 1);
+      ASSERT_TRUE(answer.status.ok()) << answer.status;
+      EXPECT_NE(answer.thread, std::this_thread::get_id()) << "limit " << limit.count() << " ns";
+    }
+  }
+}
+
+TEST(SchedulerInlineTest, AJobThatWouldWaitForCompanyIsQueued) {
+  DoublingRunner::Shared shared;
+  constexpr int kDelayMs = 15;
+  BatchingPolicy policy = Dynamic(8, kDelayMs);
+  policy.strict_queue_delay = true;
+  auto scheduler = MakeInlineScheduler(&shared, policy, std::chrono::seconds(10));
+  for (int i = 0; i < 3; ++i) {
+    auto thread = std::make_shared<std::thread::id>();
+    Submitted s = MakeJobNotingThread(1, thread);
+    std::shared_ptr<InferenceJob> job = s.job;
+    const Answer answer = ScheduleAndWait(*scheduler, std::move(s), thread);
+    ASSERT_TRUE(answer.status.ok()) << answer.status;
+    EXPECT_NE(answer.thread, std::this_thread::get_id());
+    EXPECT_GE(job->times.queue_ns, kDelayMs * 1'000'000);
+  }
+}
+
+// Runs one size-1 job so that later ones may run inline, then closes
+// `gate` in front of every run.
+void PrimeThenGate(Scheduler& scheduler, DoublingRunner::Shared& shared, absl::Notification* gate) {
+  ASSERT_TRUE(ScheduleAndWait(scheduler, 1).status.ok());
+  std::lock_guard<std::mutex> lock(shared.mutex);
+  shared.gate = gate;
+  shared.batch_sizes.clear();
+}
+
+void WaitUntilRunning(DoublingRunner::Shared& shared, int runs) {
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(shared.mutex);
+      if (shared.running == runs) return;
+    }
+    std::this_thread::yield();
+  }
+}
+
+TEST(SchedulerInlineTest, AnInlineRunHoldsItsInstanceAndHandsOnTheQueueWhenDone) {
+  DoublingRunner::Shared shared;
+  absl::Notification gate;
+  auto scheduler = MakeInlineScheduler(&shared, Dynamic(1, 0), std::chrono::seconds(10));
+  PrimeThenGate(*scheduler, shared, &gate);
+  Answer inline_answer;
+  std::thread caller([&] { inline_answer = ScheduleAndWait(*scheduler, 1); });
+  WaitUntilRunning(shared, 1);  // inside Run, on `caller`
+  Submitted queued = MakeJob(1);
+  ASSERT_TRUE(scheduler->Schedule(queued.job).ok());  // returns: the instance is taken
+  EXPECT_EQ(queued.result.wait_for(milliseconds(50)), std::future_status::timeout);
+  EXPECT_EQ(scheduler->queue_depth(), 1);
+  gate.Notify();
+  caller.join();
+  ASSERT_TRUE(inline_answer.status.ok()) << inline_answer.status;
+  EXPECT_TRUE(inline_answer.ready_when_scheduled);
+  ASSERT_EQ(queued.result.wait_for(milliseconds(5000)), std::future_status::ready);
+  EXPECT_TRUE(queued.result.get().ok());
+  std::lock_guard<std::mutex> lock(shared.mutex);
+  EXPECT_EQ(shared.max_running, 1) << "two runs at once on one instance";
+  EXPECT_EQ(shared.batch_sizes, std::vector<int>({1, 1}));
+}
+
+TEST(SchedulerInlineTest, StopWaitsForAnInlineRun) {
+  DoublingRunner::Shared shared;
+  absl::Notification gate;
+  auto scheduler = MakeInlineScheduler(&shared, Dynamic(1, 0), std::chrono::seconds(10));
+  PrimeThenGate(*scheduler, shared, &gate);
+  Answer inline_answer;
+  std::thread caller([&] { inline_answer = ScheduleAndWait(*scheduler, 1); });
+  WaitUntilRunning(shared, 1);
+  std::atomic<bool> stopped{false};
+  std::thread stopper([&] {
+    scheduler->Stop();
+    stopped = true;
+  });
+  std::this_thread::sleep_for(milliseconds(50));
+  EXPECT_FALSE(stopped.load()) << "Stop() returned while a run was in progress";
+  gate.Notify();
+  stopper.join();
+  caller.join();
+  EXPECT_TRUE(inline_answer.status.ok()) << inline_answer.status;
+  EXPECT_EQ(scheduler->Schedule(MakeJob(1).job).code(), absl::StatusCode::kUnavailable);
+}
+
+// Many callers, two instances, inline runs mixed with handed-off ones: each
+// job gets its own rows back exactly once (and TSan sees the hand-overs).
+TEST(SchedulerInlineTest, ConcurrentCallersEachGetTheirOwnRows) {
+  DoublingRunner::Shared shared;
+  auto scheduler =
+      MakeInlineScheduler(&shared, Dynamic(4, 0), std::chrono::seconds(10), /*instances=*/2);
+  constexpr int kCallers = 4, kJobsEach = 100;
+  std::atomic<int> failures{0}, inline_runs{0};
+  std::vector<std::thread> callers;
+  for (int c = 0; c < kCallers; ++c) {
+    callers.emplace_back([&, c] {
+      for (int i = 0; i < kJobsEach; ++i) {
+        const Answer answer = ScheduleAndWait(*scheduler, 1 + (c + i) % 2);
+        failures += !answer.status.ok();
+        inline_runs += answer.thread == std::this_thread::get_id();
+      }
+    });
+  }
+  for (std::thread& caller : callers) caller.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(inline_runs.load(), 0);
+  std::lock_guard<std::mutex> lock(shared.mutex);
+  EXPECT_LE(shared.max_running, 2);
 }
 
 }  // namespace

@@ -93,6 +93,7 @@ absl::StatusOr<std::unique_ptr<ServedModel>> ServedModel::Create(LoadedModel mod
         static_cast<int>(config.dynamic_batching().default_queue_policy().max_queue_size());
   }
   options.observer = &served->statistics_;
+  options.inline_run_limit = std::chrono::microseconds(config.inline_run_limit_microseconds());
   std::vector<std::unique_ptr<InstanceRunner>> runners;
   for (const inference::ModelInstanceGroup& group : config.instance_group()) {
     const bool on_gpu = group.kind() == inference::ModelInstanceGroup::KIND_GPU;

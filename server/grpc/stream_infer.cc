@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -62,17 +63,23 @@ class StreamInferReactor : public Reactor, public StreamRegistry::Stream {
       inference::ModelStreamInferResponse response;
       response.set_error_message(std::string(request.status().message()));
       Act(Decide([&] { writes_.push_back(Serialize(response)); }));
-    } else {
-      Schedule(*request);
     }
+    // The call is registered first (Finish waits for it), then the next
+    // read starts, then the inference: a short one runs on this thread
+    // (inline_run_limit_microseconds), and the client's next request must
+    // not wait for it to be read.
+    const std::optional<uint64_t> serial = request.ok() ? AddCall() : std::nullopt;
     // Finish waits while about_to_read_ is set (StartRead must not follow it).
+    bool read = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (finished_) return;
-      about_to_read_ = true;
+      if (!finished_) about_to_read_ = read = true;
     }
-    StartRead(&read_buffer_);
-    Act(Decide([&] { about_to_read_ = false; }));
+    if (read) {
+      StartRead(&read_buffer_);
+      Act(Decide([&] { about_to_read_ = false; }));
+    }
+    if (serial.has_value()) Schedule(*serial, *request);
   }
 
   void OnWriteDone(bool ok) override {
@@ -113,13 +120,22 @@ class StreamInferReactor : public Reactor, public StreamRegistry::Stream {
     bool finish = false;
   };
 
-  void Schedule(inference::ModelInferRequest& request) {
+  // A call in flight, answered by Schedule's callback; none once the
+  // stream has finished (a draining stream can finish while a message is
+  // being parsed, and then nothing more can be written).
+  std::optional<uint64_t> AddCall() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (finished_) return std::nullopt;
+    const uint64_t serial = next_serial_++;
+    calls_.emplace(serial, std::make_unique<Call>());
+    return serial;
+  }
+
+  void Schedule(uint64_t serial, inference::ModelInferRequest& request) {
     Call* call = nullptr;
-    uint64_t serial = 0;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      serial = next_serial_++;
-      call = calls_.emplace(serial, std::make_unique<Call>()).first->second.get();
+      call = calls_.at(serial).get();
     }
     // The callback may run inside Infer (an immediate refusal) or later on
     // an instance thread.

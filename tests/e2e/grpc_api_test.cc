@@ -6,10 +6,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/executor.h"
+#include "engine/model_config.h"
 #include "engine/model_loader.h"
 #include "gtest/gtest.h"
-#include "nlohmann/json.hpp"
 #include "kernels/testing/numeric.h"
+#include "nlohmann/json.hpp"
 #include "tests/e2e/e2e_util.h"
 #include "tests/e2e/health.grpc.pb.h"
 
@@ -116,6 +117,8 @@ TEST_F(GrpcApiTest, ModelConfigStatesEveryDefault) {
   EXPECT_EQ(config.input(0).format(), inference::ModelInput::FORMAT_NCHW);
   EXPECT_EQ(config.instance_group(0).count(), 1);
   EXPECT_EQ(config.version_policy().latest().num_versions(), 1u);
+  EXPECT_TRUE(config.optimization().cuda().graphs());
+  EXPECT_EQ(config.inline_run_limit_microseconds(), kDefaultInlineRunLimitMicroseconds);
 }
 
 TEST_F(GrpcApiTest, LenetInferenceIsExactlyTheEnginesOutput) {

@@ -1,6 +1,8 @@
 // Bad input over real gRPC: every case gets the right status and a message
 // that names the problem, and the server keeps serving.
 #include <functional>
+#include <map>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -27,6 +29,9 @@ class GrpcErrorsTest : public SharedServerTest<GrpcErrorsTest> {
       input { name: "input" dims: [3, 28, 28] }
       output { name: "prob" dims: [10] }
     )pb");
+    // Would hold a receiving thread for up to 0.2 s a request: refused.
+    AddModel(repository, "inline_too_long", "lenet5",
+             absl::StrCat(kLenetConfig, "inline_run_limit_microseconds: 200000"));
   }
   static constexpr int64_t kMaxMessageBytes = 1 << 20;
   static void Configure(ServerOptions& options) {
@@ -119,15 +124,18 @@ TEST_F(GrpcErrorsTest, BrokenModelIsReportedAndDoesNotStopTheOthers) {
   grpc::ClientContext index_context, ready_context, model_ready_context;
   inference::RepositoryIndexResponse index;
   ASSERT_TRUE(stub_->RepositoryIndex(&index_context, {}, &index).ok());
-  bool found = false;
+  const std::map<std::string, std::string> expected_reasons = {
+      {"broken", "input dims [3, 28, 28] do not match"},
+      {"inline_too_long", "inline_run_limit_microseconds must be at most 100000"}};
+  int found = 0;
   for (const auto& model : index.models()) {
-    if (model.name() != "broken") continue;
-    found = true;
-    EXPECT_EQ(model.state(), "UNAVAILABLE");
-    EXPECT_NE(model.reason().find("input dims [3, 28, 28] do not match"), std::string::npos)
-        << model.reason();
+    auto expected = expected_reasons.find(model.name());
+    if (expected == expected_reasons.end()) continue;
+    ++found;
+    EXPECT_EQ(model.state(), "UNAVAILABLE") << model.name();
+    EXPECT_NE(model.reason().find(expected->second), std::string::npos) << model.reason();
   }
-  EXPECT_TRUE(found);
+  EXPECT_EQ(found, 2);
   inference::ServerReadyResponse ready;
   ASSERT_TRUE(stub_->ServerReady(&ready_context, {}, &ready).ok());
   EXPECT_FALSE(ready.ready()) << "a model failed to load, so the server is not fully ready";
