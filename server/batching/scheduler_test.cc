@@ -51,12 +51,14 @@ class DoublingRunner : public InstanceRunner {
 };
 
 std::unique_ptr<Scheduler> MakeScheduler(DoublingRunner::Shared* shared, BatchingPolicy batching,
-                                         int instances = 1, int max_queue_size = 0) {
+                                         int instances = 1, int max_queue_size = 0,
+                                         std::chrono::nanoseconds inline_run_limit = {}) {
   SchedulerOptions options;
   options.batching = std::move(batching);
   options.input_row_elements = kRowElements;
   options.output_row_elements = kRowElements;
   options.max_queue_size = max_queue_size;
+  options.inline_run_limit = inline_run_limit;
   std::vector<std::unique_ptr<InstanceRunner>> runners;
   for (int i = 0; i < instances; ++i) runners.push_back(std::make_unique<DoublingRunner>(shared));
   return std::make_unique<Scheduler>(std::move(options), std::move(runners));
@@ -283,14 +285,8 @@ std::unique_ptr<Scheduler> MakeInlineScheduler(DoublingRunner::Shared* shared,
                                                BatchingPolicy batching,
                                                std::chrono::nanoseconds inline_run_limit,
                                                int instances = 1) {
-  SchedulerOptions options;
-  options.batching = std::move(batching);
-  options.input_row_elements = kRowElements;
-  options.output_row_elements = kRowElements;
-  options.inline_run_limit = inline_run_limit;
-  std::vector<std::unique_ptr<InstanceRunner>> runners;
-  for (int i = 0; i < instances; ++i) runners.push_back(std::make_unique<DoublingRunner>(shared));
-  return std::make_unique<Scheduler>(std::move(options), std::move(runners));
+  return MakeScheduler(shared, std::move(batching), instances, /*max_queue_size=*/0,
+                       inline_run_limit);
 }
 
 // A job whose `done` notes the thread that called it in `*thread`.
@@ -397,49 +393,57 @@ void WaitUntilRunning(DoublingRunner::Shared& shared, int runs) {
   }
 }
 
-TEST(SchedulerInlineTest, AnInlineRunHoldsItsInstanceAndHandsOnTheQueueWhenDone) {
+// One instance, whose size-1 run made later ones eligible, now running a
+// job inline on `caller`, held there at `gate` until Release().
+struct HeldInlineRun {
+  HeldInlineRun() {
+    PrimeThenGate(*scheduler, shared, &gate);
+    caller = std::thread([this] { answer = ScheduleAndWait(*scheduler, 1); });
+    WaitUntilRunning(shared, 1);
+  }
+  ~HeldInlineRun() { Release(); }  // a failed assertion may return early
+  void Release() {
+    if (!gate.HasBeenNotified()) gate.Notify();
+    if (caller.joinable()) caller.join();
+  }
+
   DoublingRunner::Shared shared;
   absl::Notification gate;
-  auto scheduler = MakeInlineScheduler(&shared, Dynamic(1, 0), std::chrono::seconds(10));
-  PrimeThenGate(*scheduler, shared, &gate);
-  Answer inline_answer;
-  std::thread caller([&] { inline_answer = ScheduleAndWait(*scheduler, 1); });
-  WaitUntilRunning(shared, 1);  // inside Run, on `caller`
+  std::unique_ptr<Scheduler> scheduler =
+      MakeInlineScheduler(&shared, Dynamic(1, 0), std::chrono::seconds(10));
+  Answer answer;
+  std::thread caller;
+};
+
+TEST(SchedulerInlineTest, AnInlineRunHoldsItsInstanceAndHandsOnTheQueueWhenDone) {
+  HeldInlineRun held;
   Submitted queued = MakeJob(1);
-  ASSERT_TRUE(scheduler->Schedule(queued.job).ok());  // returns: the instance is taken
+  ASSERT_TRUE(held.scheduler->Schedule(queued.job).ok());  // returns: the instance is taken
   EXPECT_EQ(queued.result.wait_for(milliseconds(50)), std::future_status::timeout);
-  EXPECT_EQ(scheduler->queue_depth(), 1);
-  gate.Notify();
-  caller.join();
-  ASSERT_TRUE(inline_answer.status.ok()) << inline_answer.status;
-  EXPECT_TRUE(inline_answer.ready_when_scheduled);
+  EXPECT_EQ(held.scheduler->queue_depth(), 1);
+  held.Release();
+  ASSERT_TRUE(held.answer.status.ok()) << held.answer.status;
+  EXPECT_TRUE(held.answer.ready_when_scheduled);
   ASSERT_EQ(queued.result.wait_for(milliseconds(5000)), std::future_status::ready);
   EXPECT_TRUE(queued.result.get().ok());
-  std::lock_guard<std::mutex> lock(shared.mutex);
-  EXPECT_EQ(shared.max_running, 1) << "two runs at once on one instance";
-  EXPECT_EQ(shared.batch_sizes, std::vector<int>({1, 1}));
+  std::lock_guard<std::mutex> lock(held.shared.mutex);
+  EXPECT_EQ(held.shared.max_running, 1) << "two runs at once on one instance";
+  EXPECT_EQ(held.shared.batch_sizes, std::vector<int>({1, 1}));
 }
 
 TEST(SchedulerInlineTest, StopWaitsForAnInlineRun) {
-  DoublingRunner::Shared shared;
-  absl::Notification gate;
-  auto scheduler = MakeInlineScheduler(&shared, Dynamic(1, 0), std::chrono::seconds(10));
-  PrimeThenGate(*scheduler, shared, &gate);
-  Answer inline_answer;
-  std::thread caller([&] { inline_answer = ScheduleAndWait(*scheduler, 1); });
-  WaitUntilRunning(shared, 1);
+  HeldInlineRun held;
   std::atomic<bool> stopped{false};
   std::thread stopper([&] {
-    scheduler->Stop();
+    held.scheduler->Stop();
     stopped = true;
   });
   std::this_thread::sleep_for(milliseconds(50));
   EXPECT_FALSE(stopped.load()) << "Stop() returned while a run was in progress";
-  gate.Notify();
+  held.Release();
   stopper.join();
-  caller.join();
-  EXPECT_TRUE(inline_answer.status.ok()) << inline_answer.status;
-  EXPECT_EQ(scheduler->Schedule(MakeJob(1).job).code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(held.answer.status.ok()) << held.answer.status;
+  EXPECT_EQ(held.scheduler->Schedule(MakeJob(1).job).code(), absl::StatusCode::kUnavailable);
 }
 
 // Many callers, two instances, inline runs mixed with handed-off ones: each
