@@ -69,15 +69,21 @@ class StreamInferReactor : public Reactor, public StreamRegistry::Stream {
     // (inline_run_limit_microseconds), and the client's next request must
     // not wait for it to be read.
     const std::optional<uint64_t> serial = request.ok() ? AddCall() : std::nullopt;
-    // Finish waits while about_to_read_ is set (StartRead must not follow it).
+    // Finish waits while reads are starting (StartRead must not follow it).
+    // A count, not a flag: the read started here may complete, and its
+    // OnReadDone start the next one, before this call has counted its own
+    // StartRead as done.
     bool read = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (!finished_) about_to_read_ = read = true;
+      if (!finished_) {
+        ++reads_starting_;
+        read = true;
+      }
     }
     if (read) {
       StartRead(&read_buffer_);
-      Act(Decide([&] { about_to_read_ = false; }));
+      Act(Decide([&] { --reads_starting_; }));
     }
     if (serial.has_value()) Schedule(*serial, *request);
   }
@@ -187,8 +193,8 @@ class StreamInferReactor : public Reactor, public StreamRegistry::Stream {
     if (!writing_ && !writes_.empty()) {
       writing_ = true;
       action.write = true;
-    } else if (!finished_ && !writing_ && writes_.empty() && calls_.empty() && !about_to_read_ &&
-               (reads_done_ || draining_)) {
+    } else if (!finished_ && !writing_ && writes_.empty() && calls_.empty() &&
+               reads_starting_ == 0 && (reads_done_ || draining_)) {
       finished_ = true;
       action.finish = true;
     }
@@ -233,7 +239,7 @@ class StreamInferReactor : public Reactor, public StreamRegistry::Stream {
   bool cancelled_ = false;
   bool broken_ = false;
   bool draining_ = false;
-  bool about_to_read_ = false;
+  int reads_starting_ = 0;  // StartRead calls decided on, not yet made
 };
 
 }  // namespace
