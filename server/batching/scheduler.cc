@@ -38,38 +38,36 @@ absl::Status Scheduler::Schedule(JobPtr job) {
   const TimePoint now = SteadyClock::now();
   job->enqueued = now;
   company_.Record(!queue_.empty() || running_batches_ > 0);
-  if (Instance* instance = ClaimForInlineRunLocked(*job, now)) {
-    ++running_batches_;
-    ++inline_runs_;
-    lock.unlock();
-    std::vector<JobPtr> batch{std::move(job)};
-    RunBatch(*instance, batch);
-    lock.lock();
-    if (--inline_runs_ == 0 && stopping_) changed_.notify_all();  // Stop() waits for it
-    return absl::OkStatus();
-  }
   queue_.push_back(std::move(job));
+  if (Instance* instance = IdleInstanceForInlineRunLocked(now)) {
+    // The batcher decides as for a queued job: run it alone now, or leave
+    // it to wait for company.
+    std::vector<JobPtr> batch;
+    TakeBatchLocked(now, batch);
+    if (!batch.empty()) {
+      instance->busy = true;
+      ++inline_runs_;
+      lock.unlock();
+      RunBatch(*instance, batch);
+      lock.lock();
+      if (--inline_runs_ == 0 && stopping_) changed_.notify_all();  // Stop() waits for it
+      return absl::OkStatus();
+    }
+  }
   NotifyInstancesLocked();
   return absl::OkStatus();
 }
 
-Scheduler::Instance* Scheduler::ClaimForInlineRunLocked(const InferenceJob& job, TimePoint now) {
-  if (options_.inline_run_limit.count() <= 0 || stopping_ || !queue_.empty()) return nullptr;
+Scheduler::Instance* Scheduler::IdleInstanceForInlineRunLocked(TimePoint now) {
+  if (options_.inline_run_limit.count() <= 0 || stopping_ || queue_.size() != 1) return nullptr;
+  const InferenceJob& job = *queue_.front();
   if (job.rows < 1 || job.rows >= static_cast<int>(last_run_ns_.size())) return nullptr;
   const int64_t last_run_ns = last_run_ns_[job.rows];
   if (last_run_ns == 0 || last_run_ns > options_.inline_run_limit.count()) return nullptr;
   if (job.queue_deadline.has_value() && now >= *job.queue_deadline) return nullptr;  // swept
   auto idle = std::find_if(instances_.begin(), instances_.end(),
                            [](const Instance& instance) { return !instance.busy; });
-  if (idle == instances_.end()) return nullptr;
-  // Only a batch the batcher would run alone now: one that would wait for
-  // company goes to the queue.
-  const int rows[] = {job.rows};
-  if (NextBatch(rows, now, now, options_.batching, company_.RequestsComeAlone()).take != 1) {
-    return nullptr;
-  }
-  idle->busy = true;
-  return &*idle;
+  return idle == instances_.end() ? nullptr : &*idle;
 }
 
 void Scheduler::NotifyInstancesLocked() {

@@ -158,8 +158,10 @@ class Scheduler {
   };
 
   void InstanceLoop(Instance& instance);
-  // An idle instance, marked busy, when `job` may run inline now.
-  Instance* ClaimForInlineRunLocked(const InferenceJob& job, TimePoint now);
+  // An idle instance when the queue holds only the job just scheduled and
+  // that job may run inline (its size's last run within the limit) if the
+  // batcher takes it now.
+  Instance* IdleInstanceForInlineRunLocked(TimePoint now);
   // Wakes an instance thread that can take queued work.
   void NotifyInstancesLocked();
   // Moves cancelled and timed-out jobs from the queue to `rejected`.
