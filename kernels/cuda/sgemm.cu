@@ -1,7 +1,8 @@
-// Our SGEMM (sgemm_launch.h): the tiled kernel (sgemm_kernel.cuh) on a B in
-// memory; a kernel for products of at most 8 rows (fully connected layers
-// at small batches), for which a tile computes 56+ rows of zeros; and the
-// split of K for products too small to fill the device.
+// Our SGEMM (sgemm_launch.h): the tiled kernels on a B in memory (FP32:
+// sgemm_kernel.cuh; tensor cores: sgemm_tensor.cuh); a kernel for products
+// of at most 8 rows (fully connected layers at small batches), for which a
+// tile computes 56+ rows of zeros; and the split of K for products too
+// small to fill the device.
 #include <algorithm>
 #include <type_traits>
 
@@ -10,6 +11,7 @@
 #include "kernels/cuda/sgemm_kernel.cuh"
 #include "kernels/cuda/sgemm_launch.h"
 #include "kernels/cuda/sgemm_pipelined.cuh"
+#include "kernels/cuda/sgemm_tensor.cuh"
 
 namespace convd::cuda {
 namespace {
@@ -176,8 +178,12 @@ int Multiprocessors() {
 cudaError_t LaunchOnePass(const GemmShape& shape, const float* a, const float* b, float* c,
                           const GemmEpilogue& epilogue, cudaStream_t stream, GemmMath math,
                           const GemmKernelChoice& chosen) {
-  if (sgemm::KernelFor(shape, chosen).stages == sgemm::kCopyStages) {
+  const int stages = sgemm::KernelFor(shape, chosen, math).stages;
+  if (stages == sgemm::kCopyStages) {
     return sgemm::LaunchPipelinedTiles(shape, a, b, c, epilogue, stream, chosen);
+  }
+  if (stages == sgemm::kTensorStages) {
+    return sgemm::LaunchTensorTiles(shape, a, b, c, epilogue, stream, math, chosen);
   }
   const bool vector_a = sgemm::Aligned(a, shape.lda, shape.stride_a);
   if (sgemm::Aligned(b, shape.ldb, shape.stride_b)) {
@@ -306,8 +312,7 @@ cudaError_t LaunchSgemm(const GemmShape& shape, const float* a, const float* b, 
     return cudaErrorInvalidValue;
   }
   if ((math != GemmMath::kFp32 && math != GemmMath::kTf32 && math != GemmMath::kFp16) ||
-      !sgemm::ValidChoice(workspace.kernel) ||
-      (workspace.kernel.stages == sgemm::kCopyStages && math != GemmMath::kFp32)) {
+      !sgemm::ValidChoice(workspace.kernel, math)) {
     return cudaErrorInvalidValue;
   }
   const int parts = workspace.split_k > 0 ? workspace.split_k : SplitKFor(shape);

@@ -1,7 +1,8 @@
 // The SGEMM's kernels as a benchmark may choose them (GemmKernelChoice):
-// each tile shape, and the 4-stage kernel fed by cp.async, against a
-// float64 GEMM; the rule's own picks; choices that name no kernel. Skips
-// cleanly without a GPU (the emulated twin runs them anywhere).
+// each tile shape, the 4-stage FP32 kernel fed by cp.async and both
+// tensor-core kernels, against a float64 GEMM; the rule's own picks;
+// choices that name no kernel. Skips cleanly without a GPU (the emulated
+// twin runs them anywhere).
 #include <utility>
 
 #include "gtest/gtest.h"
@@ -71,6 +72,45 @@ TEST(CudaSgemmChoiceTest, CopyStagedKernelMatchesFloat64) {
   ExpectMatchesFloat64({130, 150, 300}, GemmMath::kFp32, 2, 3, {0, 0, 4});
 }
 
+class CudaSgemmTensorKernelTest : public ::testing::TestWithParam<GemmMath> {};
+
+INSTANTIATE_TEST_SUITE_P(TensorMaths, CudaSgemmTensorKernelTest,
+                         ::testing::Values(GemmMath::kTf32, GemmMath::kFp16),
+                         sgemm_testing::MathName);
+
+TEST_P(CudaSgemmTensorKernelTest, BothTensorCoreKernelsMatchFloat64) {
+  // The tensor-core kernel (stages 3, K steps of 32 copied by cp.async two
+  // ahead; the rule's) and the register-staged one a benchmark compares it
+  // with (stages 2): K under one step, of 2 to 5 steps, ragged (a 16-byte
+  // copy cut short where A's rows are aligned but K is not a multiple of
+  // 4), 4-byte copies of A and of B (unaligned rows), both sides ragged,
+  // every tile shape, a batch with shared A, split K. The emulation lands
+  // copies when issued in even blocks and only when waited for in odd
+  // ones, and the shared memory starts each block as NaN, so a misplaced
+  // wait or barrier, or a stage refilled while it is read, gives wrong
+  // results.
+  if (!DeviceAvailable()) GTEST_SKIP() << DeviceDescription();
+  const Case cases[] = {
+      {9, 13, 5},           {70, 90, 21, 3, 1},
+      {130, 150, 33, 0, 3}, {200, 300, 100, 1, 3},
+      {64, 64, 64},         {65, 129, 97, 0, 0, 3, true},
+      {192, 130, 70, 0, 2}, {128, 128, 160},
+      {96, 100, 30, 2},     {40, 300, 250},
+  };
+  for (int stages : {3, 2}) {
+    for (const Case& c : cases) {
+      for (int rows : {0, 64, 128}) {
+        for (int columns : {0, 64, 128}) {
+          for (int epilogue_case = 0; epilogue_case < 3; ++epilogue_case) {
+            ExpectMatchesFloat64(c, GetParam(), epilogue_case, 1, {rows, columns, stages});
+          }
+        }
+      }
+    }
+    ExpectMatchesFloat64({130, 150, 300}, GetParam(), 2, 3, {0, 0, stages});
+  }
+}
+
 TEST(CudaSgemmChoiceTest, TilesAre64WhereThatCutsThePaddingByAFifth) {
   auto chosen = [](int m, int n) {
     const GemmKernelChoice kernel = KernelChosenFor(GemmShape{m, n, 8, 8, n, n});
@@ -95,9 +135,14 @@ TEST(CudaSgemmChoiceTest, RefusesChoicesThatNameNoKernel) {
               cudaErrorInvalidValue)
         << kernel.rows << "x" << kernel.columns << "/" << kernel.stages;
   }
+  // The cp.async FP32 kernel (4) is FP32's only, the tensor-core one (3)
+  // the tensor cores' only.
   for (GemmMath math : {GemmMath::kTf32, GemmMath::kFp16}) {
     EXPECT_EQ(
         LaunchSgemm(shape, p, p, p, {}, nullptr, math, GemmWorkspace{nullptr, 0, 1, {0, 0, 4}}),
+        cudaErrorInvalidValue);
+    EXPECT_EQ(
+        LaunchSgemm(shape, p, p, p, {}, nullptr, math, GemmWorkspace{nullptr, 0, 1, {0, 0, 5}}),
         cudaErrorInvalidValue);
   }
   // Chosen kernels are the ones launched: 64-row tiles down 4M rows are
@@ -109,6 +154,9 @@ TEST(CudaSgemmChoiceTest, RefusesChoicesThatNameNoKernel) {
               cudaErrorInvalidValue)
         << stages;
   }
+  EXPECT_EQ(LaunchSgemm(shape, p, p, p, {}, nullptr, GemmMath::kTf32,
+                        GemmWorkspace{nullptr, 0, 1, {64, 0, 3}}),
+            cudaErrorInvalidValue);
 }
 
 }  // namespace

@@ -22,7 +22,8 @@
 // (sgemm_epilogue.cuh).
 //
 // GemmMath::kTf32 runs the same tiles, loaders and epilogue on the tensor
-// cores: operands are rounded to TF32 (cvt.rna) as they are stored to shared
+// cores (the implicit-GEMM convolution's; a B in memory gets the kernel of
+// sgemm_tensor.cuh unless a benchmark chooses this one, stages = 2): operands are rounded to TF32 (cvt.rna) as they are stored to shared
 // memory, and each of the 8 warps computes a 64x32 quadrant of the block as
 // 4x4 mma.sync.m16n8k8 tiles (FP32 accumulate; on smaller tiles 64x16 or
 // 64x8 quadrants of 4x2 or 4x1 mma tiles). Shared rows are padded by 8
@@ -84,22 +85,31 @@ static_assert(TileSide(64) == 64 && TileSide(65) == 128 && TileSide(192) == 64 &
 constexpr int TileRows(int64_t m) { return TileSide(m); }
 constexpr int TileColumns(int64_t n) { return TileSide(n); }
 
-// K steps in flight: the register-staged kernel here, and the cp.async one
-// (sgemm_pipelined.cuh).
-inline constexpr int kRegisterStages = 2, kCopyStages = 4;
+// K steps in flight: the register-staged kernel here, the cp.async one
+// (sgemm_pipelined.cuh, FP32) and the tensor-core one (sgemm_tensor.cuh,
+// TF32 and FP16); each kernel's number names it in GemmKernelChoice.
+inline constexpr int kRegisterStages = 2, kCopyStages = 4, kTensorStages = 3;
 
-// The kernel for `shape`: `chosen`'s fields where set, else TileRows(m) x
-// TileColumns(n) tiles, staged through registers.
-inline GemmKernelChoice KernelFor(const GemmShape& shape, const GemmKernelChoice& chosen = {}) {
+// The kernel for `shape` in `math`: `chosen`'s fields where set, else
+// TileRows(m) x TileColumns(n) tiles, staged through registers in FP32 and
+// copied by cp.async on the tensor cores.
+inline GemmKernelChoice KernelFor(const GemmShape& shape, const GemmKernelChoice& chosen = {},
+                                  GemmMath math = GemmMath::kFp32) {
+  const int stages = math == GemmMath::kFp32 ? kRegisterStages : kTensorStages;
   return {chosen.rows > 0 ? chosen.rows : TileRows(shape.m),
           chosen.columns > 0 ? chosen.columns : TileColumns(shape.n),
-          chosen.stages > 0 ? chosen.stages : kRegisterStages};
+          chosen.stages > 0 ? chosen.stages : stages};
 }
-// Whether a choice names kernels that exist (0s included: the rule's).
-inline bool ValidChoice(const GemmKernelChoice& chosen) {
+// Whether a choice names a kernel that exists for `math` (0s included: the
+// rule's): the register-staged kernel runs every math, the cp.async one
+// FP32 only, the tensor-core one TF32 and FP16 only.
+inline bool ValidChoice(const GemmKernelChoice& chosen, GemmMath math) {
   auto side = [](int size) { return size == 0 || size == kHalfBlock || size == kBlockM; };
+  const bool tensor_cores = math != GemmMath::kFp32;
   return side(chosen.rows) && side(chosen.columns) &&
-         (chosen.stages == 0 || chosen.stages == kRegisterStages || chosen.stages == kCopyStages);
+         (chosen.stages == 0 || chosen.stages == kRegisterStages ||
+          (chosen.stages == kCopyStages && !tensor_cores) ||
+          (chosen.stages == kTensorStages && tensor_cores));
 }
 
 // The tiled kernel's grid for `shape` on `kernel`'s tiles (KernelFor): a

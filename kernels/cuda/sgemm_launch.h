@@ -93,10 +93,12 @@ struct GemmShape {
 // chooses (products of up to 8 rows ignore it); 0 leaves a field to the
 // rule. `rows`, `columns`: the tiles' sides, 64 or 128 (the rule: above).
 // `stages`: how K steps reach shared memory: 2, through registers, the
-// next step loaded while the current one is multiplied (the rule's); or
-// 4, copied by cp.async three steps ahead (GPU_NOTES entry 23; FP32 math
-// and products in memory only). Other values, and 4 with tensor-core
-// math, are cudaErrorInvalidValue.
+// next step loaded while the current one is multiplied (the rule's in
+// FP32, K steps of 8); 4, copied by cp.async three steps ahead (GPU_NOTES
+// entry 23; FP32 only); or 3, the tensor-core kernel's K steps of 32
+// copied by cp.async two ahead (GPU_NOTES entry 26; the rule's in TF32 and
+// FP16, which 2 sends back to the FP32 kernel's steps). Other values, 4
+// with tensor-core math and 3 with FP32 are cudaErrorInvalidValue.
 struct GemmKernelChoice {
   int rows = 0, columns = 0, stages = 0;
 };

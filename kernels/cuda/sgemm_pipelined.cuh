@@ -24,71 +24,13 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "kernels/cuda/async_copy.cuh"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/sgemm_epilogue.cuh"
 #include "kernels/cuda/sgemm_kernel.cuh"
 #include "kernels/cuda/sgemm_launch.h"
 
 namespace convd::cuda::sgemm {
-
-// A place in shared memory as cp.async takes it: a 32-bit shared-window
-// address on the device (converted once, outside the loop: the conversion
-// reads the CTA's id), a pointer in the emulation.
-#ifdef CONVD_CUDA_EMULATION
-using SharedAddress = float*;
-inline SharedAddress ToSharedAddress(float* p) { return p; }
-inline SharedAddress AddFloats(SharedAddress address, int floats) { return address + floats; }
-#else
-using SharedAddress = unsigned;
-__device__ __forceinline__ SharedAddress ToSharedAddress(float* p) {
-  return static_cast<unsigned>(__cvta_generic_to_shared(p));
-}
-__device__ __forceinline__ SharedAddress AddFloats(SharedAddress address, int floats) {
-  return address + floats * static_cast<int>(sizeof(float));
-}
-#endif
-
-// cp.async of kBytes (4 or 16) from `source` to `destination`, or kBytes of
-// zeros without reading `source` unless `live` (`source` is a valid
-// address either way).
-template <int kBytes>
-__device__ __forceinline__ void CopyToShared(SharedAddress destination, const float* source,
-                                             bool live) {
-  static_assert(kBytes == 4 || kBytes == 16);
-#ifdef CONVD_CUDA_EMULATION
-  emulation::AsyncCopy(destination, source, kBytes, live ? kBytes : 0);
-#else
-  if constexpr (kBytes == 16) {
-    // .cg: through L2 only, as a streamed tile wants.
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(destination), "l"(source),
-                 "r"(live ? 16 : 0)
-                 : "memory");
-  } else {
-    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(destination), "l"(source),
-                 "r"(live ? 4 : 0)
-                 : "memory");
-  }
-#endif
-}
-
-// Closes this thread's group of copies.
-__device__ __forceinline__ void CommitCopies() {
-#ifdef CONVD_CUDA_EMULATION
-  emulation::AsyncCommit();
-#else
-  asm volatile("cp.async.commit_group;\n" ::: "memory");
-#endif
-}
-
-// Waits until at most kPending of this thread's groups are in flight.
-template <int kPending>
-__device__ __forceinline__ void WaitForCopies() {
-#ifdef CONVD_CUDA_EMULATION
-  emulation::AsyncWait(kPending);
-#else
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending) : "memory");
-#endif
-}
 
 // C = epilogue(A x B) on kBlockRows x kBlockColumns tiles (64 or 128 a
 // side), FP32; B's 16-byte copies where kVectorB (ldb, stride_b and b

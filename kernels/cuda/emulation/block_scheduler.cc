@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <limits>
 #include <vector>
 
 #include "kernels/cuda/emulation/emulated_runtime.h"
@@ -118,6 +119,7 @@ struct BlockState {
   unsigned current = 0;
   void* scheduler_stack_pointer = nullptr;
   std::vector<unsigned char> scratch;
+  std::vector<float> dynamic_shared;  // float: 16-byte aligned by the allocator
 };
 
 thread_local BlockState block;
@@ -155,6 +157,8 @@ void RunBlock(unsigned threads, bool reverse) {
     fiber.stack_pointer = PrepareStack(stacks[t]);
   }
   std::fill(block.scratch.begin(), block.scratch.end(), 0);
+  std::fill(block.dynamic_shared.begin(), block.dynamic_shared.end(),
+            std::numeric_limits<float>::quiet_NaN());
   // Rounds: each live thread runs to its next barrier or to its end.
   for (unsigned live = threads; live > 0;) {
     live = 0;
@@ -184,6 +188,11 @@ void Barrier() {
 
 void AsyncCopy(void* destination, const void* source, unsigned bytes, unsigned source_bytes) {
   const AsyncCopyCall copy{destination, source, bytes, std::min(source_bytes, bytes)};
+  if (reinterpret_cast<uintptr_t>(destination) % bytes != 0 ||
+      reinterpret_cast<uintptr_t>(source) % bytes != 0) {
+    Trap();  // the device's misaligned-address fault
+    return;
+  }
   const uint3& b = block.block_index;
   const uint64_t linear_block =
       b.x + uint64_t{block.grid_dim.x} * (b.y + uint64_t{block.grid_dim.y} * b.z);
@@ -211,6 +220,14 @@ void AsyncWait(unsigned pending) {
 void* BlockScratch(unsigned bytes) {
   if (block.scratch.size() < bytes) block.scratch.resize(bytes, 0);
   return block.scratch.data();
+}
+
+void* BlockDynamicShared(unsigned bytes) {
+  const size_t floats = (bytes + sizeof(float) - 1) / sizeof(float);
+  if (block.dynamic_shared.size() < floats) {
+    block.dynamic_shared.resize(floats, std::numeric_limits<float>::quiet_NaN());
+  }
+  return block.dynamic_shared.data();
 }
 
 bool ValidConfiguration(dim3 grid, dim3 threads) {

@@ -43,11 +43,11 @@ void RunGrid(dim3 grid, dim3 block, void (*body)(void*), void* context);
 // cp.async: a copy of `bytes` into shared memory, the first `source_bytes`
 // from `source` and the rest zeros (the instruction's zero fill; `source`
 // is not read when `source_bytes` is 0), in the running thread's open
-// group. AsyncCommit closes the group; AsyncWait(n) completes the thread's
-// oldest groups until at most n are in flight. In even blocks a copy lands
-// when issued, in odd ones only when waited for: a kernel that overwrites
-// a stage other threads still read, or reads one it has not waited for,
-// gets wrong results in one or the other.
+// group. Both addresses must be aligned to `bytes`, as the instruction
+// requires: a misaligned copy traps (Trap), and copies nothing. AsyncCommit closes the group;
+// AsyncWait(n) completes the thread's oldest groups until at most n are in flight. In even blocks a
+// copy lands when issued, in odd ones only when waited for: a kernel that overwrites a stage other
+// threads still read, or reads one it has not waited for, gets wrong results in one or the other.
 void AsyncCopy(void* destination, const void* source, unsigned bytes, unsigned source_bytes);
 void AsyncCommit();
 void AsyncWait(unsigned pending);
@@ -56,6 +56,13 @@ void AsyncWait(unsigned pending);
 // and zeroed when a block starts: warp-level instruction emulation
 // (warp_emulation.h) exchanges fragments through it.
 void* BlockScratch(unsigned bytes);
+
+// The running block's dynamic shared memory (a launch's third <<<>>>
+// argument; launch.cuh, CONVD_DYNAMIC_SHARED), `bytes` long, 16-byte
+// aligned. It starts every block holding NaN in every float, as the
+// device's holds whatever the last block left: a kernel that reads it
+// before writing it gets NaN.
+void* BlockDynamicShared(unsigned bytes);
 
 }  // namespace convd::cuda::emulation
 

@@ -1,7 +1,10 @@
-// The emulation itself: built-in variables, barriers, launch errors and the
-// mma fragment layouts, on kernels written here (compiled as the .cu files
-// are: EMULATION_COPTS force-include cuda_emulation.h).
+// The emulation itself: built-in variables, barriers, dynamic shared
+// memory, cp.async's alignment, launch errors and the mma fragment
+// layouts, on kernels written here (compiled as the .cu files are:
+// EMULATION_COPTS force-include cuda_emulation.h).
+#include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <random>
 #include <vector>
 
@@ -62,6 +65,59 @@ TEST(BlockSchedulerTest, ABarrierSeparatesPhasesInEitherThreadOrder) {
   for (int b = 0; b < 4; ++b) {
     for (int t = 0; t < 64; ++t) EXPECT_EQ(out[b * 64 + t], in[b * 64 + 63 - t]);
   }
+}
+
+// Reads each float of the block's dynamic shared memory before anyone
+// writes it, then reverses the block's index through it.
+__global__ void ReadThenReverseThroughDynamicShared(float* out) {
+  CONVD_DYNAMIC_SHARED(staged, 64 * sizeof(float));
+  const unsigned t = threadIdx.x;
+  out[blockIdx.x * 64 + t] = staged[t];
+  __syncthreads();
+  staged[63 - t] = static_cast<float>(blockIdx.x * 100 + t);
+  __syncthreads();
+  out[(gridDim.x + blockIdx.x) * 64 + t] = staged[t];
+}
+
+TEST(BlockSchedulerTest, DynamicSharedMemoryIsTheBlocksAndStartsAsNan) {
+  std::vector<float> out(2 * 2 * 64, 0.0f);
+  CONVD_LAUNCH_SHARED(2, 64, 64 * sizeof(float), nullptr, ReadThenReverseThroughDynamicShared,
+                      out.data());
+  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  for (int b = 0; b < 2; ++b) {
+    for (int t = 0; t < 64; ++t) {
+      // Block 1 too: what block 0 left is not there to be read.
+      EXPECT_TRUE(std::isnan(out[b * 64 + t])) << b << " " << t;
+      EXPECT_EQ(out[(2 + b) * 64 + t], b * 100 + 63 - t);
+    }
+  }
+}
+
+// One thread's 16-byte cp.async from `source` into dynamic shared memory,
+// waited for and copied out.
+__global__ void CopySixteenBytes(const float* source, float* out) {
+  CONVD_DYNAMIC_SHARED(staged, 4 * sizeof(float));
+  AsyncCopy(staged, source, 16, 16);
+  AsyncCommit();
+  AsyncWait(0);
+  for (int i = 0; i < 4; ++i) out[i] = staged[i];
+}
+
+TEST(BlockSchedulerDeathTest, SixteenByteCopiesMustBeAligned) {
+  alignas(16) const float data[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  float out[4] = {};
+  CONVD_LAUNCH_SHARED(1, 1, 16, nullptr, CopySixteenBytes, data + 4, out);
+  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  EXPECT_EQ(out[0], 5.0f);
+  EXPECT_EQ(out[3], 8.0f);
+  // Misaligned by one float: the device faults, losing the context (so in
+  // a child process).
+  EXPECT_EXIT(
+      {
+        CONVD_LAUNCH_SHARED(1, 1, 16, nullptr, CopySixteenBytes, data + 1, out);
+        std::exit(ContextError() == cudaErrorLaunchFailure ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 TEST(BlockSchedulerTest, ConfigurationsTheHardwareRefusesAreLaunchErrors) {
