@@ -265,12 +265,14 @@ done
 # kernel issues 86% FFMA yet reached 63% of peak (GPU_NOTES entry 22), so
 # the instructions are not what is missing; the stall reasons say what is.
 # One launch of each product's kernel is profiled (the third it starts:
-# past the warm-up), the rest run as usual. PRODUCT|KERNEL: the 4096^3
-# square on both the register-staged kernel and the cp.async one (entry
-# 23), Winograd's short-K products, fc6 at batch 1 (its small-m kernel).
+# past the warm-up), the rest run as usual. PRODUCT|KERNEL[|MATH]: the
+# 4096^3 square on both the register-staged kernel and the cp.async one
+# (entry 23), Winograd's short-K products, fc6 at batch 1 (its small-m
+# kernel), and the square on the tensor-core kernel in TF32 (entry 26).
 PROFILED_PRODUCTS=("square 4096|SgemmKernel" "square 4096|SgemmPipelinedKernel"
                    "winograd f43 alexnet.conv3 batch 32|SgemmKernel"
-                   "alexnet fc6 batch 1|SmallMKernel")
+                   "alexnet fc6 batch 1|SmallMKernel"
+                   "square 4096|SgemmTensorKernel|tf32")
 if has_stage profile; then
   NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu /usr/local/cuda-*/bin/ncu \
         /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
@@ -278,7 +280,8 @@ if has_stage profile; then
     note "ncu profile" N/A "ncu not on this machine"
   else
     for profiled in "${PROFILED_PRODUCTS[@]}"; do
-      product=${profiled%|*} kernel=${profiled#*|}
+      IFS='|' read -r product kernel math <<< "$profiled"
+      math=${math:-fp32}
       time_for "ncu: $product" "${PROFILE_SECONDS:-60}" || continue
       log="$OUT_DIR/ncu_$(echo "$product $kernel" | tr -c 'a-zA-Z0-9\n' '_').txt"
       start=$SECONDS
@@ -287,7 +290,7 @@ if has_stage profile; then
         --section SpeedOfLight --section Occupancy --section LaunchStats \
         --section SchedulerStats --section WarpStateStats --section MemoryWorkloadAnalysis \
         --metrics 'regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio' \
-        "$WRAP/gpu_gemm_bench" --only="$product" --tile_sweep=false \
+        "$WRAP/gpu_gemm_bench" --only="$product" --tile_sweep=false --math="$math" \
         > "$log" 2>&1
       rc=$?
       if grep -q ERR_NVGPUCTRPERM "$log"; then

@@ -21,10 +21,12 @@
 // squares also time one pass on each of the four tile shapes (128 or 64
 // rows by 128 or 64 columns; GemmKernelChoice), the rule's own marked *, and the
 // table ends with what the best of them would give: the data for the
-// rule (sgemm_launch.h) that picks them. In FP32, products of 9+ rows also
-// time the kernel that copies K steps into shared memory by cp.async, 4
-// stages (GemmKernelChoice::stages; GPU_NOTES entry 23), on the rule's
-// tiles in one pass, against the register-staged kernel's one pass.
+// rule (sgemm_launch.h) that picks them. Products of 9+ rows also time
+// the kernel the rule does not pick, on the rule's tiles in one pass,
+// against the rule's one pass (GemmKernelChoice::stages): in FP32 the
+// kernel that copies K steps into shared memory by cp.async, 4 stages
+// (GPU_NOTES entry 23); on tensor cores the register-staged kernel with
+// K steps of 8, which the tensor-core kernel (entry 26) replaced.
 //
 //   gpu_gemm_bench [--math=fp32|tf32|fp16] [--tile_sweep=false] [--only=NAME]
 #include <algorithm>
@@ -133,14 +135,15 @@ int Main() {
               peak, (*cublas)->Version().c_str(), cuda::GemmMathLabel(math));
   const bool sweep = absl::GetFlag(FLAGS_tile_sweep);
   constexpr GemmKernelChoice kSweptTiles[] = {{128, 128}, {128, 64}, {64, 128}, {64, 64}};
-  const bool copy_staged = math == GemmMath::kFp32;
-  constexpr GemmKernelChoice kCopyStaged{0, 0, 4};
+  // The kernel the rule does not pick, timed beside it.
+  const bool fp32 = math == GemmMath::kFp32;
+  const GemmKernelChoice other_kernel{0, 0, fp32 ? 4 : 2};
+  const char* const other_name = fp32 ? "4-stage" : "register-staged";
   std::printf(
       "| problem | m x n x k (batch) | split | ours ms | ours TFLOP/s | %% peak | one pass ms | "
-      "cuBLAS ms | cuBLAS TFLOP/s | ours / cuBLAS speed | diff |%s%s\n"
-      "|---|---|---|---|---|---|---|---|---|---|---|%s%s\n",
-      copy_staged ? " 4-stage ms |" : "",
-      sweep ? " 128x128 ms | 128x64 ms | 64x128 ms | 64x64 ms |" : "", copy_staged ? "---|" : "",
+      "cuBLAS ms | cuBLAS TFLOP/s | ours / cuBLAS speed | diff | %s ms |%s\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|---|%s\n",
+      other_name, sweep ? " 128x128 ms | 128x64 ms | 64x128 ms | 64x64 ms |" : "",
       sweep ? "---|---|---|---|" : "");
   const bench::GpuTimingOptions timing;
   std::vector<double> ratios;
@@ -149,9 +152,9 @@ int Main() {
   // lost to one of them by more than 3% (noise aside).
   std::vector<double> best_tile_ratios;
   int rule_lost = 0;
-  // The 4-stage kernel's speed over the register-staged one's (rule's
-  // tiles, one pass each), and over cuBLAS's.
-  std::vector<double> copy_staged_speedups, copy_staged_ratios;
+  // The other kernel's speed over the rule's (the rule's tiles, one pass
+  // each), and over cuBLAS's.
+  std::vector<double> other_speedups, other_ratios;
   int failures = 0;
   const std::string only = absl::GetFlag(FLAGS_only);
   for (const Problem& problem : Problems()) {
@@ -196,25 +199,23 @@ int Main() {
     ratios.push_back(ratio);
     // After the diff above: the sweep overwrites C.
     const double diff = bench::MaxRelativeDifference(*ours_host, *peer_host, ours_host->size());
-    std::string copy_staged_column;
-    if (copy_staged && s.m > 8) {
-      const double register_staged_ms = split > 1 && one_pass_ms.ok() ? *one_pass_ms : *ours_ms;
-      auto ms = time_ours(1, kCopyStaged);
-      auto copy_staged_host = ours->ToHost();  // its C: checked against cuBLAS's too
-      const double copy_staged_diff =
-          copy_staged_host.ok() ? bench::MaxRelativeDifference(*copy_staged_host, *peer_host,
-                                                               copy_staged_host->size())
-                                : 1.0;
-      copy_staged_column =
-          ms.ok() ? absl::StrFormat(" %.3f (diff %.1e) |", *ms, copy_staged_diff) : " error |";
-      if (!ms.ok() || copy_staged_diff > 1e-3) {
-        ++failures;  // failed, or wrong whatever its speed
+    std::string other_column;
+    if (s.m > 8) {
+      const double rule_ms = split > 1 && one_pass_ms.ok() ? *one_pass_ms : *ours_ms;
+      auto ms = time_ours(1, other_kernel);
+      auto other_host = ours->ToHost();  // its C: checked against cuBLAS's too
+      const double other_diff = other_host.ok() ? bench::MaxRelativeDifference(
+                                                      *other_host, *peer_host, other_host->size())
+                                                : 1.0;
+      other_column = ms.ok() ? absl::StrFormat(" %.3f (diff %.1e) |", *ms, other_diff) : " error |";
+      if (!ms.ok() || other_diff > 1e-3) {  // failed, or wrong whatever its speed
+        ++failures;
       } else {
-        copy_staged_speedups.push_back(register_staged_ms / *ms);
-        copy_staged_ratios.push_back(*peer_ms / *ms);
+        other_speedups.push_back(rule_ms / *ms);
+        other_ratios.push_back(*peer_ms / *ms);
       }
-    } else if (copy_staged) {
-      copy_staged_column = " - |";
+    } else {
+      other_column = " - |";
     }
     std::string sweep_columns;
     if (sweep && s.m > 8 && problem.name.rfind("square", 0) != 0) {
@@ -236,19 +237,27 @@ int Main() {
         "|%s%s\n",
         problem.name.c_str(), s.m, s.n, s.k, s.batch, split, *ours_ms, gflop / *ours_ms,
         peak > 0 ? 100 * gflop / *ours_ms / peak : 0.0, one_pass.c_str(), *peer_ms,
-        gflop / *peer_ms, ratio, diff, copy_staged_column.c_str(), sweep_columns.c_str());
+        gflop / *peer_ms, ratio, diff, other_column.c_str(), sweep_columns.c_str());
     std::fflush(stdout);
   }
   if (ratios.empty() && failures == 0) {
     std::fprintf(stderr, "gpu_gemm_bench: no product's name contains --only=%s\n", only.c_str());
     return 2;
   }
-  if (!copy_staged_speedups.empty()) {
-    std::printf(
-        "\n4-stage (cp.async) kernel, the rule's tiles, one pass, over %zu products: %.3fx the "
-        "register-staged kernel's speed, %.3fx cuBLAS's\n",
-        copy_staged_speedups.size(), bench::GeometricMean(copy_staged_speedups),
-        bench::GeometricMean(copy_staged_ratios));
+  if (!other_speedups.empty()) {
+    const double other_speed = bench::GeometricMean(other_speedups);
+    if (fp32) {
+      std::printf(
+          "\n4-stage (cp.async) kernel, the rule's tiles, one pass, over %zu products: %.3fx the "
+          "register-staged kernel's speed, %.3fx cuBLAS's\n",
+          other_speedups.size(), other_speed, bench::GeometricMean(other_ratios));
+    } else {
+      std::printf(
+          "\ntensor-core kernel (K steps of 32 by cp.async; the rule's), one pass, over %zu "
+          "products: %.3fx the speed of the register-staged one (K steps of 8), which is "
+          "%.3fx cuBLAS's\n",
+          other_speedups.size(), 1.0 / other_speed, bench::GeometricMean(other_ratios));
+    }
   }
   if (!best_tile_ratios.empty()) {
     std::printf(
