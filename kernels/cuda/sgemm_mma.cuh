@@ -1,5 +1,6 @@
 // The tensor-core instructions the SGEMM's kernels issue (mma.sync
-// m16n8k8 on TF32 and on FP16 operands, FP32 accumulation), and the
+// m16n8k8 on TF32 and on FP16 operands, m16n8k16 on FP16, FP32
+// accumulation), and the
 // rounding of their operands; the emulated builds run the PTX ISA's
 // description of each (emulation/warp_emulation.h). Internal to
 // kernels/cuda.
@@ -64,6 +65,24 @@ __device__ __forceinline__ void MmaFp16(float (&d)[4], const uint32_t (&a)[2], u
       "{%0, %1, %2, %3}, {%4, %5}, {%6}, {%0, %1, %2, %3};"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a[0]), "r"(a[1]), "r"(b));
+#endif
+}
+
+// d += a x b on one 16x8x16 tile of FP16 operands, FP32 accumulation, the
+// instruction's native shape (twice the work of m16n8k8 per issue; g, t as
+// above): a {A[g][2t..2t+1], A[g+8][2t..2t+1], A[g][2t+8..2t+9],
+// A[g+8][2t+8..2t+9]}, b {B[2t..2t+1][g], B[2t+8..2t+9][g]}, d as
+// MmaTf32's.
+__device__ __forceinline__ void MmaFp16K16(float (&d)[4], const uint32_t (&a)[4],
+                                           const uint32_t (&b)[2]) {
+#ifdef CONVD_CUDA_EMULATION
+  emulation::MmaFp16K16(d, a, b);
+#else
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
+      "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 #endif
 }
 

@@ -11,8 +11,9 @@
 //
 // - Tiles of 128 or 64 rows by 128 or 64 columns (KernelFor, as the other
 //   kernels), 256 threads as 8 warps, 2 down m by 4 across n: each warp
-//   computes a (rows / 2) x (columns / 4) quadrant of C as m16n8k8 tiles
-//   (4 x 4 of them on 128x128 tiles), FP32 accumulation.
+//   computes a (rows / 2) x (columns / 4) quadrant of C as m16n8 tiles
+//   (4 x 4 of them on 128x128 tiles), FP32 accumulation: mma m16n8k8 in
+//   TF32, m16n8k16 in FP16 (its native shape: half the instructions).
 // - Shared memory holds each stage's A as [m][k] (A's own layout, so
 //   16-byte copies) and B as [k][n], in FP32 as they are in memory:
 //   3 stages of 128x32 and 32x128 are 105-110 KB, dynamic shared memory,
@@ -30,7 +31,8 @@
 //   A[g][t] and B[t][g], whose row strides are padded to 36 floats (banks
 //   4g + t) and columns + 8 (8t + g); FP16 reads A[g][2t..2t+1] as a float2
 //   (stride 40: 8g + 2t, per half warp) and B[2t][g], B[2t+1][g] (columns
-//   + 4: 8t + g), so every load of a warp touches 32 different banks.
+//   + 4: 8t + g), and the same 8 further on in K for m16n8k16's second
+//   half, so every load of a warp touches 32 different banks.
 //   (Reading TF32's A as float2, with K permuted alike in A and B, took
 //   half the loads but a move per register: the mma wants rows g and g + 8
 //   side by side in its registers, not two K of one row.)
@@ -42,7 +44,7 @@
 // - Per step: wait for this thread's copies of the step (TF32: round
 //   them), a barrier (everyone's landed; everyone done with the stage
 //   about to be refilled), issue the copies two steps ahead into that
-//   stage, then 4 rounds of mma on this one. A step that lies inside A
+//   stage, then the mma on this one. A step that lies inside A
 //   (or B) whole takes copies without bounds tests.
 //
 // The implicit-GEMM convolution keeps the register-staged kernel: its B is
@@ -198,7 +200,8 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmTensorKernel(
   const int warp_m = warp / 4 * kWarpRows, warp_n = warp % 4 * kWarpColumns;
   float accumulator[kTilesM][kTilesN][4] = {};
 
-  // One stage's 4 rounds of mma: this warp's quadrant += A[:, 32] x B[32, :].
+  // One stage's mma: this warp's quadrant += A[:, 32] x B[32, :], 8 of K
+  // at a time in TF32, 16 in FP16.
   auto multiply = [&](int stage) {
     const float* a_step = shared + stage * Stage::kFloats;
     const float* b_step = a_step + Stage::kAFloats;
@@ -219,22 +222,28 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmTensorKernel(
 #pragma unroll
           for (int j = 0; j < kTilesN; ++j) MmaTf32(accumulator[i][j], a_fragment, b_fragment[j]);
         }
-      } else {
-        uint32_t b_fragment[kTilesN];
+      } else if (k8 % 16 == 0) {  // FP16: m16n8k16, one per 16 of K
+        uint32_t b_fragment[kTilesN][2];
 #pragma unroll
         for (int j = 0; j < kTilesN; ++j) {
           const float* column = b_step + (k8 + 2 * t) * kBRow + warp_n + j * 8 + g;
-          b_fragment[j] = PackHalves(column[0], column[kBRow]);
+          b_fragment[j][0] = PackHalves(column[0], column[kBRow]);
+          b_fragment[j][1] = PackHalves(column[8 * kBRow], column[9 * kBRow]);
         }
 #pragma unroll
         for (int i = 0; i < kTilesM; ++i) {
           const float* row = a_step + (warp_m + i * 16 + g) * kARow + k8 + 2 * t;
           const float2 upper = *reinterpret_cast<const float2*>(row);
           const float2 lower = *reinterpret_cast<const float2*>(row + 8 * kARow);
-          const uint32_t a_fragment[2] = {PackHalves(upper.x, upper.y),
-                                          PackHalves(lower.x, lower.y)};
+          const float2 upper_next = *reinterpret_cast<const float2*>(row + 8);
+          const float2 lower_next = *reinterpret_cast<const float2*>(row + 8 * kARow + 8);
+          const uint32_t a_fragment[4] = {
+              PackHalves(upper.x, upper.y), PackHalves(lower.x, lower.y),
+              PackHalves(upper_next.x, upper_next.y), PackHalves(lower_next.x, lower_next.y)};
 #pragma unroll
-          for (int j = 0; j < kTilesN; ++j) MmaFp16(accumulator[i][j], a_fragment, b_fragment[j]);
+          for (int j = 0; j < kTilesN; ++j) {
+            MmaFp16K16(accumulator[i][j], a_fragment, b_fragment[j]);
+          }
         }
       }
     }

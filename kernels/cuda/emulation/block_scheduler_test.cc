@@ -131,27 +131,43 @@ TEST(BlockSchedulerTest, ConfigurationsTheHardwareRefusesAreLaunchErrors) {
   EXPECT_EQ(out, std::vector<uint32_t>(8, 0)) << "nothing ran";
 }
 
-// One m16n8k8 per warp; each lane gathers its fragments with the PTX ISA's
-// formulas (row = groupID + 8 * (i % 2) for A's a_i, ...), not the tables
-// the emulation lists.
-__global__ void MmaTile(const float* a, const float* b, const float* c, float* d, bool fp16) {
+// One mma per warp: m16n8k8 on TF32 or FP16, or m16n8k16 on FP16. A is
+// [16][16] (k8 uses its first 8 columns), B [16][8], C and D [16][8]. Each
+// lane gathers its fragments with the PTX ISA's formulas (row = groupID +
+// 8 * (i % 2) for A's a_i, ...), not the tables the emulation lists.
+enum class MmaShape { kTf32K8, kFp16K8, kFp16K16 };
+
+__global__ void MmaTile(const float* a, const float* b, const float* c, float* d, MmaShape shape) {
   const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
   float acc[4];
   for (int i = 0; i < 4; ++i) acc[i] = c[(g + 8 * (i / 2)) * 8 + 2 * t + i % 2];
-  if (fp16) {
-    auto half_bits = [](float x) {
-      return static_cast<uint32_t>(std::bit_cast<uint16_t>(static_cast<_Float16>(x)));
-    };
+  auto half_bits = [](float x) {
+    return static_cast<uint32_t>(std::bit_cast<uint16_t>(static_cast<_Float16>(x)));
+  };
+  // Two FP16 elements, the first in the low half.
+  auto pair = [&](float low, float high) { return half_bits(low) | half_bits(high) << 16; };
+  if (shape == MmaShape::kFp16K8) {
     uint32_t a_pairs[2];
     for (int i = 0; i < 2; ++i) {
-      const float* row = a + (g + 8 * i) * 8 + 2 * t;
-      a_pairs[i] = half_bits(row[0]) | half_bits(row[1]) << 16;
+      const float* row = a + (g + 8 * i) * 16 + 2 * t;
+      a_pairs[i] = pair(row[0], row[1]);
     }
-    const uint32_t b_pair = half_bits(b[(2 * t) * 8 + g]) | half_bits(b[(2 * t + 1) * 8 + g]) << 16;
-    MmaFp16(acc, a_pairs, b_pair);
+    MmaFp16(acc, a_pairs, pair(b[(2 * t) * 8 + g], b[(2 * t + 1) * 8 + g]));
+  } else if (shape == MmaShape::kFp16K16) {
+    // a_i's pair: row g + 8 * (i % 2), columns 2t + 8 * (i / 2) and the next;
+    // b_i's: rows 2t + 8i and the next, column g.
+    uint32_t a_pairs[4], b_pairs[2];
+    for (int i = 0; i < 4; ++i) {
+      const float* row = a + (g + 8 * (i % 2)) * 16 + 2 * t + 8 * (i / 2);
+      a_pairs[i] = pair(row[0], row[1]);
+    }
+    for (int i = 0; i < 2; ++i) {
+      b_pairs[i] = pair(b[(2 * t + 8 * i) * 8 + g], b[(2 * t + 8 * i + 1) * 8 + g]);
+    }
+    MmaFp16K16(acc, a_pairs, b_pairs);
   } else {
     float a_fragment[4], b_fragment[2];
-    for (int i = 0; i < 4; ++i) a_fragment[i] = a[(g + 8 * (i % 2)) * 8 + t + 4 * (i / 2)];
+    for (int i = 0; i < 4; ++i) a_fragment[i] = a[(g + 8 * (i % 2)) * 16 + t + 4 * (i / 2)];
     for (int i = 0; i < 2; ++i) b_fragment[i] = b[(t + 4 * i) * 8 + g];
     MmaTf32(acc, a_fragment, b_fragment);
   }
@@ -161,22 +177,23 @@ __global__ void MmaTile(const float* a, const float* b, const float* c, float* d
 TEST(WarpEmulationTest, MmaComputesTheTileProductInThePtxLayouts) {
   std::mt19937 rng(7);
   // Multiples of 1/8 in [-2, 2]: exact in TF32 and FP16, so products and
-  // sums of eight are exact and the result must equal the float64 one.
+  // sums of sixteen are exact and the result must equal the float64 one.
   std::uniform_int_distribution<int> eighths(-16, 16);
-  std::vector<float> a(16 * 8), b(8 * 8), c(16 * 8);
+  std::vector<float> a(16 * 16), b(16 * 8), c(16 * 8);
   for (float& x : a) x = eighths(rng) / 8.0f;
   for (float& x : b) x = eighths(rng) / 8.0f;
   for (float& x : c) x = eighths(rng) / 8.0f;
-  for (bool fp16 : {false, true}) {
+  for (MmaShape shape : {MmaShape::kTf32K8, MmaShape::kFp16K8, MmaShape::kFp16K16}) {
+    const int k_size = shape == MmaShape::kFp16K16 ? 16 : 8;
     std::vector<float> d(16 * 8, 0.0f);
-    CONVD_LAUNCH(1, 32, nullptr, MmaTile, a.data(), b.data(), c.data(), d.data(), fp16);
+    CONVD_LAUNCH(1, 32, nullptr, MmaTile, a.data(), b.data(), c.data(), d.data(), shape);
     ASSERT_EQ(cudaGetLastError(), cudaSuccess);
     for (int i = 0; i < 16; ++i) {
       for (int j = 0; j < 8; ++j) {
         double expected = c[i * 8 + j];
-        for (int k = 0; k < 8; ++k) expected += double{a[i * 8 + k]} * b[k * 8 + j];
+        for (int k = 0; k < k_size; ++k) expected += double{a[i * 16 + k]} * b[k * 8 + j];
         EXPECT_EQ(d[i * 8 + j], expected)
-            << (fp16 ? "f16" : "tf32") << " D[" << i << "][" << j << "]";
+            << static_cast<int>(shape) << " D[" << i << "][" << j << "]";
       }
     }
   }

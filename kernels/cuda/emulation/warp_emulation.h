@@ -1,7 +1,8 @@
 // The warp-level instructions our kernels issue through inline PTX, for the
-// emulated builds: cvt.rna.tf32.f32 and mma.sync.aligned.m16n8k8 (TF32, and
-// F16 with FP32 accumulation). The fragment layouts are the PTX ISA's
-// ("Matrix Fragments for mma.m16n8k8"), written here from the ISA's tables
+// emulated builds: cvt.rna.tf32.f32, mma.sync.aligned.m16n8k8 (TF32, and
+// F16 with FP32 accumulation) and m16n8k16 (F16). The fragment layouts are
+// the PTX ISA's ("Matrix Fragments for mma.m16n8k8" and "...k16"), written
+// here from the ISA's tables
 // independently of the kernel that uses them: each lane writes its
 // fragments into the warp's matrices, the 32 lanes meet at a barrier, and
 // the 16x8 result is computed once and read back lane by lane.
@@ -30,7 +31,7 @@ namespace internal {
 // layout puts them, the lanes meet at a barrier, D = A x B + C is computed
 // once, and each lane reads its fragment of D (laid out as C).
 struct MmaWarp {
-  float a[16][8], b[8][8], c[16][8], d[16][8];
+  float a[16][16], b[16][8], c[16][8], d[16][8];  // K 8 or 16 of a and b used
   unsigned calls[32];  // per lane: mma instructions issued so far
   unsigned computed;   // the last call number whose results are in d
 };
@@ -53,12 +54,13 @@ inline float HalfToFloat(uint32_t bits16) {
   return static_cast<float>(std::bit_cast<_Float16>(static_cast<uint16_t>(bits16 & 0xFFFFu)));
 }
 
-// Hands this lane's accumulator in (C and D of m16n8k8, for every input
-// type: c0 [g][2t], c1 [g][2t+1], c2 [g+8][2t], c3 [g+8][2t+1] with
-// g = lane / 4, t = lane % 4), waits for the warp, takes its part of D.
+// Hands this lane's accumulator in (C and D of m16n8k8 and m16n8k16, for
+// every input type: c0 [g][2t], c1 [g][2t+1], c2 [g+8][2t], c3 [g+8][2t+1]
+// with g = lane / 4, t = lane % 4), waits for the warp, takes its part of
+// D = A x B + C over the first k_size columns of A and rows of B.
 // Products of TF32 or FP16 operands are exact in FP32; the sums are FP32
 // (the hardware's order of summation is unspecified; this is k order).
-inline void Exchange(MmaWarp& w, unsigned lane, float (&d)[4]) {
+inline void Exchange(MmaWarp& w, unsigned lane, float (&d)[4], int k_size = 8) {
   const unsigned g = lane / 4, t = lane % 4;
   float* const rows[2] = {w.c[g], w.c[g + 8]};
   rows[0][2 * t] = d[0], rows[0][2 * t + 1] = d[1];
@@ -68,7 +70,7 @@ inline void Exchange(MmaWarp& w, unsigned lane, float (&d)[4]) {
   if (w.computed < call) {
     for (int i = 0; i < 16; ++i) {
       for (int j = 0; j < 8; ++j) w.d[i][j] = w.c[i][j];
-      for (int k = 0; k < 8; ++k) {
+      for (int k = 0; k < k_size; ++k) {
         for (int j = 0; j < 8; ++j) w.d[i][j] += w.a[i][k] * w.b[k][j];  // exact products
       }
     }
@@ -108,6 +110,27 @@ inline void MmaFp16(float (&d)[4], const uint32_t (&a)[2], uint32_t b) {
   w.a[g + 8][2 * t + 1] = internal::HalfToFloat(a[1] >> 16);
   w.b[2 * t][g] = internal::HalfToFloat(b), w.b[2 * t + 1][g] = internal::HalfToFloat(b >> 16);
   internal::Exchange(w, lane, d);
+}
+
+// mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32, d += a x b. F16 pairs,
+// the first element in the low half (g = lane / 4, t = lane % 4):
+//   A: a0 {A[g][2t], A[g][2t+1]}, a1 {A[g+8][2t], A[g+8][2t+1]},
+//      a2 {A[g][2t+8], A[g][2t+9]}, a3 {A[g+8][2t+8], A[g+8][2t+9]}
+//   B: b0 {B[2t][g], B[2t+1][g]}, b1 {B[2t+8][g], B[2t+9][g]}
+inline void MmaFp16K16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  unsigned lane;
+  internal::MmaWarp& w = internal::CurrentWarp(lane);
+  const unsigned g = lane / 4, t = lane % 4;
+  for (unsigned i = 0; i < 4; ++i) {
+    const unsigned row = g + 8 * (i % 2), column = 2 * t + 8 * (i / 2);
+    w.a[row][column] = internal::HalfToFloat(a[i]);
+    w.a[row][column + 1] = internal::HalfToFloat(a[i] >> 16);
+  }
+  for (unsigned i = 0; i < 2; ++i) {
+    w.b[2 * t + 8 * i][g] = internal::HalfToFloat(b[i]);
+    w.b[2 * t + 8 * i + 1][g] = internal::HalfToFloat(b[i] >> 16);
+  }
+  internal::Exchange(w, lane, d, 16);
 }
 
 }  // namespace convd::cuda::emulation
