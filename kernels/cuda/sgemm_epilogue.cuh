@@ -1,12 +1,14 @@
 // Where the SGEMM's results go and how they are written (sgemm_kernel.cuh,
 // sgemm.cu): C's layout (GemmShape, images side by side included) and the
 // epilogue (bias, residual, activation) applied on the way out, a value
-// at a time or, where C's layout allows, four adjacent columns as one
-// float4. Internal to kernels/cuda.
+// at a time or, where C's layout allows, two or four adjacent columns as
+// one float2 or float4. Internal to kernels/cuda.
 #ifndef CONVD_KERNELS_CUDA_SGEMM_EPILOGUE_CUH_
 #define CONVD_KERNELS_CUDA_SGEMM_EPILOGUE_CUH_
 
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 #include "kernels/cuda/epilogue.cuh"
 #include "kernels/cuda/sgemm_launch.h"
@@ -44,45 +46,63 @@ __device__ __forceinline__ void WriteWithEpilogue(float value, int row, int col,
       WithEpilogue(value, row, col, epilogue, residual != nullptr ? residual + offset : nullptr);
 }
 
-// Whether C's quads of columns (4c..4c+3, as the FP32 threads hold them)
-// can be written with float4 stores, residual read likewise: C and the
-// residual 16-byte aligned at this batch entry; every row, image and entry
-// a multiple of 4 floats apart; images a multiple of 4 columns wide, so
-// that each quad's first position is too. Per quad, VectorOffsetInC then
-// checks that its four columns are stored side by side.
-__device__ __forceinline__ bool QuadsAligned(const GemmShape& shape, const float* c,
-                                             const float* residual) {
-  const auto aligned = [](const float* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
-  return aligned(c) && (residual == nullptr || aligned(residual)) && shape.ldc % 4 == 0 &&
-         shape.stride_c % 4 == 0 && shape.image_columns % 4 == 0 && shape.image_stride % 4 == 0;
+// Whether C's vectors of kWidth (2 or 4) columns (kWidth * c ..
+// kWidth * c + kWidth - 1, as the threads hold them: quads in FP32, pairs
+// on the tensor cores) can be written with one float2 or float4 store
+// each, the residual read likewise: C and the residual aligned to the
+// vector at this batch entry; every row, image and entry a multiple of
+// kWidth floats apart; images a multiple of kWidth columns wide, so that
+// each vector's first position is too. Per vector, VectorOffsetInC then
+// checks that its columns are stored side by side.
+template <int kWidth>
+__device__ __forceinline__ bool VectorsAligned(const GemmShape& shape, const float* c,
+                                               const float* residual) {
+  static_assert(kWidth == 2 || kWidth == 4);
+  const auto aligned = [](const float* p) {
+    return reinterpret_cast<uintptr_t>(p) % (kWidth * sizeof(float)) == 0;
+  };
+  return aligned(c) && (residual == nullptr || aligned(residual)) && shape.ldc % kWidth == 0 &&
+         shape.stride_c % kWidth == 0 && shape.image_columns % kWidth == 0 &&
+         shape.image_stride % kWidth == 0;
 }
 
-// Where C's (row, col..col+3) start when the four are stored side by side
-// (col a multiple of 4, under QuadsAligned: 16-byte aligned too); -1 when
-// they are not: past n, or past the end of an image's positions. Under
-// QuadsAligned images are a multiple of 4 columns wide, so the four are in
-// one image, at positions side by side: they are stored when the last is.
+// Where C's (row, col..col+kWidth-1) start when they are stored side by
+// side (col a multiple of kWidth, under VectorsAligned: aligned too); -1
+// when they are not: past n, or past the end of an image's positions.
+// Under VectorsAligned images are a multiple of kWidth columns wide, so
+// the columns are in one image, at positions side by side: they are
+// stored when the last is.
+template <int kWidth>
 __device__ __forceinline__ int64_t VectorOffsetInC(const GemmShape& shape, int row, int col) {
-  if (col + 3 >= shape.n) return -1;
-  const int64_t last = OffsetInC(shape, row, col + 3);
-  return last < 0 ? -1 : last - 3;
+  if (col + kWidth - 1 >= shape.n) return -1;
+  const int64_t last = OffsetInC(shape, row, col + kWidth - 1);
+  return last < 0 ? -1 : last - (kWidth - 1);
 }
 
-// WriteWithEpilogue for four columns side by side at `offset`
-// (VectorOffsetInC's): one float4 store, and a float4 read of the residual.
-__device__ __forceinline__ void WriteFourWithEpilogue(const float (&values)[4], int row, int col,
-                                                      int64_t offset, const GemmEpilogue& epilogue,
-                                                      const float* residual, float* c) {
-  float4 r = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-  if (residual != nullptr) r = *reinterpret_cast<const float4*>(residual + offset);
-  const float rs[4] = {r.x, r.y, r.z, r.w};
-  float out[4];
+// WriteWithEpilogue for kWidth columns side by side at `offset`
+// (VectorOffsetInC's): one float2 or float4 store, and one such read of
+// the residual.
+template <int kWidth>
+__device__ __forceinline__ void WriteVectorWithEpilogue(const float (&values)[kWidth], int row,
+                                                        int col, int64_t offset,
+                                                        const GemmEpilogue& epilogue,
+                                                        const float* residual, float* c) {
+  using Vector = std::conditional_t<kWidth == 4, float4, float2>;
+  static_assert(sizeof(Vector) == kWidth * sizeof(float));
+  float rs[kWidth] = {};
+  if (residual != nullptr) {
+    const Vector r = *reinterpret_cast<const Vector*>(residual + offset);
+    memcpy(rs, &r, sizeof(r));
+  }
+  float out[kWidth];
 #pragma unroll
-  for (int j = 0; j < 4; ++j) {
+  for (int j = 0; j < kWidth; ++j) {
     out[j] =
         WithEpilogue(values[j], row, col + j, epilogue, residual != nullptr ? &rs[j] : nullptr);
   }
-  *reinterpret_cast<float4*>(c + offset) = make_float4(out[0], out[1], out[2], out[3]);
+  Vector stored;
+  memcpy(&stored, out, sizeof(stored));
+  *reinterpret_cast<Vector*>(c + offset) = stored;
 }
 
 }  // namespace convd::cuda::sgemm

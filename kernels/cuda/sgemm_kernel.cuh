@@ -224,7 +224,7 @@ __device__ __forceinline__ void MultiplyStepFp32(
 // Writes thread (tx, ty)'s FP32 block of C (MultiplyStepFp32's) through the
 // epilogue, for the tile at (block_row, block_col). Each thread's columns
 // come in quads (4 side by side): a float4 store each where
-// `quads_aligned` (QuadsAligned, and the B source allows it) and the quad
+// `quads_aligned` (VectorsAligned<4>, and the B source allows it) and the quad
 // lies in C, which takes a quarter of the store instructions and L2
 // requests of four scalar stores (C is most of the memory traffic of a
 // short-K product, such as Winograd's).
@@ -240,9 +240,9 @@ __device__ __forceinline__ void WriteBlockFp32(
     for (int quadrant = 0; quadrant < kColumnQuadrants; ++quadrant) {
       const int col = block_col + tx * 4 + quadrant * 64;
       const float(&quad)[4] = reinterpret_cast<const float(&)[4]>(accumulator[i][quadrant * 4]);
-      const int64_t offset = quads_aligned && row < shape.m ? VectorOffsetInC(shape, row, col) : -1;
+      const int64_t offset = quads_aligned && row < shape.m ? VectorOffsetInC<4>(shape, row, col) : -1;
       if (offset >= 0) {
-        WriteFourWithEpilogue(quad, row, col, offset, epilogue, residual, c);
+        WriteVectorWithEpilogue<4>(quad, row, col, offset, epilogue, residual, c);
       } else {
 #pragma unroll
         for (int j = 0; j < 4; ++j) {
@@ -397,7 +397,7 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmKernel(
     }
   } else {
     const bool quads_aligned = BSource::template kQuadStores<kBlockRows, kBlockColumns> &&
-                               QuadsAligned(shape, c, residual);
+                               VectorsAligned<4>(shape, c, residual);
     WriteBlockFp32<kRowQuadrants, kColumnQuadrants>(accumulator, block_row, block_col, tx, ty,
                                                     quads_aligned, shape, epilogue, residual, c);
   }

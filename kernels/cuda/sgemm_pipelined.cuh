@@ -150,7 +150,7 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmPipelinedKerne
                                                       accumulator);
   }
   WriteBlockFp32<kRowQuadrants, kColumnQuadrants>(accumulator, block_row, block_col, tx, ty,
-                                                  QuadsAligned(shape, c, residual), shape, epilogue,
+                                                  VectorsAligned<4>(shape, c, residual), shape, epilogue,
                                                   residual, c);
 }
 

@@ -46,6 +46,8 @@
 //   about to be refilled), issue the copies two steps ahead into that
 //   stage, then the mma on this one. A step that lies inside A
 //   (or B) whole takes copies without bounds tests.
+// - C is written through the epilogue as each lane's pairs of columns,
+//   one float2 store each where C's layout allows.
 //
 // The implicit-GEMM convolution keeps the register-staged kernel: its B is
 // gathered element by element, which cp.async cannot do.
@@ -105,9 +107,6 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmTensorKernel(
   const int m = shape.m, n = shape.n, k = shape.k;
   a += blockIdx.z * shape.stride_a;
   b += blockIdx.z * shape.stride_b;
-  c += blockIdx.z * shape.stride_c;
-  const float* residual =
-      epilogue.residual == nullptr ? nullptr : epilogue.residual + blockIdx.z * shape.stride_c;
   const int tid = threadIdx.x;
   const int block_row = blockIdx.y * kBlockRows;
   const int block_col = blockIdx.x * kBlockColumns;
@@ -270,17 +269,33 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmTensorKernel(
     stage = stage + 1 == kTensorStages ? 0 : stage + 1;
   }
 
-  // Register r of tile (i, j) holds C[g + 8 * (r / 2)][2t + r % 2] of the tile.
+  // C and the residual at this batch entry, found only now: held through
+  // the loop, their registers made it spill.
+  c += blockIdx.z * shape.stride_c;
+  const float* residual =
+      epilogue.residual == nullptr ? nullptr : epilogue.residual + blockIdx.z * shape.stride_c;
+  // Registers 2h and 2h + 1 of tile (i, j) hold C[g + 8h][2t..2t+1] of the
+  // tile: a float2 store each where C's layout allows (VectorsAligned).
+  const bool pairs_aligned = VectorsAligned<2>(shape, c, residual);
 #pragma unroll
   for (int i = 0; i < kTilesM; ++i) {
 #pragma unroll
     for (int j = 0; j < kTilesN; ++j) {
 #pragma unroll
-      for (int r = 0; r < 4; ++r) {
-        const int row = block_row + warp_m + i * 16 + g + (r >> 1) * 8;
-        const int col = block_col + warp_n + j * 8 + 2 * t + (r & 1);
-        if (row < m && col < n) {
-          WriteWithEpilogue(accumulator[i][j][r], row, col, shape, epilogue, residual, c);
+      for (int half = 0; half < 2; ++half) {
+        const int row = block_row + warp_m + i * 16 + g + half * 8;
+        const int col = block_col + warp_n + j * 8 + 2 * t;
+        const float(&pair)[2] = reinterpret_cast<const float(&)[2]>(accumulator[i][j][2 * half]);
+        const int64_t offset = pairs_aligned && row < m ? VectorOffsetInC<2>(shape, row, col) : -1;
+        if (offset >= 0) {
+          WriteVectorWithEpilogue<2>(pair, row, col, offset, epilogue, residual, c);
+        } else {
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            if (row < m && col + e < n) {
+              WriteWithEpilogue(pair[e], row, col + e, shape, epilogue, residual, c);
+            }
+          }
         }
       }
     }
