@@ -1,6 +1,6 @@
 // The tensor-core instructions the SGEMM's kernels issue (mma.sync
 // m16n8k8 on TF32 and on FP16 operands, m16n8k16 on FP16, FP32
-// accumulation), and the
+// accumulation; ldmatrix for their fragments), and the
 // rounding of their operands; the emulated builds run the PTX ISA's
 // description of each (emulation/warp_emulation.h). Internal to
 // kernels/cuda.
@@ -39,6 +39,22 @@ __device__ __forceinline__ void MmaTf32(float (&d)[4], const float (&a)[4], cons
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(__float_as_uint(a[0])), "r"(__float_as_uint(a[1])), "r"(__float_as_uint(a[2])),
         "r"(__float_as_uint(a[3])), "r"(__float_as_uint(b[0])), "r"(__float_as_uint(b[1])));
+#endif
+}
+
+// Four 8x4 blocks of 32-bit elements from shared memory in one instruction
+// (ldmatrix .x4, whose 8x8 16-bit matrices are 8x4 32-bit ones): lanes
+// 8i..8i+7 give the addresses of block i's rows 0..7 (16 bytes each,
+// 16-byte aligned), and lane L receives element [L / 4][L % 4] of block i
+// in r[i].
+__device__ __forceinline__ void LoadMatrixX4(uint32_t (&r)[4], const float* row) {
+#ifdef CONVD_CUDA_EMULATION
+  emulation::LoadMatrixX4(r, row);
+#else
+  const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(row));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(address));
 #endif
 }
 

@@ -28,8 +28,10 @@
 //   f16 pairs the mma takes (one cvt.rn per pair).
 // - Fragments, as the PTX ISA lays them out, each register loaded straight
 //   from shared memory (lane (g, t) = (lane / 4, lane % 4)): TF32 reads
-//   A[g][t] and B[t][g], whose row strides are padded to 36 floats (banks
-//   4g + t) and columns + 8 (8t + g); FP16 reads A[g][2t..2t+1] as a float2
+//   A[g][t] (the four of an m16 tile by one ldmatrix .x4: its 8x8 16-bit
+//   matrices are 8x4 32-bit ones) and B[t][g], whose row strides are
+//   padded to 36 floats (banks 4g + t; ldmatrix's 8 rows of 16 bytes at
+//   banks 4g..4g+3) and columns + 8 (8t + g); FP16 reads A[g][2t..2t+1] as a float2
 //   (stride 40: 8g + 2t, per half warp) and B[2t][g], B[2t+1][g] (columns
 //   + 4: 8t + g), and the same 8 further on in K for m16n8k16's second
 //   half, so every load of a warp touches 32 different banks.
@@ -198,6 +200,11 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmTensorKernel(
   const int warp = tid >> 5;
   const int warp_m = warp / 4 * kWarpRows, warp_n = warp % 4 * kWarpColumns;
   float accumulator[kTilesM][kTilesN][4] = {};
+  // TF32's A fragments by ldmatrix: lanes 8i..8i+7 give the rows of block
+  // i, rows g + 8 * (i % 2) at K t + 4 * (i / 2) of an m16 tile, so that
+  // r[i] is the fragment's a_i.
+  const int a_matrix_row =
+      (warp_m + lane % 8 + 8 * (lane / 8 % 2)) * kARow + 4 * (lane / 16);
 
   // One stage's mma: this warp's quadrant += A[:, 32] x B[32, :], 8 of K
   // at a time in TF32, 16 in FP16.
@@ -216,8 +223,10 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmTensorKernel(
         }
 #pragma unroll
         for (int i = 0; i < kTilesM; ++i) {
-          const float* row = a_step + (warp_m + i * 16 + g) * kARow + k8 + t;
-          const float a_fragment[4] = {row[0], row[8 * kARow], row[4], row[8 * kARow + 4]};
+          uint32_t a_bits[4];
+          LoadMatrixX4(a_bits, a_step + a_matrix_row + i * 16 * kARow + k8);
+          const float a_fragment[4] = {__uint_as_float(a_bits[0]), __uint_as_float(a_bits[1]),
+                                       __uint_as_float(a_bits[2]), __uint_as_float(a_bits[3])};
 #pragma unroll
           for (int j = 0; j < kTilesN; ++j) MmaTf32(accumulator[i][j], a_fragment, b_fragment[j]);
         }

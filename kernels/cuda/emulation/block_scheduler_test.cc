@@ -1,6 +1,6 @@
 // The emulation itself: built-in variables, barriers, dynamic shared
-// memory, cp.async's alignment, launch errors and the mma fragment
-// layouts, on kernels written here (compiled as the .cu files are:
+// memory, cp.async's alignment, launch errors, and the mma and ldmatrix
+// fragment layouts, on kernels written here (compiled as the .cu files are:
 // EMULATION_COPTS force-include cuda_emulation.h).
 #include <cmath>
 #include <cstdint>
@@ -195,6 +195,36 @@ TEST(WarpEmulationTest, MmaComputesTheTileProductInThePtxLayouts) {
         EXPECT_EQ(d[i * 8 + j], expected)
             << static_cast<int>(shape) << " D[" << i << "][" << j << "]";
       }
+    }
+  }
+}
+
+// ldmatrix .x4 on 32-bit data: 32 rows of 8 floats in shared memory; lane
+// L gives row L % 8 of block L / 8, kept at row (L % 8) * 4 + L / 8 (so
+// that the addresses, not the order, say where each block is) and float 4
+// on (so that the offset counts).
+__global__ void LoadFourBlocks(const float* source, uint32_t* out) {
+  CONVD_DYNAMIC_SHARED(staged, 32 * 8 * sizeof(float));
+  const int lane = threadIdx.x;
+  for (int e = 0; e < 8; ++e) staged[lane * 8 + e] = source[lane * 8 + e];
+  __syncthreads();
+  uint32_t r[4];
+  LoadMatrixX4(r, staged + ((lane % 8) * 4 + lane / 8) * 8 + 4);
+  for (int i = 0; i < 4; ++i) out[lane * 4 + i] = r[i];
+}
+
+TEST(WarpEmulationTest, LoadMatrixGivesEachLaneItsElementOfEachBlock) {
+  std::vector<float> source(32 * 8);
+  for (size_t i = 0; i < source.size(); ++i) source[i] = static_cast<float>(i) + 0.5f;
+  std::vector<uint32_t> out(32 * 4, 0);
+  CONVD_LAUNCH_SHARED(1, 32, 32 * 8 * sizeof(float), nullptr, LoadFourBlocks, source.data(),
+                      out.data());
+  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  for (int lane = 0; lane < 32; ++lane) {
+    for (int i = 0; i < 4; ++i) {
+      // Element [lane / 4][lane % 4] of block i: its row lane / 4.
+      const float expected = source[((lane / 4) * 4 + i) * 8 + 4 + lane % 4];
+      EXPECT_EQ(std::bit_cast<float>(out[lane * 4 + i]), expected) << lane << " " << i;
     }
   }
 }

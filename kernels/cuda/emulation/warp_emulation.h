@@ -1,6 +1,6 @@
 // The warp-level instructions our kernels issue through inline PTX, for the
 // emulated builds: cvt.rna.tf32.f32, mma.sync.aligned.m16n8k8 (TF32, and
-// F16 with FP32 accumulation) and m16n8k16 (F16). The fragment layouts are
+// F16 with FP32 accumulation), m16n8k16 (F16) and ldmatrix (x4). The fragment layouts are
 // the PTX ISA's ("Matrix Fragments for mma.m16n8k8" and "...k16"), written
 // here from the ISA's tables
 // independently of the kernel that uses them: each lane writes its
@@ -12,8 +12,10 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/cuda/emulation/block_scheduler.h"
+#include "kernels/cuda/emulation/emulated_runtime.h"
 
 namespace convd::cuda::emulation {
 
@@ -27,13 +29,18 @@ inline float RoundToTf32(float x) {
 namespace internal {
 
 // One warp's mma in flight, as whole matrices: each lane writes its
-// fragments of A (16x8), B (8x8) and C (16x8) where its instruction's
-// layout puts them, the lanes meet at a barrier, D = A x B + C is computed
-// once, and each lane reads its fragment of D (laid out as C).
+// fragments of A (16x8 or 16x16), B (8x8 or 16x8) and C (16x8) where its
+// instruction's layout puts them, the lanes meet at a barrier, D = A x B +
+// C is computed once, and each lane reads its fragment of D (laid out as
+// C). An ldmatrix likewise: each lane hands in its row's address, and the
+// 32 lanes' registers are gathered once, after the barrier.
 struct MmaWarp {
   float a[16][16], b[16][8], c[16][8], d[16][8];  // K 8 or 16 of a and b used
   unsigned calls[32];  // per lane: mma instructions issued so far
   unsigned computed;   // the last call number whose results are in d
+  const void* rows[32];    // ldmatrix: each lane's row address
+  uint32_t loaded[32][4];  // and each lane's registers
+  unsigned load_calls[32], loads_computed;
 };
 
 inline MmaWarp& CurrentWarp(unsigned& lane) {
@@ -81,6 +88,30 @@ inline void Exchange(MmaWarp& w, unsigned lane, float (&d)[4], int k_size = 8) {
 }
 
 }  // namespace internal
+
+// ldmatrix.sync.aligned.m8n8.x4.shared.b16: four 8x8 matrices of 16-bit
+// elements, lanes 8i..8i+7 giving the addresses of matrix i's rows 0..7
+// (16 bytes each, 16-byte aligned); lane L receives in r[i] the 32-bit
+// pair at row L / 4, pairs column L % 4 of matrix i. On 32-bit data it
+// loads an 8x4 block per matrix, element [L / 4][L % 4].
+inline void LoadMatrixX4(uint32_t (&r)[4], const void* row_address) {
+  if (reinterpret_cast<uintptr_t>(row_address) % 16 != 0) Trap();  // misaligned address
+  unsigned lane;
+  internal::MmaWarp& w = internal::CurrentWarp(lane);
+  w.rows[lane] = row_address;
+  const unsigned call = ++w.load_calls[lane];
+  Barrier();
+  if (w.loads_computed < call) {
+    for (unsigned to = 0; to < 32; ++to) {
+      for (unsigned i = 0; i < 4; ++i) {
+        const auto* row = static_cast<const unsigned char*>(w.rows[8 * i + to / 4]);
+        std::memcpy(&w.loaded[to][i], row + 4 * (to % 4), sizeof(uint32_t));
+      }
+    }
+    w.loads_computed = call;
+  }
+  for (unsigned i = 0; i < 4; ++i) r[i] = w.loaded[lane][i];
+}
 
 // mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32, d += a x b
 // (g = lane / 4, t = lane % 4):
