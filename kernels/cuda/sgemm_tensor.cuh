@@ -31,10 +31,11 @@
 //   A[g][t] (the four of an m16 tile by one ldmatrix .x4: its 8x8 16-bit
 //   matrices are 8x4 32-bit ones) and B[t][g], whose row strides are
 //   padded to 36 floats (banks 4g + t; ldmatrix's 8 rows of 16 bytes at
-//   banks 4g..4g+3) and columns + 8 (8t + g); FP16 reads A[g][2t..2t+1] as a float2
-//   (stride 40: 8g + 2t, per half warp) and B[2t][g], B[2t+1][g] (columns
-//   + 4: 8t + g), and the same 8 further on in K for m16n8k16's second
-//   half, so every load of a warp touches 32 different banks.
+//   banks 4g..4g+3) and columns + 8 (8t + g); FP16 reads A[g][2t..2t+1]
+//   as a float2 (stride 40: 8g + 2t, per half warp) and B[2t][g],
+//   B[2t+1][g] (columns + 4: 8t + g), and the same 8 further on in K for
+//   m16n8k16's second half, so every load of a warp touches 32 different
+//   banks.
 //   (Reading TF32's A as float2, with K permuted alike in A and B, took
 //   half the loads but a move per register: the mma wants rows g and g + 8
 //   side by side in its registers, not two K of one row.)
@@ -46,8 +47,8 @@
 // - Per step: wait for this thread's copies of the step (TF32: round
 //   them), a barrier (everyone's landed; everyone done with the stage
 //   about to be refilled), issue the copies two steps ahead into that
-//   stage, then the mma on this one. A step that lies inside A
-//   (or B) whole takes copies without bounds tests.
+//   stage, then the mma on this one. A step that lies wholly inside A
+//   (or B) takes copies without bounds tests.
 // - C is written through the epilogue as each lane's pairs of columns,
 //   one float2 store each where C's layout allows.
 //
