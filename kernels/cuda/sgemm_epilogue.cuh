@@ -105,6 +105,30 @@ __device__ __forceinline__ void WriteVectorWithEpilogue(const float (&values)[kW
   *reinterpret_cast<Vector*>(c + offset) = stored;
 }
 
+// C[row][col..col+kWidth-1] = act(values + bias + residual), as a thread
+// holding kWidth adjacent columns writes them: one vector store where
+// `vectors_aligned` (VectorsAligned<kWidth>) and the columns are stored
+// side by side (VectorOffsetInC), else each column of C's that lies in C.
+template <int kWidth>
+__device__ __forceinline__ void WriteColumnsWithEpilogue(const float (&values)[kWidth], int row,
+                                                         int col, bool vectors_aligned,
+                                                         const GemmShape& shape,
+                                                         const GemmEpilogue& epilogue,
+                                                         const float* residual, float* c) {
+  const int64_t offset =
+      vectors_aligned && row < shape.m ? VectorOffsetInC<kWidth>(shape, row, col) : -1;
+  if (offset >= 0) {
+    WriteVectorWithEpilogue<kWidth>(values, row, col, offset, epilogue, residual, c);
+    return;
+  }
+#pragma unroll
+  for (int j = 0; j < kWidth; ++j) {
+    if (row < shape.m && col + j < shape.n) {
+      WriteWithEpilogue(values[j], row, col + j, shape, epilogue, residual, c);
+    }
+  }
+}
+
 }  // namespace convd::cuda::sgemm
 
 #endif  // CONVD_KERNELS_CUDA_SGEMM_EPILOGUE_CUH_

@@ -23,7 +23,8 @@
 //
 // GemmMath::kTf32 runs the same tiles, loaders and epilogue on the tensor
 // cores (the implicit-GEMM convolution's; a B in memory gets the kernel of
-// sgemm_tensor.cuh unless a benchmark chooses this one, stages = 2): operands are rounded to TF32 (cvt.rna) as they are stored to shared
+// sgemm_tensor.cuh unless a benchmark chooses this one, stages = 2):
+// operands are rounded to TF32 (cvt.rna) as they are stored to shared
 // memory, and each of the 8 warps computes a 64x32 quadrant of the block as
 // 4x4 mma.sync.m16n8k8 tiles (FP32 accumulate; on smaller tiles 64x16 or
 // 64x8 quadrants of 4x2 or 4x1 mma tiles). Shared rows are padded by 8
@@ -224,8 +225,8 @@ __device__ __forceinline__ void MultiplyStepFp32(
 // Writes thread (tx, ty)'s FP32 block of C (MultiplyStepFp32's) through the
 // epilogue, for the tile at (block_row, block_col). Each thread's columns
 // come in quads (4 side by side): a float4 store each where
-// `quads_aligned` (VectorsAligned<4>, and the B source allows it) and the quad
-// lies in C, which takes a quarter of the store instructions and L2
+// `quads_aligned` (VectorsAligned<4>, and the B source allows it) and the
+// quad lies in C, which takes a quarter of the store instructions and L2
 // requests of four scalar stores (C is most of the memory traffic of a
 // short-K product, such as Winograd's).
 template <int kRowQuadrants, int kColumnQuadrants>
@@ -240,17 +241,7 @@ __device__ __forceinline__ void WriteBlockFp32(
     for (int quadrant = 0; quadrant < kColumnQuadrants; ++quadrant) {
       const int col = block_col + tx * 4 + quadrant * 64;
       const float(&quad)[4] = reinterpret_cast<const float(&)[4]>(accumulator[i][quadrant * 4]);
-      const int64_t offset = quads_aligned && row < shape.m ? VectorOffsetInC<4>(shape, row, col) : -1;
-      if (offset >= 0) {
-        WriteVectorWithEpilogue<4>(quad, row, col, offset, epilogue, residual, c);
-      } else {
-#pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          if (row < shape.m && col + j < shape.n) {
-            WriteWithEpilogue(quad[j], row, col + j, shape, epilogue, residual, c);
-          }
-        }
-      }
+      WriteColumnsWithEpilogue<4>(quad, row, col, quads_aligned, shape, epilogue, residual, c);
     }
   }
 }

@@ -150,8 +150,8 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmPipelinedKerne
                                                       accumulator);
   }
   WriteBlockFp32<kRowQuadrants, kColumnQuadrants>(accumulator, block_row, block_col, tx, ty,
-                                                  VectorsAligned<4>(shape, c, residual), shape, epilogue,
-                                                  residual, c);
+                                                  VectorsAligned<4>(shape, c, residual), shape,
+                                                  epilogue, residual, c);
 }
 
 // Launches SgemmPipelinedKernel over `shape` on the tiles of

@@ -296,17 +296,7 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmTensorKernel(
         const int row = block_row + warp_m + i * 16 + g + half * 8;
         const int col = block_col + warp_n + j * 8 + 2 * t;
         const float(&pair)[2] = reinterpret_cast<const float(&)[2]>(accumulator[i][j][2 * half]);
-        const int64_t offset = pairs_aligned && row < m ? VectorOffsetInC<2>(shape, row, col) : -1;
-        if (offset >= 0) {
-          WriteVectorWithEpilogue<2>(pair, row, col, offset, epilogue, residual, c);
-        } else {
-#pragma unroll
-          for (int e = 0; e < 2; ++e) {
-            if (row < m && col + e < n) {
-              WriteWithEpilogue(pair[e], row, col + e, shape, epilogue, residual, c);
-            }
-          }
-        }
+        WriteColumnsWithEpilogue<2>(pair, row, col, pairs_aligned, shape, epilogue, residual, c);
       }
     }
   }

@@ -1,9 +1,9 @@
 // The warp-level instructions our kernels issue through inline PTX, for the
 // emulated builds: cvt.rna.tf32.f32, mma.sync.aligned.m16n8k8 (TF32, and
-// F16 with FP32 accumulation), m16n8k16 (F16) and ldmatrix (x4). The fragment layouts are
-// the PTX ISA's ("Matrix Fragments for mma.m16n8k8" and "...k16"), written
-// here from the ISA's tables
-// independently of the kernel that uses them: each lane writes its
+// F16 with FP32 accumulation), m16n8k16 (F16) and ldmatrix (x4). The
+// fragment layouts are the PTX ISA's ("Matrix Fragments for mma.m16n8k8"
+// and "...k16"), written here from the ISA's tables independently of the
+// kernel that uses them: each lane writes its
 // fragments into the warp's matrices, the 32 lanes meet at a barrier, and
 // the 16x8 result is computed once and read back lane by lane.
 #ifndef CONVD_KERNELS_CUDA_EMULATION_WARP_EMULATION_H_
@@ -127,41 +127,47 @@ inline void MmaTf32(float (&d)[4], const float (&a)[4], const float (&b)[2]) {
   internal::Exchange(w, lane, d);
 }
 
+namespace internal {
+
+// An F16 mma of K = kK (8 or 16), d += a x b, from its kK / 4 registers of
+// A and kK / 8 of B, each an F16 pair with the first element in the low
+// half (g = lane / 4, t = lane % 4): a_i {A[r][c], A[r][c+1]} with
+// r = g + 8 * (i % 2), c = 2t + 8 * (i / 2); b_i {B[2t + 8i][g],
+// B[2t + 8i + 1][g]}.
+template <int kK>
+void MmaFp16Pairs(float (&d)[4], const uint32_t* a, const uint32_t* b) {
+  unsigned lane;
+  MmaWarp& w = CurrentWarp(lane);
+  const unsigned g = lane / 4, t = lane % 4;
+  for (unsigned i = 0; i < kK / 4; ++i) {
+    const unsigned row = g + 8 * (i % 2), column = 2 * t + 8 * (i / 2);
+    w.a[row][column] = HalfToFloat(a[i]);
+    w.a[row][column + 1] = HalfToFloat(a[i] >> 16);
+  }
+  for (unsigned i = 0; i < kK / 8; ++i) {
+    w.b[2 * t + 8 * i][g] = HalfToFloat(b[i]);
+    w.b[2 * t + 8 * i + 1][g] = HalfToFloat(b[i] >> 16);
+  }
+  Exchange(w, lane, d, kK);
+}
+
+}  // namespace internal
+
 // mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32, d += a x b. F16 pairs,
 // the first element in the low half (g = lane / 4, t = lane % 4):
 //   A: a0 {A[g][2t], A[g][2t+1]}, a1 {A[g+8][2t], A[g+8][2t+1]}
 //   B: b0 {B[2t][g], B[2t+1][g]}
 inline void MmaFp16(float (&d)[4], const uint32_t (&a)[2], uint32_t b) {
-  unsigned lane;
-  internal::MmaWarp& w = internal::CurrentWarp(lane);
-  const unsigned g = lane / 4, t = lane % 4;
-  w.a[g][2 * t] = internal::HalfToFloat(a[0]),
-             w.a[g][2 * t + 1] = internal::HalfToFloat(a[0] >> 16);
-  w.a[g + 8][2 * t] = internal::HalfToFloat(a[1]);
-  w.a[g + 8][2 * t + 1] = internal::HalfToFloat(a[1] >> 16);
-  w.b[2 * t][g] = internal::HalfToFloat(b), w.b[2 * t + 1][g] = internal::HalfToFloat(b >> 16);
-  internal::Exchange(w, lane, d);
+  internal::MmaFp16Pairs<8>(d, a, &b);
 }
 
-// mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32, d += a x b. F16 pairs,
-// the first element in the low half (g = lane / 4, t = lane % 4):
+// mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32, d += a x b, the same
+// pairs over K 16:
 //   A: a0 {A[g][2t], A[g][2t+1]}, a1 {A[g+8][2t], A[g+8][2t+1]},
 //      a2 {A[g][2t+8], A[g][2t+9]}, a3 {A[g+8][2t+8], A[g+8][2t+9]}
 //   B: b0 {B[2t][g], B[2t+1][g]}, b1 {B[2t+8][g], B[2t+9][g]}
 inline void MmaFp16K16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
-  unsigned lane;
-  internal::MmaWarp& w = internal::CurrentWarp(lane);
-  const unsigned g = lane / 4, t = lane % 4;
-  for (unsigned i = 0; i < 4; ++i) {
-    const unsigned row = g + 8 * (i % 2), column = 2 * t + 8 * (i / 2);
-    w.a[row][column] = internal::HalfToFloat(a[i]);
-    w.a[row][column + 1] = internal::HalfToFloat(a[i] >> 16);
-  }
-  for (unsigned i = 0; i < 2; ++i) {
-    w.b[2 * t + 8 * i][g] = internal::HalfToFloat(b[i]);
-    w.b[2 * t + 8 * i + 1][g] = internal::HalfToFloat(b[i] >> 16);
-  }
-  internal::Exchange(w, lane, d, 16);
+  internal::MmaFp16Pairs<16>(d, a, b);
 }
 
 }  // namespace convd::cuda::emulation
