@@ -14,7 +14,8 @@
 //
 // where `bytes` is what its launches pass (the emulation allocates it from
 // there); above 48 KB the launcher must first raise the kernel's
-// cudaFuncAttributeMaxDynamicSharedMemorySize (nvcc builds only).
+// cudaFuncAttributeMaxDynamicSharedMemorySize, or the launch fails with
+// cudaErrorInvalidValue (in the emulation too).
 #ifndef CONVD_KERNELS_CUDA_LAUNCH_CUH_
 #define CONVD_KERNELS_CUDA_LAUNCH_CUH_
 
@@ -22,7 +23,7 @@
 #define CONVD_LAUNCH(grid, block, stream, kernel, ...) \
   ::convd::cuda::emulation::Launch(kernel, grid, block, stream)(__VA_ARGS__)
 #define CONVD_LAUNCH_SHARED(grid, block, shared_bytes, stream, kernel, ...) \
-  ((void)(shared_bytes), ::convd::cuda::emulation::Launch(kernel, grid, block, stream)(__VA_ARGS__))
+  ::convd::cuda::emulation::Launch(kernel, grid, block, stream, shared_bytes)(__VA_ARGS__)
 #define CONVD_DYNAMIC_SHARED(name, bytes) \
   float* const name = static_cast<float*>(::convd::cuda::emulation::BlockDynamicShared(bytes))
 #else

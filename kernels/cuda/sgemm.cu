@@ -178,12 +178,16 @@ int Multiprocessors() {
 cudaError_t LaunchOnePass(const GemmShape& shape, const float* a, const float* b, float* c,
                           const GemmEpilogue& epilogue, cudaStream_t stream, GemmMath math,
                           const GemmKernelChoice& chosen) {
-  const int stages = sgemm::KernelFor(shape, chosen, math).stages;
-  if (stages == sgemm::kCopyStages) {
+  const GemmKernelChoice kernel = sgemm::KernelFor(shape, chosen, math);
+  if (kernel.stages == sgemm::kCopyStages) {
     return sgemm::LaunchPipelinedTiles(shape, a, b, c, epilogue, stream, chosen);
   }
-  if (stages == sgemm::kTensorStages) {
-    return sgemm::LaunchTensorTiles(shape, a, b, c, epilogue, stream, math, chosen);
+  if (kernel.stages == sgemm::kTensorStages) {
+    // The rule's tensor-core kernel, on a device whose blocks may have its
+    // stages; else the register-staged kernel, unless that one was chosen.
+    if (chosen.stages == sgemm::kTensorStages || sgemm::TensorTilesFit(kernel, math)) {
+      return sgemm::LaunchTensorTiles(shape, a, b, c, epilogue, stream, math, chosen);
+    }
   }
   const bool vector_a = sgemm::Aligned(a, shape.lda, shape.stride_a);
   if (sgemm::Aligned(b, shape.ldb, shape.stride_b)) {

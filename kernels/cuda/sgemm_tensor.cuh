@@ -302,10 +302,67 @@ __global__ __launch_bounds__(kThreads, kMinBlocksPerSm) void SgemmTensorKernel(
   }
 }
 
+// The four SgemmTensorKernel variants on kRows x kColumns tiles in kMath,
+// indexed [kVectorA][kVectorB].
+template <int kRows, int kColumns, GemmMath kMath>
+struct TensorKernels {
+  using Kernel = void (*)(GemmShape, const float*, const float*, float*, GemmEpilogue);
+  static constexpr int kSharedBytes = TensorStage<kRows, kColumns, kMath>::kSharedBytes;
+  static constexpr Kernel kVariants[2][2] = {
+      {SgemmTensorKernel<kRows, kColumns, false, false, kMath>,
+       SgemmTensorKernel<kRows, kColumns, false, true, kMath>},
+      {SgemmTensorKernel<kRows, kColumns, true, false, kMath>,
+       SgemmTensorKernel<kRows, kColumns, true, true, kMath>}};
+
+  // Whether the device lets the variants have their stages: above 48 KB a
+  // kernel must opt in, once, to what it launches with, up to the device's
+  // limit (227 KB on an H100; 99 KB on an sm_120 card, too little for the
+  // 128-wide tiles). Done once per process; convd runs on device 0. Each
+  // also asks for the SM's most shared memory (CUTLASS's carveout, 100%):
+  // two blocks need 210-220 of an H100 SM's 228 KB, and the hint keeps the
+  // driver from sizing the SM for one. A refusal is an answer, not an
+  // error for the next launch check to find, so it is cleared.
+  static bool OptedIn() {
+    static const bool opted_in = [] {
+      for (const auto& by_b : kVariants) {
+        for (Kernel variant : by_b) {
+          const void* kernel = reinterpret_cast<const void*>(variant);
+          if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                   kSharedBytes) != cudaSuccess) {
+            cudaGetLastError();
+            return false;
+          }
+          if (cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                   cudaSharedmemCarveoutMaxShared) != cudaSuccess) {
+            cudaGetLastError();  // a hint the device may not take
+          }
+        }
+      }
+      return true;
+    }();
+    return opted_in;
+  }
+};
+
+// Whether SgemmTensorKernel can run on `kernel`'s tiles (KernelFor) in
+// `math` (kTf32 or kFp16) on this device (TensorKernels::OptedIn). Where
+// it cannot, the rule's products take the register-staged kernel.
+inline bool TensorTilesFit(const GemmKernelChoice& kernel, GemmMath math) {
+  bool fits = false;
+  WithTileSides(kernel, [&](auto rows_constant, auto columns_constant) {
+    constexpr int kRows = decltype(rows_constant)::value;
+    constexpr int kColumns = decltype(columns_constant)::value;
+    fits = math == GemmMath::kFp16 ? TensorKernels<kRows, kColumns, GemmMath::kFp16>::OptedIn()
+                                   : TensorKernels<kRows, kColumns, GemmMath::kTf32>::OptedIn();
+  });
+  return fits;
+}
+
 // Launches SgemmTensorKernel over `shape` on the tiles of KernelFor(shape,
 // chosen) in `math` (kTf32 or kFp16). The caller checks the shape and the
 // choice; the result is the launch's error (cudaErrorInvalidValue for
-// more than 65535 tiles down m, or for FP32 math).
+// more than 65535 tiles down m, for FP32 math, or where the tiles do not
+// fit the device: TensorTilesFit).
 inline cudaError_t LaunchTensorTiles(const GemmShape& shape, const float* a, const float* b,
                                      float* c, const GemmEpilogue& epilogue, cudaStream_t stream,
                                      GemmMath math, const GemmKernelChoice& chosen) {
@@ -318,27 +375,14 @@ inline cudaError_t LaunchTensorTiles(const GemmShape& shape, const float* a, con
   auto launch = [&](auto rows_constant, auto columns_constant, auto math_constant) {
     constexpr int kRows = decltype(rows_constant)::value;
     constexpr int kColumns = decltype(columns_constant)::value;
-    constexpr GemmMath kMath = decltype(math_constant)::value;
-    constexpr int kBytes = TensorStage<kRows, kColumns, kMath>::kSharedBytes;
-    using Kernel = void (*)(GemmShape, const float*, const float*, float*, GemmEpilogue);
-    const Kernel kernels[2][2] = {{SgemmTensorKernel<kRows, kColumns, false, false, kMath>,
-                                   SgemmTensorKernel<kRows, kColumns, false, true, kMath>},
-                                  {SgemmTensorKernel<kRows, kColumns, true, false, kMath>,
-                                   SgemmTensorKernel<kRows, kColumns, true, true, kMath>}};
-    const Kernel kernel_function = kernels[vector_a][vector_b];
-#ifndef CONVD_CUDA_EMULATION
-    // Above the default 48 KB, once per kernel: an opt-in the device keeps.
-    static const cudaError_t opted_in[2][2] = {
-        {cudaFuncSetAttribute(kernels[0][0], cudaFuncAttributeMaxDynamicSharedMemorySize, kBytes),
-         cudaFuncSetAttribute(kernels[0][1], cudaFuncAttributeMaxDynamicSharedMemorySize, kBytes)},
-        {cudaFuncSetAttribute(kernels[1][0], cudaFuncAttributeMaxDynamicSharedMemorySize, kBytes),
-         cudaFuncSetAttribute(kernels[1][1], cudaFuncAttributeMaxDynamicSharedMemorySize, kBytes)}};
-    if (opted_in[vector_a][vector_b] != cudaSuccess) {
-      error = opted_in[vector_a][vector_b];
+    using Kernels = TensorKernels<kRows, kColumns, decltype(math_constant)::value>;
+    if (!Kernels::OptedIn()) {
+      error = cudaErrorInvalidValue;
       return;
     }
-#endif
-    CONVD_LAUNCH_SHARED(grid, kThreads, kBytes, stream, kernel_function, shape, a, b, c, epilogue);
+    const typename Kernels::Kernel kernel_function = Kernels::kVariants[vector_a][vector_b];
+    CONVD_LAUNCH_SHARED(grid, kThreads, Kernels::kSharedBytes, stream, kernel_function, shape, a,
+                        b, c, epilogue);
     error = cudaGetLastError();
   };
   WithTileSides(kernel, [&](auto rows_constant, auto columns_constant) {

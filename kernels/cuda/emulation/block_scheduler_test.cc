@@ -93,6 +93,41 @@ TEST(BlockSchedulerTest, DynamicSharedMemoryIsTheBlocksAndStartsAsNan) {
   }
 }
 
+// Writes its block's dynamic shared memory's last float out.
+__global__ void WriteLastDynamicShared(unsigned bytes, float* out) {
+  CONVD_DYNAMIC_SHARED(staged, bytes);
+  staged[bytes / sizeof(float) - 1] = 7.0f;
+  *out = staged[bytes / sizeof(float) - 1];
+}
+
+TEST(BlockSchedulerTest, DynamicSharedMemoryAbove48KbNeedsTheKernelsOptIn) {
+  const void* kernel = reinterpret_cast<const void*>(WriteLastDynamicShared);
+  constexpr unsigned kBytes = 100 << 10;
+  float out = 0.0f;
+  CONVD_LAUNCH_SHARED(1, 1, 48u << 10, nullptr, WriteLastDynamicShared, 48u << 10, &out);
+  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  EXPECT_EQ(out, 7.0f);
+  out = 0.0f;
+  CONVD_LAUNCH_SHARED(1, 1, kBytes, nullptr, WriteLastDynamicShared, kBytes, &out);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidValue);
+  EXPECT_EQ(out, 0.0f);  // nothing ran
+  // Beyond the device's limit (an H100's 227 KB) the opt-in is refused.
+  int optin = 0;
+  ASSERT_EQ(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, 0),
+            cudaSuccess);
+  EXPECT_EQ(optin, 227 << 10);
+  EXPECT_EQ(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, optin + 1),
+            cudaErrorInvalidValue);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidValue);  // left behind, as by the runtime
+  ASSERT_EQ(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kBytes),
+            cudaSuccess);
+  CONVD_LAUNCH_SHARED(1, 1, kBytes, nullptr, WriteLastDynamicShared, kBytes, &out);
+  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  EXPECT_EQ(out, 7.0f);
+  CONVD_LAUNCH_SHARED(1, 1, kBytes + 4, nullptr, WriteLastDynamicShared, kBytes + 4, &out);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidValue);  // more than it opted in to
+}
+
 // One thread's 16-byte cp.async from `source` into dynamic shared memory,
 // waited for and copied out.
 __global__ void CopySixteenBytes(const float* source, float* out) {

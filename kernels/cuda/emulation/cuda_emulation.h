@@ -73,22 +73,28 @@ inline long max(long a, long b) { return a > b ? a : b; }
 
 namespace convd::cuda::emulation {
 
-// kernel<<<grid, block, 0, stream>>>(args...) as
-// Launch(kernel, grid, block, stream)(args...): the arguments are converted
-// to the kernel's parameter types once, as a launch copies them, and every
-// thread gets its own copy (kernels may modify their parameters). An
-// invalid configuration, or a context lost to an earlier trap, sets the
-// launch error (cudaGetLastError) and runs nothing, as on the device; a
-// valid one runs now, or at each replay when the stream is being captured
-// into a graph.
+// kernel<<<grid, block, shared_bytes, stream>>>(args...) as
+// Launch(kernel, grid, block, stream, shared_bytes)(args...): the arguments
+// are converted to the kernel's parameter types once, as a launch copies
+// them, and every thread gets its own copy (kernels may modify their
+// parameters). An invalid configuration, more dynamic shared memory than
+// the kernel may have (DynamicSharedAllowed), or a context lost to an
+// earlier trap sets the launch error (cudaGetLastError) and runs nothing,
+// as on the device; a valid one runs now, or at each replay when the
+// stream is being captured into a graph.
 template <typename... Params>
-auto Launch(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t stream) {
+auto Launch(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t stream,
+            size_t shared_bytes = 0) {
   return [=](auto&&... args) {
     if (const cudaError_t lost = ContextError(); lost != cudaSuccess) {
       SetLastError(lost);
       return;
     }
     if (!ValidConfiguration(grid, block)) return;
+    if (!DynamicSharedAllowed(reinterpret_cast<const void*>(kernel), shared_bytes)) {
+      SetLastError(cudaErrorInvalidValue);
+      return;
+    }
     struct Call {
       void (*kernel)(Params...);
       std::tuple<std::decay_t<Params>...> arguments;

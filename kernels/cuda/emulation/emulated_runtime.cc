@@ -17,6 +17,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -45,6 +47,15 @@ thread_local cudaError_t last_error = cudaSuccess;
 // The whole process's, as a CUDA context is.
 std::atomic<cudaError_t> context_error{cudaSuccess};
 
+// The device's shared memory opt-in limit, and each kernel's raised limit
+// (cudaFuncSetAttribute), as a context keeps them.
+std::atomic<int> shared_per_block_optin{kH100SharedMemoryPerBlockOptin};
+std::mutex dynamic_shared_mutex;
+std::map<const void*, int>& DynamicSharedLimits() {
+  static auto* limits = new std::map<const void*, int>;
+  return *limits;
+}
+
 struct ErrorDescription {
   cudaError_t error;
   const char* name;
@@ -60,6 +71,7 @@ const ErrorDescription& Describe(cudaError_t error) {
       {cudaErrorInvalidConfiguration, "cudaErrorInvalidConfiguration",
        "invalid configuration argument"},
       {cudaErrorInvalidDevice, "cudaErrorInvalidDevice", "invalid device ordinal"},
+      {cudaErrorInvalidDeviceFunction, "cudaErrorInvalidDeviceFunction", "invalid device function"},
       {cudaErrorNotSupported, "cudaErrorNotSupported", "operation not supported"},
       {cudaErrorNotReady, "cudaErrorNotReady", "device not ready"},
       {cudaErrorInvalidPitchValue, "cudaErrorInvalidPitchValue", "invalid pitch argument"},
@@ -90,6 +102,15 @@ cudaError_t Returned(cudaError_t error) {
 
 void Trap() { context_error.store(cudaErrorLaunchFailure); }
 
+bool DynamicSharedAllowed(const void* kernel, size_t bytes) {
+  if (bytes <= static_cast<size_t>(kDefaultSharedMemoryPerBlock)) return true;
+  std::lock_guard<std::mutex> lock(dynamic_shared_mutex);
+  const auto raised = DynamicSharedLimits().find(kernel);
+  return raised != DynamicSharedLimits().end() && bytes <= static_cast<size_t>(raised->second);
+}
+
+void SetSharedMemoryPerBlockOptin(int bytes) { shared_per_block_optin.store(bytes); }
+
 cudaError_t ContextError() { return context_error.load(); }
 
 void Enqueue(cudaStream_t stream, std::function<void()> work) {
@@ -105,6 +126,7 @@ void Enqueue(cudaStream_t stream, std::function<void()> work) {
 using ::convd::cuda::emulation::ContextError;
 using ::convd::cuda::emulation::Enqueue;
 using ::convd::cuda::emulation::last_error;
+using ::convd::cuda::emulation::Returned;
 
 // Every call below that needs the context fails once it is lost; those that
 // release something release it first, so a test that lost it leaks nothing.
@@ -127,6 +149,47 @@ cudaError_t CUDARTAPI cudaGetDeviceProperties(cudaDeviceProp* properties, int de
   properties->maxThreadsPerBlock = 1024;
   properties->warpSize = 32;
   return cudaSuccess;
+}
+
+// The attributes our launchers read; any other is cudaErrorInvalidValue.
+cudaError_t CUDARTAPI cudaDeviceGetAttribute(int* value, cudaDeviceAttr attribute, int device) {
+  if (device != 0) return Returned(cudaErrorInvalidDevice);
+  switch (attribute) {
+    case cudaDevAttrMaxSharedMemoryPerBlock:
+      *value = ::convd::cuda::emulation::kDefaultSharedMemoryPerBlock;
+      return cudaSuccess;
+    case cudaDevAttrMaxSharedMemoryPerBlockOptin:
+      *value = ::convd::cuda::emulation::shared_per_block_optin.load();
+      return cudaSuccess;
+    case cudaDevAttrMultiProcessorCount:
+      *value = 132;
+      return cudaSuccess;
+    default:
+      return Returned(cudaErrorInvalidValue);
+  }
+}
+
+// A dynamic shared memory limit is kept per kernel, and refused above the
+// device's opt-in limit; a carveout is a hint (checked, then ignored, as
+// the emulation has no L1 to share).
+cudaError_t CUDARTAPI cudaFuncSetAttribute(const void* kernel, cudaFuncAttribute attribute,
+                                           int value) {
+  CONVD_RETURN_IF_CONTEXT_LOST();
+  if (kernel == nullptr) return Returned(cudaErrorInvalidDeviceFunction);
+  switch (attribute) {
+    case cudaFuncAttributeMaxDynamicSharedMemorySize: {
+      if (value < 0 || value > ::convd::cuda::emulation::shared_per_block_optin.load()) {
+        return Returned(cudaErrorInvalidValue);
+      }
+      std::lock_guard<std::mutex> lock(::convd::cuda::emulation::dynamic_shared_mutex);
+      ::convd::cuda::emulation::DynamicSharedLimits()[kernel] = value;
+      return cudaSuccess;
+    }
+    case cudaFuncAttributePreferredSharedMemoryCarveout:
+      return value >= -1 && value <= 100 ? cudaSuccess : Returned(cudaErrorInvalidValue);
+    default:
+      return Returned(cudaErrorInvalidValue);
+  }
 }
 
 // There is no bus: NVML (server/cuda/nvml.h) has no board to read.

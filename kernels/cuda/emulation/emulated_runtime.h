@@ -1,12 +1,13 @@
 // What the emulated kernels' launches need from the emulated CUDA runtime
 // (emulated_runtime.cc, linked instead of libcudart): the last error
-// that cudaGetLastError reports, the lost context a trap leaves, and
-// stream ordering with capture.
+// that cudaGetLastError reports, the lost context a trap leaves, stream
+// ordering with capture, and each kernel's dynamic shared memory limit.
 #ifndef CONVD_KERNELS_CUDA_EMULATION_EMULATED_RUNTIME_H_
 #define CONVD_KERNELS_CUDA_EMULATION_EMULATED_RUNTIME_H_
 
 #include <driver_types.h>
 
+#include <cstddef>
 #include <functional>
 
 namespace convd::cuda::emulation {
@@ -36,6 +37,18 @@ cudaError_t ContextError();
 // complete when its call returns, or kept for the graph when the stream is
 // being captured (cudaStreamBeginCapture), to run at each cudaGraphLaunch.
 void Enqueue(cudaStream_t stream, std::function<void()> work);
+
+// Whether a launch of `kernel` may ask for `bytes` of dynamic shared
+// memory: up to 48 KB (kDefaultSharedMemoryPerBlock), or up to what its
+// cudaFuncAttributeMaxDynamicSharedMemorySize was raised to. A launch
+// asking for more fails with cudaErrorInvalidValue, as on the device.
+bool DynamicSharedAllowed(const void* kernel, size_t bytes);
+
+// Makes the device's opt-in limit (cudaDevAttrMaxSharedMemoryPerBlockOptin)
+// `bytes`, as a smaller GPU's would be (an sm_120 card's 99 KB): from then
+// on cudaFuncSetAttribute refuses a kernel more. For a test to call before
+// its first launch; limits already raised stay.
+void SetSharedMemoryPerBlockOptin(int bytes);
 
 }  // namespace convd::cuda::emulation
 
