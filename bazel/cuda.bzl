@@ -1,4 +1,13 @@
-"""cuda_library: compiles .cu files with nvcc (sm_90 SASS + compute_90 PTX).
+"""cuda_library: compiles .cu files with nvcc (sm_90 SASS + compute_80 PTX).
+
+The kernels use nothing newer than sm_80 (cp.async, mma.sync m16n8k8 TF32
+and m16n8k16 FP16, ldmatrix, cvt.rna.tf32), so they are compiled from
+compute_80: H100s and H200s run the sm_90 SASS (the same instructions as
+from compute_90: compared instruction by instruction on sgemm.cu and
+winograd.cu), and every other GPU from sm_80 on (A100, L4, RTX 30/40,
+Blackwell) JIT-compiles the PTX when a kernel is first loaded, once per
+driver cache. An older GPU has no image: kernels/cuda/device.h says so and
+the server serves on the CPU.
 
 Every build compiles the CUDA sources, so a kernel that stops compiling
 breaks CI even though CI has no GPU. Each .cu becomes one object through a
@@ -10,8 +19,8 @@ NVCC = "/usr/local/cuda/bin/nvcc"
 NVCC_FLAGS = " ".join([
     "-std=c++20",
     "-O3",
-    "-gencode arch=compute_90,code=sm_90",
-    "-gencode arch=compute_90,code=compute_90",
+    "-gencode arch=compute_80,code=sm_90",
+    "-gencode arch=compute_80,code=compute_80",
     "-Xcompiler -fPIC",
     "--expt-relaxed-constexpr",
     "-I.",

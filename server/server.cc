@@ -73,10 +73,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
                           ? options.compute_threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   server->thread_pool_ = std::make_unique<ThreadPool>(threads);
+  // On the CPU by --device=auto, say why not the GPU: there is none, or
+  // this build's kernels cannot run on it.
+  const GpuBackend* backend = GetGpuBackend();
+  const bool gpu_passed_over =
+      *gpu == nullptr && options.device == "auto" && backend != nullptr && backend->default_choice;
   Log(LogLevel::kInfo,
       *gpu != nullptr
           ? absl::StrCat("serving on the GPU: ", (*gpu)->description())
-          : absl::StrCat("serving on the CPU with ", threads, " compute threads"));
+          : absl::StrCat("serving on the CPU with ", threads, " compute threads",
+                         gpu_passed_over ? absl::StrCat(" (", backend->description(), ")") : ""));
 
   RepositoryOptions repository_options;
   repository_options.root = options.model_repository;

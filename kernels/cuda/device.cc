@@ -12,9 +12,22 @@
 
 namespace convd::cuda {
 
+namespace {
+
+// Whether device 0 runs this build's kernels (LoadKernelImage), asked once:
+// a GPU does not change architecture, and a context lost later to a fault
+// must not make a present device look absent (ProbeDevice reports that).
+cudaError_t KernelImageError() {
+  static const cudaError_t error = LoadKernelImage();
+  return error;
+}
+
+}  // namespace
+
 bool DeviceAvailable() {
   int count = 0;
-  return cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
+  return cudaGetDeviceCount(&count) == cudaSuccess && count > 0 &&
+         KernelImageError() == cudaSuccess;
 }
 
 bool DeviceIsEmulated() {
@@ -31,7 +44,14 @@ std::string DeviceDescription() {
   if (count == 0) return "no CUDA device";
   cudaDeviceProp properties;
   if (cudaGetDeviceProperties(&properties, 0) != cudaSuccess) return "unknown CUDA device";
-  return absl::StrCat(properties.name, " (sm_", properties.major, properties.minor, ")");
+  const std::string device =
+      absl::StrCat(properties.name, " (sm_", properties.major, properties.minor, ")");
+  if (const cudaError_t image = KernelImageError(); image != cudaSuccess) {
+    return absl::StrCat(device, ": this build's CUDA kernels cannot run on it (",
+                        cudaGetErrorString(image),
+                        "); bazel/cuda.bzl lists the architectures they are built for");
+  }
+  return device;
 }
 
 std::string DriverVersion() {

@@ -43,7 +43,8 @@ inline DevicePoolShape ToDevicePool(const PoolParams& p) {
   return d;
 }
 
-// True when the runtime reports at least one device.
+// True when the runtime reports at least one device and it can run this
+// build's kernels (an older GPU than their architectures cannot).
 bool DeviceAvailable();
 
 // True when the device is the host emulation of the kernel tests'
@@ -51,7 +52,8 @@ bool DeviceAvailable();
 // but thousands of times slower: tests keep their largest cases for GPUs.
 bool DeviceIsEmulated();
 
-// "NVIDIA H100 80GB HBM3 (sm_90)", or why there is none.
+// "NVIDIA H100 80GB HBM3 (sm_90)", or why there is none, or why it cannot
+// run this build's kernels.
 std::string DeviceDescription();
 
 // The driver's CUDA version as cudaDriverGetVersion reports it ("13000").

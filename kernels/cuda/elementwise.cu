@@ -76,4 +76,12 @@ cudaError_t LaunchBiasActivation(const float* in, const float* bias, int64_t cou
   return cudaGetLastError();
 }
 
+cudaError_t LoadKernelImage() {
+  cudaFuncAttributes attributes;
+  const cudaError_t error =
+      cudaFuncGetAttributes(&attributes, reinterpret_cast<const void*>(BiasActivationKernel));
+  if (error != cudaSuccess) cudaGetLastError();
+  return error;
+}
+
 }  // namespace convd::cuda

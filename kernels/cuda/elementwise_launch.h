@@ -29,6 +29,13 @@ cudaError_t LaunchScaleShift(const float* in, int64_t count, int channels, int64
                              const float* scale, const float* shift, float* out,
                              cudaStream_t stream);
 
+// Whether device 0 can run this build's kernels: cudaSuccess once one of
+// them (BiasActivationKernel) is loaded, as every .cu file is built for the
+// same architectures (bazel/cuda.bzl); on a GPU older than those,
+// cudaErrorNoKernelImageForDevice, as each launch would fail. The failure
+// is an answer, so it is not left as the thread's last error.
+cudaError_t LoadKernelImage();
+
 }  // namespace convd::cuda
 
 #endif  // CONVD_KERNELS_CUDA_ELEMENTWISE_LAUNCH_H_

@@ -77,9 +77,10 @@ namespace convd::cuda::emulation {
 // Launch(kernel, grid, block, stream, shared_bytes)(args...): the arguments
 // are converted to the kernel's parameter types once, as a launch copies
 // them, and every thread gets its own copy (kernels may modify their
-// parameters). An invalid configuration, more dynamic shared memory than
-// the kernel may have (DynamicSharedAllowed), or a context lost to an
-// earlier trap sets the launch error (cudaGetLastError) and runs nothing,
+// parameters). A device without the kernels' image (KernelImageLoads), an
+// invalid configuration, more dynamic shared memory than the kernel may
+// have (DynamicSharedAllowed), or a context lost to an earlier trap sets
+// the launch error (cudaGetLastError) and runs nothing,
 // as on the device; a valid one runs now, or at each replay when the
 // stream is being captured into a graph.
 template <typename... Params>
@@ -88,6 +89,10 @@ auto Launch(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t strea
   return [=](auto&&... args) {
     if (const cudaError_t lost = ContextError(); lost != cudaSuccess) {
       SetLastError(lost);
+      return;
+    }
+    if (!KernelImageLoads()) {
+      SetLastError(cudaErrorNoKernelImageForDevice);
       return;
     }
     if (!ValidConfiguration(grid, block)) return;

@@ -50,6 +50,7 @@ std::atomic<cudaError_t> context_error{cudaSuccess};
 // The device's shared memory opt-in limit, and each kernel's raised limit
 // (cudaFuncSetAttribute), as a context keeps them.
 std::atomic<int> shared_per_block_optin{kH100SharedMemoryPerBlockOptin};
+std::atomic<bool> without_kernel_image{false};
 std::mutex dynamic_shared_mutex;
 std::map<const void*, int>& DynamicSharedLimits() {
   static auto* limits = new std::map<const void*, int>;
@@ -72,6 +73,8 @@ const ErrorDescription& Describe(cudaError_t error) {
        "invalid configuration argument"},
       {cudaErrorInvalidDevice, "cudaErrorInvalidDevice", "invalid device ordinal"},
       {cudaErrorInvalidDeviceFunction, "cudaErrorInvalidDeviceFunction", "invalid device function"},
+      {cudaErrorNoKernelImageForDevice, "cudaErrorNoKernelImageForDevice",
+       "no kernel image is available for execution on the device"},
       {cudaErrorNotSupported, "cudaErrorNotSupported", "operation not supported"},
       {cudaErrorNotReady, "cudaErrorNotReady", "device not ready"},
       {cudaErrorInvalidPitchValue, "cudaErrorInvalidPitchValue", "invalid pitch argument"},
@@ -111,6 +114,10 @@ bool DynamicSharedAllowed(const void* kernel, size_t bytes) {
 
 void SetSharedMemoryPerBlockOptin(int bytes) { shared_per_block_optin.store(bytes); }
 
+void EmulateDeviceWithoutKernelImage() { without_kernel_image.store(true); }
+
+bool KernelImageLoads() { return !without_kernel_image.load(); }
+
 cudaError_t ContextError() { return context_error.load(); }
 
 void Enqueue(cudaStream_t stream, std::function<void()> work) {
@@ -143,8 +150,9 @@ cudaError_t CUDARTAPI cudaGetDeviceProperties(cudaDeviceProp* properties, int de
   std::memset(properties, 0, sizeof(*properties));
   std::strncpy(properties->name, ::convd::cuda::emulation::kEmulatedDeviceName,
                sizeof(properties->name) - 1);
-  properties->major = 9;
-  properties->minor = 0;
+  const bool current = ::convd::cuda::emulation::KernelImageLoads();
+  properties->major = current ? 9 : 7;
+  properties->minor = current ? 0 : 5;
   properties->multiProcessorCount = 132;  // as an H100 SXM or H200, which launch heuristics read
   properties->maxThreadsPerBlock = 1024;
   properties->warpSize = 32;
@@ -167,6 +175,19 @@ cudaError_t CUDARTAPI cudaDeviceGetAttribute(int* value, cudaDeviceAttr attribut
     default:
       return Returned(cudaErrorInvalidValue);
   }
+}
+
+cudaError_t CUDARTAPI cudaFuncGetAttributes(cudaFuncAttributes* attributes, const void* kernel) {
+  CONVD_RETURN_IF_CONTEXT_LOST();
+  if (kernel == nullptr) return Returned(cudaErrorInvalidDeviceFunction);
+  if (!::convd::cuda::emulation::KernelImageLoads()) {
+    return Returned(cudaErrorNoKernelImageForDevice);
+  }
+  std::memset(attributes, 0, sizeof(*attributes));
+  attributes->maxThreadsPerBlock = 1024;
+  attributes->binaryVersion = 90;
+  attributes->ptxVersion = 90;
+  return cudaSuccess;
 }
 
 // A dynamic shared memory limit is kept per kernel, and refused above the

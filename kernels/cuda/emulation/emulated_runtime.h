@@ -50,6 +50,16 @@ bool DynamicSharedAllowed(const void* kernel, size_t bytes);
 // its first launch; limits already raised stay.
 void SetSharedMemoryPerBlockOptin(int bytes);
 
+// Makes the device a GPU older than the architectures this build's kernels
+// are compiled for (reported as sm_75, a T4's): from then on
+// cudaFuncGetAttributes and every launch fail with
+// cudaErrorNoKernelImageForDevice, as on such a GPU. For a test to call
+// before its first CUDA call.
+void EmulateDeviceWithoutKernelImage();
+
+// False once EmulateDeviceWithoutKernelImage was called.
+bool KernelImageLoads();
+
 }  // namespace convd::cuda::emulation
 
 // The first line of an emulated runtime entry point that needs the context.
