@@ -5,7 +5,11 @@ sizes 1..256, in one run on one machine.
 
 Both sides time a whole forward pass from host memory to host memory: the
 input is copied in, the network runs, the output comes back, and the host
-waits for it (median wall-clock of --runs passes after warm-ups). PyTorch:
+waits for it (median wall-clock of --runs passes after warm-ups). On the GPU
+both inputs start in page-locked host memory: PyTorch's pin_memory() tensor,
+and convd's executor staging buffer, where the server gathers a batch's
+requests (before 2026-12-06 convrun's input was copied there from pageable
+memory in each pass, a host copy PyTorch's side did not make). PyTorch:
 eager mode, cudnn.benchmark on (cudnnFind per shape), TF32 off for both
 convolutions and matrix products; weights are random (speed only), the
 networks are torchvision's AlexNet + softmax (= models/alexnet) and
