@@ -165,15 +165,6 @@ constexpr int kBlocksPerSm = sgemm::kMinBlocksPerSm;
 constexpr int kMinSplitK = 128;
 constexpr int kMaxSplitK = 32;
 
-int Multiprocessors() {
-  static const int count = [] {
-    cudaDeviceProp properties;
-    return cudaGetDeviceProperties(&properties, 0) == cudaSuccess ? properties.multiProcessorCount
-                                                                  : 1;
-  }();
-  return count;
-}
-
 // The product in one kernel (shape, math and choice already checked).
 cudaError_t LaunchOnePass(const GemmShape& shape, const float* a, const float* b, float* c,
                           const GemmEpilogue& epilogue, cudaStream_t stream, GemmMath math,
@@ -273,6 +264,19 @@ cudaError_t LaunchSmallM(const GemmShape& shape, const float* a, const float* b,
 
 }  // namespace
 
+namespace sgemm {
+
+int DeviceMultiprocessors() {
+  static const int count = [] {
+    cudaDeviceProp properties;
+    return cudaGetDeviceProperties(&properties, 0) == cudaSuccess ? properties.multiProcessorCount
+                                                                  : 1;
+  }();
+  return count;
+}
+
+}  // namespace sgemm
+
 int SplitKFor(const GemmShape& shape, int multiprocessors) {
   if (shape.batch != 1 || multiprocessors <= 1) return 1;
   if (shape.m <= kSmallMMaxRows) {
@@ -286,7 +290,8 @@ int SplitKFor(const GemmShape& shape, int multiprocessors) {
     return parts > 1 ? static_cast<int>(parts) : 1;
   }
   // Of one product (batch 1 here).
-  const dim3 grid = sgemm::TileGrid(shape, sgemm::KernelFor(shape));
+  const dim3 grid =
+      sgemm::TileGrid(shape, sgemm::KernelFor(shape, {}, GemmMath::kFp32, multiprocessors));
   const int64_t blocks = int64_t{grid.x} * grid.y;
   const int64_t wave = int64_t{kBlocksPerSm} * multiprocessors;
   if (blocks == 0 || 2 * blocks > wave) return 1;  // half a wave or more already
@@ -294,9 +299,14 @@ int SplitKFor(const GemmShape& shape, int multiprocessors) {
   return parts > 1 ? static_cast<int>(parts) : 1;
 }
 
-int SplitKFor(const GemmShape& shape) { return SplitKFor(shape, Multiprocessors()); }
+int SplitKFor(const GemmShape& shape) { return SplitKFor(shape, sgemm::DeviceMultiprocessors()); }
 
 GemmKernelChoice KernelChosenFor(const GemmShape& shape) { return sgemm::KernelFor(shape); }
+
+GemmKernelChoice KernelChosenFor(const GemmShape& shape, int multiprocessors,
+                                 const GemmKernelChoice& chosen) {
+  return sgemm::KernelFor(shape, chosen, GemmMath::kFp32, multiprocessors);
+}
 
 int64_t SplitKWorkspaceFloats(const GemmShape& shape, int parts) {
   if (parts <= 1 || shape.k <= 0) return 0;

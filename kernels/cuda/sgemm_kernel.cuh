@@ -91,15 +91,48 @@ constexpr int TileColumns(int64_t n) { return TileSide(n); }
 // TF32 and FP16); each kernel's number names it in GemmKernelChoice.
 inline constexpr int kRegisterStages = 2, kCopyStages = 4, kTensorStages = 3;
 
-// The kernel for `shape` in `math`: `chosen`'s fields where set, else
-// TileRows(m) x TileColumns(n) tiles, staged through registers in FP32 and
-// copied by cp.async on the tensor cores.
+// Blocks that must fit on one SM at once: the registers are capped at 128 a
+// thread (65,536 / (2 x 256)) so that two do; a 130-register build fits one.
+inline constexpr int kMinBlocksPerSm = 2;
+
+// Device 0's SM count, read once (sgemm.cu).
+int DeviceMultiprocessors();
+
+// The kernel for `shape` in `math` on a device of `multiprocessors` SMs:
+// `chosen`'s fields where set; else TileRows(m) x TileColumns(n) tiles,
+// then, while twice the product's blocks (tiles x batch) still fit in one
+// wave (kMinBlocksPerSm an SM) and a side left to the rule is 128 long,
+// that side halved, the longer dimension's first (GPU_NOTES entry 30: a
+// batch-1 product gets more blocks before SplitKFor adds a pass, and no
+// halving spills into a second wave); staged through registers in FP32
+// and copied by cp.async on the tensor cores.
+inline GemmKernelChoice KernelFor(const GemmShape& shape, const GemmKernelChoice& chosen,
+                                  GemmMath math, int multiprocessors) {
+  int rows = chosen.rows > 0 ? chosen.rows : TileRows(shape.m);
+  int columns = chosen.columns > 0 ? chosen.columns : TileColumns(shape.n);
+  const int64_t wave = int64_t{kMinBlocksPerSm} * multiprocessors;
+  auto blocks = [&] {
+    return (int64_t{shape.m} + rows - 1) / rows * ((int64_t{shape.n} + columns - 1) / columns) *
+           shape.batch;
+  };
+  while (2 * blocks() <= wave) {
+    const bool rows_free = chosen.rows == 0 && rows == kBlockM;
+    const bool columns_free = chosen.columns == 0 && columns == kBlockN;
+    if (rows_free && (!columns_free || shape.m >= shape.n)) {
+      rows = kHalfBlock;
+    } else if (columns_free) {
+      columns = kHalfBlock;
+    } else {
+      break;
+    }
+  }
+  const int stages = math == GemmMath::kFp32 ? kRegisterStages : kTensorStages;
+  return {rows, columns, chosen.stages > 0 ? chosen.stages : stages};
+}
+// The same on device 0.
 inline GemmKernelChoice KernelFor(const GemmShape& shape, const GemmKernelChoice& chosen = {},
                                   GemmMath math = GemmMath::kFp32) {
-  const int stages = math == GemmMath::kFp32 ? kRegisterStages : kTensorStages;
-  return {chosen.rows > 0 ? chosen.rows : TileRows(shape.m),
-          chosen.columns > 0 ? chosen.columns : TileColumns(shape.n),
-          chosen.stages > 0 ? chosen.stages : stages};
+  return KernelFor(shape, chosen, math, DeviceMultiprocessors());
 }
 // Whether a choice names a kernel that exists for `math` (0s included: the
 // rule's): the register-staged kernel runs every math, the cp.async one
@@ -119,10 +152,6 @@ inline dim3 TileGrid(const GemmShape& shape, const GemmKernelChoice& kernel) {
   return dim3((shape.n + kernel.columns - 1) / kernel.columns,
               (shape.m + kernel.rows - 1) / kernel.rows, shape.batch);
 }
-
-// Blocks that must fit on one SM at once: the registers are capped at 128 a
-// thread (65,536 / (2 x 256)) so that two do; a 130-register build fits one.
-inline constexpr int kMinBlocksPerSm = 2;
 
 // Floats after each shared row, per math (see above).
 template <GemmMath kMath>

@@ -87,7 +87,10 @@ struct GemmShape {
 // Products of up to 8 rows (m: a fully connected layer's batch) run on a
 // kernel of their own, which streams B once as a matrix-vector product
 // does; larger ones on tiles of 128 columns by 128 rows, or 64 on a side
-// where that pads it much less (sizes up to 64, 129..192).
+// where that pads it much less (sizes up to 64, 129..192), or where
+// 128-long sides would leave the device under one block an SM, half its
+// resident two (a batch-1 convolution's product; halved before K is
+// split, SplitKFor).
 //
 // The tiled kernel a product of 9+ rows runs on, where a benchmark or test
 // chooses (products of up to 8 rows ignore it); 0 leaves a field to the
@@ -102,8 +105,11 @@ struct GemmShape {
 struct GemmKernelChoice {
   int rows = 0, columns = 0, stages = 0;
 };
-// What the rule gives a product of 9+ rows.
+// What the rule gives a product of 9+ rows on device 0, or on a device of
+// `multiprocessors` SMs, with `chosen`'s fields kept where set.
 GemmKernelChoice KernelChosenFor(const GemmShape& shape);
+GemmKernelChoice KernelChosenFor(const GemmShape& shape, int multiprocessors,
+                                 const GemmKernelChoice& chosen = {});
 
 // Device memory the SGEMM may use to split K across blocks. A product whose
 // grid would fill under half the device (a fully connected layer at a small

@@ -35,9 +35,11 @@ INSTANTIATE_TEST_SUITE_P(TensorMaths, SgemmSharedLimitTest,
                          sgemm_testing::MathName);
 
 TEST_P(SgemmSharedLimitTest, RuleRunsTheRegisterStagedKernelWhereTensorTilesDoNotFit) {
-  // 128x128 tiles by the rule; ragged edges, aligned and unaligned rows.
-  for (const Case& c : {Case{200, 250, 40}, Case{250, 230, 300, 1, 3}}) {
-    const GemmKernelChoice rule = KernelChosenFor(GemmShape{c.m, c.n, c.k});
+  // 128x128 tiles by the rule (batches of a wave of them: 264 blocks on
+  // the emulation's 132 SMs); ragged edges, aligned and unaligned rows.
+  for (const Case& c : {Case{200, 250, 40, 0, 0, 66}, Case{250, 230, 40, 1, 3, 66}}) {
+    const GemmShape shape{c.m, c.n, c.k, c.k, c.n, c.n, c.m * c.k, c.k * c.n, c.m * c.n, c.batch};
+    const GemmKernelChoice rule = KernelChosenFor(shape);
     ASSERT_TRUE(rule.rows == 128 && rule.columns == 128) << c.m << " x " << c.n;
     ExpectMatchesFloat64(c, GetParam(), 2);
   }
@@ -62,8 +64,8 @@ TEST_P(SgemmSharedLimitTest, ChosenTensorKernelThatDoesNotFitIsAnError) {
   EXPECT_EQ(LaunchSgemm(shape, a->data(), b->data(), c->data(), {}, nullptr, GetParam(),
                         GemmWorkspace{nullptr, 0, 1, GemmKernelChoice{128, 128, 3}}),
             cudaErrorInvalidValue);
-  // And the next product, the rule's, is unharmed.
-  ExpectMatchesFloat64({70, 90, 21}, GetParam(), 1);
+  // And the next product, the rule's (264 blocks of 128x128), is unharmed.
+  ExpectMatchesFloat64({70, 90, 21, 0, 0, 264}, GetParam(), 1);
 }
 
 }  // namespace
