@@ -82,6 +82,14 @@ double PrometheusSample(const std::string& metrics, const std::string& series) {
   return std::stod(metrics.substr(at + series.size() + 2));
 }
 
+const inference::RepositoryIndexResponse::ModelIndex* IndexEntry(
+    const inference::RepositoryIndexResponse& index, const std::string& model) {
+  for (const auto& entry : index.models()) {
+    if (entry.name() == model) return &entry;
+  }
+  return nullptr;
+}
+
 std::vector<std::string> BytesElements(const std::string& raw) {
   std::vector<std::string_view> views;
   (void)SplitBytesTensor(raw, views);

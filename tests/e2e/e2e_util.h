@@ -93,6 +93,10 @@ std::vector<float> OutputFloats(const inference::ModelInferResponse& response);
 // (/metrics); -1 when absent.
 double PrometheusSample(const std::string& metrics, const std::string& series);
 
+// `model`'s entry in a repository index, or null where it is not listed.
+const inference::RepositoryIndexResponse::ModelIndex* IndexEntry(
+    const inference::RepositoryIndexResponse& index, const std::string& model);
+
 // Splits a KServe BYTES tensor (4-byte little-endian length prefixes).
 std::vector<std::string> BytesElements(const std::string& raw);
 

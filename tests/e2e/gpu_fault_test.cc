@@ -116,16 +116,12 @@ TEST(GpuFaultTest, ALostGpuTakesItsModelAndLivenessAndTheCpuModelServesOn) {
 
   EXPECT_FALSE(client.ModelReady("on_gpu"));
   EXPECT_TRUE(client.ModelReady("on_cpu"));
-  bool listed = false;
   const absl::StatusOr<inference::RepositoryIndexResponse> index = client.grpc->RepositoryIndex();
   ASSERT_TRUE(index.ok()) << index.status();
-  for (const auto& model : index->models()) {
-    if (model.name() != "on_gpu") continue;
-    listed = true;
-    EXPECT_EQ(model.state(), "UNAVAILABLE");
-    EXPECT_TRUE(absl::StrContains(model.reason(), error_name)) << model.reason();
-  }
-  EXPECT_TRUE(listed);
+  const auto* gpu_entry = IndexEntry(*index, "on_gpu");
+  ASSERT_NE(gpu_entry, nullptr);
+  EXPECT_EQ(gpu_entry->state(), "UNAVAILABLE");
+  EXPECT_TRUE(absl::StrContains(gpu_entry->reason(), error_name)) << gpu_entry->reason();
   EXPECT_FALSE(client.Live()) << "only a restart gets a new CUDA context";
   EXPECT_FALSE(client.Ready());
   EXPECT_EQ(metric(gpu_series), 0.0);

@@ -311,14 +311,10 @@ TEST(GpuServingOutOfMemoryTest, AModelTheDeviceCannotHoldIsNotReadyAndSaysWhy) {
   EXPECT_FALSE(*ready);
   const absl::StatusOr<inference::RepositoryIndexResponse> index = client->RepositoryIndex();
   ASSERT_TRUE(index.ok()) << index.status();
-  bool listed = false;
-  for (const auto& model : index->models()) {
-    if (model.name() != "alexnet") continue;
-    listed = true;
-    EXPECT_EQ(model.state(), "UNAVAILABLE");
-    EXPECT_TRUE(absl::StrContains(model.reason(), "out of memory")) << model.reason();
-  }
-  EXPECT_TRUE(listed);
+  const auto* alexnet = IndexEntry(*index, "alexnet");
+  ASSERT_NE(alexnet, nullptr);
+  EXPECT_EQ(alexnet->state(), "UNAVAILABLE");
+  EXPECT_TRUE(absl::StrContains(alexnet->reason(), "out of memory")) << alexnet->reason();
   const absl::Status refused =
       client->Infer(FloatRequest("alexnet", {1, 3, 224, 224}, std::vector<float>(3 * 224 * 224, 1)))
           .status();

@@ -88,13 +88,9 @@ TEST(GpuWithoutKernelImageTest, CudaRefusesToStartAndAutoServesOnTheCpu) {
   EXPECT_FALSE(*gpu_ready);
   const absl::StatusOr<inference::RepositoryIndexResponse> index = client->RepositoryIndex();
   ASSERT_TRUE(index.ok()) << index.status();
-  bool listed = false;
-  for (const auto& model : index->models()) {
-    if (model.name() != "on_gpu") continue;
-    listed = true;
-    EXPECT_TRUE(absl::StrContains(model.reason(), "KIND_GPU")) << model.reason();
-  }
-  EXPECT_TRUE(listed);
+  const auto* on_gpu = IndexEntry(*index, "on_gpu");
+  ASSERT_NE(on_gpu, nullptr);
+  EXPECT_TRUE(absl::StrContains(on_gpu->reason(), "KIND_GPU")) << on_gpu->reason();
 }
 
 }  // namespace
