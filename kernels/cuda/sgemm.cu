@@ -160,9 +160,7 @@ __global__ __launch_bounds__(kThreadsPerBlock, kSmallMBlocksPerSm) void SmallMKe
 
 // SGEMM blocks resident on one SM (its launch bounds guarantee them).
 constexpr int kBlocksPerSm = sgemm::kMinBlocksPerSm;
-// The least K a part is worth: under 16 block steps, the prologue and the
-// partial products' round trip outweigh the parallelism.
-constexpr int kMinSplitK = 128;
+using sgemm::kMinSplitK;
 constexpr int kMaxSplitK = 32;
 
 // The product in one kernel (shape, math and choice already checked).

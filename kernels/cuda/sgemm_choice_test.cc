@@ -127,20 +127,27 @@ TEST(CudaSgemmChoiceTest, TilesAre64WhereThatCutsThePaddingByAFifth) {
 }
 
 TEST(CudaSgemmChoiceTest, TilesHalveWhileTwiceTheGridFitsAWave) {
-  // 264 blocks on 132 SMs; the longer dimension's side first.
-  auto chosen = [](int m, int n, int batch, int multiprocessors) {
-    const GemmKernelChoice kernel =
-        KernelChosenFor(GemmShape{m, n, 8, 8, n, n, 8 * m, 8 * n, m * n, batch}, multiprocessors);
+  // 264 blocks on 132 SMs; the longer dimension's side first; K of 8
+  // (too short to split), or `k`.
+  auto chosen = [](int m, int n, int batch, int multiprocessors, int k = 8) {
+    const GemmKernelChoice kernel = KernelChosenFor(
+        GemmShape{m, n, k, k, n, n, int64_t{k} * m, int64_t{k} * n, int64_t{m} * n, batch},
+        multiprocessors);
     return std::pair(kernel.rows, kernel.columns);
   };
   EXPECT_EQ(chosen(256, 3136, 1, 132), std::pair(64, 64));     // ResNet-50 64->256 1x1: 50 -> 196
-  EXPECT_EQ(chosen(1024, 196, 1, 132), std::pair(64, 64));     // 256->1024 1x1: 16 -> 64
+  EXPECT_EQ(chosen(1024, 196, 1, 132), std::pair(64, 64));     // 16 -> 64
   EXPECT_EQ(chosen(1024, 2048, 1, 132), std::pair(128, 64));   // 128 -> 256: one halving
   EXPECT_EQ(chosen(2048, 2048, 1, 132), std::pair(128, 128));  // 256: 512 would take two waves
   EXPECT_EQ(chosen(384, 16, 36, 132), std::pair(64, 64));      // Winograd F(4x4), 13x13: 108 -> 216
   EXPECT_EQ(chosen(384, 512, 36, 132), std::pair(128, 128));   // the same at batch 32: 432
   EXPECT_EQ(chosen(4096, 4096, 1, 132), std::pair(128, 128));
   EXPECT_EQ(chosen(256, 256, 1, 1), std::pair(128, 128));  // 4 blocks fill 1 SM twice over
+  // Where K splits, the columns keep 128: a fully connected layer's weights
+  // stream through them. Rows still halve.
+  EXPECT_EQ(chosen(128, 4096, 1, 132, 9216), std::pair(64, 128));  // AlexNet fc6, batch 128
+  EXPECT_EQ(chosen(1024, 196, 1, 132, 256), std::pair(64, 128));   // ResNet-50 256->1024 1x1
+  EXPECT_EQ(chosen(1024, 196, 2, 132, 256), std::pair(64, 64));    // two products: no split
   // A side a benchmark chose stays; the other halves alone.
   EXPECT_EQ(KernelChosenFor(GemmShape{256, 3136, 8, 8, 3136, 3136}, 132, {128, 0, 0}).columns, 64);
   EXPECT_EQ(KernelChosenFor(GemmShape{256, 3136, 8, 8, 3136, 3136}, 132, {128, 0, 0}).rows, 128);

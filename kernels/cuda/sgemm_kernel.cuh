@@ -95,29 +95,38 @@ inline constexpr int kRegisterStages = 2, kCopyStages = 4, kTensorStages = 3;
 // thread (65,536 / (2 x 256)) so that two do; a 130-register build fits one.
 inline constexpr int kMinBlocksPerSm = 2;
 
+// The least K a part of a split product is worth (SplitKFor): under 16
+// block steps, the prologue and the partial products' round trip outweigh
+// the parallelism.
+inline constexpr int kMinSplitK = 128;
+
 // Device 0's SM count, read once (sgemm.cu).
 int DeviceMultiprocessors();
 
 // The kernel for `shape` in `math` on a device of `multiprocessors` SMs:
 // `chosen`'s fields where set; else TileRows(m) x TileColumns(n) tiles,
-// then, while twice the product's blocks (tiles x batch) still fit in one
-// wave (kMinBlocksPerSm an SM) and a side left to the rule is 128 long,
-// that side halved, the longer dimension's first (GPU_NOTES entry 30: a
-// batch-1 product gets more blocks before SplitKFor adds a pass, and no
-// halving spills into a second wave); staged through registers in FP32
-// and copied by cp.async on the tensor cores.
+// then, while twice the product's blocks (tiles x batch) still fit one
+// wave (kMinBlocksPerSm an SM), a 128-long side left to the rule is
+// halved, the longer dimension's first (GPU_NOTES entry 30: a batch-1
+// product gets more blocks, and no halving spills into a second wave).
+// The columns only where SplitKFor cannot split K instead (a batch, or K
+// under two parts): a fully connected layer's product streams its weights
+// (B) through the column tiles, and halving them halves the bytes in
+// flight, where splitting K adds blocks without that. Staged through
+// registers in FP32 and copied by cp.async on the tensor cores.
 inline GemmKernelChoice KernelFor(const GemmShape& shape, const GemmKernelChoice& chosen,
                                   GemmMath math, int multiprocessors) {
   int rows = chosen.rows > 0 ? chosen.rows : TileRows(shape.m);
   int columns = chosen.columns > 0 ? chosen.columns : TileColumns(shape.n);
   const int64_t wave = int64_t{kMinBlocksPerSm} * multiprocessors;
+  const bool k_unsplittable = shape.batch != 1 || shape.k < 2 * kMinSplitK;
   auto blocks = [&] {
     return (int64_t{shape.m} + rows - 1) / rows * ((int64_t{shape.n} + columns - 1) / columns) *
            shape.batch;
   };
   while (2 * blocks() <= wave) {
     const bool rows_free = chosen.rows == 0 && rows == kBlockM;
-    const bool columns_free = chosen.columns == 0 && columns == kBlockN;
+    const bool columns_free = chosen.columns == 0 && columns == kBlockN && k_unsplittable;
     if (rows_free && (!columns_free || shape.m >= shape.n)) {
       rows = kHalfBlock;
     } else if (columns_free) {

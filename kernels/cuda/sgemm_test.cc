@@ -85,10 +85,10 @@ TEST_P(CudaSgemmMathTest, SplitKMatchesFloat64Too) {
 }
 
 TEST(CudaSgemmTest, SplitKOnlyWhereTheGridWouldLeaveTheDeviceIdle) {
-  // Tiled products: 2 blocks resident per SM; tiles halved to 64x64 first
-  // where 128-long sides leave the grid under those 264 (KernelChosenFor).
-  const GemmShape fc6_batch16{16, 4096, 9216, 9216, 4096, 4096};  // 64 blocks of 64x64
-  EXPECT_EQ(SplitKFor(fc6_batch16, 132), 4);                      // 256 of the 264 resident
+  // Tiled products: 128 columns a tile (kept where K splits), 2 blocks
+  // resident per SM.
+  const GemmShape fc6_batch16{16, 4096, 9216, 9216, 4096, 4096};  // 32 blocks of 64 rows
+  EXPECT_EQ(SplitKFor(fc6_batch16, 132), 8);                      // 256 of the 264 resident
   EXPECT_EQ(SplitKFor(fc6_batch16, 1), 1);
   EXPECT_EQ(SplitKWorkspaceFloats(fc6_batch16, 8), 8 * 16 * 4096);
   EXPECT_EQ(SplitKWorkspaceFloats(fc6_batch16, 1), 0);
@@ -96,8 +96,8 @@ TEST(CudaSgemmTest, SplitKOnlyWhereTheGridWouldLeaveTheDeviceIdle) {
   EXPECT_EQ(SplitKFor(square, 132), 1);
   GemmShape short_k{16, 4096, 200, 200, 4096, 4096};  // K for one part of 128
   EXPECT_EQ(SplitKFor(short_k, 132), 1);
-  const GemmShape rows_192{192, 1024, 4096, 4096, 1024, 1024};  // 48 blocks of 64x64
-  EXPECT_EQ(SplitKFor(rows_192, 132), 5);
+  const GemmShape rows_192{192, 1024, 4096, 4096, 1024, 1024};  // 24 blocks of 64 rows
+  EXPECT_EQ(SplitKFor(rows_192, 132), 11);  // 16 blocks of 128 rows would have taken 16
   GemmShape batched = fc6_batch16;  // several products: the batch fills the grid
   batched.batch = 36;
   EXPECT_EQ(SplitKFor(batched, 132), 1);
