@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstring>
+#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "kernels/cuda/cuda_check.h"
@@ -39,6 +40,11 @@ bool DeviceIsEmulated() {
 std::string DeviceDescription() {
   int count = 0;
   if (const cudaError_t error = cudaGetDeviceCount(&count); error != cudaSuccess) {
+    // Without NVIDIA's kernel driver the runtime says the driver is too old
+    // for it, which reads as if there were one.
+    if (error == cudaErrorInsufficientDriver && !std::filesystem::exists(kNvidiaDriverVersion)) {
+      return kNoDriver;
+    }
     return absl::StrCat("no CUDA device: ", cudaGetErrorString(error));
   }
   if (count == 0) return "no CUDA device";

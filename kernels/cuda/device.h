@@ -52,9 +52,12 @@ bool DeviceAvailable();
 // but thousands of times slower: tests keep their largest cases for GPUs.
 bool DeviceIsEmulated();
 
-// "NVIDIA H100 80GB HBM3 (sm_90)", or why there is none, or why it cannot
-// run this build's kernels.
+// "NVIDIA H100 80GB HBM3 (sm_90)", or why there is none (kNoDriver where
+// no NVIDIA driver is loaded: kNvidiaDriverVersion is absent), or why it
+// cannot run this build's kernels.
 std::string DeviceDescription();
+inline constexpr char kNoDriver[] = "no CUDA device (no NVIDIA driver is loaded)";
+inline constexpr char kNvidiaDriverVersion[] = "/proc/driver/nvidia/version";
 
 // The driver's CUDA version as cudaDriverGetVersion reports it ("13000").
 std::string DriverVersion();
