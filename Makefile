@@ -48,7 +48,7 @@ MODEL ?= models/lenet5
 
 # GPU tests and benchmarks, built here and carried to the device machine
 # (see bench/gpu_check.sh).
-GPU_TEST_TARGETS := //kernels/cuda:elementwise_test //kernels/cuda:sgemm_test \
+GPU_TEST_TARGETS := //kernels/cuda:device_test //kernels/cuda:elementwise_test //kernels/cuda:sgemm_test \
   //kernels/cuda:sgemm_choice_test //kernels/cuda:conv_test \
   //kernels/cuda:pool_test //kernels/cuda:winograd_test //kernels/cuda:peer_cross_check_test \
   //tests/models:gpu_forward_test //tests/models:gpu_heuristic_test //tests/e2e:gpu_serving_test \
