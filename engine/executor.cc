@@ -151,7 +151,7 @@ absl::Status Executor::Run(const float* input, int batch, Tensor& output,
     }
   }
   const int last = static_cast<int>(graph.layers.size()) - 1;
-  output = Tensor(graph.output().output.WithBatch(batch));
+  output.Resize(graph.output().output.WithBatch(batch));
   std::memcpy(output.data(), buffer(last), output.bytes());
   return absl::OkStatus();
 }

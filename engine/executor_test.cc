@@ -153,6 +153,30 @@ TEST(ExecutorTest, RunsOnMoreThreadsThanThePlanWasMadeWith) {
   }
 }
 
+TEST(ExecutorTest, RunsIntoTheSameOutputMemoryAtTheSameBatch) {
+  // A server instance's output tensor lives from one batch to the next:
+  // at the batch size it already holds, a run writes over it in place.
+  const Graph original = BuildWithRandomWeights(kEveryLayerNetwork);
+  Graph simplified = original;
+  SimplifyGraph(simplified);
+  auto plan = Plan(simplified, PlanOptions{});
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  Executor executor(std::shared_ptr<const ExecutionPlan>(std::move(*plan)), nullptr);
+  Tensor output;
+  const float* memory = nullptr;
+  for (int batch : {3, 3, 2}) {
+    const std::vector<float> input = RandomVector(3 * 19 * 17 * batch);
+    ASSERT_TRUE(executor.Run(input.data(), batch, output).ok());
+    EXPECT_EQ(output.shape(), (TensorShape{batch, 7, 1, 1}));
+    EXPECT_LE(
+        MaxRelativeError(output.data(), testing::ReferenceForward(original, input.data(), batch)),
+        2e-5)
+        << "batch " << batch;
+    if (memory != nullptr && batch == 3) EXPECT_EQ(output.data(), memory);
+    memory = output.data();
+  }
+}
+
 TEST(ExecutorTest, RejectsBadBatch) {
   Graph graph = BuildWithRandomWeights(kEveryLayerNetwork);
   auto plan = Plan(graph, PlanOptions{});

@@ -38,6 +38,17 @@ class Tensor {
   float* data() { return buffer_.data(); }
   const float* data() const { return buffer_.data(); }
 
+  // Makes this a tensor of `shape`. Its memory stays where it already holds
+  // that many elements (a runner's output from one batch to the next of
+  // the same size: no allocation on the request path), with whatever it
+  // held; else it is allocated afresh, uninitialised.
+  void Resize(const TensorShape& shape) {
+    if (buffer_.size() != shape.elements() || buffer_.data() == nullptr) {
+      buffer_ = AlignedBuffer(shape.elements());
+    }
+    shape_ = shape;
+  }
+
  private:
   TensorShape shape_;
   AlignedBuffer buffer_;

@@ -233,7 +233,7 @@ absl::Status CudaExecutor::Run(const float* input, int batch, Tensor& output, Mo
     ++batch_plan.eager_runs;
   }
   CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(state.stream));
-  output = Tensor(output_shape);
+  output.Resize(output_shape);
   std::memcpy(output.data(), state.staging_out.data(), output.bytes());
   if (stats != nullptr) {
     stats->total_time_ms = 0;
