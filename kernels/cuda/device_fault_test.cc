@@ -22,7 +22,7 @@ namespace {
 // error as the thread's last error, and the next model's first launch
 // check reported it as its own.
 TEST(DeviceErrorTest, AFailedAllocationIsReportedByItsCallAloneNotByTheNextLaunch) {
-  if (!DeviceAvailable()) GTEST_SKIP() << "no CUDA device: " << DeviceDescription();
+  if (!DeviceAvailable()) GTEST_SKIP() << DeviceDescription();
   const absl::StatusOr<DeviceBuffer> too_large = DeviceBuffer::Allocate(int64_t{1} << 46);
   ASSERT_FALSE(too_large.ok());
   EXPECT_EQ(too_large.status().code(), absl::StatusCode::kResourceExhausted) << too_large.status();
@@ -39,7 +39,7 @@ TEST(DeviceErrorTest, AFailedAllocationIsReportedByItsCallAloneNotByTheNextLaunc
 }
 
 TEST(DeviceFaultTest, ATrapLosesTheContextForEveryLaterCallAndTheProbeSaysSo) {
-  if (!DeviceAvailable()) GTEST_SKIP() << "no CUDA device: " << DeviceDescription();
+  if (!DeviceAvailable()) GTEST_SKIP() << DeviceDescription();
   ASSERT_TRUE(ProbeDevice().ok()) << ProbeDevice();
   void* before = nullptr;
   ASSERT_EQ(cudaMalloc(&before, 256), cudaSuccess);

@@ -18,7 +18,7 @@ namespace convd {
 namespace {
 
 TEST(DeviceHealthTest, OnlyAProbeThatFailsRecordsAFaultAndThenEveryoneGetsIt) {
-  if (!cuda::DeviceAvailable()) GTEST_SKIP() << "no CUDA device: " << cuda::DeviceDescription();
+  if (!cuda::DeviceAvailable()) GTEST_SKIP() << cuda::DeviceDescription();
   DeviceHealth health;
   EXPECT_TRUE(health.status().ok());
   // A working device: each failure is the run's own (a launch refused, a

@@ -69,7 +69,7 @@ struct Clients {
 };
 
 TEST(GpuFaultTest, ALostGpuTakesItsModelAndLivenessAndTheCpuModelServesOn) {
-  if (!cuda::DeviceAvailable()) GTEST_SKIP() << "no CUDA device: " << cuda::DeviceDescription();
+  if (!cuda::DeviceAvailable()) GTEST_SKIP() << cuda::DeviceDescription();
   const std::string repository = MakeTempDir("gpu_fault_repository");
   AddModel(repository, "on_gpu", "lenet5",
            std::string(kLenetConfig) + "instance_group { kind: KIND_GPU }", kFashionLabels);

@@ -96,7 +96,7 @@ class GpuServingTest : public ::testing::Test {
     autotune_cache_ = nullptr;
   }
   void SetUp() override {
-    if (NoDevice()) GTEST_SKIP() << "no CUDA device: " << cuda::DeviceDescription();
+    if (NoDevice()) GTEST_SKIP() << cuda::DeviceDescription();
     ASSERT_NE(server_, nullptr);
     stub_ = Connect(server_->grpc_port());
   }
@@ -294,7 +294,7 @@ class DeviceMemoryHog {
 };
 
 TEST(GpuServingOutOfMemoryTest, AModelTheDeviceCannotHoldIsNotReadyAndSaysWhy) {
-  if (NoDevice()) GTEST_SKIP() << "no CUDA device: " << cuda::DeviceDescription();
+  if (NoDevice()) GTEST_SKIP() << cuda::DeviceDescription();
   // 128 MiB free: LeNet-5 fits, AlexNet's 244 MB of weights do not.
   DeviceMemoryHog hog(size_t{128} << 20);
   ASSERT_TRUE(hog.holding());
