@@ -43,7 +43,7 @@ class Tensor {
   // the same size: no allocation on the request path), with whatever it
   // held; else it is allocated afresh, uninitialised.
   void Resize(const TensorShape& shape) {
-    if (buffer_.size() != shape.elements() || buffer_.data() == nullptr) {
+    if (buffer_.size() != shape.elements()) {
       buffer_ = AlignedBuffer(shape.elements());
     }
     shape_ = shape;

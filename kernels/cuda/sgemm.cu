@@ -287,7 +287,7 @@ int SplitKFor(const GemmShape& shape, int multiprocessors) {
         {(wave + column_blocks - 1) / column_blocks, shape.k / min_rows, kSmallMMaxParts});
     return parts > 1 ? static_cast<int>(parts) : 1;
   }
-  // Of one product (batch 1 here).
+  if (!sgemm::KSplittable(shape)) return 1;
   const dim3 grid =
       sgemm::TileGrid(shape, sgemm::KernelFor(shape, {}, GemmMath::kFp32, multiprocessors));
   const int64_t blocks = int64_t{grid.x} * grid.y;

@@ -100,6 +100,19 @@ inline constexpr int kMinBlocksPerSm = 2;
 // the parallelism.
 inline constexpr int kMinSplitK = 128;
 
+// The tiled kernel's grid for `shape` on `kernel`'s tiles (KernelFor): a
+// tile of C per block, one batch entry per z.
+inline dim3 TileGrid(const GemmShape& shape, const GemmKernelChoice& kernel) {
+  return dim3((shape.n + kernel.columns - 1) / kernel.columns,
+              (shape.m + kernel.rows - 1) / kernel.rows, shape.batch);
+}
+
+// Whether SplitKFor may split the product's K across blocks: a single
+// product (batch 1) with K for two parts of kMinSplitK or more.
+constexpr bool KSplittable(const GemmShape& shape) {
+  return shape.batch == 1 && shape.k >= 2 * kMinSplitK;
+}
+
 // Device 0's SM count, read once (sgemm.cu).
 int DeviceMultiprocessors();
 
@@ -119,14 +132,13 @@ inline GemmKernelChoice KernelFor(const GemmShape& shape, const GemmKernelChoice
   int rows = chosen.rows > 0 ? chosen.rows : TileRows(shape.m);
   int columns = chosen.columns > 0 ? chosen.columns : TileColumns(shape.n);
   const int64_t wave = int64_t{kMinBlocksPerSm} * multiprocessors;
-  const bool k_unsplittable = shape.batch != 1 || shape.k < 2 * kMinSplitK;
   auto blocks = [&] {
-    return (int64_t{shape.m} + rows - 1) / rows * ((int64_t{shape.n} + columns - 1) / columns) *
-           shape.batch;
+    const dim3 grid = TileGrid(shape, {rows, columns});
+    return int64_t{grid.x} * grid.y * grid.z;
   };
   while (2 * blocks() <= wave) {
     const bool rows_free = chosen.rows == 0 && rows == kBlockM;
-    const bool columns_free = chosen.columns == 0 && columns == kBlockN && k_unsplittable;
+    const bool columns_free = chosen.columns == 0 && columns == kBlockN && !KSplittable(shape);
     if (rows_free && (!columns_free || shape.m >= shape.n)) {
       rows = kHalfBlock;
     } else if (columns_free) {
@@ -153,13 +165,6 @@ inline bool ValidChoice(const GemmKernelChoice& chosen, GemmMath math) {
          (chosen.stages == 0 || chosen.stages == kRegisterStages ||
           (chosen.stages == kCopyStages && !tensor_cores) ||
           (chosen.stages == kTensorStages && tensor_cores));
-}
-
-// The tiled kernel's grid for `shape` on `kernel`'s tiles (KernelFor): a
-// tile of C per block, one batch entry per z.
-inline dim3 TileGrid(const GemmShape& shape, const GemmKernelChoice& kernel) {
-  return dim3((shape.n + kernel.columns - 1) / kernel.columns,
-              (shape.m + kernel.rows - 1) / kernel.rows, shape.batch);
 }
 
 // Floats after each shared row, per math (see above).

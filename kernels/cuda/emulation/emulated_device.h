@@ -14,6 +14,10 @@ inline constexpr char kEmulatedDeviceName[] = "convd CPU emulation of CUDA";
 // memory, large enough for the kernels' tests and AlexNet's weights.
 inline constexpr size_t kEmulatedDeviceMemoryBytes = size_t{2} << 30;
 
+// SMs, as an H100 SXM's or an H200's, which launch heuristics read
+// (cudaGetDeviceProperties, cudaDeviceGetAttribute).
+inline constexpr int kEmulatedMultiprocessors = 132;
+
 // Dynamic shared memory a block gets without opting in (every device's),
 // and the most a kernel may opt in to (cudaDevAttrMaxSharedMemoryPerBlockOptin:
 // an H100's 227 KB, until a test sets another device's;

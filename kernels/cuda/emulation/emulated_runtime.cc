@@ -153,7 +153,7 @@ cudaError_t CUDARTAPI cudaGetDeviceProperties(cudaDeviceProp* properties, int de
   const bool current = ::convd::cuda::emulation::KernelImageLoads();
   properties->major = current ? 9 : 7;
   properties->minor = current ? 0 : 5;
-  properties->multiProcessorCount = 132;  // as an H100 SXM or H200, which launch heuristics read
+  properties->multiProcessorCount = ::convd::cuda::emulation::kEmulatedMultiprocessors;
   properties->maxThreadsPerBlock = 1024;
   properties->warpSize = 32;
   return cudaSuccess;
@@ -170,7 +170,7 @@ cudaError_t CUDARTAPI cudaDeviceGetAttribute(int* value, cudaDeviceAttr attribut
       *value = ::convd::cuda::emulation::shared_per_block_optin.load();
       return cudaSuccess;
     case cudaDevAttrMultiProcessorCount:
-      *value = 132;
+      *value = ::convd::cuda::emulation::kEmulatedMultiprocessors;
       return cudaSuccess;
     default:
       return Returned(cudaErrorInvalidValue);
