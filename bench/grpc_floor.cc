@@ -29,6 +29,7 @@
 #include "client/npy.h"
 #include "client/random_tensor.h"
 #include "client/server_url.h"
+#include "server/mutex_settings.h"
 
 ABSL_FLAG(std::string, url, "localhost:8001", "Server: [grpc://|http://]host[:port].");
 ABSL_FLAG(std::string, model, "lenet5", "Model to infer with (1 image, random input).");
@@ -94,6 +95,7 @@ absl::Status Run() {
 }  // namespace convd::client
 
 int main(int argc, char** argv) {
+  convd::DisableMutexDeadlockDetection();  // as convd does (server/mutex_settings.h)
   absl::ParseCommandLine(argc, argv);
   if (absl::Status status = convd::client::Run(); !status.ok()) {
     std::fprintf(stderr, "grpc_floor: %s\n", status.ToString().c_str());

@@ -6,6 +6,8 @@
 //
 // Tables for people by default, --json for scripts. Exit status: 0 done,
 // 1 the server or the request failed (message on stderr), 2 bad command line.
+#include "client/convctl.h"
+
 #include <cstdio>
 #include <iostream>
 
@@ -13,8 +15,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "client/client.h"
-#include "client/convctl.h"
 #include "server/cli_flags.h"
+#include "server/mutex_settings.h"
 
 ABSL_FLAG(std::string, url, "localhost:8001",
           "Server: [grpc://|http://]host[:port] (gRPC 8001 and HTTP 8000 by default).");
@@ -49,6 +51,7 @@ Commands:
 }  // namespace
 
 int main(int argc, char** argv) {
+  convd::DisableMutexDeadlockDetection();  // as convd does (server/mutex_settings.h)
   std::vector<char*> positional = convd::ParseCommandLine(argc, argv, kUsage, "convctl");
   if (positional.size() < 2) {
     std::fprintf(stderr, "%s\n", kUsage);

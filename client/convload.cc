@@ -33,6 +33,7 @@
 #include "server/cli_flags.h"
 #include "server/core/bytes_tensor.h"
 #include "server/core/datatype.h"
+#include "server/mutex_settings.h"
 
 ABSL_FLAG(std::string, url, "localhost:8001", "Server: [grpc://|http://]host[:port].");
 ABSL_FLAG(bool, allow_remote, false, "Allow a server that is not on loopback.");
@@ -332,6 +333,7 @@ int Main(const std::string& model) {
 }  // namespace convd::client
 
 int main(int argc, char** argv) {
+  convd::DisableMutexDeadlockDetection();  // as convd does (server/mutex_settings.h)
   std::vector<char*> positional = convd::ParseCommandLine(
       argc, argv,
       "convload MODEL [--url localhost:8001] [--concurrency 1:16:x2 | --rate R [--poisson]] "

@@ -11,6 +11,7 @@
 #include "server/cli_flags.h"
 #include "server/log.h"
 #include "server/malloc_tuning.h"
+#include "server/mutex_settings.h"
 #include "server/server.h"
 
 ABSL_FLAG(std::string, model_repository, "", "Model repository directory (required).");
@@ -46,6 +47,7 @@ ABSL_FLAG(double, gpu_run_timeout_seconds, 30,
 
 int main(int argc, char** argv) {
   convd::TuneMallocForTensors();
+  convd::DisableMutexDeadlockDetection();
   convd::ParseCommandLine(argc, argv,
                           "convd --model-repository=DIR [--grpc-port=8001] [--http-port=8000] "
                           "[--device=auto|cpu|cuda] ...");
