@@ -1,7 +1,7 @@
 // gpu_conv_bench: each of our CUDA convolution algorithms (direct, im2col +
-// our SGEMM, implicit GEMM, Winograd F(2x2,3x3), F(4x4,3x3) and
-// F(2x2,5x5)) on every layer of bench/conv_layers.h at several batch sizes,
-// side by side with cuDNN's best algorithm in the same run, and the
+// our SGEMM, implicit GEMM, Winograd F(2x2,3x3), F(4x4,3x3), F(2x2,5x5)
+// and F(4x4,5x5)) on every layer of bench/conv_layers.h at several batch
+// sizes, side by side with cuDNN's best algorithm in the same run, and the
 // geometric mean of the speed ratios.
 //
 // Method: random inputs and filters on the device; Winograd filters are
@@ -71,13 +71,15 @@ struct Row {
 };
 
 const char* const kOurAlgorithms[] = {"direct",       "im2col",       "implicit_gemm",
-                                      "winograd_f23", "winograd_f43", "winograd_f25"};
+                                      "winograd_f23", "winograd_f43", "winograd_f25",
+                                      "winograd_f45"};
 
 // The Winograd variant an entry of kOurAlgorithms names.
 std::optional<WinogradVariant> VariantNamed(const std::string& algorithm) {
   if (algorithm == "winograd_f23") return WinogradVariant::kF23;
   if (algorithm == "winograd_f43") return WinogradVariant::kF43;
   if (algorithm == "winograd_f25") return WinogradVariant::kF25;
+  if (algorithm == "winograd_f45") return WinogradVariant::kF45;
   return std::nullopt;
 }
 
@@ -223,14 +225,16 @@ int Main() {
               "diff = max |ours - cuDNN| / max |cuDNN|\n\n");
   std::printf(
       "| layer | batch | GFLOP | direct | im2col | implicit | wino_f23 | wino_f43 | wino_f25 | "
+      "wino_f45 | "
       "ours best | TFLOP/s | %% peak | cuDNN best | cuDNN ms | cuDNN TFLOP/s | ratio | "
       "diff |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   std::ofstream csv;
   if (!absl::GetFlag(FLAGS_csv).empty()) {
     csv.open(absl::GetFlag(FLAGS_csv));
     csv << "layer,batch,gflop,direct_ms,im2col_ms,implicit_gemm_ms,winograd_f23_ms,"
-           "winograd_f43_ms,winograd_f25_ms,best,best_ms,cudnn,cudnn_ms,ratio,diff\n";
+           "winograd_f43_ms,winograd_f25_ms,winograd_f45_ms,best,best_ms,cudnn,cudnn_ms,ratio,"
+           "diff\n";
   }
   const auto start = std::chrono::steady_clock::now();
   std::vector<double> ratios, winograd_ratios, other_ratios;

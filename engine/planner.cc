@@ -32,16 +32,16 @@ struct Choice {
 // (ResNet's layer4: 1.9x im2col at batch 1, where F(4x4) is 0.8x). Smaller
 // planes were not measured and keep im2col; with 3 input channels (VGG's
 // conv1_1) the transforms outweigh the product. On 5x5 stride-1 layers
-// F(2x2,5x5) is ahead from 48 input channels per group: AlexNet's conv2
-// (64: 1.4-1.6x im2col at batch 1 and 32), the original AlexNet's conv2
-// (48 per group: 1.4-1.5x direct alone, and in the network 21.0 -> 14.2-
-// 15.3 ms at batch 8, 84-85 -> 58-60 ms at batch 32, since its products
-// run on convd's own GEMM), GoogLeNet's 5b (48, 7x7: level at batch 1,
-// 1.13x at 32). At 32 and 16 channels (GoogLeNet's 3b and 4a) it ties or
-// trails. Direct is the fastest on the other filters of 5x5 and larger:
+// F(4x4,5x5) is ahead from 32 input channels per group (conv_bench of
+// 2026-12-06): AlexNet's conv2 (64: 1.7-2.0x F(2x2,5x5), 3-5x direct, at
+// batch 1 to 32), the original AlexNet's conv2 (48 per group: 1.65-1.9x
+// F(2x2,5x5)), GoogLeNet's 3b (32: 1.7-3.2x direct) and 5b (48, 7x7: level
+// with F(2x2,5x5) at batch 1, 1.2-2.1x at 8 and 32). At 16 channels
+// (GoogLeNet's 4a) direct leads at batch 1 and Winograd only from batch
+// 8. Direct is the fastest on the other filters of 5x5 and larger:
 // AlexNet's 11x11 stride-4 conv1 (1.2-1.3x im2col), ResNet's 7x7 stride-2
-// stem (1.1-1.2x), GoogLeNet's 3b and 4a (1.0-1.3x), LeNet's conv2 (2-3x;
-// conv1 level). On 3x3 and 1x1
+// stem (1.1-1.2x), GoogLeNet's 4a, LeNet's conv2 (6 channels: 2-4x
+// Winograd; conv1 level). On 3x3 and 1x1
 // filters it trails im2col (ResNet's strided 3x3 and 1x1 layers, VGG's
 // 3-channel conv1_1). Everywhere else im2col + GEMM is the fastest.
 // The plan is made once, before the serving batch is known; autotune
@@ -51,7 +51,7 @@ struct Choice {
 constexpr int kWinogradMinChannels = 16;
 constexpr int kWinogradF43MinPlaneSide = 8;
 constexpr int kWinogradF23MinPlaneSide = 7;
-constexpr int kWinogradF25MinChannels = 48;
+constexpr int kWinograd5x5MinChannels = 32;
 constexpr int kDirectMinFilterTaps = 25;  // 5x5
 
 Choice Heuristic(const ConvParams& p) {
@@ -65,11 +65,11 @@ Choice Heuristic(const ConvParams& p) {
                             f43 ? "F(4x4,3x3)" : "F(2x2,3x3)", kWinogradMinChannels,
                             f43 ? "8x8+" : "7x7", p.c_per_group(), p.p, p.q)};
   }
-  if (cpu::WinogradF25Conv().CanImplement(p).ok() && p.c_per_group() >= kWinogradF25MinChannels) {
-    return {&cpu::WinogradF25Conv(),
-            absl::StrFormat("heuristic: Winograd F(2x2,5x5) is the fastest CPU algorithm on 5x5 "
+  if (cpu::WinogradF45Conv().CanImplement(p).ok() && p.c_per_group() >= kWinograd5x5MinChannels) {
+    return {&cpu::WinogradF45Conv(),
+            absl::StrFormat("heuristic: Winograd F(4x4,5x5) is the fastest CPU algorithm on 5x5 "
                             "stride-1 layers of %d+ input channels (C/g=%d, output %dx%d)",
-                            kWinogradF25MinChannels, p.c_per_group(), p.p, p.q)};
+                            kWinograd5x5MinChannels, p.c_per_group(), p.p, p.q)};
   }
   if (p.r * p.s >= kDirectMinFilterTaps) {
     return {&cpu::DirectConv(),

@@ -31,12 +31,14 @@ constexpr int64_t kDirectMaxDepth = 512;  // C/g*R*S
 constexpr int64_t kImplicitGemmMinColumns = 2048;
 // Winograd's products want this many channels a group on both sides. 3x3:
 // from the first run (F(4x4) and F(2x2) led every 3x3 layer of 16+
-// channels). 5x5, F(2x2,5x5) (entry 17, not yet measured): its transforms
-// move 9 floats a pixel a channel (F(4x4,3x3): 2.25), which a cost model
-// of the run's rates (products ~20 TFLOP/s, transforms at HBM bandwidth,
-// implicit GEMM ~19 TFLOP/s) puts ahead of implicit GEMM when
+// channels). 5x5 (GPU_NOTES entries 17 and 33, not yet measured): F(2x2,5x5)'s
+// transforms move 9 floats a pixel a channel (F(4x4,3x3): 2.25), which a
+// cost model of the run's rates (products ~20 TFLOP/s, transforms at HBM
+// bandwidth, implicit GEMM ~19 TFLOP/s) puts ahead of implicit GEMM when
 // 1/C' + 1/K' < 0.06: GoogLeNet's 32->96 by 1.25x, AlexNet's 64->192 by
-// 1.75x, but not 16->48.
+// 1.75x, but not 16->48. F(4x4,5x5) moves 4 floats and multiplies 4 times
+// an output where F(2x2,5x5) multiplies 9, so it takes those layers (on
+// the CPU it ran them 1.4-2x faster).
 constexpr int kWinograd3x3MinChannels = 16;
 constexpr int kWinograd5x5MinChannels = 32;
 // F(4x4,3x3) against F(2x2,3x3) on 3x3 layers: F(4x4) led every layer at
@@ -83,6 +85,8 @@ std::optional<WinogradVariant> WinogradVariantOf(GpuConv algorithm) {
       return WinogradVariant::kF43;
     case GpuConv::kWinogradF25:
       return WinogradVariant::kF25;
+    case GpuConv::kWinogradF45:
+      return WinogradVariant::kF45;
     case GpuConv::kIm2col:
     case GpuConv::kImplicitGemm:
     case GpuConv::kDirect:
@@ -96,7 +100,10 @@ std::vector<GpuConv> ConvCandidates(const DeviceConvShape& shape) {
   std::vector<GpuConv> candidates;
   const bool winograd_3x3 = WinogradApplies(WinogradVariant::kF43, shape);
   if (winograd_3x3) candidates.push_back(GpuConv::kWinogradF43);
-  if (WinogradApplies(WinogradVariant::kF25, shape)) candidates.push_back(GpuConv::kWinogradF25);
+  if (WinogradApplies(WinogradVariant::kF45, shape)) {
+    candidates.push_back(GpuConv::kWinogradF45);
+    candidates.push_back(GpuConv::kWinogradF25);
+  }
   candidates.push_back(GpuConv::kIm2col);
   candidates.push_back(GpuConv::kImplicitGemm);
   if (winograd_3x3) candidates.push_back(GpuConv::kWinogradF23);
@@ -141,8 +148,8 @@ GpuConv HeuristicConv(const DeviceConvShape& s) {
     return s.p >= 8 && s.q >= 8 && f43_tiles > kWinogradF23MaxF43Tiles ? GpuConv::kWinogradF43
                                                                        : GpuConv::kWinogradF23;
   }
-  if (WinogradApplies(WinogradVariant::kF25, s) && channels >= kWinograd5x5MinChannels) {
-    return GpuConv::kWinogradF25;
+  if (WinogradApplies(WinogradVariant::kF45, s) && channels >= kWinograd5x5MinChannels) {
+    return GpuConv::kWinogradF45;
   }
   if (Im2colIsIdentity(s) || columns < kImplicitGemmMinColumns) return GpuConv::kIm2col;
   return GpuConv::kImplicitGemm;
@@ -164,11 +171,12 @@ std::pair<GpuConv, std::string> ChooseConv(const DeviceConvShape& s) {
                                  kWinogradF23MaxF43Tiles,
                                  " or fewer 4x4 output tiles or a plane under 8x8: winograd "
                                  "F(2x2)")};
-    case GpuConv::kWinogradF25:
+    case GpuConv::kWinogradF45:
       return {conv, absl::StrCat("5x5 stride 1, ", kWinograd5x5MinChannels,
-                                 "+ channels a group: winograd F(2x2,5x5)")};
+                                 "+ channels a group: winograd F(4x4,5x5)")};
     case GpuConv::kImplicitGemm:
       return {conv, absl::StrCat(columns, " output columns: implicit GEMM (no unrolling)")};
+    case GpuConv::kWinogradF25:  // never the heuristic's: F(4x4,5x5) takes its layers
     case GpuConv::kIm2col:
     case GpuConv::kNone:
       break;
@@ -226,6 +234,7 @@ int64_t ConvWorkspaceFloats(GpuConv algorithm, const DeviceConvShape& shape, int
     case GpuConv::kWinogradF23:
     case GpuConv::kWinogradF43:
     case GpuConv::kWinogradF25:
+    case GpuConv::kWinogradF45:
       return WinogradWorkspaceFloats(*WinogradVariantOf(algorithm), shape, images);
     case GpuConv::kImplicitGemm:
     case GpuConv::kDirect:
@@ -315,6 +324,7 @@ absl::Status LaunchLayer(const Graph& graph, int index, const DeviceLayer& devic
         case GpuConv::kWinogradF23:
         case GpuConv::kWinogradF43:
         case GpuConv::kWinogradF25:
+        case GpuConv::kWinogradF45:
           error =
               LaunchConvWinograd(*WinogradVariantOf(conv), shape, in, weights, epilogue,
                                  buffers.workspace, buffers.workspace_floats, out, stream, math);

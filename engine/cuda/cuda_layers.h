@@ -29,7 +29,8 @@ enum class GpuConv {
   kDirect,
   kWinogradF23,
   kWinogradF43,
-  kWinogradF25
+  kWinogradF25,
+  kWinogradF45
 };
 
 // Each algorithm's names: as algorithm policies name it ("im2col": model
@@ -48,6 +49,7 @@ inline constexpr GpuConvNames kGpuConvs[] = {
     {GpuConv::kWinogradF23, "winograd_f23", "cuda_winograd_f23"},
     {GpuConv::kWinogradF43, "winograd_f43", "cuda_winograd_f43"},
     {GpuConv::kWinogradF25, "winograd_f25", "cuda_winograd_f25"},
+    {GpuConv::kWinogradF45, "winograd_f45", "cuda_winograd_f45"},
 };
 
 // "cuda_im2col", "cuda_implicit_gemm", ...; "none" for kNone.

@@ -1,5 +1,6 @@
 // The CPU backend's convolution algorithms, in the planner's preference
-// order for ties: winograd_f43, winograd_f23, winograd_f25, im2col, direct.
+// order for ties: winograd_f43, winograd_f23, winograd_f25, winograd_f45,
+// im2col, direct.
 #ifndef CONVD_KERNELS_CPU_CONV_ALGORITHMS_H_
 #define CONVD_KERNELS_CPU_CONV_ALGORITHMS_H_
 
@@ -19,6 +20,7 @@ const ConvAlgorithm& Im2colGemmConv();
 const ConvAlgorithm& WinogradF23Conv();
 const ConvAlgorithm& WinogradF43Conv();
 const ConvAlgorithm& WinogradF25Conv();  // F(2x2,5x5)
+const ConvAlgorithm& WinogradF45Conv();  // F(4x4,5x5)
 
 // All of the above; the pointers live for the whole process.
 const std::vector<const ConvAlgorithm*>& AllConvAlgorithms();

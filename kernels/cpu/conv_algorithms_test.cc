@@ -24,11 +24,13 @@ using ConvShape = ::convd::testing::ConvShape;
 
 ConvParams ToParams(const ConvShape& x) { return ::convd::testing::ToConvParams(x); }
 
-// The 6x6 Winograd tiles (points 0, +-1, +-2) amplify rounding: up to
-// 8e-6 for F(4x4,3x3) and 4e-6 for F(2x2,5x5) over this grid; 4e-7 to
-// 1.3e-6 for the others.
+// The 6x6 and 8x8 Winograd tiles (points 0, +-1, +-2, and +-1/2)
+// amplify rounding: up to 8e-6 for F(4x4,3x3), 4e-6 for F(2x2,5x5) and
+// 6.4e-6 for F(4x4,5x5) over this grid; 4e-7 to 1.3e-6 for the others.
 double Tolerance(std::string_view algorithm) {
-  return algorithm == "winograd_f43" || algorithm == "winograd_f25" ? 1e-4 : 1e-5;
+  return algorithm == "winograd_f43" || algorithm == "winograd_f25" || algorithm == "winograd_f45"
+             ? 1e-4
+             : 1e-5;
 }
 
 struct EpilogueCase {
@@ -104,7 +106,7 @@ TEST_P(ConvAlgorithmTest, MatchesReferenceOnThreadPool) {
 
 INSTANTIATE_TEST_SUITE_P(AllCpuAlgorithms, ConvAlgorithmTest,
                          ::testing::Values("direct", "im2col", "winograd_f23", "winograd_f43",
-                                           "winograd_f25"),
+                                           "winograd_f25", "winograd_f45"),
                          [](const auto& info) { return info.param; });
 
 // DirectConv's SSE build, which CPUs with AVX2 and FMA do not run.
@@ -115,7 +117,7 @@ TEST(DirectConvBaseline, MatchesReference) {
 }
 
 TEST(ConvAlgorithmRegistry, ListsEveryAlgorithmOnce) {
-  EXPECT_EQ(AllConvAlgorithms().size(), 5u);
+  EXPECT_EQ(AllConvAlgorithms().size(), 6u);
   EXPECT_EQ(FindConvAlgorithm("nope"), nullptr);
   for (const ConvAlgorithm* algorithm : AllConvAlgorithms()) {
     EXPECT_EQ(FindConvAlgorithm(algorithm->name()), algorithm);
@@ -145,6 +147,9 @@ TEST(WinogradCanImplement, RejectsWithTheRuleAndTheValues) {
   ConvParams dilated_5x5 = ToParams({1, 3, 20, 20, 4, 5, 5, 1, 0, 0, 0, 0, 2, 1});
   ASSERT_TRUE(ComputeConvOutput(dilated_5x5).ok());
   EXPECT_FALSE(WinogradF25Conv().CanImplement(dilated_5x5).ok());
+  EXPECT_FALSE(WinogradF45Conv().CanImplement(dilated_5x5).ok());
+  EXPECT_EQ(WinogradF45Conv().CanImplement(p).message(),
+            "winograd_f45 needs 5x5 stride 1 dilation 1; got 5x5 stride 2x2 dilation 1x1");
 }
 
 TEST(ComputeConvOutput, RejectsBadGeometryNamingTheValues) {

@@ -1,5 +1,5 @@
-// Winograd F(2x2,3x3) and F(4x4,3x3) for 3x3, and F(2x2,5x5) for 5x5,
-// stride-1, undilated layers.
+// Winograd F(2x2,3x3) and F(4x4,3x3) for 3x3, and F(2x2,5x5) and
+// F(4x4,5x5) for 5x5, stride-1, undilated layers.
 //
 // Load time: each filter g [RxR] becomes U = G g G^T, stored
 //   U[group][xi] = [K/g x C/g] packed for PackedGemm
@@ -51,7 +51,8 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
 
  public:
   std::string_view name() const override {
-    return R == 5 ? "winograd_f25" : M == 2 ? "winograd_f23" : "winograd_f43";
+    if (R == 5) return M == 2 ? "winograd_f25" : "winograd_f45";
+    return M == 2 ? "winograd_f23" : "winograd_f43";
   }
 
   absl::Status CanImplement(const ConvParams& p) const override {
@@ -448,6 +449,11 @@ const ConvAlgorithm& WinogradF43Conv() {
 
 const ConvAlgorithm& WinogradF25Conv() {
   static const WinogradConvAlgorithm<2, 5> algorithm;
+  return algorithm;
+}
+
+const ConvAlgorithm& WinogradF45Conv() {
+  static const WinogradConvAlgorithm<4, 5> algorithm;
   return algorithm;
 }
 

@@ -62,6 +62,8 @@ decltype(auto) WithSizes(WinogradVariant variant, F&& f) {
       return f(integral_constant<int, 4>(), integral_constant<int, 3>());
     case WinogradVariant::kF25:
       return f(integral_constant<int, 2>(), integral_constant<int, 5>());
+    case WinogradVariant::kF45:
+      return f(integral_constant<int, 4>(), integral_constant<int, 5>());
     case WinogradVariant::kF23:
       break;
   }
@@ -292,6 +294,8 @@ const char* WinogradVariantName(WinogradVariant variant) {
       return "F(4x4,3x3)";
     case WinogradVariant::kF25:
       return "F(2x2,5x5)";
+    case WinogradVariant::kF45:
+      return "F(4x4,5x5)";
   }
   return "?";
 }

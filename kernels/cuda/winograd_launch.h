@@ -1,4 +1,4 @@
-// Winograd F(2x2,3x3), F(4x4,3x3) and F(2x2,5x5) convolution on the GPU
+// Winograd F(2x2,3x3), F(4x4,3x3), F(2x2,5x5) and F(4x4,5x5) convolution on the GPU
 // (Lavin & Gray):
 //
 //   filters (at load, on the host):  U[xi,nu][k][c'] = (G g G^T)[xi,nu]
@@ -27,9 +27,9 @@ namespace convd::cuda {
 
 // F(m x m, r x r) for the (m, r) pairs there are transforms for
 // (kernels/winograd_transforms.h).
-enum class WinogradVariant { kF23, kF43, kF25 };
+enum class WinogradVariant { kF23, kF43, kF25, kF45 };
 inline constexpr WinogradVariant kWinogradVariants[] = {
-    WinogradVariant::kF23, WinogradVariant::kF43, WinogradVariant::kF25};
+    WinogradVariant::kF23, WinogradVariant::kF43, WinogradVariant::kF25, WinogradVariant::kF45};
 // m: outputs per tile side; r: the filter's side; "F(2x2,5x5)" for messages.
 int WinogradOutputTile(WinogradVariant variant);
 int WinogradFilterSide(WinogradVariant variant);

@@ -93,7 +93,7 @@ TEST(GpuForwardTest, LenetAndAlexnetMatchTheCpu) {
   if (!cuda::DeviceAvailable()) GTEST_SKIP() << cuda::DeviceDescription();
   ExpectGpuMatchesCpu("models/lenet5", {}, "cuda_direct");
   if (LeftToGpus("models/alexnet")) return;
-  ExpectGpuMatchesCpu("models/alexnet", {}, "cuda_winograd_f25");  // conv2, 64 -> 192
+  ExpectGpuMatchesCpu("models/alexnet", {}, "cuda_winograd_f45");  // conv2, 64 -> 192
   ExpectGpuMatchesCpu("models/alexnet_original", {});
 }
 
