@@ -38,7 +38,7 @@ constexpr int64_t kImplicitGemmMinColumns = 2048;
 // 1/C' + 1/K' < 0.06: GoogLeNet's 32->96 by 1.25x, AlexNet's 64->192 by
 // 1.75x, but not 16->48. F(4x4,5x5) moves 4 floats and multiplies 4 times
 // an output where F(2x2,5x5) multiplies 9, so it takes those layers (on
-// the CPU it ran them 1.4-2x faster).
+// the CPU it ran both AlexNets' conv2 1.65-2.0x faster).
 constexpr int kWinograd3x3MinChannels = 16;
 constexpr int kWinograd5x5MinChannels = 32;
 // F(4x4,3x3) against F(2x2,3x3) on 3x3 layers: F(4x4) led every layer at
