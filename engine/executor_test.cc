@@ -97,9 +97,7 @@ TEST(ExecutorTest, EveryLayerKindMatchesReferenceUnderEveryPolicy) {
       EXPECT_EQ(output.shape(), (TensorShape{batch, 7, 1, 1}));
       const double error =
           MaxRelativeError(output.data(), testing::ReferenceForward(original, input.data(), batch));
-      const bool larger_tiles = policy_name == "winograd_f43" || policy_name == "winograd_f25" ||
-                                policy_name == "winograd_f45";
-      EXPECT_LE(error, larger_tiles ? 1e-4 : 2e-5)
+      EXPECT_LE(error, testing::HasLargeWinogradTiles(policy_name) ? 1e-4 : 2e-5)
           << "policy " << policy_name << " batch " << batch << "\n"
           << executor.plan().DebugString();
       EXPECT_GT(stats.total_time_ms, 0.0);
@@ -148,9 +146,9 @@ TEST(ExecutorTest, RunsOnMoreThreadsThanThePlanWasMadeWith) {
     const std::vector<float> input = RandomVector(3 * 19 * 17 * batch);
     Tensor output;
     ASSERT_TRUE(executor.Run(input.data(), batch, output).ok());
-    EXPECT_LE(MaxRelativeError(output.data(),
-                               testing::ReferenceForward(original, input.data(), batch)),
-              policy_name == "winograd_f43" ? 1e-4 : 2e-5)
+    EXPECT_LE(
+        MaxRelativeError(output.data(), testing::ReferenceForward(original, input.data(), batch)),
+        testing::HasLargeWinogradTiles(policy_name) ? 1e-4 : 2e-5)
         << policy_name;
   }
 }

@@ -100,10 +100,8 @@ std::vector<GpuConv> ConvCandidates(const DeviceConvShape& shape) {
   std::vector<GpuConv> candidates;
   const bool winograd_3x3 = WinogradApplies(WinogradVariant::kF43, shape);
   if (winograd_3x3) candidates.push_back(GpuConv::kWinogradF43);
-  if (WinogradApplies(WinogradVariant::kF45, shape)) {
-    candidates.push_back(GpuConv::kWinogradF45);
-    candidates.push_back(GpuConv::kWinogradF25);
-  }
+  if (WinogradApplies(WinogradVariant::kF45, shape)) candidates.push_back(GpuConv::kWinogradF45);
+  if (WinogradApplies(WinogradVariant::kF25, shape)) candidates.push_back(GpuConv::kWinogradF25);
   candidates.push_back(GpuConv::kIm2col);
   candidates.push_back(GpuConv::kImplicitGemm);
   if (winograd_3x3) candidates.push_back(GpuConv::kWinogradF23);

@@ -28,9 +28,7 @@ ConvParams ToParams(const ConvShape& x) { return ::convd::testing::ToConvParams(
 // amplify rounding: up to 8e-6 for F(4x4,3x3), 4e-6 for F(2x2,5x5) and
 // 6.4e-6 for F(4x4,5x5) over this grid; 4e-7 to 1.3e-6 for the others.
 double Tolerance(std::string_view algorithm) {
-  return algorithm == "winograd_f43" || algorithm == "winograd_f25" || algorithm == "winograd_f45"
-             ? 1e-4
-             : 1e-5;
+  return ::convd::testing::HasLargeWinogradTiles(algorithm) ? 1e-4 : 1e-5;
 }
 
 struct EpilogueCase {

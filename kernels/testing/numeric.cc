@@ -66,4 +66,8 @@ double MaxErrorRelativeTo(const float* actual, const std::vector<double>& expect
   return magnitude > 0.0 ? max_error / magnitude : max_error;
 }
 
+bool HasLargeWinogradTiles(std::string_view algorithm) {
+  return algorithm == "winograd_f43" || algorithm == "winograd_f25" || algorithm == "winograd_f45";
+}
+
 }  // namespace convd::testing

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <random>
+#include <string_view>
 #include <vector>
 
 namespace convd::testing {
@@ -35,6 +36,13 @@ std::vector<float> Magnitudes(std::vector<float> values);
 // a bound relative to 2). Infinite when `actual` has a NaN or infinity.
 double MaxErrorRelativeTo(const float* actual, const std::vector<double>& expected,
                           const std::vector<double>& scale);
+
+// Whether `algorithm` (a convolution algorithm's policy name) is Winograd
+// on 6x6 or 8x8 tiles (winograd_f43, winograd_f25, winograd_f45), whose
+// transforms' constants (up to 21/4, points 1/2 apart) amplify float32
+// rounding: tests bound their error at 1e-4 where other algorithms get
+// 1e-5 to 2e-5.
+bool HasLargeWinogradTiles(std::string_view algorithm);
 
 }  // namespace convd::testing
 
