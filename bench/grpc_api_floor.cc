@@ -29,6 +29,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
+#include "client/load_generator.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/inference.grpc.pb.h"
 #include "server/mutex_settings.h"
@@ -147,7 +148,7 @@ pid_t StartServer(const char* self, const std::string& api, int port) {
 std::vector<double> MeasureLive(int port, int requests) {
   auto stub = Inference::NewStub(
       grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
-  std::vector<double> latencies_ms;
+  client::StepResult measured;  // percentiles as convload and grpc_floor report them
   for (int i = 0; i < 2 * requests; ++i) {
     grpc::ClientContext context;
     if (i == 0) {
@@ -160,11 +161,11 @@ std::vector<double> MeasureLive(int port, int requests) {
     if (!stub->ServerLive(&context, request, &response).ok()) return {};
     const auto end = std::chrono::steady_clock::now();
     if (i >= requests) {
-      latencies_ms.push_back(std::chrono::duration<double, std::milli>(end - start).count());
+      measured.latencies_ms.push_back(
+          std::chrono::duration<double, std::milli>(end - start).count());
     }
   }
-  std::sort(latencies_ms.begin(), latencies_ms.end());
-  return {latencies_ms[latencies_ms.size() / 2], latencies_ms[latencies_ms.size() * 9 / 10]};
+  return {measured.Percentile(50), measured.Percentile(90)};
 }
 
 // A loopback port free now (bound, read, released).
