@@ -1,14 +1,52 @@
 // What the CPU running convd offers beyond the build's baseline
-// (-march=x86-64-v2): kernels built twice choose their AVX2 + FMA build
-// with this.
+// (-march=x86-64-v2). Kernels compiled more than once, for wider vectors,
+// choose their build with this.
 #ifndef CONVD_KERNELS_CPU_CPU_FEATURES_H_
 #define CONVD_KERNELS_CPU_CPU_FEATURES_H_
 
 namespace convd::cpu {
 
-inline bool CpuHasAvx2AndFma() {
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+// The builds of a kernel compiled more than once, narrowest first.
+enum class CpuBuild {
+  kBaseline,  // the build's baseline: SSE
+  kAvx2,      // AVX2 + FMA (8 floats a register)
+  kAvx512,    // AVX-512F (16 floats a register) + AVX2 + FMA
+};
+
+inline const char* CpuBuildName(CpuBuild build) {
+  switch (build) {
+    case CpuBuild::kBaseline:
+      return "baseline";
+    case CpuBuild::kAvx2:
+      return "avx2";
+    case CpuBuild::kAvx512:
+      return "avx512";
+  }
+  return "?";
 }
+
+// Whether this CPU can run `build`.
+inline bool CpuSupports(CpuBuild build) {
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  switch (build) {
+    case CpuBuild::kBaseline:
+      return true;
+    case CpuBuild::kAvx2:
+      return avx2;
+    case CpuBuild::kAvx512:
+      return avx2 && __builtin_cpu_supports("avx512f");
+  }
+  return false;
+}
+
+// The widest build this CPU runs.
+inline CpuBuild WidestCpuBuild() {
+  return CpuSupports(CpuBuild::kAvx512) ? CpuBuild::kAvx512
+         : CpuSupports(CpuBuild::kAvx2) ? CpuBuild::kAvx2
+                                        : CpuBuild::kBaseline;
+}
+
+inline bool CpuHasAvx2AndFma() { return CpuSupports(CpuBuild::kAvx2); }
 
 }  // namespace convd::cpu
 

@@ -8,7 +8,8 @@
 // them; the epilogue applies after the last. A last panel of up to 8
 // columns is packed 8 wide and has a kernel of its own, so a 7x7 plane (49
 // columns) computes 56 columns, not 64. B packed ahead (PackedGemmPackedRight)
-// skips the packing: its panels are read where they are.
+// skips the packing: its panels are read where they are. The AVX-512 build
+// multiplies each A panel by two B panels at a time (below).
 #include "kernels/cpu/packed_gemm.h"
 
 #include <algorithm>
@@ -99,6 +100,76 @@ template <typename LeftPanel>
   }
 }
 
+// AVX-512: a register holds a whole row of a B panel, so the kernel takes
+// two panels side by side, 6 x 32 of C: twelve 16-float accumulators, as
+// many as MultiplyPanels has of 8 floats, for twice the work an FMA; two
+// loads of B and six broadcasts of A feed twelve FMAs. (One panel at a
+// time would leave six accumulators, too few to cover the FMA's latency
+// on two units.) tiles[p] = A panel x B panel p.
+typedef float Wide __attribute__((vector_size(kColumns * sizeof(float)), aligned(4), may_alias));
+[[gnu::always_inline]] inline Wide LoadWide(const float* p) {
+  return *reinterpret_cast<const Wide*>(p);
+}
+[[gnu::always_inline]] inline void StoreWide(float* p, Wide v) { *reinterpret_cast<Wide*>(p) = v; }
+
+template <typename LeftPanel>
+[[gnu::always_inline]] inline void MultiplyPanelPair(int depth, const LeftPanel& a,
+                                                     const float* b_first, const float* b_second,
+                                                     float (&tiles)[2][kRows][kColumns]) {
+  Wide c00{}, c01{}, c10{}, c11{}, c20{}, c21{}, c30{}, c31{}, c40{}, c41{}, c50{}, c51{};
+  for (int i = 0; i < depth; ++i) {
+    const Wide b0 = LoadWide(b_first + i * kColumns), b1 = LoadWide(b_second + i * kColumns);
+    a.Prefetch(i);
+#define CONVD_GEMM_ROW(r)     \
+  c##r##0 += a.At(i, r) * b0; \
+  c##r##1 += a.At(i, r) * b1;
+    CONVD_GEMM_ROW(0)
+    CONVD_GEMM_ROW(1)
+    CONVD_GEMM_ROW(2)
+    CONVD_GEMM_ROW(3)
+    CONVD_GEMM_ROW(4)
+    CONVD_GEMM_ROW(5)
+#undef CONVD_GEMM_ROW
+  }
+  const Wide rows[kRows][2] = {{c00, c01}, {c10, c11}, {c20, c21},
+                               {c30, c31}, {c40, c41}, {c50, c51}};
+  for (int r = 0; r < kRows; ++r) {
+    StoreWide(tiles[0][r], rows[r][0]);
+    StoreWide(tiles[1][r], rows[r][1]);
+  }
+}
+
+// AVX-512, where a single B panel is left (products of up to 16 columns,
+// as Winograd's at batch 1): two A panels by it, 12 x 16 of C, again twelve
+// accumulators. tiles[p] = A panel p x B panel.
+template <typename LeftPanel>
+[[gnu::always_inline]] inline void MultiplyRowPanelPair(int depth, const LeftPanel& a0,
+                                                        const LeftPanel& a1, const float* b,
+                                                        float (&tiles)[2][kRows][kColumns]) {
+  Wide c00{}, c01{}, c10{}, c11{}, c20{}, c21{}, c30{}, c31{}, c40{}, c41{}, c50{}, c51{};
+  for (int i = 0; i < depth; ++i) {
+    const Wide b0 = LoadWide(b + i * kColumns);
+    a0.Prefetch(i);
+    a1.Prefetch(i);
+#define CONVD_GEMM_ROW(r)      \
+  c##r##0 += a0.At(i, r) * b0; \
+  c##r##1 += a1.At(i, r) * b0;
+    CONVD_GEMM_ROW(0)
+    CONVD_GEMM_ROW(1)
+    CONVD_GEMM_ROW(2)
+    CONVD_GEMM_ROW(3)
+    CONVD_GEMM_ROW(4)
+    CONVD_GEMM_ROW(5)
+#undef CONVD_GEMM_ROW
+  }
+  const Wide rows[kRows][2] = {{c00, c01}, {c10, c11}, {c20, c21},
+                               {c30, c31}, {c40, c41}, {c50, c51}};
+  for (int r = 0; r < kRows; ++r) {
+    StoreWide(tiles[0][r], rows[r][0]);
+    StoreWide(tiles[1][r], rows[r][1]);
+  }
+}
+
 // The first kLanes columns of `tile` = A panel x B panel [depth][kLanes].
 template <typename LeftPanel>
 [[gnu::always_inline]] inline void MultiplyNarrowPanels(int depth, const LeftPanel& a,
@@ -165,6 +236,16 @@ template <typename LeftPanel>
       }
     }
   }
+}
+
+// StoreTile for the tile at row ir, column j of the whole product. (A
+// function, not a lambda in Gemm: a lambda is not built for its caller's
+// target, so it was called, not inlined, and ran the baseline's code.)
+[[gnu::always_inline]] inline void StoreTileAt(const float (&tile)[kRows][kColumns], int ir, int j,
+                                               int columns, int m, bool first, bool last, float* c,
+                                               int ldc, const GemmEpilogue& e) {
+  StoreTile(tile, std::min(kRows, m - ir), columns, first, last, c + int64_t{ir} * ldc + j, ldc,
+            {e.epilogue, e.first_channel, e.residual ? e.residual + j : nullptr}, ir);
 }
 
 // kRows rows of A from depth offset pc on, as the kernels read them:
@@ -234,7 +315,10 @@ struct PrepackedRight {
   }
 };
 
-template <typename Left, typename Right>
+// `kPanelPairs` (the AVX-512 build): multiply two full B panels at a time
+// where there are two (MultiplyPanelPair), and two A panels by a full B
+// panel left on its own (MultiplyRowPanelPair).
+template <bool kPanelPairs, typename Left, typename Right>
 [[gnu::always_inline]] inline void Gemm(int m, int n, int k, const Left& left, const Right& right,
                                         float* c, int ldc, const GemmEpilogue& epilogue) {
   const int depth_blocks = (k - 1) / Left::kMaxDepth + 1;  // k >= 1; no overflow
@@ -247,14 +331,40 @@ template <typename Left, typename Right>
       const bool first = pc == 0, last = pc + depth == k;
       for (int ic = 0; ic < m; ic += kBlockRows) {
         const int rows_end = std::min(m, ic + kBlockRows);
-        for (int jr = 0; jr < block_columns; jr += kColumns) {
+        for (int jr = 0; jr < block_columns;) {
           // Blocks hold whole panels, so the columns left in this block are
           // the columns left in B unless there are more than a panel's.
           const int columns_left = block_columns - jr;
           const float* b_panel = right.Panel(pc, depth, jc, jr, columns_left);
+          // A pair: the second panel is a full-width one too.
+          if (kPanelPairs && columns_left > kColumns + kLanes) {
+            const float* b_second =
+                right.Panel(pc, depth, jc, jr + kColumns, columns_left - kColumns);
+            const int second_columns = std::min(kColumns, columns_left - kColumns);
+            for (int ir = ic; ir < rows_end; ir += kRows) {
+              float tiles[2][kRows][kColumns];
+              MultiplyPanelPair(depth, left.Panel(ir, pc), b_panel, b_second, tiles);
+              StoreTileAt(tiles[0], ir, jc + jr, kColumns, m, first, last, c, ldc, epilogue);
+              StoreTileAt(tiles[1], ir, jc + jr + kColumns, second_columns, m, first, last, c, ldc,
+                          epilogue);
+            }
+            jr += 2 * kColumns;
+            continue;
+          }
           const int columns = std::min(kColumns, columns_left);
           const bool narrow = PackedPanelWidth(columns_left) == kLanes;
-          for (int ir = ic; ir < rows_end; ir += kRows) {
+          int ir = ic;
+          // Pairs of A panels where a full-width B panel is on its own.
+          if (kPanelPairs && !narrow) {
+            for (; ir + kRows < rows_end; ir += 2 * kRows) {
+              float tiles[2][kRows][kColumns];
+              MultiplyRowPanelPair(depth, left.Panel(ir, pc), left.Panel(ir + kRows, pc), b_panel,
+                                   tiles);
+              StoreTileAt(tiles[0], ir, jc + jr, columns, m, first, last, c, ldc, epilogue);
+              StoreTileAt(tiles[1], ir + kRows, jc + jr, columns, m, first, last, c, ldc, epilogue);
+            }
+          }
+          for (; ir < rows_end; ir += kRows) {
             const auto a_panel = left.Panel(ir, pc);
             float tile[kRows][kColumns];
             if (narrow) {
@@ -262,41 +372,55 @@ template <typename Left, typename Right>
             } else {
               MultiplyPanels(depth, a_panel, b_panel, tile);
             }
-            StoreTile(tile, std::min(kRows, m - ir), columns, first, last,
-                      c + int64_t{ir} * ldc + jc + jr, ldc,
-                      {epilogue.epilogue, epilogue.first_channel,
-                       epilogue.residual ? epilogue.residual + jc + jr : nullptr},
-                      ir);
+            StoreTileAt(tile, ir, jc + jr, columns, m, first, last, c, ldc, epilogue);
           }
+          jr += kColumns;
         }
       }
     }
   }
 }
 
-// fp-contract=fast lets the compiler fuse c += a * b into one FMA.
+// The builds. fp-contract=fast lets the compiler fuse c += a * b into one
+// FMA.
+template <typename Left, typename Right>
+[[gnu::target("avx512f,avx2,fma"), gnu::optimize("fp-contract=fast")]] void GemmAvx512(
+    int m, int n, int k, const Left& left, const Right& right, float* c, int ldc,
+    const GemmEpilogue& epilogue) {
+  Gemm</*kPanelPairs=*/true>(m, n, k, left, right, c, ldc, epilogue);
+}
+
 template <typename Left, typename Right>
 [[gnu::target("avx2,fma"), gnu::optimize("fp-contract=fast")]] void GemmAvx2(
     int m, int n, int k, const Left& left, const Right& right, float* c, int ldc,
     const GemmEpilogue& epilogue) {
-  Gemm(m, n, k, left, right, c, ldc, epilogue);
+  Gemm</*kPanelPairs=*/false>(m, n, k, left, right, c, ldc, epilogue);
 }
 
 template <typename Left, typename Right>
 void GemmBaseline(int m, int n, int k, const Left& left, const Right& right, float* c, int ldc,
                   const GemmEpilogue& epilogue) {
-  Gemm(m, n, k, left, right, c, ldc, epilogue);
+  Gemm</*kPanelPairs=*/false>(m, n, k, left, right, c, ldc, epilogue);
+}
+
+template <typename Left, typename Right>
+void GemmBuild(CpuBuild build, int m, int n, int k, const Left& left, const Right& right, float* c,
+               int ldc, const GemmEpilogue& epilogue) {
+  switch (build) {
+    case CpuBuild::kAvx512:
+      return GemmAvx512(m, n, k, left, right, c, ldc, epilogue);
+    case CpuBuild::kAvx2:
+      return GemmAvx2(m, n, k, left, right, c, ldc, epilogue);
+    case CpuBuild::kBaseline:
+      return GemmBaseline(m, n, k, left, right, c, ldc, epilogue);
+  }
 }
 
 template <typename Left, typename Right>
 void DispatchGemm(int m, int n, int k, const Left& left, const Right& right, float* c, int ldc,
                   const GemmEpilogue& epilogue) {
-  static const bool avx2 = CpuHasAvx2AndFma();
-  if (avx2) {
-    GemmAvx2(m, n, k, left, right, c, ldc, epilogue);
-  } else {
-    GemmBaseline(m, n, k, left, right, c, ldc, epilogue);
-  }
+  static const CpuBuild build = WidestCpuBuild();
+  GemmBuild(build, m, n, k, left, right, c, ldc, epilogue);
 }
 
 }  // namespace
@@ -323,10 +447,11 @@ void PackedGemm(int m, int n, int k, const float* a_packed, const float* b, int 
   DispatchGemm(m, n, k, PackedLeft{a_packed, k}, StridedRight{b, ldb, workspace}, c, ldc, epilogue);
 }
 
-void PackedGemmBaselineForTesting(int m, int n, int k, const float* a_packed, const float* b,
-                                  int ldb, float* c, int ldc, const GemmEpilogue& epilogue,
-                                  float* workspace) {
-  GemmBaseline(m, n, k, PackedLeft{a_packed, k}, StridedRight{b, ldb, workspace}, c, ldc, epilogue);
+void PackedGemmForTesting(CpuBuild build, int m, int n, int k, const float* a_packed,
+                          const float* b, int ldb, float* c, int ldc, const GemmEpilogue& epilogue,
+                          float* workspace) {
+  GemmBuild(build, m, n, k, PackedLeft{a_packed, k}, StridedRight{b, ldb, workspace}, c, ldc,
+            epilogue);
 }
 
 void PackGemmRightOperand(const float* b, int n, int k, int ldb, float* packed) {
@@ -338,10 +463,10 @@ void PackedGemmPackedRight(int m, int n, int k, const float* a_packed, const flo
   DispatchGemm(m, n, k, PackedLeft{a_packed, k}, PrepackedRight{b_packed, k}, c, ldc, epilogue);
 }
 
-void PackedGemmPackedRightBaselineForTesting(int m, int n, int k, const float* a_packed,
-                                             const float* b_packed, float* c, int ldc,
-                                             const GemmEpilogue& epilogue) {
-  GemmBaseline(m, n, k, PackedLeft{a_packed, k}, PrepackedRight{b_packed, k}, c, ldc, epilogue);
+void PackedGemmPackedRightForTesting(CpuBuild build, int m, int n, int k, const float* a_packed,
+                                     const float* b_packed, float* c, int ldc,
+                                     const GemmEpilogue& epilogue) {
+  GemmBuild(build, m, n, k, PackedLeft{a_packed, k}, PrepackedRight{b_packed, k}, c, ldc, epilogue);
 }
 
 void PackGemmRightOperandTransposed(const float* bt, int n, int k, int ld, float* packed) {
@@ -366,10 +491,10 @@ void RowMajorGemmPackedRight(int m, int n, int k, const float* a, int lda, const
   DispatchGemm(m, n, k, RowMajorLeft{a, lda, m}, PrepackedRight{b_packed, k}, c, ldc, epilogue);
 }
 
-void RowMajorGemmPackedRightBaselineForTesting(int m, int n, int k, const float* a, int lda,
-                                               const float* b_packed, float* c, int ldc,
-                                               const GemmEpilogue& epilogue) {
-  GemmBaseline(m, n, k, RowMajorLeft{a, lda, m}, PrepackedRight{b_packed, k}, c, ldc, epilogue);
+void RowMajorGemmPackedRightForTesting(CpuBuild build, int m, int n, int k, const float* a, int lda,
+                                       const float* b_packed, float* c, int ldc,
+                                       const GemmEpilogue& epilogue) {
+  GemmBuild(build, m, n, k, RowMajorLeft{a, lda, m}, PrepackedRight{b_packed, k}, c, ldc, epilogue);
 }
 
 }  // namespace convd::cpu

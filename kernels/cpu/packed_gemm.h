@@ -13,9 +13,10 @@
 // packing of A (bench/RESULTS.md, "convd's own GEMM for im2col and
 // Winograd", "Fully connected layers at batch 2+").
 //
-// The kernel computes kPackedGemmRows x 16 of C at a time in registers. It
-// is compiled twice, like direct convolution: for the build's baseline
-// (SSE) and for AVX2 + FMA, chosen at run time.
+// The kernel computes kPackedGemmRows x 16 of C at a time in registers
+// (x 32 in the AVX-512 build). It is compiled three times: for the build's
+// baseline (SSE), for AVX2 + FMA and for AVX-512, the widest the CPU runs
+// chosen at run time (cpu_features.h).
 //
 // Thread safety: the functions keep no state; concurrent calls need
 // their own workspaces and outputs.
@@ -24,6 +25,7 @@
 
 #include <cstdint>
 
+#include "kernels/cpu/cpu_features.h"
 #include "kernels/op_params.h"
 
 namespace convd::cpu {
@@ -105,17 +107,18 @@ void PackGemmRightOperandTransposed(const float* bt, int n, int k, int ld, float
 void RowMajorGemmPackedRight(int m, int n, int k, const float* a, int lda, const float* b_packed,
                              float* c, int ldc, const GemmEpilogue& epilogue);
 
-// The baseline builds whatever the CPU: for tests, so that both builds are
-// checked on a CPU with AVX2.
-void PackedGemmBaselineForTesting(int m, int n, int k, const float* a_packed, const float* b,
-                                  int ldb, float* c, int ldc, const GemmEpilogue& epilogue,
-                                  float* workspace);
-void PackedGemmPackedRightBaselineForTesting(int m, int n, int k, const float* a_packed,
-                                             const float* b_packed, float* c, int ldc,
-                                             const GemmEpilogue& epilogue);
-void RowMajorGemmPackedRightBaselineForTesting(int m, int n, int k, const float* a, int lda,
-                                               const float* b_packed, float* c, int ldc,
-                                               const GemmEpilogue& epilogue);
+// One build (cpu_features.h), whatever the widest this CPU has: for tests,
+// so that every build the CPU can run is checked. The CPU must support
+// `build`.
+void PackedGemmForTesting(CpuBuild build, int m, int n, int k, const float* a_packed,
+                          const float* b, int ldb, float* c, int ldc, const GemmEpilogue& epilogue,
+                          float* workspace);
+void PackedGemmPackedRightForTesting(CpuBuild build, int m, int n, int k, const float* a_packed,
+                                     const float* b_packed, float* c, int ldc,
+                                     const GemmEpilogue& epilogue);
+void RowMajorGemmPackedRightForTesting(CpuBuild build, int m, int n, int k, const float* a, int lda,
+                                       const float* b_packed, float* c, int ldc,
+                                       const GemmEpilogue& epilogue);
 
 }  // namespace convd::cpu
 

@@ -1,6 +1,7 @@
-// PackedGemm, both builds, against a float64 product on fresh random
-// operands: shapes that leave partial row panels, last column panels of 1,
-// 8 and 9-15 columns (the 8-wide kernel and the 16-wide one), several
+// PackedGemm, each build this CPU runs, against a float64 product on fresh
+// random operands: shapes that leave partial row panels, last column panels of 1,
+// 8 and 9-15 columns (the 8-wide kernel and the 16-wide one), pairs of
+// panels and a panel left over (the AVX-512 build's two-panel kernel), several
 // column, row and depth blocks (partial sums kept in C between depth
 // blocks), row strides wider than the rows, and every epilogue.
 #include "kernels/cpu/packed_gemm.h"
@@ -53,7 +54,8 @@ using GemmFunction =
                        int ldb, float* c, int ldc, const GemmEpilogue& epilogue)>;
 
 // B read in place, through the workspace.
-GemmFunction Strided(decltype(&PackedGemm) gemm) {
+template <typename Gemm>
+GemmFunction Strided(Gemm gemm) {
   return [gemm](int m, int n, int k, const float*, const float* a_packed, const float* b, int ldb,
                 float* c, int ldc, const GemmEpilogue& epilogue) {
     AlignedBuffer workspace(PackedGemmWorkspaceFloats());
@@ -62,7 +64,8 @@ GemmFunction Strided(decltype(&PackedGemm) gemm) {
 }
 
 // B packed first.
-GemmFunction Prepacked(decltype(&PackedGemmPackedRight) gemm) {
+template <typename Gemm>
+GemmFunction Prepacked(Gemm gemm) {
   return [gemm](int m, int n, int k, const float*, const float* a_packed, const float* b, int ldb,
                 float* c, int ldc, const GemmEpilogue& epilogue) {
     AlignedBuffer b_packed(PackedRightOperandFloats(n, k));
@@ -73,7 +76,8 @@ GemmFunction Prepacked(decltype(&PackedGemmPackedRight) gemm) {
 
 // A read row-major, B packed from its transpose (as a fully connected
 // layer's input).
-GemmFunction RowMajorLeft(decltype(&RowMajorGemmPackedRight) gemm) {
+template <typename Gemm>
+GemmFunction RowMajorLeft(Gemm gemm) {
   return [gemm](int m, int n, int k, const float* a, const float*, const float* b, int ldb,
                 float* c, int ldc, const GemmEpilogue& epilogue) {
     std::vector<float> bt(int64_t{n} * (k + 1));  // row stride k + 1
@@ -143,24 +147,54 @@ void Check(const GemmFunction& gemm, const std::string& build) {
 
 TEST(PackedGemmTest, MatchesFloat64Product) { Check(Strided(&PackedGemm), "dispatched"); }
 
-TEST(PackedGemmTest, BaselineBuildMatchesFloat64Product) {
-  Check(Strided(&PackedGemmBaselineForTesting), "baseline");
-}
-
 TEST(PackedGemmTest, PackedRightMatchesFloat64Product) {
   Check(Prepacked(&PackedGemmPackedRight), "dispatched, B packed");
-}
-
-TEST(PackedGemmTest, PackedRightBaselineBuildMatchesFloat64Product) {
-  Check(Prepacked(&PackedGemmPackedRightBaselineForTesting), "baseline, B packed");
 }
 
 TEST(PackedGemmTest, RowMajorLeftMatchesFloat64Product) {
   Check(RowMajorLeft(&RowMajorGemmPackedRight), "dispatched, A row-major");
 }
 
-TEST(PackedGemmTest, RowMajorLeftBaselineBuildMatchesFloat64Product) {
-  Check(RowMajorLeft(&RowMajorGemmPackedRightBaselineForTesting), "baseline, A row-major");
+// Each build on its own, where this CPU runs it: the dispatched tests
+// above check only the widest.
+class PackedGemmBuildTest : public ::testing::TestWithParam<CpuBuild> {
+ protected:
+  void SetUp() override {
+    if (!CpuSupports(GetParam())) {
+      GTEST_SKIP() << "this CPU cannot run the " << CpuBuildName(GetParam()) << " build";
+    }
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Builds, PackedGemmBuildTest,
+                         ::testing::Values(CpuBuild::kBaseline, CpuBuild::kAvx2, CpuBuild::kAvx512),
+                         [](const auto& info) { return CpuBuildName(info.param); });
+
+TEST_P(PackedGemmBuildTest, MatchesFloat64Product) {
+  const CpuBuild build = GetParam();
+  Check(Strided([build](int m, int n, int k, const float* a_packed, const float* b, int ldb,
+                        float* c, int ldc, const GemmEpilogue& epilogue, float* workspace) {
+          PackedGemmForTesting(build, m, n, k, a_packed, b, ldb, c, ldc, epilogue, workspace);
+        }),
+        CpuBuildName(build));
+}
+
+TEST_P(PackedGemmBuildTest, PackedRightMatchesFloat64Product) {
+  const CpuBuild build = GetParam();
+  Check(Prepacked([build](int m, int n, int k, const float* a_packed, const float* b_packed,
+                          float* c, int ldc, const GemmEpilogue& epilogue) {
+          PackedGemmPackedRightForTesting(build, m, n, k, a_packed, b_packed, c, ldc, epilogue);
+        }),
+        std::string(CpuBuildName(build)) + ", B packed");
+}
+
+TEST_P(PackedGemmBuildTest, RowMajorLeftMatchesFloat64Product) {
+  const CpuBuild build = GetParam();
+  Check(RowMajorLeft([build](int m, int n, int k, const float* a, int lda, const float* b_packed,
+                             float* c, int ldc, const GemmEpilogue& epilogue) {
+          RowMajorGemmPackedRightForTesting(build, m, n, k, a, lda, b_packed, c, ldc, epilogue);
+        }),
+        std::string(CpuBuildName(build)) + ", A row-major");
 }
 
 TEST(PackedGemmTest, PackedLeftOperandPadsRowsWithZeros) {
