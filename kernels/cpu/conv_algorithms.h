@@ -8,14 +8,16 @@
 #include <vector>
 
 #include "kernels/conv_algorithm.h"
+#include "kernels/cpu/cpu_features.h"
 
 namespace convd::cpu {
 
-// Built for AVX2 + FMA too, used where the CPU has them.
+// Built for AVX2 + FMA and AVX-512 too, the widest the CPU runs used.
 const ConvAlgorithm& DirectConv();
-// DirectConv's baseline build whatever the CPU: for tests, so that both
-// builds are checked on a CPU with AVX2. Not in AllConvAlgorithms.
-const ConvAlgorithm& DirectConvBaselineForTesting();
+// One build of DirectConv (cpu_features.h), whatever the widest this CPU
+// has: for tests, so that every build the CPU runs is checked. The CPU must
+// support `build`. Not in AllConvAlgorithms.
+const ConvAlgorithm& DirectConvForTesting(CpuBuild build);
 const ConvAlgorithm& Im2colGemmConv();
 const ConvAlgorithm& WinogradF23Conv();
 const ConvAlgorithm& WinogradF43Conv();

@@ -107,11 +107,20 @@ INSTANTIATE_TEST_SUITE_P(AllCpuAlgorithms, ConvAlgorithmTest,
                                            "winograd_f25", "winograd_f45"),
                          [](const auto& info) { return info.param; });
 
-// DirectConv's SSE build, which CPUs with AVX2 and FMA do not run.
-TEST(DirectConvBaseline, MatchesReference) {
+// Each build of DirectConv this CPU runs: "direct" above is the widest.
+class DirectConvBuildTest : public ::testing::TestWithParam<CpuBuild> {};
+
+INSTANTIATE_TEST_SUITE_P(Builds, DirectConvBuildTest,
+                         ::testing::Values(CpuBuild::kBaseline, CpuBuild::kAvx2, CpuBuild::kAvx512),
+                         [](const auto& info) { return CpuBuildName(info.param); });
+
+TEST_P(DirectConvBuildTest, MatchesReference) {
+  if (!CpuSupports(GetParam())) {
+    GTEST_SKIP() << "this CPU cannot run the " << CpuBuildName(GetParam()) << " build";
+  }
   ThreadPool pool(3);
-  CheckAlgorithm(DirectConvBaselineForTesting(), nullptr);
-  CheckAlgorithm(DirectConvBaselineForTesting(), &pool);
+  CheckAlgorithm(DirectConvForTesting(GetParam()), nullptr);
+  CheckAlgorithm(DirectConvForTesting(GetParam()), &pool);
 }
 
 TEST(ConvAlgorithmRegistry, ListsEveryAlgorithmOnce) {

@@ -11,9 +11,10 @@
 // value, with no bounds checks. Bias and ReLU are applied as outputs are
 // stored; a residual or another activation over the planes at the end.
 //
-// The same code is compiled twice: for the build's baseline (SSE, a
-// vector of 8 is two registers) and, chosen at run time on CPUs that have
-// them, for AVX2 with FMA (one register, fused multiply-adds).
+// The same code is compiled three times: for the build's baseline (SSE, a
+// vector of 8 is two registers), for AVX2 with FMA (one register, fused
+// multiply-adds) and for AVX-512 (a block of 16 filters in one register),
+// the widest the CPU runs chosen at run time.
 #include <algorithm>
 #include <cstring>
 
@@ -28,8 +29,13 @@ namespace convd::cpu {
 namespace {
 
 constexpr int kLanes = 8;
-// may_alias: the packed weights are floats, read a vector at a time.
-using FilterVector = float __attribute__((vector_size(kLanes * sizeof(float)), may_alias));
+// A vector of kVectorLanes filters. may_alias: the packed weights are
+// floats, read a vector at a time. The AVX-512 build reads a block of two
+// vectors of kLanes (16 filters, contiguous for each tap) as one of 16.
+template <int kVectorLanes>
+struct Vectors {
+  typedef float Filter __attribute__((vector_size(kVectorLanes * sizeof(float)), may_alias));
+};
 
 bool HasPadding(const ConvParams& p) {
   return p.pad_top != 0 || p.pad_left != 0 || p.pad_bottom != 0 || p.pad_right != 0;
@@ -51,7 +57,7 @@ int FilterBlocks(const ConvParams& p) {
 // Outputs [ow, ow + kCount) of row oh, filter block `w` (its taps for
 // channel 0, kVectors vectors each; channels follow), from padded input
 // planes `in`.
-template <int kCount, int kPixels, int kVectors>
+template <int kCount, int kPixels, int kVectors, typename FilterVector>
 [[gnu::always_inline]] inline void OutputBlock(const ConvParams& p, const float* in,
                                                int64_t in_plane, int in_width,
                                                const FilterVector* w, int oh, int ow,
@@ -70,7 +76,7 @@ template <int kCount, int kPixels, int kVectors>
         FilterVector filters[kVectors];
         for (int v = 0; v < kVectors; ++v) filters[v] = tap[(r * p.s + s) * kVectors + v];
         const float* x = row + s * p.dilation_w;
-#pragma GCC unroll 8
+#pragma GCC unroll 16
         for (int j = 0; j < kCount; ++j) {
           const float value = x[j * p.stride_w];
           for (int v = 0; v < kVectors; ++v) acc[j][v] += filters[v] * value;
@@ -81,7 +87,7 @@ template <int kCount, int kPixels, int kVectors>
 }
 
 // The last `count` (< kPixels) outputs of a row as one block.
-template <int kCount, int kPixels, int kVectors>
+template <int kCount, int kPixels, int kVectors, typename FilterVector>
 [[gnu::always_inline]] inline void RemainderBlock(const ConvParams& p, const float* in,
                                                   int64_t in_plane, int in_width,
                                                   const FilterVector* w, int oh, int ow, int count,
@@ -97,10 +103,12 @@ template <int kCount, int kPixels, int kVectors>
 }
 
 // Tasks [begin, end) of (image, group, filter block), slot `slot`;
-// kPixels outputs of a row at a time; kVectors == VectorsPerBlock(p).
-template <int kPixels, int kVectors>
+// kPixels outputs of a row at a time; kVectors vectors of kVectorLanes
+// filters make the FiltersPerBlock(p) filters of a block.
+template <int kPixels, int kVectors, int kVectorLanes = kLanes>
 [[gnu::always_inline]] inline void RunTasks(const ConvArgs& args, int64_t begin, int64_t end,
                                             int slot) {
+  using FilterVector = typename Vectors<kVectorLanes>::Filter;
   const ConvParams& p = args.params;
   const int cg = p.c_per_group(), kg = p.k_per_group(), blocks = FilterBlocks(p);
   const bool padded = HasPadding(p);
@@ -126,7 +134,7 @@ template <int kPixels, int kVectors>
       }
       in = copy;
     }
-    constexpr int kBlockFilters = kVectors * kLanes;
+    constexpr int kBlockFilters = kVectors * kVectorLanes;
     const FilterVector* w = weights + (int64_t{g} * blocks + block) * cg * p.r * p.s * kVectors;
     const int first_filter = block * kBlockFilters;
     const int filters = std::min(kBlockFilters, kg - first_filter);
@@ -140,15 +148,19 @@ template <int kPixels, int kVectors>
     const bool relu = activation == Activation::kRelu;
     FilterVector bias[kVectors] = {};
     for (int f = 0; f < filters && args.epilogue.bias != nullptr; ++f) {
-      bias[f / kLanes][f % kLanes] = args.epilogue.bias[g * kg + first_filter + f];
+      bias[f / kVectorLanes][f % kVectorLanes] = args.epilogue.bias[g * kg + first_filter + f];
     }
-    FilterVector acc[kPixels][kVectors];
-    // Each accumulator holds one output of kLanes planes: through memory,
+    // Zeros first: the epilogue below runs over every accumulator, also
+    // those a remainder block leaves unused.
+    FilterVector acc[kPixels][kVectors] = {};
+    // Each accumulator holds one output of kVectorLanes planes: through memory,
     // whole vectors in and floats out, rather than lane by lane.
     auto store = [&](int oh, int ow, int count) {
       alignas(sizeof(FilterVector)) float tile[kPixels][kBlockFilters];
       if (fuse_epilogue) {
-        for (int j = 0; j < count; ++j) {
+        // All kPixels, not `count`: indexed by a loop of unknown length, the
+        // accumulators would live in memory (as the AVX-512 build's 12 did).
+        for (int j = 0; j < kPixels; ++j) {
           for (int v = 0; v < kVectors; ++v) {
             acc[j][v] += bias[v];
             // As Activate: x > 0 ? x : 0 (NaN becomes 0).
@@ -204,10 +216,33 @@ void RunTasksBaseline(const ConvArgs& args, int64_t begin, int64_t end, int slot
   }
 }
 
+// AVX-512: a block of 16 filters is one register, and 32 registers hold
+// 12 outputs' accumulators with room to spare (12 FMAs a filter load).
+// Blocks of up to 8 filters gain nothing from wider registers: AVX2's loops.
+[[gnu::target("avx512f,avx2,fma"), gnu::optimize("fp-contract=fast")]] void RunTasksAvx512(
+    const ConvArgs& args, int64_t begin, int64_t end, int slot) {
+  if (VectorsPerBlock(args.params) == 2) {
+    RunTasks<12, 1, 2 * kLanes>(args, begin, end, slot);
+  } else {
+    RunTasks<8, 1>(args, begin, end, slot);
+  }
+}
+
+void RunTasksBuild(CpuBuild build, const ConvArgs& args, int64_t begin, int64_t end, int slot) {
+  switch (build) {
+    case CpuBuild::kAvx512:
+      return RunTasksAvx512(args, begin, end, slot);
+    case CpuBuild::kAvx2:
+      return RunTasksAvx2(args, begin, end, slot);
+    case CpuBuild::kBaseline:
+      return RunTasksBaseline(args, begin, end, slot);
+  }
+}
+
 class DirectConvAlgorithm final : public ConvAlgorithm {
  public:
-  // `avx2`: the AVX2 + FMA build of the loops (the CPU must have both).
-  explicit DirectConvAlgorithm(bool avx2) : avx2_(avx2) {}
+  // `build`: which build of the loops runs (the CPU must support it).
+  explicit DirectConvAlgorithm(CpuBuild build) : build_(build) {}
 
   std::string_view name() const override { return "direct"; }
 
@@ -244,29 +279,34 @@ class DirectConvAlgorithm final : public ConvAlgorithm {
         int64_t{p.p} * p.q * p.c_per_group() * p.r * p.s * FiltersPerBlock(p) / kGemmMacsPerNs;
     ParallelFor(context.thread_pool, int64_t{p.n} * p.groups * FilterBlocks(p), work_per_task,
                 [&](int64_t begin, int64_t end, int slot) {
-                  if (avx2_) {
-                    RunTasksAvx2(args, begin, end, slot);
-                  } else {
-                    RunTasksBaseline(args, begin, end, slot);
-                  }
+                  RunTasksBuild(build_, args, begin, end, slot);
                 });
     return absl::OkStatus();
   }
 
  private:
-  const bool avx2_;
+  const CpuBuild build_;
 };
 
 }  // namespace
 
 const ConvAlgorithm& DirectConv() {
-  static const DirectConvAlgorithm algorithm(CpuHasAvx2AndFma());
+  static const DirectConvAlgorithm algorithm(WidestCpuBuild());
   return algorithm;
 }
 
-const ConvAlgorithm& DirectConvBaselineForTesting() {
-  static const DirectConvAlgorithm algorithm(false);
-  return algorithm;
+const ConvAlgorithm& DirectConvForTesting(CpuBuild build) {
+  static const DirectConvAlgorithm baseline(CpuBuild::kBaseline), avx2(CpuBuild::kAvx2),
+      avx512(CpuBuild::kAvx512);
+  switch (build) {
+    case CpuBuild::kAvx512:
+      return avx512;
+    case CpuBuild::kAvx2:
+      return avx2;
+    case CpuBuild::kBaseline:
+      break;
+  }
+  return baseline;
 }
 
 }  // namespace convd::cpu
