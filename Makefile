@@ -51,7 +51,7 @@ MODEL ?= models/lenet5
 GPU_TEST_TARGETS := //kernels/cuda:device_test //kernels/cuda:elementwise_test //kernels/cuda:sgemm_test \
   //kernels/cuda:sgemm_choice_test //kernels/cuda:conv_test \
   //kernels/cuda:pool_test //kernels/cuda:winograd_test //kernels/cuda:peer_cross_check_test \
-  //tests/models:gpu_forward_test //tests/models:gpu_heuristic_test //tests/e2e:gpu_serving_test \
+  //tests/models:gpu_forward_test //tests/models:gpu_accuracy_test //tests/models:gpu_heuristic_test //tests/e2e:gpu_serving_test \
   //server/cuda:nvml_test \
   //kernels/cuda:device_fault_test //server/cuda:device_health_test //tests/e2e:gpu_fault_test
 
