@@ -100,12 +100,16 @@ template <typename LeftPanel>
   }
 }
 
-// AVX-512: a register holds a whole row of a B panel, so the kernel takes
-// two panels side by side, 6 x 32 of C: twelve 16-float accumulators, as
-// many as MultiplyPanels has of 8 floats, for twice the work an FMA; two
-// loads of B and six broadcasts of A feed twelve FMAs. (One panel at a
-// time would leave six accumulators, too few to cover the FMA's latency
-// on two units.) tiles[p] = A panel x B panel p.
+// AVX-512: a register holds a whole row of a B panel, so one panel by one
+// would leave six 16-float accumulators, too few to cover the FMA's
+// latency on two units. The kernel computes two tiles at once instead,
+// tiles[t] = A panel a[t] x B panel b[t], twelve accumulators (as many as
+// MultiplyPanels has of 8 floats, for twice the work an FMA):
+//   - one A panel by two B panels side by side (a0 = a1: 6 x 32 of C; two
+//     loads of B and six broadcasts of A feed twelve FMAs);
+//   - two A panels by a B panel left on its own (b0 = b1: 12 x 16 of C;
+//     products of up to 16 columns, as Winograd's at batch 1).
+// Inlined, the shared operand's loads are the same loads and are made once.
 typedef float Wide __attribute__((vector_size(kColumns * sizeof(float)), aligned(4), may_alias));
 [[gnu::always_inline]] inline Wide LoadWide(const float* p) {
   return *reinterpret_cast<const Wide*>(p);
@@ -113,47 +117,18 @@ typedef float Wide __attribute__((vector_size(kColumns * sizeof(float)), aligned
 [[gnu::always_inline]] inline void StoreWide(float* p, Wide v) { *reinterpret_cast<Wide*>(p) = v; }
 
 template <typename LeftPanel>
-[[gnu::always_inline]] inline void MultiplyPanelPair(int depth, const LeftPanel& a,
-                                                     const float* b_first, const float* b_second,
-                                                     float (&tiles)[2][kRows][kColumns]) {
+[[gnu::always_inline]] inline void MultiplyTilePair(int depth, const LeftPanel& a0,
+                                                    const LeftPanel& a1, const float* b0,
+                                                    const float* b1,
+                                                    float (&tiles)[2][kRows][kColumns]) {
   Wide c00{}, c01{}, c10{}, c11{}, c20{}, c21{}, c30{}, c31{}, c40{}, c41{}, c50{}, c51{};
   for (int i = 0; i < depth; ++i) {
-    const Wide b0 = LoadWide(b_first + i * kColumns), b1 = LoadWide(b_second + i * kColumns);
-    a.Prefetch(i);
-#define CONVD_GEMM_ROW(r)     \
-  c##r##0 += a.At(i, r) * b0; \
-  c##r##1 += a.At(i, r) * b1;
-    CONVD_GEMM_ROW(0)
-    CONVD_GEMM_ROW(1)
-    CONVD_GEMM_ROW(2)
-    CONVD_GEMM_ROW(3)
-    CONVD_GEMM_ROW(4)
-    CONVD_GEMM_ROW(5)
-#undef CONVD_GEMM_ROW
-  }
-  const Wide rows[kRows][2] = {{c00, c01}, {c10, c11}, {c20, c21},
-                               {c30, c31}, {c40, c41}, {c50, c51}};
-  for (int r = 0; r < kRows; ++r) {
-    StoreWide(tiles[0][r], rows[r][0]);
-    StoreWide(tiles[1][r], rows[r][1]);
-  }
-}
-
-// AVX-512, where a single B panel is left (products of up to 16 columns,
-// as Winograd's at batch 1): two A panels by it, 12 x 16 of C, again twelve
-// accumulators. tiles[p] = A panel p x B panel.
-template <typename LeftPanel>
-[[gnu::always_inline]] inline void MultiplyRowPanelPair(int depth, const LeftPanel& a0,
-                                                        const LeftPanel& a1, const float* b,
-                                                        float (&tiles)[2][kRows][kColumns]) {
-  Wide c00{}, c01{}, c10{}, c11{}, c20{}, c21{}, c30{}, c31{}, c40{}, c41{}, c50{}, c51{};
-  for (int i = 0; i < depth; ++i) {
-    const Wide b0 = LoadWide(b + i * kColumns);
+    const Wide b0_row = LoadWide(b0 + i * kColumns), b1_row = LoadWide(b1 + i * kColumns);
     a0.Prefetch(i);
-    a1.Prefetch(i);
-#define CONVD_GEMM_ROW(r)      \
-  c##r##0 += a0.At(i, r) * b0; \
-  c##r##1 += a1.At(i, r) * b0;
+    if (&a0 != &a1) a1.Prefetch(i);
+#define CONVD_GEMM_ROW(r)          \
+  c##r##0 += a0.At(i, r) * b0_row; \
+  c##r##1 += a1.At(i, r) * b1_row;
     CONVD_GEMM_ROW(0)
     CONVD_GEMM_ROW(1)
     CONVD_GEMM_ROW(2)
@@ -316,8 +291,8 @@ struct PrepackedRight {
 };
 
 // `kPanelPairs` (the AVX-512 build): multiply two full B panels at a time
-// where there are two (MultiplyPanelPair), and two A panels by a full B
-// panel left on its own (MultiplyRowPanelPair).
+// where there are two, and two A panels by a full B panel left on its own
+// (MultiplyTilePair).
 template <bool kPanelPairs, typename Left, typename Right>
 [[gnu::always_inline]] inline void Gemm(int m, int n, int k, const Left& left, const Right& right,
                                         float* c, int ldc, const GemmEpilogue& epilogue) {
@@ -343,7 +318,8 @@ template <bool kPanelPairs, typename Left, typename Right>
             const int second_columns = std::min(kColumns, columns_left - kColumns);
             for (int ir = ic; ir < rows_end; ir += kRows) {
               float tiles[2][kRows][kColumns];
-              MultiplyPanelPair(depth, left.Panel(ir, pc), b_panel, b_second, tiles);
+              const auto a_panel = left.Panel(ir, pc);
+              MultiplyTilePair(depth, a_panel, a_panel, b_panel, b_second, tiles);
               StoreTileAt(tiles[0], ir, jc + jr, kColumns, m, first, last, c, ldc, epilogue);
               StoreTileAt(tiles[1], ir, jc + jr + kColumns, second_columns, m, first, last, c, ldc,
                           epilogue);
@@ -358,8 +334,8 @@ template <bool kPanelPairs, typename Left, typename Right>
           if (kPanelPairs && !narrow) {
             for (; ir + kRows < rows_end; ir += 2 * kRows) {
               float tiles[2][kRows][kColumns];
-              MultiplyRowPanelPair(depth, left.Panel(ir, pc), left.Panel(ir + kRows, pc), b_panel,
-                                   tiles);
+              MultiplyTilePair(depth, left.Panel(ir, pc), left.Panel(ir + kRows, pc), b_panel,
+                               b_panel, tiles);
               StoreTileAt(tiles[0], ir, jc + jr, columns, m, first, last, c, ldc, epilogue);
               StoreTileAt(tiles[1], ir + kRows, jc + jr, columns, m, first, last, c, ldc, epilogue);
             }
