@@ -57,11 +57,17 @@ int FilterBlocks(const ConvParams& p) {
 // Outputs [ow, ow + kCount) of row oh, filter block `w` (its taps for
 // channel 0, kVectors vectors each; channels follow), from padded input
 // planes `in`.
-template <int kCount, int kPixels, int kVectors, typename FilterVector>
-[[gnu::always_inline]] inline void OutputBlock(const ConvParams& p, const float* in,
-                                               int64_t in_plane, int in_width,
-                                               const FilterVector* w, int oh, int ow,
-                                               FilterVector (&acc)[kPixels][kVectors]) {
+// (The vector type is named by its lanes, not passed as a type: a template
+// argument would lose the typedef's attributes.)
+template <int kVectorLanes>
+using FilterVectorOf = typename Vectors<kVectorLanes>::Filter;
+
+template <int kCount, int kPixels, int kVectors, int kVectorLanes>
+[[gnu::always_inline]] inline void OutputBlock(
+    const ConvParams& p, const float* in, int64_t in_plane, int in_width,
+    const FilterVectorOf<kVectorLanes>* w, int oh, int ow,
+    FilterVectorOf<kVectorLanes> (&acc)[kPixels][kVectors]) {
+  using FilterVector = FilterVectorOf<kVectorLanes>;
   for (int j = 0; j < kCount; ++j) {
     for (int v = 0; v < kVectors; ++v) acc[j][v] = FilterVector{};
   }
@@ -87,17 +93,18 @@ template <int kCount, int kPixels, int kVectors, typename FilterVector>
 }
 
 // The last `count` (< kPixels) outputs of a row as one block.
-template <int kCount, int kPixels, int kVectors, typename FilterVector>
-[[gnu::always_inline]] inline void RemainderBlock(const ConvParams& p, const float* in,
-                                                  int64_t in_plane, int in_width,
-                                                  const FilterVector* w, int oh, int ow, int count,
-                                                  FilterVector (&acc)[kPixels][kVectors]) {
+template <int kCount, int kPixels, int kVectors, int kVectorLanes>
+[[gnu::always_inline]] inline void RemainderBlock(
+    const ConvParams& p, const float* in, int64_t in_plane, int in_width,
+    const FilterVectorOf<kVectorLanes>* w, int oh, int ow, int count,
+    FilterVectorOf<kVectorLanes> (&acc)[kPixels][kVectors]) {
   if constexpr (kCount > 0) {
     if (count == kCount) {
-      OutputBlock<kCount, kPixels, kVectors>(p, in, in_plane, in_width, w, oh, ow, acc);
+      OutputBlock<kCount, kPixels, kVectors, kVectorLanes>(p, in, in_plane, in_width, w, oh, ow,
+                                                           acc);
     } else {
-      RemainderBlock<kCount - 1, kPixels, kVectors>(p, in, in_plane, in_width, w, oh, ow, count,
-                                                    acc);
+      RemainderBlock<kCount - 1, kPixels, kVectors, kVectorLanes>(p, in, in_plane, in_width, w, oh,
+                                                                  ow, count, acc);
     }
   }
 }
@@ -108,7 +115,7 @@ template <int kCount, int kPixels, int kVectors, typename FilterVector>
 template <int kPixels, int kVectors, int kVectorLanes = kLanes>
 [[gnu::always_inline]] inline void RunTasks(const ConvArgs& args, int64_t begin, int64_t end,
                                             int slot) {
-  using FilterVector = typename Vectors<kVectorLanes>::Filter;
+  using FilterVector = FilterVectorOf<kVectorLanes>;
   const ConvParams& p = args.params;
   const int cg = p.c_per_group(), kg = p.k_per_group(), blocks = FilterBlocks(p);
   const bool padded = HasPadding(p);
@@ -177,12 +184,13 @@ template <int kPixels, int kVectors, int kVectorLanes = kLanes>
     for (int oh = 0; oh < p.p; ++oh) {
       int ow = 0;
       for (; ow + kPixels <= p.q; ow += kPixels) {
-        OutputBlock<kPixels, kPixels, kVectors>(p, in, in_plane, in_width, w, oh, ow, acc);
+        OutputBlock<kPixels, kPixels, kVectors, kVectorLanes>(p, in, in_plane, in_width, w, oh, ow,
+                                                              acc);
         store(oh, ow, kPixels);
       }
       if (ow < p.q) {
-        RemainderBlock<kPixels - 1, kPixels, kVectors>(p, in, in_plane, in_width, w, oh, ow,
-                                                       p.q - ow, acc);
+        RemainderBlock<kPixels - 1, kPixels, kVectors, kVectorLanes>(p, in, in_plane, in_width, w,
+                                                                     oh, ow, p.q - ow, acc);
         store(oh, ow, p.q - ow);
       }
     }

@@ -35,9 +35,14 @@ constexpr int kBlockRows = 16 * kRows;
 constexpr int kPrefetchRows = 16;
 static_assert(kBlockColumns % kColumns == 0);
 
-// Unaligned (the typedef lowers the alignment to a float's) and may_alias:
-// B and C rows start anywhere.
-typedef float Vec __attribute__((vector_size(kLanes * sizeof(float)), aligned(4), may_alias));
+// Vectors of kWidth floats, unaligned (the typedef lowers the alignment to
+// a float's) and may_alias: B and C rows start anywhere. (A trait, not a
+// type passed to templates: a template argument would lose the attributes.)
+template <int kWidth>
+struct Floats {
+  typedef float Vector __attribute__((vector_size(kWidth * sizeof(float)), aligned(4), may_alias));
+};
+typedef Floats<kLanes>::Vector Vec;
 
 // Always inlined, so each build has its own and no vector crosses a call:
 // GCC's -Wpsabi warning, that such a call's ABI would differ between the
@@ -71,59 +76,20 @@ typedef float Vec __attribute__((vector_size(kLanes * sizeof(float)), aligned(4)
   }
 }
 
-// tile = A panel [depth][kRows] x B panel [depth][kColumns]. Twelve named
-// accumulators: GCC kept an array of them in memory, storing each one
-// every iteration, at half the speed.
-template <typename LeftPanel>
-[[gnu::always_inline]] inline void MultiplyPanels(int depth, const LeftPanel& a, const float* b,
-                                                  float (&tile)[kRows][kColumns]) {
-  Vec c00{}, c01{}, c10{}, c11{}, c20{}, c21{}, c30{}, c31{}, c40{}, c41{}, c50{}, c51{};
-  for (int i = 0; i < depth; ++i) {
-    const Vec b0 = Load(b + i * kColumns), b1 = Load(b + i * kColumns + kLanes);
-    a.Prefetch(i);
-#define CONVD_GEMM_ROW(r)     \
-  c##r##0 += a.At(i, r) * b0; \
-  c##r##1 += a.At(i, r) * b1;
-    CONVD_GEMM_ROW(0)
-    CONVD_GEMM_ROW(1)
-    CONVD_GEMM_ROW(2)
-    CONVD_GEMM_ROW(3)
-    CONVD_GEMM_ROW(4)
-    CONVD_GEMM_ROW(5)
-#undef CONVD_GEMM_ROW
-  }
-  const Vec rows[kRows][2] = {{c00, c01}, {c10, c11}, {c20, c21},
-                              {c30, c31}, {c40, c41}, {c50, c51}};
-  for (int r = 0; r < kRows; ++r) {
-    Store(tile[r], rows[r][0]);
-    Store(tile[r] + kLanes, rows[r][1]);
-  }
-}
-
-// AVX-512: a register holds a whole row of a B panel, so one panel by one
-// would leave six 16-float accumulators, too few to cover the FMA's
-// latency on two units. The kernel computes two tiles at once instead,
-// tiles[t] = A panel a[t] x B panel b[t], twelve accumulators (as many as
-// MultiplyPanels has of 8 floats, for twice the work an FMA):
-//   - one A panel by two B panels side by side (a0 = a1: 6 x 32 of C; two
-//     loads of B and six broadcasts of A feed twelve FMAs);
-//   - two A panels by a B panel left on its own (b0 = b1: 12 x 16 of C;
-//     products of up to 16 columns, as Winograd's at batch 1).
-// Inlined, the shared operand's loads are the same loads and are made once.
-typedef float Wide __attribute__((vector_size(kColumns * sizeof(float)), aligned(4), may_alias));
-[[gnu::always_inline]] inline Wide LoadWide(const float* p) {
-  return *reinterpret_cast<const Wide*>(p);
-}
-[[gnu::always_inline]] inline void StoreWide(float* p, Wide v) { *reinterpret_cast<Wide*>(p) = v; }
-
-template <typename LeftPanel>
-[[gnu::always_inline]] inline void MultiplyTilePair(int depth, const LeftPanel& a0,
+// Two tiles of kRows x kWidth at once: out0 = A panel a0 x B columns b0,
+// out1 = a1 x b1 (B's rows and the outputs' kColumns floats apart).
+// Twelve named accumulators: GCC kept an array of them in memory, storing
+// each one every iteration, at half the speed. Inlined, an operand given
+// twice is loaded once.
+template <int kWidth, typename LeftPanel>
+[[gnu::always_inline]] inline void MultiplyTwoTiles(int depth, const LeftPanel& a0,
                                                     const LeftPanel& a1, const float* b0,
-                                                    const float* b1,
-                                                    float (&tiles)[2][kRows][kColumns]) {
-  Wide c00{}, c01{}, c10{}, c11{}, c20{}, c21{}, c30{}, c31{}, c40{}, c41{}, c50{}, c51{};
+                                                    const float* b1, float* out0, float* out1) {
+  typedef typename Floats<kWidth>::Vector V;
+  V c00{}, c01{}, c10{}, c11{}, c20{}, c21{}, c30{}, c31{}, c40{}, c41{}, c50{}, c51{};
   for (int i = 0; i < depth; ++i) {
-    const Wide b0_row = LoadWide(b0 + i * kColumns), b1_row = LoadWide(b1 + i * kColumns);
+    const V b0_row = *reinterpret_cast<const V*>(b0 + i * kColumns);
+    const V b1_row = *reinterpret_cast<const V*>(b1 + i * kColumns);
     a0.Prefetch(i);
     if (&a0 != &a1) a1.Prefetch(i);
 #define CONVD_GEMM_ROW(r)          \
@@ -137,12 +103,36 @@ template <typename LeftPanel>
     CONVD_GEMM_ROW(5)
 #undef CONVD_GEMM_ROW
   }
-  const Wide rows[kRows][2] = {{c00, c01}, {c10, c11}, {c20, c21},
-                               {c30, c31}, {c40, c41}, {c50, c51}};
+  const V rows[kRows][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
   for (int r = 0; r < kRows; ++r) {
-    StoreWide(tiles[0][r], rows[r][0]);
-    StoreWide(tiles[1][r], rows[r][1]);
+    *reinterpret_cast<V*>(out0 + r * kColumns) = rows[r][0];
+    *reinterpret_cast<V*>(out1 + r * kColumns) = rows[r][1];
   }
+}
+
+// tile = A panel [depth][kRows] x B panel [depth][kColumns]: its two halves
+// of kLanes columns as the two tiles.
+template <typename LeftPanel>
+[[gnu::always_inline]] inline void MultiplyPanels(int depth, const LeftPanel& a, const float* b,
+                                                  float (&tile)[kRows][kColumns]) {
+  MultiplyTwoTiles<kLanes>(depth, a, a, b, b + kLanes, tile[0], tile[0] + kLanes);
+}
+
+// AVX-512: a register holds a whole row of a B panel, so one panel by one
+// would leave six 16-float accumulators, too few to cover the FMA's
+// latency on two units. Two tiles at once instead, tiles[t] = A panel a[t]
+// x B panel b[t], twelve accumulators (as many as MultiplyPanels has of 8
+// floats, for twice the work an FMA):
+//   - one A panel by two B panels side by side (a0 = a1: 6 x 32 of C; two
+//     loads of B and six broadcasts of A feed twelve FMAs);
+//   - two A panels by a B panel left on its own (b0 = b1: 12 x 16 of C;
+//     products of up to 16 columns, as Winograd's at batch 1).
+template <typename LeftPanel>
+[[gnu::always_inline]] inline void MultiplyTilePair(int depth, const LeftPanel& a0,
+                                                    const LeftPanel& a1, const float* b0,
+                                                    const float* b1,
+                                                    float (&tiles)[2][kRows][kColumns]) {
+  MultiplyTwoTiles<kColumns>(depth, a0, a1, b0, b1, tiles[0][0], tiles[1][0]);
 }
 
 // The first kLanes columns of `tile` = A panel x B panel [depth][kLanes].
