@@ -172,7 +172,9 @@ TEST(ExecutorTest, RunsIntoTheSameOutputMemoryAtTheSameBatch) {
         MaxRelativeError(output.data(), testing::ReferenceForward(original, input.data(), batch)),
         2e-5)
         << "batch " << batch;
-    if (memory != nullptr && batch == 3) EXPECT_EQ(output.data(), memory);
+    if (memory != nullptr && batch == 3) {
+      EXPECT_EQ(output.data(), memory);
+    }
     memory = output.data();
   }
 }
