@@ -304,17 +304,11 @@ const ConvAlgorithm& DirectConv() {
 }
 
 const ConvAlgorithm& DirectConvForTesting(CpuBuild build) {
-  static const DirectConvAlgorithm baseline(CpuBuild::kBaseline), avx2(CpuBuild::kAvx2),
-      avx512(CpuBuild::kAvx512);
-  switch (build) {
-    case CpuBuild::kAvx512:
-      return avx512;
-    case CpuBuild::kAvx2:
-      return avx2;
-    case CpuBuild::kBaseline:
-      break;
-  }
-  return baseline;
+  // Indexed by CpuBuild, narrowest first.
+  static const DirectConvAlgorithm builds[] = {DirectConvAlgorithm(CpuBuild::kBaseline),
+                                               DirectConvAlgorithm(CpuBuild::kAvx2),
+                                               DirectConvAlgorithm(CpuBuild::kAvx512)};
+  return builds[static_cast<int>(build)];
 }
 
 }  // namespace convd::cpu

@@ -46,8 +46,6 @@ inline CpuBuild WidestCpuBuild() {
                                         : CpuBuild::kBaseline;
 }
 
-inline bool CpuHasAvx2AndFma() { return CpuSupports(CpuBuild::kAvx2); }
-
 }  // namespace convd::cpu
 
 #endif  // CONVD_KERNELS_CPU_CPU_FEATURES_H_

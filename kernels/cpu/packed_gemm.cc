@@ -48,8 +48,14 @@ typedef Floats<kLanes>::Vector Vec;
 // GCC's -Wpsabi warning, that such a call's ABI would differ between the
 // builds, does not apply.
 #pragma GCC diagnostic ignored "-Wpsabi"
-[[gnu::always_inline]] inline Vec Load(const float* p) { return *reinterpret_cast<const Vec*>(p); }
-[[gnu::always_inline]] inline void Store(float* p, Vec v) { *reinterpret_cast<Vec*>(p) = v; }
+template <int kWidth = kLanes>
+[[gnu::always_inline]] inline typename Floats<kWidth>::Vector Load(const float* p) {
+  return *reinterpret_cast<const typename Floats<kWidth>::Vector*>(p);
+}
+template <int kWidth = kLanes>
+[[gnu::always_inline]] inline void Store(float* p, typename Floats<kWidth>::Vector v) {
+  *reinterpret_cast<typename Floats<kWidth>::Vector*>(p) = v;
+}
 
 // Copies b [depth x columns] (row stride ldb) into panels of kColumns
 // columns (the last PackedPanelWidth wide), zero-padding the last.
@@ -88,8 +94,7 @@ template <int kWidth, typename LeftPanel>
   typedef typename Floats<kWidth>::Vector V;
   V c00{}, c01{}, c10{}, c11{}, c20{}, c21{}, c30{}, c31{}, c40{}, c41{}, c50{}, c51{};
   for (int i = 0; i < depth; ++i) {
-    const V b0_row = *reinterpret_cast<const V*>(b0 + i * kColumns);
-    const V b1_row = *reinterpret_cast<const V*>(b1 + i * kColumns);
+    const V b0_row = Load<kWidth>(b0 + i * kColumns), b1_row = Load<kWidth>(b1 + i * kColumns);
     a0.Prefetch(i);
     if (&a0 != &a1) a1.Prefetch(i);
 #define CONVD_GEMM_ROW(r)          \
@@ -105,8 +110,8 @@ template <int kWidth, typename LeftPanel>
   }
   const V rows[kRows][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
   for (int r = 0; r < kRows; ++r) {
-    *reinterpret_cast<V*>(out0 + r * kColumns) = rows[r][0];
-    *reinterpret_cast<V*>(out1 + r * kColumns) = rows[r][1];
+    Store<kWidth>(out0 + r * kColumns, rows[r][0]);
+    Store<kWidth>(out1 + r * kColumns, rows[r][1]);
   }
 }
 

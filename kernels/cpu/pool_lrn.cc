@@ -115,12 +115,13 @@ void MaxPoolInsideRow(const PoolParams& p, const float* plane, int oh, const Ins
 void Pooling(const PoolParams& p, const float* input, float* output,
              ThreadPool* pool) {
   const int64_t work_per_plane = int64_t{p.p} * p.q * p.kernel_h * p.kernel_w;
-  // With ceil_mode, a last row or column may hang over the input.
+  // The rows and columns a fast path takes (windows inside the input, so
+  // without bounds); PoolOne takes the rest: the padding, and with
+  // ceil_mode a last row or column that hangs over the input.
   const bool plain_2x2 = IsPlain2x2(p);
-  const int inside_rows = plain_2x2 ? std::min(p.p, p.h / 2) : 0;
-  const int inside_columns = plain_2x2 ? std::min(p.q, p.w / 2) : 0;
   const bool max_windows = !plain_2x2 && p.method == PoolMethod::kMax;
   const InsideWindows inside = FindInsideWindows(p);
+  const bool fast_path = (plain_2x2 || max_windows) && inside.column_begin < inside.column_end;
   ParallelFor(pool, int64_t{p.n} * p.c, work_per_plane, [&](int64_t begin, int64_t end, int) {
     std::vector<float> folded(max_windows ? p.w : 0);
     for (int64_t nc = begin; nc < end; ++nc) {
@@ -128,17 +129,17 @@ void Pooling(const PoolParams& p, const float* input, float* output,
       float* out = output + nc * p.p * p.q;
       for (int oh = 0; oh < p.p; ++oh) {
         float* row = out + int64_t{oh} * p.q;
-        if (oh < inside_rows) {
-          Pool2x2Row(p, plane + int64_t{2 * oh} * p.w, inside_columns, row);
-          for (int ow = inside_columns; ow < p.q; ++ow) row[ow] = PoolOne(p, plane, oh, ow);
-        } else if (max_windows && oh >= inside.row_begin && oh < inside.row_end &&
-                   inside.column_begin < inside.column_end) {
-          MaxPoolInsideRow(p, plane, oh, inside, folded.data(), row);
-          for (int ow = 0; ow < inside.column_begin; ++ow) row[ow] = PoolOne(p, plane, oh, ow);
-          for (int ow = inside.column_end; ow < p.q; ++ow) row[ow] = PoolOne(p, plane, oh, ow);
-        } else {
+        if (!fast_path || oh < inside.row_begin || oh >= inside.row_end) {
           for (int ow = 0; ow < p.q; ++ow) row[ow] = PoolOne(p, plane, oh, ow);
+          continue;
         }
+        if (plain_2x2) {  // no padding: the inside columns start at 0
+          Pool2x2Row(p, plane + int64_t{2 * oh} * p.w, inside.column_end, row);
+        } else {
+          MaxPoolInsideRow(p, plane, oh, inside, folded.data(), row);
+        }
+        for (int ow = 0; ow < inside.column_begin; ++ow) row[ow] = PoolOne(p, plane, oh, ow);
+        for (int ow = inside.column_end; ow < p.q; ++ow) row[ow] = PoolOne(p, plane, oh, ow);
       }
     }
   });
