@@ -54,15 +54,19 @@ int FilterBlocks(const ConvParams& p) {
   return (p.k_per_group() + FiltersPerBlock(p) - 1) / FiltersPerBlock(p);
 }
 
-// Outputs [ow, ow + kCount) of row oh, filter block `w` (its taps for
-// channel 0, kVectors vectors each; channels follow), from padded input
-// planes `in`.
 // (The vector type is named by its lanes, not passed as a type: a template
 // argument would lose the typedef's attributes.)
 template <int kVectorLanes>
 using FilterVectorOf = typename Vectors<kVectorLanes>::Filter;
 
-template <int kCount, int kPixels, int kVectors, int kVectorLanes>
+// Outputs [ow, ow + kCount) of row oh, filter block `w` (its taps for
+// channel 0, kVectors vectors each; channels follow), from padded input
+// planes `in`. kStrideW: the layer's stride_w where it is 1, 2 or 4, else
+// 0 (read from p). A constant stride puts each output's input at a
+// constant offset, so each multiply-add reads it as [base + offset]: at a
+// stride known only at run time, [base + index * 4] is split into two
+// micro-ops per multiply-add on Intel's cores.
+template <int kCount, int kPixels, int kVectors, int kVectorLanes, int kStrideW>
 [[gnu::always_inline]] inline void OutputBlock(
     const ConvParams& p, const float* in, int64_t in_plane, int in_width,
     const FilterVectorOf<kVectorLanes>* w, int oh, int ow,
@@ -71,20 +75,21 @@ template <int kCount, int kPixels, int kVectors, int kVectorLanes>
   for (int j = 0; j < kCount; ++j) {
     for (int v = 0; v < kVectors; ++v) acc[j][v] = FilterVector{};
   }
+  const int stride_w = kStrideW > 0 ? kStrideW : p.stride_w;
   const int taps = p.r * p.s;
   for (int c = 0; c < p.c_per_group(); ++c) {
     const float* plane = in + c * in_plane;
     const FilterVector* tap = w + c * taps * kVectors;
     for (int r = 0; r < p.r; ++r) {
       const float* row =
-          plane + int64_t{oh * p.stride_h + r * p.dilation_h} * in_width + int64_t{ow} * p.stride_w;
+          plane + int64_t{oh * p.stride_h + r * p.dilation_h} * in_width + int64_t{ow} * stride_w;
       for (int s = 0; s < p.s; ++s) {
         FilterVector filters[kVectors];
         for (int v = 0; v < kVectors; ++v) filters[v] = tap[(r * p.s + s) * kVectors + v];
         const float* x = row + s * p.dilation_w;
 #pragma GCC unroll 16
         for (int j = 0; j < kCount; ++j) {
-          const float value = x[j * p.stride_w];
+          const float value = x[j * stride_w];
           for (int v = 0; v < kVectors; ++v) acc[j][v] += filters[v] * value;
         }
       }
@@ -93,28 +98,29 @@ template <int kCount, int kPixels, int kVectors, int kVectorLanes>
 }
 
 // The last `count` (< kPixels) outputs of a row as one block.
-template <int kCount, int kPixels, int kVectors, int kVectorLanes>
+template <int kCount, int kPixels, int kVectors, int kVectorLanes, int kStrideW>
 [[gnu::always_inline]] inline void RemainderBlock(
     const ConvParams& p, const float* in, int64_t in_plane, int in_width,
     const FilterVectorOf<kVectorLanes>* w, int oh, int ow, int count,
     FilterVectorOf<kVectorLanes> (&acc)[kPixels][kVectors]) {
   if constexpr (kCount > 0) {
     if (count == kCount) {
-      OutputBlock<kCount, kPixels, kVectors, kVectorLanes>(p, in, in_plane, in_width, w, oh, ow,
-                                                           acc);
+      OutputBlock<kCount, kPixels, kVectors, kVectorLanes, kStrideW>(p, in, in_plane, in_width, w,
+                                                                     oh, ow, acc);
     } else {
-      RemainderBlock<kCount - 1, kPixels, kVectors, kVectorLanes>(p, in, in_plane, in_width, w, oh,
-                                                                  ow, count, acc);
+      RemainderBlock<kCount - 1, kPixels, kVectors, kVectorLanes, kStrideW>(
+          p, in, in_plane, in_width, w, oh, ow, count, acc);
     }
   }
 }
 
 // Tasks [begin, end) of (image, group, filter block), slot `slot`;
 // kPixels outputs of a row at a time; kVectors vectors of kVectorLanes
-// filters make the FiltersPerBlock(p) filters of a block.
-template <int kPixels, int kVectors, int kVectorLanes = kLanes>
-[[gnu::always_inline]] inline void RunTasks(const ConvArgs& args, int64_t begin, int64_t end,
-                                            int slot) {
+// filters make the FiltersPerBlock(p) filters of a block. kStrideW as for
+// OutputBlock.
+template <int kPixels, int kVectors, int kVectorLanes, int kStrideW>
+[[gnu::always_inline]] inline void RunTasksWithStride(const ConvArgs& args, int64_t begin,
+                                                      int64_t end, int slot) {
   using FilterVector = FilterVectorOf<kVectorLanes>;
   const ConvParams& p = args.params;
   const int cg = p.c_per_group(), kg = p.k_per_group(), blocks = FilterBlocks(p);
@@ -124,20 +130,28 @@ template <int kPixels, int kVectors, int kVectorLanes = kLanes>
   const int64_t in_plane = int64_t{in_height} * in_width;
   const int64_t out_plane = int64_t{p.p} * p.q;
   const auto* weights = reinterpret_cast<const FilterVector*>(args.weights->data.data());
+  // The (image, group) whose padded planes the slot holds: a run of tasks
+  // over one image's filter blocks copies them once, not once a block
+  // (AlexNet's conv1: a 624 KB copy for each of 4 blocks).
+  int64_t copied_planes = -1;
   for (int64_t task = begin; task < end; ++task) {
     const int block = static_cast<int>(task % blocks);
-    const int g = static_cast<int>(task / blocks % p.groups);
-    const int n = static_cast<int>(task / blocks / p.groups);
+    const int64_t planes = task / blocks;  // image * groups + group
+    const int g = static_cast<int>(planes % p.groups);
+    const int n = static_cast<int>(planes / p.groups);
     const float* input = args.input + (int64_t{n} * p.c + int64_t{g} * cg) * p.h * p.w;
     const float* in = input;
     if (padded) {
       float* copy = args.workspace + slot * cg * in_plane;
-      std::fill_n(copy, cg * in_plane, 0.0f);
-      for (int c = 0; c < cg; ++c) {
-        for (int ih = 0; ih < p.h; ++ih) {
-          std::memcpy(copy + c * in_plane + int64_t{ih + p.pad_top} * in_width + p.pad_left,
-                      input + (int64_t{c} * p.h + ih) * p.w, p.w * sizeof(float));
+      if (planes != copied_planes) {
+        std::fill_n(copy, cg * in_plane, 0.0f);
+        for (int c = 0; c < cg; ++c) {
+          for (int ih = 0; ih < p.h; ++ih) {
+            std::memcpy(copy + c * in_plane + int64_t{ih + p.pad_top} * in_width + p.pad_left,
+                        input + (int64_t{c} * p.h + ih) * p.w, p.w * sizeof(float));
+          }
         }
+        copied_planes = planes;
       }
       in = copy;
     }
@@ -184,13 +198,13 @@ template <int kPixels, int kVectors, int kVectorLanes = kLanes>
     for (int oh = 0; oh < p.p; ++oh) {
       int ow = 0;
       for (; ow + kPixels <= p.q; ow += kPixels) {
-        OutputBlock<kPixels, kPixels, kVectors, kVectorLanes>(p, in, in_plane, in_width, w, oh, ow,
-                                                              acc);
+        OutputBlock<kPixels, kPixels, kVectors, kVectorLanes, kStrideW>(p, in, in_plane, in_width,
+                                                                        w, oh, ow, acc);
         store(oh, ow, kPixels);
       }
       if (ow < p.q) {
-        RemainderBlock<kPixels - 1, kPixels, kVectors, kVectorLanes>(p, in, in_plane, in_width, w,
-                                                                     oh, ow, p.q - ow, acc);
+        RemainderBlock<kPixels - 1, kPixels, kVectors, kVectorLanes, kStrideW>(
+            p, in, in_plane, in_width, w, oh, ow, p.q - ow, acc);
         store(oh, ow, p.q - ow);
       }
     }
@@ -199,6 +213,23 @@ template <int kPixels, int kVectors, int kVectorLanes = kLanes>
       ApplyEpilogue(args.epilogue, g * kg + first_filter + f, args.output + offset,
                     args.epilogue.residual ? args.epilogue.residual + offset : nullptr, out_plane);
     }
+  }
+}
+
+// RunTasksWithStride with the layer's stride_w as a constant where it is
+// 1, 2 or 4.
+template <int kPixels, int kVectors, int kVectorLanes = kLanes>
+[[gnu::always_inline]] inline void RunTasks(const ConvArgs& args, int64_t begin, int64_t end,
+                                            int slot) {
+  switch (args.params.stride_w) {
+    case 1:
+      return RunTasksWithStride<kPixels, kVectors, kVectorLanes, 1>(args, begin, end, slot);
+    case 2:
+      return RunTasksWithStride<kPixels, kVectors, kVectorLanes, 2>(args, begin, end, slot);
+    case 4:
+      return RunTasksWithStride<kPixels, kVectors, kVectorLanes, 4>(args, begin, end, slot);
+    default:
+      return RunTasksWithStride<kPixels, kVectors, kVectorLanes, 0>(args, begin, end, slot);
   }
 }
 

@@ -46,6 +46,9 @@ inline constexpr ConvShape kConvShapes[] = {
     {1, 6, 14, 14, 16, 5, 5, 1, 0, 0, 0, 0, 1, 1},
     {2, 24, 13, 11, 20, 5, 5, 1, 2, 1, 0, 2, 1, 2},
     {1, 64, 9, 9, 40, 5, 5, 1, 2, 2, 2, 2, 1, 1},
+    // Stride 3 (the CPU's direct has constant-stride loops for 1, 2 and 4
+    // only), two images of two 16-filter blocks over uneven pads.
+    {2, 5, 16, 17, 20, 5, 5, 3, 1, 2, 1, 0, 1, 1},
 };
 
 inline ConvParams ToConvParams(const ConvShape& x) {
