@@ -81,6 +81,8 @@ inline constexpr PoolCase kPoolCases[] = {
     // ceil_mode the last row and column overhang.
     {2, 3, 9, 8, 2, 2, 0, 0, 0, 0, true},
     {1, 4, 10, 11, 2, 2, 0, 0, 0, 0, false},
+    // 3x3 at stride 2 with padding (ResNet's max pooling), uneven pads.
+    {2, 3, 12, 13, 3, 2, 1, 1, 1, 0, false},
 };
 
 // p and q are left for ComputePoolOutput.
