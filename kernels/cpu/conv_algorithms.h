@@ -12,7 +12,8 @@
 
 namespace convd::cpu {
 
-// Built for AVX2 + FMA and AVX-512 too, the widest the CPU runs used.
+// Direct's loops, and Winograd's output transform, are built for AVX2 + FMA
+// and AVX-512 too, the widest the CPU runs used.
 const ConvAlgorithm& DirectConv();
 // One build of DirectConv (cpu_features.h), whatever the widest this CPU
 // has: for tests, so that every build the CPU runs is checked. The CPU must
@@ -23,6 +24,9 @@ const ConvAlgorithm& WinogradF23Conv();
 const ConvAlgorithm& WinogradF43Conv();
 const ConvAlgorithm& WinogradF25Conv();  // F(2x2,5x5)
 const ConvAlgorithm& WinogradF45Conv();  // F(4x4,5x5)
+// The Winograd algorithm named `name` (winograd_f23, ...) in one build of
+// its output transform, as DirectConvForTesting; nullptr for other names.
+const ConvAlgorithm* WinogradConvForTesting(std::string_view name, CpuBuild build);
 
 // All of the above; the pointers live for the whole process.
 const std::vector<const ConvAlgorithm*>& AllConvAlgorithms();

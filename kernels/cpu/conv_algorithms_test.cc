@@ -123,6 +123,28 @@ TEST_P(DirectConvBuildTest, MatchesReference) {
   CheckAlgorithm(DirectConvForTesting(GetParam()), &pool);
 }
 
+// Each build of the Winograd output transform (4, 8 or 16 tiles at once).
+class WinogradBuildTest : public ::testing::TestWithParam<CpuBuild> {};
+
+INSTANTIATE_TEST_SUITE_P(Builds, WinogradBuildTest,
+                         ::testing::Values(CpuBuild::kBaseline, CpuBuild::kAvx2, CpuBuild::kAvx512),
+                         [](const auto& info) { return CpuBuildName(info.param); });
+
+TEST_P(WinogradBuildTest, MatchesReference) {
+  if (!CpuSupports(GetParam())) {
+    GTEST_SKIP() << "this CPU cannot run the " << CpuBuildName(GetParam()) << " build";
+  }
+  ThreadPool pool(3);
+  for (const char* name : {"winograd_f23", "winograd_f43", "winograd_f25", "winograd_f45"}) {
+    SCOPED_TRACE(name);
+    const ConvAlgorithm* algorithm = WinogradConvForTesting(name, GetParam());
+    ASSERT_NE(algorithm, nullptr);
+    CheckAlgorithm(*algorithm, nullptr);
+    CheckAlgorithm(*algorithm, &pool);
+  }
+  EXPECT_EQ(WinogradConvForTesting("direct", GetParam()), nullptr);
+}
+
 TEST(ConvAlgorithmRegistry, ListsEveryAlgorithmOnce) {
   EXPECT_EQ(AllConvAlgorithms().size(), 6u);
   EXPECT_EQ(FindConvAlgorithm("nope"), nullptr);

@@ -17,14 +17,26 @@
 #include "absl/strings/str_format.h"
 #include "kernels/conv_algorithm.h"
 #include "kernels/cpu/conv_algorithms.h"
+#include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/packed_gemm.h"
 #include "kernels/cpu/thread_pool.h"
+#include "kernels/cpu/winograd_vectors.h"
 #include "kernels/cpu/work_estimate.h"
 #include "kernels/epilogue_inl.h"
 #include "kernels/winograd_transforms.h"
 
+// The transforms' vectors are passed only to always-inlined functions
+// (winograd_vectors.h), so GCC's -Wpsabi warning does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 namespace convd::cpu {
 namespace {
+
+using winograd_vectors::ChunkShuffle;
+using winograd_vectors::Floats;
+using winograd_vectors::MultiplyLeft;
+using winograd_vectors::MultiplyRightT;
+using winograd_vectors::Shuffle;
 
 // M x M outputs per tile from an R x R filter.
 template <int M, int R>
@@ -46,10 +58,15 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
   // tile at a time, the transforms took about two thirds of a layer's time
   // (bench/RESULTS.md, 2026-12-05).
   static constexpr int kLanes = 4;
-  using Lanes = float __attribute__((vector_size(kLanes * sizeof(float))));
+  using Lanes = Floats<kLanes>::Vector;
   static_assert(kLanes == 4, "the transforms spell out four lanes");
 
  public:
+  // `build`: which build of the output transform runs (the CPU must
+  // support it). It takes kLanes tiles at a time a 16-byte chunk, one
+  // chunk (SSE), two (AVX2) or four (AVX-512) at once.
+  explicit WinogradConvAlgorithm(CpuBuild build) : build_(build) {}
+
   std::string_view name() const override {
     if (R == 5) return M == 2 ? "winograd_f25" : "winograd_f45";
     return M == 2 ? "winograd_f23" : "winograd_f43";
@@ -188,7 +205,8 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
     Tile tile_of[kTilesPerBlock];
     TileOrigins(first_tile, tiles, tiles_w, tiles_per_image, tile_of);
     TransformInputs(args, g, tile_of, tiles, 0, args.params.c_per_group(), v);
-    MultiplyAndTransformOutputs(args, g, tile_of, tiles, 0, args.params.k_per_group(), v, m);
+    MultiplyAndTransformOutputs(build_, args, g, tile_of, tiles, 0, args.params.k_per_group(), v,
+                                m);
   }
 
   // Every tile in one block, shared by the threads: the input transform
@@ -216,7 +234,7 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
                   values * (int64_t{kFiltersPerTask} * cg / kGemmMacsPerNs + kFiltersPerTask * 4),
                   [&](int64_t begin, int64_t end, int) {
                     MultiplyAndTransformOutputs(
-                        args, g, tile_of, tiles, static_cast<int>(begin) * kFiltersPerTask,
+                        build_, args, g, tile_of, tiles, static_cast<int>(begin) * kFiltersPerTask,
                         std::min(kg, static_cast<int>(end) * kFiltersPerTask), v, m);
                   });
     }
@@ -252,11 +270,11 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
   // Steps 2 and 3 for filters [k_begin, k_end) of group g (k_begin a
   // multiple of kPackedGemmRows): their rows of
   // the kPositions products M[xi] = U[xi] V[xi], then the output transform
-  // and epilogue, kLanes tiles at a time (a filter's output plane at a
-  // time: its rows are written front to back).
-  static void MultiplyAndTransformOutputs(const ConvArgs& args, int g, const Tile* tile_of,
-                                          int tiles, int k_begin, int k_end, const float* v,
-                                          float* m) {
+  // and epilogue (a filter's output plane at a time: its rows are written
+  // front to back).
+  static void MultiplyAndTransformOutputs(CpuBuild build, const ConvArgs& args, int g,
+                                          const Tile* tile_of, int tiles, int k_begin, int k_end,
+                                          const float* v, float* m) {
     const ConvParams& p = args.params;
     const int cg = p.c_per_group(), kg = p.k_per_group();
     if (k_begin >= k_end) return;
@@ -269,56 +287,43 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
           m + xi * MPositionStride(tiles, kg) + int64_t{k_begin} * tiles, tiles, {});
     }
     for (int kk = k_begin; kk < k_end; ++kk) {
-      for (int t = 0; t < tiles; t += kLanes) {
-        OutputTransform(args, g * kg + kk, &tile_of[t], std::min(kLanes, tiles - t),
-                        m + int64_t{kk} * tiles + t, MPositionStride(tiles, kg));
+      const float* m_row = m + int64_t{kk} * tiles;
+      const int64_t stride = MPositionStride(tiles, kg);
+      switch (build) {
+        case CpuBuild::kAvx512:
+          OutputTransformsAvx512(args, g * kg + kk, tile_of, tiles, m_row, stride);
+          break;
+        case CpuBuild::kAvx2:
+          OutputTransformsAvx2(args, g * kg + kk, tile_of, tiles, m_row, stride);
+          break;
+        case CpuBuild::kBaseline:
+          OutputTransformsOf<1>(args, g * kg + kk, tile_of, tiles, m_row, stride);
+          break;
       }
     }
   }
 
-  // sum_x coefficients[x] * term(x) over the non-zero coefficients, from
-  // the first of them (adding it to a zero could not be folded away:
-  // -0 + 0 is +0). Inlined and unrolled: the zero entries cost nothing and
-  // the others are constants.
-  template <int kInner, typename Term>
-  [[gnu::always_inline]] static Lanes Combination(const double (&coefficients)[kInner], Term term) {
-    Lanes acc = {};
-    bool first = true;
-#pragma GCC unroll 8
-    for (int x = 0; x < kInner; ++x) {
-      if (coefficients[x] == 0) continue;
-      const Lanes product = static_cast<float>(coefficients[x]) * term(x);
-      acc = first ? product : acc + product;
-      first = false;
-    }
-    return acc;
-  }
-
-  // out = matrix x in, and out = in x matrix^T, for the transforms'
-  // constant matrices.
-  template <int kRows, int kInner, int kColumns>
-  [[gnu::always_inline]] static void MultiplyLeft(const double (&matrix)[kRows][kInner],
-                                                  const Lanes (&in)[kInner][kColumns],
-                                                  Lanes (&out)[kRows][kColumns]) {
-#pragma GCC unroll 8
-    for (int i = 0; i < kRows; ++i) {
-#pragma GCC unroll 8
-      for (int j = 0; j < kColumns; ++j) {
-        out[i][j] = Combination(matrix[i], [&](int x) { return in[x][j]; });
-      }
+  // Output channel k of every tile, kChunks * kLanes tiles at a time.
+  template <int kChunks>
+  [[gnu::always_inline]] static void OutputTransformsOf(const ConvArgs& args, int k,
+                                                        const Tile* tile_of, int tiles,
+                                                        const float* m_row,
+                                                        int64_t position_stride) {
+    constexpr int kWidth = kChunks * kLanes;
+    for (int t = 0; t < tiles; t += kWidth) {
+      OutputTransform<kChunks>(args, k, &tile_of[t], std::min(kWidth, tiles - t), m_row + t,
+                               position_stride);
     }
   }
-  template <int kRows, int kInner, int kColumns>
-  [[gnu::always_inline]] static void MultiplyRightT(const Lanes (&in)[kRows][kInner],
-                                                    const double (&matrix)[kColumns][kInner],
-                                                    Lanes (&out)[kRows][kColumns]) {
-#pragma GCC unroll 8
-    for (int i = 0; i < kRows; ++i) {
-#pragma GCC unroll 8
-      for (int j = 0; j < kColumns; ++j) {
-        out[i][j] = Combination(matrix[j], [&](int x) { return in[i][x]; });
-      }
-    }
+  [[gnu::target("avx512f,avx2,fma"), gnu::optimize("fp-contract=fast")]] static void
+  OutputTransformsAvx512(const ConvArgs& args, int k, const Tile* tile_of, int tiles,
+                         const float* m_row, int64_t position_stride) {
+    OutputTransformsOf<4>(args, k, tile_of, tiles, m_row, position_stride);
+  }
+  [[gnu::target("avx2,fma"), gnu::optimize("fp-contract=fast")]] static void OutputTransformsAvx2(
+      const ConvArgs& args, int k, const Tile* tile_of, int tiles, const float* m_row,
+      int64_t position_stride) {
+    OutputTransformsOf<2>(args, k, tile_of, tiles, m_row, position_stride);
   }
 
   // Channel `c` of `lanes` tiles, a vector lane each: their inputs d
@@ -383,44 +388,79 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
     }
   }
 
-  // Output channel k of `lanes` tiles, a vector lane each: M's kPositions
-  // values (`m`: lane 0's entry of position 0; positions `position_stride`
-  // apart) through A^T m A into each tile's output rows, with the epilogue:
-  // on all of them at once, or with a residual, over each run of values a
-  // row gets (adjacent tiles' rows make one).
-  static void OutputTransform(const ConvArgs& args, int k, const Tile* lane, int lanes,
-                              const float* m, int64_t position_stride) {
-    const ConvParams& p = args.params;
-    Lanes mt[kAlpha][kAlpha];
+  // Output channel k of `lanes` (up to kChunks * kLanes) tiles, a vector
+  // lane each: M's kPositions values (`m`: lane 0's entry of position 0;
+  // positions `position_stride` apart) through A^T m A into each tile's
+  // output rows, with the epilogue: on all of them at once, or with a
+  // residual, over each run of values a row gets (kLanes adjacent tiles'
+  // rows make one).
+  template <int kChunks>
+  [[gnu::always_inline]] static void OutputTransform(const ConvArgs& args, int k, const Tile* lane,
+                                                     int lanes, const float* m,
+                                                     int64_t position_stride) {
+    constexpr int kWidth = kChunks * kLanes;
+    using Vector = typename Floats<kWidth>::Vector;
+    Vector mt[kAlpha][kAlpha];
 #pragma GCC unroll 8
     for (int xi = 0; xi < kPositions; ++xi) {
-      if (lanes == kLanes) {
-        std::memcpy(&mt[xi / kAlpha][xi % kAlpha], m + xi * position_stride, sizeof(Lanes));
+      if (lanes == kWidth) {
+        std::memcpy(&mt[xi / kAlpha][xi % kAlpha], m + xi * position_stride, sizeof(Vector));
       } else {
-        mt[xi / kAlpha][xi % kAlpha] = Lanes{};
+        mt[xi / kAlpha][xi % kAlpha] = Vector{};
         for (int l = 0; l < lanes; ++l) {
           mt[xi / kAlpha][xi % kAlpha][l] = m[xi * position_stride + l];
         }
       }
     }
-    Lanes am[M][kAlpha], ama[M][M];
+    Vector am[M][kAlpha], ama[M][M];
     MultiplyLeft(T::kAT, mt, am);     // A^T m
     MultiplyRightT(am, T::kAT, ama);  // (A^T m) A
-    // Row i of the tiles' outputs side by side, lane l's at l * M.
-    float y[M][kLanes * M];
+    // Row i of chunk c's kLanes tiles' outputs side by side, lane l's at
+    // l * M: in each chunk, a 4 x 4 transpose (M = 4) or an interleave.
+    float y[kChunks][M][kLanes * M];
 #pragma GCC unroll 8
     for (int i = 0; i < M; ++i) {
-#pragma GCC unroll 8
-      for (int j = 0; j < M; ++j) {
+      Vector rows[M];
+      if constexpr (M == 4) {
+        const Vector t0 = Shuffle<ChunkShuffle::kUnpackLow, kWidth>(ama[i][0], ama[i][1]);
+        const Vector t1 = Shuffle<ChunkShuffle::kUnpackLow, kWidth>(ama[i][2], ama[i][3]);
+        const Vector t2 = Shuffle<ChunkShuffle::kUnpackHigh, kWidth>(ama[i][0], ama[i][1]);
+        const Vector t3 = Shuffle<ChunkShuffle::kUnpackHigh, kWidth>(ama[i][2], ama[i][3]);
+        rows[0] = Shuffle<ChunkShuffle::kLowHalves, kWidth>(t0, t1);
+        rows[1] = Shuffle<ChunkShuffle::kHighHalves, kWidth>(t0, t1);
+        rows[2] = Shuffle<ChunkShuffle::kLowHalves, kWidth>(t2, t3);
+        rows[3] = Shuffle<ChunkShuffle::kHighHalves, kWidth>(t2, t3);
+      } else {
+        static_assert(M == 2);
+        rows[0] = Shuffle<ChunkShuffle::kUnpackLow, kWidth>(ama[i][0], ama[i][1]);
+        rows[1] = Shuffle<ChunkShuffle::kUnpackHigh, kWidth>(ama[i][0], ama[i][1]);
+      }
+      // Chunk c of rows[r] is floats [4r, 4r + 4) of chunk c's row i.
 #pragma GCC unroll 4
-        for (int l = 0; l < kLanes; ++l) y[i][l * M + j] = ama[i][j][l];
+      for (int c = 0; c < kChunks; ++c) {
+#pragma GCC unroll 4
+        for (int r = 0; r < M; ++r) {
+          std::memcpy(&y[c][i][r * kLanes], reinterpret_cast<const float*>(&rows[r]) + c * kLanes,
+                      kLanes * sizeof(float));
+        }
       }
     }
     // Without a residual the epilogue needs no output position: one call
     // over all the tiles' rows (columns past the plane are discarded).
     const float* residual = args.epilogue.residual;
-    if (residual == nullptr) ApplyEpilogue(args.epilogue, k, &y[0][0], nullptr, M * kLanes * M);
-    // Adjacent tiles write each output row as one run; others a run each.
+    if (residual == nullptr)
+      ApplyEpilogue(args.epilogue, k, &y[0][0][0], nullptr, sizeof(y) / sizeof(float));
+    for (int c = 0; c < kChunks && c * kLanes < lanes; ++c) {
+      StoreOutputRows(args, k, lane + c * kLanes, std::min(kLanes, lanes - c * kLanes), y[c]);
+    }
+  }
+
+  // Writes kLanes tiles' output rows y (lane l's at l * M of each row) to
+  // output channel k: adjacent tiles each row as one run, others a run each.
+  [[gnu::always_inline]] static void StoreOutputRows(const ConvArgs& args, int k, const Tile* lane,
+                                                     int lanes, const float (&y)[M][kLanes * M]) {
+    const ConvParams& p = args.params;
+    const float* residual = args.epilogue.residual;
     const bool adjacent = Adjacent(lane, lanes);
     for (int l = 0; l < lanes; l += adjacent ? kLanes : 1) {
       const int first_column = lane[l].tw * M;
@@ -430,35 +470,45 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
         const int oh = lane[l].th * M + i;
         if (oh >= p.p) break;
         const int64_t index = plane_offset + int64_t{oh} * p.q + first_column;
-        std::memcpy(args.output + index, &y[i][l * M], columns * sizeof(float));
+        if (columns == kLanes * M) {  // a constant size: vector moves, not a call
+          std::memcpy(args.output + index, &y[i][0], kLanes * M * sizeof(float));
+        } else {
+          std::memcpy(args.output + index, &y[i][l * M], columns * sizeof(float));
+        }
         if (residual != nullptr) {
           ApplyEpilogue(args.epilogue, k, args.output + index, residual + index, columns);
         }
       }
     }
   }
+
+  const CpuBuild build_;
 };
+
+// Each algorithm in each build, indexed by CpuBuild (narrowest first).
+template <int M, int R>
+const WinogradConvAlgorithm<M, R>& WinogradBuild(CpuBuild build) {
+  static const WinogradConvAlgorithm<M, R> builds[] = {
+      WinogradConvAlgorithm<M, R>(CpuBuild::kBaseline),
+      WinogradConvAlgorithm<M, R>(CpuBuild::kAvx2), WinogradConvAlgorithm<M, R>(CpuBuild::kAvx512)};
+  return builds[static_cast<int>(build)];
+}
 
 }  // namespace
 
-const ConvAlgorithm& WinogradF23Conv() {
-  static const WinogradConvAlgorithm<2, 3> algorithm;
-  return algorithm;
-}
+const ConvAlgorithm& WinogradF23Conv() { return WinogradBuild<2, 3>(WidestCpuBuild()); }
+const ConvAlgorithm& WinogradF43Conv() { return WinogradBuild<4, 3>(WidestCpuBuild()); }
+const ConvAlgorithm& WinogradF25Conv() { return WinogradBuild<2, 5>(WidestCpuBuild()); }
+const ConvAlgorithm& WinogradF45Conv() { return WinogradBuild<4, 5>(WidestCpuBuild()); }
 
-const ConvAlgorithm& WinogradF43Conv() {
-  static const WinogradConvAlgorithm<4, 3> algorithm;
-  return algorithm;
-}
-
-const ConvAlgorithm& WinogradF25Conv() {
-  static const WinogradConvAlgorithm<2, 5> algorithm;
-  return algorithm;
-}
-
-const ConvAlgorithm& WinogradF45Conv() {
-  static const WinogradConvAlgorithm<4, 5> algorithm;
-  return algorithm;
+const ConvAlgorithm* WinogradConvForTesting(std::string_view name, CpuBuild build) {
+  const ConvAlgorithm* const algorithms[] = {
+      &WinogradBuild<2, 3>(build), &WinogradBuild<4, 3>(build), &WinogradBuild<2, 5>(build),
+      &WinogradBuild<4, 5>(build)};
+  for (const ConvAlgorithm* algorithm : algorithms) {
+    if (algorithm->name() == name) return algorithm;
+  }
+  return nullptr;
 }
 
 }  // namespace convd::cpu

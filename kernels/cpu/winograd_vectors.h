@@ -1,0 +1,110 @@
+// Vectors of floats for the CPU Winograd transforms, a tile a lane: the
+// products by the transforms' constant matrices, and shuffles that
+// transpose 4 x 4 blocks in each 16-byte chunk of a vector. Templates over
+// the vector's width, always inlined: each build (SSE, AVX2, AVX-512) gets
+// its own code for the width it uses.
+#ifndef CONVD_KERNELS_CPU_WINOGRAD_VECTORS_H_
+#define CONVD_KERNELS_CPU_WINOGRAD_VECTORS_H_
+
+#include <cstddef>
+#include <utility>
+
+// Everything here is always inlined, so no vector crosses a call between
+// the builds: GCC's -Wpsabi warning (that such a call's ABI would differ
+// between them) does not apply.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+namespace convd::cpu::winograd_vectors {
+
+// Vectors of kWidth floats: a tile a lane. (A trait, as in packed_gemm.cc.)
+template <int kWidth>
+struct Floats {
+  typedef float Vector __attribute__((vector_size(kWidth * sizeof(float))));
+};
+
+// Shuffles of two vectors that act on each 16-byte chunk alone, as SSE's
+// unpcklps, unpckhps, movlhps and movhlps do (and their AVX forms, chunk by
+// chunk): together, a 4 x 4 transpose in every chunk.
+enum class ChunkShuffle { kUnpackLow, kUnpackHigh, kLowHalves, kHighHalves };
+
+// The source of output lane `lane` (of `width`; b's lanes follow a's).
+constexpr int ChunkShuffleSource(ChunkShuffle shuffle, int lane, int width) {
+  const int chunk = lane / 4 * 4, r = lane % 4;
+  switch (shuffle) {
+    case ChunkShuffle::kUnpackLow:  // a0 b0 a1 b1
+      return (r % 2 ? width : 0) + chunk + r / 2;
+    case ChunkShuffle::kUnpackHigh:  // a2 b2 a3 b3
+      return (r % 2 ? width : 0) + chunk + 2 + r / 2;
+    case ChunkShuffle::kLowHalves:  // a0 a1 b0 b1
+      return r < 2 ? chunk + r : width + chunk + r - 2;
+    case ChunkShuffle::kHighHalves:  // a2 a3 b2 b3
+      return r < 2 ? chunk + 2 + r : width + chunk + r;
+  }
+  return 0;
+}
+
+template <ChunkShuffle kShuffle, int kWidth, std::size_t... kLane>
+[[gnu::always_inline]] inline typename Floats<kWidth>::Vector Shuffle(
+    typename Floats<kWidth>::Vector a, typename Floats<kWidth>::Vector b,
+    std::index_sequence<kLane...>) {
+  return __builtin_shufflevector(a, b, ChunkShuffleSource(kShuffle, kLane, kWidth)...);
+}
+template <ChunkShuffle kShuffle, int kWidth>
+[[gnu::always_inline]] inline typename Floats<kWidth>::Vector Shuffle(
+    typename Floats<kWidth>::Vector a, typename Floats<kWidth>::Vector b) {
+  return Shuffle<kShuffle, kWidth>(a, b, std::make_index_sequence<kWidth>());
+}
+
+// sum_x coefficients[x] * term(x) over the non-zero coefficients, from
+// the first of them (adding it to a zero could not be folded away:
+// -0 + 0 is +0). Inlined and unrolled: the zero entries cost nothing and
+// the others are constants.
+template <typename Vector, int kInner, typename Term>
+[[gnu::always_inline]] inline Vector Combination(const double (&coefficients)[kInner], Term term) {
+  Vector acc = {};
+  bool first = true;
+#pragma GCC unroll 8
+  for (int x = 0; x < kInner; ++x) {
+    if (coefficients[x] == 0) continue;
+    const Vector product = static_cast<float>(coefficients[x]) * term(x);
+    acc = first ? product : acc + product;
+    first = false;
+  }
+  return acc;
+}
+
+// out = matrix x in, and out = in x matrix^T, for the transforms'
+// constant matrices.
+template <typename Vector, int kRows, int kInner, int kColumns>
+[[gnu::always_inline]] inline void MultiplyLeft(const double (&matrix)[kRows][kInner],
+                                                const Vector (&in)[kInner][kColumns],
+                                                Vector (&out)[kRows][kColumns]) {
+#pragma GCC unroll 8
+  for (int i = 0; i < kRows; ++i) {
+#pragma GCC unroll 8
+    for (int j = 0; j < kColumns; ++j) {
+      out[i][j] =
+          Combination<Vector>(matrix[i], [&](int x) [[gnu::always_inline]] { return in[x][j]; });
+    }
+  }
+}
+template <typename Vector, int kRows, int kInner, int kColumns>
+[[gnu::always_inline]] inline void MultiplyRightT(const Vector (&in)[kRows][kInner],
+                                                  const double (&matrix)[kColumns][kInner],
+                                                  Vector (&out)[kRows][kColumns]) {
+#pragma GCC unroll 8
+  for (int i = 0; i < kRows; ++i) {
+#pragma GCC unroll 8
+    for (int j = 0; j < kColumns; ++j) {
+      out[i][j] =
+          Combination<Vector>(matrix[j], [&](int x) [[gnu::always_inline]] { return in[i][x]; });
+    }
+  }
+}
+
+}  // namespace convd::cpu::winograd_vectors
+
+#pragma GCC diagnostic pop
+
+#endif  // CONVD_KERNELS_CPU_WINOGRAD_VECTORS_H_
