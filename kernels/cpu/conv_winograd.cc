@@ -20,30 +20,36 @@
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/packed_gemm.h"
 #include "kernels/cpu/thread_pool.h"
-#include "kernels/cpu/winograd_vectors.h"
+#include "kernels/cpu/winograd_tiles.h"
 #include "kernels/cpu/work_estimate.h"
-#include "kernels/epilogue_inl.h"
 #include "kernels/winograd_transforms.h"
 
 // The transforms' vectors are passed only to always-inlined functions
-// (winograd_vectors.h), so GCC's -Wpsabi warning does not apply.
+// (winograd_tiles.h), so GCC's -Wpsabi warning does not apply.
 #pragma GCC diagnostic ignored "-Wpsabi"
 
 namespace convd::cpu {
 namespace {
 
-using winograd_vectors::ChunkShuffle;
-using winograd_vectors::Floats;
-using winograd_vectors::MultiplyLeft;
-using winograd_vectors::MultiplyRightT;
-using winograd_vectors::Shuffle;
+using winograd_tiles::kLanes;
+using winograd_tiles::Tile;
+
+// Rows of one image that a block's tiles read, in the copy of an input
+// channel with its padding (WinogradConvAlgorithm::BlockInputs).
+struct CopyRun {
+  int n;           // image
+  int first_row;   // the input row of the copy's row at `offset`
+  int rows;        // rows of the copy, a row stride each
+  int64_t offset;  // into the copy
+};
 
 // M x M outputs per tile from an R x R filter.
 template <int M, int R>
 class WinogradConvAlgorithm final : public ConvAlgorithm {
   using T = winograd::Transforms<M, R>;
+  using Tiles = winograd_tiles::TileTransforms<M, R>;
   static constexpr int kAlpha = T::kAlpha;
-  static constexpr int kPositions = kAlpha * kAlpha;
+  static constexpr int kPositions = Tiles::kPositions;
   static constexpr int kTilesPerBlock = kAlpha == 4 ? 128 : 64;
   // Floats between the end of one position's rows of V (or of M) and the
   // start of the next. A transform reads or writes all kPositions positions
@@ -54,17 +60,14 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
   // transform's time (perf samples, bench/RESULTS.md).
   static constexpr int kPositionSkew = 16;
   static_assert(kTilesPerBlock % kPackedGemmColumns == 0, "V's panels fill the block");
-  // Tiles transformed at once, one per lane of a 16-byte vector (SSE): one
-  // tile at a time, the transforms took about two thirds of a layer's time
-  // (bench/RESULTS.md, 2026-12-05).
-  static constexpr int kLanes = 4;
-  using Lanes = Floats<kLanes>::Vector;
-  static_assert(kLanes == 4, "the transforms spell out four lanes");
+  // Chunks of kLanes tiles share a panel row of V.
+  static_assert(kPackedGemmNarrowColumns % kLanes == 0);
 
  public:
-  // `build`: which build of the output transform runs (the CPU must
-  // support it). It takes kLanes tiles at a time a 16-byte chunk, one
-  // chunk (SSE), two (AVX2) or four (AVX-512) at once.
+  // `build`: which build of the transforms runs (the CPU must support it):
+  // kLanes tiles a 16-byte chunk, one chunk at a time (SSE), two (AVX2) or
+  // four (AVX-512). (One tile at a time, the transforms took about two
+  // thirds of a layer's time: bench/RESULTS.md, 2026-12-05.)
   explicit WinogradConvAlgorithm(CpuBuild build) : build_(build) {}
 
   std::string_view name() const override {
@@ -142,7 +145,6 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
         std::min<int64_t>(kTilesPerBlock, (total_tiles + blocks_wanted * kLanes - 1) /
                                               (blocks_wanted * kLanes) * kLanes);
     const int64_t blocks = (total_tiles + tiles_per_block - 1) / tiles_per_block;
-    const int64_t slot_floats = SlotFloats(p);
     // A block transforms its tiles in and out (a few operations per value)
     // and multiplies kPositions [kg x cg] x [cg x tiles] matrices.
     const int64_t values = int64_t{kPositions} * tiles_per_block;
@@ -150,14 +152,13 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
                                    values * (p.c_per_group() + p.k_per_group()) * 4;
     ParallelFor(context.thread_pool, blocks * p.groups, work_per_block,
                 [&](int64_t begin, int64_t end, int slot) {
-                  float* v = args.workspace + slot * slot_floats;
-                  float* m = v + kPositions * VPositionStride(kTilesPerBlock, p.c_per_group());
+                  const Slot workspace = SlotOf(p, args.workspace, slot);
                   for (int64_t task = begin; task < end; ++task) {
                     const int g = static_cast<int>(task % p.groups);
                     const int64_t first_tile = task / p.groups * tiles_per_block;
                     const int tiles = static_cast<int>(
                         std::min<int64_t>(tiles_per_block, total_tiles - first_tile));
-                    RunBlock(args, g, first_tile, tiles, tiles_w, tiles_per_image, v, m);
+                    RunBlock(args, g, first_tile, tiles, tiles_w, tiles_per_image, workspace);
                   }
                 });
     return absl::OkStatus();
@@ -172,21 +173,113 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
   static int64_t MPositionStride(int tiles, int kg) { return int64_t{kg} * tiles + kPositionSkew; }
   static int64_t SlotFloats(const ConvParams& p) {
     return kPositions * (VPositionStride(kTilesPerBlock, p.c_per_group()) +
-                         MPositionStride(kTilesPerBlock, p.k_per_group()));
+                         MPositionStride(kTilesPerBlock, p.k_per_group())) +
+           CopyFloats(p);
   }
 
-  // A tile: image n, tile row th, tile column tw. Its outputs start at row
-  // th * M, column tw * M; its inputs at row th * M - pad_top, column
-  // tw * M - pad_left (in the padding, at an edge).
-  struct Tile {
-    int n, th, tw;
+  // A thread's workspace: a block's V and M, and the copy of one input
+  // channel's rows with the padding (BlockInputs).
+  struct Slot {
+    float *v, *m, *copy;
+  };
+  static Slot SlotOf(const ConvParams& p, float* workspace, int slot) {
+    float* v = workspace + slot * SlotFloats(p);
+    float* m = v + kPositions * VPositionStride(kTilesPerBlock, p.c_per_group());
+    return Slot{v, m, m + kPositions * MPositionStride(kTilesPerBlock, p.k_per_group())};
+  }
+
+  // Whether the tiles read past the input (padding, or tiles that overhang
+  // the plane's far edges), so that each channel's rows are copied with
+  // zeros around them.
+  static bool NeedsCopy(const ConvParams& p) {
+    return p.pad_top != 0 || p.pad_left != 0 || TilesHigh(p) * M + kAlpha - M > p.h ||
+           TilesWide(p) * M + kAlpha - M > p.w;
+  }
+  static int TilesHigh(const ConvParams& p) { return (p.p + M - 1) / M; }
+  static int TilesWide(const ConvParams& p) { return (p.q + M - 1) / M; }
+  // The copy's row: every tile column's kAlpha inputs.
+  static int CopyWidth(const ConvParams& p) { return TilesWide(p) * M + kAlpha - M; }
+  // The copy's size for any block: a block of up to kTilesPerBlock tiles
+  // spans at most `images` images and, in each, a run of tile rows (r
+  // tiles in a row span at most r / tiles_w + 2 tile rows), each run
+  // (tile rows - 1) * M + kAlpha input rows.
+  static int64_t CopyFloats(const ConvParams& p) {
+    if (!NeedsCopy(p)) return 0;
+    const int tiles_w = TilesWide(p);
+    const int64_t tiles_per_image = int64_t{TilesHigh(p)} * tiles_w;
+    const int64_t images = std::min<int64_t>(p.n, (kTilesPerBlock - 1) / tiles_per_image + 2);
+    const int64_t tile_rows = std::min<int64_t>(
+        images * TilesHigh(p), (kTilesPerBlock + tiles_w - 1) / tiles_w + 2 * images);
+    return (tile_rows * M + images * (kAlpha - M)) * CopyWidth(p);
+  }
+
+  // Where a block's tiles read one input channel: straight from the input
+  // (offsets from the channel's plane of image 0), or, where NeedsCopy,
+  // from a copy of the rows they read with zeros around them (offsets from
+  // the copy; a run of tile rows of each image, one after another).
+  struct BlockInputs {
+    int64_t row_stride;
+    // Tile t's first input. Entries past the block's tiles repeat tile 0's:
+    // the last panel's columns past the tiles are computed by the GEMM but
+    // never stored, and copies of real inputs cost what they do (left-over
+    // workspace values could be denormals, which are slow).
+    int64_t offsets[kTilesPerBlock];
+    CopyRun runs[kTilesPerBlock];
+    int run_count;  // 0: no copy
   };
 
-  // Up to kLanes tiles that may share one fast path: four horizontally
-  // adjacent tiles of one image, the common case.
-  static bool Adjacent(const Tile* lane, int lanes) {
-    return lanes == kLanes && lane[kLanes - 1].n == lane[0].n &&
-           lane[kLanes - 1].th == lane[0].th && lane[kLanes - 1].tw == lane[0].tw + kLanes - 1;
+  static void PlanBlockInputs(const ConvParams& p, const Tile* tile_of, int tiles,
+                              BlockInputs* inputs) {
+    inputs->run_count = 0;
+    if (!NeedsCopy(p)) {
+      inputs->row_stride = p.w;
+      for (int t = 0; t < tiles; ++t) {
+        const Tile& tile = tile_of[t];
+        inputs->offsets[t] =
+            int64_t{tile.n} * p.c * p.h * p.w + int64_t{tile.th} * M * p.w + int64_t{tile.tw} * M;
+      }
+    } else {
+      const int64_t width = CopyWidth(p);
+      inputs->row_stride = width;
+      int64_t next_offset = 0;
+      int first_tile_row = 0;
+      CopyRun* run = nullptr;
+      for (int t = 0; t < tiles; ++t) {
+        const Tile& tile = tile_of[t];
+        if (run == nullptr || run->n != tile.n) {
+          if (run != nullptr) next_offset += run->rows * width;
+          run = &inputs->runs[inputs->run_count++];
+          first_tile_row = tile.th;
+          *run = {tile.n, tile.th * M - p.pad_top, kAlpha, next_offset};
+        }
+        run->rows = (tile.th - first_tile_row) * M + kAlpha;
+        inputs->offsets[t] =
+            run->offset + int64_t{tile.th - first_tile_row} * M * width + int64_t{tile.tw} * M;
+      }
+    }
+    std::fill(inputs->offsets + tiles, inputs->offsets + kTilesPerBlock, inputs->offsets[0]);
+  }
+
+  // The copy's floats for `inputs` (zero where no run).
+  static int64_t CopiedFloats(const BlockInputs& inputs) {
+    if (inputs.run_count == 0) return 0;
+    const CopyRun& last = inputs.runs[inputs.run_count - 1];
+    return last.offset + last.rows * inputs.row_stride;
+  }
+
+  // Input channel `channel`'s rows of each run into `copy`, at column
+  // pad_left; the rest of `copy` keeps its zeros.
+  static void CopyChannelRows(const ConvParams& p, const BlockInputs& inputs, const float* input,
+                              int channel, float* copy) {
+    for (int r = 0; r < inputs.run_count; ++r) {
+      const CopyRun& run = inputs.runs[r];
+      const float* plane = input + (int64_t{run.n} * p.c + channel) * p.h * p.w;
+      const int first = std::max(run.first_row, 0), end = std::min(run.first_row + run.rows, p.h);
+      for (int ih = first; ih < end; ++ih) {
+        std::memcpy(copy + run.offset + (ih - run.first_row) * inputs.row_stride + p.pad_left,
+                    plane + int64_t{ih} * p.w, p.w * sizeof(float));
+      }
+    }
   }
 
   static void TileOrigins(int64_t first_tile, int tiles, int tiles_w, int64_t tiles_per_image,
@@ -201,12 +294,15 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
 
   // One block of `tiles` tiles of group g, on the calling thread.
   void RunBlock(const ConvArgs& args, int g, int64_t first_tile, int tiles, int tiles_w,
-                int64_t tiles_per_image, float* v, float* m) const {
+                int64_t tiles_per_image, const Slot& workspace) const {
     Tile tile_of[kTilesPerBlock];
     TileOrigins(first_tile, tiles, tiles_w, tiles_per_image, tile_of);
-    TransformInputs(args, g, tile_of, tiles, 0, args.params.c_per_group(), v);
-    MultiplyAndTransformOutputs(build_, args, g, tile_of, tiles, 0, args.params.k_per_group(), v,
-                                m);
+    BlockInputs inputs;
+    PlanBlockInputs(args.params, tile_of, tiles, &inputs);
+    std::fill_n(workspace.copy, CopiedFloats(inputs), 0.0f);
+    TransformInputs(build_, args, g, inputs, tiles, 0, args.params.c_per_group(), workspace);
+    MultiplyAndTransformOutputs(build_, args, g, tile_of, tiles, 0, args.params.k_per_group(),
+                                workspace.v, workspace.m);
   }
 
   // Every tile in one block, shared by the threads: the input transform
@@ -220,15 +316,23 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
     const int cg = p.c_per_group(), kg = p.k_per_group();
     Tile tile_of[kTilesPerBlock];
     TileOrigins(0, tiles, tiles_w, tiles_per_image, tile_of);
-    float* v = args.workspace;
-    float* m = v + kPositions * VPositionStride(kTilesPerBlock, cg);
+    BlockInputs inputs;
+    PlanBlockInputs(p, tile_of, tiles, &inputs);
+    // Slot 0's V and M are shared; each thread copies channels into its own slot's copy.
+    const Slot shared = SlotOf(p, args.workspace, 0);
+    float* v = shared.v;
+    float* m = shared.m;
     // A multiple of the packed filters' panel rows: a task's rows start a panel.
     constexpr int kFiltersPerTask = 4 * kPackedGemmRows;
     const int filter_tasks = (kg + kFiltersPerTask - 1) / kFiltersPerTask;
     const int64_t values = int64_t{kPositions} * tiles;
     for (int g = 0; g < p.groups; ++g) {
-      ParallelFor(context.thread_pool, cg, values * 4, [&](int64_t begin, int64_t end, int) {
-        TransformInputs(args, g, tile_of, tiles, static_cast<int>(begin), static_cast<int>(end), v);
+      ParallelFor(context.thread_pool, cg, values * 4, [&](int64_t begin, int64_t end, int slot) {
+        Slot workspace = SlotOf(p, args.workspace, slot);
+        workspace.v = v;
+        std::fill_n(workspace.copy, CopiedFloats(inputs), 0.0f);
+        TransformInputs(build_, args, g, inputs, tiles, static_cast<int>(begin),
+                        static_cast<int>(end), workspace);
       });
       ParallelFor(context.thread_pool, filter_tasks,
                   values * (int64_t{kFiltersPerTask} * cg / kGemmMacsPerNs + kFiltersPerTask * 4),
@@ -241,30 +345,61 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
   }
 
   // Step 1 for channels [c_begin, c_end) of group g: V[xi], [cg x tiles]
-  // packed for PackedGemmPackedRight, kLanes tiles at a time (kLanes
-  // divides the panels' widths, so they share a panel row). The last
-  // panel's columns past `tiles` are zeroed: the GEMM computes them, and
-  // left over values there could be denormals (slow) or NaNs.
-  static void TransformInputs(const ConvArgs& args, int g, const Tile* tile_of, int tiles,
-                              int c_begin, int c_end, float* v) {
-    static_assert(kPackedGemmNarrowColumns % kLanes == 0);
+  // packed for PackedGemmPackedRight (the last panel's columns past `tiles`
+  // as BlockInputs::offsets says).
+  static void TransformInputs(CpuBuild build, const ConvArgs& args, int g,
+                              const BlockInputs& inputs, int tiles, int c_begin, int c_end,
+                              const Slot& workspace) {
+    switch (build) {
+      case CpuBuild::kAvx512:
+        return InputTransformsAvx512(args, g, inputs, tiles, c_begin, c_end, workspace);
+      case CpuBuild::kAvx2:
+        return InputTransformsAvx2(args, g, inputs, tiles, c_begin, c_end, workspace);
+      case CpuBuild::kBaseline:
+        return InputTransformsOf<1>(args, g, inputs, tiles, c_begin, c_end, workspace);
+    }
+  }
+
+  // TransformInputs, kChunks * kLanes tiles at a time.
+  template <int kChunks>
+  [[gnu::always_inline]] static void InputTransformsOf(const ConvArgs& args, int g,
+                                                       const BlockInputs& inputs, int tiles,
+                                                       int c_begin, int c_end,
+                                                       const Slot& workspace) {
+    constexpr int kWidth = kChunks * kLanes;
     const ConvParams& p = args.params;
     const int cg = p.c_per_group();
     const int64_t position_stride = VPositionStride(tiles, cg);
-    for (int t = 0; t < PackedRightColumns(tiles); t += kLanes) {
-      const int lanes = std::min(kLanes, tiles - t);
-      for (int c = c_begin; c < c_end; ++c) {
-        float* out = v + PackedRightOffset(tiles, cg, c, t);
-        if (lanes <= 0) {
-          for (int xi = 0; xi < kPositions; ++xi) {
-            const Lanes zero{};
-            std::memcpy(out + xi * position_stride, &zero, sizeof(zero));
-          }
-          continue;
+    const int columns = PackedRightColumns(tiles);
+    for (int c = c_begin; c < c_end; ++c) {
+      const int channel = g * cg + c;
+      const float* from = args.input + int64_t{channel} * p.h * p.w;
+      if (inputs.run_count > 0) {
+        CopyChannelRows(p, inputs, args.input, channel, workspace.copy);
+        from = workspace.copy;
+      }
+      for (int t = 0; t < columns; t += kWidth) {
+        // Chunks inside the panels (the last panel may be narrower than
+        // kWidth).
+        const int chunks = std::min(kChunks, (columns - t) / kLanes);
+        float* out[kChunks] = {};
+        for (int chunk = 0; chunk < chunks; ++chunk) {
+          out[chunk] = workspace.v + PackedRightOffset(tiles, cg, c, t + chunk * kLanes);
         }
-        InputTransform(p, args.input, g * cg + c, &tile_of[t], lanes, out, position_stride);
+        Tiles::template InputTransform<kChunks>(from, inputs.row_stride, &inputs.offsets[t], chunks,
+                                                out, position_stride);
       }
     }
+  }
+  [[gnu::target("avx512f,avx2,fma"), gnu::optimize("fp-contract=fast")]] static void
+  InputTransformsAvx512(const ConvArgs& args, int g, const BlockInputs& inputs, int tiles,
+                        int c_begin, int c_end, const Slot& workspace) {
+    InputTransformsOf<4>(args, g, inputs, tiles, c_begin, c_end, workspace);
+  }
+  [[gnu::target("avx2,fma"), gnu::optimize("fp-contract=fast")]] static void InputTransformsAvx2(
+      const ConvArgs& args, int g, const BlockInputs& inputs, int tiles, int c_begin, int c_end,
+      const Slot& workspace) {
+    InputTransformsOf<2>(args, g, inputs, tiles, c_begin, c_end, workspace);
   }
 
   // Steps 2 and 3 for filters [k_begin, k_end) of group g (k_begin a
@@ -311,8 +446,8 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
                                                         int64_t position_stride) {
     constexpr int kWidth = kChunks * kLanes;
     for (int t = 0; t < tiles; t += kWidth) {
-      OutputTransform<kChunks>(args, k, &tile_of[t], std::min(kWidth, tiles - t), m_row + t,
-                               position_stride);
+      Tiles::template OutputTransform<kChunks>(args, k, &tile_of[t], std::min(kWidth, tiles - t),
+                                               m_row + t, position_stride);
     }
   }
   [[gnu::target("avx512f,avx2,fma"), gnu::optimize("fp-contract=fast")]] static void
@@ -324,162 +459,6 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
       const ConvArgs& args, int k, const Tile* tile_of, int tiles, const float* m_row,
       int64_t position_stride) {
     OutputTransformsOf<2>(args, k, tile_of, tiles, m_row, position_stride);
-  }
-
-  // Channel `c` of `lanes` tiles, a vector lane each: their inputs d
-  // through B^T d B into V's kPositions rows (`v`: lane 0's entry of
-  // position 0; positions `position_stride` floats apart). All kLanes
-  // lanes are written: those past `lanes` with zeros.
-  static void InputTransform(const ConvParams& p, const float* input, int c, const Tile* lane,
-                             int lanes, float* v, int64_t position_stride) {
-    Lanes d[kAlpha][kAlpha];
-    const int64_t plane = int64_t{p.h} * p.w;
-    const int h0 = lane[0].th * M - p.pad_top, w0 = lane[0].tw * M - p.pad_left;
-    // Adjacent tiles read kWidth columns of the same rows: inside the
-    // image, straight from it; at an edge, from a copy with the padding.
-    constexpr int kWidth = (kLanes - 1) * M + kAlpha;
-    if (Adjacent(lane, lanes)) {
-      const float* channel = input + (int64_t{lane[0].n} * p.c + c) * plane;
-      const bool columns_inside = w0 >= 0 && w0 + kWidth <= p.w;
-      float padded[kAlpha][kWidth];
-#pragma GCC unroll 8
-      for (int i = 0; i < kAlpha; ++i) {
-        const int ih = h0 + i;
-        const float* row = padded[i];
-        if (ih >= 0 && ih < p.h && columns_inside) {
-          row = channel + int64_t{ih} * p.w + w0;
-        } else {
-          // Zeros, and the run of columns inside the image copied in: on
-          // small planes (AlexNet's 13x13) every group of tiles touches
-          // the padding, and a test per value cost more than the transform.
-          std::fill_n(padded[i], kWidth, 0.0f);
-          const int first = std::max(w0, 0), end = std::min(w0 + kWidth, p.w);
-          if (ih >= 0 && ih < p.h && first < end) {
-            std::memcpy(&padded[i][first - w0], channel + int64_t{ih} * p.w + first,
-                        (end - first) * sizeof(float));
-          }
-        }
-#pragma GCC unroll 8
-        for (int j = 0; j < kAlpha; ++j) {
-          d[i][j] = Lanes{row[j], row[M + j], row[2 * M + j], row[3 * M + j]};
-        }
-      }
-    } else {  // tiles from different rows or images, or fewer than kLanes
-      for (int i = 0; i < kAlpha; ++i) {
-        for (int j = 0; j < kAlpha; ++j) {
-          d[i][j] = Lanes{};
-          for (int l = 0; l < lanes; ++l) {
-            const int ih = lane[l].th * M - p.pad_top + i, iw = lane[l].tw * M - p.pad_left + j;
-            if (ih >= 0 && ih < p.h && iw >= 0 && iw < p.w) {
-              d[i][j][l] = input[(int64_t{lane[l].n} * p.c + c) * plane + int64_t{ih} * p.w + iw];
-            }
-          }
-        }
-      }
-    }
-    Lanes bd[kAlpha][kAlpha], bdb[kAlpha][kAlpha];
-    MultiplyLeft(T::kBT, d, bd);      // B^T d
-    MultiplyRightT(bd, T::kBT, bdb);  // (B^T d) B
-#pragma GCC unroll 8
-    for (int xi = 0; xi < kPositions; ++xi) {
-      float* out = v + xi * position_stride;
-      const Lanes& value = bdb[xi / kAlpha][xi % kAlpha];
-      std::memcpy(out, &value, sizeof(value));
-    }
-  }
-
-  // Output channel k of `lanes` (up to kChunks * kLanes) tiles, a vector
-  // lane each: M's kPositions values (`m`: lane 0's entry of position 0;
-  // positions `position_stride` apart) through A^T m A into each tile's
-  // output rows, with the epilogue: on all of them at once, or with a
-  // residual, over each run of values a row gets (kLanes adjacent tiles'
-  // rows make one).
-  template <int kChunks>
-  [[gnu::always_inline]] static void OutputTransform(const ConvArgs& args, int k, const Tile* lane,
-                                                     int lanes, const float* m,
-                                                     int64_t position_stride) {
-    constexpr int kWidth = kChunks * kLanes;
-    using Vector = typename Floats<kWidth>::Vector;
-    Vector mt[kAlpha][kAlpha];
-#pragma GCC unroll 8
-    for (int xi = 0; xi < kPositions; ++xi) {
-      if (lanes == kWidth) {
-        std::memcpy(&mt[xi / kAlpha][xi % kAlpha], m + xi * position_stride, sizeof(Vector));
-      } else {
-        mt[xi / kAlpha][xi % kAlpha] = Vector{};
-        for (int l = 0; l < lanes; ++l) {
-          mt[xi / kAlpha][xi % kAlpha][l] = m[xi * position_stride + l];
-        }
-      }
-    }
-    Vector am[M][kAlpha], ama[M][M];
-    MultiplyLeft(T::kAT, mt, am);     // A^T m
-    MultiplyRightT(am, T::kAT, ama);  // (A^T m) A
-    // Row i of chunk c's kLanes tiles' outputs side by side, lane l's at
-    // l * M: in each chunk, a 4 x 4 transpose (M = 4) or an interleave.
-    float y[kChunks][M][kLanes * M];
-#pragma GCC unroll 8
-    for (int i = 0; i < M; ++i) {
-      Vector rows[M];
-      if constexpr (M == 4) {
-        const Vector t0 = Shuffle<ChunkShuffle::kUnpackLow, kWidth>(ama[i][0], ama[i][1]);
-        const Vector t1 = Shuffle<ChunkShuffle::kUnpackLow, kWidth>(ama[i][2], ama[i][3]);
-        const Vector t2 = Shuffle<ChunkShuffle::kUnpackHigh, kWidth>(ama[i][0], ama[i][1]);
-        const Vector t3 = Shuffle<ChunkShuffle::kUnpackHigh, kWidth>(ama[i][2], ama[i][3]);
-        rows[0] = Shuffle<ChunkShuffle::kLowHalves, kWidth>(t0, t1);
-        rows[1] = Shuffle<ChunkShuffle::kHighHalves, kWidth>(t0, t1);
-        rows[2] = Shuffle<ChunkShuffle::kLowHalves, kWidth>(t2, t3);
-        rows[3] = Shuffle<ChunkShuffle::kHighHalves, kWidth>(t2, t3);
-      } else {
-        static_assert(M == 2);
-        rows[0] = Shuffle<ChunkShuffle::kUnpackLow, kWidth>(ama[i][0], ama[i][1]);
-        rows[1] = Shuffle<ChunkShuffle::kUnpackHigh, kWidth>(ama[i][0], ama[i][1]);
-      }
-      // Chunk c of rows[r] is floats [4r, 4r + 4) of chunk c's row i.
-#pragma GCC unroll 4
-      for (int c = 0; c < kChunks; ++c) {
-#pragma GCC unroll 4
-        for (int r = 0; r < M; ++r) {
-          std::memcpy(&y[c][i][r * kLanes], reinterpret_cast<const float*>(&rows[r]) + c * kLanes,
-                      kLanes * sizeof(float));
-        }
-      }
-    }
-    // Without a residual the epilogue needs no output position: one call
-    // over all the tiles' rows (columns past the plane are discarded).
-    const float* residual = args.epilogue.residual;
-    if (residual == nullptr)
-      ApplyEpilogue(args.epilogue, k, &y[0][0][0], nullptr, sizeof(y) / sizeof(float));
-    for (int c = 0; c < kChunks && c * kLanes < lanes; ++c) {
-      StoreOutputRows(args, k, lane + c * kLanes, std::min(kLanes, lanes - c * kLanes), y[c]);
-    }
-  }
-
-  // Writes kLanes tiles' output rows y (lane l's at l * M of each row) to
-  // output channel k: adjacent tiles each row as one run, others a run each.
-  [[gnu::always_inline]] static void StoreOutputRows(const ConvArgs& args, int k, const Tile* lane,
-                                                     int lanes, const float (&y)[M][kLanes * M]) {
-    const ConvParams& p = args.params;
-    const float* residual = args.epilogue.residual;
-    const bool adjacent = Adjacent(lane, lanes);
-    for (int l = 0; l < lanes; l += adjacent ? kLanes : 1) {
-      const int first_column = lane[l].tw * M;
-      const int columns = std::min((adjacent ? kLanes : 1) * M, p.q - first_column);
-      const int64_t plane_offset = (int64_t{lane[l].n} * p.k + k) * p.p * p.q;
-      for (int i = 0; i < M; ++i) {
-        const int oh = lane[l].th * M + i;
-        if (oh >= p.p) break;
-        const int64_t index = plane_offset + int64_t{oh} * p.q + first_column;
-        if (columns == kLanes * M) {  // a constant size: vector moves, not a call
-          std::memcpy(args.output + index, &y[i][0], kLanes * M * sizeof(float));
-        } else {
-          std::memcpy(args.output + index, &y[i][l * M], columns * sizeof(float));
-        }
-        if (residual != nullptr) {
-          ApplyEpilogue(args.epilogue, k, args.output + index, residual + index, columns);
-        }
-      }
-    }
   }
 
   const CpuBuild build_;

@@ -26,7 +26,8 @@ struct Floats {
 // Shuffles of two vectors that act on each 16-byte chunk alone, as SSE's
 // unpcklps, unpckhps, movlhps and movhlps do (and their AVX forms, chunk by
 // chunk): together, a 4 x 4 transpose in every chunk.
-enum class ChunkShuffle { kUnpackLow, kUnpackHigh, kLowHalves, kHighHalves };
+// kEvens: a0 a2 b0 b2, as shufps with 2,0,2,0.
+enum class ChunkShuffle { kUnpackLow, kUnpackHigh, kLowHalves, kHighHalves, kEvens };
 
 // The source of output lane `lane` (of `width`; b's lanes follow a's).
 constexpr int ChunkShuffleSource(ChunkShuffle shuffle, int lane, int width) {
@@ -40,6 +41,8 @@ constexpr int ChunkShuffleSource(ChunkShuffle shuffle, int lane, int width) {
       return r < 2 ? chunk + r : width + chunk + r - 2;
     case ChunkShuffle::kHighHalves:  // a2 a3 b2 b3
       return r < 2 ? chunk + 2 + r : width + chunk + r;
+    case ChunkShuffle::kEvens:  // a0 a2 b0 b2
+      return r < 2 ? chunk + 2 * r : width + chunk + 2 * (r - 2);
   }
   return 0;
 }
@@ -54,6 +57,41 @@ template <ChunkShuffle kShuffle, int kWidth>
 [[gnu::always_inline]] inline typename Floats<kWidth>::Vector Shuffle(
     typename Floats<kWidth>::Vector a, typename Floats<kWidth>::Vector b) {
   return Shuffle<kShuffle, kWidth>(a, b, std::make_index_sequence<kWidth>());
+}
+
+// out[l]'s chunk c = (a0, a1, a2, a3)'s lane l of chunk c: a 4 x 4
+// transpose in every chunk.
+template <int kWidth>
+[[gnu::always_inline]] inline void TransposeChunks(typename Floats<kWidth>::Vector a0,
+                                                   typename Floats<kWidth>::Vector a1,
+                                                   typename Floats<kWidth>::Vector a2,
+                                                   typename Floats<kWidth>::Vector a3,
+                                                   typename Floats<kWidth>::Vector (&out)[4]) {
+  using Vector = typename Floats<kWidth>::Vector;
+  const Vector t0 = Shuffle<ChunkShuffle::kUnpackLow, kWidth>(a0, a1);   // a0[0] a1[0] a0[1] a1[1]
+  const Vector t1 = Shuffle<ChunkShuffle::kUnpackLow, kWidth>(a2, a3);   // a2[0] a3[0] a2[1] a3[1]
+  const Vector t2 = Shuffle<ChunkShuffle::kUnpackHigh, kWidth>(a0, a1);  // a0[2] a1[2] a0[3] a1[3]
+  const Vector t3 = Shuffle<ChunkShuffle::kUnpackHigh, kWidth>(a2, a3);  // a2[2] a3[2] a2[3] a3[3]
+  out[0] = Shuffle<ChunkShuffle::kLowHalves, kWidth>(t0, t1);
+  out[1] = Shuffle<ChunkShuffle::kHighHalves, kWidth>(t0, t1);
+  out[2] = Shuffle<ChunkShuffle::kLowHalves, kWidth>(t2, t3);
+  out[3] = Shuffle<ChunkShuffle::kHighHalves, kWidth>(t2, t3);
+}
+
+// One vector of kChunks chunks, chunk c from chunks[c].
+template <int kChunks>
+[[gnu::always_inline]] inline typename Floats<kChunks * 4>::Vector Concatenate(
+    const typename Floats<4>::Vector (&chunks)[kChunks]) {
+  if constexpr (kChunks == 1) {
+    return chunks[0];
+  } else if constexpr (kChunks == 2) {
+    return __builtin_shufflevector(chunks[0], chunks[1], 0, 1, 2, 3, 4, 5, 6, 7);
+  } else {
+    static_assert(kChunks == 4);
+    const auto low = __builtin_shufflevector(chunks[0], chunks[1], 0, 1, 2, 3, 4, 5, 6, 7);
+    const auto high = __builtin_shufflevector(chunks[2], chunks[3], 0, 1, 2, 3, 4, 5, 6, 7);
+    return __builtin_shufflevector(low, high, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  }
 }
 
 // sum_x coefficients[x] * term(x) over the non-zero coefficients, from
