@@ -6,7 +6,9 @@
 //   (xi = one of alpha*alpha transform positions).
 // Run time, per (group, block of tiles) task in its own workspace slot:
 //   1. input transform  V[xi][c][t] = (B^T d B)[xi] for each tile t, written
-//      straight into the GEMM's packed layout (panels of 16 tiles)
+//      straight into the GEMM's packed layout (panels of 16 tiles); a
+//      channel at a time, its rows copied with their padding first where
+//      the tiles reach past the input (BlockInputs)
 //   2. alpha^2 GEMMs     M[xi] = U[xi] (K/g x C/g) * V[xi] (C/g x tiles)
 //   3. output transform  Y = A^T M A, fused with bias, residual, activation.
 // Tiles are numbered over the whole batch, so a block may span images; the
