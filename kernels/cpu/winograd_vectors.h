@@ -26,8 +26,7 @@ struct Floats {
 // Shuffles of two vectors that act on each 16-byte chunk alone, as SSE's
 // unpcklps, unpckhps, movlhps and movhlps do (and their AVX forms, chunk by
 // chunk): together, a 4 x 4 transpose in every chunk.
-// kEvens: a0 a2 b0 b2, as shufps with 2,0,2,0.
-enum class ChunkShuffle { kUnpackLow, kUnpackHigh, kLowHalves, kHighHalves, kEvens };
+enum class ChunkShuffle { kUnpackLow, kUnpackHigh, kLowHalves, kHighHalves };
 
 // The source of output lane `lane` (of `width`; b's lanes follow a's).
 constexpr int ChunkShuffleSource(ChunkShuffle shuffle, int lane, int width) {
@@ -41,8 +40,6 @@ constexpr int ChunkShuffleSource(ChunkShuffle shuffle, int lane, int width) {
       return r < 2 ? chunk + r : width + chunk + r - 2;
     case ChunkShuffle::kHighHalves:  // a2 a3 b2 b3
       return r < 2 ? chunk + 2 + r : width + chunk + r;
-    case ChunkShuffle::kEvens:  // a0 a2 b0 b2
-      return r < 2 ? chunk + 2 * r : width + chunk + 2 * (r - 2);
   }
   return 0;
 }
