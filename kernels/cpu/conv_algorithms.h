@@ -12,8 +12,8 @@
 
 namespace convd::cpu {
 
-// Direct's loops, and Winograd's output transform, are built for AVX2 + FMA
-// and AVX-512 too, the widest the CPU runs used.
+// Direct's loops, and Winograd's transforms, are built for AVX2 + FMA and
+// AVX-512 too, the widest the CPU runs used.
 const ConvAlgorithm& DirectConv();
 // One build of DirectConv (cpu_features.h), whatever the widest this CPU
 // has: for tests, so that every build the CPU runs is checked. The CPU must
@@ -25,7 +25,7 @@ const ConvAlgorithm& WinogradF43Conv();
 const ConvAlgorithm& WinogradF25Conv();  // F(2x2,5x5)
 const ConvAlgorithm& WinogradF45Conv();  // F(4x4,5x5)
 // The Winograd algorithm named `name` (winograd_f23, ...) in one build of
-// its output transform, as DirectConvForTesting; nullptr for other names.
+// its transforms, as DirectConvForTesting; nullptr for other names.
 const ConvAlgorithm* WinogradConvForTesting(std::string_view name, CpuBuild build);
 
 // All of the above; the pointers live for the whole process.

@@ -88,7 +88,7 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
     return absl::OkStatus();
   }
 
-  // Per thread: a block's V and M.
+  // Per thread: a Slot.
   int64_t WorkspaceBytes(const ConvParams& p, int threads) const override {
     return int64_t{threads} * SlotFloats(p) * int64_t{sizeof(float)};
   }
@@ -133,8 +133,8 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
 
   absl::Status Run(const ConvArgs& args, const ExecContext& context) const override {
     const ConvParams& p = args.params;
-    const int tiles_h = (p.p + M - 1) / M, tiles_w = (p.q + M - 1) / M;
-    const int64_t tiles_per_image = int64_t{tiles_h} * tiles_w;
+    const int tiles_w = TilesWide(p);
+    const int64_t tiles_per_image = int64_t{TilesHigh(p)} * tiles_w;
     const int64_t total_tiles = tiles_per_image * p.n;
     const int threads = context.thread_pool ? context.thread_pool->num_threads() : 1;
     if (total_tiles <= kTilesPerBlock && p.groups < threads) {
@@ -195,7 +195,7 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
   // zeros around them.
   static bool NeedsCopy(const ConvParams& p) {
     return p.pad_top != 0 || p.pad_left != 0 || TilesHigh(p) * M + kAlpha - M > p.h ||
-           TilesWide(p) * M + kAlpha - M > p.w;
+           CopyWidth(p) > p.w;
   }
   static int TilesHigh(const ConvParams& p) { return (p.p + M - 1) / M; }
   static int TilesWide(const ConvParams& p) { return (p.q + M - 1) / M; }

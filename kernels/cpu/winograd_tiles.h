@@ -54,9 +54,8 @@ class TileTransforms {
   // inputs d through B^T d B into V's kPositions rows. Tile l's
   // kAlpha x kAlpha inputs start at channel + offsets[l], rows `row_stride`
   // apart, all readable (a copy with the padding where the tiles reach
-  // into it). out[chunk], for the first
-  // `chunks` chunks: the chunk's first tile's entry of position 0;
-  // positions `position_stride` floats apart.
+  // into it). out[chunk], for the first `chunks` chunks: the chunk's first
+  // tile's entry of position 0; positions `position_stride` floats apart.
   template <int kChunks>
   [[gnu::always_inline]] static void InputTransform(const float* channel, int64_t row_stride,
                                                     const int64_t* offsets, int chunks,
