@@ -15,10 +15,16 @@ namespace convd::cpu {
 // Direct's loops, and Winograd's transforms, are built for AVX2 + FMA and
 // AVX-512 too, the widest the CPU runs used.
 const ConvAlgorithm& DirectConv();
+// Direct's two loop orders, chosen per layer.
+enum class DirectLoops {
+  kFilters,  // a vector holds one output of several filters (any stride)
+  kRows,     // a vector holds outputs along a row (stride_w 1 only)
+};
 // One build of DirectConv (cpu_features.h), whatever the widest this CPU
-// has: for tests, so that every build the CPU runs is checked. The CPU must
-// support `build`. Not in AllConvAlgorithms.
-const ConvAlgorithm& DirectConvForTesting(CpuBuild build);
+// has, running `loops` wherever they can (the filter loops where the row
+// loops cannot): for tests, so that every build and loop order the CPU
+// runs is checked. The CPU must support `build`. Not in AllConvAlgorithms.
+const ConvAlgorithm& DirectConvForTesting(CpuBuild build, DirectLoops loops);
 const ConvAlgorithm& Im2colGemmConv();
 const ConvAlgorithm& WinogradF23Conv();
 const ConvAlgorithm& WinogradF43Conv();

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -58,6 +59,12 @@ void CheckAlgorithm(const ConvAlgorithm& algorithm, ThreadPool* pool) {
     const std::vector<float> weights = RandomVector(params.weight_elements());
     const std::vector<float> bias = RandomVector(params.k);
     const std::vector<float> residual = RandomVector(params.output_elements());
+    // The float64 sums once a shape (the epilogues below add to them): the
+    // reference convolution, not the algorithms, was most of this test's
+    // time, under ASan most of all.
+    const std::vector<double> sums = reference::Convolution(
+        params, input.data(), weights.data(), nullptr, nullptr, {Activation::kNone});
+    const int64_t plane = int64_t{params.p} * params.q;
     auto packed = algorithm.PrepareWeights(params, weights.data());
     ASSERT_TRUE(packed.ok()) << packed.status();
     const int threads = pool ? pool->num_threads() : 1;
@@ -75,13 +82,13 @@ void CheckAlgorithm(const ConvAlgorithm& algorithm, ThreadPool* pool) {
       args.workspace = workspace.data();
       ExecContext context{pool};
       ASSERT_TRUE(algorithm.Run(args, context).ok());
-      const std::vector<double> expected = reference::Convolution(
-          params, input.data(), weights.data(), args.epilogue.bias,
-          args.epilogue.residual, e.activation);
       // Relative to the sums' magnitude before the activation.
-      const std::vector<double> unactivated = reference::Convolution(
-          params, input.data(), weights.data(), args.epilogue.bias, args.epilogue.residual,
-          {Activation::kNone});
+      std::vector<double> unactivated(sums), expected(sums.size());
+      for (int64_t i = 0; i < static_cast<int64_t>(sums.size()); ++i) {
+        if (e.bias) unactivated[i] += bias[i / plane % params.k];
+        if (e.residual) unactivated[i] += residual[i];
+        expected[i] = reference::ActivateDouble(unactivated[i], e.activation);
+      }
       const double error = MaxErrorRelativeTo(output.data(), expected, unactivated);
       EXPECT_LE(error, Tolerance(algorithm.name()))
           << algorithm.name() << " epilogue=" << e.name << " threads=" << threads
@@ -108,19 +115,29 @@ INSTANTIATE_TEST_SUITE_P(AllCpuAlgorithms, ConvAlgorithmTest,
                          [](const auto& info) { return info.param; });
 
 // Each build of DirectConv this CPU runs: "direct" above is the widest.
-class DirectConvBuildTest : public ::testing::TestWithParam<CpuBuild> {};
+// Each build of direct's loops, each loop order (the row loops on the
+// stride-1 shapes, the filter loops on the others), on one thread and on
+// a pool.
+class DirectConvBuildTest
+    : public ::testing::TestWithParam<std::tuple<CpuBuild, DirectLoops>> {};
 
-INSTANTIATE_TEST_SUITE_P(Builds, DirectConvBuildTest,
-                         ::testing::Values(CpuBuild::kBaseline, CpuBuild::kAvx2, CpuBuild::kAvx512),
-                         [](const auto& info) { return CpuBuildName(info.param); });
+INSTANTIATE_TEST_SUITE_P(
+    Builds, DirectConvBuildTest,
+    ::testing::Combine(::testing::Values(CpuBuild::kBaseline, CpuBuild::kAvx2, CpuBuild::kAvx512),
+                       ::testing::Values(DirectLoops::kFilters, DirectLoops::kRows)),
+    [](const auto& info) {
+      return std::string(CpuBuildName(std::get<0>(info.param))) +
+             (std::get<1>(info.param) == DirectLoops::kRows ? "_rows" : "_filters");
+    });
 
 TEST_P(DirectConvBuildTest, MatchesReference) {
-  if (!CpuSupports(GetParam())) {
-    GTEST_SKIP() << "this CPU cannot run the " << CpuBuildName(GetParam()) << " build";
+  const auto [build, loops] = GetParam();
+  if (!CpuSupports(build)) {
+    GTEST_SKIP() << "this CPU cannot run the " << CpuBuildName(build) << " build";
   }
   ThreadPool pool(3);
-  CheckAlgorithm(DirectConvForTesting(GetParam()), nullptr);
-  CheckAlgorithm(DirectConvForTesting(GetParam()), &pool);
+  CheckAlgorithm(DirectConvForTesting(build, loops), nullptr);
+  CheckAlgorithm(DirectConvForTesting(build, loops), &pool);
 }
 
 // Each build of the Winograd transforms (4, 8 or 16 tiles at once), on one

@@ -17,9 +17,11 @@
 // the widest the CPU runs chosen at run time.
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "kernels/conv_algorithm.h"
 #include "kernels/cpu/conv_algorithms.h"
+#include "kernels/cpu/conv_direct.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/cpu/work_estimate.h"
@@ -28,7 +30,14 @@
 namespace convd::cpu {
 namespace {
 
-constexpr int kLanes = 8;
+using direct::DirectTask;
+using direct::FiltersPerBlock;
+using direct::FilterBlocks;
+using direct::ForEachDirectTask;
+using direct::FusesEpilogue;
+using direct::kLanes;
+using direct::VectorsPerBlock;
+
 // A vector of kVectorLanes filters. may_alias: the packed weights are
 // floats, read a vector at a time. The AVX-512 build reads a block of two
 // vectors of kLanes (16 filters, contiguous for each tap) as one of 16.
@@ -36,23 +45,6 @@ template <int kVectorLanes>
 struct Vectors {
   typedef float Filter __attribute__((vector_size(kVectorLanes * sizeof(float)), may_alias));
 };
-
-bool HasPadding(const ConvParams& p) {
-  return p.pad_top != 0 || p.pad_left != 0 || p.pad_bottom != 0 || p.pad_right != 0;
-}
-
-// The padded input plane's size.
-int PaddedHeight(const ConvParams& p) { return p.h + p.pad_top + p.pad_bottom; }
-int PaddedWidth(const ConvParams& p) { return p.w + p.pad_left + p.pad_right; }
-
-// Filter vectors per block: two where the group has more than one
-// vector's worth of filters (each broadcast input value then feeds two
-// multiply-adds), else one.
-int VectorsPerBlock(const ConvParams& p) { return p.k_per_group() > kLanes ? 2 : 1; }
-int FiltersPerBlock(const ConvParams& p) { return VectorsPerBlock(p) * kLanes; }
-int FilterBlocks(const ConvParams& p) {
-  return (p.k_per_group() + FiltersPerBlock(p) - 1) / FiltersPerBlock(p);
-}
 
 // (The vector type is named by its lanes, not passed as a type: a template
 // argument would lose the typedef's attributes.)
@@ -114,106 +106,68 @@ template <int kCount, int kPixels, int kVectors, int kVectorLanes, int kStrideW>
   }
 }
 
-// Tasks [begin, end) of (image, group, filter block), slot `slot`;
-// kPixels outputs of a row at a time; kVectors vectors of kVectorLanes
-// filters make the FiltersPerBlock(p) filters of a block. kStrideW as for
-// OutputBlock.
+// The filter loops over one task; kPixels outputs of a row at a time;
+// kVectors vectors of kVectorLanes filters make the FiltersPerBlock(p)
+// filters of a block. kStrideW as for OutputBlock.
+template <int kPixels, int kVectors, int kVectorLanes, int kStrideW>
+[[gnu::always_inline]] inline void ComputeTask(const ConvArgs& args, const DirectTask& t) {
+  using FilterVector = FilterVectorOf<kVectorLanes>;
+  const ConvParams& p = args.params;
+  const int64_t out_plane = int64_t{p.p} * p.q;
+  const auto* w = reinterpret_cast<const FilterVector*>(t.weights);
+  constexpr int kBlockFilters = kVectors * kVectorLanes;
+  const bool fuse_epilogue = FusesEpilogue(args.epilogue);
+  const bool relu = args.epilogue.activation.type == Activation::kRelu;
+  FilterVector bias[kVectors] = {};
+  for (int f = 0; f < t.filters && args.epilogue.bias != nullptr; ++f) {
+    bias[f / kVectorLanes][f % kVectorLanes] = args.epilogue.bias[t.first_filter + f];
+  }
+  // Zeros first: the epilogue below runs over every accumulator, also
+  // those a remainder block leaves unused.
+  FilterVector acc[kPixels][kVectors] = {};
+  // Each accumulator holds one output of kVectorLanes planes: through memory,
+  // whole vectors in and floats out, rather than lane by lane.
+  auto store = [&](int oh, int ow, int count) {
+    alignas(sizeof(FilterVector)) float tile[kPixels][kBlockFilters];
+    if (fuse_epilogue) {
+      // All kPixels, not `count`: indexed by a loop of unknown length, the
+      // accumulators would live in memory (as the AVX-512 build's 12 did).
+      for (int j = 0; j < kPixels; ++j) {
+        for (int v = 0; v < kVectors; ++v) {
+          acc[j][v] += bias[v];
+          // As Activate: x > 0 ? x : 0 (NaN becomes 0).
+          if (relu) acc[j][v] = acc[j][v] > 0.0f ? acc[j][v] : FilterVector{};
+        }
+      }
+    }
+    std::memcpy(tile, acc, sizeof(tile));
+    for (int f = 0; f < t.filters; ++f) {
+      float* to = t.out + f * out_plane + int64_t{oh} * p.q + ow;
+      for (int j = 0; j < count; ++j) to[j] = tile[j][f];
+    }
+  };
+  for (int oh = 0; oh < p.p; ++oh) {
+    int ow = 0;
+    for (; ow + kPixels <= p.q; ow += kPixels) {
+      OutputBlock<kPixels, kPixels, kVectors, kVectorLanes, kStrideW>(p, t.in, t.in_plane,
+                                                                      t.in_width, w, oh, ow, acc);
+      store(oh, ow, kPixels);
+    }
+    if (ow < p.q) {
+      RemainderBlock<kPixels - 1, kPixels, kVectors, kVectorLanes, kStrideW>(
+          p, t.in, t.in_plane, t.in_width, w, oh, ow, p.q - ow, acc);
+      store(oh, ow, p.q - ow);
+    }
+  }
+}
+
 template <int kPixels, int kVectors, int kVectorLanes, int kStrideW>
 [[gnu::always_inline]] inline void RunTasksWithStride(const ConvArgs& args, int64_t begin,
                                                       int64_t end, int slot) {
-  using FilterVector = FilterVectorOf<kVectorLanes>;
-  const ConvParams& p = args.params;
-  const int cg = p.c_per_group(), kg = p.k_per_group(), blocks = FilterBlocks(p);
-  const bool padded = HasPadding(p);
-  const int in_height = padded ? PaddedHeight(p) : p.h;
-  const int in_width = padded ? PaddedWidth(p) : p.w;
-  const int64_t in_plane = int64_t{in_height} * in_width;
-  const int64_t out_plane = int64_t{p.p} * p.q;
-  const auto* weights = reinterpret_cast<const FilterVector*>(args.weights->data.data());
-  // The (image, group) whose padded planes the slot holds: a run of tasks
-  // over one image's filter blocks copies them once, not once a block
-  // (AlexNet's conv1: a 624 KB copy for each of 4 blocks).
-  int64_t copied_planes = -1;
-  for (int64_t task = begin; task < end; ++task) {
-    const int block = static_cast<int>(task % blocks);
-    const int64_t planes = task / blocks;  // image * groups + group
-    const int g = static_cast<int>(planes % p.groups);
-    const int n = static_cast<int>(planes / p.groups);
-    const float* input = args.input + (int64_t{n} * p.c + int64_t{g} * cg) * p.h * p.w;
-    const float* in = input;
-    if (padded) {
-      float* copy = args.workspace + slot * cg * in_plane;
-      if (planes != copied_planes) {
-        std::fill_n(copy, cg * in_plane, 0.0f);
-        for (int c = 0; c < cg; ++c) {
-          for (int ih = 0; ih < p.h; ++ih) {
-            std::memcpy(copy + c * in_plane + int64_t{ih + p.pad_top} * in_width + p.pad_left,
-                        input + (int64_t{c} * p.h + ih) * p.w, p.w * sizeof(float));
-          }
-        }
-        copied_planes = planes;
-      }
-      in = copy;
-    }
-    constexpr int kBlockFilters = kVectors * kVectorLanes;
-    const FilterVector* w = weights + (int64_t{g} * blocks + block) * cg * p.r * p.s * kVectors;
-    const int first_filter = block * kBlockFilters;
-    const int filters = std::min(kBlockFilters, kg - first_filter);
-    float* out = args.output + (int64_t{n} * p.k + int64_t{g} * kg + first_filter) * out_plane;
-    // Bias and ReLU (or none) are applied to the accumulators as they are
-    // stored; a residual or another activation, over the planes at the end
-    // (per value in the store loop, those made LeNet's layers slower).
-    const Activation activation = args.epilogue.activation.type;
-    const bool fuse_epilogue = args.epilogue.residual == nullptr &&
-                               (activation == Activation::kNone || activation == Activation::kRelu);
-    const bool relu = activation == Activation::kRelu;
-    FilterVector bias[kVectors] = {};
-    for (int f = 0; f < filters && args.epilogue.bias != nullptr; ++f) {
-      bias[f / kVectorLanes][f % kVectorLanes] = args.epilogue.bias[g * kg + first_filter + f];
-    }
-    // Zeros first: the epilogue below runs over every accumulator, also
-    // those a remainder block leaves unused.
-    FilterVector acc[kPixels][kVectors] = {};
-    // Each accumulator holds one output of kVectorLanes planes: through memory,
-    // whole vectors in and floats out, rather than lane by lane.
-    auto store = [&](int oh, int ow, int count) {
-      alignas(sizeof(FilterVector)) float tile[kPixels][kBlockFilters];
-      if (fuse_epilogue) {
-        // All kPixels, not `count`: indexed by a loop of unknown length, the
-        // accumulators would live in memory (as the AVX-512 build's 12 did).
-        for (int j = 0; j < kPixels; ++j) {
-          for (int v = 0; v < kVectors; ++v) {
-            acc[j][v] += bias[v];
-            // As Activate: x > 0 ? x : 0 (NaN becomes 0).
-            if (relu) acc[j][v] = acc[j][v] > 0.0f ? acc[j][v] : FilterVector{};
-          }
-        }
-      }
-      std::memcpy(tile, acc, sizeof(tile));
-      for (int f = 0; f < filters; ++f) {
-        float* to = out + f * out_plane + int64_t{oh} * p.q + ow;
-        for (int j = 0; j < count; ++j) to[j] = tile[j][f];
-      }
-    };
-    for (int oh = 0; oh < p.p; ++oh) {
-      int ow = 0;
-      for (; ow + kPixels <= p.q; ow += kPixels) {
-        OutputBlock<kPixels, kPixels, kVectors, kVectorLanes, kStrideW>(p, in, in_plane, in_width,
-                                                                        w, oh, ow, acc);
-        store(oh, ow, kPixels);
-      }
-      if (ow < p.q) {
-        RemainderBlock<kPixels - 1, kPixels, kVectors, kVectorLanes, kStrideW>(
-            p, in, in_plane, in_width, w, oh, ow, p.q - ow, acc);
-        store(oh, ow, p.q - ow);
-      }
-    }
-    for (int f = 0; f < filters && !fuse_epilogue; ++f) {
-      const int64_t offset = (out - args.output) + f * out_plane;
-      ApplyEpilogue(args.epilogue, g * kg + first_filter + f, args.output + offset,
-                    args.epilogue.residual ? args.epilogue.residual + offset : nullptr, out_plane);
-    }
-  }
+  ForEachDirectTask(args, DirectLoops::kFilters, begin, end, slot,
+                    [&](const DirectTask& t) __attribute__((always_inline)) {
+                      ComputeTask<kPixels, kVectors, kVectorLanes, kStrideW>(args, t);
+                    });
 }
 
 // RunTasksWithStride with the layer's stride_w as a constant where it is
@@ -281,16 +235,18 @@ void RunTasksBuild(CpuBuild build, const ConvArgs& args, int64_t begin, int64_t 
 class DirectConvAlgorithm final : public ConvAlgorithm {
  public:
   // `build`: which build of the loops runs (the CPU must support it).
-  explicit DirectConvAlgorithm(CpuBuild build) : build_(build) {}
+  // `loops`: which loops run, where they can (the row loops need stride_w
+  // 1); none: ChooseDirectLoops decides.
+  explicit DirectConvAlgorithm(CpuBuild build, std::optional<DirectLoops> loops = std::nullopt)
+      : build_(build), loops_(loops) {}
 
   std::string_view name() const override { return "direct"; }
 
   absl::Status CanImplement(const ConvParams&) const override { return absl::OkStatus(); }
 
   int64_t WorkspaceBytes(const ConvParams& p, int threads) const override {
-    if (!HasPadding(p)) return 0;
-    return int64_t{threads} * p.c_per_group() * PaddedHeight(p) * PaddedWidth(p) *
-           int64_t{sizeof(float)};
+    if (!direct::NeedsInputCopy(p, Loops(p))) return 0;
+    return int64_t{threads} * direct::SlotFloats(p) * int64_t{sizeof(float)};
   }
 
   absl::StatusOr<PackedWeights> PrepareWeights(const ConvParams& p,
@@ -314,17 +270,28 @@ class DirectConvAlgorithm final : public ConvAlgorithm {
 
   absl::Status Run(const ConvArgs& args, const ExecContext& context) const override {
     const ConvParams& p = args.params;
+    const DirectLoops loops = Loops(p);
     const int64_t work_per_task =
         int64_t{p.p} * p.q * p.c_per_group() * p.r * p.s * FiltersPerBlock(p) / kGemmMacsPerNs;
     ParallelFor(context.thread_pool, int64_t{p.n} * p.groups * FilterBlocks(p), work_per_task,
                 [&](int64_t begin, int64_t end, int slot) {
-                  RunTasksBuild(build_, args, begin, end, slot);
+                  if (loops == DirectLoops::kRows) {
+                    direct::RunRowTasks(build_, args, begin, end, slot);
+                  } else {
+                    RunTasksBuild(build_, args, begin, end, slot);
+                  }
                 });
     return absl::OkStatus();
   }
 
  private:
+  DirectLoops Loops(const ConvParams& p) const {
+    if (!loops_.has_value()) return direct::ChooseDirectLoops(p, build_);
+    return *loops_ == DirectLoops::kRows && p.stride_w != 1 ? DirectLoops::kFilters : *loops_;
+  }
+
   const CpuBuild build_;
+  const std::optional<DirectLoops> loops_;
 };
 
 }  // namespace
@@ -334,12 +301,16 @@ const ConvAlgorithm& DirectConv() {
   return algorithm;
 }
 
-const ConvAlgorithm& DirectConvForTesting(CpuBuild build) {
-  // Indexed by CpuBuild, narrowest first.
-  static const DirectConvAlgorithm builds[] = {DirectConvAlgorithm(CpuBuild::kBaseline),
-                                               DirectConvAlgorithm(CpuBuild::kAvx2),
-                                               DirectConvAlgorithm(CpuBuild::kAvx512)};
-  return builds[static_cast<int>(build)];
+const ConvAlgorithm& DirectConvForTesting(CpuBuild build, DirectLoops loops) {
+  // Indexed by CpuBuild, narrowest first, then by loops.
+  static const DirectConvAlgorithm builds[][2] = {
+      {DirectConvAlgorithm(CpuBuild::kBaseline, DirectLoops::kFilters),
+       DirectConvAlgorithm(CpuBuild::kBaseline, DirectLoops::kRows)},
+      {DirectConvAlgorithm(CpuBuild::kAvx2, DirectLoops::kFilters),
+       DirectConvAlgorithm(CpuBuild::kAvx2, DirectLoops::kRows)},
+      {DirectConvAlgorithm(CpuBuild::kAvx512, DirectLoops::kFilters),
+       DirectConvAlgorithm(CpuBuild::kAvx512, DirectLoops::kRows)}};
+  return builds[static_cast<int>(build)][loops == DirectLoops::kRows ? 1 : 0];
 }
 
 }  // namespace convd::cpu
