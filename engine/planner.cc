@@ -41,9 +41,12 @@ struct Choice {
 // 8. Direct is the fastest on the other filters of 5x5 and larger:
 // AlexNet's 11x11 stride-4 conv1 (1.2-1.3x im2col), ResNet's 7x7 stride-2
 // stem (1.1-1.2x), GoogLeNet's 4a, LeNet's conv2 (6 channels: 2-4x
-// Winograd; conv1 level). On 3x3 and 1x1
-// filters it trails im2col (ResNet's strided 3x3 and 1x1 layers, VGG's
-// 3-channel conv1_1). Everywhere else im2col + GEMM is the fastest.
+// Winograd; conv1 level). Direct's row loops (2026-12-07) also lead on
+// stride-1 layers of few taps an output, where im2col's GEMM is at its
+// thinnest: VGG's 3-channel conv1_1 (27 taps) 1.6-2.9x im2col at batch
+// 1 to 32. On other 3x3 and 1x1 filters direct trails im2col (ResNet's
+// strided 3x3 and 1x1 layers). Everywhere else im2col + GEMM is the
+// fastest.
 // The plan is made once, before the serving batch is known; autotune
 // (which times candidates at the serving batch) refines it. A faster
 // kernel changes this rule together with the measurement that justifies
@@ -53,6 +56,7 @@ constexpr int kWinogradF43MinPlaneSide = 8;
 constexpr int kWinogradF23MinPlaneSide = 7;
 constexpr int kWinograd5x5MinChannels = 32;
 constexpr int kDirectMinFilterTaps = 25;  // 5x5
+constexpr int kDirectRowsMaxTaps = 27;    // C/g * R * S: 3 channels of 3x3
 
 Choice Heuristic(const ConvParams& p) {
   const int side = std::min(p.p, p.q);
@@ -77,10 +81,20 @@ Choice Heuristic(const ConvParams& p) {
                             "larger that Winograd does not take (%dx%d stride %d, C/g=%d)",
                             p.r, p.s, p.stride_h, p.c_per_group())};
   }
+  const int64_t taps = int64_t{p.c_per_group()} * p.r * p.s;
+  // (Not measured on 1x1 layers, whose im2col is a plain GEMM: they keep it.)
+  if (p.r * p.s > 1 && taps <= kDirectRowsMaxTaps &&
+      cpu::DirectConvLoops(p) == cpu::DirectLoops::kRows) {
+    return {&cpu::DirectConv(),
+            absl::StrFormat("heuristic: direct's row loops are the fastest CPU algorithm on "
+                            "stride-1 layers of %d or fewer taps an output (C/g*R*S=%d, output "
+                            "%dx%d)",
+                            kDirectRowsMaxTaps, taps, p.p, p.q)};
+  }
   return {&cpu::Im2colGemmConv(),
           absl::StrFormat("heuristic: im2col + GEMM is the fastest CPU algorithm on "
                           "layers Winograd does not suit (C/g*R*S=%d, output %dx%d)",
-                          int64_t{p.c_per_group()} * p.r * p.s, p.p, p.q)};
+                          taps, p.p, p.q)};
 }
 
 double TimeMilliseconds(const ConvAlgorithm& algorithm, const ConvArgs& args,

@@ -18,8 +18,11 @@ const ConvAlgorithm& DirectConv();
 // Direct's two loop orders, chosen per layer.
 enum class DirectLoops {
   kFilters,  // a vector holds one output of several filters (any stride)
-  kRows,     // a vector holds outputs along a row (stride_w 1 only)
+  kRows,     // a vector holds outputs along a row (stride 1x1 only)
 };
+// The loops DirectConv() runs for `p`: the row loops on stride-1 layers
+// where a row's last vector wastes few lanes, else the filter loops.
+DirectLoops DirectConvLoops(const ConvParams& p);
 // One build of DirectConv (cpu_features.h), whatever the widest this CPU
 // has, running `loops` wherever they can (the filter loops where the row
 // loops cannot): for tests, so that every build and loop order the CPU

@@ -1,6 +1,8 @@
 // Every CPU convolution algorithm against the float64 reference over a grid
 // of odd shapes, with and without the fused epilogue, single-threaded and on
 // a thread pool. Failures print every shape parameter.
+#include "kernels/cpu/conv_algorithms.h"
+
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -8,7 +10,6 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "kernels/cpu/conv_algorithms.h"
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/reference/reference_ops.h"
 #include "kernels/testing/numeric.h"
@@ -62,8 +63,8 @@ void CheckAlgorithm(const ConvAlgorithm& algorithm, ThreadPool* pool) {
     // The float64 sums once a shape (the epilogues below add to them): the
     // reference convolution, not the algorithms, was most of this test's
     // time, under ASan most of all.
-    const std::vector<double> sums = reference::Convolution(
-        params, input.data(), weights.data(), nullptr, nullptr, {Activation::kNone});
+    const std::vector<double> sums = reference::Convolution(params, input.data(), weights.data(),
+                                                            nullptr, nullptr, {Activation::kNone});
     const int64_t plane = int64_t{params.p} * params.q;
     auto packed = algorithm.PrepareWeights(params, weights.data());
     ASSERT_TRUE(packed.ok()) << packed.status();
@@ -118,8 +119,7 @@ INSTANTIATE_TEST_SUITE_P(AllCpuAlgorithms, ConvAlgorithmTest,
 // Each build of direct's loops, each loop order (the row loops on the
 // stride-1 shapes, the filter loops on the others), on one thread and on
 // a pool.
-class DirectConvBuildTest
-    : public ::testing::TestWithParam<std::tuple<CpuBuild, DirectLoops>> {};
+class DirectConvBuildTest : public ::testing::TestWithParam<std::tuple<CpuBuild, DirectLoops>> {};
 
 INSTANTIATE_TEST_SUITE_P(
     Builds, DirectConvBuildTest,

@@ -15,13 +15,14 @@
 // vector of 8 is two registers), for AVX2 with FMA (one register, fused
 // multiply-adds) and for AVX-512 (a block of 16 filters in one register),
 // the widest the CPU runs chosen at run time.
+#include "kernels/cpu/conv_direct.h"
+
 #include <algorithm>
 #include <cstring>
 #include <optional>
 
 #include "kernels/conv_algorithm.h"
 #include "kernels/cpu/conv_algorithms.h"
-#include "kernels/cpu/conv_direct.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/cpu/work_estimate.h"
@@ -31,8 +32,8 @@ namespace convd::cpu {
 namespace {
 
 using direct::DirectTask;
-using direct::FiltersPerBlock;
 using direct::FilterBlocks;
+using direct::FiltersPerBlock;
 using direct::ForEachDirectTask;
 using direct::FusesEpilogue;
 using direct::kLanes;
@@ -164,10 +165,11 @@ template <int kPixels, int kVectors, int kVectorLanes, int kStrideW>
 template <int kPixels, int kVectors, int kVectorLanes, int kStrideW>
 [[gnu::always_inline]] inline void RunTasksWithStride(const ConvArgs& args, int64_t begin,
                                                       int64_t end, int slot) {
-  ForEachDirectTask(args, DirectLoops::kFilters, begin, end, slot,
-                    [&](const DirectTask& t) __attribute__((always_inline)) {
-                      ComputeTask<kPixels, kVectors, kVectorLanes, kStrideW>(args, t);
-                    });
+  ForEachDirectTask(
+      args, DirectLoops::kFilters, begin, end,
+      slot, [&](const DirectTask& t) __attribute__((always_inline)) {
+        ComputeTask<kPixels, kVectors, kVectorLanes, kStrideW>(args, t);
+      });
 }
 
 // RunTasksWithStride with the layer's stride_w as a constant where it is
@@ -235,8 +237,8 @@ void RunTasksBuild(CpuBuild build, const ConvArgs& args, int64_t begin, int64_t 
 class DirectConvAlgorithm final : public ConvAlgorithm {
  public:
   // `build`: which build of the loops runs (the CPU must support it).
-  // `loops`: which loops run, where they can (the row loops need stride_w
-  // 1); none: ChooseDirectLoops decides.
+  // `loops`: which loops run, where they can (the row loops need stride
+  // 1x1); none: ChooseDirectLoops decides.
   explicit DirectConvAlgorithm(CpuBuild build, std::optional<DirectLoops> loops = std::nullopt)
       : build_(build), loops_(loops) {}
 
@@ -287,7 +289,8 @@ class DirectConvAlgorithm final : public ConvAlgorithm {
  private:
   DirectLoops Loops(const ConvParams& p) const {
     if (!loops_.has_value()) return direct::ChooseDirectLoops(p, build_);
-    return *loops_ == DirectLoops::kRows && p.stride_w != 1 ? DirectLoops::kFilters : *loops_;
+    const bool rows_can_run = p.stride_h == 1 && p.stride_w == 1;
+    return *loops_ == DirectLoops::kRows && !rows_can_run ? DirectLoops::kFilters : *loops_;
   }
 
   const CpuBuild build_;
@@ -299,6 +302,10 @@ class DirectConvAlgorithm final : public ConvAlgorithm {
 const ConvAlgorithm& DirectConv() {
   static const DirectConvAlgorithm algorithm(WidestCpuBuild());
   return algorithm;
+}
+
+DirectLoops DirectConvLoops(const ConvParams& p) {
+  return direct::ChooseDirectLoops(p, WidestCpuBuild());
 }
 
 const ConvAlgorithm& DirectConvForTesting(CpuBuild build, DirectLoops loops) {

@@ -48,10 +48,9 @@ inline int FilterBlocks(const ConvParams& p) {
   return (p.k_per_group() + FiltersPerBlock(p) - 1) / FiltersPerBlock(p);
 }
 
-// The loops DirectConv runs for `p` in `build`: the row loops where the
-// stride allows them and they cost less (fewer multiply-adds wasted on a
-// row's last vector than the filter loops spend storing outputs one by
-// one), else the filter loops.
+// The loops DirectConv runs for `p` in `build`: the row loops on stride-1
+// layers where a row's last vector wastes few lanes, else the filter
+// loops.
 DirectLoops ChooseDirectLoops(const ConvParams& p, CpuBuild build);
 
 // Whether a task's input planes are copied into its workspace slot: the
@@ -133,8 +132,8 @@ template <typename Compute>
     t.in = in;
     t.in_plane = in_plane;
     t.in_width = in_width;
-    t.weights = args.weights->data.data() +
-                (int64_t{g} * blocks + block) * cg * p.r * p.s * block_filters;
+    t.weights =
+        args.weights->data.data() + (int64_t{g} * blocks + block) * cg * p.r * p.s * block_filters;
     t.out = args.output + (int64_t{n} * p.k + int64_t{g} * kg + first_filter) * out_plane;
     t.filters = std::min(block_filters, kg - first_filter);
     t.first_filter = g * kg + first_filter;
@@ -148,7 +147,7 @@ template <typename Compute>
 }
 
 // The row loops over tasks [begin, end) in `build` (which the CPU runs).
-// p.stride_w must be 1.
+// The layer's stride must be 1x1.
 void RunRowTasks(CpuBuild build, const ConvArgs& args, int64_t begin, int64_t end, int slot);
 
 }  // namespace convd::cpu::direct

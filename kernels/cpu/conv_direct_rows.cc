@@ -1,22 +1,25 @@
-// Direct convolution's row loops (conv_direct.h): a vector holds kLanes
-// neighbouring outputs of one row of one filter, for layers of stride_w 1,
-// where those outputs read neighbouring inputs. Each tap is then one
-// unaligned load per vector of outputs, shared by a few filters, each
-// filter's weight a broadcast (kFilters x kVectors accumulators); the
-// outputs are stored a vector at a time, straight into their NCHW rows.
+// Direct convolution's row loops (conv_direct.h): a vector holds
+// neighbouring outputs of one row of one filter (4, 8 or 16: RowLanes),
+// for layers of stride 1x1, where those outputs read neighbouring inputs.
+// Each tap is one unaligned load per vector of outputs, shared by a few
+// filters, each filter's weight a broadcast (kFilters x kVectors
+// accumulators); outputs are stored a vector at a time, straight into
+// their NCHW rows.
 //
 // The filter loops store every output as a float of its own (a vector
 // holds filters, the planes want rows), which costs as much as the
 // multiply-adds where a layer has few taps per output (VGG's 3-channel
-// conv1_1: 27; LeNet's conv1: 25). The row loops' cost is the last vector
-// of a row, whose lanes past the row's end are computed and dropped: they
-// read past the row into the next one, or the slack after the copied
-// planes, so every load is a whole vector with no bounds checks.
+// conv1_1: 27; LeNet's conv1: 25). The row loops' cost is a row's last
+// vector, whose lanes past the row's end are computed and dropped: their
+// loads read into the next row, or the slack after the copied planes, so
+// every load is a whole vector with no bounds checks. The plane's vectors
+// are taken kVectors at a time in order, across rows, so that planes
+// narrower than kVectors vectors (13x13, 14x14) fill the registers too.
 //
 // The taps of all the group's channels are one loop over a table of input
 // offsets (c, r, s in the packed weights' order), built per task in the
-// workspace slot: one trip of a loop with short trip counts (3 or 5 taps
-// a row) cost more than the multiply-adds.
+// workspace slot: a loop over 3 or 5 taps of a row costs more per trip
+// than its multiply-adds.
 #include <cstdint>
 #include <cstring>
 
@@ -27,6 +30,11 @@
 namespace convd::cpu::direct {
 namespace {
 
+// Outputs a vector of each build holds.
+constexpr int RowLanes(CpuBuild build) {
+  return build == CpuBuild::kAvx512 ? 16 : build == CpuBuild::kAvx2 ? 8 : 4;
+}
+
 // Vectors of kVectorLanes floats, named by their lanes (a template
 // argument would lose the typedefs' attributes).
 template <int kVectorLanes>
@@ -34,8 +42,8 @@ struct RowVectors {
   typedef float Value __attribute__((vector_size(kVectorLanes * sizeof(float))));
   // Loads and stores anywhere in a row: aligned to a float only, and
   // aliasing the floats around it.
-  typedef float Unaligned
-      __attribute__((vector_size(kVectorLanes * sizeof(float)), aligned(alignof(float)), may_alias));
+  typedef float Unaligned __attribute__((vector_size(kVectorLanes * sizeof(float)),
+                                         aligned(alignof(float)), may_alias));
 };
 
 template <int kVectorLanes>
@@ -46,7 +54,7 @@ using UnalignedRowVector = typename RowVectors<kVectorLanes>::Unaligned;
 // What every group of a task's vectors reads.
 struct RowTask {
   const float* in;       // the copied, padded input planes
-  int64_t row_step;      // floats from one output row's inputs to the next
+  int64_t row_step;      // floats from one output row's inputs to the next (stride 1)
   const int* offsets;    // [taps]: each tap's input offset from its output
   int taps;              // c_per_group * r * s
   const float* weights;  // the block's packed weights, [tap][block_filters]
@@ -170,15 +178,14 @@ template <int kFilters, int kVectors, int kVectorLanes>
   for (int c = 0; c < p.c_per_group(); ++c) {
     for (int r = 0; r < p.r; ++r) {
       for (int s = 0; s < p.s; ++s) {
-        offsets[taps++] = static_cast<int>(c * task.in_plane +
-                                           int64_t{r} * p.dilation_h * task.in_width +
-                                           s * p.dilation_w);
+        offsets[taps++] = static_cast<int>(
+            c * task.in_plane + int64_t{r} * p.dilation_h * task.in_width + s * p.dilation_w);
       }
     }
   }
   RowTask t;
   t.in = task.in;
-  t.row_step = int64_t{p.stride_h} * task.in_width;
+  t.row_step = task.in_width;
   t.offsets = offsets;
   t.taps = taps;
   t.weights = task.weights;
@@ -195,8 +202,7 @@ template <int kFilters, int kVectors, int kVectorLanes>
     const int vectors = std::min(kVectors, plane_vectors - first_vector);
     for (int first_filter = 0; first_filter < task.filters; first_filter += kFilters) {
       GroupOfVectors<kFilters, kVectors, kVectorLanes>(
-          t, first_filter, std::min(kFilters, task.filters - first_filter), first_vector,
-          vectors);
+          t, first_filter, std::min(kFilters, task.filters - first_filter), first_vector, vectors);
     }
   }
 }
@@ -208,33 +214,49 @@ template <int kFilters, int kVectors, int kVectorLanes>
   // The offsets follow the copied planes and their slack in the slot.
   int* offsets = reinterpret_cast<int*>(args.workspace + slot * SlotFloats(p) +
                                         (SlotFloats(p) - int64_t{p.c_per_group()} * p.r * p.s));
-  ForEachDirectTask(args, DirectLoops::kRows, begin, end, slot,
-                    [&](const DirectTask& task) __attribute__((always_inline)) {
-                      ComputeTask<kFilters, kVectors, kVectorLanes>(args, task, offsets);
-                    });
+  ForEachDirectTask(
+      args, DirectLoops::kRows, begin, end,
+      slot, [&](const DirectTask& task) __attribute__((always_inline)) {
+        ComputeTask<kFilters, kVectors, kVectorLanes>(args, task, offsets);
+      });
 }
 
 // SSE: 16 registers of 4 floats: 12 accumulators (4 filters x 3 vectors),
 // the 3 vectors of inputs and a broadcast weight.
 void RunTasksBaseline(const ConvArgs& args, int64_t begin, int64_t end, int slot) {
-  RunTasks<4, 3, 4>(args, begin, end, slot);
+  RunTasks<4, 3, RowLanes(CpuBuild::kBaseline)>(args, begin, end, slot);
 }
 
 // AVX2: as SSE, 8 floats a register. fp-contract=fast lets the compiler
 // fuse acc + in * weight into one FMA.
 [[gnu::target("avx2,fma"), gnu::optimize("fp-contract=fast")]] void RunTasksAvx2(
     const ConvArgs& args, int64_t begin, int64_t end, int slot) {
-  RunTasks<4, 3, 8>(args, begin, end, slot);
+  RunTasks<4, 3, RowLanes(CpuBuild::kAvx2)>(args, begin, end, slot);
 }
 
 // AVX-512: 32 registers of 16 floats: 24 accumulators (8 filters x 3
 // vectors), 3 of inputs; the weights are broadcast from memory by the FMAs.
 [[gnu::target("avx512f,avx2,fma"), gnu::optimize("fp-contract=fast")]] void RunTasksAvx512(
     const ConvArgs& args, int64_t begin, int64_t end, int slot) {
-  RunTasks<8, 3, 16>(args, begin, end, slot);
+  RunTasks<8, 3, RowLanes(CpuBuild::kAvx512)>(args, begin, end, slot);
 }
 
 }  // namespace
+
+// Measured on AVX-512 (bench/RESULTS.md, 2026-12-07), the row loops over
+// the filter loops, per layer's share of used lanes: 1.0 (VGG's 224-wide
+// planes) 1.2-2.4x; 0.81-0.88 (27, 28, 13, 14, 56 wide) 1.05-3.6x, LeNet's
+// conv1 (25 taps) the most; 0.625 (LeNet's conv2, 10 wide) 0.7x; 0.44
+// (7 wide) 0.5-0.8x.
+constexpr double kRowLoopsMinLaneShare = 0.75;
+
+DirectLoops ChooseDirectLoops(const ConvParams& p, CpuBuild build) {
+  if (p.stride_h != 1 || p.stride_w != 1) return DirectLoops::kFilters;
+  const int lanes = RowLanes(build);
+  const int row_vectors = (p.q + lanes - 1) / lanes;
+  const double lane_share = static_cast<double>(p.q) / (row_vectors * lanes);
+  return lane_share >= kRowLoopsMinLaneShare ? DirectLoops::kRows : DirectLoops::kFilters;
+}
 
 void RunRowTasks(CpuBuild build, const ConvArgs& args, int64_t begin, int64_t end, int slot) {
   switch (build) {
@@ -247,15 +269,4 @@ void RunRowTasks(CpuBuild build, const ConvArgs& args, int64_t begin, int64_t en
   }
 }
 
-}  // namespace convd::cpu::direct
-
-// TEMPORARY (experiment): env override.
-#include <cstdlib>
-namespace convd::cpu::direct {
-DirectLoops ChooseDirectLoops(const ConvParams& p, CpuBuild build) {
-  if (p.stride_w != 1) return DirectLoops::kFilters;
-  static const char* env = std::getenv("CONVD_DIRECT_LOOPS");
-  if (env != nullptr) return env[0] == 'r' ? DirectLoops::kRows : DirectLoops::kFilters;
-  return DirectLoops::kRows;
-}
 }  // namespace convd::cpu::direct
