@@ -41,7 +41,7 @@ struct Choice {
 // 8. Direct is the fastest on the other filters of 5x5 and larger:
 // AlexNet's 11x11 stride-4 conv1 (1.2-1.3x im2col), ResNet's 7x7 stride-2
 // stem (1.1-1.2x), GoogLeNet's 4a, LeNet's conv2 (6 channels: 2-4x
-// Winograd; conv1 level). Direct's row loops (2026-12-07) also lead on
+// Winograd; conv1 level). Direct's row loops (2026-12-06, night) also lead on
 // stride-1 layers of few taps an output, where im2col's GEMM is at its
 // thinnest: VGG's 3-channel conv1_1 (27 taps) 1.6-2.9x im2col at batch
 // 1 to 32. On other 3x3 and 1x1 filters direct trails im2col (ResNet's

@@ -1,14 +1,16 @@
-// Direct convolution, for small layers (LeNet's) where im2col's copy and
-// the GEMM's packing cost more than the arithmetic.
+// Direct convolution, for small layers (LeNet's), filters of 5x5 and
+// larger that Winograd does not take, and stride-1 layers of few taps
+// (VGG's conv1_1): where im2col's copy and the GEMM's packing cost more
+// than the arithmetic. This file holds the algorithm and its filter loops;
+// conv_direct_rows.cc the row loops (conv_direct.h: which runs where).
 //
 // Load time: filters are packed in blocks of one or two vectors of kLanes
 // (zero-padded), W[group][filter block][c][r][s][filters of the block], so
-// one tap of a block is one or two vectors. Run time, per (image, group, filter
-// block) task: the group's input planes are copied with their zero
-// padding into the task's workspace slot (unless the layer has none), then
-// each output row is computed a few outputs at a time: a vector
-// accumulator each, each tap's filter vector multiplied by a broadcast input
-// value, with no bounds checks. Bias and ReLU are applied as outputs are
+// one tap of a block is one or two vectors. The filter loops, per (image,
+// group, filter block) task: each output row is computed a few outputs at
+// a time, a vector accumulator each, each tap's filter vector multiplied by
+// a broadcast input value, with no bounds checks (the input copied with its
+// padding where it has any). Bias and ReLU are applied as outputs are
 // stored; a residual or another activation over the planes at the end.
 //
 // The same code is compiled three times: for the build's baseline (SSE, a

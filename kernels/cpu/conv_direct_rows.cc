@@ -243,11 +243,11 @@ void RunTasksBaseline(const ConvArgs& args, int64_t begin, int64_t end, int slot
 
 }  // namespace
 
-// Measured on AVX-512 (bench/RESULTS.md, 2026-12-07), the row loops over
-// the filter loops, per layer's share of used lanes: 1.0 (VGG's 224-wide
-// planes) 1.2-2.4x; 0.81-0.88 (27, 28, 13, 14, 56 wide) 1.05-3.6x, LeNet's
-// conv1 (25 taps) the most; 0.625 (LeNet's conv2, 10 wide) 0.7x; 0.44
-// (7 wide) 0.5-0.8x.
+// Measured on AVX-512 (bench/RESULTS.md, 2026-12-06 (night)), the row
+// loops over the filter loops by the share of lanes a layer's rows use:
+// 0.81-1.0 (rows 13 to 224 wide) 1.04-3.6x, all but GoogLeNet's 4a at
+// batch 1 (0.83x), LeNet's conv1 (25 taps an output) the most; 0.625
+// (LeNet's conv2, 10 wide) 0.69-0.75x; 0.44 (7 wide) 0.53-0.84x.
 constexpr double kRowLoopsMinLaneShare = 0.75;
 
 DirectLoops ChooseDirectLoops(const ConvParams& p, CpuBuild build) {
