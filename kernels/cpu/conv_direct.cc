@@ -225,17 +225,6 @@ void RunTasksBaseline(const ConvArgs& args, int64_t begin, int64_t end, int slot
   }
 }
 
-void RunTasksBuild(CpuBuild build, const ConvArgs& args, int64_t begin, int64_t end, int slot) {
-  switch (build) {
-    case CpuBuild::kAvx512:
-      return RunTasksAvx512(args, begin, end, slot);
-    case CpuBuild::kAvx2:
-      return RunTasksAvx2(args, begin, end, slot);
-    case CpuBuild::kBaseline:
-      return RunTasksBaseline(args, begin, end, slot);
-  }
-}
-
 class DirectConvAlgorithm final : public ConvAlgorithm {
  public:
   // `build`: which build of the loops runs (the CPU must support it).
@@ -282,7 +271,8 @@ class DirectConvAlgorithm final : public ConvAlgorithm {
                   if (loops == DirectLoops::kRows) {
                     direct::RunRowTasks(build_, args, begin, end, slot);
                   } else {
-                    RunTasksBuild(build_, args, begin, end, slot);
+                    CallBuild(build_, RunTasksBaseline, RunTasksAvx2, RunTasksAvx512, args, begin,
+                              end, slot);
                   }
                 });
     return absl::OkStatus();

@@ -259,14 +259,7 @@ DirectLoops ChooseDirectLoops(const ConvParams& p, CpuBuild build) {
 }
 
 void RunRowTasks(CpuBuild build, const ConvArgs& args, int64_t begin, int64_t end, int slot) {
-  switch (build) {
-    case CpuBuild::kAvx512:
-      return RunTasksAvx512(args, begin, end, slot);
-    case CpuBuild::kAvx2:
-      return RunTasksAvx2(args, begin, end, slot);
-    case CpuBuild::kBaseline:
-      return RunTasksBaseline(args, begin, end, slot);
-  }
+  CallBuild(build, RunTasksBaseline, RunTasksAvx2, RunTasksAvx512, args, begin, end, slot);
 }
 
 }  // namespace convd::cpu::direct

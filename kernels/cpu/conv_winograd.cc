@@ -352,14 +352,8 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
   static void TransformInputs(CpuBuild build, const ConvArgs& args, int g,
                               const BlockInputs& inputs, int tiles, int c_begin, int c_end,
                               const Slot& workspace) {
-    switch (build) {
-      case CpuBuild::kAvx512:
-        return InputTransformsAvx512(args, g, inputs, tiles, c_begin, c_end, workspace);
-      case CpuBuild::kAvx2:
-        return InputTransformsAvx2(args, g, inputs, tiles, c_begin, c_end, workspace);
-      case CpuBuild::kBaseline:
-        return InputTransformsOf<1>(args, g, inputs, tiles, c_begin, c_end, workspace);
-    }
+    CallBuild(build, InputTransformsOf<1>, InputTransformsAvx2, InputTransformsAvx512, args, g,
+              inputs, tiles, c_begin, c_end, workspace);
   }
 
   // TransformInputs, kChunks * kLanes tiles at a time.
@@ -426,17 +420,8 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
     for (int kk = k_begin; kk < k_end; ++kk) {
       const float* m_row = m + int64_t{kk} * tiles;
       const int64_t stride = MPositionStride(tiles, kg);
-      switch (build) {
-        case CpuBuild::kAvx512:
-          OutputTransformsAvx512(args, g * kg + kk, tile_of, tiles, m_row, stride);
-          break;
-        case CpuBuild::kAvx2:
-          OutputTransformsAvx2(args, g * kg + kk, tile_of, tiles, m_row, stride);
-          break;
-        case CpuBuild::kBaseline:
-          OutputTransformsOf<1>(args, g * kg + kk, tile_of, tiles, m_row, stride);
-          break;
-      }
+      CallBuild(build, OutputTransformsOf<1>, OutputTransformsAvx2, OutputTransformsAvx512, args,
+                g * kg + kk, tile_of, tiles, m_row, stride);
     }
   }
 

@@ -4,6 +4,8 @@
 #ifndef CONVD_KERNELS_CPU_CPU_FEATURES_H_
 #define CONVD_KERNELS_CPU_CPU_FEATURES_H_
 
+#include <utility>
+
 namespace convd::cpu {
 
 // The builds of a kernel compiled more than once, narrowest first.
@@ -44,6 +46,22 @@ inline CpuBuild WidestCpuBuild() {
   return CpuSupports(CpuBuild::kAvx512) ? CpuBuild::kAvx512
          : CpuSupports(CpuBuild::kAvx2) ? CpuBuild::kAvx2
                                         : CpuBuild::kBaseline;
+}
+
+// Calls whichever of `baseline`, `avx2` and `avx512` (one function per
+// build of a kernel, each compiled with its own target attributes) `build`
+// names, with `args`.
+template <typename Function, typename... Args>
+inline void CallBuild(CpuBuild build, Function* baseline, Function* avx2, Function* avx512,
+                      Args&&... args) {
+  switch (build) {
+    case CpuBuild::kAvx512:
+      return avx512(std::forward<Args>(args)...);
+    case CpuBuild::kAvx2:
+      return avx2(std::forward<Args>(args)...);
+    case CpuBuild::kBaseline:
+      return baseline(std::forward<Args>(args)...);
+  }
 }
 
 }  // namespace convd::cpu

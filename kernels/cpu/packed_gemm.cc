@@ -377,14 +377,8 @@ void GemmBaseline(int m, int n, int k, const Left& left, const Right& right, flo
 template <typename Left, typename Right>
 void GemmBuild(CpuBuild build, int m, int n, int k, const Left& left, const Right& right, float* c,
                int ldc, const GemmEpilogue& epilogue) {
-  switch (build) {
-    case CpuBuild::kAvx512:
-      return GemmAvx512(m, n, k, left, right, c, ldc, epilogue);
-    case CpuBuild::kAvx2:
-      return GemmAvx2(m, n, k, left, right, c, ldc, epilogue);
-    case CpuBuild::kBaseline:
-      return GemmBaseline(m, n, k, left, right, c, ldc, epilogue);
-  }
+  CallBuild(build, GemmBaseline<Left, Right>, GemmAvx2<Left, Right>, GemmAvx512<Left, Right>, m, n,
+            k, left, right, c, ldc, epilogue);
 }
 
 template <typename Left, typename Right>
