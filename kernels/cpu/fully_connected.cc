@@ -1,7 +1,7 @@
 // Fully connected layer: GEMM against the [out, in] weight matrix, with
 // output features split across threads (each slice is its own GEMM) so
 // batch 1, the common serving case, still uses every core. At batch 1 the
-// slice is a matrix-vector product (Sgemv): the layer is bound by reading
+// slice is a matrix-vector product (gemv.h): the layer is bound by reading
 // its weights, and a GEMM with one row packs them first (2.7x slower on
 // AlexNet's fc6, bench/RESULTS.md). At larger batches the weights are the
 // left operand of convd's own GEMM, [features, in] x [in, N], read in
@@ -12,7 +12,7 @@
 // output. bench/RESULTS.md, "Fully connected layers at batch 2+".
 #include <algorithm>
 
-#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/gemv.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/packed_gemm.h"
 #include "kernels/cpu/thread_pool.h"
@@ -66,7 +66,7 @@ void FullyConnected(const FullyConnectedParams& p, const float* input, const flo
       const int width = o_end - o_begin;
       const float* slice = weights + int64_t{o_begin} * p.in_features;
       if (p.n == 1) {
-        Sgemv(width, p.in_features, 1.0f, slice, p.in_features, input, 0.0f, output + o_begin);
+        Gemv(width, p.in_features, slice, p.in_features, input, output + o_begin);
         for (int o = o_begin; o < o_end; ++o) {
           ApplyEpilogue(epilogue, o, output + o,
                         epilogue.residual ? epilogue.residual + o : nullptr, 1);

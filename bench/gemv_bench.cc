@@ -1,0 +1,85 @@
+// gemv_bench: convd's own matrix-vector product (kernels/cpu/gemv.h, the
+// fully connected layer at batch 1) against OpenBLAS's cblas_sgemv, which
+// it replaced, on the layers' shapes, single-threaded (the layer splits
+// features across threads itself), in one process: median time of the
+// runs, each pass over the same weights (LeNet's stay in cache, AlexNet's
+// slices do not).
+#include <cblas.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "kernels/cpu/gemv.h"
+
+ABSL_FLAG(int, runs, 31, "Timed runs per measurement (median).");
+
+namespace {
+
+std::vector<float> RandomFloats(int64_t count) {
+  static std::mt19937 rng(1);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  std::vector<float> values(count);
+  for (float& value : values) value = uniform(rng);
+  return values;
+}
+
+template <typename Function>
+double MedianMicroseconds(int runs, int calls, Function&& function) {
+  std::vector<double> times;
+  for (int run = 0; run <= runs; ++run) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int call = 0; call < calls; ++call) function();
+    const double us =
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+            .count() /
+        calls;
+    if (run > 0) times.push_back(us);  // the first run warms caches
+  }
+  std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
+  return times[times.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  openblas_set_num_threads(1);
+  struct Shape {
+    const char* what;
+    int m, n;  // output features, input features
+  };
+  const Shape shapes[] = {
+      {"lenet5.fc1", 120, 400},           {"lenet5.fc2", 84, 120},
+      {"lenet5.fc3", 10, 84},             {"alexnet.fc6 task (128 features)", 128, 9216},
+      {"alexnet.fc7 task (128 features)", 128, 4096}, {"alexnet.fc8 whole", 1000, 4096},
+  };
+  std::printf("single-threaded; median of %d runs\n", absl::GetFlag(FLAGS_runs));
+  std::printf("| shape | m x n | convd us | OpenBLAS us | convd GB/s | OpenBLAS / convd time |\n");
+  std::printf("|---|---|---|---|---|---|\n");
+  for (const Shape& s : shapes) {
+    const std::vector<float> a = RandomFloats(int64_t{s.m} * s.n);
+    const std::vector<float> x = RandomFloats(s.n);
+    std::vector<float> ours(s.m), theirs(s.m);
+    // About 10 MB of weights read per run: many calls for small shapes.
+    const int calls = std::max<int64_t>(1, 2500000 / (int64_t{s.m} * s.n));
+    const double convd_us = MedianMicroseconds(absl::GetFlag(FLAGS_runs), calls, [&] {
+      convd::cpu::Gemv(s.m, s.n, a.data(), s.n, x.data(), ours.data());
+    });
+    const double openblas_us = MedianMicroseconds(absl::GetFlag(FLAGS_runs), calls, [&] {
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, s.m, s.n, 1.0f, a.data(), s.n, x.data(), 1, 0.0f,
+                  theirs.data(), 1);
+    });
+    double difference = 0;
+    for (int i = 0; i < s.m; ++i) difference = std::max<double>(difference, std::abs(ours[i] - theirs[i]));
+    std::printf("| %s | %d x %d | %.2f | %.2f | %.1f | %.2fx |%s\n", s.what, s.m, s.n, convd_us,
+                openblas_us, int64_t{s.m} * s.n * 4 / (convd_us * 1e3), openblas_us / convd_us,
+                difference > 1e-3 ? " (results differ!)" : "");
+  }
+  return 0;
+}
