@@ -55,9 +55,12 @@ int main(int argc, char** argv) {
     int m, n;  // output features, input features
   };
   const Shape shapes[] = {
-      {"lenet5.fc1", 120, 400},           {"lenet5.fc2", 84, 120},
-      {"lenet5.fc3", 10, 84},             {"alexnet.fc6 task (128 features)", 128, 9216},
-      {"alexnet.fc7 task (128 features)", 128, 4096}, {"alexnet.fc8 whole", 1000, 4096},
+      {"lenet5.fc1", 120, 400},
+      {"lenet5.fc2", 84, 120},
+      {"lenet5.fc3", 10, 84},
+      {"alexnet.fc6 task (128 features)", 128, 9216},
+      {"alexnet.fc7 task (128 features)", 128, 4096},
+      {"alexnet.fc8 whole", 1000, 4096},
   };
   std::printf("single-threaded; median of %d runs\n", absl::GetFlag(FLAGS_runs));
   std::printf("| shape | m x n | convd us | OpenBLAS us | convd GB/s | OpenBLAS / convd time |\n");
@@ -76,7 +79,8 @@ int main(int argc, char** argv) {
                   theirs.data(), 1);
     });
     double difference = 0;
-    for (int i = 0; i < s.m; ++i) difference = std::max<double>(difference, std::abs(ours[i] - theirs[i]));
+    for (int i = 0; i < s.m; ++i)
+      difference = std::max<double>(difference, std::abs(ours[i] - theirs[i]));
     std::printf("| %s | %d x %d | %.2f | %.2f | %.1f | %.2fx |%s\n", s.what, s.m, s.n, convd_us,
                 openblas_us, int64_t{s.m} * s.n * 4 / (convd_us * 1e3), openblas_us / convd_us,
                 difference > 1e-3 ? " (results differ!)" : "");

@@ -352,7 +352,7 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
   static void TransformInputs(CpuBuild build, const ConvArgs& args, int g,
                               const BlockInputs& inputs, int tiles, int c_begin, int c_end,
                               const Slot& workspace) {
-    CallBuild(build, InputTransformsOf<1>, InputTransformsAvx2, InputTransformsAvx512, args, g,
+    CallBuild(build, InputTransformsBaseline, InputTransformsAvx2, InputTransformsAvx512, args, g,
               inputs, tiles, c_begin, c_end, workspace);
   }
 
@@ -397,6 +397,13 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
       const Slot& workspace) {
     InputTransformsOf<2>(args, g, inputs, tiles, c_begin, c_end, workspace);
   }
+  // A function of its own, as the other builds': CallBuild takes its
+  // address, and an always_inline function's cannot be (the sanitizers'
+  // -O1 does not resolve the call).
+  static void InputTransformsBaseline(const ConvArgs& args, int g, const BlockInputs& inputs,
+                                      int tiles, int c_begin, int c_end, const Slot& workspace) {
+    InputTransformsOf<1>(args, g, inputs, tiles, c_begin, c_end, workspace);
+  }
 
   // Steps 2 and 3 for filters [k_begin, k_end) of group g (k_begin a
   // multiple of kPackedGemmRows): their rows of
@@ -420,7 +427,7 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
     for (int kk = k_begin; kk < k_end; ++kk) {
       const float* m_row = m + int64_t{kk} * tiles;
       const int64_t stride = MPositionStride(tiles, kg);
-      CallBuild(build, OutputTransformsOf<1>, OutputTransformsAvx2, OutputTransformsAvx512, args,
+      CallBuild(build, OutputTransformsBaseline, OutputTransformsAvx2, OutputTransformsAvx512, args,
                 g * kg + kk, tile_of, tiles, m_row, stride);
     }
   }
@@ -446,6 +453,11 @@ class WinogradConvAlgorithm final : public ConvAlgorithm {
       const ConvArgs& args, int k, const Tile* tile_of, int tiles, const float* m_row,
       int64_t position_stride) {
     OutputTransformsOf<2>(args, k, tile_of, tiles, m_row, position_stride);
+  }
+  // As InputTransformsBaseline.
+  static void OutputTransformsBaseline(const ConvArgs& args, int k, const Tile* tile_of, int tiles,
+                                       const float* m_row, int64_t position_stride) {
+    OutputTransformsOf<1>(args, k, tile_of, tiles, m_row, position_stride);
   }
 
   const CpuBuild build_;

@@ -60,8 +60,8 @@ template <int kRows, int kLanes>
 }
 
 template <int kLanes>
-[[gnu::always_inline]] inline void GemvOf(int m, int n, const float* a, int64_t lda,
-                                          const float* x, float* y) {
+[[gnu::always_inline]] inline void GemvOf(int m, int n, const float* a, int64_t lda, const float* x,
+                                          float* y) {
   int i = 0;
   for (; i + 4 <= m; i += 4) Rows<4, kLanes>(i, n, a, lda, x, y);
   for (; i < m; ++i) Rows<1, kLanes>(i, n, a, lda, x, y);
