@@ -281,8 +281,8 @@ class DirectConvAlgorithm final : public ConvAlgorithm {
  private:
   DirectLoops Loops(const ConvParams& p) const {
     if (!loops_.has_value()) return direct::ChooseDirectLoops(p, build_);
-    const bool rows_can_run = p.stride_h == 1 && p.stride_w == 1;
-    return *loops_ == DirectLoops::kRows && !rows_can_run ? DirectLoops::kFilters : *loops_;
+    return *loops_ == DirectLoops::kRows && !direct::RowLoopsCanRun(p) ? DirectLoops::kFilters
+                                                                       : *loops_;
   }
 
   const CpuBuild build_;

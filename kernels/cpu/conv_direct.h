@@ -48,6 +48,10 @@ inline int FilterBlocks(const ConvParams& p) {
   return (p.k_per_group() + FiltersPerBlock(p) - 1) / FiltersPerBlock(p);
 }
 
+// Whether the row loops can compute `p`: its outputs along a row must read
+// neighbouring inputs, and its rows neighbouring rows.
+inline bool RowLoopsCanRun(const ConvParams& p) { return p.stride_h == 1 && p.stride_w == 1; }
+
 // The loops DirectConv runs for `p` in `build`: the row loops on stride-1
 // layers where a row's last vector wastes few lanes, else the filter
 // loops.

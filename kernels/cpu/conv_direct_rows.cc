@@ -54,7 +54,7 @@ using UnalignedRowVector = typename RowVectors<kVectorLanes>::Unaligned;
 // What every group of a task's vectors reads.
 struct RowTask {
   const float* in;       // the copied, padded input planes
-  int64_t row_step;      // floats from one output row's inputs to the next (stride 1)
+  int64_t in_width;      // floats from one input row (and output row's inputs) to the next
   const int* offsets;    // [taps]: each tap's input offset from its output
   int taps;              // c_per_group * r * s
   const float* weights;  // the block's packed weights, [tap][block_filters]
@@ -79,13 +79,15 @@ template <int kFilters, int kVectors, int kVectorLanes>
   const float* x[kVectors];  // each vector's first input (tap 0)
   int64_t out[kVectors];     // and output, from the plane's start
   int lanes[kVectors];       // its outputs in the row
+  bool whole[kVectors];      // whether a whole vector stored there stays in the plane
 #pragma GCC unroll 4
   for (int v = 0; v < kVectors; ++v) {
     const int oh = (first_vector + v) / t.row_vectors;
     const int ow = (first_vector + v) % t.row_vectors * kVectorLanes;
-    x[v] = t.in + oh * t.row_step + ow;
+    x[v] = t.in + oh * t.in_width + ow;
     out[v] = int64_t{oh} * t.q + ow;
     lanes[v] = std::min(kVectorLanes, t.q - ow);
+    whole[v] = out[v] + kVectorLanes <= t.out_plane;
   }
   // Every loop over filters and vectors unrolled, so the accumulators
   // live in registers (-O2 leaves such loops rolled, and them in memory).
@@ -128,13 +130,13 @@ template <int kFilters, int kVectors, int kVectorLanes>
         // As Activate: x > 0 ? x : 0 (NaN becomes 0).
         if (t.relu) value = value > 0.0f ? value : Vector{};
       }
-      float* to = out[v] + kVectorLanes <= t.out_plane ? plane + out[v] : partial[f][v];
+      float* to = whole[v] ? plane + out[v] : partial[f][v];
       *reinterpret_cast<Unaligned*>(to) = value;
     }
   }
 #pragma GCC unroll 4
   for (int v = 0; v < kVectors; ++v) {
-    if (out[v] + kVectorLanes <= t.out_plane) continue;
+    if (whole[v]) continue;
     for (int f = 0; f < kFilters; ++f) {
       std::memcpy(t.out + (first_filter + f) * t.out_plane + out[v], partial[f][v],
                   lanes[v] * sizeof(float));
@@ -185,7 +187,7 @@ template <int kFilters, int kVectors, int kVectorLanes>
   }
   RowTask t;
   t.in = task.in;
-  t.row_step = task.in_width;
+  t.in_width = task.in_width;
   t.offsets = offsets;
   t.taps = taps;
   t.weights = task.weights;
@@ -251,7 +253,7 @@ void RunTasksBaseline(const ConvArgs& args, int64_t begin, int64_t end, int slot
 constexpr double kRowLoopsMinLaneShare = 0.75;
 
 DirectLoops ChooseDirectLoops(const ConvParams& p, CpuBuild build) {
-  if (p.stride_h != 1 || p.stride_w != 1) return DirectLoops::kFilters;
+  if (!RowLoopsCanRun(p)) return DirectLoops::kFilters;
   const int lanes = RowLanes(build);
   const int row_vectors = (p.q + lanes - 1) / lanes;
   const double lane_share = static_cast<double>(p.q) / (row_vectors * lanes);
