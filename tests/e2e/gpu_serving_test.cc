@@ -76,9 +76,12 @@ class GpuServingTest : public ::testing::Test {
     repository_ = new std::string(MakeTempDir("gpu_serving_repository"));
     autotune_cache_ = new std::string(MakeTempDir("gpu_serving_autotune") + "/decisions.tsv");
     CopyBundledModel(*repository_, "lenet5", "lenet5");
-    // Two instances that autotune their convolutions at load.
+    // Two instances that autotune their convolutions at load. The budget is
+    // ten minutes, not the default 30 s: under ASan the emulated GPU times
+    // one convolution at batch 64 in tens of seconds, and a budget spent
+    // after conv1 would leave conv2 untimed and out of the cache.
     AddLenetVariant(*repository_, "lenet5_autotuned", "instance_group { count: 2 kind: KIND_GPU }",
-                    "algorithm_policy { mode: AUTOTUNE }");
+                    "algorithm_policy { mode: AUTOTUNE autotune_budget_ms: 600000 }");
     // A GPU-only algorithm forced by the config (the CPU's plan answers it
     // with its heuristic; the GPU runs it), and no CUDA graphs (Triton's
     // optimization field): every pass launched kernel by kernel.
