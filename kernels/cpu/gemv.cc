@@ -1,10 +1,19 @@
 // Four rows of A at a time, each with two vector accumulators (eight
 // independent multiply-add chains: two FMA units of four cycles' latency),
-// x's vector shared by the four rows; the row's last n % lanes columns
-// scalar. OpenBLAS's sgemv, which this replaced, took 2.7-3.9x as long on
-// LeNet's layers (weights in cache) and 1.7-3.1x on AlexNet's (bench/
-// gemv_bench; bench/RESULTS.md, "convd's own GEMV").
+// x's vector shared by the four rows. At the end of a row the accumulators
+// are halved (16 lanes to 8 to 4), each width taking in the columns left
+// that fill it, and the four rows' last four lanes are added across in one
+// transpose; only n % 4 columns are scalar. OpenBLAS's sgemv, which this
+// replaced, took 2.7-3.9x as long on LeNet's layers (weights in cache) and
+// 1.7-3.1x on AlexNet's on an Intel Xeon (bench/gemv_bench; bench/
+// RESULTS.md, "convd's own GEMV"). On an AMD EPYC (Zen 4) a lane-by-lane
+// sum at each row's end, 15 dependent scalar adds, had left LeNet's fc2
+// (84 x 120) at 0.55x OpenBLAS; halving the lanes made it 1.3x
+// ("the GEMV's row ends").
 #include "kernels/cpu/gemv.h"
+
+#include <cstddef>
+#include <utility>
 
 namespace convd::cpu {
 namespace {
@@ -18,45 +27,102 @@ struct GemvVectors {
 };
 
 template <int kLanes>
-[[gnu::always_inline]] inline float SumOfLanes(typename GemvVectors<kLanes>::Vector v) {
-  float sum = 0.0f;
-#pragma GCC unroll 16
-  for (int lane = 0; lane < kLanes; ++lane) sum += v[lane];
-  return sum;
+using VectorOf = typename GemvVectors<kLanes>::Vector;
+
+template <int kLanes>
+[[gnu::always_inline]] inline VectorOf<kLanes> LoadVector(const float* p) {
+  return *reinterpret_cast<const typename GemvVectors<kLanes>::Unaligned*>(p);
+}
+
+// v's low half plus its high half: half the lanes, one vector add (a
+// lane-by-lane sum of 16 lanes is a chain of 15 dependent scalar adds).
+template <int kLanes, std::size_t... kLane>
+[[gnu::always_inline]] inline VectorOf<kLanes / 2> AddHalves(VectorOf<kLanes> v,
+                                                            std::index_sequence<kLane...>) {
+  return __builtin_shufflevector(v, v, kLane...) +
+         __builtin_shufflevector(v, v, (kLane + kLanes / 2)...);
+}
+
+// Each row's four partial sums added: sums[r] = the lanes of acc[r]. Four
+// rows transposed and added in four shuffles and three adds.
+template <int kRows>
+[[gnu::always_inline]] inline void AddLanesOfFour(const VectorOf<4> (&acc)[kRows],
+                                                  float (&sums)[kRows]) {
+  if constexpr (kRows == 4) {
+    // [a0+a2, b0+b2, a1+a3, b1+b3] for rows a, b; the same for c, d.
+    const VectorOf<4> ab = __builtin_shufflevector(acc[0], acc[1], 0, 4, 1, 5) +
+                           __builtin_shufflevector(acc[0], acc[1], 2, 6, 3, 7);
+    const VectorOf<4> cd = __builtin_shufflevector(acc[2], acc[3], 0, 4, 1, 5) +
+                           __builtin_shufflevector(acc[2], acc[3], 2, 6, 3, 7);
+    const VectorOf<4> all = __builtin_shufflevector(ab, cd, 0, 1, 4, 5) +
+                            __builtin_shufflevector(ab, cd, 2, 3, 6, 7);
+    for (int r = 0; r < 4; ++r) sums[r] = all[r];
+  } else {
+    for (int r = 0; r < kRows; ++r) sums[r] = (acc[r][0] + acc[r][2]) + (acc[r][1] + acc[r][3]);
+  }
+}
+
+// Rows [i, i + kRows) of y, from accumulators of kLanes lanes holding
+// columns [0, j): each step halves the lanes and, if kLanes / 2 columns
+// are left, takes them in; under 4 columns are left for the scalar tail.
+template <int kRows, int kLanes>
+[[gnu::always_inline]] inline void FinishRows(const VectorOf<kLanes> (&acc)[kRows], int j, int n,
+                                              const float* const (&row)[kRows], const float* x,
+                                              float* y) {
+  if constexpr (kLanes > 4) {
+    constexpr int kHalf = kLanes / 2;
+    VectorOf<kHalf> half[kRows];
+#pragma GCC unroll 4
+    for (int r = 0; r < kRows; ++r) {
+      half[r] = AddHalves<kLanes>(acc[r], std::make_index_sequence<kHalf>());
+    }
+    if (j + kHalf <= n) {
+      const VectorOf<kHalf> x0 = LoadVector<kHalf>(x + j);
+#pragma GCC unroll 4
+      for (int r = 0; r < kRows; ++r) half[r] += LoadVector<kHalf>(row[r] + j) * x0;
+      j += kHalf;
+    }
+    FinishRows<kRows, kHalf>(half, j, n, row, x, y);
+  } else {
+    float sums[kRows];
+    AddLanesOfFour<kRows>(acc, sums);
+#pragma GCC unroll 4
+    for (int r = 0; r < kRows; ++r) {
+      for (int tail = j; tail < n; ++tail) sums[r] += row[r][tail] * x[tail];
+      y[r] = sums[r];
+    }
+  }
 }
 
 // Rows [i, i + kRows) of y.
 template <int kRows, int kLanes>
 [[gnu::always_inline]] inline void Rows(int i, int n, const float* a, int64_t lda, const float* x,
                                         float* y) {
-  using Vector = typename GemvVectors<kLanes>::Vector;
-  using Unaligned = typename GemvVectors<kLanes>::Unaligned;
+  using Vector = VectorOf<kLanes>;
   const float* row[kRows];
 #pragma GCC unroll 4
   for (int r = 0; r < kRows; ++r) row[r] = a + (i + r) * lda;
   Vector even[kRows] = {}, odd[kRows] = {};
   int j = 0;
   for (; j + 2 * kLanes <= n; j += 2 * kLanes) {
-    const Vector x0 = *reinterpret_cast<const Unaligned*>(x + j);
-    const Vector x1 = *reinterpret_cast<const Unaligned*>(x + j + kLanes);
+    const Vector x0 = LoadVector<kLanes>(x + j);
+    const Vector x1 = LoadVector<kLanes>(x + j + kLanes);
 #pragma GCC unroll 4
     for (int r = 0; r < kRows; ++r) {
-      even[r] += *reinterpret_cast<const Unaligned*>(row[r] + j) * x0;
-      odd[r] += *reinterpret_cast<const Unaligned*>(row[r] + j + kLanes) * x1;
+      even[r] += LoadVector<kLanes>(row[r] + j) * x0;
+      odd[r] += LoadVector<kLanes>(row[r] + j + kLanes) * x1;
     }
   }
   if (j + kLanes <= n) {
-    const Vector x0 = *reinterpret_cast<const Unaligned*>(x + j);
+    const Vector x0 = LoadVector<kLanes>(x + j);
 #pragma GCC unroll 4
-    for (int r = 0; r < kRows; ++r) even[r] += *reinterpret_cast<const Unaligned*>(row[r] + j) * x0;
+    for (int r = 0; r < kRows; ++r) even[r] += LoadVector<kLanes>(row[r] + j) * x0;
     j += kLanes;
   }
+  Vector acc[kRows];
 #pragma GCC unroll 4
-  for (int r = 0; r < kRows; ++r) {
-    float sum = SumOfLanes<kLanes>(even[r] + odd[r]);
-    for (int tail = j; tail < n; ++tail) sum += row[r][tail] * x[tail];
-    y[i + r] = sum;
-  }
+  for (int r = 0; r < kRows; ++r) acc[r] = even[r] + odd[r];
+  FinishRows<kRows, kLanes>(acc, j, n, row, x, y + i);
 }
 
 template <int kLanes>
