@@ -78,8 +78,9 @@ TEST(ExecutorTest, EveryLayerKindMatchesReferenceUnderEveryPolicy) {
   EXPECT_EQ(simplified.layers[2].residual_input, 1);
   EXPECT_EQ(simplified.layers[2].fused, (std::vector<std::string>{"res", "relu2"}));
   ThreadPool pool(2);
-  for (const std::string policy_name : {"auto", "autotune", "direct", "im2col", "winograd_f23",
-                                        "winograd_f43", "winograd_f25", "winograd_f45"}) {
+  for (const std::string policy_name :
+       {"auto", "autotune", "direct", "im2col", "winograd_f23", "winograd_f43", "winograd_f25",
+        "winograd_f45", "winograd_f43_s2d"}) {
     auto policy = PolicyFromName(policy_name);
     ASSERT_TRUE(policy.ok());
     PlanOptions options;
@@ -194,8 +195,9 @@ TEST(ExecutorTest, RejectsBadBatch) {
 TEST(PlannerTest, NeverPicksAnAlgorithmThatCannotImplementTheLayer) {
   Graph graph = BuildWithRandomWeights(kEveryLayerNetwork);
   SimplifyGraph(graph);
-  for (const std::string name : {"auto", "autotune", "direct", "im2col", "winograd_f23",
-                                 "winograd_f43", "winograd_f25", "winograd_f45", "implicit_gemm"}) {
+  for (const std::string name :
+       {"auto", "autotune", "direct", "im2col", "winograd_f23", "winograd_f43", "winograd_f25",
+        "winograd_f45", "winograd_f43_s2d", "implicit_gemm"}) {
     PlanOptions options;
     options.policy = *PolicyFromName(name);
     options.autotune_repeats = 1;
@@ -222,6 +224,42 @@ TEST(PlannerTest, NeverPicksAnAlgorithmThatCannotImplementTheLayer) {
       << branch.why;
   EXPECT_NE(branch.why.find("; heuristic: "), std::string::npos) << branch.why;
   EXPECT_EQ(branch.why.find("heuristic: heuristic"), std::string::npos) << branch.why;
+}
+
+// A strided layer whose filter becomes 3x3 over 16+ channels after
+// space-to-depth (6x6 stride 2 over 4 channels: 3x3 over 16) runs
+// winograd_f43_s2d by default, with batch norm and ReLU folded into it,
+// and the network still matches the float64 reference.
+TEST(PlannerTest, StridedLayersThatBecome3x3RunWinogradAfterSpaceToDepth) {
+  const Graph original = BuildWithRandomWeights(R"pb(
+    name: "strided"
+    input { name: "data" channels: 4 height: 23 width: 21 }
+    layer { name: "conv1" convolution { num_output: 8 kernel: 6 stride: 2 pad: 2 } }
+    layer { name: "bn1" batch_norm { eps: 1e-5 } }
+    layer { name: "relu1" activation { type: RELU } }
+    layer { name: "flat" flatten {} }
+    layer { name: "fc1" fully_connected { num_output: 5 } }
+  )pb");
+  Graph simplified = original;
+  SimplifyGraph(simplified);
+  ThreadPool pool(2);
+  PlanOptions options;
+  options.thread_pool = &pool;
+  auto plan = Plan(simplified, options);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  const PlannedLayer& conv1 = (*plan)->layers[simplified.Find("conv1")];
+  EXPECT_EQ(conv1.algorithm->name(), "winograd_f43_s2d") << conv1.why;
+  EXPECT_NE(conv1.why.find("6x6 stride 2 becomes 3x3 over 16 channels"), std::string::npos)
+      << conv1.why;
+  Executor executor(std::shared_ptr<const ExecutionPlan>(std::move(*plan)), &pool);
+  for (int batch : {1, 3}) {
+    const std::vector<float> input = RandomVector(4 * 23 * 21 * batch);
+    Tensor output;
+    ASSERT_TRUE(executor.Run(input.data(), batch, output).ok());
+    const double error =
+        MaxRelativeError(output.data(), testing::ReferenceForward(original, input.data(), batch));
+    EXPECT_LE(error, 1e-4) << "batch " << batch;
+  }
 }
 
 TEST(PlannerTest, PerLayerOverridesAndUnknownNames) {

@@ -75,6 +75,16 @@ Choice Heuristic(const ConvParams& p) {
                             "stride-1 layers of %d+ input channels (C/g=%d, output %dx%d)",
                             kWinograd5x5MinChannels, p.c_per_group(), p.p, p.q)};
   }
+  if (cpu::WinogradF43SpaceToDepthConv().CanImplement(p).ok() &&
+      p.c * p.stride_h * p.stride_w >= kWinogradMinChannels &&
+      side >= kWinogradF43MinPlaneSide) {
+    return {&cpu::WinogradF43SpaceToDepthConv(),
+            absl::StrFormat("heuristic: space-to-depth then Winograd F(4x4,3x3) is the fastest CPU "
+                            "algorithm on strided layers whose filters become 3x3 over %d+ "
+                            "channels (%dx%d stride %d becomes 3x3 over %d channels, output %dx%d)",
+                            kWinogradMinChannels, p.r, p.s, p.stride_h,
+                            p.c * p.stride_h * p.stride_w, p.p, p.q)};
+  }
   if (p.r * p.s >= kDirectMinFilterTaps) {
     return {&cpu::DirectConv(),
             absl::StrFormat("heuristic: direct is the fastest CPU algorithm on filters of 5x5 and "

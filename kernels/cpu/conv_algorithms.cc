@@ -6,8 +6,8 @@ namespace convd::cpu {
 
 const std::vector<const ConvAlgorithm*>& AllConvAlgorithms() {
   static const auto* algorithms = new std::vector<const ConvAlgorithm*>{
-      &WinogradF43Conv(), &WinogradF23Conv(), &WinogradF25Conv(),
-      &WinogradF45Conv(), &Im2colGemmConv(),  &DirectConv()};
+      &WinogradF43Conv(), &WinogradF23Conv(),           &WinogradF25Conv(), &WinogradF45Conv(),
+      &WinogradF43SpaceToDepthConv(), &Im2colGemmConv(), &DirectConv()};
   return *algorithms;
 }
 

@@ -1,6 +1,6 @@
 // The CPU backend's convolution algorithms, in the planner's preference
 // order for ties: winograd_f43, winograd_f23, winograd_f25, winograd_f45,
-// im2col, direct.
+// winograd_f43_s2d, im2col, direct.
 #ifndef CONVD_KERNELS_CPU_CONV_ALGORITHMS_H_
 #define CONVD_KERNELS_CPU_CONV_ALGORITHMS_H_
 
@@ -33,6 +33,11 @@ const ConvAlgorithm& WinogradF23Conv();
 const ConvAlgorithm& WinogradF43Conv();
 const ConvAlgorithm& WinogradF25Conv();  // F(2x2,5x5)
 const ConvAlgorithm& WinogradF45Conv();  // F(4x4,5x5)
+// "winograd_f43_s2d": a strided layer rearranged space-to-depth into a 3x3
+// stride-1 one over stride_h * stride_w times the channels, which
+// WinogradF43Conv runs (filters of 5x5 or 6x6 at stride 2, 9x9 to 12x12 at
+// stride 4: AlexNet's conv1). One group, dilation 1.
+const ConvAlgorithm& WinogradF43SpaceToDepthConv();
 // The Winograd algorithm named `name` (winograd_f23, ...) in one build of
 // its transforms, as DirectConvForTesting; nullptr for other names.
 const ConvAlgorithm* WinogradConvForTesting(std::string_view name, CpuBuild build);

@@ -112,7 +112,7 @@ TEST_P(ConvAlgorithmTest, MatchesReferenceOnThreadPool) {
 
 INSTANTIATE_TEST_SUITE_P(AllCpuAlgorithms, ConvAlgorithmTest,
                          ::testing::Values("direct", "im2col", "winograd_f23", "winograd_f43",
-                                           "winograd_f25", "winograd_f45"),
+                                           "winograd_f25", "winograd_f45", "winograd_f43_s2d"),
                          [](const auto& info) { return info.param; });
 
 // Each build of DirectConv this CPU runs: "direct" above is the widest.
@@ -163,7 +163,7 @@ TEST_P(WinogradBuildTest, MatchesReference) {
 }
 
 TEST(ConvAlgorithmRegistry, ListsEveryAlgorithmOnce) {
-  EXPECT_EQ(AllConvAlgorithms().size(), 6u);
+  EXPECT_EQ(AllConvAlgorithms().size(), 7u);
   EXPECT_EQ(FindConvAlgorithm("nope"), nullptr);
   for (const ConvAlgorithm* algorithm : AllConvAlgorithms()) {
     EXPECT_EQ(FindConvAlgorithm(algorithm->name()), algorithm);
@@ -196,6 +196,33 @@ TEST(WinogradCanImplement, RejectsWithTheRuleAndTheValues) {
   EXPECT_FALSE(WinogradF45Conv().CanImplement(dilated_5x5).ok());
   EXPECT_EQ(WinogradF45Conv().CanImplement(p).message(),
             "winograd_f45 needs 5x5 stride 1 dilation 1; got 5x5 stride 2x2 dilation 1x1");
+}
+
+TEST(SpaceToDepthCanImplement, TakesStridedFiltersThatBecome3x3) {
+  const ConvAlgorithm& s2d = WinogradF43SpaceToDepthConv();
+  for (const ConvShape& shape : {ConvShape{1, 3, 35, 35, 5, 11, 11, 4, 2, 2, 2, 2, 1, 1},
+                                 ConvShape{1, 3, 20, 20, 4, 5, 5, 2, 0, 0, 0, 0, 1, 1},
+                                 ConvShape{1, 3, 20, 20, 4, 6, 6, 2, 0, 0, 0, 0, 1, 1}}) {
+    ConvParams p = ToParams(shape);
+    ASSERT_TRUE(ComputeConvOutput(p).ok());
+    EXPECT_TRUE(s2d.CanImplement(p).ok()) << p.ToString();
+  }
+  ConvParams stem = ToParams({1, 3, 23, 23, 4, 7, 7, 2, 3, 3, 3, 3, 1, 1});
+  ASSERT_TRUE(ComputeConvOutput(stem).ok());
+  EXPECT_EQ(s2d.CanImplement(stem).message(),
+            "winograd_f43_s2d: a 7x7 filter at stride 2x2 becomes 4x4 at stride 1, and "
+            "winograd_f43 needs 3x3 stride 1 dilation 1; got 4x4 stride 1x1 dilation 1x1");
+  ConvParams unstrided = ToParams({1, 3, 20, 20, 4, 3, 3, 1, 0, 0, 0, 0, 1, 1});
+  ASSERT_TRUE(ComputeConvOutput(unstrided).ok());
+  EXPECT_EQ(s2d.CanImplement(unstrided).message(),
+            "winograd_f43_s2d needs stride 2 or more in both dimensions, dilation 1 and one "
+            "group; got stride 1x1 dilation 1x1 groups 1");
+  ConvParams grouped = ToParams({1, 4, 20, 20, 4, 5, 5, 2, 0, 0, 0, 0, 1, 2});
+  ASSERT_TRUE(ComputeConvOutput(grouped).ok());
+  EXPECT_FALSE(s2d.CanImplement(grouped).ok());
+  ConvParams dilated = ToParams({1, 3, 30, 30, 4, 3, 3, 2, 0, 0, 0, 0, 2, 1});
+  ASSERT_TRUE(ComputeConvOutput(dilated).ok());
+  EXPECT_FALSE(s2d.CanImplement(dilated).ok());
 }
 
 TEST(ComputeConvOutput, RejectsBadGeometryNamingTheValues) {

@@ -38,7 +38,8 @@ double MaxErrorRelativeTo(const float* actual, const std::vector<double>& expect
                           const std::vector<double>& scale);
 
 // Whether `algorithm` (a convolution algorithm's policy name) is Winograd
-// on 6x6 or 8x8 tiles (winograd_f43, winograd_f25, winograd_f45), whose
+// on 6x6 or 8x8 tiles (winograd_f43, winograd_f25, winograd_f45,
+// winograd_f43_s2d), whose
 // transforms' constants (up to 21/4, points 1/2 apart) amplify float32
 // rounding: tests bound their error at 1e-4 where other algorithms get
 // 1e-5 to 2e-5.

@@ -53,6 +53,11 @@ inline constexpr ConvShape kConvShapes[] = {
     // (7 output rows) where its columns fit (8): the CPU's Winograd must
     // copy the rows, not read past the input (ASan).
     {1, 4, 9, 10, 6, 3, 3, 1, 0, 0, 0, 0, 1, 1},
+    // Space-to-depth (the CPU's winograd_f43_s2d; the 5x5 and 11x11 ones
+    // above too): 6x6 stride 2 over uneven pads, no zero taps; 9x9 stride 4
+    // with three zero taps a side, pads on two sides only.
+    {2, 3, 27, 30, 7, 6, 6, 2, 1, 0, 2, 1, 1, 1},
+    {1, 2, 30, 26, 9, 9, 9, 4, 0, 3, 1, 0, 1, 1},
 };
 
 inline ConvParams ToConvParams(const ConvShape& x) {
