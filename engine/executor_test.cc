@@ -226,17 +226,19 @@ TEST(PlannerTest, NeverPicksAnAlgorithmThatCannotImplementTheLayer) {
   EXPECT_EQ(branch.why.find("heuristic: heuristic"), std::string::npos) << branch.why;
 }
 
-// A strided layer whose filter becomes 3x3 over 16+ channels after
-// space-to-depth (6x6 stride 2 over 4 channels: 3x3 over 16) runs
-// winograd_f43_s2d by default, with batch norm and ReLU folded into it,
-// and the network still matches the float64 reference.
+// A strided layer whose filter becomes 3x3 over 48+ channels after
+// space-to-depth, 80%+ of the taps its own (6x6 stride 2 over 12
+// channels: 3x3 over 48, no zeros), runs winograd_f43_s2d by default, with
+// batch norm and ReLU folded into it; 5x5 stride 2 (25 of 36 taps) does
+// not. The network still matches the float64 reference.
 TEST(PlannerTest, StridedLayersThatBecome3x3RunWinogradAfterSpaceToDepth) {
   const Graph original = BuildWithRandomWeights(R"pb(
     name: "strided"
-    input { name: "data" channels: 4 height: 23 width: 21 }
-    layer { name: "conv1" convolution { num_output: 8 kernel: 6 stride: 2 pad: 2 } }
+    input { name: "data" channels: 12 height: 39 width: 37 }
+    layer { name: "conv1" convolution { num_output: 16 kernel: 6 stride: 2 pad: 2 } }
     layer { name: "bn1" batch_norm { eps: 1e-5 } }
     layer { name: "relu1" activation { type: RELU } }
+    layer { name: "conv2" convolution { num_output: 8 kernel: 5 stride: 2 pad: 2 } }
     layer { name: "flat" flatten {} }
     layer { name: "fc1" fully_connected { num_output: 5 } }
   )pb");
@@ -249,11 +251,15 @@ TEST(PlannerTest, StridedLayersThatBecome3x3RunWinogradAfterSpaceToDepth) {
   ASSERT_TRUE(plan.ok()) << plan.status();
   const PlannedLayer& conv1 = (*plan)->layers[simplified.Find("conv1")];
   EXPECT_EQ(conv1.algorithm->name(), "winograd_f43_s2d") << conv1.why;
-  EXPECT_NE(conv1.why.find("6x6 stride 2 becomes 3x3 over 16 channels"), std::string::npos)
+  EXPECT_NE(conv1.why.find("6x6 stride 2 becomes 3x3 over 48 channels, 36 of 36 taps"),
+            std::string::npos)
       << conv1.why;
+  // 10x9 outputs over 64 channels after the rearrangement, but 25 of 36 taps.
+  const PlannedLayer& conv2 = (*plan)->layers[simplified.Find("conv2")];
+  EXPECT_EQ(conv2.algorithm->name(), "direct") << conv2.why;
   Executor executor(std::shared_ptr<const ExecutionPlan>(std::move(*plan)), &pool);
   for (int batch : {1, 3}) {
-    const std::vector<float> input = RandomVector(4 * 23 * 21 * batch);
+    const std::vector<float> input = RandomVector(12 * 39 * 37 * batch);
     Tensor output;
     ASSERT_TRUE(executor.Run(input.data(), batch, output).ok());
     const double error =

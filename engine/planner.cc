@@ -39,7 +39,8 @@ struct Choice {
 // with F(2x2,5x5) at batch 1, 1.2-2.1x at 8 and 32). At 16 channels
 // (GoogLeNet's 4a) direct leads at batch 1 and Winograd only from batch
 // 8. Direct is the fastest on the other filters of 5x5 and larger:
-// AlexNet's 11x11 stride-4 conv1 (1.2-1.3x im2col), ResNet's 7x7 stride-2
+// AlexNet's 11x11 stride-4 conv1 (1.2-1.3x im2col; since 2026-12-07 the
+// space-to-depth rule below takes it), ResNet's 7x7 stride-2
 // stem (1.1-1.2x), GoogLeNet's 4a, LeNet's conv2 (6 channels: 2-4x
 // Winograd; conv1 level). Direct's row loops (2026-12-06, night) also lead on
 // stride-1 layers of few taps an output, where im2col's GEMM is at its
@@ -55,6 +56,15 @@ constexpr int kWinogradMinChannels = 16;
 constexpr int kWinogradF43MinPlaneSide = 8;
 constexpr int kWinogradF23MinPlaneSide = 7;
 constexpr int kWinograd5x5MinChannels = 32;
+// Space-to-depth then F(4x4,3x3) (conv_bench of 2026-12-07, Zen 4): both
+// AlexNets' 11x11 stride-4 conv1 (3x3 over 48 channels, 121 of 144 taps
+// the filter's, the rest zeros) 1.0-1.46x direct at batch 1, 8 and 32,
+// median 1.28x; a 6x6 stride-2 layer over 16 channels (64 after, no
+// zeros) 1.4x at batch 32, level at 1. Where a quarter or more of the
+// taps are zeros it loses: 5x5 stride 2 (25 of 36) over 3 or 4 channels
+// 0.45-0.95x direct.
+constexpr int kSpaceToDepthMinChannels = 48;
+constexpr int kSpaceToDepthMinTapPercent = 80;
 constexpr int kDirectMinFilterTaps = 25;  // 5x5
 constexpr int kDirectRowsMaxTaps = 27;    // C/g * R * S: 3 channels of 3x3
 
@@ -75,15 +85,19 @@ Choice Heuristic(const ConvParams& p) {
                             "stride-1 layers of %d+ input channels (C/g=%d, output %dx%d)",
                             kWinograd5x5MinChannels, p.c_per_group(), p.p, p.q)};
   }
+  const int s2d_channels = p.c * p.stride_h * p.stride_w;
+  const int s2d_taps = 9 * p.stride_h * p.stride_w;  // 3x3 a channel, where it applies
   if (cpu::WinogradF43SpaceToDepthConv().CanImplement(p).ok() &&
-      p.c * p.stride_h * p.stride_w >= kWinogradMinChannels &&
+      s2d_channels >= kSpaceToDepthMinChannels &&
+      p.r * p.s * 100 >= kSpaceToDepthMinTapPercent * s2d_taps &&
       side >= kWinogradF43MinPlaneSide) {
     return {&cpu::WinogradF43SpaceToDepthConv(),
             absl::StrFormat("heuristic: space-to-depth then Winograd F(4x4,3x3) is the fastest CPU "
                             "algorithm on strided layers whose filters become 3x3 over %d+ "
-                            "channels (%dx%d stride %d becomes 3x3 over %d channels, output %dx%d)",
-                            kWinogradMinChannels, p.r, p.s, p.stride_h,
-                            p.c * p.stride_h * p.stride_w, p.p, p.q)};
+                            "channels, %d%%+ of the taps theirs (%dx%d stride %d becomes 3x3 over "
+                            "%d channels, %d of %d taps; output %dx%d)",
+                            kSpaceToDepthMinChannels, kSpaceToDepthMinTapPercent, p.r, p.s,
+                            p.stride_h, s2d_channels, p.r * p.s, s2d_taps, p.p, p.q)};
   }
   if (p.r * p.s >= kDirectMinFilterTaps) {
     return {&cpu::DirectConv(),

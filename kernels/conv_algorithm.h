@@ -45,7 +45,8 @@ class ConvAlgorithm {
   virtual ~ConvAlgorithm() = default;
 
   // Stable name used in configs, plans and stats: "direct", "im2col",
-  // "winograd_f23", "winograd_f43", "winograd_f25", "winograd_f45".
+  // "winograd_f23", "winograd_f43", "winograd_f25", "winograd_f45",
+  // "winograd_f43_s2d" (the CPU's), "implicit_gemm" (the GPU's).
   virtual std::string_view name() const = 0;
 
   // OK if this algorithm computes `params` exactly; otherwise

@@ -37,7 +37,8 @@
 ABSL_FLAG(int, batch, 1, "Batch size of the forward pass.");
 ABSL_FLAG(std::string, algo, "",
           "Convolution algorithm policy: auto, autotune, direct, im2col, "
-          "winograd_f23, winograd_f43, winograd_f25, winograd_f45 or implicit_gemm (GPU only). "
+          "winograd_f23, winograd_f43, winograd_f25, winograd_f45, winograd_f43_s2d (CPU only) or "
+          "implicit_gemm (GPU only). "
           "Default: the model "
           "config's policy.");
 ABSL_FLAG(bool, json, false, "Print the stats as JSON instead of a table.");
@@ -183,7 +184,8 @@ int Main(const std::string& model_dir) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "convrun <model dir> [--batch N] [--algo auto|autotune|direct|im2col|"
-      "winograd_f23|winograd_f43|winograd_f25|winograd_f45|implicit_gemm] [--json] [--repeat N] "
+      "winograd_f23|winograd_f43|winograd_f25|winograd_f45|winograd_f43_s2d|implicit_gemm] "
+      "[--json] [--repeat N] "
       "[--threads N] "
       "[--plan] "
       "[--device cpu|cuda] [--throughput]");

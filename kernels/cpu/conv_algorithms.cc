@@ -5,9 +5,14 @@
 namespace convd::cpu {
 
 const std::vector<const ConvAlgorithm*>& AllConvAlgorithms() {
-  static const auto* algorithms = new std::vector<const ConvAlgorithm*>{
-      &WinogradF43Conv(), &WinogradF23Conv(),           &WinogradF25Conv(), &WinogradF45Conv(),
-      &WinogradF43SpaceToDepthConv(), &Im2colGemmConv(), &DirectConv()};
+  static const auto* algorithms =
+      new std::vector<const ConvAlgorithm*>{&WinogradF43Conv(),
+                                            &WinogradF23Conv(),
+                                            &WinogradF25Conv(),
+                                            &WinogradF45Conv(),
+                                            &WinogradF43SpaceToDepthConv(),
+                                            &Im2colGemmConv(),
+                                            &DirectConv()};
   return *algorithms;
 }
 

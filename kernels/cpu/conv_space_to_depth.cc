@@ -73,10 +73,10 @@ class SpaceToDepthConvAlgorithm final : public ConvAlgorithm {
     }
     const absl::Status inner = inner_.CanImplement(SpaceToDepthParams(p));
     if (!inner.ok()) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "%s: a %dx%d filter at stride %dx%d becomes %dx%d at stride 1, and %s", name_, p.r, p.s,
-          p.stride_h, p.stride_w, CeilDiv(p.r, p.stride_h), CeilDiv(p.s, p.stride_w),
-          inner.message()));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s: a %dx%d filter at stride %dx%d becomes %dx%d at stride 1, and %s",
+                          name_, p.r, p.s, p.stride_h, p.stride_w, CeilDiv(p.r, p.stride_h),
+                          CeilDiv(p.s, p.stride_w), inner.message()));
     }
     return absl::OkStatus();
   }

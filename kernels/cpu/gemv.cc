@@ -38,7 +38,7 @@ template <int kLanes>
 // lane-by-lane sum of 16 lanes is a chain of 15 dependent scalar adds).
 template <int kLanes, std::size_t... kLane>
 [[gnu::always_inline]] inline VectorOf<kLanes / 2> AddHalves(VectorOf<kLanes> v,
-                                                            std::index_sequence<kLane...>) {
+                                                             std::index_sequence<kLane...>) {
   return __builtin_shufflevector(v, v, kLane...) +
          __builtin_shufflevector(v, v, (kLane + kLanes / 2)...);
 }
@@ -54,8 +54,8 @@ template <int kRows>
                            __builtin_shufflevector(acc[0], acc[1], 2, 6, 3, 7);
     const VectorOf<4> cd = __builtin_shufflevector(acc[2], acc[3], 0, 4, 1, 5) +
                            __builtin_shufflevector(acc[2], acc[3], 2, 6, 3, 7);
-    const VectorOf<4> all = __builtin_shufflevector(ab, cd, 0, 1, 4, 5) +
-                            __builtin_shufflevector(ab, cd, 2, 3, 6, 7);
+    const VectorOf<4> all =
+        __builtin_shufflevector(ab, cd, 0, 1, 4, 5) + __builtin_shufflevector(ab, cd, 2, 3, 6, 7);
     for (int r = 0; r < 4; ++r) sums[r] = all[r];
   } else {
     for (int r = 0; r < kRows; ++r) sums[r] = (acc[r][0] + acc[r][2]) + (acc[r][1] + acc[r][3]);

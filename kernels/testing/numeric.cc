@@ -67,8 +67,8 @@ double MaxErrorRelativeTo(const float* actual, const std::vector<double>& expect
 }
 
 bool HasLargeWinogradTiles(std::string_view algorithm) {
-  return algorithm == "winograd_f43" || algorithm == "winograd_f25" || algorithm == "winograd_f45" ||
-         algorithm == "winograd_f43_s2d";
+  return algorithm == "winograd_f43" || algorithm == "winograd_f25" ||
+         algorithm == "winograd_f45" || algorithm == "winograd_f43_s2d";
 }
 
 }  // namespace convd::testing
