@@ -59,7 +59,7 @@ constexpr int kWinograd5x5MinChannels = 32;
 // Space-to-depth then F(4x4,3x3) (conv_bench of 2026-12-07, Zen 4): both
 // AlexNets' 11x11 stride-4 conv1 (3x3 over 48 channels, 121 of 144 taps
 // the filter's, the rest zeros) 1.0-1.46x direct at batch 1, 8 and 32,
-// median 1.28x; a 6x6 stride-2 layer over 16 channels (64 after, no
+// median 1.29x; a 6x6 stride-2 layer over 16 channels (64 after, no
 // zeros) 1.4x at batch 32, level at 1. Where a quarter or more of the
 // taps are zeros it loses: 5x5 stride 2 (25 of 36) over 3 or 4 channels
 // 0.45-0.95x direct.
