@@ -59,20 +59,20 @@ std::string ShapeText(const TensorShape& s) {
 
 std::string ModelStats::ToTable() const {
   std::string out = absl::StrFormat(
-      "model %s, batch %d\n%-22s %-16s %-15s %9s %10s %11s %9s %9s %9s\n", model, batch,
+      "model %s, batch %d\n%-22s %-16s %-20s %9s %10s %11s %9s %9s %9s\n", model, batch,
       "layer", "output", "algorithm", "MFLOPs", "MMACs", "params", "act MiB", "ws MiB",
       "time ms");
   for (const LayerStats& s : layers) {
     std::string name = s.name;
     if (!s.fused.empty()) absl::StrAppend(&name, "+", absl::StrJoin(s.fused, "+"));
     if (name.size() > 22) name = name.substr(0, 21) + "~";
-    absl::StrAppendFormat(&out, "%-22s %-16s %-15s %9.2f %10.2f %11d %9s %9s %9.3f\n", name,
+    absl::StrAppendFormat(&out, "%-22s %-16s %-20s %9.2f %10.2f %11d %9s %9s %9.3f\n", name,
                           ShapeText(s.output), s.algorithm.empty() ? s.kind : s.algorithm,
                           s.cost.flops / 1e6, s.cost.macs / 1e6, s.cost.params,
                           Mebibytes(s.cost.activation_bytes), Mebibytes(s.workspace_bytes),
                           s.time_ms);
   }
-  absl::StrAppendFormat(&out, "%-22s %-16s %-15s %9.2f %10.2f %11d %9s %9s %9.3f\n", "total",
+  absl::StrAppendFormat(&out, "%-22s %-16s %-20s %9.2f %10.2f %11d %9s %9s %9.3f\n", "total",
                         "", "", total_flops / 1e6, total_macs / 1e6, total_params,
                         Mebibytes(activation_bytes_no_reuse), Mebibytes(workspace_bytes),
                         total_time_ms);
