@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "kernels/cpu/cpu_build_testing.h"
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/reference/reference_ops.h"
 #include "kernels/testing/numeric.h"
@@ -119,11 +120,11 @@ INSTANTIATE_TEST_SUITE_P(AllCpuAlgorithms, ConvAlgorithmTest,
 // Each build of direct's loops, each loop order (the row loops on the
 // stride-1 shapes, the filter loops on the others), on one thread and on
 // a pool.
-class DirectConvBuildTest : public ::testing::TestWithParam<std::tuple<CpuBuild, DirectLoops>> {};
+class DirectConvBuildTest : public CpuBuildTest<std::tuple<CpuBuild, DirectLoops>> {};
 
 INSTANTIATE_TEST_SUITE_P(
     Builds, DirectConvBuildTest,
-    ::testing::Combine(::testing::Values(CpuBuild::kBaseline, CpuBuild::kAvx2, CpuBuild::kAvx512),
+    ::testing::Combine(::testing::ValuesIn(kAllCpuBuilds),
                        ::testing::Values(DirectLoops::kFilters, DirectLoops::kRows)),
     [](const auto& info) {
       return std::string(CpuBuildName(std::get<0>(info.param))) +
@@ -132,9 +133,6 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST_P(DirectConvBuildTest, MatchesReference) {
   const auto [build, loops] = GetParam();
-  if (!CpuSupports(build)) {
-    GTEST_SKIP() << "this CPU cannot run the " << CpuBuildName(build) << " build";
-  }
   ThreadPool pool(3);
   CheckAlgorithm(DirectConvForTesting(build, loops), nullptr);
   CheckAlgorithm(DirectConvForTesting(build, loops), &pool);
@@ -143,16 +141,12 @@ TEST_P(DirectConvBuildTest, MatchesReference) {
 // Each build of the Winograd transforms (4, 8 or 16 tiles at once), on one
 // thread: the thread pool's paths are the same in every build, and
 // ConvAlgorithmTest runs them in the widest.
-class WinogradBuildTest : public ::testing::TestWithParam<CpuBuild> {};
+class WinogradBuildTest : public CpuBuildTest<> {};
 
-INSTANTIATE_TEST_SUITE_P(Builds, WinogradBuildTest,
-                         ::testing::Values(CpuBuild::kBaseline, CpuBuild::kAvx2, CpuBuild::kAvx512),
-                         [](const auto& info) { return CpuBuildName(info.param); });
+INSTANTIATE_TEST_SUITE_P(Builds, WinogradBuildTest, ::testing::ValuesIn(kAllCpuBuilds),
+                         CpuBuildTestName);
 
 TEST_P(WinogradBuildTest, MatchesReference) {
-  if (!CpuSupports(GetParam())) {
-    GTEST_SKIP() << "this CPU cannot run the " << CpuBuildName(GetParam()) << " build";
-  }
   for (const char* name : {"winograd_f23", "winograd_f43", "winograd_f25", "winograd_f45"}) {
     SCOPED_TRACE(name);
     const ConvAlgorithm* algorithm = WinogradConvForTesting(name, GetParam());

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "kernels/cpu/cpu_build_testing.h"
 #include "kernels/testing/numeric.h"
 
 namespace convd::cpu {
@@ -16,16 +17,12 @@ namespace {
 using ::convd::testing::MaxErrorRelativeTo;
 using ::convd::testing::RandomVector;
 
-class GemvBuildTest : public ::testing::TestWithParam<CpuBuild> {};
+class GemvBuildTest : public CpuBuildTest<> {};
 
-INSTANTIATE_TEST_SUITE_P(Builds, GemvBuildTest,
-                         ::testing::Values(CpuBuild::kBaseline, CpuBuild::kAvx2, CpuBuild::kAvx512),
-                         [](const auto& info) { return CpuBuildName(info.param); });
+INSTANTIATE_TEST_SUITE_P(Builds, GemvBuildTest, ::testing::ValuesIn(kAllCpuBuilds),
+                         CpuBuildTestName);
 
 TEST_P(GemvBuildTest, MatchesFloat64Product) {
-  if (!CpuSupports(GetParam())) {
-    GTEST_SKIP() << "this CPU cannot run the " << CpuBuildName(GetParam()) << " build";
-  }
   // m, n, lda
   for (auto [m, n, lda] : {std::tuple{1, 1, 1},
                            {3, 5, 7},

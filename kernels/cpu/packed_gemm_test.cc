@@ -12,6 +12,7 @@
 
 #include "gtest/gtest.h"
 #include "kernels/aligned_buffer.h"
+#include "kernels/cpu/cpu_build_testing.h"
 #include "kernels/epilogue_inl.h"
 #include "kernels/testing/numeric.h"
 
@@ -157,18 +158,10 @@ TEST(PackedGemmTest, RowMajorLeftMatchesFloat64Product) {
 
 // Each build on its own, where this CPU runs it: the dispatched tests
 // above check only the widest.
-class PackedGemmBuildTest : public ::testing::TestWithParam<CpuBuild> {
- protected:
-  void SetUp() override {
-    if (!CpuSupports(GetParam())) {
-      GTEST_SKIP() << "this CPU cannot run the " << CpuBuildName(GetParam()) << " build";
-    }
-  }
-};
+class PackedGemmBuildTest : public CpuBuildTest<> {};
 
-INSTANTIATE_TEST_SUITE_P(Builds, PackedGemmBuildTest,
-                         ::testing::Values(CpuBuild::kBaseline, CpuBuild::kAvx2, CpuBuild::kAvx512),
-                         [](const auto& info) { return CpuBuildName(info.param); });
+INSTANTIATE_TEST_SUITE_P(Builds, PackedGemmBuildTest, ::testing::ValuesIn(kAllCpuBuilds),
+                         CpuBuildTestName);
 
 TEST_P(PackedGemmBuildTest, MatchesFloat64Product) {
   const CpuBuild build = GetParam();
