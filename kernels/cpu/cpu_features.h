@@ -11,8 +11,8 @@ namespace convd::cpu {
 // The builds of a kernel compiled more than once, narrowest first.
 enum class CpuBuild {
   kBaseline,  // the build's baseline: SSE
-  kAvx2,      // AVX2 + FMA (8 floats a register)
-  kAvx512,    // AVX-512F (16 floats a register) + AVX2 + FMA
+  kAvx2,      // AVX2 + FMA + F16C (8 floats a register)
+  kAvx512,    // AVX-512F (16 floats a register) + AVX2 + FMA + F16C
 };
 
 inline const char* CpuBuildName(CpuBuild build) {
@@ -29,7 +29,9 @@ inline const char* CpuBuildName(CpuBuild build) {
 
 // Whether this CPU can run `build`.
 inline bool CpuSupports(CpuBuild build) {
-  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  // Every CPU with AVX2 has F16C (half-precision conversions) too.
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                    __builtin_cpu_supports("f16c");
   switch (build) {
     case CpuBuild::kBaseline:
       return true;

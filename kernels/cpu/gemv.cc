@@ -10,10 +10,16 @@
 // sum at each row's end, 15 dependent scalar adds, had left LeNet's fc2
 // (84 x 120) at 0.55x OpenBLAS; halving the lanes made it 1.3x
 // ("the GEMV's row ends").
+//
+// Half-precision weights (GemvHalf) run the same loops, widened to floats
+// as they are loaded: one conversion instruction a vector in the AVX2 and
+// AVX-512 builds (F16C), HalfToFloat a value in the baseline's.
 #include "kernels/cpu/gemv.h"
 
 #include <cstddef>
 #include <utility>
+
+#include "kernels/cpu/half.h"
 
 namespace convd::cpu {
 namespace {
@@ -26,6 +32,10 @@ struct GemvVectors {
       __attribute__((vector_size(kLanes * sizeof(float)), aligned(alignof(float)), may_alias));
 };
 
+// Always inlined, so no vector crosses a call: GCC's -Wpsabi warning, that
+// such a call's ABI would differ between the builds, does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 template <int kLanes>
 using VectorOf = typename GemvVectors<kLanes>::Vector;
 
@@ -33,6 +43,50 @@ template <int kLanes>
 [[gnu::always_inline]] inline VectorOf<kLanes> LoadVector(const float* p) {
   return *reinterpret_cast<const typename GemvVectors<kLanes>::Unaligned*>(p);
 }
+
+// How the kernels read A's entries: LoadVector<kLanes>(p), kLanes of them
+// as floats, and ToFloat(p[j]), one.
+struct FloatWeights {
+  using Weight = float;
+  template <int kLanes>
+  [[gnu::always_inline]] static VectorOf<kLanes> LoadVector(const float* p) {
+    return ::convd::cpu::LoadVector<kLanes>(p);
+  }
+  static float ToFloat(float w) { return w; }
+};
+
+// Halves widened by F16C's vcvtph2ps (AVX-512's for 16 lanes): for the
+// AVX2 and AVX-512 builds only. Inline assembly, not the intrinsics: an
+// intrinsic inlines only into a function compiled for its target, and the
+// loops below are compiled for none until they are inlined into a build.
+// (ASan does not see the assembly's reads; the float path's, over the same
+// loops, it does.)
+struct HalfWeightsF16c {
+  using Weight = uint16_t;
+  template <int kLanes>
+  [[gnu::always_inline]] static VectorOf<kLanes> LoadVector(const uint16_t* p) {
+    struct Halves {
+      uint16_t lanes[kLanes];
+    };
+    VectorOf<kLanes> widened;
+    asm("vcvtph2ps %1, %0" : "=v"(widened) : "m"(*reinterpret_cast<const Halves*>(p)));
+    return widened;
+  }
+  static float ToFloat(uint16_t w) { return HalfToFloat(w); }
+};
+
+// Halves widened one by one (the SSE baseline has no conversion
+// instruction).
+struct HalfWeightsOneByOne {
+  using Weight = uint16_t;
+  template <int kLanes>
+  [[gnu::always_inline]] static VectorOf<kLanes> LoadVector(const uint16_t* p) {
+    VectorOf<kLanes> v;
+    for (int lane = 0; lane < kLanes; ++lane) v[lane] = HalfToFloat(p[lane]);
+    return v;
+  }
+  static float ToFloat(uint16_t w) { return HalfToFloat(w); }
+};
 
 // v's low half plus its high half: half the lanes, one vector add (a
 // lane-by-lane sum of 16 lanes is a chain of 15 dependent scalar adds).
@@ -65,10 +119,10 @@ template <int kRows>
 // Rows [i, i + kRows) of y, from accumulators of kLanes lanes holding
 // columns [0, j): each step halves the lanes and, if kLanes / 2 columns
 // are left, takes them in; under 4 columns are left for the scalar tail.
-template <int kRows, int kLanes>
+template <typename Weights, int kRows, int kLanes>
 [[gnu::always_inline]] inline void FinishRows(const VectorOf<kLanes> (&acc)[kRows], int j, int n,
-                                              const float* const (&row)[kRows], const float* x,
-                                              float* y) {
+                                              const typename Weights::Weight* const (&row)[kRows],
+                                              const float* x, float* y) {
   if constexpr (kLanes > 4) {
     constexpr int kHalf = kLanes / 2;
     VectorOf<kHalf> half[kRows];
@@ -79,27 +133,29 @@ template <int kRows, int kLanes>
     if (j + kHalf <= n) {
       const VectorOf<kHalf> x0 = LoadVector<kHalf>(x + j);
 #pragma GCC unroll 4
-      for (int r = 0; r < kRows; ++r) half[r] += LoadVector<kHalf>(row[r] + j) * x0;
+      for (int r = 0; r < kRows; ++r) {
+        half[r] += Weights::template LoadVector<kHalf>(row[r] + j) * x0;
+      }
       j += kHalf;
     }
-    FinishRows<kRows, kHalf>(half, j, n, row, x, y);
+    FinishRows<Weights, kRows, kHalf>(half, j, n, row, x, y);
   } else {
     float sums[kRows];
     AddLanesOfFour<kRows>(acc, sums);
 #pragma GCC unroll 4
     for (int r = 0; r < kRows; ++r) {
-      for (int tail = j; tail < n; ++tail) sums[r] += row[r][tail] * x[tail];
+      for (int tail = j; tail < n; ++tail) sums[r] += Weights::ToFloat(row[r][tail]) * x[tail];
       y[r] = sums[r];
     }
   }
 }
 
 // Rows [i, i + kRows) of y.
-template <int kRows, int kLanes>
-[[gnu::always_inline]] inline void Rows(int i, int n, const float* a, int64_t lda, const float* x,
-                                        float* y) {
+template <typename Weights, int kRows, int kLanes>
+[[gnu::always_inline]] inline void Rows(int i, int n, const typename Weights::Weight* a,
+                                        int64_t lda, const float* x, float* y) {
   using Vector = VectorOf<kLanes>;
-  const float* row[kRows];
+  const typename Weights::Weight* row[kRows];
 #pragma GCC unroll 4
   for (int r = 0; r < kRows; ++r) row[r] = a + (i + r) * lda;
   Vector even[kRows] = {}, odd[kRows] = {};
@@ -109,43 +165,58 @@ template <int kRows, int kLanes>
     const Vector x1 = LoadVector<kLanes>(x + j + kLanes);
 #pragma GCC unroll 4
     for (int r = 0; r < kRows; ++r) {
-      even[r] += LoadVector<kLanes>(row[r] + j) * x0;
-      odd[r] += LoadVector<kLanes>(row[r] + j + kLanes) * x1;
+      even[r] += Weights::template LoadVector<kLanes>(row[r] + j) * x0;
+      odd[r] += Weights::template LoadVector<kLanes>(row[r] + j + kLanes) * x1;
     }
   }
   if (j + kLanes <= n) {
     const Vector x0 = LoadVector<kLanes>(x + j);
 #pragma GCC unroll 4
-    for (int r = 0; r < kRows; ++r) even[r] += LoadVector<kLanes>(row[r] + j) * x0;
+    for (int r = 0; r < kRows; ++r)
+      even[r] += Weights::template LoadVector<kLanes>(row[r] + j) * x0;
     j += kLanes;
   }
   Vector acc[kRows];
 #pragma GCC unroll 4
   for (int r = 0; r < kRows; ++r) acc[r] = even[r] + odd[r];
-  FinishRows<kRows, kLanes>(acc, j, n, row, x, y + i);
+  FinishRows<Weights, kRows, kLanes>(acc, j, n, row, x, y + i);
 }
 
-template <int kLanes>
-[[gnu::always_inline]] inline void GemvOf(int m, int n, const float* a, int64_t lda, const float* x,
-                                          float* y) {
+template <typename Weights, int kLanes>
+[[gnu::always_inline]] inline void GemvOf(int m, int n, const typename Weights::Weight* a,
+                                          int64_t lda, const float* x, float* y) {
   int i = 0;
-  for (; i + 4 <= m; i += 4) Rows<4, kLanes>(i, n, a, lda, x, y);
-  for (; i < m; ++i) Rows<1, kLanes>(i, n, a, lda, x, y);
+  for (; i + 4 <= m; i += 4) Rows<Weights, 4, kLanes>(i, n, a, lda, x, y);
+  for (; i < m; ++i) Rows<Weights, 1, kLanes>(i, n, a, lda, x, y);
 }
 
 // fp-contract=fast lets the compiler fuse sum += a * x into one FMA.
-[[gnu::target("avx512f,avx2,fma"), gnu::optimize("fp-contract=fast")]] void GemvAvx512(
+[[gnu::target("avx512f,avx2,fma,f16c"), gnu::optimize("fp-contract=fast")]] void GemvAvx512(
     int m, int n, const float* a, int64_t lda, const float* x, float* y) {
-  GemvOf<16>(m, n, a, lda, x, y);
+  GemvOf<FloatWeights, 16>(m, n, a, lda, x, y);
 }
 
-[[gnu::target("avx2,fma"), gnu::optimize("fp-contract=fast")]] void GemvAvx2(
+[[gnu::target("avx2,fma,f16c"), gnu::optimize("fp-contract=fast")]] void GemvAvx2(
     int m, int n, const float* a, int64_t lda, const float* x, float* y) {
-  GemvOf<8>(m, n, a, lda, x, y);
+  GemvOf<FloatWeights, 8>(m, n, a, lda, x, y);
 }
 
 void GemvBaseline(int m, int n, const float* a, int64_t lda, const float* x, float* y) {
-  GemvOf<4>(m, n, a, lda, x, y);
+  GemvOf<FloatWeights, 4>(m, n, a, lda, x, y);
+}
+
+[[gnu::target("avx512f,avx2,fma,f16c"), gnu::optimize("fp-contract=fast")]] void GemvHalfAvx512(
+    int m, int n, const uint16_t* a, int64_t lda, const float* x, float* y) {
+  GemvOf<HalfWeightsF16c, 16>(m, n, a, lda, x, y);
+}
+
+[[gnu::target("avx2,fma,f16c"), gnu::optimize("fp-contract=fast")]] void GemvHalfAvx2(
+    int m, int n, const uint16_t* a, int64_t lda, const float* x, float* y) {
+  GemvOf<HalfWeightsF16c, 8>(m, n, a, lda, x, y);
+}
+
+void GemvHalfBaseline(int m, int n, const uint16_t* a, int64_t lda, const float* x, float* y) {
+  GemvOf<HalfWeightsOneByOne, 4>(m, n, a, lda, x, y);
 }
 
 }  // namespace
@@ -158,6 +229,16 @@ void GemvForTesting(CpuBuild build, int m, int n, const float* a, int64_t lda, c
 void Gemv(int m, int n, const float* a, int64_t lda, const float* x, float* y) {
   static const CpuBuild build = WidestCpuBuild();
   GemvForTesting(build, m, n, a, lda, x, y);
+}
+
+void GemvHalfForTesting(CpuBuild build, int m, int n, const uint16_t* a, int64_t lda,
+                        const float* x, float* y) {
+  CallBuild(build, GemvHalfBaseline, GemvHalfAvx2, GemvHalfAvx512, m, n, a, lda, x, y);
+}
+
+void GemvHalf(int m, int n, const uint16_t* a, int64_t lda, const float* x, float* y) {
+  static const CpuBuild build = WidestCpuBuild();
+  GemvHalfForTesting(build, m, n, a, lda, x, y);
 }
 
 }  // namespace convd::cpu

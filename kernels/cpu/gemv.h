@@ -15,9 +15,16 @@ namespace convd::cpu {
 // lda >= n; y must not alias a or x.
 void Gemv(int m, int n, const float* a, int64_t lda, const float* x, float* y);
 
-// One build of Gemv, for tests; the CPU must support `build`.
+// The same with A's entries stored as halves (kernels/cpu/half.h),
+// widened to floats as they are read: half the bytes to read, products
+// and sums in float.
+void GemvHalf(int m, int n, const uint16_t* a, int64_t lda, const float* x, float* y);
+
+// One build of Gemv or GemvHalf, for tests; the CPU must support `build`.
 void GemvForTesting(CpuBuild build, int m, int n, const float* a, int64_t lda, const float* x,
                     float* y);
+void GemvHalfForTesting(CpuBuild build, int m, int n, const uint16_t* a, int64_t lda,
+                        const float* x, float* y);
 
 }  // namespace convd::cpu
 
