@@ -20,7 +20,7 @@ struct LayerCost {
   int64_t macs = 0;
   int64_t flops = 0;
   int64_t params = 0;
-  int64_t param_bytes = 0;       // as stored for execution (float32)
+  int64_t param_bytes = 0;       // in float32 (stats.cc: less for FP16 weights)
   int64_t activation_bytes = 0;  // this layer's output at the batch size
 };
 

@@ -94,8 +94,9 @@ absl::Status Executor::Run(const float* input, int batch, Tensor& output,
         break;
       }
       case LayerKind::kFullyConnected:
-        cpu::FullyConnected(FullyConnectedParamsFor(graph, layer, batch), in, layer.weight.data(),
-                            epilogue, out, workspace_.data(), thread_pool_);
+        cpu::FullyConnected(FullyConnectedParamsFor(graph, layer, batch), in,
+                            plan_->FullyConnectedWeightsOf(i), epilogue, out, workspace_.data(),
+                            thread_pool_);
         break;
       case LayerKind::kPooling:
         cpu::Pooling(PoolParamsFor(graph, layer, batch), in, out, thread_pool_);

@@ -295,6 +295,17 @@ absl::StatusOr<AlgorithmPolicy> PolicyFromConfig(const inference::AlgorithmPolic
     policy.per_layer[layer] = algorithm;
   }
   if (config.autotune_budget_ms() > 0) policy.autotune_budget_ms = config.autotune_budget_ms();
+  switch (config.cpu_weights()) {
+    case inference::AlgorithmPolicyConfig::WEIGHTS_FP32:
+      break;
+    case inference::AlgorithmPolicyConfig::WEIGHTS_FP16:
+      policy.cpu_weights = AlgorithmPolicy::CpuWeights::kFp16;
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("algorithm_policy.cpu_weights ", config.cpu_weights(),
+                       " is not WEIGHTS_FP32 or WEIGHTS_FP16"));
+  }
   return policy;
 }
 

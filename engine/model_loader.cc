@@ -143,7 +143,11 @@ absl::StatusOr<LoadedModel> LoadModelVersion(const std::string& model_dir,
   plan_options.autotune_batch =
       options.autotune_batch.value_or(std::clamp(config.max_batch_size(), 1, 8));
   plan_options.thread_pool = options.thread_pool;
+  if (options.cpu_weights_override.has_value()) {
+    plan_options.policy.cpu_weights = *options.cpu_weights_override;
+  }
   plan_options.autotune_cpu = options.autotune_cpu;
+  plan_options.gpu_runs_plan = options.gpu_runs_plan;
   ASSIGN_OR_RETURN(std::unique_ptr<ExecutionPlan> plan, Plan(std::move(graph), plan_options));
   model.plan = std::move(plan);
   return model;

@@ -40,6 +40,10 @@ struct LoadOptions {
   // model), so an autotune policy plans the CPU's algorithms by the
   // heuristic instead of timing them; the plan keeps the policy for the GPU.
   bool autotune_cpu = true;
+  // false: no GPU instance will run the plan (PlanOptions::gpu_runs_plan).
+  bool gpu_runs_plan = true;
+  // Replaces the policy's cpu_weights when set (convrun --cpu_weights).
+  std::optional<AlgorithmPolicy::CpuWeights> cpu_weights_override;
   ThreadPool* thread_pool = nullptr;
 };
 

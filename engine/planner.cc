@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <iterator>
 #include <limits>
 #include <optional>
@@ -12,6 +13,7 @@
 #include "engine/graph_passes.h"
 #include "engine/status_macros.h"
 #include "kernels/cpu/conv_algorithms.h"
+#include "kernels/cpu/half.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/thread_pool.h"
 
@@ -264,7 +266,7 @@ int64_t ExecutionPlan::LayerWorkspaceBytes(size_t index, int batch, int threads)
   }
   if (layer.kind == LayerKind::kFullyConnected) {
     return cpu::FullyConnectedWorkspaceFloats(FullyConnectedParamsFor(graph, layer, batch),
-                                              threads) *
+                                              threads, layers[index].weight_halves) *
            int64_t{sizeof(float)};
   }
   return 0;
@@ -276,6 +278,13 @@ int64_t ExecutionPlan::WorkspaceBytes(int batch, int threads) const {
     bytes = std::max(bytes, LayerWorkspaceBytes(i, batch, threads));
   }
   return bytes;
+}
+
+cpu::FullyConnectedWeights ExecutionPlan::FullyConnectedWeightsOf(size_t index) const {
+  if (layers[index].weight_halves) {
+    return {nullptr, reinterpret_cast<const uint16_t*>(layers[index].packed.data.data())};
+  }
+  return {graph.layers[index].weight.data()};
 }
 
 int64_t ExecutionPlan::HostWeightBytes() const {
@@ -298,11 +307,35 @@ std::string ExecutionPlan::DebugString() const {
     if (!layer.fused.empty()) absl::StrAppend(&out, " +", absl::StrJoin(layer.fused, "+"));
     if (layers[i].algorithm != nullptr) {
       absl::StrAppend(&out, " ", std::string(layers[i].algorithm->name()), " (", layers[i].why, ")");
+    } else if (layers[i].weight_halves) {
+      absl::StrAppend(&out, " (", layers[i].why, ")");
     }
     out += "\n";
   }
   return out;
 }
+
+namespace {
+
+// `layer`'s weights rounded to halves, two to a float; INVALID_ARGUMENT,
+// naming the layer and the weight, for one no half is near.
+absl::StatusOr<AlignedBuffer> WeightsAsHalves(const Layer& layer) {
+  const std::vector<float>& weights = layer.weight;
+  AlignedBuffer packed((static_cast<int64_t>(weights.size()) + 1) / 2);
+  uint16_t* halves = reinterpret_cast<uint16_t*>(packed.data());
+  for (size_t j = 0; j < weights.size(); ++j) {
+    if (!(std::abs(weights[j]) <= cpu::kHalfMax)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "layer '", layer.name, "': weight ", j, " is ", weights[j],
+          ", which FP16 cannot hold (finite, within +-65504); algorithm_policy.cpu_weights "
+          "WEIGHTS_FP16 needs every fully connected weight to fit"));
+    }
+    halves[j] = cpu::FloatToHalf(weights[j]);
+  }
+  return packed;
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<ExecutionPlan>> Plan(Graph graph,
                                                     const PlanOptions& options) {
@@ -330,6 +363,14 @@ absl::StatusOr<std::unique_ptr<ExecutionPlan>> Plan(Graph graph,
         packed.data()[c] = static_cast<float>(normalise.scale[c]);
         packed.data()[channels + c] = static_cast<float>(normalise.shift[c]);
       }
+      continue;
+    }
+    if (layer.kind == LayerKind::kFullyConnected &&
+        options.policy.cpu_weights == AlgorithmPolicy::CpuWeights::kFp16) {
+      ASSIGN_OR_RETURN(plan->layers[i].packed.data, WeightsAsHalves(layer));
+      plan->layers[i].weight_halves = true;
+      plan->layers[i].why = "weights stored as FP16 (algorithm_policy.cpu_weights)";
+      if (!options.gpu_runs_plan) graph.layers[i].weight = std::vector<float>();
       continue;
     }
     if (layer.kind != LayerKind::kConvolution) continue;

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "engine/graph.h"
 #include "kernels/conv_algorithm.h"
+#include "kernels/cpu/ops.h"
 
 namespace convd {
 
@@ -45,6 +46,11 @@ struct AlgorithmPolicy {
   // executor); the layers left keep the heuristic's choice.
   int64_t autotune_budget_ms = kDefaultAutotuneBudgetMs;
   static constexpr int64_t kDefaultAutotuneBudgetMs = 30000;
+  // How the CPU stores fully connected layers' weights: as floats, or as
+  // halves (kernels/cpu/half.h), half the bytes a small batch reads, each
+  // weight rounded to 11 significant bits. The GPU backend ignores it.
+  enum class CpuWeights { kFp32, kFp16 };
+  CpuWeights cpu_weights = CpuWeights::kFp32;
 };
 
 // How plans say that autotuning's budget ran out ("autotune budget of
@@ -72,14 +78,21 @@ struct PlanOptions {
   // false: under kAutotune the CPU's algorithms come from the heuristic (no
   // CPU instance will run the plan); the plan keeps the policy for the GPU.
   bool autotune_cpu = true;
+  // false: no GPU instance will run the plan, so the graph's floats of a
+  // layer the CPU stores in a form of its own (FP16 fully connected
+  // weights) are freed.
+  bool gpu_runs_plan = true;
 };
 
 struct PlannedLayer {
   const ConvAlgorithm* algorithm = nullptr;  // convolutions only
   std::string why;                           // the reason for the choice
   // The algorithm's weight layout; for a batch norm left unfolded, its
-  // scale [C] then shift [C] (engine/graph_passes.h BatchNormAsScaleShift).
+  // scale [C] then shift [C] (engine/graph_passes.h BatchNormAsScaleShift);
+  // for a fully connected layer with weight_halves, its weights as halves,
+  // two to a float.
   PackedWeights packed;
+  bool weight_halves = false;
 };
 
 struct ExecutionPlan {
@@ -96,6 +109,9 @@ struct ExecutionPlan {
   int64_t LayerWorkspaceBytes(size_t index, int batch, int threads) const;
   // The largest of them.
   int64_t WorkspaceBytes(int batch, int threads) const;
+  // A fully connected layer's weights as the CPU reads them: the graph's
+  // floats, or the halves `packed` holds.
+  cpu::FullyConnectedWeights FullyConnectedWeightsOf(size_t index) const;
   // Host bytes of the weights the plan holds: the graph's parameters plus
   // each algorithm's packed layout of them.
   int64_t HostWeightBytes() const;

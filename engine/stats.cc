@@ -28,6 +28,12 @@ ModelStats ComputeModelStats(const ExecutionPlan& plan, const MemoryPlan& memory
     if (const ConvAlgorithm* algorithm = plan.layers[i].algorithm) {
       s.algorithm = std::string(algorithm->name());
       s.why = plan.layers[i].why;
+    } else if (plan.layers[i].weight_halves) {
+      s.algorithm = "fully_connected fp16";
+      s.why = plan.layers[i].why;
+      // Two bytes a weight, one per multiply-add of an image (the bias
+      // stays in floats).
+      s.cost.param_bytes -= FullyConnectedParamsFor(graph, layer, 1).macs() * 2;
     }
     s.workspace_bytes = plan.LayerWorkspaceBytes(i, batch, plan.threads);
     stats.total_macs += s.cost.macs;

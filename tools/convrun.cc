@@ -49,6 +49,9 @@ ABSL_FLAG(std::string, device, "cpu", "cpu, or cuda (the GPU backend).");
 ABSL_FLAG(std::string, gpu_math, "",
           "With --device=cuda: fp32, or tf32 or fp16 (tensor cores) for the matrix products. "
           "Default: the model config's algorithm_policy.gpu_math.");
+ABSL_FLAG(std::string, cpu_weights, "",
+          "With --device=cpu: fp32, or fp16 (fully connected weights stored as halves, half the "
+          "bytes to read). Default: the model config's algorithm_policy.cpu_weights.");
 ABSL_FLAG(bool, throughput, false,
           "Print the median wall-clock time per forward pass and images/s as JSON.");
 
@@ -72,6 +75,19 @@ int Main(const std::string& model_dir) {
   options.autotune_batch = batch;
   // On the GPU, --algo autotune times the GPU's algorithms, not the CPU's.
   options.autotune_cpu = absl::GetFlag(FLAGS_device) != "cuda";
+  options.gpu_runs_plan = absl::GetFlag(FLAGS_device) == "cuda";
+  if (const std::string weights = absl::GetFlag(FLAGS_cpu_weights); !weights.empty()) {
+    if (weights != "fp32" && weights != "fp16") {
+      return Fail(absl::InvalidArgumentError(
+          absl::StrCat("--cpu_weights must be fp32 or fp16; got '", weights, "'")));
+    }
+    if (!options.gpu_runs_plan) {
+      options.cpu_weights_override = weights == "fp16" ? AlgorithmPolicy::CpuWeights::kFp16
+                                                       : AlgorithmPolicy::CpuWeights::kFp32;
+    } else {
+      std::fprintf(stderr, "convrun: note: --cpu_weights applies to --device=cpu\n");
+    }
+  }
   if (const std::string algo = absl::GetFlag(FLAGS_algo); !algo.empty()) {
     auto policy = PolicyFromName(algo);
     if (!policy.ok()) return Fail(policy.status());
@@ -188,7 +204,7 @@ int main(int argc, char** argv) {
       "[--json] [--repeat N] "
       "[--threads N] "
       "[--plan] "
-      "[--device cpu|cuda] [--throughput]");
+      "[--device cpu|cuda] [--cpu_weights fp32|fp16] [--throughput]");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() != 2) {
     std::fprintf(stderr, "usage: %s\n", absl::ProgramUsageMessage().data());

@@ -264,6 +264,12 @@ absl::StatusOr<DeviceLayer> UploadLayer(const ExecutionPlan& plan, int index, Gp
     case LayerKind::kFullyConnected: {
       // [out, in] -> [in, out]: the SGEMM's B for out = in x W^T.
       const FullyConnectedParams p = FullyConnectedParamsFor(graph, layer, 1);
+      if (static_cast<int64_t>(layer.weight.size()) != p.macs()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("layer '", layer.name,
+                         "': the plan holds its weights only as the CPU's FP16 (planned with "
+                         "gpu_runs_plan false)"));
+      }
       weights.resize(layer.weight.size());
       for (int o = 0; o < p.out_features; ++o) {
         for (int i = 0; i < p.in_features; ++i) {

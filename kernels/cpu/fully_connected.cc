@@ -10,9 +10,15 @@
 // task writes its slice transposed into its workspace slot with the
 // epilogue (a feature's N values share its bias) and copies it into the
 // output. bench/RESULTS.md, "Fully connected layers at batch 2+".
+//
+// Weights stored as halves: at batch 1 GemvHalf widens them as it reads
+// them; at larger batches a task widens kWidenedRows of its features at a
+// time into its workspace slot (a block that stays in L2) and multiplies
+// that block, so memory still delivers half the bytes.
 #include <algorithm>
 
 #include "kernels/cpu/gemv.h"
+#include "kernels/cpu/half.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/packed_gemm.h"
 #include "kernels/cpu/thread_pool.h"
@@ -32,28 +38,39 @@ int FeaturesPerTask(const FullyConnectedParams& p, int threads) {
   return std::clamp((share + 15) / 16 * 16, kMin, kMax);
 }
 
+// Features widened from halves at a time, at batch 2+: a multiple of the
+// GEMM's panel rows, AlexNet's fc6 rows 864 KB in floats.
+constexpr int kWidenedRows = 4 * kPackedGemmRows;
+
 // Batch 2+, the workspace: the input packed once as the product's right
-// operand, then a transposed output slice per thread.
+// operand, then per thread a transposed output slice and, for halves, a
+// block of widened weights.
 int64_t PackedInputFloats(const FullyConnectedParams& p) {
   return PackedRightOperandFloats(p.n, p.in_features);
 }
 int64_t SliceFloats(const FullyConnectedParams& p, int threads) {
   return int64_t{std::min(FeaturesPerTask(p, threads), p.out_features)} * p.n;
 }
+int64_t SlotFloats(const FullyConnectedParams& p, int threads, bool halves) {
+  return SliceFloats(p, threads) +
+         (halves ? int64_t{std::min(kWidenedRows, p.out_features)} * p.in_features : 0);
+}
 
 }  // namespace
 
-int64_t FullyConnectedWorkspaceFloats(const FullyConnectedParams& p, int threads) {
+int64_t FullyConnectedWorkspaceFloats(const FullyConnectedParams& p, int threads, bool halves) {
   if (p.n == 1) return 0;
-  return PackedInputFloats(p) + threads * SliceFloats(p, threads);
+  return PackedInputFloats(p) + threads * SlotFloats(p, threads, halves);
 }
 
-void FullyConnected(const FullyConnectedParams& p, const float* input, const float* weights,
-                    const Epilogue& epilogue, float* output, float* workspace, ThreadPool* pool) {
+void FullyConnected(const FullyConnectedParams& p, const float* input,
+                    const FullyConnectedWeights& weights, const Epilogue& epilogue, float* output,
+                    float* workspace, ThreadPool* pool) {
   const int threads = pool ? pool->num_threads() : 1;
   const int features_per_task = FeaturesPerTask(p, threads);
+  const bool halves = weights.halves != nullptr;
   const int64_t packed_input_floats = p.n == 1 ? 0 : PackedInputFloats(p);
-  const int64_t slot_floats = p.n == 1 ? 0 : SliceFloats(p, threads);
+  const int64_t slot_floats = p.n == 1 ? 0 : SlotFloats(p, threads, halves);
   if (p.n > 1) {
     PackGemmRightOperandTransposed(input, p.n, p.in_features, p.in_features, workspace);
   }
@@ -64,9 +81,15 @@ void FullyConnected(const FullyConnectedParams& p, const float* input, const flo
       const int o_begin = static_cast<int>(task) * features_per_task;
       const int o_end = std::min(p.out_features, o_begin + features_per_task);
       const int width = o_end - o_begin;
-      const float* slice = weights + int64_t{o_begin} * p.in_features;
+      const int64_t slice_offset = int64_t{o_begin} * p.in_features;
       if (p.n == 1) {
-        Gemv(width, p.in_features, slice, p.in_features, input, output + o_begin);
+        if (halves) {
+          GemvHalf(width, p.in_features, weights.halves + slice_offset, p.in_features, input,
+                   output + o_begin);
+        } else {
+          Gemv(width, p.in_features, weights.floats + slice_offset, p.in_features, input,
+               output + o_begin);
+        }
         for (int o = o_begin; o < o_end; ++o) {
           ApplyEpilogue(epilogue, o, output + o,
                         epilogue.residual ? epilogue.residual + o : nullptr, 1);
@@ -77,9 +100,22 @@ void FullyConnected(const FullyConnectedParams& p, const float* input, const flo
       float* transposed = workspace + packed_input_floats + slot * slot_floats;
       // The epilogue as the product is stored, unless there is a residual
       // (laid out [N, features], it is added after the transpose).
-      RowMajorGemmPackedRight(
-          width, p.n, p.in_features, slice, p.in_features, workspace, transposed, p.n,
-          {epilogue.residual == nullptr ? &epilogue : nullptr, o_begin, nullptr});
+      const Epilogue* stored_epilogue = epilogue.residual == nullptr ? &epilogue : nullptr;
+      if (halves) {
+        float* widened = transposed + SliceFloats(p, threads);
+        for (int j = 0; j < width; j += kWidenedRows) {
+          const int rows = std::min(kWidenedRows, width - j);
+          WidenHalves(weights.halves + slice_offset + int64_t{j} * p.in_features,
+                      int64_t{rows} * p.in_features, widened);
+          RowMajorGemmPackedRight(rows, p.n, p.in_features, widened, p.in_features, workspace,
+                                  transposed + int64_t{j} * p.n, p.n,
+                                  {stored_epilogue, o_begin + j, nullptr});
+        }
+      } else {
+        RowMajorGemmPackedRight(width, p.n, p.in_features, weights.floats + slice_offset,
+                                p.in_features, workspace, transposed, p.n,
+                                {stored_epilogue, o_begin, nullptr});
+      }
       for (int n = 0; n < p.n; ++n) {
         float* row = output + int64_t{n} * p.out_features;
         for (int j = 0; j < width; ++j) row[o_begin + j] = transposed[int64_t{j} * p.n + n];

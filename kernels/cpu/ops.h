@@ -22,13 +22,24 @@ void Pooling(const PoolParams& params, const float* input, float* output,
 void Lrn(const LrnParams& params, const float* input, float* output,
          ThreadPool* pool);
 
+// A fully connected layer's weights [out, in], row-major: floats, or
+// halves (half.h: algorithm_policy.cpu_weights) widened to floats as they
+// are read, half the bytes to read at a small batch. Exactly one is set.
+struct FullyConnectedWeights {
+  const float* floats = nullptr;
+  const uint16_t* halves = nullptr;
+};
+
 // output [N, out] = input [N, in] * weights [out, in]^T, then the epilogue
-// (bias [out], residual [N, out], activation). `workspace` holds
-// FullyConnectedWorkspaceFloats(params, threads) floats for a pool of
-// `threads` threads (1 for a null pool); nullptr where that is 0.
-int64_t FullyConnectedWorkspaceFloats(const FullyConnectedParams& params, int threads);
-void FullyConnected(const FullyConnectedParams& params, const float* input, const float* weights,
-                    const Epilogue& epilogue, float* output, float* workspace, ThreadPool* pool);
+// (bias [out], residual [N, out], activation), in float whatever the
+// weights' storage. `workspace` holds
+// FullyConnectedWorkspaceFloats(params, threads, halves) floats for a pool
+// of `threads` threads (1 for a null pool); nullptr where that is 0.
+int64_t FullyConnectedWorkspaceFloats(const FullyConnectedParams& params, int threads,
+                                      bool halves);
+void FullyConnected(const FullyConnectedParams& params, const float* input,
+                    const FullyConnectedWeights& weights, const Epilogue& epilogue, float* output,
+                    float* workspace, ThreadPool* pool);
 
 // In place allowed (output == input).
 void Activate(const float* input, int64_t count, const ActivationFunction& activation,

@@ -11,6 +11,7 @@
 
 #include "gtest/gtest.h"
 #include "kernels/aligned_buffer.h"
+#include "kernels/cpu/half.h"
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/reference/reference_ops.h"
 #include "kernels/testing/numeric.h"
@@ -84,10 +85,21 @@ TEST(LrnTest, MatchesReference) {
   }
 }
 
-TEST(FullyConnectedTest, MatchesReferenceWithEpilogue) {
+// Weights as floats, or as halves (the reference then multiplies the
+// halves' exact values).
+class FullyConnectedTest : public ::testing::TestWithParam<bool> {};
+
+INSTANTIATE_TEST_SUITE_P(Weights, FullyConnectedTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Halves" : "Floats";
+                         });
+
+TEST_P(FullyConnectedTest, MatchesReferenceWithEpilogue) {
+  const bool halves = GetParam();
   ThreadPool pool(3);
   // Batch 1 (matrix-vector products) and larger batches (slices of up to
-  // 512 features, a partial one last), on one thread and on three.
+  // 512 features, a partial one last; halves widened 24 features at a
+  // time, a partial block last), on one thread and on three.
   for (ThreadPool* threads : {static_cast<ThreadPool*>(nullptr), &pool}) {
     for (auto [n, in, out] : {std::tuple{1, 9216, 300},
                               {3, 17, 5},
@@ -97,11 +109,20 @@ TEST(FullyConnectedTest, MatchesReferenceWithEpilogue) {
                               {2, 33, 257}}) {
       FullyConnectedParams p{n, in, out};
       const std::vector<float> input = RandomVector(int64_t{n} * in);
-      const std::vector<float> weights = RandomVector(int64_t{in} * out);
+      std::vector<float> weights = RandomVector(int64_t{in} * out);
+      std::vector<uint16_t> weight_halves;
+      FullyConnectedWeights stored{weights.data()};
+      if (halves) {
+        for (float& w : weights) {
+          weight_halves.push_back(FloatToHalf(w));
+          w = HalfToFloat(weight_halves.back());
+        }
+        stored = {nullptr, weight_halves.data()};
+      }
       const std::vector<float> bias = RandomVector(out);
       const std::vector<float> residual = RandomVector(int64_t{n} * out);
       const int thread_count = threads ? threads->num_threads() : 1;
-      AlignedBuffer workspace(FullyConnectedWorkspaceFloats(p, thread_count) + 1);
+      AlignedBuffer workspace(FullyConnectedWorkspaceFloats(p, thread_count, halves) + 1);
       // Relative to the terms' magnitudes (sum |x w| + |b| (+ |r|)):
       // relative to the result, a 1x1 product that nearly cancels its bias
       // is ill-conditioned (3.5e-5 with seed 14585028832181842158).
@@ -113,7 +134,7 @@ TEST(FullyConnectedTest, MatchesReferenceWithEpilogue) {
         for (bool with_residual : {false, true}) {
           Epilogue epilogue{bias.data(), with_residual ? residual.data() : nullptr, {activation}};
           std::vector<float> output(int64_t{n} * out, -7.0f);
-          FullyConnected(p, input.data(), weights.data(), epilogue, output.data(), workspace.data(),
+          FullyConnected(p, input.data(), stored, epilogue, output.data(), workspace.data(),
                          threads);
           std::vector<double> expected(sums.size()), bound(scale);
           for (size_t i = 0; i < sums.size(); ++i) {

@@ -68,6 +68,13 @@ bool HasCpuInstances(const inference::ModelConfig& config) {
   return false;
 }
 
+bool HasGpuInstances(const inference::ModelConfig& config) {
+  for (const inference::ModelInstanceGroup& group : config.instance_group()) {
+    if (group.kind() == inference::ModelInstanceGroup::KIND_GPU) return true;
+  }
+  return false;
+}
+
 absl::StatusOr<std::unique_ptr<ServedModel>> ServedModel::Create(LoadedModel model,
                                                                  ThreadPool* thread_pool,
                                                                  const GpuBackend* gpu) {
@@ -124,12 +131,7 @@ absl::StatusOr<std::unique_ptr<ServedModel>> ServedModel::Create(LoadedModel mod
   return served;
 }
 
-bool ServedModel::on_gpu() const {
-  for (const inference::ModelInstanceGroup& group : config().instance_group()) {
-    if (group.kind() == inference::ModelInstanceGroup::KIND_GPU) return true;
-  }
-  return false;
-}
+bool ServedModel::on_gpu() const { return HasGpuInstances(config()); }
 
 std::vector<std::pair<std::string, int64_t>> ServedModel::MemoryByType() const {
   std::vector<std::pair<std::string, int64_t>> types = {{"CPU", memory_.host_bytes}};

@@ -28,6 +28,8 @@ absl::Status ResolveInstanceKinds(inference::ModelConfig& config, bool on_gpu_se
 
 // Whether a config with resolved kinds runs some instance on the CPU.
 bool HasCpuInstances(const inference::ModelConfig& config);
+// Whether a config with resolved kinds runs some instance on the GPU.
+bool HasGpuInstances(const inference::ModelConfig& config);
 
 class ServedModel {
  public:

@@ -110,9 +110,11 @@ absl::StatusOr<std::map<int64_t, std::shared_ptr<ServedModel>>> ModelRepository:
   ASSIGN_OR_RETURN(std::vector<int64_t> chosen, VersionsToServe(config, available));
   RETURN_IF_ERROR(ResolveInstanceKinds(config, options_.gpu != nullptr));
   // A model only GPU instances run has its algorithms autotuned there, not
-  // also on the CPU.
+  // also on the CPU; one no GPU instance runs keeps no floats the CPU
+  // does not read (FP16 fully connected weights).
   LoadOptions load = options_.load;
   load.autotune_cpu = HasCpuInstances(config);
+  load.gpu_runs_plan = HasGpuInstances(config);
   std::map<int64_t, std::shared_ptr<ServedModel>> versions;
   for (int64_t version : chosen) {
     ASSIGN_OR_RETURN(LoadedModel loaded, LoadModelVersion(dir, config, version, load));
