@@ -11,7 +11,9 @@
 #include "engine/planner.h"
 #include "engine/testing/reference_forward.h"
 #include "engine/weights.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "kernels/cpu/half.h"
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/testing/numeric.h"
 
@@ -266,6 +268,92 @@ TEST(PlannerTest, StridedLayersThatBecome3x3RunWinogradAfterSpaceToDepth) {
         MaxRelativeError(output.data(), testing::ReferenceForward(original, input.data(), batch));
     EXPECT_LE(error, 1e-4) << "batch " << batch;
   }
+}
+
+// algorithm_policy.cpu_weights WEIGHTS_FP16: the fully connected layers
+// (one wider than a widened block of 24 features) run on their weights'
+// halves, so the output is the float64 reference's of the rounded weights,
+// not of the original ones; the floats are freed when no GPU runs the plan.
+TEST(PlannerTest, Fp16FullyConnectedWeightsComputeWithTheRoundedWeights) {
+  const Graph original = BuildWithRandomWeights(R"pb(
+    name: "fc_fp16"
+    input { name: "data" channels: 3 height: 9 width: 11 }
+    layer {
+      name: "conv1"
+      convolution { num_output: 8 kernel: 3 }
+    }
+    layer {
+      name: "flat"
+      flatten {}
+    }
+    layer {
+      name: "fc1"
+      fully_connected { num_output: 53 }
+    }
+    layer {
+      name: "relu1"
+      activation { type: RELU }
+    }
+    layer {
+      name: "fc2"
+      fully_connected { num_output: 10 }
+    }
+  )pb");
+  Graph rounded = original;
+  int64_t fc_weights = 0;
+  for (Layer& layer : rounded.layers) {
+    if (layer.kind != LayerKind::kFullyConnected) continue;
+    for (float& w : layer.weight) w = cpu::HalfToFloat(cpu::FloatToHalf(w));
+    fc_weights += static_cast<int64_t>(layer.weight.size());
+  }
+  Graph simplified = original;
+  SimplifyGraph(simplified);
+  ThreadPool pool(2);
+  PlanOptions options;
+  options.thread_pool = &pool;
+  auto fp32_plan = Plan(simplified, options);
+  ASSERT_TRUE(fp32_plan.ok()) << fp32_plan.status();
+  options.policy.cpu_weights = AlgorithmPolicy::CpuWeights::kFp16;
+  options.gpu_runs_plan = false;
+  auto plan = Plan(simplified, options);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  for (const char* name : {"fc1", "fc2"}) {
+    const int index = (*plan)->graph.Find(name);
+    EXPECT_TRUE((*plan)->layers[index].weight_halves) << name;
+    EXPECT_TRUE((*plan)->graph.layers[index].weight.empty()) << name;
+  }
+  // Two bytes a weight, where there were four (fc1: 8*7*9*53 is even,
+  // fc2: 53*10 too).
+  EXPECT_EQ((*fp32_plan)->HostWeightBytes() - (*plan)->HostWeightBytes(), 2 * fc_weights);
+  Executor executor(std::shared_ptr<const ExecutionPlan>(std::move(*plan)), &pool);
+  for (int batch : {1, 3}) {
+    const std::vector<float> input = RandomVector(3 * 9 * 11 * batch);
+    Tensor output;
+    ModelStats stats;
+    ASSERT_TRUE(executor.Run(input.data(), batch, output, &stats).ok());
+    EXPECT_LE(
+        MaxRelativeError(output.data(), testing::ReferenceForward(rounded, input.data(), batch)),
+        2e-5)
+        << "batch " << batch;
+    EXPECT_GT(
+        MaxRelativeError(output.data(), testing::ReferenceForward(original, input.data(), batch)),
+        1e-5)
+        << "batch " << batch << ": the original weights' result; were they rounded?";
+    EXPECT_EQ(stats.layers[3].algorithm, "fully_connected fp16") << stats.layers[3].name;
+  }
+
+  simplified.layers[simplified.Find("fc2")].weight[17] = -7e4f;
+  auto out_of_range = Plan(simplified, options);
+  EXPECT_EQ(out_of_range.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(out_of_range.status().message(), ::testing::HasSubstr("layer 'fc2': weight 17"));
+
+  // The model config's field.
+  inference::AlgorithmPolicyConfig config;
+  EXPECT_EQ(PolicyFromConfig(config)->cpu_weights, AlgorithmPolicy::CpuWeights::kFp32);
+  config.set_cpu_weights(inference::AlgorithmPolicyConfig::WEIGHTS_FP16);
+  EXPECT_EQ(PolicyFromConfig(config)->cpu_weights, AlgorithmPolicy::CpuWeights::kFp16);
+  config.set_cpu_weights(static_cast<inference::AlgorithmPolicyConfig::CpuWeights>(7));
+  EXPECT_EQ(PolicyFromConfig(config).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(PlannerTest, PerLayerOverridesAndUnknownNames) {
