@@ -26,6 +26,20 @@ class GrpcApiTest : public SharedServerTest<GrpcApiTest> {
       input { name: "input" dims: [3, 224, 224] }
       output { name: "prob" dims: [1000] }
     )pb");
+    // The same network and (seeded) weights, its fully connected weights
+    // stored as FP16 on the CPU.
+    AddModel(repository, "alexnet_fp16", "alexnet", R"pb(
+      max_batch_size: 2
+      input {
+        name: "input"
+        dims: [ 3, 224, 224 ]
+      }
+      output {
+        name: "prob"
+        dims: [ 1000 ]
+      }
+      algorithm_policy { cpu_weights: WEIGHTS_FP16 }
+    )pb");
   }
   static constexpr int64_t kMaxMessageBytes = 4 << 20;
   static void Configure(ServerOptions& options) {
@@ -153,6 +167,30 @@ TEST_F(GrpcApiTest, AlexnetInferenceIsExactlyTheEnginesOutput) {
   inference::ModelInferResponse response;
   ASSERT_TRUE(Infer(FloatRequest("alexnet", {1, 3, 224, 224}, input), &response).ok());
   EXPECT_EQ(OutputFloats(response), EngineOutput("alexnet", input, 1));
+}
+
+TEST_F(GrpcApiTest, Fp16WeightsServeTheEnginesOutputCloseToFp32) {
+  const std::vector<float> input = testing::RandomVector(2 * 3 * 224 * 224);
+  inference::ModelInferResponse fp16, fp32;
+  ASSERT_TRUE(Infer(FloatRequest("alexnet_fp16", {2, 3, 224, 224}, input), &fp16).ok());
+  ASSERT_TRUE(Infer(FloatRequest("alexnet", {2, 3, 224, 224}, input), &fp32).ok());
+  const std::vector<float> served = OutputFloats(fp16), full = OutputFloats(fp32);
+  EXPECT_EQ(served, EngineOutput("alexnet_fp16", input, 2));
+  ASSERT_EQ(served.size(), full.size());
+  double largest = 0;
+  for (size_t i = 0; i < served.size(); ++i) {
+    largest = std::max<double>(largest, std::abs(served[i] - full[i]) / full[i]);
+  }
+  EXPECT_GT(largest, 0.0) << "the FP16 model computed the FP32 weights";
+  EXPECT_LT(largest, 1e-2);
+
+  grpc::ClientContext context;
+  inference::ModelConfigRequest request;
+  request.set_name("alexnet_fp16");
+  inference::ModelConfigResponse config;
+  ASSERT_TRUE(stub_->ModelConfig(&context, request, &config).ok());
+  EXPECT_EQ(config.config().algorithm_policy().cpu_weights(),
+            inference::AlgorithmPolicyConfig::WEIGHTS_FP16);
 }
 
 TEST_F(GrpcApiTest, Uint8ImagesAreNormalisedByTheConfig) {
