@@ -190,40 +190,32 @@ template <typename Weights, int kLanes>
   for (; i < m; ++i) Rows<Weights, 1, kLanes>(i, n, a, lda, x, y);
 }
 
-// fp-contract=fast lets the compiler fuse sum += a * x into one FMA.
+// The builds, for floats or halves. fp-contract=fast lets the compiler
+// fuse sum += a * x into one FMA.
+template <typename Weights>
 [[gnu::target("avx512f,avx2,fma,f16c"), gnu::optimize("fp-contract=fast")]] void GemvAvx512(
-    int m, int n, const float* a, int64_t lda, const float* x, float* y) {
-  GemvOf<FloatWeights, 16>(m, n, a, lda, x, y);
+    int m, int n, const typename Weights::Weight* a, int64_t lda, const float* x, float* y) {
+  GemvOf<Weights, 16>(m, n, a, lda, x, y);
 }
 
+template <typename Weights>
 [[gnu::target("avx2,fma,f16c"), gnu::optimize("fp-contract=fast")]] void GemvAvx2(
-    int m, int n, const float* a, int64_t lda, const float* x, float* y) {
-  GemvOf<FloatWeights, 8>(m, n, a, lda, x, y);
+    int m, int n, const typename Weights::Weight* a, int64_t lda, const float* x, float* y) {
+  GemvOf<Weights, 8>(m, n, a, lda, x, y);
 }
 
-void GemvBaseline(int m, int n, const float* a, int64_t lda, const float* x, float* y) {
-  GemvOf<FloatWeights, 4>(m, n, a, lda, x, y);
-}
-
-[[gnu::target("avx512f,avx2,fma,f16c"), gnu::optimize("fp-contract=fast")]] void GemvHalfAvx512(
-    int m, int n, const uint16_t* a, int64_t lda, const float* x, float* y) {
-  GemvOf<HalfWeightsF16c, 16>(m, n, a, lda, x, y);
-}
-
-[[gnu::target("avx2,fma,f16c"), gnu::optimize("fp-contract=fast")]] void GemvHalfAvx2(
-    int m, int n, const uint16_t* a, int64_t lda, const float* x, float* y) {
-  GemvOf<HalfWeightsF16c, 8>(m, n, a, lda, x, y);
-}
-
-void GemvHalfBaseline(int m, int n, const uint16_t* a, int64_t lda, const float* x, float* y) {
-  GemvOf<HalfWeightsOneByOne, 4>(m, n, a, lda, x, y);
+template <typename Weights>
+void GemvBaseline(int m, int n, const typename Weights::Weight* a, int64_t lda, const float* x,
+                  float* y) {
+  GemvOf<Weights, 4>(m, n, a, lda, x, y);
 }
 
 }  // namespace
 
 void GemvForTesting(CpuBuild build, int m, int n, const float* a, int64_t lda, const float* x,
                     float* y) {
-  CallBuild(build, GemvBaseline, GemvAvx2, GemvAvx512, m, n, a, lda, x, y);
+  CallBuild(build, GemvBaseline<FloatWeights>, GemvAvx2<FloatWeights>, GemvAvx512<FloatWeights>, m,
+            n, a, lda, x, y);
 }
 
 void Gemv(int m, int n, const float* a, int64_t lda, const float* x, float* y) {
@@ -233,7 +225,8 @@ void Gemv(int m, int n, const float* a, int64_t lda, const float* x, float* y) {
 
 void GemvHalfForTesting(CpuBuild build, int m, int n, const uint16_t* a, int64_t lda,
                         const float* x, float* y) {
-  CallBuild(build, GemvHalfBaseline, GemvHalfAvx2, GemvHalfAvx512, m, n, a, lda, x, y);
+  CallBuild(build, GemvBaseline<HalfWeightsOneByOne>, GemvAvx2<HalfWeightsF16c>,
+            GemvAvx512<HalfWeightsF16c>, m, n, a, lda, x, y);
 }
 
 void GemvHalf(int m, int n, const uint16_t* a, int64_t lda, const float* x, float* y) {
