@@ -39,7 +39,8 @@ int FeaturesPerTask(const FullyConnectedParams& p, int threads) {
 }
 
 // Features widened from halves at a time, at batch 2+: a multiple of the
-// GEMM's panel rows, AlexNet's fc6 rows 864 KB in floats.
+// GEMM's panel rows; 24 of AlexNet's fc6 rows are 864 KB as floats, which
+// stay in L2.
 constexpr int kWidenedRows = 4 * kPackedGemmRows;
 
 // Batch 2+, the workspace: the input packed once as the product's right
