@@ -79,14 +79,14 @@ int main(int argc, char** argv) {
     // About 10 MB of weights read per run: many calls for small shapes.
     const int calls = std::max<int64_t>(1, 2500000 / (int64_t{s.m} * s.n));
     const double convd_us = MedianMicroseconds(absl::GetFlag(FLAGS_runs), calls, [&] {
-      convd::cpu::Gemv(s.m, s.n, a.data(), s.n, x.data(), ours.data());
+      convd::cpu::Gemv(s.m, s.n, a.data(), s.n, 1, x.data(), s.n, ours.data(), s.m);
     });
     const double openblas_us = MedianMicroseconds(absl::GetFlag(FLAGS_runs), calls, [&] {
       cblas_sgemv(CblasRowMajor, CblasNoTrans, s.m, s.n, 1.0f, a.data(), s.n, x.data(), 1, 0.0f,
                   theirs.data(), 1);
     });
     const double halves_us = MedianMicroseconds(absl::GetFlag(FLAGS_runs), calls, [&] {
-      convd::cpu::GemvHalf(s.m, s.n, halves.data(), s.n, x.data(), from_halves.data());
+      convd::cpu::GemvHalf(s.m, s.n, halves.data(), s.n, 1, x.data(), s.n, from_halves.data(), s.m);
     });
     double difference = 0;
     for (int i = 0; i < s.m; ++i)

@@ -11,10 +11,13 @@
 // epilogue (a feature's N values share its bias) and copies it into the
 // output. bench/RESULTS.md, "Fully connected layers at batch 2+".
 //
-// Weights stored as halves: at batch 1 GemvHalf widens them as it reads
-// them; at larger batches a task widens kWidenedRows of its features at a
-// time into its workspace slot (a block that stays in L2) and multiplies
-// that block, so memory still delivers half the bytes.
+// Weights stored as halves: up to kGemvMaxBatch images GemvHalf widens
+// them as it reads them, once for all the images; at larger batches a
+// task widens kWidenedRows of its features at a time into its workspace
+// slot (a block that stays in L2) and multiplies that block, so memory
+// still delivers half the bytes. (On floats, the GEMM beat the batched
+// GEMV from batch 4 on AlexNet's layers, level at 2; on halves the GEMV
+// won at 2-8: bench/RESULTS.md, "FP16 fully connected weights".)
 #include <algorithm>
 
 #include "kernels/cpu/gemv.h"
@@ -28,12 +31,18 @@
 namespace convd::cpu {
 namespace {
 
-// Output features per task: 128 at batch 1; at larger batches up to 512
-// (OpenBLAS's best slice for fc6 on the 2-core VM), but at least two tasks
-// per thread, and never below 128. Non-increasing in `threads`.
-int FeaturesPerTask(const FullyConnectedParams& p, int threads) {
+// Whether the layer runs as matrix-vector products, each weight read once
+// for the batch (gemv.h), rather than the GEMM.
+bool RunsAsGemv(const FullyConnectedParams& p, bool halves) {
+  return p.n == 1 || (halves && p.n <= kGemvMaxBatch);
+}
+
+// Output features per task: 128 for matrix-vector products; for the GEMM
+// up to 512 (OpenBLAS's best slice for fc6 on the 2-core VM), but at least
+// two tasks per thread, and never below 128. Non-increasing in `threads`.
+int FeaturesPerTask(const FullyConnectedParams& p, int threads, bool halves) {
   constexpr int kMin = 128, kMax = 512;
-  if (p.n == 1) return kMin;
+  if (RunsAsGemv(p, halves)) return kMin;
   const int share = (p.out_features + 2 * threads - 1) / (2 * threads);
   return std::clamp((share + 15) / 16 * 16, kMin, kMax);
 }
@@ -49,18 +58,18 @@ constexpr int kWidenedRows = 4 * kPackedGemmRows;
 int64_t PackedInputFloats(const FullyConnectedParams& p) {
   return PackedRightOperandFloats(p.n, p.in_features);
 }
-int64_t SliceFloats(const FullyConnectedParams& p, int threads) {
-  return int64_t{std::min(FeaturesPerTask(p, threads), p.out_features)} * p.n;
+int64_t SliceFloats(const FullyConnectedParams& p, int threads, bool halves) {
+  return int64_t{std::min(FeaturesPerTask(p, threads, halves), p.out_features)} * p.n;
 }
 int64_t SlotFloats(const FullyConnectedParams& p, int threads, bool halves) {
-  return SliceFloats(p, threads) +
+  return SliceFloats(p, threads, halves) +
          (halves ? int64_t{std::min(kWidenedRows, p.out_features)} * p.in_features : 0);
 }
 
 }  // namespace
 
 int64_t FullyConnectedWorkspaceFloats(const FullyConnectedParams& p, int threads, bool halves) {
-  if (p.n == 1) return 0;
+  if (RunsAsGemv(p, halves)) return 0;
   return PackedInputFloats(p) + threads * SlotFloats(p, threads, halves);
 }
 
@@ -68,11 +77,12 @@ void FullyConnected(const FullyConnectedParams& p, const float* input,
                     const FullyConnectedWeights& weights, const Epilogue& epilogue, float* output,
                     float* workspace, ThreadPool* pool) {
   const int threads = pool ? pool->num_threads() : 1;
-  const int features_per_task = FeaturesPerTask(p, threads);
   const bool halves = weights.halves != nullptr;
-  const int64_t packed_input_floats = p.n == 1 ? 0 : PackedInputFloats(p);
-  const int64_t slot_floats = p.n == 1 ? 0 : SlotFloats(p, threads, halves);
-  if (p.n > 1) {
+  const int features_per_task = FeaturesPerTask(p, threads, halves);
+  const bool as_gemv = RunsAsGemv(p, halves);
+  const int64_t packed_input_floats = as_gemv ? 0 : PackedInputFloats(p);
+  const int64_t slot_floats = as_gemv ? 0 : SlotFloats(p, threads, halves);
+  if (!as_gemv) {
     PackGemmRightOperandTransposed(input, p.n, p.in_features, p.in_features, workspace);
   }
   const int tasks = (p.out_features + features_per_task - 1) / features_per_task;
@@ -83,17 +93,20 @@ void FullyConnected(const FullyConnectedParams& p, const float* input,
       const int o_end = std::min(p.out_features, o_begin + features_per_task);
       const int width = o_end - o_begin;
       const int64_t slice_offset = int64_t{o_begin} * p.in_features;
-      if (p.n == 1) {
+      if (as_gemv) {
         if (halves) {
-          GemvHalf(width, p.in_features, weights.halves + slice_offset, p.in_features, input,
-                   output + o_begin);
+          GemvHalf(width, p.in_features, weights.halves + slice_offset, p.in_features, p.n, input,
+                   p.in_features, output + o_begin, p.out_features);
         } else {
-          Gemv(width, p.in_features, weights.floats + slice_offset, p.in_features, input,
-               output + o_begin);
+          Gemv(width, p.in_features, weights.floats + slice_offset, p.in_features, p.n, input,
+               p.in_features, output + o_begin, p.out_features);
         }
-        for (int o = o_begin; o < o_end; ++o) {
-          ApplyEpilogue(epilogue, o, output + o,
-                        epilogue.residual ? epilogue.residual + o : nullptr, 1);
+        for (int n = 0; n < p.n; ++n) {
+          for (int o = o_begin; o < o_end; ++o) {
+            const int64_t index = int64_t{n} * p.out_features + o;
+            ApplyEpilogue(epilogue, o, output + index,
+                          epilogue.residual ? epilogue.residual + index : nullptr, 1);
+          }
         }
         continue;
       }
@@ -103,7 +116,7 @@ void FullyConnected(const FullyConnectedParams& p, const float* input,
       // (laid out [N, features], it is added after the transpose).
       const Epilogue* stored_epilogue = epilogue.residual == nullptr ? &epilogue : nullptr;
       if (halves) {
-        float* widened = transposed + SliceFloats(p, threads);
+        float* widened = transposed + SliceFloats(p, threads, halves);
         for (int j = 0; j < width; j += kWidenedRows) {
           const int rows = std::min(kWidenedRows, width - j);
           WidenHalves(weights.halves + slice_offset + int64_t{j} * p.in_features,

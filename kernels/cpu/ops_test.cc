@@ -97,16 +97,20 @@ INSTANTIATE_TEST_SUITE_P(Weights, FullyConnectedTest, ::testing::Bool(),
 TEST_P(FullyConnectedTest, MatchesReferenceWithEpilogue) {
   const bool halves = GetParam();
   ThreadPool pool(3);
-  // Batch 1 (matrix-vector products) and larger batches (slices of up to
-  // 512 features, a partial one last; halves widened 24 features at a
-  // time, a partial block last), on one thread and on three.
+  // Batch 1 (matrix-vector products; on halves up to batch 8) and larger
+  // batches (slices of up to 512 features, a partial one last; halves
+  // widened 24 features at a time, a partial block last), on one thread
+  // and on three.
   for (ThreadPool* threads : {static_cast<ThreadPool*>(nullptr), &pool}) {
     for (auto [n, in, out] : {std::tuple{1, 9216, 300},
                               {3, 17, 5},
                               {5, 400, 120},
                               {1, 1, 1},
                               {7, 300, 1100},
-                              {2, 33, 257}}) {
+                              {2, 33, 257},
+                              {8, 65, 30},
+                              {9, 47, 61},
+                              {12, 300, 530}}) {
       FullyConnectedParams p{n, in, out};
       const std::vector<float> input = RandomVector(int64_t{n} * in);
       std::vector<float> weights = RandomVector(int64_t{in} * out);
