@@ -295,6 +295,37 @@ TEST(GpuForwardTest, ForcedAlgorithmsRunWhereTheyCanAndMatchTheCpu) {
   EXPECT_NE(unknown.message().find("unknown algorithm 'fft'"), std::string::npos) << unknown;
 }
 
+// algorithm_policy.cpu_weights is the CPU's: a plan that keeps the floats
+// (a GPU instance runs it) computes on the GPU exactly as an FP32 plan;
+// one planned for no GPU instance holds only the halves, and the GPU
+// refuses it, naming the layer, rather than read weights it lacks.
+TEST(GpuForwardTest, CpuFp16WeightsLeaveTheGpuInFp32) {
+  if (!cuda::DeviceAvailable()) GTEST_SKIP() << cuda::DeviceDescription();
+  auto fp32 = LoadModel("models/lenet5", LoadOptions{});
+  ASSERT_TRUE(fp32.ok()) << fp32.status();
+  LoadOptions options;
+  options.cpu_weights_override = AlgorithmPolicy::CpuWeights::kFp16;
+  auto fp16 = LoadModel("models/lenet5", options);
+  ASSERT_TRUE(fp16.ok()) << fp16.status();
+  auto gpu_fp32 = CudaExecutor::Create(fp32->plan, {});
+  auto gpu_fp16 = CudaExecutor::Create(fp16->plan, {});
+  ASSERT_TRUE(gpu_fp32.ok()) << gpu_fp32.status();
+  ASSERT_TRUE(gpu_fp16.ok()) << gpu_fp16.status();
+  const std::vector<float> input = testing::RandomVector(3 * 28 * 28, 0, 1);
+  Tensor expected, actual;
+  ASSERT_TRUE((*gpu_fp32)->Run(input.data(), 3, expected).ok());
+  ASSERT_TRUE((*gpu_fp16)->Run(input.data(), 3, actual).ok());
+  EXPECT_EQ(std::vector<float>(actual.data(), actual.data() + actual.elements()),
+            std::vector<float>(expected.data(), expected.data() + expected.elements()));
+
+  options.gpu_runs_plan = false;
+  auto halves_only = LoadModel("models/lenet5", options);
+  ASSERT_TRUE(halves_only.ok()) << halves_only.status();
+  const absl::Status refused = CudaExecutor::Create(halves_only->plan, {}).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
+  EXPECT_NE(refused.message().find("only as the CPU's FP16"), std::string::npos) << refused;
+}
+
 // What a served model's config asks of its GPU instances.
 TEST(GpuForwardTest, ExecutorOptionsFollowTheModelConfig) {
   auto model = LoadModel("models/lenet5", LoadOptions{});
