@@ -11,6 +11,10 @@
 // (84 x 120) at 0.55x OpenBLAS; halving the lanes made it 1.3x
 // ("the GEMV's row ends").
 //
+// Two to eight vectors at once (RowsOfBatch): each vector of A loaded once
+// for all of them, one or two rows at a time (as many accumulators as the
+// registers hold), with A prefetched ahead; the rows end as above.
+//
 // Half-precision weights (GemvHalf) run the same loops, widened to floats
 // as they are loaded: one conversion instruction a vector in the AVX2 and
 // AVX-512 builds (F16C), HalfToFloat a value in the baseline's.
