@@ -115,20 +115,20 @@ void FullyConnected(const FullyConnectedParams& p, const float* input,
       // The epilogue as the product is stored, unless there is a residual
       // (laid out [N, features], it is added after the transpose).
       const Epilogue* stored_epilogue = epilogue.residual == nullptr ? &epilogue : nullptr;
-      if (halves) {
-        float* widened = transposed + SliceFloats(p, threads, halves);
-        for (int j = 0; j < width; j += kWidenedRows) {
-          const int rows = std::min(kWidenedRows, width - j);
-          WidenHalves(weights.halves + slice_offset + int64_t{j} * p.in_features,
-                      int64_t{rows} * p.in_features, widened);
-          RowMajorGemmPackedRight(rows, p.n, p.in_features, widened, p.in_features, workspace,
-                                  transposed + int64_t{j} * p.n, p.n,
-                                  {stored_epilogue, o_begin + j, nullptr});
+      // Floats in one product over the slice; halves a block at a time,
+      // each widened into the slot first.
+      float* widened = transposed + SliceFloats(p, threads, halves);
+      const int block_rows = halves ? kWidenedRows : width;
+      for (int j = 0; j < width; j += block_rows) {
+        const int rows = std::min(block_rows, width - j);
+        const int64_t block_offset = slice_offset + int64_t{j} * p.in_features;
+        if (halves) {
+          WidenHalves(weights.halves + block_offset, int64_t{rows} * p.in_features, widened);
         }
-      } else {
-        RowMajorGemmPackedRight(width, p.n, p.in_features, weights.floats + slice_offset,
-                                p.in_features, workspace, transposed, p.n,
-                                {stored_epilogue, o_begin, nullptr});
+        RowMajorGemmPackedRight(rows, p.n, p.in_features,
+                                halves ? widened : weights.floats + block_offset, p.in_features,
+                                workspace, transposed + int64_t{j} * p.n, p.n,
+                                {stored_epilogue, o_begin + j, nullptr});
       }
       for (int n = 0; n < p.n; ++n) {
         float* row = output + int64_t{n} * p.out_features;
