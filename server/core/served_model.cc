@@ -42,6 +42,14 @@ BatchingPolicy PolicyFor(const inference::ModelConfig& config) {
   return policy;
 }
 
+bool HasInstancesOfKind(const inference::ModelConfig& config,
+                        inference::ModelInstanceGroup::Kind kind) {
+  for (const inference::ModelInstanceGroup& group : config.instance_group()) {
+    if (group.kind() == kind) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 absl::Status ResolveInstanceKinds(inference::ModelConfig& config, bool on_gpu_server) {
@@ -62,17 +70,11 @@ absl::Status ResolveInstanceKinds(inference::ModelConfig& config, bool on_gpu_se
 }
 
 bool HasCpuInstances(const inference::ModelConfig& config) {
-  for (const inference::ModelInstanceGroup& group : config.instance_group()) {
-    if (group.kind() == inference::ModelInstanceGroup::KIND_CPU) return true;
-  }
-  return false;
+  return HasInstancesOfKind(config, inference::ModelInstanceGroup::KIND_CPU);
 }
 
 bool HasGpuInstances(const inference::ModelConfig& config) {
-  for (const inference::ModelInstanceGroup& group : config.instance_group()) {
-    if (group.kind() == inference::ModelInstanceGroup::KIND_GPU) return true;
-  }
-  return false;
+  return HasInstancesOfKind(config, inference::ModelInstanceGroup::KIND_GPU);
 }
 
 absl::StatusOr<std::unique_ptr<ServedModel>> ServedModel::Create(LoadedModel model,
