@@ -278,26 +278,11 @@ TEST(PlannerTest, Fp16FullyConnectedWeightsComputeWithTheRoundedWeights) {
   const Graph original = BuildWithRandomWeights(R"pb(
     name: "fc_fp16"
     input { name: "data" channels: 3 height: 9 width: 11 }
-    layer {
-      name: "conv1"
-      convolution { num_output: 8 kernel: 3 }
-    }
-    layer {
-      name: "flat"
-      flatten {}
-    }
-    layer {
-      name: "fc1"
-      fully_connected { num_output: 53 }
-    }
-    layer {
-      name: "relu1"
-      activation { type: RELU }
-    }
-    layer {
-      name: "fc2"
-      fully_connected { num_output: 10 }
-    }
+    layer { name: "conv1" convolution { num_output: 8 kernel: 3 } }
+    layer { name: "flat" flatten {} }
+    layer { name: "fc1" fully_connected { num_output: 53 } }
+    layer { name: "relu1" activation { type: RELU } }
+    layer { name: "fc2" fully_connected { num_output: 10 } }
   )pb");
   Graph rounded = original;
   int64_t fc_weights = 0;

@@ -88,9 +88,10 @@ inline constexpr PoolCase kPoolCases[] = {
     {1, 6, 5, 5, 4, 3, 1, 2, 1, 2, true},
     // 2x2 at stride 2 without padding (LeNet, VGG), odd sizes: with
     // ceil_mode the last row and column overhang.
-    // Rows of 4 outputs at a time, and 2 (LeNet's 14) or 3 left.
     {2, 3, 9, 8, 2, 2, 0, 0, 0, 0, true},
     {1, 4, 10, 11, 2, 2, 0, 0, 0, 0, false},
+    // LeNet's first pooling, and a row of 19 inside windows and one more
+    // that overhangs.
     {2, 6, 28, 28, 2, 2, 0, 0, 0, 0, false},
     {1, 2, 7, 39, 2, 2, 0, 0, 0, 0, true},
     // 3x3 at stride 2 with padding (ResNet's max pooling), uneven pads.
