@@ -66,6 +66,9 @@ absl::Status Executor::Run(const float* input, int batch, Tensor& output,
                                            : arena_.data() + offset;
   };
   const ExecContext context{thread_pool_};
+  // The layers' loops come back to back: the pool's workers wait for the
+  // next one polling, not asleep.
+  const ThreadPool::Burst burst(thread_pool_);
   for (size_t i = 1; i < graph.layers.size(); ++i) {
     const Layer& layer = graph.layers[i];
     const auto start = std::chrono::steady_clock::now();

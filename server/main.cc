@@ -39,6 +39,9 @@ ABSL_FLAG(std::string, autotune_cache, "",
           "File keeping GPU autotuning decisions across restarts (by GPU, driver, layer shape "
           "and batch); empty: this process only.");
 ABSL_FLAG(int, compute_threads, 0, "Compute threads shared by all models; 0: one per core.");
+ABSL_FLAG(int, compute_spin_microseconds, 50,
+          "How long an idle compute thread polls for work before it sleeps, so that a forward "
+          "pass's next layer need not wake it; 0: sleep at once (no CPU spent polling).");
 ABSL_FLAG(int, drain_timeout_seconds, 60,
           "On SIGTERM, how long to wait for in-flight requests before cancelling them.");
 ABSL_FLAG(double, gpu_run_timeout_seconds, 30,
@@ -73,6 +76,13 @@ int main(int argc, char** argv) {
   options.device = absl::GetFlag(FLAGS_device);
   options.autotune_cache = absl::GetFlag(FLAGS_autotune_cache);
   options.compute_threads = absl::GetFlag(FLAGS_compute_threads);
+  const int compute_spin = absl::GetFlag(FLAGS_compute_spin_microseconds);
+  if (compute_spin < 0 || compute_spin > 1'000'000) {
+    std::fprintf(stderr, "convd: --compute-spin-microseconds must be in [0, 1000000]; got %d\n",
+                 compute_spin);
+    return 2;
+  }
+  options.compute_spin = std::chrono::microseconds(compute_spin);
   options.drain_timeout = std::chrono::seconds(absl::GetFlag(FLAGS_drain_timeout_seconds));
   const double gpu_run_timeout = absl::GetFlag(FLAGS_gpu_run_timeout_seconds);
   if (!(gpu_run_timeout >= 0 && gpu_run_timeout < 1e6)) {

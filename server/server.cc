@@ -72,7 +72,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   const int threads = options.compute_threads > 0
                           ? options.compute_threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  server->thread_pool_ = std::make_unique<ThreadPool>(threads);
+  server->thread_pool_ = std::make_unique<ThreadPool>(threads, options.compute_spin);
   // On the CPU by --device=auto, say why not the GPU: there is none, or
   // this build's kernels cannot run on it.
   const GpuBackend* backend = GetGpuBackend();

@@ -51,6 +51,8 @@ struct ServerOptions {
   // GPU autotuning decisions persist in this file (empty: per process).
   std::string autotune_cache;
   int compute_threads = 0;  // 0: one per hardware thread
+  // How long an idle compute thread polls before it sleeps (ThreadPool).
+  std::chrono::microseconds compute_spin = ThreadPool::kDefaultSpin;
   // How long Shutdown() waits for in-flight requests before cancelling them.
   std::chrono::seconds drain_timeout{60};
   // How long one forward pass on the GPU may run before the device counts

@@ -2,11 +2,43 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <memory>
 
 namespace convd {
+namespace {
 
-ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads)) {
+// Tells the core this thread is polling (x86's PAUSE: it yields the
+// core's resources to its SMT sibling and saves power).
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Polls `ready` for up to `spin`, or until `keep_polling` turns false;
+// whether `ready` became true.
+template <typename Ready, typename KeepPolling>
+bool SpinUntil(std::chrono::microseconds spin, Ready ready, KeepPolling keep_polling) {
+  if (ready()) return true;
+  if (spin.count() <= 0) return false;
+  const auto deadline = std::chrono::steady_clock::now() + spin;
+  while (keep_polling()) {
+    // The clock is read every 64 polls: a read costs about as much as
+    // the polls between.
+    for (int i = 0; i < 64; ++i) {
+      if (ready()) return true;
+      CpuRelax();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) break;
+  }
+  return ready();
+}
+
+}  // namespace
+
+ThreadPool::ThreadPool(int num_threads, std::chrono::microseconds spin)
+    : num_threads_(std::max(1, num_threads)), spin_(std::max(spin, std::chrono::microseconds(0))) {
   for (int i = 1; i < num_threads_; ++i) {
     workers_.emplace_back([this] { WorkerLoop(); });
   }
@@ -23,6 +55,12 @@ ThreadPool::~ThreadPool() {
 
 void ThreadPool::WorkerLoop() {
   while (true) {
+    // Within a burst (a forward pass), the next loop finds this thread
+    // still polling, not asleep: no wake-up to wait for. Outside one it
+    // sleeps at once, leaving the core to other threads (gRPC's).
+    SpinUntil(
+        spin_, [this] { return queued_.load(std::memory_order_acquire) > 0; },
+        [this] { return bursts_.load(std::memory_order_relaxed) > 0; });
     std::function<void()> task;
     {
       std::unique_lock<std::mutex> lock(mutex_);
@@ -30,6 +68,7 @@ void ThreadPool::WorkerLoop() {
       if (tasks_.empty()) return;  // stopping and drained
       task = std::move(tasks_.front());
       tasks_.pop_front();
+      queued_.fetch_sub(1, std::memory_order_relaxed);
     }
     task();
   }
@@ -44,9 +83,11 @@ struct ParallelForState {
   int64_t chunks = 0;
   std::atomic<int64_t> next_chunk{0};
   std::atomic<int> next_slot{1};
+  // Written with `mutex` held (a waiter checks it under the mutex), read
+  // without it by a caller polling for the end.
+  std::atomic<int64_t> chunks_done{0};
   std::mutex mutex;
   std::condition_variable done_signal;
-  int64_t chunks_done = 0;
 };
 
 void RunChunks(ParallelForState& state, const ThreadPool::RangeFn& fn, int slot) {
@@ -61,8 +102,10 @@ void RunChunks(ParallelForState& state, const ThreadPool::RangeFn& fn, int slot)
   }
   if (finished > 0) {
     std::lock_guard<std::mutex> lock(state.mutex);
-    state.chunks_done += finished;
-    if (state.chunks_done == state.chunks) state.done_signal.notify_all();
+    if (state.chunks_done.fetch_add(finished, std::memory_order_release) + finished ==
+        state.chunks) {
+      state.done_signal.notify_all();
+    }
   }
 }
 
@@ -93,16 +136,33 @@ void ThreadPool::ParallelFor(int64_t count, int64_t work_per_item, const RangeFn
         RunChunks(*state, fn, state->next_slot.fetch_add(1));
       });
     }
+    queued_.fetch_add(helpers, std::memory_order_release);
   }
+  // No system call when every worker is polling (glibc skips the futex
+  // wake without sleepers).
   wake_.notify_all();
   RunChunks(*state, fn, 0);
+  auto all_done = [&] {
+    return state->chunks_done.load(std::memory_order_acquire) == state->chunks;
+  };
+  // The helpers' chunks are under way: polling for their end saves the
+  // wake-up that would follow it.
+  if (SpinUntil(spin_, all_done, [] { return true; })) return;
   std::unique_lock<std::mutex> lock(state->mutex);
-  state->done_signal.wait(lock, [&] { return state->chunks_done == state->chunks; });
+  state->done_signal.wait(lock, all_done);
+}
+
+ThreadPool::Burst::Burst(ThreadPool* pool) : pool_(pool) {
+  if (pool_ != nullptr) pool_->bursts_.fetch_add(1, std::memory_order_relaxed);
+}
+
+ThreadPool::Burst::~Burst() {
+  if (pool_ != nullptr) pool_->bursts_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 ThreadPool* ThreadPool::Default() {
   static ThreadPool* pool =
-      new ThreadPool(static_cast<int>(std::thread::hardware_concurrency()));
+      new ThreadPool(static_cast<int>(std::thread::hardware_concurrency()), kDefaultSpin);
   return pool;
 }
 

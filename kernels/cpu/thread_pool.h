@@ -9,6 +9,8 @@
 #ifndef CONVD_KERNELS_CPU_THREAD_POOL_H_
 #define CONVD_KERNELS_CPU_THREAD_POOL_H_
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -21,8 +23,17 @@ namespace convd {
 
 class ThreadPool {
  public:
+  // How long a thread out of work polls for more before it sleeps: a
+  // caller waiting for its helpers' chunks to finish, and, within a Burst,
+  // a worker between loops. Waking a sleeping thread cost 20-40 us on the
+  // 2-core VM (bench/RESULTS.md, "Thread pool hand-off"), as much as a
+  // small layer.
+  static constexpr std::chrono::microseconds kDefaultSpin{50};
+
   // `num_threads` counts the caller: num_threads - 1 workers are started.
-  explicit ThreadPool(int num_threads);
+  // `spin`: how long an idle thread polls before it sleeps; 0 sleeps at
+  // once (no CPU spent polling, for hosts shared with other work).
+  explicit ThreadPool(int num_threads, std::chrono::microseconds spin = kDefaultSpin);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
@@ -44,6 +55,22 @@ class ThreadPool {
   // handed off than inline, eight 19 us items 1.29x faster.
   static constexpr int64_t kMinWorkPerChunk = 50'000;
 
+  // While one lives (on any thread), idle workers poll for the next loop
+  // for up to the pool's spin instead of sleeping at once: for loops that
+  // come back to back, a forward pass's layers. Outside bursts they sleep
+  // as soon as they run out of work, so a server's other threads (gRPC's,
+  // a small model's many requests) keep the cores. `pool` may be null.
+  class Burst {
+   public:
+    explicit Burst(ThreadPool* pool);
+    ~Burst();
+    Burst(const Burst&) = delete;
+    Burst& operator=(const Burst&) = delete;
+
+   private:
+    ThreadPool* const pool_;
+  };
+
   // One pool per process, sized to the hardware (at least 1).
   static ThreadPool* Default();
 
@@ -51,6 +78,11 @@ class ThreadPool {
   void WorkerLoop();
 
   const int num_threads_;
+  const std::chrono::microseconds spin_;
+  // tasks_.size(), read without the mutex by polling workers.
+  std::atomic<int> queued_{0};
+  // Live Burst objects.
+  std::atomic<int> bursts_{0};
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::function<void()>> tasks_;

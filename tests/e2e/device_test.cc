@@ -1,7 +1,8 @@
 // convd's --device choice, as the binary reports it: cuda without a usable
 // device is UNAVAILABLE naming why (this machine and CI have no GPU), an
 // unknown device is refused, and auto falls back to the CPU; a GPU run
-// timeout must be a sensible number of seconds.
+// timeout must be a sensible number of seconds, and the compute threads'
+// polling time a sensible number of microseconds.
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/e2e_util.h"
@@ -35,6 +36,15 @@ TEST(DeviceTest, ANegativeGpuRunTimeoutIsRefused) {
   EXPECT_EQ(result.exit_code, 2) << result.err;
   EXPECT_TRUE(
       absl::StrContains(result.err, "--gpu-run-timeout-seconds must be in [0, 1e6); got -1"))
+      << result.err;
+}
+
+TEST(DeviceTest, ANegativeComputeSpinIsRefused) {
+  ToolResult result = RunTool({"server/convd", "--model-repository=models", "--device=cpu",
+                               "--compute-spin-microseconds=-5"});
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  EXPECT_TRUE(
+      absl::StrContains(result.err, "--compute-spin-microseconds must be in [0, 1000000]; got -5"))
       << result.err;
 }
 
