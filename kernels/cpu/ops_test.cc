@@ -3,10 +3,7 @@
 #include "kernels/cpu/ops.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <mutex>
-#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -233,70 +230,6 @@ TEST(AddConcatScaleShiftTest, MatchReference) {
                                                   shift.data(), mean.data(), var.data(),
                                                   1e-5f)),
             kTolerance);
-}
-
-TEST(ThreadPoolTest, CoversEveryIndexOnceWithDistinctSlots) {
-  ThreadPool pool(4);
-  for (int64_t count : {1, 3, 16, 1001}) {
-    std::vector<std::atomic<int>> hits(count);
-    std::vector<std::atomic<int>> slot_busy(pool.num_threads());
-    pool.ParallelFor(
-        count, ThreadPool::kMinWorkPerChunk, [&](int64_t begin, int64_t end, int slot) {
-          ASSERT_GE(slot, 0);
-          ASSERT_LT(slot, pool.num_threads());
-          EXPECT_EQ(slot_busy[slot].fetch_add(1), 0) << "slot shared by two running chunks";
-          for (int64_t i = begin; i < end; ++i) hits[i].fetch_add(1);
-          slot_busy[slot].fetch_sub(1);
-        });
-    for (int64_t i = 0; i < count; ++i) ASSERT_EQ(hits[i].load(), 1) << i;
-  }
-}
-
-TEST(ThreadPoolTest, SplitsOnlyWorkWorthAThreadsWakeUp) {
-  ThreadPool pool(2);
-  const std::thread::id caller = std::this_thread::get_id();
-  struct Chunk {
-    int64_t begin, end;
-    std::thread::id thread;
-  };
-  auto chunks_of = [&](int64_t count, int64_t work_per_item) {
-    std::mutex mutex;
-    std::vector<Chunk> chunks;
-    pool.ParallelFor(count, work_per_item, [&](int64_t begin, int64_t end, int) {
-      std::lock_guard<std::mutex> lock(mutex);
-      chunks.push_back({begin, end, std::this_thread::get_id()});
-    });
-    return chunks;
-  };
-  // 1000 items of 10 ns: one call, inline.
-  std::vector<Chunk> small = chunks_of(1000, 10);
-  ASSERT_EQ(small.size(), 1u);
-  EXPECT_EQ(small[0].begin, 0);
-  EXPECT_EQ(small[0].end, 1000);
-  EXPECT_EQ(small[0].thread, caller);
-  // Three chunks' worth: three chunks, whichever threads run them.
-  EXPECT_EQ(chunks_of(3, ThreadPool::kMinWorkPerChunk).size(), 3u);
-  EXPECT_EQ(chunks_of(3 * 1000, ThreadPool::kMinWorkPerChunk / 1000).size(), 3u);
-  // Plenty: four chunks per thread, at most.
-  EXPECT_EQ(chunks_of(1000, ThreadPool::kMinWorkPerChunk).size(), 8u);
-}
-
-TEST(ThreadPoolTest, NestedAndConcurrentCallsFinish) {
-  ThreadPool pool(3);
-  std::atomic<int64_t> total{0};
-  std::vector<std::thread> callers;
-  for (int t = 0; t < 4; ++t) {
-    callers.emplace_back([&] {
-      pool.ParallelFor(8, ThreadPool::kMinWorkPerChunk, [&](int64_t begin, int64_t end, int) {
-        for (int64_t i = begin; i < end; ++i) {
-          pool.ParallelFor(10, ThreadPool::kMinWorkPerChunk,
-                           [&](int64_t b, int64_t e, int) { total += e - b; });
-        }
-      });
-    });
-  }
-  for (std::thread& caller : callers) caller.join();
-  EXPECT_EQ(total.load(), 4 * 8 * 10);
 }
 
 }  // namespace

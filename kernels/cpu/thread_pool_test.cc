@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -49,14 +50,33 @@ TEST_P(ThreadPoolTest, VisitsEachIndexOnceWithUniqueSlots) {
   }
 }
 
-TEST_P(ThreadPoolTest, SmallLoopsRunOnTheCaller) {
-  ThreadPool pool(4, microseconds(GetParam()));
+TEST_P(ThreadPoolTest, SplitsOnlyWorkWorthAThreadsWakeUp) {
+  ThreadPool pool(2, microseconds(GetParam()));
   const std::thread::id caller = std::this_thread::get_id();
-  std::atomic<int> elsewhere{0};
-  pool.ParallelFor(100, /*work_per_item=*/1, [&](int64_t, int64_t, int slot) {
-    if (std::this_thread::get_id() != caller || slot != 0) ++elsewhere;
-  });
-  EXPECT_EQ(elsewhere.load(), 0);
+  struct Chunk {
+    int64_t begin, end;
+    std::thread::id thread;
+  };
+  auto chunks_of = [&](int64_t count, int64_t work_per_item) {
+    std::mutex mutex;
+    std::vector<Chunk> chunks;
+    pool.ParallelFor(count, work_per_item, [&](int64_t begin, int64_t end, int) {
+      std::lock_guard<std::mutex> lock(mutex);
+      chunks.push_back({begin, end, std::this_thread::get_id()});
+    });
+    return chunks;
+  };
+  // 1000 items of 10 ns: one call, inline.
+  std::vector<Chunk> small = chunks_of(1000, 10);
+  ASSERT_EQ(small.size(), 1u);
+  EXPECT_EQ(small[0].begin, 0);
+  EXPECT_EQ(small[0].end, 1000);
+  EXPECT_EQ(small[0].thread, caller);
+  // Three chunks' worth: three chunks, whichever threads run them.
+  EXPECT_EQ(chunks_of(3, ThreadPool::kMinWorkPerChunk).size(), 3u);
+  EXPECT_EQ(chunks_of(3 * 1000, ThreadPool::kMinWorkPerChunk / 1000).size(), 3u);
+  // Plenty: four chunks per thread, at most.
+  EXPECT_EQ(chunks_of(1000, ThreadPool::kMinWorkPerChunk).size(), 8u);
 }
 
 // Loops handed out back to back (a forward pass's layers), in a burst so
