@@ -23,25 +23,70 @@ bool IsPointwise(const ConvParams& p) {
          p.pad_right == 0;
 }
 
-// Output columns per task: at most about 2 MiB of unrolled patches (one
-// workspace slot) and at least 32, a multiple of 16 (the GEMM's width).
-// When the batch has too few (image, group) pairs to give each thread two
-// tasks, the plane is cut finer so that it does: at batch 1, AlexNet's
-// 13x13 layers were otherwise one task on one core. Non-increasing in
-// `threads`, so a workspace sized for more threads always suffices.
-int ColumnsPerTask(const ConvParams& p, int threads) {
+// How one (image, group) product is cut into tasks: its output columns
+// into blocks of near-equal numbers of the GEMM's 16-column panels, and,
+// where that leaves too few tasks, its filters (rows of the product) into
+// blocks of whole 6-row panels too.
+//  - A column block unrolls at most about 2 MiB of patches (one workspace
+//    slot).
+//  - When the batch has too few (image, group) pairs to give each thread two
+//    tasks, the plane is cut finer, down to 4 panels (64 columns) a block:
+//    at batch 1, AlexNet's 13x13 layers were otherwise one task on one core.
+//  - Below that the rows are cut: a 7x7 plane (49 columns, 4 panels, the
+//    last one column wide) cut into 4 column blocks left one thread three
+//    blocks' work and the other one column's (ResNet-50's 1x1 layers at
+//    batch 1, bench/RESULTS.md "im2col's tasks"). A row block keeps 6 panels
+//    (36 filters) or more, since each one unrolls its column block again.
+// The column blocks never widen as `threads` grows, so a workspace sized
+// for more threads always suffices.
+struct TaskGrid {
+  int column_blocks = 1;
+  int row_blocks = 1;
+  int64_t plane_panels = 1;  // 16-column panels of the plane, the last maybe partial
+  int filter_panels = 1;     // 6-row panels of the group's filters, the last maybe partial
+
+  // Output columns [begin, end) of column block `block`: whole panels,
+  // near-equal numbers of them.
+  int ColumnBegin(const ConvParams& p, int block) const {
+    return static_cast<int>(
+        std::min<int64_t>(int64_t{p.p} * p.q, block * plane_panels / column_blocks * 16));
+  }
+  // Filters [begin, end) of row block `block`, likewise in whole panels.
+  int RowBegin(const ConvParams& p, int block) const {
+    return std::min(p.k_per_group(), static_cast<int>(int64_t{block} * filter_panels / row_blocks) *
+                                         kPackedGemmRows);
+  }
+  // The widest column block: what a workspace slot unrolls.
+  int MaxColumns(const ConvParams& p) const {
+    return static_cast<int>(std::min<int64_t>(
+        int64_t{p.p} * p.q, (plane_panels + column_blocks - 1) / column_blocks * 16));
+  }
+};
+
+TaskGrid GridFor(const ConvParams& p, int threads) {
+  constexpr int64_t kPanel = kPackedGemmColumns;
+  constexpr int64_t kMinPanelsPerBlock = 4;
+  constexpr int kMinFilterPanelsPerBlock = 6;
+  TaskGrid grid;
   const int64_t crs = int64_t{p.c_per_group()} * p.r * p.s;
-  const int64_t plane = int64_t{p.p} * p.q;
-  constexpr int64_t kMinColumns = 32;
-  int64_t cols = std::max<int64_t>((int64_t{1} << 19) / crs / 16 * 16, kMinColumns);
+  grid.plane_panels = (int64_t{p.p} * p.q + kPanel - 1) / kPanel;
+  grid.filter_panels = (p.k_per_group() + kPackedGemmRows - 1) / kPackedGemmRows;
+  // At least 2 panels' worth of patches a slot, at most about 2 MiB.
+  const int64_t slot_panels = std::max<int64_t>((int64_t{1} << 19) / crs / kPanel, 2);
+  const int64_t blocks_for_slot = (grid.plane_panels + slot_panels - 1) / slot_panels;
   const int64_t pairs = int64_t{p.n} * p.groups;
   const int64_t tasks_wanted = 2 * int64_t{threads};
-  if (pairs < tasks_wanted) {
-    const int64_t blocks_per_plane = (tasks_wanted + pairs - 1) / pairs;
-    const int64_t share = ((plane + blocks_per_plane - 1) / blocks_per_plane + 15) / 16 * 16;
-    cols = std::min(cols, std::max(share, kMinColumns));
+  const int64_t blocks_wanted = (tasks_wanted + pairs - 1) / pairs;
+  const int64_t blocks_of_min_width = std::max<int64_t>(grid.plane_panels / kMinPanelsPerBlock, 1);
+  grid.column_blocks =
+      static_cast<int>(std::max(blocks_for_slot, std::min(blocks_wanted, blocks_of_min_width)));
+  const int64_t tasks = pairs * grid.column_blocks;
+  if (tasks < tasks_wanted) {
+    const int64_t row_blocks_wanted = (tasks_wanted + tasks - 1) / tasks;
+    grid.row_blocks = static_cast<int>(std::clamp<int64_t>(
+        row_blocks_wanted, 1, std::max(grid.filter_panels / kMinFilterPanelsPerBlock, 1)));
   }
-  return static_cast<int>(std::min(cols, plane));
+  return grid;
 }
 
 // Unrolls output columns [col_begin, col_end) of one image and group. Each
@@ -90,7 +135,7 @@ void Im2col(const ConvParams& p, const float* in, int col_begin, int col_end,
 
 int64_t UnrolledFloats(const ConvParams& p, int threads) {
   if (IsPointwise(p)) return 0;
-  return int64_t{p.c_per_group()} * p.r * p.s * ColumnsPerTask(p, threads);
+  return int64_t{p.c_per_group()} * p.r * p.s * GridFor(p, threads).MaxColumns(p);
 }
 
 // One thread's workspace: the GEMM's, then the unrolled patches.
@@ -131,24 +176,28 @@ class Im2colGemmAlgorithm final : public ConvAlgorithm {
     const int plane = p.p * p.q;
     // The thread count WorkspaceBytes was given (ConvArgs::workspace).
     const int threads = context.thread_pool ? context.thread_pool->num_threads() : 1;
-    const int cols_per_task = ColumnsPerTask(p, threads);
-    const int blocks = (plane + cols_per_task - 1) / cols_per_task;
+    const TaskGrid grid = GridFor(p, threads);
     const bool pointwise = IsPointwise(p);
     const int64_t slot_floats = SlotFloats(p, threads);
     const int64_t group_weight_floats = PackedLeftOperandFloats(kg, crs);
-    // A task unrolls crs x cols values and multiplies them by kg filters.
-    const int64_t work_per_task =
-        int64_t{kg} * crs * cols_per_task / kGemmMacsPerNs +
-        (pointwise ? 0 : int64_t{crs} * cols_per_task / kCopiedFloatsPerNs);
+    const int blocks = grid.column_blocks * grid.row_blocks;
+    // A task unrolls crs x columns values and multiplies them by its filters.
+    const int64_t columns = grid.MaxColumns(p);
+    const int64_t work_per_task = int64_t{kg} / grid.row_blocks * crs * columns / kGemmMacsPerNs +
+                                  (pointwise ? 0 : int64_t{crs} * columns / kCopiedFloatsPerNs);
     ParallelFor(context.thread_pool, int64_t{p.n} * p.groups * blocks, work_per_task,
                 [&](int64_t begin, int64_t end, int slot) {
       for (int64_t task = begin; task < end; ++task) {
         const int block = static_cast<int>(task % blocks);
+        const int column_block = block / grid.row_blocks, row_block = block % grid.row_blocks;
         const int g = static_cast<int>(task / blocks % p.groups);
         const int n = static_cast<int>(task / blocks / p.groups);
-        const int col_begin = block * cols_per_task;
-        const int col_end = std::min(plane, col_begin + cols_per_task);
+        const int col_begin = grid.ColumnBegin(p, column_block);
+        const int col_end = grid.ColumnBegin(p, column_block + 1);
+        const int row_begin = grid.RowBegin(p, row_block);
+        const int rows = grid.RowBegin(p, row_block + 1) - row_begin;
         const int cols = col_end - col_begin;
+        if (cols <= 0 || rows <= 0) continue;
         const float* in = args.input + (int64_t{n} * p.c + int64_t{g} * cg) * p.h * p.w;
         float* gemm_workspace = args.workspace + slot * slot_floats;
         const float* b;
@@ -162,12 +211,16 @@ class Im2colGemmAlgorithm final : public ConvAlgorithm {
           b = col;
           ldb = cols;
         }
-        const int64_t out_offset = (int64_t{n} * p.k + int64_t{g} * kg) * plane + col_begin;
+        const int first_channel = g * kg + row_begin;
+        const int64_t out_offset = (int64_t{n} * p.k + first_channel) * plane + col_begin;
         const float* residual =
             args.epilogue.residual ? args.epilogue.residual + out_offset : nullptr;
-        PackedGemm(kg, cols, crs, args.weights->data.data() + g * group_weight_floats, b, ldb,
-                   args.output + out_offset, plane, {&args.epilogue, g * kg, residual},
-                   gemm_workspace);
+        // Rows from a panel boundary on are the packed operand from
+        // row_begin * crs (PackGemmLeftOperand).
+        PackedGemm(rows, cols, crs,
+                   args.weights->data.data() + g * group_weight_floats + int64_t{row_begin} * crs,
+                   b, ldb, args.output + out_offset, plane,
+                   {&args.epilogue, first_channel, residual}, gemm_workspace);
       }
     });
     return absl::OkStatus();

@@ -58,6 +58,12 @@ inline constexpr ConvShape kConvShapes[] = {
     // with three zero taps a side, pads on two sides only.
     {2, 3, 27, 30, 7, 6, 6, 2, 1, 0, 2, 1, 1, 1},
     {1, 2, 30, 26, 9, 9, 9, 4, 0, 3, 1, 0, 1, 1},
+    // Planes too small to cut among the threads, so the CPU's im2col cuts
+    // the filters instead (the 150-filter shape above too): a 7x7 1x1
+    // layer whose last 6-filter panel is partial (ResNet-50's layer 4 in
+    // small), and two groups of 74 filters.
+    {1, 24, 7, 7, 230, 1, 1, 1, 0, 0, 0, 0, 1, 1},
+    {1, 16, 5, 6, 148, 1, 1, 1, 0, 0, 0, 0, 1, 2},
 };
 
 inline ConvParams ToConvParams(const ConvShape& x) {
