@@ -8,46 +8,20 @@
 #include <cblas.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <random>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "bench/cpu_timing.h"
 #include "kernels/cpu/gemv.h"
 #include "kernels/cpu/half.h"
 
 ABSL_FLAG(int, runs, 31, "Timed runs per measurement (median).");
 
-namespace {
-
-std::vector<float> RandomFloats(int64_t count) {
-  static std::mt19937 rng(1);
-  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
-  std::vector<float> values(count);
-  for (float& value : values) value = uniform(rng);
-  return values;
-}
-
-template <typename Function>
-double MedianMicroseconds(int runs, int calls, Function&& function) {
-  std::vector<double> times;
-  for (int run = 0; run <= runs; ++run) {
-    const auto start = std::chrono::steady_clock::now();
-    for (int call = 0; call < calls; ++call) function();
-    const double us =
-        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
-            .count() /
-        calls;
-    if (run > 0) times.push_back(us);  // the first run warms caches
-  }
-  std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
-  return times[times.size() / 2];
-}
-
-}  // namespace
+using convd::bench::MedianMicroseconds;
+using convd::bench::RandomFloats;
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);

@@ -9,54 +9,20 @@
 #include <cblas.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <random>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "bench/cpu_timing.h"
+#include "kernels/aligned_buffer.h"
 #include "kernels/cpu/packed_gemm.h"
 
 ABSL_FLAG(int, runs, 15, "Timed runs per measurement (median).");
 
-namespace {
-
-std::vector<float> RandomFloats(int64_t count) {
-  static std::mt19937 rng(1);
-  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
-  std::vector<float> values(count);
-  for (float& value : values) value = uniform(rng);
-  return values;
-}
-
-// 64-byte aligned, as the kernels' workspaces are.
-struct AlignedFloats {
-  explicit AlignedFloats(int64_t count)
-      : data(static_cast<float*>(std::aligned_alloc(64, (count * sizeof(float) + 63) / 64 * 64))) {}
-  ~AlignedFloats() { std::free(data); }
-  float* data;
-};
-
-template <typename Function>
-double MedianMicroseconds(int runs, int calls, Function&& function) {
-  std::vector<double> times;
-  for (int run = 0; run <= runs; ++run) {
-    const auto start = std::chrono::steady_clock::now();
-    for (int call = 0; call < calls; ++call) function();
-    const double us =
-        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
-            .count() /
-        calls;
-    if (run > 0) times.push_back(us);  // the first run warms caches
-  }
-  std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
-  return times[times.size() / 2];
-}
-
-}  // namespace
+using convd::bench::MedianMicroseconds;
+using convd::bench::RandomFloats;
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
@@ -90,27 +56,27 @@ int main(int argc, char** argv) {
   for (const Shape& s : shapes) {
     const std::vector<float> a = RandomFloats(int64_t{s.m} * s.k);
     const std::vector<float> b = RandomFloats(int64_t{s.k} * s.ldb);
-    AlignedFloats a_packed(convd::cpu::PackedLeftOperandFloats(s.m, s.k));
-    convd::cpu::PackGemmLeftOperand(a.data(), s.m, s.k, s.k, a_packed.data);
-    AlignedFloats b_packed(convd::cpu::PackedRightOperandFloats(s.n, s.k));
-    convd::cpu::PackGemmRightOperand(b.data(), s.n, s.k, s.ldb, b_packed.data);
-    AlignedFloats workspace(convd::cpu::PackedGemmWorkspaceFloats());
+    convd::AlignedBuffer a_packed(convd::cpu::PackedLeftOperandFloats(s.m, s.k));
+    convd::cpu::PackGemmLeftOperand(a.data(), s.m, s.k, s.k, a_packed.data());
+    convd::AlignedBuffer b_packed(convd::cpu::PackedRightOperandFloats(s.n, s.k));
+    convd::cpu::PackGemmRightOperand(b.data(), s.n, s.k, s.ldb, b_packed.data());
+    convd::AlignedBuffer workspace(convd::cpu::PackedGemmWorkspaceFloats());
     std::vector<float> ours(int64_t{s.m} * s.n), theirs(int64_t{s.m} * s.n);
     const double flop = 2.0 * s.m * s.n * s.k;
     const int calls = std::max(1, static_cast<int>(2e8 / flop));
     const double convd_us = MedianMicroseconds(runs, calls, [&] {
       if (s.packed_right) {
-        convd::cpu::PackedGemmPackedRight(s.m, s.n, s.k, a_packed.data, b_packed.data, ours.data(),
-                                          s.n, no_epilogue);
+        convd::cpu::PackedGemmPackedRight(s.m, s.n, s.k, a_packed.data(), b_packed.data(),
+                                          ours.data(), s.n, no_epilogue);
       } else {
-        convd::cpu::PackedGemm(s.m, s.n, s.k, a_packed.data, b.data(), s.ldb, ours.data(), s.n,
-                               no_epilogue, workspace.data);
+        convd::cpu::PackedGemm(s.m, s.n, s.k, a_packed.data(), b.data(), s.ldb, ours.data(), s.n,
+                               no_epilogue, workspace.data());
       }
     });
     // What the packing of B costs (the same product on B packed ahead).
     const double prepacked_us = MedianMicroseconds(runs, calls, [&] {
-      convd::cpu::PackedGemmPackedRight(s.m, s.n, s.k, a_packed.data, b_packed.data, ours.data(),
-                                        s.n, no_epilogue);
+      convd::cpu::PackedGemmPackedRight(s.m, s.n, s.k, a_packed.data(), b_packed.data(),
+                                        ours.data(), s.n, no_epilogue);
     });
     const double openblas_us = MedianMicroseconds(runs, calls, [&] {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.m, s.n, s.k, 1.0f, a.data(), s.k,
