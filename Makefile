@@ -32,7 +32,7 @@ TARGETS := $(CUDA_FLAGS) //...
 # pool, the batcher and the serving core (CPU only: no device runs here). The gRPC suites are left out:
 # Debian's gRPC and Abseil are not TSan-instrumented, so every hand-off
 # through them reads as a race; they run under ASan instead.
-TSAN_TARGETS := //kernels/cpu:ops_test //engine:executor_test //server/... //client:load_generator_test
+TSAN_TARGETS := //kernels/cpu:thread_pool_test //kernels/cpu:ops_test //engine:executor_test //server/... //client:load_generator_test
 
 # An unmodified KServe client from PyPI, in a virtual environment.
 VENV := .venv
