@@ -26,8 +26,8 @@ class ThreadPool {
   // How long a thread out of work polls for more before it sleeps: a
   // caller waiting for its helpers' chunks to finish, and, within a Burst,
   // a worker between loops. Waking a sleeping thread cost 20-40 us on the
-  // 2-core VM (bench/RESULTS.md, "Thread pool hand-off"), as much as a
-  // small layer.
+  // 2-core VM, as much as a small layer (bench/RESULTS.md, "the thread
+  // pool polls before it sleeps").
   static constexpr std::chrono::microseconds kDefaultSpin{50};
 
   // `num_threads` counts the caller: num_threads - 1 workers are started.
