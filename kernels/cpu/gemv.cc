@@ -186,14 +186,15 @@ template <typename Weights, int kRows, int kLanes>
   FinishRows<Weights, kRows, kLanes>(acc, j, n, row, x, y + i);
 }
 
-// Rows [i, i + kRows) of y for kBatch vectors x at once (x's rows, ldx
-// apart; y's, ldy apart): each vector of A's row is loaded (and widened)
-// once for all of them, so a small batch reads the weights once, as batch
-// 1 does. kRows x kBatch accumulators, each its own chain.
 // How far ahead RowsOfBatch prefetches A's rows, in entries. Each core
 // streams two rows at a time, too few for the hardware's prefetchers alone:
 // AlexNet's fc6 at batch 8 on halves took 6.5 ms without, 4.8 with.
 constexpr int kPrefetchAhead = 1024;
+
+// Rows [i, i + kRows) of y for kBatch vectors x at once (x's rows, ldx
+// apart; y's, ldy apart): each vector of A's row is loaded (and widened)
+// once for all of them, so a small batch reads the weights once, as batch
+// 1 does. kRows x kBatch accumulators, each its own chain.
 template <typename Weights, int kRows, int kBatch, int kLanes>
 [[gnu::always_inline]] inline void RowsOfBatch(int i, int n, const typename Weights::Weight* a,
                                                int64_t lda, const float* x, int64_t ldx, float* y,
