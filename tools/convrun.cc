@@ -4,8 +4,8 @@
 //   bazel run -c opt //tools:convrun -- models/lenet5 --json
 //
 // The forward pass runs on random inputs (seeded, so runs are comparable);
-// --repeat N runs it N times after one warm-up and reports the run with the
-// median total time. --device=cuda runs it on the GPU backend (builds with
+// --repeat N runs it N times after one warm-up and reports each layer's
+// median time and the median total (so the layers need not add up to it). --device=cuda runs it on the GPU backend (builds with
 // nvcc; --algo applies to the GPU's algorithms too: autotune times them, a
 // forced one runs wherever it can, implicit_gemm only there). --throughput
 // prints one JSON line instead: the median wall-clock time of a whole
@@ -189,7 +189,18 @@ int Main(const std::string& model_dir) {
   std::sort(runs.begin(), runs.end(), [](const ModelStats& a, const ModelStats& b) {
     return a.total_time_ms < b.total_time_ms;
   });
-  const ModelStats& median = runs[runs.size() / 2];
+  // Each layer's own median: one run's layers swing with the machine (a
+  // pass whose convolutions ran slow may have had a fast fc6), and the
+  // table is read layer by layer.
+  ModelStats median = runs[runs.size() / 2];
+  std::vector<double> layer_ms(runs.size());
+  for (size_t layer = 0; layer < median.layers.size(); ++layer) {
+    for (size_t run_index = 0; run_index < runs.size(); ++run_index) {
+      layer_ms[run_index] = runs[run_index].layers[layer].time_ms;
+    }
+    std::nth_element(layer_ms.begin(), layer_ms.begin() + layer_ms.size() / 2, layer_ms.end());
+    median.layers[layer].time_ms = layer_ms[layer_ms.size() / 2];
+  }
   std::cout << (absl::GetFlag(FLAGS_json) ? median.ToJson() + "\n" : median.ToTable());
   return 0;
 }
