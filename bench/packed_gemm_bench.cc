@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
       {"resnet50.l4_1x1_2048_512 task (7x7)", 512, 16, 2048, 49, false},
       {"resnet50.l2_1x1_512_128 batch 32 image", 128, 784, 512, 784, false},
       {"alexnet.conv3 im2col task", 384, 48, 1728, 48, false},
+      {"alexnet.conv3 im2col task, batch 1 (13x13: 2 column and 2 filter blocks)", 192, 89, 1728,
+       89, false},
       {"vgg conv3 im2col block", 256, 224, 2304, 224, false},
       {"winograd_f43 position (K=C=256, 49 tiles)", 256, 49, 256, 49, true},
       {"winograd_f43 position (K=C=256, 256 tiles)", 256, 256, 256, 256, true},

@@ -28,7 +28,11 @@ DirectLoops DirectConvLoops(const ConvParams& p);
 // loops cannot): for tests, so that every build and loop order the CPU
 // runs is checked. The CPU must support `build`. Not in AllConvAlgorithms.
 const ConvAlgorithm& DirectConvForTesting(CpuBuild build, DirectLoops loops);
+// im2col's unrolling is built for AVX2 and AVX-512 too; its GEMM is
+// packed_gemm.h's.
 const ConvAlgorithm& Im2colGemmConv();
+// One build of Im2colGemmConv's unrolling, as DirectConvForTesting.
+const ConvAlgorithm& Im2colGemmConvForTesting(CpuBuild build);
 const ConvAlgorithm& WinogradF23Conv();
 const ConvAlgorithm& WinogradF43Conv();
 const ConvAlgorithm& WinogradF25Conv();  // F(2x2,5x5)

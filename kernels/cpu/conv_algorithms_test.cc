@@ -138,6 +138,19 @@ TEST_P(DirectConvBuildTest, MatchesReference) {
   CheckAlgorithm(DirectConvForTesting(build, loops), &pool);
 }
 
+// Each build of im2col's unrolling, on one thread and on a pool (the pool
+// cuts the planes into column blocks).
+class Im2colBuildTest : public CpuBuildTest<> {};
+
+INSTANTIATE_TEST_SUITE_P(Builds, Im2colBuildTest, ::testing::ValuesIn(kAllCpuBuilds),
+                         CpuBuildTestName);
+
+TEST_P(Im2colBuildTest, MatchesReference) {
+  ThreadPool pool(3);
+  CheckAlgorithm(Im2colGemmConvForTesting(GetParam()), nullptr);
+  CheckAlgorithm(Im2colGemmConvForTesting(GetParam()), &pool);
+}
+
 // Each build of the Winograd transforms (4, 8 or 16 tiles at once), on one
 // thread: the thread pool's paths are the same in every build, and
 // ConvAlgorithmTest runs them in the widest.

@@ -1,7 +1,9 @@
 // im2col + GEMM. Per (image, group, block of output columns) a task unrolls
 // the input patches into a [C/g*R*S, cols] matrix in its own workspace slot
-// and multiplies it by the group's filters [K/g, C/g*R*S] (packed at load)
-// with convd's own GEMM, which applies the epilogue as it stores:
+// (im2col_unroll.h: into the GEMM's panels where that is faster, else
+// row-major) and multiplies it by the group's filters [K/g, C/g*R*S]
+// (packed at load) with convd's own GEMM, which applies the epilogue as it
+// stores:
 //   out[K/g, cols] = epilogue(W[K/g, CRS] * col[CRS, cols])
 // Column blocks bound the workspace and give both cores work even at batch 1.
 // 1x1 stride-1 unpadded layers skip the unrolling: the input already is the
@@ -10,6 +12,7 @@
 
 #include "kernels/conv_algorithm.h"
 #include "kernels/cpu/conv_algorithms.h"
+#include "kernels/cpu/im2col_unroll.h"
 #include "kernels/cpu/packed_gemm.h"
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/cpu/work_estimate.h"
@@ -89,74 +92,46 @@ TaskGrid GridFor(const ConvParams& p, int threads) {
   return grid;
 }
 
-// Unrolls output columns [col_begin, col_end) of one image and group. Each
-// (c, r, s) row is filled one output row at a time: zeros where the tap
-// reads padding, a copy (contiguous at stride 1) of the input row between;
-// no per-element bounds checks or index arithmetic.
-void Im2col(const ConvParams& p, const float* in, int col_begin, int col_end,
-            float* col) {
-  const int cols = col_end - col_begin;
-  const int cg = p.c_per_group();
-  for (int c = 0; c < cg; ++c) {
-    const float* plane = in + int64_t{c} * p.h * p.w;
-    for (int r = 0; r < p.r; ++r) {
-      for (int s = 0; s < p.s; ++s) {
-        float* row = col + ((int64_t{c} * p.r + r) * p.s + s) * cols;
-        const int iw_offset = s * p.dilation_w - p.pad_left;
-        const ColumnRange inside = InsideColumns(iw_offset, p.stride_w, p.w, p.q);
-        for (int column = col_begin; column < col_end;) {
-          const int oh = column / p.q;
-          const int ow_begin = column % p.q;
-          const int ow_end = std::min(p.q, ow_begin + (col_end - column));
-          float* dst = row + (column - col_begin);  // output column ow_begin
-          const int ih = oh * p.stride_h - p.pad_top + r * p.dilation_h;
-          if (ih < 0 || ih >= p.h) {
-            std::fill(dst, dst + (ow_end - ow_begin), 0.0f);
-          } else {
-            const int lo = std::clamp(inside.begin, ow_begin, ow_end);
-            const int hi = std::clamp(inside.end, lo, ow_end);
-            std::fill(dst, dst + (lo - ow_begin), 0.0f);
-            // Input column of output column ow: ow * stride + iw_offset.
-            const float* src = plane + int64_t{ih} * p.w + (int64_t{lo} * p.stride_w + iw_offset);
-            float* inside_dst = dst + (lo - ow_begin);
-            if (p.stride_w == 1) {
-              std::copy(src, src + (hi - lo), inside_dst);
-            } else if (p.stride_w == 2) {
-              // A constant stride: the compiler gathers 4 a time by shuffles.
-              for (int i = 0; i < hi - lo; ++i) inside_dst[i] = src[2 * i];
-            } else {
-              for (int i = 0; i < hi - lo; ++i) inside_dst[i] = src[int64_t{i} * p.stride_w];
-            }
-            std::fill(dst + (hi - ow_begin), dst + (ow_end - ow_begin), 0.0f);
-          }
-          column += ow_end - ow_begin;
-        }
-      }
-    }
+// One thread's workspace: a 1x1 stride-1 layer's GEMM packs blocks of its
+// input plane; a layer unrolled row-major needs that and the unrolled
+// columns; one unrolled into panels, the panels and the unrolling's plan.
+struct Slot {
+  int64_t unrolled_floats = 0;  // 64-byte multiple
+  int64_t plan_floats = 0;
+  int64_t gemm_floats = 0;
+  int64_t floats() const { return unrolled_floats + plan_floats + gemm_floats; }
+};
+
+Slot SlotFor(const ConvParams& p, int threads) {
+  Slot slot;
+  if (IsPointwise(p)) {
+    slot.gemm_floats = PackedGemmWorkspaceFloats();
+    return slot;
   }
-}
-
-int64_t UnrolledFloats(const ConvParams& p, int threads) {
-  if (IsPointwise(p)) return 0;
-  return int64_t{p.c_per_group()} * p.r * p.s * GridFor(p, threads).MaxColumns(p);
-}
-
-// One thread's workspace: the GEMM's, then the unrolled patches.
-int64_t SlotFloats(const ConvParams& p, int threads) {
-  return PackedGemmWorkspaceFloats() + UnrolledFloats(p, threads);
+  const int crs = p.c_per_group() * p.r * p.s;
+  const int columns = GridFor(p, threads).MaxColumns(p);
+  if (UnrollsIntoPanels(p)) {
+    slot.unrolled_floats = (PackedRightOperandFloats(columns, crs) + 15) / 16 * 16;
+    slot.plan_floats = UnrollPlanFloats(p, columns);
+  } else {
+    slot.unrolled_floats = (int64_t{crs} * columns + 15) / 16 * 16;
+    slot.gemm_floats = PackedGemmWorkspaceFloats();
+  }
+  return slot;
 }
 
 class Im2colGemmAlgorithm final : public ConvAlgorithm {
  public:
+  explicit Im2colGemmAlgorithm(CpuBuild build) : build_(build) {}
+
   std::string_view name() const override { return "im2col"; }
 
   absl::Status CanImplement(const ConvParams&) const override {
     return absl::OkStatus();
   }
 
-  // Per thread: the GEMM's block of B, then the unrolled patches.
   int64_t WorkspaceBytes(const ConvParams& p, int threads) const override {
-    return int64_t{threads} * SlotFloats(p, threads) * int64_t{sizeof(float)};
+    return int64_t{threads} * SlotFor(p, threads).floats() * int64_t{sizeof(float)};
   }
 
   // Each group's filters, packed for PackedGemm one after the other.
@@ -181,7 +156,8 @@ class Im2colGemmAlgorithm final : public ConvAlgorithm {
     const int threads = context.thread_pool ? context.thread_pool->num_threads() : 1;
     const TaskGrid grid = GridFor(p, threads);
     const bool pointwise = IsPointwise(p);
-    const int64_t slot_floats = SlotFloats(p, threads);
+    const Slot slot_layout = SlotFor(p, threads);
+    const bool into_panels = !pointwise && UnrollsIntoPanels(p);
     const int64_t group_weight_floats = PackedLeftOperandFloats(kg, crs);
     const int blocks = grid.column_blocks * grid.row_blocks;
     // A task unrolls crs x columns values and multiplies them by its filters.
@@ -202,39 +178,53 @@ class Im2colGemmAlgorithm final : public ConvAlgorithm {
         const int cols = col_end - col_begin;
         if (cols <= 0 || rows <= 0) continue;
         const float* in = args.input + (int64_t{n} * p.c + int64_t{g} * cg) * p.h * p.w;
-        float* gemm_workspace = args.workspace + slot * slot_floats;
-        const float* b;
-        int ldb;
-        if (pointwise) {
-          b = in + col_begin;
-          ldb = plane;
-        } else {
-          float* col = gemm_workspace + PackedGemmWorkspaceFloats();
-          Im2col(p, in, col_begin, col_end, col);
-          b = col;
-          ldb = cols;
-        }
+        // The slot: unrolled columns, then the plan or the GEMM's workspace.
+        float* unrolled = args.workspace + slot * slot_layout.floats();
+        float* after_unrolled = unrolled + slot_layout.unrolled_floats;
         const int first_channel = g * kg + row_begin;
         const int64_t out_offset = (int64_t{n} * p.k + first_channel) * plane + col_begin;
-        const float* residual =
-            args.epilogue.residual ? args.epilogue.residual + out_offset : nullptr;
+        const GemmEpilogue epilogue{
+            &args.epilogue, first_channel,
+            args.epilogue.residual ? args.epilogue.residual + out_offset : nullptr};
         // Rows from a panel boundary on are the packed operand from
         // row_begin * crs (PackGemmLeftOperand).
-        PackedGemm(rows, cols, crs,
-                   args.weights->data.data() + g * group_weight_floats + int64_t{row_begin} * crs,
-                   b, ldb, args.output + out_offset, plane,
-                   {&args.epilogue, first_channel, residual}, gemm_workspace);
+        const float* filters =
+            args.weights->data.data() + g * group_weight_floats + int64_t{row_begin} * crs;
+        float* out = args.output + out_offset;
+        if (pointwise) {
+          // The input plane is the column matrix.
+          PackedGemm(rows, cols, crs, filters, in + col_begin, plane, out, plane, epilogue,
+                     after_unrolled);
+        } else if (into_panels) {
+          UnrollIntoPanels(build_, p, in, col_begin, col_end, after_unrolled, unrolled);
+          PackedGemmPackedRight(rows, cols, crs, filters, unrolled, out, plane, epilogue);
+        } else {
+          UnrollRowMajor(p, in, col_begin, col_end, unrolled);
+          PackedGemm(rows, cols, crs, filters, unrolled, cols, out, plane, epilogue,
+                     after_unrolled);
+        }
       }
     });
     return absl::OkStatus();
   }
+
+ private:
+  const CpuBuild build_;  // UnrollIntoPanels's
 };
 
 }  // namespace
 
 const ConvAlgorithm& Im2colGemmConv() {
-  static const Im2colGemmAlgorithm algorithm;
+  static const Im2colGemmAlgorithm algorithm(WidestCpuBuild());
   return algorithm;
+}
+
+const ConvAlgorithm& Im2colGemmConvForTesting(CpuBuild build) {
+  // Indexed by CpuBuild, narrowest first.
+  static const Im2colGemmAlgorithm builds[] = {Im2colGemmAlgorithm(CpuBuild::kBaseline),
+                                               Im2colGemmAlgorithm(CpuBuild::kAvx2),
+                                               Im2colGemmAlgorithm(CpuBuild::kAvx512)};
+  return builds[static_cast<int>(build)];
 }
 
 }  // namespace convd::cpu

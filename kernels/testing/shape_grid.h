@@ -64,6 +64,16 @@ inline constexpr ConvShape kConvShapes[] = {
     // small), and two groups of 74 filters.
     {1, 24, 7, 7, 230, 1, 1, 1, 0, 0, 0, 0, 1, 1},
     {1, 16, 5, 6, 148, 1, 1, 1, 0, 0, 0, 0, 1, 2},
+    // Output rows of 17 or more at strides 2 and 3, so that the CPU's
+    // im2col unrolls whole 16-column panels from strided inputs: a 1x1
+    // stride-2 layer (ResNet's downsampling in small), 3x3 stride 2 and 3
+    // over pads (4 channels or more: unrolled into the GEMM's panels).
+    {1, 6, 8, 41, 10, 1, 1, 2, 0, 0, 0, 0, 1, 1},
+    {1, 4, 9, 35, 6, 3, 3, 2, 1, 1, 1, 1, 1, 1},
+    {1, 5, 16, 52, 5, 3, 3, 3, 1, 1, 1, 1, 1, 1},
+    // A one-column plane: each output row is one column (the CPU's im2col
+    // plans the most runs of columns a tap).
+    {1, 4, 7, 1, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1},
 };
 
 inline ConvParams ToConvParams(const ConvShape& x) {
