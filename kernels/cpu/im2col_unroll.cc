@@ -12,46 +12,66 @@ namespace convd::cpu {
 
 bool UnrollsIntoPanels(const ConvParams& p) { return p.c_per_group() >= 4; }
 
-// Each (c, r, s) row is filled one output row at a time: zeros where the
-// tap reads padding, a copy (contiguous at stride 1) of the input row
-// between; no per-element bounds checks or index arithmetic.
+namespace {
+
+// Calls run(column, n, source) for the runs of columns that tap (r, s)
+// reads over output columns [col_begin, col_end), in column order, an
+// output row at a time: n (maybe 0) columns from the block's column
+// `column` on, reading the channel's plane from `source` on (stride_w
+// apart), or padding (source -1). No per-element bounds checks.
+template <typename Run>
+[[gnu::always_inline]] inline void ForEachTapRun(const ConvParams& p, int r, int s, int col_begin,
+                                                 int col_end, Run run) {
+  const int iw_offset = s * p.dilation_w - p.pad_left;
+  const ColumnRange inside = InsideColumns(iw_offset, p.stride_w, p.w, p.q);
+  for (int column = col_begin; column < col_end;) {
+    const int oh = column / p.q;
+    const int ow_begin = column % p.q;
+    const int ow_end = std::min(p.q, ow_begin + (col_end - column));
+    const int first = column - col_begin;  // the block's column of ow_begin
+    const int ih = oh * p.stride_h - p.pad_top + r * p.dilation_h;
+    if (ih < 0 || ih >= p.h) {
+      run(first, ow_end - ow_begin, int64_t{-1});
+    } else {
+      const int lo = std::clamp(inside.begin, ow_begin, ow_end);
+      const int hi = std::clamp(inside.end, lo, ow_end);
+      run(first, lo - ow_begin, int64_t{-1});
+      // Input column of output column ow: ow * stride + iw_offset.
+      run(first + (lo - ow_begin), hi - lo,
+          int64_t{ih} * p.w + (int64_t{lo} * p.stride_w + iw_offset));
+      run(first + (hi - ow_begin), ow_end - hi, int64_t{-1});
+    }
+    column += ow_end - ow_begin;
+  }
+}
+
+}  // namespace
+
+// Each (c, r, s) row filled run by run: zeros for padding, a copy
+// (contiguous at stride 1) of the input row between.
 void UnrollRowMajor(const ConvParams& p, const float* in, int col_begin, int col_end, float* col) {
   const int cols = col_end - col_begin;
-  const int cg = p.c_per_group();
-  for (int c = 0; c < cg; ++c) {
+  for (int c = 0; c < p.c_per_group(); ++c) {
     const float* plane = in + int64_t{c} * p.h * p.w;
     for (int r = 0; r < p.r; ++r) {
       for (int s = 0; s < p.s; ++s) {
         float* row = col + ((int64_t{c} * p.r + r) * p.s + s) * cols;
-        const int iw_offset = s * p.dilation_w - p.pad_left;
-        const ColumnRange inside = InsideColumns(iw_offset, p.stride_w, p.w, p.q);
-        for (int column = col_begin; column < col_end;) {
-          const int oh = column / p.q;
-          const int ow_begin = column % p.q;
-          const int ow_end = std::min(p.q, ow_begin + (col_end - column));
-          float* dst = row + (column - col_begin);  // output column ow_begin
-          const int ih = oh * p.stride_h - p.pad_top + r * p.dilation_h;
-          if (ih < 0 || ih >= p.h) {
-            std::fill(dst, dst + (ow_end - ow_begin), 0.0f);
-          } else {
-            const int lo = std::clamp(inside.begin, ow_begin, ow_end);
-            const int hi = std::clamp(inside.end, lo, ow_end);
-            std::fill(dst, dst + (lo - ow_begin), 0.0f);
-            // Input column of output column ow: ow * stride + iw_offset.
-            const float* src = plane + int64_t{ih} * p.w + (int64_t{lo} * p.stride_w + iw_offset);
-            float* inside_dst = dst + (lo - ow_begin);
-            if (p.stride_w == 1) {
-              std::copy(src, src + (hi - lo), inside_dst);
-            } else if (p.stride_w == 2) {
-              // A constant stride: the compiler gathers 4 a time by shuffles.
-              for (int i = 0; i < hi - lo; ++i) inside_dst[i] = src[2 * i];
-            } else {
-              for (int i = 0; i < hi - lo; ++i) inside_dst[i] = src[int64_t{i} * p.stride_w];
-            }
-            std::fill(dst + (hi - ow_begin), dst + (ow_end - ow_begin), 0.0f);
+        ForEachTapRun(p, r, s, col_begin, col_end, [&](int column, int n, int64_t source) {
+          float* to = row + column;
+          if (source < 0) {
+            std::fill(to, to + n, 0.0f);
+            return;
           }
-          column += ow_end - ow_begin;
-        }
+          const float* from = plane + source;
+          if (p.stride_w == 1) {
+            std::copy(from, from + n, to);
+          } else if (p.stride_w == 2) {
+            // A constant stride: the compiler gathers 4 a time by shuffles.
+            for (int i = 0; i < n; ++i) to[i] = from[2 * i];
+          } else {
+            for (int i = 0; i < n; ++i) to[i] = from[int64_t{i} * p.stride_w];
+          }
+        });
       }
     }
   }
@@ -101,27 +121,7 @@ int PlanTapSpans(const ConvParams& p, int r, int s, int col_begin, int col_end, 
       if (source >= 0) source += int64_t{taken} * p.stride_w;
     }
   };
-  const int iw_offset = s * p.dilation_w - p.pad_left;
-  const ColumnRange inside = InsideColumns(iw_offset, p.stride_w, p.w, p.q);
-  for (int column = col_begin; column < col_end;) {
-    const int oh = column / p.q;
-    const int ow_begin = column % p.q;
-    const int ow_end = std::min(p.q, ow_begin + (col_end - column));
-    const int first = column - col_begin;  // the block's column of ow_begin
-    const int ih = oh * p.stride_h - p.pad_top + r * p.dilation_h;
-    if (ih < 0 || ih >= p.h) {
-      add(first, ow_end - ow_begin, -1);
-    } else {
-      const int lo = std::clamp(inside.begin, ow_begin, ow_end);
-      const int hi = std::clamp(inside.end, lo, ow_end);
-      add(first, lo - ow_begin, -1);
-      // Input column of output column ow: ow * stride + iw_offset.
-      add(first + (lo - ow_begin), hi - lo,
-          int64_t{ih} * p.w + (int64_t{lo} * p.stride_w + iw_offset));
-      add(first + (hi - ow_begin), ow_end - hi, -1);
-    }
-    column += ow_end - ow_begin;
-  }
+  ForEachTapRun(p, r, s, col_begin, col_end, add);
   add(cols, PackedRightColumns(cols) - cols, -1);
   return count;
 }
