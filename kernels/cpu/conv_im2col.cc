@@ -40,8 +40,11 @@ bool IsPointwise(const ConvParams& p) {
 //    blocks' work and the other one column's (ResNet-50's 1x1 layers at
 //    batch 1, bench/RESULTS.md "im2col's tasks"). A row block keeps 6 panels
 //    (36 filters) or more, since each one unrolls its column block again.
-// The column blocks never widen as `threads` grows, so a workspace sized
-// for more threads always suffices.
+//  - Last, a few tasks that the threads cannot share evenly are made a
+//    multiple of them (GoogLeNet's 5x5 layers at batch 1: 3 tasks on 2
+//    threads, bench/RESULTS.md "im2col unrolls into the GEMM's panels").
+// The grid depends on `threads`: Run and WorkspaceBytes cut with the same
+// count (the pool's), so each slot holds what its tasks unroll.
 struct TaskGrid {
   int column_blocks = 1;
   int row_blocks = 1;
@@ -88,6 +91,15 @@ TaskGrid GridFor(const ConvParams& p, int threads) {
     const int64_t row_blocks_wanted = (tasks_wanted + tasks - 1) / tasks;
     grid.row_blocks = static_cast<int>(std::clamp<int64_t>(
         row_blocks_wanted, 1, std::max(grid.filter_panels / kMinFilterPanelsPerBlock, 1)));
+  }
+  // A few equal tasks that the threads cannot share evenly (3 on 2
+  // threads: one thread runs two while the other waits) take as long as
+  // twice as many. Fewer row blocks, else more (narrower) column blocks,
+  // make the count a multiple of the threads where that is a small step.
+  auto total = [&] { return pairs * grid.column_blocks * grid.row_blocks; };
+  if (total() > threads && total() < 2 * tasks_wanted && total() % threads != 0) {
+    while (grid.row_blocks > 1 && total() % threads != 0) --grid.row_blocks;
+    while (total() % threads != 0 && grid.column_blocks < grid.plane_panels) ++grid.column_blocks;
   }
   return grid;
 }

@@ -74,6 +74,9 @@ inline constexpr ConvShape kConvShapes[] = {
     // A one-column plane: each output row is one column (the CPU's im2col
     // plans the most runs of columns a tap).
     {1, 4, 7, 1, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+    // 17 panels of output columns and too few filters to cut: the CPU's
+    // im2col makes its 4 column blocks 6 on a 3-thread pool.
+    {1, 5, 16, 17, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1},
 };
 
 inline ConvParams ToConvParams(const ConvShape& x) {
