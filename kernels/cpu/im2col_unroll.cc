@@ -83,7 +83,7 @@ namespace {
 // operand and reads one input row (a stride_w apart), or only padding.
 struct UnrollSpan {
   int64_t source;  // the first column's input in the channel's plane; -1: zeros
-  int32_t packed;  // where the first column of the tap's channel-0 row goes
+  int32_t packed;  // where the first column goes in row 0; row x's is x * width on
   int16_t count;   // columns, 1 to kPackedGemmColumns
   int16_t width;   // the panel's width: its rows are this far apart
 };
