@@ -104,9 +104,18 @@ TaskGrid GridFor(const ConvParams& p, int threads) {
   return grid;
 }
 
-// One thread's workspace: a 1x1 stride-1 layer's GEMM packs blocks of its
-// input plane; a layer unrolled row-major needs that and the unrolled
-// columns; one unrolled into panels, the panels and the unrolling's plan.
+// How a layer's column matrix is made: a 1x1 stride-1 layer's is its input
+// plane as it is (the GEMM packs it a block at a time); others unroll it,
+// into the GEMM's panels or row-major (UnrollsIntoPanels).
+enum class Unrolling { kNone, kRowMajor, kIntoPanels };
+
+Unrolling UnrollingFor(const ConvParams& p) {
+  if (IsPointwise(p)) return Unrolling::kNone;
+  return UnrollsIntoPanels(p) ? Unrolling::kIntoPanels : Unrolling::kRowMajor;
+}
+
+// One thread's workspace: what the layer's unrolling writes (the panels
+// and their plan, or the rows), and the GEMM's block where it packs B.
 struct Slot {
   int64_t unrolled_floats = 0;  // 64-byte multiple
   int64_t plan_floats = 0;
@@ -114,20 +123,22 @@ struct Slot {
   int64_t floats() const { return unrolled_floats + plan_floats + gemm_floats; }
 };
 
-Slot SlotFor(const ConvParams& p, int threads) {
+Slot SlotFor(const ConvParams& p, const TaskGrid& grid) {
   Slot slot;
-  if (IsPointwise(p)) {
-    slot.gemm_floats = PackedGemmWorkspaceFloats();
-    return slot;
-  }
   const int crs = p.c_per_group() * p.r * p.s;
-  const int columns = GridFor(p, threads).MaxColumns(p);
-  if (UnrollsIntoPanels(p)) {
-    slot.unrolled_floats = (PackedRightOperandFloats(columns, crs) + 15) / 16 * 16;
-    slot.plan_floats = UnrollPlanFloats(p, columns);
-  } else {
-    slot.unrolled_floats = (int64_t{crs} * columns + 15) / 16 * 16;
-    slot.gemm_floats = PackedGemmWorkspaceFloats();
+  const int columns = grid.MaxColumns(p);
+  switch (UnrollingFor(p)) {
+    case Unrolling::kNone:
+      slot.gemm_floats = PackedGemmWorkspaceFloats();
+      break;
+    case Unrolling::kIntoPanels:
+      slot.unrolled_floats = (PackedRightOperandFloats(columns, crs) + 15) / 16 * 16;
+      slot.plan_floats = UnrollPlanFloats(p, columns);
+      break;
+    case Unrolling::kRowMajor:
+      slot.unrolled_floats = (int64_t{crs} * columns + 15) / 16 * 16;
+      slot.gemm_floats = PackedGemmWorkspaceFloats();
+      break;
   }
   return slot;
 }
@@ -143,7 +154,7 @@ class Im2colGemmAlgorithm final : public ConvAlgorithm {
   }
 
   int64_t WorkspaceBytes(const ConvParams& p, int threads) const override {
-    return int64_t{threads} * SlotFor(p, threads).floats() * int64_t{sizeof(float)};
+    return int64_t{threads} * SlotFor(p, GridFor(p, threads)).floats() * int64_t{sizeof(float)};
   }
 
   // Each group's filters, packed for PackedGemm one after the other.
@@ -167,15 +178,15 @@ class Im2colGemmAlgorithm final : public ConvAlgorithm {
     // The thread count WorkspaceBytes was given (ConvArgs::workspace).
     const int threads = context.thread_pool ? context.thread_pool->num_threads() : 1;
     const TaskGrid grid = GridFor(p, threads);
-    const bool pointwise = IsPointwise(p);
-    const Slot slot_layout = SlotFor(p, threads);
-    const bool into_panels = !pointwise && UnrollsIntoPanels(p);
+    const Unrolling unrolling = UnrollingFor(p);
+    const Slot slot_layout = SlotFor(p, grid);
     const int64_t group_weight_floats = PackedLeftOperandFloats(kg, crs);
     const int blocks = grid.column_blocks * grid.row_blocks;
     // A task unrolls crs x columns values and multiplies them by its filters.
     const int64_t columns = grid.MaxColumns(p);
-    const int64_t work_per_task = int64_t{kg} / grid.row_blocks * crs * columns / kGemmMacsPerNs +
-                                  (pointwise ? 0 : int64_t{crs} * columns / kCopiedFloatsPerNs);
+    const int64_t work_per_task =
+        int64_t{kg} / grid.row_blocks * crs * columns / kGemmMacsPerNs +
+        (unrolling == Unrolling::kNone ? 0 : int64_t{crs} * columns / kCopiedFloatsPerNs);
     ParallelFor(context.thread_pool, int64_t{p.n} * p.groups * blocks, work_per_task,
                 [&](int64_t begin, int64_t end, int slot) {
       for (int64_t task = begin; task < end; ++task) {
@@ -203,17 +214,20 @@ class Im2colGemmAlgorithm final : public ConvAlgorithm {
         const float* filters =
             args.weights->data.data() + g * group_weight_floats + int64_t{row_begin} * crs;
         float* out = args.output + out_offset;
-        if (pointwise) {
-          // The input plane is the column matrix.
-          PackedGemm(rows, cols, crs, filters, in + col_begin, plane, out, plane, epilogue,
-                     after_unrolled);
-        } else if (into_panels) {
-          UnrollIntoPanels(build_, p, in, col_begin, col_end, after_unrolled, unrolled);
-          PackedGemmPackedRight(rows, cols, crs, filters, unrolled, out, plane, epilogue);
-        } else {
-          UnrollRowMajor(p, in, col_begin, col_end, unrolled);
-          PackedGemm(rows, cols, crs, filters, unrolled, cols, out, plane, epilogue,
-                     after_unrolled);
+        switch (unrolling) {
+          case Unrolling::kNone:
+            PackedGemm(rows, cols, crs, filters, in + col_begin, plane, out, plane, epilogue,
+                       after_unrolled);
+            break;
+          case Unrolling::kIntoPanels:
+            UnrollIntoPanels(build_, p, in, col_begin, col_end, after_unrolled, unrolled);
+            PackedGemmPackedRight(rows, cols, crs, filters, unrolled, out, plane, epilogue);
+            break;
+          case Unrolling::kRowMajor:
+            UnrollRowMajor(p, in, col_begin, col_end, unrolled);
+            PackedGemm(rows, cols, crs, filters, unrolled, cols, out, plane, epilogue,
+                       after_unrolled);
+            break;
         }
       }
     });
