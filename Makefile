@@ -57,7 +57,7 @@ GPU_TEST_TARGETS := //kernels/cuda:device_test //kernels/cuda:elementwise_test /
 
 .PHONY: all deps build test test-asan test-emulated-asan test-tsan test-tritonclient test-perf-analyzer serve smoke bench gpu-carry clean \
   install runtime-deps lint-deploy check-runtime \
-  fuzz-onnx fuzz-image fuzz-rest
+  fuzz-onnx fuzz-image fuzz-rest fuzz-content
 
 all: build
 
@@ -186,6 +186,15 @@ fuzz-rest: deps
 	  bazel-bin/proto/inference.pb.cc bazel-bin/proto/model_config.pb.cc -o .fuzz/rest/fuzzer \
 	  -lprotobuf $(FUZZ_ABSL)
 	cd .fuzz/rest && ./fuzzer -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=4096 corpus
+
+# Seeds: a few gzip and zlib streams (Python's), each behind its selector byte.
+fuzz-content: deps
+	mkdir -p .fuzz/content/corpus
+	/usr/bin/python3 -c 'import gzip, zlib, sys; d = sys.argv[1]; body = b"{\"data\":[" + b",".join(str(i % 97).encode() for i in range(2000)) + b"]}"; \
+	  [open(f"{d}/{n}", "wb").write(bytes([s]) + c) for n, s, c in (("gzip", 1, gzip.compress(body)), ("zlib", 0, zlib.compress(body)), ("raw", 0, zlib.compress(body)[2:-4]), ("gzip-small-limit", 3 | 40 << 2, gzip.compress(body[:300])))]' .fuzz/content/corpus
+	$(FUZZ_CXX) tests/fuzz/content_coding_fuzzer.cc server/http/content_coding.cc -o .fuzz/content/fuzzer \
+	  -lz $(FUZZ_ABSL)
+	cd .fuzz/content && ./fuzzer -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=4096 corpus
 
 bench: build
 	./bazel-bin/bench/conv_bench

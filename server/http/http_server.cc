@@ -16,6 +16,7 @@
 #include "boost/asio/strand.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
+#include "server/http/content_coding.h"
 #include "server/http/json_util.h"
 #include "server/log.h"
 
@@ -33,6 +34,12 @@ constexpr uint32_t kHeaderLimitBytes = 64 << 10;
 // at a few KiB, so a 600 KB tensor took ~150 reads and 4-7 ms on loopback
 // (gRPC: 0.5 ms); bodies are read with room for up to this much a read.
 constexpr size_t kBodyReadBytes = 64 << 10;
+// Responses shorter than this go uncompressed whatever the client
+// accepts: a few hundred bytes of JSON gain nothing worth zlib's set-up
+// (a quarter of a megabyte of state).
+constexpr size_t kMinCompressedBytes = 1 << 10;
+
+absl::string_view ToAbsl(beast::string_view text) { return {text.data(), text.size()}; }
 
 }  // namespace
 
@@ -74,6 +81,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // header_limit against what one read leaves unparsed, so room for many
     // whole fields at once would let a header past the limit.
     buffer_.shrink_to_fit();
+    response_coding_ = ContentCoding::kIdentity;
     parser_.emplace();
     parser_->header_limit(kHeaderLimitBytes);
     parser_->body_limit(static_cast<uint64_t>(options_.max_body_bytes));
@@ -140,14 +148,44 @@ class Session : public std::enable_shared_from_this<Session> {
     return response;
   }
 
+  // `body` decoded from the request's Content-Encoding; else the error
+  // response: 415 for a coding convd does not read (naming those it does,
+  // in Accept-Encoding too, as RFC 7694 has it), 413 for a body that
+  // decodes past the body limit, 400 for corrupt data.
+  absl::StatusOr<std::string> DecodeBody(absl::string_view encoding, const std::string& body,
+                                         HttpResponse& error) {
+    const absl::StatusOr<ContentCoding> coding = ParseContentEncoding(encoding);
+    absl::StatusOr<std::string> decoded =
+        coding.ok() ? DecodeContent(*coding, body, options_.max_body_bytes)
+                    : absl::StatusOr<std::string>(coding.status());
+    if (!decoded.ok()) {
+      const absl::StatusCode code = decoded.status().code();
+      error = Error(code == absl::StatusCode::kUnimplemented       ? 415
+                    : code == absl::StatusCode::kResourceExhausted ? 413
+                                                                   : 400,
+                    std::string(decoded.status().message()));
+      if (error.status == 415) error.headers.emplace_back("Accept-Encoding", "gzip, deflate");
+    }
+    return decoded;
+  }
+
   void Dispatch() {
     http::request<http::string_body> request = parser_->release();
     keep_alive_ = request.keep_alive();
     version_ = request.version();
+    response_coding_ = PreferredResponseCoding(ToAbsl(request[http::field::accept_encoding]));
     HttpRequest converted;
     converted.method = std::string(request.method_string());
     converted.target = std::string(request.target());
     converted.body = std::move(request.body());
+    // The handler sees a compressed body decoded, and no Content-Encoding.
+    if (const auto encoding = request[http::field::content_encoding]; !encoding.empty()) {
+      HttpResponse error;
+      absl::StatusOr<std::string> decoded = DecodeBody(ToAbsl(encoding), converted.body, error);
+      if (!decoded.ok()) return Reply(std::move(error), keep_alive_);
+      converted.body = *std::move(decoded);
+      request.erase(http::field::content_encoding);
+    }
     auto headers = std::make_shared<http::fields>(std::move(request.base()));
     converted.header = [headers](const std::string& name) {
       return std::string((*headers)[name]);
@@ -176,6 +214,21 @@ class Session : public std::enable_shared_from_this<Session> {
     message->set(http::field::server, "convd");
     message->set(http::field::content_type, response.content_type);
     for (const auto& [name, value] : response.headers) message->set(name, value);
+    if (response.body.size() >= kMinCompressedBytes) {
+      // Caches must not hand one client's coding to another.
+      message->set(http::field::vary, "Accept-Encoding");
+      if (response_coding_ != ContentCoding::kIdentity &&
+          (*message)[http::field::content_encoding].empty()) {
+        absl::StatusOr<std::string> encoded = EncodeContent(response_coding_, response.body);
+        // Identity is acceptable too, and the better choice where
+        // compressing did not shrink the body.
+        if (encoded.ok() && encoded->size() < response.body.size()) {
+          response.body = *std::move(encoded);
+          message->set(http::field::content_encoding,
+                       std::string(ContentCodingName(response_coding_)));
+        }
+      }
+    }
     message->body() = std::move(response.body);
     message->keep_alive(keep_alive);
     message->prepare_payload();
@@ -206,6 +259,9 @@ class Session : public std::enable_shared_from_this<Session> {
   bool first_request_ = true;
   bool keep_alive_ = true;
   unsigned version_ = 11;
+  // The coding of the response to the request being served (from its
+  // Accept-Encoding).
+  ContentCoding response_coding_ = ContentCoding::kIdentity;
 };
 
 class HttpServer::Impl {

@@ -3,6 +3,10 @@
 // keep-alive, a body size limit, header/body read timeouts and an idle
 // timeout. It knows nothing of KServe: every request goes to a handler that
 // answers through a callback, possibly later and from another thread.
+// Content codings are its business too (content_coding.h): a gzip or
+// deflate body reaches the handler decoded, without its Content-Encoding,
+// and a response of 1 KiB or more is compressed when the request's
+// Accept-Encoding prefers it.
 //
 //   HttpServer::Options options;
 //   options.port = 8000;
@@ -52,7 +56,8 @@ class HttpServer {
     std::string address = "0.0.0.0";
     int port = 8000;  // 0: an ephemeral port (see port())
     int io_threads = 2;
-    // Larger bodies get 413 before they are read.
+    // Larger bodies get 413 before they are read; a compressed body gets
+    // it as soon as it decodes past this.
     int64_t max_body_bytes = 256 << 20;
     // A request's header and body must arrive within this time (408 after).
     std::chrono::seconds read_timeout{60};

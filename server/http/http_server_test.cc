@@ -6,11 +6,14 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
-#include "gtest/gtest.h"
 #include "client/http_connection.h"
+#include "gtest/gtest.h"
+#include "server/http/content_coding.h"
 
 namespace convd {
 namespace {
@@ -118,6 +121,98 @@ TEST(HttpServerTest, LimitsAndMalformedRequests) {
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// Answers with the body as the handler received it, and the
+// Content-Encoding header it saw (in X-Seen-Encoding).
+void EchoBody(HttpRequest request, std::function<void(HttpResponse)> respond) {
+  HttpResponse response;
+  response.content_type = "text/plain";
+  response.body = std::move(request.body);
+  response.headers.emplace_back("X-Seen-Encoding", request.header("Content-Encoding"));
+  respond(std::move(response));
+}
+
+// Text of `bytes` bytes that compresses, as JSON does.
+std::string Text(size_t bytes) {
+  std::string text;
+  for (int i = 0; text.size() < bytes; ++i) text += std::to_string(i * 7919 % 1000) + ",";
+  text.resize(bytes);
+  return text;
+}
+
+TEST(HttpServerTest, HandlersSeeCompressedBodiesDecoded) {
+  HttpServer::Options options = LoopbackOptions();
+  options.max_body_bytes = 1 << 20;
+  auto server = HttpServer::Start(options, EchoBody);
+  ASSERT_TRUE(server.ok()) << server.status();
+  HttpConnection connection((*server)->port());
+  const std::string body = Text(50000);
+  for (ContentCoding coding : {ContentCoding::kGzip, ContentCoding::kDeflate}) {
+    const std::string name(ContentCodingName(coding));
+    HttpResult result =
+        connection.Send("POST", "/", *EncodeContent(coding, body), {{"Content-Encoding", name}});
+    EXPECT_EQ(result.status, 200) << name << ": " << result.body;
+    EXPECT_TRUE(result.body == body) << name << ": the handler did not get the decoded body";
+    EXPECT_EQ(result.headers["x-seen-encoding"], "") << name;
+    EXPECT_EQ(result.headers["content-encoding"], "") << "not asked for";
+  }
+
+  // Refused, each on the same kept-alive connection, which goes on serving.
+  HttpResult brotli = connection.Send("POST", "/", body, {{"Content-Encoding", "br"}});
+  EXPECT_EQ(brotli.status, 415);
+  EXPECT_EQ(brotli.headers["accept-encoding"], "gzip, deflate");
+  EXPECT_NE(brotli.body.find("Content-Encoding 'br' is not supported"), std::string::npos)
+      << brotli.body;
+  std::string corrupt = *EncodeContent(ContentCoding::kGzip, body);
+  corrupt.resize(corrupt.size() / 2);
+  HttpResult truncated = connection.Send("POST", "/", corrupt, {{"Content-Encoding", "gzip"}});
+  EXPECT_EQ(truncated.status, 400);
+  EXPECT_NE(truncated.body.find("gzip body is truncated"), std::string::npos) << truncated.body;
+  // 64 MiB of zeros in 64 KB: within the body limit as sent, far past it decoded.
+  const std::string bomb = *EncodeContent(ContentCoding::kGzip, std::string(64 << 20, '\0'));
+  ASSERT_LT(bomb.size(), size_t{options.max_body_bytes});
+  HttpResult exploded = connection.Send("POST", "/", bomb, {{"Content-Encoding", "gzip"}});
+  EXPECT_EQ(exploded.status, 413);
+  EXPECT_NE(exploded.body.find("decodes to more than 1048576 bytes"), std::string::npos)
+      << exploded.body;
+  EXPECT_EQ(connection.Send("POST", "/", "after", {}).body, "after");
+}
+
+TEST(HttpServerTest, CompressesResponsesForClientsThatAskForIt) {
+  auto server = HttpServer::Start(LoopbackOptions(), EchoBody);
+  ASSERT_TRUE(server.ok()) << server.status();
+  HttpConnection connection((*server)->port());
+  const std::string body = Text(20000);
+  struct Case {
+    const char* accept_encoding;
+    const char* expected;  // Content-Encoding
+  };
+  for (const Case& c :
+       {Case{"gzip", "gzip"}, Case{"gzip, deflate, br", "gzip"}, Case{"deflate", "deflate"},
+        Case{"gzip;q=0.2, deflate", "deflate"}, Case{"br", ""}, Case{"", ""}}) {
+    SCOPED_TRACE(c.accept_encoding);
+    HttpResult result =
+        connection.Send("POST", "/", body, {{"Accept-Encoding", c.accept_encoding}});
+    ASSERT_EQ(result.status, 200);
+    EXPECT_EQ(result.headers["content-encoding"], c.expected);
+    EXPECT_EQ(result.headers["vary"], "Accept-Encoding");
+    std::optional<ContentCoding> coding;
+    if (std::string(c.expected) == "gzip") coding = ContentCoding::kGzip;
+    if (std::string(c.expected) == "deflate") coding = ContentCoding::kDeflate;
+    if (!coding.has_value()) {
+      EXPECT_TRUE(result.body == body);
+      continue;
+    }
+    EXPECT_LT(result.body.size(), body.size() / 2);
+    absl::StatusOr<std::string> decoded = DecodeContent(*coding, result.body, body.size());
+    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    EXPECT_TRUE(*decoded == body);
+  }
+  // A short response goes as it is.
+  HttpResult small = connection.Send("POST", "/", "short", {{"Accept-Encoding", "gzip"}});
+  EXPECT_EQ(small.body, "short");
+  EXPECT_EQ(small.headers["content-encoding"], "");
 }
 
 TEST(HttpServerTest, StopWaitsForResponsesInFlight) {

@@ -236,12 +236,6 @@ void HttpInferenceService::Handle(HttpRequest request,
   }
   if (route->action == "infer") {
     if (!post) return respond(MethodNotAllowed(method, path, "POST"));
-    const std::string encoding = request.header("Content-Encoding");
-    if (!encoding.empty() && !absl::EqualsIgnoreCase(encoding, "identity")) {
-      return respond(Json(ErrorJson(absl::StrCat("Content-Encoding '", encoding,
-                                                 "' is not supported; send the body as is")),
-                          415));
-    }
     absl::StatusOr<std::optional<uint64_t>> json_size = JsonHeaderSize(request);
     absl::StatusOr<RestInferRequest> parsed =
         json_size.ok()

@@ -59,6 +59,13 @@ def main():
         results.append(check("classification top-1 is the argmax",
                              best == list(np.argmax(probabilities, axis=1)), best))
 
+        # gRPC's own message compression (tritonclient's compression_algorithm).
+        for algorithm in ("gzip", "deflate"):
+            compressed = client.infer("lenet5", [infer_input], outputs=outputs,
+                                      compression_algorithm=algorithm)
+            results.append(check(f"{algorithm}-compressed request equals the plain one",
+                                 np.array_equal(compressed.as_numpy("prob"), probabilities)))
+
         try:
             client.infer("no_such_model", [infer_input])
             results.append(check("unknown model is an error", False))

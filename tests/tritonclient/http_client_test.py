@@ -2,7 +2,8 @@
 
 Usage: http_client_test.py CONVD_BINARY MODEL_REPOSITORY
 Starts convd on free ports, runs the checks over HTTP (JSON and the binary
-data extension, which tritonclient uses by default), compares with the
+data extension, which tritonclient uses by default; gzip and deflate
+bodies and responses), compares with the
 gRPC client's numbers, stops convd with SIGTERM and expects exit status 0.
 Prints one line per check; exits non-zero on failure.
 """
@@ -13,6 +14,7 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
+from compression_checks import compression_checks
 from convd_process import check, start_convd, stop_convd
 from shm_checks import shared_memory_checks
 
@@ -90,6 +92,7 @@ def main():
                                  error.message()))
 
         results += shared_memory_checks(client, httpclient, "http", images, expected)
+        results += compression_checks(client, httpclient, grpcclient, grpc, http_port)
 
         stats = client.get_inference_statistics("lenet5")["model_stats"][0]
         results.append(check("statistics count", stats["inference_count"] >= 80,
