@@ -45,9 +45,17 @@ Inflated Inflate(absl::string_view input, int window_bits, absl::string_view cod
   size_t left = input.size();
   // Room for one byte past the limit, so that reaching it is seen.
   const uint64_t capacity = static_cast<uint64_t>(std::max<int64_t>(max_bytes, 0)) + 1;
+  // A first guess at the output: 4x the input, or a gzip stream's own
+  // count (its last 4 bytes: the last member's size, modulo 2^32), with a
+  // little room to see the end without growing the buffer.
+  uint64_t guess = std::max<uint64_t>(uint64_t{4} * input.size(), 64 << 10);
+  if (gzip && input.size() >= 18) {
+    const auto* tail = reinterpret_cast<const unsigned char*>(input.data() + input.size() - 4);
+    guess = (uint64_t{tail[0]} | uint64_t{tail[1]} << 8 | uint64_t{tail[2]} << 16 |
+             uint64_t{tail[3]} << 24) + 64;
+  }
   std::string& out = result.output;
-  out.resize(static_cast<size_t>(
-      std::min<uint64_t>(capacity, std::max<uint64_t>(uint64_t{4} * input.size(), 64 << 10))));
+  out.resize(static_cast<size_t>(std::min(capacity, guess)));
   size_t produced = 0;
   int code = Z_OK;
   while (true) {
