@@ -31,10 +31,23 @@
 namespace convd::cpu {
 namespace {
 
+// Float weights up to this size are read from cache at batch 2+ (L2
+// holds them): there the GEMM's cost is its arithmetic, and it pads the
+// batch to its 16-column panels and packs the input first.
+constexpr int64_t kGemvCachedWeightBytes = int64_t{1} << 20;
+
 // Whether the layer runs as matrix-vector products, each weight read once
-// for the batch (gemv.h), rather than the GEMM.
+// for the batch (gemv.h), rather than the GEMM. On floats (bench/
+// RESULTS.md, "Fully connected layers at batches 2-8 as products of
+// vectors"): at batch 2 for any layer (AlexNet's fc6-fc8 0.93-0.97x the
+// GEMM's time), at 3-8 where the weights are in cache (LeNet-5's fc1 at
+// 2-4: half the GEMM's time); AlexNet's, read from memory, keep the GEMM
+// from batch 4, where its six weight streams read faster.
 bool RunsAsGemv(const FullyConnectedParams& p, bool halves) {
-  return p.n == 1 || (halves && p.n <= kGemvMaxBatch);
+  if (p.n == 1) return true;
+  if (p.n > kGemvMaxBatch) return false;
+  const int64_t weight_bytes = int64_t{p.out_features} * p.in_features * int64_t{sizeof(float)};
+  return halves || p.n <= 2 || weight_bytes <= kGemvCachedWeightBytes;
 }
 
 // Output features per task: 128 for matrix-vector products; for the GEMM

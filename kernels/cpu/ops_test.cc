@@ -94,8 +94,9 @@ INSTANTIATE_TEST_SUITE_P(Weights, FullyConnectedTest, ::testing::Bool(),
 TEST_P(FullyConnectedTest, MatchesReferenceWithEpilogue) {
   const bool halves = GetParam();
   ThreadPool pool(3);
-  // Batch 1 (matrix-vector products; on halves up to batch 8) and larger
-  // batches (slices of up to 512 features, a partial one last; halves
+  // Batch 1 (matrix-vector products; on halves up to batch 8, on floats
+  // at batch 2 and where the weights take 1 MiB or less) and larger
+  // batches or weights (slices of up to 512 features, a partial one last; halves
   // widened 24 features at a time, a partial block last), on one thread
   // and on three.
   for (ThreadPool* threads : {static_cast<ThreadPool*>(nullptr), &pool}) {
