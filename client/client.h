@@ -62,7 +62,10 @@ class Client {
   // (empty for one written to shared memory), whichever the protocol.
   virtual absl::StatusOr<inference::ModelInferResponse> Infer(
       const inference::ModelInferRequest& request) = 0;
-  virtual absl::Status LoadModel(const std::string& model) = 0;
+  // `config_json` non-empty: the model config (protobuf JSON) to load the
+  // model with in place of the repository's config.pbtxt (the load
+  // parameter "config", as Triton takes it).
+  virtual absl::Status LoadModel(const std::string& model, const std::string& config_json) = 0;
   virtual absl::Status UnloadModel(const std::string& model) = 0;
   // The system shared-memory extension: `key` names a POSIX shared-memory
   // object on the server's host. An empty name unregisters every region.

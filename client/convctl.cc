@@ -30,6 +30,9 @@ ABSL_FLAG(int, k, 5, "classify/infer: how many top classes to show.");
 ABSL_FLAG(bool, stats, false,
           "classify/infer: also print the per-layer table of the forward pass.");
 ABSL_FLAG(int, timeout_seconds, 60, "Deadline of each call to the server.");
+ABSL_FLAG(std::string, config, "",
+          "load: the model config to load with, in place of the repository's config.pbtxt: "
+          "a JSON file (as `config MODEL --json` prints it) or config.pbtxt text.");
 
 namespace {
 
@@ -44,7 +47,9 @@ Commands:
   classify MODEL IMAGE... [-k 5] [--stats]
                               PNG/JPEG files, top-k labelled classes per image
   stats [MODEL]               request counts and queue/compute times
-  load MODEL | unload MODEL   with convd --model-control=explicit
+  load MODEL [--config FILE] | unload MODEL
+                              with convd --model-control=explicit; --config: a
+                              config (JSON or config.pbtxt text) for this load
 
 --url grpc://host:8001 (the default protocol) or http://host:8000.)";
 
@@ -73,6 +78,7 @@ int main(int argc, char** argv) {
   options.output_npy = absl::GetFlag(FLAGS_output);
   options.top_k = absl::GetFlag(FLAGS_k);
   options.layer_stats = absl::GetFlag(FLAGS_stats);
+  options.config_file = absl::GetFlag(FLAGS_config);
   convd::client::ClientOptions client_options;
   client_options.timeout = std::chrono::seconds(std::max(1, absl::GetFlag(FLAGS_timeout_seconds)));
   auto client = convd::client::CreateClient(*url, client_options);

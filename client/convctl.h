@@ -24,6 +24,8 @@ struct ConvctlOptions {
   // classify and infer
   int top_k = 5;
   bool layer_stats = false;   // --stats: the per-layer table of the forward pass
+  // load
+  std::string config_file;  // --config FILE: JSON or config.pbtxt text
 };
 
 struct Command {

@@ -2,11 +2,15 @@
 // stats, load, unload; and the dispatch.
 #include <cstdio>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "client/convctl.h"
 #include "client/text_table.h"
+#include "engine/file_util.h"
+#include "engine/model_config.h"
 #include "google/protobuf/text_format.h"
 #include "nlohmann/json.hpp"
 #include "server/http/json_proto.h"
@@ -119,6 +123,20 @@ absl::Status Config(Client& client, const std::string& model, const ConvctlOptio
   return absl::OkStatus();
 }
 
+// The config in `path` as JSON: a JSON file as it is (the server checks
+// it), config.pbtxt text converted.
+absl::StatusOr<std::string> ConfigAsJson(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  if (absl::StartsWith(absl::StripLeadingAsciiWhitespace(*text), "{")) return text;
+  absl::StatusOr<inference::ModelConfig> config = ParseModelConfig(*text);
+  if (!config.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--config ", path, ": neither JSON nor config.pbtxt text: ", config.status().message()));
+  }
+  return ProtoToJson(*config);
+}
+
 absl::Status Stats(Client& client, const std::string& model, const ConvctlOptions& options,
                    std::ostream& out) {
   auto stats = client.ModelStatistics(model, options.model_version);
@@ -183,7 +201,14 @@ absl::Status RunCommand(const Command& command, const ConvctlOptions& options, C
     if (name == "metadata") return Metadata(client, args[0], options, out);
     if (name == "config") return Config(client, args[0], options, out);
     const bool load = name == "load";
-    absl::Status status = load ? client.LoadModel(args[0]) : client.UnloadModel(args[0]);
+    std::string config_json;
+    if (load && !options.config_file.empty()) {
+      absl::StatusOr<std::string> config = ConfigAsJson(options.config_file);
+      if (!config.ok()) return config.status();
+      config_json = *std::move(config);
+    }
+    absl::Status status =
+        load ? client.LoadModel(args[0], config_json) : client.UnloadModel(args[0]);
     if (!status.ok()) return status;
     if (options.json) {
       out << nlohmann::json({{"model", args[0]}, {load ? "loaded" : "unloaded", true}}).dump()

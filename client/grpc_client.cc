@@ -88,9 +88,11 @@ class GrpcClient final : public Client {
     return Get(&Stub::ModelInfer, request);
   }
 
-  absl::Status LoadModel(const std::string& model) override {
+  absl::Status LoadModel(const std::string& model, const std::string& config_json) override {
     inference::RepositoryModelLoadRequest request;
     request.set_model_name(model);
+    if (!config_json.empty())
+      (*request.mutable_parameters())["config"].set_string_param(config_json);
     inference::RepositoryModelLoadResponse response;
     return Call(&Stub::RepositoryModelLoad, request, &response);
   }

@@ -124,14 +124,26 @@ class HttpClient final : public Client {
     return DecodeRestInferResponse(result.body, json_size, shared_memory_outputs);
   }
 
-  absl::Status LoadModel(const std::string& model) override {
-    return StatusFromHttp(
-        connection_.Send("POST", absl::StrCat("/v2/repository/models/", model, "/load"), "{}"));
+  absl::Status LoadModel(const std::string& model, const std::string& config_json) override {
+    rapidjson::StringBuffer body;
+    JsonWriter writer(body);
+    writer.StartObject();
+    if (!config_json.empty()) {
+      writer.Key("parameters");
+      writer.StartObject();
+      writer.Key("config");
+      writer.String(config_json.data(), static_cast<rapidjson::SizeType>(config_json.size()));
+      writer.EndObject();
+    }
+    writer.EndObject();
+    return StatusFromHttp(connection_.Send(
+        "POST", absl::StrCat("/v2/repository/models/", PathSegment(model), "/load"),
+        std::string(body.GetString(), body.GetSize()), {{"Content-Type", "application/json"}}));
   }
 
   absl::Status UnloadModel(const std::string& model) override {
-    return StatusFromHttp(
-        connection_.Send("POST", absl::StrCat("/v2/repository/models/", model, "/unload"), "{}"));
+    return StatusFromHttp(connection_.Send(
+        "POST", absl::StrCat("/v2/repository/models/", PathSegment(model), "/unload"), "{}"));
   }
 
   absl::Status RegisterSystemSharedMemory(const std::string& name, const std::string& key,

@@ -153,7 +153,9 @@ class TimedClient : public Client {
       const std::string&, const std::string&) override {
     return inference::ModelStatisticsResponse();
   }
-  absl::Status LoadModel(const std::string&) override { return absl::OkStatus(); }
+  absl::Status LoadModel(const std::string&, const std::string&) override {
+    return absl::OkStatus();
+  }
   absl::Status UnloadModel(const std::string&) override { return absl::OkStatus(); }
   absl::Status RegisterSystemSharedMemory(const std::string&, const std::string&, uint64_t,
                                           uint64_t) override {

@@ -8,6 +8,7 @@
 #include "engine/status_macros.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace convd {
 namespace {
@@ -166,6 +167,18 @@ absl::StatusOr<ModelConfig> ParseModelConfig(const std::string& text) {
   if (!parser.ParseFromString(text, &config)) {
     return absl::InvalidArgumentError(
         absl::StrCat("config.pbtxt does not parse as a ModelConfig: ", errors.error()));
+  }
+  return config;
+}
+
+absl::StatusOr<ModelConfig> ParseModelConfigJson(const std::string& json) {
+  ModelConfig config;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  const auto status = google::protobuf::util::JsonStringToMessage(json, &config, options);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the config does not parse as a ModelConfig in JSON: ", std::string(status.message())));
   }
   return config;
 }

@@ -35,6 +35,10 @@ inline constexpr uint64_t kMaxInlineRunLimitMicroseconds = 100000;
 
 // Parses config.pbtxt text (protobuf text format).
 absl::StatusOr<inference::ModelConfig> ParseModelConfig(const std::string& text);
+// Parses a config in protobuf's JSON mapping: what GET .../config returns,
+// and what Triton's RepositoryModelLoad takes in its "config" parameter.
+// Fields convd's ModelConfig lacks are an error naming them.
+absl::StatusOr<inference::ModelConfig> ParseModelConfigJson(const std::string& json);
 
 // Fills defaults and checks the graph-independent rules. `directory_name`
 // is the model directory's name.

@@ -1,6 +1,7 @@
 #include "server/core/inference_service.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -181,14 +182,27 @@ absl::Status InferenceService::CheckModelControl() const {
 absl::Status InferenceService::RepositoryModelLoad(
     const inference::RepositoryModelLoadRequest& request) {
   RETURN_IF_ERROR(CheckModelControl());
+  std::optional<inference::ModelConfig> config;
   for (const auto& [key, value] : request.parameters()) {
-    if (key == "config" || key.starts_with("file:")) {
-      return absl::UnimplementedError(absl::StrCat(
-          "load parameter '", key, "': convd loads models only as the repository holds them; "
-          "change config.pbtxt or the files there and load again"));
+    if (key.starts_with("file:")) {
+      return absl::UnimplementedError(
+          absl::StrCat("load parameter '", key,
+                       "': convd loads a model's files only as the repository "
+                       "holds them; put them there and load again"));
     }
+    if (key != "config") continue;
+    if (value.parameter_choice_case() != inference::ModelRepositoryParameter::kStringParam) {
+      return absl::InvalidArgumentError(
+          "load parameter 'config' must be a string holding the model config as JSON");
+    }
+    absl::StatusOr<inference::ModelConfig> parsed = ParseModelConfigJson(value.string_param());
+    if (!parsed.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("load parameter 'config': ", parsed.status().message()));
+    }
+    config = *std::move(parsed);
   }
-  return repository_->Load(request.model_name());
+  return repository_->Load(request.model_name(), config.has_value() ? &*config : nullptr);
 }
 
 absl::Status InferenceService::RepositoryModelUnload(

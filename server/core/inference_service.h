@@ -74,6 +74,10 @@ class InferenceService {
       const inference::ModelStatisticsRequest& request) const;
   inference::RepositoryIndexResponse RepositoryIndex(
       const inference::RepositoryIndexRequest& request) const;
+  // Loads or reloads the model as the repository holds it, or, with the
+  // parameter "config" (a string: the ModelConfig as JSON, as Triton takes
+  // it), with that config in place of config.pbtxt for this load. "file:"
+  // parameters (model files sent with the request) are UNIMPLEMENTED.
   absl::Status RepositoryModelLoad(const inference::RepositoryModelLoadRequest& request);
   absl::Status RepositoryModelUnload(const inference::RepositoryModelUnloadRequest& request);
 

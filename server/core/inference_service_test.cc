@@ -9,7 +9,9 @@
 #include <cstring>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <thread>
+#include <tuple>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -247,6 +249,81 @@ TEST(InferenceServiceTest, RawFp32InputIsTakenFromTheRequestAndInfersAsTypedCont
   const absl::Status refused = InferAndWait(service, short_by_one).status();
   EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << refused;
   EXPECT_TRUE(absl::StrContains(refused.message(), "holds 6271 bytes")) << refused;
+}
+
+TEST(InferenceServiceTest, ALoadWithAJsonConfigUsesItForThatLoadOnly) {
+  ThreadPool pool(2);
+  ModelRepository repository(LenetRepository(pool));
+  ASSERT_EQ(repository.LoadAll(), 0);
+  InferenceService service(&repository, {.allow_model_control = true});
+  auto load = [&](std::optional<inference::ModelRepositoryParameter> parameter,
+                  const std::string& key = "config") {
+    inference::RepositoryModelLoadRequest request;
+    request.set_model_name("lenet");
+    if (parameter.has_value()) (*request.mutable_parameters())[key] = *parameter;
+    return service.RepositoryModelLoad(request);
+  };
+  auto served = [&] {
+    inference::ModelConfigRequest request;
+    request.set_name("lenet");
+    absl::StatusOr<inference::ModelConfigResponse> response = service.ModelConfig(request);
+    EXPECT_TRUE(response.ok()) << response.status();
+    return response.ok() ? response->config() : inference::ModelConfig();
+  };
+  auto text = [](const std::string& json) {
+    inference::ModelRepositoryParameter parameter;
+    parameter.set_string_param(json);
+    return parameter;
+  };
+  ASSERT_EQ(served().max_batch_size(), 8);
+  inference::ModelInferRequest two = Request(2), three_rows = Request(3);
+  auto infer = [&](inference::ModelInferRequest request) {
+    return InferAndWait(service, request).status();
+  };
+
+  // As a client sends it: int64 dims as strings or numbers, enums by name.
+  ASSERT_TRUE(load(text(R"({"name": "lenet", "max_batch_size": 2,
+      "input": [{"name": "input", "dims": ["1", "28", "28"]}],
+      "output": [{"name": "prob", "dims": [10]}],
+      "instance_group": [{"count": 3, "kind": "KIND_CPU"}]})"))
+                  .ok());
+  EXPECT_EQ(served().max_batch_size(), 2);
+  EXPECT_EQ(served().instance_group(0).count(), 3);
+  EXPECT_FALSE(served().has_dynamic_batching()) << "config.pbtxt's batching came along";
+  EXPECT_TRUE(infer(two).ok());
+  const absl::Status three = infer(three_rows);
+  EXPECT_EQ(three.code(), absl::StatusCode::kInvalidArgument) << three;
+
+  // Refused, naming the problem; the last load serves on.
+  for (const auto& [parameter, code, message] :
+       std::vector<std::tuple<inference::ModelRepositoryParameter, absl::StatusCode, std::string>>{
+           {text(R"({"max_batch_size": 4, "no_such_field": 1})"),
+            absl::StatusCode::kInvalidArgument, "no_such_field"},
+           {text("{max_batch_size: 4"), absl::StatusCode::kInvalidArgument,
+            "does not parse as a ModelConfig in JSON"},
+           {text(R"({"name": "other", "max_batch_size": 4,
+               "input": [{"name": "input", "dims": [1, 28, 28]}],
+               "output": [{"name": "prob", "dims": [10]}]})"),
+            absl::StatusCode::kInvalidArgument, "other"},
+       }) {
+    const absl::Status status = load(parameter);
+    EXPECT_EQ(status.code(), code) << status;
+    EXPECT_TRUE(absl::StrContains(status.message(), message)) << status;
+  }
+  inference::ModelRepositoryParameter number;
+  number.set_int64_param(4);
+  const absl::Status not_text = load(number);
+  EXPECT_EQ(not_text.code(), absl::StatusCode::kInvalidArgument) << not_text;
+  EXPECT_TRUE(absl::StrContains(not_text.message(), "must be a string")) << not_text;
+  EXPECT_EQ(load(text("abc"), "file:1/model.onnx").code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(served().max_batch_size(), 2);
+  EXPECT_TRUE(infer(two).ok());
+
+  // The next load without one reads config.pbtxt again.
+  ASSERT_TRUE(load(std::nullopt).ok());
+  EXPECT_EQ(served().max_batch_size(), 8);
+  EXPECT_TRUE(served().has_dynamic_batching());
+  EXPECT_TRUE(infer(three_rows).ok());
 }
 
 TEST(InferenceServiceTest, AFailedGpuTakesItsModelsAndLivenessButLeavesTheCpuModelsServing) {

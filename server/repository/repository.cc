@@ -103,9 +103,15 @@ void ModelRepository::ReaperLoop() {
 }
 
 absl::StatusOr<std::map<int64_t, std::shared_ptr<ServedModel>>> ModelRepository::LoadVersions(
-    const std::string& name) {
+    const std::string& name, const inference::ModelConfig* given_config) {
   const std::string dir = (fs::path(options_.root) / name).string();
-  ASSIGN_OR_RETURN(inference::ModelConfig config, ReadModelConfig(dir));
+  inference::ModelConfig config;
+  if (given_config != nullptr) {
+    config = *given_config;
+    RETURN_IF_ERROR(NormalizeModelConfig(name, config));
+  } else {
+    ASSIGN_OR_RETURN(config, ReadModelConfig(dir));
+  }
   ASSIGN_OR_RETURN(std::vector<int64_t> available, ListVersions(dir));
   ASSIGN_OR_RETURN(std::vector<int64_t> chosen, VersionsToServe(config, available));
   RETURN_IF_ERROR(ResolveInstanceKinds(config, options_.gpu != nullptr));
@@ -133,7 +139,7 @@ int ModelRepository::LoadAll() {
   return failures;
 }
 
-absl::Status ModelRepository::Load(const std::string& name) {
+absl::Status ModelRepository::Load(const std::string& name, const inference::ModelConfig* config) {
   RETURN_IF_ERROR(ValidateModelName(name));
   std::error_code error;
   if (!fs::is_regular_file(fs::path(options_.root) / name / "config.pbtxt", error)) {
@@ -148,7 +154,7 @@ absl::Status ModelRepository::Load(const std::string& name) {
     had_versions = !entry.versions.empty();
     if (!had_versions) entry.state = State::kLoading;
   }
-  auto versions = LoadVersions(name);
+  auto versions = LoadVersions(name, config);
   std::map<int64_t, std::shared_ptr<ServedModel>> replaced;
   {
     std::lock_guard<std::mutex> lock(mutex_);

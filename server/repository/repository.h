@@ -63,7 +63,10 @@ class ModelRepository {
   // Loads every model in the root; returns how many failed (each recorded).
   int LoadAll();
   // Loads or reloads one model. NOT_FOUND when the root has no such model.
-  absl::Status Load(const std::string& name);
+  // `config`, when given, stands in for the model's config.pbtxt for this
+  // load (normalized and checked as the file would be; a name it gives
+  // must be the model's); the next load without one reads the file again.
+  absl::Status Load(const std::string& name, const inference::ModelConfig* config = nullptr);
   // Stops serving a model; in-flight requests finish on their reference.
   absl::Status Unload(const std::string& name);
 
@@ -95,8 +98,9 @@ class ModelRepository {
     std::map<int64_t, std::shared_ptr<ServedModel>> versions;
   };
 
+  // `config`: as for Load.
   absl::StatusOr<std::map<int64_t, std::shared_ptr<ServedModel>>> LoadVersions(
-      const std::string& name);
+      const std::string& name, const inference::ModelConfig* config);
   std::shared_ptr<ServedModel> Share(std::unique_ptr<ServedModel> model);
   // The entry's state and reason, or UNAVAILABLE with `gpu_fault` where it
   // serves on a GPU that has failed. Callers read GpuFault() before taking

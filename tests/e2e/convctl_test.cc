@@ -1,6 +1,7 @@
 // convctl as a user runs it: the real binary against a real server on
 // loopback, over gRPC and HTTP, checking what it prints, its JSON, and its
 // exit status and message for each kind of failure.
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <random>
@@ -199,6 +200,62 @@ TEST_F(ConvctlTest, UnloadAndLoad) {
   ToolResult load = Convctl(GrpcUrl(), {"load", "lenet5"});
   ASSERT_EQ(load.exit_code, 0) << load.err;
   EXPECT_EQ(Convctl(HttpUrl(), {"infer", "lenet5", "--random"}).exit_code, 0);
+}
+
+TEST_F(ConvctlTest, LoadsWithAConfigFileInJsonOrConfigPbtxtText) {
+  const std::string dir = MakeTempDir("convctl_config");
+  auto write = [&](const std::string& name, const std::string& text) {
+    const std::string path = dir + "/" + name;
+    std::FILE* file = std::fopen(path.c_str(), "w");
+    std::fputs(text.c_str(), file);
+    std::fclose(file);
+    return path;
+  };
+  auto max_batch_size = [&] {
+    ToolResult config = Convctl(GrpcUrl(), {"config", "lenet5", "--json"});
+    EXPECT_EQ(config.exit_code, 0) << config.err;
+    return json::parse(config.out)["max_batch_size"].get<int>();
+  };
+  // JSON as `config --json` prints it, edited: batches of up to 2.
+  json edited = json::parse(Convctl(GrpcUrl(), {"config", "lenet5", "--json"}).out);
+  edited["max_batch_size"] = 2;
+  edited["dynamic_batching"]["preferred_batch_size"] = json::array({2});
+  edited.erase("model_warmup");
+  ToolResult load =
+      Convctl(HttpUrl(), {"load", "lenet5", "--config", write("two.json", edited.dump())});
+  ASSERT_EQ(load.exit_code, 0) << load.err;
+  EXPECT_EQ(load.out, "loaded lenet5\n");
+  EXPECT_EQ(max_batch_size(), 2);
+  ToolResult three = Convctl(GrpcUrl(), {"infer", "lenet5", "--random", "--batch", "3"});
+  EXPECT_EQ(three.exit_code, 1);
+  EXPECT_NE(three.err.find("batch of 1 to 2"), std::string::npos) << three.err;
+
+  // config.pbtxt text, as `config` prints it, over gRPC: batches of up to 4.
+  std::string text = Convctl(GrpcUrl(), {"config", "lenet5"}).out;
+  const size_t at = text.find("max_batch_size: 2");
+  ASSERT_NE(at, std::string::npos) << text;
+  text.replace(at, std::strlen("max_batch_size: 2"), "max_batch_size: 4");
+  load = Convctl(GrpcUrl(), {"load", "lenet5", "--config", write("four.pbtxt", text)});
+  ASSERT_EQ(load.exit_code, 0) << load.err;
+  EXPECT_EQ(max_batch_size(), 4);
+  EXPECT_EQ(Convctl(HttpUrl(), {"infer", "lenet5", "--random", "--batch", "3"}).exit_code, 0);
+
+  // Neither: refused before anything is sent; a config the server
+  // refuses: its reason, and the last load serves on.
+  ToolResult garbage = Convctl(GrpcUrl(), {"load", "lenet5", "--config", write("x", "[1, 2")});
+  EXPECT_EQ(garbage.exit_code, 1);
+  EXPECT_NE(garbage.err.find("neither JSON nor config.pbtxt text"), std::string::npos)
+      << garbage.err;
+  edited["max_batch_size"] = 1;  // below the preferred batch of 2
+  ToolResult refused =
+      Convctl(HttpUrl(), {"load", "lenet5", "--config", write("one.json", edited.dump())});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("preferred_batch_size 2"), std::string::npos) << refused.err;
+  EXPECT_EQ(max_batch_size(), 4);
+
+  // Without --config, the repository's config.pbtxt again.
+  ASSERT_EQ(Convctl(GrpcUrl(), {"load", "lenet5"}).exit_code, 0);
+  EXPECT_EQ(max_batch_size(), 64);
 }
 
 }  // namespace

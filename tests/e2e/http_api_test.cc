@@ -240,8 +240,12 @@ TEST_F(HttpApiTest, BadRequestsGetTheRightCodeAndAMessageNamingTheProblem) {
       {"GET", "/v2/models/lenet/frobnicate", "", {}, 404, "no such endpoint"},
       {"GET", "/v2/models/le%zznet", "", {}, 400, "malformed URL"},
       {"POST", "/v2/repository/models/nope/load", "", {}, 404, "nope"},
-      {"POST", "/v2/repository/models/lenet/load", R"({"parameters":{"config":"{}"}})", {}, 501,
-       "load parameter 'config'"},
+      {"POST", "/v2/repository/models/lenet/load", R"({"parameters":{"config":"{}"}})", {}, 400,
+       "needs exactly one input and one output"},
+      {"POST", "/v2/repository/models/lenet/load", R"({"parameters":{"config":"{"}})", {}, 400,
+       "load parameter 'config': the config does not parse as a ModelConfig in JSON"},
+      {"POST", "/v2/repository/models/lenet/load", R"({"parameters":{"file:1/model.onnx":"A"}})",
+       {}, 501, "load parameter 'file:1/model.onnx'"},
   };
   for (const auto& c : cases) {
     HttpResult result = HttpCall(port(), c.method, c.target, c.body, c.headers);

@@ -3,10 +3,11 @@
 Usage: http_client_test.py CONVD_BINARY MODEL_REPOSITORY
 Starts convd on free ports, runs the checks over HTTP (JSON and the binary
 data extension, which tritonclient uses by default; gzip and deflate
-bodies and responses), compares with the
+bodies and responses; a load with a config), compares with the
 gRPC client's numbers, stops convd with SIGTERM and expects exit status 0.
 Prints one line per check; exits non-zero on failure.
 """
+import json
 import sys
 
 import numpy as np
@@ -21,7 +22,8 @@ from shm_checks import shared_memory_checks
 
 def main():
     binary, repository = sys.argv[1], sys.argv[2]
-    process, grpc_port, http_port, log = start_convd(binary, repository, ["--allow-client-shm"])
+    process, grpc_port, http_port, log = start_convd(
+        binary, repository, ["--allow-client-shm", "--model-control=explicit"])
     client = httpclient.InferenceServerClient(url=f"127.0.0.1:{http_port}", concurrency=4)
     grpc = grpcclient.InferenceServerClient(url=f"127.0.0.1:{grpc_port}")
     results = []
@@ -97,6 +99,29 @@ def main():
         stats = client.get_inference_statistics("lenet5")["model_stats"][0]
         results.append(check("statistics count", stats["inference_count"] >= 80,
                              stats["inference_count"]))
+
+        # Last, as a load starts the statistics afresh: a load with a config
+        # in place of config.pbtxt (tritonclient's load_model(config=...)),
+        # over HTTP and over gRPC; a load without one goes back to the file.
+        served = client.get_model_config("lenet5")
+        served["max_batch_size"] = 2
+        served["dynamic_batching"]["preferred_batch_size"] = [2]
+        served.pop("model_warmup", None)  # its batches of 16 would not fit
+        for loader, protocol in ((client, "HTTP"), (grpc, "gRPC")):
+            loader.load_model("lenet5", config=json.dumps(served))
+            results.append(check(f"load with a config over {protocol}",
+                                 client.get_model_config("lenet5")["max_batch_size"] == 2))
+            try:
+                client.infer("lenet5", [infer_input])  # 4 images
+                results.append(check(f"{protocol}-loaded config's batch limit holds", False))
+            except InferenceServerException as error:
+                results.append(check(f"{protocol}-loaded config's batch limit holds",
+                                     "batch of 1 to 2" in error.message(), error.message()))
+        client.load_model("lenet5")
+        results.append(check("load without a config reads config.pbtxt again",
+                             client.get_model_config("lenet5")["max_batch_size"] == 64))
+        results.append(check("and serves batches of 4 again", np.array_equal(
+            client.infer("lenet5", [infer_input]).as_numpy("prob"), expected)))
     finally:
         client.close()
         grpc.close()
