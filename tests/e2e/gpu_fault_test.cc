@@ -126,7 +126,7 @@ TEST(GpuFaultTest, ALostGpuTakesItsModelAndLivenessAndTheCpuModelServesOn) {
   EXPECT_FALSE(client.Ready());
   EXPECT_EQ(metric(gpu_series), 0.0);
   // A reload cannot bring it back; the versions it had stay (unready).
-  const absl::Status reload = client.grpc->LoadModel("on_gpu");
+  const absl::Status reload = client.grpc->LoadModel("on_gpu", "");
   EXPECT_FALSE(reload.ok());
   EXPECT_TRUE(absl::StrContains(reload.message(), "context is lost")) << reload;
   EXPECT_FALSE(client.ModelReady("on_gpu"));
