@@ -10,13 +10,45 @@
 namespace convd {
 namespace {
 
-std::atomic<int> min_level{static_cast<int>(LogLevel::kInfo)};
+std::atomic<bool> info_on{true}, warning_on{true}, error_on{true};
+std::atomic<uint32_t> verbose{0};
 
 }  // namespace
 
-void SetLogLevel(LogLevel level) { min_level.store(static_cast<int>(level)); }
+LogSettings CurrentLogSettings() {
+  return {.info = info_on.load(),
+          .warning = warning_on.load(),
+          .error = error_on.load(),
+          .verbose_level = verbose.load()};
+}
 
-bool LogEnabled(LogLevel level) { return static_cast<int>(level) >= min_level.load(); }
+void SetLogSettings(const LogSettings& settings) {
+  info_on.store(settings.info);
+  warning_on.store(settings.warning);
+  error_on.store(settings.error);
+  verbose.store(settings.verbose_level);
+}
+
+void SetLogLevel(LogLevel level) {
+  SetLogSettings({.info = level <= LogLevel::kInfo,
+                  .warning = level <= LogLevel::kWarning,
+                  .error = true,
+                  .verbose_level = level == LogLevel::kDebug ? 1u : 0u});
+}
+
+bool LogEnabled(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug:
+      return verbose.load(std::memory_order_relaxed) > 0;
+    case LogLevel::kInfo:
+      return info_on.load(std::memory_order_relaxed);
+    case LogLevel::kWarning:
+      return warning_on.load(std::memory_order_relaxed);
+    case LogLevel::kError:
+      break;
+  }
+  return error_on.load(std::memory_order_relaxed);
+}
 
 std::optional<LogLevel> ParseLogLevel(std::string_view name) {
   if (name == "debug") return LogLevel::kDebug;

@@ -8,6 +8,7 @@
 #include "engine/model_config.h"
 #include "engine/status_macros.h"
 #include "server/core/infer_codec.h"
+#include "server/core/log_settings.h"
 #include "server/log.h"
 
 namespace convd {
@@ -81,7 +82,7 @@ inference::ServerMetadataResponse InferenceService::ServerMetadata() const {
   response.set_version(kServerVersion);
   for (const char* extension :
        {"classification", "model_repository", "model_repository(unload_dependents)", "statistics",
-        "model_configuration", "binary_tensor_data"}) {
+        "model_configuration", "binary_tensor_data", "logging"}) {
     response.add_extensions(extension);
   }
   if (shared_memory_.enabled()) response.add_extensions("system_shared_memory");
@@ -230,6 +231,12 @@ absl::Status InferenceService::SystemSharedMemoryUnregister(
 absl::Status InferenceService::CudaSharedMemoryRegister() const {
   return absl::UnimplementedError(
       "CUDA shared memory is not supported; use system shared memory (--allow-client-shm)");
+}
+
+absl::StatusOr<inference::LogSettingsResponse> InferenceService::LogSettings(
+    const inference::LogSettingsRequest& request) {
+  RETURN_IF_ERROR(UpdateLogSettings(request));
+  return LogSettingsAsResponse();
 }
 
 absl::StatusOr<inference::CudaSharedMemoryStatusResponse> InferenceService::CudaSharedMemoryStatus(

@@ -97,6 +97,10 @@ class InferenceService {
       const inference::CudaSharedMemoryStatusRequest& request) const;
   absl::Status CudaSharedMemoryUnregister(
       const inference::CudaSharedMemoryUnregisterRequest& request) const;
+  // The logging extension (server/core/log_settings.h): applies the
+  // settings named, all or none, and returns every setting.
+  absl::StatusOr<inference::LogSettingsResponse> LogSettings(
+      const inference::LogSettingsRequest& request);
 
   // Validates and queues `request`. `done` is called exactly once, inline
   // when the request is refused before queueing, else from an instance

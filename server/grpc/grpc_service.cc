@@ -204,4 +204,12 @@ grpc::ServerUnaryReactor* GrpcInferenceService::CudaSharedMemoryUnregister(
   return Finish(context, service_->CudaSharedMemoryUnregister(*request));
 }
 
+grpc::ServerUnaryReactor* GrpcInferenceService::LogSettings(
+    grpc::CallbackServerContext* context, const inference::LogSettingsRequest* request,
+    inference::LogSettingsResponse* response) {
+  auto settings = service_->LogSettings(*request);
+  if (settings.ok()) *response = *std::move(settings);
+  return Finish(context, settings.status());
+}
+
 }  // namespace convd

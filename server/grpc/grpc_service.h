@@ -33,7 +33,8 @@ using Base = G::WithCallbackMethod_ServerLive<
                                         G::WithCallbackMethod_CudaSharedMemoryStatus<
                                             G::WithCallbackMethod_CudaSharedMemoryRegister<
                                                 G::WithCallbackMethod_CudaSharedMemoryUnregister<
-                                                    G::Service>>>>>>>>>>>>>>>>>>;
+                                                    G::WithCallbackMethod_LogSettings<
+                                                        G::Service>>>>>>>>>>>>>>>>>>>;
 }  // namespace grpc_service_internal
 
 class GrpcInferenceService final : public grpc_service_internal::Base {
@@ -106,6 +107,9 @@ class GrpcInferenceService final : public grpc_service_internal::Base {
       grpc::CallbackServerContext* context,
       const inference::CudaSharedMemoryUnregisterRequest* request,
       inference::CudaSharedMemoryUnregisterResponse* response) override;
+  grpc::ServerUnaryReactor* LogSettings(grpc::CallbackServerContext* context,
+                                        const inference::LogSettingsRequest* request,
+                                        inference::LogSettingsResponse* response) override;
 
  private:
   InferenceService* service_;

@@ -1,5 +1,6 @@
 #include "server/http/http_service.h"
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -112,6 +113,57 @@ absl::Status ReadRepositoryParameters(const std::string& body, RequestT& request
   return absl::OkStatus();
 }
 
+// The logging extension's JSON: {"log_info": false, "log_verbose_level": 1,
+// ...} to the request's settings, by each value's JSON type.
+absl::StatusOr<inference::LogSettingsRequest> ParseLogSettings(const std::string& body) {
+  inference::LogSettingsRequest request;
+  if (body.empty()) return request;
+  rapidjson::Document document;
+  document.Parse<kJsonParseFlags>(body.data(), body.size());
+  if (document.HasParseError() || !document.IsObject()) {
+    return absl::InvalidArgumentError("the request body must be a JSON object of log settings");
+  }
+  for (const auto& member : document.GetObject()) {
+    auto& value = (*request.mutable_settings())[member.name.GetString()];
+    if (member.value.IsBool()) {
+      value.set_bool_param(member.value.GetBool());
+    } else if (member.value.IsUint()) {
+      value.set_uint32_param(member.value.GetUint());
+    } else if (member.value.IsString()) {
+      value.set_string_param(member.value.GetString());
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("log setting '", member.name.GetString(),
+                       "' must be a boolean, a non-negative integer or a string"));
+    }
+  }
+  return request;
+}
+
+std::string LogSettingsJson(const inference::LogSettingsResponse& response) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter writer(buffer);
+  writer.StartObject();
+  // In name order: a protobuf map's own order is unspecified.
+  const std::map<std::string, inference::LogSettingsResponse::SettingValue> sorted(
+      response.settings().begin(), response.settings().end());
+  for (const auto& [name, value] : sorted) {
+    writer.Key(name.c_str());
+    switch (value.parameter_choice_case()) {
+      case inference::LogSettingsResponse::SettingValue::kBoolParam:
+        writer.Bool(value.bool_param());
+        break;
+      case inference::LogSettingsResponse::SettingValue::kUint32Param:
+        writer.Uint(value.uint32_param());
+        break;
+      default:
+        writer.String(value.string_param().c_str());
+    }
+  }
+  writer.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
 HttpResponse NoSuchEndpoint(const std::string& method, const std::string& path) {
   return Json(ErrorJson(absl::StrCat("no such endpoint: ", method, " ", path)), 404);
 }
@@ -217,6 +269,15 @@ void HttpInferenceService::Handle(HttpRequest request,
       return respond(status.ok() ? Json("") : ErrorResponse(status));
     }
     return not_found();
+  }
+  if (parts[1] == "logging" && parts.size() == 2) {
+    if (!get && !post) return respond(MethodNotAllowed(method, path, "GET, POST"));
+    absl::StatusOr<inference::LogSettingsRequest> settings =
+        post ? ParseLogSettings(request.body) : inference::LogSettingsRequest();
+    absl::StatusOr<inference::LogSettingsResponse> now =
+        settings.ok() ? service_->LogSettings(*settings)
+                      : absl::StatusOr<inference::LogSettingsResponse>(settings.status());
+    return respond(now.ok() ? Json(LogSettingsJson(*now)) : ErrorResponse(now.status()));
   }
   if (parts[1] == "systemsharedmemory" || parts[1] == "cudasharedmemory") {
     return respond(HandleSharedMemory(parts, method, path, request.body));

@@ -12,6 +12,7 @@
 //   GET  /v2/models/stats                         every model's statistics
 //   GET|POST /v2/repository/index                 models and their states
 //   POST /v2/repository/models/{m}/load|unload    with --model-control=explicit
+//   GET|POST /v2/logging                          log settings (the logging extension)
 //   GET  /v2/systemsharedmemory[/region/{r}]/status       registered regions
 //   POST /v2/systemsharedmemory/region/{r}/register       {"key", "offset", "byte_size"}
 //   POST /v2/systemsharedmemory[/region/{r}]/unregister   one region, or all

@@ -235,6 +235,10 @@ TEST_F(HttpApiTest, BadRequestsGetTheRightCodeAndAMessageNamingTheProblem) {
       {"POST", "/v2/models/lenet/infer", good, {{"Content-Encoding", "gzip"}}, 400,
        "the gzip body is corrupt"},
       {"GET", "/v2/models/lenet/infer", "", {}, 405, "GET is not allowed"},
+      {"PUT", "/v2/logging", "", {}, 405, "use GET, POST"},
+      {"POST", "/v2/logging", R"({"log_verbose_level":-1})", {}, 400, "non-negative integer"},
+      {"POST", "/v2/logging", R"({"log_info":false,"log_file":"x.log"})", {}, 400,
+       "convd logs to stderr"},
       {"DELETE", "/v2/health/live", "", {}, 405, "use GET"},
       {"GET", "/v3/models", "", {}, 404, "no such endpoint"},
       {"GET", "/v2/models/lenet/frobnicate", "", {}, 404, "no such endpoint"},
@@ -256,8 +260,10 @@ TEST_F(HttpApiTest, BadRequestsGetTheRightCodeAndAMessageNamingTheProblem) {
     EXPECT_NE(error["error"].get<std::string>().find(c.message), std::string::npos)
         << c.method << " " << c.target << ": " << result.body;
   }
-  // The server keeps serving everyone else.
+  // The server keeps serving everyone else; the refused log settings changed nothing.
   EXPECT_EQ(HttpCall(port(), "POST", "/v2/models/lenet/infer", good).status, 200);
+  const json logging = json::parse(HttpCall(port(), "GET", "/v2/logging").body);
+  EXPECT_EQ(logging["log_info"], true) << logging;
 }
 
 TEST_F(HttpApiTest, KeepAliveServesManyRequestsOnOneConnection) {

@@ -12,6 +12,7 @@ import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
 from convd_process import check, start_convd, stop_convd
+from logging_checks import logging_checks
 from shm_checks import shared_memory_checks
 
 
@@ -103,6 +104,10 @@ def main():
                              errors))
 
         results += shared_memory_checks(client, grpcclient, "grpc", images, probabilities)
+        results += logging_checks(
+            client, "grpc", lambda request_id: client.infer("lenet5", [infer_input],
+                                                            request_id=request_id),
+            log.name, InferenceServerException)
 
         stats = client.get_inference_statistics("lenet5").model_stats[0]
         results.append(check("statistics count", stats.inference_count >= 16, stats.inference_count))

@@ -17,6 +17,7 @@ from tritonclient.utils import InferenceServerException
 
 from compression_checks import compression_checks
 from convd_process import check, start_convd, stop_convd
+from logging_checks import logging_checks
 from shm_checks import shared_memory_checks
 
 
@@ -95,6 +96,10 @@ def main():
 
         results += shared_memory_checks(client, httpclient, "http", images, expected)
         results += compression_checks(client, httpclient, grpcclient, grpc, http_port)
+        results += logging_checks(
+            client, "http", lambda request_id: client.infer("lenet5", [infer_input],
+                                                            request_id=request_id),
+            log.name, InferenceServerException)
 
         stats = client.get_inference_statistics("lenet5")["model_stats"][0]
         results.append(check("statistics count", stats["inference_count"] >= 80,
