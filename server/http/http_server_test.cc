@@ -171,7 +171,7 @@ TEST(HttpServerTest, HandlersSeeCompressedBodiesDecoded) {
   EXPECT_NE(truncated.body.find("gzip body is truncated"), std::string::npos) << truncated.body;
   // 64 MiB of zeros in 64 KB: within the body limit as sent, far past it decoded.
   const std::string bomb = *EncodeContent(ContentCoding::kGzip, std::string(64 << 20, '\0'));
-  ASSERT_LT(bomb.size(), size_t{options.max_body_bytes});
+  ASSERT_LT(bomb.size(), static_cast<size_t>(options.max_body_bytes));
   HttpResult exploded = connection.Send("POST", "/", bomb, {{"Content-Encoding", "gzip"}});
   EXPECT_EQ(exploded.status, 413);
   EXPECT_NE(exploded.body.find("decodes to more than 1048576 bytes"), std::string::npos)
