@@ -39,10 +39,11 @@ constexpr int64_t kGemvCachedWeightBytes = int64_t{1} << 20;
 // Whether the layer runs as matrix-vector products, each weight read once
 // for the batch (gemv.h), rather than the GEMM. On floats (bench/
 // RESULTS.md, "Fully connected layers at batches 2-8 as products of
-// vectors"): at batch 2 for any layer (AlexNet's fc6-fc8 0.93-0.97x the
-// GEMM's time), at 3-8 where the weights are in cache (LeNet-5's fc1 at
-// 2-4: half the GEMM's time); AlexNet's, read from memory, keep the GEMM
-// from batch 4, where its six weight streams read faster.
+// vectors"): at batch 2 for any layer (AlexNet's fc6-fc8 0.93-0.99x the
+// GEMM's time but for one fc8 at 1.06x), at 3-8 where the weights are in
+// cache (LeNet-5's fc layers at 2-8: 0.4-0.8x); AlexNet's, read from
+// memory, keep the GEMM from batch 4, where its six weight streams read
+// faster.
 bool RunsAsGemv(const FullyConnectedParams& p, bool halves) {
   if (p.n == 1) return true;
   if (p.n > kGemvMaxBatch) return false;

@@ -22,23 +22,15 @@ constexpr int kZlibWindowBits = MAX_WBITS;       // RFC 1950
 constexpr int kRawWindowBits = -MAX_WBITS;       // RFC 1951
 constexpr int kGzipWindowBits = MAX_WBITS + 16;  // RFC 1952
 
-// What an inflate over `input` with `window_bits` came to.
-struct Inflated {
-  absl::Status status;
-  std::string output;
-};
-
 // Inflates all of `input`. Gzip members may follow one another; other
 // formats end where their stream does. Output beyond `max_bytes` is
 // refused before it is written anywhere but a bounded buffer.
-Inflated Inflate(absl::string_view input, int window_bits, absl::string_view coding,
-                 int64_t max_bytes) {
-  Inflated result;
+absl::StatusOr<std::string> Inflate(absl::string_view input, int window_bits,
+                                    absl::string_view coding, int64_t max_bytes) {
   z_stream stream{};
   if (inflateInit2(&stream, window_bits) != Z_OK) {
-    result.status = absl::ResourceExhaustedError(
+    return absl::ResourceExhaustedError(
         absl::StrCat("cannot start decoding the ", coding, " body: out of memory"));
-    return result;
   }
   const bool gzip = window_bits == kGzipWindowBits;
   const auto* next = reinterpret_cast<const Bytef*>(input.data());
@@ -54,10 +46,9 @@ Inflated Inflate(absl::string_view input, int window_bits, absl::string_view cod
     guess = (uint64_t{tail[0]} | uint64_t{tail[1]} << 8 | uint64_t{tail[2]} << 16 |
              uint64_t{tail[3]} << 24) + 64;
   }
-  std::string& out = result.output;
-  out.resize(static_cast<size_t>(std::min(capacity, guess)));
+  std::string out(static_cast<size_t>(std::min(capacity, guess)), '\0');
   size_t produced = 0;
-  int code = Z_OK;
+  absl::Status status;
   while (true) {
     if (stream.avail_in == 0 && left > 0) {
       const size_t chunk = std::min<size_t>(left, UINT_MAX);
@@ -73,46 +64,42 @@ Inflated Inflate(absl::string_view input, int window_bits, absl::string_view cod
     const size_t room = std::min<size_t>(out.size() - produced, UINT_MAX);
     stream.next_out = reinterpret_cast<Bytef*>(out.data() + produced);
     stream.avail_out = static_cast<uInt>(room);
-    code = inflate(&stream, Z_NO_FLUSH);
+    const int code = inflate(&stream, Z_NO_FLUSH);
     produced += room - stream.avail_out;
     if (code == Z_STREAM_END) {
       const bool more_input = stream.avail_in > 0 || left > 0;
       // Another gzip member follows: RFC 1952 allows several.
       if (gzip && more_input && inflateReset(&stream) == Z_OK) continue;
       if (more_input) {
-        result.status = absl::InvalidArgumentError(
+        status = absl::InvalidArgumentError(
             absl::StrCat("the ", coding, " body has ", stream.avail_in + left,
                          " bytes after the end of its compressed stream"));
       }
       break;
     }
     if (code == Z_BUF_ERROR && stream.avail_in == 0 && left == 0) {
-      result.status = absl::InvalidArgumentError(
+      status = absl::InvalidArgumentError(
           absl::StrCat("the ", coding, " body is truncated: its compressed stream does not end"));
       break;
     }
     if (code != Z_OK && code != Z_BUF_ERROR) {
-      result.status = code == Z_MEM_ERROR
-                          ? absl::ResourceExhaustedError(
-                                absl::StrCat("decoding the ", coding, " body ran out of memory"))
-                          : absl::InvalidArgumentError(absl::StrCat(
-                                "the ", coding, " body is corrupt: ",
-                                stream.msg != nullptr ? stream.msg : "invalid compressed data"));
+      status = code == Z_MEM_ERROR
+                   ? absl::ResourceExhaustedError(
+                         absl::StrCat("decoding the ", coding, " body ran out of memory"))
+                   : absl::InvalidArgumentError(absl::StrCat(
+                         "the ", coding, " body is corrupt: ",
+                         stream.msg != nullptr ? stream.msg : "invalid compressed data"));
       break;
     }
   }
   inflateEnd(&stream);
-  if (result.status.ok() && produced > static_cast<uint64_t>(max_bytes)) {
-    result.status =
-        absl::ResourceExhaustedError(absl::StrCat("the ", coding, " body decodes to more than ",
-                                                  max_bytes, " bytes (--http-max-body-bytes)"));
+  if (!status.ok()) return status;
+  if (produced > static_cast<uint64_t>(max_bytes)) {
+    return absl::ResourceExhaustedError(absl::StrCat("the ", coding, " body decodes to more than ",
+                                                     max_bytes, " bytes (--http-max-body-bytes)"));
   }
-  if (result.status.ok()) {
-    out.resize(produced);
-  } else {
-    std::string().swap(out);
-  }
-  return result;
+  out.resize(produced);
+  return out;
 }
 
 // Whether `input` starts with a zlib header (RFC 1950): deflate, a window
@@ -158,24 +145,19 @@ absl::StatusOr<std::string> DecodeContent(ContentCoding coding, absl::string_vie
     return std::string(body);
   }
   const absl::string_view name = ContentCodingName(coding);
-  if (coding == ContentCoding::kGzip) {
-    Inflated gzip = Inflate(body, kGzipWindowBits, name, max_bytes);
-    if (!gzip.status.ok()) return gzip.status;
-    return std::move(gzip.output);
-  }
+  if (coding == ContentCoding::kGzip) return Inflate(body, kGzipWindowBits, name, max_bytes);
   // deflate: the zlib format; else, or where a body that looked like it
   // does not decode as it (a raw stream can start with what passes for a
   // zlib header), a raw deflate stream.
   std::optional<absl::Status> zlib_error;
   if (HasZlibHeader(body)) {
-    Inflated zlib = Inflate(body, kZlibWindowBits, name, max_bytes);
-    if (zlib.status.ok()) return std::move(zlib.output);
-    if (!absl::IsInvalidArgument(zlib.status)) return zlib.status;
-    zlib_error = zlib.status;
+    absl::StatusOr<std::string> zlib = Inflate(body, kZlibWindowBits, name, max_bytes);
+    if (zlib.ok() || !absl::IsInvalidArgument(zlib.status())) return zlib;
+    zlib_error = zlib.status();
   }
-  Inflated raw = Inflate(body, kRawWindowBits, name, max_bytes);
-  if (raw.status.ok()) return std::move(raw.output);
-  return absl::IsInvalidArgument(raw.status) ? zlib_error.value_or(raw.status) : raw.status;
+  absl::StatusOr<std::string> raw = Inflate(body, kRawWindowBits, name, max_bytes);
+  if (raw.ok() || !absl::IsInvalidArgument(raw.status())) return raw;
+  return zlib_error.value_or(raw.status());
 }
 
 ContentCoding PreferredResponseCoding(absl::string_view accept_encoding) {

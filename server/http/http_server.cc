@@ -148,25 +148,26 @@ class Session : public std::enable_shared_from_this<Session> {
     return response;
   }
 
-  // `body` decoded from the request's Content-Encoding; else the error
-  // response: 415 for a coding convd does not read (naming those it does,
-  // in Accept-Encoding too, as RFC 7694 has it), 413 for a body that
-  // decodes past the body limit, 400 for corrupt data.
-  absl::StatusOr<std::string> DecodeBody(absl::string_view encoding, const std::string& body,
-                                         HttpResponse& error) {
+  // Decodes `body` in place from the request's Content-Encoding (an
+  // identity body stays as it is, uncopied); else the error response: 415
+  // for a coding convd does not read (naming those it does, in
+  // Accept-Encoding too, as RFC 7694 has it), 413 for a body that decodes
+  // past the body limit, 400 for corrupt data.
+  std::optional<HttpResponse> DecodeBody(absl::string_view encoding, std::string& body) {
     const absl::StatusOr<ContentCoding> coding = ParseContentEncoding(encoding);
-    absl::StatusOr<std::string> decoded =
-        coding.ok() ? DecodeContent(*coding, body, options_.max_body_bytes)
-                    : absl::StatusOr<std::string>(coding.status());
-    if (!decoded.ok()) {
-      const absl::StatusCode code = decoded.status().code();
-      error = Error(code == absl::StatusCode::kUnimplemented       ? 415
-                    : code == absl::StatusCode::kResourceExhausted ? 413
-                                                                   : 400,
-                    std::string(decoded.status().message()));
-      if (error.status == 415) error.headers.emplace_back("Accept-Encoding", "gzip, deflate");
+    absl::Status status = coding.status();
+    if (coding.ok() && *coding != ContentCoding::kIdentity) {
+      absl::StatusOr<std::string> decoded = DecodeContent(*coding, body, options_.max_body_bytes);
+      if (decoded.ok()) body = *std::move(decoded);
+      status = decoded.status();
     }
-    return decoded;
+    if (status.ok()) return std::nullopt;
+    HttpResponse error = Error(status.code() == absl::StatusCode::kUnimplemented       ? 415
+                               : status.code() == absl::StatusCode::kResourceExhausted ? 413
+                                                                                       : 400,
+                               std::string(status.message()));
+    if (error.status == 415) error.headers.emplace_back("Accept-Encoding", "gzip, deflate");
+    return error;
   }
 
   void Dispatch() {
@@ -180,10 +181,8 @@ class Session : public std::enable_shared_from_this<Session> {
     converted.body = std::move(request.body());
     // The handler sees a compressed body decoded, and no Content-Encoding.
     if (const auto encoding = request[http::field::content_encoding]; !encoding.empty()) {
-      HttpResponse error;
-      absl::StatusOr<std::string> decoded = DecodeBody(ToAbsl(encoding), converted.body, error);
-      if (!decoded.ok()) return Reply(std::move(error), keep_alive_);
-      converted.body = *std::move(decoded);
+      std::optional<HttpResponse> error = DecodeBody(ToAbsl(encoding), converted.body);
+      if (error.has_value()) return Reply(*std::move(error), keep_alive_);
       request.erase(http::field::content_encoding);
     }
     auto headers = std::make_shared<http::fields>(std::move(request.base()));

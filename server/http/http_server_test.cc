@@ -158,6 +158,11 @@ TEST(HttpServerTest, HandlersSeeCompressedBodiesDecoded) {
     EXPECT_EQ(result.headers["content-encoding"], "") << "not asked for";
   }
 
+  HttpResult identity = connection.Send("POST", "/", body, {{"Content-Encoding", "identity"}});
+  EXPECT_EQ(identity.status, 200);
+  EXPECT_TRUE(identity.body == body) << "an identity body changed on its way";
+  EXPECT_EQ(identity.headers["x-seen-encoding"], "");
+
   // Refused, each on the same kept-alive connection, which goes on serving.
   HttpResult brotli = connection.Send("POST", "/", body, {{"Content-Encoding", "br"}});
   EXPECT_EQ(brotli.status, 415);
