@@ -1,13 +1,13 @@
 #include "engine/autotune_cache.h"
 
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "engine/file_util.h"
 
 namespace convd {
 namespace {
@@ -55,24 +55,12 @@ absl::Status AutotuneCache::Store(const Key& key, const std::string& algorithm) 
 
 absl::Status AutotuneCache::WriteLocked() const {
   if (path_.empty()) return absl::OkStatus();
-  std::error_code error;
-  const std::filesystem::path target(path_);
-  if (target.has_parent_path()) std::filesystem::create_directories(target.parent_path(), error);
-  const std::string temporary = absl::StrCat(path_, ".tmp");
-  {
-    std::ofstream file(temporary, std::ios::trunc);
-    for (const auto& [key, algorithm] : decisions_) {
-      file << key.device << '\t' << key.driver << '\t' << key.kernels << '\t' << key.shape << '\t'
-           << key.batch << '\t' << algorithm << '\n';
-    }
-    if (!file) return absl::PermissionDeniedError(absl::StrCat("cannot write ", temporary));
+  std::string lines;
+  for (const auto& [key, algorithm] : decisions_) {
+    absl::StrAppend(&lines, key.device, "\t", key.driver, "\t", key.kernels, "\t", key.shape,
+                    "\t", key.batch, "\t", algorithm, "\n");
   }
-  std::filesystem::rename(temporary, target, error);
-  if (error) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("cannot replace ", path_, ": ", error.message()));
-  }
-  return absl::OkStatus();
+  return WriteFileAtomically(path_, lines);
 }
 
 }  // namespace convd

@@ -1,6 +1,8 @@
 #include "engine/file_util.h"
 
+#include <filesystem>
 #include <fstream>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
 
@@ -28,6 +30,25 @@ absl::StatusOr<std::string> ReadFileRange(const std::string& path, int64_t offse
     return absl::DataLossError(absl::StrCat("cannot read ", path));
   }
   return data;
+}
+
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents) {
+  std::error_code error;
+  const std::filesystem::path target(path);
+  if (target.has_parent_path()) std::filesystem::create_directories(target.parent_path(), error);
+  const std::string temporary = absl::StrCat(path, ".tmp");
+  {
+    std::ofstream file(temporary, std::ios::binary | std::ios::trunc);
+    file.write(contents.data(), static_cast<std::streamsize>(contents.size()));
+    file.close();
+    if (!file) return absl::PermissionDeniedError(absl::StrCat("cannot write ", temporary));
+  }
+  std::filesystem::rename(temporary, target, error);
+  if (error) {
+    std::filesystem::remove(temporary, error);
+    return absl::PermissionDeniedError(absl::StrCat("cannot replace ", path, ": ", error.message()));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace convd

@@ -31,6 +31,33 @@ void LogAccess(const std::string& id, const std::string& model, const std::strin
   Log(LogLevel::kDebug, line);
 }
 
+// A queued job's stages, from the times the scheduler kept: where each
+// stage ends the next begins, so these are the instants it measured.
+void TraceJob(const InferenceJob& job, RequestTrace& trace) {
+  if (job.enqueued == TimePoint()) return;  // never queued
+  trace.Timestamp(trace_stage::kQueueStart, job.enqueued);
+  if (job.batch_size == 0) return;  // never ran
+  const JobTimes& times = job.times;
+  const TimePoint compute_start = job.enqueued + std::chrono::nanoseconds(times.queue_ns);
+  const TimePoint input_end = compute_start + std::chrono::nanoseconds(times.compute_input_ns);
+  const TimePoint output_start = input_end + std::chrono::nanoseconds(times.compute_infer_ns);
+  trace.Timestamp(trace_stage::kComputeStart, compute_start);
+  trace.Timestamp(trace_stage::kComputeInputEnd, input_end);
+  trace.Timestamp(trace_stage::kComputeOutputStart, output_start);
+  trace.Timestamp(trace_stage::kComputeEnd,
+                  output_start + std::chrono::nanoseconds(times.compute_output_ns));
+}
+
+// A tensor's shape as the trace gives it: the batch first where the model
+// has one.
+std::vector<int64_t> TracedShape(const inference::ModelConfig& config, int rows,
+                                 const google::protobuf::RepeatedField<int64_t>& dims) {
+  std::vector<int64_t> shape;
+  if (config.max_batch_size() > 0) shape.push_back(rows);
+  shape.insert(shape.end(), dims.begin(), dims.end());
+  return shape;
+}
+
 int64_t NanosecondsSince(TimePoint start) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now() - start)
       .count();
@@ -70,7 +97,10 @@ void PendingInference::Cancel() {
 }
 
 InferenceService::InferenceService(ModelRepository* repository, Options options)
-    : repository_(repository), options_(options), shared_memory_(options.allow_client_shm) {}
+    : repository_(repository),
+      options_(options),
+      shared_memory_(options.allow_client_shm),
+      tracer_(options.tracer != nullptr ? options.tracer : *Tracer::Create("", TraceSettings())) {}
 
 bool InferenceService::Ready() const {
   return !draining_.load() && repository_->AllReady();
@@ -82,7 +112,7 @@ inference::ServerMetadataResponse InferenceService::ServerMetadata() const {
   response.set_version(kServerVersion);
   for (const char* extension :
        {"classification", "model_repository", "model_repository(unload_dependents)", "statistics",
-        "model_configuration", "binary_tensor_data", "logging"}) {
+        "model_configuration", "binary_tensor_data", "logging", "trace"}) {
     response.add_extensions(extension);
   }
   if (shared_memory_.enabled()) response.add_extensions("system_shared_memory");
@@ -239,6 +269,18 @@ absl::StatusOr<inference::LogSettingsResponse> InferenceService::LogSettings(
   return LogSettingsAsResponse();
 }
 
+absl::StatusOr<inference::TraceSettingResponse> InferenceService::TraceSetting(
+    const inference::TraceSettingRequest& request) {
+  if (!request.model_name().empty()) {
+    // A model still loading, or that failed to, may have settings too.
+    auto model = repository_->Get(request.model_name(), "");
+    if (!model.ok() && model.status().code() != absl::StatusCode::kUnavailable) {
+      return model.status();
+    }
+  }
+  return tracer_->Update(request);
+}
+
 absl::StatusOr<inference::CudaSharedMemoryStatusResponse> InferenceService::CudaSharedMemoryStatus(
     const inference::CudaSharedMemoryStatusRequest& request) const {
   if (!request.name().empty()) {
@@ -256,29 +298,45 @@ absl::Status InferenceService::CudaSharedMemoryUnregister(
 
 std::shared_ptr<PendingInference> InferenceService::Infer(
     inference::ModelInferRequest& request, inference::ModelInferResponse* response,
-    absl::AnyInvocable<void(absl::Status)> done) {
+    absl::AnyInvocable<void(absl::Status)> done, std::shared_ptr<RequestTrace> trace) {
   const TimePoint arrival = SteadyClock::now();
+  if (trace != nullptr) {
+    trace->Timestamp(trace_stage::kRequestStart, arrival);
+    trace->SetModel(request.model_name(), -1);
+    trace->SetRequestId(request.id());
+  }
+  // A request refused before it is queued.
+  auto refuse = [&](const absl::Status& status) {
+    LogAccess(request.id(), request.model_name(), request.model_version(), status,
+              NanosecondsSince(arrival), nullptr);
+    if (trace != nullptr) trace->Timestamp(trace_stage::kRequestEnd, SteadyClock::now());
+    trace.reset();
+    done(status);
+  };
   if (draining_.load()) {
     RecordRejected(absl::StatusCode::kUnavailable);
-    const absl::Status status =
-        absl::UnavailableError("server is shutting down; not accepting new requests");
-    LogAccess(request.id(), request.model_name(), request.model_version(), status, NanosecondsSince(arrival), nullptr);
-    done(status);
+    refuse(absl::UnavailableError("server is shutting down; not accepting new requests"));
     return nullptr;
   }
   auto model = repository_->Get(request.model_name(), request.model_version());
   if (!model.ok()) {
     RecordRejected(model.status().code());
-    LogAccess(request.id(), request.model_name(), request.model_version(), model.status(), NanosecondsSince(arrival), nullptr);
-    done(model.status());
+    refuse(model.status());
     return nullptr;
   }
-  auto decoded = DecodeInferRequest(**model, request, shared_memory_);
+  ServedModel* served = model->get();  // alive while `pending` is held
+  if (trace != nullptr) trace->SetModel(served->name(), served->version());
+  auto decoded = DecodeInferRequest(*served, request, shared_memory_);
   if (!decoded.ok()) {
-    (*model)->statistics().RecordFailure(NanosecondsSince(arrival), decoded.status().code());
-    LogAccess(request.id(), request.model_name(), request.model_version(), decoded.status(), NanosecondsSince(arrival), nullptr);
-    done(decoded.status());
+    served->statistics().RecordFailure(NanosecondsSince(arrival), decoded.status().code());
+    refuse(decoded.status());
     return nullptr;
+  }
+  const inference::ModelConfig& config = served->config();
+  if (trace != nullptr && trace->wants_tensors()) {
+    trace->Tensor("TENSOR_QUEUE_INPUT", config.input(0).name(),
+                  TracedShape(config, decoded->rows, config.input(0).dims()),
+                  absl::MakeConstSpan(decoded->input.data(), decoded->input.size()));
   }
   auto pending = std::make_shared<PendingInference>();
   pending->model_ = *model;
@@ -287,11 +345,10 @@ std::shared_ptr<PendingInference> InferenceService::Infer(
   job.rows = decoded->rows;
   job.input = std::move(decoded->input);
   job.want_layer_stats = decoded->want_layer_stats;
-  job.queue_deadline = QueueDeadline((*model)->config(), *decoded, arrival);
-  ServedModel* served = model->get();  // alive while `pending` is held
+  job.queue_deadline = QueueDeadline(config, *decoded, arrival);
   // The job is alive while its callback runs (the scheduler holds it).
   job.done = [served, job_ptr = &job, request_info = std::move(*decoded), response, arrival,
-              done = std::move(done)](absl::Status status) mutable {
+              trace = std::move(trace), done = std::move(done)](absl::Status status) mutable {
     if (status.ok()) status = EncodeInferResponse(*served, request_info, *job_ptr, *response);
     if (status.ok()) {
       served->statistics().RecordSuccess(job_ptr->rows, NanosecondsSince(arrival),
@@ -301,6 +358,20 @@ std::shared_ptr<PendingInference> InferenceService::Infer(
     }
     LogAccess(request_info.id, served->name(), std::to_string(served->version()), status,
               NanosecondsSince(arrival), job_ptr);
+    if (trace != nullptr) {
+      TraceJob(*job_ptr, *trace);
+      if (status.ok()) {
+        trace->Timestamp(trace_stage::kInferResponseComplete, SteadyClock::now());
+        if (trace->wants_tensors()) {
+          const inference::ModelOutput& output = served->config().output(0);
+          trace->Tensor("TENSOR_BACKEND_OUTPUT", output.name(),
+                        TracedShape(served->config(), job_ptr->rows, output.dims()),
+                        job_ptr->output);
+        }
+      }
+      trace->Timestamp(trace_stage::kRequestEnd, SteadyClock::now());
+      trace.reset();
+    }
     done(std::move(status));
   };
   absl::Status scheduled = served->scheduler().Schedule(pending->job_);

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "proto/inference.pb.h"
 #include "server/core/shared_memory.h"
+#include "server/core/tracer.h"
 #include "server/repository/repository.h"
 
 namespace convd {
@@ -46,6 +47,9 @@ class InferenceService {
     // The system shared-memory API and tensors in shared memory are
     // refused unless true (--allow-client-shm).
     bool allow_client_shm = false;
+    // Which requests are traced (the trace extension); null: none, and
+    // no level but OFF can be set (no trace file).
+    std::shared_ptr<Tracer> tracer;
   };
 
   // `repository` must outlive the service.
@@ -101,6 +105,17 @@ class InferenceService {
   // settings named, all or none, and returns every setting.
   absl::StatusOr<inference::LogSettingsResponse> LogSettings(
       const inference::LogSettingsRequest& request);
+  // The trace extension (server/core/tracer.h): applies the settings
+  // named, all or none, for the request's model (NOT_FOUND when convd has
+  // no such model) or globally, and returns those then in force.
+  absl::StatusOr<inference::TraceSettingResponse> TraceSetting(
+      const inference::TraceSettingRequest& request);
+  // A trace for a request to `model_name` when it is one to trace (by the
+  // trace settings), else null: front ends call this once per inference
+  // request, record their own stages in it and pass it to Infer.
+  std::shared_ptr<RequestTrace> SampleTrace(absl::string_view model_name) {
+    return tracer_->Sample(model_name);
+  }
 
   // Validates and queues `request`. `done` is called exactly once, inline
   // when the request is refused before queueing, else from an instance
@@ -108,10 +123,15 @@ class InferenceService {
   // until then (`request` need not: everything is decoded up front). An
   // FP32 input in raw_input_contents is moved out of `request`, not copied
   // (DecodeInferRequest); nothing else in it changes.
+  // `trace` (from SampleTrace, or null) gets the request's stages from
+  // REQUEST_START to REQUEST_END, and at the TENSORS level the input the
+  // model ran on and its output; Infer drops its reference before `done`
+  // runs, so the trace is written once the caller drops its own.
   // Returns the handle to cancel with, or null when `done` already ran.
   std::shared_ptr<PendingInference> Infer(inference::ModelInferRequest& request,
                                           inference::ModelInferResponse* response,
-                                          absl::AnyInvocable<void(absl::Status)> done);
+                                          absl::AnyInvocable<void(absl::Status)> done,
+                                          std::shared_ptr<RequestTrace> trace = nullptr);
 
   // Inference requests that failed before reaching a model (malformed
   // bodies, unknown models, draining), by code. Front ends report their
@@ -128,6 +148,7 @@ class InferenceService {
   ModelRepository* repository_;
   const Options options_;
   SharedMemoryRegistry shared_memory_;
+  const std::shared_ptr<Tracer> tracer_;  // never null
   std::atomic<bool> draining_{false};
   std::array<std::atomic<uint64_t>, 17> rejected_{};  // by absl::StatusCode value
 };
