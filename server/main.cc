@@ -3,11 +3,13 @@
 // are refused, every queued and running request completes, exit 0.
 #include <cmath>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "server/cli_flags.h"
 #include "server/log.h"
 #include "server/malloc_tuning.h"
@@ -44,6 +46,15 @@ ABSL_FLAG(int, compute_spin_microseconds, 50,
           "pass's next layer need not wake it; 0: sleep at once (no CPU spent polling).");
 ABSL_FLAG(int, drain_timeout_seconds, 60,
           "On SIGTERM, how long to wait for in-flight requests before cancelling them.");
+ABSL_FLAG(std::string, trace_file, "",
+          "Where request traces go (Triton's trace extension): the whole JSON array when convd "
+          "exits, or FILE.0, FILE.1, ... every --trace-log-frequency traces; empty: no tracing.");
+ABSL_FLAG(std::string, trace_level, "OFF",
+          "OFF, or TIMESTAMPS and/or TENSORS (comma-separated): what a traced request records.");
+ABSL_FLAG(int64_t, trace_rate, 1000, "One inference request in this many is traced.");
+ABSL_FLAG(int64_t, trace_count, -1, "How many requests to trace (-1: no limit).");
+ABSL_FLAG(int64_t, trace_log_frequency, 0,
+          "Write traces to FILE.N every this many (0: all to FILE when convd exits).");
 ABSL_FLAG(double, gpu_run_timeout_seconds, 30,
           "How long one forward pass on the GPU may run before the device counts as hung "
           "(its models unavailable and the server not live while it lasts); 0: no limit.");
@@ -107,6 +118,23 @@ int main(int argc, char** argv) {
     return 2;
   }
   convd::SetLogLevel(*log_level);
+  const absl::StatusOr<uint32_t> trace_level =
+      convd::ParseTraceLevel(absl::StrSplit(absl::GetFlag(FLAGS_trace_level), ','));
+  const int64_t trace_rate = absl::GetFlag(FLAGS_trace_rate);
+  const int64_t trace_count = absl::GetFlag(FLAGS_trace_count);
+  const int64_t trace_log_frequency = absl::GetFlag(FLAGS_trace_log_frequency);
+  if (!trace_level.ok() || trace_rate < 1 || trace_rate > UINT32_MAX || trace_count < -1 ||
+      trace_count > INT32_MAX || trace_log_frequency < 0 || trace_log_frequency > UINT32_MAX) {
+    std::fprintf(stderr,
+                 "convd: --trace-level must be OFF, or TIMESTAMPS and/or TENSORS; --trace-rate "
+                 "1 or more, --trace-count -1 or more, --trace-log-frequency 0 or more\n");
+    return 2;
+  }
+  options.trace_file = absl::GetFlag(FLAGS_trace_file);
+  options.trace = {.level = *trace_level,
+                   .rate = static_cast<uint32_t>(trace_rate),
+                   .count = static_cast<int32_t>(trace_count),
+                   .log_frequency = static_cast<uint32_t>(trace_log_frequency)};
   if (options.model_repository.empty()) {
     std::fprintf(stderr, "convd: --model-repository is required\n");
     return 2;

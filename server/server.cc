@@ -60,6 +60,8 @@ void LogRepository(const ModelRepository& repository) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
+  absl::StatusOr<std::unique_ptr<Tracer>> tracer = Tracer::Create(options.trace_file, options.trace);
+  if (!tracer.ok()) return tracer.status();
   absl::StatusOr<const GpuBackend*> gpu = ChooseDevice(options.device);
   if (!gpu.ok()) return gpu.status();
   std::error_code error;
@@ -100,6 +102,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   InferenceService::Options service_options;
   service_options.allow_model_control = options.allow_model_control;
   service_options.allow_client_shm = options.allow_client_shm;
+  service_options.tracer = *std::move(tracer);
   server->service_ = std::make_unique<InferenceService>(server->repository_.get(), service_options);
   server->grpc_service_ = std::make_unique<GrpcInferenceService>(server->service_.get());
 

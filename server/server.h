@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "kernels/cpu/thread_pool.h"
 #include "server/core/inference_service.h"
+#include "server/core/tracer.h"
 #include "server/repository/repository.h"
 
 namespace grpc {
@@ -59,6 +60,10 @@ struct ServerOptions {
   // as hung: while one does, the GPU's models are unavailable and the
   // server is not live. Zero: no limit.
   std::chrono::milliseconds gpu_run_timeout{30000};
+  // The trace extension (server/core/tracer.h): where traces go (empty:
+  // nowhere, and tracing stays off) and the global settings at start.
+  std::string trace_file;
+  TraceSettings trace;
 };
 
 class Server {

@@ -1,5 +1,6 @@
 #include "server/grpc/grpc_service.h"
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 
@@ -35,10 +36,17 @@ class InferReactor : public grpc::ServerUnaryReactor {
   InferReactor(InferenceService* service, const grpc::ByteBuffer* raw_request,
                grpc::ByteBuffer* raw_response)
       : shared_(std::make_shared<Shared>()) {
+    const auto read_start = std::chrono::steady_clock::now();
     absl::StatusOr<inference::ModelInferRequest> request = ParseInferRequest(*raw_request, service);
     if (!request.ok()) {
       Finish(ToGrpcStatus(request.status()));
       return;
+    }
+    // Kept until OnDone, when the response has been sent.
+    trace_ = service->SampleTrace(request->model_name());
+    if (trace_ != nullptr) {
+      trace_->Timestamp(trace_stage::kGrpcWaitReadStart, read_start);
+      trace_->Timestamp(trace_stage::kGrpcWaitReadEnd, std::chrono::steady_clock::now());
     }
     std::shared_ptr<Shared> shared = shared_;
     // The callback runs before Finish, so the reactor and `shared` are alive;
@@ -47,6 +55,9 @@ class InferReactor : public grpc::ServerUnaryReactor {
     std::shared_ptr<PendingInference> pending = service->Infer(
         *request, &shared->response,
         [this, shared = shared.get(), raw_response](absl::Status status) {
+          if (trace_ != nullptr) {
+            trace_->Timestamp(trace_stage::kGrpcSendStart, std::chrono::steady_clock::now());
+          }
           if (status.ok()) {
             bool own_buffer = false;
             grpc::ByteBuffer serialized;
@@ -55,7 +66,8 @@ class InferReactor : public grpc::ServerUnaryReactor {
             raw_response->Swap(&serialized);
           }
           Finish(ToGrpcStatus(status));  // nothing touches `this` after this line
-        });
+        },
+        trace_);
     std::lock_guard<std::mutex> lock(shared->mutex);
     shared->pending = std::move(pending);
     if (shared->cancelled && shared->pending != nullptr) shared->pending->Cancel();
@@ -67,7 +79,12 @@ class InferReactor : public grpc::ServerUnaryReactor {
     if (shared_->pending != nullptr) shared_->pending->Cancel();
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    if (trace_ != nullptr) {
+      trace_->Timestamp(trace_stage::kGrpcSendEnd, std::chrono::steady_clock::now());
+    }
+    delete this;
+  }
 
  private:
   struct Shared {
@@ -84,6 +101,7 @@ class InferReactor : public grpc::ServerUnaryReactor {
   }
 
   std::shared_ptr<Shared> shared_;
+  std::shared_ptr<RequestTrace> trace_;  // null unless this request is traced
 };
 
 }  // namespace
@@ -210,6 +228,12 @@ grpc::ServerUnaryReactor* GrpcInferenceService::LogSettings(
   auto settings = service_->LogSettings(*request);
   if (settings.ok()) *response = *std::move(settings);
   return Finish(context, settings.status());
+}
+
+grpc::ServerUnaryReactor* GrpcInferenceService::TraceSetting(
+    grpc::CallbackServerContext* context, const inference::TraceSettingRequest* request,
+    inference::TraceSettingResponse* response) {
+  return FinishWith(context, service_->TraceSetting(*request), response);
 }
 
 }  // namespace convd

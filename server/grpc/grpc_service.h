@@ -34,7 +34,8 @@ using Base = G::WithCallbackMethod_ServerLive<
                                             G::WithCallbackMethod_CudaSharedMemoryRegister<
                                                 G::WithCallbackMethod_CudaSharedMemoryUnregister<
                                                     G::WithCallbackMethod_LogSettings<
-                                                        G::Service>>>>>>>>>>>>>>>>>>>;
+                                                        G::WithCallbackMethod_TraceSetting<
+                                                            G::Service>>>>>>>>>>>>>>>>>>>>;
 }  // namespace grpc_service_internal
 
 class GrpcInferenceService final : public grpc_service_internal::Base {
@@ -110,6 +111,9 @@ class GrpcInferenceService final : public grpc_service_internal::Base {
   grpc::ServerUnaryReactor* LogSettings(grpc::CallbackServerContext* context,
                                         const inference::LogSettingsRequest* request,
                                         inference::LogSettingsResponse* response) override;
+  grpc::ServerUnaryReactor* TraceSetting(grpc::CallbackServerContext* context,
+                                         const inference::TraceSettingRequest* request,
+                                         inference::TraceSettingResponse* response) override;
 
  private:
   InferenceService* service_;

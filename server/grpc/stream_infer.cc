@@ -176,7 +176,10 @@ class StreamInferReactor : public Reactor, public StreamRegistry::Stream {
             calls_.erase(found);
             if (!broken_) writes_.push_back(std::move(serialized));
           }));
-        });
+        },
+        // A streamed request's trace ends with the service's stages: its
+        // response joins the stream's queue of writes.
+        service_->SampleTrace(request.model_name()));
     std::lock_guard<std::mutex> lock(mutex_);
     auto found = calls_.find(serial);
     if (found == calls_.end()) return;  // already answered (inside Infer)

@@ -9,6 +9,7 @@
 #include "server/core/bytes_tensor.h"
 #include "server/core/classification.h"
 #include "server/http/http_status.h"
+#include "server/http/http_trace.h"
 #include "server/http/json_util.h"
 #include "server/http/multipart.h"
 
@@ -71,9 +72,10 @@ struct ClassifyCall {
   inference::ModelInferResponse response;
   std::vector<std::string> filenames;
   std::function<void(HttpResponse)> respond;
+  std::shared_ptr<RequestTrace> trace;  // null unless traced
 };
 
-void WriteResult(const ClassifyCall& call, int k) {
+void WriteResult(ClassifyCall& call, int k) {
   rapidjson::StringBuffer buffer;
   JsonWriter writer(buffer);
   const inference::ModelInferResponse& response = call.response;
@@ -131,6 +133,7 @@ void WriteResult(const ClassifyCall& call, int k) {
   writer.EndObject();
   HttpResponse out;
   out.body.assign(buffer.GetString(), buffer.GetSize());
+  TraceHttpSend(std::move(call.trace), out);
   call.respond(std::move(out));
 }
 
@@ -175,10 +178,18 @@ void HandleClassify(InferenceService* service, const std::string& model,
   output->set_name(metadata->outputs(0).name());
   (*output->mutable_parameters())["classification"].set_int64_param(k);
   if (query->stats) (*infer.mutable_parameters())["layer_stats"].set_bool_param(true);
-  service->Infer(call->request, &call->response, [call, k](absl::Status status) {
-    if (!status.ok()) return call->respond(ErrorResponse(status));
-    WriteResult(*call, k);
-  });
+  call->trace = StartHttpTrace(*service, model, request);
+  service->Infer(
+      call->request, &call->response,
+      [call, k](absl::Status status) {
+        if (!status.ok()) {
+          HttpResponse response = ErrorResponse(status);
+          TraceHttpSend(std::move(call->trace), response);
+          return call->respond(std::move(response));
+        }
+        WriteResult(*call, k);
+      },
+      call->trace);
 }
 
 }  // namespace convd

@@ -95,6 +95,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnHeader(beast::error_code error) {
     first_request_ = false;
     if (error) return OnReadError(error);
+    header_read_ = std::chrono::steady_clock::now();
     stream_.expires_after(options_.read_timeout);
     const auto& request = parser_->get();
     if (beast::iequals(request[http::field::expect], "100-continue")) {
@@ -185,6 +186,8 @@ class Session : public std::enable_shared_from_this<Session> {
       if (error.has_value()) return Reply(*std::move(error), keep_alive_);
       request.erase(http::field::content_encoding);
     }
+    converted.header_read = header_read_;
+    converted.body_read = std::chrono::steady_clock::now();
     auto headers = std::make_shared<http::fields>(std::move(request.base()));
     converted.header = [headers](const std::string& name) {
       return std::string((*headers)[name]);
@@ -208,6 +211,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // `counted`: the write is in SessionRegistry::writes_pending.
   void Reply(HttpResponse response, bool keep_alive, bool counted = false) {
+    const auto write_start = std::chrono::steady_clock::now();
     auto message = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(response.status), version_ ? version_ : 11);
     message->set(http::field::server, "convd");
@@ -233,8 +237,10 @@ class Session : public std::enable_shared_from_this<Session> {
     message->prepare_payload();
     stream_.expires_after(options_.read_timeout);
     http::async_write(stream_, *message,
-                      [self = shared_from_this(), message, counted](beast::error_code error,
+                      [self = shared_from_this(), message, counted, write_start,
+                       on_written = std::move(response.on_written)](beast::error_code error,
                                                                     size_t) {
+                        if (on_written) on_written(write_start, std::chrono::steady_clock::now());
                         if (counted) self->registry_->writes_pending.fetch_sub(1);
                         if (error || !message->keep_alive()) {
                           self->Close();
@@ -256,6 +262,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const HttpHandler& handler_;
   std::shared_ptr<SessionRegistry> registry_;
   bool first_request_ = true;
+  std::chrono::steady_clock::time_point header_read_;  // of the request being read
   bool keep_alive_ = true;
   unsigned version_ = 11;
   // The coding of the response to the request being served (from its

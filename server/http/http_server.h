@@ -31,11 +31,16 @@
 namespace convd {
 
 struct HttpRequest {
+  using TimePoint = std::chrono::steady_clock::time_point;
   std::string method;  // "GET", "POST", ...
   std::string target;  // path and query, as sent
   std::string body;
   // Header lookup (case-insensitive name); empty when absent.
   std::function<std::string(const std::string& name)> header;
+  // When the header had been read, and when the body had been read and
+  // decoded (for traces).
+  TimePoint header_read;
+  TimePoint body_read;
 };
 
 struct HttpResponse {
@@ -43,6 +48,10 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra ones
+  // Called, if set, once the response has been written (or its write has
+  // failed): from when it was handed to the server, compressed and sent.
+  std::function<void(HttpRequest::TimePoint write_start, HttpRequest::TimePoint write_end)>
+      on_written;
 };
 
 // Called once per request; must call `respond` exactly once (from any

@@ -14,9 +14,11 @@
 #include "rapidjson/document.h"
 #include "server/http/classify.h"
 #include "server/http/http_status.h"
+#include "server/http/http_trace.h"
 #include "server/http/infer_json.h"
 #include "server/http/json_proto.h"
 #include "server/http/json_util.h"
+#include "server/http/settings_json.h"
 
 namespace convd {
 namespace {
@@ -113,57 +115,6 @@ absl::Status ReadRepositoryParameters(const std::string& body, RequestT& request
   return absl::OkStatus();
 }
 
-// The logging extension's JSON: {"log_info": false, "log_verbose_level": 1,
-// ...} to the request's settings, by each value's JSON type.
-absl::StatusOr<inference::LogSettingsRequest> ParseLogSettings(const std::string& body) {
-  inference::LogSettingsRequest request;
-  if (body.empty()) return request;
-  rapidjson::Document document;
-  document.Parse<kJsonParseFlags>(body.data(), body.size());
-  if (document.HasParseError() || !document.IsObject()) {
-    return absl::InvalidArgumentError("the request body must be a JSON object of log settings");
-  }
-  for (const auto& member : document.GetObject()) {
-    auto& value = (*request.mutable_settings())[member.name.GetString()];
-    if (member.value.IsBool()) {
-      value.set_bool_param(member.value.GetBool());
-    } else if (member.value.IsUint()) {
-      value.set_uint32_param(member.value.GetUint());
-    } else if (member.value.IsString()) {
-      value.set_string_param(member.value.GetString());
-    } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("log setting '", member.name.GetString(),
-                       "' must be a boolean, a non-negative integer or a string"));
-    }
-  }
-  return request;
-}
-
-std::string LogSettingsJson(const inference::LogSettingsResponse& response) {
-  rapidjson::StringBuffer buffer;
-  JsonWriter writer(buffer);
-  writer.StartObject();
-  // In name order: a protobuf map's own order is unspecified.
-  const std::map<std::string, inference::LogSettingsResponse::SettingValue> sorted(
-      response.settings().begin(), response.settings().end());
-  for (const auto& [name, value] : sorted) {
-    writer.Key(name.c_str());
-    switch (value.parameter_choice_case()) {
-      case inference::LogSettingsResponse::SettingValue::kBoolParam:
-        writer.Bool(value.bool_param());
-        break;
-      case inference::LogSettingsResponse::SettingValue::kUint32Param:
-        writer.Uint(value.uint32_param());
-        break;
-      default:
-        writer.String(value.string_param().c_str());
-    }
-  }
-  writer.EndObject();
-  return std::string(buffer.GetString(), buffer.GetSize());
-}
-
 HttpResponse NoSuchEndpoint(const std::string& method, const std::string& path) {
   return Json(ErrorJson(absl::StrCat("no such endpoint: ", method, " ", path)), 404);
 }
@@ -212,6 +163,7 @@ struct InferCall {
   RestInferRequest request;
   inference::ModelInferResponse response;
   std::function<void(HttpResponse)> respond;
+  std::shared_ptr<RequestTrace> trace;  // null unless traced
 };
 
 }  // namespace
@@ -279,6 +231,20 @@ void HttpInferenceService::Handle(HttpRequest request,
                       : absl::StatusOr<inference::LogSettingsResponse>(settings.status());
     return respond(now.ok() ? Json(LogSettingsJson(*now)) : ErrorResponse(now.status()));
   }
+  // GET|POST /v2/trace/setting and /v2/models/{m}/trace/setting.
+  const bool global_trace = parts.size() == 3 && parts[1] == "trace" && parts[2] == "setting";
+  if (global_trace || (parts.size() == 5 && parts[1] == "models" && parts[3] == "trace" &&
+                       parts[4] == "setting")) {
+    if (!get && !post) return respond(MethodNotAllowed(method, path, "GET, POST"));
+    const std::string model = global_trace ? "" : parts[2];
+    absl::StatusOr<inference::TraceSettingRequest> settings =
+        post ? ParseTraceSettings(request.body, model)
+             : ParseTraceSettings("", model);
+    absl::StatusOr<inference::TraceSettingResponse> now =
+        settings.ok() ? service_->TraceSetting(*settings)
+                      : absl::StatusOr<inference::TraceSettingResponse>(settings.status());
+    return respond(now.ok() ? Json(TraceSettingsJson(*now)) : ErrorResponse(now.status()));
+  }
   if (parts[1] == "systemsharedmemory" || parts[1] == "cudasharedmemory") {
     return respond(HandleSharedMemory(parts, method, path, request.body));
   }
@@ -309,17 +275,26 @@ void HttpInferenceService::Handle(HttpRequest request,
     auto call = std::make_shared<InferCall>();
     call->request = *std::move(parsed);
     call->respond = std::move(respond);
-    service_->Infer(call->request.request, &call->response, [call](absl::Status status) {
-      if (!status.ok()) return call->respond(ErrorResponse(status));
-      RestInferResponse encoded = WriteRestInferResponse(call->request, call->response);
-      HttpResponse response = Json(std::move(encoded.body));
-      if (encoded.json_size.has_value()) {
-        response.content_type = "application/octet-stream";
-        response.headers.emplace_back("Inference-Header-Content-Length",
-                                      std::to_string(*encoded.json_size));
-      }
-      call->respond(std::move(response));
-    });
+    call->trace = StartHttpTrace(*service_, route->name, request);
+    service_->Infer(
+        call->request.request, &call->response,
+        [call](absl::Status status) {
+          HttpResponse response;
+          if (status.ok()) {
+            RestInferResponse encoded = WriteRestInferResponse(call->request, call->response);
+            response = Json(std::move(encoded.body));
+            if (encoded.json_size.has_value()) {
+              response.content_type = "application/octet-stream";
+              response.headers.emplace_back("Inference-Header-Content-Length",
+                                            std::to_string(*encoded.json_size));
+            }
+          } else {
+            response = ErrorResponse(status);
+          }
+          TraceHttpSend(std::move(call->trace), response);
+          call->respond(std::move(response));
+        },
+        call->trace);
     return;
   }
   if (!get) return respond(MethodNotAllowed(method, path, "GET"));

@@ -4,7 +4,9 @@ Usage: grpc_client_test.py CONVD_BINARY MODEL_REPOSITORY
 Starts convd on a free port, runs the checks, stops it with SIGTERM and
 expects exit status 0. Prints one line per check; exits non-zero on failure.
 """
+import os
 import sys
+import tempfile
 import threading
 
 import numpy as np
@@ -14,11 +16,15 @@ from tritonclient.utils import InferenceServerException
 from convd_process import check, start_convd, stop_convd
 from logging_checks import logging_checks
 from shm_checks import shared_memory_checks
+from trace_checks import trace_checks
 
 
 def main():
     binary, repository = sys.argv[1], sys.argv[2]
-    process, port, _, log = start_convd(binary, repository, ["--allow-client-shm"])
+    trace_dir = tempfile.mkdtemp()
+    trace_file = os.path.join(trace_dir, "trace.json")
+    process, port, _, log = start_convd(binary, repository,
+                                        ["--allow-client-shm", f"--trace-file={trace_file}"])
     client = grpcclient.InferenceServerClient(url=f"127.0.0.1:{port}")
     results = []
     try:
@@ -108,6 +114,10 @@ def main():
             client, "grpc", lambda request_id: client.infer("lenet5", [infer_input],
                                                             request_id=request_id),
             log.name, InferenceServerException)
+        results += trace_checks(
+            client, "grpc", images, lambda request_id: client.infer("lenet5", [infer_input],
+                                                                request_id=request_id),
+            trace_file, InferenceServerException)
 
         stats = client.get_inference_statistics("lenet5").model_stats[0]
         results.append(check("statistics count", stats.inference_count >= 16, stats.inference_count))

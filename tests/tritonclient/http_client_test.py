@@ -8,7 +8,9 @@ gRPC client's numbers, stops convd with SIGTERM and expects exit status 0.
 Prints one line per check; exits non-zero on failure.
 """
 import json
+import os
 import sys
+import tempfile
 
 import numpy as np
 import tritonclient.grpc as grpcclient
@@ -19,12 +21,16 @@ from compression_checks import compression_checks
 from convd_process import check, start_convd, stop_convd
 from logging_checks import logging_checks
 from shm_checks import shared_memory_checks
+from trace_checks import trace_checks
 
 
 def main():
     binary, repository = sys.argv[1], sys.argv[2]
+    trace_dir = tempfile.mkdtemp()
+    trace_file = os.path.join(trace_dir, "trace.json")
     process, grpc_port, http_port, log = start_convd(
-        binary, repository, ["--allow-client-shm", "--model-control=explicit"])
+        binary, repository,
+        ["--allow-client-shm", "--model-control=explicit", f"--trace-file={trace_file}"])
     client = httpclient.InferenceServerClient(url=f"127.0.0.1:{http_port}", concurrency=4)
     grpc = grpcclient.InferenceServerClient(url=f"127.0.0.1:{grpc_port}")
     results = []
@@ -100,6 +106,10 @@ def main():
             client, "http", lambda request_id: client.infer("lenet5", [infer_input],
                                                             request_id=request_id),
             log.name, InferenceServerException)
+        results += trace_checks(
+            client, "http", images, lambda request_id: client.infer("lenet5", [infer_input],
+                                                                request_id=request_id),
+            trace_file, InferenceServerException)
 
         stats = client.get_inference_statistics("lenet5")["model_stats"][0]
         results.append(check("statistics count", stats["inference_count"] >= 80,
