@@ -16,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/testing/model_repository.h"
+#include "server/core/testing/lenet_service.h"
 #include "gtest/gtest.h"
 #include "kernels/testing/numeric.h"
 #include "kernels/testing/temp_dir.h"
@@ -23,39 +24,8 @@
 namespace convd {
 namespace {
 
-std::string MakeRepository() {
-  const std::string root = testing::MakeTempDir("core_repository");
-  testing::AddModel(root, "lenet", "lenet5", R"pb(
-    max_batch_size: 8
-    input { name: "input" dims: [1, 28, 28] }
-    output { name: "prob" dims: [10] }
-    instance_group { count: 2 }
-    dynamic_batching { max_queue_delay_microseconds: 2000 }
-  )pb");
-  return root;
-}
-
-inference::ModelInferRequest Request(int rows, const std::string& model = "lenet") {
-  inference::ModelInferRequest request;
-  request.set_model_name(model);
-  auto* input = request.add_inputs();
-  input->set_name("input");
-  input->set_datatype("FP32");
-  for (int64_t d : {int64_t{rows}, int64_t{1}, int64_t{28}, int64_t{28}}) input->add_shape(d);
-  const std::vector<float> data = testing::RandomVector(rows * 28 * 28);
-  request.add_raw_input_contents(
-      std::string(reinterpret_cast<const char*>(data.data()), data.size() * sizeof(float)));
-  return request;
-}
-
-// The repository of MakeRepository, loading and running on `pool`.
-RepositoryOptions LenetRepository(ThreadPool& pool) {
-  RepositoryOptions options;
-  options.root = MakeRepository();
-  options.thread_pool = &pool;
-  options.load.thread_pool = &pool;
-  return options;
-}
+using testing::LenetRepository;
+using testing::LenetRequest;
 
 TEST(InferenceServiceTest, InferWhileUnloadingAndReloadingLosesNothing) {
   ThreadPool pool(2);
@@ -76,7 +46,7 @@ TEST(InferenceServiceTest, InferWhileUnloadingAndReloadingLosesNothing) {
         inference::ModelInferResponse response;
         std::promise<absl::Status> done;
         ++sent;
-        inference::ModelInferRequest request = Request(rows);
+        inference::ModelInferRequest request = LenetRequest(rows);
         auto pending = service.Infer(request, &response, [&](absl::Status status) {
           ++callbacks;
           done.set_value(std::move(status));
@@ -126,7 +96,7 @@ TEST(InferenceServiceTest, InferWhileUnloadingAndReloadingLosesNothing) {
   service.BeginDrain();
   inference::ModelInferResponse response;
   absl::Status refused;
-  inference::ModelInferRequest infer = Request(1);
+  inference::ModelInferRequest infer = LenetRequest(1);
   EXPECT_EQ(service.Infer(infer, &response, [&](absl::Status s) { refused = s; }), nullptr);
   EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable);
   EXPECT_FALSE(service.Ready());
@@ -203,7 +173,7 @@ absl::StatusOr<inference::ModelInferResponse> InferAndWait(InferenceService& ser
 }
 
 absl::Status InferOnce(InferenceService& service, const std::string& model) {
-  inference::ModelInferRequest request = Request(1, model);
+  inference::ModelInferRequest request = LenetRequest(1, model);
   absl::StatusOr<inference::ModelInferResponse> response = InferAndWait(service, request);
   if (response.ok() && (response->raw_output_contents_size() != 1 ||
                         response->raw_output_contents(0).size() != 10 * sizeof(float))) {
@@ -226,7 +196,7 @@ TEST(InferenceServiceTest, RawFp32InputIsTakenFromTheRequestAndInfersAsTypedCont
   ASSERT_EQ(repository.LoadAll(), 0);
   InferenceService service(&repository, {});
 
-  inference::ModelInferRequest raw = Request(3);
+  inference::ModelInferRequest raw = LenetRequest(3);
   inference::ModelInferRequest typed = raw;
   const std::string& bytes = raw.raw_input_contents(0);
   std::vector<float> floats(bytes.size() / sizeof(float));
@@ -244,7 +214,7 @@ TEST(InferenceServiceTest, RawFp32InputIsTakenFromTheRequestAndInfersAsTypedCont
   EXPECT_EQ(from_raw->raw_output_contents(0), from_typed->raw_output_contents(0));
 
   // A byte count that does not match the shape is refused as before.
-  inference::ModelInferRequest short_by_one = Request(2);
+  inference::ModelInferRequest short_by_one = LenetRequest(2);
   short_by_one.mutable_raw_input_contents(0)->pop_back();
   const absl::Status refused = InferAndWait(service, short_by_one).status();
   EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << refused;
@@ -276,7 +246,7 @@ TEST(InferenceServiceTest, ALoadWithAJsonConfigUsesItForThatLoadOnly) {
     return parameter;
   };
   ASSERT_EQ(served().max_batch_size(), 8);
-  inference::ModelInferRequest two = Request(2), three_rows = Request(3);
+  inference::ModelInferRequest two = LenetRequest(2), three_rows = LenetRequest(3);
   auto infer = [&](inference::ModelInferRequest request) {
     return InferAndWait(service, request).status();
   };

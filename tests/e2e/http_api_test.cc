@@ -239,6 +239,15 @@ TEST_F(HttpApiTest, BadRequestsGetTheRightCodeAndAMessageNamingTheProblem) {
       {"POST", "/v2/logging", R"({"log_verbose_level":-1})", {}, 400, "non-negative integer"},
       {"POST", "/v2/logging", R"({"log_info":false,"log_file":"x.log"})", {}, 400,
        "convd logs to stderr"},
+      {"PUT", "/v2/trace/setting", "", {}, 405, "use GET, POST"},
+      {"POST", "/v2/trace/setting", R"({"trace_level":"TIMESTAMPS"})", {}, 400,
+       "tracing needs a trace file; start convd with --trace-file"},
+      {"POST", "/v2/trace/setting", R"({"trace_rate":true})", {}, 400,
+       "'trace_rate' must be a string, an array of strings or null"},
+      {"POST", "/v2/trace/setting", "[1]", {}, 400, "a JSON object of trace settings"},
+      {"GET", "/v2/models/nope/trace/setting", "", {}, 404, "unknown model 'nope'"},
+      {"POST", "/v2/models/lenet/trace/setting", R"({"trace_count":"-5"})", {}, 400,
+       "'trace_count' must be an integer in [-1, 2147483647]"},
       {"DELETE", "/v2/health/live", "", {}, 405, "use GET"},
       {"GET", "/v3/models", "", {}, 404, "no such endpoint"},
       {"GET", "/v2/models/lenet/frobnicate", "", {}, 404, "no such endpoint"},
@@ -264,6 +273,9 @@ TEST_F(HttpApiTest, BadRequestsGetTheRightCodeAndAMessageNamingTheProblem) {
   EXPECT_EQ(HttpCall(port(), "POST", "/v2/models/lenet/infer", good).status, 200);
   const json logging = json::parse(HttpCall(port(), "GET", "/v2/logging").body);
   EXPECT_EQ(logging["log_info"], true) << logging;
+  const json trace = json::parse(HttpCall(port(), "GET", "/v2/models/lenet/trace/setting").body);
+  EXPECT_EQ(trace["trace_count"], "-1") << trace;
+  EXPECT_EQ(trace["trace_level"], json::array({"OFF"})) << trace;
 }
 
 TEST_F(HttpApiTest, KeepAliveServesManyRequestsOnOneConnection) {
