@@ -50,7 +50,8 @@ TEST(InferenceServiceTest, ATracedRequestRecordsItsStagesAndTensors) {
                                       .rate = 1,
                                       .log_frequency = 1});
   ASSERT_TRUE(tracer.ok()) << tracer.status();
-  InferenceService service(&repository, {.tracer = *std::move(tracer)});
+  std::shared_ptr<Tracer> traces = *std::move(tracer);
+  InferenceService service(&repository, {.tracer = traces});
 
   auto infer = [&](inference::ModelInferRequest request) {
     std::shared_ptr<RequestTrace> trace = service.SampleTrace(request.model_name());
@@ -60,7 +61,8 @@ TEST(InferenceServiceTest, ATracedRequestRecordsItsStagesAndTensors) {
     service.Infer(request, &response, [&](absl::Status status) { done.set_value(status); },
                   trace);
     const absl::Status status = done.get_future().get();
-    trace.reset();  // the last reference: the trace is written
+    trace.reset();  // the last reference: the trace is due
+    traces->WaitForWrites();
     return std::make_pair(status, response);
   };
   inference::ModelInferRequest request = testing::LenetRequest(3);

@@ -25,37 +25,69 @@ void AppendFloats(absl::Span<const float> data, std::string& out) {
 
 }  // namespace
 
+TraceSink::TraceSink(std::string file)
+    : file_(std::move(file)), writer_([this] { WriteFiles(); }) {}
+
 TraceSink::~TraceSink() {
-  absl::MutexLock lock(&mutex_);
-  if (whole_file_.traces > 0) WriteArray(file_, whole_file_.objects);
-  for (const auto& [scope, pending] : by_scope_) {
-    if (pending.traces > 0) WriteArray(NextIndexedPath(), pending.objects);
+  {
+    absl::MutexLock lock(&mutex_);
+    if (whole_file_.traces > 0) QueueLocked(file_, std::move(whole_file_.objects));
+    for (auto& [scope, pending] : by_scope_) {
+      if (pending.traces > 0) QueueLocked(NextIndexedPath(), std::move(pending.objects));
+    }
+    stopping_ = true;
   }
+  writer_.join();
 }
 
 void TraceSink::Add(const std::string& scope, uint32_t log_frequency, std::string objects) {
-  std::string full;  // written outside the lock
-  {
-    absl::MutexLock lock(&mutex_);
-    Pending& pending = log_frequency == 0 ? whole_file_ : by_scope_[scope];
-    if (!pending.objects.empty()) pending.objects.push_back(',');
-    pending.objects.append(objects);
-    ++pending.traces;
-    if (log_frequency == 0 || pending.traces < log_frequency) return;
-    full.swap(pending.objects);
-    pending.traces = 0;
-  }
-  WriteArray(NextIndexedPath(), full);
+  absl::MutexLock lock(&mutex_);
+  Pending& pending = log_frequency == 0 ? whole_file_ : by_scope_[scope];
+  if (!pending.objects.empty()) pending.objects.push_back(',');
+  pending.objects.append(objects);
+  ++pending.traces;
+  if (log_frequency == 0 || pending.traces < log_frequency) return;
+  QueueLocked(NextIndexedPath(), std::move(pending.objects));
+  pending.objects.clear();
+  pending.traces = 0;
 }
 
-std::string TraceSink::NextIndexedPath() {
-  return absl::StrCat(file_, ".", next_index_.fetch_add(1));
+std::string TraceSink::NextIndexedPath() { return absl::StrCat(file_, ".", next_index_++); }
+
+void TraceSink::QueueLocked(std::string path, std::string objects) {
+  to_write_.emplace_back(std::move(path), std::move(objects));
 }
 
-void TraceSink::WriteArray(const std::string& path, const std::string& objects) {
-  const absl::Status written = WriteFileAtomically(path, absl::StrCat("[", objects, "]\n"));
-  if (!written.ok()) {
-    Log(LogLevel::kWarning, absl::StrCat("traces lost: ", written.message()));
+void TraceSink::WaitForWrites() {
+  absl::MutexLock lock(&mutex_);
+  mutex_.Await(absl::Condition(
+      +[](TraceSink* sink) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sink->mutex_) {
+        return sink->to_write_.empty() && !sink->writing_;
+      },
+      this));
+}
+
+void TraceSink::WriteFiles() {
+  while (true) {
+    std::pair<std::string, std::string> next;
+    {
+      absl::MutexLock lock(&mutex_);
+      writing_ = false;
+      mutex_.Await(absl::Condition(
+          +[](TraceSink* sink) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sink->mutex_) {
+            return sink->stopping_ || !sink->to_write_.empty();
+          },
+          this));
+      if (to_write_.empty()) return;  // stopping, and nothing is left
+      next = std::move(to_write_.front());
+      to_write_.pop_front();
+      writing_ = true;
+    }
+    // A failure is logged, not returned: a trace that cannot be written
+    // must not fail the request it traced.
+    const absl::Status written =
+        WriteFileAtomically(next.first, absl::StrCat("[", next.second, "]\n"));
+    if (!written.ok()) Log(LogLevel::kWarning, absl::StrCat("traces lost: ", written.message()));
   }
 }
 

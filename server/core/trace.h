@@ -18,9 +18,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -75,37 +77,47 @@ inline constexpr char kRequestEnd[] = "REQUEST_END";
 // `file`.0, `file`.1, ...: one file each time a scope (the global
 // settings, or one model's) has gathered its log frequency's worth, and
 // one more at the end for what is left. Each file is written whole under a
-// temporary name and renamed, so a reader never sees half of one.
+// temporary name and renamed, so a reader never sees half of one. Files
+// are written by a thread of the sink's own, so that no request waits for
+// the disk.
 //
 // Thread safety: Add may be called concurrently.
 class TraceSink {
  public:
-  explicit TraceSink(std::string file) : file_(std::move(file)) {}
-  ~TraceSink();  // writes every trace not yet written
+  explicit TraceSink(std::string file);
+  ~TraceSink();  // writes every trace not yet written, then joins its thread
 
   const std::string& file() const { return file_; }
 
   // One finished trace's JSON objects (comma-separated, no brackets),
   // gathered under `scope`.
   void Add(const std::string& scope, uint32_t log_frequency, std::string objects);
+  // Returns once every file due so far has been written.
+  void WaitForWrites();
 
  private:
   struct Pending {
     std::string objects;  // comma-separated
     uint32_t traces = 0;
   };
-  // Writes "[objects]" to `path`; a failure is logged, not returned: a
-  // trace that cannot be written must not fail the request it traced.
-  static void WriteArray(const std::string& path, const std::string& objects);
+  // The writer thread: writes each queued file until stopped and drained.
+  void WriteFiles();
+  // Queues "[objects]" for `path`.
+  void QueueLocked(std::string path, std::string objects) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   std::string NextIndexedPath();
 
   const std::string file_;
-  std::atomic<uint64_t> next_index_{0};
+  uint64_t next_index_ ABSL_GUARDED_BY(mutex_) = 0;
   absl::Mutex mutex_;
   // Traces sampled with a log frequency of 0, for `file` at the end.
   Pending whole_file_ ABSL_GUARDED_BY(mutex_);
   // The others, by scope.
   std::map<std::string, Pending> by_scope_ ABSL_GUARDED_BY(mutex_);
+  // Files to write: path, then the objects.
+  std::deque<std::pair<std::string, std::string>> to_write_ ABSL_GUARDED_BY(mutex_);
+  bool writing_ ABSL_GUARDED_BY(mutex_) = false;  // a file taken from to_write_
+  bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
+  std::thread writer_;
 };
 
 // The trace of one sampled request. Every method may be called from any

@@ -76,6 +76,12 @@ class Tracer {
   // The settings in force for `model_name` ("": the global ones).
   TraceSettings Effective(const std::string& model_name) const;
 
+  // Returns once every trace file due so far has been written (they are
+  // written by a thread of their own).
+  void WaitForWrites() {
+    if (sink_ != nullptr) sink_->WaitForWrites();
+  }
+
  private:
   // A model's own settings: those set, the others follow the global ones.
   struct ModelSettings {

@@ -205,6 +205,7 @@ TEST(TracerTest, WritesAFileEachLogFrequencyTracesAndTheRestAtTheEnd) {
     // Not at this level.
     trace->Tensor("TENSOR_QUEUE_INPUT", "input", {1}, std::vector<float>{1.0f});
   }
+  tracer->WaitForWrites();
   rapidjson::Document first;
   EXPECT_THAT(ReadObjects(file + ".0", first),
               ElementsAre("model", "REQUEST_START", "REQUEST_END", "model", "REQUEST_START",
@@ -259,6 +260,7 @@ TEST(TracerTest, TensorsAreWrittenExactly) {
     trace->Timestamp(trace_stage::kRequestStart, std::chrono::steady_clock::now());  // not at TENSORS
     trace->Tensor("TENSOR_BACKEND_OUTPUT", "prob", {2, 3, 5}, data);
   }
+  tracer->WaitForWrites();
   rapidjson::Document document;
   ASSERT_THAT(ReadObjects(file + ".0", document), ElementsAre("model", "TENSOR_BACKEND_OUTPUT"));
   const auto& tensor = document[1]["tensor"];
