@@ -30,26 +30,30 @@ TraceSink::TraceSink(std::string file)
 
 TraceSink::~TraceSink() {
   {
-    absl::MutexLock lock(&mutex_);
+    std::lock_guard<std::mutex> lock(mutex_);
     if (whole_file_.traces > 0) QueueLocked(file_, std::move(whole_file_.objects));
     for (auto& [scope, pending] : by_scope_) {
       if (pending.traces > 0) QueueLocked(NextIndexedPath(), std::move(pending.objects));
     }
     stopping_ = true;
   }
+  changed_.notify_all();
   writer_.join();
 }
 
 void TraceSink::Add(const std::string& scope, uint32_t log_frequency, std::string objects) {
-  absl::MutexLock lock(&mutex_);
-  Pending& pending = log_frequency == 0 ? whole_file_ : by_scope_[scope];
-  if (!pending.objects.empty()) pending.objects.push_back(',');
-  pending.objects.append(objects);
-  ++pending.traces;
-  if (log_frequency == 0 || pending.traces < log_frequency) return;
-  QueueLocked(NextIndexedPath(), std::move(pending.objects));
-  pending.objects.clear();
-  pending.traces = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Pending& pending = log_frequency == 0 ? whole_file_ : by_scope_[scope];
+    if (!pending.objects.empty()) pending.objects.push_back(',');
+    pending.objects.append(objects);
+    ++pending.traces;
+    if (log_frequency == 0 || pending.traces < log_frequency) return;
+    QueueLocked(NextIndexedPath(), std::move(pending.objects));
+    pending.objects.clear();
+    pending.traces = 0;
+  }
+  changed_.notify_all();
 }
 
 std::string TraceSink::NextIndexedPath() { return absl::StrCat(file_, ".", next_index_++); }
@@ -59,35 +63,27 @@ void TraceSink::QueueLocked(std::string path, std::string objects) {
 }
 
 void TraceSink::WaitForWrites() {
-  absl::MutexLock lock(&mutex_);
-  mutex_.Await(absl::Condition(
-      +[](TraceSink* sink) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sink->mutex_) {
-        return sink->to_write_.empty() && !sink->writing_;
-      },
-      this));
+  std::unique_lock<std::mutex> lock(mutex_);
+  changed_.wait(lock, [this] { return to_write_.empty() && !writing_; });
 }
 
 void TraceSink::WriteFiles() {
+  std::unique_lock<std::mutex> lock(mutex_);
   while (true) {
-    std::pair<std::string, std::string> next;
-    {
-      absl::MutexLock lock(&mutex_);
-      writing_ = false;
-      mutex_.Await(absl::Condition(
-          +[](TraceSink* sink) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sink->mutex_) {
-            return sink->stopping_ || !sink->to_write_.empty();
-          },
-          this));
-      if (to_write_.empty()) return;  // stopping, and nothing is left
-      next = std::move(to_write_.front());
-      to_write_.pop_front();
-      writing_ = true;
-    }
+    writing_ = false;
+    changed_.notify_all();  // for WaitForWrites
+    changed_.wait(lock, [this] { return stopping_ || !to_write_.empty(); });
+    if (to_write_.empty()) return;  // stopping, and nothing is left
+    std::pair<std::string, std::string> next = std::move(to_write_.front());
+    to_write_.pop_front();
+    writing_ = true;
+    lock.unlock();
     // A failure is logged, not returned: a trace that cannot be written
     // must not fail the request it traced.
     const absl::Status written =
         WriteFileAtomically(next.first, absl::StrCat("[", next.second, "]\n"));
     if (!written.ok()) Log(LogLevel::kWarning, absl::StrCat("traces lost: ", written.message()));
+    lock.lock();
   }
 }
 
@@ -102,13 +98,13 @@ RequestTrace::RequestTrace(uint64_t id, uint32_t level, std::shared_ptr<TraceSin
 RequestTrace::~RequestTrace() { sink_->Add(scope_, log_frequency_, ToJsonObjects()); }
 
 void RequestTrace::SetModel(absl::string_view name, int64_t version) {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   model_name_ = std::string(name);
   model_version_ = version;
 }
 
 void RequestTrace::SetRequestId(absl::string_view request_id) {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   request_id_ = std::string(request_id);
 }
 
@@ -116,7 +112,7 @@ void RequestTrace::Timestamp(const char* stage, TimePoint at) {
   if ((level_ & kTraceTimestamps) == 0) return;
   const int64_t ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count();
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   timestamps_.emplace_back(stage, ns);
 }
 
@@ -125,12 +121,12 @@ void RequestTrace::Tensor(const char* activity, absl::string_view name,
   if (!wants_tensors()) return;
   TensorRecord record{activity, std::string(name), absl::StrJoin(shape, ","), ""};
   AppendFloats(data, record.data);
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   tensors_.push_back(std::move(record));
 }
 
 std::string RequestTrace::ToJsonObjects() const {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
   // Objects follow one another without the array's brackets (the sink

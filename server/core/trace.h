@@ -17,18 +17,18 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 
 namespace convd {
@@ -103,20 +103,22 @@ class TraceSink {
   // The writer thread: writes each queued file until stopped and drained.
   void WriteFiles();
   // Queues "[objects]" for `path`.
-  void QueueLocked(std::string path, std::string objects) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  void QueueLocked(std::string path, std::string objects);
   std::string NextIndexedPath();
 
   const std::string file_;
-  uint64_t next_index_ ABSL_GUARDED_BY(mutex_) = 0;
-  absl::Mutex mutex_;
+  std::mutex mutex_;
+  std::condition_variable changed_;  // to_write_, writing_ or stopping_
+  // Guarded by mutex_:
+  uint64_t next_index_ = 0;
   // Traces sampled with a log frequency of 0, for `file` at the end.
-  Pending whole_file_ ABSL_GUARDED_BY(mutex_);
+  Pending whole_file_;
   // The others, by scope.
-  std::map<std::string, Pending> by_scope_ ABSL_GUARDED_BY(mutex_);
+  std::map<std::string, Pending> by_scope_;
   // Files to write: path, then the objects.
-  std::deque<std::pair<std::string, std::string>> to_write_ ABSL_GUARDED_BY(mutex_);
-  bool writing_ ABSL_GUARDED_BY(mutex_) = false;  // a file taken from to_write_
-  bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
+  std::deque<std::pair<std::string, std::string>> to_write_;
+  bool writing_ = false;  // a file taken from to_write_ is being written
+  bool stopping_ = false;
   std::thread writer_;
 };
 
@@ -162,12 +164,13 @@ class RequestTrace {
   const std::shared_ptr<TraceSink> sink_;
   const std::string scope_;
   const uint32_t log_frequency_;
-  mutable absl::Mutex mutex_;
-  std::string model_name_ ABSL_GUARDED_BY(mutex_);
-  int64_t model_version_ ABSL_GUARDED_BY(mutex_) = -1;
-  std::string request_id_ ABSL_GUARDED_BY(mutex_);
-  std::vector<std::pair<const char*, int64_t>> timestamps_ ABSL_GUARDED_BY(mutex_);
-  std::vector<TensorRecord> tensors_ ABSL_GUARDED_BY(mutex_);
+  mutable std::mutex mutex_;
+  // Guarded by mutex_:
+  std::string model_name_;
+  int64_t model_version_ = -1;
+  std::string request_id_;
+  std::vector<std::pair<const char*, int64_t>> timestamps_;
+  std::vector<TensorRecord> tensors_;
 };
 
 }  // namespace convd

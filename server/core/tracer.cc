@@ -149,14 +149,14 @@ absl::StatusOr<std::unique_ptr<Tracer>> Tracer::Create(std::string file,
   std::shared_ptr<TraceSink> sink =
       file.empty() ? nullptr : std::make_shared<TraceSink>(std::move(file));
   std::unique_ptr<Tracer> tracer(new Tracer(std::move(sink), settings));
-  absl::MutexLock lock(&tracer->mutex_);
+  std::lock_guard<std::mutex> lock(tracer->mutex_);
   tracer->UpdateAnyOnLocked();
   return tracer;
 }
 
 std::shared_ptr<RequestTrace> Tracer::Sample(absl::string_view model_name) {
   if (!any_on_.load(std::memory_order_relaxed)) return nullptr;
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   auto found = models_.find(std::string(model_name));
   ModelSettings* model = found == models_.end() ? nullptr : &found->second;
   const TraceSettings settings = EffectiveLocked(model);
@@ -176,7 +176,7 @@ absl::StatusOr<inference::TraceSettingResponse> Tracer::Update(
   const std::string file = sink_ != nullptr ? sink_->file() : "";
   ASSIGN_OR_RETURN(const ParsedUpdate update, ParseUpdate(request, file));
   const std::string& model_name = request.model_name();
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   // Applied to copies, which replace the settings only when they hold.
   TraceSettings global = global_;
   std::optional<ModelSettings> model;
@@ -225,7 +225,7 @@ absl::StatusOr<inference::TraceSettingResponse> Tracer::Update(
 }
 
 TraceSettings Tracer::Effective(const std::string& model_name) const {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   auto found = models_.find(model_name);
   return EffectiveLocked(found == models_.end() ? nullptr : &found->second);
 }

@@ -28,13 +28,12 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "proto/inference.pb.h"
 #include "server/core/trace.h"
 
@@ -95,18 +94,18 @@ class Tracer {
 
   Tracer(std::shared_ptr<TraceSink> sink, const TraceSettings& settings)
       : sink_(std::move(sink)), at_start_(settings), global_(settings) {}
-  TraceSettings EffectiveLocked(const ModelSettings* model) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  void UpdateAnyOnLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  TraceSettings EffectiveLocked(const ModelSettings* model) const;
+  void UpdateAnyOnLocked();
 
   const std::shared_ptr<TraceSink> sink_;  // null without a trace file
   const TraceSettings at_start_;
   std::atomic<bool> any_on_{false};  // some level is not OFF
   std::atomic<uint64_t> next_id_{1};
-  mutable absl::Mutex mutex_;
-  TraceSettings global_ ABSL_GUARDED_BY(mutex_);
-  uint64_t global_requests_ ABSL_GUARDED_BY(mutex_) = 0;  // for models without their own
-  std::map<std::string, ModelSettings> models_ ABSL_GUARDED_BY(mutex_);
+  mutable std::mutex mutex_;
+  // Guarded by mutex_:
+  TraceSettings global_;
+  uint64_t global_requests_ = 0;  // for models without their own
+  std::map<std::string, ModelSettings> models_;
 };
 
 }  // namespace convd
