@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/file_util.h"
@@ -21,6 +22,19 @@ void AppendFloats(absl::Span<const float> data, std::string& out) {
     const std::to_chars_result end = std::to_chars(buffer, buffer + sizeof(buffer), data[i]);
     out.append(buffer, end.ptr);
   }
+}
+
+// `text` itself when it is valid UTF-8, else C-escaped: a request id is
+// whatever bytes the client sent, and the trace file must stay JSON.
+std::string Utf8OrEscaped(absl::string_view text) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer, rapidjson::UTF8<>, rapidjson::UTF8<>,
+                    rapidjson::CrtAllocator, rapidjson::kWriteValidateEncodingFlag>
+      validator(buffer);
+  if (validator.String(text.data(), static_cast<rapidjson::SizeType>(text.size()))) {
+    return std::string(text);
+  }
+  return absl::CHexEscape(text);
 }
 
 }  // namespace
@@ -99,13 +113,13 @@ RequestTrace::~RequestTrace() { sink_->Add(scope_, log_frequency_, ToJsonObjects
 
 void RequestTrace::SetModel(absl::string_view name, int64_t version) {
   std::lock_guard<std::mutex> lock(mutex_);
-  model_name_ = std::string(name);
+  model_name_ = Utf8OrEscaped(name);
   model_version_ = version;
 }
 
 void RequestTrace::SetRequestId(absl::string_view request_id) {
   std::lock_guard<std::mutex> lock(mutex_);
-  request_id_ = std::string(request_id);
+  request_id_ = Utf8OrEscaped(request_id);
 }
 
 void RequestTrace::Timestamp(const char* stage, TimePoint at) {

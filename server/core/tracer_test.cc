@@ -198,7 +198,7 @@ TEST(TracerTest, WritesAFileEachLogFrequencyTracesAndTheRestAtTheEnd) {
     std::shared_ptr<RequestTrace> trace = tracer->Sample("lenet5");
     ASSERT_NE(trace, nullptr);
     trace->SetModel("lenet5", 1);
-    trace->SetRequestId(i == 0 ? "first \"one\"" : "");
+    trace->SetRequestId(i == 0 ? "first \"one\"" : i == 1 ? "not UTF-8: \xff" : "");
     // Recorded out of order; written in time order.
     trace->Timestamp(trace_stage::kRequestEnd, t0 + std::chrono::microseconds(9));
     trace->Timestamp(trace_stage::kRequestStart, t0);
@@ -214,11 +214,12 @@ TEST(TracerTest, WritesAFileEachLogFrequencyTracesAndTheRestAtTheEnd) {
   EXPECT_STREQ(first[0]["model_name"].GetString(), "lenet5");
   EXPECT_EQ(first[0]["model_version"].GetInt64(), 1);
   EXPECT_STREQ(first[0]["request_id"].GetString(), "first \"one\"");
-  EXPECT_FALSE(first[3].HasMember("request_id"));
+  EXPECT_STREQ(first[3]["request_id"].GetString(), "not UTF-8: \\xff");
   EXPECT_EQ(first[2]["timestamps"][0]["ns"].GetInt64() - first[1]["timestamps"][0]["ns"].GetInt64(),
             9000);
   rapidjson::Document second;
   EXPECT_EQ(ReadObjects(file + ".1", second).size(), 6u);
+  EXPECT_FALSE(second[0].HasMember("request_id"));
   EXPECT_EQ(second[0]["id"].GetUint64(), 3u);
   EXPECT_FALSE(std::filesystem::exists(file + ".2"));
   tracer.reset();  // the fifth trace is written at the end
