@@ -1,5 +1,6 @@
 #include "server/core/log_settings.h"
 
+#include <mutex>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +12,13 @@ namespace {
 using Value = inference::LogSettingsRequest::SettingValue;
 
 constexpr char kFormat[] = "ISO8601";
+
+// Updates read the settings, change some and write them all back: two at
+// once would each lose the other's changes.
+std::mutex& UpdateMutex() {
+  static std::mutex mutex;
+  return mutex;
+}
 
 absl::Status WrongType(const std::string& name, const char* wanted) {
   return absl::InvalidArgumentError(
@@ -33,6 +41,7 @@ inference::LogSettingsResponse LogSettingsAsResponse() {
 }
 
 absl::Status UpdateLogSettings(const inference::LogSettingsRequest& request) {
+  std::lock_guard<std::mutex> lock(UpdateMutex());
   LogSettings next = CurrentLogSettings();
   for (const auto& [name, value] : request.settings()) {
     if (value.parameter_choice_case() == Value::PARAMETER_CHOICE_NOT_SET) {

@@ -13,7 +13,8 @@
 //   RETURN_IF_ERROR(UpdateLogSettings(request));
 //   *response = LogSettingsAsResponse();
 //
-// Thread safety: both functions may be called concurrently.
+// Thread safety: both functions may be called concurrently; updates apply
+// one after the other, each whole.
 #ifndef CONVD_SERVER_CORE_LOG_SETTINGS_H_
 #define CONVD_SERVER_CORE_LOG_SETTINGS_H_
 

@@ -2,7 +2,9 @@
 // the lines that are then written, and refusals that change nothing.
 #include "server/core/log_settings.h"
 
+#include <atomic>
 #include <string>
+#include <thread>
 
 #include "gtest/gtest.h"
 #include "server/log.h"
@@ -112,6 +114,31 @@ TEST_F(LogSettingsTest, RefusesWhatItCannotTakeAndChangesNothing) {
     EXPECT_NE(status.message().find(c.message), std::string::npos) << status;
     EXPECT_TRUE(LogEnabled(LogLevel::kInfo)) << "a refused request changed log_info: " << status;
   }
+}
+
+TEST_F(LogSettingsTest, ConcurrentUpdatesLoseNoneOfEachOthersChanges) {
+  // Each thread changes only its own setting, and before each change finds
+  // it as it left it: an update of the other setting that read the
+  // settings before this thread's change and wrote them after undoes it.
+  constexpr int kUpdates = 300000;
+  std::atomic<int> undone{0};
+  auto toggle = [&](const std::string& name, auto value_of, auto read) {
+    for (int i = 0; i < kUpdates; ++i) {
+      if (i > 0 && !read(i - 1)) ++undone;
+      ASSERT_TRUE(UpdateLogSettings(Request({{name, value_of(i)}})).ok());
+    }
+  };
+  std::thread info([&] {
+    toggle("log_info", [](int i) { return Bool(i % 2 == 0); },
+           [](int i) { return CurrentLogSettings().info == (i % 2 == 0); });
+  });
+  std::thread verbose([&] {
+    toggle("log_verbose_level", [](int i) { return Uint(i % 3); },
+           [](int i) { return CurrentLogSettings().verbose_level == static_cast<uint32_t>(i % 3); });
+  });
+  info.join();
+  verbose.join();
+  EXPECT_EQ(undone.load(), 0);
 }
 
 }  // namespace
