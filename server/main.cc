@@ -5,9 +5,12 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "server/cli_flags.h"
@@ -55,6 +58,9 @@ ABSL_FLAG(int64_t, trace_rate, 1000, "One inference request in this many is trac
 ABSL_FLAG(int64_t, trace_count, -1, "How many requests to trace (-1: no limit).");
 ABSL_FLAG(int64_t, trace_log_frequency, 0,
           "Write traces to FILE.N every this many (0: all to FILE when convd exits).");
+ABSL_FLAG(std::string, cache_config, "",
+          "local,size=BYTES: a response cache of that many bytes for the models whose config "
+          "has response_cache { enable: true } (Triton's flag); empty: none.");
 ABSL_FLAG(double, gpu_run_timeout_seconds, 30,
           "How long one forward pass on the GPU may run before the device counts as hung "
           "(its models unavailable and the server not live while it lasts); 0: no limit.");
@@ -129,6 +135,17 @@ int main(int argc, char** argv) {
                  "convd: --trace-level must be OFF, or TIMESTAMPS and/or TENSORS; --trace-rate "
                  "1 or more, --trace-count -1 or more, --trace-log-frequency 0 or more\n");
     return 2;
+  }
+  const std::string cache_config = absl::GetFlag(FLAGS_cache_config);
+  if (!cache_config.empty()) {
+    int64_t bytes = 0;
+    if (!absl::StartsWith(cache_config, "local,size=") ||
+        !absl::SimpleAtoi(cache_config.substr(strlen("local,size=")), &bytes) || bytes <= 0) {
+      std::fprintf(stderr, "convd: --cache-config must be local,size=BYTES (BYTES > 0); got '%s'\n",
+                   cache_config.c_str());
+      return 2;
+    }
+    options.response_cache_bytes = bytes;
   }
   options.trace_file = absl::GetFlag(FLAGS_trace_file);
   options.trace = {.level = *trace_level,

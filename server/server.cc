@@ -103,6 +103,18 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   service_options.allow_model_control = options.allow_model_control;
   service_options.allow_client_shm = options.allow_client_shm;
   service_options.tracer = *std::move(tracer);
+  if (options.response_cache_bytes > 0) {
+    service_options.response_cache = std::make_shared<ResponseCache>(options.response_cache_bytes);
+    Log(LogLevel::kInfo, absl::StrCat("response cache: ", options.response_cache_bytes,
+                                      " bytes, for models with response_cache { enable: true }"));
+  }
+  for (const std::shared_ptr<ServedModel>& model : server->repository_->AllServed()) {
+    if (model->config().response_cache().enable() && service_options.response_cache == nullptr) {
+      Log(LogLevel::kWarning,
+          absl::StrCat(model->name(), " enables the response cache, but convd has none: start it "
+                                      "with --cache-config local,size=BYTES"));
+    }
+  }
   server->service_ = std::make_unique<InferenceService>(server->repository_.get(), service_options);
   server->grpc_service_ = std::make_unique<GrpcInferenceService>(server->service_.get());
 

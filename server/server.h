@@ -64,6 +64,9 @@ struct ServerOptions {
   // nowhere, and tracing stays off) and the global settings at start.
   std::string trace_file;
   TraceSettings trace;
+  // The response cache's budget in bytes (--cache-config local,size=N),
+  // for models whose config enables it; 0: no cache.
+  int64_t response_cache_bytes = 0;
 };
 
 class Server {

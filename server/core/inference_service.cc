@@ -338,6 +338,35 @@ std::shared_ptr<PendingInference> InferenceService::Infer(
                   TracedShape(config, decoded->rows, config.input(0).dims()),
                   absl::MakeConstSpan(decoded->input.data(), decoded->input.size()));
   }
+  // Layer stats describe a run, and an output in shared memory is written
+  // there, not kept: neither comes from the cache.
+  ResponseCache* cache = config.response_cache().enable() && !decoded->want_layer_stats &&
+                                 !decoded->output_memory.has_value()
+                             ? options_.response_cache.get()
+                             : nullptr;
+  int64_t cache_lookup_ns = 0;
+  if (cache != nullptr) {
+    const TimePoint lookup_start = SteadyClock::now();
+    std::optional<inference::ModelInferResponse> cached = cache->Lookup(
+        {served->load_id(), decoded->rows, decoded->classification_k,
+         absl::MakeConstSpan(decoded->input.data(), decoded->input.size())});
+    cache_lookup_ns = NanosecondsSince(lookup_start);
+    if (cached.has_value()) {
+      *response = *std::move(cached);
+      response->set_id(decoded->id);
+      served->statistics().RecordCacheHit(decoded->rows, NanosecondsSince(arrival),
+                                          cache_lookup_ns);
+      LogAccess(decoded->id, served->name(), std::to_string(served->version()),
+                absl::OkStatus(), NanosecondsSince(arrival), nullptr);
+      if (trace != nullptr) {
+        trace->Timestamp(trace_stage::kInferResponseComplete, SteadyClock::now());
+        trace->Timestamp(trace_stage::kRequestEnd, SteadyClock::now());
+        trace.reset();
+      }
+      done(absl::OkStatus());
+      return nullptr;
+    }
+  }
   auto pending = std::make_shared<PendingInference>();
   pending->model_ = *model;
   pending->job_ = std::make_shared<InferenceJob>();
@@ -348,8 +377,18 @@ std::shared_ptr<PendingInference> InferenceService::Infer(
   job.queue_deadline = QueueDeadline(config, *decoded, arrival);
   // The job is alive while its callback runs (the scheduler holds it).
   job.done = [served, job_ptr = &job, request_info = std::move(*decoded), response, arrival,
-              trace = std::move(trace), done = std::move(done)](absl::Status status) mutable {
+              cache, cache_lookup_ns, trace = std::move(trace),
+              done = std::move(done)](absl::Status status) mutable {
     if (status.ok()) status = EncodeInferResponse(*served, request_info, *job_ptr, *response);
+    if (cache != nullptr) {
+      const TimePoint insert_start = SteadyClock::now();
+      if (status.ok()) {
+        cache->Insert({served->load_id(), request_info.rows, request_info.classification_k,
+                       absl::MakeConstSpan(job_ptr->input.data(), job_ptr->input.size())},
+                      *response);
+      }
+      served->statistics().RecordCacheMiss(cache_lookup_ns + NanosecondsSince(insert_start));
+    }
     if (status.ok()) {
       served->statistics().RecordSuccess(job_ptr->rows, NanosecondsSince(arrival),
                                          job_ptr->times);

@@ -16,6 +16,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "proto/inference.pb.h"
+#include "server/core/response_cache.h"
 #include "server/core/shared_memory.h"
 #include "server/core/tracer.h"
 #include "server/repository/repository.h"
@@ -50,6 +51,9 @@ class InferenceService {
     // Which requests are traced (the trace extension); null: none, and
     // no level but OFF can be set (no trace file).
     std::shared_ptr<Tracer> tracer;
+    // Where models whose config enables the response cache keep their
+    // responses (--cache-config); null: no cache.
+    std::shared_ptr<ResponseCache> response_cache;
   };
 
   // `repository` must outlive the service.
@@ -118,8 +122,10 @@ class InferenceService {
   }
 
   // Validates and queues `request`. `done` is called exactly once, inline
-  // when the request is refused before queueing, else from an instance
-  // thread; `response` is filled when the status is OK and must stay valid
+  // when the request is refused before queueing or answered from the
+  // response cache (a model with `response_cache { enable: true }`, a
+  // request without layer_stats or an output in shared memory), else from
+  // an instance thread; `response` is filled when the status is OK and must stay valid
   // until then (`request` need not: everything is decoded up front). An
   // FP32 input in raw_input_contents is moved out of `request`, not copied
   // (DecodeInferRequest); nothing else in it changes.

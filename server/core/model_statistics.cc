@@ -43,6 +43,20 @@ void ModelStatisticsRecorder::RecordSuccess(int rows, int64_t total_ns, const Jo
   compute_histogram_.Add(times.compute_infer_ns);
 }
 
+void ModelStatisticsRecorder::RecordCacheHit(int rows, int64_t total_ns, int64_t lookup_ns) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  last_inference_ms_ = NowMs();
+  inference_count_ += rows;
+  success_.Add(total_ns);
+  cache_hit_.Add(lookup_ns);
+  request_histogram_.Add(total_ns);
+}
+
+void ModelStatisticsRecorder::RecordCacheMiss(int64_t lookup_and_insert_ns) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  cache_miss_.Add(lookup_and_insert_ns);
+}
+
 void ModelStatisticsRecorder::RecordFailure(int64_t total_ns, absl::StatusCode reason) {
   std::lock_guard<std::mutex> lock(mutex_);
   last_inference_ms_ = NowMs();
@@ -57,6 +71,8 @@ ModelMetrics ModelStatisticsRecorder::Metrics() const {
   metrics.failures = failures_;
   metrics.inference_count = inference_count_;
   metrics.execution_count = execution_count_;
+  metrics.cache_hits = cache_hit_.count;
+  metrics.cache_misses = cache_miss_.count;
   metrics.request = request_histogram_;
   metrics.queue = queue_histogram_;
   metrics.compute = compute_histogram_;
@@ -87,6 +103,8 @@ void ModelStatisticsRecorder::Fill(inference::ModelStatistics& out) const {
   Put(compute_input_, stats.mutable_compute_input());
   Put(compute_infer_, stats.mutable_compute_infer());
   Put(compute_output_, stats.mutable_compute_output());
+  Put(cache_hit_, stats.mutable_cache_hit());
+  Put(cache_miss_, stats.mutable_cache_miss());
   for (const auto& [size, durations] : batches_) {
     inference::InferBatchStatistics& batch = *out.add_batch_stats();
     batch.set_batch_size(size);

@@ -35,6 +35,7 @@ struct ModelMetrics {
   std::map<absl::StatusCode, uint64_t> failures;  // by reason
   uint64_t inference_count = 0;                    // images
   uint64_t execution_count = 0;                    // batches run
+  uint64_t cache_hits = 0, cache_misses = 0;       // requests, by the response cache
   DurationHistogram request, queue, compute;       // compute: the forward pass
   std::map<int, uint64_t> executions_by_batch_size;
 };
@@ -45,6 +46,12 @@ class ModelStatisticsRecorder : public ExecutionObserver {
   void RecordSuccess(int rows, int64_t total_ns, const JobTimes& times);
   // A request that failed after it reached this model, with its code.
   void RecordFailure(int64_t total_ns, absl::StatusCode reason);
+  // A request answered from the response cache: a success of `rows`
+  // images that ran no batch; `lookup_ns` is the cache's part of it.
+  void RecordCacheHit(int rows, int64_t total_ns, int64_t lookup_ns);
+  // A request the cache did not hold: its lookup and, once it ran, the
+  // insertion of its response.
+  void RecordCacheMiss(int64_t lookup_and_insert_ns);
   // One batch execution (called by the scheduler).
   void RecordExecution(int batch_size, const JobTimes& times) override;
 
@@ -71,6 +78,7 @@ class ModelStatisticsRecorder : public ExecutionObserver {
   uint64_t inference_count_ = 0;
   uint64_t execution_count_ = 0;
   Duration success_, fail_, queue_, compute_input_, compute_infer_, compute_output_;
+  Duration cache_hit_, cache_miss_;
   std::map<int, BatchDurations> batches_;
   std::map<absl::StatusCode, uint64_t> failures_;
   DurationHistogram request_histogram_, queue_histogram_, compute_histogram_;

@@ -1,6 +1,7 @@
 #include "server/core/served_model.h"
 
 #include <algorithm>
+#include <atomic>
 
 #include "absl/strings/str_cat.h"
 #include "engine/executor.h"
@@ -76,6 +77,11 @@ bool HasCpuInstances(const inference::ModelConfig& config) {
 bool HasGpuInstances(const inference::ModelConfig& config) {
   return HasInstancesOfKind(config, inference::ModelInstanceGroup::KIND_GPU);
 }
+
+ServedModel::ServedModel(LoadedModel model) : model_(std::move(model)), load_id_([] {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1);
+}()) {}
 
 absl::StatusOr<std::unique_ptr<ServedModel>> ServedModel::Create(LoadedModel model,
                                                                  ThreadPool* thread_pool,

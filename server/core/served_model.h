@@ -46,6 +46,9 @@ class ServedModel {
 
   const std::string& name() const { return model_.config.name(); }
   int64_t version() const { return model_.version; }
+  // Unique to this load within the process: a reload of the same version
+  // is a new model to the response cache.
+  uint64_t load_id() const { return load_id_; }
   const inference::ModelConfig& config() const { return model_.config; }
   const std::vector<std::string>& labels() const { return model_.labels; }
   const ExecutionPlan& plan() const { return *model_.plan; }
@@ -68,9 +71,10 @@ class ServedModel {
   const ModelStatisticsRecorder& statistics() const { return statistics_; }
 
  private:
-  explicit ServedModel(LoadedModel model) : model_(std::move(model)) {}
+  explicit ServedModel(LoadedModel model);
 
   LoadedModel model_;
+  const uint64_t load_id_;
   int64_t input_row_elements_ = 0;
   int64_t output_row_elements_ = 0;
   MemoryUse memory_;

@@ -102,6 +102,16 @@ std::string RenderPrometheusMetrics(const InferenceService& service, const GpuBa
     out.Sample("convd_inference_exec_count_total", m.labels,
                static_cast<double>(m.metrics.execution_count));
   }
+  out.Header("convd_cache_hit_total", "counter",
+             "Requests answered from the response cache (models that enable it).");
+  for (const Model& m : models) {
+    out.Sample("convd_cache_hit_total", m.labels, static_cast<double>(m.metrics.cache_hits));
+  }
+  out.Header("convd_cache_miss_total", "counter",
+             "Requests the response cache did not hold (models that enable it).");
+  for (const Model& m : models) {
+    out.Sample("convd_cache_miss_total", m.labels, static_cast<double>(m.metrics.cache_misses));
+  }
   const struct {
     const char* name;
     const char* help;

@@ -12,8 +12,9 @@
 
 namespace convd::testing {
 
-// A fresh repository holding "lenet", loading and running on `pool`.
-RepositoryOptions LenetRepository(ThreadPool& pool);
+// A fresh repository holding "lenet", loading and running on `pool`;
+// `more_config` is appended to its config.pbtxt.
+RepositoryOptions LenetRepository(ThreadPool& pool, const std::string& more_config = "");
 
 // `rows` random images in [0, 1) as FP32 raw_input_contents.
 inference::ModelInferRequest LenetRequest(int rows, const std::string& model = "lenet");
