@@ -50,10 +50,10 @@ class InferenceService {
     bool allow_client_shm = false;
     // Which requests are traced (the trace extension); null: none, and
     // no level but OFF can be set (no trace file).
-    std::shared_ptr<Tracer> tracer;
+    std::shared_ptr<Tracer> tracer = nullptr;
     // Where models whose config enables the response cache keep their
     // responses (--cache-config); null: no cache.
-    std::shared_ptr<ResponseCache> response_cache;
+    std::shared_ptr<ResponseCache> response_cache = nullptr;
   };
 
   // `repository` must outlive the service.

@@ -5,10 +5,13 @@
 // backend's numbers are checked on a GPU by bench/gpu_check.sh.
 #include "server/metrics/prometheus.h"
 
+#include <future>
+#include <memory>
 
 #include "engine/testing/model_repository.h"
 #include "gtest/gtest.h"
 #include "kernels/testing/temp_dir.h"
+#include "server/core/testing/lenet_service.h"
 
 namespace convd {
 namespace {
@@ -122,6 +125,31 @@ TEST(PrometheusTest, WithoutNvmlOrAGpuThoseSeriesAreAbsent) {
   EXPECT_NE(on_cpu.find(R"(convd_model_memory_bytes{model="lenet",version="1",device="cpu"} )"),
             std::string::npos)
       << on_cpu;
+}
+
+TEST(PrometheusTest, CountsResponseCacheHitsAndMisses) {
+  ThreadPool pool(1);
+  RepositoryOptions options;
+  options.root = Repository("response_cache { enable: true }");
+  options.thread_pool = &pool;
+  options.load.thread_pool = &pool;
+  ModelRepository repository(options);
+  ASSERT_EQ(repository.LoadAll(), 0);
+  InferenceService service(&repository,
+                           {.response_cache = std::make_shared<ResponseCache>(1 << 20)});
+  const inference::ModelInferRequest request = testing::LenetRequest(1);
+  for (int i = 0; i < 3; ++i) {  // a miss, then two hits
+    inference::ModelInferRequest copy = request;
+    inference::ModelInferResponse response;
+    std::promise<absl::Status> done;
+    service.Infer(copy, &response, [&](absl::Status status) { done.set_value(status); });
+    ASSERT_TRUE(done.get_future().get().ok());
+  }
+  const std::string text = RenderPrometheusMetrics(service, nullptr);
+  EXPECT_TRUE(Has(text, R"(convd_cache_hit_total{model="lenet",version="1"} 2)")) << text;
+  EXPECT_TRUE(Has(text, R"(convd_cache_miss_total{model="lenet",version="1"} 1)")) << text;
+  EXPECT_TRUE(Has(text, R"(convd_inference_exec_count_total{model="lenet",version="1"} 1)"))
+      << text;
 }
 
 }  // namespace

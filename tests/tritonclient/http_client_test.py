@@ -3,7 +3,8 @@
 Usage: http_client_test.py CONVD_BINARY MODEL_REPOSITORY
 Starts convd on free ports, runs the checks over HTTP (JSON and the binary
 data extension, which tritonclient uses by default; gzip and deflate
-bodies and responses; a load with a config), compares with the
+bodies and responses; a load with a config; the response cache; traces
+and log settings), compares with the
 gRPC client's numbers, stops convd with SIGTERM and expects exit status 0.
 Prints one line per check; exits non-zero on failure.
 """
@@ -30,7 +31,8 @@ def main():
     trace_file = os.path.join(trace_dir, "trace.json")
     process, grpc_port, http_port, log = start_convd(
         binary, repository,
-        ["--allow-client-shm", "--model-control=explicit", f"--trace-file={trace_file}"])
+        ["--allow-client-shm", "--model-control=explicit", f"--trace-file={trace_file}",
+         "--cache-config=local,size=4194304"])
     client = httpclient.InferenceServerClient(url=f"127.0.0.1:{http_port}", concurrency=4)
     grpc = grpcclient.InferenceServerClient(url=f"127.0.0.1:{grpc_port}")
     results = []
@@ -137,6 +139,24 @@ def main():
                              client.get_model_config("lenet5")["max_batch_size"] == 64))
         results.append(check("and serves batches of 4 again", np.array_equal(
             client.infer("lenet5", [infer_input]).as_numpy("prob"), expected)))
+
+        # The response cache (convd runs with --cache-config): enabled by a
+        # load with a config, a repeated request is answered from it.
+        cached = client.get_model_config("lenet5")
+        cached["response_cache"] = {"enable": True}
+        client.load_model("lenet5", config=json.dumps(cached))
+        first = client.infer("lenet5", [infer_input], request_id="c-1")
+        again = client.infer("lenet5", [infer_input], request_id="c-2")
+        stats = client.get_inference_statistics("lenet5")["model_stats"][0]
+        results.append(check("response cache: the repeat is a hit",
+                             stats["inference_stats"]["cache_hit"]["count"] == 1 and
+                             stats["inference_stats"]["cache_miss"]["count"] == 1 and
+                             stats["execution_count"] == 1, stats["inference_stats"]))
+        results.append(check("response cache: the hit equals the run, with its own id",
+                             np.array_equal(first.as_numpy("prob"), again.as_numpy("prob")) and
+                             np.array_equal(again.as_numpy("prob"), expected) and
+                             again.get_response()["id"] == "c-2"))
+        client.load_model("lenet5")
     finally:
         client.close()
         grpc.close()
