@@ -57,8 +57,8 @@ absl::Status AutotuneCache::WriteLocked() const {
   if (path_.empty()) return absl::OkStatus();
   std::string lines;
   for (const auto& [key, algorithm] : decisions_) {
-    absl::StrAppend(&lines, key.device, "\t", key.driver, "\t", key.kernels, "\t", key.shape,
-                    "\t", key.batch, "\t", algorithm, "\n");
+    absl::StrAppend(&lines, key.device, "\t", key.driver, "\t", key.kernels, "\t", key.shape, "\t",
+                    key.batch, "\t", algorithm, "\n");
   }
   return WriteFileAtomically(path_, lines);
 }

@@ -46,7 +46,8 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
   std::filesystem::rename(temporary, target, error);
   if (error) {
     std::filesystem::remove(temporary, error);
-    return absl::PermissionDeniedError(absl::StrCat("cannot replace ", path, ": ", error.message()));
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot replace ", path, ": ", error.message()));
   }
   return absl::OkStatus();
 }

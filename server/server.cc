@@ -60,7 +60,8 @@ void LogRepository(const ModelRepository& repository) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
-  absl::StatusOr<std::unique_ptr<Tracer>> tracer = Tracer::Create(options.trace_file, options.trace);
+  absl::StatusOr<std::unique_ptr<Tracer>> tracer =
+      Tracer::Create(options.trace_file, options.trace);
   if (!tracer.ok()) return tracer.status();
   absl::StatusOr<const GpuBackend*> gpu = ChooseDevice(options.device);
   if (!gpu.ok()) return gpu.status();
@@ -111,8 +112,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   for (const std::shared_ptr<ServedModel>& model : server->repository_->AllServed()) {
     if (model->config().response_cache().enable() && service_options.response_cache == nullptr) {
       Log(LogLevel::kWarning,
-          absl::StrCat(model->name(), " enables the response cache, but convd has none: start it "
-                                      "with --cache-config local,size=BYTES"));
+          absl::StrCat(model->name(),
+                       " enables the response cache, but convd has none: start it "
+                       "with --cache-config local,size=BYTES"));
     }
   }
   server->service_ = std::make_unique<InferenceService>(server->repository_.get(), service_options);

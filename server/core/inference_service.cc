@@ -347,17 +347,17 @@ std::shared_ptr<PendingInference> InferenceService::Infer(
   int64_t cache_lookup_ns = 0;
   if (cache != nullptr) {
     const TimePoint lookup_start = SteadyClock::now();
-    std::optional<inference::ModelInferResponse> cached = cache->Lookup(
-        {served->load_id(), decoded->rows, decoded->classification_k,
-         absl::MakeConstSpan(decoded->input.data(), decoded->input.size())});
+    std::optional<inference::ModelInferResponse> cached =
+        cache->Lookup({served->load_id(), decoded->rows, decoded->classification_k,
+                       absl::MakeConstSpan(decoded->input.data(), decoded->input.size())});
     cache_lookup_ns = NanosecondsSince(lookup_start);
     if (cached.has_value()) {
       *response = *std::move(cached);
       response->set_id(decoded->id);
       served->statistics().RecordCacheHit(decoded->rows, NanosecondsSince(arrival),
                                           cache_lookup_ns);
-      LogAccess(decoded->id, served->name(), std::to_string(served->version()),
-                absl::OkStatus(), NanosecondsSince(arrival), nullptr);
+      LogAccess(decoded->id, served->name(), std::to_string(served->version()), absl::OkStatus(),
+                NanosecondsSince(arrival), nullptr);
       if (trace != nullptr) {
         trace->Timestamp(trace_stage::kInferResponseComplete, SteadyClock::now());
         trace->Timestamp(trace_stage::kRequestEnd, SteadyClock::now());
@@ -376,8 +376,8 @@ std::shared_ptr<PendingInference> InferenceService::Infer(
   job.want_layer_stats = decoded->want_layer_stats;
   job.queue_deadline = QueueDeadline(config, *decoded, arrival);
   // The job is alive while its callback runs (the scheduler holds it).
-  job.done = [served, job_ptr = &job, request_info = std::move(*decoded), response, arrival,
-              cache, cache_lookup_ns, trace = std::move(trace),
+  job.done = [served, job_ptr = &job, request_info = std::move(*decoded), response, arrival, cache,
+              cache_lookup_ns, trace = std::move(trace),
               done = std::move(done)](absl::Status status) mutable {
     if (status.ok()) status = EncodeInferResponse(*served, request_info, *job_ptr, *response);
     if (cache != nullptr) {

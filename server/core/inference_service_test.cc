@@ -16,10 +16,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/testing/model_repository.h"
-#include "server/core/testing/lenet_service.h"
 #include "gtest/gtest.h"
 #include "kernels/testing/numeric.h"
 #include "kernels/testing/temp_dir.h"
+#include "server/core/testing/lenet_service.h"
 
 namespace convd {
 namespace {

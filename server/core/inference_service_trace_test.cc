@@ -25,8 +25,7 @@ std::map<std::string, int64_t> TracedStages(const rapidjson::Document& trace) {
   std::map<std::string, int64_t> stages;
   for (const auto& object : trace.GetArray()) {
     if (!object.HasMember("timestamps")) continue;
-    stages[object["timestamps"][0]["name"].GetString()] =
-        object["timestamps"][0]["ns"].GetInt64();
+    stages[object["timestamps"][0]["name"].GetString()] = object["timestamps"][0]["ns"].GetInt64();
   }
   return stages;
 }
@@ -46,9 +45,8 @@ TEST(InferenceServiceTest, ATracedRequestRecordsItsStagesAndTensors) {
   ModelRepository repository(testing::LenetRepository(pool));
   ASSERT_EQ(repository.LoadAll(), 0);
   const std::string file = testing::MakeTempDir("core_trace") + "/trace.json";
-  auto tracer = Tracer::Create(file, {.level = kTraceTimestamps | kTraceTensors,
-                                      .rate = 1,
-                                      .log_frequency = 1});
+  auto tracer = Tracer::Create(
+      file, {.level = kTraceTimestamps | kTraceTensors, .rate = 1, .log_frequency = 1});
   ASSERT_TRUE(tracer.ok()) << tracer.status();
   std::shared_ptr<Tracer> traces = *std::move(tracer);
   InferenceService service(&repository, {.tracer = traces});
@@ -58,8 +56,8 @@ TEST(InferenceServiceTest, ATracedRequestRecordsItsStagesAndTensors) {
     EXPECT_NE(trace, nullptr);
     inference::ModelInferResponse response;
     std::promise<absl::Status> done;
-    service.Infer(request, &response, [&](absl::Status status) { done.set_value(status); },
-                  trace);
+    service.Infer(
+        request, &response, [&](absl::Status status) { done.set_value(status); }, trace);
     const absl::Status status = done.get_future().get();
     trace.reset();  // the last reference: the trace is due
     traces->WaitForWrites();
@@ -81,9 +79,9 @@ TEST(InferenceServiceTest, ATracedRequestRecordsItsStagesAndTensors) {
   EXPECT_STREQ(trace[0]["request_id"].GetString(), "traced");
   const std::map<std::string, int64_t> stages = TracedStages(trace);
   int64_t last = 0;
-  for (const char* stage : {"REQUEST_START", "QUEUE_START", "COMPUTE_START", "COMPUTE_INPUT_END",
-                            "COMPUTE_OUTPUT_START", "COMPUTE_END", "INFER_RESPONSE_COMPLETE",
-                            "REQUEST_END"}) {
+  for (const char* stage :
+       {"REQUEST_START", "QUEUE_START", "COMPUTE_START", "COMPUTE_INPUT_END",
+        "COMPUTE_OUTPUT_START", "COMPUTE_END", "INFER_RESPONSE_COMPLETE", "REQUEST_END"}) {
     ASSERT_TRUE(stages.count(stage)) << stage << " missing from " << *text;
     EXPECT_GE(stages.at(stage), last) << stage;
     last = stages.at(stage);

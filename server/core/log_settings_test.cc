@@ -129,12 +129,14 @@ TEST_F(LogSettingsTest, ConcurrentUpdatesLoseNoneOfEachOthersChanges) {
     }
   };
   std::thread info([&] {
-    toggle("log_info", [](int i) { return Bool(i % 2 == 0); },
-           [](int i) { return CurrentLogSettings().info == (i % 2 == 0); });
+    toggle(
+        "log_info", [](int i) { return Bool(i % 2 == 0); },
+        [](int i) { return CurrentLogSettings().info == (i % 2 == 0); });
   });
   std::thread verbose([&] {
-    toggle("log_verbose_level", [](int i) { return Uint(i % 3); },
-           [](int i) { return CurrentLogSettings().verbose_level == static_cast<uint32_t>(i % 3); });
+    toggle(
+        "log_verbose_level", [](int i) { return Uint(i % 3); },
+        [](int i) { return CurrentLogSettings().verbose_level == static_cast<uint32_t>(i % 3); });
   });
   info.join();
   verbose.join();

@@ -63,8 +63,8 @@ void ResponseCache::Insert(const Key& key, const inference::ModelInferResponse& 
   entry.response = response;
   entry.response.clear_id();
   // What the entry holds; the bookkeeping around it is small beside it.
-  entry.bytes = static_cast<int64_t>(entry.input.size() + entry.response.ByteSizeLong() +
-                                     sizeof(Entry));
+  entry.bytes =
+      static_cast<int64_t>(entry.input.size() + entry.response.ByteSizeLong() + sizeof(Entry));
   if (entry.bytes > capacity_bytes_) return;
   std::lock_guard<std::mutex> lock(mutex_);
   if (const Entries::iterator old = FindLocked(key, entry.hash); old != lru_.end()) {

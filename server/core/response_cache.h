@@ -30,7 +30,7 @@ class ResponseCache {
   struct Key {
     uint64_t load_id = 0;  // ServedModel::load_id(): a reload is a new model
     int rows = 0;
-    int classification_k = 0;  // 0: the raw output tensor
+    int classification_k = 0;       // 0: the raw output tensor
     absl::Span<const float> input;  // rows x the input row's values, as the model gets them
   };
 

@@ -60,7 +60,7 @@ TEST(ResponseCacheTest, EvictsTheLeastRecentlyUsedWithinItsBudget) {
   cache.Insert(KeyFor(a), Response("", 1000));
   cache.Insert(KeyFor(b), Response("", 1000));
   ASSERT_TRUE(cache.Lookup(KeyFor(a)).has_value());  // a is now the most recent
-  cache.Insert(KeyFor(c), Response("", 1000));        // b goes
+  cache.Insert(KeyFor(c), Response("", 1000));       // b goes
   EXPECT_TRUE(cache.Lookup(KeyFor(a)).has_value());
   EXPECT_FALSE(cache.Lookup(KeyFor(b)).has_value());
   EXPECT_TRUE(cache.Lookup(KeyFor(c)).has_value());

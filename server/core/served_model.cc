@@ -78,10 +78,11 @@ bool HasGpuInstances(const inference::ModelConfig& config) {
   return HasInstancesOfKind(config, inference::ModelInstanceGroup::KIND_GPU);
 }
 
-ServedModel::ServedModel(LoadedModel model) : model_(std::move(model)), load_id_([] {
-  static std::atomic<uint64_t> next{1};
-  return next.fetch_add(1);
-}()) {}
+ServedModel::ServedModel(LoadedModel model)
+    : model_(std::move(model)), load_id_([] {
+        static std::atomic<uint64_t> next{1};
+        return next.fetch_add(1);
+      }()) {}
 
 absl::StatusOr<std::unique_ptr<ServedModel>> ServedModel::Create(LoadedModel model,
                                                                  ThreadPool* thread_pool,

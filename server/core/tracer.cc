@@ -14,8 +14,9 @@ namespace {
 constexpr char kTraceFileFlag[] = "--trace-file";
 
 // The one value of a scalar setting, as an integer in [min, max].
-absl::StatusOr<int64_t> ParseInteger(const std::string& name, const std::vector<std::string>& values,
-                                     int64_t min, int64_t max) {
+absl::StatusOr<int64_t> ParseInteger(const std::string& name,
+                                     const std::vector<std::string>& values, int64_t min,
+                                     int64_t max) {
   if (values.size() != 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("trace setting '", name, "' takes one value; got ", values.size()));
@@ -123,14 +124,14 @@ absl::StatusOr<uint32_t> ParseTraceLevel(const std::vector<std::string>& values)
     } else if (value == "TENSORS") {
       level |= kTraceTensors;
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "trace_level '", value, "' is not one of OFF, TIMESTAMPS and TENSORS"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("trace_level '", value, "' is not one of OFF, TIMESTAMPS and TENSORS"));
     }
   }
   if (values.empty() || (off && values.size() > 1)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "trace_level must be OFF alone, or TIMESTAMPS and/or TENSORS; got [",
-        absl::StrJoin(values, ","), "]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("trace_level must be OFF alone, or TIMESTAMPS and/or TENSORS; got [",
+                     absl::StrJoin(values, ","), "]"));
   }
   return level;
 }
@@ -143,8 +144,8 @@ absl::StatusOr<std::unique_ptr<Tracer>> Tracer::Create(std::string file,
   }
   if (settings.rate < 1 || settings.count < -1) {
     return absl::InvalidArgumentError(
-        absl::StrCat("trace rate must be 1 or more and trace count -1 or more; got ",
-                     settings.rate, " and ", settings.count));
+        absl::StrCat("trace rate must be 1 or more and trace count -1 or more; got ", settings.rate,
+                     " and ", settings.count));
   }
   std::shared_ptr<TraceSink> sink =
       file.empty() ? nullptr : std::make_shared<TraceSink>(std::move(file));
@@ -195,8 +196,8 @@ absl::StatusOr<inference::TraceSettingResponse> Tracer::Update(
   }
   const uint32_t level = model.has_value() ? model->level.value_or(global.level) : global.level;
   if (level != kTraceOff && sink_ == nullptr) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "tracing needs a trace file; start convd with ", kTraceFileFlag, "=PATH"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("tracing needs a trace file; start convd with ", kTraceFileFlag, "=PATH"));
   }
   if (model_name.empty()) {
     if (update.rate.named) global_requests_ = 0;
@@ -208,8 +209,8 @@ absl::StatusOr<inference::TraceSettingResponse> Tracer::Update(
     models_[model_name] = *model;
   }
   UpdateAnyOnLocked();
-  const TraceSettings now = EffectiveLocked(model.has_value() && !model->empty() ? &*model
-                                                                                  : nullptr);
+  const TraceSettings now =
+      EffectiveLocked(model.has_value() && !model->empty() ? &*model : nullptr);
   inference::TraceSettingResponse response;
   std::vector<std::string> levels;
   if (now.level == kTraceOff) levels.push_back("OFF");

@@ -169,10 +169,9 @@ TEST(TracerTest, RefusesBadSettingsAndChangesNothing) {
   EXPECT_EQ(tracer->Effective("").rate, 5u);
   EXPECT_EQ(tracer->Effective("").level, kTraceTimestamps);
   // The file and mode in force may be named: they change nothing.
-  EXPECT_TRUE(tracer
-                  ->Update(Request({{"trace_file", {dir + "/trace.json"}},
-                                    {"trace_mode", {"triton"}}}))
-                  .ok());
+  EXPECT_TRUE(
+      tracer->Update(Request({{"trace_file", {dir + "/trace.json"}}, {"trace_mode", {"triton"}}}))
+          .ok());
 }
 
 TEST(TracerTest, WithoutATraceFileOnlyOffIsAccepted) {
@@ -258,7 +257,8 @@ TEST(TracerTest, TensorsAreWrittenExactly) {
   {
     std::shared_ptr<RequestTrace> trace = tracer->Sample("m");
     ASSERT_TRUE(trace->wants_tensors());
-    trace->Timestamp(trace_stage::kRequestStart, std::chrono::steady_clock::now());  // not at TENSORS
+    trace->Timestamp(trace_stage::kRequestStart,
+                     std::chrono::steady_clock::now());  // not at TENSORS
     trace->Tensor("TENSOR_BACKEND_OUTPUT", "prob", {2, 3, 5}, data);
   }
   tracer->WaitForWrites();

@@ -236,18 +236,18 @@ class Session : public std::enable_shared_from_this<Session> {
     message->keep_alive(keep_alive);
     message->prepare_payload();
     stream_.expires_after(options_.read_timeout);
-    http::async_write(stream_, *message,
-                      [self = shared_from_this(), message, counted, write_start,
-                       on_written = std::move(response.on_written)](beast::error_code error,
-                                                                    size_t) {
-                        if (on_written) on_written(write_start, std::chrono::steady_clock::now());
-                        if (counted) self->registry_->writes_pending.fetch_sub(1);
-                        if (error || !message->keep_alive()) {
-                          self->Close();
-                          return self->Unregister();
-                        }
-                        self->ReadHeader();
-                      });
+    http::async_write(
+        stream_, *message,
+        [self = shared_from_this(), message, counted, write_start,
+         on_written = std::move(response.on_written)](beast::error_code error, size_t) {
+          if (on_written) on_written(write_start, std::chrono::steady_clock::now());
+          if (counted) self->registry_->writes_pending.fetch_sub(1);
+          if (error || !message->keep_alive()) {
+            self->Close();
+            return self->Unregister();
+          }
+          self->ReadHeader();
+        });
   }
 
   void Unregister() {

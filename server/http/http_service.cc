@@ -233,13 +233,12 @@ void HttpInferenceService::Handle(HttpRequest request,
   }
   // GET|POST /v2/trace/setting and /v2/models/{m}/trace/setting.
   const bool global_trace = parts.size() == 3 && parts[1] == "trace" && parts[2] == "setting";
-  if (global_trace || (parts.size() == 5 && parts[1] == "models" && parts[3] == "trace" &&
-                       parts[4] == "setting")) {
+  if (global_trace ||
+      (parts.size() == 5 && parts[1] == "models" && parts[3] == "trace" && parts[4] == "setting")) {
     if (!get && !post) return respond(MethodNotAllowed(method, path, "GET, POST"));
     const std::string model = global_trace ? "" : parts[2];
     absl::StatusOr<inference::TraceSettingRequest> settings =
-        post ? ParseTraceSettings(request.body, model)
-             : ParseTraceSettings("", model);
+        post ? ParseTraceSettings(request.body, model) : ParseTraceSettings("", model);
     absl::StatusOr<inference::TraceSettingResponse> now =
         settings.ok() ? service_->TraceSetting(*settings)
                       : absl::StatusOr<inference::TraceSettingResponse>(settings.status());

@@ -72,8 +72,8 @@ absl::StatusOr<inference::TraceSettingRequest> ParseTraceSettings(const std::str
     auto& setting = (*request.mutable_settings())[name];
     const rapidjson::Value& value = member.value;
     auto invalid = [&] {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "trace setting '", name, "' must be a string, an array of strings or null"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("trace setting '", name, "' must be a string, an array of strings or null"));
     };
     if (value.IsNull()) continue;  // no values: clear it
     if (value.IsString()) {

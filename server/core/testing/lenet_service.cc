@@ -10,13 +10,21 @@ namespace convd::testing {
 
 RepositoryOptions LenetRepository(ThreadPool& pool, const std::string& more_config) {
   const std::string root = MakeTempDir("core_repository");
-  AddModel(root, "lenet", "lenet5", std::string(R"pb(
-    max_batch_size: 8
-    input { name: "input" dims: [1, 28, 28] }
-    output { name: "prob" dims: [10] }
-    instance_group { count: 2 }
-    dynamic_batching { max_queue_delay_microseconds: 2000 }
-  )pb") + more_config);
+  AddModel(root, "lenet", "lenet5",
+           std::string(R"pb(
+             max_batch_size: 8
+             input {
+               name: "input"
+               dims: [ 1, 28, 28 ]
+             }
+             output {
+               name: "prob"
+               dims: [ 10 ]
+             }
+             instance_group { count: 2 }
+             dynamic_batching { max_queue_delay_microseconds: 2000 }
+           )pb") +
+               more_config);
   RepositoryOptions options;
   options.root = root;
   options.thread_pool = &pool;
