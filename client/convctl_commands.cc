@@ -146,20 +146,26 @@ absl::Status Stats(Client& client, const std::string& model, const ConvctlOption
     return absl::OkStatus();
   }
   TextTable table({"model", "version", "requests", "failed", "images", "batches", "avg batch",
-                   "request ms", "queue ms", "compute ms"});
+                   "cache hits", "request ms", "queue ms", "compute ms"});
   for (const auto& m : stats->model_stats()) {
     const auto& s = m.inference_stats();
     inference::StatisticDuration compute;
     compute.set_count(s.compute_infer().count());
     compute.set_ns(ComputeNs(s));
-    table.AddRow({m.name(), m.version(), absl::StrCat(s.success().count()),
-                  absl::StrCat(s.fail().count()), absl::StrCat(m.inference_count()),
-                  absl::StrCat(m.execution_count()),
-                  m.execution_count() == 0
-                      ? "-"
-                      : absl::StrFormat("%.2f", static_cast<double>(m.inference_count()) /
-                                                    m.execution_count()),
-                  Milliseconds(s.success()), Milliseconds(s.queue()), Milliseconds(compute)});
+    // Images per batch from the batches themselves: inference_count also
+    // counts images answered from the response cache, which ran in none.
+    double batched_images = 0, batches = 0;
+    for (const auto& b : m.batch_stats()) {
+      batched_images += static_cast<double>(b.batch_size()) * b.compute_infer().count();
+      batches += static_cast<double>(b.compute_infer().count());
+    }
+    const uint64_t cache_lookups = s.cache_hit().count() + s.cache_miss().count();
+    table.AddRow(
+        {m.name(), m.version(), absl::StrCat(s.success().count()), absl::StrCat(s.fail().count()),
+         absl::StrCat(m.inference_count()), absl::StrCat(m.execution_count()),
+         batches == 0 ? "-" : absl::StrFormat("%.2f", batched_images / batches),
+         cache_lookups == 0 ? "-" : absl::StrCat(s.cache_hit().count(), " of ", cache_lookups),
+         Milliseconds(s.success()), Milliseconds(s.queue()), Milliseconds(compute)});
   }
   out << table.Render();
   // One model: its batches by size, which is what dynamic batching tuning needs.

@@ -4,11 +4,13 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "absl/strings/str_cat.h"
 #include "client/npy.h"
 #include "gtest/gtest.h"
+#include "kernels/testing/numeric.h"
 #include "nlohmann/json.hpp"
 #include "tests/e2e/e2e_util.h"
 
@@ -24,7 +26,10 @@ class ConvctlTest : public ::testing::Test {
     // The bundled LeNet-5 (ONNX, labels, sample images), as `make serve` has it.
     repository_ = new std::string(MakeTempDir("convctl_repository"));
     fs::copy("models/lenet5", fs::path(*repository_) / "lenet5", fs::copy_options::recursive);
-    server_ = StartServer(*repository_, /*model_control=*/true).release();
+    ServerOptions options = LoopbackOptions(*repository_);
+    options.allow_model_control = true;
+    options.response_cache_bytes = 1 << 20;  // for models whose config enables it
+    server_ = StartServer(options).release();
   }
   static void TearDownTestSuite() {
     delete server_;
@@ -153,6 +158,35 @@ TEST_F(ConvctlTest, StatsCountTheRequests) {
   EXPECT_GE(stats["inference_stats"]["success"]["count"].get<int64_t>(), 1);
   ToolResult table = Convctl(GrpcUrl(), {"stats"});
   EXPECT_NE(table.out.find("queue ms"), std::string::npos) << table.out;
+}
+
+TEST_F(ConvctlTest, StatsShowResponseCacheHitsAndBatchesThatRan) {
+  // lenet5 with the response cache, through a load with a config.
+  ToolResult config = Convctl(GrpcUrl(), {"config", "lenet5", "--json"});
+  ASSERT_EQ(config.exit_code, 0) << config.err;
+  json cached = json::parse(config.out);
+  cached["response_cache"] = {{"enable", true}};
+  const std::string dir = MakeTempDir("convctl_cache");
+  const std::string config_file = dir + "/config.json";
+  std::ofstream(config_file) << cached.dump();
+  ASSERT_EQ(Convctl(HttpUrl(), {"load", "lenet5", "--config", config_file}).exit_code, 0);
+
+  client::NpyArray image{"FP32", {1, 1, 28, 28}, ""};
+  const std::vector<float> pixels = testing::RandomVector(784);
+  image.data.assign(reinterpret_cast<const char*>(pixels.data()), pixels.size() * sizeof(float));
+  const std::string input = dir + "/image.npy";
+  ASSERT_TRUE(client::WriteNpy(input, image).ok());
+  for (int i = 0; i < 3; ++i) {  // a run, then two answers from the cache
+    ToolResult result = Convctl(GrpcUrl(), {"infer", "lenet5", "--input", input});
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+  }
+  ToolResult table = Convctl(GrpcUrl(), {"stats", "lenet5"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("cache hits"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("2 of 3"), std::string::npos) << table.out;
+  // 3 images, 1 batch of 1: the average counts the batch that ran.
+  EXPECT_NE(table.out.find(" 1.00 "), std::string::npos) << table.out;
+  ASSERT_EQ(Convctl(GrpcUrl(), {"load", "lenet5"}).exit_code, 0);  // config.pbtxt again
 }
 
 TEST_F(ConvctlTest, FailuresAreOneLineAndANonZeroExit) {
