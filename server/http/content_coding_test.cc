@@ -88,7 +88,9 @@ TEST_F(ContentCodingTest, RoundTripsTensorsAndTextInBothCodings) {
                    << ContentCodingName(coding) << ", " << body.size() << " bytes");
       absl::StatusOr<std::string> encoded = EncodeContent(coding, body);
       ASSERT_TRUE(encoded.ok()) << encoded.status();
-      if (body.size() > 1000) EXPECT_LT(encoded->size(), body.size());
+      if (body.size() > 1000) {
+        EXPECT_LT(encoded->size(), body.size());
+      }
       absl::StatusOr<std::string> decoded = DecodeContent(coding, *encoded, body.size());
       ASSERT_TRUE(decoded.ok()) << decoded.status();
       EXPECT_EQ(*decoded, body);
