@@ -54,9 +54,9 @@ ABSL_FLAG(std::string, trace_file, "",
           "exits, or FILE.0, FILE.1, ... every --trace-log-frequency traces; empty: no tracing.");
 ABSL_FLAG(std::string, trace_level, "OFF",
           "OFF, or TIMESTAMPS and/or TENSORS (comma-separated): what a traced request records.");
-ABSL_FLAG(int64_t, trace_rate, 1000, "One inference request in this many is traced.");
-ABSL_FLAG(int64_t, trace_count, -1, "How many requests to trace (-1: no limit).");
-ABSL_FLAG(int64_t, trace_log_frequency, 0,
+ABSL_FLAG(std::string, trace_rate, "1000", "One inference request in this many is traced.");
+ABSL_FLAG(std::string, trace_count, "-1", "How many requests to trace (-1: no limit).");
+ABSL_FLAG(std::string, trace_log_frequency, "0",
           "Write traces to FILE.N every this many (0: all to FILE when convd exits).");
 ABSL_FLAG(std::string, cache_config, "",
           "local,size=BYTES: a response cache of that many bytes for the models whose config "
@@ -124,16 +124,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   convd::SetLogLevel(*log_level);
-  const absl::StatusOr<uint32_t> trace_level =
-      convd::ParseTraceLevel(absl::StrSplit(absl::GetFlag(FLAGS_trace_level), ','));
-  const int64_t trace_rate = absl::GetFlag(FLAGS_trace_rate);
-  const int64_t trace_count = absl::GetFlag(FLAGS_trace_count);
-  const int64_t trace_log_frequency = absl::GetFlag(FLAGS_trace_log_frequency);
-  if (!trace_level.ok() || trace_rate < 1 || trace_rate > UINT32_MAX || trace_count < -1 ||
-      trace_count > INT32_MAX || trace_log_frequency < 0 || trace_log_frequency > UINT32_MAX) {
-    std::fprintf(stderr,
-                 "convd: --trace-level must be OFF, or TIMESTAMPS and/or TENSORS; --trace-rate "
-                 "1 or more, --trace-count -1 or more, --trace-log-frequency 0 or more\n");
+  // The API's parser (tracer.h) checks the flags, so both take the same values.
+  const absl::StatusOr<convd::TraceSettings> trace = convd::TraceSettingsFromValues({
+      {"trace_level", absl::StrSplit(absl::GetFlag(FLAGS_trace_level), ',')},
+      {"trace_rate", {absl::GetFlag(FLAGS_trace_rate)}},
+      {"trace_count", {absl::GetFlag(FLAGS_trace_count)}},
+      {"log_frequency", {absl::GetFlag(FLAGS_trace_log_frequency)}},
+  });
+  if (!trace.ok()) {
+    std::fprintf(stderr, "convd: --trace-*: %s\n", std::string(trace.status().message()).c_str());
     return 2;
   }
   const std::string cache_config = absl::GetFlag(FLAGS_cache_config);
@@ -148,10 +147,7 @@ int main(int argc, char** argv) {
     options.response_cache_bytes = bytes;
   }
   options.trace_file = absl::GetFlag(FLAGS_trace_file);
-  options.trace = {.level = *trace_level,
-                   .rate = static_cast<uint32_t>(trace_rate),
-                   .count = static_cast<int32_t>(trace_count),
-                   .log_frequency = static_cast<uint32_t>(trace_log_frequency)};
+  options.trace = *trace;
   if (options.model_repository.empty()) {
     std::fprintf(stderr, "convd: --model-repository is required\n");
     return 2;

@@ -96,6 +96,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     (*gpu)->set_autotune_cache(options.autotune_cache);
     if ((*gpu)->set_run_timeout) (*gpu)->set_run_timeout(options.gpu_run_timeout);
   }
+  std::shared_ptr<ResponseCache> response_cache;
+  if (options.response_cache_bytes > 0) {
+    response_cache = std::make_shared<ResponseCache>(options.response_cache_bytes);
+    Log(LogLevel::kInfo, absl::StrCat("response cache: ", options.response_cache_bytes,
+                                      " bytes, for models with response_cache { enable: true }"));
+    // An unloaded or replaced load's entries can never hit again.
+    repository_options.on_destroyed = [response_cache](uint64_t load_id) {
+      response_cache->EraseLoad(load_id);
+    };
+  }
   server->repository_ = std::make_unique<ModelRepository>(repository_options);
   server->repository_->LoadAll();
   LogRepository(*server->repository_);
@@ -104,11 +114,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   service_options.allow_model_control = options.allow_model_control;
   service_options.allow_client_shm = options.allow_client_shm;
   service_options.tracer = *std::move(tracer);
-  if (options.response_cache_bytes > 0) {
-    service_options.response_cache = std::make_shared<ResponseCache>(options.response_cache_bytes);
-    Log(LogLevel::kInfo, absl::StrCat("response cache: ", options.response_cache_bytes,
-                                      " bytes, for models with response_cache { enable: true }"));
-  }
+  service_options.response_cache = response_cache;
   for (const std::shared_ptr<ServedModel>& model : server->repository_->AllServed()) {
     if (model->config().response_cache().enable() && service_options.response_cache == nullptr) {
       Log(LogLevel::kWarning,

@@ -14,6 +14,14 @@
 namespace convd {
 namespace {
 
+// What a request's response depends on, for the response cache: `input` is
+// the request's decoded input, wherever it has moved since decoding.
+ResponseCache::Key CacheKey(const ServedModel& served, const DecodedRequest& request,
+                            const JobInput& input) {
+  return {served.load_id(), request.rows, request.classification_k,
+          absl::MakeConstSpan(input.data(), input.size())};
+}
+
 // One structured access line per inference request (--log-level=debug):
 // key=value pairs, the request id quoted.
 void LogAccess(const std::string& id, const std::string& model, const std::string& version,
@@ -348,8 +356,7 @@ std::shared_ptr<PendingInference> InferenceService::Infer(
   if (cache != nullptr) {
     const TimePoint lookup_start = SteadyClock::now();
     std::optional<inference::ModelInferResponse> cached =
-        cache->Lookup({served->load_id(), decoded->rows, decoded->classification_k,
-                       absl::MakeConstSpan(decoded->input.data(), decoded->input.size())});
+        cache->Lookup(CacheKey(*served, *decoded, decoded->input));
     cache_lookup_ns = NanosecondsSince(lookup_start);
     if (cached.has_value()) {
       *response = *std::move(cached);
@@ -383,9 +390,7 @@ std::shared_ptr<PendingInference> InferenceService::Infer(
     if (cache != nullptr) {
       const TimePoint insert_start = SteadyClock::now();
       if (status.ok()) {
-        cache->Insert({served->load_id(), request_info.rows, request_info.classification_k,
-                       absl::MakeConstSpan(job_ptr->input.data(), job_ptr->input.size())},
-                      *response);
+        cache->Insert(CacheKey(*served, request_info, job_ptr->input), *response);
       }
       served->statistics().RecordCacheMiss(cache_lookup_ns + NanosecondsSince(insert_start));
     }

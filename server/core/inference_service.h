@@ -146,6 +146,8 @@ class InferenceService {
   std::map<absl::StatusCode, uint64_t> Rejected() const;
 
   ModelRepository& repository() const { return *repository_; }
+  // The server's response cache; null without one.
+  const ResponseCache* response_cache() const { return options_.response_cache.get(); }
 
  private:
   // FAILED_PRECONDITION unless load/unload through the API is allowed.

@@ -1,9 +1,14 @@
 // The response cache in the serving core: a repeated request is answered
 // from it, exactly as it ran, and what must run does.
+#include <chrono>
+#include <condition_variable>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "server/core/inference_service.h"
@@ -99,6 +104,36 @@ TEST_F(InferenceServiceCacheTest, AModelThatDoesNotEnableTheCacheAlwaysRuns) {
   EXPECT_EQ(stats.cache_hit().count(), 0u);
   EXPECT_EQ(stats.cache_miss().count(), 0u);
   EXPECT_EQ(cache_->entries(), 0u);
+}
+
+// The server drops a load's cache entries when the repository reports it
+// destroyed: only once no request holds it, so none can insert after.
+TEST(RepositoryTest, ReportsALoadDestroyedOnceItsLastReferenceIsGone) {
+  ThreadPool pool(2);
+  RepositoryOptions options = testing::LenetRepository(pool);
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<uint64_t> destroyed;
+  options.on_destroyed = [&](uint64_t load_id) {
+    std::lock_guard<std::mutex> lock(mutex);
+    destroyed.push_back(load_id);
+    changed.notify_all();
+  };
+  ModelRepository repository(options);
+  ASSERT_EQ(repository.LoadAll(), 0);
+  absl::StatusOr<std::shared_ptr<ServedModel>> held = repository.Get("lenet", "");
+  ASSERT_TRUE(held.ok()) << held.status();
+  const uint64_t first_load = (*held)->load_id();
+  ASSERT_TRUE(repository.Load("lenet").ok());  // a reload replaces it
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    EXPECT_TRUE(destroyed.empty()) << "reported while a request still holds it";
+  }
+  held->reset();
+  std::unique_lock<std::mutex> lock(mutex);
+  ASSERT_TRUE(changed.wait_for(lock, std::chrono::seconds(10), [&] { return !destroyed.empty(); }));
+  EXPECT_EQ(destroyed, std::vector<uint64_t>{first_load});
 }
 
 }  // namespace

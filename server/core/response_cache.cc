@@ -78,6 +78,15 @@ void ResponseCache::Insert(const Key& key, const inference::ModelInferResponse& 
   by_hash_.emplace(lru_.front().hash, lru_.begin());
 }
 
+void ResponseCache::EraseLoad(uint64_t load_id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto entry = lru_.begin(); entry != lru_.end();) {
+    auto next = std::next(entry);
+    if (entry->load_id == load_id) EraseLocked(entry);
+    entry = next;
+  }
+}
+
 int64_t ResponseCache::bytes() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return bytes_;

@@ -44,6 +44,10 @@ class ResponseCache {
   // budget; one larger than the whole budget is not kept.
   void Insert(const Key& key, const inference::ModelInferResponse& response);
 
+  // Drops every entry of one model load (one unloaded or replaced: none
+  // of them can be asked for again), returning their bytes to the budget.
+  void EraseLoad(uint64_t load_id);
+
   int64_t capacity_bytes() const { return capacity_bytes_; }
   int64_t bytes() const;  // held now: inputs and responses
   size_t entries() const;

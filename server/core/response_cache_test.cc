@@ -48,6 +48,26 @@ TEST(ResponseCacheTest, AHitIsTheSameRequestValueForValueAndCarriesNoId) {
   EXPECT_EQ(cache.entries(), 1u);
 }
 
+TEST(ResponseCacheTest, ErasingALoadDropsItsEntriesOnly) {
+  ResponseCache cache(1 << 20);
+  const std::vector<float> a = testing::RandomVector(50), b = testing::RandomVector(70);
+  cache.Insert(KeyFor(a, /*load_id=*/1), Response("", 100));
+  cache.Insert(KeyFor(b, /*load_id=*/1), Response("", 100));
+  cache.Insert(KeyFor(a, /*load_id=*/2), Response("", 300));
+  const int64_t before = cache.bytes();
+  cache.EraseLoad(1);
+  EXPECT_EQ(cache.entries(), 1u);
+  EXPECT_FALSE(cache.Lookup(KeyFor(a, 1)).has_value());
+  EXPECT_FALSE(cache.Lookup(KeyFor(b, 1)).has_value());
+  ASSERT_TRUE(cache.Lookup(KeyFor(a, 2)).has_value());
+  EXPECT_EQ(cache.Lookup(KeyFor(a, 2))->raw_output_contents(0).size(), 300u);
+  EXPECT_LT(cache.bytes(), before);
+  EXPECT_GT(cache.bytes(), 300);
+  cache.EraseLoad(2);
+  EXPECT_EQ(cache.entries(), 0u);
+  EXPECT_EQ(cache.bytes(), 0);
+}
+
 TEST(ResponseCacheTest, EvictsTheLeastRecentlyUsedWithinItsBudget) {
   const std::vector<float> a = testing::RandomVector(100), b = testing::RandomVector(100),
                            c = testing::RandomVector(100);

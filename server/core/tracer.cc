@@ -136,6 +136,23 @@ absl::StatusOr<uint32_t> ParseTraceLevel(const std::vector<std::string>& values)
   return level;
 }
 
+absl::StatusOr<TraceSettings> TraceSettingsFromValues(
+    const std::map<std::string, std::vector<std::string>>& values) {
+  inference::TraceSettingRequest request;
+  for (const auto& [name, list] : values) {
+    auto& setting = (*request.mutable_settings())[name];
+    for (const std::string& value : list) setting.add_value(value);
+  }
+  ASSIGN_OR_RETURN(const ParsedUpdate update, ParseUpdate(request, /*file=*/""));
+  const TraceSettings defaults;
+  TraceSettings settings = defaults;
+  ApplyGlobal(update.level, defaults.level, settings.level);
+  ApplyGlobal(update.rate, defaults.rate, settings.rate);
+  ApplyGlobal(update.count, defaults.count, settings.count);
+  ApplyGlobal(update.log_frequency, defaults.log_frequency, settings.log_frequency);
+  return settings;
+}
+
 absl::StatusOr<std::unique_ptr<Tracer>> Tracer::Create(std::string file,
                                                        const TraceSettings& settings) {
   if (settings.level != kTraceOff && file.empty()) {

@@ -50,12 +50,22 @@ struct TraceSettings {
 // "TENSORS". INVALID_ARGUMENT naming a value that is none of these.
 absl::StatusOr<uint32_t> ParseTraceLevel(const std::vector<std::string>& values);
 
+// Settings named as the API names them ("trace_level", "trace_rate",
+// "trace_count", "log_frequency"), with its string values, over
+// TraceSettings' defaults: the start-up flags go through the API's own
+// parser, so both accept the same values and refuse the rest with the same
+// messages (INVALID_ARGUMENT naming the setting). "trace_file" is refused:
+// the file is Create's argument.
+absl::StatusOr<TraceSettings> TraceSettingsFromValues(
+    const std::map<std::string, std::vector<std::string>>& values);
+
 class Tracer {
  public:
   // `file` empty: no traces can be taken, so a level other than OFF is
   // refused (at start and through the API) with FAILED_PRECONDITION. The
   // settings given are the global ones at start, and those a global
-  // setting returns to when cleared.
+  // setting returns to when cleared; a rate under 1 or a count under -1 is
+  // INVALID_ARGUMENT (TraceSettingsFromValues never returns those).
   static absl::StatusOr<std::unique_ptr<Tracer>> Create(std::string file,
                                                         const TraceSettings& settings);
 

@@ -188,6 +188,39 @@ TEST(TracerTest, WithoutATraceFileOnlyOffIsAccepted) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// The start-up flags go through the API's parser: the same values accepted,
+// the same refusals with the same messages.
+TEST(TracerTest, StartSettingsParseAsTheApisDo) {
+  absl::StatusOr<TraceSettings> start = TraceSettingsFromValues({{"trace_level", {"TENSORS"}},
+                                                                 {"trace_rate", {"7"}},
+                                                                 {"trace_count", {"-1"}},
+                                                                 {"log_frequency", {"3"}}});
+  ASSERT_TRUE(start.ok()) << start.status();
+  EXPECT_EQ(start->level, kTraceTensors);
+  EXPECT_EQ(start->rate, 7u);
+  EXPECT_EQ(start->count, -1);
+  EXPECT_EQ(start->log_frequency, 3u);
+  absl::StatusOr<TraceSettings> defaults = TraceSettingsFromValues({});
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->rate, 1000u);
+  auto tracer = NewTracer(testing::MakeTempDir("tracer_start") + "/trace.json");
+  for (const Settings& bad : std::vector<Settings>{{{"trace_rate", {"0"}}},
+                                                   {{"trace_rate", {"4294967296"}}},
+                                                   {{"trace_count", {"-2"}}},
+                                                   {{"log_frequency", {"ten"}}},
+                                                   {{"trace_level", {"OFF", "TENSORS"}}},
+                                                   {{"trace_level", {""}}},
+                                                   {{"trace_file", {"/tmp/elsewhere.json"}}}}) {
+    absl::StatusOr<TraceSettings> at_start = TraceSettingsFromValues(bad);
+    absl::StatusOr<inference::TraceSettingResponse> through_api = tracer->Update(Request(bad));
+    ASSERT_FALSE(at_start.ok()) << bad.begin()->first;
+    EXPECT_EQ(at_start.status().code(), absl::StatusCode::kInvalidArgument);
+    if (bad.begin()->first != "trace_file") {
+      EXPECT_EQ(at_start.status(), through_api.status());
+    }
+  }
+}
+
 TEST(TracerTest, WritesAFileEachLogFrequencyTracesAndTheRestAtTheEnd) {
   const std::string dir = testing::MakeTempDir("tracer_files");
   const std::string file = dir + "/trace.json";

@@ -112,6 +112,17 @@ std::string RenderPrometheusMetrics(const InferenceService& service, const GpuBa
   for (const Model& m : models) {
     out.Sample("convd_cache_miss_total", m.labels, static_cast<double>(m.metrics.cache_misses));
   }
+  if (const ResponseCache* cache = service.response_cache(); cache != nullptr) {
+    // As Triton's nv_cache_num_entries and nv_cache_util.
+    out.Header("convd_cache_entries", "gauge", "Responses the response cache holds.");
+    out.Sample("convd_cache_entries", "", static_cast<double>(cache->entries()));
+    out.Header("convd_cache_bytes", "gauge",
+               "Bytes the response cache holds (inputs and responses), of "
+               "convd_cache_capacity_bytes (--cache-config).");
+    out.Sample("convd_cache_bytes", "", static_cast<double>(cache->bytes()));
+    out.Header("convd_cache_capacity_bytes", "gauge", "The response cache's budget.");
+    out.Sample("convd_cache_capacity_bytes", "", static_cast<double>(cache->capacity_bytes()));
+  }
   const struct {
     const char* name;
     const char* help;

@@ -8,6 +8,7 @@
 #include <future>
 #include <memory>
 
+#include "absl/strings/str_cat.h"
 #include "engine/testing/model_repository.h"
 #include "gtest/gtest.h"
 #include "kernels/testing/temp_dir.h"
@@ -150,6 +151,14 @@ TEST(PrometheusTest, CountsResponseCacheHitsAndMisses) {
   EXPECT_TRUE(Has(text, R"(convd_cache_miss_total{model="lenet",version="1"} 1)")) << text;
   EXPECT_TRUE(Has(text, R"(convd_inference_exec_count_total{model="lenet",version="1"} 1)"))
       << text;
+  EXPECT_TRUE(Has(text, "convd_cache_entries 1")) << text;
+  EXPECT_TRUE(Has(text, absl::StrCat("convd_cache_bytes ", service.response_cache()->bytes())))
+      << text;
+  EXPECT_TRUE(Has(text, "convd_cache_capacity_bytes 1048576")) << text;
+  // Without a cache there are no cache gauges.
+  InferenceService uncached(&repository, {});
+  EXPECT_EQ(RenderPrometheusMetrics(uncached, nullptr).find("convd_cache_entries"),
+            std::string::npos);
 }
 
 }  // namespace

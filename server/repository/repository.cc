@@ -96,7 +96,11 @@ void ModelRepository::ReaperLoop() {
     std::vector<ServedModel*> batch;
     batch.swap(to_destroy_);
     lock.unlock();
-    for (ServedModel* model : batch) delete model;  // drains its queue, joins its instances
+    for (ServedModel* model : batch) {
+      const uint64_t load_id = model->load_id();
+      delete model;  // drains its queue, joins its instances
+      if (options_.on_destroyed) options_.on_destroyed(load_id);
+    }
     lock.lock();
     live_models_ -= static_cast<int>(batch.size());
   }

@@ -25,6 +25,7 @@
 #define CONVD_SERVER_REPOSITORY_REPOSITORY_H_
 
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -43,6 +44,10 @@ struct RepositoryOptions {
   ThreadPool* thread_pool = nullptr;  // compute threads shared by all models
   LoadOptions load;                  // passed to the engine's loader
   const GpuBackend* gpu = nullptr;   // set: models are served on the GPU
+  // Called on the repository's own thread once a model version is
+  // destroyed (its last reference gone, its queue drained), with its
+  // ServedModel::load_id(): nothing can run on that load again.
+  std::function<void(uint64_t load_id)> on_destroyed;
 };
 
 class ModelRepository {

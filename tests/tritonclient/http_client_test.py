@@ -10,8 +10,11 @@ Prints one line per check; exits non-zero on failure.
 """
 import json
 import os
+import re
 import sys
 import tempfile
+import time
+import urllib.request
 
 import numpy as np
 import tritonclient.grpc as grpcclient
@@ -23,6 +26,13 @@ from convd_process import check, start_convd, stop_convd
 from logging_checks import logging_checks
 from shm_checks import shared_memory_checks
 from trace_checks import trace_checks
+
+
+def cache_entries(log):
+    """convd_cache_entries from /metrics, on the port convd's log names."""
+    port = re.search(r"metrics at http://127\.0\.0\.1:(\d+)/metrics", open(log.name).read())
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port.group(1)}/metrics").read().decode()
+    return int(float(re.search(r"^convd_cache_entries (\S+)$", text, re.M).group(1)))
 
 
 def main():
@@ -156,7 +166,16 @@ def main():
                              np.array_equal(first.as_numpy("prob"), again.as_numpy("prob")) and
                              np.array_equal(again.as_numpy("prob"), expected) and
                              again.get_response()["id"] == "c-2"))
+        results.append(check("response cache: /metrics holds one entry",
+                             cache_entries(log) == 1, cache_entries(log)))
         client.load_model("lenet5")
+        # The replaced load's entries can never hit again: they leave once
+        # it is destroyed (on the repository's thread, soon after).
+        deadline = time.monotonic() + 10
+        while cache_entries(log) != 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        results.append(check("response cache: a reload drops the old load's entries",
+                             cache_entries(log) == 0, cache_entries(log)))
     finally:
         client.close()
         grpc.close()
