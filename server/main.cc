@@ -61,6 +61,14 @@ ABSL_FLAG(std::string, trace_log_frequency, "0",
 ABSL_FLAG(std::string, cache_config, "",
           "local,size=BYTES: a response cache of that many bytes for the models whose config "
           "has response_cache { enable: true } (Triton's flag); empty: none.");
+ABSL_FLAG(std::string, grpc_restricted_protocol, "",
+          "<group>[,<group>...]:<key>=<value>: those gRPC API groups (health, metadata, "
+          "inference, shared-memory, model-config, model-repository, statistics, trace, "
+          "logging) answer only calls with metadata triton-grpc-protocol-<key>: <value> "
+          "(Triton's flag); may be given several times, a group once.");
+ABSL_FLAG(std::string, http_restricted_api, "",
+          "<group>[,<group>...]:<key>=<value>: those HTTP API groups answer only requests "
+          "with the header <key>: <value> (Triton's flag); may be given several times.");
 ABSL_FLAG(double, gpu_run_timeout_seconds, 30,
           "How long one forward pass on the GPU may run before the device counts as hung "
           "(its models unavailable and the server not live while it lasts); 0: no limit.");
@@ -70,7 +78,9 @@ int main(int argc, char** argv) {
   convd::DisableMutexDeadlockDetection();
   convd::ParseCommandLine(argc, argv,
                           "convd --model-repository=DIR [--grpc-port=8001] [--http-port=8000] "
-                          "[--device=auto|cpu|cuda] ...");
+                          "[--device=auto|cpu|cuda] ...",
+                          /*help_source=*/"",
+                          /*repeatable=*/{"grpc_restricted_protocol", "http_restricted_api"});
 
   // Signals are taken synchronously by sigwait below, never by a handler
   // running on an arbitrary thread; block them before any thread starts.
@@ -148,6 +158,24 @@ int main(int argc, char** argv) {
   }
   options.trace_file = absl::GetFlag(FLAGS_trace_file);
   options.trace = *trace;
+  // Each flag may be given several times (ParseCommandLine keeps them all).
+  auto restrictions = [](convd::ApiRestrictions::Protocol protocol, const std::string& flag,
+                         convd::ApiRestrictions& into) {
+    absl::StatusOr<convd::ApiRestrictions> parsed =
+        convd::ApiRestrictions::Parse(protocol, convd::RepeatedFlagValues(flag));
+    if (!parsed.ok()) {
+      std::fprintf(stderr, "convd: %s\n", std::string(parsed.status().message()).c_str());
+      return false;
+    }
+    into = *std::move(parsed);
+    return true;
+  };
+  if (!restrictions(convd::ApiRestrictions::Protocol::kGrpc,
+                    absl::GetFlag(FLAGS_grpc_restricted_protocol), options.grpc_restrictions) ||
+      !restrictions(convd::ApiRestrictions::Protocol::kHttp,
+                    absl::GetFlag(FLAGS_http_restricted_api), options.http_restrictions)) {
+    return 2;
+  }
   if (options.model_repository.empty()) {
     std::fprintf(stderr, "convd: --model-repository is required\n");
     return 2;

@@ -124,7 +124,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     }
   }
   server->service_ = std::make_unique<InferenceService>(server->repository_.get(), service_options);
-  server->grpc_service_ = std::make_unique<GrpcInferenceService>(server->service_.get());
+  server->grpc_service_ =
+      std::make_unique<GrpcInferenceService>(server->service_.get(), options.grpc_restrictions);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -143,7 +144,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
                                     HostPort(options.grpc_address, server->grpc_port_)));
 
   if (options.http_port >= 0) {
-    server->http_service_ = std::make_unique<HttpInferenceService>(server->service_.get());
+    server->http_service_ =
+        std::make_unique<HttpInferenceService>(server->service_.get(), options.http_restrictions);
     HttpServer::Options http;
     http.address = options.http_address;
     http.port = options.http_port;

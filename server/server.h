@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "kernels/cpu/thread_pool.h"
+#include "server/core/api_restrictions.h"
 #include "server/core/inference_service.h"
 #include "server/core/tracer.h"
 #include "server/repository/repository.h"
@@ -67,6 +68,10 @@ struct ServerOptions {
   // The response cache's budget in bytes (--cache-config local,size=N),
   // for models whose config enables it; 0: no cache.
   int64_t response_cache_bytes = 0;
+  // Restricted APIs (server/core/api_restrictions.h): endpoint groups that
+  // answer only requests with a header set at start, per protocol.
+  ApiRestrictions grpc_restrictions;
+  ApiRestrictions http_restrictions;
 };
 
 class Server {

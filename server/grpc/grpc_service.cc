@@ -22,11 +22,17 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
 
 // Copies a StatusOr's value into the response on success.
 template <typename T>
-grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* context,
-                                     absl::StatusOr<T> result, T* response) {
+absl::Status Store(absl::StatusOr<T> result, T* response) {
   if (result.ok()) *response = std::move(*result);
-  return Finish(context, result.status());
+  return result.status();
 }
+
+// A stream refused before it reads a request (a restricted API).
+class RefusedStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  explicit RefusedStream(const absl::Status& status) { Finish(ToGrpcStatus(status)); }
+  void OnDone() override { delete this; }
+};
 
 // One ModelInfer call. The inference may complete (and gRPC may call
 // OnDone and delete the reactor) as soon as it is queued, so the handle
@@ -106,134 +112,182 @@ class InferReactor : public grpc::ServerUnaryReactor {
 
 }  // namespace
 
+absl::Status GrpcInferenceService::Allowed(grpc::CallbackServerContext* context,
+                                           ApiGroup group) const {
+  return restrictions_.Check(
+      group, [context](absl::string_view name) -> std::optional<std::string> {
+        const auto& metadata = context->client_metadata();
+        auto found = metadata.find(grpc::string_ref(name.data(), name.size()));
+        if (found == metadata.end()) return std::nullopt;
+        return std::string(found->second.data(), found->second.size());
+      });
+}
+
+template <typename Body>
+grpc::ServerUnaryReactor* GrpcInferenceService::Respond(grpc::CallbackServerContext* context,
+                                                        ApiGroup group, Body&& body) {
+  absl::Status status = Allowed(context, group);
+  if (status.ok()) status = body();
+  return Finish(context, status);
+}
+
 grpc::ServerUnaryReactor* GrpcInferenceService::ServerLive(
     grpc::CallbackServerContext* context, const inference::ServerLiveRequest*,
     inference::ServerLiveResponse* response) {
-  response->set_live(service_->Live());
-  return Finish(context, absl::OkStatus());
+  return Respond(context, ApiGroup::kHealth, [&] {
+    response->set_live(service_->Live());
+    return absl::OkStatus();
+  });
 }
 
 grpc::ServerUnaryReactor* GrpcInferenceService::ServerReady(
     grpc::CallbackServerContext* context, const inference::ServerReadyRequest*,
     inference::ServerReadyResponse* response) {
-  response->set_ready(service_->Ready());
-  return Finish(context, absl::OkStatus());
+  return Respond(context, ApiGroup::kHealth, [&] {
+    response->set_ready(service_->Ready());
+    return absl::OkStatus();
+  });
 }
 
 grpc::ServerUnaryReactor* GrpcInferenceService::ModelReady(
     grpc::CallbackServerContext* context, const inference::ModelReadyRequest* request,
     inference::ModelReadyResponse* response) {
-  absl::StatusOr<bool> ready = service_->ModelReady(*request);
-  if (ready.ok()) response->set_ready(*ready);
-  return Finish(context, ready.status());
+  return Respond(context, ApiGroup::kHealth, [&] {
+    absl::StatusOr<bool> ready = service_->ModelReady(*request);
+    if (ready.ok()) response->set_ready(*ready);
+    return ready.status();
+  });
 }
 
 grpc::ServerUnaryReactor* GrpcInferenceService::ServerMetadata(
     grpc::CallbackServerContext* context, const inference::ServerMetadataRequest*,
     inference::ServerMetadataResponse* response) {
-  *response = service_->ServerMetadata();
-  return Finish(context, absl::OkStatus());
+  return Respond(context, ApiGroup::kMetadata, [&] {
+    *response = service_->ServerMetadata();
+    return absl::OkStatus();
+  });
 }
 
 grpc::ServerUnaryReactor* GrpcInferenceService::ModelMetadata(
     grpc::CallbackServerContext* context, const inference::ModelMetadataRequest* request,
     inference::ModelMetadataResponse* response) {
-  return FinishWith(context, service_->ModelMetadata(*request), response);
+  return Respond(context, ApiGroup::kMetadata,
+                 [&] { return Store(service_->ModelMetadata(*request), response); });
 }
 
 grpc::ServerUnaryReactor* GrpcInferenceService::ModelInfer(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
+  if (absl::Status allowed = Allowed(context, ApiGroup::kInference); !allowed.ok()) {
+    service_->RecordRejected(allowed.code());
+    return Finish(context, allowed);
+  }
   return new InferReactor(service_, request, response);
 }
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* GrpcInferenceService::ModelStreamInfer(
-    grpc::CallbackServerContext*) {
+    grpc::CallbackServerContext* context) {
+  if (absl::Status allowed = Allowed(context, ApiGroup::kInference); !allowed.ok()) {
+    service_->RecordRejected(allowed.code());
+    return new RefusedStream(allowed);
+  }
   return NewStreamInferReactor(service_, &streams_);
 }
 
 grpc::ServerUnaryReactor* GrpcInferenceService::ModelConfig(
     grpc::CallbackServerContext* context, const inference::ModelConfigRequest* request,
     inference::ModelConfigResponse* response) {
-  return FinishWith(context, service_->ModelConfig(*request), response);
+  return Respond(context, ApiGroup::kModelConfig,
+                 [&] { return Store(service_->ModelConfig(*request), response); });
 }
 
 grpc::ServerUnaryReactor* GrpcInferenceService::ModelStatistics(
     grpc::CallbackServerContext* context, const inference::ModelStatisticsRequest* request,
     inference::ModelStatisticsResponse* response) {
-  return FinishWith(context, service_->ModelStatistics(*request), response);
+  return Respond(context, ApiGroup::kStatistics,
+                 [&] { return Store(service_->ModelStatistics(*request), response); });
 }
 
 grpc::ServerUnaryReactor* GrpcInferenceService::RepositoryIndex(
     grpc::CallbackServerContext* context, const inference::RepositoryIndexRequest* request,
     inference::RepositoryIndexResponse* response) {
-  *response = service_->RepositoryIndex(*request);
-  return Finish(context, absl::OkStatus());
+  return Respond(context, ApiGroup::kModelRepository, [&] {
+    *response = service_->RepositoryIndex(*request);
+    return absl::OkStatus();
+  });
 }
 
 grpc::ServerUnaryReactor* GrpcInferenceService::RepositoryModelLoad(
     grpc::CallbackServerContext* context, const inference::RepositoryModelLoadRequest* request,
     inference::RepositoryModelLoadResponse*) {
-  return Finish(context, service_->RepositoryModelLoad(*request));
+  return Respond(context, ApiGroup::kModelRepository,
+                 [&] { return service_->RepositoryModelLoad(*request); });
 }
 
 grpc::ServerUnaryReactor* GrpcInferenceService::RepositoryModelUnload(
     grpc::CallbackServerContext* context, const inference::RepositoryModelUnloadRequest* request,
     inference::RepositoryModelUnloadResponse*) {
-  return Finish(context, service_->RepositoryModelUnload(*request));
+  return Respond(context, ApiGroup::kModelRepository,
+                 [&] { return service_->RepositoryModelUnload(*request); });
 }
 
 grpc::ServerUnaryReactor* GrpcInferenceService::SystemSharedMemoryStatus(
     grpc::CallbackServerContext* context, const inference::SystemSharedMemoryStatusRequest* request,
     inference::SystemSharedMemoryStatusResponse* response) {
-  return FinishWith(context, service_->SystemSharedMemoryStatus(*request), response);
+  return Respond(context, ApiGroup::kSharedMemory,
+                 [&] { return Store(service_->SystemSharedMemoryStatus(*request), response); });
 }
 
 grpc::ServerUnaryReactor* GrpcInferenceService::SystemSharedMemoryRegister(
     grpc::CallbackServerContext* context,
     const inference::SystemSharedMemoryRegisterRequest* request,
     inference::SystemSharedMemoryRegisterResponse*) {
-  return Finish(context, service_->SystemSharedMemoryRegister(*request));
+  return Respond(context, ApiGroup::kSharedMemory,
+                 [&] { return service_->SystemSharedMemoryRegister(*request); });
 }
 
 grpc::ServerUnaryReactor* GrpcInferenceService::SystemSharedMemoryUnregister(
     grpc::CallbackServerContext* context,
     const inference::SystemSharedMemoryUnregisterRequest* request,
     inference::SystemSharedMemoryUnregisterResponse*) {
-  return Finish(context, service_->SystemSharedMemoryUnregister(*request));
+  return Respond(context, ApiGroup::kSharedMemory,
+                 [&] { return service_->SystemSharedMemoryUnregister(*request); });
 }
 
 grpc::ServerUnaryReactor* GrpcInferenceService::CudaSharedMemoryStatus(
     grpc::CallbackServerContext* context, const inference::CudaSharedMemoryStatusRequest* request,
     inference::CudaSharedMemoryStatusResponse* response) {
-  return FinishWith(context, service_->CudaSharedMemoryStatus(*request), response);
+  return Respond(context, ApiGroup::kSharedMemory,
+                 [&] { return Store(service_->CudaSharedMemoryStatus(*request), response); });
 }
 
 grpc::ServerUnaryReactor* GrpcInferenceService::CudaSharedMemoryRegister(
     grpc::CallbackServerContext* context, const inference::CudaSharedMemoryRegisterRequest*,
     inference::CudaSharedMemoryRegisterResponse*) {
-  return Finish(context, service_->CudaSharedMemoryRegister());
+  return Respond(context, ApiGroup::kSharedMemory,
+                 [&] { return service_->CudaSharedMemoryRegister(); });
 }
 
 grpc::ServerUnaryReactor* GrpcInferenceService::CudaSharedMemoryUnregister(
     grpc::CallbackServerContext* context,
     const inference::CudaSharedMemoryUnregisterRequest* request,
     inference::CudaSharedMemoryUnregisterResponse*) {
-  return Finish(context, service_->CudaSharedMemoryUnregister(*request));
+  return Respond(context, ApiGroup::kSharedMemory,
+                 [&] { return service_->CudaSharedMemoryUnregister(*request); });
 }
 
 grpc::ServerUnaryReactor* GrpcInferenceService::LogSettings(
     grpc::CallbackServerContext* context, const inference::LogSettingsRequest* request,
     inference::LogSettingsResponse* response) {
-  auto settings = service_->LogSettings(*request);
-  if (settings.ok()) *response = *std::move(settings);
-  return Finish(context, settings.status());
+  return Respond(context, ApiGroup::kLogging,
+                 [&] { return Store(service_->LogSettings(*request), response); });
 }
 
 grpc::ServerUnaryReactor* GrpcInferenceService::TraceSetting(
     grpc::CallbackServerContext* context, const inference::TraceSettingRequest* request,
     inference::TraceSettingResponse* response) {
-  return FinishWith(context, service_->TraceSetting(*request), response);
+  return Respond(context, ApiGroup::kTrace,
+                 [&] { return Store(service_->TraceSetting(*request), response); });
 }
 
 }  // namespace convd

@@ -10,6 +10,7 @@
 #define CONVD_SERVER_GRPC_GRPC_SERVICE_H_
 
 #include "proto/inference.grpc.pb.h"
+#include "server/core/api_restrictions.h"
 #include "server/core/inference_service.h"
 #include "server/grpc/stream_infer.h"
 
@@ -40,8 +41,10 @@ using Base = G::WithCallbackMethod_ServerLive<
 
 class GrpcInferenceService final : public grpc_service_internal::Base {
  public:
-  // `service` must outlive this.
-  explicit GrpcInferenceService(InferenceService* service) : service_(service) {}
+  // `service` must outlive this. Every method checks `restrictions`
+  // (Triton's --grpc-restricted-protocol) before it handles the call.
+  explicit GrpcInferenceService(InferenceService* service, ApiRestrictions restrictions = {})
+      : service_(service), restrictions_(std::move(restrictions)) {}
 
   // Part of draining (after InferenceService::BeginDrain): ends every
   // ModelStreamInfer stream, now open or opened later, once its requests
@@ -116,7 +119,17 @@ class GrpcInferenceService final : public grpc_service_internal::Base {
                                          inference::TraceSettingResponse* response) override;
 
  private:
+  // OK, or PERMISSION_DENIED where `group` is restricted and the call's
+  // metadata lacks its header and value.
+  absl::Status Allowed(grpc::CallbackServerContext* context, ApiGroup group) const;
+  // Finishes a unary call: refused where `group` is restricted to others,
+  // else with the status `body` returns (having filled the response).
+  template <typename Body>
+  grpc::ServerUnaryReactor* Respond(grpc::CallbackServerContext* context, ApiGroup group,
+                                    Body&& body);
+
   InferenceService* service_;
+  const ApiRestrictions restrictions_;
   StreamRegistry streams_;
 };
 

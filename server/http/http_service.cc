@@ -74,6 +74,30 @@ std::optional<ModelRoute> ParseModelRoute(const std::vector<std::string>& parts)
   return route;
 }
 
+// The restricted-API group of a /v2 endpoint (`parts` from "v2" on), as
+// Triton's --http-restricted-api names them; nullopt for a path that is no
+// endpoint (answered 404 whatever the headers).
+std::optional<ApiGroup> EndpointGroup(const std::vector<std::string>& parts) {
+  if (parts.size() == 1) return ApiGroup::kMetadata;
+  const std::string& area = parts[1];
+  if (area == "health") return ApiGroup::kHealth;
+  if (area == "repository") return ApiGroup::kModelRepository;
+  if (area == "logging") return ApiGroup::kLogging;
+  if (area == "trace") return ApiGroup::kTrace;
+  if (area == "systemsharedmemory" || area == "cudasharedmemory") return ApiGroup::kSharedMemory;
+  if (area != "models") return std::nullopt;
+  if (parts.size() == 3 && parts[2] == "stats") return ApiGroup::kStatistics;
+  if (parts.size() == 5 && parts[3] == "trace") return ApiGroup::kTrace;
+  const std::optional<ModelRoute> route = ParseModelRoute(parts);
+  if (!route.has_value()) return std::nullopt;
+  if (route->action.empty()) return ApiGroup::kMetadata;
+  if (route->action == "ready") return ApiGroup::kHealth;
+  if (route->action == "config") return ApiGroup::kModelConfig;
+  if (route->action == "stats") return ApiGroup::kStatistics;
+  if (route->action == "infer" || route->action == "classify") return ApiGroup::kInference;
+  return std::nullopt;
+}
+
 absl::StatusOr<std::optional<uint64_t>> JsonHeaderSize(const HttpRequest& request) {
   const std::string value = request.header("Inference-Header-Content-Length");
   if (value.empty()) return std::optional<uint64_t>();
@@ -185,6 +209,18 @@ void HttpInferenceService::Handle(HttpRequest request,
   const bool post = method == "POST";
   auto not_found = [&] { respond(NoSuchEndpoint(method, path)); };
   if (parts.empty() || parts[0] != "v2") return not_found();
+  if (const std::optional<ApiGroup> group = EndpointGroup(parts); group.has_value()) {
+    const absl::Status allowed =
+        restrictions_.Check(*group, [&](absl::string_view name) -> std::optional<std::string> {
+          std::string value = request.header(std::string(name));
+          if (value.empty()) return std::nullopt;
+          return value;
+        });
+    if (!allowed.ok()) {
+      if (*group == ApiGroup::kInference) service_->RecordRejected(allowed.code());
+      return respond(ErrorResponse(allowed));
+    }
+  }
 
   if (parts.size() == 1) {
     if (!get) return respond(MethodNotAllowed(method, path, "GET"));

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "server/core/api_restrictions.h"
 #include "server/core/inference_service.h"
 #include "server/http/http_server.h"
 
@@ -34,7 +35,10 @@ namespace convd {
 class HttpInferenceService {
  public:
   // `service` must outlive this object and every response it sends.
-  explicit HttpInferenceService(InferenceService* service) : service_(service) {}
+  // Every endpoint of /v2 checks `restrictions` (Triton's
+  // --http-restricted-api) before it parses the request.
+  explicit HttpInferenceService(InferenceService* service, ApiRestrictions restrictions = {})
+      : service_(service), restrictions_(std::move(restrictions)) {}
 
   void Handle(HttpRequest request, std::function<void(HttpResponse)> respond);
 
@@ -45,6 +49,7 @@ class HttpInferenceService {
   HttpResponse HandleCudaSharedMemory(const std::string& action, const std::string& name);
 
   InferenceService* service_;
+  const ApiRestrictions restrictions_;
 };
 
 }  // namespace convd

@@ -8,6 +8,8 @@ int HttpStatusFor(absl::StatusCode code) {
   switch (code) {
     case absl::StatusCode::kOk: return 200;
     case absl::StatusCode::kNotFound: return 404;
+    case absl::StatusCode::kPermissionDenied:
+      return 403;
     case absl::StatusCode::kUnavailable: return 503;
     case absl::StatusCode::kUnimplemented: return 501;
     case absl::StatusCode::kDeadlineExceeded: return 504;
