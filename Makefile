@@ -15,7 +15,7 @@ DEBIAN_PACKAGES := \
   libopenblas-dev libblis-dev libdnnl-dev nlohmann-json3-dev \
   python3 python3-venv zlib1g-dev dataset-fashion-mnist \
   libonnx-dev libonnx-testdata libboost-dev rapidjson-dev libsimdjson-dev libjpeg62-turbo-dev libpng-dev libcpp-httplib-dev \
-  libb64-0d
+  libb64-0d openssl
 
 # CUDA comes from the machine image (/usr/local/cuda); without nvcc the
 # targets tagged "cuda" are left out of the build with a warning.
@@ -129,6 +129,7 @@ test-tritonclient: build $(VENV_STAMP)
 	$(VENV)/bin/python tests/tritonclient/grpc_client_test.py bazel-bin/server/convd models
 	$(VENV)/bin/python tests/tritonclient/http_client_test.py bazel-bin/server/convd models
 	$(VENV)/bin/python tests/tritonclient/restricted_api_test.py bazel-bin/server/convd models
+	$(VENV)/bin/python tests/tritonclient/grpc_tls_test.py bazel-bin/server/convd models
 
 PERF_ANALYZER_STAMP := $(PERF_ANALYZER_VENV)/.installed-2.41.0
 $(PERF_ANALYZER_STAMP):

@@ -69,6 +69,16 @@ ABSL_FLAG(std::string, grpc_restricted_protocol, "",
 ABSL_FLAG(std::string, http_restricted_api, "",
           "<group>[,<group>...]:<key>=<value>: those HTTP API groups answer only requests "
           "with the header <key>: <value> (Triton's flag); may be given several times.");
+ABSL_FLAG(bool, grpc_use_ssl, false,
+          "Serve gRPC over TLS with --grpc-server-cert and --grpc-server-key.");
+ABSL_FLAG(bool, grpc_use_ssl_mutual, false,
+          "TLS (as --grpc-use-ssl) that also requires every client to present a certificate "
+          "signed by --grpc-root-cert.");
+ABSL_FLAG(std::string, grpc_server_cert, "",
+          "PEM file: the gRPC server's certificate (then any intermediates).");
+ABSL_FLAG(std::string, grpc_server_key, "", "PEM file: that certificate's private key.");
+ABSL_FLAG(std::string, grpc_root_cert, "",
+          "PEM file: the CAs whose client certificates --grpc-use-ssl-mutual accepts.");
 ABSL_FLAG(double, gpu_run_timeout_seconds, 30,
           "How long one forward pass on the GPU may run before the device counts as hung "
           "(its models unavailable and the server not live while it lasts); 0: no limit.");
@@ -176,6 +186,11 @@ int main(int argc, char** argv) {
                     absl::GetFlag(FLAGS_http_restricted_api), options.http_restrictions)) {
     return 2;
   }
+  options.grpc_tls = {.use_ssl = absl::GetFlag(FLAGS_grpc_use_ssl),
+                      .mutual = absl::GetFlag(FLAGS_grpc_use_ssl_mutual),
+                      .server_cert = absl::GetFlag(FLAGS_grpc_server_cert),
+                      .server_key = absl::GetFlag(FLAGS_grpc_server_key),
+                      .root_cert = absl::GetFlag(FLAGS_grpc_root_cert)};
   if (options.model_repository.empty()) {
     std::fprintf(stderr, "convd: --model-repository is required\n");
     return 2;

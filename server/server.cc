@@ -63,6 +63,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   absl::StatusOr<std::unique_ptr<Tracer>> tracer =
       Tracer::Create(options.trace_file, options.trace);
   if (!tracer.ok()) return tracer.status();
+  // Checked before any model loads, so a wrong file fails at once.
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      GrpcServerCredentials(options.grpc_tls);
+  if (!credentials.ok()) return credentials.status();
   absl::StatusOr<const GpuBackend*> gpu = ChooseDevice(options.device);
   if (!gpu.ok()) return gpu.status();
   std::error_code error;
@@ -131,7 +135,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   const std::string address = HostPort(options.grpc_address, options.grpc_port);
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &server->grpc_port_);
+  builder.AddListeningPort(address, *credentials, &server->grpc_port_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.grpc_max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(options.grpc_max_message_bytes));
   builder.RegisterService(server->grpc_service_.get());
@@ -140,8 +144,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", address));
   }
   server->grpc_server_->GetHealthCheckService()->SetServingStatus(true);
-  Log(LogLevel::kInfo, absl::StrCat("gRPC listening on ",
-                                    HostPort(options.grpc_address, server->grpc_port_)));
+  const GrpcTlsOptions& tls = options.grpc_tls;
+  Log(LogLevel::kInfo,
+      absl::StrCat("gRPC listening on ", HostPort(options.grpc_address, server->grpc_port_),
+                   tls.mutual    ? " (TLS; clients must present a certificate)"
+                   : tls.use_ssl ? " (TLS)"
+                                 : ""));
 
   if (options.http_port >= 0) {
     server->http_service_ =

@@ -19,6 +19,7 @@
 #include "server/core/api_restrictions.h"
 #include "server/core/inference_service.h"
 #include "server/core/tracer.h"
+#include "server/grpc/grpc_tls.h"
 #include "server/repository/repository.h"
 
 namespace grpc {
@@ -72,6 +73,8 @@ struct ServerOptions {
   // answer only requests with a header set at start, per protocol.
   ApiRestrictions grpc_restrictions;
   ApiRestrictions http_restrictions;
+  // TLS on the gRPC port (server/grpc/grpc_tls.h); off by default.
+  GrpcTlsOptions grpc_tls;
 };
 
 class Server {
