@@ -18,6 +18,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -38,6 +40,18 @@ struct ClientOptions {
   // server fails comes back as UNKNOWN with the server's message (stream
   // answers carry no status code).
   bool streaming = false;
+  // Sent with every call, as gRPC metadata or HTTP headers: a restricted
+  // API's key (convd --grpc-restricted-protocol / --http-restricted-api;
+  // over gRPC, Triton's names start with triton-grpc-protocol-). gRPC
+  // metadata names are lowercase.
+  std::vector<std::pair<std::string, std::string>> headers;
+  // gRPC over TLS (convd --grpc-use-ssl). PEM text, not file names.
+  struct Tls {
+    bool enabled = false;
+    std::string root_certs;   // the CAs to trust; empty: the system's
+    std::string private_key;  // with cert_chain: the client's certificate,
+    std::string cert_chain;   // for --grpc-use-ssl-mutual
+  } tls;
 };
 
 class Client {

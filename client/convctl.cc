@@ -15,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "client/client.h"
+#include "client/connection_flags.h"
 #include "server/cli_flags.h"
 #include "server/mutex_settings.h"
 
@@ -51,13 +52,16 @@ Commands:
                               with convd --model-control=explicit; --config: a
                               config (JSON or config.pbtxt text) for this load
 
---url grpc://host:8001 (the default protocol) or http://host:8000.)";
+--url grpc://host:8001 (the default protocol) or http://host:8000; --ssl
+[--root-cert F] [--client-cert F --client-key F] for gRPC over TLS;
+--header NAME=VALUE (repeatable) for restricted APIs.)";
 
 }  // namespace
 
 int main(int argc, char** argv) {
   convd::DisableMutexDeadlockDetection();  // as convd does (server/mutex_settings.h)
-  std::vector<char*> positional = convd::ParseCommandLine(argc, argv, kUsage, "convctl");
+  std::vector<char*> positional = convd::ParseCommandLine(
+      argc, argv, kUsage, /*help_source=*/"client/", convd::client::kRepeatableConnectionFlags);
   if (positional.size() < 2) {
     std::fprintf(stderr, "%s\n", kUsage);
     return 2;
@@ -81,6 +85,10 @@ int main(int argc, char** argv) {
   options.config_file = absl::GetFlag(FLAGS_config);
   convd::client::ClientOptions client_options;
   client_options.timeout = std::chrono::seconds(std::max(1, absl::GetFlag(FLAGS_timeout_seconds)));
+  if (absl::Status s = convd::client::ApplyConnectionFlags(*url, client_options); !s.ok()) {
+    std::fprintf(stderr, "convctl: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
   auto client = convd::client::CreateClient(*url, client_options);
 
   const absl::Status status =

@@ -54,20 +54,31 @@ absl::Status Health(Client& client, const std::string& server, const ConvctlOpti
   if (!ready.ok()) return ready.status();
   auto metadata = client.ServerMetadata();
   if (!metadata.ok()) return metadata.status();
+  // A server may restrict its model-repository API to operators (convd
+  // --grpc-restricted-protocol): health is still answered, without models.
   auto index = client.RepositoryIndex();
-  if (!index.ok()) return index.status();
+  const bool index_restricted =
+      !index.ok() && index.status().code() == absl::StatusCode::kPermissionDenied;
+  if (!index.ok() && !index_restricted) return index.status();
   if (options.json) {
-    nlohmann::json json = {{"server", server},
-                           {"live", *live},
-                           {"ready", *ready},
-                           {"metadata", AsJson(*metadata)},
-                           {"models", AsJson(*index)["models"]}};
+    nlohmann::json json = {
+        {"server", server}, {"live", *live}, {"ready", *ready}, {"metadata", AsJson(*metadata)}};
+    if (index_restricted) {
+      json["models"] = nullptr;
+      json["models_error"] = std::string(index.status().message());
+    } else {
+      json["models"] = AsJson(*index)["models"];
+    }
     out << json.dump(2) << "\n";
   } else {
     out << metadata->name() << " " << metadata->version() << " at " << server << ": "
         << (*live ? "live" : "NOT live") << ", " << (*ready ? "ready" : "NOT ready") << "\n"
         << "extensions: " << absl::StrJoin(metadata->extensions(), ", ") << "\n";
-    out << IndexTable(*index);
+    if (index_restricted) {
+      out << "models: not listed: " << index.status().message() << " (--header NAME=VALUE)\n";
+    } else {
+      out << IndexTable(*index);
+    }
   }
   if (!*live || !*ready) {
     return absl::UnavailableError(absl::StrCat("convd at ", server, " is ",

@@ -24,6 +24,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "client/client.h"
+#include "client/connection_flags.h"
 #include "client/load_generator.h"
 #include "client/load_report.h"
 #include "client/npy.h"
@@ -190,6 +191,9 @@ int Main(const std::string& model) {
   ClientOptions client_options;
   client_options.timeout = std::chrono::seconds(std::max(1, absl::GetFlag(FLAGS_timeout_seconds)));
   client_options.streaming = absl::GetFlag(FLAGS_streaming);
+  if (absl::Status s = ApplyConnectionFlags(*url, client_options); !s.ok()) {
+    return Fail(std::string(s.message()), 2);
+  }
   if (client_options.streaming && url->protocol != Protocol::kGrpc) {
     return Fail("--streaming needs a gRPC --url (ModelStreamInfer is a gRPC call)", 2);
   }
@@ -338,8 +342,9 @@ int main(int argc, char** argv) {
       argc, argv,
       "convload MODEL [--url localhost:8001] [--concurrency 1:16:x2 | --rate R [--poisson]] "
       "[--duration 10s] [--warmup 2s] [--batch 1] [--images FILES] [--streaming] "
-      "[--shared-memory none|system] [--csv F] [--json F] [--plot F.svg]",
-      "convload");
+      "[--shared-memory none|system] [--csv F] [--json F] [--plot F.svg] "
+      "[--ssl [--root-cert F] [--client-cert F --client-key F]] [--header NAME=VALUE]...",
+      /*help_source=*/"client/", convd::client::kRepeatableConnectionFlags);
   if (positional.size() != 2) {
     std::fprintf(stderr, "usage: convload MODEL [flags]; convload --help lists them\n");
     return 2;

@@ -11,12 +11,23 @@ namespace {
 class GrpcClient final : public Client {
  public:
   GrpcClient(const ServerUrl& url, const ClientOptions& options)
-      : address_(url.Authority()), timeout_(options.timeout), streaming_(options.streaming) {
+      : address_(url.Authority()),
+        timeout_(options.timeout),
+        streaming_(options.streaming),
+        headers_(options.headers) {
     grpc::ChannelArguments arguments;
     arguments.SetMaxReceiveMessageSize(options.max_message_bytes);
     arguments.SetMaxSendMessageSize(options.max_message_bytes);
-    stub_ = inference::GRPCInferenceService::NewStub(grpc::CreateCustomChannel(
-        address_, grpc::InsecureChannelCredentials(), arguments));
+    std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+    if (options.tls.enabled) {
+      grpc::SslCredentialsOptions ssl;
+      ssl.pem_root_certs = options.tls.root_certs;
+      ssl.pem_private_key = options.tls.private_key;
+      ssl.pem_cert_chain = options.tls.cert_chain;
+      credentials = grpc::SslCredentials(ssl);
+    }
+    stub_ = inference::GRPCInferenceService::NewStub(
+        grpc::CreateCustomChannel(address_, credentials, arguments));
   }
 
   ~GrpcClient() override {
@@ -130,7 +141,12 @@ class GrpcClient final : public Client {
                     const Request& request, Response* response) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + timeout_);
+    AddHeaders(context);
     return FromGrpc((stub_.get()->*method)(&context, request, response));
+  }
+
+  void AddHeaders(grpc::ClientContext& context) const {
+    for (const auto& [name, value] : headers_) context.AddMetadata(name, value);
   }
 
   absl::Status FromGrpc(const grpc::Status& status) const {
@@ -154,6 +170,7 @@ class GrpcClient final : public Client {
       stream_context_ = std::make_unique<grpc::ClientContext>();
       stream_opened_ = Clock::now();
       stream_context_->set_deadline(stream_opened_ + timeout_);
+      AddHeaders(*stream_context_);
       stream_ = stub_->ModelStreamInfer(stream_context_.get());
     }
     inference::ModelStreamInferResponse answer;
@@ -190,6 +207,7 @@ class GrpcClient final : public Client {
   std::string address_;
   std::chrono::milliseconds timeout_;
   bool streaming_;
+  std::vector<std::pair<std::string, std::string>> headers_;
   std::unique_ptr<Stub> stub_;
   // The open ModelStreamInfer stream, when streaming.
   std::unique_ptr<grpc::ClientContext> stream_context_;

@@ -54,7 +54,7 @@ absl::Status StatusFromHttp(const HttpResult& result) {
 class HttpClient final : public Client {
  public:
   HttpClient(const ServerUrl& url, const ClientOptions& options)
-      : connection_(url.host, url.port, options.timeout) {}
+      : connection_(url.host, url.port, options.timeout), headers_(options.headers) {}
 
   absl::StatusOr<bool> ServerLive() override { return Probe("/v2/health/live"); }
   absl::StatusOr<bool> ServerReady() override { return Probe("/v2/health/ready"); }
@@ -67,8 +67,8 @@ class HttpClient final : public Client {
   }
 
   absl::StatusOr<inference::RepositoryIndexResponse> RepositoryIndex() override {
-    HttpResult result = connection_.Send("POST", "/v2/repository/index", "{}",
-                                         {{"Content-Type", "application/json"}});
+    HttpResult result =
+        Send("POST", "/v2/repository/index", "{}", {{"Content-Type", "application/json"}});
     if (absl::Status s = StatusFromHttp(result); !s.ok()) return s;
     // The REST index is a bare array of what the gRPC message calls models.
     inference::RepositoryIndexResponse index;
@@ -100,7 +100,7 @@ class HttpClient final : public Client {
       const inference::ModelInferRequest& request) override {
     auto body = EncodeRestInferRequest(request);
     if (!body.ok()) return body.status();
-    HttpResult result = connection_.Send(
+    HttpResult result = Send(
         "POST", ModelPath(request.model_name(), request.model_version()) + "/infer", body->body,
         {{"Content-Type", "application/octet-stream"},
          {"Inference-Header-Content-Length", std::to_string(body->json_size)}});
@@ -136,14 +136,14 @@ class HttpClient final : public Client {
       writer.EndObject();
     }
     writer.EndObject();
-    return StatusFromHttp(connection_.Send(
+    return StatusFromHttp(Send(
         "POST", absl::StrCat("/v2/repository/models/", PathSegment(model), "/load"),
         std::string(body.GetString(), body.GetSize()), {{"Content-Type", "application/json"}}));
   }
 
   absl::Status UnloadModel(const std::string& model) override {
-    return StatusFromHttp(connection_.Send(
-        "POST", absl::StrCat("/v2/repository/models/", PathSegment(model), "/unload"), "{}"));
+    return StatusFromHttp(
+        Send("POST", absl::StrCat("/v2/repository/models/", PathSegment(model), "/unload"), "{}"));
   }
 
   absl::Status RegisterSystemSharedMemory(const std::string& name, const std::string& key,
@@ -158,7 +158,7 @@ class HttpClient final : public Client {
     writer.Key("byte_size");
     writer.Uint64(byte_size);
     writer.EndObject();
-    return StatusFromHttp(connection_.Send(
+    return StatusFromHttp(Send(
         "POST", absl::StrCat("/v2/systemsharedmemory/region/", PathSegment(name), "/register"),
         std::string(body.GetString(), body.GetSize()), {{"Content-Type", "application/json"}}));
   }
@@ -167,10 +167,17 @@ class HttpClient final : public Client {
     const std::string path = name.empty() ? "/v2/systemsharedmemory/unregister"
                                           : absl::StrCat("/v2/systemsharedmemory/region/",
                                                          PathSegment(name), "/unregister");
-    return StatusFromHttp(connection_.Send("POST", path, ""));
+    return StatusFromHttp(Send("POST", path, ""));
   }
 
  private:
+  // Every request carries the client's headers (a restricted API's key).
+  HttpResult Send(const std::string& method, const std::string& path, const std::string& body = "",
+                  HttpHeaders headers = {}) {
+    headers.insert(headers.end(), headers_.begin(), headers_.end());
+    return connection_.Send(method, path, body, headers);
+  }
+
   // `text` as one URL path segment: unreserved characters kept, the rest
   // percent-encoded.
   static std::string PathSegment(const std::string& text) {
@@ -193,7 +200,7 @@ class HttpClient final : public Client {
   // Health endpoints answer with a status only: 200 yes, 503 no (or a
   // 404 for a model that does not exist, which is an error).
   absl::StatusOr<bool> Probe(const std::string& path) {
-    HttpResult result = connection_.Send("GET", path);
+    HttpResult result = Send("GET", path);
     if (result.status == 200) return true;
     if (result.status == 503) return false;
     return StatusFromHttp(result);
@@ -201,7 +208,7 @@ class HttpClient final : public Client {
 
   template <typename Message>
   absl::StatusOr<Message> GetJson(const std::string& method, const std::string& path) {
-    HttpResult result = connection_.Send(method, path);
+    HttpResult result = Send(method, path);
     if (absl::Status s = StatusFromHttp(result); !s.ok()) return s;
     Message message;
     if (absl::Status s = JsonToMessage(result.body, &message); !s.ok()) return s;
@@ -209,6 +216,7 @@ class HttpClient final : public Client {
   }
 
   HttpConnection connection_;
+  const HttpHeaders headers_;
 };
 
 }  // namespace
