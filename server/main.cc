@@ -79,6 +79,24 @@ ABSL_FLAG(std::string, grpc_server_cert, "",
 ABSL_FLAG(std::string, grpc_server_key, "", "PEM file: that certificate's private key.");
 ABSL_FLAG(std::string, grpc_root_cert, "",
           "PEM file: the CAs whose client certificates --grpc-use-ssl-mutual accepts.");
+ABSL_FLAG(int64_t, grpc_keepalive_time, 7'200'000,
+          "Milliseconds between keepalive pings on an idle gRPC connection.");
+ABSL_FLAG(int64_t, grpc_keepalive_timeout, 20'000,
+          "Milliseconds to wait for a keepalive ping's answer before closing the connection.");
+ABSL_FLAG(bool, grpc_keepalive_permit_without_calls, false,
+          "Accept clients' keepalive pings while they have no call open.");
+ABSL_FLAG(int64_t, grpc_http2_max_pings_without_data, 2,
+          "Pings the server may send with no data between them (0: no limit).");
+ABSL_FLAG(int64_t, grpc_http2_min_recv_ping_interval_without_data, 300'000,
+          "Milliseconds: a client's pings closer together than this, with no data between, "
+          "count as strikes.");
+ABSL_FLAG(int64_t, grpc_http2_max_ping_strikes, 2,
+          "Strikes after which the connection is closed with GOAWAY (0: any number).");
+ABSL_FLAG(int64_t, grpc_max_connection_age, 0,
+          "Milliseconds after which a gRPC connection is sent GOAWAY, so clients reconnect "
+          "(and spread over new replicas); 0: never.");
+ABSL_FLAG(int64_t, grpc_max_connection_age_grace, 0,
+          "Milliseconds a connection past its age has to finish its calls; 0: no limit.");
 ABSL_FLAG(double, gpu_run_timeout_seconds, 30,
           "How long one forward pass on the GPU may run before the device counts as hung "
           "(its models unavailable and the server not live while it lasts); 0: no limit.");
@@ -191,6 +209,17 @@ int main(int argc, char** argv) {
                       .server_cert = absl::GetFlag(FLAGS_grpc_server_cert),
                       .server_key = absl::GetFlag(FLAGS_grpc_server_key),
                       .root_cert = absl::GetFlag(FLAGS_grpc_root_cert)};
+  options.grpc_connections = {
+      .keepalive_time_ms = absl::GetFlag(FLAGS_grpc_keepalive_time),
+      .keepalive_timeout_ms = absl::GetFlag(FLAGS_grpc_keepalive_timeout),
+      .keepalive_permit_without_calls = absl::GetFlag(FLAGS_grpc_keepalive_permit_without_calls),
+      .max_pings_without_data = absl::GetFlag(FLAGS_grpc_http2_max_pings_without_data),
+      .min_recv_ping_interval_without_data_ms =
+          absl::GetFlag(FLAGS_grpc_http2_min_recv_ping_interval_without_data),
+      .max_ping_strikes = absl::GetFlag(FLAGS_grpc_http2_max_ping_strikes),
+      .max_connection_age_ms = absl::GetFlag(FLAGS_grpc_max_connection_age),
+      .max_connection_age_grace_ms = absl::GetFlag(FLAGS_grpc_max_connection_age_grace)};
+  // Checked by Server::Start, as the TLS files are.
   if (options.model_repository.empty()) {
     std::fprintf(stderr, "convd: --model-repository is required\n");
     return 2;

@@ -67,6 +67,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       GrpcServerCredentials(options.grpc_tls);
   if (!credentials.ok()) return credentials.status();
+  if (absl::Status valid = ValidateGrpcConnectionOptions(options.grpc_connections); !valid.ok()) {
+    return valid;
+  }
   absl::StatusOr<const GpuBackend*> gpu = ChooseDevice(options.device);
   if (!gpu.ok()) return gpu.status();
   std::error_code error;
@@ -136,6 +139,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   grpc::ServerBuilder builder;
   const std::string address = HostPort(options.grpc_address, options.grpc_port);
   builder.AddListeningPort(address, *credentials, &server->grpc_port_);
+  ApplyGrpcConnectionOptions(options.grpc_connections, builder);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.grpc_max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(options.grpc_max_message_bytes));
   builder.RegisterService(server->grpc_service_.get());

@@ -19,6 +19,7 @@
 #include "server/core/api_restrictions.h"
 #include "server/core/inference_service.h"
 #include "server/core/tracer.h"
+#include "server/grpc/grpc_connection_options.h"
 #include "server/grpc/grpc_tls.h"
 #include "server/repository/repository.h"
 
@@ -75,6 +76,9 @@ struct ServerOptions {
   ApiRestrictions http_restrictions;
   // TLS on the gRPC port (server/grpc/grpc_tls.h); off by default.
   GrpcTlsOptions grpc_tls;
+  // Keepalive and connection age on the gRPC port
+  // (server/grpc/grpc_connection_options.h); Triton's defaults.
+  GrpcConnectionOptions grpc_connections;
 };
 
 class Server {
