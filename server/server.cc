@@ -165,6 +165,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     http.max_body_bytes = options.http_max_body_bytes;
     http.drain_timeout = options.drain_timeout;
     HttpInferenceService* handler = server->http_service_.get();
+    http.screen = [handler](const HttpRequest& head) { return handler->Screen(head); };
     absl::StatusOr<std::unique_ptr<HttpServer>> http_server = HttpServer::Start(
         http, [handler](HttpRequest request, std::function<void(HttpResponse)> respond) {
           handler->Handle(std::move(request), std::move(respond));

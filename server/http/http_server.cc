@@ -98,6 +98,17 @@ class Session : public std::enable_shared_from_this<Session> {
     header_read_ = std::chrono::steady_clock::now();
     stream_.expires_after(options_.read_timeout);
     const auto& request = parser_->get();
+    if (options_.screen) {
+      HttpRequest head;
+      head.method = std::string(request.method_string());
+      head.target = std::string(request.target());
+      head.header = [&request](const std::string& name) { return std::string(request[name]); };
+      head.header_read = header_read_;
+      if (std::optional<HttpResponse> early = options_.screen(head); early.has_value()) {
+        version_ = request.version();
+        return Reply(*std::move(early), /*keep_alive=*/false);  // the body stays unread
+      }
+    }
     if (beast::iequals(request[http::field::expect], "100-continue")) {
       // curl waits for this before sending a large body.
       auto interim = std::make_shared<http::response<http::empty_body>>(http::status::continue_,

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -74,6 +75,13 @@ class HttpServer {
     std::chrono::seconds idle_timeout{120};
     // Stop() waits this long for responses still being computed.
     std::chrono::seconds drain_timeout{60};
+    // Called on an I/O thread once a request's headers are read, before its
+    // body (`head` has no body; its header lookup is valid during the call
+    // only). A response returned answers the request at once, its body
+    // unread and the connection closed after, so a client refused (403 for
+    // a restricted API) cannot make the server read a large body. Null:
+    // every request is read whole.
+    std::function<std::optional<HttpResponse>(const HttpRequest& head)> screen;
   };
 
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const Options& options,

@@ -3,6 +3,11 @@
 // connections, limits, and Stop() waiting for responses in flight.
 #include "server/http/http_server.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <future>
@@ -121,6 +126,64 @@ TEST(HttpServerTest, LimitsAndMalformedRequests) {
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// What a socket reads within 5 s after sending `request` on a fresh
+// connection to 127.0.0.1:port (until the server closes it).
+std::string RawExchange(int port, const std::string& request) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval timeout{.tv_sec = 5, .tv_usec = 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  std::string received;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+      send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(request.size())) {
+    char buffer[4096];
+    for (ssize_t n; (n = recv(fd, buffer, sizeof(buffer), 0)) > 0;) received.append(buffer, n);
+  }
+  close(fd);
+  return received;
+}
+
+TEST(HttpServerTest, AScreenAnswersFromTheHeadersBeforeTheBodyIsRead) {
+  std::atomic<int> handled{0};
+  HttpServer::Options options = LoopbackOptions();
+  options.screen = [](const HttpRequest& head) -> std::optional<HttpResponse> {
+    if (head.target.rfind("/locked", 0) != 0 || head.header("X-Key") == "ok") return std::nullopt;
+    HttpResponse refused;
+    refused.status = 403;
+    refused.body = "no key for " + head.method + " " + head.target;
+    return refused;
+  };
+  auto server = HttpServer::Start(options, EchoLater(std::chrono::milliseconds(0), &handled));
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int port = (*server)->port();
+  const HttpResult refused = HttpCall(port, "POST", "/locked/infer", "body");
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_EQ(refused.body, "no key for POST /locked/infer");
+  EXPECT_EQ(handled.load(), 0);
+  EXPECT_EQ(HttpCall(port, "POST", "/locked/infer", "body", {{"X-Key", "ok"}}).status, 200);
+  EXPECT_EQ(HttpCall(port, "POST", "/open", "body").status, 200);
+  EXPECT_EQ(handled.load(), 2);
+
+  // A body announced but never sent: the refusal comes at once, and the
+  // connection closes, rather than the server waiting for 100 MB.
+  const auto start = std::chrono::steady_clock::now();
+  const std::string answer = RawExchange(
+      port, "POST /locked/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n");
+  EXPECT_EQ(answer.rfind("HTTP/1.1 403", 0), 0u) << answer;
+  EXPECT_NE(answer.find("Connection: close"), std::string::npos) << answer;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4));
+  // And a client waiting for 100-continue gets the refusal instead.
+  const std::string expecting = RawExchange(
+      port,
+      "POST /locked/x HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+  EXPECT_EQ(expecting.rfind("HTTP/1.1 403", 0), 0u) << expecting;
+  EXPECT_EQ(handled.load(), 2);
 }
 
 // Answers with the body as the handler received it, and the

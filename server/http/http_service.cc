@@ -74,6 +74,19 @@ std::optional<ModelRoute> ParseModelRoute(const std::vector<std::string>& parts)
   return route;
 }
 
+// A request target's path segments, percent-decoded (the query left
+// out); nullopt for a malformed escape.
+std::optional<std::vector<std::string>> PathParts(const std::string& request_target) {
+  const std::string target = request_target.substr(0, request_target.find('?'));
+  std::vector<std::string> parts;
+  for (absl::string_view segment : absl::StrSplit(target, '/', absl::SkipEmpty())) {
+    std::optional<std::string> decoded = PercentDecode(segment);
+    if (!decoded.has_value()) return std::nullopt;
+    parts.push_back(*std::move(decoded));
+  }
+  return parts;
+}
+
 // The restricted-API group of a /v2 endpoint (`parts` from "v2" on), as
 // Triton's --http-restricted-api names them; nullopt for a path that is no
 // endpoint (answered 404 whatever the headers).
@@ -192,35 +205,36 @@ struct InferCall {
 
 }  // namespace
 
+std::optional<HttpResponse> HttpInferenceService::Screen(const HttpRequest& head) const {
+  const std::optional<std::vector<std::string>> parts = PathParts(head.target);
+  if (!parts.has_value() || parts->empty() || (*parts)[0] != "v2") return std::nullopt;
+  const std::optional<ApiGroup> group = EndpointGroup(*parts);
+  if (!group.has_value()) return std::nullopt;
+  const absl::Status allowed =
+      restrictions_.Check(*group, [&](absl::string_view name) -> std::optional<std::string> {
+        std::string value = head.header(std::string(name));
+        if (value.empty()) return std::nullopt;
+        return value;
+      });
+  if (allowed.ok()) return std::nullopt;
+  if (*group == ApiGroup::kInference) service_->RecordRejected(allowed.code());
+  return ErrorResponse(allowed);
+}
+
 void HttpInferenceService::Handle(HttpRequest request,
                                   std::function<void(HttpResponse)> respond) {
   const std::string target = request.target.substr(0, request.target.find('?'));
-  std::vector<std::string> parts;
-  for (absl::string_view segment : absl::StrSplit(target, '/', absl::SkipEmpty())) {
-    std::optional<std::string> decoded = PercentDecode(segment);
-    if (!decoded.has_value()) {
-      return respond(Json(ErrorJson(absl::StrCat("malformed URL path '", target, "'")), 400));
-    }
-    parts.push_back(*std::move(decoded));
+  const std::optional<std::vector<std::string>> decoded_parts = PathParts(request.target);
+  if (!decoded_parts.has_value()) {
+    return respond(Json(ErrorJson(absl::StrCat("malformed URL path '", target, "'")), 400));
   }
+  const std::vector<std::string>& parts = *decoded_parts;
   const std::string& path = target;
   const std::string& method = request.method;
   const bool get = method == "GET";
   const bool post = method == "POST";
   auto not_found = [&] { respond(NoSuchEndpoint(method, path)); };
   if (parts.empty() || parts[0] != "v2") return not_found();
-  if (const std::optional<ApiGroup> group = EndpointGroup(parts); group.has_value()) {
-    const absl::Status allowed =
-        restrictions_.Check(*group, [&](absl::string_view name) -> std::optional<std::string> {
-          std::string value = request.header(std::string(name));
-          if (value.empty()) return std::nullopt;
-          return value;
-        });
-    if (!allowed.ok()) {
-      if (*group == ApiGroup::kInference) service_->RecordRejected(allowed.code());
-      return respond(ErrorResponse(allowed));
-    }
-  }
 
   if (parts.size() == 1) {
     if (!get) return respond(MethodNotAllowed(method, path, "GET"));

@@ -23,6 +23,7 @@
 #define CONVD_SERVER_HTTP_HTTP_SERVICE_H_
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,11 +36,16 @@ namespace convd {
 class HttpInferenceService {
  public:
   // `service` must outlive this object and every response it sends.
-  // Every endpoint of /v2 checks `restrictions` (Triton's
-  // --http-restricted-api) before it parses the request.
   explicit HttpInferenceService(InferenceService* service, ApiRestrictions restrictions = {})
       : service_(service), restrictions_(std::move(restrictions)) {}
 
+  // The HTTP server's screen (HttpServer::Options::screen), which must be
+  // installed for `restrictions` (Triton's --http-restricted-api) to hold:
+  // 403 for a request to a restricted endpoint without its header, decided
+  // from the headers alone, before the body is read.
+  std::optional<HttpResponse> Screen(const HttpRequest& head) const;
+
+  // A request that has passed Screen, body read.
   void Handle(HttpRequest request, std::function<void(HttpResponse)> respond);
 
  private:
