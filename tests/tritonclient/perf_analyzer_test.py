@@ -8,7 +8,10 @@ counts, which perf_analyzer reads through the statistics extension, must
 agree with the client's. The runs at batch 1 and concurrency 1 also give
 perf_analyzer the exact answer to expect (--input-data with
 validation_data), so every one of their thousands of responses is checked
-byte for byte. Prints one line per check; exits non-zero on failure.
+byte for byte. Last, a second convd with mutual TLS on gRPC and the
+inference API restricted: perf_analyzer's own --ssl-grpc-* and -H flags
+reach it, and without the header it is refused naming it. Prints one line
+per check; exits non-zero on failure.
 """
 import json
 import os
@@ -160,6 +163,41 @@ def main():
                                  regions))
         finally:
             stop_convd(process, log, results, "perf_analyzer")
+    locked_down_checks(perf_analyzer, binary, repository)
+
+
+def locked_down_checks(perf_analyzer, binary, repository):
+    """perf_analyzer's own TLS and header flags against a convd with mutual
+    TLS on gRPC and the inference API restricted."""
+    results = []
+    with tempfile.TemporaryDirectory() as certs:
+        here = os.path.dirname(os.path.abspath(__file__))
+        subprocess.run(["bash", os.path.join(here, "../../tools/make_test_certs.sh"), certs],
+                       check=True)
+        cert = lambda name: os.path.join(certs, name)
+        process, grpc_port, _, log = start_convd(binary, repository, [
+            "--grpc-use-ssl-mutual", f"--grpc-server-cert={cert('server.pem')}",
+            f"--grpc-server-key={cert('server.key')}", f"--grpc-root-cert={cert('ca.pem')}",
+            "--grpc-restricted-protocol=inference:infer-key=k3y"])
+        try:
+            tls = ["-i", "grpc", "-u", f"localhost:{grpc_port}", "--ssl-grpc-use-ssl", "true",
+                   "--ssl-grpc-root-certifications-file", cert("ca.pem"),
+                   "--ssl-grpc-private-key-file", cert("client.key"),
+                   "--ssl-grpc-certificate-chain-file", cert("client.pem")]
+            run_perf_analyzer(perf_analyzer, "grpc over mutual TLS with the inference key", {
+                "flags": tls + ["-H", "triton-grpc-protocol-infer-key:k3y",
+                                "--concurrency-range", "2"], "loads": 1}, 1, results)
+            refused = subprocess.run([perf_analyzer, "-m", MODEL, *tls, "--concurrency-range", "1",
+                                      "--measurement-mode", "count_windows",
+                                      "--measurement-request-count", "20"],
+                                     capture_output=True, text=True, timeout=120)
+            output = refused.stdout + refused.stderr
+            results.append(check("without the key, inference is refused naming the header",
+                                 refused.returncode != 0 and
+                                 "'triton-grpc-protocol-infer-key'" in output,
+                                 output.strip()[-200:]))
+        finally:
+            stop_convd(process, log, results, "perf_analyzer, TLS and restricted inference")
 
 
 if __name__ == "__main__":
