@@ -26,23 +26,17 @@ printf '%-6s %-8s %-5s %-7s %10s %8s %8s\n' round model conc mode infer/s p50_ms
 for round in $(seq "$rounds"); do
   for mode in clear tls mutual; do
     case $mode in
-      clear) start_convd models --device=cpu; url=127.0.0.1; flags=() ;;
+      clear) start_convd models --device=cpu; flags=() ;;
       tls) start_convd models --device=cpu --grpc-use-ssl "${server_tls[@]}"
-           url=localhost; flags=("${client_tls[@]}") ;;
+           flags=("${client_tls[@]}") ;;
       mutual) start_convd models --device=cpu --grpc-use-ssl-mutual "${server_tls[@]}" \
                 --grpc-root-cert="$c/ca.pem"
-              url=localhost; flags=("${client_tls[@]}" "${client_cert[@]}") ;;
+              flags=("${client_tls[@]}" "${client_cert[@]}") ;;
     esac
     for model in lenet5 alexnet; do
       for concurrency in 1 8; do
-        ./bazel-bin/client/convload "$model" --url "$url:$CONVD_GRPC_PORT" --batch 1 \
-          --concurrency "$concurrency" --duration "$duration" --warmup 1s --quiet \
-          --json "$work/load.json" "${flags[@]}" >/dev/null 2>&1
-        python3 -c "
-import json
-s = json.load(open('$work/load.json'))['steps'][0]
-print('%-6s %-8s %-5s %-7s %10.0f %8.3f %8.3f' % ('$round', '$model', '$concurrency', '$mode',
-      s['infer_per_s'], s['latency_ms']['p50'], s['latency_ms']['p99']))"
+        convload_step "$(printf '%-6s %-8s %-5s %-7s' "$round" "$model" "$concurrency" "$mode")" \
+          "$model" 127.0.0.1 "$concurrency" "$duration" "${flags[@]}"
       done
     done
     stop_convd

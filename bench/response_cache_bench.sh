@@ -34,14 +34,8 @@ for round in $(seq "$rounds"); do
     fi
     for model in lenet5 alexnet; do
       for concurrency in 1 8; do
-        ./bazel-bin/client/convload "$model" --url "127.0.0.1:$CONVD_GRPC_PORT" --batch 1 \
-          --concurrency "$concurrency" --duration "$duration" --warmup 1s --quiet \
-          --json "$work/load.json" >/dev/null 2>&1
-        python3 -c "
-import json
-s = json.load(open('$work/load.json'))['steps'][0]
-print('%-6s %-8s %-5s %-9s %10.0f %8.3f %8.3f' % ('$round', '$model', '$concurrency', '$mode',
-      s['infer_per_s'], s['latency_ms']['p50'], s['latency_ms']['p99']))"
+        convload_step "$(printf '%-6s %-8s %-5s %-9s' "$round" "$model" "$concurrency" "$mode")" \
+          "$model" 127.0.0.1 "$concurrency" "$duration"
       done
     done
     stop_convd

@@ -28,15 +28,9 @@ for round in $(seq "$rounds"); do
   for mode in untraced off rate1000 rate1 rate1_tensors; do
     # shellcheck disable=SC2086
     start_convd models ${flags[$mode]}
-    ./bazel-bin/client/convload lenet5 --url "127.0.0.1:$CONVD_GRPC_PORT" --batch 1 \
-      --concurrency "$concurrency" --duration "$duration" --warmup 1s --quiet \
-      --json "$work/load.json" >/dev/null 2>&1
+    convload_step "$(printf '%-6s %-14s' "$round" "$mode")" lenet5 127.0.0.1 "$concurrency" \
+      "$duration"
     stop_convd
-    python3 -c "
-import json, sys
-s = json.load(open('$work/load.json'))['steps'][0]
-print('%-6s %-14s %10.0f %8.3f %8.3f' % ('$round', '$mode', s['infer_per_s'],
-      s['latency_ms']['p50'], s['latency_ms']['p99']))"
   done
 done
 rm -rf "$work"

@@ -1,5 +1,5 @@
 # Sourced by the scripts that start a convd of their own (tools/smoke.sh,
-# bench/served_vs_engine.sh): start it on free loopback ports, learn the
+# bench/served_vs_engine.sh, the bench scripts that compare server modes): start it on free loopback ports, learn the
 # ports from its log, stop it with SIGTERM. Bash; run from the repository
 # root after a build.
 #
@@ -56,4 +56,24 @@ stop_convd() {
   [ -n "$CONVD_LOG" ] && rm -f "$CONVD_LOG"
   CONVD_LOG=
   return "$status"
+}
+
+# convload_step LABELS MODEL HOST CONCURRENCY DURATION [CONVLOAD_FLAG...]:
+# one closed-loop convload step at batch 1 against the running convd's
+# gRPC port on HOST (1 s warm-up), printed as LABELS then infer/s, p50 and
+# p99 in ms: the line the bench scripts compare across rounds.
+convload_step() {
+  local labels=$1 model=$2 host=$3 concurrency=$4 duration=$5
+  shift 5
+  local report
+  report=$(mktemp)
+  ./bazel-bin/client/convload "$model" --url "$host:$CONVD_GRPC_PORT" --batch 1 \
+    --concurrency "$concurrency" --duration "$duration" --warmup 1s --quiet \
+    --json "$report" "$@" >/dev/null 2>&1
+  python3 -c "
+import json, sys
+s = json.load(open(sys.argv[1]))['steps'][0]
+print('%s %10.0f %8.3f %8.3f' % (sys.argv[2], s['infer_per_s'], s['latency_ms']['p50'],
+      s['latency_ms']['p99']))" "$report" "$labels"
+  rm -f "$report"
 }
