@@ -236,7 +236,7 @@ install: deps
 
 # The shared libraries those programs load at run time (Debian 12 names).
 RUNTIME_PACKAGES := libabsl20220623 libgrpc++1.51 libprotobuf32 libonnx1 \
-  libjpeg62-turbo libpng16-16 zlib1g
+  libjpeg62-turbo libpng16-16 zlib1g libssl3
 runtime-deps:
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(RUNTIME_PACKAGES)
 
