@@ -69,11 +69,18 @@ TEST_F(GrpcConnectionTest, AConnectionPastItsMaxAgeIsClosedAndTheClientReconnect
 }
 
 TEST_F(GrpcConnectionTest, OutOfRangeValuesStopTheServerAtStartNamingTheFlag) {
+  // Triton's defaults with one member changed.
+  auto with = [](int64_t GrpcConnectionOptions::*member, int64_t value) {
+    GrpcConnectionOptions options;
+    options.*member = value;
+    return options;
+  };
   const std::pair<GrpcConnectionOptions, std::string> cases[] = {
-      {{.keepalive_time_ms = 0}, "--grpc-keepalive-time"},
-      {{.keepalive_timeout_ms = -1}, "--grpc-keepalive-timeout"},
-      {{.max_ping_strikes = -1}, "--grpc-http2-max-ping-strikes"},
-      {{.max_connection_age_ms = int64_t{1} << 31}, "--grpc-max-connection-age"},
+      {with(&GrpcConnectionOptions::keepalive_time_ms, 0), "--grpc-keepalive-time"},
+      {with(&GrpcConnectionOptions::keepalive_timeout_ms, -1), "--grpc-keepalive-timeout"},
+      {with(&GrpcConnectionOptions::max_ping_strikes, -1), "--grpc-http2-max-ping-strikes"},
+      {with(&GrpcConnectionOptions::max_connection_age_ms, int64_t{1} << 31),
+       "--grpc-max-connection-age"},
   };
   for (const auto& [connections, flag] : cases) {
     ServerOptions options = LoopbackOptions(repository_);

@@ -113,29 +113,31 @@ TEST_F(GrpcTlsTest, MutualTlsAdmitsOnlyClientsWithACertificateFromTheRootCa) {
 }
 
 TEST_F(GrpcTlsTest, AWrongFileStopsTheServerAtStartNamingIt) {
+  // use_ssl, mutual, then the files by name ("": not given).
+  auto tls = [](bool use_ssl, bool mutual, const std::string& cert, const std::string& key,
+                const std::string& root) {
+    GrpcTlsOptions options;
+    options.use_ssl = use_ssl;
+    options.mutual = mutual;
+    options.server_cert = cert.empty() ? "" : Path(cert);
+    options.server_key = key.empty() ? "" : Path(key);
+    options.root_cert = root.empty() ? "" : Path(root);
+    return options;
+  };
   struct Case {
     GrpcTlsOptions tls;
     std::string message;
   };
   const Case cases[] = {
-      {{.server_cert = Path("server.pem")}, "--grpc-server-cert is given but TLS is off"},
-      {{.use_ssl = true, .server_key = Path("server.key")}, "--grpc-server-cert is required"},
-      {{.use_ssl = true, .server_cert = Path("server.pem")}, "--grpc-server-key is required"},
-      {{.use_ssl = true, .server_cert = Path("missing.pem"), .server_key = Path("server.key")},
-       "missing.pem"},
-      {{.use_ssl = true, .server_cert = Path("server.key"), .server_key = Path("server.key")},
-       "holds no PEM certificate"},
-      {{.use_ssl = true, .server_cert = Path("server.pem"), .server_key = Path("server.pem")},
-       "holds no unencrypted PEM private key"},
-      {{.use_ssl = true, .server_cert = Path("server.pem"), .server_key = Path("client.key")},
-       "is not the key of the certificate"},
-      {{.mutual = true, .server_cert = Path("server.pem"), .server_key = Path("server.key")},
-       "--grpc-root-cert is required"},
-      {{.use_ssl = true,
-        .server_cert = Path("server.pem"),
-        .server_key = Path("server.key"),
-        .root_cert = Path("ca.pem")},
-       "only --grpc-use-ssl-mutual"},
+      {tls(false, false, "server.pem", "", ""), "--grpc-server-cert is given but TLS is off"},
+      {tls(true, false, "", "server.key", ""), "--grpc-server-cert is required"},
+      {tls(true, false, "server.pem", "", ""), "--grpc-server-key is required"},
+      {tls(true, false, "missing.pem", "server.key", ""), "missing.pem"},
+      {tls(true, false, "server.key", "server.key", ""), "holds no PEM certificate"},
+      {tls(true, false, "server.pem", "server.pem", ""), "holds no unencrypted PEM private key"},
+      {tls(true, false, "server.pem", "client.key", ""), "is not the key of the certificate"},
+      {tls(false, true, "server.pem", "server.key", ""), "--grpc-root-cert is required"},
+      {tls(true, false, "server.pem", "server.key", "ca.pem"), "only --grpc-use-ssl-mutual"},
   };
   for (const Case& c : cases) {
     ServerOptions options = LoopbackOptions(*repository_);
