@@ -145,4 +145,14 @@ ToolResult RunTool(const std::vector<std::string>& args) {
   return result;
 }
 
+std::string MakeTestCertificates() {
+  const std::string dir = MakeTempDir("certs");
+  const ToolResult made = RunTool({"/bin/bash", "tools/make_test_certs.sh", dir});
+  if (made.exit_code != 0) {
+    ADD_FAILURE() << "tools/make_test_certs.sh failed: " << made.err;
+    return "";
+  }
+  return dir;
+}
+
 }  // namespace convd::e2e

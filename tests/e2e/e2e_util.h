@@ -117,6 +117,12 @@ struct ToolResult {
 };
 ToolResult RunTool(const std::vector<std::string>& argv);
 
+// A throwaway PKI made by tools/make_test_certs.sh (which the test needs as
+// data) in a fresh directory, whose path is returned: ca, other_ca, server
+// (for localhost and 127.0.0.1), client and stranger, as NAME.pem and
+// NAME.key. Empty, with a test failure, when it cannot be made.
+std::string MakeTestCertificates();
+
 }  // namespace convd::e2e
 
 #endif  // CONVD_TESTS_E2E_E2E_UTIL_H_

@@ -18,9 +18,8 @@ namespace {
 class GrpcTlsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    certs_ = new std::string(MakeTempDir("certs"));
-    const ToolResult made = RunTool({"/bin/bash", "tools/make_test_certs.sh", *certs_});
-    ASSERT_EQ(made.exit_code, 0) << made.err;
+    certs_ = new std::string(MakeTestCertificates());
+    ASSERT_FALSE(certs_->empty());
     repository_ = new std::string(MakeTempDir("repository"));
     AddModel(*repository_, "lenet", "lenet5", kLenetConfig, kFashionLabels);
   }

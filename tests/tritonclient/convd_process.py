@@ -1,10 +1,26 @@
 """Starts and stops a real convd for the tritonclient checks."""
+import os
 import re
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+
+
+def make_test_certs(directory):
+    """A throwaway PKI (tools/make_test_certs.sh) in `directory`; returns the
+    path of one of its files by name ("ca.pem", "client.key", ...)."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                          "../../tools/make_test_certs.sh")
+    subprocess.run(["bash", script, directory], check=True)
+    return lambda name: os.path.join(directory, name)
+
+
+def mutual_tls_flags(cert):
+    """convd's flags for gRPC over mutual TLS with make_test_certs' files."""
+    return ["--grpc-use-ssl-mutual", f"--grpc-server-cert={cert('server.pem')}",
+            f"--grpc-server-key={cert('server.key')}", f"--grpc-root-cert={cert('ca.pem')}"]
 
 
 def start_convd(binary, repository, extra_args=()):

@@ -7,8 +7,6 @@ a client with a certificate from the root CA infers (the same numbers as
 the clear-text HTTP port gives); one without a certificate, with another
 CA's, or in clear text is refused. Exits non-zero on failure.
 """
-import os
-import subprocess
 import sys
 import tempfile
 
@@ -17,9 +15,7 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from convd_process import check, start_convd, stop_convd
-
-HERE = os.path.dirname(os.path.abspath(__file__))
+from convd_process import check, make_test_certs, mutual_tls_flags, start_convd, stop_convd
 
 
 def refused(client, inputs):
@@ -32,14 +28,8 @@ def refused(client, inputs):
 
 def main():
     binary, repository = sys.argv[1], sys.argv[2]
-    certs = tempfile.mkdtemp()
-    subprocess.run(["bash", os.path.join(HERE, "../../tools/make_test_certs.sh"), certs],
-                   check=True)
-    cert = lambda name: os.path.join(certs, name)
-    process, grpc_port, http_port, log = start_convd(
-        binary, repository,
-        ["--grpc-use-ssl-mutual", f"--grpc-server-cert={cert('server.pem')}",
-         f"--grpc-server-key={cert('server.key')}", f"--grpc-root-cert={cert('ca.pem')}"])
+    cert = make_test_certs(tempfile.mkdtemp())
+    process, grpc_port, http_port, log = start_convd(binary, repository, mutual_tls_flags(cert))
     results = []
     images = np.random.default_rng().uniform(0, 1, size=(3, 1, 28, 28)).astype(np.float32)
     url = f"localhost:{grpc_port}"

@@ -23,7 +23,7 @@ import tempfile
 import urllib.request
 from importlib.util import find_spec
 
-from convd_process import check, start_convd, stop_convd
+from convd_process import check, make_test_certs, mutual_tls_flags, start_convd, stop_convd
 
 MODEL = "lenet5"
 IMAGE_ELEMENTS = 28 * 28
@@ -171,13 +171,8 @@ def locked_down_checks(perf_analyzer, binary, repository):
     TLS on gRPC and the inference API restricted."""
     results = []
     with tempfile.TemporaryDirectory() as certs:
-        here = os.path.dirname(os.path.abspath(__file__))
-        subprocess.run(["bash", os.path.join(here, "../../tools/make_test_certs.sh"), certs],
-                       check=True)
-        cert = lambda name: os.path.join(certs, name)
-        process, grpc_port, _, log = start_convd(binary, repository, [
-            "--grpc-use-ssl-mutual", f"--grpc-server-cert={cert('server.pem')}",
-            f"--grpc-server-key={cert('server.key')}", f"--grpc-root-cert={cert('ca.pem')}",
+        cert = make_test_certs(certs)
+        process, grpc_port, _, log = start_convd(binary, repository, mutual_tls_flags(cert) + [
             "--grpc-restricted-protocol=inference:infer-key=k3y"])
         try:
             tls = ["-i", "grpc", "-u", f"localhost:{grpc_port}", "--ssl-grpc-use-ssl", "true",
