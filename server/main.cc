@@ -1,6 +1,7 @@
 // convd: serves the CNNs of a model repository over the KServe v2 gRPC
 // and HTTP/REST protocols. SIGTERM or SIGINT drains: readiness goes false, new requests
 // are refused, every queued and running request completes, exit 0.
+#include <algorithm>
 #include <cmath>
 #include <csignal>
 #include <cstdint>
@@ -35,7 +36,16 @@ ABSL_FLAG(int, metrics_port, 8002,
 ABSL_FLAG(std::string, log_level, "info",
           "debug (adds one access line per inference request), info, warning or error.");
 ABSL_FLAG(std::string, model_control, "none",
-          "none: serve what loaded at start; explicit: also allow RepositoryModelLoad/Unload.");
+          "none: serve what loaded at start; explicit: also allow RepositoryModelLoad/Unload; "
+          "poll: follow the repository's files (load, reload and unload as they change).");
+ABSL_FLAG(int, repository_poll_secs, 15,
+          "With --model-control=poll: seconds between two comparisons of the repository's files.");
+ABSL_FLAG(std::string, load_model, "",
+          "With --model-control=explicit: a model to load at start (may be given several times; "
+          "'*': all); without it every model loads.");
+ABSL_FLAG(bool, strict_readiness, true,
+          "Ready only while every model is ready (models unloaded on purpose, or loading for "
+          "the first time, aside); false: ready while the server serves at all.");
 ABSL_FLAG(bool, allow_client_shm, false,
           "Let clients on this host register system shared memory and pass tensors through "
           "it (the KServe v2 shared-memory extension; perf_analyzer --shared-memory=system).");
@@ -104,11 +114,12 @@ ABSL_FLAG(double, gpu_run_timeout_seconds, 30,
 int main(int argc, char** argv) {
   convd::TuneMallocForTensors();
   convd::DisableMutexDeadlockDetection();
-  convd::ParseCommandLine(argc, argv,
-                          "convd --model-repository=DIR [--grpc-port=8001] [--http-port=8000] "
-                          "[--device=auto|cpu|cuda] ...",
-                          /*help_source=*/"",
-                          /*repeatable=*/{"grpc_restricted_protocol", "http_restricted_api"});
+  convd::ParseCommandLine(
+      argc, argv,
+      "convd --model-repository=DIR [--grpc-port=8001] [--http-port=8000] "
+      "[--device=auto|cpu|cuda] ...",
+      /*help_source=*/"",
+      /*repeatable=*/{"grpc_restricted_protocol", "http_restricted_api", "load_model"});
 
   // Signals are taken synchronously by sigwait below, never by a handler
   // running on an arbitrary thread; block them before any thread starts.
@@ -147,12 +158,22 @@ int main(int argc, char** argv) {
   }
   options.gpu_run_timeout = std::chrono::milliseconds(std::llround(gpu_run_timeout * 1000));
   const std::string model_control = absl::GetFlag(FLAGS_model_control);
-  if (model_control != "none" && model_control != "explicit") {
-    std::fprintf(stderr, "convd: --model-control must be none or explicit; got '%s'\n",
+  if (model_control == "none") {
+    options.model_control = convd::ModelControl::kNone;
+  } else if (model_control == "explicit") {
+    options.model_control = convd::ModelControl::kExplicit;
+  } else if (model_control == "poll") {
+    options.model_control = convd::ModelControl::kPoll;
+  } else {
+    std::fprintf(stderr, "convd: --model-control must be none, explicit or poll; got '%s'\n",
                  model_control.c_str());
     return 2;
   }
-  options.allow_model_control = model_control == "explicit";
+  // Server::Start checks these against the mode.
+  options.repository_poll_interval =
+      std::chrono::seconds(std::max(0, absl::GetFlag(FLAGS_repository_poll_secs)));
+  options.startup_models = convd::RepeatedFlagValues(absl::GetFlag(FLAGS_load_model));
+  options.strict_readiness = absl::GetFlag(FLAGS_strict_readiness);
   options.allow_client_shm = absl::GetFlag(FLAGS_allow_client_shm);
   const std::optional<convd::LogLevel> log_level =
       convd::ParseLogLevel(absl::GetFlag(FLAGS_log_level));

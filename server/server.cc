@@ -1,17 +1,20 @@
 #include "server/server.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "engine/model_config.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "server/core/gpu_backend.h"
 #include "server/grpc/grpc_service.h"
 #include "server/http/http_server.h"
-#include "server/http/json_util.h"
 #include "server/http/http_service.h"
-#include "server/core/gpu_backend.h"
+#include "server/http/json_util.h"
 #include "server/log.h"
 #include "server/metrics/prometheus.h"
 
@@ -57,6 +60,31 @@ void LogRepository(const ModelRepository& repository) {
   }
 }
 
+// The model control options agree with each other and the repository.
+absl::Status ValidateModelControl(const ServerOptions& options) {
+  if (options.model_control == ModelControl::kPoll &&
+      options.repository_poll_interval <= std::chrono::milliseconds::zero()) {
+    return absl::InvalidArgumentError("--repository-poll-secs must be at least 1");
+  }
+  if (options.startup_models.empty()) return absl::OkStatus();
+  if (options.model_control != ModelControl::kExplicit) {
+    return absl::InvalidArgumentError(
+        "--load-model needs --model-control=explicit (in the other modes every model in the "
+        "repository loads at start)");
+  }
+  for (const std::string& name : options.startup_models) {
+    if (name == "*") continue;
+    std::error_code error;
+    if (!ValidateModelName(name).ok() ||
+        !std::filesystem::is_regular_file(
+            std::filesystem::path(options.model_repository) / name / "config.pbtxt", error)) {
+      return absl::NotFoundError(absl::StrCat("--load-model '", name, "': no such model in '",
+                                              options.model_repository, "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
@@ -77,6 +105,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     return absl::NotFoundError(absl::StrCat("model repository '", options.model_repository,
                                             "' is not a directory"));
   }
+  if (absl::Status valid = ValidateModelControl(options); !valid.ok()) return valid;
   std::unique_ptr<Server> server(new Server());
   server->options_ = options;
   const int threads = options.compute_threads > 0
@@ -114,11 +143,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     };
   }
   server->repository_ = std::make_unique<ModelRepository>(repository_options);
-  server->repository_->LoadAll();
+  const std::vector<std::string>& startup = options.startup_models;
+  if (startup.empty() || std::find(startup.begin(), startup.end(), "*") != startup.end()) {
+    server->repository_->LoadAll();
+  } else {
+    for (const std::string& name : startup) server->repository_->Load(name).IgnoreError();
+  }
   LogRepository(*server->repository_);
 
   InferenceService::Options service_options;
-  service_options.allow_model_control = options.allow_model_control;
+  service_options.model_control = options.model_control;
+  service_options.strict_readiness = options.strict_readiness;
   service_options.allow_client_shm = options.allow_client_shm;
   service_options.tracer = *std::move(tracer);
   service_options.response_cache = response_cache;
@@ -206,6 +241,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
                                       HostPort(options.http_address, server->metrics_port()),
                                       "/metrics"));
   }
+  if (options.model_control == ModelControl::kPoll) {
+    server->poller_ = std::make_unique<RepositoryPoller>(server->repository_.get(),
+                                                         options.repository_poll_interval);
+    Log(LogLevel::kInfo,
+        absl::StrCat("following the model repository's files: compared every ",
+                     absl::FormatDuration(absl::FromChrono(options.repository_poll_interval))));
+  }
   return server;
 }
 
@@ -218,6 +260,7 @@ void Server::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   Log(LogLevel::kInfo, "draining: not ready, refusing new requests, finishing queued ones");
+  poller_.reset();  // no model loads or unloads from here on
   service_->BeginDrain();
   if (grpc_server_ != nullptr) {
     grpc_server_->GetHealthCheckService()->SetServingStatus(false);

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "kernels/cpu/thread_pool.h"
@@ -22,6 +23,7 @@
 #include "server/grpc/grpc_connection_options.h"
 #include "server/grpc/grpc_tls.h"
 #include "server/repository/repository.h"
+#include "server/repository/repository_poller.h"
 
 namespace grpc {
 class Server;
@@ -45,8 +47,16 @@ struct ServerOptions {
   int64_t http_max_body_bytes = 256 << 20;
   // Prometheus /metrics on http_address; 0: ephemeral; -1: off.
   int metrics_port = 8002;
-  // --model-control=explicit: RepositoryModelLoad/Unload allowed.
-  bool allow_model_control = false;
+  // How the served models may change after start (--model-control).
+  ModelControl model_control = ModelControl::kNone;
+  // With kPoll: how often the repository's files are compared
+  // (--repository-poll-secs); must be positive.
+  std::chrono::milliseconds repository_poll_interval{15000};
+  // With kExplicit only: the models loaded at start (--load-model, each in
+  // the repository; "*": all). Empty: all, in every mode.
+  std::vector<std::string> startup_models;
+  // Readiness requires every model to be ready (--strict-readiness).
+  bool strict_readiness = true;
   // --allow-client-shm: clients may register system shared memory and
   // send and receive tensors through it.
   bool allow_client_shm = false;
@@ -111,6 +121,7 @@ class Server {
   std::unique_ptr<HttpInferenceService> http_service_;
   std::unique_ptr<HttpServer> http_server_;
   std::unique_ptr<HttpServer> metrics_server_;
+  std::unique_ptr<RepositoryPoller> poller_;  // with ModelControl::kPoll
   int grpc_port_ = 0;
   bool shut_down_ = false;
 };

@@ -111,7 +111,7 @@ InferenceService::InferenceService(ModelRepository* repository, Options options)
       tracer_(options.tracer != nullptr ? options.tracer : *Tracer::Create("", TraceSettings())) {}
 
 bool InferenceService::Ready() const {
-  return !draining_.load() && repository_->AllReady();
+  return !draining_.load() && (!options_.strict_readiness || repository_->AllReady());
 }
 
 inference::ServerMetadataResponse InferenceService::ServerMetadata() const {
@@ -212,7 +212,16 @@ inference::RepositoryIndexResponse InferenceService::RepositoryIndex(
 }
 
 absl::Status InferenceService::CheckModelControl() const {
-  if (options_.allow_model_control) return absl::OkStatus();
+  switch (options_.model_control) {
+    case ModelControl::kExplicit:
+      return absl::OkStatus();
+    case ModelControl::kPoll:
+      return absl::FailedPreconditionError(
+          "convd follows the model repository's files (--model-control=poll): add, change or "
+          "remove a model's files to load, reload or unload it; the API cannot");
+    case ModelControl::kNone:
+      break;
+  }
   return absl::FailedPreconditionError(
       "model control is disabled; start convd with --model-control=explicit to load and "
       "unload models through the API");

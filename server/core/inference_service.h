@@ -42,9 +42,12 @@ class PendingInference {
 class InferenceService {
  public:
   struct Options {
-    // RepositoryModelLoad/Unload are refused unless true
-    // (--model-control=explicit).
-    bool allow_model_control = false;
+    // RepositoryModelLoad/Unload are refused unless kExplicit
+    // (--model-control), each refusal saying why.
+    ModelControl model_control = ModelControl::kNone;
+    // Readiness also requires every model to be ready (Triton's
+    // --strict-readiness); false: ready while the server serves at all.
+    bool strict_readiness = true;
     // The system shared-memory API and tensors in shared memory are
     // refused unless true (--allow-client-shm).
     bool allow_client_shm = false;
@@ -64,8 +67,9 @@ class InferenceService {
   // and a liveness probe on this is what restarts it. CPU models still
   // serve meanwhile.
   bool Live() const { return repository_->GpuFault().ok(); }
-  // False once draining; else true when every model the repository loaded
-  // (or tried to) is ready, not counting models unloaded on purpose.
+  // False once draining; else, with strict_readiness, true when every
+  // model the repository loaded (or tried to) is ready, not counting models
+  // unloaded on purpose or loading for the first time; without, true.
   bool Ready() const;
   // Refuses new inferences with UNAVAILABLE from now on; queued and running
   // ones complete.

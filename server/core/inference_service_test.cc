@@ -31,7 +31,7 @@ TEST(InferenceServiceTest, InferWhileUnloadingAndReloadingLosesNothing) {
   ThreadPool pool(2);
   ModelRepository repository(LenetRepository(pool));
   ASSERT_EQ(repository.LoadAll(), 0);
-  InferenceService service(&repository, {.allow_model_control = true});
+  InferenceService service(&repository, {.model_control = ModelControl::kExplicit});
 
   // Each client keeps sending until 10 of its requests have run; the
   // operator unloads and reloads the model 8 times meanwhile.
@@ -225,7 +225,7 @@ TEST(InferenceServiceTest, ALoadWithAJsonConfigUsesItForThatLoadOnly) {
   ThreadPool pool(2);
   ModelRepository repository(LenetRepository(pool));
   ASSERT_EQ(repository.LoadAll(), 0);
-  InferenceService service(&repository, {.allow_model_control = true});
+  InferenceService service(&repository, {.model_control = ModelControl::kExplicit});
   auto load = [&](std::optional<inference::ModelRepositoryParameter> parameter,
                   const std::string& key = "config") {
     inference::RepositoryModelLoadRequest request;
@@ -309,7 +309,7 @@ TEST(InferenceServiceTest, AFailedGpuTakesItsModelsAndLivenessButLeavesTheCpuMod
   ThreadPool pool(1);
   ModelRepository repository(OnTheStandInGpu(root, pool, gpu));
   ASSERT_EQ(repository.LoadAll(), 0);
-  InferenceService service(&repository, {.allow_model_control = true});
+  InferenceService service(&repository, {.model_control = ModelControl::kExplicit});
   EXPECT_TRUE(service.Live());
   EXPECT_TRUE(service.Ready());
   EXPECT_TRUE(InferOnce(service, "on_gpu").ok());

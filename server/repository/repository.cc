@@ -106,8 +106,9 @@ void ModelRepository::ReaperLoop() {
   }
 }
 
-absl::StatusOr<std::map<int64_t, std::shared_ptr<ServedModel>>> ModelRepository::LoadVersions(
-    const std::string& name, const inference::ModelConfig* given_config) {
+absl::StatusOr<ModelRepository::VersionMap> ModelRepository::LoadVersions(
+    const std::string& name, const inference::ModelConfig* given_config,
+    const VersionMap& reusable) {
   const std::string dir = (fs::path(options_.root) / name).string();
   inference::ModelConfig config;
   if (given_config != nullptr) {
@@ -125,8 +126,12 @@ absl::StatusOr<std::map<int64_t, std::shared_ptr<ServedModel>>> ModelRepository:
   LoadOptions load = options_.load;
   load.autotune_cpu = HasCpuInstances(config);
   load.gpu_runs_plan = HasGpuInstances(config);
-  std::map<int64_t, std::shared_ptr<ServedModel>> versions;
+  VersionMap versions;
   for (int64_t version : chosen) {
+    if (auto kept = reusable.find(version); kept != reusable.end()) {
+      versions[version] = kept->second;
+      continue;
+    }
     ASSIGN_OR_RETURN(LoadedModel loaded, LoadModelVersion(dir, config, version, load));
     ASSIGN_OR_RETURN(std::unique_ptr<ServedModel> served,
                      ServedModel::Create(std::move(loaded), options_.thread_pool, options_.gpu));
@@ -151,21 +156,48 @@ absl::Status ModelRepository::Load(const std::string& name, const inference::Mod
         absl::StrCat("model '", name, "' is not in the model repository"));
   }
   std::lock_guard<std::mutex> load_lock(load_mutex_);
+  return LoadHoldingLoadLock(name, config, std::nullopt);
+}
+
+absl::Status ModelRepository::LoadHoldingLoadLock(const std::string& name,
+                                                  const inference::ModelConfig* config,
+                                                  std::optional<ModelFiles> files) {
+  // Taken before anything is read, so that a file changed during the load
+  // shows at the next poll.
+  if (config == nullptr && !files.has_value()) {
+    files = ScanModelFiles((fs::path(options_.root) / name).string());
+  }
   bool had_versions = false;
+  VersionMap reusable;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     Entry& entry = models_[name];
     had_versions = !entry.versions.empty();
     if (!had_versions) entry.state = State::kLoading;
+    // Unsettled snapshots may have missed a write (model_files.h).
+    const std::optional<ModelFiles>& then = entry.serving_files;
+    if (config == nullptr && files->settled() && then.has_value() && then->settled() &&
+        then->shared == files->shared) {
+      for (const auto& [version, model] : entry.versions) {
+        auto now_files = files->versions.find(version);
+        auto then_files = then->versions.find(version);
+        if (now_files != files->versions.end() && then_files != then->versions.end() &&
+            now_files->second == then_files->second) {
+          reusable[version] = model;
+        }
+      }
+    }
   }
-  auto versions = LoadVersions(name, config);
-  std::map<int64_t, std::shared_ptr<ServedModel>> replaced;
+  auto versions = LoadVersions(name, config, reusable);
+  VersionMap replaced;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     Entry& entry = models_[name];
+    entry.attempted_files = files;
     if (versions.ok()) {
       replaced.swap(entry.versions);
       entry.versions = std::move(*versions);
+      entry.serving_files = files;
       entry.state = State::kReady;
       entry.unloaded = false;
       entry.reason.clear();
@@ -177,14 +209,83 @@ absl::Status ModelRepository::Load(const std::string& name, const inference::Mod
       entry.reason = std::string(versions.status().message());
     }
   }
-  // `replaced` drops its references here, outside the lock.
+  // `replaced` and `reusable` drop their references here, outside the lock.
   return versions.status();
+}
+
+int ModelRepository::Poll() {
+  const std::set<std::string> on_disk = ScanRoot(options_.root);
+  std::lock_guard<std::mutex> load_lock(load_mutex_);
+  std::vector<std::string> to_forget;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto& [name, entry] : models_) {
+      if (!on_disk.contains(name)) to_forget.push_back(name);
+    }
+  }
+  for (const std::string& name : to_forget) {
+    VersionMap released;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = models_.find(name);
+      released.swap(it->second.versions);
+      models_.erase(it);
+    }
+    Log(LogLevel::kInfo, absl::StrCat("model '", name, "' left the model repository: unloaded"));
+  }
+  int changed = static_cast<int>(to_forget.size());
+  std::set<std::string> still_changing;
+  for (const std::string& name : on_disk) {
+    ModelFiles files = ScanModelFiles((fs::path(options_.root) / name).string());
+    bool loaded_before = false;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = models_.find(name);
+      if (it != models_.end()) {
+        const std::optional<ModelFiles>& then = it->second.attempted_files;
+        if (then.has_value() && then->settled() && then->SameFiles(files)) continue;
+        loaded_before = !it->second.versions.empty();
+      }
+    }
+    if (!files.settled()) {
+      // Being written (a copy in progress, say): load it once it is whole.
+      if (!changing_.contains(name)) {
+        Log(LogLevel::kInfo, absl::StrCat("model '", name,
+                                          "' is changing; loading it once its "
+                                          "files are unchanged for ",
+                                          ModelFiles::kSettleTime.count(), " s"));
+      }
+      still_changing.insert(name);
+      continue;
+    }
+    ++changed;
+    const absl::Status status = LoadHoldingLoadLock(name, nullptr, std::move(files));
+    std::string versions;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (const auto& [number, model] : models_[name].versions) {
+        absl::StrAppend(&versions, versions.empty() ? "" : ", ", number);
+      }
+    }
+    if (status.ok()) {
+      Log(LogLevel::kInfo,
+          absl::StrCat("model repository changed: ", loaded_before ? "reloaded" : "loaded", " '",
+                       name, "', serving version(s) ", versions));
+    } else {
+      Log(LogLevel::kError,
+          absl::StrCat("model repository changed: ", loaded_before ? "reloading" : "loading", " '",
+                       name, "' failed: ", status.message(),
+                       loaded_before ? absl::StrCat("; still serving version(s) ", versions) : ""));
+    }
+  }
+  changing_.swap(still_changing);
+  return changed;
 }
 
 absl::Status ModelRepository::Unload(const std::string& name) {
   RETURN_IF_ERROR(ValidateModelName(name));
   std::lock_guard<std::mutex> load_lock(load_mutex_);
-  std::map<int64_t, std::shared_ptr<ServedModel>> released;
+  VersionMap released;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = models_.find(name);
@@ -266,7 +367,8 @@ bool ModelRepository::AllReady() const {
   const absl::Status gpu_fault = GpuFault();
   std::lock_guard<std::mutex> lock(mutex_);
   for (const auto& [name, entry] : models_) {
-    if (EffectiveState(entry, gpu_fault).first != State::kReady && !entry.unloaded) return false;
+    const State state = EffectiveState(entry, gpu_fault).first;
+    if (state != State::kReady && state != State::kLoading && !entry.unloaded) return false;
   }
   return true;
 }

@@ -8,6 +8,14 @@
 //  - A model that fails to load is recorded as UNAVAILABLE with its error
 //    and does not affect the others; a failed reload keeps the versions
 //    that were serving.
+//  - Poll() follows the files (--model-control=poll, model_files.h): models
+//    that appear are loaded, those whose files changed are reloaded, and
+//    those that leave the root are unloaded and forgotten. A model whose
+//    files changed within ModelFiles::kSettleTime waits for a later poll,
+//    so a copy in progress is not loaded half-written. On a reload the
+//    versions whose own files and shared files did not change keep
+//    serving as they are (same instances, statistics and warm state). A
+//    failed load is tried again only once the files change again.
 //  - A model with GPU instances is UNAVAILABLE, with the fault as its
 //    reason, once the GPU backend reports its device lost
 //    (GpuBackend::health); models on the CPU serve on.
@@ -29,6 +37,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,8 +46,17 @@
 #include "absl/status/statusor.h"
 #include "engine/model_loader.h"
 #include "server/core/served_model.h"
+#include "server/repository/model_files.h"
 
 namespace convd {
+
+// How the set of served models may change once convd has started
+// (--model-control).
+enum class ModelControl {
+  kNone,      // what loaded at start serves until exit
+  kExplicit,  // RepositoryModelLoad/Unload through the API
+  kPoll,      // the repository's files are followed (ModelRepository::Poll)
+};
 
 struct RepositoryOptions {
   std::string root;                  // the model repository directory
@@ -67,6 +86,11 @@ class ModelRepository {
 
   // Loads every model in the root; returns how many failed (each recorded).
   int LoadAll();
+  // Brings the served models in line with the root's files now (see the
+  // contract above); each change is logged. Returns how many models were
+  // loaded, reloaded or unloaded (failures included); 0 when nothing
+  // changed since the last load or poll.
+  int Poll();
   // Loads or reloads one model. NOT_FOUND when the root has no such model.
   // `config`, when given, stands in for the model's config.pbtxt for this
   // load (normalized and checked as the file would be; a name it gives
@@ -87,7 +111,8 @@ class ModelRepository {
   // Every model directory in the root and every model known, with state.
   std::vector<IndexEntry> Index() const;
   // True when every model the repository tried to load is ready (models
-  // unloaded on purpose do not count). Cheap: no file system access.
+  // unloaded on purpose, and those loading for the first time, do not
+  // count). Cheap: no file system access.
   bool AllReady() const;
   // OK, or why the GPU the models run on can serve no more (GpuBackend::
   // health); OK on the CPU.
@@ -96,16 +121,29 @@ class ModelRepository {
   static const char* StateName(State state);
 
  private:
+  using VersionMap = std::map<int64_t, std::shared_ptr<ServedModel>>;
   struct Entry {
     State state = State::kLoading;
     bool unloaded = false;  // by Unload(), not by a failure
     std::string reason;
-    std::map<int64_t, std::shared_ptr<ServedModel>> versions;
+    VersionMap versions;
+    // The files `versions` were loaded from; none for a config given
+    // through the API.
+    std::optional<ModelFiles> serving_files;
+    // The files at the last load attempt, failed or not: Poll() tries
+    // again only once they change.
+    std::optional<ModelFiles> attempted_files;
   };
 
-  // `config`: as for Load.
-  absl::StatusOr<std::map<int64_t, std::shared_ptr<ServedModel>>> LoadVersions(
-      const std::string& name, const inference::ModelConfig* config);
+  // Load() with load_mutex_ held. `files`: the model's files as Poll()
+  // found them (none: scanned here); versions whose files are as they were
+  // loaded, by settled snapshots both, are kept rather than loaded again.
+  absl::Status LoadHoldingLoadLock(const std::string& name, const inference::ModelConfig* config,
+                                   std::optional<ModelFiles> files);
+  // `config`: as for Load. `reusable` versions are taken as they are.
+  absl::StatusOr<VersionMap> LoadVersions(const std::string& name,
+                                          const inference::ModelConfig* config,
+                                          const VersionMap& reusable);
   std::shared_ptr<ServedModel> Share(std::unique_ptr<ServedModel> model);
   // The entry's state and reason, or UNAVAILABLE with `gpu_fault` where it
   // serves on a GPU that has failed. Callers read GpuFault() before taking
@@ -120,6 +158,8 @@ class ModelRepository {
   std::mutex load_mutex_;  // serialises Load/Unload
   mutable std::mutex mutex_;
   std::map<std::string, Entry> models_;  // guarded by mutex_
+  // Models Poll() found still being written, so that it says so once.
+  std::set<std::string> changing_;  // guarded by load_mutex_
 
   // Models whose last reference is gone, destroyed on reaper_.
   std::mutex reaper_mutex_;

@@ -27,7 +27,7 @@ class ClientTlsTest : public ::testing::Test {
     repository_ = new std::string(MakeTempDir("repository"));
     AddModel(*repository_, "lenet5", "lenet5", kLenetConfig, kFashionLabels);
     ServerOptions options = LoopbackOptions(*repository_);
-    options.allow_model_control = true;
+    options.model_control = ModelControl::kExplicit;
     options.grpc_tls = {.mutual = true,
                         .server_cert = Cert("server.pem"),
                         .server_key = Cert("server.key"),

@@ -27,7 +27,7 @@ class ConvctlTest : public ::testing::Test {
     repository_ = new std::string(MakeTempDir("convctl_repository"));
     fs::copy("models/lenet5", fs::path(*repository_) / "lenet5", fs::copy_options::recursive);
     ServerOptions options = LoopbackOptions(*repository_);
-    options.allow_model_control = true;
+    options.model_control = ModelControl::kExplicit;
     options.response_cache_bytes = 1 << 20;  // for models whose config enables it
     server_ = StartServer(options).release();
   }

@@ -35,7 +35,7 @@ std::unique_ptr<Server> StartServer(const ServerOptions& options) {
 
 std::unique_ptr<Server> StartServer(const std::string& repository, bool model_control) {
   ServerOptions options = LoopbackOptions(repository);
-  options.allow_model_control = model_control;
+  options.model_control = model_control ? ModelControl::kExplicit : ModelControl::kNone;
   return StartServer(options);
 }
 

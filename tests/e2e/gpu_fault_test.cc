@@ -77,7 +77,7 @@ TEST(GpuFaultTest, ALostGpuTakesItsModelAndLivenessAndTheCpuModelServesOn) {
            std::string(kLenetConfig) + "instance_group { kind: KIND_CPU }", kFashionLabels);
   ServerOptions options = LoopbackOptions(repository);
   options.device = "cuda";
-  options.allow_model_control = true;
+  options.model_control = ModelControl::kExplicit;
   std::unique_ptr<Server> server = StartServer(options);
   ASSERT_NE(server, nullptr);
   Clients client(*server);

@@ -51,7 +51,7 @@ class GrpcBatchingTest : public SharedServerTest<GrpcBatchingTest> {
     AddModel(repository, "unloadable", "lenet5",
              LenetConfig("dynamic_batching { max_queue_delay_microseconds: 300000 }"));
   }
-  static void Configure(ServerOptions& options) { options.allow_model_control = true; }
+  static void Configure(ServerOptions& options) { options.model_control = ModelControl::kExplicit; }
 
  protected:
   static inference::ModelInferRequest OneImage(const std::string& model,

@@ -391,7 +391,7 @@ TEST(HttpServerLimitsTest, OversizedBodiesGet413AndUnloadLoadWork) {
   options.grpc_port = options.http_port = 0;
   options.http_max_body_bytes = 4096;
   options.metrics_port = 0;
-  options.allow_model_control = true;
+  options.model_control = ModelControl::kExplicit;
   auto server = Server::Start(options);
   ASSERT_TRUE(server.ok()) << server.status();
   const int port = (*server)->http_port();

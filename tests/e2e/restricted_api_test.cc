@@ -26,7 +26,7 @@ class RestrictedApiTest : public SharedServerTest<RestrictedApiTest> {
     AddModel(repository, "lenet", "lenet5", kLenetConfig, kFashionLabels);
   }
   static void Configure(ServerOptions& options) {
-    options.allow_model_control = true;
+    options.model_control = ModelControl::kExplicit;
     const std::vector<std::string> specs = {
         absl::StrCat("model-repository,trace:admin-key=", kAdminSecret),
         absl::StrCat("inference:infer-key=", kInferSecret)};

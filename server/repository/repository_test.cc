@@ -1,0 +1,210 @@
+// ModelRepository::Poll against a real repository on disk: what appears is
+// loaded, what changes is reloaded (unchanged versions kept as they are),
+// what leaves is forgotten, and what is still being written waits.
+#include "server/repository/repository.h"
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "engine/testing/model_repository.h"
+#include "gtest/gtest.h"
+#include "server/core/testing/lenet_service.h"
+
+namespace convd {
+namespace {
+
+namespace fs = std::filesystem;
+
+using testing::LenetRepository;
+
+// Files written by a test are settled once kSettleTime has passed.
+int PollOnceSettled(ModelRepository& repository) {
+  std::this_thread::sleep_for(ModelFiles::kSettleTime + std::chrono::milliseconds(50));
+  return repository.Poll();
+}
+
+std::vector<int64_t> ServedVersions(const ModelRepository& repository, const std::string& name) {
+  std::vector<int64_t> numbers;
+  auto versions = repository.Versions(name);
+  if (!versions.ok()) return numbers;
+  for (const auto& model : *versions) numbers.push_back(model->version());
+  return numbers;
+}
+
+// A copy of lenet's version 1 as version `version`, with other weights.
+void AddVersion(const std::string& root, int version) {
+  const fs::path model = fs::path(root) / "lenet";
+  fs::create_directories(model / std::to_string(version));
+  std::ifstream in(model / "1" / "network.pbtxt");
+  std::ofstream out(model / std::to_string(version) / "network.pbtxt");
+  out << in.rdbuf() << "\ninit_seed: " << version << "\n";
+}
+
+// Rewrites lenet's config with `max_batch_size: N` in place of the one
+// it has.
+void SetMaxBatchSize(const std::string& root, int size) {
+  const fs::path path = fs::path(root) / "lenet" / "config.pbtxt";
+  std::stringstream text;
+  text << std::ifstream(path).rdbuf();
+  std::ofstream(path) << std::regex_replace(text.str(), std::regex("max_batch_size: -?[0-9]+"),
+                                            "max_batch_size: " + std::to_string(size));
+}
+
+const ModelRepository::IndexEntry* Find(const std::vector<ModelRepository::IndexEntry>& index,
+                                        const std::string& name) {
+  for (const auto& entry : index) {
+    if (entry.name == name) return &entry;
+  }
+  return nullptr;
+}
+
+// Loaded from files written just now, and polled once they settle: that
+// first poll reloads (the start's snapshot could have missed a write).
+class RepositoryPollTest : public ::testing::Test {
+ protected:
+  void Start(const std::string& more_config = "") {
+    options_ = LenetRepository(pool_, more_config);
+    repository_ = std::make_unique<ModelRepository>(options_);
+    ASSERT_EQ(repository_->LoadAll(), 0);
+    ASSERT_EQ(PollOnceSettled(*repository_), 1);
+    ASSERT_EQ(repository_->Poll(), 0);
+  }
+  std::shared_ptr<ServedModel> Lenet(const std::string& version = "") {
+    auto model = repository_->Get("lenet", version);
+    EXPECT_TRUE(model.ok()) << model.status();
+    return model.ok() ? *model : nullptr;
+  }
+
+  ThreadPool pool_{2};
+  RepositoryOptions options_;
+  std::unique_ptr<ModelRepository> repository_;
+};
+
+TEST_F(RepositoryPollTest, NothingChangedLeavesTheLoadAsItIs) {
+  Start();
+  const std::shared_ptr<ServedModel> before = Lenet();
+  EXPECT_EQ(PollOnceSettled(*repository_), 0);
+  EXPECT_EQ(Lenet(), before);
+}
+
+TEST_F(RepositoryPollTest, ANewVersionReplacesTheLatest) {
+  Start();
+  const std::shared_ptr<ServedModel> one = Lenet();
+  AddVersion(options_.root, 2);
+  EXPECT_EQ(PollOnceSettled(*repository_), 1);
+  EXPECT_EQ(ServedVersions(*repository_, "lenet"), (std::vector<int64_t>{2}));
+  EXPECT_EQ(repository_->Get("lenet", "1").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(Lenet("2")->load_id(), one->load_id());
+  EXPECT_TRUE(repository_->AllReady());
+}
+
+TEST_F(RepositoryPollTest, UnchangedVersionsKeepServingAsTheyAre) {
+  Start("version_policy { all {} }");
+  const std::shared_ptr<ServedModel> one = Lenet("1");
+  AddVersion(options_.root, 2);
+  AddVersion(options_.root, 3);
+  EXPECT_EQ(PollOnceSettled(*repository_), 1);
+  EXPECT_EQ(ServedVersions(*repository_, "lenet"), (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ(Lenet("1"), one);  // the same instances, not a reload
+  const std::shared_ptr<ServedModel> two = Lenet("2");
+
+  // Version 3's files change: only it reloads.
+  AddVersion(options_.root, 3);
+  EXPECT_EQ(PollOnceSettled(*repository_), 1);
+  EXPECT_EQ(Lenet("1"), one);
+  EXPECT_EQ(Lenet("2"), two);
+  EXPECT_EQ(ServedVersions(*repository_, "lenet"), (std::vector<int64_t>{1, 2, 3}));
+
+  // A version removed stops serving; the others stay.
+  fs::remove_all(fs::path(options_.root) / "lenet" / "3");
+  EXPECT_EQ(PollOnceSettled(*repository_), 1);
+  EXPECT_EQ(ServedVersions(*repository_, "lenet"), (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(Lenet("1"), one);
+}
+
+TEST_F(RepositoryPollTest, AChangedConfigReloadsEveryVersion) {
+  Start("version_policy { all {} }");
+  AddVersion(options_.root, 2);
+  ASSERT_EQ(PollOnceSettled(*repository_), 1);
+  const std::shared_ptr<ServedModel> one = Lenet("1"), two = Lenet("2");
+  EXPECT_EQ(one->config().max_batch_size(), 8);
+  SetMaxBatchSize(options_.root, 4);
+  EXPECT_EQ(PollOnceSettled(*repository_), 1);
+  EXPECT_NE(Lenet("1"), one);
+  EXPECT_NE(Lenet("2"), two);
+  EXPECT_EQ(Lenet("1")->config().max_batch_size(), 4);
+  EXPECT_EQ(Lenet("2")->config().max_batch_size(), 4);
+}
+
+TEST_F(RepositoryPollTest, AFailedReloadKeepsServingAndWaitsForTheNextChange) {
+  Start();
+  const std::shared_ptr<ServedModel> before = Lenet();
+  SetMaxBatchSize(options_.root, -3);
+  EXPECT_EQ(PollOnceSettled(*repository_), 1);
+  EXPECT_EQ(Lenet(), before);
+  const std::vector<ModelRepository::IndexEntry> index = repository_->Index();
+  const auto* entry = Find(index, "lenet");
+  ASSERT_NE(entry, nullptr);
+  EXPECT_EQ(entry->state, ModelRepository::State::kReady);
+  EXPECT_TRUE(absl::StrContains(entry->reason, "reload failed, still serving the previous load"))
+      << entry->reason;
+  EXPECT_TRUE(absl::StrContains(entry->reason, "max_batch_size")) << entry->reason;
+  EXPECT_EQ(PollOnceSettled(*repository_), 0);  // the same broken files: not tried again
+
+  SetMaxBatchSize(options_.root, 2);
+  EXPECT_EQ(PollOnceSettled(*repository_), 1);
+  EXPECT_EQ(Lenet()->config().max_batch_size(), 2);
+  EXPECT_TRUE(repository_->Index().at(0).reason.empty());
+}
+
+TEST_F(RepositoryPollTest, ModelsThatAppearLoadAndModelsThatLeaveAreForgotten) {
+  Start();
+  const std::string config = R"pb(
+    max_batch_size: 2
+    input {
+      name: "input"
+      dims: [ 1, 28, 28 ]
+    }
+    output {
+      name: "prob"
+      dims: [ 10 ]
+    }
+  )pb";
+  testing::AddModel(options_.root, "second", "lenet5", config);
+  testing::AddModel(options_.root, "broken", "lenet5", "max_batch_size: -1");
+  EXPECT_EQ(PollOnceSettled(*repository_), 2);
+  EXPECT_TRUE(repository_->Get("second", "").ok());
+  std::vector<ModelRepository::IndexEntry> index = repository_->Index();
+  const auto* broken = Find(index, "broken");
+  ASSERT_NE(broken, nullptr);
+  EXPECT_EQ(broken->state, ModelRepository::State::kUnavailable);
+  EXPECT_FALSE(repository_->AllReady());  // a model that failed to load
+
+  fs::remove_all(fs::path(options_.root) / "broken");
+  fs::remove(fs::path(options_.root) / "second" / "config.pbtxt");  // no longer a model
+  EXPECT_EQ(PollOnceSettled(*repository_), 2);
+  EXPECT_EQ(repository_->Get("second", "").status().code(), absl::StatusCode::kNotFound);
+  index = repository_->Index();
+  EXPECT_EQ(Find(index, "second"), nullptr);
+  EXPECT_EQ(Find(index, "broken"), nullptr);
+  EXPECT_TRUE(repository_->AllReady());
+  EXPECT_TRUE(repository_->Get("lenet", "").ok());
+}
+
+TEST_F(RepositoryPollTest, FilesStillBeingWrittenWaitForALaterPoll) {
+  Start();
+  testing::AddModel(options_.root, "copying", "lenet5",
+                    "max_batch_size: 2 input { name: \"input\" dims: [ 1, 28, 28 ] } "
+                    "output { name: \"prob\" dims: [ 10 ] }");
+  EXPECT_EQ(repository_->Poll(), 0);  // written just now
+  EXPECT_EQ(repository_->Get("copying", "").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(PollOnceSettled(*repository_), 1);
+  EXPECT_TRUE(repository_->Get("copying", "").ok());
+}
+
+}  // namespace
+}  // namespace convd
