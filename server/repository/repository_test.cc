@@ -3,6 +3,7 @@
 // what leaves is forgotten, and what is still being written waits.
 #include "server/repository/repository.h"
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -13,6 +14,7 @@
 #include "engine/testing/model_repository.h"
 #include "gtest/gtest.h"
 #include "server/core/testing/lenet_service.h"
+#include "server/repository/repository_poller.h"
 
 namespace convd {
 namespace {
@@ -204,6 +206,40 @@ TEST_F(RepositoryPollTest, FilesStillBeingWrittenWaitForALaterPoll) {
   EXPECT_EQ(repository_->Get("copying", "").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(PollOnceSettled(*repository_), 1);
   EXPECT_TRUE(repository_->Get("copying", "").ok());
+}
+
+// The poller's thread against readers (run under TSan too): every read
+// finds a served version while versions come and go underneath.
+TEST_F(RepositoryPollTest, ThePollersChangesRaceNoReader) {
+  Start("version_policy { latest { num_versions: 2 } }");
+  std::atomic<bool> stop{false};
+  std::atomic<int> reads{0}, misses{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 3; ++r) {
+    readers.emplace_back([&] {
+      while (!stop.load()) {
+        auto model = repository_->Get("lenet", "");
+        if (!model.ok() || (*model)->config().name() != "lenet") ++misses;
+        if (repository_->Index().empty() || !repository_->AllReady()) ++misses;
+        ++reads;
+      }
+    });
+  }
+  {
+    RepositoryPoller poller(repository_.get(), std::chrono::milliseconds(20));
+    AddVersion(options_.root, 2);
+    AddVersion(options_.root, 3);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (ServedVersions(*repository_, "lenet") != std::vector<int64_t>{2, 3} &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }  // the poller stops here
+  stop = true;
+  for (std::thread& reader : readers) reader.join();
+  EXPECT_EQ(ServedVersions(*repository_, "lenet"), (std::vector<int64_t>{2, 3}));
+  EXPECT_GT(reads.load(), 0);
+  EXPECT_EQ(misses.load(), 0);
 }
 
 }  // namespace
