@@ -91,6 +91,10 @@ class Graph {
  public:
   std::string name;
   std::vector<Layer> layers;
+  // What the source model calls its output tensor (an ONNX graph's output,
+  // a network definition's last layer): the name a config that leaves the
+  // output out gets (engine/model_loader.h, AutoCompleteModelConfig).
+  std::string output_name;
 
   const Layer& input() const { return layers.front(); }
   const Layer& output() const { return layers.back(); }

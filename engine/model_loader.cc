@@ -6,9 +6,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "engine/model_config.h"
 #include "engine/file_util.h"
 #include "engine/graph_passes.h"
+#include "engine/model_autocomplete.h"
+#include "engine/model_config.h"
 #include "engine/network_loader.h"
 #include "engine/onnx_loader.h"
 #include "engine/safetensors.h"
@@ -32,10 +33,23 @@ absl::StatusOr<std::vector<std::string>> ReadLabels(const fs::path& path) {
 
 }  // namespace
 
-absl::StatusOr<inference::ModelConfig> ReadModelConfig(const std::string& model_dir) {
+absl::StatusOr<inference::ModelConfig> ReadModelConfig(const std::string& model_dir,
+                                                       bool auto_complete) {
   const fs::path dir = fs::path(model_dir).lexically_normal();
-  ASSIGN_OR_RETURN(std::string text, ReadFile((dir / "config.pbtxt").string()));
-  ASSIGN_OR_RETURN(inference::ModelConfig config, ParseModelConfig(text));
+  const fs::path file = dir / "config.pbtxt";
+  std::error_code error;
+  const bool without_file = auto_complete && !fs::exists(file, error);
+  if (without_file && !IsModelDirectory(dir.string(), true)) {
+    return absl::NotFoundError(absl::StrCat(
+        "no config.pbtxt in ", dir.string(),
+        ", and no version folder with a network.pbtxt or model.onnx to complete one from"));
+  }
+  inference::ModelConfig config;
+  if (!without_file) {
+    ASSIGN_OR_RETURN(std::string text, ReadFile(file.string()));
+    ASSIGN_OR_RETURN(config, ParseModelConfig(text));
+  }
+  if (auto_complete) RETURN_IF_ERROR(AutoCompleteModelConfig(dir.string(), without_file, config));
   const std::string directory_name =
       dir.has_filename() ? dir.filename().string() : dir.parent_path().filename().string();
   RETURN_IF_ERROR(NormalizeModelConfig(directory_name, config));

@@ -47,8 +47,11 @@ struct LoadOptions {
   ThreadPool* thread_pool = nullptr;
 };
 
-// Reads, parses and normalizes <model_dir>/config.pbtxt.
-absl::StatusOr<inference::ModelConfig> ReadModelConfig(const std::string& model_dir);
+// Reads, parses and normalizes <model_dir>/config.pbtxt. With
+// `auto_complete`, what it leaves out (all of it, when there is none) is
+// completed from the model's files first (engine/model_autocomplete.h).
+absl::StatusOr<inference::ModelConfig> ReadModelConfig(const std::string& model_dir,
+                                                       bool auto_complete = true);
 
 // The numbered version folders of a model directory, ascending.
 absl::StatusOr<std::vector<int64_t>> ListVersions(const std::string& model_dir);

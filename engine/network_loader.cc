@@ -217,6 +217,7 @@ absl::StatusOr<Graph> GraphFromNetworkDef(const NetworkDef& definition) {
     }
     graph.layers.push_back(std::move(layer));
   }
+  graph.output_name = graph.layers.back().name;
   RETURN_IF_ERROR(InferShapes(graph));
   return graph;
 }

@@ -288,6 +288,7 @@ absl::StatusOr<Graph> Translator::Run() {
     }
   }
   RETURN_IF_ERROR(AttachWeights(weights_, graph));
+  graph.output_name = output;
   return graph;
 }
 

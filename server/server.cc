@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "engine/model_autocomplete.h"
 #include "engine/model_config.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -74,10 +75,9 @@ absl::Status ValidateModelControl(const ServerOptions& options) {
   }
   for (const std::string& name : options.startup_models) {
     if (name == "*") continue;
-    std::error_code error;
     if (!ValidateModelName(name).ok() ||
-        !std::filesystem::is_regular_file(
-            std::filesystem::path(options.model_repository) / name / "config.pbtxt", error)) {
+        !IsModelDirectory((std::filesystem::path(options.model_repository) / name).string(),
+                          options.auto_complete_config)) {
       return absl::NotFoundError(absl::StrCat("--load-model '", name, "': no such model in '",
                                               options.model_repository, "'"));
     }
@@ -128,6 +128,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   repository_options.thread_pool = server->thread_pool_.get();
   repository_options.load.thread_pool = server->thread_pool_.get();
   repository_options.gpu = *gpu;
+  repository_options.auto_complete_config = options.auto_complete_config;
   if (*gpu != nullptr) {
     (*gpu)->set_autotune_cache(options.autotune_cache);
     if ((*gpu)->set_run_timeout) (*gpu)->set_run_timeout(options.gpu_run_timeout);

@@ -57,6 +57,10 @@ struct ServerOptions {
   std::vector<std::string> startup_models;
   // Readiness requires every model to be ready (--strict-readiness).
   bool strict_readiness = true;
+  // Configs are completed from the models' files, and a model needs no
+  // config.pbtxt (engine/model_autocomplete.h); false:
+  // --disable-auto-complete-config.
+  bool auto_complete_config = true;
   // --allow-client-shm: clients may register system shared memory and
   // send and receive tensors through it.
   bool allow_client_shm = false;

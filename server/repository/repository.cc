@@ -6,6 +6,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "engine/model_autocomplete.h"
 #include "engine/model_config.h"
 #include "engine/status_macros.h"
 #include "server/log.h"
@@ -18,14 +19,14 @@ namespace fs = std::filesystem;
 // How long the destructor waits for outstanding model references.
 constexpr std::chrono::seconds kReleaseTimeout(30);
 
-// Model directories in the root: those holding a config.pbtxt.
-std::set<std::string> ScanRoot(const std::string& root) {
+// Model directories in the root (IsModelDirectory).
+std::set<std::string> ScanRoot(const std::string& root, bool auto_complete) {
   std::set<std::string> names;
   std::error_code error;
   for (const fs::directory_entry& entry : fs::directory_iterator(root, error)) {
     const std::string name = entry.path().filename().string();
     if (entry.is_directory(error) && ValidateModelName(name).ok() &&
-        fs::is_regular_file(entry.path() / "config.pbtxt", error)) {
+        IsModelDirectory(entry.path().string(), auto_complete)) {
       names.insert(name);
     }
   }
@@ -113,9 +114,12 @@ absl::StatusOr<ModelRepository::VersionMap> ModelRepository::LoadVersions(
   inference::ModelConfig config;
   if (given_config != nullptr) {
     config = *given_config;
+    if (options_.auto_complete_config) {
+      RETURN_IF_ERROR(AutoCompleteModelConfig(dir, /*without_file=*/false, config));
+    }
     RETURN_IF_ERROR(NormalizeModelConfig(name, config));
   } else {
-    ASSIGN_OR_RETURN(config, ReadModelConfig(dir));
+    ASSIGN_OR_RETURN(config, ReadModelConfig(dir, options_.auto_complete_config));
   }
   ASSIGN_OR_RETURN(std::vector<int64_t> available, ListVersions(dir));
   ASSIGN_OR_RETURN(std::vector<int64_t> chosen, VersionsToServe(config, available));
@@ -142,7 +146,7 @@ absl::StatusOr<ModelRepository::VersionMap> ModelRepository::LoadVersions(
 
 int ModelRepository::LoadAll() {
   int failures = 0;
-  for (const std::string& name : ScanRoot(options_.root)) {
+  for (const std::string& name : ScanRoot(options_.root, options_.auto_complete_config)) {
     if (!Load(name).ok()) ++failures;
   }
   return failures;
@@ -150,8 +154,7 @@ int ModelRepository::LoadAll() {
 
 absl::Status ModelRepository::Load(const std::string& name, const inference::ModelConfig* config) {
   RETURN_IF_ERROR(ValidateModelName(name));
-  std::error_code error;
-  if (!fs::is_regular_file(fs::path(options_.root) / name / "config.pbtxt", error)) {
+  if (!IsModelDirectory((fs::path(options_.root) / name).string(), options_.auto_complete_config)) {
     return absl::NotFoundError(
         absl::StrCat("model '", name, "' is not in the model repository"));
   }
@@ -214,7 +217,7 @@ absl::Status ModelRepository::LoadHoldingLoadLock(const std::string& name,
 }
 
 int ModelRepository::Poll() {
-  const std::set<std::string> on_disk = ScanRoot(options_.root);
+  const std::set<std::string> on_disk = ScanRoot(options_.root, options_.auto_complete_config);
   std::lock_guard<std::mutex> load_lock(load_mutex_);
   std::vector<std::string> to_forget;
   {
@@ -374,7 +377,7 @@ bool ModelRepository::AllReady() const {
 }
 
 std::vector<ModelRepository::IndexEntry> ModelRepository::Index() const {
-  const std::set<std::string> on_disk = ScanRoot(options_.root);
+  const std::set<std::string> on_disk = ScanRoot(options_.root, options_.auto_complete_config);
   std::vector<IndexEntry> index;
   const absl::Status gpu_fault = GpuFault();
   std::lock_guard<std::mutex> lock(mutex_);

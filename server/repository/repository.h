@@ -1,6 +1,7 @@
 // The model repository: every directory under the root that holds a
-// config.pbtxt is a model; its numbered folders are versions, served as its
-// version_policy says.
+// config.pbtxt, or (auto-completing configs) a version folder with a model
+// file, is a model (IsModelDirectory); its numbered folders are versions,
+// served as its version_policy says.
 //
 // Contract:
 //  - Names and versions from clients are validated before they touch the
@@ -63,6 +64,10 @@ struct RepositoryOptions {
   ThreadPool* thread_pool = nullptr;  // compute threads shared by all models
   LoadOptions load;                  // passed to the engine's loader
   const GpuBackend* gpu = nullptr;   // set: models are served on the GPU
+  // What a model's config leaves out (all of it, without a config.pbtxt)
+  // is read off the model (engine/model_autocomplete.h); false: a model
+  // needs a complete config.pbtxt (--disable-auto-complete-config).
+  bool auto_complete_config = true;
   // Called on the repository's own thread once a model version is
   // destroyed (its last reference gone, its queue drained), with its
   // ServedModel::load_id(): nothing can run on that load again.

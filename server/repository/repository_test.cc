@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "engine/model_autocomplete.h"
 #include "engine/testing/model_repository.h"
 #include "gtest/gtest.h"
 #include "server/core/testing/lenet_service.h"
@@ -186,15 +187,45 @@ TEST_F(RepositoryPollTest, ModelsThatAppearLoadAndModelsThatLeaveAreForgotten) {
   EXPECT_EQ(broken->state, ModelRepository::State::kUnavailable);
   EXPECT_FALSE(repository_->AllReady());  // a model that failed to load
 
+  // Without its config.pbtxt, "second" is still a model: its config is
+  // completed from the network (engine/model_autocomplete.h).
   fs::remove_all(fs::path(options_.root) / "broken");
-  fs::remove(fs::path(options_.root) / "second" / "config.pbtxt");  // no longer a model
+  fs::remove(fs::path(options_.root) / "second" / "config.pbtxt");
   EXPECT_EQ(PollOnceSettled(*repository_), 2);
+  ASSERT_TRUE(repository_->Get("second", "").ok());
+  EXPECT_EQ((*repository_->Get("second", ""))->config().max_batch_size(),
+            kAutoCompleteMaxBatchSize);
+  index = repository_->Index();
+  EXPECT_EQ(Find(index, "broken"), nullptr);
+  EXPECT_TRUE(repository_->AllReady());
+
+  // Without its version folder too, it is no longer a model.
+  fs::remove_all(fs::path(options_.root) / "second" / "1");
+  EXPECT_EQ(PollOnceSettled(*repository_), 1);
   EXPECT_EQ(repository_->Get("second", "").status().code(), absl::StatusCode::kNotFound);
   index = repository_->Index();
   EXPECT_EQ(Find(index, "second"), nullptr);
-  EXPECT_EQ(Find(index, "broken"), nullptr);
-  EXPECT_TRUE(repository_->AllReady());
   EXPECT_TRUE(repository_->Get("lenet", "").ok());
+}
+
+TEST(RepositoryWithoutAutoCompleteTest, AModelWithoutConfigIsNoModel) {
+  ThreadPool pool(2);
+  RepositoryOptions options = LenetRepository(pool);
+  options.auto_complete_config = false;
+  ModelRepository repository(options);
+  testing::AddModel(options.root, "bare", "lenet5", "");
+  fs::remove(fs::path(options.root) / "bare" / "config.pbtxt");
+  EXPECT_EQ(repository.LoadAll(), 0);
+  EXPECT_TRUE(repository.Get("lenet", "").ok());
+  EXPECT_EQ(repository.Get("bare", "").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(repository.Load("bare").code(), absl::StatusCode::kNotFound);
+  for (const auto& entry : repository.Index()) EXPECT_NE(entry.name, "bare");
+
+  // The same directory is a model once auto-complete is on.
+  options.auto_complete_config = true;
+  ModelRepository completing(options);
+  EXPECT_EQ(completing.LoadAll(), 0);
+  EXPECT_TRUE(completing.Get("bare", "").ok());
 }
 
 TEST_F(RepositoryPollTest, FilesStillBeingWrittenWaitForALaterPoll) {
