@@ -44,7 +44,12 @@ ModelFiles ScanModelFiles(const std::string& model_dir) {
   std::error_code error;
   fs::recursive_directory_iterator it(model_dir, fs::directory_options::follow_directory_symlink,
                                       error);
+  int entries = 0;
   for (; !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
+    if (++entries > ModelFiles::kMaxEntries) {
+      shared["\n"] = absl::StrCat("listing stopped after ", ModelFiles::kMaxEntries, " entries");
+      break;
+    }
     if (it.depth() + 1 >= ModelFiles::kMaxDepth) it.disable_recursion_pending();
     const fs::path relative = it->path().lexically_relative(model_dir);
     const std::string top = relative.begin()->string();

@@ -8,7 +8,10 @@
 // modification time (cp -p) and a file swapped in by rename are all seen;
 // so are files added or removed. Symbolic links are followed (Kubernetes
 // mounts a ConfigMap as links into a folder it swaps), to a depth of
-// kMaxDepth below the model directory, which also bounds a link cycle.
+// kMaxDepth below the model directory, which also bounds a link cycle; and
+// at most kMaxEntries are listed (a link to a large tree would otherwise
+// be walked at every poll): past that the listing says it stopped, and
+// changes beyond it go unseen.
 //
 // A snapshot is settled when no file's status changed within kSettleTime
 // of it. Only a settled one is worth acting on: a model being copied in is
@@ -27,6 +30,7 @@ namespace convd {
 
 struct ModelFiles {
   static constexpr int kMaxDepth = 8;
+  static constexpr int kMaxEntries = 10000;
   static constexpr std::chrono::seconds kSettleTime{1};
 
   // One line per file or folder outside the numbered folders, in path order.

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -149,6 +150,18 @@ TEST(ModelFilesTest, SettledOnlyOnceNothingChangedForTheSettleTime) {
   EXPECT_FALSE(files.settled());
   files.scanned_at = files.last_change - ModelFiles::kSettleTime;  // the clock set back
   EXPECT_TRUE(files.settled());
+}
+
+TEST(ModelFilesTest, AHugeTreeIsListedOnlyUpToTheLimit) {
+  const fs::path dir = testing::MakeTempDir("model_files_huge");
+  Write(dir / "config.pbtxt", "max_batch_size: 8\n");
+  for (int i = 0; i < ModelFiles::kMaxEntries + 10; ++i) {
+    std::ofstream(dir / ("f" + std::to_string(i)));
+  }
+  const ModelFiles files = ScanModelFiles(dir.string());
+  EXPECT_NE(files.shared.find("listing stopped after 10000 entries"), std::string::npos);
+  EXPECT_LE(std::count(files.shared.begin(), files.shared.end(), '\n'),
+            ModelFiles::kMaxEntries + 2);
 }
 
 TEST(ModelFilesTest, AMissingDirectoryIsRecordedAndDiffersFromAnEmptyOne) {
