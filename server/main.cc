@@ -33,6 +33,9 @@ ABSL_FLAG(int, http_threads, 2,
 ABSL_FLAG(int64_t, http_max_body_bytes, 256 << 20, "Largest HTTP request body (413 above).");
 ABSL_FLAG(int, metrics_port, 8002,
           "Prometheus /metrics port (on --http-address); 0 picks a free one; -1 disables.");
+ABSL_FLAG(bool, triton_metrics, false,
+          "Also serve /metrics under Triton's names (nv_inference_request_success, "
+          "nv_inference_queue_duration_us, ...), for dashboards and autoscalers made for Triton.");
 ABSL_FLAG(std::string, log_level, "info",
           "debug (adds one access line per inference request), info, warning or error.");
 ABSL_FLAG(std::string, model_control, "none",
@@ -142,6 +145,7 @@ int main(int argc, char** argv) {
   options.http_threads = absl::GetFlag(FLAGS_http_threads);
   options.http_max_body_bytes = absl::GetFlag(FLAGS_http_max_body_bytes);
   options.metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  options.triton_metrics = absl::GetFlag(FLAGS_triton_metrics);
   options.device = absl::GetFlag(FLAGS_device);
   options.autotune_cache = absl::GetFlag(FLAGS_autotune_cache);
   options.compute_threads = absl::GetFlag(FLAGS_compute_threads);

@@ -219,9 +219,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     metrics.max_body_bytes = 64 << 10;
     InferenceService* service = server->service_.get();
     const GpuBackend* gpu_in_use = *gpu;
+    const bool triton_names = options.triton_metrics;
     absl::StatusOr<std::unique_ptr<HttpServer>> metrics_server = HttpServer::Start(
-        metrics,
-        [service, gpu_in_use](HttpRequest request, std::function<void(HttpResponse)> respond) {
+        metrics, [service, gpu_in_use, triton_names](HttpRequest request,
+                                                     std::function<void(HttpResponse)> respond) {
           HttpResponse response;
           const std::string path = request.target.substr(0, request.target.find('?'));
           if (path != "/metrics") {
@@ -232,7 +233,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
             response.body = ErrorJson("use GET /metrics");
           } else {
             response.content_type = kPrometheusContentType;
-            response.body = RenderPrometheusMetrics(*service, gpu_in_use);
+            response.body = RenderPrometheusMetrics(*service, gpu_in_use, triton_names);
           }
           respond(std::move(response));
         });

@@ -47,6 +47,8 @@ struct ServerOptions {
   int64_t http_max_body_bytes = 256 << 20;
   // Prometheus /metrics on http_address; 0: ephemeral; -1: off.
   int metrics_port = 8002;
+  // /metrics also under Triton's names (server/metrics/triton_metrics.h).
+  bool triton_metrics = false;
   // How the served models may change after start (--model-control).
   ModelControl model_control = ModelControl::kNone;
   // With kPoll: how often the repository's files are compared

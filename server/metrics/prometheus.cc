@@ -8,36 +8,15 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_replace.h"
+#include "server/metrics/prometheus_text.h"
+#include "server/metrics/triton_metrics.h"
 
 namespace convd {
 namespace {
 
-// Label values escape backslash, quote and newline.
-std::string Escape(const std::string& value) {
-  return absl::StrReplaceAll(value, {{"\\", "\\\\"}, {"\"", "\\\""}, {"\n", "\\n"}});
-}
-
 std::string ReasonName(absl::StatusCode code) {
   return absl::StatusCodeToString(code);  // e.g. INVALID_ARGUMENT
 }
-
-class Writer {
- public:
-  void Header(const std::string& name, const char* type, const char* help) {
-    absl::StrAppend(&text_, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
-  }
-  void Sample(const std::string& name, const std::string& labels, double value) {
-    char number[32];  // the shortest text that reads back as `value`
-    const auto end = std::to_chars(number, number + sizeof(number), value).ptr;
-    absl::StrAppend(&text_, name, labels.empty() ? "" : "{", labels, labels.empty() ? "" : "}",
-                    " ", absl::string_view(number, static_cast<size_t>(end - number)), "\n");
-  }
-  std::string text() && { return std::move(text_); }
-
- private:
-  std::string text_;
-};
 
 struct Model {
   std::string labels;  // model="...",version="..."
@@ -45,7 +24,7 @@ struct Model {
   ModelMetrics metrics;
 };
 
-void Histogram(Writer& out, const std::string& name, const std::string& labels,
+void Histogram(PrometheusWriter& out, const std::string& name, const std::string& labels,
                const DurationHistogram& histogram) {
   uint64_t cumulative = 0;
   for (size_t i = 0; i < kDurationBuckets.size(); ++i) {
@@ -60,17 +39,18 @@ void Histogram(Writer& out, const std::string& name, const std::string& labels,
 
 }  // namespace
 
-std::string RenderPrometheusMetrics(const InferenceService& service, const GpuBackend* gpu) {
+std::string RenderPrometheusMetrics(const InferenceService& service, const GpuBackend* gpu,
+                                    bool triton_names) {
   std::vector<Model> models;
   for (std::shared_ptr<ServedModel>& served : service.repository().AllServed()) {
     Model model;
-    model.labels = absl::StrFormat("model=\"%s\",version=\"%d\"", Escape(served->name()),
+    model.labels = absl::StrFormat("model=\"%s\",version=\"%d\"", EscapeLabelValue(served->name()),
                                    served->version());
     model.metrics = served->statistics().Metrics();
     model.served = std::move(served);
     models.push_back(std::move(model));
   }
-  Writer out;
+  PrometheusWriter out;
   out.Header("convd_inference_request_success_total", "counter",
              "Inference requests that succeeded.");
   for (const Model& m : models) {
@@ -175,7 +155,7 @@ std::string RenderPrometheusMetrics(const InferenceService& service, const GpuBa
     }
   }
   const std::string gpu_labels =
-      gpu != nullptr ? absl::StrCat("gpu=\"", Escape(gpu->description()), "\"") : "";
+      gpu != nullptr ? absl::StrCat("gpu=\"", EscapeLabelValue(gpu->description()), "\"") : "";
   if (gpu != nullptr && gpu->health) {
     out.Header("convd_gpu_healthy", "gauge",
                "1 while the GPU the models run on serves; 0 once it has failed and its CUDA "
@@ -213,6 +193,7 @@ std::string RenderPrometheusMetrics(const InferenceService& service, const GpuBa
   }
   out.Header("convd_server_ready", "gauge", "1 when the server is ready, 0 otherwise.");
   out.Sample("convd_server_ready", "", service.Ready() ? 1 : 0);
+  if (triton_names) WriteTritonMetrics(service, out);
   return std::move(out).text();
 }
 

@@ -19,8 +19,9 @@ namespace convd {
 inline constexpr char kPrometheusContentType[] = "text/plain; version=0.0.4; charset=utf-8";
 
 // `gpu`: the backend the models run on, or null on the CPU.
+// `triton_names`: Triton's names too (server/metrics/triton_metrics.h).
 std::string RenderPrometheusMetrics(const InferenceService& service,
-                                    const GpuBackend* gpu = nullptr);
+                                    const GpuBackend* gpu = nullptr, bool triton_names = false);
 
 }  // namespace convd
 

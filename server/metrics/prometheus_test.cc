@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "kernels/testing/temp_dir.h"
 #include "server/core/testing/lenet_service.h"
+#include "server/metrics/triton_metrics.h"
 
 namespace convd {
 namespace {
@@ -159,6 +160,77 @@ TEST(PrometheusTest, CountsResponseCacheHitsAndMisses) {
   InferenceService uncached(&repository, {});
   EXPECT_EQ(RenderPrometheusMetrics(uncached, nullptr).find("convd_cache_entries"),
             std::string::npos);
+}
+
+// The value of the sample line that starts with `series` (name and
+// labels), or -1.
+double SampleValue(const std::string& text, const std::string& series) {
+  const size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
+TEST(PrometheusTest, TritonNamesReadTheStatisticsExtensionsCounters) {
+  ThreadPool pool(1);
+  RepositoryOptions options;
+  options.root = Repository("response_cache { enable: true }");
+  options.thread_pool = &pool;
+  options.load.thread_pool = &pool;
+  ModelRepository repository(options);
+  ASSERT_EQ(repository.LoadAll(), 0);
+  InferenceService service(&repository,
+                           {.response_cache = std::make_shared<ResponseCache>(1 << 20)});
+  auto infer = [&](inference::ModelInferRequest request) {
+    inference::ModelInferResponse response;
+    std::promise<absl::Status> done;
+    service.Infer(request, &response, [&](absl::Status status) { done.set_value(status); });
+    return done.get_future().get();
+  };
+  const inference::ModelInferRequest three = testing::LenetRequest(3);
+  ASSERT_TRUE(infer(three).ok());  // a miss, run
+  ASSERT_TRUE(infer(three).ok());  // a hit
+  ASSERT_TRUE(infer(testing::LenetRequest(2)).ok());
+  inference::ModelInferRequest too_many = testing::LenetRequest(9);  // max_batch_size 8
+  ASSERT_EQ(infer(too_many).code(), absl::StatusCode::kInvalidArgument);
+
+  EXPECT_EQ(RenderPrometheusMetrics(service, nullptr).find("nv_"), std::string::npos);
+  const std::string text = RenderPrometheusMetrics(service, nullptr, /*triton_names=*/true);
+  const std::string lenet = R"({model="lenet",version="1"})";
+  EXPECT_EQ(SampleValue(text, "nv_inference_request_success" + lenet), 3) << text;
+  EXPECT_EQ(SampleValue(text, "nv_inference_exec_count" + lenet), 2) << text;
+  EXPECT_EQ(SampleValue(text, "nv_inference_count" + lenet), 8) << text;
+  EXPECT_EQ(SampleValue(text, "nv_cache_num_hits_per_model" + lenet), 1) << text;
+  EXPECT_EQ(SampleValue(text, "nv_cache_num_misses_per_model" + lenet), 2) << text;
+  EXPECT_EQ(SampleValue(text, "nv_inference_pending_request_count" + lenet), 0) << text;
+  EXPECT_EQ(SampleValue(
+                text, R"(nv_inference_request_failure{model="lenet",version="1",reason="OTHER"})"),
+            1)
+      << text;
+  // The durations are the statistics extension's, in microseconds.
+  inference::ModelStatistics statistics;
+  (*repository.Get("lenet", ""))->statistics().Fill(statistics);
+  const inference::InferStatistics& stats = statistics.inference_stats();
+  for (const auto& [name, ns] : std::vector<std::pair<std::string, uint64_t>>{
+           {"nv_inference_request_duration_us", stats.success().ns()},
+           {"nv_inference_queue_duration_us", stats.queue().ns()},
+           {"nv_inference_compute_input_duration_us", stats.compute_input().ns()},
+           {"nv_inference_compute_infer_duration_us", stats.compute_infer().ns()},
+           {"nv_inference_compute_output_duration_us", stats.compute_output().ns()},
+           {"nv_cache_hit_duration_per_model", stats.cache_hit().ns()}}) {
+    EXPECT_GT(ns, 0u) << name;
+    EXPECT_DOUBLE_EQ(SampleValue(text, name + lenet), static_cast<double>(ns) / 1000) << name;
+  }
+  // Counters and a gauge, as Triton declares them.
+  EXPECT_TRUE(Has(text, "# TYPE nv_inference_request_success counter")) << text;
+  EXPECT_TRUE(Has(text, "# TYPE nv_inference_pending_request_count gauge")) << text;
+}
+
+TEST(PrometheusTest, TritonsFailureReasons) {
+  EXPECT_STREQ(TritonFailureReason(absl::StatusCode::kUnavailable), "REJECTED");
+  EXPECT_STREQ(TritonFailureReason(absl::StatusCode::kDeadlineExceeded), "REJECTED");
+  EXPECT_STREQ(TritonFailureReason(absl::StatusCode::kCancelled), "CANCELED");
+  EXPECT_STREQ(TritonFailureReason(absl::StatusCode::kInternal), "BACKEND");
+  EXPECT_STREQ(TritonFailureReason(absl::StatusCode::kInvalidArgument), "OTHER");
 }
 
 }  // namespace

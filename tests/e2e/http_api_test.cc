@@ -40,7 +40,10 @@ class HttpApiTest : public ::testing::Test {
   static void SetUpTestSuite() {
     repository_ = new std::string(MakeTempDir("http_api_repository"));
     AddModel(*repository_, "lenet", "lenet5", kLenetConfig, kFashionLabels);
-    server_ = StartServer(*repository_, /*model_control=*/true).release();
+    ServerOptions options = LoopbackOptions(*repository_);
+    options.model_control = ModelControl::kExplicit;
+    options.triton_metrics = true;
+    server_ = StartServer(options).release();
   }
   static void TearDownTestSuite() {
     delete server_;
@@ -339,6 +342,13 @@ TEST_F(HttpApiTest, PrometheusMetricsMoveWithTraffic) {
   const double requests =
       PrometheusSample(before, "convd_inference_request_duration_seconds_count{" + labels + "}");
   ASSERT_GE(success, 0) << before;
+  // Triton's names (--triton-metrics) count the same requests.
+  const double triton_success =
+      PrometheusSample(before, "nv_inference_request_success{" + labels + "}");
+  const std::string triton_other_series =
+      "nv_inference_request_failure{" + labels + R"(,reason="OTHER"})";
+  const double triton_other = std::max(0.0, PrometheusSample(before, triton_other_series));
+  ASSERT_EQ(triton_success, success) << before;
 
   for (int i = 0; i < 3; ++i) {
     ASSERT_EQ(HttpCall(port(), "POST", "/v2/models/lenet/infer",
@@ -359,6 +369,10 @@ TEST_F(HttpApiTest, PrometheusMetricsMoveWithTraffic) {
   EXPECT_EQ(PrometheusSample(after, "convd_inference_request_success_total{" + labels + "}"),
             success + 3);
   EXPECT_EQ(PrometheusSample(after, "convd_inference_count_total{" + labels + "}"), images + 6);
+  EXPECT_EQ(PrometheusSample(after, "nv_inference_request_success{" + labels + "}"),
+            triton_success + 3);
+  EXPECT_EQ(PrometheusSample(after, "nv_inference_count{" + labels + "}"), images + 6);
+  EXPECT_EQ(PrometheusSample(after, triton_other_series), triton_other + 1);
   EXPECT_EQ(
       PrometheusSample(after, "convd_inference_request_duration_seconds_count{" + labels + "}"),
       requests + 3);
