@@ -129,35 +129,47 @@ TEST(PrometheusTest, WithoutNvmlOrAGpuThoseSeriesAreAbsent) {
       << on_cpu;
 }
 
-TEST(PrometheusTest, CountsResponseCacheHitsAndMisses) {
-  ThreadPool pool(1);
-  RepositoryOptions options;
-  options.root = Repository("response_cache { enable: true }");
-  options.thread_pool = &pool;
-  options.load.thread_pool = &pool;
-  ModelRepository repository(options);
-  ASSERT_EQ(repository.LoadAll(), 0);
-  InferenceService service(&repository,
-                           {.response_cache = std::make_shared<ResponseCache>(1 << 20)});
-  const inference::ModelInferRequest request = testing::LenetRequest(1);
-  for (int i = 0; i < 3; ++i) {  // a miss, then two hits
-    inference::ModelInferRequest copy = request;
+// "lenet" with the response cache on, served by a service with a cache.
+class CachedLenetTest : public ::testing::Test {
+ protected:
+  CachedLenetTest() : repository_(Options()) {}
+  void SetUp() override { ASSERT_EQ(repository_.LoadAll(), 0); }
+  RepositoryOptions Options() {
+    RepositoryOptions options;
+    options.root = Repository("response_cache { enable: true }");
+    options.thread_pool = &pool_;
+    options.load.thread_pool = &pool_;
+    return options;
+  }
+  absl::Status Infer(inference::ModelInferRequest request) {
     inference::ModelInferResponse response;
     std::promise<absl::Status> done;
-    service.Infer(copy, &response, [&](absl::Status status) { done.set_value(status); });
-    ASSERT_TRUE(done.get_future().get().ok());
+    service_.Infer(request, &response, [&](absl::Status status) { done.set_value(status); });
+    return done.get_future().get();
   }
-  const std::string text = RenderPrometheusMetrics(service, nullptr);
+
+  ThreadPool pool_{1};
+  ModelRepository repository_;
+  InferenceService service_{&repository_,
+                            {.response_cache = std::make_shared<ResponseCache>(1 << 20)}};
+};
+
+TEST_F(CachedLenetTest, CountsResponseCacheHitsAndMisses) {
+  const inference::ModelInferRequest request = testing::LenetRequest(1);
+  for (int i = 0; i < 3; ++i) {  // a miss, then two hits
+    ASSERT_TRUE(Infer(request).ok());
+  }
+  const std::string text = RenderPrometheusMetrics(service_, nullptr);
   EXPECT_TRUE(Has(text, R"(convd_cache_hit_total{model="lenet",version="1"} 2)")) << text;
   EXPECT_TRUE(Has(text, R"(convd_cache_miss_total{model="lenet",version="1"} 1)")) << text;
   EXPECT_TRUE(Has(text, R"(convd_inference_exec_count_total{model="lenet",version="1"} 1)"))
       << text;
   EXPECT_TRUE(Has(text, "convd_cache_entries 1")) << text;
-  EXPECT_TRUE(Has(text, absl::StrCat("convd_cache_bytes ", service.response_cache()->bytes())))
+  EXPECT_TRUE(Has(text, absl::StrCat("convd_cache_bytes ", service_.response_cache()->bytes())))
       << text;
   EXPECT_TRUE(Has(text, "convd_cache_capacity_bytes 1048576")) << text;
   // Without a cache there are no cache gauges.
-  InferenceService uncached(&repository, {});
+  InferenceService uncached(&repository_, {});
   EXPECT_EQ(RenderPrometheusMetrics(uncached, nullptr).find("convd_cache_entries"),
             std::string::npos);
 }
@@ -170,31 +182,16 @@ double SampleValue(const std::string& text, const std::string& series) {
   return std::stod(text.substr(at + series.size() + 2));
 }
 
-TEST(PrometheusTest, TritonNamesReadTheStatisticsExtensionsCounters) {
-  ThreadPool pool(1);
-  RepositoryOptions options;
-  options.root = Repository("response_cache { enable: true }");
-  options.thread_pool = &pool;
-  options.load.thread_pool = &pool;
-  ModelRepository repository(options);
-  ASSERT_EQ(repository.LoadAll(), 0);
-  InferenceService service(&repository,
-                           {.response_cache = std::make_shared<ResponseCache>(1 << 20)});
-  auto infer = [&](inference::ModelInferRequest request) {
-    inference::ModelInferResponse response;
-    std::promise<absl::Status> done;
-    service.Infer(request, &response, [&](absl::Status status) { done.set_value(status); });
-    return done.get_future().get();
-  };
+TEST_F(CachedLenetTest, TritonNamesReadTheStatisticsExtensionsCounters) {
   const inference::ModelInferRequest three = testing::LenetRequest(3);
-  ASSERT_TRUE(infer(three).ok());  // a miss, run
-  ASSERT_TRUE(infer(three).ok());  // a hit
-  ASSERT_TRUE(infer(testing::LenetRequest(2)).ok());
-  inference::ModelInferRequest too_many = testing::LenetRequest(9);  // max_batch_size 8
-  ASSERT_EQ(infer(too_many).code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(Infer(three).ok());  // a miss, run
+  ASSERT_TRUE(Infer(three).ok());  // a hit
+  ASSERT_TRUE(Infer(testing::LenetRequest(2)).ok());
+  // max_batch_size is 8.
+  ASSERT_EQ(Infer(testing::LenetRequest(9)).code(), absl::StatusCode::kInvalidArgument);
 
-  EXPECT_EQ(RenderPrometheusMetrics(service, nullptr).find("nv_"), std::string::npos);
-  const std::string text = RenderPrometheusMetrics(service, nullptr, /*triton_names=*/true);
+  EXPECT_EQ(RenderPrometheusMetrics(service_, nullptr).find("nv_"), std::string::npos);
+  const std::string text = RenderPrometheusMetrics(service_, nullptr, /*triton_names=*/true);
   const std::string lenet = R"({model="lenet",version="1"})";
   EXPECT_EQ(SampleValue(text, "nv_inference_request_success" + lenet), 3) << text;
   EXPECT_EQ(SampleValue(text, "nv_inference_exec_count" + lenet), 2) << text;
@@ -208,7 +205,7 @@ TEST(PrometheusTest, TritonNamesReadTheStatisticsExtensionsCounters) {
       << text;
   // The durations are the statistics extension's, in microseconds.
   inference::ModelStatistics statistics;
-  (*repository.Get("lenet", ""))->statistics().Fill(statistics);
+  (*repository_.Get("lenet", ""))->statistics().Fill(statistics);
   const inference::InferStatistics& stats = statistics.inference_stats();
   for (const auto& [name, ns] : std::vector<std::pair<std::string, uint64_t>>{
            {"nv_inference_request_duration_us", stats.success().ns()},
