@@ -130,6 +130,7 @@ test-tritonclient: build $(VENV_STAMP)
 	$(VENV)/bin/python tests/tritonclient/http_client_test.py bazel-bin/server/convd models
 	$(VENV)/bin/python tests/tritonclient/restricted_api_test.py bazel-bin/server/convd models
 	$(VENV)/bin/python tests/tritonclient/grpc_tls_test.py bazel-bin/server/convd models
+	$(VENV)/bin/python tests/tritonclient/model_repository_test.py bazel-bin/server/convd models
 
 PERF_ANALYZER_STAMP := $(PERF_ANALYZER_VENV)/.installed-2.41.0
 $(PERF_ANALYZER_STAMP):

@@ -1,0 +1,137 @@
+"""Unmodified tritonclient against convd following its repository's files.
+
+Usage: model_repository_test.py CONVD_BINARY MODEL_REPOSITORY
+Copies the repository's lenet5 into a fresh repository and starts convd on
+it with --model-control=poll --repository-poll-secs=1 --triton-metrics.
+Then, as a Triton user would: a folder holding only model.onnx is moved in
+and serves with its config completed from the file (what lenet5 answers,
+as the same file); the API's load is refused, saying why; a second version
+moved in replaces the first; /metrics counts the requests under Triton's
+names; a removed model stops serving while the server stays ready.
+Exits non-zero on failure.
+"""
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+import urllib.request
+
+import numpy as np
+import tritonclient.grpc as grpcclient
+import tritonclient.http as httpclient
+from tritonclient.utils import InferenceServerException
+
+from convd_process import check, start_convd, stop_convd
+
+
+def eventually(condition, seconds=20):
+    """Polls `condition` until it holds (files settle for 1 s, then a poll)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def move_in(source_onnx, destination, scratch):
+    """Writes a version folder elsewhere and renames it into place whole."""
+    staging = tempfile.mkdtemp(dir=scratch)
+    shutil.copy(source_onnx, os.path.join(staging, "model.onnx"))
+    os.makedirs(os.path.dirname(destination), exist_ok=True)
+    os.rename(staging, destination)
+
+
+def ready(client, model, version=""):
+    """is_model_ready, with a model convd does not know (NOT_FOUND) as False."""
+    try:
+        return client.is_model_ready(model, version)
+    except InferenceServerException:
+        return False
+
+
+def infer(client, model, images, version=""):
+    inputs = [grpcclient.InferInput("input", list(images.shape), "FP32")]
+    inputs[0].set_data_from_numpy(images)
+    return client.infer(model, inputs, model_version=version).as_numpy("prob")
+
+
+def main():
+    binary, bundled = sys.argv[1], sys.argv[2]
+    scratch = tempfile.mkdtemp()
+    repository = os.path.join(scratch, "models")
+    os.makedirs(repository)
+    shutil.copytree(os.path.join(bundled, "lenet5"), os.path.join(repository, "lenet5"))
+    onnx = os.path.join(bundled, "lenet5", "1", "model.onnx")
+    process, grpc_port, http_port, log = start_convd(
+        binary, repository,
+        ["--model-control=poll", "--repository-poll-secs=1", "--triton-metrics"])
+    metrics_port = int(re.search(r"metrics at http://127\.0\.0\.1:(\d+)/metrics",
+                                 open(log.name).read()).group(1))
+    grpc = grpcclient.InferenceServerClient(url=f"127.0.0.1:{grpc_port}")
+    http = httpclient.InferenceServerClient(url=f"127.0.0.1:{http_port}")
+    images = np.random.default_rng().uniform(0, 1, size=(3, 1, 28, 28)).astype(np.float32)
+    results = []
+    try:
+        results.append(check("lenet5 ready", grpc.is_model_ready("lenet5")))
+
+        move_in(onnx, os.path.join(repository, "dropped", "1"), scratch)
+        results.append(check("a folder holding only model.onnx comes to serve",
+                             eventually(lambda: ready(grpc, "dropped"))))
+        config = http.get_model_config("dropped")
+        results.append(check("its config is completed from the file (HTTP)",
+                             config.get("platform") == "onnx"
+                             and config.get("max_batch_size") == 4
+                             and config["input"][0]["name"] == "input"
+                             and config["input"][0]["dims"] == [1, 28, 28]
+                             and config["output"][0]["name"] == "prob", config))
+        grpc_config = grpc.get_model_config("dropped", as_json=True)["config"]
+        results.append(check("... and over gRPC", grpc_config.get("platform") == "onnx"
+                             and grpc_config["output"][0]["name"] == "prob", grpc_config))
+        dropped, lenet5 = infer(grpc, "dropped", images), infer(grpc, "lenet5", images)
+        results.append(check("it answers what lenet5 (the same file) answers",
+                             dropped.shape == (3, 10) and np.allclose(dropped, lenet5, atol=1e-5),
+                             np.abs(dropped - lenet5).max()))
+
+        try:
+            grpc.load_model("dropped")
+            results.append(check("the API's load is refused while polling", False, "loaded"))
+        except InferenceServerException as error:
+            results.append(check("the API's load is refused while polling",
+                                 "--model-control=poll" in error.message(), error.message()))
+
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics").read().decode()
+        results.append(check("/metrics counts it under Triton's names",
+                             'nv_inference_request_success{model="dropped",version="1"} 1\n'
+                             in metrics and 'nv_inference_count{model="dropped",version="1"} 3\n'
+                             in metrics,
+                             [line for line in metrics.splitlines() if line.startswith("nv_") and "dropped" in line][:4]))
+
+        move_in(onnx, os.path.join(repository, "dropped", "2"), scratch)
+        results.append(check("a second version moved in comes to serve",
+                             eventually(lambda: ready(grpc, "dropped", "2"))))
+        results.append(check("... in place of the first (latest policy)",
+                             not ready(grpc, "dropped", "1")))
+        results.append(check("... and answers the same", np.allclose(
+            infer(grpc, "dropped", images, "2"), lenet5, atol=1e-5)))
+
+        shutil.rmtree(os.path.join(repository, "lenet5"))
+        results.append(check("a removed model stops serving",
+                             eventually(lambda: not ready(grpc, "lenet5"))))
+        index = [entry["name"] for entry in http.get_model_repository_index()]
+        results.append(check("... and leaves the index", index == ["dropped"], index))
+        results.append(check("the server stays ready", grpc.is_server_ready()
+                             and http.is_server_ready()))
+        results.append(check("the rest still serves", np.allclose(
+            infer(grpc, "dropped", images), lenet5, atol=1e-5)))
+    finally:
+        grpc.close()
+        http.close()
+        stop_convd(process, log, results, "tritonclient (model repository)")
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
