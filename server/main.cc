@@ -49,6 +49,9 @@ ABSL_FLAG(std::string, load_model, "",
 ABSL_FLAG(bool, disable_auto_complete_config, false,
           "Require a complete config.pbtxt for every model; by default what a config leaves "
           "out (all of it, without one) is read off the model's network or ONNX file.");
+ABSL_FLAG(bool, exit_on_error, false,
+          "Refuse to start when a model fails to load at start (Triton's default); false: "
+          "serve the models that loaded, reporting the others.");
 ABSL_FLAG(bool, strict_readiness, true,
           "Ready only while every model is ready (models unloaded on purpose, or loading for "
           "the first time, aside); false: ready while the server serves at all.");
@@ -181,6 +184,7 @@ int main(int argc, char** argv) {
       std::chrono::seconds(std::max(0, absl::GetFlag(FLAGS_repository_poll_secs)));
   options.startup_models = convd::RepeatedFlagValues(absl::GetFlag(FLAGS_load_model));
   options.strict_readiness = absl::GetFlag(FLAGS_strict_readiness);
+  options.exit_on_error = absl::GetFlag(FLAGS_exit_on_error);
   options.auto_complete_config = !absl::GetFlag(FLAGS_disable_auto_complete_config);
   options.allow_client_shm = absl::GetFlag(FLAGS_allow_client_shm);
   const std::optional<convd::LogLevel> log_level =

@@ -145,12 +145,23 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   }
   server->repository_ = std::make_unique<ModelRepository>(repository_options);
   const std::vector<std::string>& startup = options.startup_models;
+  int failed = 0;
   if (startup.empty() || std::find(startup.begin(), startup.end(), "*") != startup.end()) {
-    server->repository_->LoadAll();
+    failed = server->repository_->LoadAll();
   } else {
-    for (const std::string& name : startup) server->repository_->Load(name).IgnoreError();
+    for (const std::string& name : startup) failed += server->repository_->Load(name).ok() ? 0 : 1;
   }
   LogRepository(*server->repository_);
+  if (failed > 0 && options.exit_on_error) {
+    std::string which;
+    for (const ModelRepository::IndexEntry& entry : server->repository_->Index()) {
+      if (entry.state == ModelRepository::State::kUnavailable && entry.reason != "not loaded") {
+        absl::StrAppend(&which, which.empty() ? "" : "; ", entry.name, ": ", entry.reason);
+      }
+    }
+    return absl::FailedPreconditionError(
+        absl::StrCat("--exit-on-error: ", failed, " model(s) failed to load (", which, ")"));
+  }
 
   InferenceService::Options service_options;
   service_options.model_control = options.model_control;
@@ -261,8 +272,9 @@ int Server::metrics_port() const { return metrics_server_ ? metrics_server_->por
 void Server::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
-  Log(LogLevel::kInfo, "draining: not ready, refusing new requests, finishing queued ones");
   poller_.reset();  // no model loads or unloads from here on
+  if (service_ == nullptr) return;  // Start() failed while loading models
+  Log(LogLevel::kInfo, "draining: not ready, refusing new requests, finishing queued ones");
   service_->BeginDrain();
   if (grpc_server_ != nullptr) {
     grpc_server_->GetHealthCheckService()->SetServingStatus(false);

@@ -59,6 +59,9 @@ struct ServerOptions {
   std::vector<std::string> startup_models;
   // Readiness requires every model to be ready (--strict-readiness).
   bool strict_readiness = true;
+  // Start() fails when a model fails to load at start (--exit-on-error;
+  // Triton's default is true, convd's serves the models that loaded).
+  bool exit_on_error = false;
   // Configs are completed from the models' files, and a model needs no
   // config.pbtxt (engine/model_autocomplete.h); false:
   // --disable-auto-complete-config.

@@ -2,7 +2,8 @@
 // serves its own weights (against the float64 reference), a removed model
 // stops serving while the others go on, the API's load and unload say why
 // they are refused, and readiness follows --strict-readiness. Also
-// --load-model, and the flags' mistakes as convd reports them.
+// --load-model, --exit-on-error, and the flags' mistakes as convd reports
+// them.
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -232,9 +233,32 @@ TEST(LoadModelTest, ExplicitModeLoadsOnlyTheNamedModelsAtStart) {
   EXPECT_TRUE(client.ModelReady("lenet"));
 }
 
+TEST(ExitOnErrorTest, AModelThatFailsToLoadStopsTheStartOnlyWhenAsked) {
+  const std::string repository = MakeTempDir("exit_on_error_repository");
+  AddModel(repository, "lenet", "lenet5", kLenetConfig, kFashionLabels);
+  AddModel(repository, "broken", "lenet5", "max_batch_size: -1");
+  ServerOptions options = LoopbackOptions(repository);
+  options.exit_on_error = true;
+  absl::StatusOr<std::unique_ptr<Server>> refused = Server::Start(options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(refused.status().message(),
+                                "--exit-on-error: 1 model(s) failed to load (broken: "))
+      << refused.status();
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "max_batch_size")) << refused.status();
+
+  options.exit_on_error = false;  // convd's default: serve what loaded
+  std::unique_ptr<Server> server = StartServer(options);
+  ASSERT_NE(server, nullptr);
+  PollClient client(server->grpc_port());
+  EXPECT_TRUE(client.ModelReady("lenet"));
+  EXPECT_FALSE(client.ModelReady("broken"));
+}
+
 TEST(ModelControlFlagsTest, MistakesStopConvdNamingTheFlag) {
   const std::string repository = MakeTempDir("flags_repository");
   AddModel(repository, "lenet", "lenet5", kLenetConfig, kFashionLabels);
+  AddModel(repository, "broken", "lenet5", "max_batch_size: -1");
   const std::string root = "--model-repository=" + repository;
   struct Case {
     std::vector<std::string> flags;
@@ -256,6 +280,9 @@ TEST(ModelControlFlagsTest, MistakesStopConvdNamingTheFlag) {
       {{"--model-control=explicit", "--load-model=../lenet"},
        1,
        "--load-model '../lenet': no such model"},
+      {{"--exit-on-error", "--model-control=explicit", "--load-model=broken"},
+       1,
+       "--exit-on-error: 1 model(s) failed to load (broken: "},
   };
   for (const Case& c : cases) {
     std::vector<std::string> argv = {"server/convd",      root,
