@@ -154,6 +154,11 @@ grpc::ServerUnaryReactor* GrpcInferenceService::ModelReady(
     inference::ModelReadyResponse* response) {
   return Respond(context, ApiGroup::kHealth, [&] {
     absl::StatusOr<bool> ready = service_->ModelReady(*request);
+    // As Triton answers: a model or version it does not know is not ready
+    // (tritonclient's is_model_ready returns False, where an error would
+    // raise). HTTP's 404 says more, and its clients read any non-200 as
+    // not ready.
+    if (ready.status().code() == absl::StatusCode::kNotFound) ready = false;
     if (ready.ok()) response->set_ready(*ready);
     return ready.status();
   });

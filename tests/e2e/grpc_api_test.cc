@@ -115,6 +115,27 @@ TEST_F(GrpcApiTest, ServerAndModelMetadata) {
   inference::ModelReadyResponse ready;
   ASSERT_TRUE(stub_->ModelReady(&ready_context, ready_request, &ready).ok());
   EXPECT_TRUE(ready.ready());
+
+  // As Triton answers: a model or version the server does not know is not
+  // ready, and no error (tritonclient's is_model_ready reads False); a
+  // malformed name is still one.
+  for (const auto& [name, version] :
+       std::vector<std::pair<std::string, std::string>>{{"absent", ""}, {"lenet", "7"}}) {
+    grpc::ClientContext context;
+    inference::ModelReadyRequest request;
+    request.set_name(name);
+    request.set_version(version);
+    inference::ModelReadyResponse response;
+    const grpc::Status status = stub_->ModelReady(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << name << " " << version << ": " << status.error_message();
+    EXPECT_FALSE(response.ready()) << name << " " << version;
+  }
+  grpc::ClientContext malformed_context;
+  inference::ModelReadyRequest malformed;
+  malformed.set_name("../lenet");
+  inference::ModelReadyResponse malformed_response;
+  EXPECT_EQ(stub_->ModelReady(&malformed_context, malformed, &malformed_response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(GrpcApiTest, ModelConfigStatesEveryDefault) {

@@ -44,14 +44,6 @@ def move_in(source_onnx, destination, scratch):
     os.rename(staging, destination)
 
 
-def ready(client, model, version=""):
-    """is_model_ready, with a model convd does not know (NOT_FOUND) as False."""
-    try:
-        return client.is_model_ready(model, version)
-    except InferenceServerException:
-        return False
-
-
 def infer(client, model, images, version=""):
     inputs = [grpcclient.InferInput("input", list(images.shape), "FP32")]
     inputs[0].set_data_from_numpy(images)
@@ -76,10 +68,14 @@ def main():
     results = []
     try:
         results.append(check("lenet5 ready", grpc.is_model_ready("lenet5")))
+        # As Triton answers: an unknown model is not ready, and no error.
+        results.append(check("a model not (yet) in the repository is not ready",
+                             not grpc.is_model_ready("dropped")
+                             and not http.is_model_ready("dropped")))
 
         move_in(onnx, os.path.join(repository, "dropped", "1"), scratch)
         results.append(check("a folder holding only model.onnx comes to serve",
-                             eventually(lambda: ready(grpc, "dropped"))))
+                             eventually(lambda: grpc.is_model_ready("dropped"))))
         config = http.get_model_config("dropped")
         results.append(check("its config is completed from the file (HTTP)",
                              config.get("platform") == "onnx"
@@ -111,15 +107,15 @@ def main():
 
         move_in(onnx, os.path.join(repository, "dropped", "2"), scratch)
         results.append(check("a second version moved in comes to serve",
-                             eventually(lambda: ready(grpc, "dropped", "2"))))
+                             eventually(lambda: grpc.is_model_ready("dropped", "2"))))
         results.append(check("... in place of the first (latest policy)",
-                             not ready(grpc, "dropped", "1")))
+                             not grpc.is_model_ready("dropped", "1")))
         results.append(check("... and answers the same", np.allclose(
             infer(grpc, "dropped", images, "2"), lenet5, atol=1e-5)))
 
         shutil.rmtree(os.path.join(repository, "lenet5"))
         results.append(check("a removed model stops serving",
-                             eventually(lambda: not ready(grpc, "lenet5"))))
+                             eventually(lambda: not grpc.is_model_ready("lenet5"))))
         index = [entry["name"] for entry in http.get_model_repository_index()]
         results.append(check("... and leaves the index", index == ["dropped"], index))
         results.append(check("the server stays ready", grpc.is_server_ready()
