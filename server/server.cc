@@ -85,6 +85,10 @@ absl::Status ValidateModelControl(const ServerOptions& options) {
   return absl::OkStatus();
 }
 
+// How long connections stay open after the last gRPC call is answered at
+// shutdown (Shutdown()).
+constexpr std::chrono::milliseconds kGrpcLinger(300);
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
@@ -281,6 +285,13 @@ void Server::Shutdown() {
     grpc_service_->EndStreams();
     grpc_server_->Shutdown(std::chrono::system_clock::now() + options_.drain_timeout);
     grpc_server_->Wait();
+    // A lingering close: every call is answered and every client was sent
+    // GOAWAY, but a client may not have read its answer yet. Closing the
+    // connections now, with its last frames unread here, would reset them,
+    // and a reset discards the answer at the client (the failure HTTP's
+    // lingering close exists for). Clients close an idle connection once
+    // told GOAWAY; this gives them the time to.
+    std::this_thread::sleep_for(kGrpcLinger);
   }
   grpc_server_.reset();
   grpc_service_.reset();
