@@ -6,8 +6,8 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -51,10 +51,14 @@ void AddVersion(const std::string& root, int version) {
 // it has.
 void SetMaxBatchSize(const std::string& root, int size) {
   const fs::path path = fs::path(root) / "lenet" / "config.pbtxt";
-  std::stringstream text;
-  text << std::ifstream(path).rdbuf();
-  std::ofstream(path) << std::regex_replace(text.str(), std::regex("max_batch_size: -?[0-9]+"),
-                                            "max_batch_size: " + std::to_string(size));
+  std::stringstream read;
+  read << std::ifstream(path).rdbuf();
+  std::string text = read.str();
+  constexpr std::string_view kField = "max_batch_size: ";
+  const size_t start = text.find(kField) + kField.size();
+  const size_t end = text.find_first_not_of("-0123456789", start);
+  text.replace(start, end - start, std::to_string(size));
+  std::ofstream(path) << text;
 }
 
 const ModelRepository::IndexEntry* Find(const std::vector<ModelRepository::IndexEntry>& index,

@@ -3,8 +3,10 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <cstdlib>
 #include <future>
-#include <regex>
+#include <string>
+#include <string_view>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -29,11 +31,12 @@ std::pair<pid_t, int> StartConvd(const std::string& repository, const std::strin
   std::string error;
   const pid_t pid = SpawnProcess(args, "", log, &error);
   EXPECT_GT(pid, 0) << error;
-  const std::regex listening("gRPC listening on 127\\.0\\.0\\.1:([0-9]+)");
+  constexpr std::string_view kListening = "gRPC listening on 127.0.0.1:";
   for (int i = 0; i < 600; ++i) {  // up to a minute (sanitizer builds load slowly)
-    std::smatch match;
     const std::string text = ReadAll(log);
-    if (std::regex_search(text, match, listening)) return {pid, std::stoi(match[1])};
+    if (const size_t at = text.find(kListening); at != std::string::npos) {
+      return {pid, std::atoi(text.c_str() + at + kListening.size())};
+    }
     std::this_thread::sleep_for(milliseconds(100));
   }
   ADD_FAILURE() << "convd did not start:\n" << ReadAll(log);
