@@ -13,8 +13,9 @@
 // be walked at every poll): past that the listing says it stopped, and
 // changes beyond it go unseen.
 //
-// A snapshot is settled when no file's status changed within kSettleTime
-// of it. Only a settled one is worth acting on: a model being copied in is
+// A snapshot is settled when no file's status changed within a settle time
+// of it (kDefaultSettleTime unless the repository says otherwise). Only a
+// settled one is worth acting on: a model being copied in is
 // not loaded half-written, and since the kernel stamps times at a tick of
 // a few milliseconds, a second write within the tick of a snapshot would
 // go unseen by an unsettled one.
@@ -31,7 +32,7 @@ namespace convd {
 struct ModelFiles {
   static constexpr int kMaxDepth = 8;
   static constexpr int kMaxEntries = 10000;
-  static constexpr std::chrono::seconds kSettleTime{1};
+  static constexpr std::chrono::milliseconds kDefaultSettleTime{1000};
 
   // One line per file or folder outside the numbered folders, in path order.
   std::string shared;
@@ -49,11 +50,11 @@ struct ModelFiles {
   bool SameFiles(const ModelFiles& other) const {
     return shared == other.shared && versions == other.versions;
   }
-  // Nothing changed within kSettleTime of the snapshot (either side of it:
-  // a change stamped in the future means the clock was set back).
-  bool settled() const {
+  // Nothing changed within `settle_time` of the snapshot (either side of
+  // it: a change stamped in the future means the clock was set back).
+  bool settled(std::chrono::milliseconds settle_time) const {
     const auto gap = scanned_at - last_change;
-    return gap >= kSettleTime || gap <= -kSettleTime;
+    return gap >= settle_time || gap <= -settle_time;
   }
 };
 

@@ -143,13 +143,15 @@ TEST(ModelFilesTest, SettledOnlyOnceNothingChangedForTheSettleTime) {
   // The files were written just now.
   EXPECT_LE(now - files.last_change, std::chrono::seconds(1));
   EXPECT_GE(files.scanned_at, files.last_change - std::chrono::milliseconds(20));
-  EXPECT_FALSE(files.settled());
-  files.scanned_at = files.last_change + ModelFiles::kSettleTime;
-  EXPECT_TRUE(files.settled());
-  files.scanned_at = files.last_change + ModelFiles::kSettleTime - std::chrono::milliseconds(1);
-  EXPECT_FALSE(files.settled());
-  files.scanned_at = files.last_change - ModelFiles::kSettleTime;  // the clock set back
-  EXPECT_TRUE(files.settled());
+  constexpr std::chrono::milliseconds kSettle = ModelFiles::kDefaultSettleTime;
+  EXPECT_FALSE(files.settled(kSettle));
+  files.scanned_at = files.last_change + kSettle;
+  EXPECT_TRUE(files.settled(kSettle));
+  EXPECT_FALSE(files.settled(2 * kSettle));
+  files.scanned_at = files.last_change + kSettle - std::chrono::milliseconds(1);
+  EXPECT_FALSE(files.settled(kSettle));
+  files.scanned_at = files.last_change - kSettle;  // the clock set back
+  EXPECT_TRUE(files.settled(kSettle));
 }
 
 TEST(ModelFilesTest, AHugeTreeIsListedOnlyUpToTheLimit) {

@@ -179,8 +179,8 @@ absl::Status ModelRepository::LoadHoldingLoadLock(const std::string& name,
     if (!had_versions) entry.state = State::kLoading;
     // Unsettled snapshots may have missed a write (model_files.h).
     const std::optional<ModelFiles>& then = entry.serving_files;
-    if (config == nullptr && files->settled() && then.has_value() && then->settled() &&
-        then->shared == files->shared) {
+    if (config == nullptr && files->settled(options_.files_settle_time) && then.has_value() &&
+        then->settled(options_.files_settle_time) && then->shared == files->shared) {
       for (const auto& [version, model] : entry.versions) {
         auto now_files = files->versions.find(version);
         auto then_files = then->versions.find(version);
@@ -246,17 +246,18 @@ int ModelRepository::Poll() {
       auto it = models_.find(name);
       if (it != models_.end()) {
         const std::optional<ModelFiles>& then = it->second.attempted_files;
-        if (then.has_value() && then->settled() && then->SameFiles(files)) continue;
+        if (then.has_value() && then->settled(options_.files_settle_time) && then->SameFiles(files))
+          continue;
         loaded_before = !it->second.versions.empty();
       }
     }
-    if (!files.settled()) {
+    if (!files.settled(options_.files_settle_time)) {
       // Being written (a copy in progress, say): load it once it is whole.
       if (!changing_.contains(name)) {
         Log(LogLevel::kInfo, absl::StrCat("model '", name,
                                           "' is changing; loading it once its "
                                           "files are unchanged for ",
-                                          ModelFiles::kSettleTime.count(), " s"));
+                                          options_.files_settle_time.count() / 1000.0, " s"));
       }
       still_changing.insert(name);
       continue;

@@ -12,7 +12,7 @@
 //  - Poll() follows the files (--model-control=poll, model_files.h): models
 //    that appear are loaded, those whose files changed are reloaded, and
 //    those that leave the root are unloaded and forgotten. A model whose
-//    files changed within ModelFiles::kSettleTime waits for a later poll,
+//    files changed within RepositoryOptions::files_settle_time waits for a later poll,
 //    so a copy in progress is not loaded half-written. On a reload the
 //    versions whose own files and shared files did not change keep
 //    serving as they are (same instances, statistics and warm state). A
@@ -68,6 +68,10 @@ struct RepositoryOptions {
   // is read off the model (engine/model_autocomplete.h); false: a model
   // needs a complete config.pbtxt (--disable-auto-complete-config).
   bool auto_complete_config = true;
+  // Poll() acts on a model only once none of its files changed for this
+  // long (model_files.h). Tests shorten it; a second covers a copy's
+  // pauses between files.
+  std::chrono::milliseconds files_settle_time = ModelFiles::kDefaultSettleTime;
   // Called on the repository's own thread once a model version is
   // destroyed (its last reference gone, its queue drained), with its
   // ServedModel::load_id(): nothing can run on that load again.
