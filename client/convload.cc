@@ -52,6 +52,8 @@ ABSL_FLAG(std::string, images, "",
           "default: random tensors of the model's input shape.");
 ABSL_FLAG(int64_t, max_requests, 10'000'000, "Measured requests per step, at most.");
 ABSL_FLAG(int, timeout_seconds, 30, "Deadline of each request.");
+ABSL_FLAG(uint64_t, priority, 0,
+          "Each request's priority parameter (1 the highest); 0: none (the model's default).");
 ABSL_FLAG(bool, streaming, false,
           "gRPC: each client sends its requests on one ModelStreamInfer stream (as "
           "perf_analyzer --streaming) instead of a call per request.");
@@ -127,6 +129,9 @@ absl::StatusOr<std::vector<inference::ModelInferRequest>> MakeRequests(
                             absl::StrCat(random.status().message(), " (use --images)"));
       }
       AddInput(input.name(), *std::move(random), request);
+    }
+    if (const uint64_t priority = absl::GetFlag(FLAGS_priority); priority > 0) {
+      (*request.mutable_parameters())["priority"].set_uint64_param(priority);
     }
     requests.push_back(std::move(request));
   }

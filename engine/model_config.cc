@@ -107,8 +107,26 @@ absl::Status NormalizeBatching(const std::string& model, ModelConfig& config) {
                                          "max_batch_size ", config.max_batch_size(), "]"));
     }
   }
-  if (batching.default_queue_policy().timeout_action() != inference::ModelQueuePolicy::REJECT) {
-    return Invalid(model, "default_queue_policy.timeout_action must be REJECT");
+  const uint64_t levels = batching.priority_levels();
+  if (levels == 0) {
+    if (batching.default_priority_level() != 0 || !batching.priority_queue_policy().empty()) {
+      return Invalid(model,
+                     "dynamic_batching.default_priority_level and priority_queue_policy need "
+                     "priority_levels");
+    }
+    return absl::OkStatus();
+  }
+  const uint64_t default_level = batching.default_priority_level();
+  if (default_level < 1 || default_level > levels) {
+    return Invalid(model, absl::StrCat("dynamic_batching.default_priority_level must be in [1, "
+                                       "priority_levels ",
+                                       levels, "]; got ", default_level));
+  }
+  for (const auto& [level, policy] : batching.priority_queue_policy()) {
+    if (level < 1 || level > levels) {
+      return Invalid(model, absl::StrCat("dynamic_batching.priority_queue_policy names level ",
+                                         level, ", outside [1, priority_levels ", levels, "]"));
+    }
   }
   return absl::OkStatus();
 }
@@ -326,6 +344,27 @@ std::string DataTypeName(inference::DataType type) {
   if (type == inference::TYPE_STRING) return "BYTES";
   const std::string& name = inference::DataType_Name(type);
   return name.rfind("TYPE_", 0) == 0 ? name.substr(5) : name;
+}
+
+const inference::ModelQueuePolicy& QueuePolicy(const inference::ModelConfig& config,
+                                               uint64_t priority_level) {
+  const inference::ModelDynamicBatching& batching = config.dynamic_batching();
+  auto it = batching.priority_queue_policy().find(priority_level);
+  return it != batching.priority_queue_policy().end() ? it->second
+                                                      : batching.default_queue_policy();
+}
+
+absl::StatusOr<uint64_t> RequestPriorityLevel(const inference::ModelConfig& config,
+                                              uint64_t requested) {
+  const uint64_t levels = config.dynamic_batching().priority_levels();
+  if (levels == 0) return 0;
+  if (requested == 0) return config.dynamic_batching().default_priority_level();
+  if (requested > levels) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "priority ", requested, " is outside [1, priority_levels ", levels,
+        "] (0 or none: the default, ", config.dynamic_batching().default_priority_level(), ")"));
+  }
+  return requested;
 }
 
 int InstanceCount(const ModelConfig& config) {

@@ -10,7 +10,8 @@
 //                   normalization scale 1/255, mean 0, std 1
 //   instance_group  one group { count: 1 kind: KIND_AUTO }
 //   dynamic_batching (when present) preferred sizes sorted; queue policy
-//                   defaults are Triton's (no timeout, unbounded queue)
+//                   defaults are Triton's (no timeout, unbounded queue);
+//                   priority levels and their policies checked in range
 // and rejects what convd cannot serve, naming the field and the value.
 #ifndef CONVD_ENGINE_MODEL_CONFIG_H_
 #define CONVD_ENGINE_MODEL_CONFIG_H_
@@ -60,6 +61,18 @@ absl::StatusOr<AlgorithmPolicy> PolicyFromConfig(const inference::AlgorithmPolic
 
 // The KServe datatype string for a config data type ("FP32", "UINT8", ...).
 std::string DataTypeName(inference::DataType type);
+
+// The queue policy of requests at `priority_level`: dynamic_batching's
+// priority_queue_policy entry for the level, else default_queue_policy
+// (all defaults without dynamic_batching).
+const inference::ModelQueuePolicy& QueuePolicy(const inference::ModelConfig& config,
+                                               uint64_t priority_level);
+// The priority level of a request whose "priority" parameter is
+// `requested` (0: none given): default_priority_level for 0; 0 for any
+// request to a model without priority_levels (one level, as in Triton);
+// INVALID_ARGUMENT, naming the range, beyond priority_levels.
+absl::StatusOr<uint64_t> RequestPriorityLevel(const inference::ModelConfig& config,
+                                              uint64_t requested);
 
 // Total instances over the config's instance groups.
 int InstanceCount(const inference::ModelConfig& config);

@@ -2,13 +2,14 @@
 // it is tested with a fake clock (batch_formation_test.cc) and the
 // scheduler only applies its decisions.
 //
-// Rules, for the requests at the front of the queue in arrival order:
+// Rules, for the requests at the front of the queue in the order they run
+// (priority level, then arrival):
 //  - without dynamic batching every request runs alone;
 //  - the batch takes whole requests while their rows fit max_batch_size;
 //  - it runs at once when it is full, when the next request cannot join
 //    it, or when its rows equal a preferred batch size (the largest such
 //    prefix is taken);
-//  - otherwise it runs when the oldest request has waited
+//  - otherwise it runs when the oldest of those requests has waited
 //    max_queue_delay, and until then the caller waits (wait_until);
 //  - unless the delay is strict, it also runs at once while requests come
 //    alone (CompanyForecast): no request then pays a delay for company
@@ -67,7 +68,8 @@ struct BatchDecision {
 
 // `rows` holds the batch rows of the queued requests, front first (callers
 // may pass only the first max_batch_size + 1 entries); every entry is in
-// [1, max_batch_size]. `oldest_enqueued` is the front request's arrival.
+// [1, max_batch_size]. `oldest_enqueued` is the earliest arrival among
+// them.
 // `requests_come_alone` is CompanyForecast::RequestsComeAlone().
 BatchDecision NextBatch(absl::Span<const int> rows, TimePoint oldest_enqueued, TimePoint now,
                         const BatchingPolicy& policy, bool requests_come_alone = false);

@@ -31,14 +31,22 @@ Scheduler::~Scheduler() { Stop(); }
 absl::Status Scheduler::Schedule(JobPtr job) {
   std::unique_lock<std::mutex> lock(mutex_);
   if (stopping_) return absl::UnavailableError("model is being unloaded or the server is stopping");
-  if (options_.max_queue_size > 0 && static_cast<int>(queue_.size()) >= options_.max_queue_size) {
+  const uint64_t priority_level = job->priority_level;
+  auto limit = options_.level_max_queue_size.find(priority_level);
+  const int max_queue_size =
+      limit != options_.level_max_queue_size.end() ? limit->second : options_.max_queue_size;
+  Level& level = levels_[priority_level];
+  if (max_queue_size > 0 && static_cast<int>(level.size()) >= max_queue_size) {
     return absl::UnavailableError(
-        absl::StrCat("queue is full (max_queue_size ", options_.max_queue_size, "); retry later"));
+        absl::StrCat("queue is full (max_queue_size ", max_queue_size,
+                     priority_level > 0 ? absl::StrCat(" at priority level ", priority_level) : "",
+                     "); retry later"));
   }
   const TimePoint now = SteadyClock::now();
   job->enqueued = now;
-  company_.Record(!queue_.empty() || running_batches_ > 0);
-  queue_.push_back(std::move(job));
+  company_.Record(queued_ > 0 || running_batches_ > 0);
+  level.waiting.push_back(std::move(job));
+  ++queued_;
   if (Instance* instance = IdleInstanceForInlineRunLocked(now)) {
     // The batcher decides as for a queued job: run it alone now, or leave
     // it to wait for company.
@@ -59,8 +67,13 @@ absl::Status Scheduler::Schedule(JobPtr job) {
 }
 
 Scheduler::Instance* Scheduler::IdleInstanceForInlineRunLocked(TimePoint now) {
-  if (options_.inline_run_limit.count() <= 0 || stopping_ || queue_.size() != 1) return nullptr;
-  const InferenceJob& job = *queue_.front();
+  if (options_.inline_run_limit.count() <= 0 || stopping_ || queued_ != 1) return nullptr;
+  const InferenceJob* only = nullptr;
+  VisitQueuedLocked([&only](const InferenceJob& job) {
+    only = &job;
+    return false;
+  });
+  const InferenceJob& job = *only;
   if (job.rows < 1 || job.rows >= static_cast<int>(last_run_ns_.size())) return nullptr;
   const int64_t last_run_ns = last_run_ns_[job.rows];
   if (last_run_ns == 0 || last_run_ns > options_.inline_run_limit.count()) return nullptr;
@@ -101,50 +114,96 @@ void Scheduler::Stop() {
 
 int Scheduler::queue_depth() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return static_cast<int>(queue_.size());
+  return queued_;
+}
+
+template <typename Visit>
+void Scheduler::VisitQueuedLocked(Visit visit) const {
+  for (const auto& [priority_level, level] : levels_) {
+    for (const JobPtr& job : level.waiting) {
+      if (!visit(*job)) return;
+    }
+    for (const JobPtr& job : level.delayed) {
+      if (!visit(*job)) return;
+    }
+  }
+}
+
+void Scheduler::PopQueuedLocked(int count, std::vector<JobPtr>& batch) {
+  for (auto it = levels_.begin(); it != levels_.end() && count > 0;) {
+    for (std::deque<JobPtr>* jobs : {&it->second.waiting, &it->second.delayed}) {
+      while (count > 0 && !jobs->empty()) {
+        batch.push_back(std::move(jobs->front()));
+        jobs->pop_front();
+        --queued_;
+        --count;
+      }
+    }
+    if (it->second.size() == 0 && levels_.size() > kKeptEmptyLevels) {
+      it = levels_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void Scheduler::SweepLocked(TimePoint now, std::vector<std::pair<JobPtr, absl::Status>>& rejected) {
-  auto keep = std::remove_if(queue_.begin(), queue_.end(), [&](JobPtr& job) {
-    if (job->cancelled.load()) {
-      rejected.emplace_back(std::move(job),
-                            absl::CancelledError("request cancelled by the client"));
-      return true;
-    }
-    if (job->queue_deadline.has_value() && now >= *job->queue_deadline) {
-      rejected.emplace_back(std::move(job),
-                            absl::DeadlineExceededError(absl::StrCat(
+  auto cancelled = [&](JobPtr& job) {
+    if (!job->cancelled.load()) return false;
+    rejected.emplace_back(std::move(job), absl::CancelledError("request cancelled by the client"));
+    return true;
+  };
+  for (auto& [priority_level, level] : levels_) {
+    std::deque<JobPtr>& delayed = level.delayed;
+    const size_t before = level.size();
+    auto keep = std::remove_if(level.waiting.begin(), level.waiting.end(), [&](JobPtr& job) {
+      if (cancelled(job)) return true;
+      if (!job->queue_deadline.has_value() || now < *job->queue_deadline) return false;
+      if (job->delay_on_timeout) {
+        job->queue_deadline.reset();
+        delayed.push_back(std::move(job));
+      } else {
+        rejected.emplace_back(
+            std::move(job), absl::DeadlineExceededError(absl::StrCat(
                                 "request timed out after ", Nanoseconds(job->enqueued, now) / 1000,
                                 " us in the queue")));
+      }
       return true;
-    }
-    return false;
-  });
-  queue_.erase(keep, queue_.end());
+    });
+    level.waiting.erase(keep, level.waiting.end());
+    // Jobs moved to `delayed` above are not cancelled: sweeping them again is harmless.
+    delayed.erase(std::remove_if(delayed.begin(), delayed.end(), cancelled), delayed.end());
+    queued_ -= static_cast<int>(before - level.size());
+  }
 }
 
 TimePoint Scheduler::TakeBatchLocked(TimePoint now, std::vector<JobPtr>& batch) {
-  if (queue_.empty()) return TimePoint::max();
+  if (queued_ == 0) return TimePoint::max();
   BatchingPolicy policy = options_.batching;
   if (stopping_) policy.max_queue_delay = std::chrono::microseconds(0);  // drain now
-  // Only the requests that could join one batch matter to the decision.
-  const size_t window = std::min<size_t>(queue_.size(), policy.max_batch_size + 1);
-  absl::InlinedVector<int, 64> rows(window);
-  for (size_t i = 0; i < window; ++i) rows[i] = queue_[i]->rows;
+  // Only the requests that could join one batch matter to the decision;
+  // the oldest of them sets its delay (with priorities, not always the first).
+  const size_t window = std::min<size_t>(queued_, policy.max_batch_size + 1);
+  absl::InlinedVector<int, 64> rows;
+  TimePoint oldest_enqueued = TimePoint::max();
+  VisitQueuedLocked([&](const InferenceJob& job) {
+    rows.push_back(job.rows);
+    oldest_enqueued = std::min(oldest_enqueued, job.enqueued);
+    return rows.size() < window;
+  });
   const BatchDecision decision =
-      NextBatch(rows, queue_.front()->enqueued, now, policy, company_.RequestsComeAlone());
+      NextBatch(rows, oldest_enqueued, now, policy, company_.RequestsComeAlone());
   if (decision.take > 0) {
-    batch.assign(std::make_move_iterator(queue_.begin()),
-                 std::make_move_iterator(queue_.begin() + decision.take));
-    queue_.erase(queue_.begin(), queue_.begin() + decision.take);
+    PopQueuedLocked(decision.take, batch);
     ++running_batches_;
-    if (!queue_.empty()) NotifyInstancesLocked();  // another instance may take the rest
+    if (queued_ > 0) NotifyInstancesLocked();  // another instance may take the rest
     return now;
   }
   TimePoint wake = decision.wait_until;
-  for (const JobPtr& job : queue_) {
-    if (job->queue_deadline.has_value()) wake = std::min(wake, *job->queue_deadline);
-  }
+  VisitQueuedLocked([&wake](const InferenceJob& job) {
+    if (job.queue_deadline.has_value()) wake = std::min(wake, *job.queue_deadline);
+    return true;
+  });
   return wake;
 }
 
@@ -165,7 +224,7 @@ void Scheduler::InstanceLoop(Instance& instance) {
           instance.busy = true;
           break;
         }
-        if (queue_.empty() && stopping_) {
+        if (queued_ == 0 && stopping_) {
           exit = true;
           break;
         }
@@ -233,7 +292,7 @@ void Scheduler::RunBatch(Instance& instance, std::vector<JobPtr>& batch) {
       last_run_ns_[rows] = std::max<int64_t>(1, Nanoseconds(start, scattered));
     }
     instance.busy = false;
-    if (!queue_.empty()) NotifyInstancesLocked();
+    if (queued_ > 0) NotifyInstancesLocked();
   }
   JobTimes times;
   times.compute_input_ns = Nanoseconds(start, gathered);

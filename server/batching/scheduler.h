@@ -6,10 +6,17 @@
 //    UNAVAILABLE when the queue is full or the scheduler is stopping, and
 //    the caller still owns the job. It blocks only to run a short batch
 //    inline (SchedulerOptions::inline_run_limit), never to wait.
+//  - Queued jobs run by priority level (InferenceJob::priority_level, the
+//    lowest number first), in arrival order within a level; a batch takes
+//    them in that order (batch_formation.h). A level's max_queue_size counts
+//    only its own jobs. Lower levels wait for as long as higher ones keep
+//    coming (Triton's rule); their queue timeouts bound that.
 //  - Every scheduled job's `done` is called exactly once: OK with the
 //    outputs filled in, DEADLINE_EXCEEDED when its queue timeout passed
-//    first, CANCELLED when Cancel() dropped it from the queue (a job already
-//    running completes normally), or the runner's error. It is called from
+//    first (unless it asked to be delayed instead: then it moves behind the
+//    jobs of its level that have not timed out, and runs), CANCELLED when
+//    Cancel() dropped it from the queue (a job already running completes
+//    normally), or the runner's error. It is called from
 //    an instance thread, or from inside Schedule() when the job ran inline.
 //    The scheduler keeps its reference until `done` returns.
 //  - Stop() refuses new jobs, runs every queued job without waiting for
@@ -27,6 +34,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -94,7 +102,12 @@ struct InferenceJob {
   int rows = 1;              // in [1, max_batch_size]
   JobInput input;            // rows x input row elements
   bool want_layer_stats = false;
+  // Lower levels run first; 0 where the model has no priority levels.
+  uint64_t priority_level = 0;
   std::optional<TimePoint> queue_deadline;  // DEADLINE_EXCEEDED if still queued then
+  // Still queued at queue_deadline: true moves it behind its level's jobs
+  // that have not timed out (Triton's timeout_action DELAY) instead.
+  bool delay_on_timeout = false;
   absl::AnyInvocable<void(absl::Status)> done;
 
   // Set by the scheduler before `done`.
@@ -118,8 +131,11 @@ struct SchedulerOptions {
   BatchingPolicy batching;
   int64_t input_row_elements = 0;   // C*H*W of the model input
   int64_t output_row_elements = 0;  // elements of one output row
-  // Requests waiting (not running) beyond which Schedule() refuses; 0: none.
+  // Requests waiting (not running) at one priority level beyond which
+  // Schedule() refuses; 0: none. level_max_queue_size overrides it for the
+  // levels it names.
   int max_queue_size = 0;
+  std::map<uint64_t, int> level_max_queue_size;
   // A job that finds nothing queued, an instance idle and the batcher
   // ready to run it alone runs on the thread that schedules it, inside
   // Schedule(), when its batch size last ran in at most this long. That
@@ -157,7 +173,24 @@ class Scheduler {
     Tensor output;
   };
 
+  // The jobs of one priority level, in the order they run.
+  struct Level {
+    std::deque<JobPtr> waiting;
+    std::deque<JobPtr> delayed;  // timed out with delay_on_timeout, behind `waiting`
+    size_t size() const { return waiting.size() + delayed.size(); }
+  };
+  // Emptied levels are kept (their deques' memory with them) while there
+  // are at most this many; past that they are dropped, so that requests
+  // spread over many levels leave no memory behind.
+  static constexpr size_t kKeptEmptyLevels = 8;
+
   void InstanceLoop(Instance& instance);
+  // Calls visit(job) for the queued jobs in the order they run, until it
+  // returns false.
+  template <typename Visit>
+  void VisitQueuedLocked(Visit visit) const;
+  // Moves the first `count` queued jobs, in run order, to `batch`.
+  void PopQueuedLocked(int count, std::vector<JobPtr>& batch);
   // An idle instance when the queue holds only the job just scheduled and
   // that job may run inline (its size's last run within the limit) if the
   // batcher takes it now.
@@ -177,7 +210,8 @@ class Scheduler {
   std::vector<Instance> instances_;  // fixed at construction
   mutable std::mutex mutex_;
   std::condition_variable changed_;
-  std::deque<JobPtr> queue_;  // guarded by mutex_
+  std::map<uint64_t, Level> levels_;  // by priority level; guarded by mutex_
+  int queued_ = 0;                    // jobs in levels_; guarded by mutex_
   int running_batches_ = 0;   // taken from the queue, not yet answered; guarded by mutex_
   int inline_runs_ = 0;       // batches running inside Schedule(); guarded by mutex_
   // By batch rows: how long that size's last batch took; 0: none ran yet.

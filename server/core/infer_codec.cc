@@ -165,6 +165,7 @@ absl::Status DecodeData(const ServedModel& model, const ModelInferRequest& reque
 
 absl::Status DecodeParameters(const ServedModel& model, const ModelInferRequest& request,
                               DecodedRequest& decoded) {
+  uint64_t requested_priority = 0;
   for (const auto& [key, value] : request.parameters()) {
     if (key == "layer_stats") {
       if (value.parameter_choice_case() != InferParameter::kBoolParam) {
@@ -181,10 +182,23 @@ absl::Status DecodeParameters(const ServedModel& model, const ModelInferRequest&
         return Invalid(model, "parameter 'timeout' must be a non-negative integer (microseconds)");
       }
       if (us > 0) decoded.timeout = std::chrono::microseconds(us);
+    } else if (key == "priority") {
+      const bool integer = value.parameter_choice_case() == InferParameter::kInt64Param ||
+                           value.parameter_choice_case() == InferParameter::kUint64Param;
+      if (!integer || (value.parameter_choice_case() == InferParameter::kInt64Param &&
+                       value.int64_param() < 0)) {
+        return Invalid(model, "parameter 'priority' must be a non-negative integer");
+      }
+      requested_priority = value.parameter_choice_case() == InferParameter::kInt64Param
+                               ? static_cast<uint64_t>(value.int64_param())
+                               : value.uint64_param();
     }
-    // Other parameters (priority, sequence ids, binary_data_output) do not
-    // apply to convd's models and are ignored, as Triton does for backends.
+    // Other parameters (sequence ids, binary_data_output) do not apply to
+    // convd's models and are ignored, as Triton does for backends.
   }
+  absl::StatusOr<uint64_t> level = RequestPriorityLevel(model.config(), requested_priority);
+  if (!level.ok()) return Invalid(model, std::string(level.status().message()));
+  decoded.priority_level = *level;
   return absl::OkStatus();
 }
 

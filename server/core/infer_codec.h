@@ -29,6 +29,7 @@ struct DecodedRequest {
   bool want_layer_stats = false;
   int classification_k = 0;  // 0: the raw output tensor
   std::optional<std::chrono::microseconds> timeout;  // from the request, if any
+  uint64_t priority_level = 0;                       // from "priority" (RequestPriorityLevel)
   std::optional<SharedMemoryRef> output_memory;      // where the output goes, if not inline
 };
 

@@ -71,13 +71,13 @@ int64_t NanosecondsSince(TimePoint start) {
       .count();
 }
 
-// When a queued request times out: the config's default, shortened by the
-// request's own "timeout" where the config allows overrides.
+// When a queued request times out: its priority level's default, shortened
+// by the request's own "timeout" where that policy allows overrides.
 std::optional<TimePoint> QueueDeadline(const inference::ModelConfig& config,
                                        const DecodedRequest& request, TimePoint arrival) {
   std::optional<std::chrono::microseconds> timeout;
   if (config.has_dynamic_batching()) {
-    const inference::ModelQueuePolicy& policy = config.dynamic_batching().default_queue_policy();
+    const inference::ModelQueuePolicy& policy = QueuePolicy(config, request.priority_level);
     if (policy.default_timeout_microseconds() > 0) {
       timeout = std::chrono::microseconds(policy.default_timeout_microseconds());
     }
@@ -390,7 +390,10 @@ std::shared_ptr<PendingInference> InferenceService::Infer(
   job.rows = decoded->rows;
   job.input = std::move(decoded->input);
   job.want_layer_stats = decoded->want_layer_stats;
+  job.priority_level = decoded->priority_level;
   job.queue_deadline = QueueDeadline(config, *decoded, arrival);
+  job.delay_on_timeout = QueuePolicy(config, decoded->priority_level).timeout_action() ==
+                         inference::ModelQueuePolicy::DELAY;
   // The job is alive while its callback runs (the scheduler holds it).
   job.done = [served, job_ptr = &job, request_info = std::move(*decoded), response, arrival, cache,
               cache_lookup_ns, trace = std::move(trace),

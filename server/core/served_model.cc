@@ -105,8 +105,15 @@ absl::StatusOr<std::unique_ptr<ServedModel>> ServedModel::Create(LoadedModel mod
   options.input_row_elements = served->input_row_elements_;
   options.output_row_elements = served->output_row_elements_;
   if (config.has_dynamic_batching()) {
-    options.max_queue_size =
-        static_cast<int>(config.dynamic_batching().default_queue_policy().max_queue_size());
+    // uint32 in the config; past int's range is as good as no limit.
+    auto max_queue_size = [](const inference::ModelQueuePolicy& policy) {
+      return static_cast<int>(std::min<uint32_t>(policy.max_queue_size(), INT32_MAX));
+    };
+    const inference::ModelDynamicBatching& batching = config.dynamic_batching();
+    options.max_queue_size = max_queue_size(batching.default_queue_policy());
+    for (const auto& [level, policy] : batching.priority_queue_policy()) {
+      options.level_max_queue_size[level] = max_queue_size(policy);
+    }
   }
   options.observer = &served->statistics_;
   options.inline_run_limit = std::chrono::microseconds(config.inline_run_limit_microseconds());

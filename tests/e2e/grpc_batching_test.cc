@@ -2,6 +2,7 @@
 // concurrent clients, full queues, queue timeouts, cancelled clients and
 // unloading while requests are in flight.
 #include <atomic>
+#include <functional>
 #include <future>
 #include <thread>
 
@@ -50,6 +51,28 @@ class GrpcBatchingTest : public SharedServerTest<GrpcBatchingTest> {
              LenetConfig("dynamic_batching { max_queue_delay_microseconds: 150000 }"));
     AddModel(repository, "unloadable", "lenet5",
              LenetConfig("dynamic_batching { max_queue_delay_microseconds: 300000 }"));
+    // Two priority levels, each with its own queue limit, waiting 0.8 s
+    // for company.
+    AddModel(repository, "prioritized", "lenet5", LenetConfig(R"pb(
+               dynamic_batching {
+                 max_queue_delay_microseconds: 800000
+                 strict_queue_delay: true
+                 priority_levels: 2
+                 default_priority_level: 2
+                 default_queue_policy { max_queue_size: 2 }
+                 priority_queue_policy {
+                   key: 1
+                   value { max_queue_size: 1 }
+                 }
+               })pb"));
+    // Times requests out after 0.05 s, but delays them rather than
+    // failing them; they run when the 0.3 s batching delay ends.
+    AddModel(repository, "delayed", "lenet5", LenetConfig(R"pb(
+               dynamic_batching {
+                 max_queue_delay_microseconds: 300000
+                 strict_queue_delay: true
+                 default_queue_policy { default_timeout_microseconds: 50000 timeout_action: DELAY }
+               })pb"));
   }
   static void Configure(ServerOptions& options) { options.model_control = ModelControl::kExplicit; }
 
@@ -170,6 +193,85 @@ TEST_F(GrpcBatchingTest, RequestThatTimesOutInTheQueueGetsDeadlineExceeded) {
       << result.first.error_message();
   EXPECT_LT(SteadyClock::now() - start, std::chrono::seconds(3));
   EXPECT_GT(Statistics("timeout").inference_stats().fail().count(), 0u);
+}
+
+inference::ModelInferRequest WithPriority(inference::ModelInferRequest request, uint64_t priority) {
+  (*request.mutable_parameters())["priority"].set_uint64_param(priority);
+  return request;
+}
+
+void WaitForQueueDepth(const std::function<int()>& depth, int wanted) {
+  const auto start = SteadyClock::now();
+  while (depth() < wanted) {
+    ASSERT_LT(SteadyClock::now() - start, std::chrono::seconds(10));
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+}
+
+TEST_F(GrpcBatchingTest, EachPriorityLevelHasItsOwnQueueLimit) {
+  auto depth = [this] { return QueueDepth("prioritized"); };
+  auto high = InferAsync(WithPriority(OneImage("prioritized"), 1));
+  ASSERT_NO_FATAL_FAILURE(WaitForQueueDepth(depth, 1));
+  grpc::ClientContext context;
+  inference::ModelInferResponse response;
+  const grpc::Status refused =
+      stub_->ModelInfer(&context, WithPriority(OneImage("prioritized"), 1), &response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(refused.error_message().find("max_queue_size 1 at priority level 1"), std::string::npos)
+      << refused.error_message();
+  // Level 2 (the default for a request that names none) has room for two.
+  auto unnamed = InferAsync(OneImage("prioritized"));
+  auto low = InferAsync(WithPriority(OneImage("prioritized"), 2));
+  ASSERT_NO_FATAL_FAILURE(WaitForQueueDepth(depth, 3));
+  grpc::ClientContext full_context;
+  const grpc::Status full = stub_->ModelInfer(&full_context, OneImage("prioritized"), &response);
+  EXPECT_EQ(full.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(full.error_message().find("max_queue_size 2 at priority level 2"), std::string::npos)
+      << full.error_message();
+  for (auto* future : {&high, &unnamed, &low}) {
+    auto [status, answer] = future->get();
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(OutputFloats(answer).size(), 10u);
+  }
+}
+
+TEST_F(GrpcBatchingTest, APriorityOutsideTheLevelsIsRefusedByName) {
+  for (uint64_t priority : {3, 100}) {
+    grpc::ClientContext context;
+    inference::ModelInferResponse response;
+    const grpc::Status status =
+        stub_->ModelInfer(&context, WithPriority(OneImage("prioritized"), priority), &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(status.error_message().find(
+                  absl::StrCat("model 'prioritized': priority ", priority,
+                               " is outside [1, priority_levels 2] (0 or none: the default, 2)")),
+              std::string::npos)
+        << status.error_message();
+  }
+  inference::ModelInferRequest text = OneImage("prioritized");
+  (*text.mutable_parameters())["priority"].set_string_param("high");
+  grpc::ClientContext context;
+  inference::ModelInferResponse response;
+  const grpc::Status status = stub_->ModelInfer(&context, text, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("parameter 'priority' must be a non-negative integer"),
+            std::string::npos)
+      << status.error_message();
+  // A model without levels serves every request at its one level, as
+  // Triton does, whatever priority it names.
+  auto [flat_status, flat] = InferAsync(WithPriority(OneImage("lenet"), 7)).get();
+  EXPECT_TRUE(flat_status.ok()) << flat_status.error_message();
+  EXPECT_EQ(OutputFloats(flat).size(), 10u);
+}
+
+TEST_F(GrpcBatchingTest, ARequestThatTimesOutWithActionDelayStillRuns) {
+  const uint64_t failed_before = Statistics("delayed").inference_stats().fail().count();
+  const auto start = SteadyClock::now();
+  auto [status, response] = InferAsync(OneImage("delayed")).get();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(OutputFloats(response).size(), 10u);
+  EXPECT_GE(SteadyClock::now() - start, milliseconds(300));  // ran when the batching delay ended
+  EXPECT_EQ(Statistics("delayed").inference_stats().fail().count(), failed_before);
 }
 
 TEST_F(GrpcBatchingTest, ClientSendingOneRequestAtATimeStopsPayingTheDelay) {

@@ -7,7 +7,9 @@ Then, as a Triton user would: a folder holding only model.onnx is moved in
 and serves with its config completed from the file (what lenet5 answers,
 as the same file); the API's load is refused, saying why; a second version
 moved in replaces the first; /metrics counts the requests under Triton's
-names; a removed model stops serving while the server stays ready.
+names; a model configured with priority levels takes tritonclient's
+`priority` over both protocols and refuses one beyond its levels; a removed
+model stops serving while the server stays ready.
 Exits non-zero on failure.
 """
 import os
@@ -44,10 +46,31 @@ def move_in(source_onnx, destination, scratch):
     os.rename(staging, destination)
 
 
-def infer(client, model, images, version=""):
-    inputs = [grpcclient.InferInput("input", list(images.shape), "FP32")]
+def move_in_model(source_onnx, destination, config, scratch):
+    """A model folder with version 1 and `config`, renamed into place whole."""
+    staging = tempfile.mkdtemp(dir=scratch)
+    os.makedirs(os.path.join(staging, "1"))
+    shutil.copy(source_onnx, os.path.join(staging, "1", "model.onnx"))
+    with open(os.path.join(staging, "config.pbtxt"), "w") as f:
+        f.write(config)
+    os.rename(staging, destination)
+
+
+def infer(client, model, images, version="", priority=0):
+    module = grpcclient if isinstance(client, grpcclient.InferenceServerClient) else httpclient
+    inputs = [module.InferInput("input", list(images.shape), "FP32")]
     inputs[0].set_data_from_numpy(images)
-    return client.infer(model, inputs, model_version=version).as_numpy("prob")
+    return client.infer(model, inputs, model_version=version,
+                        priority=priority).as_numpy("prob")
+
+
+def refusal(call):
+    """The InferenceServerException `call` raises, or None."""
+    try:
+        call()
+    except InferenceServerException as error:
+        return error
+    return None
 
 
 def main():
@@ -113,11 +136,39 @@ def main():
         results.append(check("... and answers the same", np.allclose(
             infer(grpc, "dropped", images, "2"), lenet5, atol=1e-5)))
 
+        # Priority levels, as a Triton user configures and sends them.
+        move_in_model(onnx, os.path.join(repository, "urgent"), """
+            max_batch_size: 8
+            dynamic_batching {
+              priority_levels: 2
+              default_priority_level: 2
+              priority_queue_policy { key: 1 value { max_queue_size: 4 } }
+            }""", scratch)
+        results.append(check("a model with priority levels comes to serve",
+                             eventually(lambda: grpc.is_model_ready("urgent"))))
+        batching = http.get_model_config("urgent").get("dynamic_batching", {})
+        results.append(check("its config shows the levels and their policies",
+                             str(batching.get("priority_levels")) == "2"
+                             and str(batching.get("default_priority_level")) == "2"
+                             and batching.get("priority_queue_policy", {}).get("1", {})
+                             .get("max_queue_size") == 4, batching))
+        results.append(check("priority=1 over gRPC and HTTP answers as lenet5 does",
+                             np.allclose(infer(grpc, "urgent", images, priority=1), lenet5,
+                                         atol=1e-5)
+                             and np.allclose(infer(http, "urgent", images, priority=1), lenet5,
+                                             atol=1e-5)))
+        for client, code in ((grpc, "StatusCode.INVALID_ARGUMENT"), (http, "400")):
+            error = refusal(lambda: infer(client, "urgent", images, priority=3))
+            results.append(check(f"priority=3 is refused, naming the range ({code})",
+                                 error is not None and error.status() == code
+                                 and "outside [1, priority_levels 2]" in error.message(),
+                                 error and (error.status(), error.message())))
+
         shutil.rmtree(os.path.join(repository, "lenet5"))
         results.append(check("a removed model stops serving",
                              eventually(lambda: not grpc.is_model_ready("lenet5"))))
         index = [entry["name"] for entry in http.get_model_repository_index()]
-        results.append(check("... and leaves the index", index == ["dropped"], index))
+        results.append(check("... and leaves the index", index == ["dropped", "urgent"], index))
         results.append(check("the server stays ready", grpc.is_server_ready()
                              and http.is_server_ready()))
         results.append(check("the rest still serves", np.allclose(
