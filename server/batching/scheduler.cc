@@ -45,6 +45,7 @@ absl::Status Scheduler::Schedule(JobPtr job) {
   const TimePoint now = SteadyClock::now();
   job->enqueued = now;
   company_.Record(queued_ > 0 || running_batches_ > 0);
+  job->arrival = arrivals_++;
   level.waiting.push_back(std::move(job));
   ++queued_;
   if (Instance* instance = IdleInstanceForInlineRunLocked(now)) {
@@ -139,12 +140,14 @@ void Scheduler::PopQueuedLocked(int count, std::vector<JobPtr>& batch) {
         --count;
       }
     }
-    if (it->second.size() == 0 && levels_.size() > kKeptEmptyLevels) {
-      it = levels_.erase(it);
-    } else {
-      ++it;
-    }
+    it = EraseIfSpareLocked(it);
   }
+}
+
+std::map<uint64_t, Scheduler::Level>::iterator Scheduler::EraseIfSpareLocked(
+    std::map<uint64_t, Level>::iterator level) {
+  if (level->second.size() == 0 && levels_.size() > kKeptEmptyLevels) return levels_.erase(level);
+  return std::next(level);
 }
 
 void Scheduler::SweepLocked(TimePoint now, std::vector<std::pair<JobPtr, absl::Status>>& rejected) {
@@ -153,7 +156,8 @@ void Scheduler::SweepLocked(TimePoint now, std::vector<std::pair<JobPtr, absl::S
     rejected.emplace_back(std::move(job), absl::CancelledError("request cancelled by the client"));
     return true;
   };
-  for (auto& [priority_level, level] : levels_) {
+  for (auto it = levels_.begin(); it != levels_.end(); it = EraseIfSpareLocked(it)) {
+    Level& level = it->second;
     std::deque<JobPtr>& delayed = level.delayed;
     const size_t before = level.size();
     auto keep = std::remove_if(level.waiting.begin(), level.waiting.end(), [&](JobPtr& job) {
@@ -235,7 +239,7 @@ void Scheduler::InstanceLoop(Instance& instance) {
         }
       }
     }
-    for (auto& [job, status] : rejected) job->done(std::move(status));
+    for (auto& [job, status] : rejected) Answer(std::move(job), std::move(status));
     rejected.clear();
     if (!batch.empty()) RunBatch(instance, batch);
     batch.clear();
@@ -306,8 +310,33 @@ void Scheduler::RunBatch(Instance& instance, std::vector<JobPtr>& batch) {
     job->times = times;
     job->times.queue_ns = Nanoseconds(job->enqueued, start);
     if (job->want_layer_stats && status.ok()) job->layer_stats = stats;
-    job->done(status);
+    Answer(job, status);
   }
+}
+
+void Scheduler::Answer(JobPtr job, absl::Status status) {
+  if (!options_.preserve_ordering) {
+    job->done(std::move(status));
+    return;
+  }
+  std::unique_lock<std::mutex> lock(answer_mutex_);
+  const uint64_t arrival = job->arrival;
+  finished_.emplace(arrival, std::make_pair(std::move(job), std::move(status)));
+  // One thread at a time answers, so that `done`s run in order; another
+  // that finishes meanwhile leaves its job for that one.
+  if (answering_) return;
+  answering_ = true;
+  for (auto next = finished_.find(next_answer_); next != finished_.end();
+       next = finished_.find(next_answer_)) {
+    auto [ready, ready_status] = std::move(next->second);
+    finished_.erase(next);
+    ++next_answer_;
+    lock.unlock();
+    ready->done(std::move(ready_status));
+    ready.reset();
+    lock.lock();
+  }
+  answering_ = false;
 }
 
 }  // namespace convd

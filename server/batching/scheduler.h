@@ -16,9 +16,14 @@
 //    first (unless it asked to be delayed instead: then it moves behind the
 //    jobs of its level that have not timed out, and runs), CANCELLED when
 //    Cancel() dropped it from the queue (a job already running completes
-//    normally), or the runner's error. It is called from
-//    an instance thread, or from inside Schedule() when the job ran inline.
-//    The scheduler keeps its reference until `done` returns.
+//    normally), or the runner's error. It is called from an instance
+//    thread, or from inside Schedule() when the job ran inline. The
+//    scheduler keeps its reference until `done` returns.
+//  - With SchedulerOptions::preserve_ordering, `done` is called in the
+//    order Schedule() took the jobs, whatever order they finish in (and
+//    whatever their priority levels): a job finished early waits for the
+//    ones taken before it, and is answered by the thread that answers the
+//    last of those.
 //  - Stop() refuses new jobs, runs every queued job without waiting for
 //    batching delays, then joins the instance threads. The destructor stops.
 //
@@ -112,6 +117,7 @@ struct InferenceJob {
 
   // Set by the scheduler before `done`.
   TimePoint enqueued;
+  uint64_t arrival = 0;       // the order Schedule() took it in
   std::vector<float> output;  // rows x output row elements
   int batch_size = 0;         // rows of the batch this job ran in
   JobTimes times;
@@ -143,6 +149,10 @@ struct SchedulerOptions {
   // way in, another on the way out where the answer is written) at the
   // cost of holding the caller's thread for the run. 0: never.
   std::chrono::nanoseconds inline_run_limit{0};
+  // Answers in the order jobs were scheduled (Triton's preserve_ordering):
+  // what a stream's client sees when instances or priorities would
+  // otherwise finish later requests first.
+  bool preserve_ordering = false;
   ExecutionObserver* observer = nullptr;  // may be null; must outlive this
 };
 
@@ -191,6 +201,9 @@ class Scheduler {
   void VisitQueuedLocked(Visit visit) const;
   // Moves the first `count` queued jobs, in run order, to `batch`.
   void PopQueuedLocked(int count, std::vector<JobPtr>& batch);
+  // Erases `level` if it is empty and more than kKeptEmptyLevels exist;
+  // returns the level after it.
+  std::map<uint64_t, Level>::iterator EraseIfSpareLocked(std::map<uint64_t, Level>::iterator level);
   // An idle instance when the queue holds only the job just scheduled and
   // that job may run inline (its size's last run within the limit) if the
   // batcher takes it now.
@@ -205,6 +218,9 @@ class Scheduler {
   // Runs the batch on the instance its caller holds, answers its jobs and
   // releases the instance.
   void RunBatch(Instance& instance, std::vector<JobPtr>& batch);
+  // Calls the job's `done`, at once or, preserving order, once every job
+  // taken before it has been answered.
+  void Answer(JobPtr job, absl::Status status);
 
   const SchedulerOptions options_;
   std::vector<Instance> instances_;  // fixed at construction
@@ -218,6 +234,15 @@ class Scheduler {
   std::vector<int64_t> last_run_ns_;  // guarded by mutex_
   CompanyForecast company_;   // guarded by mutex_
   bool stopping_ = false;     // guarded by mutex_
+  uint64_t arrivals_ = 0;     // jobs taken; guarded by mutex_
+
+  // Jobs finished out of order, waiting for the ones before them
+  // (preserve_ordering).
+  std::mutex answer_mutex_;
+  std::map<uint64_t, std::pair<JobPtr, absl::Status>> finished_;  // guarded by answer_mutex_
+  uint64_t next_answer_ = 0;                                      // guarded by answer_mutex_
+  bool answering_ = false;  // a thread is calling `done`s in order; guarded by answer_mutex_
+
   std::vector<std::thread> threads_;
   std::once_flag joined_;
 };

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "server/batching/scheduler.h"
@@ -112,6 +113,28 @@ TEST(SchedulerPriorityTest, QueuedJobsRunByLevelThenByArrival) {
   }
   EXPECT_EQ(held.scheduler().queue_depth(), 6);
   EXPECT_EQ(held.AnsweredAfterStop(), (Names{"1a", "1b", "1c", "2a", "2b", "3a"}));
+}
+
+// More levels than the scheduler keeps once empty: they are dropped as
+// they empty, by runs and by cancellations alike, and the order holds.
+TEST(SchedulerPriorityTest, ManyLevelsDrainInOrder) {
+  HeldScheduler held(Dynamic(1, 0));
+  Names expected;
+  for (uint64_t level = 20; level >= 1; --level) {
+    const std::string name = absl::StrCat("level-", level);
+    const bool cancel = level % 3 == 0;
+    ASSERT_TRUE(
+        held.ScheduleWith(name, level, [&](InferenceJob& job) { job.cancelled = cancel; }).ok());
+  }
+  for (uint64_t level = 3; level <= 20; level += 3) {
+    expected.push_back(absl::StrCat("level-", level));  // swept first
+  }
+  for (uint64_t level = 1; level <= 20; ++level) {
+    if (level % 3 != 0) expected.push_back(absl::StrCat("level-", level));
+  }
+  EXPECT_EQ(held.AnsweredAfterStop(), expected);
+  EXPECT_EQ(held.scheduler().queue_depth(), 0);
+  EXPECT_EQ(held.status("level-3").code(), absl::StatusCode::kCancelled);
 }
 
 TEST(SchedulerPriorityTest, ABatchTakesTheHighestLevelsFirst) {

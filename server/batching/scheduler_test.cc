@@ -210,6 +210,62 @@ TEST(SchedulerTest, InstancesRunBatchesConcurrently) {
   EXPECT_EQ(shared.max_running, 2);
 }
 
+void WaitUntilRunning(DoublingRunner::Shared& shared, int runs) {
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(shared.mutex);
+      if (shared.running == runs) return;
+    }
+    std::this_thread::yield();
+  }
+}
+
+// Two instances; the first job is held in its run while the second runs
+// on the other instance. Without preserve_ordering the second is answered
+// first; with it, only after the first.
+TEST(SchedulerTest, PreserveOrderingAnswersInTheOrderJobsWereTaken) {
+  for (const bool preserve_ordering : {false, true}) {
+    SCOPED_TRACE(preserve_ordering ? "preserve_ordering" : "completion order");
+    DoublingRunner::Shared shared;
+    absl::Notification gate;
+    shared.gate = &gate;
+    shared.gated_first_value = 42.0f;
+    SchedulerOptions options;
+    options.batching = Dynamic(1, 0);
+    options.input_row_elements = kRowElements;
+    options.output_row_elements = kRowElements;
+    options.preserve_ordering = preserve_ordering;
+    std::vector<std::unique_ptr<InstanceRunner>> runners;
+    for (int i = 0; i < 2; ++i) runners.push_back(std::make_unique<DoublingRunner>(&shared));
+    Scheduler scheduler(std::move(options), std::move(runners));
+
+    std::vector<float> held_input(kRowElements, 1.0f);
+    held_input[0] = 42.0f;
+    Submitted held = MakeJob(1), quick = MakeJob(1);
+    held.job->input = JobInput(std::move(held_input));
+    ASSERT_TRUE(scheduler.Schedule(held.job).ok());
+    WaitUntilRunning(shared, 1);
+    ASSERT_TRUE(scheduler.Schedule(quick.job).ok());
+    if (preserve_ordering) {
+      // Ran on the other instance, and waits to be answered.
+      for (;;) {
+        std::lock_guard<std::mutex> lock(shared.mutex);
+        if (shared.batch_sizes.size() == 2 && shared.running == 1) break;
+      }
+      EXPECT_EQ(quick.result.wait_for(milliseconds(100)), std::future_status::timeout);
+    } else {
+      EXPECT_EQ(quick.result.wait_for(milliseconds(5000)), std::future_status::ready);
+    }
+    gate.Notify();
+    ASSERT_TRUE(held.result.get().ok());
+    ASSERT_TRUE(quick.result.get().ok());
+    for (size_t i = 0; i < quick.job->input.size(); ++i) {
+      EXPECT_EQ(quick.job->output[i], 2.0f * quick.job->input[i]);
+    }
+    EXPECT_EQ(held.job->output[0], 84.0f);
+  }
+}
+
 // Inline runs (SchedulerOptions::inline_run_limit).
 
 std::unique_ptr<Scheduler> MakeInlineScheduler(DoublingRunner::Shared* shared,
@@ -312,16 +368,6 @@ void PrimeThenGate(Scheduler& scheduler, DoublingRunner::Shared& shared, absl::N
   std::lock_guard<std::mutex> lock(shared.mutex);
   shared.gate = gate;
   shared.batch_sizes.clear();
-}
-
-void WaitUntilRunning(DoublingRunner::Shared& shared, int runs) {
-  for (;;) {
-    {
-      std::lock_guard<std::mutex> lock(shared.mutex);
-      if (shared.running == runs) return;
-    }
-    std::this_thread::yield();
-  }
 }
 
 // One instance, whose size-1 run made later ones eligible, now running a

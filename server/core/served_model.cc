@@ -111,6 +111,7 @@ absl::StatusOr<std::unique_ptr<ServedModel>> ServedModel::Create(LoadedModel mod
     };
     const inference::ModelDynamicBatching& batching = config.dynamic_batching();
     options.max_queue_size = max_queue_size(batching.default_queue_policy());
+    options.preserve_ordering = batching.preserve_ordering();
     for (const auto& [level, policy] : batching.priority_queue_policy()) {
       options.level_max_queue_size[level] = max_queue_size(policy);
     }

@@ -2,9 +2,12 @@
 // of a real server on loopback, answered once each, matched by id, equal to
 // the unary answers; failures answered in the stream, which stays open;
 // malformed messages (sent through a generic stub) likewise; a client that
-// cancels gets CANCELLED and the server goes on serving.
+// cancels gets CANCELLED and the server goes on serving; preserve_ordering
+// answers in the stream's order.
 #include <map>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -31,6 +34,29 @@ class GrpcStreamTest : public SharedServerTest<GrpcStreamTest> {
       output { name: "prob" dims: [10] }
       dynamic_batching { max_queue_delay_microseconds: 2000000 strict_queue_delay: true }
     )pb");
+    // Two priority levels; requests wait 0.3 s for company, so a stream's
+    // requests written at once run in one batch, in priority order. With
+    // preserve_ordering, answered in the stream's order all the same.
+    for (const bool preserve_ordering : {false, true}) {
+      AddModel(repository, preserve_ordering ? "ordered" : "unordered", "lenet5",
+               absl::StrCat(R"pb(
+                              max_batch_size: 16
+                              input {
+                                name: "input"
+                                dims: [ 1, 28, 28 ]
+                              }
+                              output {
+                                name: "prob"
+                                dims: [ 10 ]
+                              }
+                              instance_group { count: 2 }
+                              dynamic_batching { max_queue_delay_microseconds: 300000
+                                                 strict_queue_delay: true
+                                                 priority_levels: 2
+                                                 default_priority_level: 2
+                                                 preserve_ordering:)pb",
+                            preserve_ordering ? "true" : "false", " }"));
+    }
   }
 
  protected:
@@ -122,6 +148,38 @@ ModelStreamInferResponse Parse(grpc::ByteBuffer& buffer) {
   EXPECT_TRUE(
       grpc::SerializationTraits<ModelStreamInferResponse>::Deserialize(&buffer, &response).ok());
   return response;
+}
+
+// The ids of a stream's answers, in the order they came, for 8 one-image
+// requests r0..r7 written at once, the odd ones at priority 1.
+std::vector<std::string> AnswerOrder(inference::GRPCInferenceService::Stub& stub,
+                                     const std::string& model) {
+  grpc::ClientContext context;
+  auto stream = stub.ModelStreamInfer(&context);
+  for (int i = 0; i < 8; ++i) {
+    ModelInferRequest request = FloatRequest(model, {1, 1, 28, 28}, testing::RandomVector(28 * 28));
+    request.set_id(absl::StrCat("r", i));
+    if (i % 2 == 1) (*request.mutable_parameters())["priority"].set_uint64_param(1);
+    EXPECT_TRUE(stream->Write(request));
+  }
+  EXPECT_TRUE(stream->WritesDone());
+  std::vector<std::string> order;
+  ModelStreamInferResponse response;
+  while (stream->Read(&response)) {
+    EXPECT_EQ(response.error_message(), "");
+    order.push_back(response.infer_response().id());
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+  return order;
+}
+
+TEST_F(GrpcStreamTest, PreserveOrderingAnswersInTheStreamsOrder) {
+  using Ids = std::vector<std::string>;
+  // One batch, taken in priority order, answered as taken...
+  EXPECT_EQ(AnswerOrder(*stub_, "unordered"),
+            (Ids{"r1", "r3", "r5", "r7", "r0", "r2", "r4", "r6"}));
+  // ...or in the order the requests came.
+  EXPECT_EQ(AnswerOrder(*stub_, "ordered"), (Ids{"r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7"}));
 }
 
 TEST_F(GrpcStreamTest, AMalformedMessageIsAnsweredAndTheStreamGoesOn) {
