@@ -100,6 +100,12 @@ void FillTensorMetadata(const std::string& name, const std::string& datatype,
 
 }  // namespace
 
+bool InferenceService::PreservesOrdering(const std::string& model_name,
+                                         const std::string& model_version) const {
+  auto model = repository_->Get(model_name, model_version);
+  return model.ok() && (*model)->config().dynamic_batching().preserve_ordering();
+}
+
 void PendingInference::Cancel() {
   if (model_ != nullptr && job_ != nullptr) model_->scheduler().Cancel(*job_);
 }

@@ -143,6 +143,12 @@ class InferenceService {
                                           absl::AnyInvocable<void(absl::Status)> done,
                                           std::shared_ptr<RequestTrace> trace = nullptr);
 
+  // Whether the model a request names answers in the order it receives
+  // requests (dynamic_batching preserve_ordering); false when there is no
+  // such model. A stream schedules such a model's requests in its own
+  // order, one after another.
+  bool PreservesOrdering(const std::string& model_name, const std::string& model_version) const;
+
   // Inference requests that failed before reaching a model (malformed
   // bodies, unknown models, draining), by code. Front ends report their
   // own parse failures with RecordRejected; Infer records the rest.

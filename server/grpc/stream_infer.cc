@@ -67,8 +67,15 @@ class StreamInferReactor : public Reactor, public StreamRegistry::Stream {
     // The call is registered first (Finish waits for it), then the next
     // read starts, then the inference: a short one runs on this thread
     // (inline_run_limit_microseconds), and the client's next request must
-    // not wait for it to be read.
+    // not wait for it to be read. A model that preserves ordering gets the
+    // inference first: the next request, read on another thread, could
+    // otherwise reach it first, and the model answers in the order
+    // requests reach it.
     const std::optional<uint64_t> serial = request.ok() ? AddCall() : std::nullopt;
+    const bool in_order =
+        serial.has_value() &&
+        service_->PreservesOrdering(request->model_name(), request->model_version());
+    if (in_order) Schedule(*serial, *request);
     // Finish waits while reads are starting (StartRead must not follow it).
     // A count, not a flag: the read started here may complete, and its
     // OnReadDone start the next one, before this call has counted its own
@@ -85,7 +92,7 @@ class StreamInferReactor : public Reactor, public StreamRegistry::Stream {
       StartRead(&read_buffer_);
       Act(Decide([&] { --reads_starting_; }));
     }
-    if (serial.has_value()) Schedule(*serial, *request);
+    if (serial.has_value() && !in_order) Schedule(*serial, *request);
   }
 
   void OnWriteDone(bool ok) override {
