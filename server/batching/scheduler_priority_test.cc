@@ -150,22 +150,19 @@ TEST(SchedulerPriorityTest, ABatchTakesTheHighestLevelsFirst) {
   EXPECT_EQ(held.batch_size("low-b"), 1);
 }
 
+void ExpectQueueFull(const absl::Status& status, const std::string& detail) {
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(status.message().find(detail), std::string::npos) << status;
+}
+
 TEST(SchedulerPriorityTest, EachLevelHasItsOwnQueueLimit) {
   HeldScheduler held(Dynamic(1, 0), /*max_queue_size=*/1, /*level_max_queue_size=*/{{1, 2}});
   EXPECT_TRUE(held.Schedule("1a", 1).ok());
   EXPECT_TRUE(held.Schedule("1b", 1).ok());
-  const absl::Status level_one_full = held.Schedule("1c", 1);
-  EXPECT_EQ(level_one_full.code(), absl::StatusCode::kUnavailable);
-  EXPECT_NE(level_one_full.message().find("max_queue_size 2 at priority level 1"),
-            std::string::npos)
-      << level_one_full;
+  ExpectQueueFull(held.Schedule("1c", 1), "queue is full (max_queue_size 2 at priority level 1)");
   // Level 2 has the default limit, whatever level 1 holds.
   EXPECT_TRUE(held.Schedule("2a", 2).ok());
-  const absl::Status level_two_full = held.Schedule("2b", 2);
-  EXPECT_EQ(level_two_full.code(), absl::StatusCode::kUnavailable);
-  EXPECT_NE(level_two_full.message().find("max_queue_size 1 at priority level 2"),
-            std::string::npos)
-      << level_two_full;
+  ExpectQueueFull(held.Schedule("2b", 2), "queue is full (max_queue_size 1 at priority level 2)");
   EXPECT_EQ(held.AnsweredAfterStop(), (Names{"1a", "1b", "2a"}));
 }
 
@@ -194,9 +191,8 @@ TEST(SchedulerPriorityTest, ATimedOutJobMarkedDelayRunsAfterItsLevel) {
 
 TEST(SchedulerPriorityTest, ADelayedJobCanStillBeCancelled) {
   DoublingRunner::Shared shared;
-  BatchingPolicy policy = Dynamic(4, 10000);  // would wait 10 s for company
-  policy.strict_queue_delay = true;
-  auto scheduler = MakeScheduler(&shared, policy);
+  // Would wait 10 s for company.
+  auto scheduler = MakeScheduler(&shared, Dynamic(4, 10000, /*strict=*/true));
   Submitted s = MakeJob(1);
   s.job->priority_level = 1;
   s.job->queue_deadline = SteadyClock::now() + milliseconds(10);
@@ -220,9 +216,7 @@ TEST(SchedulerPriorityTest, ADelayedJobCanStillBeCancelled) {
 TEST(SchedulerPriorityTest, TheDelayCountsFromTheOldestJobInTheBatch) {
   DoublingRunner::Shared shared;
   constexpr int kDelayMs = 400;
-  BatchingPolicy policy = Dynamic(4, kDelayMs);
-  policy.strict_queue_delay = true;
-  auto scheduler = MakeScheduler(&shared, policy);
+  auto scheduler = MakeScheduler(&shared, Dynamic(4, kDelayMs, /*strict=*/true));
   Submitted low = MakeJob(1), high = MakeJob(1);
   low.job->priority_level = 2;
   high.job->priority_level = 1;

@@ -125,9 +125,7 @@ TEST(SchedulerTest, RequestsThatComeAloneStopWaitingForCompany) {
 TEST(SchedulerTest, StrictDelayAlwaysWaitsForCompany) {
   DoublingRunner::Shared shared;
   constexpr int kDelayMs = 15;
-  BatchingPolicy policy = Dynamic(8, kDelayMs);
-  policy.strict_queue_delay = true;
-  auto scheduler = MakeScheduler(&shared, policy);
+  auto scheduler = MakeScheduler(&shared, Dynamic(8, kDelayMs, /*strict=*/true));
   for (int64_t ns : SequentialQueueTimes(*scheduler, 18)) EXPECT_GE(ns, kDelayMs * 1'000'000);
 }
 
@@ -347,9 +345,8 @@ TEST(SchedulerInlineTest, NoInlineRunWhenTheLimitIsZeroOrTheRunsAreLonger) {
 TEST(SchedulerInlineTest, AJobThatWouldWaitForCompanyIsQueued) {
   DoublingRunner::Shared shared;
   constexpr int kDelayMs = 15;
-  BatchingPolicy policy = Dynamic(8, kDelayMs);
-  policy.strict_queue_delay = true;
-  auto scheduler = MakeInlineScheduler(&shared, policy, std::chrono::seconds(10));
+  auto scheduler =
+      MakeInlineScheduler(&shared, Dynamic(8, kDelayMs, /*strict=*/true), std::chrono::seconds(10));
   for (int i = 0; i < 3; ++i) {
     auto thread = std::make_shared<std::thread::id>();
     Submitted s = MakeJobNotingThread(1, thread);

@@ -40,22 +40,17 @@ class GrpcStreamTest : public SharedServerTest<GrpcStreamTest> {
     // preserve_ordering, answered in the stream's order all the same.
     for (const bool preserve_ordering : {false, true}) {
       AddModel(repository, preserve_ordering ? "ordered" : "unordered", "lenet5",
-               absl::StrCat(R"pb(
-                              max_batch_size: 16
-                              input {
-                                name: "input"
-                                dims: [ 1, 28, 28 ]
-                              }
-                              output {
-                                name: "prob"
-                                dims: [ 10 ]
-                              }
-                              instance_group { count: 2 }
-                              dynamic_batching { max_queue_delay_microseconds: 300000
-                                                 strict_queue_delay: true
-                                                 priority_levels: 2
-                                                 default_priority_level: 2
-                                                 preserve_ordering:)pb",
+               absl::StrCat(R"(
+        max_batch_size: 16
+        input { name: "input" dims: [1, 28, 28] }
+        output { name: "prob" dims: [10] }
+        instance_group { count: 2 }
+        dynamic_batching {
+          max_queue_delay_microseconds: 300000
+          strict_queue_delay: true
+          priority_levels: 2
+          default_priority_level: 2
+          preserve_ordering: )",
                             preserve_ordering ? "true" : "false", " }"));
     }
   }

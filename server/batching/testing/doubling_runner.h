@@ -74,10 +74,12 @@ inline std::unique_ptr<Scheduler> MakeScheduler(DoublingRunner::Shared* shared,
   return std::make_unique<Scheduler>(std::move(options), std::move(runners));
 }
 
-inline BatchingPolicy Dynamic(int max_batch, int delay_ms) {
+// `strict`: always wait out the delay (BatchingPolicy::strict_queue_delay).
+inline BatchingPolicy Dynamic(int max_batch, int delay_ms, bool strict = false) {
   BatchingPolicy policy;
   policy.max_batch_size = max_batch;
   policy.max_queue_delay = std::chrono::milliseconds(delay_ms);
+  policy.strict_queue_delay = strict;
   return policy;
 }
 
