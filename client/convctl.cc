@@ -31,6 +31,9 @@ ABSL_FLAG(int, k, 5, "classify/infer: how many top classes to show.");
 ABSL_FLAG(bool, stats, false,
           "classify/infer: also print the per-layer table of the forward pass.");
 ABSL_FLAG(int, timeout_seconds, 60, "Deadline of each call to the server.");
+ABSL_FLAG(uint64_t, priority, 0,
+          "classify/infer: the request's priority level (1 the highest); 0: none (the model's "
+          "default).");
 ABSL_FLAG(std::string, config, "",
           "load: the model config to load with, in place of the repository's config.pbtxt: "
           "a JSON file (as `config MODEL --json` prints it) or config.pbtxt text.");
@@ -82,6 +85,7 @@ int main(int argc, char** argv) {
   options.output_npy = absl::GetFlag(FLAGS_output);
   options.top_k = absl::GetFlag(FLAGS_k);
   options.layer_stats = absl::GetFlag(FLAGS_stats);
+  options.priority = absl::GetFlag(FLAGS_priority);
   options.config_file = absl::GetFlag(FLAGS_config);
   convd::client::ClientOptions client_options;
   client_options.timeout = std::chrono::seconds(std::max(1, absl::GetFlag(FLAGS_timeout_seconds)));

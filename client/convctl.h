@@ -4,6 +4,7 @@
 #ifndef CONVD_CLIENT_CONVCTL_H_
 #define CONVD_CLIENT_CONVCTL_H_
 
+#include <cstdint>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -24,6 +25,7 @@ struct ConvctlOptions {
   // classify and infer
   int top_k = 5;
   bool layer_stats = false;   // --stats: the per-layer table of the forward pass
+  uint64_t priority = 0;      // --priority: the request's level; 0: none sent
   // load
   std::string config_file;  // --config FILE: JSON or config.pbtxt text
 };

@@ -34,6 +34,14 @@ absl::StatusOr<inference::ModelMetadataResponse> SingleInputMetadata(
   return metadata;
 }
 
+// The request parameters the options ask for (--stats, --priority).
+void SetRequestParameters(const ConvctlOptions& options, inference::ModelInferRequest& request) {
+  if (options.layer_stats) (*request.mutable_parameters())["layer_stats"].set_bool_param(true);
+  if (options.priority > 0) {
+    (*request.mutable_parameters())["priority"].set_uint64_param(options.priority);
+  }
+}
+
 // The response's layer_stats parameter as the engine's table, or as JSON.
 absl::Status AppendLayerStats(const inference::ModelInferResponse& response,
                               const ConvctlOptions& options, std::ostream& out,
@@ -82,7 +90,7 @@ absl::Status Infer(Client& client, const std::string& model, const ConvctlOption
   request.set_model_name(model);
   request.set_model_version(options.model_version);
   AddInput(input.name(), *std::move(array), request);
-  if (options.layer_stats) (*request.mutable_parameters())["layer_stats"].set_bool_param(true);
+  SetRequestParameters(options, request);
   auto response = client.Infer(request);
   if (!response.ok()) return response.status();
   if (response->outputs_size() == 0 ||
@@ -177,7 +185,7 @@ absl::Status Classify(Client& client, const std::string& model,
   auto* requested = request.add_outputs();
   requested->set_name(output.name());
   (*requested->mutable_parameters())["classification"].set_int64_param(k);
-  if (options.layer_stats) (*request.mutable_parameters())["layer_stats"].set_bool_param(true);
+  SetRequestParameters(options, request);
   auto response = client.Infer(request);
   if (!response.ok()) {
     // The server names images by index; say which file that is.

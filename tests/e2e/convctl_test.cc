@@ -292,5 +292,29 @@ TEST_F(ConvctlTest, LoadsWithAConfigFileInJsonOrConfigPbtxtText) {
   EXPECT_EQ(max_batch_size(), 64);
 }
 
+TEST_F(ConvctlTest, PriorityIsSentAndALevelBeyondTheModelsIsRefused) {
+  json config = json::parse(Convctl(GrpcUrl(), {"config", "lenet5", "--json"}).out);
+  config["dynamic_batching"]["priority_levels"] = 2;
+  config["dynamic_batching"]["default_priority_level"] = 2;
+  const std::string path = MakeTempDir("convctl_priority") + "/levels.json";
+  std::ofstream(path) << config.dump();
+  ASSERT_EQ(Convctl(GrpcUrl(), {"load", "lenet5", "--config", path}).exit_code, 0);
+  for (const std::string& url : {GrpcUrl(), HttpUrl()}) {
+    ToolResult first = Convctl(url, {"infer", "lenet5", "--random", "--priority", "1"});
+    EXPECT_EQ(first.exit_code, 0) << first.err;
+    ToolResult beyond = Convctl(url, {"infer", "lenet5", "--random", "--priority", "3"});
+    EXPECT_EQ(beyond.exit_code, 1);
+    EXPECT_NE(beyond.err.find("priority 3 is outside [1, priority_levels 2]"), std::string::npos)
+        << beyond.err;
+    ToolResult classify = Convctl(url, {"classify", "lenet5", "--priority", "2",
+                                        *repository_ + "/lenet5/samples/ankle-boot.png"});
+    EXPECT_EQ(classify.exit_code, 0) << classify.err;
+    EXPECT_NE(classify.out.find("Ankle boot"), std::string::npos) << classify.out;
+  }
+  ASSERT_EQ(Convctl(GrpcUrl(), {"load", "lenet5"}).exit_code, 0);  // the repository's config
+  // Without levels the parameter is ignored, as Triton does.
+  EXPECT_EQ(Convctl(GrpcUrl(), {"infer", "lenet5", "--random", "--priority", "3"}).exit_code, 0);
+}
+
 }  // namespace
 }  // namespace convd::e2e
