@@ -35,6 +35,7 @@ void LogAccess(const std::string& id, const std::string& model, const std::strin
     absl::StrAppend(&line, " rows=", job->rows, " batch_size=", job->batch_size,
                     " queue_us=", job->times.queue_ns / 1000,
                     " compute_us=", job->times.compute_infer_ns / 1000);
+    if (job->priority_level > 0) absl::StrAppend(&line, " priority=", job->priority_level);
   }
   Log(LogLevel::kDebug, line);
 }

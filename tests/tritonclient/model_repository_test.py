@@ -82,7 +82,8 @@ def main():
     onnx = os.path.join(bundled, "lenet5", "1", "model.onnx")
     process, grpc_port, http_port, log = start_convd(
         binary, repository,
-        ["--model-control=poll", "--repository-poll-secs=1", "--triton-metrics"])
+        ["--model-control=poll", "--repository-poll-secs=1", "--triton-metrics",
+         "--log-level=debug"])
     metrics_port = int(re.search(r"metrics at http://127\.0\.0\.1:(\d+)/metrics",
                                  open(log.name).read()).group(1))
     grpc = grpcclient.InferenceServerClient(url=f"127.0.0.1:{grpc_port}")
@@ -157,6 +158,11 @@ def main():
                                          atol=1e-5)
                              and np.allclose(infer(http, "urgent", images, priority=1), lenet5,
                                              atol=1e-5)))
+        access = [line for line in open(log.name).read().splitlines()
+                  if 'model="urgent"' in line and " access " in line]
+        results.append(check("the access log names each request's level",
+                             len(access) == 2 and all(line.endswith(" priority=1")
+                                                      for line in access), access))
         for client, code in ((grpc, "StatusCode.INVALID_ARGUMENT"), (http, "400")):
             error = refusal(lambda: infer(client, "urgent", images, priority=3))
             results.append(check(f"priority=3 is refused, naming the range ({code})",
