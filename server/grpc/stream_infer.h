@@ -4,9 +4,9 @@
 // waiting for earlier ones; each is answered exactly once, in completion
 // order, its response carrying the request's id. Requests to a model with
 // preserve_ordering reach it in the stream's order (each is scheduled
-// before the next is read), so its answers come in that order. A request that fails
-// (malformed, unknown model, bad shape, full queue, ...) is answered with
-// error_message and the stream stays open. The stream finishes OK once the
+// before the next is read), so its answers come in that order. A request
+// that fails (malformed, unknown model, bad shape, full queue, ...) is
+// answered with error_message and the stream stays open. The stream finishes OK once the
 // client has closed its side and every answer is written; a client that
 // cancels has its queued requests dropped; a draining server finishes it
 // UNAVAILABLE once its requests in flight are answered.
