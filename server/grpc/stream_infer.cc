@@ -5,7 +5,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -71,11 +70,11 @@ class StreamInferReactor : public Reactor, public StreamRegistry::Stream {
     // inference first: the next request, read on another thread, could
     // otherwise reach it first, and the model answers in the order
     // requests reach it.
-    const std::optional<uint64_t> serial = request.ok() ? AddCall() : std::nullopt;
+    uint64_t serial = 0;
+    const bool call = request.ok() && AddCall(serial);
     const bool in_order =
-        serial.has_value() &&
-        service_->PreservesOrdering(request->model_name(), request->model_version());
-    if (in_order) Schedule(*serial, *request);
+        call && service_->PreservesOrdering(request->model_name(), request->model_version());
+    if (in_order) Schedule(serial, *request);
     // Finish waits while reads are starting (StartRead must not follow it).
     // A count, not a flag: the read started here may complete, and its
     // OnReadDone start the next one, before this call has counted its own
@@ -92,7 +91,7 @@ class StreamInferReactor : public Reactor, public StreamRegistry::Stream {
       StartRead(&read_buffer_);
       Act(Decide([&] { --reads_starting_; }));
     }
-    if (serial.has_value() && !in_order) Schedule(*serial, *request);
+    if (call && !in_order) Schedule(serial, *request);
   }
 
   void OnWriteDone(bool ok) override {
@@ -133,15 +132,16 @@ class StreamInferReactor : public Reactor, public StreamRegistry::Stream {
     bool finish = false;
   };
 
-  // A call in flight, answered by Schedule's callback; none once the
-  // stream has finished (a draining stream can finish while a message is
-  // being parsed, and then nothing more can be written).
-  std::optional<uint64_t> AddCall() {
+  // Registers a call in flight, answered by Schedule's callback, and sets
+  // `serial` to it; false, none, once the stream has finished (a draining
+  // stream can finish while a message is being parsed, and then nothing
+  // more can be written).
+  bool AddCall(uint64_t& serial) {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (finished_) return std::nullopt;
-    const uint64_t serial = next_serial_++;
+    if (finished_) return false;
+    serial = next_serial_++;
     calls_.emplace(serial, std::make_unique<Call>());
-    return serial;
+    return true;
   }
 
   void Schedule(uint64_t serial, inference::ModelInferRequest& request) {
